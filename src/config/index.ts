@@ -1,0 +1,15 @@
+export { ConfigError, loadConfigFile, parseConfig, validateConfig } from './load.js';
+export { configSchema, crossCheck } from './schema.js';
+export type {
+  Capability,
+  Config,
+  ConfigInput,
+  DeploymentConfig,
+  ModelConfig,
+  PartnerConfig,
+  ProviderConfig,
+  ProviderType,
+  RoutingConfig,
+  RoutingRule,
+  TokenPrice,
+} from './schema.js';

@@ -1,0 +1,234 @@
+import { z } from 'zod';
+import { isDecimalString } from '../core/money.js';
+
+/**
+ * The configuration users write (see docs/configuration.md). Field names are a contract.
+ * Decimal fields (rates, prices, caps) are kept as exact decimal strings.
+ */
+
+const decimal = z
+  .union([z.string(), z.number().int()])
+  .transform((value) => String(value))
+  .refine(isDecimalString, { message: 'must be a decimal number such as "0.20"' });
+
+/** A date ("2030-12-31") or an ISO instant; parsed to epoch milliseconds (UTC). */
+const instant = z
+  .union([z.string(), z.date()])
+  .transform((value, context) => {
+    const ms = value instanceof Date ? value.getTime() : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+    if (Number.isNaN(ms)) {
+      context.addIssue({ code: 'custom', message: `not a date: "${String(value)}"` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const licenseSchema = z.strictObject({
+  from: instant.optional(),
+  until: instant.optional(),
+  exclusive: z.boolean().default(false),
+  /** Models the licence covers (patterns); default: all models served through the partner. */
+  models: z.array(z.string()).optional(),
+});
+
+const revenueShareSchema = z.strictObject({
+  rate: decimal,
+  cap: decimal.optional(),
+  currency: z.string().default('USD'),
+  from: instant.optional(),
+  until: instant.optional(),
+  basis: z.enum(['gross', 'net']).default('gross'),
+  /** Which providers (clouds) count toward the share; default: the partner's own providers. */
+  clouds: z.array(z.string()).optional(),
+  /** Which models count (patterns); default: all. */
+  models: z.array(z.string()).optional(),
+  /** What a refund does to accruals already made: reverse them (clawback) or leave them. */
+  clawback: z.enum(['reverse', 'none']).default('reverse'),
+});
+
+const partnerSchema = z.strictObject({
+  name: z.string().optional(),
+  primary: z.boolean().default(false),
+  license: licenseSchema.optional(),
+  revenueShare: revenueShareSchema.optional(),
+});
+
+const common = {
+  partner: z.string().optional(),
+  baseUrl: z.url().optional(),
+  /** Extra headers sent with every upstream request. */
+  headers: z.record(z.string(), z.string()).optional(),
+  /** Marks a provider as a local emulator (sandbox): shown as such in responses and usage. */
+  sandbox: z.boolean().default(false),
+};
+
+const providerSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('openai'), apiKey: z.string().optional(), organization: z.string().optional(), ...common }),
+  z.strictObject({
+    type: z.literal('azure-openai'),
+    apiKey: z.string().optional(),
+    /** Entra ID bearer token (used instead of apiKey). */
+    bearerToken: z.string().optional(),
+    /** Omit to use the v1 API (/openai/v1/...). */
+    apiVersion: z.string().optional(),
+    ...common,
+  }),
+  z.strictObject({ type: z.literal('openai-compatible'), apiKey: z.string().optional(), ...common }),
+  z.strictObject({
+    type: z.literal('bedrock'),
+    region: z.string().default('us-east-1'),
+    accessKeyId: z.string().optional(),
+    secretAccessKey: z.string().optional(),
+    sessionToken: z.string().optional(),
+    /** Bedrock API key (sent as a bearer token instead of SigV4). */
+    apiKey: z.string().optional(),
+    ...common,
+  }),
+  z.strictObject({
+    type: z.literal('anthropic'),
+    apiKey: z.string().optional(),
+    version: z.string().default('2023-06-01'),
+    ...common,
+  }),
+  z.strictObject({ type: z.literal('gemini'), apiKey: z.string().optional(), ...common }),
+  z.strictObject({
+    type: z.literal('vertex'),
+    project: z.string(),
+    location: z.string().default('us-central1'),
+    /** OAuth access token; or a path to service-account credentials. */
+    accessToken: z.string().optional(),
+    credentials: z.string().optional(),
+    ...common,
+  }),
+]);
+
+const tokenPriceSchema = z.strictObject({
+  input: decimal,
+  cachedInput: decimal.optional(),
+  output: decimal,
+  reasoning: decimal.optional(),
+  /** Instant from which this price applies (for versioned prices). */
+  effective: instant.optional(),
+});
+
+const deploymentSchema = z.strictObject({
+  provider: z.string(),
+  /** Upstream model id or Azure deployment name. */
+  model: z.string(),
+  weight: z.number().positive().default(1),
+  /** What the cloud charges us, USD per 1M tokens (for lowest-cost routing and margins). */
+  cost: tokenPriceSchema.optional(),
+  /** Bedrock only: `converse` (default) or `openai` (Bedrock's OpenAI-compatible endpoint). */
+  api: z.enum(['converse', 'openai']).optional(),
+  contextWindow: z.number().int().positive().optional(),
+});
+
+const capability = z.enum(['tools', 'vision', 'json_schema', 'reasoning', 'logprobs']);
+
+const modelSchema = z.strictObject({
+  kind: z.enum(['chat', 'embedding']).default('chat'),
+  description: z.string().optional(),
+  contextWindow: z.number().int().positive().optional(),
+  maxOutputTokens: z.number().int().positive().optional(),
+  capabilities: z.array(capability).default([]),
+  /** What customers pay, USD per 1M tokens; a list for versioned prices. */
+  price: z.union([tokenPriceSchema, z.array(tokenPriceSchema)]).optional(),
+  tags: z.array(z.string()).default([]),
+  deployments: z.array(deploymentSchema).min(1),
+});
+
+const ruleSchema = z.strictObject({
+  when: z.strictObject({
+    needs: z.array(capability).optional(),
+    minInputTokens: z.number().int().nonnegative().optional(),
+    maxInputTokens: z.number().int().nonnegative().optional(),
+    tag: z.string().optional(),
+    metadata: z.record(z.string(), z.string()).optional(),
+    tenant: z.string().optional(),
+    model: z.string().optional(),
+    contextOverflow: z.boolean().optional(),
+  }),
+  model: z.string(),
+});
+
+const routingSchema = z.strictObject({
+  strategy: z.enum(['primary-first', 'weighted', 'least-latency', 'lowest-cost']).default('primary-first'),
+  retries: z.number().int().min(0).max(10).default(2),
+  attemptTimeoutMs: z.number().int().positive().default(30_000),
+  totalTimeoutMs: z.number().int().positive().default(120_000),
+  rules: z.array(ruleSchema).default([]),
+});
+
+const keySeedSchema = z.strictObject({
+  key: z.string().min(8),
+  name: z.string().optional(),
+  tenant: z.string().default('default'),
+  project: z.string().default('default'),
+  models: z.array(z.string()).optional(),
+});
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65_535).default(8080),
+      workers: z.number().int().min(1).default(1),
+      /** Largest request body accepted, in bytes. */
+      maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      /** How long SIGTERM waits for in-flight requests before closing them, in ms. */
+      drainTimeoutMs: z.number().int().nonnegative().default(30_000),
+    })
+    .prefault({}),
+  store: z.string().default('sqlite:./data/switchyard.db'),
+  redis: z.string().optional(),
+  auth: z.strictObject({ masterKey: z.string().min(1).optional() }).prefault({}),
+  logging: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+  partners: z.record(z.string(), partnerSchema).default({}),
+  providers: z.record(z.string(), providerSchema).default({}),
+  models: z.record(z.string(), modelSchema).default({}),
+  routing: routingSchema.prefault({}),
+  keys: z.array(keySeedSchema).default([]),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type ProviderConfig = Config['providers'][string];
+export type ProviderType = ProviderConfig['type'];
+export type ModelConfig = Config['models'][string];
+export type DeploymentConfig = ModelConfig['deployments'][number];
+export type PartnerConfig = Config['partners'][string];
+export type RoutingConfig = Config['routing'];
+export type RoutingRule = RoutingConfig['rules'][number];
+export type TokenPrice = z.output<typeof tokenPriceSchema>;
+export type Capability = z.output<typeof capability>;
+
+/** Cross-field checks: references between sections. Returns [path, message] pairs. */
+export function crossCheck(config: Config): Array<[string, string]> {
+  const problems: Array<[string, string]> = [];
+  for (const [id, provider] of Object.entries(config.providers)) {
+    if (provider.partner !== undefined && !(provider.partner in config.partners)) {
+      problems.push([`providers.${id}.partner`, `unknown partner "${provider.partner}"`]);
+    }
+    if (provider.type === 'bedrock' && (provider.accessKeyId === undefined) !== (provider.secretAccessKey === undefined)) {
+      problems.push([`providers.${id}`, 'accessKeyId and secretAccessKey go together']);
+    }
+  }
+  for (const [name, model] of Object.entries(config.models)) {
+    model.deployments.forEach((deployment, index) => {
+      const provider = config.providers[deployment.provider];
+      const path = `models.${name}.deployments[${index}]`;
+      if (!provider) problems.push([`${path}.provider`, `unknown provider "${deployment.provider}"`]);
+      else if (deployment.api !== undefined && provider.type !== 'bedrock') {
+        problems.push([`${path}.api`, `"api" applies to bedrock deployments only, not ${provider.type}`]);
+      }
+    });
+  }
+  config.routing.rules.forEach((rule, index) => {
+    if (!(rule.model in config.models)) problems.push([`routing.rules[${index}].model`, `unknown model "${rule.model}"`]);
+  });
+  const primaries = Object.entries(config.partners).filter(([, partner]) => partner.primary);
+  if (primaries.length > 1) problems.push(['partners', `only one partner may be primary (${primaries.map(([id]) => id).join(', ')})`]);
+  return problems;
+}

@@ -1,0 +1,56 @@
+/**
+ * Stable error codes. The router acts on `ErrorClass`; clients see `code` in the error body.
+ * See ../shared/protocols/error-classification.md.
+ */
+export type ErrorCode =
+  | 'invalid_json'
+  | 'invalid_request'
+  | 'unsupported_parameter'
+  | 'body_too_large'
+  | 'model_not_found'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'rate_limited'
+  | 'budget_exceeded'
+  | 'context_length_exceeded'
+  | 'content_filter'
+  | 'upstream_auth'
+  | 'upstream_not_found'
+  | 'quota_exhausted'
+  | 'upstream_rate_limited'
+  | 'upstream_overloaded'
+  | 'upstream_error'
+  | 'upstream_timeout'
+  | 'upstream_unreachable'
+  | 'upstream_bad_response'
+  | 'no_deployment_available'
+  | 'internal_error';
+
+/** What kind of failure this is, for retry and failover decisions. */
+export type ErrorClass =
+  | 'invalid_request'
+  | 'context_overflow'
+  | 'content_policy'
+  | 'auth'
+  | 'not_found'
+  | 'quota_exhausted'
+  | 'rate_limited'
+  | 'overloaded'
+  | 'server_error'
+  | 'timeout'
+  | 'conflict'
+  | 'connection'
+  | 'bad_response'
+  | 'internal';
+
+/** OpenAI error `type` for each HTTP status family. */
+export function openAIErrorType(status: number): string {
+  if (status === 401) return 'authentication_error';
+  if (status === 403) return 'permission_error';
+  if (status === 404) return 'not_found_error';
+  if (status === 429) return 'rate_limit_error';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request_error';
+}

@@ -1,0 +1,93 @@
+import type { ErrorClass, ErrorCode } from './codes.js';
+
+/** Options for a GatewayError. */
+export interface GatewayErrorOptions {
+  code: ErrorCode;
+  status: number;
+  /** What kind of failure, for the router. Defaults from the status. */
+  errorClass?: ErrorClass;
+  /** Whether another attempt (same or other deployment) may succeed. Defaults from the class. */
+  retryable?: boolean;
+  /** Whether failing over to another deployment makes sense. Defaults to `retryable`, or true for auth/not_found/quota. */
+  failover?: boolean;
+  /** The request field at fault, if any. */
+  param?: string | null;
+  /** Delay the server asked for before retrying, in ms. */
+  retryAfterMs?: number;
+  /** Extra headers to send with the error (for example `retry-after`). */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** Every error Switchyard raises. Thrown in the core, rendered once at the edge. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly errorClass: ErrorClass;
+  readonly retryable: boolean;
+  readonly failover: boolean;
+  readonly param: string | null;
+  readonly retryAfterMs: number | undefined;
+  readonly headers: Record<string, string>;
+
+  constructor(message: string, options: GatewayErrorOptions) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = options.code;
+    this.status = options.status;
+    this.errorClass = options.errorClass ?? classFromStatus(options.status);
+    this.retryable = options.retryable ?? defaultRetryable(this.errorClass);
+    this.failover =
+      options.failover ??
+      (this.retryable || ['auth', 'not_found', 'quota_exhausted'].includes(this.errorClass));
+    this.param = options.param ?? null;
+    this.retryAfterMs = options.retryAfterMs;
+    this.headers = options.headers ?? {};
+  }
+}
+
+/** An error from a cloud, with what it said. */
+export class UpstreamError extends GatewayError {
+  readonly upstreamStatus: number | undefined;
+  readonly upstreamBody: string | undefined;
+  readonly provider: string | undefined;
+
+  constructor(
+    message: string,
+    options: GatewayErrorOptions & { upstreamStatus?: number; upstreamBody?: string; provider?: string },
+  ) {
+    super(message, options);
+    this.name = 'UpstreamError';
+    this.upstreamStatus = options.upstreamStatus;
+    this.upstreamBody = options.upstreamBody;
+    this.provider = options.provider;
+  }
+}
+
+/** A client-side mistake: 400 with the field at fault. */
+export function invalidRequest(message: string, param: string | null = null, code: ErrorCode = 'invalid_request'): GatewayError {
+  return new GatewayError(message, { code, status: 400, param, errorClass: 'invalid_request' });
+}
+
+function classFromStatus(status: number): ErrorClass {
+  if (status === 401 || status === 403) return 'auth';
+  if (status === 404) return 'not_found';
+  if (status === 408 || status === 504) return 'timeout';
+  if (status === 409) return 'conflict';
+  if (status === 429) return 'rate_limited';
+  if (status === 503 || status === 529) return 'overloaded';
+  if (status >= 500) return 'server_error';
+  return 'invalid_request';
+}
+
+function defaultRetryable(errorClass: ErrorClass): boolean {
+  return ['rate_limited', 'overloaded', 'server_error', 'timeout', 'conflict', 'connection', 'bad_response'].includes(
+    errorClass,
+  );
+}
+
+/** Wraps anything thrown into a GatewayError (unknown errors become 500 internal_error). */
+export function toGatewayError(error: unknown): GatewayError {
+  if (error instanceof GatewayError) return error;
+  return new GatewayError('Internal error', { code: 'internal_error', status: 500, errorClass: 'internal', cause: error });
+}

@@ -1,0 +1,5 @@
+export type { ErrorClass, ErrorCode } from './codes.js';
+export { openAIErrorType } from './codes.js';
+export { GatewayError, UpstreamError, invalidRequest, toGatewayError } from './gateway-error.js';
+export type { GatewayErrorOptions } from './gateway-error.js';
+export { errorHeaders, openAIStatus, renderOpenAIError } from './render.js';

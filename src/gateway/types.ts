@@ -1,0 +1,103 @@
+import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../core/chat.js';
+import type { Usage } from '../core/usage.js';
+import type { StreamItem } from '../providers/adapter.js';
+
+/** Which client protocol a request arrived on. */
+export type SurfaceName =
+  | 'openai-chat'
+  | 'openai-embeddings'
+  | 'openai-responses'
+  | 'anthropic-messages'
+  | 'bedrock-converse';
+
+/** Who is calling: resolved from the API key by access. */
+export interface Principal {
+  /** Virtual key id; `master` for the master key; null for an anonymous loopback client. */
+  keyId: string | null;
+  tenantId: string;
+  projectId: string;
+  isMaster: boolean;
+  /** Model patterns this key may use; undefined = all. */
+  allowedModels?: string[] | undefined;
+}
+
+/** A credential as a surface found it. */
+export type Credential =
+  | { kind: 'bearer'; token: string }
+  | { kind: 'none' };
+
+/** One chat request entering the gateway core from any surface. */
+export interface ChatInvocation {
+  requestId: string;
+  surface: SurfaceName;
+  body: ChatRequest;
+  principal: Principal;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  /** Routing hints from the client (header `x-switchyard-tags`, or metadata). */
+  tags?: string[] | undefined;
+  /** Skip recording usage (the runtime records its own per-response usage). Default false. */
+  internal?: boolean;
+}
+
+/** Where a request went, for response headers and the usage record. */
+export interface RouteMeta {
+  /** Logical model finally used. */
+  model: string;
+  /** Provider id that served (or last tried). */
+  deployment: string | null;
+  upstreamModel: string | null;
+  partner: string | null;
+  attempts: number;
+  sandbox: boolean;
+  /** True when the serving upstream speaks OpenAI chat (raw forwarding possible). */
+  openAIFamily: boolean;
+}
+
+/** The answer to a chat invocation: a whole completion, or a stream of items. */
+export type ChatOutcome =
+  | { kind: 'json'; completion: ChatCompletion; rawBody?: string | undefined; usage: Usage | undefined; meta: RouteMeta }
+  | {
+      kind: 'stream';
+      /** Items in order; the final usage-only item (if any) comes last. Recording happens before the iterator ends. */
+      items: AsyncIterable<StreamItem>;
+      meta: RouteMeta;
+    };
+
+export interface EmbeddingsInvocation {
+  requestId: string;
+  surface: SurfaceName;
+  body: EmbeddingsRequest;
+  principal: Principal;
+  signal: AbortSignal;
+}
+
+export interface EmbeddingsOutcome {
+  response: EmbeddingsResponse;
+  meta: RouteMeta;
+}
+
+/** A logical model as listed by GET /v1/models. */
+export interface ModelInfo {
+  id: string;
+  kind: 'chat' | 'embedding';
+  contextWindow?: number | undefined;
+  capabilities: string[];
+  ownedBy: string;
+}
+
+/** The gateway core every surface calls: access, routing, execution, usage. */
+export interface Gateway {
+  /** Resolves a key (or, with no master key configured, a loopback client). Throws 401 GatewayError. */
+  authenticate(credential: Credential, remoteAddress: string | undefined): Promise<Principal>;
+  /**
+   * For SigV4 clients (Bedrock surface): the secret that signs for `accessKeyId` (`master` for the
+   * master key) and the principal it stands for; undefined when unknown.
+   */
+  resolveSigV4Secret(accessKeyId: string): Promise<{ secret: string; principal: Principal } | undefined>;
+  chat(invocation: ChatInvocation): Promise<ChatOutcome>;
+  embeddings(invocation: EmbeddingsInvocation): Promise<EmbeddingsOutcome>;
+  models(principal: Principal): ModelInfo[];
+  /** Records a failed request that never reached the router (bad input, auth), so every request has a usage row. */
+  recordRejected(input: { requestId: string; surface: SurfaceName; principal: Principal | null; model: string | null; status: number; code: string; stream: boolean }): Promise<void>;
+}

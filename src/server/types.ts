@@ -1,0 +1,26 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Per-request context handed to route handlers. */
+export interface HttpContext {
+  request: IncomingMessage;
+  response: ServerResponse;
+  /** Also sent as `x-request-id`. */
+  requestId: string;
+  url: URL;
+  /** Path parameters (`/model/:modelId/converse` → `{ modelId }`), already URI-decoded. */
+  params: Record<string, string>;
+  /** Reads the whole body (the configured limit applies: throws GatewayError body_too_large). */
+  readBody(): Promise<Buffer>;
+  /** Aborted when the client disconnects before the answer is complete. */
+  signal: AbortSignal;
+  remoteAddress: string | undefined;
+}
+
+export type Handler = (context: HttpContext) => Promise<void>;
+
+/** One route. `path` segments starting with `:` are parameters; a trailing `*` matches the rest. */
+export interface Route {
+  method: 'GET' | 'POST' | 'DELETE' | 'PUT' | 'PATCH';
+  path: string;
+  handler: Handler;
+}

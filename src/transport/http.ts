@@ -1,0 +1,109 @@
+import { Agent, type Dispatcher, request } from 'undici';
+import { GatewayError } from '../errors/index.js';
+import type { UpstreamRequest } from '../providers/adapter.js';
+
+/** Options for the shared upstream HTTP client. */
+export interface TransportOptions {
+  /** Max sockets per origin. Default 256. */
+  connections?: number;
+  /** Time to wait for response headers, ms. Default 30000 (the router sets a per-attempt timeout too). */
+  headersTimeoutMs?: number;
+  /** Max idle time between body chunks, ms. Default 300000. */
+  bodyTimeoutMs?: number;
+  /** Dispatcher to use instead of a fresh Agent (tests). */
+  dispatcher?: Dispatcher;
+}
+
+/** A 2xx-or-not upstream answer whose body is still unread. */
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: AsyncIterable<Uint8Array> & { destroy(error?: Error): void };
+  /** Reads the body as text, at most `limit` bytes. */
+  text(limit?: number): Promise<string>;
+}
+
+/** The upstream HTTP client: one undici Agent shared by every provider. */
+export interface Transport {
+  send(upstream: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+/** Creates the shared transport (undici.request on one Agent; no fetch on the hot path). */
+export function createTransport(options: TransportOptions = {}): Transport {
+  const dispatcher =
+    options.dispatcher ??
+    new Agent({
+      connections: options.connections ?? 256,
+      headersTimeout: options.headersTimeoutMs ?? 30_000,
+      bodyTimeout: options.bodyTimeoutMs ?? 300_000,
+      keepAliveTimeout: 10_000,
+    });
+  return {
+    async send(upstream, signal) {
+      try {
+        const response = await request(upstream.url, {
+          method: upstream.method,
+          headers: upstream.headers,
+          body: upstream.body ?? null,
+          signal,
+          dispatcher,
+        });
+        const body = response.body;
+        return {
+          status: response.statusCode,
+          headers: response.headers as Record<string, string | string[] | undefined>,
+          body,
+          async text(limit = 64 * 1024) {
+            let size = 0;
+            const parts: Buffer[] = [];
+            for await (const chunk of body) {
+              const buffer = Buffer.from(chunk as Uint8Array);
+              parts.push(buffer);
+              size += buffer.length;
+              if (size >= limit) {
+                body.destroy();
+                break;
+              }
+            }
+            return Buffer.concat(parts).toString('utf8').slice(0, limit);
+          },
+        };
+      } catch (error) {
+        throw connectionError(error, upstream.url, signal);
+      }
+    },
+    async close() {
+      if (!options.dispatcher) await dispatcher.close();
+    },
+  };
+}
+
+/** Maps a socket-level failure to a retryable GatewayError (or rethrows an abort). */
+export function connectionError(error: unknown, url: string, signal?: AbortSignal): GatewayError {
+  if (error instanceof GatewayError) return error;
+  const code = (error as { code?: string }).code ?? '';
+  const origin = safeOrigin(url);
+  if (signal?.aborted) {
+    const reason = signal.reason;
+    if (reason instanceof GatewayError) return reason;
+    return new GatewayError('Request aborted', { code: 'upstream_timeout', status: 499, errorClass: 'timeout', retryable: false, failover: false, cause: error });
+  }
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return new GatewayError(`Upstream ${origin} timed out`, { code: 'upstream_timeout', status: 504, errorClass: 'timeout', cause: error });
+  }
+  return new GatewayError(`Upstream ${origin} unreachable (${code || (error as Error).message})`, {
+    code: 'upstream_unreachable',
+    status: 502,
+    errorClass: 'connection',
+    cause: error,
+  });
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return 'upstream';
+  }
+}

@@ -84,6 +84,8 @@ export interface ProviderAdapter {
   readonly openAIFamily: boolean;
   /** How the upstream frames a stream. */
   readonly streamFormat: 'sse' | 'aws-eventstream';
+  /** Per-call override of `streamFormat` (Bedrock deployments with `api: 'openai'` stream SSE). */
+  streamFormatFor?(call: GatewayCall): 'sse' | 'aws-eventstream';
   /** Builds (and signs, when needed) the upstream request for a chat or embeddings call. */
   buildRequest(call: GatewayCall): Promise<UpstreamRequest>;
   /** Maps a 2xx JSON chat answer to a ChatCompletion. */

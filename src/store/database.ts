@@ -1,0 +1,132 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import type { KyselyConfig } from 'kysely';
+import pg from 'pg';
+import type { Schema } from './schema.js';
+
+/** SQL dialect behind a {@link Database}. */
+export type Dialect = 'sqlite' | 'postgres';
+
+/** An open database: the typed query builder plus what dialect-aware code needs. */
+export interface Database {
+  /** Typed query builder. Write queries once; they must run on both dialects. */
+  readonly db: Kysely<Schema>;
+  readonly dialect: Dialect;
+  /** Closes the pool or file handle. Safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/** Options for {@link createDatabase}. */
+export interface DatabaseOptions {
+  /** Kysely query logging (levels array or a function). Default: none. */
+  log?: KyselyConfig['log'];
+  /** Postgres only: maximum pooled connections. Default: 10. */
+  poolSize?: number;
+  /**
+   * Postgres only: called when an idle pooled connection fails (for example the server
+   * restarted). pg drops that connection and the next query opens a new one.
+   * Default: `process.emitWarning`.
+   */
+  onError?: (error: Error) => void;
+}
+
+/** int8 — the type of `bigint` columns, `count(*)` and `sum(int4)` in Postgres. */
+const PG_INT8_OID = 20;
+
+/**
+ * Opens a database from a store URL.
+ *
+ * - `sqlite::memory:` — a private in-memory database (tests).
+ * - `sqlite:./path/file.db` (also `sqlite://./path`, `sqlite:///abs/path`) — a file; its parent
+ *   directory is created. Pragmas: `journal_mode = WAL`, `synchronous = NORMAL`,
+ *   `busy_timeout = 5000`, `foreign_keys = ON`. Use one Database per file per process:
+ *   better-sqlite3 is synchronous, so two handles in one process can wait on each other.
+ * - `postgres://…` / `postgresql://…` — a pg Pool.
+ *
+ * 64-bit integers are read back as `bigint` on both dialects (see `schema.ts`). The pg type
+ * parser is set on this pool only, never on pg's global `types`.
+ *
+ * @example
+ * const database = await createDatabase('sqlite:./data/switchyard.db');
+ * await migrate(database);
+ */
+export async function createDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
+  const base = options.log === undefined ? {} : { log: options.log };
+  if (url.startsWith('sqlite:')) {
+    const dialect = new SqliteDialect({ database: openSqlite(sqlitePath(url)) });
+    const kysely = new Kysely<Schema>({ ...base, dialect });
+    return wrap(kysely, 'sqlite');
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      types: {
+        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+          oid === PG_INT8_OID && format !== 'binary'
+            ? (value: string) => BigInt(value)
+            : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      },
+    });
+    const onError = options.onError ?? ((error: Error) => process.emitWarning(error));
+    // Without a listener, an idle connection error is an unhandled 'error' event and kills the process.
+    pool.on('error', onError);
+    const kysely = new Kysely<Schema>({ ...base, dialect: new PostgresDialect({ pool }) });
+    try {
+      await ping(kysely);
+    } catch (error) {
+      await kysely.destroy();
+      throw error;
+    }
+    return wrap(kysely, 'postgres');
+  }
+  // Only the scheme: the URL may carry a password.
+  const scheme = url.split(':')[0] ?? '';
+  throw new TypeError(`unsupported store URL scheme "${scheme}:" (use sqlite: or postgres://)`);
+}
+
+function sqlitePath(url: string): string {
+  const rest = url.slice('sqlite:'.length);
+  if (rest === ':memory:') return rest;
+  const path = rest.startsWith('//') ? rest.slice(2) : rest;
+  if (path === '') {
+    throw new TypeError('sqlite store URL has no file path (use sqlite:./data/switchyard.db)');
+  }
+  return path;
+}
+
+function openSqlite(path: string): SqliteDatabase.Database {
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  const database = new SqliteDatabase(path);
+  try {
+    database.pragma('journal_mode = WAL');
+    database.pragma('synchronous = NORMAL');
+    database.pragma('busy_timeout = 5000');
+    database.pragma('foreign_keys = ON');
+    // Every INTEGER comes back as bigint, so 64-bit values never lose precision.
+    database.defaultSafeIntegers(true);
+  } catch (error) {
+    database.close();
+    throw error;
+  }
+  return database;
+}
+
+/** Fails fast on a bad URL or credentials instead of on the first request. */
+async function ping(kysely: Kysely<Schema>): Promise<void> {
+  await kysely.connection().execute(async () => undefined);
+}
+
+function wrap(db: Kysely<Schema>, dialect: Dialect): Database {
+  let closing: Promise<void> | undefined;
+  return {
+    db,
+    dialect,
+    close() {
+      closing ??= db.destroy();
+      return closing;
+    },
+  };
+}

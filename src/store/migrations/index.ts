@@ -1,0 +1,20 @@
+/**
+ * The ordered list of schema migrations, applied by `migrate()` at start-up.
+ *
+ * To add one:
+ * 1. Create `NNNN-short-name.ts` next to this file (next number, kebab-case) exporting a
+ *    `Migration` whose `name` is the file name without `.ts`. Use `int64(dialect)` for money,
+ *    token and epoch-ms columns; `'integer'` for counts and 0/1 flags; `'text'` for JSON.
+ * 2. Append it to `MIGRATIONS` below. Never reorder, rename or edit a migration that has
+ *    shipped: write a new one instead.
+ * 3. Add or change the table's type in `../schema.ts`.
+ * The contract suite in test/store runs every migration on SQLite and Postgres.
+ */
+import { usageEvents } from './0001-usage-events.js';
+import type { Migration } from './types.js';
+
+/** Every migration, oldest first. Append only. */
+export const MIGRATIONS: readonly Migration[] = [usageEvents];
+
+export { int64 } from './types.js';
+export type { Migration } from './types.js';

@@ -1,0 +1,67 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../config/index.js';
+import { GatewayError } from '../errors/index.js';
+import type { Credential, Principal } from '../gateway/types.js';
+
+/** Resolves credentials to principals. */
+export interface Access {
+  authenticate(credential: Credential, remoteAddress: string | undefined): Promise<Principal>;
+  resolveSigV4Secret(accessKeyId: string): Promise<{ secret: string; principal: Principal } | undefined>;
+}
+
+const MASTER: Principal = { keyId: 'master', tenantId: 'default', projectId: 'default', isMaster: true };
+const LOOPBACK: Principal = { keyId: null, tenantId: 'default', projectId: 'default', isMaster: true };
+
+/**
+ * Key-based access: `auth.masterKey` is accepted everywhere; keys seeded under `keys:` are
+ * matched by their SHA-256 hash. With no master key configured, only loopback clients are
+ * served (as an anonymous principal with full rights).
+ */
+export function createAccess(config: Config): Access {
+  const master = config.auth.masterKey;
+  const seeded = new Map<string, Principal>();
+  for (const [index, key] of config.keys.entries()) {
+    seeded.set(sha256(key.key), {
+      keyId: key.name ?? `seed-${index}`,
+      tenantId: key.tenant,
+      projectId: key.project,
+      isMaster: false,
+      allowedModels: key.models,
+    });
+  }
+  return {
+    async authenticate(credential, remoteAddress) {
+      if (credential.kind === 'bearer') {
+        if (master !== undefined && safeEqual(credential.token, master)) return MASTER;
+        const principal = seeded.get(sha256(credential.token));
+        if (principal) return principal;
+        throw new GatewayError('Invalid API key', { code: 'unauthorized', status: 401, errorClass: 'auth', retryable: false, failover: false });
+      }
+      if (master === undefined && isLoopback(remoteAddress)) return LOOPBACK;
+      throw new GatewayError(
+        master === undefined ? 'Switchyard serves only loopback clients until auth.masterKey is set' : 'Missing API key (send Authorization: Bearer <key>)',
+        { code: 'unauthorized', status: 401, errorClass: 'auth', retryable: false, failover: false },
+      );
+    },
+    async resolveSigV4Secret(accessKeyId) {
+      if (accessKeyId === 'master' && master !== undefined) return { secret: master, principal: MASTER };
+      return undefined;
+    },
+  };
+}
+
+/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
+export function isLoopback(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
+function sha256(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const left = createHash('sha256').update(a).digest();
+  const right = createHash('sha256').update(b).digest();
+  return timingSafeEqual(left, right);
+}

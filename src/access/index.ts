@@ -1,0 +1,2 @@
+export { createAccess, isLoopback } from './access.js';
+export type { Access } from './access.js';

@@ -1,0 +1,119 @@
+import { sql } from 'kysely';
+import { createAccess } from './access/index.js';
+import type { Config } from './config/index.js';
+import { type Clock, systemClock } from './core/clock.js';
+import { createGateway } from './gateway/create-gateway.js';
+import type { Gateway } from './gateway/types.js';
+import { createAdapters } from './providers/index.js';
+import { createCatalog, type Catalog } from './router/catalog.js';
+import { createExecutor, type FrameDecoder } from './router/executor.js';
+import { createHealthTracker, type HealthTracker } from './router/health.js';
+import { createPolicy } from './router/policy.js';
+import { createHealthRoutes } from './server/health-routes.js';
+import { createHttpServer1And2 } from './server/http-server.js';
+import type { Route } from './server/types.js';
+import { createDatabase, createUsageRepository, type Database, migrate, type UsageRepository } from './store/index.js';
+import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+import { createTransport, type Transport } from './transport/http.js';
+import { decodeSse } from './transport/sse.js';
+
+/** What createApp needs. Tests pass a config object and, optionally, a clock and a logger. */
+export interface AppOptions {
+  config: Config;
+  env?: Record<string, string | undefined>;
+  logger?: Logger;
+  clock?: Clock;
+  /** Extra routes mounted by the caller (the sandbox's fault-injection endpoints). */
+  extraRoutes?: (app: { health: HealthTracker; catalog: Catalog }) => Route[];
+  /** An already-open database (tests share one). */
+  database?: Database;
+  transport?: Transport;
+}
+
+/** A composed Switchyard: every plane wired, not yet listening. */
+export interface App {
+  config: Config;
+  gateway: Gateway;
+  health: HealthTracker;
+  catalog: Catalog;
+  database: Database;
+  usage: UsageRepository;
+  logger: Logger;
+  listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
+  /** Drains in-flight requests, then closes the server, the store and upstream connections. */
+  close(): Promise<void>;
+}
+
+/** The composition root: the only place that wires dependencies. */
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const env = options.env ?? process.env;
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? createLogger({ level: config.logging.level });
+  const ownsDatabase = options.database === undefined;
+  const database = options.database ?? (await createDatabase(config.store));
+  if (ownsDatabase) await migrate(database);
+  const usage = createUsageRepository(database);
+  const transport = options.transport ?? createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs });
+  const catalog = createCatalog(config);
+  const health = createHealthTracker(clock);
+  const policy = createPolicy({ routing: config.routing, health });
+  const adapters = createAdapters(config, { env, now: clock });
+  const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse };
+  const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders });
+  const access = createAccess(config);
+  const gateway = createGateway({
+    config,
+    catalog,
+    executor,
+    access,
+    usage,
+    clock,
+    onUsageError: (error, event) => logger.error({ err: error, requestId: event.requestId }, 'usage event not recorded'),
+  });
+
+  let draining = false;
+  const routes: Route[] = [
+    ...createHealthRoutes({
+      ready: async () => {
+        const checks: Record<string, string> = {};
+        try {
+          await sql`select 1`.execute(database.db);
+          checks['store'] = 'ok';
+        } catch (error) {
+          checks['store'] = (error as Error).message;
+        }
+        if (draining) checks['server'] = 'draining';
+        return { ok: checks['store'] === 'ok' && !draining, checks };
+      },
+    }),
+    ...createOpenAIChatRoutes({ gateway }),
+    ...createOpenAIEmbeddingsRoutes({ gateway }),
+    ...createOpenAIModelsRoutes({ gateway, created: clock() }),
+    ...(options.extraRoutes?.({ health, catalog }) ?? []),
+  ];
+  const server = createHttpServer1And2({ routes, logger, maxBodyBytes: config.server.maxBodyBytes, drainTimeoutMs: config.server.drainTimeoutMs });
+  let listening = false;
+
+  return {
+    config,
+    gateway,
+    health,
+    catalog,
+    database,
+    usage,
+    logger,
+    async listen(port = config.server.port, host = config.server.host) {
+      const address = await server.listen(port, host);
+      listening = true;
+      return address;
+    },
+    async close() {
+      draining = true;
+      if (listening) await server.close();
+      if (!options.transport) await transport.close();
+      if (ownsDatabase) await database.close();
+    },
+  };
+}

@@ -1,0 +1,232 @@
+import type { Access } from '../access/index.js';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../core/clock.js';
+import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
+import { GatewayError, toGatewayError } from '../errors/index.js';
+import type { StreamItem } from '../providers/index.js';
+import type { Catalog, CatalogModel, Deployment } from '../router/catalog.js';
+import type { AttemptRecord, Executor } from '../router/executor.js';
+import type { UsageEvent } from '../store/index.js';
+import type { ChatInvocation, ChatOutcome, EmbeddingsInvocation, Gateway, ModelInfo, Principal, RouteMeta, SurfaceName } from './types.js';
+
+/** Where usage events go (the store's usage repository, or billing on top of it). */
+export interface UsageSink {
+  record(event: UsageEvent): Promise<unknown>;
+}
+
+export interface GatewayDeps {
+  config: Config;
+  catalog: Catalog;
+  executor: Executor;
+  access: Access;
+  usage: UsageSink;
+  clock: Clock;
+  /** Called when recording a usage event fails (it is logged; the answer still goes out). */
+  onUsageError?: (error: unknown, event: UsageEvent) => void;
+}
+
+/**
+ * The gateway core every surface calls: resolve the principal and the model, run the executor,
+ * and write exactly one usage event per request, durably, before the client gets the end of
+ * the answer.
+ */
+export function createGateway(deps: GatewayDeps): Gateway {
+  const { catalog, executor, clock } = deps;
+
+  const write = async (event: UsageEvent) => {
+    try {
+      await deps.usage.record(event);
+    } catch (error) {
+      deps.onUsageError?.(error, event);
+    }
+  };
+
+  const resolveModel = (name: unknown, principal: Principal, kind: 'chat' | 'embedding'): CatalogModel => {
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new GatewayError('`model` is required', { code: 'invalid_request', status: 400, param: 'model', retryable: false, failover: false });
+    }
+    const model = catalog.get(name);
+    if (!model || !allowed(principal, name)) {
+      throw new GatewayError(`The model \`${name}\` does not exist or you do not have access to it.`, { code: 'model_not_found', status: 404, param: 'model', errorClass: 'not_found', retryable: false, failover: false });
+    }
+    if (model.config.kind !== kind) {
+      throw new GatewayError(`The model \`${name}\` is ${model.config.kind === 'embedding' ? 'an embedding model' : 'a chat model'}`, { code: 'invalid_request', status: 400, param: 'model', retryable: false, failover: false });
+    }
+    return model;
+  };
+
+  const baseEvent = (input: { requestId: string; surface: SurfaceName; principal: Principal | null; model: string | null; stream: boolean; started: number; metadata?: unknown }): UsageEvent => ({
+    requestId: input.requestId,
+    createdAt: input.started,
+    tenantId: input.principal?.tenantId ?? 'unknown',
+    projectId: input.principal?.projectId ?? 'unknown',
+    keyId: input.principal?.keyId ?? null,
+    surface: input.surface,
+    modelRequested: input.model ?? '',
+    model: null,
+    deployment: null,
+    upstreamModel: null,
+    partner: null,
+    attempts: 0,
+    attemptLog: [],
+    ...ZERO_USAGE,
+    latencyMs: 0,
+    ttfbMs: null,
+    status: 'ok',
+    httpStatus: 200,
+    errorCode: null,
+    stream: input.stream,
+    sandbox: false,
+    metadata: stringRecord(input.metadata),
+  });
+
+  const served = (event: UsageEvent, deployment: Deployment | undefined, attempts: AttemptRecord[]) => {
+    event.attempts = attempts.length;
+    event.attemptLog = attempts.map((attempt) => ({ provider: attempt.deployment, status: attempt.status, errorClass: attempt.errorClass, ms: attempt.ms }));
+    if (deployment) {
+      event.model = deployment.model;
+      event.deployment = deployment.provider;
+      event.upstreamModel = deployment.upstreamModel;
+      event.partner = deployment.partner;
+      event.sandbox = deployment.sandbox;
+    } else {
+      const last = attempts[attempts.length - 1];
+      event.deployment = last?.deployment ?? null;
+      event.upstreamModel = last?.upstreamModel ?? null;
+    }
+  };
+
+  const fail = async (event: UsageEvent, thrown: unknown, started: number, signal: AbortSignal): Promise<never> => {
+    const error = toGatewayError(thrown);
+    event.status = signal.aborted ? 'aborted' : 'error';
+    event.httpStatus = signal.aborted ? 499 : error.status;
+    event.errorCode = error.code;
+    event.latencyMs = clock() - started;
+    await write(event);
+    throw error;
+  };
+
+  return {
+    authenticate: (credential, remoteAddress) => deps.access.authenticate(credential, remoteAddress),
+    resolveSigV4Secret: (accessKeyId) => deps.access.resolveSigV4Secret(accessKeyId),
+
+    async chat(invocation: ChatInvocation): Promise<ChatOutcome> {
+      const started = clock();
+      const { body, principal, signal } = invocation;
+      const stream = body.stream === true;
+      const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal, model: typeof body.model === 'string' ? body.model : null, stream, started, metadata: body.metadata });
+      const attempts: AttemptRecord[] = [];
+      let deployment: Deployment | undefined;
+      try {
+        const model = resolveModel(body.model, principal, 'chat');
+        event.model = model.name;
+        const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'chat', body, stream, signal }, attempts);
+        deployment = execution.deployment;
+        served(event, deployment, attempts);
+        const meta = metaOf(model.name, deployment, attempts.length);
+        if (execution.kind === 'json') {
+          const usage = usageFromOpenAI(execution.completion.usage);
+          Object.assign(event, usage ?? ZERO_USAGE);
+          event.latencyMs = clock() - started;
+          event.ttfbMs = event.latencyMs;
+          if (!invocation.internal) await write(event);
+          return { kind: 'json', completion: execution.completion, rawBody: deployment.sandbox || meta.openAIFamily ? execution.rawBody : undefined, usage, meta };
+        }
+        if (execution.kind !== 'stream') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
+        return { kind: 'stream', items: metered(execution.items, event, started, signal, invocation.internal === true), meta };
+      } catch (error) {
+        served(event, deployment, attempts);
+        return fail(event, error, started, signal);
+      }
+    },
+
+    async embeddings(invocation: EmbeddingsInvocation) {
+      const started = clock();
+      const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal: invocation.principal, model: typeof invocation.body.model === 'string' ? invocation.body.model : null, stream: false, started });
+      const attempts: AttemptRecord[] = [];
+      try {
+        const model = resolveModel(invocation.body.model, invocation.principal, 'embedding');
+        const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'embeddings', body: invocation.body, stream: false, signal: invocation.signal }, attempts);
+        if (execution.kind !== 'embeddings') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
+        served(event, execution.deployment, attempts);
+        event.inputTokens = execution.response.usage?.prompt_tokens ?? 0;
+        event.latencyMs = clock() - started;
+        event.ttfbMs = event.latencyMs;
+        await write(event);
+        return { response: execution.response, meta: metaOf(model.name, execution.deployment, attempts.length) };
+      } catch (error) {
+        served(event, undefined, attempts);
+        return fail(event, error, started, invocation.signal);
+      }
+    },
+
+    models(principal) {
+      return catalog
+        .all()
+        .filter((model) => allowed(principal, model.name))
+        .map((model): ModelInfo => ({
+          id: model.name,
+          kind: model.config.kind,
+          contextWindow: model.config.contextWindow,
+          capabilities: [...model.config.capabilities],
+          ownedBy: catalog.primaryPartner ?? 'switchyard',
+        }));
+    },
+
+    async recordRejected(input) {
+      const started = clock();
+      const event = baseEvent({ ...input, started });
+      event.status = 'error';
+      event.httpStatus = input.status;
+      event.errorCode = input.code;
+      await write(event);
+    },
+  };
+
+  /** Wraps a stream so that usage is read from it and recorded exactly once, before it ends. */
+  async function* metered(items: AsyncIterable<StreamItem>, event: UsageEvent, started: number, signal: AbortSignal, internal: boolean): AsyncGenerator<StreamItem> {
+    let usage: Usage | undefined;
+    let finished = false;
+    let failure: unknown;
+    try {
+      for await (const item of items) {
+        if (event.ttfbMs === null) event.ttfbMs = clock() - started;
+        if (item.usageOnly) usage = usageFromOpenAI(item.chunk().usage) ?? usage;
+        yield item;
+      }
+      finished = true;
+    } catch (error) {
+      failure = error;
+      throw error;
+    } finally {
+      Object.assign(event, usage ?? ZERO_USAGE);
+      event.latencyMs = clock() - started;
+      if (!finished) {
+        const error = failure === undefined ? undefined : toGatewayError(failure);
+        event.status = signal.aborted || failure === undefined ? 'aborted' : 'error';
+        event.httpStatus = event.status === 'aborted' ? 499 : 200;
+        event.errorCode = error?.code ?? null;
+      }
+      if (!internal) await write(event);
+    }
+  }
+}
+
+function metaOf(model: string, deployment: Deployment, attempts: number): RouteMeta {
+  const type = deployment.providerConfig.type;
+  const openAIFamily = type === 'openai' || type === 'azure-openai' || type === 'openai-compatible' || (type === 'bedrock' && deployment.api === 'openai');
+  return { model, deployment: deployment.provider, upstreamModel: deployment.upstreamModel, partner: deployment.partner, attempts, sandbox: deployment.sandbox, openAIFamily };
+}
+
+function allowed(principal: Principal, model: string): boolean {
+  const patterns = principal.allowedModels;
+  if (!patterns) return true;
+  return patterns.some((pattern) => (pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model));
+}
+
+function stringRecord(value: unknown): Record<string, string> | null {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  const out: Record<string, string> = {};
+  for (const [key, item] of Object.entries(value)) if (typeof item === 'string') out[key] = item;
+  return Object.keys(out).length > 0 ? out : null;
+}

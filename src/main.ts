@@ -1,0 +1,59 @@
+import { existsSync } from 'node:fs';
+import { createApp } from './app.js';
+import { loadConfigFile } from './config/index.js';
+import { type SandboxClouds, sandboxConfig, sandboxRoutes, startSandboxClouds } from './sandbox/preset.js';
+import { createLogger } from './telemetry/logger.js';
+
+/** Options of `switchyard serve`. */
+export interface ServeOptions {
+  config?: string;
+  sandbox?: boolean;
+  sandboxDown?: string[];
+  port?: number;
+  host?: string;
+  tokenDelayMs?: number;
+}
+
+/**
+ * Process entry: load the config (or start the sandbox when there is none), create the app,
+ * listen, and drain gracefully on SIGTERM/SIGINT.
+ */
+export async function serve(options: ServeOptions): Promise<void> {
+  const path = options.config ?? process.env['SWITCHYARD_CONFIG'] ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
+  let sandbox: SandboxClouds | undefined;
+  let config;
+  if (path !== undefined && !options.sandbox) {
+    config = loadConfigFile(path);
+  } else {
+    sandbox = await startSandboxClouds({ tokenDelayMs: options.tokenDelayMs ?? 0, down: options.sandboxDown ?? [] });
+    config = sandboxConfig(sandbox, { masterKey: process.env['SWITCHYARD_MASTER_KEY'] });
+  }
+  const logger = createLogger({ level: config.logging.level });
+  const masterKey = config.auth.masterKey;
+  const app = await createApp({ config, logger, ...(sandbox ? { extraRoutes: () => sandboxRoutes(sandbox, masterKey) } : {}) });
+  const address = await app.listen(options.port ?? config.server.port, options.host ?? config.server.host);
+  const auth = masterKey === undefined ? '' : ` -H "Authorization: Bearer $SWITCHYARD_MASTER_KEY"`;
+  const model = app.catalog.all().find((item) => item.config.kind === 'chat')?.name ?? 'MODEL';
+  process.stderr.write(
+    [
+      `Switchyard listening on ${address.url}${sandbox ? ' (sandbox clouds: ' + [...sandbox.clouds.keys()].join(', ') + ')' : ''}`,
+      `Try it:`,
+      `  curl ${address.url}/v1/chat/completions${auth} -H 'content-type: application/json' \\`,
+      `    -d '{"model":"${model}","messages":[{"role":"user","content":"say hello from Switchyard"}]}'`,
+      sandbox ? `Take a cloud down:  curl -X POST ${address.url}/sandbox/clouds/azure/down` : '',
+      '',
+    ].join('\n'),
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    await app.close();
+    await sandbox?.close();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

@@ -1,0 +1,59 @@
+import type { ChatRequest, EmbeddingsRequest } from '../../core/chat.js';
+import type { ProviderConfig } from '../../config/index.js';
+import type { GatewayCall, UpstreamRequest } from '../adapter.js';
+
+type OpenAIFamilyConfig = Extract<ProviderConfig, { type: 'openai' | 'azure-openai' | 'openai-compatible' }>;
+
+/** Fields only Switchyard reads; never forwarded upstream. */
+const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as const;
+
+/**
+ * Builds the upstream request for an OpenAI-shaped upstream: the client body forwarded with
+ * targeted edits only (model or deployment name, `stream_options.include_usage` so usage can
+ * be metered, gateway-only fields stripped). Unknown fields pass through untouched.
+ */
+export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig): UpstreamRequest {
+  const operation = call.operation === 'chat' ? 'chat/completions' : 'embeddings';
+  const body: Record<string, unknown> = { ...(call.body as ChatRequest | EmbeddingsRequest) };
+  for (const field of GATEWAY_FIELDS) delete body[field];
+  const extra = (call.body as ChatRequest).provider_options?.[config.type];
+  if (extra) Object.assign(body, extra);
+  body['model'] = call.deployment.model;
+  if (call.operation === 'chat' && call.stream) {
+    const options = body['stream_options'];
+    body['stream_options'] = { ...(options && typeof options === 'object' ? options : {}), include_usage: true };
+  }
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: call.stream ? 'text/event-stream' : 'application/json',
+    ...config.headers,
+    ...call.propagateHeaders,
+  };
+  return { method: 'POST', url: upstreamUrl(config, call.deployment.model, operation), headers: authHeaders(config, headers), body: JSON.stringify(body) };
+}
+
+/** The URL of an operation on an OpenAI-family upstream. */
+export function upstreamUrl(config: OpenAIFamilyConfig, model: string, operation: string): string {
+  if (config.type === 'azure-openai') {
+    const base = trimSlash(config.baseUrl ?? 'https://localhost');
+    if (config.apiVersion === undefined) return `${base}/openai/v1/${operation}`;
+    return `${base}/openai/deployments/${encodeURIComponent(model)}/${operation}?api-version=${encodeURIComponent(config.apiVersion)}`;
+  }
+  const base = trimSlash(config.baseUrl ?? 'https://api.openai.com/v1');
+  return `${base}/${operation}`;
+}
+
+function authHeaders(config: OpenAIFamilyConfig, headers: Record<string, string>): Record<string, string> {
+  if (config.type === 'azure-openai') {
+    if (config.bearerToken) headers['authorization'] = `Bearer ${config.bearerToken}`;
+    else if (config.apiKey) headers['api-key'] = config.apiKey;
+    return headers;
+  }
+  if (config.apiKey) headers['authorization'] = `Bearer ${config.apiKey}`;
+  if (config.type === 'openai' && config.organization) headers['openai-organization'] = config.organization;
+  return headers;
+}
+
+function trimSlash(url: string): string {
+  return url.endsWith('/') ? url.slice(0, -1) : url;
+}

@@ -1,0 +1,42 @@
+import type { ChatCompletionChunk } from '../../core/chat.js';
+import { GatewayError } from '../../errors/index.js';
+import type { StreamItem, UpstreamFrame } from '../adapter.js';
+import { streamError } from './errors.js';
+
+const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
+const USAGE = /"usage"\s*:\s*\{/;
+
+/**
+ * Passthrough for OpenAI-shaped streams: every event keeps its original JSON text (`raw`) and
+ * is parsed only if a translating surface asks for it. Only the usage chunk is inspected.
+ * Azure's filter-only chunks (`choices: []` without usage) are dropped: they carry no delta,
+ * and clients that index `choices[0]` crash on them (azure-openai.md, streaming quirk 1).
+ */
+export async function* passthroughStream(frames: AsyncIterable<UpstreamFrame>, provider: string): AsyncGenerator<StreamItem> {
+  for await (const frame of frames) {
+    const raw = frame.data;
+    if (raw === '[DONE]') return;
+    if (raw.startsWith('{"error"') || frame.event === 'error') throw streamError(raw, provider);
+    const emptyChoices = EMPTY_CHOICES.test(raw);
+    const hasUsage = emptyChoices && USAGE.test(raw);
+    // Filter-only chunks carry no delta (Azure's first chunk; OpenAI sends none of these).
+    if (emptyChoices && !hasUsage) continue;
+    let parsed: ChatCompletionChunk | undefined;
+    const chunk = (): ChatCompletionChunk => {
+      if (parsed) return parsed;
+      try {
+        parsed = JSON.parse(raw) as ChatCompletionChunk;
+      } catch (error) {
+        throw new GatewayError(`Upstream ${provider} sent a malformed stream event`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response', cause: error });
+      }
+      if (!Array.isArray(parsed.choices)) parsed.choices = [];
+      // Azure's asynchronous filter sends choices without a delta.
+      for (const choice of parsed.choices) choice.delta ??= {};
+      return parsed;
+    };
+    if (hasUsage) {
+      chunk();
+      yield { chunk, raw, usageOnly: true };
+    } else yield { chunk, raw };
+  }
+}

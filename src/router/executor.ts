@@ -1,0 +1,216 @@
+import type { RoutingConfig } from '../config/index.js';
+import type { ChatCompletion, EmbeddingsResponse } from '../core/chat.js';
+import type { Clock } from '../core/clock.js';
+import { GatewayError, toGatewayError } from '../errors/index.js';
+import type { GatewayCall, ProviderAdapter, StreamItem, UpstreamFrame } from '../providers/index.js';
+import type { Transport, UpstreamResponse } from '../transport/http.js';
+import type { CatalogModel, Deployment } from './catalog.js';
+import type { HealthTracker } from './health.js';
+import type { Policy } from './policy.js';
+
+/** One try against one deployment, as recorded in the usage event. */
+export interface AttemptRecord {
+  deployment: string;
+  upstreamModel: string;
+  /** Upstream HTTP status, or null when no answer came (connection error, timeout). */
+  status: number | null;
+  errorClass: string | null;
+  code: string | null;
+  ms: number;
+}
+
+/** Decodes an upstream body into frames, per stream format. */
+export type FrameDecoder = (body: AsyncIterable<Uint8Array>) => AsyncIterable<UpstreamFrame>;
+
+export interface ExecutorDeps {
+  adapters: Map<string, ProviderAdapter>;
+  transport: Transport;
+  health: HealthTracker;
+  policy: Policy;
+  routing: RoutingConfig;
+  clock: Clock;
+  decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>>;
+  /** Waits, unless aborted (tests inject a fast one). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+/** A call to execute; the executor adds the deployment. */
+export type ExecutionCall = Omit<GatewayCall, 'deployment'>;
+
+/** The outcome of a successful execution. */
+export type Execution =
+  | { kind: 'json'; deployment: Deployment; completion: ChatCompletion; rawBody: string }
+  | { kind: 'embeddings'; deployment: Deployment; response: EmbeddingsResponse }
+  | {
+      kind: 'stream';
+      deployment: Deployment;
+      /** Items, the first one already received from the upstream (so failover was still possible for it). */
+      items: AsyncIterable<StreamItem>;
+    };
+
+/** Longest server-given delay we wait for before failing over or giving up, ms. */
+const MAX_HONOURED_DELAY_MS = 10_000;
+
+/**
+ * Tries a model's deployments in policy order. Retries and failover happen only before the first
+ * byte of the answer is handed back; each attempt has its own timeout, all attempts share the
+ * total deadline. Every attempt is appended to `attempts`.
+ */
+export function createExecutor(deps: ExecutorDeps) {
+  const sleep = deps.sleep ?? abortableSleep;
+  const random = deps.random ?? Math.random;
+
+  async function execute(model: CatalogModel, call: ExecutionCall, attempts: AttemptRecord[]): Promise<Execution> {
+    const started = deps.clock();
+    const deadline = started + deps.routing.totalTimeoutMs;
+    const plan = deps.policy.plan({ model, now: started });
+    if (plan.length === 0) {
+      throw new GatewayError(`No deployment of model "${model.name}" may serve now (licence windows)`, { code: 'no_deployment_available', status: 503, errorClass: 'overloaded', retryable: false });
+    }
+    const maxAttempts = 1 + deps.routing.retries;
+    const skipped = new Set<string>();
+    let lastError: GatewayError | undefined;
+    let lastKey: string | undefined;
+    let cursor = 0;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const candidates = plan.filter((deployment) => !skipped.has(deployment.key));
+      if (candidates.length === 0) break;
+      const deployment = candidates[cursor % candidates.length]!;
+      if (lastError && deployment.key === lastKey) {
+        // Retrying the same deployment: honour the server's delay, else jittered backoff.
+        const delay = lastError.retryAfterMs ?? Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - random() * 0.25);
+        if (delay > MAX_HONOURED_DELAY_MS || deps.clock() + delay >= deadline) break;
+        await sleep(delay, call.signal);
+      }
+      if (call.signal.aborted) throw abortError(call.signal);
+      const attemptStart = deps.clock();
+      if (attemptStart >= deadline) break;
+      lastKey = deployment.key;
+      try {
+        return await attemptOnce(deployment, call, Math.min(deps.routing.attemptTimeoutMs, deadline - attemptStart), attemptStart, attempts);
+      } catch (thrown) {
+        const error = toGatewayError(thrown);
+        lastError = error;
+        const upstreamStatus = (error as { upstreamStatus?: number }).upstreamStatus;
+        attempts.push({ deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status: upstreamStatus ?? null, errorClass: error.errorClass, code: error.code, ms: deps.clock() - attemptStart });
+        if (call.signal.aborted) throw abortError(call.signal);
+        deps.health.recordFailure(deployment.key, error);
+        if (!error.failover && !error.retryable) throw error;
+        if (!error.retryable) skipped.add(deployment.key); // the same index now points at the next one
+        else if (error.failover) cursor += 1; // retryable anywhere: move on while others remain
+        // retryable but not failover: stay on this deployment
+      }
+    }
+    throw lastError ?? new GatewayError(`Model "${model.name}" could not be served`, { code: 'no_deployment_available', status: 503, errorClass: 'overloaded' });
+  }
+
+  async function attemptOnce(deployment: Deployment, base: ExecutionCall, timeoutMs: number, start: number, attempts: AttemptRecord[]): Promise<Execution> {
+    const adapter = deps.adapters.get(deployment.provider);
+    if (!adapter) throw new GatewayError(`No adapter for provider ${deployment.provider}`, { code: 'internal_error', status: 500, errorClass: 'internal' });
+    const controller = new AbortController();
+    const onClientAbort = () => controller.abort(base.signal.reason);
+    base.signal.addEventListener('abort', onClientAbort, { once: true });
+    const timeoutError = new GatewayError(`Deployment ${deployment.provider} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout', status: 504, errorClass: 'timeout' });
+    const timer = setTimeout(() => controller.abort(timeoutError), Math.max(1, timeoutMs));
+    const release = () => {
+      clearTimeout(timer);
+      base.signal.removeEventListener('abort', onClientAbort);
+    };
+    const call: GatewayCall = { ...base, signal: controller.signal, deployment: { provider: deployment.provider, model: deployment.upstreamModel, api: deployment.api } };
+    let response: UpstreamResponse | undefined;
+    try {
+      const upstream = await adapter.buildRequest(call);
+      response = await deps.transport.send(upstream, controller.signal);
+      if (response.status < 200 || response.status >= 300) {
+        const body = await response.text(64 * 1024);
+        throw adapter.classifyError({ status: response.status, headers: response.headers, body }, call);
+      }
+      if (call.operation === 'embeddings' || !call.stream) {
+        const text = await response.text(256 * 1024 * 1024);
+        const json = parseJson(text, deployment.provider);
+        const ttfb = deps.clock() - start;
+        release();
+        deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb, latencyMs: ttfb });
+        attempts.push(success(deployment, response.status, ttfb));
+        if (call.operation === 'embeddings') {
+          if (!adapter.parseEmbeddings) throw new GatewayError(`Provider ${deployment.provider} has no embeddings`, { code: 'invalid_request', status: 400, retryable: false, failover: true });
+          return { kind: 'embeddings', deployment, response: adapter.parseEmbeddings(json, call) };
+        }
+        return { kind: 'json', deployment, completion: adapter.parseResponse(json, call), rawBody: text };
+      }
+      const format = adapter.streamFormatFor?.(call) ?? adapter.streamFormat;
+      const decode = deps.decoders[format];
+      if (!decode) throw new GatewayError(`No decoder for ${format} streams`, { code: 'internal_error', status: 500, errorClass: 'internal' });
+      const iterator = adapter.mapStream(decode(response.body), call)[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      // The first item is in hand: from here on the answer belongs to this deployment.
+      clearTimeout(timer);
+      const ttfb = deps.clock() - start;
+      deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb });
+      attempts.push(success(deployment, response.status, ttfb));
+      const body = response.body;
+      const items = (async function* () {
+        try {
+          if (!first.done) yield first.value;
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) break;
+            yield next.value;
+          }
+        } catch (error) {
+          if (base.signal.aborted) throw abortError(base.signal);
+          throw error instanceof GatewayError ? error : midStreamError(deployment, error);
+        } finally {
+          release();
+          body.destroy();
+        }
+      })();
+      return { kind: 'stream', deployment, items };
+    } catch (error) {
+      release();
+      response?.body.destroy();
+      if (error instanceof GatewayError) throw error;
+      if (controller.signal.aborted && controller.signal.reason instanceof GatewayError) throw controller.signal.reason;
+      throw midStreamError(deployment, error);
+    }
+  }
+
+  function success(deployment: Deployment, status: number, ms: number): AttemptRecord {
+    return { deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status, errorClass: null, code: null, ms };
+  }
+
+  return { execute };
+}
+
+export type Executor = ReturnType<typeof createExecutor>;
+
+function parseJson(text: string, provider: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new GatewayError(`Upstream ${provider} sent a body that is not JSON`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response', cause: error });
+  }
+}
+
+function midStreamError(deployment: Deployment, error: unknown): GatewayError {
+  const code = (error as { code?: string }).code ?? (error as Error).message;
+  return new GatewayError(`Connection to ${deployment.provider} failed (${code})`, { code: 'upstream_unreachable', status: 502, errorClass: 'connection', cause: error });
+}
+
+function abortError(signal: AbortSignal): GatewayError {
+  if (signal.reason instanceof GatewayError) return signal.reason;
+  return new GatewayError('Client closed the request', { code: 'upstream_timeout', status: 499, errorClass: 'timeout', retryable: false, failover: false });
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

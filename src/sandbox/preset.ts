@@ -1,0 +1,116 @@
+import type { Config } from '../config/index.js';
+import { validateConfig } from '../config/index.js';
+import { isLoopback } from '../access/index.js';
+import { GatewayError } from '../errors/index.js';
+import { sendJson, sendOpenAIError } from '../server/respond.js';
+import type { Route } from '../server/types.js';
+import { type Emulator, startOpenAIEmulator } from './openai-emulator.js';
+
+/** The running emulated clouds, by name (`azure`, `openai`, ...). */
+export interface SandboxClouds {
+  clouds: Map<string, Emulator>;
+  close(): Promise<void>;
+}
+
+/** Options of the sandbox. */
+export interface SandboxOptions {
+  /** Delay between streamed tokens, ms. Default 0. */
+  tokenDelayMs?: number;
+  /** Clouds to start already down (`--sandbox-down azure`). */
+  down?: string[];
+}
+
+/** Starts every emulated cloud on a loopback port. */
+export async function startSandboxClouds(options: SandboxOptions = {}): Promise<SandboxClouds> {
+  const tokenDelayMs = options.tokenDelayMs ?? 0;
+  const clouds = new Map<string, Emulator>();
+  clouds.set('azure', await startOpenAIEmulator({ flavor: 'azure', tokenDelayMs, apiKey: 'sandbox-azure-key' }));
+  clouds.set('openai', await startOpenAIEmulator({ flavor: 'openai', tokenDelayMs, apiKey: 'sandbox-openai-key' }));
+  for (const name of options.down ?? []) {
+    const cloud = clouds.get(name);
+    if (!cloud) throw new Error(`--sandbox-down: unknown cloud "${name}" (known: ${[...clouds.keys()].join(', ')})`);
+    cloud.setDown(true);
+  }
+  return {
+    clouds,
+    async close() {
+      await Promise.all([...clouds.values()].map((cloud) => cloud.close()));
+    },
+  };
+}
+
+/**
+ * The config a newcomer gets with no config file: sandbox models routed through the real
+ * provider code to the emulated clouds, Azure as the primary cloud partner.
+ */
+export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number; host?: string; store?: string; masterKey?: string } = {}): Config {
+  const url = (name: string) => sandbox.clouds.get(name)!.url;
+  return validateConfig({
+    server: { port: overrides.port ?? 8080, host: overrides.host ?? '127.0.0.1' },
+    store: overrides.store ?? 'sqlite:./data/switchyard.db',
+    auth: overrides.masterKey === undefined ? {} : { masterKey: overrides.masterKey },
+    partners: {
+      azure: { name: 'Microsoft Azure (sandbox)', primary: true, license: { from: '2019-07-22', until: '2033-01-01' }, revenueShare: { rate: '0.20', cap: '50000000000', from: '2019-07-22', until: '2031-01-01' } },
+      openai: { name: 'OpenAI direct (sandbox)' },
+    },
+    providers: {
+      'sandbox-azure': { type: 'azure-openai', partner: 'azure', baseUrl: url('azure'), apiKey: 'sandbox-azure-key', apiVersion: '2024-10-21', sandbox: true },
+      'sandbox-openai': { type: 'openai', partner: 'openai', baseUrl: `${url('openai')}/v1`, apiKey: 'sandbox-openai-key', sandbox: true },
+    },
+    models: {
+      'gpt-4o-mini': {
+        description: 'Sandbox chat model (deterministic emulator)',
+        contextWindow: 128000,
+        maxOutputTokens: 16384,
+        capabilities: ['tools', 'json_schema', 'vision'],
+        price: { input: '0.15', cachedInput: '0.075', output: '0.60' },
+        deployments: [
+          { provider: 'sandbox-azure', model: 'gpt-4o-mini' },
+          { provider: 'sandbox-openai', model: 'gpt-4o-mini' },
+        ],
+      },
+      'text-embedding-3-small': {
+        kind: 'embedding',
+        price: { input: '0.02', output: '0' },
+        deployments: [{ provider: 'sandbox-openai', model: 'text-embedding-3-small' }],
+      },
+    },
+    routing: { strategy: 'primary-first', retries: 2, attemptTimeoutMs: 30000 },
+  });
+}
+
+/** Fault injection for newcomers: `POST /sandbox/clouds/{name}/down` and `/up`, `GET /sandbox/clouds`. Loopback or master key only. */
+export function sandboxRoutes(sandbox: SandboxClouds, masterKey: string | undefined): Route[] {
+  const guard = (authorization: string | undefined, remote: string | undefined) => {
+    const ok = masterKey === undefined ? isLoopback(remote) : authorization === `Bearer ${masterKey}`;
+    if (!ok) throw new GatewayError('Sandbox controls need the master key (or loopback when none is set)', { code: 'unauthorized', status: 401, retryable: false });
+  };
+  const list = () => [...sandbox.clouds].map(([name, cloud]) => ({ name, url: cloud.url, down: cloud.isDown(), requests: cloud.requests }));
+  const toggle = (down: boolean): Route['handler'] => async (context) => {
+    try {
+      guard(context.request.headers.authorization, context.remoteAddress);
+      const cloud = sandbox.clouds.get(context.params['cloud'] ?? '');
+      if (!cloud) throw new GatewayError(`Unknown sandbox cloud "${context.params['cloud']}"`, { code: 'not_found', status: 404, retryable: false });
+      cloud.setDown(down);
+      sendJson(context.response, 200, { clouds: list() });
+    } catch (error) {
+      sendOpenAIError(context.response, error as GatewayError);
+    }
+  };
+  return [
+    {
+      method: 'GET',
+      path: '/sandbox/clouds',
+      async handler(context) {
+        try {
+          guard(context.request.headers.authorization, context.remoteAddress);
+          sendJson(context.response, 200, { clouds: list() });
+        } catch (error) {
+          sendOpenAIError(context.response, error as GatewayError);
+        }
+      },
+    },
+    { method: 'POST', path: '/sandbox/clouds/:cloud/down', handler: toggle(true) },
+    { method: 'POST', path: '/sandbox/clouds/:cloud/up', handler: toggle(false) },
+  ];
+}

@@ -1,0 +1,34 @@
+import { once } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { type GatewayError, errorHeaders, openAIStatus, renderOpenAIError } from '../errors/index.js';
+
+/** Writes a JSON answer (already serialized or an object). */
+export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.end(text);
+}
+
+/** Writes an error in the OpenAI shape, with retry hints. */
+export function sendOpenAIError(response: ServerResponse, error: GatewayError): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  sendJson(response, openAIStatus(error), renderOpenAIError(error), errorHeaders(error));
+}
+
+/** Starts an SSE answer. */
+export function startSse(response: ServerResponse, headers: Record<string, string> = {}): void {
+  response.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  // Headers go out at once, so clients see the stream start before the first event.
+  response.flushHeaders();
+}
+
+/** Writes a piece, waiting for the socket to drain when its buffer is full (backpressure). */
+export async function write(response: ServerResponse, piece: string | Uint8Array): Promise<void> {
+  if (response.destroyed) throw new Error('client went away');
+  if (!response.write(piece)) {
+    await Promise.race([once(response, 'drain'), once(response, 'close')]);
+  }
+}

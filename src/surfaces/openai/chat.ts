@@ -1,0 +1,65 @@
+import type { Gateway } from '../../gateway/types.js';
+import { renderOpenAIError, toGatewayError } from '../../errors/index.js';
+import { sendJson, sendOpenAIError, startSse, write } from '../../server/respond.js';
+import type { HttpContext, Route } from '../../server/types.js';
+import { credentialFrom } from '../shared/credentials.js';
+import { routeHeaders } from '../shared/route-headers.js';
+import { parseJsonBody, validateChatRequest } from './validate.js';
+
+/**
+ * POST /v1/chat/completions: the OpenAI Chat Completions surface. Streams are written event by
+ * event as they arrive; OpenAI-family upstreams' events are forwarded as their original text.
+ */
+export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
+  const { gateway } = deps;
+  const handler = async (context: HttpContext): Promise<void> => {
+    const { request, response } = context;
+    let principal = null;
+    let model: string | null = null;
+    let stream = false;
+    let reached = false;
+    try {
+      principal = await gateway.authenticate(credentialFrom(request), context.remoteAddress);
+      const body = validateChatRequest(parseJsonBody(await context.readBody()));
+      model = body.model;
+      stream = body.stream === true;
+      const includeUsage = body.stream_options?.include_usage === true;
+      reached = true;
+      const outcome = await gateway.chat({ requestId: context.requestId, surface: 'openai-chat', body, principal, signal: context.signal, tags: tagsFrom(request.headers['x-switchyard-tags']) });
+      const headers = routeHeaders(outcome.meta);
+      if (outcome.kind === 'json') {
+        sendJson(response, 200, outcome.rawBody ?? outcome.completion, headers);
+        return;
+      }
+      startSse(response, headers);
+      try {
+        for await (const item of outcome.items) {
+          if (item.usageOnly && !includeUsage) continue;
+          await write(response, `data: ${item.raw ?? JSON.stringify(item.chunk())}\n\n`);
+        }
+        await write(response, 'data: [DONE]\n\n');
+        response.end();
+      } catch (thrown) {
+        // After the first byte: an error event, then close. No [DONE], so clients see it as incomplete.
+        if (!response.destroyed) {
+          response.end(`data: ${JSON.stringify(renderOpenAIError(toGatewayError(thrown)))}\n\n`);
+        }
+      }
+    } catch (thrown) {
+      const error = toGatewayError(thrown);
+      if (!reached) await gateway.recordRejected({ requestId: context.requestId, surface: 'openai-chat', principal, model, status: error.status, code: error.code, stream });
+      sendOpenAIError(response, error);
+    }
+  };
+  return [{ method: 'POST', path: '/v1/chat/completions', handler }, { method: 'POST', path: '/chat/completions', handler }];
+}
+
+/** `x-switchyard-tags: a,b` → ['a','b']. */
+export function tagsFrom(header: string | string[] | undefined): string[] | undefined {
+  if (header === undefined) return undefined;
+  const joined = Array.isArray(header) ? header.join(',') : header;
+  const tags = joined.split(',').map((tag) => tag.trim()).filter(Boolean);
+  return tags.length > 0 ? tags : undefined;
+}
+
+

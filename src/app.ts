@@ -70,7 +70,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     access,
     usage,
     clock,
-    onUsageError: (error, event) => logger.error({ err: error, requestId: event.requestId }, 'usage event not recorded'),
+    onUsageError: (error, event) => logger.error({ err: error, requestId: event?.requestId }, event ? 'usage event not recorded' : 'budget settlement failed'),
   });
 
   let draining = false;

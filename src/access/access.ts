@@ -1,13 +1,41 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/index.js';
 import { GatewayError } from '../errors/index.js';
+import type { ChatRequest, EmbeddingsRequest } from '../core/chat.js';
+import type { Usage } from '../core/usage.js';
 import type { Credential, Principal } from '../gateway/types.js';
 
-/** Resolves credentials to principals. */
+/** What a request asks for, as access sees it before the call. */
+export interface AdmissionRequest {
+  requestId: string;
+  principal: Principal;
+  /** Logical model name. */
+  model: string;
+  /** The client body (chat or embeddings), for token estimates. */
+  body: ChatRequest | EmbeddingsRequest;
+  operation: 'chat' | 'embeddings';
+  now: number;
+}
+
+/**
+ * A request let in: limits counted and budget reserved. Exactly one of `settle` (with the real
+ * usage, or undefined when the call failed) must be called when the request ends.
+ */
+export interface Admission {
+  /** Headers to send with the answer (x-ratelimit-*). */
+  headers: Record<string, string>;
+  settle(usage: Usage | undefined): Promise<void>;
+}
+
+/** Resolves credentials to principals, and admits requests against limits and budgets. */
 export interface Access {
   authenticate(credential: Credential, remoteAddress: string | undefined): Promise<Principal>;
   resolveSigV4Secret(accessKeyId: string): Promise<{ secret: string; principal: Principal } | undefined>;
+  /** Checks rate limits and reserves budget; throws a 429/402 GatewayError when refused. */
+  admit(request: AdmissionRequest): Promise<Admission>;
 }
+
+const OPEN_ADMISSION: Admission = { headers: {}, settle: async () => {} };
 
 const MASTER: Principal = { keyId: 'master', tenantId: 'default', projectId: 'default', isMaster: true };
 const LOOPBACK: Principal = { keyId: null, tenantId: 'default', projectId: 'default', isMaster: true };
@@ -46,6 +74,9 @@ export function createAccess(config: Config): Access {
     async resolveSigV4Secret(accessKeyId) {
       if (accessKeyId === 'master' && master !== undefined) return { secret: master, principal: MASTER };
       return undefined;
+    },
+    async admit() {
+      return OPEN_ADMISSION;
     },
   };
 }

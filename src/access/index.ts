@@ -1,2 +1,2 @@
 export { createAccess, isLoopback } from './access.js';
-export type { Access } from './access.js';
+export type { Access, Admission, AdmissionRequest } from './access.js';

@@ -1,4 +1,4 @@
-import type { Access } from '../access/index.js';
+import type { Access, Admission } from '../access/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
@@ -22,7 +22,7 @@ export interface GatewayDeps {
   usage: UsageSink;
   clock: Clock;
   /** Called when recording a usage event fails (it is logged; the answer still goes out). */
-  onUsageError?: (error: unknown, event: UsageEvent) => void;
+  onUsageError?: (error: unknown, event: UsageEvent | undefined) => void;
 }
 
 /**
@@ -117,9 +117,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal, model: typeof body.model === 'string' ? body.model : null, stream, started, metadata: body.metadata });
       const attempts: AttemptRecord[] = [];
       let deployment: Deployment | undefined;
+      let admission: Admission | undefined;
       try {
         const model = resolveModel(body.model, principal, 'chat');
         event.model = model.name;
+        admission = await deps.access.admit({ requestId: invocation.requestId, principal, model: model.name, body, operation: 'chat', now: started });
         const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'chat', body, stream, signal }, attempts);
         deployment = execution.deployment;
         served(event, deployment, attempts);
@@ -129,13 +131,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
           Object.assign(event, usage ?? ZERO_USAGE);
           event.latencyMs = clock() - started;
           event.ttfbMs = event.latencyMs;
+          await settle(admission, usage);
           if (!invocation.internal) await write(event);
-          return { kind: 'json', completion: execution.completion, rawBody: deployment.sandbox || meta.openAIFamily ? execution.rawBody : undefined, usage, meta };
+          return { kind: 'json', completion: execution.completion, rawBody: meta.openAIFamily ? execution.rawBody : undefined, usage, meta, headers: admission.headers };
         }
         if (execution.kind !== 'stream') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
-        return { kind: 'stream', items: metered(execution.items, event, started, signal, invocation.internal === true), meta };
+        return { kind: 'stream', items: metered(execution.items, event, started, signal, invocation.internal === true, admission), meta, headers: admission.headers };
       } catch (error) {
         served(event, deployment, attempts);
+        await settle(admission, undefined);
         return fail(event, error, started, signal);
       }
     },
@@ -144,18 +148,22 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const started = clock();
       const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal: invocation.principal, model: typeof invocation.body.model === 'string' ? invocation.body.model : null, stream: false, started });
       const attempts: AttemptRecord[] = [];
+      let admission: Admission | undefined;
       try {
         const model = resolveModel(invocation.body.model, invocation.principal, 'embedding');
+        admission = await deps.access.admit({ requestId: invocation.requestId, principal: invocation.principal, model: model.name, body: invocation.body, operation: 'embeddings', now: started });
         const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'embeddings', body: invocation.body, stream: false, signal: invocation.signal }, attempts);
         if (execution.kind !== 'embeddings') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
         served(event, execution.deployment, attempts);
         event.inputTokens = execution.response.usage?.prompt_tokens ?? 0;
         event.latencyMs = clock() - started;
         event.ttfbMs = event.latencyMs;
+        await settle(admission, { ...ZERO_USAGE, inputTokens: event.inputTokens });
         await write(event);
-        return { response: execution.response, meta: metaOf(model.name, execution.deployment, attempts.length) };
+        return { response: execution.response, meta: metaOf(model.name, execution.deployment, attempts.length), headers: admission.headers };
       } catch (error) {
         served(event, undefined, attempts);
+        await settle(admission, undefined);
         return fail(event, error, started, invocation.signal);
       }
     },
@@ -183,8 +191,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
   };
 
+  /** Settles an admission once; a failure to settle is logged, never thrown at the client. */
+  async function settle(admission: Admission | undefined, usage: Usage | undefined): Promise<void> {
+    if (!admission) return;
+    try {
+      await admission.settle(usage);
+    } catch (error) {
+      deps.onUsageError?.(error, undefined);
+    }
+  }
+
   /** Wraps a stream so that usage is read from it and recorded exactly once, before it ends. */
-  async function* metered(items: AsyncIterable<StreamItem>, event: UsageEvent, started: number, signal: AbortSignal, internal: boolean): AsyncGenerator<StreamItem> {
+  async function* metered(items: AsyncIterable<StreamItem>, event: UsageEvent, started: number, signal: AbortSignal, internal: boolean, admission: Admission): AsyncGenerator<StreamItem> {
     let usage: Usage | undefined;
     let finished = false;
     let failure: unknown;
@@ -207,6 +225,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         event.httpStatus = event.status === 'aborted' ? 499 : 200;
         event.errorCode = error?.code ?? null;
       }
+      await settle(admission, usage);
       if (!internal) await write(event);
     }
   }

@@ -56,9 +56,11 @@ export interface RouteMeta {
 
 /** The answer to a chat invocation: a whole completion, or a stream of items. */
 export type ChatOutcome =
-  | { kind: 'json'; completion: ChatCompletion; rawBody?: string | undefined; usage: Usage | undefined; meta: RouteMeta }
+  | { kind: 'json'; completion: ChatCompletion; rawBody?: string | undefined; usage: Usage | undefined; meta: RouteMeta; headers: Record<string, string> }
   | {
       kind: 'stream';
+      /** Headers from access (x-ratelimit-*), to send with the answer. */
+      headers: Record<string, string>;
       /** Items in order; the final usage-only item (if any) comes last. Recording happens before the iterator ends. */
       items: AsyncIterable<StreamItem>;
       meta: RouteMeta;
@@ -75,6 +77,7 @@ export interface EmbeddingsInvocation {
 export interface EmbeddingsOutcome {
   response: EmbeddingsResponse;
   meta: RouteMeta;
+  headers: Record<string, string>;
 }
 
 /** A logical model as listed by GET /v1/models. */

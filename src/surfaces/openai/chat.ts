@@ -26,7 +26,7 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       const includeUsage = body.stream_options?.include_usage === true;
       reached = true;
       const outcome = await gateway.chat({ requestId: context.requestId, surface: 'openai-chat', body, principal, signal: context.signal, tags: tagsFrom(request.headers['x-switchyard-tags']) });
-      const headers = routeHeaders(outcome.meta);
+      const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
       if (outcome.kind === 'json') {
         sendJson(response, 200, outcome.rawBody ?? outcome.completion, headers);
         return;

@@ -19,7 +19,7 @@ export function createOpenAIEmbeddingsRoutes(deps: { gateway: Gateway }): Route[
       model = body.model;
       reached = true;
       const outcome = await gateway.embeddings({ requestId: context.requestId, surface: 'openai-embeddings', body, principal, signal: context.signal });
-      sendJson(context.response, 200, outcome.response, routeHeaders(outcome.meta));
+      sendJson(context.response, 200, outcome.response, { ...outcome.headers, ...routeHeaders(outcome.meta) });
     } catch (thrown) {
       const error = toGatewayError(thrown);
       if (!reached) await gateway.recordRejected({ requestId: context.requestId, surface: 'openai-embeddings', principal, model, status: error.status, code: error.code, stream: false });

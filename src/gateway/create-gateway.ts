@@ -5,7 +5,9 @@ import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
 import type { StreamItem } from '../providers/index.js';
 import type { Catalog, CatalogModel, Deployment } from '../router/catalog.js';
-import type { AttemptRecord, Executor } from '../router/executor.js';
+import type { AttemptRecord, Execution, ExecutionCall, Executor } from '../router/executor.js';
+import { featuresOf } from '../router/features.js';
+import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import type { ChatInvocation, ChatOutcome, EmbeddingsInvocation, Gateway, ModelInfo, Principal, RouteMeta, SurfaceName } from './types.js';
 
@@ -119,10 +121,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
       let deployment: Deployment | undefined;
       let admission: Admission | undefined;
       try {
-        const model = resolveModel(body.model, principal, 'chat');
-        event.model = model.name;
-        admission = await deps.access.admit({ requestId: invocation.requestId, principal, model: model.name, body, operation: 'chat', now: started });
-        const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'chat', body, stream, signal }, attempts);
+        const features = featuresOf(body, invocation.tags ?? []);
+        const chain = resolveChain({ requested: requireModelName(body.model), list: modelList(body['models']), features, principal, rules: deps.config.routing.rules, catalog, allowed });
+        const first = chain.models[0]!;
+        event.model = first.name;
+        admission = await deps.access.admit({ requestId: invocation.requestId, principal, model: first.name, body, operation: 'chat', now: started });
+        const execution = await runChain(chain, { requestId: invocation.requestId, operation: 'chat', body, stream, signal }, attempts);
+        const model = execution.model;
         deployment = execution.deployment;
         served(event, deployment, attempts);
         const meta = metaOf(model.name, deployment, attempts.length);
@@ -191,6 +196,33 @@ export function createGateway(deps: GatewayDeps): Gateway {
     },
   };
 
+  /**
+   * Tries the chain's models in order: the next model is tried when one fails in a way another
+   * model could fix (all its deployments down, or its context too small with an overflow rule).
+   */
+  async function runChain(chain: ModelChain, call: ExecutionCall, attempts: AttemptRecord[]): Promise<Execution & { model: CatalogModel }> {
+    const queue = [...chain.models];
+    let lastError: GatewayError | undefined;
+    for (let index = 0; index < queue.length; index++) {
+      const model = queue[index]!;
+      if (index > 0 && call.signal.aborted) break;
+      try {
+        const execution = await executor.execute(model, call, attempts);
+        return { ...execution, model };
+      } catch (thrown) {
+        const error = toGatewayError(thrown);
+        lastError = error;
+        if (error.errorClass === 'context_overflow') {
+          const next = chain.overflow.get(model.name);
+          if (next && !queue.includes(next)) queue.splice(index + 1, 0, next);
+          continue;
+        }
+        if (!error.failover && !error.retryable) throw error;
+      }
+    }
+    throw lastError ?? new GatewayError('No model could serve the request', { code: 'no_deployment_available', status: 503, errorClass: 'overloaded' });
+  }
+
   /** Settles an admission once; a failure to settle is logged, never thrown at the client. */
   async function settle(admission: Admission | undefined, usage: Usage | undefined): Promise<void> {
     if (!admission) return;
@@ -235,6 +267,21 @@ function metaOf(model: string, deployment: Deployment, attempts: number): RouteM
   const type = deployment.providerConfig.type;
   const openAIFamily = type === 'openai' || type === 'azure-openai' || type === 'openai-compatible' || (type === 'bedrock' && deployment.api === 'openai');
   return { model, deployment: deployment.provider, upstreamModel: deployment.upstreamModel, partner: deployment.partner, attempts, sandbox: deployment.sandbox, openAIFamily };
+}
+
+function requireModelName(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new GatewayError('`model` is required', { code: 'invalid_request', status: 400, param: 'model', retryable: false, failover: false });
+  }
+  return value;
+}
+
+function modelList(value: unknown): string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length === 0 || value.length > 10 || !value.every((item) => typeof item === 'string' && item.length > 0)) {
+    throw new GatewayError('`models` must be a list of 1 to 10 model names', { code: 'invalid_request', status: 400, param: 'models', retryable: false, failover: false });
+  }
+  return value as string[];
 }
 
 function allowed(principal: Principal, model: string): boolean {

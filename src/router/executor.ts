@@ -76,7 +76,13 @@ export function createExecutor(deps: ExecutorDeps) {
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const candidates = plan.filter((deployment) => !skipped.has(deployment.key));
       if (candidates.length === 0) break;
-      const deployment = candidates[cursor % candidates.length]!;
+      let deployment = candidates[cursor % candidates.length]!;
+      // A half-open breaker lets one trial through; others skip to the next deployment.
+      // When every deployment is held out, the chosen one is tried anyway rather than refusing.
+      if (!deps.health.acquire(deployment.key)) {
+        const free = candidates.find((candidate) => candidate !== deployment && deps.health.acquire(candidate.key));
+        if (free) deployment = free;
+      }
       if (lastError && deployment.key === lastKey) {
         // Retrying the same deployment: honour the server's delay, else jittered backoff.
         const delay = lastError.retryAfterMs ?? Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - random() * 0.25);
@@ -158,6 +164,7 @@ export function createExecutor(deps: ExecutorDeps) {
             if (next.done) break;
             yield next.value;
           }
+          deps.health.recordLatency(deployment.key, deps.clock() - start);
         } catch (error) {
           if (base.signal.aborted) throw abortError(base.signal);
           throw error instanceof GatewayError ? error : midStreamError(deployment, error);

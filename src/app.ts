@@ -8,12 +8,14 @@ import { createAdapters } from './providers/index.js';
 import { createCatalog, type Catalog } from './router/catalog.js';
 import { createExecutor, type FrameDecoder } from './router/executor.js';
 import { createHealthTracker, type HealthTracker } from './router/health.js';
+import { shareHealth } from './router/shared-health.js';
 import { createPolicy } from './router/policy.js';
 import { createHealthRoutes } from './server/health-routes.js';
 import { createHttpServer1And2 } from './server/http-server.js';
 import type { Route } from './server/types.js';
 import { createDatabase, createUsageRepository, type Database, migrate, type UsageRepository } from './store/index.js';
 import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
+import { createRoutingRoutes } from './surfaces/routing/index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createTransport, type Transport } from './transport/http.js';
 import { decodeSse } from './transport/sse.js';
@@ -58,6 +60,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const transport = options.transport ?? createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs });
   const catalog = createCatalog(config);
   const health = createHealthTracker(clock);
+  const sharedHealth = config.redis ? await shareHealth(health, config.redis, config.redisPrefix, (error) => logger.warn({ err: error }, 'redis (health) error')) : undefined;
   const policy = createPolicy({ routing: config.routing, health });
   const adapters = createAdapters(config, { env, now: clock });
   const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse };
@@ -91,6 +94,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createOpenAIChatRoutes({ gateway }),
     ...createOpenAIEmbeddingsRoutes({ gateway }),
     ...createOpenAIModelsRoutes({ gateway, created: clock() }),
+    ...createRoutingRoutes({ gateway, catalog, health, policy, clock }),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
   ];
   const server = createHttpServer1And2({ routes, logger, maxBodyBytes: config.server.maxBodyBytes, drainTimeoutMs: config.server.drainTimeoutMs });
@@ -113,6 +117,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       draining = true;
       if (listening) await server.close();
       if (!options.transport) await transport.close();
+      await sharedHealth?.close();
       if (ownsDatabase) await database.close();
     },
   };

@@ -181,6 +181,8 @@ export const configSchema = z.strictObject({
     .prefault({}),
   store: z.string().default('sqlite:./data/switchyard.db'),
   redis: z.string().optional(),
+  /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
+  redisPrefix: z.string().default('switchyard:'),
   auth: z.strictObject({ masterKey: z.string().min(1).optional() }).prefault({}),
   logging: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })

@@ -44,7 +44,14 @@ export function promptFilterResults(): Array<Record<string, unknown>> {
  * the prompt filter results. Naive clients that index `choices[0]` crash on it.
  */
 export function azureFirstChunk(): Record<string, unknown> {
-  return { choices: [], created: 0, id: '', model: '', object: '', prompt_filter_results: promptFilterResults() };
+  return {
+    choices: [],
+    created: 0,
+    id: '',
+    model: '',
+    object: '',
+    prompt_filter_results: promptFilterResults(),
+  };
 }
 
 /** Whether the emulated content filter blocks this prompt (the last user text has {@link FORBIDDEN_WORD}). */
@@ -109,6 +116,8 @@ export function deploymentNotFound(deployment: string): HttpError {
 export function checkApiVersion(apiVersion: string | null): void {
   if (apiVersion === null || apiVersion === '') throw azureNotFound();
   if (!/^\d{4}-\d{2}-\d{2}(-preview)?$/.test(apiVersion)) {
-    throw new HttpError(400, { error: { code: 'BadRequest', message: 'API version not supported' } });
+    throw new HttpError(400, {
+      error: { code: 'BadRequest', message: 'API version not supported' },
+    });
   }
 }

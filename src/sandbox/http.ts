@@ -13,7 +13,10 @@ export class BodyTooLargeError extends Error {
 }
 
 /** Reads the whole request body as UTF-8. Rejects with {@link BodyTooLargeError} past `limit` bytes (default 32 MiB). */
-export async function readBody(request: IncomingMessage, limit = 32 * 1024 * 1024): Promise<string> {
+export async function readBody(
+  request: IncomingMessage,
+  limit = 32 * 1024 * 1024,
+): Promise<string> {
   const parts: Buffer[] = [];
   let size = 0;
   for await (const part of request as AsyncIterable<Buffer>) {
@@ -44,7 +47,10 @@ export function sendJson(
  * Writes one piece, waiting for `drain` when the socket buffer is full. Resolves false when the
  * client has gone (the caller should stop producing), true otherwise.
  */
-export async function writeWithBackpressure(response: ServerResponse, data: string | Uint8Array): Promise<boolean> {
+export async function writeWithBackpressure(
+  response: ServerResponse,
+  data: string | Uint8Array,
+): Promise<boolean> {
   if (response.destroyed || response.writableEnded) return false;
   if (response.write(data)) return true;
   await new Promise<void>((resolve) => {
@@ -69,7 +75,11 @@ export interface Listening {
 }
 
 /** Starts `handler` on `host:port` (default 127.0.0.1, port 0 = any free port). */
-export async function listen(handler: RequestListener, host = '127.0.0.1', port = 0): Promise<Listening> {
+export async function listen(
+  handler: RequestListener,
+  host = '127.0.0.1',
+  port = 0,
+): Promise<Listening> {
   const server = createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

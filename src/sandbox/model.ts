@@ -28,7 +28,12 @@ export interface EmulatedOutput {
   text: string;
   toolCalls: Array<{ id: string; name: string; arguments: string }>;
   finishReason: 'stop' | 'length' | 'tool_calls';
-  usage: { inputTokens: number; outputTokens: number; cachedInputTokens: number; reasoningTokens: number };
+  usage: {
+    inputTokens: number;
+    outputTokens: number;
+    cachedInputTokens: number;
+    reasoningTokens: number;
+  };
   /** Present when the last user message contains "think". */
   reasoning?: string;
 }
@@ -94,7 +99,10 @@ export function tokenize(text: string): string[] {
  * - `outputTokens` = reasoning + text + tool-call name and argument tokens (so it includes
  *   `reasoningTokens`, as OpenAI's `completion_tokens` does).
  */
-export function emulate(input: EmulatedInput, options: { modelName?: string } = {}): EmulatedOutput {
+export function emulate(
+  input: EmulatedInput,
+  options: { modelName?: string } = {},
+): EmulatedOutput {
   const lastUser = [...input.messages].reverse().find((m) => m.role === 'user')?.text ?? '';
   let text = '';
   let toolCalls: EmulatedOutput['toolCalls'] = [];
@@ -103,7 +111,8 @@ export function emulate(input: EmulatedInput, options: { modelName?: string } = 
   else {
     const called = chooseTools(input, lastUser);
     if (called.length > 0) toolCalls = called.map((tool, i) => makeToolCall(tool, i, lastUser));
-    else if (input.jsonSchema !== undefined) text = JSON.stringify(valueForSchema(input.jsonSchema, quotedStrings(lastUser)));
+    else if (input.jsonSchema !== undefined)
+      text = JSON.stringify(valueForSchema(input.jsonSchema, quotedStrings(lastUser)));
     else text = sayTarget(lastUser) ?? `You said: ${lastUser}`;
   }
   let reasoning = /think/i.test(lastUser)
@@ -143,7 +152,9 @@ function trailingToolResults(input: EmulatedInput): string | undefined {
     const call = input.messages
       .flatMap((m) => m.toolCalls ?? [])
       .find((c) => c.id === message.toolCallId);
-    results.unshift(`Tool ${call?.name ?? message.toolCallId ?? 'unknown'} returned: ${message.text}`);
+    results.unshift(
+      `Tool ${call?.name ?? message.toolCallId ?? 'unknown'} returned: ${message.text}`,
+    );
   }
   return results.length > 0 ? results.join('\n') : undefined;
 }
@@ -151,7 +162,8 @@ function trailingToolResults(input: EmulatedInput): string | undefined {
 function chooseTools(input: EmulatedInput, lastUser: string): EmulatedInput['tools'] {
   const { tools, toolChoice } = input;
   if (tools.length === 0 || toolChoice === 'none') return [];
-  if (typeof toolChoice === 'object') return tools.filter((t) => t.name === toolChoice.name).slice(0, 1);
+  if (typeof toolChoice === 'object')
+    return tools.filter((t) => t.name === toolChoice.name).slice(0, 1);
   const mentioned = tools.filter((t) =>
     new RegExp(`(?<![\\w-])${escapeRegExp(t.name)}(?![\\w-])`, 'i').test(lastUser),
   );
@@ -164,7 +176,9 @@ function chooseTools(input: EmulatedInput, lastUser: string): EmulatedInput['too
 function makeToolCall(tool: EmulatedInput['tools'][number], index: number, lastUser: string) {
   const schema = tool.parameters ?? { type: 'object', properties: {} };
   const args = JSON.stringify(valueForSchema(schema, quotedStrings(lastUser)));
-  const hash = createHash('sha256').update(`${tool.name}\n${args}\n${index}\n${lastUser}`).digest('hex');
+  const hash = createHash('sha256')
+    .update(`${tool.name}\n${args}\n${index}\n${lastUser}`)
+    .digest('hex');
   return { id: `call_${hash.slice(0, 24)}`, name: tool.name, arguments: args };
 }
 
@@ -176,7 +190,10 @@ function quotedStrings(text: string): () => string {
 }
 
 function sayTarget(text: string): string | undefined {
-  const match = /(?:^|[.!?]\s+|\n)\s*(?:please\s+)?(?:say|reply with|repeat after me:?)\s+([\s\S]+)$/i.exec(text);
+  const match =
+    /(?:^|[.!?]\s+|\n)\s*(?:please\s+)?(?:say|reply with|repeat after me:?)\s+([\s\S]+)$/i.exec(
+      text,
+    );
   if (match?.[1] === undefined) return undefined;
   const target = match[1].trim();
   const quoted = /^(["'“`])([\s\S]*)(["'”`])$/.exec(target);

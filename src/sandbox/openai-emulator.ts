@@ -14,9 +14,16 @@ import {
   promptFilterResults,
 } from './azure.js';
 import { buildEmbeddings } from './embeddings.js';
-import { listen, readBody, sendJson, writeWithBackpressure } from './http.js';
+import { BodyTooLargeError, listen, readBody, sendJson, writeWithBackpressure } from './http.js';
 import { emulate, tokenize } from './model.js';
-import { buildCompletion, completionChunks, HttpError, openAIError, parseChatRequest, parseJsonBody } from './openai-wire.js';
+import {
+  buildCompletion,
+  completionChunks,
+  HttpError,
+  openAIError,
+  parseChatRequest,
+  parseJsonBody,
+} from './openai-wire.js';
 import type { CompletionMeta } from './openai-wire.js';
 
 /** A running emulated cloud endpoint. */
@@ -96,13 +103,20 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
       if (post && rest === '/embeddings') return { kind: 'embeddings' };
       if (request.method === 'GET' && rest === '/models') return { kind: 'models' };
       const model = /^\/models\/([^/]+)$/.exec(rest)?.[1];
-      if (request.method === 'GET' && model !== undefined) return { kind: 'model', id: decodeURIComponent(model) };
+      if (request.method === 'GET' && model !== undefined)
+        return { kind: 'model', id: decodeURIComponent(model) };
       return undefined;
     }
-    const classic = azure && post ? /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(path) : null;
+    const classic =
+      azure && post
+        ? /^\/openai\/deployments\/([^/]+)\/(chat\/completions|embeddings)$/.exec(path)
+        : null;
     if (classic?.[1] === undefined) return undefined;
     checkApiVersion(url.searchParams.get('api-version'));
-    return { kind: classic[2] === 'embeddings' ? 'embeddings' : 'chat', deployment: decodeURIComponent(classic[1]) };
+    return {
+      kind: classic[2] === 'embeddings' ? 'embeddings' : 'chat',
+      deployment: decodeURIComponent(classic[1]),
+    };
   }
 
   function authorize(request: IncomingMessage): void {
@@ -112,22 +126,34 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
     if (bearer === `Bearer ${key}` || (azure && request.headers['api-key'] === key)) return;
     if (azure) throw azureUnauthorized();
     if (bearer === undefined) {
-      throw openAIError(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+      throw openAIError(
+        401,
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+      );
     }
     const shown = bearer.replace(/^Bearer\s+/i, '');
-    throw openAIError(401, `Incorrect API key provided: ${shown.slice(0, 3)}***${shown.slice(-4)}.`, { code: 'invalid_api_key' });
+    throw openAIError(
+      401,
+      `Incorrect API key provided: ${shown.slice(0, 3)}***${shown.slice(-4)}.`,
+      { code: 'invalid_api_key' },
+    );
   }
 
   function checkModel(model: string): void {
     if (options.models === undefined || options.models.includes(model)) return;
     if (azure) throw deploymentNotFound(model);
-    throw openAIError(404, `The model \`${model}\` does not exist or you do not have access to it.`, { code: 'model_not_found' });
+    throw openAIError(
+      404,
+      `The model \`${model}\` does not exist or you do not have access to it.`,
+      { code: 'model_not_found' },
+    );
   }
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     requests++;
     const headers: Record<string, string> = { 'x-request-id': randomId('req_') };
-    if (azure) Object.assign(headers, { 'apim-request-id': randomUUID(), 'x-ms-region': 'sandbox' });
+    if (azure)
+      Object.assign(headers, { 'apim-request-id': randomUUID(), 'x-ms-region': 'sandbox' });
     else Object.assign(headers, { 'openai-version': '2020-10-01', 'openai-processing-ms': '1' });
     try {
       if (down) throw openAIError(503, 'The server is overloaded or not ready yet.');
@@ -158,12 +184,22 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
         response.destroy();
         return;
       }
-      const failure = error instanceof HttpError ? error : openAIError(500, `Sandbox emulator failure: ${String(error)}`);
+      const failure =
+        error instanceof HttpError
+          ? error
+          : error instanceof BodyTooLargeError
+            ? openAIError(413, error.message)
+            : openAIError(500, `Sandbox emulator failure: ${String(error)}`);
       sendJson(response, failure.status, failure.body, { ...headers, ...failure.headers });
     }
   }
 
-  async function chat(body: unknown, deployment: string | undefined, headers: Record<string, string>, response: ServerResponse): Promise<void> {
+  async function chat(
+    body: unknown,
+    deployment: string | undefined,
+    headers: Record<string, string>,
+    response: ServerResponse,
+  ): Promise<void> {
     const { request, input } = parseChatRequest(body, { requireModel: deployment === undefined });
     const model = deployment ?? request.model;
     checkModel(model);
@@ -173,20 +209,34 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
     const output = emulate(input, { modelName: model });
     const limit = options.contextWindow;
     if (limit !== undefined && output.usage.inputTokens > limit) {
-      throw openAIError(400, `This model's maximum context length is ${limit} tokens. However, your messages resulted in ${output.usage.inputTokens} tokens. Please reduce the length of the messages.`, { param: 'messages', code: 'context_length_exceeded' });
+      throw openAIError(
+        400,
+        `This model's maximum context length is ${limit} tokens. However, your messages resulted in ${output.usage.inputTokens} tokens. Please reduce the length of the messages.`,
+        { param: 'messages', code: 'context_length_exceeded' },
+      );
     }
-    const meta: CompletionMeta = { id: randomId('chatcmpl-'), model, created: Math.floor(Date.now() / 1000) };
+    const meta: CompletionMeta = {
+      id: randomId('chatcmpl-'),
+      model,
+      created: Math.floor(Date.now() / 1000),
+    };
     if (request.stream !== true) {
       const completion = buildCompletion(meta, output);
       if (azure) {
         completion['prompt_filter_results'] = promptFilterResults();
-        for (const choice of completion.choices) choice['content_filter_results'] = choiceFilterResults();
+        for (const choice of completion.choices)
+          choice['content_filter_results'] = choiceFilterResults();
       }
       sendJson(response, 200, completion, headers);
       return;
     }
 
-    response.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    response.writeHead(200, {
+      ...headers,
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+    });
     response.flushHeaders();
     const includeUsage = request.stream_options?.include_usage === true;
     const obfuscate = !azure && request.stream_options?.['include_obfuscation'] !== false;
@@ -194,7 +244,8 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
     let sequence = 0;
     for (const chunk of completionChunks(meta, output, { includeUsage, tokenize })) {
       if (azure) {
-        for (const choice of chunk.choices) choice['content_filter_results'] = choice.delta.content ? choiceFilterResults() : {};
+        for (const choice of chunk.choices)
+          choice['content_filter_results'] = choice.delta.content ? choiceFilterResults() : {};
       }
       if (obfuscate) chunk['obfuscation'] = obfuscation(meta.id, sequence++);
       frames.push(chunk);

@@ -92,20 +92,31 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     if (step.headersDelayMs !== undefined) await sleep(step.headersDelayMs);
     if (response.destroyed) return;
 
-    const headers = Object.fromEntries(Object.entries(step.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    const headers = Object.fromEntries(
+      Object.entries(step.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+    );
     const status = step.status ?? 200;
     if (step.chunks === undefined) {
       const text = typeof step.body === 'string' ? step.body : JSON.stringify(step.body ?? {});
       const type = typeof step.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
-      response.writeHead(status, { 'content-type': type, 'content-length': String(Buffer.byteLength(text)), ...headers });
+      response.writeHead(status, {
+        'content-type': type,
+        'content-length': String(Buffer.byteLength(text)),
+        ...headers,
+      });
       response.end(text);
       return;
     }
-    response.writeHead(status, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...headers });
+    response.writeHead(status, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      ...headers,
+    });
     response.flushHeaders();
     for (const [i, chunk] of step.chunks.entries()) {
       if (step.resetAfterChunks === i) return void incoming.socket.destroy();
-      const { data, delayMs } = typeof chunk === 'string' ? { data: chunk, delayMs: undefined } : chunk;
+      const { data, delayMs } =
+        typeof chunk === 'string' ? { data: chunk, delayMs: undefined } : chunk;
       if (delayMs !== undefined) await sleep(delayMs);
       if (!(await writeFlushed(response, data))) return;
     }

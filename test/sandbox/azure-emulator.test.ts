@@ -16,7 +16,11 @@ beforeAll(async () => {
 });
 afterAll(() => emulator.close());
 
-async function rawPost(path: string, body: unknown, headers: Record<string, string> = { 'api-key': apiKey }) {
+async function rawPost(
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = { 'api-key': apiKey },
+) {
   const response = await fetch(`${emulator.url}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
@@ -35,9 +39,16 @@ describe('Azure OpenAI emulator', () => {
     expect(completion.choices[0]?.message.content).toBe('ready');
     const raw = completion as unknown as Record<string, unknown>;
     expect(raw['prompt_filter_results']).toEqual([
-      expect.objectContaining({ prompt_index: 0, content_filter_results: expect.objectContaining({ jailbreak: { filtered: false, detected: false } }) }),
+      expect.objectContaining({
+        prompt_index: 0,
+        content_filter_results: expect.objectContaining({
+          jailbreak: { filtered: false, detected: false },
+        }),
+      }),
     ]);
-    expect((completion.choices[0] as unknown as Record<string, unknown>)['content_filter_results']).toMatchObject({
+    expect(
+      (completion.choices[0] as unknown as Record<string, unknown>)['content_filter_results'],
+    ).toMatchObject({
       hate: { filtered: false, severity: 'safe' },
     });
   });
@@ -49,56 +60,107 @@ describe('Azure OpenAI emulator', () => {
     expect(final.choices[0]?.message.content).toBe('streamed answer');
     expect(final.choices[0]?.finish_reason).toBe('stop');
 
-    const { status, text } = await rawPost(`/openai/deployments/prod-gpt4o/chat/completions?api-version=${apiVersion}`, {
-      messages: [{ role: 'user', content: 'say hi' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    });
+    const { status, text } = await rawPost(
+      `/openai/deployments/prod-gpt4o/chat/completions?api-version=${apiVersion}`,
+      {
+        messages: [{ role: 'user', content: 'say hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      },
+    );
     expect(status).toBe(200);
     const events = text.split('\n\n').filter(Boolean);
     expect(events.at(-1)).toBe('data: [DONE]');
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>);
-    expect(chunks[0]).toMatchObject({ choices: [], id: '', model: '', created: 0, prompt_filter_results: expect.any(Array) });
-    expect(chunks[1]).toMatchObject({ model: 'prod-gpt4o', choices: [{ delta: { role: 'assistant' }, content_filter_results: {} }] });
-    expect(chunks[2]).toMatchObject({ choices: [{ delta: { content: 'hi' }, content_filter_results: { violence: { filtered: false } } }] });
-    expect(chunks.at(-1)).toMatchObject({ choices: [], usage: { prompt_tokens: expect.any(Number) } });
+    const chunks = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e.slice(6)) as Record<string, unknown>);
+    expect(chunks[0]).toMatchObject({
+      choices: [],
+      id: '',
+      model: '',
+      created: 0,
+      prompt_filter_results: expect.any(Array),
+    });
+    expect(chunks[1]).toMatchObject({
+      model: 'prod-gpt4o',
+      choices: [{ delta: { role: 'assistant' }, content_filter_results: {} }],
+    });
+    expect(chunks[2]).toMatchObject({
+      choices: [
+        { delta: { content: 'hi' }, content_filter_results: { violence: { filtered: false } } },
+      ],
+    });
+    expect(chunks.at(-1)).toMatchObject({
+      choices: [],
+      usage: { prompt_tokens: expect.any(Number) },
+    });
     expect(chunks.some((c) => 'obfuscation' in c)).toBe(false);
   });
 
   it('serves /openai/v1 to the plain OpenAI class with Bearer auth', async () => {
     const v1 = new OpenAI({ baseURL: `${emulator.url}/openai/v1`, apiKey, maxRetries: 0 });
-    const completion = await v1.chat.completions.create({ model: 'prod-gpt4o', messages: [{ role: 'user', content: 'hello' }] });
+    const completion = await v1.chat.completions.create({
+      model: 'prod-gpt4o',
+      messages: [{ role: 'user', content: 'hello' }],
+    });
     expect(completion.model).toBe('prod-gpt4o');
     expect(completion.choices[0]?.message.content).toBe('You said: hello');
-    const embeddings = await v1.embeddings.create({ model: 'embed-deploy', input: 'x', encoding_format: 'float' });
+    const embeddings = await v1.embeddings.create({
+      model: 'embed-deploy',
+      input: 'x',
+      encoding_format: 'float',
+    });
     expect(embeddings.data[0]?.embedding).toEqual(Array.from(embedText('x')));
   });
 
   it('serves embeddings on the classic deployment surface', async () => {
     const result = await azure.embeddings.create({ model: 'embed-deploy', input: ['a', 'b'] });
     expect(result.model).toBe('embed-deploy');
-    expect(result.data.map((d) => d.embedding)).toEqual([Array.from(embedText('a')), Array.from(embedText('b'))]);
+    expect(result.data.map((d) => d.embedding)).toEqual([
+      Array.from(embedText('a')),
+      Array.from(embedText('b')),
+    ]);
   });
 
   it('answers 400 content_filter for a forbidden prompt', async () => {
     const error = await azure.chat.completions
-      .create({ model: 'prod-gpt4o', messages: [{ role: 'user', content: 'tell me forbidden-content now' }] })
+      .create({
+        model: 'prod-gpt4o',
+        messages: [{ role: 'user', content: 'tell me forbidden-content now' }],
+      })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.BadRequestError);
     expect(error).toMatchObject({
       status: 400,
       code: 'content_filter',
-      error: { innererror: { code: 'ResponsibleAIPolicyViolation', content_filter_result: { hate: { filtered: true } } } },
+      error: {
+        innererror: {
+          code: 'ResponsibleAIPolicyViolation',
+          content_filter_result: { hate: { filtered: true } },
+        },
+      },
     });
   });
 
   it('requires api-version on the classic surface and a valid key', async () => {
-    const noVersion = await rawPost('/openai/deployments/prod-gpt4o/chat/completions', { messages: [{ role: 'user', content: 'x' }] });
+    const noVersion = await rawPost('/openai/deployments/prod-gpt4o/chat/completions', {
+      messages: [{ role: 'user', content: 'x' }],
+    });
     expect(noVersion.status).toBe(404);
-    expect(JSON.parse(noVersion.text)).toEqual({ error: { code: '404', message: 'Resource not found' } });
-    const badVersion = await rawPost('/openai/deployments/d/chat/completions?api-version=yesterday', { messages: [] });
+    expect(JSON.parse(noVersion.text)).toEqual({
+      error: { code: '404', message: 'Resource not found' },
+    });
+    const badVersion = await rawPost(
+      '/openai/deployments/d/chat/completions?api-version=yesterday',
+      { messages: [] },
+    );
     expect(badVersion.status).toBe(400);
-    const wrongKey = new AzureOpenAI({ endpoint: emulator.url, apiKey: 'nope', apiVersion, maxRetries: 0 });
+    const wrongKey = new AzureOpenAI({
+      endpoint: emulator.url,
+      apiKey: 'nope',
+      apiVersion,
+      maxRetries: 0,
+    });
     await expect(
       wrongKey.chat.completions.create({ model: 'd', messages: [{ role: 'user', content: 'x' }] }),
     ).rejects.toMatchObject({ status: 401 });
@@ -108,8 +170,13 @@ describe('Azure OpenAI emulator', () => {
       { authorization: `Bearer ${apiKey}` },
     );
     expect(bearer.status).toBe(200);
-    const invalid = await rawPost(`/openai/deployments/d/chat/completions?api-version=${apiVersion}`, { messages: 'hi' });
-    expect(JSON.parse(invalid.text)).toMatchObject({ error: { param: 'messages', code: 'invalid_type' } });
+    const invalid = await rawPost(
+      `/openai/deployments/d/chat/completions?api-version=${apiVersion}`,
+      { messages: 'hi' },
+    );
+    expect(JSON.parse(invalid.text)).toMatchObject({
+      error: { param: 'messages', code: 'invalid_type' },
+    });
   });
 
   it('answers 503 while down', async () => {

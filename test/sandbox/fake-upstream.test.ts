@@ -43,12 +43,19 @@ describe('fake upstream', () => {
       expect(await next.body.text()).toBe('plain');
     }
     expect(upstream.requests).toHaveLength(3);
-    expect(upstream.requests[0]).toMatchObject({ method: 'POST', url: '/v1/chat/completions', body: '{"model":"m"}' });
+    expect(upstream.requests[0]).toMatchObject({
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: '{"model":"m"}',
+    });
     expect(upstream.requests[0]?.headers['x-test']).toBe('yes');
   });
 
   it('scripts by function of the request', async () => {
-    upstream.script((incoming, index) => ({ status: incoming.url === '/missing' ? 404 : 200, body: { index } }));
+    upstream.script((incoming, index) => ({
+      status: incoming.url === '/missing' ? 404 : 200,
+      body: { index },
+    }));
     const missing = await send('/missing');
     expect(missing.statusCode).toBe(404);
     expect(await missing.body.json()).toEqual({ index: 0 });
@@ -59,7 +66,11 @@ describe('fake upstream', () => {
     upstream.script([
       {
         headersDelayMs: 60,
-        chunks: ['data: {"n":1}\n\n', { data: 'data: {"n":2}\n\n', delayMs: 80 }, 'data: [DONE]\n\n'],
+        chunks: [
+          'data: {"n":1}\n\n',
+          { data: 'data: {"n":2}\n\n', delayMs: 80 },
+          'data: [DONE]\n\n',
+        ],
       },
     ]);
     const started = Date.now();
@@ -68,14 +79,22 @@ describe('fake upstream', () => {
     expect(headersAt).toBeGreaterThanOrEqual(55);
     expect(response.headers['content-type']).toBe('text/event-stream');
     const arrivals: Array<{ text: string; at: number }> = [];
-    for await (const piece of response.body) arrivals.push({ text: String(piece), at: Date.now() - started });
-    expect(arrivals.map((a) => a.text).join('')).toBe('data: {"n":1}\n\ndata: {"n":2}\n\ndata: [DONE]\n\n');
+    for await (const piece of response.body)
+      arrivals.push({ text: String(piece), at: Date.now() - started });
+    expect(arrivals.map((a) => a.text).join('')).toBe(
+      'data: {"n":1}\n\ndata: {"n":2}\n\ndata: [DONE]\n\n',
+    );
     const second = arrivals.find((a) => a.text.includes('"n":2'));
     expect((second?.at ?? 0) - headersAt).toBeGreaterThanOrEqual(70);
   });
 
   it('resets mid-stream after N chunks', async () => {
-    upstream.script([{ chunks: ['data: {"n":1}\n\n', 'data: {"n":2}\n\n', 'data: [DONE]\n\n'], resetAfterChunks: 1 }]);
+    upstream.script([
+      {
+        chunks: ['data: {"n":1}\n\n', 'data: {"n":2}\n\n', 'data: [DONE]\n\n'],
+        resetAfterChunks: 1,
+      },
+    ]);
     const response = await send('/stream', '{}');
     expect(response.statusCode).toBe(200);
     let received = '';
@@ -95,6 +114,8 @@ describe('fake upstream', () => {
   it('gives a port where connections are refused', async () => {
     const port = await closedPort();
     dispatcher = new Agent();
-    await expect(request(`http://127.0.0.1:${port}/`, { dispatcher })).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(request(`http://127.0.0.1:${port}/`, { dispatcher })).rejects.toMatchObject({
+      code: 'ECONNREFUSED',
+    });
   });
 });

@@ -25,7 +25,10 @@ const weather = {
     required: ['city', 'country', 'unit', 'days', 'detailed', 'location'],
   },
 };
-const search = { name: 'search_docs', parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } };
+const search = {
+  name: 'search_docs',
+  parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+};
 
 function user(text: string, extra: Partial<EmulatedInput> = {}): EmulatedInput {
   return { messages: [{ role: 'user', text }], tools: [], ...extra };
@@ -42,7 +45,11 @@ describe('emulate', () => {
       ],
       tools: [],
     });
-    expect(output).toMatchObject({ text: 'You said: hello there', toolCalls: [], finishReason: 'stop' });
+    expect(output).toMatchObject({
+      text: 'You said: hello there',
+      toolCalls: [],
+      finishReason: 'stop',
+    });
     expect(output.reasoning).toBeUndefined();
   });
 
@@ -57,7 +64,9 @@ describe('emulate', () => {
   });
 
   it('calls a mentioned tool with arguments generated from its schema', () => {
-    const output = emulate(user('Use get_weather for "Paris" in "France"', { tools: [search, weather] }));
+    const output = emulate(
+      user('Use get_weather for "Paris" in "France"', { tools: [search, weather] }),
+    );
     expect(output.text).toBe('');
     expect(output.finishReason).toBe('tool_calls');
     expect(output.toolCalls).toHaveLength(1);
@@ -73,33 +82,57 @@ describe('emulate', () => {
       location: { lat: 1, label: 'example' },
     });
     // Stable: the same conversation gives the same id.
-    expect(emulate(user('Use get_weather for "Paris" in "France"', { tools: [search, weather] })).toolCalls[0]?.id).toBe(call?.id);
+    expect(
+      emulate(user('Use get_weather for "Paris" in "France"', { tools: [search, weather] }))
+        .toolCalls[0]?.id,
+    ).toBe(call?.id);
   });
 
   it('chooses tools by tool_choice, "use a tool", parallel mentions and parallelToolCalls', () => {
     const tools = [weather, search];
-    expect(emulate(user('hello', { tools, toolChoice: 'required' })).toolCalls.map((c) => c.name)).toEqual(['get_weather']);
-    expect(emulate(user('hello', { tools, toolChoice: { name: 'search_docs' } })).toolCalls.map((c) => c.name)).toEqual(['search_docs']);
-    expect(emulate(user('please use a tool', { tools })).toolCalls.map((c) => c.name)).toEqual(['get_weather']);
+    expect(
+      emulate(user('hello', { tools, toolChoice: 'required' })).toolCalls.map((c) => c.name),
+    ).toEqual(['get_weather']);
+    expect(
+      emulate(user('hello', { tools, toolChoice: { name: 'search_docs' } })).toolCalls.map(
+        (c) => c.name,
+      ),
+    ).toEqual(['search_docs']);
+    expect(emulate(user('please use a tool', { tools })).toolCalls.map((c) => c.name)).toEqual([
+      'get_weather',
+    ]);
     expect(emulate(user('hello', { tools })).toolCalls).toEqual([]);
-    expect(emulate(user('get_weather please', { tools, toolChoice: 'none' })).text).toBe('You said: get_weather please');
+    expect(emulate(user('get_weather please', { tools, toolChoice: 'none' })).text).toBe(
+      'You said: get_weather please',
+    );
     const both = emulate(user('call search_docs and get_weather', { tools }));
     expect(both.toolCalls.map((c) => c.name)).toEqual(['get_weather', 'search_docs']);
     expect(new Set(both.toolCalls.map((c) => c.id)).size).toBe(2);
-    expect(emulate(user('call search_docs and get_weather', { tools, parallelToolCalls: false })).toolCalls).toHaveLength(1);
+    expect(
+      emulate(user('call search_docs and get_weather', { tools, parallelToolCalls: false }))
+        .toolCalls,
+    ).toHaveLength(1);
   });
 
   it('answers a tool result with the tool name and result', () => {
     const output = emulate({
       messages: [
         { role: 'user', text: 'weather in "Oslo"?' },
-        { role: 'assistant', text: '', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' }] },
+        {
+          role: 'assistant',
+          text: '',
+          toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' }],
+        },
         { role: 'tool', text: '-3C and snowing', toolCallId: 'call_1' },
       ],
       tools: [weather],
       toolChoice: 'required',
     });
-    expect(output).toMatchObject({ text: 'Tool get_weather returned: -3C and snowing', toolCalls: [], finishReason: 'stop' });
+    expect(output).toMatchObject({
+      text: 'Tool get_weather returned: -3C and snowing',
+      toolCalls: [],
+      finishReason: 'stop',
+    });
   });
 
   it('produces JSON conforming to a requested schema', () => {
@@ -117,7 +150,9 @@ describe('emulate', () => {
     const value = shape.parse(JSON.parse(output.text));
     expect(value.title).toBe('Dune');
     // Structured output wins over "say X" so the answer always parses.
-    expect(() => shape.parse(JSON.parse(emulate(user('say hi', { jsonSchema })).text))).not.toThrow();
+    expect(() =>
+      shape.parse(JSON.parse(emulate(user('say hi', { jsonSchema })).text)),
+    ).not.toThrow();
   });
 
   it('truncates at maxTokens with finish reason length', () => {
@@ -145,7 +180,11 @@ describe('emulate', () => {
       messages: [
         { role: 'system', text: 'You are a helpful assistant.' },
         { role: 'user', text: 'What is the weather like in Zürich today? 🌦' },
-        { role: 'assistant', text: '', toolCalls: [{ id: 'c1', name: 'get_weather', arguments: '{"city":"Zürich"}' }] },
+        {
+          role: 'assistant',
+          text: '',
+          toolCalls: [{ id: 'c1', name: 'get_weather', arguments: '{"city":"Zürich"}' }],
+        },
         { role: 'tool', text: '12 degrees', toolCallId: 'c1' },
         { role: 'user', text: 'And tomorrow? Think it over.' },
       ],
@@ -162,7 +201,9 @@ describe('emulate', () => {
     expect(output.usage.inputTokens).toBe(expectedInput);
     expect(output.reasoning).toContain('gpt-4o-mini');
     expect(output.usage.reasoningTokens).toBe(encode(output.reasoning ?? '').length);
-    expect(output.usage.outputTokens).toBe(encode(output.text).length + output.usage.reasoningTokens);
+    expect(output.usage.outputTokens).toBe(
+      encode(output.text).length + output.usage.reasoningTokens,
+    );
     expect(output.usage.cachedInputTokens).toBe(0);
     expect(countTokens('hello world')).toBe(encode('hello world').length);
     expect(countTokens('<|endoftext|>')).toBeGreaterThan(1); // special tokens are plain text
@@ -170,7 +211,13 @@ describe('emulate', () => {
 
   it('reports a cached prefix of at least 1024 tokens in 128-token steps', () => {
     const system = 'lorem ipsum dolor sit amet '.repeat(300);
-    const output = emulate({ messages: [{ role: 'system', text: system }, { role: 'user', text: 'hi' }], tools: [] });
+    const output = emulate({
+      messages: [
+        { role: 'system', text: system },
+        { role: 'user', text: 'hi' },
+      ],
+      tools: [],
+    });
     const prefix = encode(system).length;
     expect(prefix).toBeGreaterThanOrEqual(1024);
     expect(output.usage.cachedInputTokens).toBe(prefix - (prefix % 128));
@@ -181,7 +228,9 @@ describe('emulate', () => {
     const pieces = tokenize(text);
     expect(pieces.join('')).toBe(text);
     expect(tokenize('Hello world')).toEqual(['Hello', ' world']);
-    expect(tokenize('plain ascii words only')).toHaveLength(encode('plain ascii words only').length);
+    expect(tokenize('plain ascii words only')).toHaveLength(
+      encode('plain ascii words only').length,
+    );
     expect(tokenize('')).toEqual([]);
   });
 });

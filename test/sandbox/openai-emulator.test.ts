@@ -32,7 +32,11 @@ beforeEach(() => {
 });
 
 /** POSTs raw JSON and returns status and body text (for wire-level assertions). */
-async function post(path: string, body: unknown, key = apiKey): Promise<{ status: number; text: string }> {
+async function post(
+  path: string,
+  body: unknown,
+  key = apiKey,
+): Promise<{ status: number; text: string }> {
   const response = await fetch(`${emulator.url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
@@ -74,13 +78,18 @@ describe('OpenAI emulator', () => {
     for await (const chunk of stream) chunks.push(chunk);
     const expected = `You said: ${content}`;
     expect(chunks[0]?.choices[0]?.delta).toMatchObject({ role: 'assistant', content: '' });
-    const pieces = chunks.flatMap((c) => (c.choices[0]?.delta.content ? [c.choices[0].delta.content] : []));
+    const pieces = chunks.flatMap((c) =>
+      c.choices[0]?.delta.content ? [c.choices[0].delta.content] : [],
+    );
     expect(pieces).toEqual(tokenize(expected));
     const finish = chunks.at(-2);
     expect(finish?.choices[0]).toMatchObject({ delta: {}, finish_reason: 'stop' });
     const usageChunk = chunks.at(-1);
     expect(usageChunk?.choices).toEqual([]);
-    expect(usageChunk?.usage).toMatchObject({ prompt_tokens: countTokens(content), completion_tokens: countTokens(expected) });
+    expect(usageChunk?.usage).toMatchObject({
+      prompt_tokens: countTokens(content),
+      completion_tokens: countTokens(expected),
+    });
     expect(chunks.slice(0, -1).every((c) => c.usage === null)).toBe(true);
     expect(chunks.every((c) => c.model === 'gpt-4o' && c.id === chunks[0]?.id)).toBe(true);
   });
@@ -94,8 +103,14 @@ describe('OpenAI emulator', () => {
     expect(status).toBe(200);
     const events = text.split('\n\n').filter(Boolean);
     expect(events.at(-1)).toBe('data: [DONE]');
-    const chunks = events.slice(0, -1).map((e) => JSON.parse(e.slice('data: '.length)) as Record<string, unknown>);
-    expect(chunks.every((c) => Array.isArray(c['choices']) && c['choices'].length === 1 && !('usage' in c))).toBe(true);
+    const chunks = events
+      .slice(0, -1)
+      .map((e) => JSON.parse(e.slice('data: '.length)) as Record<string, unknown>);
+    expect(
+      chunks.every(
+        (c) => Array.isArray(c['choices']) && c['choices'].length === 1 && !('usage' in c),
+      ),
+    ).toBe(true);
     expect(chunks.every((c) => typeof c['obfuscation'] === 'string')).toBe(true);
   });
 
@@ -105,7 +120,10 @@ describe('OpenAI emulator', () => {
       messages: [{ role: 'user' as const, content: 'Call get_weather for "Lisbon"' }],
       tools: [weatherTool],
     };
-    const runner = client.chat.completions.stream({ ...request, stream_options: { include_usage: true } });
+    const runner = client.chat.completions.stream({
+      ...request,
+      stream_options: { include_usage: true },
+    });
     const final = await runner.finalChatCompletion();
     const call = final.choices[0]?.message.tool_calls?.[0];
     expect(final.choices[0]?.finish_reason).toBe('tool_calls');
@@ -117,10 +135,25 @@ describe('OpenAI emulator', () => {
     expect(plain.choices[0]?.message.content).toBeNull();
     expect(plain.choices[0]?.message.tool_calls?.[0]?.id).toBe(call.id);
     expect(final.usage?.completion_tokens).toBe(plain.usage?.completion_tokens);
+
+    // Second turn: the assistant's call and the tool result go back; the model reports the result.
+    const answer = await client.chat.completions.create({
+      ...request,
+      messages: [
+        ...request.messages,
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: call.id, content: '18C, sunny' },
+      ],
+    });
+    expect(answer.choices[0]?.message.content).toBe('Tool get_weather returned: 18C, sunny');
+    expect(answer.choices[0]?.finish_reason).toBe('stop');
   });
 
   it('streams parallel tool calls by index', async () => {
-    const search = { type: 'function' as const, function: { name: 'search', parameters: { type: 'object', properties: {} } } };
+    const search = {
+      type: 'function' as const,
+      function: { name: 'search', parameters: { type: 'object', properties: {} } },
+    };
     const final = await client.chat.completions
       .stream({
         model: 'gpt-4o',
@@ -129,12 +162,21 @@ describe('OpenAI emulator', () => {
       })
       .finalChatCompletion();
     const calls = final.choices[0]?.message.tool_calls ?? [];
-    expect(calls.map((c) => (c.type === 'function' ? c.function.name : c.type))).toEqual(['get_weather', 'search']);
-    expect(calls.map((c) => (c.type === 'function' ? c.function.arguments : ''))).toEqual(['{"city":"example","unit":"c"}', '{}']);
+    expect(calls.map((c) => (c.type === 'function' ? c.function.name : c.type))).toEqual([
+      'get_weather',
+      'search',
+    ]);
+    expect(calls.map((c) => (c.type === 'function' ? c.function.arguments : ''))).toEqual([
+      '{"city":"example","unit":"c"}',
+      '{}',
+    ]);
   });
 
   it('returns deterministic embeddings as floats or base64', async () => {
-    const viaBase64 = await client.embeddings.create({ model: 'text-embedding-3-small', input: ['alpha', 'beta'] });
+    const viaBase64 = await client.embeddings.create({
+      model: 'text-embedding-3-small',
+      input: ['alpha', 'beta'],
+    });
     expect(viaBase64.data).toHaveLength(2);
     expect(viaBase64.data[0]?.embedding).toEqual(Array.from(embedText('alpha')));
     expect(viaBase64.usage.prompt_tokens).toBe(countTokens('alpha') + countTokens('beta'));
@@ -157,20 +199,39 @@ describe('OpenAI emulator', () => {
   });
 
   it('rejects bad credentials, bad JSON and invalid bodies in OpenAI error shape', async () => {
-    const wrongKey = new OpenAI({ baseURL: `${emulator.url}/v1`, apiKey: 'sk-wrong-key', maxRetries: 0 });
-    await expect(wrongKey.models.list()).rejects.toMatchObject({ status: 401, code: 'invalid_api_key' });
+    const wrongKey = new OpenAI({
+      baseURL: `${emulator.url}/v1`,
+      apiKey: 'sk-wrong-key',
+      maxRetries: 0,
+    });
+    await expect(wrongKey.models.list()).rejects.toMatchObject({
+      status: 401,
+      code: 'invalid_api_key',
+    });
     const badJson = await post('/v1/chat/completions', '{"model":');
     expect(badJson.status).toBe(400);
-    expect(JSON.parse(badJson.text)).toMatchObject({ error: { type: 'invalid_request_error', param: null, code: null } });
+    expect(JSON.parse(badJson.text)).toMatchObject({
+      error: { type: 'invalid_request_error', param: null, code: null },
+    });
     await expect(
       client.chat.completions.create({ model: 'gpt-4o', messages: [] }),
     ).rejects.toMatchObject({ status: 400, param: 'messages', code: 'empty_array' });
     const noMessages = await post('/v1/chat/completions', { model: 'gpt-4o' });
     expect(JSON.parse(noMessages.text)).toEqual({
-      error: { message: "Missing required parameter: 'messages'.", type: 'invalid_request_error', param: 'messages', code: 'missing_required_parameter' },
+      error: {
+        message: "Missing required parameter: 'messages'.",
+        type: 'invalid_request_error',
+        param: 'messages',
+        code: 'missing_required_parameter',
+      },
     });
-    const badRole = await post('/v1/chat/completions', { model: 'gpt-4o', messages: [{ role: 'robot', content: 'x' }] });
-    expect(JSON.parse(badRole.text)).toMatchObject({ error: { param: 'messages[0].role', code: 'invalid_value' } });
+    const badRole = await post('/v1/chat/completions', {
+      model: 'gpt-4o',
+      messages: [{ role: 'robot', content: 'x' }],
+    });
+    expect(JSON.parse(badRole.text)).toMatchObject({
+      error: { param: 'messages[0].role', code: 'invalid_value' },
+    });
     expect((await post('/v1/nope', {})).status).toBe(404);
   });
 
@@ -179,10 +240,16 @@ describe('OpenAI emulator', () => {
     emulator.setDown(true);
     expect(emulator.isDown()).toBe(true);
     await expect(
-      client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }),
+      client.chat.completions.create({
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
     ).rejects.toMatchObject({ status: 503, type: 'server_error' });
     emulator.setDown(false);
-    const ok = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] });
+    const ok = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(ok.choices[0]?.message.content).toBe('You said: hi');
     expect(emulator.requests).toBe(before + 2);
   });
@@ -203,7 +270,11 @@ describe('OpenAI emulator', () => {
 
     const controller = new AbortController();
     const aborted = await client.chat.completions.create(
-      { model: 'gpt-4o', messages: [{ role: 'user', content: 'a long answer '.repeat(20) }], stream: true },
+      {
+        model: 'gpt-4o',
+        messages: [{ role: 'user', content: 'a long answer '.repeat(20) }],
+        stream: true,
+      },
       { signal: controller.signal },
     );
     let received = 0;
@@ -213,19 +284,34 @@ describe('OpenAI emulator', () => {
     }
     expect(received).toBe(1);
     emulator.setTokenDelay(0);
-    const after = await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'still up?' }] });
-    expect(after.choices[0]?.message.content).toBe(emulate({ messages: [{ role: 'user', text: 'still up?' }], tools: [] }).text);
+    const after = await client.chat.completions.create({
+      model: 'gpt-4o',
+      messages: [{ role: 'user', content: 'still up?' }],
+    });
+    expect(after.choices[0]?.message.content).toBe(
+      emulate({ messages: [{ role: 'user', text: 'still up?' }], tools: [] }).text,
+    );
   });
 
   it('enforces the configured models and context window', async () => {
-    const strict = await startOpenAIEmulator({ flavor: 'openai', models: ['small'], contextWindow: 5 });
+    const strict = await startOpenAIEmulator({
+      flavor: 'openai',
+      models: ['small'],
+      contextWindow: 5,
+    });
     try {
       const local = new OpenAI({ baseURL: `${strict.url}/v1`, apiKey: 'any', maxRetries: 0 });
       await expect(
-        local.chat.completions.create({ model: 'big', messages: [{ role: 'user', content: 'hi' }] }),
+        local.chat.completions.create({
+          model: 'big',
+          messages: [{ role: 'user', content: 'hi' }],
+        }),
       ).rejects.toMatchObject({ status: 404, code: 'model_not_found' });
       await expect(
-        local.chat.completions.create({ model: 'small', messages: [{ role: 'user', content: 'one two three four five six seven' }] }),
+        local.chat.completions.create({
+          model: 'small',
+          messages: [{ role: 'user', content: 'one two three four five six seven' }],
+        }),
       ).rejects.toMatchObject({ status: 400, code: 'context_length_exceeded' });
     } finally {
       await strict.close();

@@ -1,0 +1,305 @@
+import type { ChatContentPart, ChatMessage, ChatRequest, ChatTool, ChatToolChoice } from '../../core/chat.js';
+import { invalidRequest } from '../../errors/index.js';
+import type {
+  AnthropicCacheControl,
+  AnthropicContentBlock,
+  AnthropicImageBlock,
+  AnthropicMessageParam,
+  AnthropicRequest,
+  AnthropicTextBlock,
+  AnthropicTool,
+  AnthropicToolChoice,
+} from './types.js';
+
+/** Anthropic requires `max_tokens`; this is sent when the client gave none. */
+export const DEFAULT_MAX_TOKENS = 4096;
+
+/**
+ * Thinking budget per OpenAI `reasoning_effort`. Anthropic's minimum budget is 1024 tokens and
+ * the budget must stay below `max_tokens` (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
+ */
+export const THINKING_BUDGETS: Readonly<Record<string, number>> = {
+  minimal: 1024,
+  low: 2048,
+  medium: 8192,
+  high: 16_384,
+  xhigh: 32_000,
+};
+
+/** Options that shape the body for one configured provider. */
+export interface AnthropicRequestOptions {
+  /** Upstream model id. */
+  model: string;
+  stream: boolean;
+  /** `anthropic-version` sent upstream; 2026-10-21 rejects sampling parameters. */
+  version: string;
+}
+
+/**
+ * Fields that are harmless no-ops for Anthropic and are ignored on purpose:
+ * `stream_options` (Anthropic always reports usage), `store` and `metadata` (OpenAI-side
+ * storage tags), `prompt_cache_key` (Anthropic caches by `cache_control`, not by key).
+ */
+const IGNORED = new Set(['stream_options', 'store', 'metadata', 'prompt_cache_key']);
+
+/**
+ * Maps an internal ChatRequest to an Anthropic Messages body. Every top-level field is either
+ * mapped, ignored on purpose (see {@link IGNORED}) or rejected with `unsupported_parameter`.
+ * Structured output (`response_format: json_schema`) uses Anthropic's native
+ * `output_config.format` (https://platform.claude.com/docs/en/build-with-claude/structured-outputs)
+ * rather than a forced tool, so the answer stays a text block and tool calls keep their meaning.
+ */
+export function toAnthropicRequest(body: ChatRequest, options: AnthropicRequestOptions): AnthropicRequest {
+  const {
+    model: _model,
+    messages,
+    stream: _stream,
+    tools,
+    tool_choice,
+    parallel_tool_calls,
+    response_format,
+    temperature,
+    top_p,
+    max_tokens,
+    max_completion_tokens,
+    stop,
+    n,
+    seed: _seed,
+    logprobs,
+    top_logprobs,
+    user,
+    reasoning_effort,
+    provider_options,
+    ...rest
+  } = body;
+  rejectUnsupported(body, rest);
+  if (n != null && n !== 1) throw unsupported('n', 'Anthropic returns one choice; n must be 1');
+  if (logprobs === true || (top_logprobs != null && top_logprobs > 0)) {
+    throw unsupported(logprobs === true ? 'logprobs' : 'top_logprobs', 'Anthropic does not return logprobs');
+  }
+  if (!Array.isArray(messages) || messages.length === 0) throw invalidRequest('messages must be a non-empty array', 'messages');
+
+  const { system, turns } = mapMessages(messages);
+  const out: AnthropicRequest = {
+    model: options.model,
+    max_tokens: max_completion_tokens ?? max_tokens ?? DEFAULT_MAX_TOKENS,
+    messages: turns,
+  };
+  if (system.length > 0) out.system = system;
+  if (stop != null) out.stop_sequences = typeof stop === 'string' ? [stop] : [...stop];
+  // Anthropic's temperature range is 0..1 (OpenAI's is 0..2); out of range is the caller's to fix.
+  if (temperature != null && (temperature < 0 || temperature > 1)) {
+    throw invalidRequest('temperature must be between 0 and 1 for Anthropic models', 'temperature');
+  }
+  // anthropic-version 2026-10-21 answers 400 to any sampling parameter, even at its default:
+  // translating means not forwarding them (../shared/protocols/anthropic-messages.md §1).
+  const sampling = options.version < '2026-10-21';
+  if (temperature != null && sampling) out.temperature = temperature;
+  if (top_p != null && sampling) out.top_p = top_p;
+  if (tools !== undefined && tools.length > 0) out.tools = tools.map(mapTool);
+  const choice = mapToolChoice(tool_choice, parallel_tool_calls);
+  if (choice !== undefined) out.tool_choice = choice;
+  if (response_format?.type === 'json_schema') {
+    const schema = response_format.json_schema.schema ?? { type: 'object' };
+    out.output_config = { format: { type: 'json_schema', schema } };
+  } else if (response_format?.type === 'json_object') {
+    throw unsupported('response_format', 'Anthropic has no JSON mode; use response_format json_schema');
+  }
+  if (user !== undefined) out.metadata = { user_id: user };
+  if (reasoning_effort !== undefined && reasoning_effort !== 'none') {
+    applyThinking(out, reasoning_effort, max_completion_tokens ?? max_tokens ?? undefined);
+  }
+  if (options.stream) out.stream = true;
+  // The escape hatch: provider-only fields (top_k, thinking, service_tier, …) win over mapped ones.
+  // Options for other provider types are meant for them and are not ours to judge.
+  const own = provider_options?.anthropic;
+  if (own !== undefined) Object.assign(out, own);
+  return out;
+}
+
+function rejectUnsupported(body: ChatRequest, rest: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(rest)) {
+    if (value === null || value === undefined || IGNORED.has(key)) continue;
+    // Zero penalties and an empty logit_bias are the defaults: nothing to map.
+    if ((key === 'presence_penalty' || key === 'frequency_penalty') && value === 0) continue;
+    if (key === 'logit_bias' && typeof value === 'object' && Object.keys(value as object).length === 0) continue;
+    throw unsupported(key, `Anthropic models do not support the parameter "${key}"`);
+  }
+  if (body.seed != null) throw unsupported('seed', 'Anthropic models do not support "seed"');
+}
+
+function unsupported(param: string, message: string) {
+  return invalidRequest(message, param, 'unsupported_parameter');
+}
+
+function applyThinking(out: AnthropicRequest, effort: string, maxTokens: number | undefined): void {
+  const wanted = THINKING_BUDGETS[effort];
+  if (wanted === undefined) {
+    throw invalidRequest(`reasoning_effort must be one of none, ${Object.keys(THINKING_BUDGETS).join(', ')}`, 'reasoning_effort');
+  }
+  if (maxTokens === undefined) {
+    // The budget counts toward max_tokens: leave the default room for the answer itself.
+    out.max_tokens = wanted + DEFAULT_MAX_TOKENS;
+    out.thinking = { type: 'enabled', budget_tokens: wanted };
+    return;
+  }
+  if (maxTokens <= 1024) {
+    throw invalidRequest('max_tokens must be above 1024 when reasoning_effort is set (Anthropic thinking minimum)', 'max_tokens');
+  }
+  out.thinking = { type: 'enabled', budget_tokens: Math.min(wanted, maxTokens - 1) };
+}
+
+/** Splits system/developer messages out and maps the rest, merging consecutive same-role turns. */
+function mapMessages(messages: ChatMessage[]): { system: AnthropicTextBlock[]; turns: AnthropicMessageParam[] } {
+  const system: AnthropicTextBlock[] = [];
+  const turns: Array<{ role: 'user' | 'assistant'; content: AnthropicContentBlock[] }> = [];
+  const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlock[]) => {
+    const last = turns.at(-1);
+    // Tool results must open the user turn that follows the tool calls; a user message after
+    // them joins the same turn (https://docs.anthropic.com/en/docs/build-with-claude/tool-use).
+    if (last?.role === role) last.content.push(...blocks);
+    else turns.push({ role, content: blocks });
+  };
+  messages.forEach((message, i) => {
+    const at = `messages[${i}]`;
+    switch (message.role) {
+      case 'system':
+      case 'developer':
+        system.push(...textBlocks(message.content, at));
+        break;
+      case 'user':
+        push('user', userBlocks(message.content, at));
+        break;
+      case 'assistant':
+        push('assistant', assistantBlocks(message, at));
+        break;
+      case 'tool':
+        push('user', [toolResult(message, at)]);
+        break;
+      default:
+        throw invalidRequest(`unknown role "${String((message as { role: unknown }).role)}"`, `${at}.role`);
+    }
+  });
+  return { system, turns };
+}
+
+function textBlocks(content: ChatMessage['content'], at: string): AnthropicTextBlock[] {
+  if (content == null || content === '') return [];
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  return content.map((part, j) => {
+    if (part.type !== 'text' || typeof part.text !== 'string') {
+      throw unsupported(`${at}.content[${j}].type`, `content part "${part.type}" is not allowed here`);
+    }
+    return textBlock(part.text, part);
+  });
+}
+
+function textBlock(text: string, part: ChatContentPart): AnthropicTextBlock {
+  const block: AnthropicTextBlock = { type: 'text', text };
+  const cache = part['cache_control'];
+  if (cache !== undefined) block.cache_control = cache as AnthropicCacheControl;
+  return block;
+}
+
+function userBlocks(content: ChatMessage['content'], at: string): AnthropicContentBlock[] {
+  if (content == null) return [];
+  if (typeof content === 'string') return [{ type: 'text', text: content }];
+  return content.map((part, j): AnthropicContentBlock => {
+    const where = `${at}.content[${j}]`;
+    if (part.type === 'text' && typeof part.text === 'string') return textBlock(part.text, part);
+    if (part.type === 'image_url') return imageBlock(part, where);
+    if (part.type === 'file') return documentBlock(part, where);
+    throw unsupported(`${where}.type`, `content part "${part.type}" is not supported by Anthropic models`);
+  });
+}
+
+const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
+
+function imageBlock(part: ChatContentPart, where: string): AnthropicImageBlock {
+  const url = (part['image_url'] as { url?: unknown } | undefined)?.url;
+  if (typeof url !== 'string') throw invalidRequest('image_url.url must be a string', `${where}.image_url.url`);
+  const data = DATA_URL.exec(url);
+  const block: AnthropicImageBlock = data
+    ? { type: 'image', source: { type: 'base64', media_type: data[1] ?? '', data: data[2] ?? '' } }
+    : /^https?:\/\//.test(url)
+      ? { type: 'image', source: { type: 'url', url } }
+      : invalidImage(where);
+  const cache = part['cache_control'];
+  if (cache !== undefined) block.cache_control = cache as AnthropicCacheControl;
+  return block;
+}
+
+function invalidImage(where: string): never {
+  throw invalidRequest('image_url.url must be a base64 data: URL or an http(s) URL', `${where}.image_url.url`);
+}
+
+function documentBlock(part: ChatContentPart, where: string): AnthropicContentBlock {
+  const file = part['file'] as { file_data?: unknown } | undefined;
+  const data = typeof file?.file_data === 'string' ? DATA_URL.exec(file.file_data) : null;
+  if (!data) throw unsupported(`${where}.file`, 'only inline file_data (base64 data: URL) files are supported by Anthropic models');
+  return { type: 'document', source: { type: 'base64', media_type: data[1] ?? '', data: data[2] ?? '' } };
+}
+
+function assistantBlocks(message: ChatMessage, at: string): AnthropicContentBlock[] {
+  const blocks: AnthropicContentBlock[] = [];
+  // A thinking block must come first and carry its signature; reasoning without a signature
+  // (from another provider) cannot be verified by Anthropic and is not sent back.
+  if (message.reasoning_content !== undefined && message.reasoning_signature !== undefined) {
+    blocks.push({ type: 'thinking', thinking: message.reasoning_content, signature: message.reasoning_signature });
+  }
+  // Anthropic rejects empty text blocks.
+  for (const block of textBlocks(message.content, at)) if (block.text !== '') blocks.push(block);
+  message.tool_calls?.forEach((call, k) => {
+    blocks.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseArguments(call.function.arguments, `${at}.tool_calls[${k}]`) });
+  });
+  return blocks;
+}
+
+function parseArguments(text: string, at: string): unknown {
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw invalidRequest('tool call arguments must be valid JSON', `${at}.function.arguments`);
+  }
+}
+
+function toolResult(message: ChatMessage, at: string): AnthropicContentBlock {
+  if (typeof message.tool_call_id !== 'string') throw invalidRequest('tool messages need tool_call_id', `${at}.tool_call_id`);
+  const content = message.content;
+  return {
+    type: 'tool_result',
+    tool_use_id: message.tool_call_id,
+    content:
+      content == null
+        ? ''
+        : typeof content === 'string'
+          ? content
+          : (userBlocks(content, at) as Array<AnthropicTextBlock | AnthropicImageBlock>),
+  };
+}
+
+function mapTool(tool: ChatTool, i: number): AnthropicTool {
+  if (tool.type !== 'function') throw unsupported(`tools[${i}].type`, `tool type "${String(tool.type)}" is not supported by Anthropic models`);
+  const out: AnthropicTool = {
+    name: tool.function.name,
+    input_schema: tool.function.parameters ?? { type: 'object', properties: {} },
+  };
+  if (tool.function.description !== undefined) out.description = tool.function.description;
+  if (tool.function.strict === true) out.strict = true;
+  const cache = tool['cache_control'];
+  if (cache !== undefined) out.cache_control = cache as AnthropicCacheControl;
+  return out;
+}
+
+function mapToolChoice(choice: ChatToolChoice | undefined, parallel: boolean | undefined): AnthropicToolChoice | undefined {
+  const single = parallel === false ? { disable_parallel_tool_use: true } : {};
+  if (choice === undefined) return parallel === false ? { type: 'auto', ...single } : undefined;
+  if (choice === 'none') return { type: 'none' };
+  if (choice === 'auto') return { type: 'auto', ...single };
+  if (choice === 'required') return { type: 'any', ...single };
+  if (typeof choice === 'object' && choice.type === 'function' && typeof choice.function?.name === 'string') {
+    return { type: 'tool', name: choice.function.name, ...single };
+  }
+  throw invalidRequest('tool_choice must be none, auto, required or a named function', 'tool_choice');
+}

@@ -14,3 +14,15 @@ export type {
   UsageSummaryFilter,
   UsageSummaryRow,
 } from './usage-repository.js';
+export { createRuntimeRepository } from './runtime-repository.js';
+export type {
+  ConversationRecord,
+  ItemBody,
+  ItemPage,
+  NewItem,
+  PageOptions,
+  RuntimeRepository,
+  SaveResponseInput,
+  StoredResponse,
+  SweepResult,
+} from './runtime-repository.js';

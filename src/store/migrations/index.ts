@@ -11,10 +11,12 @@
  * The contract suite in test/store runs every migration on SQLite and Postgres.
  */
 import { usageEvents } from './0001-usage-events.js';
+import { runtimeState } from './0002-runtime-state.js';
+import { access } from './0003-access.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [usageEvents];
+export const MIGRATIONS: readonly Migration[] = [usageEvents, runtimeState, access];
 
 export { int64 } from './types.js';
 export type { Migration } from './types.js';

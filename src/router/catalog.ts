@@ -16,6 +16,10 @@ export interface Deployment {
   partnerConfig: PartnerConfig | undefined;
   config: DeploymentConfig;
   sandbox: boolean;
+  /** Sum of the deployment's input and output cost per 1M tokens (lowest-cost ordering); Infinity when unknown. */
+  costRank: number;
+  /** 0 for the primary partner's deployments, 1 otherwise. */
+  primaryRank: number;
 }
 
 /** A logical model with its resolved deployments. */
@@ -53,6 +57,8 @@ export function createCatalog(config: Config): Catalog {
         partnerConfig: partner === null ? undefined : config.partners[partner],
         config: deployment,
         sandbox: providerConfig.sandbox,
+        costRank: deployment.cost ? Number(deployment.cost.input) + Number(deployment.cost.output) : Number.POSITIVE_INFINITY,
+        primaryRank: partner !== null && config.partners[partner]?.primary ? 0 : 1,
       };
     });
     models.set(name, { name, config: model, deployments });

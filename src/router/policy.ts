@@ -34,57 +34,71 @@ export function createPolicy(deps: PolicyDeps): Policy {
       if (license.until !== undefined && now >= license.until) return 'licence ended';
     }
     // Another partner's exclusive licence in force keeps everyone else out.
-    for (const other of all) {
-      const otherLicense = other.partnerConfig?.license;
-      if (other.partner === deployment.partner || !otherLicense?.exclusive) continue;
-      const inForce = (otherLicense.from === undefined || now >= otherLicense.from) && (otherLicense.until === undefined || now < otherLicense.until);
+    for (const other of exclusives(all)) {
+      if (other.partner === deployment.partner) continue;
+      const inForce = (other.from === undefined || now >= other.from) && (other.until === undefined || now < other.until);
       if (inForce) return `exclusive licence of ${other.partner}`;
     }
     return undefined;
   };
 
+  /** Orders in place (callers pass fresh arrays). */
   const order = (deployments: Deployment[]): Deployment[] => {
     switch (deps.routing.strategy) {
       case 'weighted':
         return weightedShuffle(deployments, random);
       case 'least-latency':
-        return [...deployments].sort((a, b) => latency(deps.health, a) - latency(deps.health, b) || a.index - b.index);
+        return deployments.sort((a, b) => latency(deps.health, a) - latency(deps.health, b) || a.index - b.index);
       case 'lowest-cost':
-        return [...deployments].sort((a, b) => cost(a) - cost(b) || a.index - b.index);
+        return deployments.sort((a, b) => a.costRank - b.costRank || a.index - b.index);
       default:
-        return [...deployments].sort((a, b) => primaryRank(a) - primaryRank(b) || a.index - b.index);
+        return deployments.sort((a, b) => a.primaryRank - b.primaryRank || a.index - b.index);
     }
   };
 
   return {
     excluded,
     plan({ model, now }) {
-      const allowed = model.deployments.filter((deployment) => excluded(deployment, now, model.deployments) === undefined);
-      const healthy = allowed.filter((deployment) => deps.health.isAvailable(deployment.key));
-      const unhealthy = allowed.filter((deployment) => !deps.health.isAvailable(deployment.key));
+      const healthy: Deployment[] = [];
+      const unhealthy: Deployment[] = [];
+      for (const deployment of model.deployments) {
+        if (excluded(deployment, now, model.deployments) !== undefined) continue;
+        (deps.health.isAvailable(deployment.key) ? healthy : unhealthy).push(deployment);
+      }
       // Unhealthy deployments stay at the end as a last resort rather than failing outright.
-      return [...order(healthy), ...order(unhealthy)];
+      return unhealthy.length === 0 ? order(healthy) : [...order(healthy), ...order(unhealthy)];
     },
   };
 }
 
-function primaryRank(deployment: Deployment): number {
-  return deployment.partnerConfig?.primary ? 0 : 1;
+interface Exclusive {
+  partner: string | null;
+  from: number | undefined;
+  until: number | undefined;
+}
+
+/** Exclusive licences among a model's deployments, computed once per deployment list. */
+const exclusiveCache = new WeakMap<Deployment[], Exclusive[]>();
+function exclusives(all: Deployment[]): Exclusive[] {
+  let found = exclusiveCache.get(all);
+  if (!found) {
+    found = [];
+    for (const deployment of all) {
+      const license = deployment.partnerConfig?.license;
+      if (license?.exclusive && !found.some((item) => item.partner === deployment.partner)) found.push({ partner: deployment.partner, from: license.from, until: license.until });
+    }
+    exclusiveCache.set(all, found);
+  }
+  return found;
 }
 
 function latency(health: HealthTracker, deployment: Deployment): number {
   return health.get(deployment.key).ttfbMs ?? 0;
 }
 
-function cost(deployment: Deployment): number {
-  const price = deployment.config.cost;
-  return price ? Number(price.input) + Number(price.output) : Number.MAX_SAFE_INTEGER;
-}
-
 /** Weighted random order without replacement (Efraimidis–Spirakis keys). */
 function weightedShuffle(deployments: Deployment[], random: () => number): Deployment[] {
-  return deployments
-    .map((deployment) => ({ deployment, key: Math.pow(random(), 1 / deployment.weight) }))
-    .sort((a, b) => b.key - a.key)
-    .map((entry) => entry.deployment);
+  const keys = new Map<Deployment, number>();
+  for (const deployment of deployments) keys.set(deployment, Math.log(random()) / deployment.weight);
+  return deployments.sort((a, b) => keys.get(b)! - keys.get(a)!);
 }

@@ -1,0 +1,153 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closedPort } from '../fakes/upstream.js';
+import { streamRequest } from '../helpers/sse.js';
+
+/**
+ * The `switchyard` command as a real child process: `serve --sandbox` drains in-flight streams
+ * on SIGTERM and exits 0; `config check` reports every problem with its path.
+ */
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = join(ROOT, 'src/cli/main.ts');
+// The repository's own tsx (what `npx tsx` resolves to here), so the temp cwd needs no install.
+const TSX = join(ROOT, 'node_modules/.bin/tsx');
+
+let workdir: string;
+beforeAll(() => {
+  workdir = mkdtempSync(join(tmpdir(), 'switchyard-e2e-'));
+});
+afterAll(() => {
+  rmSync(workdir, { recursive: true, force: true });
+});
+
+function childEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env['SWITCHYARD_CONFIG'];
+  delete env['SWITCHYARD_MASTER_KEY'];
+  return env;
+}
+
+function run(args: string[]): ChildProcess & { output: () => string; exited: Promise<number | null> } {
+  const child = spawn(TSX, [MAIN, ...args], { cwd: workdir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
+  child.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return Object.assign(child, { output: () => output, exited });
+}
+
+async function waitFor(check: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+function connectionRefused(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED'));
+  });
+}
+
+describe('switchyard serve --sandbox', () => {
+  it('on SIGTERM finishes the in-flight stream, refuses new connections and exits 0', async () => {
+    const port = await closedPort();
+    const child = run(['serve', '--sandbox', '--port', String(port), '--token-delay-ms', '20']);
+    try {
+      await waitFor(() => child.output().includes('Switchyard listening on'), 20_000, () => child.output());
+      expect(child.output()).toContain(`http://127.0.0.1:${port}`);
+
+      const words = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+      let refusedWhileDraining: Promise<boolean> | undefined;
+      let signalledAt = 0;
+      const answer = await streamRequest(
+        `http://127.0.0.1:${port}/v1/chat/completions`,
+        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `say ${words}` }], stream: true },
+        {},
+        () => {
+          if (refusedWhileDraining) return;
+          signalledAt = performance.now();
+          child.kill('SIGTERM');
+          // While the stream is still being served, the listener is already gone.
+          refusedWhileDraining = new Promise((resolve) => setTimeout(resolve, 300)).then(() => connectionRefused(port));
+        },
+      );
+      expect(refusedWhileDraining).toBeDefined();
+      expect(answer.status).toBe(200);
+      expect(answer.done).toBe(true);
+      expect(answer.error).toBeUndefined();
+      expect(answer.chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe(words);
+      // The stream really was in flight across the signal (60 tokens at 20 ms each).
+      expect(answer.endedAt - signalledAt).toBeGreaterThan(500);
+      expect(await refusedWhileDraining).toBe(true);
+
+      expect(await child.exited).toBe(0);
+      expect(await connectionRefused(port)).toBe(true);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('switchyard config check', () => {
+  it('prints every error with its path and exits 1 on a bad file', async () => {
+    const file = join(workdir, 'bad.yaml');
+    writeFileSync(
+      file,
+      [
+        'server:',
+        '  port: eighty',
+        'routing:',
+        '  strategy: fastest',
+        'providers:',
+        '  p1:',
+        '    type: openai',
+        '    baseUrl: not-a-url',
+        'models:',
+        '  chat:',
+        '    deployments: []',
+        '',
+      ].join('\n'),
+    );
+    const child = run(['config', 'check', file]);
+    expect(await child.exited).toBe(1);
+    const lines = child.output().trim().split('\n');
+    for (const path of ['server.port', 'routing.strategy', 'providers.p1.baseUrl', 'models.chat.deployments']) {
+      expect(lines.some((line) => line.startsWith(`${file}: ${path}: `)), `${path} in:\n${child.output()}`).toBe(true);
+    }
+  });
+
+  it('exits 0 on a good file', async () => {
+    const file = join(workdir, 'good.yaml');
+    writeFileSync(
+      file,
+      [
+        'providers:',
+        '  openai:',
+        '    type: openai',
+        '    apiKey: sk-test',
+        'models:',
+        '  gpt-4o-mini:',
+        '    deployments:',
+        '      - provider: openai',
+        '        model: gpt-4o-mini',
+        '',
+      ].join('\n'),
+    );
+    const child = run(['config', 'check', file]);
+    expect(await child.exited).toBe(0);
+    expect(child.output()).toContain(`${file}: ok (1 providers, 1 models)`);
+  });
+});

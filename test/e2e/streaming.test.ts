@@ -1,0 +1,86 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
+import { eventually, type RunningGateway, startGateway } from '../helpers/gateway.js';
+import { streamRequest } from '../helpers/sse.js';
+import { startTcpProbe, type TcpProbe } from '../helpers/tcp-probe.js';
+
+/** Streams are forwarded chunk by chunk, and a client that leaves takes the upstream call with it. */
+
+let upstream: FakeUpstream;
+let probe: TcpProbe;
+let gateway: RunningGateway;
+beforeAll(async () => {
+  upstream = await startFakeUpstream();
+  probe = await startTcpProbe(upstream.port);
+  gateway = await startGateway({
+    providers: { fake: { type: 'openai', baseUrl: `${probe.url}/v1`, apiKey: 'sk-fake' } },
+    models: { 'gpt-4o-mini': { deployments: [{ provider: 'fake', model: 'gpt-4o-mini' }] } },
+  });
+});
+afterAll(async () => {
+  await gateway.close();
+  await probe.close();
+  await upstream.close();
+});
+afterEach(() => {
+  upstream.requests.length = 0;
+});
+
+const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], usage: null })}\n\n`;
+const usageChunk = `data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 4, completion_tokens: 5, total_tokens: 9 } })}\n\n`;
+
+const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count' }], stream: true, stream_options: { include_usage: true } };
+
+describe('stream forwarding', () => {
+  it('forwards each chunk as it arrives (upstream chunks 200 ms apart)', async () => {
+    const words = ['one', ' two', ' three', ' four'];
+    upstream.script([
+      {
+        chunks: [
+          chunk({ role: 'assistant', content: '' }),
+          ...words.map((word) => ({ data: chunk({ content: word }), delayMs: 200 })),
+          { data: chunk({}, 'stop'), delayMs: 200 },
+          usageChunk,
+          'data: [DONE]\n\n',
+        ],
+      },
+    ]);
+    const answer = await streamRequest(`${gateway.url}/v1/chat/completions`, body);
+    expect(answer.done).toBe(true);
+    const content = answer.events.filter((event) => event.data.includes('"content":"') && !event.data.includes('"content":""'));
+    expect(content.map((event) => JSON.parse(event.data).choices[0].delta.content)).toEqual(words);
+    const last = answer.events.at(-1)!;
+    // Relative arrival times: the first word was in the client's hands long before the upstream finished.
+    expect(last.at - content[0]!.at).toBeGreaterThan(500);
+    // And the words came spread out, not as one buffered burst.
+    for (let i = 1; i < content.length; i++) expect(content[i]!.at - content[i - 1]!.at).toBeGreaterThan(100);
+    expect(answer.chunks.at(-1)).toMatchObject({ choices: [], usage: { total_tokens: 9 } });
+  });
+});
+
+describe('client disconnect mid-stream', () => {
+  it('aborts the upstream request and records the usage row as aborted', async () => {
+    const pieces = Array.from({ length: 30 }, (_, i) => ({ data: chunk({ content: ` w${i}` }), delayMs: 100 }));
+    upstream.script([{ chunks: [chunk({ role: 'assistant', content: '' }), ...pieces, chunk({}, 'stop'), usageChunk, 'data: [DONE]\n\n'] }]);
+    let received = 0;
+    const answer = await streamRequest(`${gateway.url}/v1/chat/completions`, body, {}, () => (++received === 3 ? 'stop' : undefined));
+    const leftAt = performance.now();
+    expect(answer.done).toBe(false);
+    expect(received).toBe(3);
+
+    // The gateway closed its upstream connection (so the fake saw its socket close) soon after,
+    // well before the upstream's 3 s of chunks were through.
+    const connection = probe.lastActive()!;
+    expect(connection).toBeDefined();
+    await eventually(() => (connection.closedAt === undefined ? undefined : true), 2000);
+    expect(connection.closedBy).toBe('client');
+    expect(connection.closedAt! - leftAt).toBeLessThan(1000);
+    expect(upstream.requests).toHaveLength(1);
+
+    const requestId = String(answer.headers['x-request-id']);
+    const row = await eventually(() => gateway.app.usage.get(requestId));
+    expect(row).toMatchObject({ requestId, status: 'aborted', httpStatus: 499, stream: true, deployment: 'fake', attempts: 1 });
+    expect(await gateway.app.usage.list({ limit: 1000 }).then((rows) => rows.filter((item) => item.requestId === requestId))).toHaveLength(1);
+  });
+});

@@ -15,6 +15,7 @@ import { createHttpServer1And2 } from './server/http-server.js';
 import type { Route } from './server/types.js';
 import { createDatabase, createUsageRepository, type Database, migrate, type UsageRepository } from './store/index.js';
 import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
+import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
 import { createRoutingRoutes } from './surfaces/routing/index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createTransport, type Transport } from './transport/http.js';
@@ -95,6 +96,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createOpenAIEmbeddingsRoutes({ gateway }),
     ...createOpenAIModelsRoutes({ gateway, created: clock() }),
     ...createRoutingRoutes({ gateway, catalog, health, policy, clock }),
+    ...createAnthropicMessagesRoutes({ gateway }),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
   ];
   const server = createHttpServer1And2({ routes, logger, maxBodyBytes: config.server.maxBodyBytes, drainTimeoutMs: config.server.drainTimeoutMs });

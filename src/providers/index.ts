@@ -1,5 +1,6 @@
 import type { Config, ProviderType } from '../config/index.js';
 import type { AdapterDeps, AdapterFactory, ProviderAdapter } from './adapter.js';
+import { anthropicAdapter } from './anthropic/index.js';
 import { openAIAdapter } from './openai/index.js';
 
 export type {
@@ -20,6 +21,7 @@ const FACTORIES: Partial<Record<ProviderType, AdapterFactory>> = {
   openai: openAIAdapter,
   'azure-openai': openAIAdapter,
   'openai-compatible': openAIAdapter,
+  anthropic: anthropicAdapter,
 };
 
 /** Registers the factory for a provider type (each provider module calls this from app wiring). */

@@ -4,6 +4,7 @@ import { isLoopback } from '../access/index.js';
 import { GatewayError } from '../errors/index.js';
 import { sendJson, sendOpenAIError } from '../server/respond.js';
 import type { Route } from '../server/types.js';
+import { startAnthropicEmulator } from './anthropic-emulator.js';
 import { type Emulator, startOpenAIEmulator } from './openai-emulator.js';
 
 /** The running emulated clouds, by name (`azure`, `openai`, ...). */
@@ -26,6 +27,7 @@ export async function startSandboxClouds(options: SandboxOptions = {}): Promise<
   const clouds = new Map<string, Emulator>();
   clouds.set('azure', await startOpenAIEmulator({ flavor: 'azure', tokenDelayMs, apiKey: 'sandbox-azure-key' }));
   clouds.set('openai', await startOpenAIEmulator({ flavor: 'openai', tokenDelayMs, apiKey: 'sandbox-openai-key' }));
+  clouds.set('anthropic', await startAnthropicEmulator({ tokenDelayMs, apiKey: 'sandbox-anthropic-key' }));
   for (const name of options.down ?? []) {
     const cloud = clouds.get(name);
     if (!cloud) throw new Error(`--sandbox-down: unknown cloud "${name}" (known: ${[...clouds.keys()].join(', ')})`);
@@ -52,10 +54,12 @@ export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number
     partners: {
       azure: { name: 'Microsoft Azure (sandbox)', primary: true, license: { from: '2019-07-22', until: '2033-01-01' }, revenueShare: { rate: '0.20', cap: '50000000000', from: '2019-07-22', until: '2031-01-01' } },
       openai: { name: 'OpenAI direct (sandbox)' },
+      anthropic: { name: 'Anthropic direct (sandbox)' },
     },
     providers: {
       'sandbox-azure': { type: 'azure-openai', partner: 'azure', baseUrl: url('azure'), apiKey: 'sandbox-azure-key', apiVersion: '2024-10-21', sandbox: true },
       'sandbox-openai': { type: 'openai', partner: 'openai', baseUrl: `${url('openai')}/v1`, apiKey: 'sandbox-openai-key', sandbox: true },
+      'sandbox-anthropic': { type: 'anthropic', partner: 'anthropic', baseUrl: url('anthropic'), apiKey: 'sandbox-anthropic-key', sandbox: true },
     },
     models: {
       'gpt-4o-mini': {
@@ -68,6 +72,14 @@ export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number
           { provider: 'sandbox-azure', model: 'gpt-4o-mini' },
           { provider: 'sandbox-openai', model: 'gpt-4o-mini' },
         ],
+      },
+      'claude-sonnet': {
+        description: 'Sandbox Claude-style model (deterministic emulator behind the Anthropic Messages API)',
+        contextWindow: 200000,
+        maxOutputTokens: 8192,
+        capabilities: ['tools', 'json_schema', 'vision', 'reasoning'],
+        price: { input: '3', cachedInput: '0.30', output: '15' },
+        deployments: [{ provider: 'sandbox-anthropic', model: 'claude-sonnet-4-5' }],
       },
       'text-embedding-3-small': {
         kind: 'embedding',

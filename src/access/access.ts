@@ -1,9 +1,25 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { createPriceBook } from '../billing/prices.js';
 import type { Config } from '../config/index.js';
-import { GatewayError } from '../errors/index.js';
 import type { ChatRequest, EmbeddingsRequest } from '../core/chat.js';
+import { type Clock, systemClock } from '../core/clock.js';
 import type { Usage } from '../core/usage.js';
+import { GatewayError } from '../errors/index.js';
 import type { Credential, Principal } from '../gateway/types.js';
+import { createAccessLedger } from '../store/access-ledger.js';
+import { accessDb } from '../store/access-records.js';
+import { createAccessRepository } from '../store/access-repository.js';
+import type { Database } from '../store/index.js';
+import { type AccessAdmin, createAccessAdmin } from './admin.js';
+import { type BudgetAlert, createAdmitter } from './admission.js';
+import { createMemoryBudgets } from './budgets.js';
+import { createRedisBudgets } from './budgets-redis.js';
+import { createConcurrencyGate } from './concurrency.js';
+import type { EstimateOptions } from './estimate.js';
+import { createKeyCache, refusal, type ResolvedKey } from './key-cache.js';
+import { createRateLimits } from './rate-limits.js';
+import { hashSecret, safeEqual } from './secrets.js';
+import { seedKeys } from './seed.js';
 
 /** What a request asks for, as access sees it before the call. */
 export interface AdmissionRequest {
@@ -35,51 +51,125 @@ export interface Access {
   admit(request: AdmissionRequest): Promise<Admission>;
 }
 
-const OPEN_ADMISSION: Admission = { headers: {}, settle: async () => {} };
+/** Access plus its management side and lifecycle. */
+export interface AccessModule extends Access {
+  admin: AccessAdmin;
+  /** Stops listening for changes from other replicas. Does not close the Redis client it was given. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createAccess}. */
+export interface AccessOptions {
+  config: Config;
+  /** Migrated database: tenants, projects, keys, spend and audit live there. */
+  database: Database;
+  /** Redis client (shared limits, budgets and revocations across replicas); omit for one process. */
+  redis?: Redis | undefined;
+  /** Prefix of every Redis key and channel. Default `config.redisPrefix`, else `switchyard:`. */
+  prefix?: string | undefined;
+  clock?: Clock | undefined;
+  /** How long a key lookup is cached, ms. Default 500: a revocation holds everywhere within it. */
+  cacheTtlMs?: number | undefined;
+  /** Token estimate tuning (see estimate.ts). */
+  estimate?: EstimateOptions | undefined;
+  onAlert?: ((alert: BudgetAlert) => void) | undefined;
+  onError?: ((error: unknown) => void) | undefined;
+}
 
 const MASTER: Principal = { keyId: 'master', tenantId: 'default', projectId: 'default', isMaster: true };
 const LOOPBACK: Principal = { keyId: null, tenantId: 'default', projectId: 'default', isMaster: true };
+const NO_ADMISSION: Admission = { headers: {}, settle: async () => {} };
 
 /**
- * Key-based access: `auth.masterKey` is accepted everywhere; keys seeded under `keys:` are
- * matched by their SHA-256 hash. With no master key configured, only loopback clients are
- * served (as an anonymous principal with full rights).
+ * Access control: `auth.masterKey` is accepted everywhere and may use the admin API; virtual
+ * keys (stored in the database as SHA-256 hashes, seeded from `keys:` at start) are resolved
+ * through a short cache and must pass the limits and budgets of their tenant, project and key.
+ * With no master key configured, loopback clients are served as an anonymous principal with full
+ * rights (even when they send an unknown key, as SDKs always send one).
  */
-export function createAccess(config: Config): Access {
+export async function createAccess(options: AccessOptions): Promise<AccessModule> {
+  const { config, database } = options;
+  const clock = options.clock ?? systemClock;
   const master = config.auth.masterKey;
-  const seeded = new Map<string, Principal>();
-  for (const [index, key] of config.keys.entries()) {
-    seeded.set(sha256(key.key), {
-      keyId: key.name ?? `seed-${index}`,
-      tenantId: key.tenant,
-      projectId: key.project,
-      isMaster: false,
-      allowedModels: key.models,
-    });
+  const prefix = options.prefix ?? (config as { redisPrefix?: string }).redisPrefix ?? 'switchyard:';
+  const onError = options.onError ?? ((error: unknown) => process.emitWarning(error as Error));
+  const db = accessDb(database);
+  const repository = createAccessRepository(db);
+  const ledger = createAccessLedger(db);
+  const cache = createKeyCache(repository, options.cacheTtlMs ?? 500);
+  const load = (scope: string, periodStart: number) => ledger.spent(scope, periodStart);
+  const redis = options.redis;
+  const budgets = redis ? createRedisBudgets({ redis, prefix, load }) : createMemoryBudgets(load);
+  const admitter = createAdmitter({
+    config,
+    prices: createPriceBook(config.models),
+    rates: createRateLimits({ redis, prefix }),
+    gate: createConcurrencyGate({ redis, prefix }),
+    budgets,
+    ledger,
+    estimate: options.estimate,
+    onAlert: options.onAlert,
+  });
+  const resolvedBy = new WeakMap<Principal, ResolvedKey>();
+
+  // Admin changes anywhere clear every replica's key cache (pub/sub); the TTL covers lost messages.
+  const channel = `${prefix}access`;
+  let subscriber: Redis | undefined;
+  if (redis) {
+    subscriber = redis.duplicate();
+    subscriber.on('error', onError);
+    subscriber.on('message', () => cache.clear());
+    await subscriber.subscribe(channel);
   }
+  const changed = async () => {
+    cache.clear();
+    if (redis) await redis.publish(channel, 'changed').catch(onError);
+  };
+
+  await seedKeys({ database, keys: config.keys, now: clock() });
+  const admin = createAccessAdmin({ database, budgets, clock, changed });
+
+  const unauthorized = (message: string) => new GatewayError(message, { code: 'unauthorized', status: 401, errorClass: 'auth', retryable: false, failover: false });
+
   return {
+    admin,
     async authenticate(credential, remoteAddress) {
       if (credential.kind === 'bearer') {
         if (master !== undefined && safeEqual(credential.token, master)) return MASTER;
-        const principal = seeded.get(sha256(credential.token));
-        if (principal) return principal;
-        // Open loopback mode: SDKs always send some key (the openai SDK requires one), so an
-        // unknown key from loopback gets what no key gets.
+        const now = clock();
+        const resolved = await cache.byHash(hashSecret(credential.token), now);
+        if (resolved) {
+          const reason = refusal(resolved, now);
+          if (reason) throw unauthorized(reason);
+          resolvedBy.set(resolved.principal, resolved);
+          return resolved.principal;
+        }
+        // Open loopback mode: SDKs always send some key, so an unknown one gets what no key gets.
         if (master === undefined && isLoopback(remoteAddress)) return LOOPBACK;
-        throw new GatewayError('Invalid API key', { code: 'unauthorized', status: 401, errorClass: 'auth', retryable: false, failover: false });
+        throw unauthorized('Invalid API key');
       }
       if (master === undefined && isLoopback(remoteAddress)) return LOOPBACK;
-      throw new GatewayError(
-        master === undefined ? 'Switchyard serves only loopback clients until auth.masterKey is set' : 'Missing API key (send Authorization: Bearer <key>)',
-        { code: 'unauthorized', status: 401, errorClass: 'auth', retryable: false, failover: false },
-      );
+      throw unauthorized(master === undefined ? 'Switchyard serves only loopback clients until auth.masterKey is set' : 'Missing API key (send Authorization: Bearer <key>)');
     },
     async resolveSigV4Secret(accessKeyId) {
+      // Virtual keys are stored only as hashes, so they cannot verify a SigV4 signature; Bedrock
+      // clients use them as bearer tokens (Bedrock API keys) instead.
       if (accessKeyId === 'master' && master !== undefined) return { secret: master, principal: MASTER };
       return undefined;
     },
-    async admit() {
-      return OPEN_ADMISSION;
+    async admit(request) {
+      const { principal } = request;
+      if (principal.isMaster || principal.keyId === null) return NO_ADMISSION;
+      let resolved = resolvedBy.get(principal);
+      if (!resolved) {
+        resolved = await cache.byId(principal.keyId, request.now);
+        const reason = resolved ? refusal(resolved, request.now) : 'Invalid API key';
+        if (reason || !resolved) throw unauthorized(reason ?? 'Invalid API key');
+      }
+      return admitter(request, resolved.levels);
+    },
+    async close() {
+      if (subscriber) subscriber.disconnect();
     },
   };
 }
@@ -88,14 +178,4 @@ export function createAccess(config: Config): Access {
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
-
-function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('hex');
-}
-
-function safeEqual(a: string, b: string): boolean {
-  const left = createHash('sha256').update(a).digest();
-  const right = createHash('sha256').update(b).digest();
-  return timingSafeEqual(left, right);
 }

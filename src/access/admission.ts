@@ -1,0 +1,218 @@
+import type { Config } from '../config/index.js';
+import { costMicros, type ModelPrice, type PriceBook } from '../billing/prices.js';
+import { scaledToDecimal } from '../core/money.js';
+import type { Usage } from '../core/usage.js';
+import { GatewayError } from '../errors/index.js';
+import type { AccessLedger } from '../store/access-ledger.js';
+import type { Admission, AdmissionRequest } from './access.js';
+import type { BudgetBucket, BudgetCounters } from './budgets.js';
+import type { ConcurrencyGate, Slot } from './concurrency.js';
+import { type EstimateOptions, estimateTokens } from './estimate.js';
+import { budgetScope, type Level, limitScope, periodOf } from './policy.js';
+import type { RateKind, RateLimits, RateResult } from './rate-limits.js';
+
+/** A budget alert: a level's spend crossed its alert threshold in this period. */
+export interface BudgetAlert {
+  level: Pick<Level, 'kind' | 'id'>;
+  scope: string;
+  periodStart: number;
+  percent: number;
+  spentMicros: bigint;
+  limitMicros: bigint;
+}
+
+/** What {@link createAdmitter} needs. */
+export interface AdmitterDeps {
+  config: Config;
+  prices: PriceBook;
+  rates: RateLimits;
+  gate: ConcurrencyGate;
+  budgets: BudgetCounters;
+  ledger: AccessLedger;
+  estimate?: EstimateOptions | undefined;
+  onAlert?: ((alert: BudgetAlert) => void) | undefined;
+}
+
+interface RateCheck {
+  kind: RateKind;
+  level: Level;
+  limit: number;
+  points: number;
+}
+
+const NO_ADMISSION: Admission = { headers: {}, settle: async () => {} };
+
+/**
+ * Admits one request against every level's limits and budget. Order: requests-per-minute,
+ * tokens-per-minute and concurrency are checked together; then the worst-case cost is reserved
+ * in every budget. A refusal at any step undoes the steps before it.
+ */
+export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, levels: Level[]) => Promise<Admission> {
+  const { rates, gate, budgets } = deps;
+
+  return async function admit(request, levels) {
+    const { now, requestId } = request;
+    const checks: RateCheck[] = [];
+    const slots: Slot[] = [];
+    const budgeted: Level[] = [];
+    let needTokens = false;
+    for (const level of levels) {
+      const { limits, budget } = level.policy;
+      if (limits.rpm !== undefined) checks.push({ kind: 'requests', level, limit: limits.rpm, points: 1 });
+      if (limits.tpm !== undefined) {
+        checks.push({ kind: 'tokens', level, limit: limits.tpm, points: 0 });
+        needTokens = true;
+      }
+      if (limits.maxConcurrent !== undefined) slots.push({ scope: limitScope(level), max: limits.maxConcurrent });
+      if (budget) budgeted.push(level);
+    }
+    if (checks.length === 0 && slots.length === 0 && budgeted.length === 0) return NO_ADMISSION;
+
+    const price: ModelPrice | undefined = budgeted.length > 0 ? deps.prices.at(request.model, now) : undefined;
+    let estimate = { inputTokens: 0, outputTokens: 0 };
+    if (needTokens || price) {
+      const modelMax = deps.config.models[request.model]?.maxOutputTokens;
+      estimate = estimateTokens(request.body, request.operation, { ...deps.estimate, modelMaxOutputTokens: modelMax });
+    }
+    const tokens = estimate.inputTokens + estimate.outputTokens;
+    for (const check of checks) {
+      if (check.kind !== 'tokens') continue;
+      check.points = tokens;
+      if (tokens > check.limit) {
+        throw new GatewayError(`Request too large for ${describe(check.level)}: about ${tokens} tokens (input and max output), limit ${check.limit} tokens per minute. Lower max_tokens or the input.`, {
+          code: 'rate_limited', status: 429, retryable: false, failover: false,
+        });
+      }
+    }
+
+    // Step 1: rate limits and concurrency, all levels at once.
+    const [results, full] = await Promise.all([
+      Promise.all(checks.map((check) => (check.points > 0 ? rates.consume(check.kind, limitScope(check.level), check.limit, check.points) : okResult(check.limit)))),
+      slots.length > 0 ? gate.acquire(slots, requestId, now) : Promise.resolve(-1),
+    ]);
+    const refusedAt = results.findIndex((result) => !result.ok);
+    const undoRates = () => Promise.all(checks.map((check, i) => (results[i]!.ok && check.points > 0 ? rates.adjust(check.kind, limitScope(check.level), check.limit, -check.points) : undefined)));
+    const scopes = slots.map((slot) => slot.scope);
+    if (refusedAt !== -1 || full !== -1) {
+      await Promise.all([undoRates(), full === -1 ? gate.release(scopes, requestId) : undefined]);
+      if (refusedAt !== -1) throw rateError(checks[refusedAt]!, results[refusedAt]!, headersOf(checks, results));
+      const slot = slots[full]!;
+      const level = levels.find((item) => limitScope(item) === slot.scope)!;
+      throw new GatewayError(`Too many concurrent requests for ${describe(level)}: the limit is ${slot.max} at once.`, {
+        code: 'rate_limited', status: 429, retryAfterMs: 1000, failover: false, headers: headersOf(checks, results),
+      });
+    }
+
+    // Step 2: reserve the worst-case cost in every budget.
+    const amount = price ? costMicros({ inputTokens: estimate.inputTokens, cachedInputTokens: 0, outputTokens: estimate.outputTokens, reasoningTokens: 0 }, price, 'up') : 0n;
+    const buckets = budgeted.map((level): BudgetBucket => {
+      const budget = level.policy.budget!;
+      const period = periodOf(budget.period, now);
+      return { scope: budgetScope(level, budget.period), periodStart: period.start, periodEnd: period.end, limit: budget.amountMicros, hard: budget.mode === 'hard' };
+    });
+    if (buckets.length > 0) {
+      let reserved;
+      try {
+        reserved = await budgets.reserve(buckets, requestId, amount, now);
+      } catch (error) {
+        await Promise.all([undoRates(), gate.release(scopes, requestId)]);
+        throw error;
+      }
+      if (!reserved.ok) {
+        await Promise.all([undoRates(), gate.release(scopes, requestId)]);
+        const level = budgeted[buckets.indexOf(reserved.bucket)]!;
+        const { spent, reserved: held } = reserved.state;
+        throw new GatewayError(
+          `Budget exceeded for ${describe(level)}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(level)}; this request may cost up to ${usd(amount)}.`,
+          { code: 'budget_exceeded', status: 402, retryable: false, failover: false, headers: headersOf(checks, results) },
+        );
+      }
+    }
+
+    let settled = false;
+    return {
+      headers: headersOf(checks, results),
+      async settle(usage: Usage | undefined) {
+        if (settled) return;
+        settled = true;
+        const realTokens = usage ? usage.inputTokens + usage.outputTokens : 0;
+        const work: Array<Promise<unknown>> = [];
+        if (slots.length > 0) work.push(gate.release(scopes, requestId));
+        for (const check of checks) {
+          if (check.kind === 'tokens' && realTokens !== check.points) work.push(rates.adjust('tokens', limitScope(check.level), check.limit, realTokens - check.points));
+        }
+        if (buckets.length > 0) work.push(settleBudget(usage));
+        await Promise.all(work);
+      },
+    };
+
+    async function settleBudget(usage: Usage | undefined) {
+      const real = usage && price ? costMicros(usage, price, 'up') : 0n;
+      if (real > 0n) await deps.ledger.addSpend(buckets.map((bucket) => ({ scope: bucket.scope, periodStart: bucket.periodStart, amount: real })));
+      await budgets.settle(buckets, requestId, amount, real);
+      if (real > 0n && deps.onAlert) await alerts(real);
+    }
+
+    async function alerts(real: bigint) {
+      for (let i = 0; i < buckets.length; i++) {
+        const bucket = buckets[i]!;
+        const percent = budgeted[i]!.policy.budget!.alertPercent;
+        if (percent === undefined || bucket.limit <= 0n) continue;
+        const threshold = (bucket.limit * BigInt(percent)) / 100n;
+        const { spent } = await budgets.state(bucket);
+        if (spent < threshold || spent - real >= threshold) continue;
+        if (await deps.ledger.claimAlert(bucket.scope, bucket.periodStart, percent)) {
+          deps.onAlert!({ level: { kind: budgeted[i]!.kind, id: budgeted[i]!.id }, scope: bucket.scope, periodStart: bucket.periodStart, percent, spentMicros: spent, limitMicros: bucket.limit });
+        }
+      }
+    }
+  };
+}
+
+function okResult(limit: number): Promise<RateResult> {
+  return Promise.resolve({ ok: true, state: { limit, remaining: limit, resetMs: 0 } });
+}
+
+/** OpenAI-style x-ratelimit-* headers: for each kind, the level with the least room left. */
+function headersOf(checks: RateCheck[], results: RateResult[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const kind of ['requests', 'tokens'] as const) {
+    let tightest: RateResult | undefined;
+    checks.forEach((check, i) => {
+      const result = results[i];
+      if (check.kind === kind && result && (!tightest || result.state.remaining < tightest.state.remaining)) tightest = result;
+    });
+    if (!tightest) continue;
+    headers[`x-ratelimit-limit-${kind}`] = String(tightest.state.limit);
+    headers[`x-ratelimit-remaining-${kind}`] = String(tightest.state.remaining);
+    headers[`x-ratelimit-reset-${kind}`] = duration(tightest.state.resetMs);
+  }
+  return headers;
+}
+
+function rateError(check: RateCheck, result: RateResult, headers: Record<string, string>): GatewayError {
+  const retryAfterMs = result.ok ? 1000 : result.retryAfterMs;
+  const unit = check.kind === 'requests' ? 'requests' : 'tokens';
+  return new GatewayError(`Rate limit reached for ${describe(check.level)}: ${check.limit} ${unit} per minute. Try again in ${duration(retryAfterMs)}.`, {
+    code: 'rate_limited', status: 429, retryAfterMs, failover: false, headers,
+  });
+}
+
+/** `1.5s`, `250ms`: the form OpenAI uses in x-ratelimit-reset-*. */
+function duration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.ceil(ms))}ms`;
+  return `${Number((ms / 1000).toFixed(3))}s`;
+}
+
+function describe(level: Level): string {
+  return `${level.kind} ${level.id}`;
+}
+
+function periodName(level: Level): string {
+  const period = level.policy.budget?.period ?? 'total';
+  return period === 'total' ? 'lifetime' : period;
+}
+
+function usd(micros: bigint): string {
+  return `$${scaledToDecimal(micros, 6)}`;
+}

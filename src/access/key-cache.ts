@@ -1,0 +1,97 @@
+import type { Principal } from '../gateway/types.js';
+import type { AccessRepository, KeyLookup } from '../store/access-repository.js';
+import type { Level } from './policy.js';
+
+/** A virtual key resolved for the hot path: who it is, and every level it must pass. */
+export interface ResolvedKey extends KeyLookup {
+  principal: Principal;
+  /** Tenant, project, key: in that order. */
+  levels: Level[];
+}
+
+/** Why a known key is refused, or undefined when it may be used at `now`. */
+export function refusal(resolved: KeyLookup, now: number): string | undefined {
+  const { key, project, tenant, secretExpiresAt } = resolved;
+  if (key.revokedAt !== null && key.revokedAt <= now) return 'API key has been revoked';
+  if (key.status !== 'active') return 'API key is disabled';
+  if (key.expiresAt !== null && key.expiresAt <= now) return 'API key has expired';
+  if (secretExpiresAt !== null && secretExpiresAt <= now) return 'API key was rotated and its grace period is over';
+  if (project.status !== 'active') return `Project ${project.id} is disabled`;
+  if (tenant.status !== 'active') return `Tenant ${tenant.id} is disabled`;
+  return undefined;
+}
+
+/** Caches key lookups by secret hash and by key id, for at most `ttlMs`. */
+export interface KeyCache {
+  byHash(hash: string, now: number): Promise<ResolvedKey | undefined>;
+  byId(keyId: string, now: number): Promise<ResolvedKey | undefined>;
+  /** Drops everything (after an admin change here or on another replica). */
+  clear(): void;
+}
+
+interface Entry {
+  value: ResolvedKey | undefined;
+  loadedAt: number;
+}
+
+const MAX_ENTRIES = 50_000;
+
+/**
+ * A read-through cache over the repository. Entries live `ttlMs` (default 500 ms), so a key
+ * revoked on another replica stops working here within that time even if the revocation message
+ * is lost; unknown hashes are cached too (a random secret cannot be guessed, so a miss stays a
+ * miss). Concurrent misses for one key share one database query.
+ */
+export function createKeyCache(repository: AccessRepository, ttlMs = 500): KeyCache {
+  const byHash = new Map<string, Entry>();
+  const byId = new Map<string, Entry>();
+  const pending = new Map<string, Promise<ResolvedKey | undefined>>();
+
+  const read = async (map: Map<string, Entry>, id: string, now: number, load: () => Promise<KeyLookup | undefined>) => {
+    const entry = map.get(id);
+    if (entry && now - entry.loadedAt < ttlMs && now >= entry.loadedAt) return entry.value;
+    const inFlight = pending.get(id);
+    if (inFlight) return inFlight;
+    const promise = load()
+      .then((lookup) => {
+        const value = lookup && resolve(lookup);
+        if (map.size >= MAX_ENTRIES) map.clear();
+        map.set(id, { value, loadedAt: now });
+        return value;
+      })
+      .finally(() => pending.delete(id));
+    pending.set(id, promise);
+    return promise;
+  };
+
+  return {
+    byHash: (hash, now) => read(byHash, hash, now, () => repository.findByHash(hash)),
+    byId: (keyId, now) => read(byId, `id:${keyId}`, now, async () => {
+      const found = await repository.findById(keyId);
+      return found && { ...found, secretExpiresAt: null };
+    }),
+    clear() {
+      byHash.clear();
+      byId.clear();
+    },
+  };
+}
+
+function resolve(lookup: KeyLookup): ResolvedKey {
+  const { key, project, tenant } = lookup;
+  return {
+    ...lookup,
+    principal: {
+      keyId: key.id,
+      tenantId: tenant.id,
+      projectId: project.id,
+      isMaster: false,
+      allowedModels: key.allowedModels ?? undefined,
+    },
+    levels: [
+      { kind: 'tenant', id: tenant.id, policy: tenant.policy },
+      { kind: 'project', id: project.id, policy: project.policy },
+      { kind: 'key', id: key.id, policy: key.policy },
+    ],
+  };
+}

@@ -1,0 +1,33 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { randomId } from '../core/ids.js';
+
+/**
+ * Virtual key secrets. A secret is `sk-sy-` followed by 40 random base62 characters (≈238 bits),
+ * shown once at creation and stored only as its SHA-256 hash. A fast hash is enough here: the
+ * secret is random and long, so there is nothing to brute-force, and a slow KDF (bcrypt, scrypt)
+ * would cost milliseconds on every request.
+ */
+
+/** Prefix of every virtual key secret. */
+export const SECRET_PREFIX = 'sk-sy-';
+
+/** A new secret, its hash (what the database stores) and its display prefix (`sk-sy-AbCd…`). */
+export function newSecret(): { secret: string; hash: string; prefix: string } {
+  const secret = randomId(SECRET_PREFIX, 40);
+  return { secret, hash: hashSecret(secret), prefix: displayPrefix(secret) };
+}
+
+/** SHA-256 of the secret, hex. */
+export function hashSecret(secret: string): string {
+  return createHash('sha256').update(secret).digest('hex');
+}
+
+/** What lists show of a secret: its first characters, enough to recognise it, not to use it. */
+export function displayPrefix(secret: string): string {
+  return `${secret.slice(0, SECRET_PREFIX.length + 4)}…`;
+}
+
+/** Constant-time string comparison (through hashes, so lengths leak nothing either). */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+}

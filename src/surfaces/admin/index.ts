@@ -1,0 +1,2 @@
+export { createAdminRoutes } from './routes.js';
+export type { AdminRoutesDeps } from './routes.js';

@@ -1,5 +1,6 @@
+import { Redis } from 'ioredis';
 import { sql } from 'kysely';
-import { createAccess } from './access/index.js';
+import { type AccessModule, createAccess } from './access/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { createGateway } from './gateway/create-gateway.js';
@@ -15,6 +16,7 @@ import { createHttpServer1And2 } from './server/http-server.js';
 import type { Route } from './server/types.js';
 import { createDatabase, createUsageRepository, type Database, migrate, type UsageRepository } from './store/index.js';
 import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
+import { createAdminRoutes } from './surfaces/admin/index.js';
 import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
 import { createRoutingRoutes } from './surfaces/routing/index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -42,6 +44,8 @@ export interface App {
   catalog: Catalog;
   database: Database;
   usage: UsageRepository;
+  /** Keys, limits, budgets; `access.admin` manages tenants, projects and keys. */
+  access: AccessModule;
   logger: Logger;
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
   /** Drains in-flight requests, then closes the server, the store and upstream connections. */
@@ -66,7 +70,22 @@ export async function createApp(options: AppOptions): Promise<App> {
   const adapters = createAdapters(config, { env, now: clock });
   const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse };
   const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders });
-  const access = createAccess(config);
+  // One command connection for limits, budgets and revocations (auto-pipelined: the checks of one
+  // request go out together); access opens its own subscriber for revocation messages.
+  const redis = config.redis ? new Redis(config.redis, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 2 }) : undefined;
+  if (redis) {
+    redis.on('error', (error) => logger.warn({ err: error }, 'redis (access) error'));
+    await redis.connect();
+  }
+  const access = await createAccess({
+    config,
+    database,
+    redis,
+    prefix: config.redisPrefix,
+    clock,
+    onAlert: (alert) => logger.warn({ level: alert.level, scope: alert.scope, percent: alert.percent, spentMicros: alert.spentMicros.toString(), limitMicros: alert.limitMicros.toString() }, 'budget alert'),
+    onError: (error) => logger.warn({ err: error }, 'access error'),
+  });
   const gateway = createGateway({
     config,
     catalog,
@@ -97,6 +116,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createOpenAIModelsRoutes({ gateway, created: clock() }),
     ...createRoutingRoutes({ gateway, catalog, health, policy, clock }),
     ...createAnthropicMessagesRoutes({ gateway }),
+    ...createAdminRoutes({ gateway, admin: access.admin }),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
   ];
   const server = createHttpServer1And2({ routes, logger, maxBodyBytes: config.server.maxBodyBytes, drainTimeoutMs: config.server.drainTimeoutMs });
@@ -109,6 +129,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     catalog,
     database,
     usage,
+    access,
     logger,
     async listen(port = config.server.port, host = config.server.host) {
       const address = await server.listen(port, host);
@@ -120,6 +141,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (listening) await server.close();
       if (!options.transport) await transport.close();
       await sharedHealth?.close();
+      await access.close();
+      redis?.disconnect();
       if (ownsDatabase) await database.close();
     },
   };

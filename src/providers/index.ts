@@ -1,6 +1,7 @@
 import type { Config, ProviderType } from '../config/index.js';
 import type { AdapterDeps, AdapterFactory, ProviderAdapter } from './adapter.js';
 import { anthropicAdapter } from './anthropic/index.js';
+import { geminiAdapter } from './gemini/index.js';
 import { openAIAdapter } from './openai/index.js';
 
 export type {
@@ -22,6 +23,8 @@ const FACTORIES: Partial<Record<ProviderType, AdapterFactory>> = {
   'azure-openai': openAIAdapter,
   'openai-compatible': openAIAdapter,
   anthropic: anthropicAdapter,
+  gemini: geminiAdapter,
+  vertex: geminiAdapter,
 };
 
 /** Registers the factory for a provider type (each provider module calls this from app wiring). */

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import type { ConfigInput } from '../../src/config/index.js';
+import { AZURE_KEY, call, cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
 import { streamRequest } from '../helpers/sse.js';
 
 /**
@@ -18,13 +19,13 @@ afterAll(async () => {
 
 const KINDS = ['openai', 'azure-classic', 'azure-v1', 'compatible'] as const;
 
-function configFor(kind: (typeof KINDS)[number]) {
+function configFor(kind: (typeof KINDS)[number]): ConfigInput {
   return {
     partners: { openai: {}, azure: { primary: true } },
     providers: { [kind]: cloudProviders(clouds)[kind] },
     models: {
-      'gpt-4o-mini': { contextWindow: 128000, capabilities: ['tools', 'json_schema'] as const, deployments: [{ provider: kind, model: 'gpt-4o-mini' }] },
-      'text-embedding-3-small': { kind: 'embedding' as const, deployments: [{ provider: kind, model: 'text-embedding-3-small' }] },
+      'gpt-4o-mini': { contextWindow: 128000, capabilities: ['tools', 'json_schema'], deployments: [{ provider: kind, model: 'gpt-4o-mini' }] },
+      'text-embedding-3-small': { kind: 'embedding', deployments: [{ provider: kind, model: 'text-embedding-3-small' }] },
     },
   };
 }
@@ -121,6 +122,15 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
       expect(chunk.id).not.toBe('');
       expect(chunk.choices.length).toBe(1);
       expect(chunk).not.toHaveProperty('prompt_filter_results');
+    }
+    if (kind.startsWith('azure')) {
+      // The cloud itself does send it: the gateway is what keeps it from the client.
+      const direct = await streamRequest(
+        `${clouds.azure.url}/openai/deployments/gpt-4o-mini/chat/completions?api-version=2024-10-21`,
+        { messages: [{ role: 'user', content: 'say azure first chunk' }], stream: true },
+        { 'api-key': AZURE_KEY },
+      );
+      expect(direct.chunks[0]).toMatchObject({ id: '', choices: [], prompt_filter_results: expect.any(Array) });
     }
   });
 

@@ -1,0 +1,43 @@
+import type { ChatRequest } from '../../core/chat.js';
+import { invalidRequest } from '../../errors/index.js';
+import type { GatewayCall, UpstreamRequest } from '../adapter.js';
+import { CONVERSE_PASSTHROUGH } from './request.js';
+
+/** Fields only Switchyard reads; never forwarded upstream. */
+const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as const;
+
+/**
+ * The request for Bedrock's OpenAI-compatible Chat Completions endpoint
+ * (`POST {base}/openai/v1/chat/completions`, bedrock.md §8), used by deployments with
+ * `api: 'openai'`. The body is the client's OpenAI body with targeted edits only: `model`
+ * set to the Bedrock model id, `stream_options.include_usage` when streaming (for metering),
+ * gateway fields stripped. From `provider_options.bedrock`, `additionalModelRequestFields` are
+ * merged into the body (they are model fields) and other plain fields are forwarded; the
+ * Converse-only members (`guardrailConfig`, `performanceConfig`, ...) cannot apply here and are
+ * rejected with `unsupported_parameter`. Auth is added by the caller.
+ */
+export function buildOpenAIChatRequest(call: GatewayCall, base: string): UpstreamRequest {
+  const source = call.body as ChatRequest;
+  const body: Record<string, unknown> = { ...source };
+  for (const field of GATEWAY_FIELDS) delete body[field];
+  const { additionalModelRequestFields, structuredOutput: _converseOnly, ...extra } = source.provider_options?.['bedrock'] ?? {};
+  for (const key of Object.keys(extra)) {
+    if (CONVERSE_PASSTHROUGH.includes(key)) {
+      throw invalidRequest(`'${key}' applies to Bedrock Converse, not to this model's OpenAI-compatible endpoint`, `provider_options.bedrock.${key}`, 'unsupported_parameter');
+    }
+  }
+  Object.assign(body, extra);
+  if (additionalModelRequestFields && typeof additionalModelRequestFields === 'object') Object.assign(body, additionalModelRequestFields);
+  body['model'] = call.deployment.model;
+  body['stream'] = call.stream;
+  if (call.stream) {
+    const options = body['stream_options'];
+    body['stream_options'] = { ...(options && typeof options === 'object' ? options : {}), include_usage: true };
+  } else delete body['stream_options'];
+  return {
+    method: 'POST',
+    url: `${base}/openai/v1/chat/completions`,
+    headers: { 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
+    body: JSON.stringify(body),
+  };
+}

@@ -1,0 +1,1 @@
+export { createBedrockConverseRoutes } from './routes.js';

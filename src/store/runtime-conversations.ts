@@ -48,7 +48,7 @@ export async function getConversation(db: RuntimeDb, tenantId: string, id: strin
     .select(['id', 'tenant_id', 'created_at', 'expires_at', 'metadata'])
     .where('id', '=', id)
     .where('tenant_id', '=', tenantId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(now))]))
     .executeTakeFirst();
   if (!row) return undefined;
   return {
@@ -67,7 +67,7 @@ export async function updateConversationMetadata(db: RuntimeDb, tenantId: string
     .set({ metadata: JSON.stringify(metadata) })
     .where('id', '=', id)
     .where('tenant_id', '=', tenantId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(now))]))
     .executeTakeFirst();
   return result.numUpdatedRows > 0n;
 }
@@ -87,7 +87,7 @@ export async function deleteConversation(db: RuntimeDb, tenantId: string, id: st
         .set({ expires_at: itemsExpireAt })
         .where('conversation_id', '=', id)
         .where('tenant_id', '=', tenantId)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', itemsExpireAt)]))
+        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(itemsExpireAt))]))
         .execute();
     }
     return true;
@@ -99,10 +99,10 @@ export async function appendConversationItems(db: RuntimeDb, tenantId: string, i
   return db.transaction().execute(async (trx) => {
     const bumped = await trx
       .updateTable('runtime_conversations')
-      .set((eb) => ({ item_seq: eb('item_seq', '+', items.length) }))
+      .set((eb) => ({ item_seq: eb('item_seq', '+', BigInt(items.length)) }))
       .where('id', '=', id)
       .where('tenant_id', '=', tenantId)
-      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+      .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(now))]))
       .returning(['item_seq', 'expires_at'])
       .executeTakeFirst();
     if (!bumped) return undefined;

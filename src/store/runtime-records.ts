@@ -40,8 +40,6 @@ export interface SaveResponseInput {
   events?: string | undefined;
   /** Append the items to this conversation (skipped if it no longer exists). */
   conversationId?: string | undefined;
-  /** Expiry of the conversation's items that this call creates when the conversation has none. */
-  orphanExpiresAt?: number | null | undefined;
 }
 
 /** Keyset page request. `after` is an item id. */

@@ -31,7 +31,7 @@ export async function saveResponse(db: RuntimeDb, input: SaveResponseInput): Pro
     if (input.conversationId !== undefined && items.length > 0) {
       const bumped = await trx
         .updateTable('runtime_conversations')
-        .set((eb) => ({ item_seq: eb('item_seq', '+', items.length) }))
+        .set((eb) => ({ item_seq: eb('item_seq', '+', BigInt(items.length)) }))
         .where('id', '=', input.conversationId)
         .where('tenant_id', '=', tenantId)
         .returning(['item_seq', 'expires_at'])
@@ -96,7 +96,7 @@ export async function getResponse(db: RuntimeDb, tenantId: string, id: string, n
     .selectAll()
     .where('id', '=', id)
     .where('tenant_id', '=', tenantId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(now))]))
     .executeTakeFirst();
   if (!row) return undefined;
   return {
@@ -158,7 +158,7 @@ export async function listInputItems(db: RuntimeDb, tenantId: string, responseId
     .select('id')
     .where('id', '=', responseId)
     .where('tenant_id', '=', tenantId)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(now))]))
     .executeTakeFirst();
   if (!exists) return undefined;
   let query = db
@@ -194,7 +194,7 @@ export async function findItems(db: RuntimeDb, tenantId: string, ids: string[], 
     .select(['id', 'body'])
     .where('tenant_id', '=', tenantId)
     .where('id', 'in', ids)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(now))]))
     .orderBy('created_at', 'asc')
     .execute();
   for (const row of rows) found.set(row.id, itemBody(row));

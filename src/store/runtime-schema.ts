@@ -69,12 +69,13 @@ export interface RuntimeResponseEventsTable {
 }
 
 /** The runtime's tables, as Kysely sees them. */
-export interface RuntimeTables {
+// A type alias, not an interface: Kysely's withTables wants an index-signature-compatible record.
+export type RuntimeTables = {
   runtime_responses: RuntimeResponsesTable;
   runtime_items: RuntimeItemsTable;
   runtime_conversations: RuntimeConversationsTable;
   runtime_response_events: RuntimeResponseEventsTable;
-}
+};
 
 /** The query builder over the shared schema plus the runtime tables. */
 export type RuntimeDb = Kysely<Schema & RuntimeTables>;

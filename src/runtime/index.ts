@@ -1,0 +1,94 @@
+import type { Clock } from '../core/clock.js';
+import { type IdSource, randomId } from '../core/ids.js';
+import type { Gateway, Principal } from '../gateway/types.js';
+import type { Catalog } from '../router/catalog.js';
+import { createRuntimeRepository, type Database, type RuntimeRepository } from '../store/index.js';
+import { createConversationsService, type ConversationsService } from './conversations-service.js';
+import type { RetentionOptions, RuntimeDeps } from './deps.js';
+import { countInputTokens } from './prepare.js';
+import { toChatRequest } from './chat-request.js';
+import { type CreateOutcome, createResponse } from './responses-create.js';
+import { type CompactParams, type CompactResource, compactContext, deleteStoredResponse, listInputItems, replayResponse, retrieveResponse } from './responses-read.js';
+import { createRetentionSweeper, type RetentionSweeper } from './retention.js';
+import type { CallContext, CreateResponseParams, Item, ItemList, ListOptions, ResponseObject } from './types.js';
+
+/** The Responses service: every operation of `/v1/responses`. */
+export interface ResponsesService {
+  create(params: CreateResponseParams, call: CallContext): Promise<CreateOutcome>;
+  retrieve(principal: Principal, id: string): Promise<ResponseObject>;
+  /** SSE text of the stored events after `startingAfter`. */
+  replay(principal: Principal, id: string, startingAfter: number | undefined): Promise<string[]>;
+  delete(principal: Principal, id: string): Promise<{ id: string; object: 'response'; deleted: true }>;
+  listInputItems(principal: Principal, id: string, options: ListOptions): Promise<ItemList>;
+  compact(params: CompactParams, call: CallContext): Promise<CompactResource>;
+  countInputTokens(params: CreateResponseParams, call: CallContext): Promise<{ object: 'response.input_tokens'; input_tokens: number }>;
+}
+
+/** The stateful runtime: Responses and Conversations services and the retention sweeper. */
+export interface Runtime {
+  responses: ResponsesService;
+  conversations: ConversationsService;
+  sweeper: RetentionSweeper;
+  repository: RuntimeRepository;
+}
+
+/** Options of {@link createRuntime}. */
+export interface RuntimeOptions {
+  database: Database;
+  gateway: Gateway;
+  catalog: Pick<Catalog, 'get'>;
+  clock: Clock;
+  /** Retention (config `runtime`). Defaults: responses 30 days, conversations until deleted. */
+  retention?: Partial<RetentionOptions>;
+  /** Sweep interval, ms (0 = no timer). Default 600 000. */
+  sweepIntervalMs?: number;
+  /** Id source (tests pass a deterministic one). Default: random base62 ids with the API's prefixes. */
+  ids?: IdSource;
+  onSweepError?: (error: unknown) => void;
+}
+
+/**
+ * Builds the runtime over the app's database and gateway. State lives in the database only,
+ * so any number of replicas can serve the same chains and conversations.
+ * @example
+ * const runtime = createRuntime({ database, gateway, catalog, clock: Date.now });
+ * runtime.sweeper.start();
+ */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const repository = createRuntimeRepository(options.database);
+  const deps: RuntimeDeps = {
+    repository,
+    gateway: options.gateway,
+    catalog: options.catalog,
+    clock: options.clock,
+    ids: options.ids ?? ((prefix: string) => randomId(prefix)),
+    retention: { retentionDays: options.retention?.retentionDays ?? 30, conversationRetentionDays: options.retention?.conversationRetentionDays ?? 0 },
+  };
+  const responses: ResponsesService = {
+    create: (params, call) => createResponse(deps, params, call),
+    retrieve: (principal, id) => retrieveResponse(deps, principal, id),
+    replay: (principal, id, startingAfter) => replayResponse(deps, principal, id, startingAfter),
+    delete: (principal, id) => deleteStoredResponse(deps, principal, id),
+    listInputItems: (principal, id, list) => listInputItems(deps, principal, id, list),
+    compact: (params, call) => compactContext(deps, params, call),
+    async countInputTokens(params, call) {
+      const tools = toChatRequest(params, [], false).tools ?? [];
+      return { object: 'response.input_tokens', input_tokens: await countInputTokens(deps, params, call, tools, deps.clock()) };
+    },
+  };
+  const sweeper = createRetentionSweeper({
+    repository,
+    clock: options.clock,
+    intervalMs: options.sweepIntervalMs ?? 600_000,
+    ...(options.onSweepError ? { onError: options.onSweepError } : {}),
+  });
+  return { responses, conversations: createConversationsService(deps), sweeper, repository };
+}
+
+export type { ConversationObject, ConversationsService } from './conversations-service.js';
+export { MAX_ITEMS_PER_CALL } from './conversations-service.js';
+export type { CreateOutcome } from './responses-create.js';
+export type { CompactParams, CompactResource } from './responses-read.js';
+export type { RetentionSweeper } from './retention.js';
+export { RuntimeError, renderResponsesError, invalidParam, unsupportedParam } from './errors.js';
+export type { CallContext, CreateResponseParams, FunctionTool, Item, ItemList, ListOptions, ResponseObject, TextFormat, ToolChoice } from './types.js';

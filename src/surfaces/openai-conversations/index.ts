@@ -1,0 +1,2 @@
+export { createConversationsRoutes } from './routes.js';
+export type { ConversationsRoutesDeps } from './routes.js';

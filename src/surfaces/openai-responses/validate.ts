@@ -1,0 +1,201 @@
+import { type CreateResponseParams, type FunctionTool, invalidParam, type TextFormat, type ToolChoice, unsupportedParam } from '../../runtime/index.js';
+import { isObject } from '../openai/validate.js';
+
+/**
+ * `CreateResponse` (../shared/specs/openai-openapi.yaml) → {@link CreateResponseParams}.
+ * Every optional field accepts `null`. Fields Switchyard does not implement are rejected by
+ * name (`background`, `prompt`, non-function tools) rather than ignored; unknown fields get
+ * the API's `Unknown parameter` error.
+ */
+
+/** Fields that are accepted and echoed (or harmless) without changing what the model is asked. */
+const ECHOED = ['service_tier', 'safety_identifier', 'prompt_cache_key', 'prompt_cache_retention', 'prompt_cache_options', 'max_tool_calls', 'top_logprobs', 'moderation', 'personality', 'stream_options'] as const;
+const KNOWN = new Set<string>([
+  ...ECHOED,
+  'model', 'input', 'instructions', 'previous_response_id', 'conversation', 'store', 'stream', 'background', 'tools', 'tool_choice',
+  'parallel_tool_calls', 'max_output_tokens', 'temperature', 'top_p', 'text', 'reasoning', 'metadata', 'truncation',
+  'context_management', 'include', 'user', 'prompt',
+]);
+
+/** Validates a create body. `requireModel: false` for `/responses/input_tokens` (model optional there). */
+export function parseCreateResponse(value: unknown, options: { requireModel?: boolean } = {}): CreateResponseParams {
+  if (!isObject(value)) throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
+  for (const key of Object.keys(value)) {
+    if (!KNOWN.has(key)) throw invalidParam(`Unknown parameter: '${key}'.`, key, 'unknown_parameter');
+  }
+  const model = value['model'];
+  if ((options.requireModel ?? true) && (typeof model !== 'string' || model === '')) throw invalidParam("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
+  if (value['background'] === true) throw unsupportedParam('Background responses are not supported by Switchyard yet; send the request without background (stream it instead).', 'background');
+  if (value['prompt'] != null) throw unsupportedParam('Prompt templates are not supported by Switchyard; send instructions and input instead.', 'prompt');
+
+  const echo: Record<string, unknown> = {};
+  for (const key of ECHOED) if (value[key] != null && key !== 'stream_options' && key !== 'personality') echo[key] = value[key];
+  const tools = parseTools(value['tools']);
+  return {
+    model: typeof model === 'string' ? model : '',
+    input: parseInput(value['input']),
+    instructions: optionalString(value, 'instructions'),
+    previousResponseId: optionalString(value, 'previous_response_id'),
+    conversationId: parseConversation(value['conversation']),
+    store: optionalBoolean(value, 'store') ?? true,
+    stream: optionalBoolean(value, 'stream') ?? false,
+    tools,
+    toolChoice: parseToolChoice(value['tool_choice'], tools),
+    parallelToolCalls: optionalBoolean(value, 'parallel_tool_calls'),
+    maxOutputTokens: optionalInteger(value, 'max_output_tokens', 16),
+    temperature: optionalNumber(value, 'temperature', 0, 2),
+    topP: optionalNumber(value, 'top_p', 0, 1),
+    text: parseText(value['text']),
+    reasoning: parseReasoning(value['reasoning']),
+    metadata: parseMetadata(value['metadata']),
+    truncation: parseTruncation(value['truncation']),
+    ...parseContextManagement(value['context_management']),
+    include: parseInclude(value['include']),
+    user: optionalString(value, 'user'),
+    echo,
+  };
+}
+
+/** `string` → one user message; null/absent → no input items. */
+export function parseInput(input: unknown, param = 'input'): unknown[] {
+  if (input == null) return [];
+  if (typeof input === 'string') return [{ type: 'message', role: 'user', content: input }];
+  if (Array.isArray(input)) return input;
+  throw invalidParam(`Invalid type for '${param}': expected a string or an array of input items.`, param, 'invalid_type');
+}
+
+/** `metadata`: ≤ 16 string values, keys ≤ 64 and values ≤ 512 characters. */
+export function parseMetadata(value: unknown, param = 'metadata'): Record<string, string> {
+  if (value == null) return {};
+  if (!isObject(value)) throw invalidParam(`Invalid type for '${param}': expected an object.`, param, 'invalid_type');
+  const entries = Object.entries(value);
+  if (entries.length > 16) throw invalidParam(`Invalid '${param}': too many properties. Expected an object with at most 16 properties, but got ${entries.length} instead.`, param, 'object_above_max_properties');
+  const out: Record<string, string> = {};
+  for (const [key, item] of entries) {
+    if (typeof item !== 'string') throw invalidParam(`Invalid type for '${param}.${key}': expected a string.`, `${param}.${key}`, 'invalid_type');
+    if (key.length > 64) throw invalidParam(`Invalid '${param}': metadata keys must be at most 64 characters.`, param, 'string_above_max_length');
+    if (item.length > 512) throw invalidParam(`Invalid '${param}.${key}': string too long. Expected a string with maximum length 512.`, `${param}.${key}`, 'string_above_max_length');
+    out[key] = item;
+  }
+  return out;
+}
+
+function parseConversation(value: unknown): string | null {
+  if (value == null) return null;
+  if (typeof value === 'string' && value !== '') return value;
+  if (isObject(value) && typeof value['id'] === 'string' && value['id'] !== '') return value['id'];
+  throw invalidParam("Invalid 'conversation': expected a conversation id or {id}.", 'conversation', 'invalid_type');
+}
+
+function parseTools(value: unknown): FunctionTool[] {
+  if (value == null) return [];
+  if (!Array.isArray(value)) throw invalidParam("Invalid type for 'tools': expected an array.", 'tools', 'invalid_type');
+  return value.map((tool, index): FunctionTool => {
+    const at = `tools[${index}]`;
+    if (!isObject(tool)) throw invalidParam(`Invalid type for '${at}': expected an object.`, at, 'invalid_type');
+    if (tool['type'] !== 'function') throw unsupportedParam(`Tools of type '${String(tool['type'])}' are not supported by Switchyard yet; only function tools are.`, `${at}.type`);
+    if (typeof tool['name'] !== 'string' || tool['name'] === '') throw invalidParam(`Missing required parameter: '${at}.name'.`, `${at}.name`, 'missing_required_parameter');
+    if (tool['parameters'] != null && !isObject(tool['parameters'])) throw invalidParam(`Invalid type for '${at}.parameters': expected an object.`, `${at}.parameters`, 'invalid_type');
+    return tool as FunctionTool;
+  });
+}
+
+function parseToolChoice(value: unknown, tools: FunctionTool[]): ToolChoice {
+  if (value == null) return 'auto';
+  if (value === 'none' || value === 'auto' || value === 'required') return value;
+  const names = new Set(tools.map((tool) => tool.name));
+  if (isObject(value) && value['type'] === 'function' && typeof value['name'] === 'string') {
+    if (!names.has(value['name'])) throw invalidParam(`Invalid 'tool_choice': function '${value['name']}' is not in 'tools'.`, 'tool_choice');
+    return { type: 'function', name: value['name'] };
+  }
+  if (isObject(value) && value['type'] === 'allowed_tools' && Array.isArray(value['tools'])) {
+    const mode = value['mode'] === 'required' ? 'required' : 'auto';
+    const allowed = value['tools'].map((tool, index) => {
+      if (!isObject(tool) || tool['type'] !== 'function' || typeof tool['name'] !== 'string') throw unsupportedParam('allowed_tools may list function tools only.', `tool_choice.tools[${index}]`);
+      return { type: 'function' as const, name: tool['name'] };
+    });
+    return { type: 'allowed_tools', mode, tools: allowed };
+  }
+  if (typeof value === 'string') throw invalidParam(`Invalid value for 'tool_choice': '${value}'. Supported values are: 'none', 'auto', and 'required'.`, 'tool_choice');
+  throw unsupportedParam('This tool_choice is not supported by Switchyard; use none, auto, required, a function or allowed_tools.', 'tool_choice');
+}
+
+function parseText(value: unknown): { format: TextFormat; verbosity?: string | null } {
+  if (value == null) return { format: { type: 'text' } };
+  if (!isObject(value)) throw invalidParam("Invalid type for 'text': expected an object.", 'text', 'invalid_type');
+  const verbosity = typeof value['verbosity'] === 'string' ? value['verbosity'] : null;
+  const format = value['format'];
+  if (format == null) return { format: { type: 'text' }, verbosity };
+  if (!isObject(format)) throw invalidParam("Invalid type for 'text.format': expected an object.", 'text.format', 'invalid_type');
+  if (format['type'] === 'text' || format['type'] === 'json_object') return { format: { type: format['type'] }, verbosity };
+  if (format['type'] !== 'json_schema') throw invalidParam(`Invalid value for 'text.format.type': '${String(format['type'])}'.`, 'text.format.type');
+  const name = format['name'];
+  if (typeof name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(name)) throw invalidParam("Invalid 'text.format.name': expected 1-64 characters of a-z, A-Z, 0-9, _ and -.", 'text.format.name');
+  if (!isObject(format['schema'])) throw invalidParam("Missing required parameter: 'text.format.schema'.", 'text.format.schema', 'missing_required_parameter');
+  return { format: { ...format, type: 'json_schema', name, schema: format['schema'] } as TextFormat, verbosity };
+}
+
+function parseReasoning(value: unknown): CreateResponseParams['reasoning'] {
+  if (value == null) return null;
+  if (!isObject(value)) throw invalidParam("Invalid type for 'reasoning': expected an object.", 'reasoning', 'invalid_type');
+  const effort = value['effort'];
+  const summary = value['summary'] ?? value['generate_summary'];
+  return { effort: typeof effort === 'string' ? effort : null, summary: typeof summary === 'string' ? summary : null };
+}
+
+function parseTruncation(value: unknown): 'auto' | 'disabled' {
+  if (value == null) return 'disabled';
+  if (value === 'auto' || value === 'disabled') return value;
+  throw invalidParam(`Invalid value for 'truncation': '${String(value)}'. Supported values are: 'auto' and 'disabled'.`, 'truncation');
+}
+
+function parseContextManagement(value: unknown): { compactThreshold: number | null; contextManagement: unknown } {
+  if (value == null) return { compactThreshold: null, contextManagement: null };
+  if (!Array.isArray(value) || value.length === 0) throw invalidParam("Invalid 'context_management': expected a non-empty array.", 'context_management', 'invalid_type');
+  let threshold: number | null = null;
+  value.forEach((entry, index) => {
+    const at = `context_management[${index}]`;
+    if (!isObject(entry) || entry['type'] !== 'compaction') throw invalidParam(`Invalid '${at}.type': only 'compaction' is supported.`, `${at}.type`);
+    const limit = entry['compact_threshold'];
+    if (limit == null) return;
+    if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1000) throw invalidParam(`Invalid '${at}.compact_threshold': expected an integer >= 1000.`, `${at}.compact_threshold`);
+    threshold = limit;
+  });
+  return { compactThreshold: threshold, contextManagement: value };
+}
+
+function parseInclude(value: unknown): string[] {
+  if (value == null) return [];
+  if (!Array.isArray(value) || !value.every((entry) => typeof entry === 'string')) throw invalidParam("Invalid type for 'include': expected an array of strings.", 'include', 'invalid_type');
+  return value as string[];
+}
+
+function optionalString(value: Record<string, unknown>, field: string): string | null {
+  const item = value[field];
+  if (item == null) return null;
+  if (typeof item !== 'string') throw invalidParam(`Invalid type for '${field}': expected a string.`, field, 'invalid_type');
+  return item;
+}
+
+function optionalBoolean(value: Record<string, unknown>, field: string): boolean | null {
+  const item = value[field];
+  if (item == null) return null;
+  if (typeof item !== 'boolean') throw invalidParam(`Invalid type for '${field}': expected a boolean.`, field, 'invalid_type');
+  return item;
+}
+
+function optionalNumber(value: Record<string, unknown>, field: string, min: number, max: number): number | null {
+  const item = value[field];
+  if (item == null) return null;
+  if (typeof item !== 'number' || !Number.isFinite(item)) throw invalidParam(`Invalid type for '${field}': expected a number.`, field, 'invalid_type');
+  if (item < min || item > max) throw invalidParam(`Invalid '${field}': expected a value between ${min} and ${max}, but got ${item} instead.`, field);
+  return item;
+}
+
+function optionalInteger(value: Record<string, unknown>, field: string, min: number): number | null {
+  const item = value[field];
+  if (item == null) return null;
+  if (typeof item !== 'number' || !Number.isInteger(item)) throw invalidParam(`Invalid type for '${field}': expected an integer.`, field, 'invalid_type');
+  if (item < min) throw invalidParam(`Invalid '${field}': integer below minimum value. Expected a value >= ${min}, but got ${item} instead.`, field, 'integer_below_min_value');
+  return item;
+}

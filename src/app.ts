@@ -11,6 +11,7 @@ import { createExecutor, type FrameDecoder } from './router/executor.js';
 import { createHealthTracker, type HealthTracker } from './router/health.js';
 import { shareHealth } from './router/shared-health.js';
 import { createPolicy } from './router/policy.js';
+import { createRuntime, type Runtime } from './runtime/index.js';
 import { createHealthRoutes } from './server/health-routes.js';
 import { createHttpServer1And2 } from './server/http-server.js';
 import type { Route } from './server/types.js';
@@ -18,9 +19,13 @@ import { createDatabase, createUsageRepository, type Database, migrate, type Usa
 import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
 import { createAdminRoutes } from './surfaces/admin/index.js';
 import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
+import { createBedrockConverseRoutes } from './surfaces/bedrock-converse/index.js';
 import { createRoutingRoutes } from './surfaces/routing/index.js';
+import { createConversationsRoutes } from './surfaces/openai-conversations/index.js';
+import { createResponsesRoutes } from './surfaces/openai-responses/index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
 import { createTransport, type Transport } from './transport/http.js';
+import { decodeEventStream } from './transport/aws-eventstream.js';
 import { decodeSse } from './transport/sse.js';
 
 /** What createApp needs. Tests pass a config object and, optionally, a clock and a logger. */
@@ -46,6 +51,8 @@ export interface App {
   usage: UsageRepository;
   /** Keys, limits, budgets; `access.admin` manages tenants, projects and keys. */
   access: AccessModule;
+  /** Responses and Conversations state; its retention sweeper runs while the app listens. */
+  runtime: Runtime;
   logger: Logger;
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
   /** Drains in-flight requests, then closes the server, the store and upstream connections. */
@@ -68,7 +75,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const sharedHealth = config.redis ? await shareHealth(health, config.redis, config.redisPrefix, (error) => logger.warn({ err: error }, 'redis (health) error')) : undefined;
   const policy = createPolicy({ routing: config.routing, health });
   const adapters = createAdapters(config, { env, now: clock });
-  const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse };
+  const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse, 'aws-eventstream': decodeEventStream };
   const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders });
   // One command connection for limits, budgets and revocations (auto-pipelined: the checks of one
   // request go out together); access opens its own subscriber for revocation messages.
@@ -95,6 +102,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     clock,
     onUsageError: (error, event) => logger.error({ err: error, requestId: event?.requestId }, event ? 'usage event not recorded' : 'budget settlement failed'),
   });
+  const runtime = createRuntime({
+    database,
+    gateway,
+    catalog,
+    clock,
+    retention: config.runtime,
+    sweepIntervalMs: config.runtime.sweepIntervalMs,
+    onSweepError: (error) => logger.warn({ err: error }, 'retention sweep failed'),
+  });
 
   let draining = false;
   const routes: Route[] = [
@@ -116,6 +132,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createOpenAIModelsRoutes({ gateway, created: clock() }),
     ...createRoutingRoutes({ gateway, catalog, health, policy, clock }),
     ...createAnthropicMessagesRoutes({ gateway }),
+    ...createBedrockConverseRoutes({ gateway }),
+    ...createResponsesRoutes({ gateway, responses: runtime.responses }),
+    ...createConversationsRoutes({ gateway, conversations: runtime.conversations }),
     ...createAdminRoutes({ gateway, admin: access.admin }),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
   ];
@@ -130,15 +149,18 @@ export async function createApp(options: AppOptions): Promise<App> {
     database,
     usage,
     access,
+    runtime,
     logger,
     async listen(port = config.server.port, host = config.server.host) {
       const address = await server.listen(port, host);
       listening = true;
+      runtime.sweeper.start();
       return address;
     },
     async close() {
       draining = true;
       if (listening) await server.close();
+      await runtime.sweeper.stop();
       if (!options.transport) await transport.close();
       await sharedHealth?.close();
       await access.close();

@@ -192,6 +192,17 @@ export const configSchema = z.strictObject({
   models: z.record(z.string(), modelSchema).default({}),
   routing: routingSchema.prefault({}),
   keys: z.array(keySeedSchema).default([]),
+  /** Stateful runtime (Responses and Conversations APIs). */
+  runtime: z
+    .strictObject({
+      /** Days a stored response (with its items and stream events) is kept; 0 = until deleted. Default 30. */
+      retentionDays: z.number().nonnegative().default(30),
+      /** Days a conversation (with its items) is kept after creation; 0 = until deleted. Default 0. */
+      conversationRetentionDays: z.number().nonnegative().default(0),
+      /** Interval of the background retention sweep, ms; 0 = no sweep. Default 600000 (10 minutes). */
+      sweepIntervalMs: z.number().int().nonnegative().default(600_000),
+    })
+    .prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;

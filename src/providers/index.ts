@@ -1,6 +1,7 @@
 import type { Config, ProviderType } from '../config/index.js';
 import type { AdapterDeps, AdapterFactory, ProviderAdapter } from './adapter.js';
 import { anthropicAdapter } from './anthropic/index.js';
+import { bedrockAdapter } from './bedrock/index.js';
 import { geminiAdapter } from './gemini/index.js';
 import { openAIAdapter } from './openai/index.js';
 
@@ -23,6 +24,7 @@ const FACTORIES: Partial<Record<ProviderType, AdapterFactory>> = {
   'azure-openai': openAIAdapter,
   'openai-compatible': openAIAdapter,
   anthropic: anthropicAdapter,
+  bedrock: bedrockAdapter,
   gemini: geminiAdapter,
   vertex: geminiAdapter,
 };

@@ -17,6 +17,10 @@ export async function* passthroughStream(frames: AsyncIterable<UpstreamFrame>, p
     const raw = frame.data;
     if (raw === '[DONE]') return;
     if (raw.startsWith('{"error"') || frame.event === 'error') throw streamError(raw, provider);
+    // Raw events are forwarded unparsed, so at least refuse what cannot be a JSON chunk (before the first byte, the router fails over).
+    if (raw[0] !== '{' && !raw.trimStart().startsWith('{')) {
+      throw new GatewayError(`Upstream ${provider} sent a stream event that is not JSON`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+    }
     const emptyChoices = EMPTY_CHOICES.test(raw);
     const hasUsage = emptyChoices && USAGE.test(raw);
     // Filter-only chunks carry no delta (Azure's first chunk; OpenAI sends none of these).

@@ -102,6 +102,9 @@ describe('failover to the second deployment', () => {
   it.each([
     ['500', { status: 500, body: { error: { message: 'boom', type: 'server_error' } } }],
     ['reset before headers', { resetBeforeHeaders: true }],
+    ['a 200 HTML page instead of a stream', { status: 200, headers: { 'content-type': 'text/html' }, body: '<html><body>captive portal</body></html>' }],
+    ['a 200 stream with no event before [DONE]', { chunks: ['data: [DONE]\n\n'] }],
+    ['a 200 stream whose first event is not JSON', { chunks: ['data: upstream exploded\n\n', 'data: [DONE]\n\n'] }],
   ] as Array<[string, FakeStep]>)('streaming: %s before the first byte → the second deployment streams', async (_name, step) => {
     upstream.script([step]);
     const { url } = await failoverGateway(upstream.url);

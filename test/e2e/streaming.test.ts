@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
 import { eventually, type RunningGateway, startGateway } from '../helpers/gateway.js';
@@ -82,5 +83,34 @@ describe('client disconnect mid-stream', () => {
     const row = await eventually(() => gateway.app.usage.get(requestId));
     expect(row).toMatchObject({ requestId, status: 'aborted', httpStatus: 499, stream: true, deployment: 'fake', attempts: 1 });
     expect(await gateway.app.usage.list({ limit: 1000 }).then((rows) => rows.filter((item) => item.requestId === requestId))).toHaveLength(1);
+  });
+
+  it('before the upstream has answered: aborts the waiting upstream request too', async () => {
+    upstream.script([{ headersDelayMs: 3000, body: { never: 'sent' } }]);
+    const controller = new AbortController();
+    const sent = request(`${gateway.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'slow' }] }),
+      signal: controller.signal,
+    }).catch((error: unknown) => error);
+    await eventually(() => (upstream.requests.length === 1 ? true : undefined));
+    const since = performance.now();
+    // The request went out on this connection (new or kept alive) and its answer is pending.
+    const connection = probe.lastActive()!;
+    expect(connection.closedAt).toBeUndefined();
+    const rowsBefore = await gateway.app.usage.list({ limit: 1000 });
+    controller.abort();
+    expect(await sent).toBeInstanceOf(Error);
+
+    await eventually(() => (connection.closedAt === undefined ? undefined : true), 2000);
+    expect(connection.closedBy).toBe('client');
+    expect(connection.closedAt! - since).toBeLessThan(1500);
+    const row = await eventually(async () => {
+      const rows = await gateway.app.usage.list({ limit: 1000 });
+      return rows.length > rowsBefore.length ? rows.find((item) => !rowsBefore.some((old) => old.requestId === item.requestId)) : undefined;
+    });
+    expect(row.requestId).toMatch(/^req_/);
+    expect(row).toMatchObject({ status: 'aborted', httpStatus: 499, stream: false, attempts: 1 });
   });
 });

@@ -16,7 +16,7 @@ export interface ProbedConnection {
   closedBy?: 'client' | 'upstream';
   /** Bytes relayed from the upstream to the client. */
   bytesFromUpstream: number;
-  /** performance.now() of the last bytes from the upstream. */
+  /** performance.now() of the last bytes relayed in either direction. */
   lastDataAt?: number;
 }
 
@@ -24,7 +24,7 @@ export interface TcpProbe {
   /** `http://127.0.0.1:<port>` */
   url: string;
   connections: ProbedConnection[];
-  /** The connection that last relayed upstream bytes (keep-alive connections are reused). */
+  /** The connection that last relayed bytes (keep-alive connections are reused). */
   lastActive(): ProbedConnection | undefined;
   close(): Promise<void>;
 }
@@ -46,6 +46,7 @@ export async function startTcpProbe(targetPort: number): Promise<TcpProbe> {
       record.bytesFromUpstream += data.length;
       record.lastDataAt = performance.now();
     });
+    client.on('data', () => void (record.lastDataAt = performance.now()));
     client.pipe(upstream);
     upstream.pipe(client);
     const closed = (by: 'client' | 'upstream') => () => {

@@ -98,7 +98,10 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     else socket.destroy();
   });
 
-  const net = createNetServer((socket) => {
+  // noDelay: node:http sets TCP_NODELAY only on sockets its own listener accepts, and these come
+  // from this net server. Without it, Nagle holds each SSE event until the previous segment is
+  // ACKed (up to the peer's ~40 ms delayed ACK): time to first token +40 ms, events bunched.
+  const net = createNetServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.once('readable', () => {

@@ -16,6 +16,8 @@ const COMPACTION_PREFIX = 'swy.cmp.v1.';
 export interface ReasoningPayload {
   text: string;
   signature?: string | undefined;
+  /** Logical model that produced it: signatures only verify on the model (cloud) that made them. */
+  model?: string | undefined;
 }
 
 /** A compaction summary and the model that wrote it. */
@@ -33,8 +35,10 @@ export function encodeReasoning(payload: ReasoningPayload): string {
 export function decodeReasoning(value: unknown): ReasoningPayload | undefined {
   const parsed = decode(value, REASONING_PREFIX);
   if (!parsed || typeof parsed['text'] !== 'string') return undefined;
-  const signature = parsed['signature'];
-  return typeof signature === 'string' ? { text: parsed['text'], signature } : { text: parsed['text'] };
+  const payload: ReasoningPayload = { text: parsed['text'] };
+  if (typeof parsed['signature'] === 'string') payload.signature = parsed['signature'];
+  if (typeof parsed['model'] === 'string') payload.model = parsed['model'];
+  return payload;
 }
 
 /** Encodes a summary for a `compaction` item's `encrypted_content`. */

@@ -10,7 +10,7 @@ type Part = { type: 'output_text'; text: string } | { type: 'refusal'; refusal: 
 
 type Open =
   | { kind: 'message'; index: number; id: string; parts: Part[]; part: Part | undefined }
-  | { kind: 'reasoning'; index: number; id: string; text: string; signature: string | undefined; summaryOpen: boolean }
+  | { kind: 'reasoning'; index: number; id: string; text: string; signature: string | undefined; summaryOpen: boolean; model?: string | undefined }
   | { kind: 'function_call'; index: number; id: string; callId: string; name: string; arguments: string };
 
 /**
@@ -28,10 +28,20 @@ export class OutputBuilder {
   private readonly calls = new Map<number, Extract<Open, { kind: 'function_call' }>>();
   private nextIndex = 0;
 
-  constructor(
-    private readonly ids: IdSource,
-    private readonly sink?: EventSink,
-  ) {}
+  private readonly ids: IdSource;
+  private readonly sink: EventSink | undefined;
+  private readonly model: string | undefined;
+
+  /**
+   * @param options.ids Mints item ids (`msg_`, `fc_`, `rs_`, `call_` prefixes).
+   * @param options.sink Receives the stream events; none for a whole answer.
+   * @param options.model Logical model, recorded in reasoning envelopes (see to-chat.ts).
+   */
+  constructor(options: { ids: IdSource; sink?: EventSink | undefined; model?: string | undefined }) {
+    this.ids = options.ids;
+    this.sink = options.sink;
+    this.model = options.model;
+  }
 
   /** Applies one chat delta (`content`, `refusal`, `reasoning_content`/`reasoning_signature`, `tool_calls`). */
   delta(delta: ChatDelta): void {
@@ -142,7 +152,7 @@ export class OutputBuilder {
         this.emit({ type: 'response.reasoning_summary_text.done', item_id: open.id, output_index: open.index, summary_index: 0, text: open.text });
         this.emit({ type: 'response.reasoning_summary_part.done', item_id: open.id, output_index: open.index, summary_index: 0, part: { type: 'summary_text', text: open.text } });
       }
-      const item: Item = { id: open.id, type: 'reasoning', summary, encrypted_content: encodeReasoning({ text: open.text, signature: open.signature }) };
+      const item: Item = { id: open.id, type: 'reasoning', summary, encrypted_content: encodeReasoning({ text: open.text, signature: open.signature, model: open.model ?? this.model }) };
       this.place(open.index, item);
       this.emit({ type: 'response.output_item.done', output_index: open.index, item });
     } else {
@@ -168,6 +178,7 @@ export class OutputBuilder {
       if (text !== '') this.reasoning(text, id);
       else this.openReasoning(id);
       if (payload?.signature !== undefined) this.signature(payload.signature, id);
+      if (this.open?.kind === 'reasoning') this.open.model = payload?.model;
       this.close();
     } else if (item.type === 'function_call') {
       this.toolCall({ index: this.nextIndex, id: String(item['call_id']), function: { name: String(item['name']), arguments: String(item['arguments'] ?? '') } }, id);

@@ -37,7 +37,7 @@ export async function prepare(deps: RuntimeDeps, params: CreateResponseParams, c
     deps.ids,
   );
   const instructions: ChatMessage[] = params.instructions ? [{ role: 'system', content: params.instructions }] : [];
-  let messages = [...instructions, ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]))];
+  let messages = [...instructions, ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model)];
   const window = contextWindowOf(deps.catalog, params.model);
 
   let compaction: Compaction | undefined;
@@ -46,7 +46,7 @@ export async function prepare(deps: RuntimeDeps, params: CreateResponseParams, c
   if (history.length > 0 && (loaded.compactionTrigger || (threshold !== null && !fits(messages, tools, threshold)))) {
     compaction = await compact(deps.gateway, history, params.model, call, deps.ids);
     const items: Item[] = [...history.filter(isUserMessage), compaction.item, ...loaded.input];
-    messages = [...instructions, ...itemsToMessages(items)];
+    messages = [...instructions, ...itemsToMessages(items, params.model)];
   }
   if (window !== undefined) messages = fitToWindow(messages, tools, window - (params.maxOutputTokens ?? 0), params.truncation);
   return { loaded, compaction, messages };
@@ -61,5 +61,5 @@ export async function countInputTokens(deps: RuntimeDeps, params: CreateResponse
     deps.ids,
   );
   const instructions: ChatMessage[] = params.instructions ? [{ role: 'system', content: params.instructions }] : [];
-  return contextTokens([...instructions, ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]))], tools);
+  return contextTokens([...instructions, ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model)], tools);
 }

@@ -32,7 +32,7 @@ export async function createResponse(deps: RuntimeDeps, params: CreateResponsePa
   const shell = responseShell(params, deps.ids('resp_'), seconds(started));
   const outcome = await deps.gateway.chat({ requestId: call.requestId, surface: 'openai-responses', body, principal: call.principal, signal: call.signal, tags: call.tags });
   const builder = (sink?: (event: Record<string, unknown>) => void) => {
-    const output = new OutputBuilder(deps.ids, sink);
+    const output = new OutputBuilder({ ids: deps.ids, sink, model: params.model });
     if (prepared.compaction) output.addComplete(prepared.compaction.item);
     return output;
   };

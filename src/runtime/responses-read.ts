@@ -33,7 +33,7 @@ function rebuildEvents(response: ResponseObject): Array<Record<string, unknown>>
   const shell: ResponseObject = { ...response, status: 'in_progress', completed_at: null, incomplete_details: null, error: null, output: [], usage: null };
   log.emit({ type: 'response.created', response: shell });
   log.emit({ type: 'response.in_progress', response: shell });
-  const builder = new OutputBuilder(() => 'unused', (event) => log.emit(event));
+  const builder = new OutputBuilder({ ids: () => 'unused', sink: (event) => log.emit(event) });
   for (const item of response.output) builder.replay(item);
   const terminal = response.status === 'failed' ? 'response.failed' : response.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
   log.emit({ type: terminal, response });

@@ -5,17 +5,22 @@ import { isRecord, isUserMessage } from './items.js';
 import type { Item } from './types.js';
 
 /**
- * Items → chat messages (the internal representation), the way every provider can take them:
+ * Items → chat messages (the internal representation), the way every provider can take them.
+ * `model` is the logical model of the call the messages are for.
+ *
  * - user/system/developer messages → one message each (`developer` becomes `system`, which
  *   every cloud accepts); text-only content becomes a string.
  * - the assistant side of one turn (reasoning, assistant message, function calls, in any order)
  *   → one assistant message: text as `content`, calls as `tool_calls` (call ids kept exactly:
  *   they may carry provider signatures), reasoning as `reasoning_content` +
- *   `reasoning_signature` (decoded from Switchyard's envelope; foreign blobs are left out).
+ *   `reasoning_signature`, decoded from Switchyard's envelope, and only when the same logical
+ *   model wrote it: a signature verifies only where it was made, so reasoning from another
+ *   model (another cloud) is left out, as are foreign blobs (the spec's advice).
+ *   Earlier turns' text still carries what was concluded.
  * - function_call_output → a `tool` message.
  * - compaction → a system message holding the summary.
  */
-export function itemsToMessages(items: Item[]): ChatMessage[] {
+export function itemsToMessages(items: Item[], model: string): ChatMessage[] {
   const messages: ChatMessage[] = [];
   let assistant: ChatMessage | undefined;
   const flush = () => {
@@ -55,7 +60,7 @@ export function itemsToMessages(items: Item[]): ChatMessage[] {
       }
       case 'reasoning': {
         const payload = decodeReasoning(item['encrypted_content']);
-        if (!payload) break;
+        if (!payload || payload.model !== model) break;
         const turn = current();
         if (payload.text !== '') turn.reasoning_content = (turn.reasoning_content ?? '') + payload.text;
         if (payload.signature !== undefined) turn.reasoning_signature = payload.signature;

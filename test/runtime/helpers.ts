@@ -94,7 +94,7 @@ export function openAIFamilyProviders(clouds: { openai: RecordedCloud; azure: Re
 
 /** A model served by exactly one provider. */
 export function pinned(provider: string, upstream = 'gpt-4o-mini', contextWindow?: number) {
-  return { capabilities: ['tools' as const, 'json_schema' as const], ...(contextWindow === undefined ? {} : { contextWindow }), deployments: [{ provider, model: upstream }] };
+  return { capabilities: ['tools' as const, 'json_schema' as const, 'reasoning' as const], ...(contextWindow === undefined ? {} : { contextWindow }), deployments: [{ provider, model: upstream }] };
 }
 
 /** A listening Switchyard. */

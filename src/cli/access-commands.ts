@@ -1,0 +1,257 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { decimalToScaled, isDecimalString, scaledToDecimal } from '../core/money.js';
+import { AdminError, adminRequest, adminTarget, type AdminTarget } from './admin-client.js';
+import { cell, details, table } from './table.js';
+
+/**
+ * `switchyard tenants|projects|keys|audit`: thin commands over the admin API (`/admin/v1`), sent
+ * over HTTP to `--url` (or `$SWITCHYARD_URL`) with `--key` (or `$SWITCHYARD_MASTER_KEY`). Lists
+ * print tables, single objects `key: value` lines; `--json` prints the API's JSON instead.
+ */
+
+/** Where output goes (tests capture it). */
+export interface Output {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: Output = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
+
+interface Common {
+  url?: string;
+  key?: string;
+  json?: boolean;
+}
+
+interface PolicyFlags {
+  name?: string;
+  rpm?: number;
+  tpm?: number;
+  maxConcurrent?: number;
+  budget?: string;
+  budgetUsd?: string;
+  period?: string;
+  soft?: boolean;
+  alert?: number;
+  metadata?: string[];
+  tag?: string[];
+}
+
+/** Registers the access commands on `program`. */
+export function registerAccessCommands(program: Command, output: Output = STDIO): void {
+  const run = (work: (target: AdminTarget, options: any, ...args: string[]) => Promise<unknown>, render: (result: any, options: any) => string) =>
+    async (...args: unknown[]) => {
+      const command = args[args.length - 1] as Command;
+      const options = command.opts() as Common;
+      const positional = args.slice(0, -2).filter((arg): arg is string => typeof arg === 'string');
+      try {
+        const result = await work(adminTarget(options), options, ...positional);
+        output.out(options.json ? `${JSON.stringify(result, null, 2)}\n` : render(result, options));
+      } catch (error) {
+        if (!(error instanceof AdminError || error instanceof InvalidArgumentError)) throw error;
+        output.err(`error: ${error.message}\n`);
+        process.exitCode = 1;
+      }
+    };
+  const common = (command: Command) =>
+    command
+      .option('--url <url>', 'Switchyard base URL (default $SWITCHYARD_URL or http://127.0.0.1:8080)')
+      .option('--key <key>', 'master key (default $SWITCHYARD_MASTER_KEY)')
+      .option('--json', 'print the JSON answer');
+
+  for (const kind of ['tenants', 'projects', 'keys'] as const) {
+    const singular = kind.slice(0, -1);
+    const group = program.command(kind).description(`manage ${kind} through the admin API`);
+    const path = `/${kind}`;
+    const create = common(policy(group.command('create').description(`create a ${singular}`)));
+    if (kind === 'tenants') create.requiredOption('--name <name>', 'display name').option('--id <id>', 'id (default: generated)');
+    if (kind === 'projects') create.requiredOption('--tenant <id>', 'tenant').requiredOption('--name <name>', 'display name').option('--id <id>', 'id (default: generated)');
+    if (kind === 'keys') keyFlags(create.requiredOption('--project <id>', 'project').option('--name <name>', 'display name'));
+    create.action(
+      run(
+        (target, options) => adminRequest(target, 'POST', path, { ...(kind === 'keys' ? keyBody(options) : entityBody(options, true)), ...(options.id ? { id: options.id } : {}), ...(options.tenant ? { tenant_id: options.tenant } : {}), ...(options.project ? { project_id: options.project } : {}) }),
+        (result) => (kind === 'keys' ? `${details(summary(result))}\nsecret:  ${result.secret}\n(shown once: store it now; only its hash is kept)\n` : details(summary(result))),
+      ),
+    );
+
+    const list = common(group.command('list').description(`list ${kind}`)).option('--limit <n>', 'page size (1-1000)', integer).option('--after <id>', 'the last id of the previous page');
+    if (kind !== 'tenants') list.option('--tenant <id>', 'only this tenant');
+    if (kind === 'keys') list.option('--project <id>', 'only this project');
+    list.action(
+      run(
+        (target, options) => adminRequest(target, 'GET', `${path}${query({ limit: options.limit, after: options.after, tenant_id: options.tenant, project_id: options.project })}`),
+        (result) => listTable(kind, result.data) + (result.has_more ? `(more: --after ${result.last_id})\n` : ''),
+      ),
+    );
+
+    common(group.command('show <id>').description(`show a ${singular}, its limits in force and current spend`)).action(
+      run((target, _options, id) => adminRequest(target, 'GET', `${path}/${encodeURIComponent(id!)}`), (result) => details(summary(result)) + '\n' + levelsTable(result.levels)),
+    );
+
+    const update = common(policy(group.command('update <id>').description(`change a ${singular}; "none" clears a limit or the budget`)));
+    update.option('--disable', 'refuse its requests').option('--enable', 'serve its requests again');
+    if (kind === 'keys') keyFlags(update);
+    update.action(run((target, options, id) => adminRequest(target, 'PATCH', `${path}/${encodeURIComponent(id!)}`, kind === 'keys' ? keyBody(options) : entityBody(options, false)), (result) => details(summary(result))));
+
+    if (kind === 'keys') {
+      common(group.command('rotate <id>').description('issue a new secret; the old one works for the grace period'))
+        .option('--grace <seconds>', 'how long the old secret keeps working (default 3600)', integer)
+        .action(
+          run(
+            (target, options, id) => adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/rotate`, options.grace === undefined ? {} : { grace_seconds: options.grace }),
+            (result) => `${details(summary(result))}\nsecret:  ${result.secret}\n(shown once; the old secret works until ${result.previous_valid_until})\n`,
+          ),
+        );
+      common(group.command('revoke <id>').description('revoke the key at once, on every replica')).action(
+        run((target, _options, id) => adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/revoke`), (result) => details(summary(result))),
+      );
+    } else {
+      for (const verb of ['disable', 'enable'] as const) {
+        common(group.command(`${verb} <id>`).description(`${verb} the ${singular} (and every key under it)`)).action(
+          run((target, _options, id) => adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/${verb}`), (result) => details(summary(result))),
+        );
+      }
+    }
+  }
+
+  common(program.command('audit').description('show the admin audit log, newest first'))
+    .option('--target-type <type>', 'tenant | project | key')
+    .option('--target-id <id>', 'one entity')
+    .option('--limit <n>', 'page size', integer)
+    .option('--after <id>', 'the last id of the previous page')
+    .action(
+      run(
+        (target, options) => adminRequest(target, 'GET', `/audit${query({ target_type: options.targetType, target_id: options.targetId, limit: options.limit, after: options.after })}`),
+        (result) => table(['at', 'actor', 'action', 'target', 'id'], result.data.map((entry: any) => [entry.at, entry.actor, entry.action, `${entry.target_type}:${entry.target_id}`, entry.id])),
+      ),
+    );
+}
+
+function policy(command: Command): Command {
+  return command
+    .option('--rpm <n>', 'requests per minute ("none" to clear)', limit)
+    .option('--tpm <n>', 'tokens per minute ("none" to clear)', limit)
+    .option('--max-concurrent <n>', 'requests in flight ("none" to clear)', limit)
+    .option('--budget <micros>', 'budget in µUSD ("none" removes it)')
+    .option('--budget-usd <usd>', 'budget in USD, e.g. 25.50')
+    .option('--period <period>', 'budget period: day | week | month | total (default month)')
+    .option('--soft', 'soft budget: alert, never refuse')
+    .option('--alert <percent>', 'alert when spend reaches this percent of the budget', integer)
+    .option('--metadata <key=value...>', 'metadata entries')
+    .option('--tag <tag...>', 'tags');
+}
+
+function keyFlags(command: Command): Command {
+  return command.option('--models <patterns>', 'allowed models, comma-separated ("gpt-4o*"; "all" for every model)').option('--expires <instant>', 'expiry (ISO date-time; "never" to clear)');
+}
+
+function entityBody(options: PolicyFlags & { disable?: boolean; enable?: boolean }, creating: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (options.name !== undefined) body['name'] = options.name;
+  if (options.disable) body['status'] = 'disabled';
+  if (options.enable) body['status'] = 'active';
+  const limits: Record<string, number | null> = {};
+  const set = (field: string, value: number | undefined) => {
+    if (value !== undefined) limits[field] = value === CLEAR ? null : value;
+  };
+  set('rpm', options.rpm);
+  set('tpm', options.tpm);
+  set('max_concurrent', options.maxConcurrent);
+  if (Object.keys(limits).length > 0) body['limits'] = limits;
+  const amount = budgetMicros(options);
+  if (amount === null) body['budget'] = null;
+  else if (amount !== undefined) {
+    body['budget'] = { amount_micros: amount, period: options.period ?? 'month', mode: options.soft ? 'soft' : 'hard', ...(options.alert === undefined ? {} : { alert_percent: options.alert }) };
+  } else if (options.period !== undefined || options.soft || options.alert !== undefined) {
+    throw new InvalidArgumentError('--period, --soft and --alert need --budget or --budget-usd');
+  }
+  if (options.metadata) body['metadata'] = Object.fromEntries(options.metadata.map(pair));
+  if (options.tag) body['tags'] = options.tag;
+  if (creating && body['status'] !== undefined) delete body['status'];
+  return body;
+}
+
+function keyBody(options: PolicyFlags & { models?: string; expires?: string }): Record<string, unknown> {
+  const body = entityBody(options, false);
+  if (options.models !== undefined) body['allowed_models'] = options.models === 'all' ? null : options.models.split(',').map((item) => item.trim()).filter(Boolean);
+  if (options.expires !== undefined) body['expires_at'] = options.expires === 'never' ? null : options.expires;
+  return body;
+}
+
+function budgetMicros(options: PolicyFlags): string | null | undefined {
+  if (options.budget === 'none') return null;
+  if (options.budget !== undefined) {
+    if (!/^\d+$/.test(options.budget)) throw new InvalidArgumentError('--budget is a whole number of µUSD (or "none")');
+    return options.budget;
+  }
+  if (options.budgetUsd !== undefined) {
+    if (!isDecimalString(options.budgetUsd)) throw new InvalidArgumentError('--budget-usd is a decimal amount such as 25.50');
+    return decimalToScaled(options.budgetUsd, 6).toString();
+  }
+  return undefined;
+}
+
+function summary(entity: any): Record<string, unknown> {
+  const { levels: _levels, secret: _secret, limits, budget, ...rest } = entity;
+  return { ...rest, limits: compactLimits(limits), budget: budgetText(budget) };
+}
+
+function listTable(kind: 'tenants' | 'projects' | 'keys', items: any[]): string {
+  if (kind === 'keys') {
+    return table(['id', 'project', 'name', 'prefix', 'status', 'models', 'expires', 'limits', 'budget'], items.map((key) => [key.id, key.project_id, key.name, key.prefix, key.revoked_at ? 'revoked' : key.status, key.allowed_models ? key.allowed_models.join(',') : 'all', cell(key.expires_at), compactLimits(key.limits), budgetText(key.budget)]));
+  }
+  const columns = kind === 'projects' ? ['id', 'tenant', 'name', 'status', 'limits', 'budget'] : ['id', 'name', 'status', 'limits', 'budget'];
+  return table(columns, items.map((item) => [item.id, ...(kind === 'projects' ? [item.tenant_id] : []), item.name, item.status, compactLimits(item.limits), budgetText(item.budget)]));
+}
+
+function levelsTable(levels: any[] | undefined): string {
+  if (!levels) return '';
+  return table(
+    ['level', 'id', 'limits', 'budget', 'spent', 'reserved', 'remaining'],
+    levels.map((level) => [level.kind, level.id, compactLimits(level.limits), budgetText(level.budget), usd(level.spend?.spent_micros), usd(level.spend?.reserved_micros), usd(level.spend?.remaining_micros)]),
+  );
+}
+
+function compactLimits(limits: { rpm: number | null; tpm: number | null; max_concurrent: number | null } | undefined): string {
+  if (!limits) return '-';
+  const parts = [limits.rpm === null ? '' : `${limits.rpm} rpm`, limits.tpm === null ? '' : `${limits.tpm} tpm`, limits.max_concurrent === null ? '' : `${limits.max_concurrent} concurrent`].filter(Boolean);
+  return parts.length > 0 ? parts.join(', ') : '-';
+}
+
+function budgetText(budget: { amount_micros: string; period: string; mode: string; alert_percent: number | null } | null | undefined): string {
+  if (!budget) return '-';
+  return `${usd(budget.amount_micros)}/${budget.period} ${budget.mode}${budget.alert_percent === null ? '' : `, alert ${budget.alert_percent}%`}`;
+}
+
+function usd(micros: string | null | undefined): string {
+  return micros === null || micros === undefined ? '-' : `$${scaledToDecimal(BigInt(micros), 6)}`;
+}
+
+function query(params: Record<string, string | number | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value !== undefined) search.set(name, String(value));
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+function pair(text: string): [string, string] {
+  const at = text.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`--metadata expects key=value, got "${text}"`);
+  return [text.slice(0, at), text.slice(at + 1)];
+}
+
+function integer(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  return parsed;
+}
+
+/** Commander keeps null as "not given", so "none" travels as -1 and becomes null in the body. */
+const CLEAR = -1;
+
+function limit(value: string): number {
+  if (value === 'none') return CLEAR;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a positive integer or "none"');
+  return parsed;
+}

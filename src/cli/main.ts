@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { serve } from '../main.js';
+import { registerAccessCommands } from './access-commands.js';
 
 /** The `switchyard` command. */
 export function buildCli(): Command {
@@ -35,6 +36,8 @@ export function buildCli(): Command {
         process.exitCode = 1;
       }
     });
+
+  registerAccessCommands(program);
 
   return program;
 }

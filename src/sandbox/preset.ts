@@ -5,7 +5,11 @@ import { GatewayError } from '../errors/index.js';
 import { sendJson, sendOpenAIError } from '../server/respond.js';
 import type { Route } from '../server/types.js';
 import { startAnthropicEmulator } from './anthropic-emulator.js';
+import { startBedrockEmulator } from './bedrock-emulator.js';
 import { type Emulator, startOpenAIEmulator } from './openai-emulator.js';
+
+/** Credentials the emulated Bedrock verifies SigV4 signatures against. */
+const SANDBOX_AWS = { accessKeyId: 'AKIASANDBOXEXAMPLE', secretAccessKey: 'sandbox-secret-access-key' };
 
 /** The running emulated clouds, by name (`azure`, `openai`, ...). */
 export interface SandboxClouds {
@@ -28,6 +32,7 @@ export async function startSandboxClouds(options: SandboxOptions = {}): Promise<
   clouds.set('azure', await startOpenAIEmulator({ flavor: 'azure', tokenDelayMs, apiKey: 'sandbox-azure-key' }));
   clouds.set('openai', await startOpenAIEmulator({ flavor: 'openai', tokenDelayMs, apiKey: 'sandbox-openai-key' }));
   clouds.set('anthropic', await startAnthropicEmulator({ tokenDelayMs, apiKey: 'sandbox-anthropic-key' }));
+  clouds.set('bedrock', await startBedrockEmulator({ tokenDelayMs, region: 'us-west-2', credentials: SANDBOX_AWS }));
   for (const name of options.down ?? []) {
     const cloud = clouds.get(name);
     if (!cloud) throw new Error(`--sandbox-down: unknown cloud "${name}" (known: ${[...clouds.keys()].join(', ')})`);
@@ -55,11 +60,13 @@ export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number
       azure: { name: 'Microsoft Azure (sandbox)', primary: true, license: { from: '2019-07-22', until: '2033-01-01' }, revenueShare: { rate: '0.20', cap: '50000000000', from: '2019-07-22', until: '2031-01-01' } },
       openai: { name: 'OpenAI direct (sandbox)' },
       anthropic: { name: 'Anthropic direct (sandbox)' },
+      aws: { name: 'Amazon Web Services (sandbox)', license: { from: '2026-02-27', until: '2032-01-01' } },
     },
     providers: {
       'sandbox-azure': { type: 'azure-openai', partner: 'azure', baseUrl: url('azure'), apiKey: 'sandbox-azure-key', apiVersion: '2024-10-21', sandbox: true },
       'sandbox-openai': { type: 'openai', partner: 'openai', baseUrl: `${url('openai')}/v1`, apiKey: 'sandbox-openai-key', sandbox: true },
       'sandbox-anthropic': { type: 'anthropic', partner: 'anthropic', baseUrl: url('anthropic'), apiKey: 'sandbox-anthropic-key', sandbox: true },
+      'sandbox-bedrock': { type: 'bedrock', partner: 'aws', region: 'us-west-2', baseUrl: url('bedrock'), ...SANDBOX_AWS, sandbox: true },
     },
     models: {
       'gpt-4o-mini': {
@@ -73,13 +80,26 @@ export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number
           { provider: 'sandbox-openai', model: 'gpt-4o-mini' },
         ],
       },
+      'gpt-oss-120b': {
+        description: 'Sandbox open-weight model: Azure first (primary partner), Bedrock second',
+        contextWindow: 131072,
+        capabilities: ['tools', 'json_schema'],
+        price: { input: '0.15', cachedInput: '0.075', output: '0.60' },
+        deployments: [
+          { provider: 'sandbox-azure', model: 'gpt-oss-120b' },
+          { provider: 'sandbox-bedrock', model: 'openai.gpt-oss-120b-1:0', weight: 2 },
+        ],
+      },
       'claude-sonnet': {
         description: 'Sandbox Claude-style model (deterministic emulator behind the Anthropic Messages API)',
         contextWindow: 200000,
         maxOutputTokens: 8192,
         capabilities: ['tools', 'json_schema', 'vision', 'reasoning'],
         price: { input: '3', cachedInput: '0.30', output: '15' },
-        deployments: [{ provider: 'sandbox-anthropic', model: 'claude-sonnet-4-5' }],
+        deployments: [
+          { provider: 'sandbox-anthropic', model: 'claude-sonnet-4-5' },
+          { provider: 'sandbox-bedrock', model: 'anthropic.claude-sonnet-4-5-v1:0' },
+        ],
       },
       'text-embedding-3-small': {
         kind: 'embedding',

@@ -1,0 +1,81 @@
+import { sql } from 'kysely';
+import type { Redis } from 'ioredis';
+import type { Catalog } from '../router/catalog.js';
+import type { HealthTracker } from '../router/health.js';
+import type { Database } from '../store/index.js';
+import type { GatewayMetrics } from './metrics.js';
+
+/** What the scrape-time gauges read. */
+export interface CollectDeps {
+  metrics: GatewayMetrics;
+  catalog: Catalog;
+  health: HealthTracker;
+  database: Database;
+  redis?: (() => Redis | undefined) | undefined;
+  clock: () => number;
+}
+
+const STATES = ['closed', 'open', 'half-open'] as const;
+/** Store counts are read at most this often, ms (scrapes may come every few seconds). */
+const STORE_REFRESH_MS = 15_000;
+
+/**
+ * Returns a function that refreshes the gauges read at scrape time: breaker states and latency
+ * estimates per deployment, background runs by status, store and Redis round trips.
+ */
+export function createCollector(deps: CollectDeps): () => Promise<void> {
+  const { metrics } = deps;
+  let storeReadAt = Number.NEGATIVE_INFINITY;
+  return async () => {
+    metrics.breakerState.reset();
+    metrics.deploymentLatency.reset();
+    for (const model of deps.catalog.all()) {
+      for (const deployment of model.deployments) {
+        const health = deps.health.get(deployment.key);
+        const labels = { model: model.name, deployment: deployment.provider, partner: deployment.partner ?? '' };
+        for (const state of STATES) metrics.breakerState.set({ ...labels, state }, health.state === state ? 1 : 0);
+        if (health.ttfbMs !== undefined) metrics.deploymentLatency.set({ ...labels, kind: 'ttfb' }, health.ttfbMs / 1000);
+        if (health.latencyMs !== undefined) metrics.deploymentLatency.set({ ...labels, kind: 'total' }, health.latencyMs / 1000);
+      }
+    }
+    const pings: Array<Promise<void>> = [timeStore()];
+    const redis = deps.redis?.();
+    if (redis) pings.push(timeRedis(redis));
+    if (deps.clock() - storeReadAt >= STORE_REFRESH_MS) {
+      storeReadAt = deps.clock();
+      pings.push(countRuns());
+    }
+    await Promise.all(pings);
+  };
+
+  async function timeStore() {
+    const started = performance.now();
+    try {
+      await sql`select 1`.execute(deps.database.db);
+      metrics.storeLatency.set((performance.now() - started) / 1000);
+    } catch {
+      metrics.storeLatency.set(Number.NaN);
+    }
+  }
+
+  async function timeRedis(redis: Redis) {
+    const started = performance.now();
+    try {
+      await redis.ping();
+      metrics.redisLatency.set((performance.now() - started) / 1000);
+    } catch {
+      metrics.redisLatency.set(Number.NaN);
+    }
+  }
+
+  async function countRuns() {
+    try {
+      const since = deps.clock() - 86_400_000;
+      const result = await sql<{ status: string; count: number | bigint }>`select status, count(*) as count from runtime_responses where created_at >= ${since} group by status`.execute(deps.database.db);
+      metrics.backgroundRuns.reset();
+      for (const row of result.rows) metrics.backgroundRuns.set({ status: row.status }, Number(row.count));
+    } catch {
+      // The runtime tables are absent in a store migrated by an older release: no gauge then.
+    }
+  }
+}

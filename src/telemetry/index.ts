@@ -1,0 +1,127 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/index.js';
+import type { UsageSink } from '../gateway/create-gateway.js';
+import type { Gateway } from '../gateway/types.js';
+import type { Catalog } from '../router/catalog.js';
+import type { HealthTracker } from '../router/health.js';
+import type { Route } from '../server/types.js';
+import type { Database } from '../store/index.js';
+import { type BodyStore, createBodyStore } from './bodies.js';
+import { createCollector } from './collect.js';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
+import { createPricer } from './money.js';
+import { combineObservers, type GatewayObserver, type HttpObserver } from './observer.js';
+import { createRollupQueries } from './rollup-queries.js';
+import { migrateTelemetry } from './rollup-schema.js';
+import { createRollupRecorder, type RollupRecorder } from './rollups.js';
+import { createTelemetryRoutes } from './routes.js';
+import { createTracing, type Tracing } from './tracing.js';
+import { createUsageQueries } from './usage-queries.js';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+
+export type { GatewayObserver, HttpObserver } from './observer.js';
+export { combineObservers } from './observer.js';
+export { createLogger, REDACT_PATHS, type Logger } from './logger.js';
+
+/** What telemetry is built from. */
+export interface TelemetryDeps {
+  config: Config;
+  catalog: Catalog;
+  health: HealthTracker;
+  database: Database;
+  /** The Redis command connection, read at scrape time (it connects after telemetry is built). */
+  redis?: () => Redis | undefined;
+  clock: () => number;
+  /** Replaces the OTLP exporter (tests). */
+  spanExporter?: SpanExporter | undefined;
+  onError?: (error: unknown, what: string) => void;
+}
+
+/** Metrics, traces, roll-ups and body capture, wired for the app. */
+export interface Telemetry {
+  /** For the gateway core and the executor. */
+  observer: GatewayObserver | undefined;
+  /** For the HTTP server: trace context and the log line's trace id. */
+  http: HttpObserver;
+  metrics: GatewayMetrics | undefined;
+  tracing: Tracing;
+  rollups: RollupRecorder | undefined;
+  bodies: BodyStore | undefined;
+  /** Wraps the usage sink to time store writes. */
+  timeUsageSink(sink: UsageSink): UsageSink;
+  /** Counts a budget alert. */
+  budgetAlert(alert: { level: string; scope: string; percent: number; spentMicros: bigint; limitMicros: bigint }): void;
+  /** Routes: /metrics and the dashboard's read API. */
+  routes(gateway: Pick<Gateway, 'authenticate'>): Route[];
+  /** Starts background flushes. */
+  start(): void;
+  /** Flushes roll-ups, bodies and spans, then stops. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds telemetry from `config.telemetry`: Prometheus metrics (default on), traces (when an
+ * OTLP endpoint or exporter is given), usage roll-ups for the dashboard (default on), and the
+ * debug body store (default off). Applies telemetry's own migrations first.
+ */
+export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
+  const settings = deps.config.telemetry;
+  await migrateTelemetry(deps.database);
+  const providerTypes = new Map(Object.entries(deps.config.providers).map(([id, provider]) => [id, provider.type as string]));
+  const pricer = createPricer(deps.catalog);
+  const onError = (what: string) => (error: unknown) => deps.onError?.(error, what);
+  const metrics = settings.metrics ? createGatewayMetrics({ providerTypes, pricer }) : undefined;
+  const tracing = createTracing({ config: settings, providerTypes, exporter: deps.spanExporter });
+  const rollups = settings.rollups ? createRollupRecorder({ database: deps.database, pricer, clock: deps.clock, onError: onError('usage roll-up flush failed') }) : undefined;
+  const bodies = settings.bodies.enabled ? createBodyStore({ database: deps.database, maxBytes: settings.bodies.maxBytes, retentionHours: settings.bodies.retentionHours, clock: deps.clock, onError: onError('body capture failed') }) : undefined;
+  const observers = [metrics?.observer, tracing.observer, rollups?.observer, bodies?.observer].filter((observer): observer is GatewayObserver => observer !== undefined);
+  const collect = metrics ? createCollector({ metrics, catalog: deps.catalog, health: deps.health, database: deps.database, redis: deps.redis, clock: deps.clock }) : undefined;
+
+  return {
+    observer: combineObservers(observers),
+    http: tracing.http,
+    metrics,
+    tracing,
+    rollups,
+    bodies,
+    timeUsageSink(sink) {
+      if (!metrics) return sink;
+      const histogram = metrics.storeDuration.labels({ operation: 'usage_record' });
+      return {
+        async record(event) {
+          const started = performance.now();
+          try {
+            return await sink.record(event);
+          } finally {
+            histogram.observe((performance.now() - started) / 1000);
+          }
+        },
+      };
+    },
+    budgetAlert(alert) {
+      if (!metrics) return;
+      metrics.budgetAlerts.inc({ level: alert.level, percent: String(alert.percent) });
+      if (alert.limitMicros > 0n) metrics.budgetUse.set({ level: alert.level, scope: alert.scope }, Number(alert.spentMicros) / Number(alert.limitMicros));
+    },
+    routes(gateway) {
+      return createTelemetryRoutes({
+        gateway,
+        clock: deps.clock,
+        metrics: metrics && collect ? { contentType: metrics.registry.contentType, render: async () => (await collect(), metrics.registry.metrics()) } : undefined,
+        metricsPublic: settings.metricsPublic,
+        rollups: rollups ? createRollupQueries(deps.database) : undefined,
+        usage: createUsageQueries(deps.database),
+        bodies,
+      });
+    },
+    start() {
+      rollups?.start();
+      bodies?.start();
+    },
+    async close() {
+      await rollups?.stop();
+      await bodies?.stop();
+      await tracing.shutdown();
+    },
+  };
+}

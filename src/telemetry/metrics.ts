@@ -1,0 +1,180 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { UsageEvent } from '../store/index.js';
+import { genAiProviderName } from './gen-ai.js';
+import type { Pricer } from './money.js';
+import type { AttemptEnd, AttemptStart, GatewayObserver, RequestStart } from './observer.js';
+
+/**
+ * Prometheus metrics of the gateway. Names follow Prometheus conventions (base units, `_total`
+ * counters, `_seconds` durations) and, for the GenAI client metrics, the OpenTelemetry semantic
+ * conventions mapped to Prometheus (`gen_ai.client.token.usage` → `gen_ai_client_token_usage`).
+ * See https://opentelemetry.io/docs/specs/semconv/gen-ai/gen-ai-metrics/
+ */
+
+/** Latency buckets, seconds (OTel GenAI recommendation for operation duration). */
+const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+/** Token-count buckets (OTel GenAI recommendation for token usage). */
+const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+
+const REQUEST_LABELS = ['surface', 'model', 'deployment', 'partner'] as const;
+const GEN_AI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'] as const;
+
+/** What the metrics need to know about the deployments (provider id → type). */
+export interface MetricsOptions {
+  registry?: Registry;
+  /** Provider id → provider type, for `gen_ai_provider_name`. */
+  providerTypes: ReadonlyMap<string, string>;
+  pricer: Pricer;
+  /** Default process metrics (CPU, memory, event loop). Default true. */
+  processMetrics?: boolean;
+}
+
+/** The metric families, for scrape-time collectors and other hooks. */
+export interface GatewayMetrics {
+  registry: Registry;
+  observer: GatewayObserver;
+  breakerState: Gauge<'model' | 'deployment' | 'partner' | 'state'>;
+  deploymentLatency: Gauge<'model' | 'deployment' | 'partner' | 'kind'>;
+  budgetAlerts: Counter<'level' | 'percent'>;
+  budgetUse: Gauge<'level' | 'scope'>;
+  backgroundRuns: Gauge<'status'>;
+  storeDuration: Histogram<'operation'>;
+  storeLatency: Gauge;
+  redisLatency: Gauge;
+}
+
+/** Children pre-bound to one label set, so the hot path does no label hashing. */
+interface Bound {
+  requests: Counter.Internal;
+  duration: Histogram.Internal<string>;
+  ttft: Histogram.Internal<string>;
+  input: Counter.Internal;
+  output: Counter.Internal;
+  cached: Counter.Internal;
+  reasoning: Counter.Internal;
+  revenue: Counter.Internal;
+  cost: Counter.Internal;
+  genAiDuration: Histogram.Internal<string>;
+  genAiInput: Histogram.Internal<string>;
+  genAiOutput: Histogram.Internal<string>;
+}
+
+/** Creates the metric families and the observer that feeds them. */
+export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
+  const registry = options.registry ?? new Registry();
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
+  const registers = [registry];
+  const requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests handled, by how they ended (status ok, error or aborted).', labelNames: [...REQUEST_LABELS, 'status'], registers });
+  const errors = new Counter({ name: 'switchyard_request_errors_total', help: 'Failed requests by error code and class.', labelNames: [...REQUEST_LABELS, 'error_code', 'error_class'], registers });
+  const duration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request arrival to the end of the answer.', labelNames: [...REQUEST_LABELS, 'status'], buckets: DURATION_BUCKETS, registers });
+  const ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request arrival to the first streamed item.', labelNames: [...REQUEST_LABELS], buckets: DURATION_BUCKETS, registers });
+  const tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens metered (input includes cached_input, output includes reasoning).', labelNames: [...REQUEST_LABELS, 'type'], registers });
+  const revenue = new Counter({ name: 'switchyard_revenue_usd_total', help: 'Revenue at list price (model price), USD.', labelNames: [...REQUEST_LABELS], registers });
+  const cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Upstream cost (deployment cost), USD.', labelNames: [...REQUEST_LABELS], registers });
+  const rejections = new Counter({ name: 'switchyard_rate_limit_rejections_total', help: 'Requests refused by a rate limit, concurrency limit or budget.', labelNames: ['surface', 'reason'], registers });
+  const attempts = new Counter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by outcome and error class.', labelNames: ['deployment', 'partner', 'outcome', 'error_class'], registers });
+  const attemptDuration = new Histogram({ name: 'switchyard_upstream_attempt_duration_seconds', help: 'Time of one upstream attempt until its first byte (or failure).', labelNames: ['deployment', 'partner'], buckets: DURATION_BUCKETS, registers });
+  const genAiDuration = new Histogram({ name: 'gen_ai_client_operation_duration_seconds', help: 'GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration).', labelNames: [...GEN_AI_LABELS, 'error_type'], buckets: DURATION_BUCKETS, registers });
+  const genAiTokens = new Histogram({ name: 'gen_ai_client_token_usage', help: 'Tokens per GenAI operation (OpenTelemetry gen_ai.client.token.usage).', labelNames: [...GEN_AI_LABELS, 'gen_ai_token_type'], buckets: TOKEN_BUCKETS, registers });
+  const inFlight = new Gauge({ name: 'switchyard_requests_in_flight', help: 'Requests inside the gateway core now.', labelNames: ['surface'], registers });
+
+  const bound = new Map<string, Bound>();
+  const bind = (surface: string, model: string, deployment: string, partner: string, providerName: string, responseModel: string): Bound => {
+    const base = { surface, model, deployment, partner };
+    const genAi = { gen_ai_operation_name: 'chat', gen_ai_provider_name: providerName, gen_ai_request_model: model, gen_ai_response_model: responseModel };
+    return {
+      requests: requests.labels({ ...base, status: 'ok' }),
+      duration: duration.labels({ ...base, status: 'ok' }),
+      ttft: ttft.labels(base),
+      input: tokens.labels({ ...base, type: 'input' }),
+      output: tokens.labels({ ...base, type: 'output' }),
+      cached: tokens.labels({ ...base, type: 'cached_input' }),
+      reasoning: tokens.labels({ ...base, type: 'reasoning' }),
+      revenue: revenue.labels(base),
+      cost: cost.labels(base),
+      genAiDuration: genAiDuration.labels({ ...genAi, error_type: '' }),
+      genAiInput: genAiTokens.labels({ ...genAi, gen_ai_token_type: 'input' }),
+      genAiOutput: genAiTokens.labels({ ...genAi, gen_ai_token_type: 'output' }),
+    };
+  };
+
+  const end = (start: RequestStart, event: UsageEvent) => {
+    inFlight.dec({ surface: start.surface });
+    if (start.internal) return; // the runtime's response-level request is metered, not each step twice
+    const model = event.model ?? event.modelRequested ?? '';
+    const deployment = event.deployment ?? '';
+    const partner = event.partner ?? '';
+    const seconds = event.latencyMs / 1000;
+    if (event.status !== 'ok') {
+      const labels = { surface: event.surface, model, deployment, partner };
+      requests.inc({ ...labels, status: event.status });
+      duration.observe({ ...labels, status: event.status }, seconds);
+      if (event.status === 'error') {
+        const code = event.errorCode ?? 'unknown';
+        const errorClass = event.attemptLog.at(-1)?.errorClass ?? classOf(code);
+        errors.inc({ ...labels, error_code: code, error_class: errorClass });
+        if (code === 'rate_limited' || code === 'budget_exceeded') rejections.inc({ surface: event.surface, reason: code });
+        if (deployment !== '') genAiDuration.observe({ gen_ai_operation_name: start.operation, gen_ai_provider_name: genAiProviderName(options.providerTypes.get(deployment)), gen_ai_request_model: model, gen_ai_response_model: event.upstreamModel ?? '', error_type: code }, seconds);
+      }
+      return;
+    }
+    const key = `${event.surface}\u0001${model}\u0001${deployment}\u0001${partner}\u0001${event.upstreamModel ?? ''}`;
+    let children = bound.get(key);
+    if (!children) bound.set(key, (children = bind(event.surface, model, deployment, partner, genAiProviderName(options.providerTypes.get(deployment)), event.upstreamModel ?? '')));
+    children.requests.inc();
+    children.duration.observe(seconds);
+    children.genAiDuration.observe(seconds);
+    if (event.stream && event.ttfbMs !== null) children.ttft.observe(event.ttfbMs / 1000);
+    if (event.inputTokens > 0) {
+      children.input.inc(event.inputTokens);
+      children.genAiInput.observe(event.inputTokens);
+    }
+    if (event.outputTokens > 0) {
+      children.output.inc(event.outputTokens);
+      children.genAiOutput.observe(event.outputTokens);
+    }
+    if (event.cachedInputTokens > 0) children.cached.inc(event.cachedInputTokens);
+    if (event.reasoningTokens > 0) children.reasoning.inc(event.reasoningTokens);
+    const amounts = options.pricer.price(event);
+    if (amounts.revenueUsd > 0) children.revenue.inc(amounts.revenueUsd);
+    if (amounts.costUsd > 0) children.cost.inc(amounts.costUsd);
+  };
+
+  const observer: GatewayObserver = {
+    requestStart(start) {
+      inFlight.inc({ surface: start.surface });
+      return { headers: undefined, firstToken() {}, end: (event) => end(start, event) };
+    },
+    attemptStart(start: AttemptStart) {
+      return {
+        headers: undefined,
+        end(outcome: AttemptEnd) {
+          const partner = start.partner ?? '';
+          attempts.inc({ deployment: start.deployment, partner, outcome: outcome.errorClass === null ? 'ok' : 'error', error_class: outcome.errorClass ?? '' });
+          attemptDuration.observe({ deployment: start.deployment, partner }, outcome.ms / 1000);
+        },
+      };
+    },
+  };
+
+  return {
+    registry,
+    observer,
+    breakerState: new Gauge({ name: 'switchyard_breaker_state', help: 'Circuit breaker state per deployment (1 for the current state).', labelNames: ['model', 'deployment', 'partner', 'state'], registers }),
+    deploymentLatency: new Gauge({ name: 'switchyard_deployment_latency_seconds', help: "The router's latency estimate (EWMA) per deployment.", labelNames: ['model', 'deployment', 'partner', 'kind'], registers }),
+    budgetAlerts: new Counter({ name: 'switchyard_budget_alerts_total', help: 'Budget thresholds crossed.', labelNames: ['level', 'percent'], registers }),
+    budgetUse: new Gauge({ name: 'switchyard_budget_use_ratio', help: 'Share of a budget spent, as of its last alert.', labelNames: ['level', 'scope'], registers }),
+    backgroundRuns: new Gauge({ name: 'switchyard_background_runs', help: 'Stored responses (background runs) of the last 24 h by status.', labelNames: ['status'], registers }),
+    storeDuration: new Histogram({ name: 'switchyard_store_operation_duration_seconds', help: 'Store writes on the request path.', labelNames: ['operation'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers }),
+    storeLatency: new Gauge({ name: 'switchyard_store_ping_seconds', help: 'Round trip of `select 1` to the store, measured at scrape.', registers }),
+    redisLatency: new Gauge({ name: 'switchyard_redis_ping_seconds', help: 'Round trip of PING to Redis, measured at scrape (absent without Redis).', registers }),
+  };
+}
+
+function classOf(code: string): string {
+  if (code === 'rate_limited' || code === 'budget_exceeded') return 'rate_limited';
+  if (code === 'unauthorized' || code === 'forbidden') return 'auth';
+  if (code === 'model_not_found' || code === 'not_found') return 'not_found';
+  if (code.startsWith('upstream_') || code === 'no_deployment_available') return 'upstream';
+  return 'invalid_request';
+}

@@ -1,0 +1,109 @@
+import type { UsageEvent } from '../store/index.js';
+
+/**
+ * The hooks through which the gateway core and the executor report to telemetry. They are
+ * called on the hot path: implementations do constant work and never throw or await.
+ */
+
+/** A request entering the gateway core. */
+export interface RequestStart {
+  requestId: string;
+  surface: string;
+  operation: 'chat' | 'embeddings';
+  /** Model name as the client sent it. */
+  model: string | null;
+  stream: boolean;
+  /** Epoch ms. */
+  started: number;
+  /** True for calls made by the runtime on behalf of a response (agent steps). */
+  internal: boolean;
+  /** The client body (for the optional debug body store; never read on the default path). */
+  body?: unknown;
+}
+
+/** One upstream attempt about to be made. */
+export interface AttemptStart {
+  requestId: string;
+  operation: 'chat' | 'embeddings';
+  /** Provider id of the deployment. */
+  deployment: string;
+  /** Provider type (`azure-openai`, `bedrock`, ...). */
+  providerType: string;
+  partner: string | null;
+  upstreamModel: string;
+  /** Headers the gateway meant to send upstream (W3C trace context of the request). */
+  propagateHeaders: Record<string, string> | undefined;
+}
+
+/** How an attempt ended. */
+export interface AttemptEnd {
+  /** Upstream HTTP status, or null when none came. */
+  status: number | null;
+  errorClass: string | null;
+  code: string | null;
+  ms: number;
+}
+
+/** Per-attempt handle returned by {@link GatewayObserver.attemptStart}. */
+export interface AttemptScope {
+  /** Headers to send upstream for this attempt (traceparent naming the attempt span). */
+  headers: Record<string, string> | undefined;
+  end(outcome: AttemptEnd): void;
+}
+
+/** Per-request handle returned by {@link GatewayObserver.requestStart}. */
+export interface RequestScope {
+  /** Headers to send upstream (W3C trace context); undefined when nothing is propagated. */
+  headers: Record<string, string> | undefined;
+  /** The first item of a streamed answer reached the client, `ms` after the request started. */
+  firstToken(ms: number): void;
+  /** The request is over; `event` is its usage record (written or not), `response` the JSON answer when there was one. */
+  end(event: UsageEvent, response?: unknown): void;
+}
+
+/** What the gateway and the executor tell telemetry. */
+export interface GatewayObserver {
+  requestStart(start: RequestStart): RequestScope;
+  attemptStart(start: AttemptStart): AttemptScope;
+}
+
+const NOOP_ATTEMPT: AttemptScope = { headers: undefined, end() {} };
+
+/** Combines observers; each hook calls every one, and headers of later observers win. */
+export function combineObservers(observers: GatewayObserver[]): GatewayObserver {
+  if (observers.length === 1) return observers[0]!;
+  return {
+    requestStart(start) {
+      const scopes = observers.map((observer) => observer.requestStart(start));
+      return {
+        headers: mergeHeaders(scopes.map((scope) => scope.headers)),
+        firstToken: (ms) => scopes.forEach((scope) => scope.firstToken(ms)),
+        end: (event, response) => scopes.forEach((scope) => scope.end(event, response)),
+      };
+    },
+    attemptStart(start) {
+      if (observers.length === 0) return NOOP_ATTEMPT;
+      const scopes = observers.map((observer) => observer.attemptStart(start));
+      return { headers: mergeHeaders(scopes.map((scope) => scope.headers)), end: (outcome) => scopes.forEach((scope) => scope.end(outcome)) };
+    },
+  };
+}
+
+function mergeHeaders(list: Array<Record<string, string> | undefined>): Record<string, string> | undefined {
+  let merged: Record<string, string> | undefined;
+  for (const headers of list) if (headers) merged = merged ? { ...merged, ...headers } : headers;
+  return merged;
+}
+
+/** Per-HTTP-request handle returned by {@link HttpObserver.requestStart}. */
+export interface HttpRequestScope {
+  /** Trace id for the request's log line. */
+  traceId: string | undefined;
+  /** The response closed with `status`. */
+  end(status: number): void;
+}
+
+/** What the HTTP server tells telemetry (W3C trace context of each request, for logs and spans). */
+export interface HttpObserver {
+  requestStart(request: { method?: string | undefined; url?: string | undefined; headers: Record<string, string | string[] | undefined> }, requestId: string): HttpRequestScope | undefined;
+}

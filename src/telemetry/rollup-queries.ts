@@ -1,0 +1,171 @@
+import { sql } from 'kysely';
+import type { Database } from '../store/index.js';
+import { LATENCY_BOUNDS_MS, LATENCY_COLUMNS, type RollupDimension, telemetryDb } from './rollup-schema.js';
+
+/** Filters shared by the dashboard's queries ('' or undefined = any). */
+export interface UsageFilter {
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+  tenantId?: string | undefined;
+  projectId?: string | undefined;
+  keyId?: string | undefined;
+  model?: string | undefined;
+  partner?: string | undefined;
+  /** The deployment (provider id) that served: the "cloud". */
+  deployment?: string | undefined;
+}
+
+/** One point of a time series. */
+export interface SeriesPoint {
+  at: number;
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  revenueUsd: number;
+  costUsd: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+}
+
+/** Totals of a group (a model, a tenant, ...). */
+export interface GroupTotals {
+  key: string;
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  outputTokens: number;
+  revenueUsd: number;
+  costUsd: number;
+}
+
+const FILTER_COLUMNS: Array<[keyof UsageFilter, RollupDimension]> = [
+  ['tenantId', 'tenant_id'],
+  ['projectId', 'project_id'],
+  ['keyId', 'key_id'],
+  ['model', 'model'],
+  ['partner', 'partner'],
+  ['deployment', 'deployment'],
+];
+
+/** Minute rows for ranges up to six hours, hour rows beyond. */
+export function granularityFor(filter: UsageFilter): 1 | 60 {
+  return filter.to - filter.from <= 6 * 3_600_000 ? 1 : 60;
+}
+
+/** Reads the roll-ups. */
+export function createRollupQueries(database: Database) {
+  const db = telemetryDb(database);
+
+  const base = (filter: UsageFilter) => {
+    const minutes = granularityFor(filter);
+    const size = minutes * 60_000;
+    let query = db
+      .selectFrom('telemetry_usage_rollups')
+      .where('bucket_minutes', '=', BigInt(minutes))
+      .where('bucket_start', '>=', BigInt(Math.floor(filter.from / size) * size))
+      .where('bucket_start', '<', BigInt(Math.trunc(filter.to)));
+    for (const [field, column] of FILTER_COLUMNS) {
+      const value = filter[field];
+      if (typeof value === 'string' && value !== '') query = query.where(column, '=', value);
+    }
+    return { query, minutes };
+  };
+  const sums = [
+    sql<bigint>`sum(requests)`.as('requests'),
+    sql<bigint>`sum(errors)`.as('errors'),
+    sql<bigint>`sum(input_tokens)`.as('input_tokens'),
+    sql<bigint>`sum(output_tokens)`.as('output_tokens'),
+    sql<bigint>`sum(revenue_micros)`.as('revenue_micros'),
+    sql<bigint>`sum(cost_micros)`.as('cost_micros'),
+  ];
+
+  return {
+    /** Requests, errors, tokens, money and latency percentiles per minute or hour. */
+    async series(filter: UsageFilter): Promise<{ bucketMinutes: number; points: SeriesPoint[] }> {
+      const { query, minutes } = base(filter);
+      const rows = await query
+        .select('bucket_start')
+        .select(sums)
+        .select(LATENCY_COLUMNS.map((column) => sql<bigint>`sum(${sql.ref(column)})`.as(column)))
+        .groupBy('bucket_start')
+        .orderBy('bucket_start')
+        .execute();
+      return {
+        bucketMinutes: minutes,
+        points: rows.map((row) => {
+          const histogram = LATENCY_COLUMNS.map((column) => Number((row as Record<string, unknown>)[column] ?? 0));
+          return { at: Number(row.bucket_start), ...measures(row), p50Ms: percentile(histogram, 0.5), p95Ms: percentile(histogram, 0.95), p99Ms: percentile(histogram, 0.99) };
+        }),
+      };
+    },
+
+    /** Totals grouped by one dimension, largest first. */
+    async top(filter: UsageFilter, dimension: RollupDimension, limit = 10): Promise<GroupTotals[]> {
+      const { query } = base(filter);
+      const rows = await query
+        .select(sql.ref(dimension).as('key'))
+        .select(sums)
+        .groupBy(dimension)
+        .orderBy(sql`sum(requests)`, 'desc')
+        .limit(limit)
+        .execute();
+      return rows.map((row) => ({ key: String((row as { key: unknown }).key ?? ''), ...measures(row) }));
+    },
+
+    /** Distinct values of the filterable dimensions over the last 30 days (for the filter lists). */
+    async dimensions(now: number): Promise<Record<string, string[]>> {
+      const out: Record<string, string[]> = {};
+      for (const [field, column] of FILTER_COLUMNS) {
+        const rows = await db
+          .selectFrom('telemetry_usage_rollups')
+          .select(column)
+          .distinct()
+          .where('bucket_minutes', '=', 60n)
+          .where('bucket_start', '>=', BigInt(Math.trunc(now - 30 * 86_400_000)))
+          .limit(500)
+          .execute();
+        out[field] = rows.map((row) => String((row as Record<string, unknown>)[column])).filter((value) => value !== '').sort();
+      }
+      return out;
+    },
+  };
+}
+
+export type RollupQueries = ReturnType<typeof createRollupQueries>;
+
+function measures(row: { requests: unknown; errors: unknown; input_tokens: unknown; output_tokens: unknown; revenue_micros: unknown; cost_micros: unknown }) {
+  return {
+    requests: Number(row.requests ?? 0),
+    errors: Number(row.errors ?? 0),
+    inputTokens: Number(row.input_tokens ?? 0),
+    outputTokens: Number(row.output_tokens ?? 0),
+    revenueUsd: Number(row.revenue_micros ?? 0) / 1e6,
+    costUsd: Number(row.cost_micros ?? 0) / 1e6,
+  };
+}
+
+/**
+ * Estimates a percentile from histogram counts by linear interpolation inside the bucket (as
+ * Prometheus' histogram_quantile does); the open last bucket reports its lower bound.
+ */
+export function percentile(counts: number[], q: number): number | null {
+  const total = counts.reduce((sum, count) => sum + count, 0);
+  if (total === 0) return null;
+  const rank = q * total;
+  let seen = 0;
+  for (let index = 0; index < counts.length; index++) {
+    const count = counts[index]!;
+    if (seen + count >= rank && count > 0) {
+      const lower = index === 0 ? 0 : LATENCY_BOUNDS_MS[index - 1]!;
+      const upper = LATENCY_BOUNDS_MS[index];
+      if (upper === undefined) return lower;
+      return Math.round(lower + ((upper - lower) * (rank - seen)) / count);
+    }
+    seen += count;
+  }
+  return LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!;
+}

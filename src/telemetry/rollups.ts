@@ -1,0 +1,149 @@
+import { sql } from 'kysely';
+import type { Database, UsageEvent } from '../store/index.js';
+import type { Pricer } from './money.js';
+import type { GatewayObserver } from './observer.js';
+import { LATENCY_BOUNDS_MS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, type RollupMeasure, telemetryDb } from './rollup-schema.js';
+
+/**
+ * Usage roll-ups: every finished request is added, in memory, to its minute and its hour row;
+ * a flush every few seconds upserts the sums (adding to what other replicas wrote). Dashboard
+ * queries read these rows, whose count grows with time and distinct dimensions, not with
+ * traffic. `usage_events` stays the record: {@link backfillRollups} rebuilds any range from it.
+ */
+
+/** Minute rows are kept this long, ms (hour rows are kept). */
+export const MINUTE_RETENTION_MS = 2 * 86_400_000;
+const GRANULARITIES = [1, 60] as const;
+
+type Sums = Record<RollupMeasure, number>;
+interface Pending {
+  dimensions: string[];
+  bucketMinutes: number;
+  bucketStart: number;
+  sums: Sums;
+}
+
+/** The roll-up writer. */
+export interface RollupRecorder {
+  observer: GatewayObserver;
+  /** Adds one event (also used by the backfill). */
+  add(event: UsageEvent): void;
+  /** Writes what is pending. */
+  flush(): Promise<void>;
+  /** Starts the periodic flush (and minute-row pruning). */
+  start(): void;
+  /** Stops the timer and flushes. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@link createRollupRecorder}. */
+export interface RollupOptions {
+  database: Database;
+  pricer: Pricer;
+  clock: () => number;
+  /** Flush interval, ms. Default 5000. */
+  flushIntervalMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+/** Creates the roll-up recorder over a database migrated with telemetry's migrations. */
+export function createRollupRecorder(options: RollupOptions): RollupRecorder {
+  const db = telemetryDb(options.database);
+  let pending = new Map<string, Pending>();
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  let lastPrune = 0;
+
+  const add = (event: UsageEvent) => {
+    const dimensions = [event.tenantId, event.projectId, event.keyId ?? '', event.model ?? event.modelRequested, event.deployment ?? '', event.partner ?? '', event.surface, event.status];
+    const amounts = options.pricer.price(event);
+    const joined = dimensions.join('\u0001');
+    for (const minutes of GRANULARITIES) {
+      const size = minutes * 60_000;
+      const bucketStart = Math.floor(event.createdAt / size) * size;
+      const key = `${minutes}\u0001${bucketStart}\u0001${joined}`;
+      let row = pending.get(key);
+      if (!row) pending.set(key, (row = { dimensions, bucketMinutes: minutes, bucketStart, sums: zeroSums() }));
+      const sums = row.sums;
+      sums.requests += 1;
+      if (event.status === 'error') sums.errors += 1;
+      sums.input_tokens += event.inputTokens;
+      sums.cached_input_tokens += event.cachedInputTokens;
+      sums.output_tokens += event.outputTokens;
+      sums.reasoning_tokens += event.reasoningTokens;
+      sums.latency_ms_sum += event.latencyMs;
+      if (event.stream && event.ttfbMs !== null) {
+        sums.ttft_ms_sum += event.ttfbMs;
+        sums.ttft_count += 1;
+      }
+      sums.revenue_micros += Math.round(amounts.revenueUsd * 1e6);
+      sums.cost_micros += Math.round(amounts.costUsd * 1e6);
+      sums[`lat_${latencyBucket(event.latencyMs)}` as RollupMeasure] += 1;
+    }
+  };
+
+  const write = async (rows: Pending[]) => {
+    if (rows.length === 0) return;
+    await db.transaction().execute(async (trx) => {
+      for (const row of rows) {
+        const values: Record<string, number | string> = { bucket_minutes: row.bucketMinutes, bucket_start: row.bucketStart };
+        ROLLUP_DIMENSIONS.forEach((dimension, index) => (values[dimension] = row.dimensions[index] ?? ''));
+        for (const measure of ROLLUP_MEASURES) values[measure] = row.sums[measure] ?? 0;
+        await trx
+          .insertInto('telemetry_usage_rollups')
+          .values(values as never)
+          .onConflict((conflict) =>
+            conflict.columns(['bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS]).doUpdateSet(Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, sql`telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`])) as never),
+          )
+          .execute();
+      }
+    });
+  };
+
+  const flush = () => {
+    flushing = flushing.then(async () => {
+      const rows = [...pending.values()];
+      pending = new Map();
+      try {
+        await write(rows);
+        const now = options.clock();
+        if (now - lastPrune > 3_600_000) {
+          lastPrune = now;
+          await db.deleteFrom('telemetry_usage_rollups').where('bucket_minutes', '=', 1n).where('bucket_start', '<', BigInt(Math.trunc(now - MINUTE_RETENTION_MS))).execute();
+        }
+      } catch (error) {
+        options.onError?.(error);
+      }
+    });
+    return flushing;
+  };
+
+  return {
+    observer: {
+      requestStart: (start) => ({ headers: undefined, firstToken() {}, end: (event) => void (start.internal || add(event)) }),
+      attemptStart: () => ({ headers: undefined, end() {} }),
+    },
+    add,
+    flush,
+    start() {
+      if (timer) return;
+      timer = setInterval(() => void flush(), options.flushIntervalMs ?? 5000);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await flush();
+    },
+  };
+}
+
+/** Index of the latency histogram bucket for `ms`. */
+export function latencyBucket(ms: number): number {
+  for (let index = 0; index < LATENCY_BOUNDS_MS.length; index++) if (ms <= LATENCY_BOUNDS_MS[index]!) return index;
+  return LATENCY_BOUNDS_MS.length;
+}
+
+function zeroSums(): Sums {
+  return Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, 0])) as Sums;
+}

@@ -24,6 +24,9 @@ import { createRoutingRoutes } from './surfaces/routing/index.js';
 import { createConversationsRoutes } from './surfaces/openai-conversations/index.js';
 import { createResponsesRoutes } from './surfaces/openai-responses/index.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
+import { createTelemetry, type Telemetry } from './telemetry/index.js';
+import { createUiRoutes } from './ui/serve.js';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createTransport, type Transport } from './transport/http.js';
 import { decodeEventStream } from './transport/aws-eventstream.js';
 import { decodeSse } from './transport/sse.js';
@@ -39,6 +42,8 @@ export interface AppOptions {
   /** An already-open database (tests share one). */
   database?: Database;
   transport?: Transport;
+  /** Receives the trace spans instead of the OTLP exporter (tests). */
+  spanExporter?: SpanExporter;
 }
 
 /** A composed Switchyard: every plane wired, not yet listening. */
@@ -53,6 +58,8 @@ export interface App {
   access: AccessModule;
   /** Responses and Conversations state; its retention sweeper runs while the app listens. */
   runtime: Runtime;
+  /** Metrics, traces, usage roll-ups and the debug body store. */
+  telemetry: Telemetry;
   logger: Logger;
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
   /** Drains in-flight requests, then closes the server, the store and upstream connections. */
@@ -76,7 +83,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const policy = createPolicy({ routing: config.routing, health });
   const adapters = createAdapters(config, { env, now: clock });
   const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse, 'aws-eventstream': decodeEventStream };
-  const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders });
+  // Telemetry reads Redis only at scrape time, after it is connected below.
+  const telemetry = await createTelemetry({ config, catalog, health, database, redis: () => redis, clock, spanExporter: options.spanExporter, onError: (error, what) => logger.warn({ err: error }, what) });
+  const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders, observer: telemetry.observer });
   // One command connection for limits, budgets and revocations (auto-pipelined: the checks of one
   // request go out together); access opens its own subscriber for revocation messages.
   const redis = config.redis ? new Redis(config.redis, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 2 }) : undefined;
@@ -90,7 +99,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     redis,
     prefix: config.redisPrefix,
     clock,
-    onAlert: (alert) => logger.warn({ level: alert.level, scope: alert.scope, percent: alert.percent, spentMicros: alert.spentMicros.toString(), limitMicros: alert.limitMicros.toString() }, 'budget alert'),
+    onAlert: (alert) => {
+      telemetry.budgetAlert({ level: alert.level.kind, scope: alert.scope, percent: alert.percent, spentMicros: alert.spentMicros, limitMicros: alert.limitMicros });
+      logger.warn({ level: alert.level, scope: alert.scope, percent: alert.percent, spentMicros: alert.spentMicros.toString(), limitMicros: alert.limitMicros.toString() }, 'budget alert');
+    },
     onError: (error) => logger.warn({ err: error }, 'access error'),
   });
   const gateway = createGateway({
@@ -98,7 +110,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     catalog,
     executor,
     access,
-    usage,
+    usage: telemetry.timeUsageSink(usage),
+    observer: telemetry.observer,
     clock,
     onUsageError: (error, event) => logger.error({ err: error, requestId: event?.requestId }, event ? 'usage event not recorded' : 'budget settlement failed'),
   });
@@ -136,9 +149,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createResponsesRoutes({ gateway, responses: runtime.responses }),
     ...createConversationsRoutes({ gateway, conversations: runtime.conversations }),
     ...createAdminRoutes({ gateway, admin: access.admin }),
+    ...telemetry.routes(gateway),
+    ...createUiRoutes(),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
   ];
-  const server = createHttpServer1And2({ routes, logger, maxBodyBytes: config.server.maxBodyBytes, drainTimeoutMs: config.server.drainTimeoutMs });
+  const server = createHttpServer1And2({ routes, logger, observer: telemetry.http, maxBodyBytes: config.server.maxBodyBytes, drainTimeoutMs: config.server.drainTimeoutMs });
   let listening = false;
 
   return {
@@ -149,18 +164,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     database,
     usage,
     access,
+    telemetry,
     runtime,
     logger,
     async listen(port = config.server.port, host = config.server.host) {
       const address = await server.listen(port, host);
       listening = true;
       runtime.sweeper.start();
+      telemetry.start();
       return address;
     },
     async close() {
       draining = true;
       if (listening) await server.close();
       await runtime.sweeper.stop();
+      await telemetry.close();
       if (!options.transport) await transport.close();
       await sharedHealth?.close();
       await access.close();

@@ -9,6 +9,7 @@ import type { AttemptRecord, Execution, ExecutionCall, Executor } from '../route
 import { featuresOf } from '../router/features.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
+import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
 import type { ChatInvocation, ChatOutcome, EmbeddingsInvocation, Gateway, ModelInfo, Principal, RouteMeta, SurfaceName } from './types.js';
 
 /** Where usage events go (the store's usage repository, or billing on top of it). */
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   clock: Clock;
   /** Called when recording a usage event fails (it is logged; the answer still goes out). */
   onUsageError?: (error: unknown, event: UsageEvent | undefined) => void;
+  /** Telemetry hooks (metrics, traces): told when each request starts and ends. */
+  observer?: GatewayObserver;
 }
 
 /**
@@ -98,13 +101,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const fail = async (event: UsageEvent, thrown: unknown, started: number, signal: AbortSignal): Promise<never> => {
+  const fail = async (event: UsageEvent, thrown: unknown, started: number, signal: AbortSignal, scope?: RequestScope): Promise<never> => {
     const error = toGatewayError(thrown);
     event.status = signal.aborted ? 'aborted' : 'error';
     event.httpStatus = signal.aborted ? 499 : error.status;
     event.errorCode = error.code;
     event.latencyMs = clock() - started;
     await write(event);
+    scope?.end(event);
     throw error;
   };
 
@@ -117,6 +121,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const { body, principal, signal } = invocation;
       const stream = body.stream === true;
       const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal, model: typeof body.model === 'string' ? body.model : null, stream, started, metadata: body.metadata });
+      const scope = deps.observer?.requestStart({ requestId: invocation.requestId, surface: invocation.surface, operation: 'chat', model: event.modelRequested, stream, started, internal: invocation.internal === true, body });
       const attempts: AttemptRecord[] = [];
       let deployment: Deployment | undefined;
       let admission: Admission | undefined;
@@ -126,7 +131,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const first = chain.models[0]!;
         event.model = first.name;
         admission = await deps.access.admit({ requestId: invocation.requestId, principal, model: first.name, body, operation: 'chat', now: started });
-        const execution = await runChain(chain, { requestId: invocation.requestId, operation: 'chat', body, stream, signal }, attempts);
+        const execution = await runChain(chain, { requestId: invocation.requestId, operation: 'chat', body, stream, signal, ...(scope?.headers && { propagateHeaders: scope.headers }) }, attempts);
         const model = execution.model;
         deployment = execution.deployment;
         served(event, deployment, attempts);
@@ -138,26 +143,28 @@ export function createGateway(deps: GatewayDeps): Gateway {
           event.ttfbMs = event.latencyMs;
           await settle(admission, usage);
           if (!invocation.internal) await write(event);
+          scope?.end(event, execution.completion);
           return { kind: 'json', completion: execution.completion, rawBody: meta.openAIFamily ? execution.rawBody : undefined, usage, meta, headers: admission.headers };
         }
         if (execution.kind !== 'stream') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
-        return { kind: 'stream', items: metered(execution.items, event, started, signal, invocation.internal === true, admission), meta, headers: admission.headers };
+        return { kind: 'stream', items: metered(execution.items, event, started, signal, invocation.internal === true, admission, scope), meta, headers: admission.headers };
       } catch (error) {
         served(event, deployment, attempts);
         await settle(admission, undefined);
-        return fail(event, error, started, signal);
+        return fail(event, error, started, signal, scope);
       }
     },
 
     async embeddings(invocation: EmbeddingsInvocation) {
       const started = clock();
       const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal: invocation.principal, model: typeof invocation.body.model === 'string' ? invocation.body.model : null, stream: false, started });
+      const scope = deps.observer?.requestStart({ requestId: invocation.requestId, surface: invocation.surface, operation: 'embeddings', model: event.modelRequested, stream: false, started, internal: false, body: invocation.body });
       const attempts: AttemptRecord[] = [];
       let admission: Admission | undefined;
       try {
         const model = resolveModel(invocation.body.model, invocation.principal, 'embedding');
         admission = await deps.access.admit({ requestId: invocation.requestId, principal: invocation.principal, model: model.name, body: invocation.body, operation: 'embeddings', now: started });
-        const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'embeddings', body: invocation.body, stream: false, signal: invocation.signal }, attempts);
+        const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'embeddings', body: invocation.body, stream: false, signal: invocation.signal, ...(scope?.headers && { propagateHeaders: scope.headers }) }, attempts);
         if (execution.kind !== 'embeddings') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
         served(event, execution.deployment, attempts);
         event.inputTokens = execution.response.usage?.prompt_tokens ?? 0;
@@ -165,11 +172,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         event.ttfbMs = event.latencyMs;
         await settle(admission, { ...ZERO_USAGE, inputTokens: event.inputTokens });
         await write(event);
+        scope?.end(event);
         return { response: execution.response, meta: metaOf(model.name, execution.deployment, attempts.length), headers: admission.headers };
       } catch (error) {
         served(event, undefined, attempts);
         await settle(admission, undefined);
-        return fail(event, error, started, invocation.signal);
+        return fail(event, error, started, invocation.signal, scope);
       }
     },
 
@@ -193,6 +201,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       event.httpStatus = input.status;
       event.errorCode = input.code;
       await write(event);
+      deps.observer?.requestStart({ requestId: input.requestId, surface: input.surface, operation: 'chat', model: input.model, stream: input.stream, started, internal: false }).end(event);
     },
   };
 
@@ -234,13 +243,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   /** Wraps a stream so that usage is read from it and recorded exactly once, before it ends. */
-  async function* metered(items: AsyncIterable<StreamItem>, event: UsageEvent, started: number, signal: AbortSignal, internal: boolean, admission: Admission): AsyncGenerator<StreamItem> {
+  async function* metered(items: AsyncIterable<StreamItem>, event: UsageEvent, started: number, signal: AbortSignal, internal: boolean, admission: Admission, scope: RequestScope | undefined): AsyncGenerator<StreamItem> {
     let usage: Usage | undefined;
     let finished = false;
     let failure: unknown;
     try {
       for await (const item of items) {
-        if (event.ttfbMs === null) event.ttfbMs = clock() - started;
+        if (event.ttfbMs === null) {
+          event.ttfbMs = clock() - started;
+          scope?.firstToken(event.ttfbMs);
+        }
         if (item.usageOnly) usage = usageFromOpenAI(item.chunk().usage) ?? usage;
         yield item;
       }
@@ -259,6 +271,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       await settle(admission, usage);
       if (!internal) await write(event);
+      scope?.end(event);
     }
   }
 }

@@ -3,6 +3,7 @@ import type { ChatCompletion, EmbeddingsResponse } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
 import type { GatewayCall, ProviderAdapter, StreamItem, UpstreamFrame } from '../providers/index.js';
+import type { AttemptScope, GatewayObserver } from '../telemetry/observer.js';
 import type { Transport, UpstreamResponse } from '../transport/http.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import type { HealthTracker } from './health.js';
@@ -33,6 +34,8 @@ export interface ExecutorDeps {
   /** Waits, unless aborted (tests inject a fast one). */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
   random?: () => number;
+  /** Telemetry: told when each attempt starts and ends; may replace the propagated trace headers. */
+  observer?: Pick<GatewayObserver, 'attemptStart'>;
 }
 
 /** A call to execute; the executor adds the deployment. */
@@ -93,13 +96,17 @@ export function createExecutor(deps: ExecutorDeps) {
       const attemptStart = deps.clock();
       if (attemptStart >= deadline) break;
       lastKey = deployment.key;
+      const observed = deps.observer?.attemptStart({ requestId: call.requestId, operation: call.operation, deployment: deployment.provider, providerType: deployment.providerConfig.type, partner: deployment.partner, upstreamModel: deployment.upstreamModel, propagateHeaders: call.propagateHeaders });
       try {
-        return await attemptOnce(deployment, call, Math.min(deps.routing.attemptTimeoutMs, deadline - attemptStart), attemptStart, attempts);
+        const attemptCall = observed?.headers ? { ...call, propagateHeaders: observed.headers } : call;
+        return await attemptOnce(deployment, attemptCall, Math.min(deps.routing.attemptTimeoutMs, deadline - attemptStart), attemptStart, attempts, observed);
       } catch (thrown) {
         const error = toGatewayError(thrown);
         lastError = error;
         const upstreamStatus = (error as { upstreamStatus?: number }).upstreamStatus;
-        attempts.push({ deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status: upstreamStatus ?? null, errorClass: error.errorClass, code: error.code, ms: deps.clock() - attemptStart });
+        const record: AttemptRecord = { deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status: upstreamStatus ?? null, errorClass: error.errorClass, code: error.code, ms: deps.clock() - attemptStart };
+        attempts.push(record);
+        observed?.end(record);
         if (call.signal.aborted) throw abortError(call.signal);
         deps.health.recordFailure(deployment.key, error);
         if (!error.failover && !error.retryable) throw error;
@@ -111,7 +118,7 @@ export function createExecutor(deps: ExecutorDeps) {
     throw lastError ?? new GatewayError(`Model "${model.name}" could not be served`, { code: 'no_deployment_available', status: 503, errorClass: 'overloaded' });
   }
 
-  async function attemptOnce(deployment: Deployment, base: ExecutionCall, timeoutMs: number, start: number, attempts: AttemptRecord[]): Promise<Execution> {
+  async function attemptOnce(deployment: Deployment, base: ExecutionCall, timeoutMs: number, start: number, attempts: AttemptRecord[], observed?: AttemptScope): Promise<Execution> {
     const adapter = deps.adapters.get(deployment.provider);
     if (!adapter) throw new GatewayError(`No adapter for provider ${deployment.provider}`, { code: 'internal_error', status: 500, errorClass: 'internal' });
     const controller = new AbortController();
@@ -138,7 +145,7 @@ export function createExecutor(deps: ExecutorDeps) {
         const ttfb = deps.clock() - start;
         release();
         deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb, latencyMs: ttfb });
-        attempts.push(success(deployment, response.status, ttfb));
+        attempts.push(success(deployment, response.status, ttfb, observed));
         if (call.operation === 'embeddings') {
           if (!adapter.parseEmbeddings) throw new GatewayError(`Provider ${deployment.provider} has no embeddings`, { code: 'invalid_request', status: 400, retryable: false, failover: true });
           return { kind: 'embeddings', deployment, response: adapter.parseEmbeddings(json, call) };
@@ -156,7 +163,7 @@ export function createExecutor(deps: ExecutorDeps) {
       clearTimeout(timer);
       const ttfb = deps.clock() - start;
       deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb });
-      attempts.push(success(deployment, response.status, ttfb));
+      attempts.push(success(deployment, response.status, ttfb, observed));
       const body = response.body;
       const items = (async function* () {
         try {
@@ -185,8 +192,10 @@ export function createExecutor(deps: ExecutorDeps) {
     }
   }
 
-  function success(deployment: Deployment, status: number, ms: number): AttemptRecord {
-    return { deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status, errorClass: null, code: null, ms };
+  function success(deployment: Deployment, status: number, ms: number, observed: AttemptScope | undefined): AttemptRecord {
+    const record: AttemptRecord = { deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status, errorClass: null, code: null, ms };
+    observed?.end(record);
+    return record;
   }
 
   return { execute };

@@ -4,6 +4,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import type { Logger } from 'pino';
 import { randomId } from '../core/ids.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
+import type { HttpObserver } from '../telemetry/observer.js';
 import { sendOpenAIError } from './respond.js';
 import { createRouteTable } from './router.js';
 import type { HttpContext, Route } from './types.js';
@@ -15,6 +16,8 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   /** How long close() waits for in-flight requests, ms. */
   drainTimeoutMs: number;
+  /** Telemetry: trace context per request; its trace id goes on the request's log line. */
+  observer?: HttpObserver;
 }
 
 /** The listening server. */
@@ -43,12 +46,14 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     const started = performance.now();
     const requestId = randomId('req_');
     response.setHeader('x-request-id', requestId);
+    const observed = options.observer?.requestStart(request, requestId);
     if (draining) response.setHeader('connection', 'close');
     const controller = new AbortController();
     response.once('close', () => {
       if (!response.writableFinished) controller.abort(new GatewayError('Client closed the request', { code: 'upstream_timeout', status: 499, errorClass: 'timeout', retryable: false, failover: false }));
       active -= 1;
-      options.logger.info({ requestId, method: request.method, path: pathOf(request.url), status: response.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, aborted: controller.signal.aborted || undefined }, 'request');
+      observed?.end(response.statusCode);
+      options.logger.info({ requestId, traceId: observed?.traceId, method: request.method, path: pathOf(request.url), status: response.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, aborted: controller.signal.aborted || undefined }, 'request');
       if (active === 0) for (const resolve of idle) resolve();
     });
     void dispatch(request, response, requestId, controller.signal);

@@ -1,3 +1,4 @@
+import type { ConfigInput } from '../../src/config/index.js';
 import { startAnthropicEmulator } from '../../src/sandbox/anthropic-emulator.js';
 import { startBedrockEmulator } from '../../src/sandbox/bedrock-emulator.js';
 import { startGeminiEmulator } from '../../src/sandbox/gemini-emulator.js';
@@ -29,7 +30,7 @@ export type CloudName = keyof typeof CLOUD_MODELS;
 export interface FiveClouds {
   clouds: Record<CloudName, RecordedCloud>;
   /** Config `providers` and `models` for them. */
-  config: { providers: Record<string, unknown>; models: Record<string, unknown> };
+  config: { providers: NonNullable<ConfigInput['providers']>; models: NonNullable<ConfigInput['models']> };
   close(): Promise<void>;
 }
 
@@ -47,14 +48,14 @@ export async function startFiveClouds(): Promise<FiveClouds> {
     bedrock: await recordingProxy(bedrockEmulator.url, bedrockEmulator),
     gemini: await recordingProxy(geminiEmulator.url, geminiEmulator),
   };
-  const providers = {
+  const providers: NonNullable<ConfigInput['providers']> = {
     'openai-direct': { type: 'openai', partner: 'openai', baseUrl: `${clouds.openai.url}/v1`, apiKey: OPENAI_KEY },
     'azure-east': { type: 'azure-openai', partner: 'azure', baseUrl: clouds.azure.url, apiKey: AZURE_KEY, apiVersion: '2024-10-21' },
     'anthropic-direct': { type: 'anthropic', partner: 'anthropic', baseUrl: clouds.anthropic.url, apiKey: ANTHROPIC_KEY },
     'bedrock-east': { type: 'bedrock', partner: 'aws', region: 'us-east-1', baseUrl: clouds.bedrock.url, apiKey: BEDROCK_KEY },
     'gemini-direct': { type: 'gemini', partner: 'google', baseUrl: clouds.gemini.url, apiKey: GEMINI_KEY },
   };
-  const models = {
+  const models: NonNullable<ConfigInput['models']> = {
     [CLOUD_MODELS.azure]: pinned('azure-east'),
     [CLOUD_MODELS.openai]: pinned('openai-direct'),
     [CLOUD_MODELS.anthropic]: pinned('anthropic-direct', 'claude-sonnet-4-5'),

@@ -41,7 +41,7 @@ async function runScript(order: CloudName[], link: (previous: OpenAI.Responses.R
   const run = async (turn: Turn) => {
     const params = { model: CLOUD_MODELS[turn.cloud], input: turn.input, tools: [weather], ...link(previous) };
     if (turn.stream) {
-      const stream = client.responses.stream(params);
+      const stream = client.responses.stream({ ...params, stream: true });
       previous = await stream.finalResponse();
     } else previous = await client.responses.create(params);
     seen[turn.cloud] = lastSent(five.clouds[turn.cloud]);

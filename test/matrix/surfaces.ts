@@ -64,7 +64,7 @@ export function driverFor(surface: SurfaceName, url: string, masterKey: string):
 
 function openAIDriver(client: OpenAI): SurfaceDriver {
   const tools: OpenAI.Chat.ChatCompletionTool[] = [{ type: 'function', function: { ...WEATHER } }];
-  const complete = async (params: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, stream: boolean) => {
+  const complete = async (params: Omit<OpenAI.Chat.ChatCompletionCreateParamsNonStreaming, 'stream'>, stream: boolean) => {
     let completion: OpenAI.Chat.ChatCompletion;
     let pieces = 1;
     if (stream) {

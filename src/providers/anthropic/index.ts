@@ -17,6 +17,10 @@ const DEFAULT_VERSION = '2023-06-01';
  * errors.ts). Auth is `x-api-key`; `anthropic-version` comes from `config.version`
  * (default 2023-06-01); `config.headers` (e.g. `anthropic-beta`) are added to every request.
  *
+ * Tool-call ids from other providers that break Anthropic's `^[a-zA-Z0-9_-]+$` are sent as
+ * `call_` + 24 base62 characters of their SHA-256, on `tool_use` and `tool_result` alike, so the
+ * pair still matches (../internal/tool-call-ids.ts).
+ *
  * @example
  * const adapter = anthropicAdapter('anthropic', { type: 'anthropic', apiKey: 'sk-ant-…', version: '2023-06-01', sandbox: false }, { env: {}, now: Date.now });
  */

@@ -1,5 +1,6 @@
 import type { ChatContentPart, ChatMessage, ChatRequest, ChatTool, ChatToolChoice } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
+import { ANTHROPIC_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import type {
   AnthropicCacheControl,
   AnthropicContentBlock,
@@ -79,7 +80,8 @@ export function toAnthropicRequest(body: ChatRequest, options: AnthropicRequestO
   }
   if (!Array.isArray(messages) || messages.length === 0) throw invalidRequest('messages must be a non-empty array', 'messages');
 
-  const { system, turns } = mapMessages(messages);
+  // Ids minted by other providers may hold characters Anthropic rejects (../internal/tool-call-ids.ts).
+  const { system, turns } = mapMessages(fitToolCallIds(messages, ANTHROPIC_TOOL_CALL_IDS));
   const out: AnthropicRequest = {
     model: options.model,
     max_tokens: max_completion_tokens ?? max_tokens ?? DEFAULT_MAX_TOKENS,

@@ -22,6 +22,11 @@ import { mapConverseStream } from './stream.js';
  *
  * Endpoint `https://bedrock-runtime.{region}.amazonaws.com` unless `baseUrl` is set. Auth: Bedrock
  * API key as Bearer, else SigV4 (service `bedrock`) with config, env or default-chain credentials.
+ *
+ * Tool-call ids: Converse takes `toolUseId` of 1-64 `[a-zA-Z0-9_-]` (the OpenAI-compatible
+ * endpoint: at most 40). Ids minted elsewhere that break the rule, such as Gemini's
+ * signature-carrying ones, are sent as `call_` + 24 base62 characters of their SHA-256, on the
+ * call and on its result alike, so they still pair (../internal/tool-call-ids.ts).
  */
 export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
   if (providerConfig.type !== 'bedrock') throw new Error(`bedrockAdapter cannot serve provider type ${providerConfig.type}`);

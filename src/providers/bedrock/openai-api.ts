@@ -1,6 +1,7 @@
 import type { ChatRequest } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
 import type { GatewayCall, UpstreamRequest } from '../adapter.js';
+import { BEDROCK_OPENAI_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import { CONVERSE_PASSTHROUGH } from './request.js';
 
 /** Fields only Switchyard reads; never forwarded upstream. */
@@ -29,6 +30,7 @@ export function buildOpenAIChatRequest(call: GatewayCall, base: string): Upstrea
   Object.assign(body, extra);
   if (additionalModelRequestFields && typeof additionalModelRequestFields === 'object') Object.assign(body, additionalModelRequestFields);
   body['model'] = call.deployment.model;
+  if (Array.isArray(body['messages'])) body['messages'] = fitToolCallIds(body['messages'] as ChatRequest['messages'], BEDROCK_OPENAI_TOOL_CALL_IDS);
   body['stream'] = call.stream;
   if (call.stream) {
     const options = body['stream_options'];

@@ -1,5 +1,6 @@
 import type { ChatMessage, ChatRequest, ChatTool } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
+import { BEDROCK_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import { toContentBlocks, toSystemBlocks, toolResultBlock } from './content.js';
 import type { ConverseContentBlock, ConverseMessage, ConverseRequest, ConverseTool, ConverseToolChoice } from './types.js';
 
@@ -68,7 +69,8 @@ export function toConverseRequest(body: ChatRequest, modelId: string): { body: C
     }
   }
 
-  const converse: ConverseRequest = { messages: toMessages(messages) };
+  // toolUseId allows 1-64 of [a-zA-Z0-9_-]; longer ids (Gemini's) are shortened (../internal/tool-call-ids.ts).
+  const converse: ConverseRequest = { messages: toMessages(fitToolCallIds(messages, BEDROCK_TOOL_CALL_IDS)) };
   const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').flatMap((m, i) => toSystemBlocks(m, i));
   if (system.length > 0) converse.system = system;
 

@@ -9,6 +9,12 @@ import { passthroughStream } from './stream.js';
  * Adapter for OpenAI, Azure OpenAI (classic deployment URLs with api-version, and v1) and any
  * OpenAI-compatible server (Ollama, vLLM, llama.cpp, LM Studio). Same-family fast path:
  * bodies forwarded with targeted edits, streams forwarded event by event.
+ *
+ * Tool-call ids: OpenAI rejects ids over 40 characters, and a conversation begun on Gemini
+ * carries ids of a few hundred (they hold thought signatures). Such ids, on assistant
+ * `tool_calls` and on the `tool` messages answering them alike, are sent as `call_` + 24 base62
+ * characters of their SHA-256, so they still pair (../internal/tool-call-ids.ts). Ids that fit
+ * are forwarded untouched, and their messages are not copied.
  */
 export const openAIAdapter: AdapterFactory = (id, config) => {
   if (config.type !== 'openai' && config.type !== 'azure-openai' && config.type !== 'openai-compatible') {

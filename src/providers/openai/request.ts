@@ -1,6 +1,7 @@
 import type { ChatRequest, EmbeddingsRequest } from '../../core/chat.js';
 import type { ProviderConfig } from '../../config/index.js';
 import type { GatewayCall, UpstreamRequest } from '../adapter.js';
+import { fitToolCallIds, OPENAI_TOOL_CALL_IDS } from '../internal/tool-call-ids.js';
 
 type OpenAIFamilyConfig = Extract<ProviderConfig, { type: 'openai' | 'azure-openai' | 'openai-compatible' }>;
 
@@ -10,7 +11,9 @@ const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as cons
 /**
  * Builds the upstream request for an OpenAI-shaped upstream: the client body forwarded with
  * targeted edits only (model or deployment name, `stream_options.include_usage` so usage can
- * be metered, gateway-only fields stripped). Unknown fields pass through untouched.
+ * be metered, gateway-only fields stripped, tool-call ids over OpenAI's 40 characters, such as
+ * Gemini's signature-carrying ones, shortened: see ../internal/tool-call-ids.ts). Unknown fields
+ * pass through untouched.
  */
 export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig): UpstreamRequest {
   const operation = call.operation === 'chat' ? 'chat/completions' : 'embeddings';
@@ -19,6 +22,7 @@ export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig
   const extra = (call.body as ChatRequest).provider_options?.[config.type];
   if (extra) Object.assign(body, extra);
   body['model'] = call.deployment.model;
+  if (call.operation === 'chat' && Array.isArray(body['messages'])) body['messages'] = fitToolCallIds(body['messages'] as ChatRequest['messages'], OPENAI_TOOL_CALL_IDS);
   if (call.operation === 'chat' && call.stream) {
     const options = body['stream_options'];
     body['stream_options'] = { ...(options && typeof options === 'object' ? options : {}), include_usage: true };

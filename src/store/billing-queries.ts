@@ -1,0 +1,200 @@
+import { sql } from 'kysely';
+import type { BillingDb } from './billing-schema.js';
+import { type ClauseRecord, clauseFromRow } from './billing-rows.js';
+import { toBigInt, toNumber, toNumberOrNull } from './internal/convert.js';
+
+/**
+ * Billing reads: clauses, periods, balances, statement data and ledger checks. Each function
+ * takes the query builder (the database's or a transaction's), so the same read serves the
+ * admin API and the period-closing transaction. `sum()` results are cast to int8 so Postgres
+ * returns them as `bigint` (its sum of int8 is numeric).
+ */
+
+/** One accounting period row. */
+export interface PeriodRecord {
+  id: string;
+  startsAt: number;
+  endsAt: number;
+  status: 'open' | 'closed';
+  closedAt: number | null;
+}
+
+/** A statement line: transactions of one kind, model and adjusted period, summed. */
+export interface StatementLineRecord {
+  kind: string;
+  model: string;
+  deployment: string;
+  adjustsPeriod: string | null;
+  transactions: number;
+  /** Customer: revenue charged (refunds negative). Partner: revenue counted toward the share. */
+  basis: bigint;
+  /** Partner: share accrued (clawbacks negative). Customer: upstream-independent, always 0. */
+  accrued: bigint;
+}
+
+/** Every clause, active ones first, then by id. */
+export async function allClauses(db: BillingDb): Promise<ClauseRecord[]> {
+  const rows = await db.selectFrom('billing_clauses').selectAll().orderBy('status').orderBy('id').execute();
+  return rows.map(clauseFromRow);
+}
+
+/** Known periods, oldest first. */
+export async function listPeriods(db: BillingDb): Promise<PeriodRecord[]> {
+  const rows = await db.selectFrom('billing_periods').selectAll().orderBy('starts_at').execute();
+  return rows.map((row) => ({
+    id: row.id,
+    startsAt: toNumber(row.starts_at),
+    endsAt: toNumber(row.ends_at),
+    status: row.status === 'closed' ? 'closed' : 'open',
+    closedAt: toNumberOrNull(row.closed_at),
+  }));
+}
+
+/** Balance of every account (µUSD), optionally up to and including `throughPeriod`. */
+export async function balances(db: BillingDb, throughPeriod?: string): Promise<Map<string, bigint>> {
+  const rows = await db
+    .selectFrom('ledger_entries')
+    .select(['account', sql<bigint>`cast(sum(amount) as bigint)`.as('balance')])
+    .$if(throughPeriod !== undefined, (query) => query.where('period', '<=', throughPeriod!))
+    .groupBy('account')
+    .orderBy('account')
+    .execute();
+  return new Map(rows.map((row) => [row.account, toBigInt(row.balance)]));
+}
+
+/** Sum of entries on `accounts` in `period`, and how many there are. */
+export async function accountTotals(db: BillingDb, accounts: readonly string[], period: string): Promise<{ total: bigint; count: number }> {
+  const row = await db
+    .selectFrom('ledger_entries')
+    .select([sql<bigint>`coalesce(cast(sum(amount) as bigint), 0)`.as('total'), (eb) => eb.fn.countAll().as('count')])
+    .where('account', 'in', [...accounts])
+    .where('period', '=', period)
+    .executeTakeFirstOrThrow();
+  return { total: toBigInt(row.total), count: toNumber(row.count) };
+}
+
+/**
+ * Pages through the entries on `accounts` in `period` in (transaction, seq) order, for
+ * statement hashes. Calls `visit` per page.
+ */
+export async function forEachEntry(
+  db: BillingDb,
+  accounts: readonly string[],
+  period: string,
+  visit: (rows: Array<{ transactionId: string; seq: number; account: string; amount: bigint }>) => void,
+  pageSize = 5000,
+): Promise<void> {
+  let after: { id: string; seq: bigint } | undefined;
+  for (;;) {
+    const cursor = after;
+    const rows = await db
+      .selectFrom('ledger_entries')
+      .select(['transaction_id', 'seq', 'account', 'amount'])
+      .where('account', 'in', [...accounts])
+      .where('period', '=', period)
+      .$if(cursor !== undefined, (query) =>
+        query.where((eb) => eb.or([eb('transaction_id', '>', cursor!.id), eb.and([eb('transaction_id', '=', cursor!.id), eb('seq', '>', cursor!.seq)])])),
+      )
+      .orderBy('transaction_id')
+      .orderBy('seq')
+      .limit(pageSize)
+      .execute();
+    if (rows.length === 0) return;
+    visit(rows.map((row) => ({ transactionId: row.transaction_id, seq: toNumber(row.seq), account: row.account, amount: toBigInt(row.amount) })));
+    const last = rows[rows.length - 1]!;
+    after = { id: last.transaction_id, seq: toBigInt(last.seq) };
+    if (rows.length < pageSize) return;
+  }
+}
+
+/** Customer statement lines: the tenant's transactions booked in `period`. */
+export async function customerLines(db: BillingDb, tenantId: string, period: string): Promise<StatementLineRecord[]> {
+  const rows = await db
+    .selectFrom('ledger_transactions')
+    .select(['kind', 'model', 'adjusts_period', (eb) => eb.fn.countAll().as('transactions'), sql<bigint>`cast(sum(revenue) as bigint)`.as('basis')])
+    .where('tenant_id', '=', tenantId)
+    .where('period', '=', period)
+    .where('revenue', '!=', 0n)
+    .groupBy(['kind', 'model', 'adjusts_period'])
+    .execute();
+  return sortLines(rows.map((row) => ({ kind: row.kind, model: row.model, deployment: '', adjustsPeriod: row.adjusts_period, transactions: toNumber(row.transactions), basis: toBigInt(row.basis), accrued: 0n })));
+}
+
+/** Partner statement lines: clause lines of the partner booked in `period`, by kind, model and cloud. */
+export async function partnerLines(db: BillingDb, partner: string, period: string): Promise<StatementLineRecord[]> {
+  const rows = await db
+    .selectFrom('billing_share_lines as line')
+    .innerJoin('ledger_transactions as t', 't.id', 'line.transaction_id')
+    .select([
+      't.kind',
+      't.model',
+      't.deployment',
+      't.adjusts_period',
+      (eb) => eb.fn.countAll().as('transactions'),
+      sql<bigint>`cast(sum(line.basis_delta) as bigint)`.as('basis'),
+      sql<bigint>`cast(sum(line.accrual_delta) as bigint)`.as('accrued'),
+    ])
+    .where('line.partner', '=', partner)
+    .where('line.period', '=', period)
+    .groupBy(['t.kind', 't.model', 't.deployment', 't.adjusts_period'])
+    .execute();
+  return sortLines(
+    rows.map((row) => ({
+      kind: row.kind,
+      model: row.model,
+      deployment: row.deployment,
+      adjustsPeriod: row.adjusts_period,
+      transactions: toNumber(row.transactions),
+      basis: toBigInt(row.basis),
+      accrued: toBigInt(row.accrued),
+    })),
+  );
+}
+
+/** Subjects with activity in `period`: tenants with receivable entries, partners with clause lines. */
+export async function statementSubjects(db: BillingDb, period: string): Promise<{ customers: string[]; partners: string[] }> {
+  const customers = await db.selectFrom('ledger_transactions').select('tenant_id').distinct().where('period', '=', period).where('revenue', '!=', 0n).execute();
+  const partners = await db.selectFrom('billing_share_lines').select('partner').distinct().where('period', '=', period).execute();
+  return { customers: customers.map((row) => row.tenant_id).sort(), partners: partners.map((row) => row.partner).sort() };
+}
+
+/** A frozen statement's stored JSON and hash, or undefined. */
+export async function frozenStatement(db: BillingDb, id: string): Promise<{ body: string; hash: string } | undefined> {
+  return db.selectFrom('billing_statements').select(['body', 'hash']).where('id', '=', id).executeTakeFirst();
+}
+
+/** Transactions whose legs do not sum to zero (should always be empty). */
+export async function unbalancedTransactions(db: BillingDb): Promise<string[]> {
+  const rows = await db
+    .selectFrom('ledger_entries')
+    .select('transaction_id')
+    .groupBy('transaction_id')
+    .having(sql`sum(amount)`, '!=', 0)
+    .execute();
+  return rows.map((row) => row.transaction_id);
+}
+
+/** Ledger transactions of a request, oldest first, with their legs. */
+export async function requestTransactions(db: BillingDb, requestId: string) {
+  const headers = await db.selectFrom('ledger_transactions').selectAll().where('request_id', '=', requestId).orderBy('posted_at').orderBy('id').execute();
+  const ids = headers.map((row) => row.id);
+  const entries = ids.length === 0 ? [] : await db.selectFrom('ledger_entries').selectAll().where('transaction_id', 'in', ids).orderBy('transaction_id').orderBy('seq').execute();
+  return headers.map((row) => ({
+    id: row.id,
+    kind: row.kind,
+    period: row.period,
+    adjustsPeriod: row.adjusts_period,
+    effectiveAt: toNumber(row.effective_at),
+    postedAt: toNumber(row.posted_at),
+    revenue: toBigInt(row.revenue),
+    cost: toBigInt(row.cost),
+    share: toBigInt(row.share),
+    reverses: row.reverses,
+    entries: entries.filter((entry) => entry.transaction_id === row.id).map((entry) => ({ account: entry.account, amount: toBigInt(entry.amount) })),
+  }));
+}
+
+function sortLines(lines: StatementLineRecord[]): StatementLineRecord[] {
+  const key = (line: StatementLineRecord) => [line.adjustsPeriod ?? '', line.kind, line.model, line.deployment].join('\u0000');
+  return lines.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}

@@ -1,0 +1,182 @@
+import type { Insertable, Selectable } from 'kysely';
+import { assertInteger, toBigInt, toNumber, toNumberOrNull } from './internal/convert.js';
+import type { BillingClausesTable } from './billing-schema.js';
+import type { UsageEventsTable } from './schema.js';
+import type { UsageEvent, UsageStatus } from './usage-repository.js';
+
+/**
+ * Row mappings used by the billing store. The `usage_events` mapping matches the usage
+ * repository's, so billing can insert usage rows in its own transaction.
+ */
+
+/** A ledger transaction about to be written, with its legs and clause lines. */
+export interface LedgerPostingRow {
+  id: string;
+  kind: 'usage' | 'refund' | 'credit' | 'reversal';
+  requestId: string | null;
+  dimensions: Dimensions;
+  effectiveAt: number;
+  postedAt: number;
+  period: string;
+  adjustsPeriod: string | null;
+  reverses: string | null;
+  payloadHash: string;
+  priceVersion: number | null;
+  revenue: bigint;
+  cost: bigint;
+  share: bigint;
+  memo: string | null;
+  entries: Array<{ account: string; amount: bigint }>;
+  shareLines: Array<{ clauseId: string; partner: string; basisDelta: bigint; accrualDelta: bigint }>;
+}
+
+/** The reporting dimensions of a posting or rollup; '' stands for none. */
+export interface Dimensions {
+  tenantId: string;
+  projectId: string;
+  keyId: string;
+  model: string;
+  deployment: string;
+  partner: string;
+}
+
+/** Additions to one hourly rollup row. */
+export interface RollupDelta extends Dimensions {
+  /** Start of the hour, epoch ms. */
+  bucket: number;
+  requests: number;
+  errors: number;
+  inputTokens: number;
+  cachedInputTokens: number;
+  outputTokens: number;
+  reasoningTokens: number;
+  revenue: bigint;
+  cost: bigint;
+  share: bigint;
+}
+
+/** A stored revenue-share clause, as the store returns it. */
+export interface ClauseRecord {
+  id: string;
+  partner: string;
+  status: 'active' | 'retired';
+  source: 'config' | 'admin';
+  ratePpm: bigint;
+  cap: bigint | null;
+  currency: string;
+  startsAt: number | null;
+  endsAt: number | null;
+  basis: 'gross' | 'net';
+  clouds: string[] | null;
+  models: string[] | null;
+  clawback: 'reverse' | 'none';
+  termsHash: string;
+  basisTotal: bigint;
+  accruedTotal: bigint;
+}
+
+/** Maps a usage event to its `usage_events` row (same mapping as the usage repository). */
+export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
+  return {
+    request_id: event.requestId,
+    created_at: assertInteger(event.createdAt, 'createdAt'),
+    tenant_id: event.tenantId,
+    project_id: event.projectId,
+    key_id: event.keyId,
+    surface: event.surface,
+    model_requested: event.modelRequested,
+    model: event.model,
+    deployment: event.deployment,
+    upstream_model: event.upstreamModel,
+    partner: event.partner,
+    attempts: assertInteger(event.attempts, 'attempts'),
+    attempt_log: JSON.stringify(event.attemptLog),
+    input_tokens: assertInteger(event.inputTokens, 'inputTokens'),
+    cached_input_tokens: assertInteger(event.cachedInputTokens, 'cachedInputTokens'),
+    output_tokens: assertInteger(event.outputTokens, 'outputTokens'),
+    reasoning_tokens: assertInteger(event.reasoningTokens, 'reasoningTokens'),
+    latency_ms: assertInteger(event.latencyMs, 'latencyMs'),
+    ttfb_ms: event.ttfbMs === null ? null : assertInteger(event.ttfbMs, 'ttfbMs'),
+    status: event.status,
+    http_status: assertInteger(event.httpStatus, 'httpStatus'),
+    error_code: event.errorCode,
+    stream: event.stream ? 1 : 0,
+    sandbox: event.sandbox ? 1 : 0,
+    metadata: event.metadata === null ? null : JSON.stringify(event.metadata),
+  };
+}
+
+/** Reads back the fields of a stored usage row that billing needs (the rest get neutral values). */
+export function usageFromRow(row: Selectable<UsageEventsTable>): UsageEvent {
+  return {
+    requestId: row.request_id,
+    createdAt: toNumber(row.created_at),
+    tenantId: row.tenant_id,
+    projectId: row.project_id,
+    keyId: row.key_id,
+    surface: row.surface,
+    modelRequested: row.model_requested,
+    model: row.model,
+    deployment: row.deployment,
+    upstreamModel: row.upstream_model,
+    partner: row.partner,
+    attempts: toNumber(row.attempts),
+    attemptLog: [],
+    inputTokens: toNumber(row.input_tokens),
+    cachedInputTokens: toNumber(row.cached_input_tokens),
+    outputTokens: toNumber(row.output_tokens),
+    reasoningTokens: toNumber(row.reasoning_tokens),
+    latencyMs: toNumber(row.latency_ms),
+    ttfbMs: toNumberOrNull(row.ttfb_ms),
+    status: row.status as UsageStatus,
+    httpStatus: toNumber(row.http_status),
+    errorCode: row.error_code,
+    stream: toNumber(row.stream) !== 0,
+    sandbox: toNumber(row.sandbox) !== 0,
+    metadata: null,
+  };
+}
+
+/** Maps a `billing_clauses` row to a {@link ClauseRecord}. */
+export function clauseFromRow(row: Selectable<BillingClausesTable>): ClauseRecord {
+  return {
+    id: row.id,
+    partner: row.partner,
+    status: row.status === 'retired' ? 'retired' : 'active',
+    source: row.source === 'admin' ? 'admin' : 'config',
+    ratePpm: toBigInt(row.rate_ppm),
+    cap: row.cap === null ? null : toBigInt(row.cap),
+    currency: row.currency,
+    startsAt: toNumberOrNull(row.starts_at),
+    endsAt: toNumberOrNull(row.ends_at),
+    basis: row.basis_kind === 'net' ? 'net' : 'gross',
+    clouds: row.clouds === null ? null : (JSON.parse(row.clouds) as string[]),
+    models: row.models === null ? null : (JSON.parse(row.models) as string[]),
+    clawback: row.clawback === 'none' ? 'none' : 'reverse',
+    termsHash: row.terms_hash,
+    basisTotal: toBigInt(row.basis_total),
+    accruedTotal: toBigInt(row.accrued_total),
+  };
+}
+
+/** Maps a clause to its row (without timestamps). */
+export function clauseToRow(clause: ClauseRecord): Omit<Insertable<BillingClausesTable>, 'created_at' | 'updated_at'> {
+  return {
+    id: clause.id,
+    partner: clause.partner,
+    status: clause.status,
+    source: clause.source,
+    rate_ppm: clause.ratePpm,
+    cap: clause.cap,
+    currency: clause.currency,
+    starts_at: clause.startsAt,
+    ends_at: clause.endsAt,
+    basis_kind: clause.basis,
+    clouds: clause.clouds === null ? null : JSON.stringify(clause.clouds),
+    models: clause.models === null ? null : JSON.stringify(clause.models),
+    clawback: clause.clawback,
+    terms_hash: clause.termsHash,
+    basis_total: clause.basisTotal,
+    accrued_total: clause.accruedTotal,
+  };
+}

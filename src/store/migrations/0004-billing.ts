@@ -1,0 +1,117 @@
+import type { Migration } from './types.js';
+import { int64 } from './types.js';
+
+/**
+ * Creates the billing tables (see `../billing-schema.ts`): the ledger, revenue-share clauses,
+ * clause lines, periods, statements and hourly rollups. Indexes serve posting (request id),
+ * statements (account + period), refunds (lines by request) and reports (time ranges).
+ */
+export const billing: Migration = {
+  name: '0004-billing',
+  async up(db, dialect) {
+    const big = int64(dialect);
+    await db.schema
+      .createTable('ledger_transactions')
+      .addColumn('id', 'text', (column) => column.primaryKey())
+      .addColumn('kind', 'text', (column) => column.notNull())
+      .addColumn('request_id', 'text')
+      .addColumn('tenant_id', 'text', (column) => column.notNull())
+      .addColumn('project_id', 'text', (column) => column.notNull())
+      .addColumn('key_id', 'text', (column) => column.notNull())
+      .addColumn('model', 'text', (column) => column.notNull())
+      .addColumn('deployment', 'text', (column) => column.notNull())
+      .addColumn('partner', 'text', (column) => column.notNull())
+      .addColumn('effective_at', big, (column) => column.notNull())
+      .addColumn('posted_at', big, (column) => column.notNull())
+      .addColumn('period', 'text', (column) => column.notNull())
+      .addColumn('adjusts_period', 'text')
+      .addColumn('reverses', 'text')
+      .addColumn('payload_hash', 'text', (column) => column.notNull())
+      .addColumn('price_version', big)
+      .addColumn('revenue', big, (column) => column.notNull())
+      .addColumn('cost', big, (column) => column.notNull())
+      .addColumn('share', big, (column) => column.notNull())
+      .addColumn('memo', 'text')
+      .execute();
+    await db.schema.createIndex('ledger_transactions_request').on('ledger_transactions').column('request_id').execute();
+    await db.schema.createIndex('ledger_transactions_effective_at').on('ledger_transactions').column('effective_at').execute();
+    await db.schema.createIndex('ledger_transactions_period').on('ledger_transactions').column('period').execute();
+
+    await db.schema
+      .createTable('ledger_entries')
+      .addColumn('transaction_id', 'text', (column) => column.notNull())
+      .addColumn('seq', big, (column) => column.notNull())
+      .addColumn('account', 'text', (column) => column.notNull())
+      .addColumn('amount', big, (column) => column.notNull())
+      .addColumn('period', 'text', (column) => column.notNull())
+      .addPrimaryKeyConstraint('ledger_entries_pk', ['transaction_id', 'seq'])
+      .execute();
+    await db.schema.createIndex('ledger_entries_account_period').on('ledger_entries').columns(['account', 'period']).execute();
+
+    await db.schema
+      .createTable('billing_clauses')
+      .addColumn('id', 'text', (column) => column.primaryKey())
+      .addColumn('partner', 'text', (column) => column.notNull())
+      .addColumn('status', 'text', (column) => column.notNull())
+      .addColumn('source', 'text', (column) => column.notNull())
+      .addColumn('rate_ppm', big, (column) => column.notNull())
+      .addColumn('cap', big)
+      .addColumn('currency', 'text', (column) => column.notNull())
+      .addColumn('starts_at', big)
+      .addColumn('ends_at', big)
+      .addColumn('basis_kind', 'text', (column) => column.notNull())
+      .addColumn('clouds', 'text')
+      .addColumn('models', 'text')
+      .addColumn('clawback', 'text', (column) => column.notNull())
+      .addColumn('terms_hash', 'text', (column) => column.notNull())
+      .addColumn('basis_total', big, (column) => column.notNull())
+      .addColumn('accrued_total', big, (column) => column.notNull())
+      .addColumn('created_at', big, (column) => column.notNull())
+      .addColumn('updated_at', big, (column) => column.notNull())
+      .execute();
+    await db.schema.createIndex('billing_clauses_partner').on('billing_clauses').columns(['partner', 'status']).execute();
+
+    await db.schema
+      .createTable('billing_share_lines')
+      .addColumn('transaction_id', 'text', (column) => column.notNull())
+      .addColumn('clause_id', 'text', (column) => column.notNull())
+      .addColumn('partner', 'text', (column) => column.notNull())
+      .addColumn('request_id', 'text')
+      .addColumn('basis_delta', big, (column) => column.notNull())
+      .addColumn('accrual_delta', big, (column) => column.notNull())
+      .addColumn('period', 'text', (column) => column.notNull())
+      .addPrimaryKeyConstraint('billing_share_lines_pk', ['transaction_id', 'clause_id'])
+      .execute();
+    await db.schema.createIndex('billing_share_lines_request').on('billing_share_lines').column('request_id').execute();
+    await db.schema.createIndex('billing_share_lines_partner_period').on('billing_share_lines').columns(['partner', 'period']).execute();
+
+    await db.schema
+      .createTable('billing_periods')
+      .addColumn('id', 'text', (column) => column.primaryKey())
+      .addColumn('starts_at', big, (column) => column.notNull())
+      .addColumn('ends_at', big, (column) => column.notNull())
+      .addColumn('status', 'text', (column) => column.notNull())
+      .addColumn('closed_at', big)
+      .execute();
+
+    await db.schema
+      .createTable('billing_statements')
+      .addColumn('id', 'text', (column) => column.primaryKey())
+      .addColumn('kind', 'text', (column) => column.notNull())
+      .addColumn('subject', 'text', (column) => column.notNull())
+      .addColumn('period', 'text', (column) => column.notNull())
+      .addColumn('hash', 'text', (column) => column.notNull())
+      .addColumn('entry_count', big, (column) => column.notNull())
+      .addColumn('created_at', big, (column) => column.notNull())
+      .addColumn('body', 'text', (column) => column.notNull())
+      .execute();
+
+    const dimensions = ['bucket', 'tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner'];
+    let rollups = db.schema.createTable('billing_rollups').addColumn('bucket', big, (column) => column.notNull());
+    for (const name of dimensions.slice(1)) rollups = rollups.addColumn(name, 'text', (column) => column.notNull());
+    for (const name of ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'revenue', 'cost', 'share']) {
+      rollups = rollups.addColumn(name, big, (column) => column.notNull());
+    }
+    await rollups.addPrimaryKeyConstraint('billing_rollups_pk', dimensions as never).execute();
+  },
+};

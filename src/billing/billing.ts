@@ -1,0 +1,110 @@
+import type { Config, PartnerConfig } from '../config/index.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import type { Database, UsageEvent } from '../store/index.js';
+import { billingDb } from '../store/billing-schema.js';
+import { type ClauseRecord, billingTransaction } from '../store/billing-store.js';
+import { allClauses, balances, listPeriods, type PeriodRecord, requestTransactions, unbalancedTransactions } from '../store/billing-queries.js';
+import { type AdjustmentResult, credit, refund, reverse } from './adjustments.js';
+import { type ClauseChange, putClause, retireClause, syncAgreements } from './agreement-sync.js';
+import { termsFromConfig } from './agreements.js';
+import { createMeter } from './meter.js';
+import type { PeriodUnit } from './periods.js';
+import { postUsage, type UsageOutcome } from './post-usage.js';
+import { createRater } from './rating.js';
+import { report, type ReportQuery, type ReportRow } from './reports.js';
+import { closePeriod, getStatement, type Statement, type StatementKind } from './statements.js';
+
+/** Options of {@link createBilling}. */
+export interface BillingOptions {
+  config: Pick<Config, 'models' | 'partners'>;
+  database: Database;
+  clock?: Clock;
+  /** Length of accounting periods. Default `month`. */
+  periodUnit?: PeriodUnit;
+  /** Largest group commit. Default 500. */
+  maxBatch?: number;
+  /** Group commits in flight at once. Default 1 (SQLite), 2 (Postgres). */
+  concurrency?: number;
+}
+
+/**
+ * The commerce plane: meters usage events into the ledger, keeps partner agreements, books
+ * refunds, credits and reversals, closes periods into frozen statements, and reports.
+ */
+export interface Billing {
+  /**
+   * The gateway's usage sink: writes the usage row and its ledger transaction (revenue, cost,
+   * partner accruals, rollups) in one database transaction, batched with concurrent events.
+   */
+  record(event: UsageEvent): Promise<UsageOutcome>;
+  /** Applies the config's revenue-share clauses to the store. Call once at start-up. */
+  start(): Promise<Record<string, ClauseChange>>;
+  /** Waits until every recorded event is committed. */
+  flush(): Promise<void>;
+  refund(input: { requestId: string; amount?: bigint; id?: string; memo?: string }): Promise<AdjustmentResult>;
+  credit(input: { tenantId: string; amount: bigint; id?: string; memo?: string }): Promise<AdjustmentResult>;
+  reverse(input: { transactionId: string; memo?: string }): Promise<AdjustmentResult>;
+  closePeriod(period: string): Promise<{ period: string; closed: boolean; statements: Array<{ id: string; hash: string }> }>;
+  periods(): Promise<PeriodRecord[]>;
+  statement(kind: StatementKind, subject: string, period: string): Promise<Statement>;
+  report(query: ReportQuery): Promise<ReportRow[]>;
+  clauses(): Promise<ClauseRecord[]>;
+  /** Sets a partner's revenue-share clause through the admin API (wins over the config). */
+  putAgreement(partner: string, revenueShare: NonNullable<PartnerConfig['revenueShare']>): Promise<ClauseChange>;
+  /** Removes an admin clause (the config's applies again at the next start). */
+  removeAgreement(partner: string): Promise<ClauseChange>;
+  balances(throughPeriod?: string): Promise<Map<string, bigint>>;
+  /** Ledger transactions of a request with their legs. */
+  transactions(requestId: string): ReturnType<typeof requestTransactions>;
+  /** Ledger checks: the whole ledger and every transaction net to zero. */
+  check(): Promise<{ balanced: boolean; total: bigint; unbalanced: string[] }>;
+  readonly periodUnit: PeriodUnit;
+}
+
+/**
+ * Creates the billing service over a migrated database.
+ * @example
+ * const billing = createBilling({ config, database });
+ * await billing.start();
+ * const gateway = createGateway({ ..., usage: billing });
+ */
+export function createBilling(options: BillingOptions): Billing {
+  const { database, config } = options;
+  const clock = options.clock ?? systemClock;
+  const periodUnit = options.periodUnit ?? 'month';
+  const rater = createRater(config);
+  const deps = { database, now: clock, periodUnit };
+  const statementDeps = { ...deps, partners: Object.keys(config.partners).filter((id) => config.partners[id]?.revenueShare !== undefined) };
+  const meter = createMeter({
+    post: (events) => postUsage({ ...deps, rater }, events),
+    maxBatch: options.maxBatch ?? 500,
+    concurrency: options.concurrency ?? (database.dialect === 'postgres' ? 2 : 1),
+  });
+  const db = billingDb(database);
+
+  return {
+    periodUnit,
+    record: (event) => meter.record(event),
+    start: () => syncAgreements(database, config, clock()),
+    flush: () => meter.flush(),
+    refund: (input) => refund(deps, input),
+    credit: (input) => credit(deps, input),
+    reverse: (input) => reverse(deps, input),
+    closePeriod: (period) => closePeriod(statementDeps, period),
+    periods: () => listPeriods(db),
+    statement: (kind, subject, period) => getStatement(statementDeps, kind, subject, period),
+    report: (query) => report(database, query),
+    clauses: () => allClauses(db),
+    putAgreement: (partner, revenueShare) =>
+      billingTransaction(database, (tx) => putClause(tx, termsFromConfig(partner, revenueShare), 'admin', clock())),
+    removeAgreement: (partner) => billingTransaction(database, (tx) => retireClause(tx, partner, 'admin', clock())),
+    balances: (throughPeriod) => balances(db, throughPeriod),
+    transactions: (requestId) => requestTransactions(db, requestId),
+    async check() {
+      const all = await balances(db);
+      const total = [...all.values()].reduce((sum, value) => sum + value, 0n);
+      const unbalanced = await unbalancedTransactions(db);
+      return { balanced: total === 0n && unbalanced.length === 0, total, unbalanced };
+    },
+  };
+}

@@ -1,0 +1,115 @@
+import type { UsageEvent } from '../store/index.js';
+import { usageRow } from '../store/billing-rows.js';
+import type { UsageOutcome } from './post-usage.js';
+
+/**
+ * Group commit for usage events. `record()` resolves only once the event's usage row and
+ * ledger transaction are committed (so the gateway keeps its promise: nothing is lost once the
+ * client got the whole answer), but events that arrive while a commit is in flight share the
+ * next one. Under light load each event commits alone at once; under heavy load batches grow
+ * and the cost per event falls, so metering keeps up without a timer adding latency.
+ */
+
+/** Options of {@link createMeter}. */
+export interface MeterOptions {
+  /** Posts a batch in one transaction (see `postUsage`). */
+  post: (events: UsageEvent[]) => Promise<UsageOutcome[]>;
+  /** Largest batch per transaction. Default 500. */
+  maxBatch?: number;
+  /** Batches committed at once (Postgres gains from 2; SQLite has one writer). Default 1. */
+  concurrency?: number;
+}
+
+/** A usage sink that meters through the ledger. */
+export interface Meter {
+  /**
+   * Records `event` and posts it; resolves with the outcome once committed. Rejects when the
+   * payload conflicts with an earlier record of the same request id, or the store fails.
+   */
+  record(event: UsageEvent): Promise<UsageOutcome>;
+  /** Resolves when every event recorded so far is committed (or failed). */
+  flush(): Promise<void>;
+  /** Events waiting or in flight. */
+  readonly pending: number;
+}
+
+interface Waiter {
+  event: UsageEvent;
+  resolve(outcome: UsageOutcome): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Creates a {@link Meter}.
+ * @example
+ * const meter = createMeter({ post: (events) => postUsage(deps, events) });
+ * await meter.record(event); // committed
+ */
+export function createMeter(options: MeterOptions): Meter {
+  const maxBatch = options.maxBatch ?? 500;
+  const concurrency = options.concurrency ?? 1;
+  const queue: Waiter[] = [];
+  let running = 0;
+  let inFlight = 0;
+  let idle: Array<() => void> = [];
+
+  const settle = (waiter: Waiter, outcome: UsageOutcome) => {
+    if (outcome.status === 'conflict') waiter.reject(outcome.error);
+    else waiter.resolve(outcome);
+  };
+
+  const postBatch = async (batch: Waiter[]) => {
+    try {
+      const outcomes = await options.post(batch.map((waiter) => waiter.event));
+      batch.forEach((waiter, index) => settle(waiter, outcomes[index]!));
+    } catch (error) {
+      if (batch.length === 1) {
+        batch[0]!.reject(error);
+        return;
+      }
+      // One bad event must not sink its neighbours: retry each on its own.
+      for (const waiter of batch) await postBatch([waiter]);
+    }
+  };
+
+  const pump = async () => {
+    running++;
+    try {
+      while (queue.length > 0) {
+        const batch = queue.splice(0, maxBatch);
+        await postBatch(batch);
+        inFlight -= batch.length;
+      }
+    } finally {
+      running--;
+      if (running === 0 && inFlight === 0) {
+        const waiting = idle;
+        idle = [];
+        for (const done of waiting) done();
+      }
+    }
+  };
+
+  return {
+    record(event) {
+      try {
+        // Fails fast on values the store would refuse (non-integer tokens and the like).
+        usageRow(event);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return new Promise<UsageOutcome>((resolve, reject) => {
+        queue.push({ event, resolve, reject });
+        inFlight++;
+        if (running < concurrency) void pump();
+      });
+    },
+    flush() {
+      if (inFlight === 0) return Promise.resolve();
+      return new Promise((resolve) => idle.push(resolve));
+    },
+    get pending() {
+      return inFlight;
+    },
+  };
+}

@@ -1,0 +1,169 @@
+import { GatewayError } from '../errors/index.js';
+import type { Database, UsageEvent } from '../store/index.js';
+import { billingTransaction, type Dimensions, type LedgerPostingRow, type RollupDelta } from '../store/billing-store.js';
+import { counts } from './agreements.js';
+import { bookings, lockClauses, rollupFor } from './booking.js';
+import { assertInt64, legs } from './legs.js';
+import type { PeriodUnit } from './periods.js';
+import { billable, payloadHash, type Rater } from './rating.js';
+
+/** What happened to one usage event. */
+export type UsageOutcome =
+  /** Usage row and ledger transaction written. */
+  | { status: 'posted'; transactionId: string; revenue: bigint; cost: bigint; share: bigint }
+  /** Usage row written; nothing to post (no tokens, or no price and no cost). */
+  | { status: 'recorded' }
+  /** The request id was already recorded with the same payload: nothing new. */
+  | { status: 'duplicate' }
+  /** The request id was already recorded with a different payload: refused. */
+  | { status: 'conflict'; error: GatewayError };
+
+/** Dependencies of {@link postUsage}. */
+export interface PostUsageDeps {
+  database: Database;
+  rater: Rater;
+  now: () => number;
+  periodUnit: PeriodUnit;
+}
+
+/**
+ * Records usage events and posts their ledger transactions in ONE database transaction: the
+ * usage rows, each event's revenue, cost and partner accruals, the clause running totals and
+ * the hourly rollups commit together or not at all (a crash leaves nothing half posted).
+ *
+ * Idempotent on the request id: a replay with the same payload posts nothing
+ * (`duplicate`); a replay with another payload is refused (`conflict`). Attribution is the
+ * event's own `partner` and `deployment` (the cloud that served it), never re-derived.
+ */
+export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent[]): Promise<UsageOutcome[]> {
+  if (events.length === 0) return [];
+  // First occurrence of an id in the batch is written; later ones are compared with it.
+  const first = new Map<string, UsageEvent>();
+  for (const event of events) if (!first.has(event.requestId)) first.set(event.requestId, event);
+  const unique = [...first.values()];
+
+  const outcomes = await billingTransaction(deps.database, async (tx) => {
+    const now = deps.now();
+    const result = new Map<string, UsageOutcome>();
+    const inserted = await tx.insertUsage(unique);
+    const replayed = unique.filter((event) => !inserted.has(event.requestId));
+    if (replayed.length > 0) {
+      const stored = await tx.usageRows(replayed.map((event) => event.requestId));
+      for (const event of replayed) {
+        const previous = stored.get(event.requestId);
+        result.set(event.requestId, previous && payloadHash(previous) === payloadHash(event) ? { status: 'duplicate' } : conflict(event.requestId));
+      }
+    }
+
+    const fresh = unique.filter((event) => inserted.has(event.requestId));
+    const rated = fresh.map((event) => ({ event, rating: deps.rater.rate(event) }));
+    const priced = rated.filter(({ event, rating }) => billable(event) && (rating.revenue !== 0n || rating.cost !== 0n));
+    const bookingOf = await bookings(tx, priced.map(({ event }) => event.createdAt), now, deps.periodUnit);
+    const clauses = await lockClauses(tx, (clause) =>
+      priced.some(({ event, rating }) => rating.revenue > 0n && counts(clause, saleOf(event))),
+    );
+
+    const postings: LedgerPostingRow[] = [];
+    const rollups = new Map<string, RollupDelta>();
+    for (const { event, rating } of rated) {
+      const dimensions = dimensionsOf(event);
+      const rollup = rollupOf(rollups, dimensions, event.createdAt);
+      rollup.requests += 1;
+      if (event.status === 'error') rollup.errors += 1;
+      rollup.inputTokens += event.inputTokens;
+      rollup.cachedInputTokens += event.cachedInputTokens;
+      rollup.outputTokens += event.outputTokens;
+      rollup.reasoningTokens += event.reasoningTokens;
+      if (!billable(event) || (rating.revenue === 0n && rating.cost === 0n)) {
+        result.set(event.requestId, { status: 'recorded' });
+        continue;
+      }
+      assertInt64(rating.revenue, 'revenue');
+      assertInt64(rating.cost, 'cost');
+      const shareLines: LedgerPostingRow['shareLines'] = [];
+      if (rating.revenue > 0n) {
+        for (const clause of clauses.matching(saleOf(event))) {
+          const accrual = clauses.apply(clause.id, rating.revenue, 'up');
+          shareLines.push({ clauseId: clause.id, partner: clause.partner, basisDelta: rating.revenue, accrualDelta: accrual });
+        }
+      }
+      const share = shareLines.reduce((sum, line) => sum + line.accrualDelta, 0n);
+      const booking = bookingOf(event.createdAt);
+      const id = `u:${event.requestId}`;
+      postings.push({
+        id,
+        kind: 'usage',
+        requestId: event.requestId,
+        dimensions,
+        effectiveAt: event.createdAt,
+        postedAt: now,
+        period: booking.period,
+        adjustsPeriod: booking.adjustsPeriod,
+        reverses: null,
+        payloadHash: payloadHash(event),
+        priceVersion: rating.priceVersion,
+        revenue: rating.revenue,
+        cost: rating.cost,
+        share,
+        memo: null,
+        entries: legs({
+          tenantId: event.tenantId,
+          provider: dimensions.deployment,
+          revenue: rating.revenue,
+          cost: rating.cost,
+          accruals: shareLines.map((line) => ({ partner: line.partner, amount: line.accrualDelta })),
+        }),
+        shareLines,
+      });
+      rollup.revenue += rating.revenue;
+      rollup.cost += rating.cost;
+      rollup.share += share;
+      result.set(event.requestId, { status: 'posted', transactionId: id, revenue: rating.revenue, cost: rating.cost, share });
+    }
+    await clauses.save(now);
+    await tx.insertPostings(postings);
+    await tx.addRollups([...rollups.values()]);
+    return result;
+  });
+
+  return events.map((event) => {
+    const outcome = outcomes.get(event.requestId)!;
+    if (first.get(event.requestId) === event) return outcome;
+    // A second copy within the same batch: compare with the first.
+    return payloadHash(first.get(event.requestId)!) === payloadHash(event) ? { status: 'duplicate' } : conflict(event.requestId);
+  });
+}
+
+/** The reporting dimensions of a usage event. */
+export function dimensionsOf(event: UsageEvent): Dimensions {
+  return {
+    tenantId: event.tenantId,
+    projectId: event.projectId,
+    keyId: event.keyId ?? '',
+    model: event.model ?? '',
+    deployment: event.deployment ?? '',
+    partner: event.partner ?? '',
+  };
+}
+
+function saleOf(event: UsageEvent) {
+  return { partner: event.partner, deployment: event.deployment, model: event.model, at: event.createdAt };
+}
+
+function rollupOf(rollups: Map<string, RollupDelta>, dimensions: Dimensions, at: number): RollupDelta {
+  const fresh = rollupFor(dimensions, at);
+  const key = [fresh.bucket, dimensions.tenantId, dimensions.projectId, dimensions.keyId, dimensions.model, dimensions.deployment, dimensions.partner].join('\u0000');
+  let rollup = rollups.get(key);
+  if (!rollup) rollups.set(key, (rollup = fresh));
+  return rollup;
+}
+
+function conflict(requestId: string): UsageOutcome {
+  const error = new GatewayError(`usage for request ${requestId} was already recorded with a different payload`, {
+    code: 'invalid_request',
+    status: 409,
+    errorClass: 'conflict',
+    retryable: false,
+  });
+  return { status: 'conflict', error };
+}

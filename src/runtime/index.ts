@@ -1,10 +1,11 @@
 import type { Clock } from '../core/clock.js';
-import { type IdSource, randomId } from '../core/ids.js';
+import type { IdSource } from '../core/ids.js';
 import type { Gateway, Principal } from '../gateway/types.js';
 import type { Catalog } from '../router/catalog.js';
 import { createRuntimeRepository, type Database, type RuntimeRepository } from '../store/index.js';
 import { createConversationsService, type ConversationsService } from './conversations-service.js';
 import type { RetentionOptions, RuntimeDeps } from './deps.js';
+import { pooledId } from './ids.js';
 import { countInputTokens } from './prepare.js';
 import { toChatRequest } from './chat-request.js';
 import { type CreateOutcome, createResponse } from './responses-create.js';
@@ -61,7 +62,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     gateway: options.gateway,
     catalog: options.catalog,
     clock: options.clock,
-    ids: options.ids ?? ((prefix: string) => randomId(prefix)),
+    ids: options.ids ?? pooledId,
     retention: { retentionDays: options.retention?.retentionDays ?? 30, conversationRetentionDays: options.retention?.conversationRetentionDays ?? 0 },
   };
   const responses: ResponsesService = {

@@ -41,10 +41,10 @@ export async function createResponse(deps: RuntimeDeps, params: CreateResponsePa
     const output = builder();
     const finish = applyCompletion(output, outcome.completion);
     const response = finishedResponse(shell, output.items, responseUsage(outcome.completion.usage, prepared.compaction?.usage), finish, seconds(deps.clock()));
-    await persist(deps, params, call, prepared, response, undefined);
+    await persist(deps, params, call, prepared, response, undefined, started);
     return { kind: 'json', response, meta: outcome.meta };
   }
-  return { kind: 'stream', meta: outcome.meta, frames: streamFrames(deps, params, call, prepared, shell, outcome.items, builder) };
+  return { kind: 'stream', meta: outcome.meta, frames: streamFrames(deps, params, call, prepared, shell, outcome.items, builder, started) };
 }
 
 async function* streamFrames(
@@ -55,6 +55,7 @@ async function* streamFrames(
   shell: ResponseObject,
   items: AsyncIterable<StreamItem>,
   builder: (sink: (event: Record<string, unknown>) => void) => OutputBuilder,
+  started: number,
 ): AsyncGenerator<string> {
   const log = new EventLog();
   log.emit({ type: 'response.created', response: shell });
@@ -81,14 +82,14 @@ async function* streamFrames(
     const response = failedResponse(shell, output.snapshot(), usage ? responseUsage(usage, prepared.compaction?.usage) : null, error);
     log.emit(errorEvent(error));
     log.emit({ type: 'response.failed', response });
-    await persist(deps, params, call, prepared, response, log.json());
+    await persist(deps, params, call, prepared, response, log.json(), started);
     yield log.drain();
     return;
   }
   output.close(finish === 'length' ? 'incomplete' : 'completed');
   const response = finishedResponse(shell, output.items, responseUsage(usage, prepared.compaction?.usage), finish, seconds(deps.clock()));
   log.emit({ type: response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', response });
-  await persist(deps, params, call, prepared, response, log.json());
+  await persist(deps, params, call, prepared, response, log.json(), started);
   yield log.drain();
 }
 
@@ -113,7 +114,7 @@ function applyCompletion(output: OutputBuilder, completion: ChatCompletion): Fin
  * first, then the input, then the rest of the output), its event log, and appends the items
  * to the conversation when the response finished (not when it failed).
  */
-async function persist(deps: RuntimeDeps, params: CreateResponseParams, call: CallContext, prepared: Prepared, response: ResponseObject, events: string | undefined): Promise<void> {
+async function persist(deps: RuntimeDeps, params: CreateResponseParams, call: CallContext, prepared: Prepared, response: ResponseObject, events: string | undefined, started: number): Promise<void> {
   const failed = response.status === 'failed';
   if (!params.store && (failed || params.conversationId === null)) return;
   const compaction = prepared.compaction?.item;
@@ -132,8 +133,8 @@ async function persist(deps: RuntimeDeps, params: CreateResponseParams, call: Ca
           conversationId: params.conversationId,
           status: response.status,
           model: params.model,
-          createdAt: now,
-          expiresAt: expiry(now, deps.retention.retentionDays),
+          createdAt: started,
+          expiresAt: expiry(started, deps.retention.retentionDays),
           body: response,
         }
       : undefined,

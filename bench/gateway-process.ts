@@ -1,0 +1,76 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApp } from '../src/app.js';
+import { validateConfig } from '../src/config/index.js';
+import { createTransport, type Transport } from '../src/transport/http.js';
+import { processStats, serveIpc } from './ipc.js';
+
+/**
+ * Switchyard as the benchmark runs it, in its own process: createApp with one `openai`
+ * provider pointed at the fake upstream, the SQLite store in a temp dir, and resource figures
+ * reported over IPC (no admin route is involved).
+ *
+ * Environment (set by bench/run.ts):
+ * - BENCH_UPSTREAM_URL: the fake upstream's origin. Required.
+ * - BENCH_MASTER_KEY: auth.masterKey; clients send it as a bearer token. Default `sk-bench-master`.
+ * - BENCH_LOG_LEVEL: logging.level. Default `warn`.
+ * - BENCH_UPSTREAM_CONNECTIONS: sockets per upstream origin; unset = createApp's own transport
+ *   (256). The runner sets 1024 so that 1,000 concurrent streams really are concurrent upstream.
+ *
+ * `profile-start` / `profile-stop { path }` run V8's CPU profiler (the one behind `--cpu-prof`)
+ * through the inspector, so a profile covers one measured phase rather than startup and tsx.
+ */
+
+const upstream = process.env['BENCH_UPSTREAM_URL'];
+if (!upstream) throw new Error('BENCH_UPSTREAM_URL is required');
+const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
+
+const config = validateConfig({
+  server: { host: '127.0.0.1', port: 0 },
+  store: `sqlite:${join(directory, 'switchyard.db')}`,
+  auth: { masterKey: process.env['BENCH_MASTER_KEY'] ?? 'sk-bench-master' },
+  logging: { level: process.env['BENCH_LOG_LEVEL'] ?? 'warn' },
+  providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream' } },
+  models: { 'bench-model': { deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
+});
+
+const connections = process.env['BENCH_UPSTREAM_CONNECTIONS'];
+let transport: Transport | undefined;
+if (connections) transport = createTransport({ connections: Number(connections), headersTimeoutMs: config.routing.attemptTimeoutMs });
+
+const app = await createApp({ config, ...(transport ? { transport } : {}) });
+const { url } = await app.listen(0, '127.0.0.1');
+
+let profiler: Session | undefined;
+
+serveIpc(url, {
+  stats(message) {
+    return processStats(message['gc'] === true);
+  },
+  async 'profile-start'() {
+    profiler = new Session();
+    profiler.connect();
+    await profiler.post('Profiler.enable');
+    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+    await profiler.post('Profiler.start');
+    return {};
+  },
+  async 'profile-stop'(message) {
+    if (!profiler) return {};
+    const { profile } = await profiler.post('Profiler.stop');
+    profiler.disconnect();
+    profiler = undefined;
+    writeFileSync(String(message['path']), JSON.stringify(profile));
+    return {};
+  },
+  async shutdown() {
+    await app.close();
+    await transport?.close();
+    rmSync(directory, { recursive: true, force: true });
+    // A normal exit, so `--cpu-prof` writes its profile.
+    setImmediate(() => process.exit(0));
+    return {};
+  },
+});

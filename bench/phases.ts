@@ -1,0 +1,160 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Child, ProcessStats } from './ipc.js';
+import { load, type LoadResult, sequentialLatency } from './load.js';
+import { summarize, type Summary } from './stats.js';
+import { type BurstResult, concurrentStreams, streamTimings } from './streams.js';
+
+/** The measurement phases of bench/run.ts. Each returns raw figures; run.ts judges them. */
+
+/** The two processes under test, and a progress logger (stderr). */
+export interface Targets {
+  fake: Child;
+  gateway: Child;
+  log(message: string): void;
+}
+
+const stats = (child: Child, gc = false) => child.call<ProcessStats>('stats', { gc });
+const cpuUs = (before: ProcessStats, after: ProcessStats) => after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs;
+
+/** A load run with the CPU each process spent on it, µs per answered request. */
+export interface MeteredLoad extends LoadResult {
+  gatewayCpuPerRequestUs: number | undefined;
+  upstreamCpuPerRequestUs: number;
+}
+
+async function metered(targets: Targets, origin: string, options: Parameters<typeof load>[1], viaGateway: boolean): Promise<MeteredLoad> {
+  const [fakeBefore, gatewayBefore] = await Promise.all([stats(targets.fake), stats(targets.gateway)]);
+  const result = await load(origin, options);
+  const [fakeAfter, gatewayAfter] = await Promise.all([stats(targets.fake), stats(targets.gateway)]);
+  return {
+    ...result,
+    gatewayCpuPerRequestUs: viaGateway ? cpuUs(gatewayBefore, gatewayAfter) / result.ok : undefined,
+    upstreamCpuPerRequestUs: cpuUs(fakeBefore, fakeAfter) / result.ok,
+  };
+}
+
+/** (a) + (e): non-streaming throughput at `connections`, direct then through Switchyard. */
+export async function throughputPhase(targets: Targets, plan: { connections: number; warmupSeconds: number; seconds: number }) {
+  const { fake, gateway, log } = targets;
+  await fake.call('configure', { chunks: 10, delayMs: 0 });
+  log(`throughput: warm-up ${plan.warmupSeconds}s each`);
+  await load(fake.url, { connections: plan.connections, seconds: plan.warmupSeconds });
+  await load(gateway.url, { connections: plan.connections, seconds: plan.warmupSeconds });
+  log(`throughput: direct ${plan.seconds}s at ${plan.connections} connections`);
+  const direct = await metered(targets, fake.url, { connections: plan.connections, seconds: plan.seconds }, false);
+  log(`throughput: through Switchyard ${plan.seconds}s at ${plan.connections} connections`);
+  const switchyard = await metered(targets, gateway.url, { connections: plan.connections, seconds: plan.seconds }, true);
+  return { direct, switchyard };
+}
+
+/** (b): one connection, sequential requests, per-request wall time. */
+export async function latencyPhase(targets: Targets, plan: { count: number; block: number; warmup: number }) {
+  targets.log(`latency: ${plan.count} sequential requests per target, 1 connection`);
+  const before = await stats(targets.gateway);
+  const samples = await sequentialLatency({ direct: targets.fake.url, switchyard: targets.gateway.url }, plan);
+  const after = await stats(targets.gateway);
+  const gatewayCpuPerRequestUs = cpuUs(before, after) / (plan.count + plan.warmup);
+  return { direct: summarize(samples['direct']!), switchyard: summarize(samples['switchyard']!), gatewayCpuPerRequestUs };
+}
+
+/** (c): time to first byte (burst stream) and event gaps (paced stream). */
+export async function streamingPhase(
+  targets: Targets,
+  plan: { ttfb: { count: number; block: number; warmup: number }; gaps: { count: number; block: number; warmup: number }; chunks: number; delayMs: number },
+) {
+  const { fake, gateway, log } = targets;
+  const origins = { direct: fake.url, switchyard: gateway.url };
+  await fake.call('configure', { chunks: plan.chunks, delayMs: 0 });
+  log(`streaming: TTFB over ${plan.ttfb.count} streams per target (${plan.chunks} events, burst)`);
+  const ttfb = await streamTimings(origins, { ...plan.ttfb, events: plan.chunks });
+  await fake.call('configure', { chunks: plan.chunks, delayMs: plan.delayMs });
+  log(`streaming: gaps over ${plan.gaps.count} streams per target (${plan.chunks} events ${plan.delayMs} ms apart)`);
+  const paced = await streamTimings(origins, { ...plan.gaps, events: plan.chunks });
+  await fake.call('configure', { chunks: 10, delayMs: 0 });
+  const pick = (name: 'direct' | 'switchyard') => ({ ttfb: summarize(ttfb[name]!.ttfb), pacedTtfb: summarize(paced[name]!.ttfb), gaps: summarize(paced[name]!.gaps), gapSamples: paced[name]!.gaps });
+  return { direct: pick('direct'), switchyard: pick('switchyard') };
+}
+
+/** Highest RSS and heap seen while sampling. */
+interface Peak {
+  rss: number;
+  heapUsed: number;
+}
+
+/** Samples a child's memory every `everyMs` until `done()`; returns the peaks. */
+async function peakMemory(child: Child, done: () => boolean, everyMs: number): Promise<Peak> {
+  const peak = { rss: 0, heapUsed: 0 };
+  while (!done()) {
+    const now = await stats(child);
+    peak.rss = Math.max(peak.rss, now.rss);
+    peak.heapUsed = Math.max(peak.heapUsed, now.heapUsed);
+    await sleep(everyMs);
+  }
+  return peak;
+}
+
+/** Idles, collects garbage, then reads the figures (a stable point between loads). */
+async function settled(child: Child): Promise<ProcessStats> {
+  await sleep(1000);
+  return stats(child, true);
+}
+
+/** (d), first half: RSS before and after `amount` non-streaming requests (after a warm-up). */
+export async function requestMemoryPhase(targets: Targets, plan: { connections: number; warmupAmount: number; amount: number }) {
+  const { fake, gateway, log } = targets;
+  await fake.call('configure', { chunks: 10, delayMs: 0 });
+  log(`memory: warm-up ${plan.warmupAmount} requests`);
+  await load(gateway.url, { connections: plan.connections, amount: plan.warmupAmount });
+  const before = await settled(gateway);
+  log(`memory: ${plan.amount} requests through Switchyard`);
+  let finished = false;
+  const [run, peak] = await Promise.all([
+    metered(targets, gateway.url, { connections: plan.connections, amount: plan.amount }, true).finally(() => (finished = true)),
+    peakMemory(gateway, () => finished, 500),
+  ]);
+  const after = await settled(gateway);
+  return { before, after, peak: peak.rss, run };
+}
+
+/** One round of concurrent streams, as seen by both processes. */
+export interface StreamRound {
+  burst: BurstResult;
+  peakRss: number;
+  /** Read after a full GC at the moment all streams were open (undefined if that never happened). */
+  held: ProcessStats | undefined;
+  after: ProcessStats;
+  /** Most streams the fake upstream had open at once (proves they were concurrent end to end). */
+  upstreamConcurrent: number;
+}
+
+/**
+ * (d), second half: rounds of `count` concurrent streams; round 0 is the warm-up. The fake holds
+ * every stream after its first event until all `count` are open, so the peak is taken with all
+ * of them open at once.
+ */
+export async function streamMemoryPhase(targets: Targets, plan: { count: number; rounds: number; chunks: number; delayMs: number }) {
+  const { fake, gateway, log } = targets;
+  const rounds: StreamRound[] = [];
+  const idle = await settled(gateway);
+  for (let round = 0; round <= plan.rounds; round++) {
+    await fake.call('configure', { chunks: plan.chunks, delayMs: plan.delayMs, barrier: plan.count });
+    log(`streams: round ${round}${round === 0 ? ' (warm-up)' : ''}, ${plan.count} concurrent streams of ${plan.chunks} events ${plan.delayMs} ms apart`);
+    let peak: Peak = { rss: 0, heapUsed: 0 };
+    let held: ProcessStats | undefined;
+    const burst = await concurrentStreams(gateway.url, plan.count, async (done) => {
+      const whenAllOpen = async () => {
+        while (!done()) {
+          if ((await fake.call<{ inFlight: number }>('stats')).inFlight >= plan.count) return void (held = await stats(gateway, true));
+          await sleep(50);
+        }
+      };
+      [peak] = await Promise.all([peakMemory(gateway, done, 100), whenAllOpen()]);
+    });
+    const upstream = await fake.call<{ maxInFlight: number }>('stats');
+    rounds.push({ burst, peakRss: Math.max(peak.rss, held?.rss ?? 0), held, after: await settled(gateway), upstreamConcurrent: upstream.maxInFlight });
+  }
+  await fake.call('configure', { chunks: 10, delayMs: 0 });
+  return { idle, rounds };
+}
+
+export type { Summary };

@@ -20,6 +20,7 @@ import { createKeyCache, refusal, type ResolvedKey } from './key-cache.js';
 import { createRateLimits } from './rate-limits.js';
 import { hashSecret, safeEqual } from './secrets.js';
 import { seedKeys } from './seed.js';
+import { createSpendWriter } from './spend-writer.js';
 
 /** What a request asks for, as access sees it before the call. */
 export interface AdmissionRequest {
@@ -107,6 +108,7 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
     gate: createConcurrencyGate({ redis, prefix }),
     budgets,
     ledger,
+    spend: createSpendWriter(ledger),
     estimate: options.estimate,
     onAlert: options.onAlert,
   });

@@ -4,6 +4,7 @@ import { scaledToDecimal } from '../core/money.js';
 import type { Usage } from '../core/usage.js';
 import { GatewayError } from '../errors/index.js';
 import type { AccessLedger } from '../store/access-ledger.js';
+import type { SpendWriter } from './spend-writer.js';
 import type { Admission, AdmissionRequest } from './access.js';
 import type { BudgetBucket, BudgetCounters } from './budgets.js';
 import type { ConcurrencyGate, Slot } from './concurrency.js';
@@ -29,6 +30,8 @@ export interface AdmitterDeps {
   gate: ConcurrencyGate;
   budgets: BudgetCounters;
   ledger: AccessLedger;
+  /** Writes real spend to the database (group commit). */
+  spend: SpendWriter;
   estimate?: EstimateOptions | undefined;
   onAlert?: ((alert: BudgetAlert) => void) | undefined;
 }
@@ -148,7 +151,7 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
 
     async function settleBudget(usage: Usage | undefined) {
       const real = usage && price ? costMicros(usage, price, 'up') : 0n;
-      if (real > 0n) await deps.ledger.addSpend(buckets.map((bucket) => ({ scope: bucket.scope, periodStart: bucket.periodStart, amount: real })));
+      if (real > 0n) await deps.spend.add(buckets.map((bucket) => ({ scope: bucket.scope, periodStart: bucket.periodStart, amount: real })));
       await budgets.settle(buckets, requestId, amount, real);
       if (real > 0n && deps.onAlert) await alerts(real);
     }

@@ -28,9 +28,23 @@ export interface EstimateOptions {
 const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
 const DEFAULT_OVERHEAD = { perMessage: 4, perRequest: 3 };
 
-/** o200k_base tokens in `text`. */
+// System prompts, tool definitions and earlier turns repeat from request to request: their counts
+// are remembered (exact, by content), so tokenizing is paid mostly for new text.
+const CACHE_LIMIT = 5_000;
+const CACHEABLE_CHARACTERS = 64 * 1024;
+const counted = new Map<string, number>();
+
+/** o200k_base tokens in `text` (special-token strings count as plain text). */
 export function countTokens(text: string): number {
-  return text.length === 0 ? 0 : encode(text, ENCODE_OPTIONS).length;
+  if (text.length === 0) return 0;
+  const known = counted.get(text);
+  if (known !== undefined) return known;
+  const tokens = encode(text, ENCODE_OPTIONS).length;
+  if (text.length <= CACHEABLE_CHARACTERS) {
+    if (counted.size >= CACHE_LIMIT) counted.clear();
+    counted.set(text, tokens);
+  }
+  return tokens;
 }
 
 /**

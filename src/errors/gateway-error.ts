@@ -16,6 +16,8 @@ export interface GatewayErrorOptions {
   retryAfterMs?: number;
   /** Extra headers to send with the error (for example `retry-after`). */
   headers?: Record<string, string>;
+  /** The code to show the client instead of `code` (an upstream's own code for a bad request, e.g. `decimal_above_max_value`). */
+  clientCode?: string;
   cause?: unknown;
 }
 
@@ -29,6 +31,7 @@ export class GatewayError extends Error {
   readonly param: string | null;
   readonly retryAfterMs: number | undefined;
   readonly headers: Record<string, string>;
+  readonly clientCode: string | undefined;
 
   constructor(message: string, options: GatewayErrorOptions) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -43,6 +46,7 @@ export class GatewayError extends Error {
     this.param = options.param ?? null;
     this.retryAfterMs = options.retryAfterMs;
     this.headers = options.headers ?? {};
+    this.clientCode = options.clientCode;
   }
 }
 

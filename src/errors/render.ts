@@ -8,7 +8,7 @@ export function renderOpenAIError(error: GatewayError): { error: { message: stri
       message: error.message,
       type: openAIErrorType(error.status),
       param: error.param,
-      code: error.code,
+      code: error.clientCode ?? error.code,
     },
   };
 }

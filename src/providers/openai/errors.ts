@@ -52,7 +52,8 @@ export function classifyOpenAIError(response: UpstreamErrorResponse, provider: s
   if (status === 409) {
     return new UpstreamError(message, { ...base, code: 'upstream_error', status: 409, errorClass: 'conflict' });
   }
-  return new UpstreamError(message, { ...base, code: 'invalid_request', status: status >= 400 && status < 500 ? status : 400, errorClass: 'invalid_request', retryable: false, failover: false });
+  // A bad request is the client's to fix: it sees the upstream's own message and code.
+  return new UpstreamError(message, { ...base, code: 'invalid_request', status: status >= 400 && status < 500 ? status : 400, errorClass: 'invalid_request', retryable: false, failover: false, ...(code ? { clientCode: code } : {}) });
 }
 
 /** An `{"error":...}` object found inside a 200 stream. */

@@ -1,6 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
-import { serve } from '../main.js';
 import { registerAccessCommands } from './access-commands.js';
 
 /** The `switchyard` command. */
@@ -17,6 +16,8 @@ export function buildCli(): Command {
     .option('-p, --port <port>', 'listen port (overrides server.port)', integer)
     .option('-H, --host <host>', 'listen address (overrides server.host)')
     .action(async (options: { config?: string; sandbox?: boolean; sandboxDown?: string[]; tokenDelayMs?: number; port?: number; host?: string }) => {
+      // Loaded on demand: `config check` and the admin commands start without the whole gateway.
+      const { serve } = await import('../main.js');
       await serve(options);
     });
 

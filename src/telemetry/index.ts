@@ -112,6 +112,9 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
         rollups: rollups ? createRollupQueries(deps.database) : undefined,
         usage: createUsageQueries(deps.database),
         bodies,
+        flushRollups: rollups?.flush,
+        partners: deps.config,
+        database: deps.database,
       });
     },
     start() {

@@ -85,7 +85,7 @@ export function createRollupQueries(database: Database) {
 
   return {
     /** Requests, errors, tokens, money and latency percentiles per minute or hour. */
-    async series(filter: UsageFilter): Promise<{ bucketMinutes: number; points: SeriesPoint[] }> {
+    async series(filter: UsageFilter): Promise<{ bucketMinutes: number; points: SeriesPoint[]; latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null } }> {
       const { query, minutes } = base(filter);
       const rows = await query
         .select('bucket_start')
@@ -94,13 +94,23 @@ export function createRollupQueries(database: Database) {
         .groupBy('bucket_start')
         .orderBy('bucket_start')
         .execute();
-      return {
-        bucketMinutes: minutes,
-        points: rows.map((row) => {
-          const histogram = LATENCY_COLUMNS.map((column) => Number((row as Record<string, unknown>)[column] ?? 0));
-          return { at: Number(row.bucket_start), ...measures(row), p50Ms: percentile(histogram, 0.5), p95Ms: percentile(histogram, 0.95), p99Ms: percentile(histogram, 0.99) };
-        }),
-      };
+      const overall = LATENCY_COLUMNS.map(() => 0);
+      const byBucket = new Map<number, SeriesPoint>();
+      for (const row of rows) {
+        const histogram = LATENCY_COLUMNS.map((column, index) => {
+          const count = Number((row as Record<string, unknown>)[column] ?? 0);
+          overall[index]! += count;
+          return count;
+        });
+        byBucket.set(Number(row.bucket_start), { at: Number(row.bucket_start), ...measures(row), p50Ms: percentile(histogram, 0.5), p95Ms: percentile(histogram, 0.95), p99Ms: percentile(histogram, 0.99) });
+      }
+      // Every bucket of the range, empty ones as zeros, so charts show quiet periods.
+      const size = minutes * 60_000;
+      const points: SeriesPoint[] = [];
+      for (let at = Math.floor(filter.from / size) * size; at < filter.to; at += size) {
+        points.push(byBucket.get(at) ?? { at, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, revenueUsd: 0, costUsd: 0, p50Ms: null, p95Ms: null, p99Ms: null });
+      }
+      return { bucketMinutes: minutes, points, latency: { p50Ms: percentile(overall, 0.5), p95Ms: percentile(overall, 0.95), p99Ms: percentile(overall, 0.99) } };
     },
 
     /** Totals grouped by one dimension, largest first. */

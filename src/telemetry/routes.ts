@@ -3,7 +3,11 @@ import type { Gateway } from '../gateway/types.js';
 import { sendJson, sendOpenAIError, write } from '../server/respond.js';
 import type { HttpContext, Route } from '../server/types.js';
 import { credentialFrom } from '../surfaces/shared/credentials.js';
+import type { Config } from '../config/index.js';
 import type { BodyStore } from './bodies.js';
+import { partnersView } from './partners-view.js';
+import { createRunsView } from './runs-view.js';
+import type { Database } from '../store/index.js';
 import type { RollupQueries, UsageFilter } from './rollup-queries.js';
 import type { UsageQueries } from './usage-queries.js';
 
@@ -17,6 +21,12 @@ export interface TelemetryRoutesDeps {
   rollups: RollupQueries | undefined;
   usage: UsageQueries;
   bodies: BodyStore | undefined;
+  /** The store, for the runs view. */
+  database: Database;
+  /** Partners and agreements, for the Partners page. */
+  partners: Config;
+  /** Writes pending roll-ups before a summary is read. */
+  flushRollups?: (() => Promise<void>) | undefined;
 }
 
 const RANGES: Record<string, number> = { '15m': 900_000, '1h': 3_600_000, '6h': 21_600_000, '24h': 86_400_000, '7d': 604_800_000, '30d': 2_592_000_000 };
@@ -42,6 +52,7 @@ export function createTelemetryRoutes(deps: TelemetryRoutesDeps): Route[] {
     },
   });
   const routes: Route[] = [];
+  const runs = createRunsView(deps.database);
   if (deps.metrics) {
     const metrics = deps.metrics;
     routes.push({
@@ -63,6 +74,7 @@ export function createTelemetryRoutes(deps: TelemetryRoutesDeps): Route[] {
     admin('/admin/v1/metrics/summary', async (context) => {
       if (!deps.rollups) throw new GatewayError('Usage roll-ups are off (telemetry.rollups: false)', { code: 'not_found', status: 404, retryable: false });
       const filter = filterOf(context.url, deps.clock());
+      await deps.flushRollups?.(); // this replica's last seconds of traffic, so the numbers are live
       const [series, models, tenants, deployments, partners] = await Promise.all([
         deps.rollups.series(filter),
         deps.rollups.top(filter, 'model'),
@@ -74,7 +86,7 @@ export function createTelemetryRoutes(deps: TelemetryRoutesDeps): Route[] {
         (sum, point) => ({ requests: sum.requests + point.requests, errors: sum.errors + point.errors, inputTokens: sum.inputTokens + point.inputTokens, outputTokens: sum.outputTokens + point.outputTokens, revenueUsd: sum.revenueUsd + point.revenueUsd, costUsd: sum.costUsd + point.costUsd }),
         { requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, revenueUsd: 0, costUsd: 0 },
       );
-      sendJson(context.response, 200, { object: 'metrics.summary', from: filter.from, to: filter.to, bucket_minutes: series.bucketMinutes, totals, series: series.points, top: { models, tenants, deployments, partners } });
+      sendJson(context.response, 200, { object: 'metrics.summary', from: filter.from, to: filter.to, bucket_minutes: series.bucketMinutes, totals: { ...totals, ...series.latency }, series: series.points, top: { models, tenants, deployments, partners } });
     }),
     admin('/admin/v1/usage/events', async (context) => {
       const filter = filterOf(context.url, deps.clock());
@@ -90,6 +102,24 @@ export function createTelemetryRoutes(deps: TelemetryRoutesDeps): Route[] {
       context.response.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="usage-${new Date(filter.from).toISOString().slice(0, 10)}.csv"` });
       for await (const piece of deps.usage.csv(filter)) await write(context.response, piece);
       context.response.end();
+    }),
+    admin('/admin/v1/dashboard/partners', async (context) => {
+      await deps.flushRollups?.();
+      sendJson(context.response, 200, { object: 'list', data: await partnersView(deps.partners, deps.rollups, deps.clock()) });
+    }),
+    admin('/admin/v1/dashboard/responses', async (context) => {
+      const limit = Math.min(Math.max(Number(context.url.searchParams.get('limit') ?? 50) || 50, 1), 200);
+      sendJson(context.response, 200, { object: 'list', data: await runs.recent(limit, context.url.searchParams.get('status') ?? undefined) });
+    }),
+    admin('/admin/v1/dashboard/responses/:id', async (context) => {
+      const found = await runs.response(context.params['id'] ?? '');
+      if (!found) throw new GatewayError('No such stored response', { code: 'not_found', status: 404, retryable: false });
+      sendJson(context.response, 200, found);
+    }),
+    admin('/admin/v1/dashboard/conversations/:id', async (context) => {
+      const found = await runs.conversation(context.params['id'] ?? '');
+      if (!found) throw new GatewayError('No such conversation', { code: 'not_found', status: 404, retryable: false });
+      sendJson(context.response, 200, found);
     }),
     admin('/admin/v1/usage/dimensions', async (context) => {
       sendJson(context.response, 200, deps.rollups ? await deps.rollups.dimensions(deps.clock()) : {});

@@ -1,7 +1,14 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Route } from '../server/types.js';
+import type { HttpContext, Route } from '../server/types.js';
+
+interface Asset {
+  body: Buffer;
+  type: string;
+  etag: string;
+}
 
 /**
  * Serves the dashboard at /ui: static files from `src/ui/assets` (plain ES modules, CSS and
@@ -36,26 +43,33 @@ export function assetsDirectory(): string {
 
 /** Loads every asset into memory once (they are small) and returns the /ui routes. */
 export function createUiRoutes(directory: string = assetsDirectory()): Route[] {
-  const files = new Map<string, { body: Buffer; type: string }>();
+  const files = new Map<string, Asset>();
   for (const name of readdirSync(directory)) {
     const type = TYPES[extname(name)];
-    if (type) files.set(name, { body: readFileSync(join(directory, name)), type });
+    if (!type) continue;
+    const body = readFileSync(join(directory, name));
+    files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` });
   }
   const index = files.get('index.html')!;
-  const send = (response: import('node:http').ServerResponse, file: { body: Buffer; type: string }, cache: string) => {
-    response.writeHead(200, { ...SECURITY_HEADERS, 'content-type': file.type, 'content-length': file.body.length, 'cache-control': cache });
-    response.end(file.body);
+  // Revalidated on every load (no-cache + ETag): a new release is picked up at once, an unchanged asset costs a 304.
+  const send = (context: HttpContext, file: Asset) => {
+    const headers = { ...SECURITY_HEADERS, 'content-type': file.type, 'cache-control': 'no-cache', etag: file.etag };
+    if (context.request.headers['if-none-match'] === file.etag) {
+      context.response.writeHead(304, headers).end();
+      return;
+    }
+    context.response.writeHead(200, { ...headers, 'content-length': file.body.length });
+    context.response.end(file.body);
   };
   return [
-    { method: 'GET', path: '/ui', handler: async ({ response }) => send(response, index, 'no-cache') },
+    { method: 'GET', path: '/ui', handler: async (context) => send(context, index) },
     {
       method: 'GET',
       path: '/ui/*',
-      async handler({ response, params }) {
-        const name = params['*'] ?? '';
-        const file = name.includes('/') ? undefined : files.get(name);
+      async handler(context) {
+        const name = context.params['*'] ?? '';
         // Unknown paths are client-side pages (/ui/usage): the app shell routes them.
-        send(response, file ?? index, file ? 'no-cache' : 'no-cache');
+        send(context, (name.includes('/') ? undefined : files.get(name)) ?? index);
       },
     },
   ];

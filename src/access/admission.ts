@@ -89,10 +89,10 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
     }
 
     // Step 1: rate limits and concurrency, all levels at once.
-    const [results, full] = await Promise.all([
+    const [results, full] = await unavailable(Promise.all([
       Promise.all(checks.map((check) => (check.points > 0 ? rates.consume(check.kind, limitScope(check.level), check.limit, check.points) : okResult(check.limit)))),
       slots.length > 0 ? gate.acquire(slots, requestId, now) : Promise.resolve(-1),
-    ]);
+    ]));
     const refusedAt = results.findIndex((result) => !result.ok);
     const undoRates = () => Promise.all(checks.map((check, i) => (results[i]!.ok && check.points > 0 ? rates.adjust(check.kind, limitScope(check.level), check.limit, -check.points) : undefined)));
     const scopes = slots.map((slot) => slot.scope);
@@ -118,8 +118,8 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
       try {
         reserved = await budgets.reserve(buckets, requestId, amount, now);
       } catch (error) {
-        await Promise.all([undoRates(), gate.release(scopes, requestId)]);
-        throw error;
+        await Promise.all([undoRates(), gate.release(scopes, requestId)]).catch(() => undefined);
+        return unavailable(Promise.reject(error));
       }
       if (!reserved.ok) {
         await Promise.all([undoRates(), gate.release(scopes, requestId)]);
@@ -170,6 +170,16 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
       }
     }
   };
+}
+
+/** A failing limits store (Redis down, database error) answers 503, never a silent pass. */
+async function unavailable<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (error instanceof GatewayError) throw error;
+    throw new GatewayError('Limits and budgets are unavailable right now; try again shortly.', { code: 'internal_error', status: 503, errorClass: 'overloaded', retryAfterMs: 1000, failover: false, cause: error });
+  }
 }
 
 function okResult(limit: number): Promise<RateResult> {

@@ -53,8 +53,10 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
     let found = limiters.get(id);
     if (!found) {
       const keyPrefix = `${prefix}${kind}`;
+      // With Redis, a per-process memory limiter stands in while Redis is unreachable, so an
+      // outage loosens limits (each replica counts alone) instead of refusing every request.
       found = options.redis
-        ? new RateLimiterRedis({ storeClient: options.redis, points: limit, duration, keyPrefix })
+        ? new RateLimiterRedis({ storeClient: options.redis, points: limit, duration, keyPrefix, rejectIfRedisNotReady: true, insuranceLimiter: new RateLimiterMemory({ points: limit, duration, keyPrefix }) })
         : new RateLimiterMemory({ points: limit, duration, keyPrefix });
       limiters.set(id, found);
     }

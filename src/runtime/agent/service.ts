@@ -1,0 +1,293 @@
+import { randomUUID } from 'node:crypto';
+import type { Principal, RouteMeta } from '../../gateway/types.js';
+import { type AgentRunStore, createAgentRunStore, ensureAgentTables } from '../../store/agent-runs.js';
+import type { Database } from '../../store/index.js';
+import { loadContext } from '../context.js';
+import { type RuntimeDeps, seconds } from '../deps.js';
+import { invalidParam } from '../errors.js';
+import { frame } from '../event-log.js';
+import type { ResponsesService } from '../index.js';
+import { responseShell } from '../response-object.js';
+import type { CallContext, CreateResponseParams, Item, ResponseObject } from '../types.js';
+import type { CreateOutcome } from '../responses-create.js';
+import { DEFAULT_POLICY, type OutboundPolicy } from '../tools/ssrf.js';
+import { type AgentLimits, type AgentRequest, type AgentState, type Checkpointer, runAgent, RunStopped } from './loop.js';
+import { echoMcpTool, type McpToolParam } from './mcp-items.js';
+
+/**
+ * Responses with server-run tools and background mode, layered over the plain Responses
+ * service: a request with `mcp` tools, an `mcp_approval_response` input or `background: true`
+ * runs through the agent loop (loop.ts); anything else goes to the plain service unchanged.
+ *
+ * Background runs live in `agent_runs` (store/agent-runs.ts) under a lease: the process that
+ * creates one runs it at once; a worker in every process takes over runs whose lease expired
+ * (their owner died) and resumes them from the last checkpoint.
+ */
+
+/** Config `runtime.tools` (all optional). */
+export interface AgentOptions {
+  allowPrivateNetworks?: boolean;
+  allowHosts?: string[];
+  toolTimeoutMs?: number;
+  maxSteps?: number;
+  maxToolOutputChars?: number;
+  /** Lease of a running background run, ms. Default 30 000 (renewed every third). */
+  leaseMs?: number;
+  /** How often the worker looks for expired leases, ms (0 = only at start). Default 5 000. */
+  workerIntervalMs?: number;
+}
+
+/** The agent layer: a Responses service plus the background worker. */
+export interface AgentRuntime {
+  responses: ResponsesService & {
+    cancel(principal: Principal, id: string): Promise<ResponseObject>;
+    /** SSE frames of a background run after `startingAfter`, following it live until it ends; undefined when `id` is not a background run. */
+    follow(principal: Principal, id: string, startingAfter: number | undefined, signal?: AbortSignal): Promise<AsyncIterable<string> | undefined>;
+  };
+  /** Starts the takeover worker (call once the app listens). */
+  start(): void;
+  stop(): Promise<void>;
+  /** This process's lease owner id. */
+  owner: string;
+}
+
+const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
+
+export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: ResponsesService, options: AgentOptions = {}): AgentRuntime {
+  const policy: OutboundPolicy = { ...DEFAULT_POLICY, allowPrivateNetworks: options.allowPrivateNetworks ?? false, allowHosts: (options.allowHosts ?? []).map((host) => host.toLowerCase()) };
+  const limits: AgentLimits = { policy, toolTimeoutMs: options.toolTimeoutMs ?? 60_000, maxSteps: options.maxSteps ?? 16, maxToolOutputChars: options.maxToolOutputChars ?? 100_000 };
+  const leaseMs = options.leaseMs ?? 30_000;
+  const owner = `${process.pid}-${randomUUID()}`;
+  let store: AgentRunStore | undefined;
+  const runs = async (): Promise<AgentRunStore> => {
+    if (!store) {
+      await ensureAgentTables(database);
+      store = createAgentRunStore(database);
+    }
+    return store;
+  };
+  /** Local runs, by response id: their abort controllers. */
+  const active = new Map<string, AbortController>();
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const isAgentRequest = (params: CreateResponseParams) =>
+    (params.mcpTools?.length ?? 0) > 0 || params.background === true || params.input.some((item) => isRecord(item) && item['type'] === 'mcp_approval_response');
+
+  /** Normalizes the request's context once (approval responses are kept as input items). */
+  async function initialState(params: CreateResponseParams, principal: Principal): Promise<AgentState> {
+    const approvals: Item[] = [];
+    const rest: unknown[] = [];
+    for (const item of params.input) {
+      if (isRecord(item) && item['type'] === 'mcp_approval_response') {
+        if (typeof item['approval_request_id'] !== 'string' || typeof item['approve'] !== 'boolean') {
+          throw invalidParam("An mcp_approval_response needs 'approval_request_id' (string) and 'approve' (boolean).", 'input');
+        }
+        approvals.push({ ...item, type: 'mcp_approval_response', id: typeof item['id'] === 'string' ? item['id'] : deps.ids('mcpa_') } as Item);
+      } else rest.push(item);
+    }
+    const loaded = await loadContext(deps.repository, { tenantId: principal.tenantId, previousResponseId: params.previousResponseId, conversationId: params.conversationId, input: rest }, deps.clock(), deps.ids);
+    return { history: loaded.history, input: [...loaded.input, ...approvals], output: [], usage: null, steps: 0, started: [], events: [], done: false };
+  }
+
+  function shellFor(params: CreateResponseParams, mcpTools: McpToolParam[], id: string, createdAt: number): ResponseObject {
+    const shell = responseShell(params, id, createdAt);
+    return { ...shell, background: params.background === true, tools: [...(shell['tools'] as unknown[]), ...mcpTools.map(echoMcpTool)] };
+  }
+
+  /** Runs a background run this process holds the lease of, renewing it; resolves when it ends or is lost. */
+  async function execute(id: string): Promise<void> {
+    const store = await runs();
+    const row = await store.get(null, id);
+    if (!row || TERMINAL.has(row.status)) return;
+    const request = row.request as unknown as AgentRequest;
+    const state = row.state as unknown as AgentState;
+    const shell = { ...(row.response as ResponseObject), status: 'in_progress' as const };
+    const controller = new AbortController();
+    active.set(id, controller);
+    const renew = setInterval(() => {
+      const now = deps.clock();
+      store
+        .renew(id, owner, now + leaseMs, now)
+        .then(({ held, cancelRequested }) => {
+          if (!held) controller.abort(new RunStopped('lost'));
+          else if (cancelRequested) controller.abort(new RunStopped('cancel'));
+        })
+        .catch(() => undefined);
+    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const checkpoints: Checkpointer = {
+      async save(current, response) {
+        const now = deps.clock();
+        const status = current.done ? response.status : 'in_progress';
+        const result = await store.checkpoint(id, owner, { status, state: current, response, events: current.events, leaseExpiresAt: now + leaseMs, now });
+        if (!result.held) return { stop: 'lost' };
+        if (result.cancelRequested && !current.done) return { stop: 'cancel' };
+        return { stop: null };
+      },
+    };
+    try {
+      if (row.cancelRequested) controller.abort(new RunStopped('cancel'));
+      await runAgent(deps, limits, request, shell, state, checkpoints, controller.signal, () => undefined);
+    } catch (error) {
+      if (!(error instanceof RunStopped)) throw error;
+    } finally {
+      clearInterval(renew);
+      active.delete(id);
+      await store.release(id, owner).catch(() => undefined);
+    }
+  }
+
+  function launch(id: string): void {
+    execute(id).catch(() => undefined);
+  }
+
+  /** Takes over runs whose lease expired and runs them here. */
+  async function sweep(): Promise<void> {
+    const store = await runs();
+    const now = deps.clock();
+    for (const id of await store.expired(now, 50)) {
+      if (active.has(id)) continue;
+      if (await store.claim(id, owner, now + leaseMs, now)) launch(id);
+    }
+  }
+
+  async function* followRun(principal: Principal, id: string, startingAfter: number | undefined, signal?: AbortSignal): AsyncGenerator<string> {
+    const store = await runs();
+    let next = startingAfter === undefined ? 0 : startingAfter + 1;
+    for (;;) {
+      const row = await store.get(principal.tenantId, id);
+      if (!row) return;
+      const fresh = row.events.filter((event) => Number(event['sequence_number']) >= next);
+      for (const event of fresh) {
+        yield frame(event);
+        next = Number(event['sequence_number']) + 1;
+      }
+      if (TERMINAL.has(row.status)) return;
+      if (signal?.aborted) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  const responses: AgentRuntime['responses'] = {
+    ...base,
+    async create(params: CreateResponseParams, call: CallContext): Promise<CreateOutcome> {
+      if (!isAgentRequest(params)) return base.create(params, call);
+      const mcpTools = params.mcpTools ?? [];
+      const started = deps.clock();
+      const id = deps.ids('resp_');
+      const shell = shellFor(params, mcpTools, id, seconds(started));
+      const state = await initialState(params, call.principal);
+      const request: AgentRequest = { params, mcpTools, principal: call.principal, requestId: call.requestId, tags: call.tags };
+      const meta: RouteMeta = { model: params.model, deployment: null, upstreamModel: null, partner: null, attempts: 1, sandbox: false, openAIFamily: false };
+
+      if (params.background === true) {
+        if (!params.store) throw invalidParam('Background responses need store=true.', 'background');
+        const queued: ResponseObject = { ...shell, status: 'queued' };
+        state.events.push({ type: 'response.created', response: queued, sequence_number: 0 }, { type: 'response.queued', response: queued, sequence_number: 1 });
+        const store = await runs();
+        await store.insert({ id, tenantId: call.principal.tenantId, status: 'queued', background: true, request, state, response: queued, events: state.events, owner, leaseExpiresAt: started + leaseMs, now: started });
+        launch(id);
+        if (!params.stream) return { kind: 'json', response: queued, meta };
+        return { kind: 'stream', meta, frames: followRun(call.principal, id, undefined, call.signal) };
+      }
+
+      const checkpoints: Checkpointer = { save: async () => ({ stop: null }) };
+      if (!params.stream) {
+        const response = await runAgent(deps, limits, request, shell, state, checkpoints, call.signal, () => undefined);
+        return { kind: 'json', response, meta };
+      }
+      return { kind: 'stream', meta, frames: streamRun(request, shell, state, checkpoints, call.signal) };
+    },
+    async retrieve(principal, id) {
+      try {
+        return await base.retrieve(principal, id);
+      } catch (error) {
+        const row = await (await runs()).get(principal.tenantId, id);
+        if (!row) throw error;
+        return row.response as ResponseObject;
+      }
+    },
+    async cancel(principal, id) {
+      const store = await runs();
+      const row = await store.get(principal.tenantId, id);
+      if (!row) {
+        await base.retrieve(principal, id);
+        throw invalidParam('Only responses created with background=true can be cancelled.', null);
+      }
+      if (TERMINAL.has(row.status)) return row.response as ResponseObject;
+      await store.requestCancel(principal.tenantId, id, deps.clock());
+      active.get(id)?.abort(new RunStopped('cancel'));
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const current = await store.get(principal.tenantId, id);
+        if (!current || TERMINAL.has(current.status)) return (current?.response ?? row.response) as ResponseObject;
+        if (Date.now() > deadline) return { ...(current.response as ResponseObject), status: 'cancelled' };
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async follow(principal, id, startingAfter, signal) {
+      const row = await (await runs()).get(principal.tenantId, id);
+      if (!row) return undefined;
+      return followRun(principal, id, startingAfter, signal);
+    },
+  };
+
+  async function* streamRun(request: AgentRequest, shell: ResponseObject, state: AgentState, checkpoints: Checkpointer, signal: AbortSignal): AsyncGenerator<string> {
+    const pending: string[] = [];
+    let wake: (() => void) | undefined;
+    let finished = false;
+    let failure: unknown;
+    runAgent(deps, limits, request, shell, state, checkpoints, signal, (event) => {
+      pending.push(frame(event));
+      wake?.();
+    })
+      .catch((error: unknown) => {
+        failure = error;
+      })
+      .finally(() => {
+        finished = true;
+        wake?.();
+      });
+    for (;;) {
+      if (pending.length > 0) {
+        yield pending.splice(0).join('');
+        continue;
+      }
+      if (finished) break;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+      });
+      wake = undefined;
+    }
+    if (failure) throw failure;
+  }
+
+  return {
+    responses,
+    owner,
+    start() {
+      stopped = false;
+      const interval = options.workerIntervalMs ?? 5_000;
+      const tick = () => {
+        if (stopped) return;
+        sweep()
+          .catch(() => undefined)
+          .finally(() => {
+            if (!stopped && interval > 0) timer = setTimeout(tick, interval);
+          });
+      };
+      tick();
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      // Local runs keep their leases until they expire; another process (or this one, restarted) resumes them.
+      for (const controller of active.values()) controller.abort(new RunStopped('lost'));
+    },
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+

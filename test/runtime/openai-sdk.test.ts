@@ -109,6 +109,33 @@ describe('responses with the openai SDK', () => {
     expect(second.output_text).toBe('Tool get_weather returned: sunny, 21°C');
   });
 
+  it('honours text.format json_schema, max_output_tokens, tool_choice and parallel_tool_calls', async () => {
+    const structured = await client.responses.create({
+      model: 'openai-mini',
+      input: 'Describe "Oslo"',
+      text: { format: { type: 'json_schema', name: 'city', strict: true, schema: { type: 'object', properties: { name: { type: 'string' }, population: { type: 'integer' } }, required: ['name', 'population'], additionalProperties: false } } },
+    });
+    expect(JSON.parse(structured.output_text)).toEqual({ name: 'Oslo', population: 1 });
+    expect(structured.text?.format).toMatchObject({ type: 'json_schema', name: 'city' });
+    const sent = clouds.openai.bodies().at(-1)!;
+    expect(sent['response_format']).toMatchObject({ type: 'json_schema', json_schema: { name: 'city', strict: true } });
+
+    const cut = await client.responses.create({ model: 'azure-mini', input: 'say one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty', max_output_tokens: 16 });
+    expect(cut.status).toBe('incomplete');
+    expect(cut.incomplete_details).toEqual({ reason: 'max_output_tokens' });
+    expect(cut.output[0]).toMatchObject({ type: 'message', status: 'incomplete' });
+    expect(cut.usage?.output_tokens).toBe(16);
+
+    const time: OpenAI.Responses.FunctionTool = { type: 'function', name: 'get_time', parameters: { type: 'object', properties: {} }, strict: false };
+    const forced = await client.responses.create({ model: 'azure-mini', input: 'hello', tools: [weather, time], tool_choice: { type: 'function', name: 'get_time' } });
+    expect(forced.output.map((item) => (item.type === 'function_call' ? item.name : item.type))).toEqual(['get_time']);
+    const both = await client.responses.create({ model: 'azure-mini', input: 'call get_weather and get_time', tools: [weather, time] });
+    expect(both.output.map((item) => (item.type === 'function_call' ? item.name : item.type))).toEqual(['get_weather', 'get_time']);
+    const one = await client.responses.create({ model: 'azure-mini', input: 'call get_weather and get_time', tools: [weather, time], parallel_tool_calls: false });
+    expect(one.output.map((item) => (item.type === 'function_call' ? item.name : item.type))).toEqual(['get_weather']);
+    await expect(client.responses.create({ model: 'azure-mini', input: 'x', tools: [{ type: 'web_search' }] })).rejects.toMatchObject({ status: 400, error: { code: 'unsupported_parameter', param: 'tools[0].type' } });
+  });
+
   it('keeps store:false responses out of reach', async () => {
     const created = await client.responses.create({ model: 'azure-mini', input: 'say ephemeral', store: false });
     expect((created as unknown as { store: boolean }).store).toBe(false);

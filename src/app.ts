@@ -123,6 +123,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     retention: config.runtime,
     sweepIntervalMs: config.runtime.sweepIntervalMs,
     onSweepError: (error) => logger.warn({ err: error }, 'retention sweep failed'),
+    tools: {
+      allowPrivateNetworks: config.runtime.tools.allowPrivateNetworks,
+      allowHosts: config.runtime.tools.allowHosts,
+      toolTimeoutMs: config.runtime.tools.timeoutMs,
+      maxSteps: config.runtime.tools.maxSteps,
+      maxToolOutputChars: config.runtime.tools.maxOutputChars,
+      leaseMs: config.runtime.tools.leaseMs,
+      workerIntervalMs: config.runtime.tools.workerIntervalMs,
+    },
   });
 
   let draining = false;
@@ -171,6 +180,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const address = await server.listen(port, host);
       listening = true;
       runtime.sweeper.start();
+      runtime.agent.start();
       telemetry.start();
       return address;
     },
@@ -178,6 +188,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       draining = true;
       if (listening) await server.close();
       await runtime.sweeper.stop();
+      await runtime.agent.stop();
       await telemetry.close();
       if (!options.transport) await transport.close();
       await sharedHealth?.close();

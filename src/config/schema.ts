@@ -229,6 +229,25 @@ export const configSchema = z.strictObject({
       conversationRetentionDays: z.number().nonnegative().default(0),
       /** Interval of the background retention sweep, ms; 0 = no sweep. Default 600000 (10 minutes). */
       sweepIntervalMs: z.number().int().nonnegative().default(600_000),
+      /** Server-run tools (MCP, HTTP tools) and background runs (runtime/agent). */
+      tools: z
+        .strictObject({
+          /** Let tools reach private, loopback, link-local and metadata addresses. Default false. */
+          allowPrivateNetworks: z.boolean().default(false),
+          /** Hosts (names or IPs) allowed even when private. */
+          allowHosts: z.array(z.string()).default([]),
+          /** Per tool request (connect, list, call), ms. Default 60000. */
+          timeoutMs: z.number().int().positive().default(60_000),
+          /** Model calls per response. Default 16. */
+          maxSteps: z.number().int().positive().default(16),
+          /** Characters of tool output kept (the rest is truncated). Default 100000. */
+          maxOutputChars: z.number().int().positive().default(100_000),
+          /** Lease of a running background run, ms (renewed every third). Default 30000. */
+          leaseMs: z.number().int().positive().default(30_000),
+          /** Interval of the takeover worker, ms. Default 5000. */
+          workerIntervalMs: z.number().int().nonnegative().default(5_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   telemetry: telemetrySchema.prefault({}),

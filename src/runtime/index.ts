@@ -11,6 +11,7 @@ import { toChatRequest } from './chat-request.js';
 import { type CreateOutcome, createResponse } from './responses-create.js';
 import { type CompactParams, type CompactResource, compactContext, deleteStoredResponse, listInputItems, replayResponse, retrieveResponse } from './responses-read.js';
 import { createRetentionSweeper, type RetentionSweeper } from './retention.js';
+import { type AgentOptions, type AgentRuntime, createAgentRuntime } from './agent/service.js';
 import type { CallContext, CreateResponseParams, Item, ItemList, ListOptions, ResponseObject } from './types.js';
 
 /** The Responses service: every operation of `/v1/responses`. */
@@ -23,6 +24,10 @@ export interface ResponsesService {
   listInputItems(principal: Principal, id: string, options: ListOptions): Promise<ItemList>;
   compact(params: CompactParams, call: CallContext): Promise<CompactResource>;
   countInputTokens(params: CreateResponseParams, call: CallContext): Promise<{ object: 'response.input_tokens'; input_tokens: number }>;
+  /** `POST /responses/{id}/cancel` (background runs; runtime/agent). */
+  cancel?(principal: Principal, id: string): Promise<ResponseObject>;
+  /** Live replay of a background run (`GET …?stream=true`); undefined when `id` is not one. */
+  follow?(principal: Principal, id: string, startingAfter: number | undefined, signal?: AbortSignal): Promise<AsyncIterable<string> | undefined>;
 }
 
 /** The stateful runtime: Responses and Conversations services and the retention sweeper. */
@@ -31,6 +36,8 @@ export interface Runtime {
   conversations: ConversationsService;
   sweeper: RetentionSweeper;
   repository: RuntimeRepository;
+  /** Server-run tools and background runs (runtime/agent): start its worker once listening. */
+  agent: AgentRuntime;
 }
 
 /** Options of {@link createRuntime}. */
@@ -46,6 +53,8 @@ export interface RuntimeOptions {
   /** Id source (tests pass a deterministic one). Default: random base62 ids with the API's prefixes. */
   ids?: IdSource;
   onSweepError?: (error: unknown) => void;
+  /** Server-run tools and background mode (config `runtime.tools`). */
+  tools?: AgentOptions;
 }
 
 /**
@@ -83,7 +92,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     intervalMs: options.sweepIntervalMs ?? 600_000,
     ...(options.onSweepError ? { onError: options.onSweepError } : {}),
   });
-  return { responses, conversations: createConversationsService(deps), sweeper, repository };
+  const agent = createAgentRuntime(deps, options.database, responses, options.tools);
+  return { responses: agent.responses, conversations: createConversationsService(deps), sweeper, repository, agent };
 }
 
 export type { ConversationObject, ConversationsService } from './conversations-service.js';

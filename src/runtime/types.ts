@@ -1,4 +1,5 @@
 import type { Principal } from '../gateway/types.js';
+import type { McpToolParam } from './agent/mcp-items.js';
 
 /**
  * Types of the Responses/Conversations runtime. Items and Response objects follow the OpenAI
@@ -61,6 +62,10 @@ export interface CreateResponseParams {
   user: string | null;
   /** Fields echoed in the Response as sent (service_tier, safety_identifier, prompt_cache_key, …). */
   echo: Record<string, unknown>;
+  /** `{type: "mcp"}` tools (server-run by the agent layer, runtime/agent). */
+  mcpTools?: McpToolParam[];
+  /** `background: true`: run asynchronously (runtime/agent). */
+  background?: boolean;
 }
 
 /** Who asks and on which request: passed to every runtime operation. */

@@ -69,6 +69,13 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       const raw = context.url.searchParams.get('starting_after');
       const startingAfter = raw === null ? undefined : Number(raw);
       if (startingAfter !== undefined && !Number.isInteger(startingAfter)) throw invalidParam(`Invalid 'starting_after': expected an integer, got ${raw}.`, 'starting_after');
+      const live = await responses.follow?.(principal, id, startingAfter, context.signal);
+      if (live) {
+        startSse(context.response);
+        for await (const frame of live) await write(context.response, frame);
+        context.response.end();
+        return;
+      }
       const frames = await responses.replay(principal, id, startingAfter);
       startSse(context.response);
       for (const frame of frames) await write(context.response, frame);
@@ -105,8 +112,9 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
   });
 
   const cancel = jsonHandler(gateway, async (context, principal) => {
+    if (responses.cancel) return responses.cancel(principal, context.params['id']!);
     await responses.retrieve(principal, context.params['id']!);
-    throw invalidParam('Only responses created with background=true can be cancelled; Switchyard does not run background responses yet.', null);
+    throw invalidParam('Only responses created with background=true can be cancelled.', null);
   });
 
   const routes: Route[] = [];

@@ -1,4 +1,5 @@
 import { type CreateResponseParams, type FunctionTool, invalidParam, type TextFormat, type ToolChoice, unsupportedParam } from '../../runtime/index.js';
+import type { McpToolParam } from '../../runtime/agent/mcp-items.js';
 import { isObject } from '../openai/validate.js';
 
 /**
@@ -25,12 +26,12 @@ export function parseCreateResponse(value: unknown, options: { requireModel?: bo
   }
   const model = value['model'];
   if ((options.requireModel ?? true) && (typeof model !== 'string' || model === '')) throw invalidParam("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
-  if (value['background'] === true) throw unsupportedParam('Background responses are not supported by Switchyard yet; send the request without background (stream it instead).', 'background');
   if (value['prompt'] != null) throw unsupportedParam('Prompt templates are not supported by Switchyard; send instructions and input instead.', 'prompt');
 
   const echo: Record<string, unknown> = {};
   for (const key of ECHOED) if (value[key] != null && key !== 'stream_options' && key !== 'personality') echo[key] = value[key];
-  const tools = parseTools(value['tools']);
+  const mcpTools = parseMcpTools(value['tools']);
+  const tools = parseTools(Array.isArray(value['tools']) ? value['tools'].filter((tool) => !(isObject(tool) && tool['type'] === 'mcp')) : value['tools']);
   return {
     model: typeof model === 'string' ? model : '',
     input: parseInput(value['input']),
@@ -53,6 +54,8 @@ export function parseCreateResponse(value: unknown, options: { requireModel?: bo
     include: parseInclude(value['include']),
     user: optionalString(value, 'user'),
     echo,
+    ...(mcpTools.length > 0 ? { mcpTools } : {}),
+    ...(optionalBoolean(value, 'background') === true ? { background: true } : {}),
   };
 }
 
@@ -85,6 +88,32 @@ function parseConversation(value: unknown): string | null {
   if (typeof value === 'string' && value !== '') return value;
   if (isObject(value) && typeof value['id'] === 'string' && value['id'] !== '') return value['id'];
   throw invalidParam("Invalid 'conversation': expected a conversation id or {id}.", 'conversation', 'invalid_type');
+}
+
+/** `{type: "mcp", server_label, server_url, headers?, allowed_tools?, require_approval?}` tools. */
+function parseMcpTools(value: unknown): McpToolParam[] {
+  if (!Array.isArray(value)) return [];
+  const out: McpToolParam[] = [];
+  value.forEach((tool, index) => {
+    if (!isObject(tool) || tool['type'] !== 'mcp') return;
+    const at = `tools[${index}]`;
+    for (const field of ['server_label', 'server_url']) {
+      if (typeof tool[field] !== 'string' || tool[field] === '') {
+        if (field === 'server_url' && tool['connector_id'] != null) throw unsupportedParam('MCP connectors are not supported by Switchyard; give a server_url.', `${at}.connector_id`);
+        throw invalidParam(`Missing required parameter: '${at}.${field}'.`, `${at}.${field}`, 'missing_required_parameter');
+      }
+    }
+    const headers = tool['headers'];
+    if (headers != null && (!isObject(headers) || !Object.values(headers).every((entry) => typeof entry === 'string'))) throw invalidParam(`Invalid type for '${at}.headers': expected an object of strings.`, `${at}.headers`, 'invalid_type');
+    const approval = tool['require_approval'];
+    if (approval != null && approval !== 'always' && approval !== 'never' && !isObject(approval)) throw invalidParam(`Invalid value for '${at}.require_approval'.`, `${at}.require_approval`);
+    const allowed = tool['allowed_tools'];
+    if (allowed != null && !Array.isArray(allowed) && !isObject(allowed)) throw invalidParam(`Invalid type for '${at}.allowed_tools'.`, `${at}.allowed_tools`, 'invalid_type');
+    if (out.some((other) => other.server_label === tool['server_label'])) throw invalidParam(`Duplicate MCP server_label '${String(tool['server_label'])}'.`, `${at}.server_label`);
+    const authorization: Record<string, string> = typeof tool['authorization'] === 'string' ? { authorization: `Bearer ${tool['authorization']}` } : {};
+    out.push({ ...(tool as McpToolParam), headers: { ...authorization, ...((headers as Record<string, string> | null | undefined) ?? {}) } });
+  });
+  return out;
 }
 
 function parseTools(value: unknown): FunctionTool[] {

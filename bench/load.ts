@@ -22,9 +22,12 @@ export interface LoadResult {
   latencyP99: number;
 }
 
-/** Non-streaming chat completions at `connections` for `seconds` (or `amount` requests). */
-export async function load(origin: string, options: { connections: number; seconds?: number; amount?: number }): Promise<LoadResult> {
-  const result = await autocannon({
+/**
+ * Non-streaming chat completions at `connections` for `seconds`, or for `amount` requests but at
+ * most `maxSeconds` (so a slow or busy machine cannot stretch a run without bound).
+ */
+export async function load(origin: string, options: { connections: number; seconds?: number; amount?: number; maxSeconds?: number }): Promise<LoadResult> {
+  const instance = autocannon({
     url: origin + CHAT_PATH,
     method: 'POST',
     headers: HEADERS,
@@ -32,6 +35,9 @@ export async function load(origin: string, options: { connections: number; secon
     connections: options.connections,
     ...(options.amount === undefined ? { duration: options.seconds ?? 10 } : { amount: options.amount }),
   });
+  const cap = options.maxSeconds === undefined ? undefined : setTimeout(() => instance.stop(), options.maxSeconds * 1000);
+  const result = await instance;
+  clearTimeout(cap);
   return {
     rps: result['2xx'] / result.duration,
     ok: result['2xx'],

@@ -99,17 +99,17 @@ async function settled(child: Child): Promise<ProcessStats> {
   return stats(child, true);
 }
 
-/** (d), first half: RSS before and after `amount` non-streaming requests (after a warm-up). */
-export async function requestMemoryPhase(targets: Targets, plan: { connections: number; warmupAmount: number; amount: number }) {
+/** (d), first half: RSS before and after `amount` non-streaming requests (after a warm-up), time-capped. */
+export async function requestMemoryPhase(targets: Targets, plan: { connections: number; warmupAmount: number; amount: number; maxSeconds: number }) {
   const { fake, gateway, log } = targets;
   await fake.call('configure', { chunks: 10, delayMs: 0 });
   log(`memory: warm-up ${plan.warmupAmount} requests`);
-  await load(gateway.url, { connections: plan.connections, amount: plan.warmupAmount });
+  await load(gateway.url, { connections: plan.connections, amount: plan.warmupAmount, maxSeconds: plan.maxSeconds / 4 });
   const before = await settled(gateway);
   log(`memory: ${plan.amount} requests through Switchyard`);
   let finished = false;
   const [run, peak] = await Promise.all([
-    metered(targets, gateway.url, { connections: plan.connections, amount: plan.amount }, true).finally(() => (finished = true)),
+    metered(targets, gateway.url, { connections: plan.connections, amount: plan.amount, maxSeconds: plan.maxSeconds }, true).finally(() => (finished = true)),
     peakMemory(gateway, () => finished, 500),
   ]);
   const after = await settled(gateway);

@@ -2,8 +2,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 
 /**
- * Summarises a V8 `.cpuprofile` (from `BENCH_PROFILE=dir npm run bench`, which runs the gateway
- * with `--cpu-prof`): top functions by self time, and self time per source file.
+ * Summarises a V8 `.cpuprofile` (from `BENCH_PROFILE=dir npm run bench`, or `node --cpu-prof`):
+ * top functions by self time, self time per source file, and inclusive time of the project's
+ * own functions (where a request's time goes, callees included).
  *
  *   npx tsx bench/profile-summary.ts <file.cpuprofile | dir (newest profile)> [top=25]
  */
@@ -42,6 +43,22 @@ for (const [id, us] of selfUs) {
   byFile.set(group, (byFile.get(group) ?? 0) + us);
 }
 
+// Inclusive time of the project's own functions (self + callees), each counted once per sample.
+const parents = new Map<number, number>();
+for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
+const label = (frame: ProfileNode['callFrame']) => `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+const inclusive = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
+    const frame = nodes.get(at)!.callFrame;
+    if (!/\/(src|bench)\//.test(frame.url) || frame.url.includes('node_modules')) continue;
+    const key = label(frame);
+    if (!seen.has(key)) inclusive.set(key, (inclusive.get(key) ?? 0) + us);
+    seen.add(key);
+  }
+}
+
 const busy = total - (byFunction.get('(idle)') ?? 0);
 const print = (title: string, entries: Map<string, number>) => {
   process.stdout.write(`\n${title}\n`);
@@ -52,6 +69,7 @@ const print = (title: string, entries: Map<string, number>) => {
 process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (percentages are of non-idle time)\n`);
 print('Self time by function', byFunction);
 print('Self time by file', byFile);
+print('Inclusive time of src/ functions (self + callees)', inclusive);
 
 function newest(dir: string): string {
   const files = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'));

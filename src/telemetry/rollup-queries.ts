@@ -51,9 +51,15 @@ const FILTER_COLUMNS: Array<[keyof UsageFilter, RollupDimension]> = [
   ['deployment', 'deployment'],
 ];
 
-/** Minute rows for ranges up to six hours, hour rows beyond. */
-export function granularityFor(filter: UsageFilter): 1 | 60 {
-  return filter.to - filter.from <= 6 * 3_600_000 ? 1 : 60;
+/**
+ * Which roll-up rows answer a filter: detailed hour rows when it names a project or key; else
+ * coarse minute rows up to six hours, hour rows up to eight days, day rows beyond. Each choice
+ * keeps a chart under ~360 points and a query under a few hundred thousand rows.
+ */
+export function levelFor(filter: UsageFilter): { detail: 0 | 1; minutes: 1 | 60 | 1440 } {
+  if (filter.projectId || filter.keyId) return { detail: 1, minutes: 60 };
+  const span = filter.to - filter.from;
+  return { detail: 0, minutes: span <= 6 * 3_600_000 ? 1 : span <= 8 * 86_400_000 ? 60 : 1440 };
 }
 
 /** Reads the roll-ups. */
@@ -61,10 +67,11 @@ export function createRollupQueries(database: Database) {
   const db = telemetryDb(database);
 
   const base = (filter: UsageFilter) => {
-    const minutes = granularityFor(filter);
+    const { detail, minutes } = levelFor(filter);
     const size = minutes * 60_000;
     let query = db
       .selectFrom('telemetry_usage_rollups')
+      .where('detail', '=', BigInt(detail))
       .where('bucket_minutes', '=', BigInt(minutes))
       .where('bucket_start', '>=', BigInt(Math.floor(filter.from / size) * size))
       .where('bucket_start', '<', BigInt(Math.trunc(filter.to)));
@@ -126,19 +133,24 @@ export function createRollupQueries(database: Database) {
       return rows.map((row) => ({ key: String((row as { key: unknown }).key ?? ''), ...measures(row) }));
     },
 
-    /** Distinct values of the filterable dimensions over the last 30 days (for the filter lists). */
+    /**
+     * Distinct values of the filterable dimensions (for the filter lists): tenants, models,
+     * partners and clouds of the last 30 days, projects and keys of the last day.
+     */
     async dimensions(now: number): Promise<Record<string, string[]>> {
       const out: Record<string, string[]> = {};
       for (const [field, column] of FILTER_COLUMNS) {
+        const detailed = column === 'project_id' || column === 'key_id';
         const rows = await db
           .selectFrom('telemetry_usage_rollups')
           .select(column)
           .distinct()
-          .where('bucket_minutes', '=', 60n)
-          .where('bucket_start', '>=', BigInt(Math.trunc(now - 30 * 86_400_000)))
+          .where('detail', '=', detailed ? 1n : 0n)
+          .where('bucket_minutes', '=', detailed ? 60n : 1440n)
+          .where('bucket_start', '>=', BigInt(Math.trunc(now - (detailed ? 1 : 30) * 86_400_000)))
           .limit(500)
           .execute();
-        out[field] = rows.map((row) => String((row as Record<string, unknown>)[column])).filter((value) => value !== '').sort();
+        out[field] = rows.map((row) => String((row as Record<string, unknown>)[column])).filter((value) => value !== '' && value !== '*').sort();
       }
       return out;
     },

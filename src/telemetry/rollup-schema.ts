@@ -22,8 +22,14 @@ export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
 export const ROLLUP_MEASURES = ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'latency_ms_sum', 'ttft_ms_sum', 'ttft_count', 'revenue_micros', 'cost_micros', ...LATENCY_COLUMNS] as const;
 export type RollupMeasure = (typeof ROLLUP_MEASURES)[number];
 
-/** `telemetry_usage_rollups`: usage per minute (`bucket_minutes` 1, kept 2 days) and per hour (60). */
-export type UsageRollupsTable = { bucket_minutes: Int64; bucket_start: Int64 } & Record<RollupDimension, string> & Record<RollupMeasure, Int64>;
+/**
+ * `telemetry_usage_rollups`. Coarse rows (`detail` 0, `project_id` and `key_id` '*') per minute
+ * (`bucket_minutes` 1, kept 2 days), hour (60) and day (1440) serve unfiltered and tenant/model/
+ * partner/cloud-filtered views; detailed rows (`detail` 1, every dimension) per hour serve
+ * project and key filters through their own indexes. The row count grows with time and distinct
+ * dimensions, never with traffic.
+ */
+export type UsageRollupsTable = { detail: Int64; bucket_minutes: Int64; bucket_start: Int64 } & Record<RollupDimension, string> & Record<RollupMeasure, Int64>;
 
 /** `telemetry_bodies`: redacted request and response bodies, when `telemetry.bodies.enabled`. */
 export interface BodiesTable {
@@ -46,10 +52,16 @@ const rollups: Migration = {
   name: 'telemetry-0001-usage-rollups',
   async up(db, dialect) {
     const big = int64(dialect);
-    let table = db.schema.createTable('telemetry_usage_rollups').addColumn('bucket_minutes', big, (column) => column.notNull()).addColumn('bucket_start', big, (column) => column.notNull());
+    let table = db.schema
+      .createTable('telemetry_usage_rollups')
+      .addColumn('detail', 'integer', (column) => column.notNull())
+      .addColumn('bucket_minutes', 'integer', (column) => column.notNull())
+      .addColumn('bucket_start', big, (column) => column.notNull());
     for (const dimension of ROLLUP_DIMENSIONS) table = table.addColumn(dimension, 'text', (column) => column.notNull());
     for (const measure of ROLLUP_MEASURES) table = table.addColumn(measure, big, (column) => column.notNull().defaultTo(0));
-    await table.addPrimaryKeyConstraint('telemetry_usage_rollups_pk', ['bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS] as never).execute();
+    await table.addPrimaryKeyConstraint('telemetry_usage_rollups_pk', ['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS] as never).execute();
+    await db.schema.createIndex('telemetry_usage_rollups_key').on('telemetry_usage_rollups').columns(['detail', 'key_id', 'bucket_start']).execute();
+    await db.schema.createIndex('telemetry_usage_rollups_project').on('telemetry_usage_rollups').columns(['detail', 'project_id', 'bucket_start']).execute();
   },
 };
 
@@ -67,8 +79,16 @@ const bodies: Migration = {
   },
 };
 
+/** The usage page's newest-first list filtered by key reads this index instead of scanning the range. */
+const usageKeyIndex: Migration = {
+  name: 'telemetry-0003-usage-events-key-index',
+  async up(db) {
+    await db.schema.createIndex('usage_events_key_created_at').ifNotExists().on('usage_events').columns(['key_id', 'created_at']).execute();
+  },
+};
+
 /** Telemetry's migrations, in order. */
-export const TELEMETRY_MIGRATIONS: readonly Migration[] = [rollups, bodies];
+export const TELEMETRY_MIGRATIONS: readonly Migration[] = [rollups, bodies, usageKeyIndex];
 
 /** Applies telemetry's migrations (idempotent; safe from several processes, like the store's). */
 export async function migrateTelemetry(database: Database): Promise<string[]> {

@@ -11,13 +11,22 @@ import { LATENCY_BOUNDS_MS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, type RollupMeasu
  * traffic. `usage_events` stays the record: {@link backfillRollups} rebuilds any range from it.
  */
 
-/** Minute rows are kept this long, ms (hour rows are kept). */
+/** Minute rows are kept this long, ms (hour and day rows are kept). */
 export const MINUTE_RETENTION_MS = 2 * 86_400_000;
-const GRANULARITIES = [1, 60] as const;
+/** The rows each event adds to: coarse per minute, hour and day, detailed per hour. */
+const LEVELS = [
+  { detail: 0, minutes: 1 },
+  { detail: 0, minutes: 60 },
+  { detail: 0, minutes: 1440 },
+  { detail: 1, minutes: 60 },
+] as const;
+/** `project_id` and `key_id` of coarse rows. */
+export const ANY = '*';
 
 type Sums = Record<RollupMeasure, number>;
 interface Pending {
   dimensions: string[];
+  detail: number;
   bucketMinutes: number;
   bucketStart: number;
   sums: Sums;
@@ -55,15 +64,19 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
   let lastPrune = 0;
 
   const add = (event: UsageEvent) => {
-    const dimensions = [event.tenantId, event.projectId, event.keyId ?? '', event.model ?? event.modelRequested, event.deployment ?? '', event.partner ?? '', event.surface, event.status];
+    const rest = [event.model ?? event.modelRequested, event.deployment ?? '', event.partner ?? '', event.surface, event.status];
+    const detailed = [event.tenantId, event.projectId, event.keyId ?? '', ...rest];
+    const coarse = [event.tenantId, ANY, ANY, ...rest];
+    const joined = [coarse.join('\u0001'), detailed.join('\u0001')];
     const amounts = options.pricer.price(event);
-    const joined = dimensions.join('\u0001');
-    for (const minutes of GRANULARITIES) {
-      const size = minutes * 60_000;
+    const minuteCutoff = options.clock() - MINUTE_RETENTION_MS;
+    for (const level of LEVELS) {
+      if (level.minutes === 1 && event.createdAt < minuteCutoff) continue; // a backfill of old events: minute rows would be pruned at once
+      const size = level.minutes * 60_000;
       const bucketStart = Math.floor(event.createdAt / size) * size;
-      const key = `${minutes}\u0001${bucketStart}\u0001${joined}`;
+      const key = `${level.detail}\u0001${level.minutes}\u0001${bucketStart}\u0001${joined[level.detail]}`;
       let row = pending.get(key);
-      if (!row) pending.set(key, (row = { dimensions, bucketMinutes: minutes, bucketStart, sums: zeroSums() }));
+      if (!row) pending.set(key, (row = { dimensions: level.detail ? detailed : coarse, detail: level.detail, bucketMinutes: level.minutes, bucketStart, sums: zeroSums() }));
       const sums = row.sums;
       sums.requests += 1;
       if (event.status === 'error') sums.errors += 1;
@@ -86,14 +99,14 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
     if (rows.length === 0) return;
     await db.transaction().execute(async (trx) => {
       for (const row of rows) {
-        const values: Record<string, number | string> = { bucket_minutes: row.bucketMinutes, bucket_start: row.bucketStart };
+        const values: Record<string, number | string> = { detail: row.detail, bucket_minutes: row.bucketMinutes, bucket_start: row.bucketStart };
         ROLLUP_DIMENSIONS.forEach((dimension, index) => (values[dimension] = row.dimensions[index] ?? ''));
         for (const measure of ROLLUP_MEASURES) values[measure] = row.sums[measure] ?? 0;
         await trx
           .insertInto('telemetry_usage_rollups')
           .values(values as never)
           .onConflict((conflict) =>
-            conflict.columns(['bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS]).doUpdateSet(Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, sql`telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`])) as never),
+            conflict.columns(['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS]).doUpdateSet(Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, sql`telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`])) as never),
           )
           .execute();
       }
@@ -109,7 +122,7 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
         const now = options.clock();
         if (now - lastPrune > 3_600_000) {
           lastPrune = now;
-          await db.deleteFrom('telemetry_usage_rollups').where('bucket_minutes', '=', 1n).where('bucket_start', '<', BigInt(Math.trunc(now - MINUTE_RETENTION_MS))).execute();
+          await db.deleteFrom('telemetry_usage_rollups').where('detail', '=', 0n).where('bucket_minutes', '=', 1n).where('bucket_start', '<', BigInt(Math.trunc(now - MINUTE_RETENTION_MS))).execute();
         }
       } catch (error) {
         options.onError?.(error);

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { registerAccessCommands } from './access-commands.js';
+import { registerOperationsCommands } from './operations-commands.js';
 
 /** The `switchyard` command. */
 export function buildCli(): Command {
@@ -39,6 +40,7 @@ export function buildCli(): Command {
     });
 
   registerAccessCommands(program);
+  registerOperationsCommands(program);
 
   return program;
 }

@@ -1,0 +1,2 @@
+export { createAdminBillingRoutes } from './routes.js';
+export type { AdminBillingRoutesDeps } from './routes.js';

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { type AccessModule, createAccess } from './access/index.js';
+import { type Billing, createBilling } from './billing/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/clock.js';
 import { createGateway } from './gateway/create-gateway.js';
@@ -18,6 +19,7 @@ import type { Route } from './server/types.js';
 import { createDatabase, createUsageRepository, type Database, migrate, type UsageRepository } from './store/index.js';
 import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
 import { createAdminRoutes } from './surfaces/admin/index.js';
+import { createAdminBillingRoutes } from './surfaces/admin-billing/index.js';
 import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
 import { createBedrockConverseRoutes } from './surfaces/bedrock-converse/index.js';
 import { createRoutingRoutes } from './surfaces/routing/index.js';
@@ -54,6 +56,8 @@ export interface App {
   catalog: Catalog;
   database: Database;
   usage: UsageRepository;
+  /** Ledger, agreements, periods, statements and reports; it is the gateway's usage sink. */
+  billing: Billing;
   /** Keys, limits, budgets; `access.admin` manages tenants, projects and keys. */
   access: AccessModule;
   /** Responses and Conversations state; its retention sweeper runs while the app listens. */
@@ -76,6 +80,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const database = options.database ?? (await createDatabase(config.store));
   if (ownsDatabase) await migrate(database);
   const usage = createUsageRepository(database);
+  // Usage rows are written by billing, in the same transaction as their ledger postings.
+  const billing = createBilling({ config, database, clock });
+  await billing.start();
   const transport = options.transport ?? createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs });
   const catalog = createCatalog(config);
   const health = createHealthTracker(clock);
@@ -110,7 +117,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     catalog,
     executor,
     access,
-    usage: telemetry.timeUsageSink(usage),
+    usage: telemetry.timeUsageSink(billing),
     observer: telemetry.observer,
     clock,
     onUsageError: (error, event) => logger.error({ err: error, requestId: event?.requestId }, event ? 'usage event not recorded' : 'budget settlement failed'),
@@ -158,6 +165,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createResponsesRoutes({ gateway, responses: runtime.responses }),
     ...createConversationsRoutes({ gateway, conversations: runtime.conversations }),
     ...createAdminRoutes({ gateway, admin: access.admin }),
+    ...createAdminBillingRoutes({ gateway, billing, clock }),
     ...telemetry.routes(gateway),
     ...createUiRoutes(),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
@@ -172,6 +180,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     catalog,
     database,
     usage,
+    billing,
     access,
     telemetry,
     runtime,
@@ -190,6 +199,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await runtime.sweeper.stop();
       await runtime.agent.stop();
       await telemetry.close();
+      await billing.flush();
       if (!options.transport) await transport.close();
       await sharedHealth?.close();
       await access.close();

@@ -9,6 +9,7 @@ import { itemsToMessages } from '../to-chat.js';
 import type { CreateResponseParams, FunctionTool, Item, ResponseObject, ResponseUsage } from '../types.js';
 import { connectMcp, type McpSession, type McpToolInfo } from '../tools/mcp-client.js';
 import type { OutboundPolicy } from '../tools/ssrf.js';
+import { callHttpTool, type HttpTool } from '../tools/http-tools.js';
 import { mcpItemsForModel, type McpToolParam, needsApproval, toolAllowed } from './mcp-items.js';
 
 /**
@@ -39,6 +40,8 @@ export interface AgentLimits {
 export interface AgentRequest {
   params: CreateResponseParams;
   mcpTools: McpToolParam[];
+  /** Server-registered HTTP tools the request lists (tools/http-tools.ts). */
+  httpTools?: HttpTool[];
   principal: Principal;
   requestId: string;
   tags?: string[] | undefined;
@@ -111,6 +114,12 @@ export async function runAgent(
 
   const byName = new Map<string, McpToolParam>();
   const functions: FunctionTool[] = [];
+  const httpByName = new Map((request.httpTools ?? []).map((tool) => [tool.name, tool]));
+  const clientTools: FunctionTool[] = params.tools.map((fn) => {
+    const registered = httpByName.get(fn.name);
+    if (!registered) return fn;
+    return { ...fn, description: fn.description ?? registered.description, parameters: fn.parameters ?? registered.parameters };
+  });
   try {
     if (state.events.length === 0) {
       emit({ type: 'response.created', response: { ...shell, status: 'in_progress' } });
@@ -147,7 +156,7 @@ export async function runAgent(
     }
     for (const tool of request.mcpTools) {
       for (const info of listed.get(tool.server_label) ?? []) {
-        if (byName.has(info.name) || params.tools.some((fn) => fn.name === info.name)) continue;
+        if (byName.has(info.name) || clientTools.some((fn) => fn.name === info.name)) continue;
         byName.set(info.name, tool);
         functions.push({ type: 'function', name: info.name, description: info.description ?? null, parameters: info.input_schema ?? { type: 'object', properties: {} } });
       }
@@ -176,7 +185,7 @@ export async function runAgent(
       }
       if (signal.aborted) throw signal.reason instanceof RunStopped ? signal.reason : new RunStopped('cancel');
       const messages = [...(params.instructions ? [{ role: 'system' as const, content: params.instructions }] : []), ...itemsToMessages(mcpItemsForModel(everything()), params.model)];
-      const body = toChatRequest({ ...params, tools: [...params.tools, ...functions] }, messages, false);
+      const body = toChatRequest({ ...params, tools: [...clientTools, ...functions] }, messages, false);
       const outcome = await deps.gateway.chat({ requestId: state.steps === 0 ? request.requestId : `${request.requestId}:step${state.steps}`, surface: 'openai-responses', body, principal: request.principal, signal, tags: request.tags });
       if (outcome.kind !== 'json') throw new GatewayError('Expected a JSON answer from the model', { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
       state.steps++;
@@ -185,8 +194,8 @@ export async function runAgent(
       await runPendingCalls();
       const last = state.output;
       const waiting = last.some((item) => item.type === 'mcp_approval_request' && !state.input.some((answer) => answer['approval_request_id'] === item.id) && item['_step'] === state.steps);
-      const clientCalls = last.some((item) => item.type === 'function_call' && item['_step'] === state.steps);
-      const mcpCalls = last.some((item) => item.type === 'mcp_call' && item['_step'] === state.steps);
+      const clientCalls = last.some((item) => item.type === 'function_call' && item['_http'] !== true && item['_step'] === state.steps);
+      const mcpCalls = last.some((item) => (item.type === 'mcp_call' || item['_http'] === true) && item['_step'] === state.steps);
       if (waiting || clientCalls || !mcpCalls) {
         state.done = true;
         return await finish(finishedResponse(shell, clean(state.output), state.usage ?? responseUsage(undefined), finishReason, seconds(deps.clock())));
@@ -261,7 +270,14 @@ export async function runAgent(
       const name = call.function.name;
       const args = call.function.arguments || '{}';
       const tool = byName.get(name);
-      if (!tool) {
+      if (httpByName.has(name)) {
+        const id = deps.ids('fc_');
+        const item: Item = { id, type: 'function_call', status: 'calling', arguments: args, call_id: call.id, name, _step: state.steps, _http: true };
+        const index = place(item);
+        emit({ type: 'response.output_item.added', output_index: index, item: { ...strip(item), arguments: '', status: 'in_progress' } });
+        emit({ type: 'response.function_call_arguments.delta', item_id: id, output_index: index, delta: args });
+        emit({ type: 'response.function_call_arguments.done', item_id: id, output_index: index, name, arguments: args });
+      } else if (!tool) {
         const id = deps.ids('fc_');
         const item: Item = { id, type: 'function_call', status: 'completed', arguments: args, call_id: call.id, name, _step: state.steps };
         const index = place(item);
@@ -292,6 +308,10 @@ export async function runAgent(
   /** Runs every recorded MCP call without a result, checkpointing its start and its result. */
   async function runPendingCalls(): Promise<void> {
     for (const [index, call] of state.output.entries()) {
+      if (call['_http'] === true && call['status'] === 'calling') {
+        await runHttpCall(index, call);
+        continue;
+      }
       if (call.type !== 'mcp_call' || call['status'] !== 'calling') continue;
       const id = String(call.id);
       if (state.started.includes(id)) {
@@ -329,11 +349,38 @@ export async function runAgent(
       await save();
     }
   }
+
+  /** Runs a server-registered HTTP tool call; records a `function_call_output` after it. */
+  async function runHttpCall(index: number, call: Item): Promise<void> {
+    const id = String(call.id);
+    const tool = httpByName.get(String(call['name']));
+    let output: string;
+    if (state.started.includes(id) && !tool?.idempotent) {
+      output = 'Error: the tool call was interrupted (the gateway restarted during the call); it was not retried because the tool is not idempotent.';
+    } else {
+      if (!state.started.includes(id)) state.started.push(id);
+      await save();
+      try {
+        if (!tool) throw new Error(`The tool '${String(call['name'])}' is no longer registered`);
+        output = truncate(await callHttpTool(tool, String(call['arguments'] || '{}'), limits.policy, signal), limits.maxToolOutputChars);
+      } catch (thrown) {
+        if (signal.aborted && signal.reason instanceof RunStopped) throw signal.reason;
+        output = `Error: ${truncate(toolError(thrown), limits.maxToolOutputChars)}`;
+      }
+    }
+    call['status'] = 'completed';
+    emit({ type: 'response.output_item.done', output_index: index, item: strip(call) });
+    const result: Item = { id: deps.ids('fco_'), type: 'function_call_output', call_id: String(call['call_id']), output, status: 'completed' };
+    const at = place(result);
+    emit({ type: 'response.output_item.added', output_index: at, item: result });
+    emit({ type: 'response.output_item.done', output_index: at, item: result });
+    await save();
+  }
 }
 
-/** Items without the loop's private fields (`_step`). */
+/** Items without the loop's private fields (`_step`, `_http`). */
 function strip(item: Item): Item {
-  const { _step: _unused, ...rest } = item;
+  const { _step: _unused, _http: _unusedHttp, ...rest } = item;
   return rest as Item;
 }
 

@@ -11,6 +11,7 @@ import { responseShell } from '../response-object.js';
 import type { CallContext, CreateResponseParams, Item, ResponseObject } from '../types.js';
 import type { CreateOutcome } from '../responses-create.js';
 import { DEFAULT_POLICY, type OutboundPolicy } from '../tools/ssrf.js';
+import { createHttpToolRegistry, type HttpToolRegistry } from '../tools/http-tools.js';
 import { type AgentLimits, type AgentRequest, type AgentState, type Checkpointer, runAgent, RunStopped } from './loop.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
 
@@ -49,11 +50,14 @@ export interface AgentRuntime {
   stop(): Promise<void>;
   /** This process's lease owner id. */
   owner: string;
+  /** Server-registered HTTP tools (admin API). */
+  httpTools: HttpToolRegistry;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
 
 export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: ResponsesService, options: AgentOptions = {}): AgentRuntime {
+  const registry = createHttpToolRegistry(database);
   const policy: OutboundPolicy = { ...DEFAULT_POLICY, allowPrivateNetworks: options.allowPrivateNetworks ?? false, allowHosts: (options.allowHosts ?? []).map((host) => host.toLowerCase()) };
   const limits: AgentLimits = { policy, toolTimeoutMs: options.toolTimeoutMs ?? 60_000, maxSteps: options.maxSteps ?? 16, maxToolOutputChars: options.maxToolOutputChars ?? 100_000 };
   const leaseMs = options.leaseMs ?? 30_000;
@@ -71,8 +75,8 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
-  const isAgentRequest = (params: CreateResponseParams) =>
-    (params.mcpTools?.length ?? 0) > 0 || params.background === true || params.input.some((item) => isRecord(item) && item['type'] === 'mcp_approval_response');
+  const isAgentRequest = (params: CreateResponseParams, httpTools: unknown[]) =>
+    httpTools.length > 0 || (params.mcpTools?.length ?? 0) > 0 || params.background === true || params.input.some((item) => isRecord(item) && item['type'] === 'mcp_approval_response');
 
   /** Normalizes the request's context once (approval responses are kept as input items). */
   async function initialState(params: CreateResponseParams, principal: Principal): Promise<AgentState> {
@@ -171,13 +175,14 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   const responses: AgentRuntime['responses'] = {
     ...base,
     async create(params: CreateResponseParams, call: CallContext): Promise<CreateOutcome> {
-      if (!isAgentRequest(params)) return base.create(params, call);
+      const httpTools = [...(await registry.find(params.tools.map((tool) => tool.name))).values()];
+      if (!isAgentRequest(params, httpTools)) return base.create(params, call);
       const mcpTools = params.mcpTools ?? [];
       const started = deps.clock();
       const id = deps.ids('resp_');
       const shell = shellFor(params, mcpTools, id, seconds(started));
       const state = await initialState(params, call.principal);
-      const request: AgentRequest = { params, mcpTools, principal: call.principal, requestId: call.requestId, tags: call.tags };
+      const request: AgentRequest = { params, mcpTools, httpTools, principal: call.principal, requestId: call.requestId, tags: call.tags };
       const meta: RouteMeta = { model: params.model, deployment: null, upstreamModel: null, partner: null, attempts: 1, sandbox: false, openAIFamily: false };
 
       if (params.background === true) {
@@ -265,6 +270,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   return {
     responses,
     owner,
+    httpTools: registry,
     start() {
       stopped = false;
       const interval = options.workerIntervalMs ?? 5_000;

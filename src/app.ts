@@ -19,6 +19,7 @@ import type { Route } from './server/types.js';
 import { createDatabase, createUsageRepository, type Database, migrate, type UsageRepository } from './store/index.js';
 import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
 import { createAdminRoutes } from './surfaces/admin/index.js';
+import { createToolAdminRoutes } from './surfaces/admin/tools-routes.js';
 import { createAdminBillingRoutes } from './surfaces/admin-billing/index.js';
 import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
 import { createBedrockConverseRoutes } from './surfaces/bedrock-converse/index.js';
@@ -165,6 +166,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createResponsesRoutes({ gateway, responses: runtime.responses }),
     ...createConversationsRoutes({ gateway, conversations: runtime.conversations }),
     ...createAdminRoutes({ gateway, admin: access.admin }),
+    ...createToolAdminRoutes({ gateway, registry: runtime.agent.httpTools, policy: { allowPrivateNetworks: config.runtime.tools.allowPrivateNetworks, allowHosts: config.runtime.tools.allowHosts }, clock }),
     ...createAdminBillingRoutes({ gateway, billing, clock }),
     ...telemetry.routes(gateway),
     ...createUiRoutes(),

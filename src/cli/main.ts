@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { registerAccessCommands } from './access-commands.js';
+import { registerBillingCommands } from './billing-commands.js';
 import { registerOperationsCommands } from './operations-commands.js';
 
 /** The `switchyard` command. */
@@ -41,6 +42,7 @@ export function buildCli(): Command {
 
   registerAccessCommands(program);
   registerOperationsCommands(program);
+  registerBillingCommands(program);
 
   return program;
 }

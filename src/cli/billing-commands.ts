@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { type Command, InvalidArgumentError } from 'commander';
+import { loadConfigFile } from '../config/index.js';
+import { table } from './table.js';
+
+/**
+ * `switchyard usage` and `switchyard statement`: billing reports read from the store the config
+ * names (no running server needed), the same figures as `/admin/v1/billing/usage` and
+ * `/admin/v1/billing/statements`.
+ *
+ *   switchyard usage --from 2026-11-01 --to 2026-12-01 --group-by tenant,model
+ *   switchyard statement --partner azure --period 2026-11 [--csv | --json]
+ */
+
+/** Where output goes (tests capture it). */
+export interface BillingOutput {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+const STDIO: BillingOutput = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
+const DIMENSIONS = ['tenant', 'project', 'key', 'model', 'partner', 'cloud'] as const;
+
+interface StoreOptions {
+  config?: string;
+  store?: string;
+  periodUnit?: 'month' | 'day';
+}
+
+/** Registers `usage` and `statement` on `program`. */
+export function registerBillingCommands(program: Command, output: BillingOutput = STDIO): void {
+  const storeOptions = (command: Command) =>
+    command
+      .option('-c, --config <file>', 'config file (default ./switchyard.yaml or $SWITCHYARD_CONFIG)')
+      .option('--store <url>', 'store URL (default: the config\'s `store`)')
+      .option('--period-unit <unit>', 'accounting period length: month or day', periodUnit);
+
+  const usage = storeOptions(program.command('usage').description('usage and revenue by tenant, project, key, model, partner and cloud over a time range'))
+    .option('--from <time>', 'start, inclusive (ISO date or date-time); default 30 days before --to', instant)
+    .option('--to <time>', 'end, exclusive; default now', instant)
+    .option('--group-by <dimensions>', `comma-separated: ${DIMENSIONS.join(', ')}`, (value: string) => value.split(',').map((part) => part.trim()).filter(Boolean))
+    .option('--json', 'print JSON (money as decimal strings of USD)');
+  for (const dimension of DIMENSIONS) usage.option(`--${dimension} <id>`, `only this ${dimension}`);
+  usage.action(async (options: StoreOptions & Record<string, unknown> & { from?: number; to?: number; groupBy?: string[]; json?: boolean }) => {
+    await withBilling(options, async (billing, { usd }) => {
+      const to = options.to ?? Date.now();
+      const from = options.from ?? to - 30 * 86_400_000;
+      const groupBy = (options.groupBy ?? []) as Array<(typeof DIMENSIONS)[number]>;
+      const where = Object.fromEntries(DIMENSIONS.filter((dimension) => typeof options[dimension] === 'string').map((dimension) => [dimension, options[dimension] as string]));
+      const rows = await billing.report({ from, to, groupBy, where });
+      const money = (row: (typeof rows)[number]) => ({ revenue: usd(row.revenue), cost: usd(row.cost), share: usd(row.share), margin: usd(row.margin) });
+      if (options.json) {
+        const data = rows.map((row) => ({ ...row.dimensions, requests: row.requests, errors: row.errors, input_tokens: row.inputTokens, output_tokens: row.outputTokens, ...money(row) }));
+        output.out(`${JSON.stringify({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), currency: 'USD', data }, null, 2)}\n`);
+        return;
+      }
+      const columns = [...groupBy, 'requests', 'errors', 'input', 'output', 'revenue', 'cost', 'share', 'margin'];
+      output.out(
+        table(
+          columns,
+          rows.map((row) => {
+            const figures = money(row);
+            return [...groupBy.map((dimension) => row.dimensions[dimension] || '-'), String(row.requests), String(row.errors), String(row.inputTokens), String(row.outputTokens), figures.revenue, figures.cost, figures.share, figures.margin];
+          }),
+        ),
+      );
+    });
+  });
+
+  storeOptions(program.command('statement').description('a partner or customer statement for a period (frozen once the period is closed)'))
+    .option('--partner <id>', 'partner statement (revenue share)')
+    .option('--customer <tenant>', 'customer statement (charges, refunds, credits)')
+    .requiredOption('--period <id>', 'period: YYYY-MM (or YYYY-MM-DD with --period-unit day)')
+    .option('--csv', 'print CSV')
+    .option('--json', 'print JSON')
+    .action(async (options: StoreOptions & { partner?: string; customer?: string; period: string; csv?: boolean; json?: boolean }) => {
+      if ((options.partner === undefined) === (options.customer === undefined)) throw new InvalidArgumentError('give --partner or --customer');
+      await withBilling(options, async (billing, { csv }) => {
+        const kind = options.partner === undefined ? 'customer' : 'partner';
+        const statement = await billing.statement(kind, (options.partner ?? options.customer)!, options.period);
+        if (options.json) return output.out(`${JSON.stringify(statement, null, 2)}\n`);
+        if (options.csv) return output.out(csv(statement));
+        const partner = kind === 'partner';
+        output.out(`${kind} statement ${statement.subject} ${statement.period} (${statement.status}, USD)\n\n`);
+        output.out(
+          table(
+            ['line', 'model', 'cloud', 'adjusts', 'transactions', partner ? 'basis' : 'amount', ...(partner ? ['accrued'] : [])],
+            statement.lines.map((line) => [line.kind, line.model || '-', line.cloud || '-', line.adjusts_period ?? '-', String(line.transactions), line.amount, ...(partner ? [line.accrued ?? ''] : [])]),
+          ),
+        );
+        output.out(`\n${Object.entries(statement.totals).map(([name, value]) => `${name}: ${value}`).join('\n')}\nentries: ${statement.entries.count}  ${statement.entries.hash}\n`);
+      });
+    });
+}
+
+async function withBilling(
+  options: StoreOptions,
+  work: (billing: import('../billing/index.js').Billing, helpers: { usd: (micros: bigint) => string; csv: typeof import('../billing/index.js').statementCsv }) => Promise<unknown>,
+): Promise<void> {
+  const path = options.config ?? process.env['SWITCHYARD_CONFIG'] ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
+  if (path === undefined && options.store === undefined) throw new InvalidArgumentError('no config file: pass --config or --store');
+  const config = path === undefined ? { models: {}, partners: {}, store: options.store! } : loadConfigFile(path);
+  // Loaded on demand, so `switchyard --help` stays fast.
+  const [{ createDatabase, migrate }, { createBilling, statementCsv, usd }] = await Promise.all([import('../store/index.js'), import('../billing/index.js')]);
+  const database = await createDatabase(options.store ?? config.store);
+  try {
+    await migrate(database);
+    const billing = createBilling({ config, database, ...(options.periodUnit === undefined ? {} : { periodUnit: options.periodUnit }) });
+    await work(billing, { usd, csv: statementCsv });
+  } finally {
+    await database.close();
+  }
+}
+
+function instant(value: string): number {
+  const parsed = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(parsed)) throw new InvalidArgumentError('expected an ISO date or date-time such as 2026-11-01');
+  return parsed;
+}
+
+function periodUnit(value: string): 'month' | 'day' {
+  if (value !== 'month' && value !== 'day') throw new InvalidArgumentError('expected month or day');
+  return value;
+}

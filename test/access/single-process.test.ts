@@ -41,7 +41,7 @@ describe('hard budget on one process', () => {
     expect(shown.levels[2].spend).toMatchObject({ spent_micros: '1000', reserved_micros: '0', remaining_micros: '0' });
     const rows = await accessDb(gateway.app.database).selectFrom('budget_spend').selectAll().where('scope', '=', `key:${key.id}:total`).execute();
     expect(rows.map((row) => BigInt(row.spent))).toEqual([1000n]);
-  });
+  }, 120_000);
 
   it('a project budget binds every key in the project, and a tenant budget every project', async () => {
     const { tenant, project, secret } = await admin.setup({ project: { budget: { amount_micros: '30', period: 'month' } } });

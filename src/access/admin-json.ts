@@ -1,4 +1,4 @@
-import type { EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from '../store/access-records.js';
+import type { EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from '../store/index.js';
 import type { LevelStatus } from './admin.js';
 import type { Budget, Limits, Policy } from './policy.js';
 

@@ -1,10 +1,22 @@
 import type { Clock } from '../core/clock.js';
 import { randomId } from '../core/ids.js';
 import { GatewayError, invalidRequest } from '../errors/index.js';
-import { type AccessLedger, type AuditEntry, type AuditFilter, createAccessLedger } from '../store/access-ledger.js';
-import { type AccessDb, accessDb, type EntityRecord, type KeyRecord, type ProjectRecord, type TenantRecord } from '../store/access-records.js';
-import { type AccessRepository, createAccessRepository, type Page } from '../store/access-repository.js';
-import type { Database } from '../store/index.js';
+import {
+  type AccessDb,
+  type AccessLedger,
+  type AccessRepository,
+  type AuditEntry,
+  type AuditFilter,
+  accessDb,
+  createAccessLedger,
+  createAccessRepository,
+  type Database,
+  type EntityRecord,
+  type KeyRecord,
+  type Page,
+  type ProjectRecord,
+  type TenantRecord,
+} from '../store/index.js';
 import { keyJson, projectJson, tenantJson } from './admin-json.js';
 import type { BudgetCounters } from './budgets.js';
 import { type Budget, budgetScope, type Level, type Limits, periodOf } from './policy.js';

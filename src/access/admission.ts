@@ -3,7 +3,7 @@ import { costMicros, type ModelPrice, type PriceBook } from '../billing/prices.j
 import { scaledToDecimal } from '../core/money.js';
 import type { Usage } from '../core/usage.js';
 import { GatewayError } from '../errors/index.js';
-import type { AccessLedger } from '../store/access-ledger.js';
+import type { AccessLedger } from '../store/index.js';
 import type { SpendWriter } from './spend-writer.js';
 import type { Admission, AdmissionRequest } from './access.js';
 import type { BudgetBucket, BudgetCounters } from './budgets.js';

@@ -1,5 +1,5 @@
 import type { Principal } from '../gateway/types.js';
-import type { AccessRepository, KeyLookup } from '../store/access-repository.js';
+import type { AccessRepository, KeyLookup } from '../store/index.js';
 import type { Level } from './policy.js';
 
 /** A virtual key resolved for the hot path: who it is, and every level it must pass. */

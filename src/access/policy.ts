@@ -1,12 +1,11 @@
-import type { Policy } from '../store/access-records.js';
+import type { BudgetPeriod, Policy } from '../store/index.js';
 
 /**
  * Levels, periods and model patterns. A request must pass every level (tenant, project, key)
  * that has a limit or a budget set.
  */
 
-export type { Budget, BudgetPeriod, Limits, Policy } from '../store/access-records.js';
-import type { BudgetPeriod } from '../store/access-records.js';
+export type { Budget, BudgetPeriod, Limits, Policy } from '../store/index.js';
 
 /** The kinds of things that carry a policy. */
 export type LevelKind = 'tenant' | 'project' | 'key';

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
-import { accessDb, entityColumns } from '../store/access-records.js';
-import type { Database } from '../store/index.js';
+import { entityColumns } from '../store/access-records.js';
+import { accessDb, type Database } from '../store/index.js';
 import { displayPrefix, hashSecret } from './secrets.js';
 
 const EMPTY = { status: 'active' as const, metadata: null, tags: [] as string[], policy: { limits: {}, budget: null } };

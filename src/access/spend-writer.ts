@@ -1,4 +1,4 @@
-import type { AccessLedger, SpendEntry } from '../store/access-ledger.js';
+import type { AccessLedger, SpendEntry } from '../store/index.js';
 
 /**
  * Group commit of budget spend. Settles arriving in the same turn of the event loop are merged

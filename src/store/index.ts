@@ -26,3 +26,9 @@ export type {
   StoredResponse,
   SweepResult,
 } from './runtime-repository.js';
+export { createAccessRepository } from './access-repository.js';
+export type { AccessRepository, KeyLookup, Page } from './access-repository.js';
+export { createAccessLedger } from './access-ledger.js';
+export type { AccessLedger, AuditEntry, AuditFilter, SpendEntry } from './access-ledger.js';
+export { accessDb } from './access-records.js';
+export type { AccessDb, Budget, BudgetPeriod, EntityRecord, EntityStatus, KeyRecord, Limits, Policy, ProjectRecord, TenantRecord } from './access-records.js';

@@ -26,7 +26,7 @@ afterAll(async () => {
 });
 
 async function plantRun(id: string, calls: Array<{ id: string; started: boolean; tag: string }>) {
-  const principal = await app.app.gateway.authenticate({ kind: 'bearer', token: TENANT_A_KEY });
+  const principal = await app.app.gateway.authenticate({ kind: 'bearer', token: TENANT_A_KEY }, '127.0.0.1');
   const script = calls.map((call) => `CALL slow {"ms":10,"tag":"${call.tag}"}`).join('; ');
   const params = parseCreateResponse({ model: 'fake', input: script, background: true, tools: [{ type: 'mcp', server_label: 'calc', server_url: mcp.url, require_approval: 'never' }] });
   const tools = [{ name: 'slow', input_schema: { type: 'object', properties: { ms: { type: 'number' }, tag: { type: 'string' } } } }];

@@ -52,10 +52,12 @@ describe('guarded fetch', () => {
   let server: Server;
   let port: number;
   let hits: string[];
+  const auth: Array<string | undefined> = [];
   beforeAll(async () => {
     hits = [];
     server = createServer((req, res) => {
       hits.push(req.url ?? '');
+      auth.push(req.headers.authorization);
       if (req.url === '/to-ip') res.writeHead(302, { location: `http://127.0.0.1:${port}/secret` }).end();
       else if (req.url === '/to-name') res.writeHead(302, { location: `http://${hostname()}:${port}/secret` }).end();
       else if (req.url === '/to-metadata') res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
@@ -84,6 +86,14 @@ describe('guarded fetch', () => {
     await expect(fetch(`http://localhost:${port}/to-name`)).rejects.toMatchObject({ cause: { code: 'ESWITCHYARD_SSRF' } });
     await expect(fetch(`http://localhost:${port}/to-metadata`)).rejects.toThrow(/Refusing/);
     expect(hits).not.toContain('/secret');
+  });
+
+  it('drops credentials on a redirect to another origin', async () => {
+    const fetch = guardedFetch({ allowPrivateNetworks: false, allowHosts: ['localhost', '127.0.0.1'] });
+    auth.length = 0;
+    const answer = await fetch(`http://localhost:${port}/to-ip`, { headers: { authorization: 'Bearer tool-secret' } });
+    expect(await answer.text()).toBe('secret');
+    expect(auth).toEqual(['Bearer tool-secret', undefined]);
   });
 });
 

@@ -131,7 +131,14 @@ export function guardedFetch(policy: OutboundPolicy, dispatcher: Agent = guarded
       if (answer.status < 300 || answer.status >= 400 || location === null) return answer;
       if (hop >= MAX_REDIRECTS) throw new OutboundBlockedError('Too many redirects');
       await answer.body?.cancel().catch(() => undefined);
-      url = checkUrl(policy, new URL(location, url).href);
+      const target = checkUrl(policy, new URL(location, url).href);
+      if (target.origin !== url.origin) {
+        // Credentials given for the tool's origin never follow a redirect to another origin.
+        const headers = new Headers(request.headers);
+        for (const name of ['authorization', 'cookie', 'proxy-authorization', 'x-api-key']) headers.delete(name);
+        request = { ...request, headers };
+      }
+      url = target;
       if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && (request.method ?? 'GET').toUpperCase() === 'POST')) {
         request = { ...request, method: 'GET', body: null };
       }

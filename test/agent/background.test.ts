@@ -74,6 +74,18 @@ describe('background responses', () => {
     expect(again.status).toBe('cancelled');
   });
 
+  it('approval round trip in background mode', async () => {
+    const gated = [{ type: 'mcp' as const, server_label: 'calc', server_url: mcp.url, require_approval: 'always' as const }];
+    const first = await client.responses.create({ model: 'fake', input: 'CALL add {"a":5,"b":6}', background: true, tools: gated });
+    const asked = await poll(first.id);
+    const request = asked.output.find((item) => item.type === 'mcp_approval_request')!;
+    expect(request).toMatchObject({ name: 'add' });
+    const second = await client.responses.create({ model: 'fake', previous_response_id: first.id, background: true, tools: gated, input: [{ type: 'mcp_approval_response', approval_request_id: request.id!, approve: true }] });
+    const done = await poll(second.id);
+    expect(done.output_text).toBe('final: 11');
+    expect(mcp.calls.map((call) => call.name)).toEqual(['add']);
+  });
+
   it('refuses to cancel a response that was not created in the background', async () => {
     const plain = await client.responses.create({ model: 'fake', input: 'plain' });
     await expect(client.responses.cancel(plain.id)).rejects.toMatchObject({ status: 400 });

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Client } from 'undici';
@@ -115,6 +115,15 @@ async function main(): Promise<void> {
       return { mode, p50: at(0.5), p90: at(0.9), p99: at(0.99), cpu: cpu[mode]! / COUNT };
     });
     const chat = rows.find((row) => row.mode === 'chat') ?? rows[0]!;
+    // Paired differences: request i of a mode ran right after request i of the others, so a
+    // slow moment on a shared machine hits both; the median difference is robust to that.
+    const paired = (mode: string) => {
+      const base = samples['chat'];
+      if (!base || base.length === 0 || mode === 'chat') return '—';
+      const diffs = samples[mode]!.map((ms, index) => ms - base[index]!).sort((a, b) => a - b);
+      const median = diffs[Math.floor(diffs.length / 2)]!;
+      return `${median >= 0 ? '+' : ''}${median.toFixed(3)} ms`;
+    };
     const size = statSync(dbPath).size;
     const stored = new SqliteDatabase(dbPath, { readonly: true }).prepare('select count(*) as n from runtime_responses').get() as { n: number };
     process.stdout.write(
@@ -122,9 +131,11 @@ async function main(): Promise<void> {
         '',
         `Responses chain benchmark: ${TURNS}-turn chain, ${stored.n.toLocaleString('en-US')} stored responses, SQLite file ${(size / 1e9).toFixed(2)} GB, Node ${process.version}`,
         '',
-        '| mode | p50 ms | p90 ms | p99 ms | CPU ms/req | p50 vs chat |',
-        '|---|---:|---:|---:|---:|---:|',
-        ...rows.map((row) => `| ${row.mode} | ${row.p50.toFixed(3)} | ${row.p90.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.cpu.toFixed(3)} | ${row.mode === 'chat' ? '—' : `${row.p50 - chat.p50 >= 0 ? '+' : ''}${(row.p50 - chat.p50).toFixed(3)} ms`} |`),
+        `Load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} on ${cpus().length} CPUs at the end of the run.`,
+        '',
+        '| mode | p50 ms | p90 ms | p99 ms | CPU ms/req | p50 vs chat | median paired Δ vs chat |',
+        '|---|---:|---:|---:|---:|---:|---:|',
+        ...rows.map((row) => `| ${row.mode} | ${row.p50.toFixed(3)} | ${row.p90.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.cpu.toFixed(3)} | ${row.mode === 'chat' ? '—' : `${row.p50 - chat.p50 >= 0 ? '+' : ''}${(row.p50 - chat.p50).toFixed(3)} ms`} | ${paired(row.mode)} |`),
         '',
       ].join('\n'),
     );

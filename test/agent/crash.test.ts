@@ -78,15 +78,15 @@ describe('crash-safe background runs', () => {
     const steps = Array.from({ length: 4 }, (_, index) => `CALL slow {"ms":300,"tag":"s${index}"}`).join('; ');
     const created = await http(`http://127.0.0.1:${portA}/v1/responses`, {
       key: KEY,
-      body: { model: 'fake', input: `${steps}; DELAY 400`, background: true, tools: [{ type: 'mcp', server_label: 'slow', server_url: mcp.url, require_approval: 'never' }] },
+      body: { model: 'fake', input: `${steps}; DELAY 800`, background: true, tools: [{ type: 'mcp', server_label: 'slow', server_url: mcp.url, require_approval: 'never' }] },
     });
     expect(created.status).toBe(200);
     const id = created.json().id as string;
     expect(created.json().status).toBe('queued');
 
-    // Two tool calls done and checkpointed; the third model call (400 ms) is in flight: kill -9.
+    // Two tool calls done and checkpointed; the third model call (800 ms) is in flight: kill -9.
     await waitFor(() => (mcp.calls.filter((call) => call.finished).length >= 2 ? true : undefined), 30_000, 5);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await new Promise((resolve) => setTimeout(resolve, 250));
     first.kill('SIGKILL');
     await once(first, 'exit');
     expect(mcp.calls.map((call) => call.args['tag'])).toEqual(['s0', 's1']);

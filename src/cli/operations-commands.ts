@@ -81,10 +81,9 @@ export function registerOperationsCommands(program: Command, output: OperationsO
     .option('-c, --config <file>', 'config file (default ./switchyard.yaml or $SWITCHYARD_CONFIG)')
     .option('--from <date>', 'first day (ISO date); default 30 days ago', date)
     .option('--to <date>', 'last day, inclusive (ISO date); default today', date)
-    .option('--batch <n>', 'events read per page', positive, 10_000)
     .option('--json', 'print the result as JSON')
     .option('--quiet', 'no progress bar')
-    .action(async (options: { config?: string; from?: number; to?: number; batch: number; json?: boolean; quiet?: boolean }) => {
+    .action(async (options: { config?: string; from?: number; to?: number; json?: boolean; quiet?: boolean }) => {
       const path = configPath(options.config);
       if (path === undefined) throw new InvalidArgumentError('no config file: pass --config (the backfill reads the store it names)');
       const config = loadConfigFile(path);
@@ -95,7 +94,7 @@ export function registerOperationsCommands(program: Command, output: OperationsO
       try {
         await migrate(database);
         const progress = createProgress({ label: 'backfill', stream: output.progress ?? process.stderr, quiet: options.quiet === true || options.json === true });
-        const result = await backfillRollups({ database, catalog: createCatalog(config), from, to, batchSize: options.batch, onProgress: (done, total) => progress.update(done, total) });
+        const result = await backfillRollups({ database, catalog: createCatalog(config), from, to, onProgress: (done, total) => progress.update(done, total) });
         progress.done();
         const summary = { events: result.events, from: new Date(result.from).toISOString(), to: new Date(result.to).toISOString() };
         output.out(options.json ? `${JSON.stringify(summary, null, 2)}\n` : `Rebuilt roll-ups from ${summary.events} usage events, ${summary.from.slice(0, 10)} to ${summary.to.slice(0, 10)} (exclusive).\n`);

@@ -97,17 +97,20 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
 
   const write = async (rows: Pending[]) => {
     if (rows.length === 0) return;
+    const addColumns = Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, sql`telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`]));
     await db.transaction().execute(async (trx) => {
-      for (const row of rows) {
-        const values: Record<string, number | string> = { detail: row.detail, bucket_minutes: row.bucketMinutes, bucket_start: row.bucketStart };
-        ROLLUP_DIMENSIONS.forEach((dimension, index) => (values[dimension] = row.dimensions[index] ?? ''));
-        for (const measure of ROLLUP_MEASURES) values[measure] = row.sums[measure] ?? 0;
+      // Multi-row upserts: 400 rows × 32 columns stays under SQLite's and Postgres' bind limits.
+      for (let start = 0; start < rows.length; start += 400) {
+        const values = rows.slice(start, start + 400).map((row) => {
+          const value: Record<string, number | string> = { detail: row.detail, bucket_minutes: row.bucketMinutes, bucket_start: row.bucketStart };
+          ROLLUP_DIMENSIONS.forEach((dimension, index) => (value[dimension] = row.dimensions[index] ?? ''));
+          for (const measure of ROLLUP_MEASURES) value[measure] = row.sums[measure] ?? 0;
+          return value;
+        });
         await trx
           .insertInto('telemetry_usage_rollups')
           .values(values as never)
-          .onConflict((conflict) =>
-            conflict.columns(['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS]).doUpdateSet(Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, sql`telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`])) as never),
-          )
+          .onConflict((conflict) => conflict.columns(['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS]).doUpdateSet(addColumns as never))
           .execute();
       }
     });

@@ -100,7 +100,7 @@ describe('switchyard rollups backfill', () => {
     await database.close();
     const path = join(dir, 'config.yaml');
     writeFileSync(path, `store: ${store}\nproviders:\n  good: { type: openai, baseUrl: "http://127.0.0.1:1/v1", apiKey: x }\nmodels:\n  chat:\n    deployments: [{ provider: good, model: m }]\n`);
-    const result = await run(['rollups', 'backfill', '--config', path, '--batch', '10']);
+    const result = await run(['rollups', 'backfill', '--config', path]);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/Rebuilt roll-ups from 50 usage events/);
     expect(result.progress).toMatch(/backfill \[█+░*\]\s+\d+%\s+\d+\/50/);

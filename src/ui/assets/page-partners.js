@@ -35,56 +35,72 @@ function timeline(windows) {
 }
 
 /**
- * The statements block: lists and downloads statements from the billing API when this build
- * has it; otherwise says so.
- * @param {string} partner
+ * Calls the billing API, or returns null when this build has none (404 on an unknown path).
+ * @param {string} path
  */
-async function statements(partner) {
-  const box = h('div');
+async function optional(path) {
   try {
-    const list = await api(`/admin/v1/partners/${encodeURIComponent(partner)}/statements`);
-    const items = list.data ?? [];
-    mount(
-      box,
-      items.length === 0
-        ? h('div', { class: 'sub' }, 'No statements yet.')
-        : h('div', { class: 'row' }, items.map((/** @type {any} */ statement) => h('button', { 'data-statement': statement.period ?? statement.id, onclick: () => void download(`/admin/v1/partners/${encodeURIComponent(partner)}/statements/${encodeURIComponent(statement.period ?? statement.id)}.csv`, `statement-${partner}-${statement.period ?? statement.id}.csv`) }, `⬇ ${statement.period ?? statement.id}`, statement.status ? ` (${statement.status})` : ''))),
-    );
+    return await api(path);
   } catch (error) {
-    if (!(error instanceof ApiError) || error.status !== 404) throw error;
-    mount(box, h('div', { class: 'notice', 'data-unavailable': 'statements' }, 'Period statements are not available in this build (no billing statements API yet).'));
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
   }
-  return box;
+}
+
+/**
+ * The statements block: the latest billing periods with a CSV download each.
+ * @param {string} partner @param {any[] | null} periods
+ */
+function statements(partner, periods) {
+  if (periods === null) return h('div', { class: 'notice', 'data-unavailable': 'statements' }, 'Period statements are not available in this build (no billing statements API).');
+  if (periods.length === 0) return h('div', { class: 'sub' }, 'No billing periods yet.');
+  return h(
+    'div',
+    { class: 'row' },
+    periods.slice(0, 6).map((period) =>
+      h(
+        'button',
+        { 'data-statement': period.id, title: `${period.starts_at.slice(0, 10)} → ${period.ends_at.slice(0, 10)}`, onclick: () => void download(`/admin/v1/billing/statements/partner/${encodeURIComponent(partner)}/${encodeURIComponent(period.id)}?format=csv`, `statement-${partner}-${period.id}.csv`) },
+        `⬇ ${period.id}`,
+        ' ',
+        badge(period.status, period.status === 'closed' ? 'ok' : 'info'),
+      ),
+    ),
+  );
 }
 
 /** @type {import('./app.js').Page} */
 export async function partnersPage(main) {
-  const partners = await api('/admin/v1/dashboard/partners');
-  const cards = await Promise.all(
-    partners.data.map(async (/** @type {any} */ partner) => {
-      const share = partner.revenueShare;
-      const cap = share?.cap === null || share?.cap === undefined ? null : Number(share.cap);
-      const ratio = share && cap ? Math.min(1, share.accruedUsd / cap) : 0;
-      const windows = [];
-      if (partner.licence) windows.push({ label: `licence${partner.licence.exclusive ? ' (exclusive)' : ''}`, from: partner.licence.from, until: partner.licence.until, color: 'var(--c1)' });
-      if (share) windows.push({ label: `revenue share ${(Number(share.rate) * 100).toFixed(1)}%`, from: share.from, until: share.until, color: 'var(--c4)' });
-      return h(
-        'section',
-        { class: 'panel model', 'data-partner': partner.id },
-        h('h2', null, partner.name, ' ', h('span', { class: 'sub mono' }, partner.id), partner.primary ? [' ', badge('primary partner', 'info')] : null),
-        share
-          ? h(
-              'div',
-              null,
-              h('div', { class: 'row' }, h('strong', null, `Accrued ${usd(share.accruedUsd)}`), h('span', { class: 'sub' }, cap === null ? 'no cap' : `of ${usd(cap)} cap (${(ratio * 100).toFixed(ratio < 0.01 ? 4 : 1)}%)`), share.capped ? badge('cap reached', 'bad') : null),
-              h('div', { class: `progress${share.capped ? ' full' : ''}`, role: 'progressbar', 'aria-valuenow': (ratio * 100).toFixed(4), 'aria-valuemin': '0', 'aria-valuemax': '100' }, h('span', { style: `width:${Math.max(ratio * 100, share.accruedUsd > 0 ? 0.5 : 0)}%` })),
-              h('div', { class: 'sub' }, `${(Number(share.rate) * 100).toFixed(1)}% of ${share.basis} revenue ${usd(share.revenueUsd)} served through ${partner.id}; estimate from usage roll-ups (the billing ledger is authoritative).`),
-            )
-          : h('div', { class: 'sub' }, 'No revenue-share agreement.'),
-        windows.length ? h('div', { style: 'margin-top:12px' }, h('div', { class: 'sub' }, 'Agreement and licence windows'), timeline(windows)) : h('div', { class: 'sub' }, 'No licence window: may serve any time.'),
-        h('div', { style: 'margin-top:12px' }, h('div', { class: 'sub', style: 'margin-bottom:6px' }, 'Period statements'), await statements(partner.id)),
-      );
-    }),
-  );
+  const [partners, agreements, periods] = await Promise.all([api('/admin/v1/dashboard/partners'), optional('/admin/v1/billing/agreements'), optional('/admin/v1/billing/periods')]);
+  const ordered = periods === null ? null : [...periods.data].sort((/** @type {any} */ a, /** @type {any} */ b) => b.starts_at.localeCompare(a.starts_at));
+  const cards = partners.data.map((/** @type {any} */ partner) => {
+    // The ledger's exact accrual when billing is there; else the roll-up estimate.
+    const clause = agreements?.data.find((/** @type {any} */ item) => item.partner === partner.id && item.status === 'active');
+    const estimate = partner.revenueShare;
+    const share = clause
+      ? { rate: clause.rate, accrued: Number(clause.accrued), cap: clause.cap === null ? null : Number(clause.cap), basisTotal: Number(clause.basis_total), basis: clause.basis, from: clause.from, until: clause.until, source: 'ledger' }
+      : estimate && { rate: estimate.rate, accrued: estimate.accruedUsd, cap: estimate.cap === null ? null : Number(estimate.cap), basisTotal: estimate.revenueUsd, basis: estimate.basis, from: estimate.from, until: estimate.until, source: 'estimate' };
+    const ratio = share && share.cap ? Math.min(1, share.accrued / share.cap) : 0;
+    const capped = share !== null && share !== undefined && share.cap !== null && share.accrued >= share.cap;
+    const windows = [];
+    if (partner.licence) windows.push({ label: `licence${partner.licence.exclusive ? ' (exclusive)' : ''}`, from: partner.licence.from, until: partner.licence.until, color: 'var(--c1)' });
+    if (share) windows.push({ label: `revenue share ${(Number(share.rate) * 100).toFixed(1)}%`, from: share.from, until: share.until, color: 'var(--c4)' });
+    return h(
+      'section',
+      { class: 'panel model', 'data-partner': partner.id },
+      h('h2', null, partner.name, ' ', h('span', { class: 'sub mono' }, partner.id), partner.primary ? [' ', badge('primary partner', 'info')] : null),
+      share
+        ? h(
+            'div',
+            null,
+            h('div', { class: 'row' }, h('strong', null, `Accrued ${usd(share.accrued)}`), h('span', { class: 'sub' }, share.cap === null ? 'no cap' : `of ${usd(share.cap)} cap (${(ratio * 100).toFixed(ratio < 0.01 ? 4 : 1)}%)`), capped ? badge('cap reached', 'bad') : null, badge(share.source === 'ledger' ? 'ledger' : 'estimate', share.source === 'ledger' ? 'ok' : 'warn')),
+            h('div', { class: `progress${capped ? ' full' : ''}`, role: 'progressbar', 'aria-valuenow': (ratio * 100).toFixed(4), 'aria-valuemin': '0', 'aria-valuemax': '100' }, h('span', { style: `width:${Math.max(ratio * 100, share.accrued > 0 ? 0.5 : 0)}%` })),
+            h('div', { class: 'sub' }, `${(Number(share.rate) * 100).toFixed(1)}% of ${share.basis} revenue ${usd(share.basisTotal)} counted toward the share${share.source === 'ledger' ? ' (from the billing ledger).' : '; estimated from usage roll-ups (no billing ledger in this build).'}`),
+          )
+        : h('div', { class: 'sub' }, 'No revenue-share agreement.'),
+      windows.length ? h('div', { style: 'margin-top:12px' }, h('div', { class: 'sub' }, 'Agreement and licence windows'), timeline(windows)) : h('div', { class: 'sub', style: 'margin-top:8px' }, 'No licence window: may serve any time.'),
+      h('div', { style: 'margin-top:12px' }, h('div', { class: 'sub', style: 'margin-bottom:6px' }, 'Period statements'), statements(partner.id, ordered)),
+    );
+  });
   mount(main, h('div', { class: 'head' }, h('div', null, h('h1', null, 'Partners'), h('div', { class: 'sub' }, 'Agreements, licences and what each cloud partner is owed'))), cards.length ? cards : h('div', { class: 'notice' }, 'No partners configured.'));
 }

@@ -33,7 +33,7 @@ export function overviewPage(main, { params, go }) {
         { class: 'grid cards' },
         stat('Requests', num(totals.requests), `${(totals.requests / Math.max(1, (summary.to - summary.from) / 60_000)).toFixed(1)} per minute`),
         stat('Error rate', percent(totals.requests ? totals.errors / totals.requests : 0), `${num(totals.errors)} errors`),
-        stat('Latency p50 / p95', `${ms(totals.p50Ms)} / ${ms(totals.p95Ms)}`, `p99 ${ms(totals.p99Ms)}`),
+        stat('Latency p95', ms(totals.p95Ms), `p50 ${ms(totals.p50Ms)} · p99 ${ms(totals.p99Ms)}`),
         stat('Tokens in / out', `${num(totals.inputTokens)} / ${num(totals.outputTokens)}`),
         stat('Revenue', usd(totals.revenueUsd), `cost ${usd(totals.costUsd)}`),
       ),

@@ -6,8 +6,8 @@ import { createProgress } from './progress.js';
 import { table } from './table.js';
 
 /**
- * `switchyard doctor` and `switchyard rollups backfill`: operations commands that work on the
- * config and the store directly (no running server needed).
+ * `switchyard doctor`, `switchyard migrate` and `switchyard rollups backfill`: operations commands
+ * that work on the config and the store directly (no running server needed).
  */
 
 /** Where output goes (tests capture it). */
@@ -31,7 +31,7 @@ export function doctorTable(checks: Check[]): string {
   return table(['check', 'status', 'ms', 'detail'], checks.map((check) => [check.name, MARK[check.status], check.ms === null ? '' : String(check.ms), check.detail]));
 }
 
-/** Registers `doctor` and `rollups` on `program`. */
+/** Registers `doctor`, `migrate` and `rollups` on `program`. */
 export function registerOperationsCommands(program: Command, output: OperationsOutput = STDIO): void {
   program
     .command('doctor')
@@ -72,6 +72,34 @@ export function registerOperationsCommands(program: Command, output: OperationsO
       } finally {
         await close();
       }
+    });
+
+  program
+    .command('migrate')
+    .description("apply the store's pending migrations (serve also does this at start)")
+    .option('-c, --config <file>', 'config file (default ./switchyard.yaml or $SWITCHYARD_CONFIG)')
+    .option('--json', 'print the applied migrations as JSON')
+    .option('--quiet', 'no progress bar')
+    .action(async (options: { config?: string; json?: boolean; quiet?: boolean }) => {
+      const path = configPath(options.config);
+      if (path === undefined) throw new InvalidArgumentError('no config file: pass --config (migrate works on the store it names)');
+      const config = loadConfigFile(path);
+      const [{ createDatabase, migrate, MIGRATIONS }, { TELEMETRY_MIGRATIONS }] = await Promise.all([import('../store/index.js'), import('../telemetry/rollup-schema.js')]);
+      const all = [...MIGRATIONS, ...TELEMETRY_MIGRATIONS];
+      const database = await createDatabase(config.store);
+      const progress = createProgress({ label: 'migrate', total: all.length, stream: output.progress ?? process.stderr, quiet: options.quiet === true || options.json === true });
+      const applied: string[] = [];
+      try {
+        // One migration per transaction, so the bar moves; each is still all-or-nothing.
+        for (let index = 0; index < all.length; index++) {
+          applied.push(...(await migrate(database, index < MIGRATIONS.length ? MIGRATIONS.slice(0, index + 1) : TELEMETRY_MIGRATIONS.slice(0, index - MIGRATIONS.length + 1))));
+          progress.update(index + 1);
+        }
+        progress.done();
+      } finally {
+        await database.close();
+      }
+      output.out(options.json ? `${JSON.stringify({ applied }, null, 2)}\n` : applied.length === 0 ? 'The store is up to date.\n' : `Applied ${applied.length} migration(s): ${applied.join(', ')}\n`);
     });
 
   const rollups = program.command('rollups').description('usage roll-ups behind the dashboard and /admin/v1/metrics/summary');

@@ -108,6 +108,20 @@ describe('switchyard rollups backfill', () => {
   });
 });
 
+describe('switchyard migrate', () => {
+  it('applies pending migrations with a progress bar, then finds the store up to date', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'switchyard-migrate-'));
+    const path = join(dir, 'config.yaml');
+    writeFileSync(path, `store: sqlite:${join(dir, 'store.db')}\n`);
+    const first = await run(['migrate', '--config', path]);
+    expect(first.code).toBe(0);
+    expect(first.out).toMatch(/^Applied \d+ migration\(s\): 0001-usage-events, /);
+    expect(first.out).toContain('telemetry-0001-usage-rollups');
+    expect(first.progress).toMatch(/migrate \[█+\] 100%/);
+    expect((await run(['migrate', '--config', path, '--json'])).out).toBe('{\n  "applied": []\n}\n');
+  });
+});
+
 describe('progress bars', () => {
   it('redraw in place on a terminal and print one line per 10% elsewhere', () => {
     const written: string[] = [];

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
-import type { KyselyConfig } from 'kysely';
+import type { KyselyConfig, SqliteDatabase as KyselySqliteDatabase } from 'kysely';
 import pg from 'pg';
 import type { Schema } from './schema.js';
 
@@ -55,7 +55,7 @@ const PG_INT8_OID = 20;
 export async function createDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const base = options.log === undefined ? {} : { log: options.log };
   if (url.startsWith('sqlite:')) {
-    const dialect = new SqliteDialect({ database: openSqlite(sqlitePath(url)) });
+    const dialect = new SqliteDialect({ database: cachingStatements(openSqlite(sqlitePath(url))) });
     const kysely = new Kysely<Schema>({ ...base, dialect });
     return wrap(kysely, 'sqlite');
   }
@@ -112,6 +112,32 @@ function openSqlite(path: string): SqliteDatabase.Database {
     throw error;
   }
   return database;
+}
+
+/** Prepared statements kept per SQLite database (least recently used dropped first). */
+const STATEMENT_CACHE_SIZE = 256;
+
+/**
+ * Kysely's SQLite driver calls `prepare(sql)` for every query; for the per-request usage insert,
+ * compiling the statement cost about as much as running it (bench/run.ts profile). The same
+ * SQL text now reuses its prepared statement. Safe: the driver runs one query at a time on its
+ * single connection, and each statement is run or read to the end before the next query.
+ */
+function cachingStatements(database: SqliteDatabase.Database): KyselySqliteDatabase {
+  const cache = new Map<string, SqliteDatabase.Statement>();
+  return {
+    close: () => database.close(),
+    prepare(sql) {
+      let statement = cache.get(sql);
+      if (statement) cache.delete(sql);
+      else {
+        statement = database.prepare(sql);
+        if (cache.size >= STATEMENT_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(sql, statement);
+      return statement;
+    },
+  };
 }
 
 /** Fails fast on a bad URL or credentials instead of on the first request. */

@@ -124,8 +124,9 @@ export function createExecutor(deps: ExecutorDeps) {
     const controller = new AbortController();
     const onClientAbort = () => controller.abort(base.signal.reason);
     base.signal.addEventListener('abort', onClientAbort, { once: true });
-    const timeoutError = new GatewayError(`Deployment ${deployment.provider} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout', status: 504, errorClass: 'timeout' });
-    const timer = setTimeout(() => controller.abort(timeoutError), Math.max(1, timeoutMs));
+    // The error is built only if the timer fires: constructing an Error captures a stack trace
+    // (~6 µs of CPU), which was spent and thrown away on every successful attempt.
+    const timer = setTimeout(() => controller.abort(new GatewayError(`Deployment ${deployment.provider} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout', status: 504, errorClass: 'timeout' })), Math.max(1, timeoutMs));
     const release = () => {
       clearTimeout(timer);
       base.signal.removeEventListener('abort', onClientAbort);

@@ -10,6 +10,8 @@ import { type BurstResult, concurrentStreams, streamTimings } from './streams.js
 export interface Targets {
   fake: Child;
   gateway: Child;
+  /** The bare reference proxy, when measured (bench/reference-proxy.ts). */
+  reference: Child | undefined;
   log(message: string): void;
 }
 
@@ -18,43 +20,55 @@ const cpuUs = (before: ProcessStats, after: ProcessStats) => after.cpuUserUs + a
 
 /** A load run with the CPU each process spent on it, µs per answered request. */
 export interface MeteredLoad extends LoadResult {
-  gatewayCpuPerRequestUs: number | undefined;
+  /** CPU of the proxy in between (Switchyard or the bare proxy); undefined when direct. */
+  proxyCpuPerRequestUs: number | undefined;
   upstreamCpuPerRequestUs: number;
 }
 
-async function metered(targets: Targets, origin: string, options: Parameters<typeof load>[1], viaGateway: boolean): Promise<MeteredLoad> {
-  const [fakeBefore, gatewayBefore] = await Promise.all([stats(targets.fake), stats(targets.gateway)]);
+async function metered(targets: Targets, origin: string, options: Parameters<typeof load>[1], proxy?: Child): Promise<MeteredLoad> {
+  const [fakeBefore, proxyBefore] = await Promise.all([stats(targets.fake), proxy && stats(proxy)]);
   const result = await load(origin, options);
-  const [fakeAfter, gatewayAfter] = await Promise.all([stats(targets.fake), stats(targets.gateway)]);
+  const [fakeAfter, proxyAfter] = await Promise.all([stats(targets.fake), proxy && stats(proxy)]);
   return {
     ...result,
-    gatewayCpuPerRequestUs: viaGateway ? cpuUs(gatewayBefore, gatewayAfter) / result.ok : undefined,
+    proxyCpuPerRequestUs: proxyBefore && proxyAfter ? cpuUs(proxyBefore, proxyAfter) / result.ok : undefined,
     upstreamCpuPerRequestUs: cpuUs(fakeBefore, fakeAfter) / result.ok,
   };
 }
 
-/** (a) + (e): non-streaming throughput at `connections`, direct then through Switchyard. */
+/** (a) + (e): non-streaming throughput at `connections`: direct, bare proxy (if any), Switchyard. */
 export async function throughputPhase(targets: Targets, plan: { connections: number; warmupSeconds: number; seconds: number }) {
-  const { fake, gateway, log } = targets;
+  const { fake, gateway, reference, log } = targets;
   await fake.call('configure', { chunks: 10, delayMs: 0 });
   log(`throughput: warm-up ${plan.warmupSeconds}s each`);
-  await load(fake.url, { connections: plan.connections, seconds: plan.warmupSeconds });
-  await load(gateway.url, { connections: plan.connections, seconds: plan.warmupSeconds });
+  for (const child of [fake, reference, gateway]) if (child) await load(child.url, { connections: plan.connections, seconds: plan.warmupSeconds });
   log(`throughput: direct ${plan.seconds}s at ${plan.connections} connections`);
-  const direct = await metered(targets, fake.url, { connections: plan.connections, seconds: plan.seconds }, false);
+  const direct = await metered(targets, fake.url, { connections: plan.connections, seconds: plan.seconds });
+  let bare: MeteredLoad | undefined;
+  if (reference) {
+    log(`throughput: bare reference proxy ${plan.seconds}s at ${plan.connections} connections`);
+    bare = await metered(targets, reference.url, { connections: plan.connections, seconds: plan.seconds }, reference);
+  }
   log(`throughput: through Switchyard ${plan.seconds}s at ${plan.connections} connections`);
-  const switchyard = await metered(targets, gateway.url, { connections: plan.connections, seconds: plan.seconds }, true);
-  return { direct, switchyard };
+  const switchyard = await metered(targets, gateway.url, { connections: plan.connections, seconds: plan.seconds }, gateway);
+  return { direct, reference: bare, switchyard };
 }
 
 /** (b): one connection, sequential requests, per-request wall time. */
 export async function latencyPhase(targets: Targets, plan: { count: number; block: number; warmup: number }) {
-  targets.log(`latency: ${plan.count} sequential requests per target, 1 connection`);
-  const before = await stats(targets.gateway);
-  const samples = await sequentialLatency({ direct: targets.fake.url, switchyard: targets.gateway.url }, plan);
-  const after = await stats(targets.gateway);
-  const gatewayCpuPerRequestUs = cpuUs(before, after) / (plan.count + plan.warmup);
-  return { direct: summarize(samples['direct']!), switchyard: summarize(samples['switchyard']!), gatewayCpuPerRequestUs };
+  const { fake, gateway, reference, log } = targets;
+  log(`latency: ${plan.count} sequential requests per target, 1 connection`);
+  const [gatewayBefore, referenceBefore] = await Promise.all([stats(gateway), reference && stats(reference)]);
+  const samples = await sequentialLatency({ direct: fake.url, ...(reference ? { reference: reference.url } : {}), switchyard: gateway.url }, plan);
+  const [gatewayAfter, referenceAfter] = await Promise.all([stats(gateway), reference && stats(reference)]);
+  const perRequest = plan.count + plan.warmup;
+  return {
+    direct: summarize(samples['direct']!),
+    reference: samples['reference'] && summarize(samples['reference']),
+    switchyard: summarize(samples['switchyard']!),
+    gatewayCpuPerRequestUs: cpuUs(gatewayBefore, gatewayAfter) / perRequest,
+    referenceCpuPerRequestUs: referenceBefore && referenceAfter ? cpuUs(referenceBefore, referenceAfter) / perRequest : undefined,
+  };
 }
 
 /** (c): time to first byte (burst stream) and event gaps (paced stream). */
@@ -62,8 +76,8 @@ export async function streamingPhase(
   targets: Targets,
   plan: { ttfb: { count: number; block: number; warmup: number }; gaps: { count: number; block: number; warmup: number }; chunks: number; delayMs: number },
 ) {
-  const { fake, gateway, log } = targets;
-  const origins = { direct: fake.url, switchyard: gateway.url };
+  const { fake, gateway, reference, log } = targets;
+  const origins = { direct: fake.url, ...(reference ? { reference: reference.url } : {}), switchyard: gateway.url };
   await fake.call('configure', { chunks: plan.chunks, delayMs: 0 });
   log(`streaming: TTFB over ${plan.ttfb.count} streams per target (${plan.chunks} events, burst)`);
   const ttfb = await streamTimings(origins, { ...plan.ttfb, events: plan.chunks });
@@ -71,8 +85,8 @@ export async function streamingPhase(
   log(`streaming: gaps over ${plan.gaps.count} streams per target (${plan.chunks} events ${plan.delayMs} ms apart)`);
   const paced = await streamTimings(origins, { ...plan.gaps, events: plan.chunks });
   await fake.call('configure', { chunks: 10, delayMs: 0 });
-  const pick = (name: 'direct' | 'switchyard') => ({ ttfb: summarize(ttfb[name]!.ttfb), pacedTtfb: summarize(paced[name]!.ttfb), gaps: summarize(paced[name]!.gaps), gapSamples: paced[name]!.gaps });
-  return { direct: pick('direct'), switchyard: pick('switchyard') };
+  const pick = (name: string) => ({ ttfb: summarize(ttfb[name]!.ttfb), pacedTtfb: summarize(paced[name]!.ttfb), gaps: summarize(paced[name]!.gaps), gapSamples: paced[name]!.gaps });
+  return { direct: pick('direct'), reference: reference ? pick('reference') : undefined, switchyard: pick('switchyard') };
 }
 
 /** Highest RSS and heap seen while sampling. */
@@ -109,7 +123,7 @@ export async function requestMemoryPhase(targets: Targets, plan: { connections: 
   log(`memory: ${plan.amount} requests through Switchyard`);
   let finished = false;
   const [run, peak] = await Promise.all([
-    metered(targets, gateway.url, { connections: plan.connections, amount: plan.amount, maxSeconds: plan.maxSeconds }, true).finally(() => (finished = true)),
+    metered(targets, gateway.url, { connections: plan.connections, amount: plan.amount, maxSeconds: plan.maxSeconds }, gateway).finally(() => (finished = true)),
     peakMemory(gateway, () => finished, 500),
   ]);
   const after = await settled(gateway);

@@ -4,6 +4,8 @@
 export interface Row {
   measure: string;
   direct: string;
+  /** The bare reference proxy (bench/reference-proxy.ts), where measured. */
+  reference?: string;
   switchyard: string;
   result: string;
   target: string;
@@ -26,10 +28,11 @@ export function signed(value: number, digits = 2, unit = ''): string {
   return `${value >= 0 ? '+' : ''}${value.toFixed(digits)}${unit}`;
 }
 
-/** Renders rows as an aligned Markdown table; misses are marked `✗ MISS`. */
+/** Renders rows as an aligned Markdown table (a "Bare proxy" column when any row has one); misses are marked `✗ MISS`. */
 export function renderTable(rows: Row[]): string {
-  const header = ['Measure', 'Direct', 'Switchyard', 'Result', 'Target', 'Status'];
-  const body = rows.map((row) => [row.measure, row.direct, row.switchyard, row.result, row.target, row.pass === null ? '' : row.pass ? '✓ ok' : '✗ MISS']);
+  const withReference = rows.some((row) => row.reference !== undefined);
+  const header = ['Measure', 'Direct', ...(withReference ? ['Bare proxy'] : []), 'Switchyard', 'Result', 'Target', 'Status'];
+  const body = rows.map((row) => [row.measure, row.direct, ...(withReference ? [row.reference ?? ''] : []), row.switchyard, row.result, row.target, row.pass === null ? '' : row.pass ? '✓ ok' : '✗ MISS']);
   const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
   const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
   return [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...body.map(line)].join('\n');

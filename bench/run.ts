@@ -9,10 +9,12 @@ import { latencyPhase, requestMemoryPhase, streamingPhase, streamMemoryPhase, ty
 import { fixed, mb, renderTable, type Row, signed } from './report.js';
 
 /**
- * `npm run bench`: Switchyard's overhead over a fake OpenAI upstream. Three processes: this one
- * (load generator), the fake upstream (bench/fake-upstream.ts) and Switchyard
- * (bench/gateway-process.ts). Every figure is measured directly against the fake and through
- * Switchyard in the same run. It reports; it never fails on a missed target (exit 0).
+ * `npm run bench`: Switchyard's overhead over a fake OpenAI upstream. Separate processes: this
+ * one (load generator), the fake upstream (bench/fake-upstream.ts), Switchyard
+ * (bench/gateway-process.ts) and a bare reference proxy (bench/reference-proxy.ts). Every figure
+ * is measured directly against the fake and through Switchyard in the same run; throughput and
+ * latency also through the bare proxy, which shows Node's own floor for a proxy on this machine.
+ * It reports; it never fails on a missed target (exit 0).
  *
  * Environment:
  * - BENCH_QUICK=1        a smoke run of a few seconds (small counts; figures are not meaningful)
@@ -20,6 +22,7 @@ import { fixed, mb, renderTable, type Row, signed } from './report.js';
  * - BENCH_LOG_LEVEL      the gateway's logging.level (default warn); its log goes to a temp file
  * - BENCH_PROFILE=dir    CPU-profile the gateway during each measured phase into dir/gateway-<phase>.cpuprofile
  *                        (V8's sampling profiler via the inspector; summarise with profile-summary.ts)
+ * - BENCH_REFERENCE=0    skip the bare reference proxy
  * - BENCH_UPSTREAM_CONNECTIONS  sockets per upstream origin in the gateway (default 1024;
  *                        `default` = createApp's own transport, 256)
  * - BENCH_QUIET_WAIT=s   before each phase, wait up to s seconds for other processes to use
@@ -30,17 +33,17 @@ import { fixed, mb, renderTable, type Row, signed } from './report.js';
 const quick = process.env['BENCH_QUICK'] === '1';
 const PLAN = quick
   ? {
-      throughput: { connections: 20, warmupSeconds: 1, seconds: 2 },
-      latency: { count: 400, block: 100, warmup: 50 },
-      streaming: { ttfb: { count: 60, block: 20, warmup: 10 }, gaps: { count: 4, block: 2, warmup: 1 }, chunks: 10, delayMs: 20 },
-      memory: { connections: 20, warmupAmount: 1_000, amount: 4_000, maxSeconds: 20 },
-      streams: { count: 200, rounds: 2, chunks: 10, delayMs: 50 },
+      throughput: { connections: 20, warmupSeconds: 1, seconds: 1 },
+      latency: { count: 200, block: 50, warmup: 20 },
+      streaming: { ttfb: { count: 30, block: 10, warmup: 5 }, gaps: { count: 3, block: 1, warmup: 1 }, chunks: 10, delayMs: 20 },
+      memory: { connections: 20, warmupAmount: 500, amount: 2_000, maxSeconds: 10 },
+      streams: { count: 100, rounds: 2, chunks: 10, delayMs: 20 },
     }
   : {
       throughput: { connections: 20, warmupSeconds: 3, seconds: 10 },
       latency: { count: 3_000, block: 250, warmup: 300 },
       streaming: { ttfb: { count: 600, block: 50, warmup: 50 }, gaps: { count: 24, block: 4, warmup: 2 }, chunks: 10, delayMs: 20 },
-      memory: { connections: 20, warmupAmount: 20_000, amount: 200_000, maxSeconds: 150 },
+      memory: { connections: 20, warmupAmount: 20_000, amount: 200_000, maxSeconds: 120 },
       streams: { count: 1_000, rounds: 3, chunks: 20, delayMs: 50 },
     };
 const ALL_PHASES = ['throughput', 'latency', 'streaming', 'memory', 'streams'] as const;
@@ -56,6 +59,7 @@ async function main(): Promise<number> {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   let fake: Child | undefined;
   let gateway: Child | undefined;
+  let reference: Child | undefined;
   const rows: Row[] = [];
   const raw: Record<string, unknown> = {};
   try {
@@ -69,15 +73,16 @@ async function main(): Promise<number> {
       },
       stdout: logFd,
     });
-    const targets: Targets = { fake, gateway, log };
+    if (process.env['BENCH_REFERENCE'] !== '0') reference = await startChild('./reference-proxy.ts', { env: { BENCH_UPSTREAM_URL: fake.url } });
+    const targets: Targets = { fake, gateway, reference, log };
     log(`fake upstream ${fake.url} (pid ${fake.process.pid}), Switchyard ${gateway.url} (pid ${gateway.process.pid})${quick ? ', QUICK run' : ''}`);
     const load0 = loadavg()[0]!;
     const noise: Record<string, number> = {};
     raw['otherLoadCores'] = noise;
     const ourCpuMs = async () => {
-      const children = await Promise.all([fake!.call<ProcessStats>('stats'), gateway!.call<ProcessStats>('stats')]);
+      const children = await Promise.all([fake, gateway, reference].map((child) => child?.call<ProcessStats>('stats')));
       const own = process.cpuUsage();
-      return (own.user + own.system + children.reduce((sum, child) => sum + child.cpuUserUs + child.cpuSystemUs, 0)) / 1000;
+      return (own.user + own.system + children.reduce((sum, child) => sum + (child ? child.cpuUserUs + child.cpuSystemUs : 0), 0)) / 1000;
     };
     /** Runs a phase, noting the CPU other processes took meanwhile, and profiling it if asked. */
     const quietWait = Number(process.env['BENCH_QUIET_WAIT'] ?? 0);
@@ -93,29 +98,33 @@ async function main(): Promise<number> {
     };
 
     if (phases.has('throughput')) {
-      const { direct, switchyard } = (raw['throughput'] = await phase('throughput', () => throughputPhase(targets, PLAN.throughput)));
+      const { direct, reference: bare, switchyard } = (raw['throughput'] = await phase('throughput', () => throughputPhase(targets, PLAN.throughput)));
       const ratio = switchyard.rps / direct.rps;
-      rows.push({ measure: `Throughput, ${PLAN.throughput.connections} conns (req/s)`, direct: fixed(direct.rps, 0), switchyard: fixed(switchyard.rps, 0), result: `${fixed(ratio * 100, 1)}% of direct`, target: '≥ 50%', pass: ratio >= 0.5 });
-      rows.push({ measure: 'CPU per request, gateway (µs)', direct: '—', switchyard: fixed(switchyard.gatewayCpuPerRequestUs, 0), result: `at ${fixed(switchyard.rps, 0)} req/s`, target: '', pass: null });
-      rows.push({ measure: 'CPU per request, upstream (µs)', direct: fixed(direct.upstreamCpuPerRequestUs, 0), switchyard: fixed(switchyard.upstreamCpuPerRequestUs, 0), result: '', target: '', pass: null });
-      const failures = direct.non2xx + direct.errors + switchyard.non2xx + switchyard.errors;
-      if (failures > 0) rows.push({ measure: 'Throughput run failures (non-2xx + errors)', direct: String(direct.non2xx + direct.errors), switchyard: String(switchyard.non2xx + switchyard.errors), result: '', target: '0', pass: false });
+      const bareRatio = bare ? ` (${fixed((bare.rps / direct.rps) * 100, 0)}%)` : '';
+      rows.push({ measure: `Throughput, ${PLAN.throughput.connections} conns (req/s)`, direct: fixed(direct.rps, 0), reference: bare ? `${fixed(bare.rps, 0)}${bareRatio}` : '—', switchyard: fixed(switchyard.rps, 0), result: `${fixed(ratio * 100, 1)}% of direct`, target: '≥ 50%', pass: ratio >= 0.5 });
+      rows.push({ measure: 'CPU per request, proxy (µs)', direct: '—', reference: fixed(bare?.proxyCpuPerRequestUs, 0), switchyard: fixed(switchyard.proxyCpuPerRequestUs, 0), result: `at ${fixed(switchyard.rps, 0)} req/s`, target: '', pass: null });
+      rows.push({ measure: 'CPU per request, upstream (µs)', direct: fixed(direct.upstreamCpuPerRequestUs, 0), reference: fixed(bare?.upstreamCpuPerRequestUs, 0), switchyard: fixed(switchyard.upstreamCpuPerRequestUs, 0), result: '', target: '', pass: null });
+      const failures = (result: { non2xx: number; errors: number } | undefined) => (result ? result.non2xx + result.errors : 0);
+      if (failures(direct) + failures(bare) + failures(switchyard) > 0) rows.push({ measure: 'Throughput run failures (non-2xx + errors)', direct: String(failures(direct)), reference: String(failures(bare)), switchyard: String(failures(switchyard)), result: '', target: '0', pass: false });
     }
 
     if (phases.has('latency')) {
-      const { direct, switchyard, gatewayCpuPerRequestUs } = (raw['latency'] = await phase('latency', () => latencyPhase(targets, PLAN.latency)));
+      const result = (raw['latency'] = await phase('latency', () => latencyPhase(targets, PLAN.latency)));
+      const { direct, reference: bare, switchyard } = result;
       const p50 = switchyard.p50 - direct.p50;
       const p99 = switchyard.p99 - direct.p99;
-      rows.push({ measure: 'Latency p50, 1 conn (ms)', direct: fixed(direct.p50, 3), switchyard: fixed(switchyard.p50, 3), result: signed(p50, 3, ' ms'), target: '≤ +0.5 ms', pass: p50 <= 0.5 });
-      rows.push({ measure: 'Latency p99, 1 conn (ms)', direct: fixed(direct.p99, 3), switchyard: fixed(switchyard.p99, 3), result: signed(p99, 3, ' ms'), target: '≤ +2 ms', pass: p99 <= 2 });
-      rows.push({ measure: 'CPU per request, gateway, 1 conn (µs)', direct: '—', switchyard: fixed(gatewayCpuPerRequestUs, 0), result: `at ${fixed(1000 / switchyard.mean, 0)} req/s`, target: '', pass: null });
+      const added = (value: number | undefined, base: number) => (value === undefined ? '—' : `${fixed(value, 3)} (${signed(value - base, 3)})`);
+      rows.push({ measure: 'Latency p50, 1 conn (ms)', direct: fixed(direct.p50, 3), reference: added(bare?.p50, direct.p50), switchyard: fixed(switchyard.p50, 3), result: signed(p50, 3, ' ms'), target: '≤ +0.5 ms', pass: p50 <= 0.5 });
+      rows.push({ measure: 'Latency p99, 1 conn (ms)', direct: fixed(direct.p99, 3), reference: added(bare?.p99, direct.p99), switchyard: fixed(switchyard.p99, 3), result: signed(p99, 3, ' ms'), target: '≤ +2 ms', pass: p99 <= 2 });
+      rows.push({ measure: 'CPU per request, proxy, 1 conn (µs)', direct: '—', reference: fixed(result.referenceCpuPerRequestUs, 0), switchyard: fixed(result.gatewayCpuPerRequestUs, 0), result: `at ${fixed(1000 / switchyard.mean, 0)} req/s`, target: '', pass: null });
     }
 
     if (phases.has('streaming')) {
-      const { direct, switchyard } = (raw['streaming'] = await phase('streaming', () => streamingPhase(targets, PLAN.streaming)));
+      const { direct, reference: bare, switchyard } = (raw['streaming'] = await phase('streaming', () => streamingPhase(targets, PLAN.streaming)));
       const ttfb = switchyard.ttfb.p50 - direct.ttfb.p50;
-      rows.push({ measure: 'Stream TTFB p50 (ms)', direct: fixed(direct.ttfb.p50, 3), switchyard: fixed(switchyard.ttfb.p50, 3), result: signed(ttfb, 3, ' ms'), target: '≤ +1 ms', pass: ttfb <= 1 });
-      rows.push({ measure: 'Stream TTFB p99 (ms)', direct: fixed(direct.ttfb.p99, 3), switchyard: fixed(switchyard.ttfb.p99, 3), result: signed(switchyard.ttfb.p99 - direct.ttfb.p99, 3, ' ms'), target: '', pass: null });
+      const added = (value: number | undefined, base: number) => (value === undefined ? '—' : `${fixed(value, 3)} (${signed(value - base, 3)})`);
+      rows.push({ measure: 'Stream TTFB p50 (ms)', direct: fixed(direct.ttfb.p50, 3), reference: added(bare?.ttfb.p50, direct.ttfb.p50), switchyard: fixed(switchyard.ttfb.p50, 3), result: signed(ttfb, 3, ' ms'), target: '≤ +1 ms', pass: ttfb <= 1 });
+      rows.push({ measure: 'Stream TTFB p99 (ms)', direct: fixed(direct.ttfb.p99, 3), reference: added(bare?.ttfb.p99, direct.ttfb.p99), switchyard: fixed(switchyard.ttfb.p99, 3), result: signed(switchyard.ttfb.p99 - direct.ttfb.p99, 3, ' ms'), target: '', pass: null });
       const { chunks, delayMs } = PLAN.streaming;
       const gapP50 = switchyard.gaps.p50 - direct.gaps.p50;
       // Forwarded as they arrive: the same median gap, and no more events bunched together
@@ -134,7 +143,7 @@ async function main(): Promise<number> {
       const capped = served < PLAN.memory.amount ? ` (time cap ${PLAN.memory.maxSeconds} s hit)` : '';
       rows.push({ measure: `RSS across ${served.toLocaleString('en')} requests${capped} (MB)`, direct: '—', switchyard: `${mb(result.before.rss)} → ${mb(result.after.rss)} (peak ${mb(result.peak)})`, result: signed(change * 100, 1, '%'), target: '±10%', pass: Math.abs(change) <= 0.1 });
       rows.push({ measure: 'Heap used, same span (MB)', direct: '—', switchyard: `${mb(result.before.heapUsed)} → ${mb(result.after.heapUsed)}`, result: signed((result.after.heapUsed / result.before.heapUsed - 1) * 100, 1, '%'), target: '', pass: null });
-      rows.push({ measure: 'CPU per request over that span (µs)', direct: '—', switchyard: fixed(result.run.gatewayCpuPerRequestUs, 0), result: `at ${fixed(result.run.rps, 0)} req/s`, target: '', pass: null });
+      rows.push({ measure: 'CPU per request over that span (µs)', direct: '—', switchyard: fixed(result.run.proxyCpuPerRequestUs, 0), result: `at ${fixed(result.run.rps, 0)} req/s`, target: '', pass: null });
     }
 
     if (phases.has('streams')) {
@@ -168,6 +177,7 @@ async function main(): Promise<number> {
     return 0;
   } finally {
     await gateway?.stop();
+    await reference?.stop();
     await fake?.stop();
     closeSync(logFd);
   }

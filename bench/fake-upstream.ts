@@ -44,6 +44,7 @@ let events: string[] = buildEvents(chunks);
 let barrier = 0;
 let waiting: Array<() => void> = [];
 let barrierTimer: NodeJS.Timeout | undefined;
+let connections = 0;
 let inFlight = 0;
 let maxInFlight = 0;
 let served = 0;
@@ -113,6 +114,8 @@ function release(): void {
 }
 
 const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handle);
+// Connections opened to the fake: a client that keeps its sockets alive opens few.
+server.on('connection', () => (connections += 1));
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   const { port } = server.address() as AddressInfo;
   serveIpc(`http://127.0.0.1:${port}`, {
@@ -126,7 +129,7 @@ server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
       return { chunks, delayMs, barrier };
     },
     stats(message) {
-      return { ...processStats(message['gc'] === true), served, inFlight, maxInFlight };
+      return { ...processStats(message['gc'] === true), served, connections, inFlight, maxInFlight };
     },
     shutdown() {
       server.closeAllConnections();

@@ -23,6 +23,11 @@ import { processStats, serveIpc } from './ipc.js';
  * through the inspector, so a profile covers one measured phase rather than startup and tsx.
  */
 
+// tsx turns on source-mapped stack traces; production runs dist/ without them, and formatting a
+// stack through source maps (Node streams read `.stack` when destroyed with an error) costs far
+// more. BENCH_SOURCE_MAPS=1 keeps them.
+if (process.env['BENCH_SOURCE_MAPS'] !== '1') process.setSourceMapsEnabled(false);
+
 const upstream = process.env['BENCH_UPSTREAM_URL'];
 if (!upstream) throw new Error('BENCH_UPSTREAM_URL is required');
 const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));

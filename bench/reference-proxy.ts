@@ -13,6 +13,11 @@ import { processStats, serveIpc } from './ipc.js';
  * Environment: BENCH_UPSTREAM_URL (required).
  */
 
+// tsx turns on source-mapped stack traces; production runs dist/ without them, and formatting a
+// stack through source maps (Node streams read `.stack` when destroyed with an error) costs far
+// more. BENCH_SOURCE_MAPS=1 keeps them.
+if (process.env['BENCH_SOURCE_MAPS'] !== '1') process.setSourceMapsEnabled(false);
+
 const upstream = process.env['BENCH_UPSTREAM_URL'];
 if (!upstream) throw new Error('BENCH_UPSTREAM_URL is required');
 const target = `${upstream}/v1/chat/completions`;

@@ -23,6 +23,8 @@ import { fixed, mb, renderTable, type Row, signed } from './report.js';
  * - BENCH_PROFILE=dir    CPU-profile the gateway during each measured phase into dir/gateway-<phase>.cpuprofile
  *                        (V8's sampling profiler via the inspector; summarise with profile-summary.ts)
  * - BENCH_REFERENCE=0    skip the bare reference proxy
+ * - BENCH_SOURCE_MAPS=1  keep tsx's source-mapped stack traces in the gateway (off by default,
+ *                        as in production, which runs dist/)
  * - BENCH_UPSTREAM_CONNECTIONS  sockets per upstream origin in the gateway (default 1024;
  *                        `default` = createApp's own transport, 256)
  * - BENCH_QUIET_WAIT=s   before each phase, wait up to s seconds for other processes to use

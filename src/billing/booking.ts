@@ -93,8 +93,14 @@ export function hourOf(at: number): number {
 
 /** An empty rollup delta for `dimensions` at the hour of `at`. */
 export function rollupFor(dimensions: Dimensions, at: number): RollupDelta {
+  // Fields spelled out: an object spread here costs microseconds per event on the hot path.
   return {
-    ...dimensions,
+    tenantId: dimensions.tenantId,
+    projectId: dimensions.projectId,
+    keyId: dimensions.keyId,
+    model: dimensions.model,
+    deployment: dimensions.deployment,
+    partner: dimensions.partner,
     bucket: hourOf(at),
     requests: 0,
     errors: 0,

@@ -4,7 +4,7 @@ import { GatewayError, invalidRequest } from '../errors/index.js';
 import type { Database } from '../store/index.js';
 import { type BillingDb, billingDb } from '../store/billing-schema.js';
 import { billingTransaction } from '../store/billing-store.js';
-import { accountTotals, customerLines, forEachEntry, frozenStatement, partnerLines, statementSubjects } from '../store/billing-queries.js';
+import { customerLines, forEachEntry, frozenStatement, partnerLines, statementSubjects } from '../store/billing-queries.js';
 import { accounts } from './legs.js';
 import { parsePeriod, type PeriodUnit } from './periods.js';
 
@@ -107,11 +107,15 @@ export async function buildStatement(db: BillingDb, kind: StatementKind, subject
   const covered = kind === 'partner' ? [accounts.shareExpense(subject), main] : [main];
   const hash = createHash('sha256');
   let count = 0;
-  await forEachEntry(db, covered, bounds.id, (rows) => {
-    for (const row of rows) hash.update(`${row.transactionId}|${row.seq}|${row.account}|${row.amount}\n`);
+  let balance = 0n;
+  const scope = kind === 'partner' ? { kind, partner: subject, period: bounds.id, accounts: covered } : { kind, tenantId: subject, period: bounds.id, accounts: covered };
+  await forEachEntry(db, scope, (rows) => {
+    for (const row of rows) {
+      hash.update(`${row.transactionId}|${row.seq}|${row.account}|${row.amount}\n`);
+      if (row.account === main) balance += row.amount;
+    }
     count += rows.length;
   });
-  const balance = (await accountTotals(db, [main], bounds.id)).total;
   const records = kind === 'partner' ? await partnerLines(db, subject, bounds.id) : await customerLines(db, subject, bounds.id);
   const lines: StatementLine[] = records.map((line) => ({
     kind: line.kind,

@@ -62,7 +62,10 @@ export async function balances(db: BillingDb, throughPeriod?: string): Promise<M
   return new Map(rows.map((row) => [row.account, toBigInt(row.balance)]));
 }
 
-/** Sum of entries on `accounts` in `period`, and how many there are. */
+/**
+ * Sum of the entries on `accounts` booked in `period`, and how many there are. Scans the entries
+ * (they have no account index, see migration 0004): for checks and tests, not the request path.
+ */
 export async function accountTotals(db: BillingDb, accounts: readonly string[], period: string): Promise<{ total: bigint; count: number }> {
   const row = await db
     .selectFrom('ledger_entries')
@@ -73,37 +76,47 @@ export async function accountTotals(db: BillingDb, accounts: readonly string[], 
   return { total: toBigInt(row.total), count: toNumber(row.count) };
 }
 
+/** Whose entries a statement covers: a tenant's receivable, or a partner's share accounts, in one period. */
+export type EntryScope = { kind: 'customer'; tenantId: string; period: string; accounts: readonly string[] } | { kind: 'partner'; partner: string; period: string; accounts: readonly string[] };
+
 /**
- * Pages through the entries on `accounts` in `period` in (transaction, seq) order, for
- * statement hashes. Calls `visit` per page.
+ * Pages through the entries of a statement's scope in (transaction, seq) order, for its hash.
+ * Transactions are found by index (period and tenant, or partner clause lines), their entries
+ * by primary key.
  */
 export async function forEachEntry(
   db: BillingDb,
-  accounts: readonly string[],
-  period: string,
+  scope: EntryScope,
   visit: (rows: Array<{ transactionId: string; seq: number; account: string; amount: bigint }>) => void,
-  pageSize = 5000,
+  pageSize = 2000,
 ): Promise<void> {
-  let after: { id: string; seq: bigint } | undefined;
+  let after = '';
   for (;;) {
-    const cursor = after;
+    const ids =
+      scope.kind === 'customer'
+        ? await db.selectFrom('ledger_transactions').select('id').where('period', '=', scope.period).where('tenant_id', '=', scope.tenantId).where('id', '>', after).orderBy('id').limit(pageSize).execute()
+        : await db
+            .selectFrom('billing_share_lines')
+            .select('transaction_id as id')
+            .distinct()
+            .where('partner', '=', scope.partner)
+            .where('period', '=', scope.period)
+            .where('transaction_id', '>', after)
+            .orderBy('transaction_id')
+            .limit(pageSize)
+            .execute();
+    if (ids.length === 0) return;
     const rows = await db
       .selectFrom('ledger_entries')
       .select(['transaction_id', 'seq', 'account', 'amount'])
-      .where('account', 'in', [...accounts])
-      .where('period', '=', period)
-      .$if(cursor !== undefined, (query) =>
-        query.where((eb) => eb.or([eb('transaction_id', '>', cursor!.id), eb.and([eb('transaction_id', '=', cursor!.id), eb('seq', '>', cursor!.seq)])])),
-      )
+      .where('transaction_id', 'in', ids.map((row) => row.id))
+      .where('account', 'in', [...scope.accounts])
       .orderBy('transaction_id')
       .orderBy('seq')
-      .limit(pageSize)
       .execute();
-    if (rows.length === 0) return;
     visit(rows.map((row) => ({ transactionId: row.transaction_id, seq: toNumber(row.seq), account: row.account, amount: toBigInt(row.amount) })));
-    const last = rows[rows.length - 1]!;
-    after = { id: last.transaction_id, seq: toBigInt(last.seq) };
-    if (rows.length < pageSize) return;
+    after = ids[ids.length - 1]!.id;
+    if (ids.length < pageSize) return;
   }
 }
 
@@ -154,8 +167,14 @@ export async function partnerLines(db: BillingDb, partner: string, period: strin
 /** Subjects with activity in `period`: tenants with receivable entries, partners with clause lines. */
 export async function statementSubjects(db: BillingDb, period: string): Promise<{ customers: string[]; partners: string[] }> {
   const customers = await db.selectFrom('ledger_transactions').select('tenant_id').distinct().where('period', '=', period).where('revenue', '!=', 0n).execute();
-  const partners = await db.selectFrom('billing_share_lines').select('partner').distinct().where('period', '=', period).execute();
-  return { customers: customers.map((row) => row.tenant_id).sort(), partners: partners.map((row) => row.partner).sort() };
+  // Partners come from the (few) clauses, each checked through the (partner, period) index.
+  const candidates = await db.selectFrom('billing_clauses').select('partner').distinct().execute();
+  const partners: string[] = [];
+  for (const { partner } of candidates) {
+    const line = await db.selectFrom('billing_share_lines').select('partner').where('partner', '=', partner).where('period', '=', period).limit(1).executeTakeFirst();
+    if (line) partners.push(partner);
+  }
+  return { customers: customers.map((row) => row.tenant_id).sort(), partners: partners.sort() };
 }
 
 /** A frozen statement's stored JSON and hash, or undefined. */

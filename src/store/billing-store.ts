@@ -11,6 +11,7 @@ import {
   usageFromRow,
   usageRow,
 } from './billing-rows.js';
+import { bulkInsert } from './billing-bulk.js';
 import { toBigInt, toNumber } from './internal/convert.js';
 import type { UsageEvent } from './usage-repository.js';
 
@@ -136,13 +137,9 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
       const inserted = new Set<string>();
       const sorted = [...events].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0));
       for (const chunk of chunks(sorted, Math.floor(CHUNK / 2))) {
-        const rows = await db
-          .insertInto('usage_events')
-          .values(chunk.map(usageRow))
-          .onConflict((conflict) => conflict.column('request_id').doNothing())
-          .returning('request_id')
-          .execute();
-        for (const row of rows) inserted.add(row.request_id);
+        const rows = chunk.map((event) => Object.values(usageRow(event)));
+        const returned = await bulkInsert<{ request_id: string }>(db, dialect, 'usage_events', USAGE_COLUMNS, rows, 'on conflict ("request_id") do nothing returning "request_id"');
+        for (const row of returned) inserted.add(row.request_id);
       }
       return inserted;
     },
@@ -259,51 +256,35 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
 
     async insertPostings(postings) {
       if (postings.length === 0) return;
-      for (const chunk of chunks(postings, Math.floor(CHUNK / 2))) {
-        await db
-          .insertInto('ledger_transactions')
-          .values(
-            chunk.map((posting) => ({
-              id: posting.id,
-              kind: posting.kind,
-              request_id: posting.requestId,
-              tenant_id: posting.dimensions.tenantId,
-              project_id: posting.dimensions.projectId,
-              key_id: posting.dimensions.keyId,
-              model: posting.dimensions.model,
-              deployment: posting.dimensions.deployment,
-              partner: posting.dimensions.partner,
-              effective_at: posting.effectiveAt,
-              posted_at: posting.postedAt,
-              period: posting.period,
-              adjusts_period: posting.adjustsPeriod,
-              reverses: posting.reverses,
-              payload_hash: posting.payloadHash,
-              price_version: posting.priceVersion,
-              revenue: posting.revenue,
-              cost: posting.cost,
-              share: posting.share,
-              memo: posting.memo,
-            })),
-          )
-          .execute();
-      }
-      const entries = postings.flatMap((posting) =>
-        posting.entries.map((entry, seq) => ({ transaction_id: posting.id, seq, account: entry.account, amount: entry.amount, period: posting.period })),
-      );
-      for (const chunk of chunks(entries, CHUNK)) await db.insertInto('ledger_entries').values(chunk).execute();
+      const headers = postings.map((posting) => [
+        posting.id,
+        posting.kind,
+        posting.requestId,
+        posting.dimensions.tenantId,
+        posting.dimensions.projectId,
+        posting.dimensions.keyId,
+        posting.dimensions.model,
+        posting.dimensions.deployment,
+        posting.dimensions.partner,
+        posting.effectiveAt,
+        posting.postedAt,
+        posting.period,
+        posting.adjustsPeriod,
+        posting.reverses,
+        posting.payloadHash,
+        posting.priceVersion,
+        posting.revenue,
+        posting.cost,
+        posting.share,
+        posting.memo,
+      ]);
+      for (const chunk of chunks(headers, Math.floor(CHUNK / 2))) await bulkInsert(db, dialect, 'ledger_transactions', TRANSACTION_COLUMNS, chunk);
+      const entries = postings.flatMap((posting) => posting.entries.map((entry, seq) => [posting.id, seq, entry.account, entry.amount, posting.period]));
+      for (const chunk of chunks(entries, CHUNK)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
       const lines = postings.flatMap((posting) =>
-        posting.shareLines.map((line) => ({
-          transaction_id: posting.id,
-          clause_id: line.clauseId,
-          partner: line.partner,
-          request_id: posting.requestId,
-          basis_delta: line.basisDelta,
-          accrual_delta: line.accrualDelta,
-          period: posting.period,
-        })),
+        posting.shareLines.map((line) => [posting.id, line.clauseId, line.partner, posting.requestId, line.basisDelta, line.accrualDelta, posting.period]),
       );
-      for (const chunk of chunks(lines, CHUNK)) await db.insertInto('billing_share_lines').values(chunk).execute();
+      for (const chunk of chunks(lines, CHUNK)) await bulkInsert(db, dialect, 'billing_share_lines', LINE_COLUMNS, chunk);
     },
 
     async transaction(id, lock = false) {
@@ -341,7 +322,8 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
       const lines = await db
         .selectFrom('billing_share_lines')
         .select(['clause_id', sql<bigint>`cast(sum(basis_delta) as bigint)`.as('basis')])
-        .where('request_id', '=', requestId)
+        // Through the request's transactions (indexed), not a scan of the lines.
+        .where('transaction_id', 'in', (eb) => eb.selectFrom('ledger_transactions').select('id').where('request_id', '=', requestId))
         .groupBy('clause_id')
         .execute();
       return { revenue: toBigInt(revenue.revenue), basisByClause: new Map(lines.map((line) => [line.clause_id, toBigInt(line.basis)])) };
@@ -354,51 +336,53 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
 
     async addRollups(deltas) {
       const sorted = [...deltas].sort((a, b) => compareKeys(rollupKey(a), rollupKey(b)));
-      for (const chunk of chunks(sorted, Math.floor(CHUNK / 2))) {
-        await db
-          .insertInto('billing_rollups')
-          .values(
-            chunk.map((delta) => ({
-              bucket: delta.bucket,
-              tenant_id: delta.tenantId,
-              project_id: delta.projectId,
-              key_id: delta.keyId,
-              model: delta.model,
-              deployment: delta.deployment,
-              partner: delta.partner,
-              requests: delta.requests,
-              errors: delta.errors,
-              input_tokens: delta.inputTokens,
-              cached_input_tokens: delta.cachedInputTokens,
-              output_tokens: delta.outputTokens,
-              reasoning_tokens: delta.reasoningTokens,
-              revenue: delta.revenue,
-              cost: delta.cost,
-              share: delta.share,
-            })),
-          )
-          .onConflict((conflict) =>
-            conflict.columns(['bucket', 'tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner']).doUpdateSet((eb) => {
-              const add = (column: 'requests' | 'errors' | 'input_tokens' | 'cached_input_tokens' | 'output_tokens' | 'reasoning_tokens' | 'revenue' | 'cost' | 'share') =>
-                eb(`billing_rollups.${column}`, '+', eb.ref(`excluded.${column}`));
-              return {
-                requests: add('requests'),
-                errors: add('errors'),
-                input_tokens: add('input_tokens'),
-                cached_input_tokens: add('cached_input_tokens'),
-                output_tokens: add('output_tokens'),
-                reasoning_tokens: add('reasoning_tokens'),
-                revenue: add('revenue'),
-                cost: add('cost'),
-                share: add('share'),
-              };
-            }),
-          )
-          .execute();
-      }
+      const rows = sorted.map((delta) => [
+        delta.bucket,
+        delta.tenantId,
+        delta.projectId,
+        delta.keyId,
+        delta.model,
+        delta.deployment,
+        delta.partner,
+        delta.requests,
+        delta.errors,
+        delta.inputTokens,
+        delta.cachedInputTokens,
+        delta.outputTokens,
+        delta.reasoningTokens,
+        delta.revenue,
+        delta.cost,
+        delta.share,
+      ]);
+      for (const chunk of chunks(rows, Math.floor(CHUNK / 2))) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, ROLLUP_UPSERT);
     },
   };
 }
+
+const text = (name: string) => [name, 'text'] as const;
+const int8 = (name: string) => [name, 'int8'] as const;
+const int4 = (name: string) => [name, 'int4'] as const;
+/** `usage_events` columns in `usageRow()` order (types as in migration 0001). */
+const USAGE_COLUMNS = [
+  text('request_id'), int8('created_at'), text('tenant_id'), text('project_id'), text('key_id'), text('surface'), text('model_requested'), text('model'),
+  text('deployment'), text('upstream_model'), text('partner'), int4('attempts'), text('attempt_log'), int8('input_tokens'), int8('cached_input_tokens'),
+  int8('output_tokens'), int8('reasoning_tokens'), int4('latency_ms'), int4('ttfb_ms'), text('status'), int4('http_status'), text('error_code'), int4('stream'),
+  int4('sandbox'), text('metadata'),
+];
+// Values are sent in `usageRow()` key order: fail at start-up, not on a wrong column, if they drift apart.
+const USAGE_ORDER = Object.keys(usageRow({ requestId: '', createdAt: 0, tenantId: '', projectId: '', keyId: null, surface: '', modelRequested: '', model: null, deployment: null, upstreamModel: null, partner: null, attempts: 0, attemptLog: [], inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, latencyMs: 0, ttfbMs: null, status: 'ok', httpStatus: 0, errorCode: null, stream: false, sandbox: false, metadata: null }));
+if (USAGE_ORDER.join() !== USAGE_COLUMNS.map(([name]) => name).join()) throw new Error('billing-store: USAGE_COLUMNS does not match usageRow()');
+const TRANSACTION_COLUMNS = [
+  text('id'), text('kind'), text('request_id'), text('tenant_id'), text('project_id'), text('key_id'), text('model'), text('deployment'), text('partner'),
+  int8('effective_at'), int8('posted_at'), text('period'), text('adjusts_period'), text('reverses'), text('payload_hash'), int8('price_version'), int8('revenue'),
+  int8('cost'), int8('share'), text('memo'),
+];
+const ENTRY_COLUMNS = [text('transaction_id'), int8('seq'), text('account'), int8('amount'), text('period')];
+const LINE_COLUMNS = [text('transaction_id'), text('clause_id'), text('partner'), text('request_id'), int8('basis_delta'), int8('accrual_delta'), text('period')];
+const ROLLUP_KEY = ['bucket', 'tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner'];
+const ROLLUP_SUMS = ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'revenue', 'cost', 'share'];
+const ROLLUP_COLUMNS = [int8('bucket'), ...ROLLUP_KEY.slice(1).map(text), ...ROLLUP_SUMS.map(int8)];
+const ROLLUP_UPSERT = `on conflict (${ROLLUP_KEY.map((column) => `"${column}"`).join(', ')}) do update set ${ROLLUP_SUMS.map((column) => `"${column}" = "billing_rollups"."${column}" + excluded."${column}"`).join(', ')}`;
 
 /** Key of a rollup row, for ordering and merging. */
 export function rollupKey(delta: Pick<RollupDelta, 'bucket' | 'tenantId' | 'projectId' | 'keyId' | 'model' | 'deployment' | 'partner'>): string {

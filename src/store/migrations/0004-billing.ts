@@ -1,16 +1,24 @@
+import { sql } from 'kysely';
 import type { Migration } from './types.js';
 import { int64 } from './types.js';
 
 /**
  * Creates the billing tables (see `../billing-schema.ts`): the ledger, revenue-share clauses,
- * clause lines, periods, statements and hourly rollups. Indexes serve posting (request id),
- * statements (account + period), refunds (lines by request) and reports (time ranges).
+ * clause lines, periods, statements and hourly rollups.
+ *
+ * Every metered request writes a transaction, four to six entries, a clause line per clause and
+ * a rollup upsert, so indexes are kept to what a query needs: refunds (transactions by request
+ * id), report edges (transactions by time), customer statements (transactions by period and
+ * tenant), partner statements (clause lines by partner and period). Entries are reached through
+ * their transaction (primary key), never by account. On SQLite the tables keyed by text are
+ * `WITHOUT ROWID`, so a row is stored once, in its primary-key b-tree.
  */
 export const billing: Migration = {
   name: '0004-billing',
   async up(db, dialect) {
     const big = int64(dialect);
-    await db.schema
+    const compact = <T extends { modifyEnd(node: ReturnType<typeof sql.raw>): T }>(builder: T): T => (dialect === 'sqlite' ? builder.modifyEnd(sql.raw('without rowid')) : builder);
+    await compact(db.schema
       .createTable('ledger_transactions')
       .addColumn('id', 'text', (column) => column.primaryKey())
       .addColumn('kind', 'text', (column) => column.notNull())
@@ -31,22 +39,21 @@ export const billing: Migration = {
       .addColumn('revenue', big, (column) => column.notNull())
       .addColumn('cost', big, (column) => column.notNull())
       .addColumn('share', big, (column) => column.notNull())
-      .addColumn('memo', 'text')
+      .addColumn('memo', 'text'))
       .execute();
     await db.schema.createIndex('ledger_transactions_request').on('ledger_transactions').column('request_id').execute();
     await db.schema.createIndex('ledger_transactions_effective_at').on('ledger_transactions').column('effective_at').execute();
-    await db.schema.createIndex('ledger_transactions_period').on('ledger_transactions').column('period').execute();
+    await db.schema.createIndex('ledger_transactions_period_tenant').on('ledger_transactions').columns(['period', 'tenant_id', 'id']).execute();
 
-    await db.schema
+    await compact(db.schema
       .createTable('ledger_entries')
       .addColumn('transaction_id', 'text', (column) => column.notNull())
       .addColumn('seq', big, (column) => column.notNull())
       .addColumn('account', 'text', (column) => column.notNull())
       .addColumn('amount', big, (column) => column.notNull())
       .addColumn('period', 'text', (column) => column.notNull())
-      .addPrimaryKeyConstraint('ledger_entries_pk', ['transaction_id', 'seq'])
+      .addPrimaryKeyConstraint('ledger_entries_pk', ['transaction_id', 'seq']))
       .execute();
-    await db.schema.createIndex('ledger_entries_account_period').on('ledger_entries').columns(['account', 'period']).execute();
 
     await db.schema
       .createTable('billing_clauses')
@@ -71,7 +78,7 @@ export const billing: Migration = {
       .execute();
     await db.schema.createIndex('billing_clauses_partner').on('billing_clauses').columns(['partner', 'status']).execute();
 
-    await db.schema
+    await compact(db.schema
       .createTable('billing_share_lines')
       .addColumn('transaction_id', 'text', (column) => column.notNull())
       .addColumn('clause_id', 'text', (column) => column.notNull())
@@ -80,10 +87,9 @@ export const billing: Migration = {
       .addColumn('basis_delta', big, (column) => column.notNull())
       .addColumn('accrual_delta', big, (column) => column.notNull())
       .addColumn('period', 'text', (column) => column.notNull())
-      .addPrimaryKeyConstraint('billing_share_lines_pk', ['transaction_id', 'clause_id'])
+      .addPrimaryKeyConstraint('billing_share_lines_pk', ['transaction_id', 'clause_id']))
       .execute();
-    await db.schema.createIndex('billing_share_lines_request').on('billing_share_lines').column('request_id').execute();
-    await db.schema.createIndex('billing_share_lines_partner_period').on('billing_share_lines').columns(['partner', 'period']).execute();
+    await db.schema.createIndex('billing_share_lines_partner_period').on('billing_share_lines').columns(['partner', 'period', 'transaction_id']).execute();
 
     await db.schema
       .createTable('billing_periods')
@@ -112,6 +118,6 @@ export const billing: Migration = {
     for (const name of ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'revenue', 'cost', 'share']) {
       rollups = rollups.addColumn(name, big, (column) => column.notNull());
     }
-    await rollups.addPrimaryKeyConstraint('billing_rollups_pk', dimensions as never).execute();
+    await compact(rollups.addPrimaryKeyConstraint('billing_rollups_pk', dimensions as never)).execute();
   },
 };

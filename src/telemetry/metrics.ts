@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { UsageEvent } from '../store/index.js';
 import { genAiProviderName } from './gen-ai.js';
 import type { Pricer } from './money.js';
+import { type CounterChild, FastCounter, FastHistogram, type HistogramChild } from './fast-metrics.js';
 import type { AttemptEnd, AttemptStart, GatewayObserver, RequestStart } from './observer.js';
 
 /**
@@ -43,20 +44,20 @@ export interface GatewayMetrics {
   redisLatency: Gauge;
 }
 
-/** Children pre-bound to one label set, so the hot path does no label hashing. */
+/** Children pre-bound to one label set, so the request path does no label hashing. */
 interface Bound {
-  requests: Counter.Internal;
-  duration: Histogram.Internal<string>;
-  ttft: Histogram.Internal<string>;
-  input: Counter.Internal;
-  output: Counter.Internal;
-  cached: Counter.Internal;
-  reasoning: Counter.Internal;
-  revenue: Counter.Internal;
-  cost: Counter.Internal;
-  genAiDuration: Histogram.Internal<string>;
-  genAiInput: Histogram.Internal<string>;
-  genAiOutput: Histogram.Internal<string>;
+  requests: CounterChild;
+  duration: HistogramChild;
+  ttft: HistogramChild;
+  input: CounterChild;
+  output: CounterChild;
+  cached: CounterChild;
+  reasoning: CounterChild;
+  revenue: CounterChild;
+  cost: CounterChild;
+  genAiDuration: HistogramChild;
+  genAiInput: HistogramChild;
+  genAiOutput: HistogramChild;
 }
 
 /** Creates the metric families and the observer that feeds them. */
@@ -64,42 +65,53 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
   const registry = options.registry ?? new Registry();
   if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
   const registers = [registry];
-  const requests = new Counter({ name: 'switchyard_requests_total', help: 'Requests handled, by how they ended (status ok, error or aborted).', labelNames: [...REQUEST_LABELS, 'status'], registers });
+  // The request path's families are FastCounter/FastHistogram (bound children, no hashing);
+  // rarer ones (errors, rejections, failed attempts) are plain prom-client metrics.
+  const requests = new FastCounter('switchyard_requests_total', 'Requests handled, by how they ended (status ok, error or aborted).', [...REQUEST_LABELS, 'status'], registry);
   const errors = new Counter({ name: 'switchyard_request_errors_total', help: 'Failed requests by error code and class.', labelNames: [...REQUEST_LABELS, 'error_code', 'error_class'], registers });
-  const duration = new Histogram({ name: 'switchyard_request_duration_seconds', help: 'Time from request arrival to the end of the answer.', labelNames: [...REQUEST_LABELS, 'status'], buckets: DURATION_BUCKETS, registers });
-  const ttft = new Histogram({ name: 'switchyard_time_to_first_token_seconds', help: 'Time from request arrival to the first streamed item.', labelNames: [...REQUEST_LABELS], buckets: DURATION_BUCKETS, registers });
-  const tokens = new Counter({ name: 'switchyard_tokens_total', help: 'Tokens metered (input includes cached_input, output includes reasoning).', labelNames: [...REQUEST_LABELS, 'type'], registers });
-  const revenue = new Counter({ name: 'switchyard_revenue_usd_total', help: 'Revenue at list price (model price), USD.', labelNames: [...REQUEST_LABELS], registers });
-  const cost = new Counter({ name: 'switchyard_cost_usd_total', help: 'Upstream cost (deployment cost), USD.', labelNames: [...REQUEST_LABELS], registers });
+  const duration = new FastHistogram('switchyard_request_duration_seconds', 'Time from request arrival to the end of the answer.', [...REQUEST_LABELS, 'status'], DURATION_BUCKETS, registry);
+  const ttft = new FastHistogram('switchyard_time_to_first_token_seconds', 'Time from request arrival to the first streamed item.', REQUEST_LABELS, DURATION_BUCKETS, registry);
+  const tokens = new FastCounter('switchyard_tokens_total', 'Tokens metered (input includes cached_input, output includes reasoning).', [...REQUEST_LABELS, 'type'], registry);
+  const revenue = new FastCounter('switchyard_revenue_usd_total', 'Revenue at list price (model price), USD.', REQUEST_LABELS, registry);
+  const cost = new FastCounter('switchyard_cost_usd_total', 'Upstream cost (deployment cost), USD.', REQUEST_LABELS, registry);
   const rejections = new Counter({ name: 'switchyard_rate_limit_rejections_total', help: 'Requests refused by a rate limit, concurrency limit or budget.', labelNames: ['surface', 'reason'], registers });
-  const attempts = new Counter({ name: 'switchyard_upstream_attempts_total', help: 'Upstream attempts by outcome and error class.', labelNames: ['deployment', 'partner', 'outcome', 'error_class'], registers });
-  const attemptDuration = new Histogram({ name: 'switchyard_upstream_attempt_duration_seconds', help: 'Time of one upstream attempt until its first byte (or failure).', labelNames: ['deployment', 'partner'], buckets: DURATION_BUCKETS, registers });
-  const genAiDuration = new Histogram({ name: 'gen_ai_client_operation_duration_seconds', help: 'GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration).', labelNames: [...GEN_AI_LABELS, 'error_type'], buckets: DURATION_BUCKETS, registers });
-  const genAiTokens = new Histogram({ name: 'gen_ai_client_token_usage', help: 'Tokens per GenAI operation (OpenTelemetry gen_ai.client.token.usage).', labelNames: [...GEN_AI_LABELS, 'gen_ai_token_type'], buckets: TOKEN_BUCKETS, registers });
-  const inFlight = new Gauge({ name: 'switchyard_requests_in_flight', help: 'Requests inside the gateway core now.', labelNames: ['surface'], registers });
+  const attempts = new FastCounter('switchyard_upstream_attempts_total', 'Upstream attempts by outcome and error class.', ['deployment', 'partner', 'outcome', 'error_class'], registry);
+  const attemptDuration = new FastHistogram('switchyard_upstream_attempt_duration_seconds', 'Time of one upstream attempt until its first byte (or failure).', ['deployment', 'partner'], DURATION_BUCKETS, registry);
+  const genAiDuration = new FastHistogram('gen_ai_client_operation_duration_seconds', 'GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration).', [...GEN_AI_LABELS, 'error_type'], DURATION_BUCKETS, registry);
+  const genAiTokens = new FastHistogram('gen_ai_client_token_usage', 'Tokens per GenAI operation (OpenTelemetry gen_ai.client.token.usage).', [...GEN_AI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS, registry);
+  let active = 0;
+  new Gauge({
+    name: 'switchyard_requests_in_flight',
+    help: 'Requests inside the gateway core now.',
+    registers,
+    collect() {
+      this.set(active);
+    },
+  });
 
   const bound = new Map<string, Bound>();
   const bind = (surface: string, model: string, deployment: string, partner: string, providerName: string, responseModel: string): Bound => {
     const base = { surface, model, deployment, partner };
     const genAi = { gen_ai_operation_name: 'chat', gen_ai_provider_name: providerName, gen_ai_request_model: model, gen_ai_response_model: responseModel };
     return {
-      requests: requests.labels({ ...base, status: 'ok' }),
-      duration: duration.labels({ ...base, status: 'ok' }),
-      ttft: ttft.labels(base),
-      input: tokens.labels({ ...base, type: 'input' }),
-      output: tokens.labels({ ...base, type: 'output' }),
-      cached: tokens.labels({ ...base, type: 'cached_input' }),
-      reasoning: tokens.labels({ ...base, type: 'reasoning' }),
-      revenue: revenue.labels(base),
-      cost: cost.labels(base),
-      genAiDuration: genAiDuration.labels({ ...genAi, error_type: '' }),
-      genAiInput: genAiTokens.labels({ ...genAi, gen_ai_token_type: 'input' }),
-      genAiOutput: genAiTokens.labels({ ...genAi, gen_ai_token_type: 'output' }),
+      requests: requests.bind({ ...base, status: 'ok' }),
+      duration: duration.bind({ ...base, status: 'ok' }),
+      ttft: ttft.bind(base),
+      input: tokens.bind({ ...base, type: 'input' }),
+      output: tokens.bind({ ...base, type: 'output' }),
+      cached: tokens.bind({ ...base, type: 'cached_input' }),
+      reasoning: tokens.bind({ ...base, type: 'reasoning' }),
+      revenue: revenue.bind(base),
+      cost: cost.bind(base),
+      genAiDuration: genAiDuration.bind({ ...genAi, error_type: '' }),
+      genAiInput: genAiTokens.bind({ ...genAi, gen_ai_token_type: 'input' }),
+      genAiOutput: genAiTokens.bind({ ...genAi, gen_ai_token_type: 'output' }),
     };
   };
+  const attemptChildren = new Map<string, { ok: CounterChild; duration: HistogramChild }>();
 
   const end = (start: RequestStart, event: UsageEvent) => {
-    inFlight.dec({ surface: start.surface });
+    active -= 1;
     if (start.internal) return; // the runtime's response-level request is metered, not each step twice
     const model = event.model ?? event.modelRequested ?? '';
     const deployment = event.deployment ?? '';
@@ -107,51 +119,60 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     const seconds = event.latencyMs / 1000;
     if (event.status !== 'ok') {
       const labels = { surface: event.surface, model, deployment, partner };
-      requests.inc({ ...labels, status: event.status });
-      duration.observe({ ...labels, status: event.status }, seconds);
+      requests.bind({ ...labels, status: event.status }).value += 1;
+      duration.bind({ ...labels, status: event.status }).observe(seconds);
       if (event.status === 'error') {
         const code = event.errorCode ?? 'unknown';
         const errorClass = event.attemptLog.at(-1)?.errorClass ?? classOf(code);
         errors.inc({ ...labels, error_code: code, error_class: errorClass });
         if (code === 'rate_limited' || code === 'budget_exceeded') rejections.inc({ surface: event.surface, reason: code });
-        if (deployment !== '') genAiDuration.observe({ gen_ai_operation_name: start.operation, gen_ai_provider_name: genAiProviderName(options.providerTypes.get(deployment)), gen_ai_request_model: model, gen_ai_response_model: event.upstreamModel ?? '', error_type: code }, seconds);
+        if (deployment !== '') genAiDuration.bind({ gen_ai_operation_name: start.operation, gen_ai_provider_name: genAiProviderName(options.providerTypes.get(deployment)), gen_ai_request_model: model, gen_ai_response_model: event.upstreamModel ?? '', error_type: code }).observe(seconds);
       }
       return;
     }
     const key = `${event.surface}\u0001${model}\u0001${deployment}\u0001${partner}\u0001${event.upstreamModel ?? ''}`;
     let children = bound.get(key);
     if (!children) bound.set(key, (children = bind(event.surface, model, deployment, partner, genAiProviderName(options.providerTypes.get(deployment)), event.upstreamModel ?? '')));
-    children.requests.inc();
+    children.requests.value += 1;
     children.duration.observe(seconds);
     children.genAiDuration.observe(seconds);
     if (event.stream && event.ttfbMs !== null) children.ttft.observe(event.ttfbMs / 1000);
     if (event.inputTokens > 0) {
-      children.input.inc(event.inputTokens);
+      children.input.value += event.inputTokens;
       children.genAiInput.observe(event.inputTokens);
     }
     if (event.outputTokens > 0) {
-      children.output.inc(event.outputTokens);
+      children.output.value += event.outputTokens;
       children.genAiOutput.observe(event.outputTokens);
     }
-    if (event.cachedInputTokens > 0) children.cached.inc(event.cachedInputTokens);
-    if (event.reasoningTokens > 0) children.reasoning.inc(event.reasoningTokens);
+    if (event.cachedInputTokens > 0) children.cached.value += event.cachedInputTokens;
+    if (event.reasoningTokens > 0) children.reasoning.value += event.reasoningTokens;
     const amounts = options.pricer.price(event);
-    if (amounts.revenueUsd > 0) children.revenue.inc(amounts.revenueUsd);
-    if (amounts.costUsd > 0) children.cost.inc(amounts.costUsd);
+    if (amounts.revenueUsd > 0) children.revenue.value += amounts.revenueUsd;
+    if (amounts.costUsd > 0) children.cost.value += amounts.costUsd;
   };
 
+  const noop = () => {};
   const observer: GatewayObserver = {
     requestStart(start) {
-      inFlight.inc({ surface: start.surface });
-      return { headers: undefined, firstToken() {}, end: (event) => end(start, event) };
+      active += 1;
+      return { headers: undefined, firstToken: noop, end: (event) => end(start, event) };
     },
     attemptStart(start: AttemptStart) {
       return {
         headers: undefined,
         end(outcome: AttemptEnd) {
           const partner = start.partner ?? '';
-          attempts.inc({ deployment: start.deployment, partner, outcome: outcome.errorClass === null ? 'ok' : 'error', error_class: outcome.errorClass ?? '' });
-          attemptDuration.observe({ deployment: start.deployment, partner }, outcome.ms / 1000);
+          if (outcome.errorClass !== null) {
+            attempts.bind({ deployment: start.deployment, partner, outcome: 'error', error_class: outcome.errorClass }).value += 1;
+            attemptDuration.bind({ deployment: start.deployment, partner }).observe(outcome.ms / 1000);
+            return;
+          }
+          const key = `${start.deployment}\u0001${partner}`;
+          let children = attemptChildren.get(key);
+          if (!children) attemptChildren.set(key, (children = { ok: attempts.bind({ deployment: start.deployment, partner, outcome: 'ok', error_class: '' }), duration: attemptDuration.bind({ deployment: start.deployment, partner }) }));
+          children.ok.value += 1;
+          children.duration.observe(outcome.ms / 1000);
         },
       };
     },

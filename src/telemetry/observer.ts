@@ -72,27 +72,44 @@ const NOOP_ATTEMPT: AttemptScope = { headers: undefined, end() {} };
 /** Combines observers; each hook calls every one, and headers of later observers win. */
 export function combineObservers(observers: GatewayObserver[]): GatewayObserver {
   if (observers.length === 1) return observers[0]!;
+  const count = observers.length;
+  // Plain loops over arrays: this runs for every request.
   return {
     requestStart(start) {
-      const scopes = observers.map((observer) => observer.requestStart(start));
+      const scopes: RequestScope[] = new Array(count);
+      let headers: Record<string, string> | undefined;
+      for (let index = 0; index < count; index++) {
+        const scope = observers[index]!.requestStart(start);
+        scopes[index] = scope;
+        if (scope.headers) headers = headers ? { ...headers, ...scope.headers } : scope.headers;
+      }
       return {
-        headers: mergeHeaders(scopes.map((scope) => scope.headers)),
-        firstToken: (ms) => scopes.forEach((scope) => scope.firstToken(ms)),
-        end: (event, response) => scopes.forEach((scope) => scope.end(event, response)),
+        headers,
+        firstToken(ms) {
+          for (let index = 0; index < count; index++) scopes[index]!.firstToken(ms);
+        },
+        end(event, response) {
+          for (let index = 0; index < count; index++) scopes[index]!.end(event, response);
+        },
       };
     },
     attemptStart(start) {
-      if (observers.length === 0) return NOOP_ATTEMPT;
-      const scopes = observers.map((observer) => observer.attemptStart(start));
-      return { headers: mergeHeaders(scopes.map((scope) => scope.headers)), end: (outcome) => scopes.forEach((scope) => scope.end(outcome)) };
+      if (count === 0) return NOOP_ATTEMPT;
+      const scopes: AttemptScope[] = new Array(count);
+      let headers: Record<string, string> | undefined;
+      for (let index = 0; index < count; index++) {
+        const scope = observers[index]!.attemptStart(start);
+        scopes[index] = scope;
+        if (scope.headers) headers = headers ? { ...headers, ...scope.headers } : scope.headers;
+      }
+      return {
+        headers,
+        end(outcome) {
+          for (let index = 0; index < count; index++) scopes[index]!.end(outcome);
+        },
+      };
     },
   };
-}
-
-function mergeHeaders(list: Array<Record<string, string> | undefined>): Record<string, string> | undefined {
-  let merged: Record<string, string> | undefined;
-  for (const headers of list) if (headers) merged = merged ? { ...merged, ...headers } : headers;
-  return merged;
 }
 
 /** Per-HTTP-request handle returned by {@link HttpObserver.requestStart}. */

@@ -63,20 +63,46 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
   let flushing: Promise<void> = Promise.resolve();
   let lastPrune = 0;
 
+  // Rows of the current buckets by dimension key (one slot per level), so an event usually lands
+  // in its rows without building the full row keys.
+  let hot = new Map<string, Array<Pending | undefined>>();
+  const rowFor = (dimensionKey: string, dimensions: string[], levelIndex: number, createdAt: number): Pending => {
+    const level = LEVELS[levelIndex]!;
+    const size = level.minutes * 60_000;
+    const bucketStart = createdAt - (createdAt % size);
+    let slots = hot.get(dimensionKey);
+    if (!slots) hot.set(dimensionKey, (slots = [undefined, undefined, undefined, undefined]));
+    const cached = slots[levelIndex];
+    if (cached && cached.bucketStart === bucketStart) return cached;
+    const key = `${levelIndex}\u0001${bucketStart}\u0001${dimensionKey}`;
+    let row = pending.get(key);
+    if (!row) pending.set(key, (row = { dimensions, detail: level.detail, bucketMinutes: level.minutes, bucketStart, sums: zeroSums() }));
+    slots[levelIndex] = row;
+    return row;
+  };
+
   const add = (event: UsageEvent) => {
-    const rest = [event.model ?? event.modelRequested, event.deployment ?? '', event.partner ?? '', event.surface, event.status];
-    const detailed = [event.tenantId, event.projectId, event.keyId ?? '', ...rest];
-    const coarse = [event.tenantId, ANY, ANY, ...rest];
-    const joined = [coarse.join('\u0001'), detailed.join('\u0001')];
+    const model = event.model ?? event.modelRequested;
+    const deployment = event.deployment ?? '';
+    const partner = event.partner ?? '';
+    const keyId = event.keyId ?? '';
+    const tail = `${model}\u0001${deployment}\u0001${partner}\u0001${event.surface}\u0001${event.status}`;
+    const coarseKey = `0\u0001${event.tenantId}\u0001${tail}`;
+    const detailedKey = `1\u0001${event.tenantId}\u0001${event.projectId}\u0001${keyId}\u0001${tail}`;
+    let coarse: string[] | undefined;
+    let detailed: string[] | undefined;
     const amounts = options.pricer.price(event);
+    const revenueMicros = Math.round(amounts.revenueUsd * 1e6);
+    const costMicros = Math.round(amounts.costUsd * 1e6);
+    const latency = `lat_${latencyBucket(event.latencyMs)}` as RollupMeasure;
+    const streamed = event.stream && event.ttfbMs !== null;
     const minuteCutoff = options.clock() - MINUTE_RETENTION_MS;
-    for (const level of LEVELS) {
+    for (let levelIndex = 0; levelIndex < LEVELS.length; levelIndex++) {
+      const level = LEVELS[levelIndex]!;
       if (level.minutes === 1 && event.createdAt < minuteCutoff) continue; // a backfill of old events: minute rows would be pruned at once
-      const size = level.minutes * 60_000;
-      const bucketStart = Math.floor(event.createdAt / size) * size;
-      const key = `${level.detail}\u0001${level.minutes}\u0001${bucketStart}\u0001${joined[level.detail]}`;
-      let row = pending.get(key);
-      if (!row) pending.set(key, (row = { dimensions: level.detail ? detailed : coarse, detail: level.detail, bucketMinutes: level.minutes, bucketStart, sums: zeroSums() }));
+      const row = level.detail
+        ? rowFor(detailedKey, (detailed ??= [event.tenantId, event.projectId, keyId, model, deployment, partner, event.surface, event.status]), levelIndex, event.createdAt)
+        : rowFor(coarseKey, (coarse ??= [event.tenantId, ANY, ANY, model, deployment, partner, event.surface, event.status]), levelIndex, event.createdAt);
       const sums = row.sums;
       sums.requests += 1;
       if (event.status === 'error') sums.errors += 1;
@@ -85,13 +111,13 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
       sums.output_tokens += event.outputTokens;
       sums.reasoning_tokens += event.reasoningTokens;
       sums.latency_ms_sum += event.latencyMs;
-      if (event.stream && event.ttfbMs !== null) {
-        sums.ttft_ms_sum += event.ttfbMs;
+      if (streamed) {
+        sums.ttft_ms_sum += event.ttfbMs!;
         sums.ttft_count += 1;
       }
-      sums.revenue_micros += Math.round(amounts.revenueUsd * 1e6);
-      sums.cost_micros += Math.round(amounts.costUsd * 1e6);
-      sums[`lat_${latencyBucket(event.latencyMs)}` as RollupMeasure] += 1;
+      sums.revenue_micros += revenueMicros;
+      sums.cost_micros += costMicros;
+      sums[latency] += 1;
     }
   };
 
@@ -120,6 +146,7 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
     flushing = flushing.then(async () => {
       const rows = [...pending.values()];
       pending = new Map();
+      hot = new Map();
       try {
         await write(rows);
         const now = options.clock();

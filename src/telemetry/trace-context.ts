@@ -39,8 +39,18 @@ export function formatTraceParent(parent: TraceParent): string {
   return `00-${parent.traceId}-${parent.spanId}-${(parent.flags & 0xff).toString(16).padStart(2, '0')}`;
 }
 
+// Random bytes drawn 6 KiB at a time: one randomBytes call per 256 ids, not one per request.
+let pool = Buffer.alloc(0);
+let offset = 0;
+
 /** A new random trace and span id, not sampled (used to correlate logs when tracing is off). */
 export function newTraceParent(): TraceParent {
-  const bytes = randomBytes(24).toString('hex');
-  return { traceId: bytes.slice(0, 32), spanId: bytes.slice(32, 48), flags: 0 };
+  if (offset + 24 > pool.length) {
+    pool = randomBytes(24 * 256);
+    offset = 0;
+  }
+  const traceId = pool.toString('hex', offset, offset + 16);
+  const spanId = pool.toString('hex', offset + 16, offset + 24);
+  offset += 24;
+  return { traceId, spanId, flags: 0 };
 }

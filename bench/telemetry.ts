@@ -1,0 +1,255 @@
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import SqliteDatabase from 'better-sqlite3';
+import { request } from 'undici';
+import { createApp } from '../src/app.js';
+import { validateConfig } from '../src/config/index.js';
+import { createCatalog } from '../src/router/catalog.js';
+import { createDatabase, migrate } from '../src/store/index.js';
+import { backfillRollups } from '../src/telemetry/backfill.js';
+import { migrateTelemetry } from '../src/telemetry/rollup-schema.js';
+import { type Child, processStats, serveIpc, startChild } from './ipc.js';
+import { load, MASTER_KEY } from './load.js';
+
+/**
+ * `npx tsx bench/telemetry.ts`: what telemetry costs, and how fast the dashboard stays with a big
+ * store. Reports; never fails.
+ *
+ * 1. Throughput: three gateway processes over one fake upstream — telemetry off (no metrics, no
+ *    roll-ups), on with defaults (metrics + roll-ups + trace-context propagation), and on with
+ *    traces exported over OTLP to a local sink (sample ratio 1) — loaded in interleaved rounds
+ *    in one run; req/s and gateway CPU per request for each.
+ * 2. Dashboard: BENCH_EVENTS usage events (default 10,000,000) written to a SQLite store over 30
+ *    days, roll-ups rebuilt with the backfill, then the API calls behind each dashboard page timed.
+ *
+ * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=throughput,dashboard.
+ */
+
+const MODE = process.env['TELEMETRY_BENCH_CHILD'];
+if (MODE) await child(MODE);
+else await main();
+
+/** A gateway child: createApp over the fake upstream with one telemetry variant. */
+async function child(variant: string) {
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-telemetry-'));
+  const telemetry = variant === 'off' ? { metrics: false, rollups: false } : variant === 'traces' ? { otlpEndpoint: process.env['BENCH_OTLP_URL']!, sampleRatio: 1 } : {};
+  const config = validateConfig({
+    store: `sqlite:${join(directory, 'switchyard.db')}`,
+    auth: { masterKey: MASTER_KEY },
+    logging: { level: 'warn' },
+    telemetry,
+    providers: { fake: { type: 'openai', baseUrl: `${process.env['BENCH_UPSTREAM_URL']}/v1`, apiKey: 'sk-upstream' } },
+    models: { 'bench-model': { price: { input: '0.15', output: '0.60' }, deployments: [{ provider: 'fake', model: 'gpt-bench', cost: { input: '0.1', output: '0.4' } }] } },
+  });
+  const app = await createApp({ config });
+  const { url } = await app.listen(0, '127.0.0.1');
+  serveIpc(url, {
+    stats: () => processStats(false),
+    async shutdown() {
+      await app.close();
+      rmSync(directory, { recursive: true, force: true });
+      setImmediate(() => process.exit(0));
+      return {};
+    },
+  });
+}
+
+async function main() {
+  const quick = process.env['BENCH_QUICK'] === '1';
+  const parts = new Set((process.env['BENCH_PARTS'] ?? 'hooks,throughput,dashboard').split(','));
+  if (parts.has('hooks')) await hooks(quick ? 20_000 : 200_000);
+  if (parts.has('throughput')) await throughput(quick);
+  if (parts.has('dashboard')) await dashboard(Number(process.env['BENCH_EVENTS'] ?? (quick ? 200_000 : 10_000_000)));
+}
+
+/**
+ * CPU time of the telemetry hooks alone per request (default settings: metrics, roll-ups,
+ * trace-context propagation), in process: the HTTP hook, request start/end, one attempt. This is
+ * the figure least disturbed by other load on the machine.
+ */
+async function hooks(count: number) {
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-hooks-'));
+  const { createTelemetry } = await import('../src/telemetry/index.js');
+  const { createHealthTracker } = await import('../src/router/health.js');
+  const config = validateConfig({
+    store: `sqlite:${join(directory, 'store.db')}`,
+    providers: { azure: { type: 'azure-openai', partner: 'azure', baseUrl: 'http://127.0.0.1:9', apiKey: 'x' } },
+    partners: { azure: {} },
+    models: { m: { price: { input: '0.15', output: '0.6' }, deployments: [{ provider: 'azure', model: 'm', cost: { input: '0.1', output: '0.4' } }] } },
+  });
+  const database = await createDatabase(config.store);
+  await migrate(database);
+  const telemetry = await createTelemetry({ config, catalog: createCatalog(config), health: createHealthTracker(Date.now), database, clock: Date.now });
+  const observer = telemetry.observer!;
+  const request = { method: 'POST', url: '/v1/chat/completions', headers: {} as Record<string, string> };
+  const once = (i: number) => {
+    const requestId = `req_${i}`;
+    const http = telemetry.http.requestStart(request, requestId);
+    const scope = observer.requestStart({ requestId, surface: 'openai-chat', operation: 'chat', model: 'm', stream: true, started: Date.now(), internal: false });
+    const attempt = observer.attemptStart({ requestId, operation: 'chat', deployment: 'azure', providerType: 'azure-openai', partner: 'azure', upstreamModel: 'm', propagateHeaders: scope.headers });
+    attempt.end({ status: 200, errorClass: null, code: null, ms: 40 });
+    scope.firstToken(40);
+    scope.end({ requestId, createdAt: Date.now(), tenantId: `t${i % 20}`, projectId: 'p', keyId: `k${i % 200}`, surface: 'openai-chat', modelRequested: 'm', model: 'm', deployment: 'azure', upstreamModel: 'm', partner: 'azure', attempts: 1, attemptLog: [], inputTokens: 1200, cachedInputTokens: 0, outputTokens: 300, reasoningTokens: 0, latencyMs: 400, ttfbMs: 40, status: 'ok', httpStatus: 200, errorCode: null, stream: true, sandbox: false, metadata: null });
+    http?.end(200);
+  };
+  for (let i = 0; i < 20_000; i++) once(i); // warm-up
+  await telemetry.rollups?.flush();
+  const cpu = process.cpuUsage();
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    once(i);
+    if (i % 5000 === 0) await telemetry.rollups?.flush(); // as the 5 s timer would under load
+  }
+  await telemetry.rollups?.flush();
+  const used = process.cpuUsage(cpu);
+  const wall = performance.now() - started;
+  console.log(`\nTelemetry hooks, default settings: ${(((used.user + used.system) / count)).toFixed(1)} µs CPU per request (${(wall * 1000 / count).toFixed(1)} µs wall; ${count.toLocaleString()} requests, roll-up flushes included)`);
+  await telemetry.close();
+  await database.close();
+  rmSync(directory, { recursive: true, force: true });
+}
+
+async function throughput(quick: boolean) {
+  const sink = createServer((req, res) => req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')));
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
+  const otlp = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`;
+  const fake = await startChild('./fake-upstream.ts');
+  const variants = ['off', 'default', 'traces'] as const;
+  const gateways = new Map<string, Child>();
+  for (const variant of variants) gateways.set(variant, await startChild('./telemetry.ts', { env: { TELEMETRY_BENCH_CHILD: variant, BENCH_UPSTREAM_URL: fake.url, BENCH_OTLP_URL: otlp } }));
+  const rounds = quick ? 1 : 3;
+  const seconds = quick ? 2 : 8;
+  const results = new Map<string, { rps: number[]; cpuUs: number[] }>(variants.map((variant) => [variant, { rps: [], cpuUs: [] }]));
+  try {
+    for (const gateway of gateways.values()) await load(gateway.url, { connections: 20, seconds: quick ? 1 : 3 }); // warm-up
+    for (let round = 0; round < rounds; round++) {
+      // Interleaved, so drift on a shared machine hits every variant alike.
+      for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+        const gateway = gateways.get(variant)!;
+        const before = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
+        const result = await load(gateway.url, { connections: 20, seconds });
+        const after = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
+        const cpu = after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs;
+        results.get(variant)!.rps.push(result.rps);
+        results.get(variant)!.cpuUs.push(cpu / Math.max(1, result.ok + result.non2xx));
+        process.stderr.write(`[telemetry bench] round ${round + 1} ${variant}: ${result.rps.toFixed(0)} req/s, ${(cpu / Math.max(1, result.ok)).toFixed(0)} µs CPU/req, ${result.non2xx + result.errors} failed\n`);
+      }
+    }
+  } finally {
+    for (const gateway of gateways.values()) await gateway.call('shutdown').catch(() => {});
+    await fake.call('shutdown').catch(() => {});
+    sink.close();
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const off = results.get('off')!;
+  console.log('\nTelemetry overhead (non-streaming chat, 20 connections, median of rounds)');
+  console.log('variant   req/s    vs off   CPU µs/req   vs off');
+  for (const variant of variants) {
+    const { rps, cpuUs } = results.get(variant)!;
+    const rpsDelta = (median(rps) / median(off.rps) - 1) * 100;
+    const cpuDelta = (median(cpuUs) / median(off.cpuUs) - 1) * 100;
+    console.log(`${variant.padEnd(8)} ${median(rps).toFixed(0).padStart(6)}  ${rpsDelta.toFixed(1).padStart(6)}%   ${median(cpuUs).toFixed(0).padStart(9)}   ${cpuDelta.toFixed(1).padStart(6)}%`);
+  }
+}
+
+async function dashboard(events: number) {
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-dashboard-'));
+  const store = `sqlite:${join(directory, 'store.db')}`;
+  const config = validateConfig({
+    store,
+    auth: { masterKey: MASTER_KEY },
+    logging: { level: 'warn' },
+    partners: { azure: { primary: true, revenueShare: { rate: '0.2', cap: '1000000', from: '2020-01-01', until: '2031-01-01' } }, aws: {}, openai: {} },
+    providers: {
+      azure: { type: 'openai', partner: 'azure', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' },
+      aws: { type: 'openai', partner: 'aws', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' },
+      openai: { type: 'openai', partner: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' },
+    },
+    models: Object.fromEntries(['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'].map((name) => [name, { price: { input: '0.5', output: '1.5' }, deployments: [{ provider: 'azure', model: name }, { provider: 'aws', model: name }, { provider: 'openai', model: name }] }])),
+  });
+  try {
+    const database = await createDatabase(store);
+    await migrate(database);
+    await migrateTelemetry(database);
+    await database.close();
+    const now = Date.now();
+    const span = 30 * 86_400_000;
+    let started = performance.now();
+    const sqlite = new SqliteDatabase(join(directory, 'store.db'));
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = OFF');
+    const insert = sqlite.prepare(`insert into usage_events (request_id, created_at, tenant_id, project_id, key_id, surface, model_requested, model, deployment, upstream_model, partner, attempts, attempt_log, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_ms, ttfb_ms, status, http_status, error_code, stream, sandbox, metadata) values (?, ?, ?, ?, ?, 'openai-chat', ?, ?, ?, ?, ?, 1, '[]', ?, 0, ?, 0, ?, ?, ?, ?, ?, ?, 0, null)`);
+    const models = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'];
+    const deployments = ['azure', 'aws', 'openai'];
+    let seed = 42;
+    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+    const batch = sqlite.transaction((from: number, count: number) => {
+      for (let i = from; i < from + count; i++) {
+        const tenant = Math.floor(random() * 20);
+        const key = Math.floor(random() * 200);
+        const model = models[Math.floor(random() * 4)]!;
+        const deployment = deployments[Math.floor(random() * 3)]!;
+        const error = random() < 0.02;
+        const stream = random() < 0.5;
+        const latency = Math.floor(50 + random() * random() * 4000);
+        // Evenly over 30 days, oldest first (as a live store grows).
+        insert.run(`req_${String(i).padStart(10, '0')}`, now - span + Math.floor((i / events) * span), `tenant-${tenant}`, `project-${tenant}-${key % 3}`, `key_${key}`, model, model, deployment, model, deployment, error ? 0 : Math.floor(random() * 2000), error ? 0 : Math.floor(random() * 800), latency, stream ? Math.floor(latency / 4) : null, error ? 'error' : 'ok', error ? 502 : 200, error ? 'upstream_unreachable' : null, stream ? 1 : 0);
+      }
+    });
+    for (let done = 0; done < events; done += 100_000) {
+      batch(done, Math.min(100_000, events - done));
+      if (done % 1_000_000 === 0) process.stderr.write(`[telemetry bench] ${done.toLocaleString()} / ${events.toLocaleString()} events written\n`);
+    }
+    sqlite.close();
+    console.log(`\nDashboard with ${events.toLocaleString()} usage events (30 days, 20 tenants, 200 keys, 4 models, 3 clouds)`);
+    console.log(`  write events: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    started = performance.now();
+    const backfillDb = await createDatabase(store);
+    const result = await backfillRollups({ database: backfillDb, catalog: createCatalog(config), from: now - span - 86_400_000, to: now });
+    await backfillDb.close();
+    console.log(`  roll-up backfill: ${((performance.now() - started) / 1000).toFixed(1)} s for ${result.events.toLocaleString()} events`);
+
+    const app = await createApp({ config });
+    const { url } = await app.listen(0, '127.0.0.1');
+    const get = async (path: string) => {
+      const start = performance.now();
+      const response = await request(`${url}${path}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+      await response.body.text();
+      if (response.statusCode !== 200) throw new Error(`${path}: ${response.statusCode}`);
+      return performance.now() - start;
+    };
+    // Each page's API calls, as the browser makes them on load.
+    const pages: Record<string, string[]> = {
+      'overview (1h)': ['/admin/v1/metrics/summary?range=1h'],
+      'overview (24h)': ['/admin/v1/metrics/summary?range=24h'],
+      'overview (7d)': ['/admin/v1/metrics/summary?range=7d'],
+      'usage (24h)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=24h', '/admin/v1/usage/events?range=24h&limit=50'],
+      'usage (30d, all)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d', '/admin/v1/usage/events?range=30d&limit=50'],
+      'usage (30d, one key)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&key=key_7', '/admin/v1/usage/events?range=30d&key=key_7&limit=50'],
+      'usage (30d, tenant+model+cloud)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws', '/admin/v1/usage/events?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws&limit=50'],
+      routing: ['/admin/v1/routing'],
+      partners: ['/admin/v1/dashboard/partners'],
+      keys: ['/admin/v1/projects?limit=100', '/admin/v1/keys?limit=100'],
+      runs: ['/admin/v1/dashboard/responses?limit=50'],
+    };
+    console.log('  page                               first load   warm (median of 5)');
+    for (const [name, paths] of Object.entries(pages)) {
+      const once = async () => {
+        let total = 0;
+        for (const path of paths) total += await get(path);
+        return total;
+      };
+      const first = await once();
+      const warm = [];
+      for (let i = 0; i < 5; i++) warm.push(await once());
+      warm.sort((a, b) => a - b);
+      console.log(`  ${name.padEnd(34)} ${first.toFixed(0).padStart(7)} ms   ${warm[2]!.toFixed(0).padStart(7)} ms${first > 1000 ? '   (over 1 s)' : ''}`);
+    }
+    await app.close();
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+}

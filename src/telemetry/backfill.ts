@@ -84,9 +84,9 @@ function insertSelect(level: { detail: number; minutes: number }, day: number, r
     sql`sum(latency_ms)`,
     sql`sum(case when stream = 1 and ttfb_ms is not null then ttfb_ms else 0 end)`,
     sql`sum(case when stream = 1 and ttfb_ms is not null then 1 else 0 end)`,
-    // Picos → µUSD, rounded half up once per row.
-    sql`(sum(${revenue}) + 500000) / 1000000`,
-    sql`(sum(${cost}) + 500000) / 1000000`,
+    // Picos → µUSD, rounded half up once per row; the cast keeps Postgres' sum (numeric) integral.
+    sql`(cast(sum(${revenue}) as bigint) + 500000) / 1000000`,
+    sql`(cast(sum(${cost}) as bigint) + 500000) / 1000000`,
     ...latency,
   ];
   const columns = ['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS, ...ROLLUP_MEASURES].map((column) => sql.ref(column));

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/index.js';
 import { createCatalog } from '../../src/router/catalog.js';
 import { createDatabase, createUsageRepository, type Database, migrate, type UsageEvent } from '../../src/store/index.js';
@@ -7,6 +7,7 @@ import { createPricer } from '../../src/telemetry/money.js';
 import { createRollupQueries, levelFor, percentile } from '../../src/telemetry/rollup-queries.js';
 import { migrateTelemetry } from '../../src/telemetry/rollup-schema.js';
 import { createRollupRecorder } from '../../src/telemetry/rollups.js';
+import { type PgTestDatabase, pgTestUrl } from '../helpers/postgres.js';
 
 const NOW = Date.parse('2026-11-26T12:00:00Z');
 const config = validateConfig({
@@ -65,14 +66,23 @@ describe('latency percentiles from histogram buckets', () => {
   });
 });
 
-describe('usage roll-ups', () => {
+// The same suite on SQLite and, when it is reachable (always in CI), on Postgres.
+const pg: PgTestDatabase | undefined = await pgTestUrl();
+describe.each([
+  ['sqlite', 'sqlite::memory:'],
+  ...(pg ? [['postgres', pg.url] as const] : []),
+])('usage roll-ups (%s)', (_dialect, url) => {
   let database: Database;
   beforeEach(async () => {
-    database = await createDatabase('sqlite::memory:');
+    database = await createDatabase(url);
     await migrate(database);
     await migrateTelemetry(database);
   });
-  afterEach(() => database.close());
+  afterEach(async () => {
+    if (database.dialect === 'postgres') await database.db.deleteFrom('usage_events').execute();
+    if (database.dialect === 'postgres') await database.db.withTables<{ telemetry_usage_rollups: { detail: number } }>().deleteFrom('telemetry_usage_rollups').execute();
+    await database.close();
+  });
 
   const recorder = () => createRollupRecorder({ database, pricer: createPricer(catalog), clock: () => NOW });
 
@@ -137,7 +147,7 @@ describe('usage roll-ups', () => {
 
   it('backfills the same sums the live path writes (money, latency histogram, errors, streams)', async () => {
     const usage = createUsageRepository(database);
-    const live = await createDatabase('sqlite::memory:');
+    const live = await createDatabase('sqlite::memory:'); // the live path's rows, compared across dialects
     await migrate(live);
     await migrateTelemetry(live);
     const recorder = createRollupRecorder({ database: live, pricer: createPricer(catalog), clock: () => NOW });
@@ -158,4 +168,8 @@ describe('usage roll-ups', () => {
     expect(await dump(database)).toEqual(await dump(live));
     await live.close();
   });
+});
+
+afterAll(async () => {
+  await pg?.drop();
 });

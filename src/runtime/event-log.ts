@@ -12,10 +12,10 @@ export class EventLog {
   private pending = '';
   private readonly texts: string[] = [];
 
-  /** Numbers, frames and records one event. */
+  /** Numbers (in place: events are built for this log only), frames and records one event. */
   emit(event: Record<string, unknown>): void {
-    const numbered = { ...event, sequence_number: this.sequence++ };
-    const text = JSON.stringify(numbered);
+    event['sequence_number'] = this.sequence++;
+    const text = JSON.stringify(event);
     this.texts.push(text);
     this.pending += `event: ${String(event['type'])}\ndata: ${text}\n\n`;
   }

@@ -66,21 +66,21 @@ function normalizeItem(value: Record<string, unknown>, type: string, at: string,
       requireString(value, 'name', at);
       const args = value['arguments'];
       if (typeof args !== 'string') throw invalidParam(`Invalid '${at}.arguments': expected a string.`, `${at}.arguments`, 'invalid_type');
-      return { ...value, type, id, status: 'completed' };
+      return copyWith(value, { type, id, status: 'completed' });
     }
     case 'function_call_output': {
       requireString(value, 'call_id', at);
       const output = value['output'];
       if (typeof output !== 'string' && !Array.isArray(output)) throw invalidParam(`Invalid '${at}.output': expected a string or an array of content parts.`, `${at}.output`, 'invalid_type');
-      return { ...value, type, id, status: 'completed' };
+      return copyWith(value, { type, id, status: 'completed' });
     }
     case 'reasoning': {
       const summary = Array.isArray(value['summary']) ? value['summary'] : [];
-      return { ...value, type, id, summary };
+      return copyWith(value, { type, id, summary });
     }
     case 'compaction': {
       if (typeof value['encrypted_content'] !== 'string') throw invalidParam(`Missing required parameter: '${at}.encrypted_content'.`, `${at}.encrypted_content`, 'missing_required_parameter');
-      return { ...value, type, id };
+      return copyWith(value, { type, id });
     }
     default:
       throw unsupportedParam(`Input items of type '${type}' are not supported by Switchyard (supported: message, function_call, function_call_output, reasoning, compaction, item_reference).`, `${at}.type`);
@@ -106,7 +106,15 @@ function normalizeMessage(value: Record<string, unknown>, id: string, at: string
   } else {
     throw invalidParam(`Invalid '${at}.content': expected a string or an array of content parts.`, `${at}.content`, 'invalid_type');
   }
-  return { ...value, type: 'message', id, role, content: parts, status: typeof value['status'] === 'string' ? value['status'] : 'completed' };
+  return copyWith(value, { type: 'message', id, role, content: parts, status: typeof value['status'] === 'string' ? value['status'] : 'completed' });
+}
+
+/**
+ * `{...value, ...fields}` without the spread: V8 takes a slow path when a spread is followed by
+ * keys the source already has, and a 100-item input spent over a millisecond there.
+ */
+function copyWith(value: Record<string, unknown>, fields: Record<string, unknown>): Item {
+  return Object.assign({}, value, fields) as Item;
 }
 
 function requireString(value: Record<string, unknown>, field: string, at: string): void {

@@ -45,19 +45,19 @@ export function responseShell(params: CreateResponseParams, id: string, createdA
 /** The terminal state of a run: `completed`, or `incomplete` with its reason. */
 export function finishedResponse(shell: ResponseObject, output: Item[], usage: ResponseUsage, finishReason: string | null, completedAt: number): ResponseObject {
   const reason = finishReason === 'length' ? 'max_output_tokens' : finishReason === 'content_filter' ? 'content_filter' : null;
-  return {
-    ...shell,
+  // Object.assign, not a spread: overriding keys after a spread is a slow path in V8.
+  return Object.assign({}, shell, {
     status: reason === null ? 'completed' : 'incomplete',
     completed_at: reason === null ? completedAt : null,
     incomplete_details: reason === null ? null : { reason },
     output,
     usage,
-  };
+  } as const);
 }
 
 /** A failed run: the output produced so far and `error: {code, message}`. */
 export function failedResponse(shell: ResponseObject, output: Item[], usage: ResponseUsage | null, error: GatewayError): ResponseObject {
-  return { ...shell, status: 'failed', output, usage, error: { code: responseErrorCode(error), message: error.message } };
+  return Object.assign({}, shell, { status: 'failed', output, usage, error: { code: responseErrorCode(error), message: error.message } } as const);
 }
 
 /** `ResponseErrorCode` for a gateway error (the spec's enum has no finer codes for these). */

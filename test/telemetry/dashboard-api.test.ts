@@ -1,14 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgTestUrl } from '../helpers/postgres.js';
 import { redact } from '../../src/telemetry/bodies.js';
 import { csvCell } from '../../src/telemetry/usage-queries.js';
 import { call } from '../helpers/gateway.js';
 import { MASTER, startTelemetryGateway, type TelemetryGateway } from './helpers.js';
 
-describe('dashboard read API', () => {
+// On SQLite and, when reachable (always in CI), on Postgres.
+const pg = await pgTestUrl();
+afterAll(async () => {
+  await pg?.drop();
+});
+
+describe.each([['sqlite', 'sqlite::memory:'], ...(pg ? [['postgres', pg.url]] : [])])('dashboard read API (%s)', (_dialect, store) => {
   let gateway: TelemetryGateway;
   let keySecret: string;
   beforeAll(async () => {
-    gateway = await startTelemetryGateway({ telemetry: { bodies: { enabled: true, maxBytes: 400 } } }, { withExporter: false });
+    gateway = await startTelemetryGateway({ store, telemetry: { bodies: { enabled: true, maxBytes: 400 } } }, { withExporter: false });
     await call(`${gateway.url}/admin/v1/tenants`, { body: { id: 'acme', name: 'Acme' }, headers: MASTER });
     await call(`${gateway.url}/admin/v1/projects`, { body: { id: 'web', tenant_id: 'acme', name: 'web' }, headers: MASTER });
     keySecret = (await call(`${gateway.url}/admin/v1/keys`, { body: { project_id: 'web', name: 'k' }, headers: MASTER })).body.secret;
@@ -55,12 +62,20 @@ describe('dashboard read API', () => {
     expect(csvCell('a,"b"')).toBe('"a,""b"""');
   });
 
-  it('lists filter values and partners with the share accrued against the cap', async () => {
+  it('lists filter values, partners, and stored responses across tenants', async () => {
     const dimensions = (await call(`${gateway.url}/admin/v1/usage/dimensions`, { headers: MASTER })).body;
     expect(dimensions.tenantId).toEqual(['acme', 'default']);
     expect(dimensions.deployment).toContain('azure');
     const partners = (await call(`${gateway.url}/admin/v1/dashboard/partners`, { headers: MASTER })).body.data;
     expect(partners.map((partner: { id: string }) => partner.id)).toEqual(['azure', 'openai']);
+    const created = await call(`${gateway.url}/v1/responses`, { body: { model: 'gpt-4o-mini', input: 'say stored', store: true }, headers: MASTER });
+    expect(created.status).toBe(200);
+    const recent = (await call(`${gateway.url}/admin/v1/dashboard/responses`, { headers: MASTER })).body.data;
+    expect(recent[0]).toMatchObject({ id: created.body.id, status: 'completed', tenantId: 'default' });
+    const detail = (await call(`${gateway.url}/admin/v1/dashboard/responses/${created.body.id}`, { headers: MASTER })).body;
+    expect(detail.response.output.length).toBeGreaterThan(0);
+    expect(detail.inputItems.length).toBe(1);
+    expect((await call(`${gateway.url}/admin/v1/dashboard/responses/resp_missing`, { headers: MASTER })).status).toBe(404);
   });
 
   it('stores request and response bodies redacted and cut, when enabled', async () => {

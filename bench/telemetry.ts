@@ -223,13 +223,13 @@ async function dashboard(events: number) {
     };
     // Each page's API calls, as the browser makes them on load.
     const pages: Record<string, string[]> = {
-      'overview (1h)': ['/admin/v1/metrics/summary?range=1h'],
-      'overview (24h)': ['/admin/v1/metrics/summary?range=24h'],
-      'overview (7d)': ['/admin/v1/metrics/summary?range=7d'],
-      'usage (24h)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=24h', '/admin/v1/usage/events?range=24h&limit=50'],
-      'usage (30d, all)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d', '/admin/v1/usage/events?range=30d&limit=50'],
-      'usage (30d, one key)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&key=key_7', '/admin/v1/usage/events?range=30d&key=key_7&limit=50'],
-      'usage (30d, tenant+model+cloud)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws', '/admin/v1/usage/events?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws&limit=50'],
+      'overview (1h)': ['/admin/v1/metrics/summary?range=1h&top=models,tenants'],
+      'overview (24h)': ['/admin/v1/metrics/summary?range=24h&top=models,tenants'],
+      'overview (7d)': ['/admin/v1/metrics/summary?range=7d&top=models,tenants'],
+      'usage (24h)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=24h&top=none', '/admin/v1/usage/events?range=24h&limit=50'],
+      'usage (30d, all)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&top=none', '/admin/v1/usage/events?range=30d&limit=50'],
+      'usage (30d, one key)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&key=key_7&top=none', '/admin/v1/usage/events?range=30d&key=key_7&limit=50'],
+      'usage (30d, tenant+model+cloud)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws&top=none', '/admin/v1/usage/events?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws&limit=50'],
       routing: ['/admin/v1/routing'],
       partners: ['/admin/v1/dashboard/partners'],
       keys: ['/admin/v1/projects?limit=100', '/admin/v1/keys?limit=100'],

@@ -75,13 +75,11 @@ export function createTelemetryRoutes(deps: TelemetryRoutesDeps): Route[] {
       if (!deps.rollups) throw new GatewayError('Usage roll-ups are off (telemetry.rollups: false)', { code: 'not_found', status: 404, retryable: false });
       const filter = filterOf(context.url, deps.clock());
       await deps.flushRollups?.(); // this replica's last seconds of traffic, so the numbers are live
-      const [series, models, tenants, deployments, partners] = await Promise.all([
-        deps.rollups.series(filter),
-        deps.rollups.top(filter, 'model'),
-        deps.rollups.top(filter, 'tenant_id'),
-        deps.rollups.top(filter, 'deployment'),
-        deps.rollups.top(filter, 'partner'),
-      ]);
+      // `top=models,tenants` asks for those lists only (each is a query); default: all four.
+      const wanted = new Set((context.url.searchParams.get('top') ?? 'models,tenants,deployments,partners').split(','));
+      const top = (name: string, dimension: 'model' | 'tenant_id' | 'deployment' | 'partner') => (wanted.has(name) ? rollups.top(filter, dimension) : Promise.resolve(undefined));
+      const rollups = deps.rollups;
+      const [series, models, tenants, deployments, partners] = await Promise.all([rollups.series(filter), top('models', 'model'), top('tenants', 'tenant_id'), top('deployments', 'deployment'), top('partners', 'partner')]);
       const totals = series.points.reduce(
         (sum, point) => ({ requests: sum.requests + point.requests, errors: sum.errors + point.errors, inputTokens: sum.inputTokens + point.inputTokens, outputTokens: sum.outputTokens + point.outputTokens, revenueUsd: sum.revenueUsd + point.revenueUsd, costUsd: sum.costUsd + point.costUsd }),
         { requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, revenueUsd: 0, costUsd: 0 },

@@ -18,7 +18,7 @@ export function overviewPage(main, { params, go }) {
 
   let stopped = false;
   async function refresh() {
-    const summary = await api(`/admin/v1/metrics/summary${query({ range })}`);
+    const summary = await api(`/admin/v1/metrics/summary${query({ range, top: 'models,tenants' })}`);
     if (stopped) return;
     const { totals, series, top } = summary;
     const times = series.map((/** @type {any} */ point) => point.at);

@@ -40,7 +40,7 @@ export async function usagePage(main, { params }) {
   let loaded = [];
   async function apply() {
     history.replaceState(null, '', `/ui/usage${query(filter)}`);
-    const [summary, page] = await Promise.all([api(`/admin/v1/metrics/summary${query(filter)}`), api(`/admin/v1/usage/events${query({ ...filter, limit: 50 })}`)]);
+    const [summary, page] = await Promise.all([api(`/admin/v1/metrics/summary${query({ ...filter, top: 'none' })}`), api(`/admin/v1/usage/events${query({ ...filter, limit: 50 })}`)]);
     const { totals, series } = summary;
     const times = series.map((/** @type {any} */ point) => point.at);
     const column = (/** @type {string} */ name) => series.map((/** @type {any} */ point) => point[name]);

@@ -11,7 +11,8 @@ afterAll(async () => {
   await pg?.drop();
 });
 
-describe.each([['sqlite', 'sqlite::memory:'], ...(pg ? [['postgres', pg.url]] : [])])('dashboard read API (%s)', (_dialect, store) => {
+const stores: Array<[string, string]> = [['sqlite', 'sqlite::memory:'], ...(pg ? [['postgres', pg.url] as [string, string]] : [])];
+describe.each(stores)('dashboard read API (%s)', (_dialect, store) => {
   let gateway: TelemetryGateway;
   let keySecret: string;
   beforeAll(async () => {

@@ -68,10 +68,8 @@ describe('latency percentiles from histogram buckets', () => {
 
 // The same suite on SQLite and, when it is reachable (always in CI), on Postgres.
 const pg: PgTestDatabase | undefined = await pgTestUrl();
-describe.each([
-  ['sqlite', 'sqlite::memory:'],
-  ...(pg ? [['postgres', pg.url] as const] : []),
-])('usage roll-ups (%s)', (_dialect, url) => {
+const stores: Array<[string, string]> = [['sqlite', 'sqlite::memory:'], ...(pg ? [['postgres', pg.url] as [string, string]] : [])];
+describe.each(stores)('usage roll-ups (%s)', (_dialect, url) => {
   let database: Database;
   beforeEach(async () => {
     database = await createDatabase(url);

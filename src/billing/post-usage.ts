@@ -58,28 +58,25 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
     const fresh = unique.filter((event) => inserted.has(event.requestId));
     const rated = fresh.map((event) => ({ event, rating: deps.rater.rate(event) }));
     const priced = rated.filter(({ event, rating }) => billable(event) && (rating.revenue !== 0n || rating.cost !== 0n));
+    const pricedEvents = new Set(priced.map((item) => item.event));
+    for (const { event } of rated) if (!pricedEvents.has(event)) result.set(event.requestId, { status: 'recorded' });
     const bookingOf = await bookings(tx, priced.map(({ event }) => event.createdAt), now, deps.periodUnit);
-    const clauses = await lockClauses(tx, (clause) =>
-      priced.some(({ event, rating }) => rating.revenue > 0n && counts(clause, saleOf(event))),
-    );
 
-    const postings: LedgerPostingRow[] = [];
-    const rollups = new Map<string, RollupDelta>();
-    for (const { event, rating } of rated) {
-      const dimensions = dimensionsOf(event);
-      const rollup = rollupOf(rollups, dimensions, event.createdAt);
-      rollup.requests += 1;
-      if (event.status === 'error') rollup.errors += 1;
-      rollup.inputTokens += event.inputTokens;
-      rollup.cachedInputTokens += event.cachedInputTokens;
-      rollup.outputTokens += event.outputTokens;
-      rollup.reasoningTokens += event.reasoningTokens;
-      if (!billable(event) || (rating.revenue === 0n && rating.cost === 0n)) {
-        result.set(event.requestId, { status: 'recorded' });
-        continue;
-      }
+    // Revenue and cost legs do not depend on any clause: write them before taking the clause
+    // locks, so the section that serialises writers (lock → commit) holds as little as possible.
+    const drafts = priced.map(({ event, rating }) => {
       assertInt64(rating.revenue, 'revenue');
       assertInt64(rating.cost, 'cost');
+      const dimensions = dimensionsOf(event);
+      const base = legs({ tenantId: event.tenantId, provider: dimensions.deployment, revenue: rating.revenue, cost: rating.cost, accruals: [] });
+      return { event, rating, dimensions, base, booking: bookingOf(event.createdAt), id: `u:${event.requestId}` };
+    });
+    await tx.insertEntries(drafts.flatMap((draft) => draft.base.map((leg, seq) => ({ transactionId: draft.id, seq, account: leg.account, amount: leg.amount, period: draft.booking.period }))));
+
+    const clauses = await lockClauses(tx, (clause) => priced.some(({ event, rating }) => rating.revenue > 0n && counts(clause, saleOf(event))));
+    const postings: LedgerPostingRow[] = [];
+    const shares = new Map<string, bigint>();
+    for (const { event, rating, dimensions, base, booking, id } of drafts) {
       const shareLines: LedgerPostingRow['shareLines'] = [];
       if (rating.revenue > 0n) {
         for (const clause of clauses.matching(saleOf(event))) {
@@ -88,8 +85,7 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
         }
       }
       const share = shareLines.reduce((sum, line) => sum + line.accrualDelta, 0n);
-      const booking = bookingOf(event.createdAt);
-      const id = `u:${event.requestId}`;
+      shares.set(event.requestId, share);
       postings.push({
         id,
         kind: 'usage',
@@ -106,19 +102,28 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
         cost: rating.cost,
         share,
         memo: null,
-        entries: legs({
-          tenantId: event.tenantId,
-          provider: dimensions.deployment,
-          revenue: rating.revenue,
-          cost: rating.cost,
-          accruals: shareLines.map((line) => ({ partner: line.partner, amount: line.accrualDelta })),
-        }),
+        // Only the share legs are left to write; they continue the sequence after the base legs.
+        entries: legs({ tenantId: event.tenantId, provider: '', revenue: 0n, cost: 0n, accruals: shareLines.map((line) => ({ partner: line.partner, amount: line.accrualDelta })) }),
+        entriesFrom: base.length,
         shareLines,
       });
+      result.set(event.requestId, { status: 'posted', transactionId: id, revenue: rating.revenue, cost: rating.cost, share });
+    }
+
+    const rollups = new Map<string, RollupDelta>();
+    for (const { event, rating } of rated) {
+      const rollup = rollupOf(rollups, dimensionsOf(event), event.createdAt);
+      rollup.requests += 1;
+      if (event.status === 'error') rollup.errors += 1;
+      rollup.inputTokens += event.inputTokens;
+      rollup.cachedInputTokens += event.cachedInputTokens;
+      rollup.outputTokens += event.outputTokens;
+      rollup.reasoningTokens += event.reasoningTokens;
+      const share = shares.get(event.requestId);
+      if (share === undefined) continue;
       rollup.revenue += rating.revenue;
       rollup.cost += rating.cost;
       rollup.share += share;
-      result.set(event.requestId, { status: 'posted', transactionId: id, revenue: rating.revenue, cost: rating.cost, share });
     }
     await clauses.save(now);
     await tx.insertPostings(postings);

@@ -27,6 +27,8 @@ export interface LedgerPostingRow {
   share: bigint;
   memo: string | null;
   entries: Array<{ account: string; amount: bigint }>;
+  /** Sequence number of `entries[0]` (default 0): legs before it were written with `insertEntries`. */
+  entriesFrom?: number;
   shareLines: Array<{ clauseId: string; partner: string; basisDelta: bigint; accrualDelta: bigint }>;
 }
 

@@ -1,17 +1,9 @@
 import { sql } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import { type BillingDb, billingDb } from './billing-schema.js';
-import {
-  type ClauseRecord,
-  clauseFromRow,
-  clauseToRow,
-  type Dimensions,
-  type LedgerPostingRow,
-  type RollupDelta,
-  usageFromRow,
-  usageRow,
-} from './billing-rows.js';
+import { clauseFromRow, clauseToRow, type RollupDelta, usageFromRow, usageRow } from './billing-rows.js';
 import { bulkInsert } from './billing-bulk.js';
+import type { BillingTx, StoredTransaction } from './billing-tx.js';
 import { toBigInt, toNumber } from './internal/convert.js';
 import type { UsageEvent } from './usage-repository.js';
 
@@ -25,66 +17,6 @@ import type { UsageEvent } from './usage-repository.js';
  * at READ COMMITTED with row locks (`for share` / `for update`) and retries on deadlock or
  * serialization failure.
  */
-
-/** Period status as seen inside a billing transaction. */
-export interface PeriodState {
-  id: string;
-  status: 'open' | 'closed';
-}
-
-/** Operations available inside one billing transaction. */
-export interface BillingTx {
-  readonly dialect: Dialect;
-  readonly db: BillingDb;
-  /** Inserts usage rows (sorted by request id); returns the ids that were new. */
-  insertUsage(events: readonly UsageEvent[]): Promise<Set<string>>;
-  /** Stored usage rows by request id; `lock` takes a row lock on Postgres. */
-  usageRows(ids: readonly string[], lock?: boolean): Promise<Map<string, UsageEvent>>;
-  /** Creates missing periods (open) and returns their states, locked against closing until commit. */
-  periods(periods: ReadonlyArray<{ id: string; startsAt: number; endsAt: number }>): Promise<Map<string, PeriodState>>;
-  /** Marks a period closed (creating it if needed); false when it already was. Locks it exclusively. */
-  closePeriod(period: { id: string; startsAt: number; endsAt: number }, now: number): Promise<boolean>;
-  /** Stores frozen statements. */
-  insertStatements(rows: ReadonlyArray<{ id: string; kind: string; subject: string; period: string; hash: string; entryCount: number; body: string }>, now: number): Promise<void>;
-  /** Active clauses, not locked. */
-  activeClauses(): Promise<ClauseRecord[]>;
-  /** Every clause of a partner (any status), locked until commit. */
-  partnerClauses(partner: string): Promise<ClauseRecord[]>;
-  /** Re-reads and locks clauses (id order) until commit. */
-  lockClauses(ids: readonly string[]): Promise<ClauseRecord[]>;
-  /** Writes clause running totals. */
-  saveTotals(totals: ReadonlyArray<{ id: string; basis: bigint; accrued: bigint }>, now: number): Promise<void>;
-  /** Inserts or replaces a clause definition (totals included). */
-  putClause(clause: ClauseRecord, now: number): Promise<void>;
-  /** Writes ledger transactions, their entries and clause lines. */
-  insertPostings(postings: readonly LedgerPostingRow[]): Promise<void>;
-  /** Adds to hourly rollups. */
-  addRollups(deltas: readonly RollupDelta[]): Promise<void>;
-  /** A ledger transaction (without legs), or undefined. `lock` takes a row lock on Postgres. */
-  transaction(id: string, lock?: boolean): Promise<StoredTransaction | undefined>;
-  /** Net revenue of every transaction of a request, and its remaining basis per clause. */
-  requestTotals(requestId: string): Promise<{ revenue: bigint; basisByClause: Map<string, bigint> }>;
-  /** Clause lines of one transaction. */
-  shareLines(transactionId: string): Promise<Array<{ clauseId: string; partner: string; basisDelta: bigint; accrualDelta: bigint }>>;
-}
-
-/** A stored ledger transaction header. */
-export interface StoredTransaction {
-  id: string;
-  kind: LedgerPostingRow['kind'];
-  requestId: string | null;
-  dimensions: Dimensions;
-  effectiveAt: number;
-  postedAt: number;
-  period: string;
-  adjustsPeriod: string | null;
-  reverses: string | null;
-  payloadHash: string;
-  revenue: bigint;
-  cost: bigint;
-  share: bigint;
-  memo: string | null;
-}
 
 const MAX_ATTEMPTS = 6;
 /** Rows per multi-row insert: stays under SQLite's and Postgres' bound-parameter limits. */
@@ -129,6 +61,8 @@ function retryable(error: unknown): boolean {
 
 function createTx(db: BillingDb, dialect: Dialect): BillingTx {
   const postgres = dialect === 'postgres';
+  // Postgres bulk inserts bind one array per column (no parameter limit): one statement per table.
+  const bulk = postgres ? 20_000 : CHUNK;
   return {
     dialect,
     db,
@@ -136,7 +70,7 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
     async insertUsage(events) {
       const inserted = new Set<string>();
       const sorted = [...events].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0));
-      for (const chunk of chunks(sorted, Math.floor(CHUNK / 2))) {
+      for (const chunk of chunks(sorted, bulk / 2)) {
         const rows = chunk.map((event) => Object.values(usageRow(event)));
         const returned = await bulkInsert<{ request_id: string }>(db, dialect, 'usage_events', USAGE_COLUMNS, rows, 'on conflict ("request_id") do nothing returning "request_id"');
         for (const row of returned) inserted.add(row.request_id);
@@ -254,6 +188,11 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
         .execute();
     },
 
+    async insertEntries(entries) {
+      const rows = entries.map((entry) => [entry.transactionId, entry.seq, entry.account, entry.amount, entry.period]);
+      for (const chunk of chunks(rows, bulk)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
+    },
+
     async insertPostings(postings) {
       if (postings.length === 0) return;
       const headers = postings.map((posting) => [
@@ -278,13 +217,13 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
         posting.share,
         posting.memo,
       ]);
-      for (const chunk of chunks(headers, Math.floor(CHUNK / 2))) await bulkInsert(db, dialect, 'ledger_transactions', TRANSACTION_COLUMNS, chunk);
-      const entries = postings.flatMap((posting) => posting.entries.map((entry, seq) => [posting.id, seq, entry.account, entry.amount, posting.period]));
-      for (const chunk of chunks(entries, CHUNK)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
+      for (const chunk of chunks(headers, bulk / 2)) await bulkInsert(db, dialect, 'ledger_transactions', TRANSACTION_COLUMNS, chunk);
+      const entries = postings.flatMap((posting) => posting.entries.map((entry, index) => [posting.id, (posting.entriesFrom ?? 0) + index, entry.account, entry.amount, posting.period]));
+      for (const chunk of chunks(entries, bulk)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
       const lines = postings.flatMap((posting) =>
         posting.shareLines.map((line) => [posting.id, line.clauseId, line.partner, posting.requestId, line.basisDelta, line.accrualDelta, posting.period]),
       );
-      for (const chunk of chunks(lines, CHUNK)) await bulkInsert(db, dialect, 'billing_share_lines', LINE_COLUMNS, chunk);
+      for (const chunk of chunks(lines, bulk)) await bulkInsert(db, dialect, 'billing_share_lines', LINE_COLUMNS, chunk);
     },
 
     async transaction(id, lock = false) {
@@ -354,7 +293,7 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
         delta.cost,
         delta.share,
       ]);
-      for (const chunk of chunks(rows, Math.floor(CHUNK / 2))) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, ROLLUP_UPSERT);
+      for (const chunk of chunks(rows, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, ROLLUP_UPSERT);
     },
   };
 }
@@ -400,3 +339,4 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
 }
 
 export type { ClauseRecord, Dimensions, LedgerPostingRow, RollupDelta } from './billing-rows.js';
+export type { BillingTx, PeriodState, StoredTransaction } from './billing-tx.js';

@@ -27,14 +27,16 @@ function itemView(item, response) {
   if (item.type === 'message') body.push(h('pre', null, textOf(item)));
   else if (item.type === 'function_call' || item.type === 'mcp_call' || item.type === 'mcp_approval_request') body.push(h('pre', { class: 'mono' }, `${item.server_label ? `${item.server_label}.` : ''}${item.name}(${item.arguments ?? ''})`), item.output ? h('pre', { class: 'mono' }, `→ ${item.output}`) : null);
   else if (item.type === 'function_call_output') body.push(h('pre', { class: 'mono' }, `${item.call_id} → ${typeof item.output === 'string' ? item.output : JSON.stringify(item.output)}`));
+  else if (item.type === 'mcp_list_tools') body.push(h('pre', { class: 'mono' }, `${item.server_label}: ${(item.tools ?? []).map((/** @type {any} */ tool) => tool.name).join(', ')}`));
   else if (item.type === 'reasoning') body.push(h('pre', null, (item.summary ?? []).map((/** @type {any} */ part) => part.text).join('\n') || '(reasoning)'));
   else body.push(h('pre', { class: 'mono' }, JSON.stringify(item, null, 1).slice(0, 800)));
   if (item.type === 'mcp_approval_request' && response) {
     const result = h('span', { class: 'sub' });
     const answer = (/** @type {boolean} */ approve) => async () => {
       try {
-        const next = await api('/v1/responses', { body: { model: response.model, previous_response_id: response.id, input: [{ type: 'mcp_approval_response', approval_request_id: item.id, approve }] } });
-        mount(result, `${approve ? 'Approved' : 'Rejected'}: continued as ${next.id} (${next.status})`);
+        // Tools are not inherited through previous_response_id: send the response's own again.
+        const next = await api('/v1/responses', { body: { model: response.model, previous_response_id: response.id, input: [{ type: 'mcp_approval_response', approval_request_id: item.id, approve }], ...(response.tools?.length ? { tools: response.tools } : {}) } });
+        mount(result, `${approve ? 'Approved' : 'Rejected'}: continued as `, h('a', { href: `/ui/runs?id=${next.id}`, class: 'mono' }, next.id), ` (${next.status})`);
       } catch (error) {
         mount(result, h('span', { class: 'error' }, `Could not answer: ${/** @type {Error} */ (error).message}`));
       }

@@ -115,19 +115,26 @@ function openSqlite(path: string): SqliteDatabase.Database {
 }
 
 /** Prepared statements kept per SQLite database (least recently used dropped first). */
-const STATEMENT_CACHE_SIZE = 256;
+const STATEMENT_CACHE_SIZE = 128;
+/**
+ * Longest SQL text whose statement is kept. Multi-row bulk statements (roll-up upserts, batched
+ * ledger inserts) are long, vary with the row count and compile to about 1 MB each for 400 rows
+ * × 32 columns, so caching them would pin memory for little gain; they are prepared each time.
+ */
+const STATEMENT_CACHE_MAX_SQL = 4096;
 
 /**
  * Kysely's SQLite driver calls `prepare(sql)` for every query; for the per-request usage insert,
  * compiling the statement cost about as much as running it (bench/run.ts profile). The same
- * SQL text now reuses its prepared statement. Safe: the driver runs one query at a time on its
- * single connection, and each statement is run or read to the end before the next query.
+ * short SQL text now reuses its prepared statement. Safe: the driver runs one query at a time on
+ * its single connection, and each statement is run or read to the end before the next query.
  */
 function cachingStatements(database: SqliteDatabase.Database): KyselySqliteDatabase {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => database.close(),
     prepare(sql) {
+      if (sql.length > STATEMENT_CACHE_MAX_SQL) return database.prepare(sql);
       let statement = cache.get(sql);
       if (statement) cache.delete(sql);
       else {

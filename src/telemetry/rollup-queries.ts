@@ -53,13 +53,13 @@ const FILTER_COLUMNS: Array<[keyof UsageFilter, RollupDimension]> = [
 
 /**
  * Which roll-up rows answer a filter: detailed hour rows when it names a project or key; else
- * coarse minute rows up to six hours, hour rows up to eight days, day rows beyond. Each choice
+ * coarse minute rows up to two hours, hour rows up to eight days, day rows beyond. Each choice
  * keeps a chart under ~360 points and a query under a few hundred thousand rows.
  */
 export function levelFor(filter: UsageFilter): { detail: 0 | 1; minutes: 1 | 60 | 1440 } {
   if (filter.projectId || filter.keyId) return { detail: 1, minutes: 60 };
   const span = filter.to - filter.from;
-  return { detail: 0, minutes: span <= 6 * 3_600_000 ? 1 : span <= 8 * 86_400_000 ? 60 : 1440 };
+  return { detail: 0, minutes: span <= 2 * 3_600_000 ? 1 : span <= 8 * 86_400_000 ? 60 : 1440 };
 }
 
 /** Reads the roll-ups. */

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database, Int64, Migration, Schema } from '../store/index.js';
 import { int64, migrate } from '../store/index.js';
 
@@ -59,7 +59,9 @@ const rollups: Migration = {
       .addColumn('bucket_start', big, (column) => column.notNull());
     for (const dimension of ROLLUP_DIMENSIONS) table = table.addColumn(dimension, 'text', (column) => column.notNull());
     for (const measure of ROLLUP_MEASURES) table = table.addColumn(measure, big, (column) => column.notNull().defaultTo(0));
-    await table.addPrimaryKeyConstraint('telemetry_usage_rollups_pk', ['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS] as never).execute();
+    table = table.addPrimaryKeyConstraint('telemetry_usage_rollups_pk', ['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS] as never);
+    // SQLite: rows clustered by the primary key, so a time range is one contiguous read.
+    await (dialect === 'sqlite' ? table.modifyEnd(sql`without rowid`) : table).execute();
     await db.schema.createIndex('telemetry_usage_rollups_key').on('telemetry_usage_rollups').columns(['detail', 'key_id', 'bucket_start']).execute();
     await db.schema.createIndex('telemetry_usage_rollups_project').on('telemetry_usage_rollups').columns(['detail', 'project_id', 'bucket_start']).execute();
   },

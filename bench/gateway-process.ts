@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app.js';
@@ -49,10 +50,19 @@ const app = await createApp({ config, ...(transport ? { transport } : {}) });
 const { url } = await app.listen(0, '127.0.0.1');
 
 let profiler: Session | undefined;
+// Event-loop delay: synchronous work (SQLite commits, GC) that holds every other request up.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 
 serveIpc(url, {
   stats(message) {
     return processStats(message['gc'] === true);
+  },
+  /** Event-loop delay since the last call (ms), then resets. */
+  'loop-delay'() {
+    const figures = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+    loopDelay.reset();
+    return figures;
   },
   async 'profile-start'() {
     profiler = new Session();

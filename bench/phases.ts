@@ -16,6 +16,13 @@ export interface Targets {
 }
 
 const stats = (child: Child, gc = false) => child.call<ProcessStats>('stats', { gc });
+/** A proxy's event-loop delay (ms) since the previous call (timer lateness, 1 ms resolution). */
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+const loopDelay = (child: Child) => child.call<LoopDelay>('loop-delay');
 const cpuUs = (before: ProcessStats, after: ProcessStats) => after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs;
 
 /** A load run with the CPU each process spent on it, µs per answered request. */
@@ -58,11 +65,13 @@ export async function throughputPhase(targets: Targets, plan: { connections: num
 export async function latencyPhase(targets: Targets, plan: { count: number; block: number; warmup: number }) {
   const { fake, gateway, reference, log } = targets;
   log(`latency: ${plan.count} sequential requests per target, 1 connection`);
-  const [gatewayBefore, referenceBefore] = await Promise.all([stats(gateway), reference && stats(reference)]);
+  const [gatewayBefore, referenceBefore] = await Promise.all([stats(gateway), reference && stats(reference), loopDelay(gateway), reference && loopDelay(reference)]);
   const samples = await sequentialLatency({ direct: fake.url, ...(reference ? { reference: reference.url } : {}), switchyard: gateway.url }, plan);
-  const [gatewayAfter, referenceAfter] = await Promise.all([stats(gateway), reference && stats(reference)]);
+  const [gatewayAfter, referenceAfter, gatewayLoopDelay, referenceLoopDelay] = await Promise.all([stats(gateway), reference && stats(reference), loopDelay(gateway), reference && loopDelay(reference)]);
   const perRequest = plan.count + plan.warmup;
   return {
+    gatewayLoopDelay,
+    referenceLoopDelay,
     direct: summarize(samples['direct']!),
     reference: samples['reference'] && summarize(samples['reference']),
     switchyard: summarize(samples['switchyard']!),
@@ -80,13 +89,15 @@ export async function streamingPhase(
   const origins = { direct: fake.url, ...(reference ? { reference: reference.url } : {}), switchyard: gateway.url };
   await fake.call('configure', { chunks: plan.chunks, delayMs: 0 });
   log(`streaming: TTFB over ${plan.ttfb.count} streams per target (${plan.chunks} events, burst)`);
+  await Promise.all([loopDelay(gateway), reference && loopDelay(reference)]);
   const ttfb = await streamTimings(origins, { ...plan.ttfb, events: plan.chunks });
+  const [gatewayLoopDelay, referenceLoopDelay] = await Promise.all([loopDelay(gateway), reference && loopDelay(reference)]);
   await fake.call('configure', { chunks: plan.chunks, delayMs: plan.delayMs });
   log(`streaming: gaps over ${plan.gaps.count} streams per target (${plan.chunks} events ${plan.delayMs} ms apart)`);
   const paced = await streamTimings(origins, { ...plan.gaps, events: plan.chunks });
   await fake.call('configure', { chunks: 10, delayMs: 0 });
   const pick = (name: string) => ({ ttfb: summarize(ttfb[name]!.ttfb), pacedTtfb: summarize(paced[name]!.ttfb), gaps: summarize(paced[name]!.gaps), gapSamples: paced[name]!.gaps });
-  return { direct: pick('direct'), reference: reference ? pick('reference') : undefined, switchyard: pick('switchyard') };
+  return { direct: pick('direct'), reference: reference ? pick('reference') : undefined, switchyard: pick('switchyard'), gatewayLoopDelay, referenceLoopDelay };
 }
 
 /** Highest RSS and heap seen while sampling. */

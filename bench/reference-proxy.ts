@@ -1,5 +1,6 @@
 import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 import { processStats, serveIpc } from './ipc.js';
 
@@ -43,10 +44,17 @@ const http = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (inco
   })().catch(() => response.destroy());
 });
 const net = createNetServer({ noDelay: true }, (socket) => http.emit('connection', socket));
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
 net.listen(0, '127.0.0.1', () => {
   const { port } = net.address() as AddressInfo;
   serveIpc(`http://127.0.0.1:${port}`, {
     stats: (message) => processStats(message['gc'] === true),
+    'loop-delay'() {
+      const figures = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+      loopDelay.reset();
+      return figures;
+    },
     shutdown() {
       setImmediate(() => process.exit(0));
       return {};

@@ -118,15 +118,17 @@ async function main(): Promise<number> {
       const added = (value: number | undefined, base: number) => (value === undefined ? '—' : `${fixed(value, 3)} (${signed(value - base, 3)})`);
       rows.push({ measure: 'Latency p50, 1 conn (ms)', direct: fixed(direct.p50, 3), reference: added(bare?.p50, direct.p50), switchyard: fixed(switchyard.p50, 3), result: signed(p50, 3, ' ms'), target: '≤ +0.5 ms', pass: p50 <= 0.5 });
       rows.push({ measure: 'Latency p99, 1 conn (ms)', direct: fixed(direct.p99, 3), reference: added(bare?.p99, direct.p99), switchyard: fixed(switchyard.p99, 3), result: signed(p99, 3, ' ms'), target: '≤ +2 ms', pass: p99 <= 2 });
+      rows.push({ measure: 'Event-loop delay p99 / max, 1 conn (ms)', direct: '—', reference: loopDelayText(result.referenceLoopDelay), switchyard: loopDelayText(result.gatewayLoopDelay), result: '', target: '', pass: null });
       rows.push({ measure: 'CPU per request, proxy, 1 conn (µs)', direct: '—', reference: fixed(result.referenceCpuPerRequestUs, 0), switchyard: fixed(result.gatewayCpuPerRequestUs, 0), result: `at ${fixed(1000 / switchyard.mean, 0)} req/s`, target: '', pass: null });
     }
 
     if (phases.has('streaming')) {
-      const { direct, reference: bare, switchyard } = (raw['streaming'] = await phase('streaming', () => streamingPhase(targets, PLAN.streaming)));
+      const { direct, reference: bare, switchyard, gatewayLoopDelay, referenceLoopDelay } = (raw['streaming'] = await phase('streaming', () => streamingPhase(targets, PLAN.streaming)));
       const ttfb = switchyard.ttfb.p50 - direct.ttfb.p50;
       const added = (value: number | undefined, base: number) => (value === undefined ? '—' : `${fixed(value, 3)} (${signed(value - base, 3)})`);
       rows.push({ measure: 'Stream TTFB p50 (ms)', direct: fixed(direct.ttfb.p50, 3), reference: added(bare?.ttfb.p50, direct.ttfb.p50), switchyard: fixed(switchyard.ttfb.p50, 3), result: signed(ttfb, 3, ' ms'), target: '≤ +1 ms', pass: ttfb <= 1 });
       rows.push({ measure: 'Stream TTFB p99 (ms)', direct: fixed(direct.ttfb.p99, 3), reference: added(bare?.ttfb.p99, direct.ttfb.p99), switchyard: fixed(switchyard.ttfb.p99, 3), result: signed(switchyard.ttfb.p99 - direct.ttfb.p99, 3, ' ms'), target: '', pass: null });
+      rows.push({ measure: 'Event-loop delay p99 / max, TTFB run (ms)', direct: '—', reference: loopDelayText(referenceLoopDelay), switchyard: loopDelayText(gatewayLoopDelay), result: '', target: '', pass: null });
       const { chunks, delayMs } = PLAN.streaming;
       const gapP50 = switchyard.gaps.p50 - direct.gaps.p50;
       // Forwarded as they arrive: the same median gap, and no more events bunched together
@@ -183,6 +185,10 @@ async function main(): Promise<number> {
     await fake?.stop();
     closeSync(logFd);
   }
+}
+
+function loopDelayText(delay: { p99: number; max: number } | undefined): string {
+  return delay ? `${fixed(delay.p99, 1)} / ${fixed(delay.max, 1)}` : '—';
 }
 
 /** `git describe`-like label of the code measured, with `+dirty` when src/ has local edits. */

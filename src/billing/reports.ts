@@ -2,13 +2,13 @@ import { invalidRequest } from '../errors/index.js';
 import type { Database } from '../store/index.js';
 import { billingDb } from '../store/billing-schema.js';
 import { moneySums, type ReportColumn, type ReportFilters, type ReportSums, rollupSums, usageSums } from '../store/billing-reports.js';
-import { hourOf } from './booking.js';
 
 /**
  * Usage and revenue reports by tenant, project, key, model, partner and cloud over any time
- * range. Whole hours come from the hourly rollups (written in the same transaction as the
- * ledger, so they reconcile with it); the partial hours at either edge come from the raw rows.
- * A month over ten million events reads a few hundred thousand rollup rows at most.
+ * range. Whole days come from the daily rollups, whole hours at the edges of those days from the
+ * hourly rollups (both written in the same transaction as the ledger, so they reconcile with it),
+ * and the partial hours at either end from the raw rows. A month over ten million events reads
+ * tens of thousands of rollup rows.
  */
 
 /** A dimension reports group and filter by. `cloud` is the provider (deployment) that served. */
@@ -66,17 +66,23 @@ export async function report(database: Database, query: ReportQuery): Promise<Re
     if (value !== undefined) filters[COLUMN[dimension]] = value;
   }
   const db = billingDb(database);
-  const wholeFrom = query.from === hourOf(query.from) ? query.from : hourOf(query.from) + 3_600_000;
-  const wholeTo = hourOf(query.to);
+  // [from, to) = raw | hours | days | hours | raw, each piece possibly empty.
+  const hour = 3_600_000;
+  const day = 86_400_000;
+  const up = (at: number, unit: number) => Math.ceil(at / unit) * unit;
+  const down = (at: number, unit: number) => Math.floor(at / unit) * unit;
+  const hoursFrom = Math.min(up(query.from, hour), query.to);
+  const hoursTo = Math.max(down(query.to, hour), hoursFrom);
+  const daysFrom = Math.min(up(hoursFrom, day), hoursTo);
+  const daysTo = Math.max(down(hoursTo, day), daysFrom);
   const parts: ReportSums[][] = [];
-  if (wholeFrom < wholeTo) {
-    parts.push(await rollupSums(db, wholeFrom, wholeTo, columns, filters));
-    for (const [from, to] of [[query.from, wholeFrom], [wholeTo, query.to]] as const) {
-      parts.push(await usageSums(db, from, to, columns, filters), await moneySums(db, from, to, columns, filters));
-    }
-  } else {
-    parts.push(await usageSums(db, query.from, query.to, columns, filters), await moneySums(db, query.from, query.to, columns, filters));
+  for (const [from, to] of [[query.from, hoursFrom], [hoursTo, query.to]] as const) {
+    if (from < to) parts.push(await usageSums(db, from, to, columns, filters), await moneySums(db, from, to, columns, filters));
   }
+  for (const [from, to] of [[hoursFrom, daysFrom], [daysTo, hoursTo]] as const) {
+    if (from < to) parts.push(await rollupSums(db, 'hour', from, to, columns, filters));
+  }
+  if (daysFrom < daysTo) parts.push(await rollupSums(db, 'day', daysFrom, daysTo, columns, filters));
   const merged = new Map<string, ReportSums>();
   for (const row of parts.flat()) {
     const key = row.values.join('\u0000');

@@ -3,7 +3,7 @@ import type { BillingDb } from './billing-schema.js';
 import { toBigInt, toNumber } from './internal/convert.js';
 
 /**
- * Report queries: sums over hourly rollups for whole hours, and over the raw rows
+ * Report queries: sums over daily and hourly rollups for whole days and hours, and over the raw rows
  * (`usage_events` for counts and tokens, `ledger_transactions` for money) for the partial
  * hours at the edges of a range. The caller merges them by dimension values.
  */
@@ -31,10 +31,10 @@ export interface ReportSums {
 const COUNTERS = ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens'] as const;
 const MONEY = ['revenue', 'cost', 'share'] as const;
 
-/** Sums of rollups with `bucket` in [from, to) (both whole hours). */
-export async function rollupSums(db: BillingDb, from: number, to: number, columns: readonly ReportColumn[], filters: ReportFilters): Promise<ReportSums[]> {
+/** Sums of hourly (`grain` hour) or daily rollups with `bucket` in [from, to) (whole hours or days). */
+export async function rollupSums(db: BillingDb, grain: 'hour' | 'day', from: number, to: number, columns: readonly ReportColumn[], filters: ReportFilters): Promise<ReportSums[]> {
   const sums = [...COUNTERS, ...MONEY].map((name) => sql`cast(sum(${sql.ref(name)}) as bigint) as ${sql.ref(name)}`);
-  return run(db, 'billing_rollups', 'bucket', from, to, columns, filters, (column) => sql.ref(column), sums);
+  return run(db, grain === 'hour' ? 'billing_rollups' : 'billing_rollups_daily', 'bucket', from, to, columns, filters, (column) => sql.ref(column), sums);
 }
 
 /** Counts and tokens of usage events with `created_at` in [from, to). */

@@ -5,11 +5,11 @@ import type { Int64, Int64Nullable, Schema } from './schema.js';
 /**
  * Tables of the commerce plane (migration `0004-billing`): a double-entry ledger
  * (`ledger_transactions` + `ledger_entries`), revenue-share clauses with their running totals,
- * per-request clause lines, accounting periods, frozen statements and hourly rollups.
+ * per-request clause lines, accounting periods, frozen statements and hourly and daily rollups.
  *
  * Money is µUSD in 64-bit integer columns (read as `bigint`). Rows are append-only except
  * `billing_clauses` (running totals, serialised by a row lock), `billing_periods` (status) and
- * `billing_rollups` (counters).
+ * `billing_rollups` / `billing_rollups_daily` (counters).
  */
 
 /** `ledger_transactions`: one row per posting (usage event, refund, credit, reversal). */
@@ -165,6 +165,8 @@ export type BillingTables = {
   billing_periods: BillingPeriodsTable;
   billing_statements: BillingStatementsTable;
   billing_rollups: BillingRollupsTable;
+  /** Same columns, `bucket` = start of the UTC day. */
+  billing_rollups_daily: BillingRollupsTable;
 };
 
 /** The query builder over the shared schema plus the billing tables. */

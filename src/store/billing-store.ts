@@ -293,7 +293,18 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
         delta.cost,
         delta.share,
       ]);
-      for (const chunk of chunks(rows, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, ROLLUP_UPSERT);
+      for (const chunk of chunks(rows, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, upsert('billing_rollups'));
+      // The same deltas summed per day (a batch spans seconds, so this is rarely fewer rows).
+      const daily = new Map<string, unknown[]>();
+      for (const row of rows) {
+        const day = Math.floor((row[0] as number) / 86_400_000) * 86_400_000;
+        const key = [day, ...row.slice(1, 7)].join('\u0000');
+        const into = daily.get(key);
+        if (!into) daily.set(key, [day, ...row.slice(1)]);
+        else for (let index = 7; index < row.length; index++) into[index] = add(into[index], row[index]);
+      }
+      const days = [...daily.entries()].sort(([a], [b]) => compareKeys(a, b)).map(([, row]) => row);
+      for (const chunk of chunks(days, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups_daily', ROLLUP_COLUMNS, chunk, upsert('billing_rollups_daily'));
     },
   };
 }
@@ -321,11 +332,17 @@ const LINE_COLUMNS = [text('transaction_id'), text('clause_id'), text('partner')
 const ROLLUP_KEY = ['bucket', 'tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner'];
 const ROLLUP_SUMS = ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'revenue', 'cost', 'share'];
 const ROLLUP_COLUMNS = [int8('bucket'), ...ROLLUP_KEY.slice(1).map(text), ...ROLLUP_SUMS.map(int8)];
-const ROLLUP_UPSERT = `on conflict (${ROLLUP_KEY.map((column) => `"${column}"`).join(', ')}) do update set ${ROLLUP_SUMS.map((column) => `"${column}" = "billing_rollups"."${column}" + excluded."${column}"`).join(', ')}`;
+const upsert = (table: string) =>
+  `on conflict (${ROLLUP_KEY.map((column) => `"${column}"`).join(', ')}) do update set ${ROLLUP_SUMS.map((column) => `"${column}" = "${table}"."${column}" + excluded."${column}"`).join(', ')}`;
 
 /** Key of a rollup row, for ordering and merging. */
 export function rollupKey(delta: Pick<RollupDelta, 'bucket' | 'tenantId' | 'projectId' | 'keyId' | 'model' | 'deployment' | 'partner'>): string {
   return [String(delta.bucket).padStart(16, '0'), delta.tenantId, delta.projectId, delta.keyId, delta.model, delta.deployment, delta.partner].join('\u0000');
+}
+
+/** Sum of two counters of the same column: numbers (counts, tokens) or bigints (money). */
+function add(a: unknown, b: unknown): number | bigint {
+  return typeof a === 'bigint' ? a + (b as bigint) : (a as number) + (b as number);
 }
 
 function compareKeys(a: string, b: string): number {

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Billing } from '../../src/billing/index.js';
 import type { Database } from '../../src/store/index.js';
@@ -122,5 +123,25 @@ describe.each(targets)('adjustments and reports on $name', (target) => {
     const keyless = await billing.report({ from: 0, to: hour + 10_800_000, groupBy: ['key'], where: { key: '' } });
     expect(keyless).toMatchObject([{ dimensions: { key: '' }, requests: 1, revenue: 20n }]);
     await expect(billing.report({ from: 0, to: 1, groupBy: ['planet' as never] })).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('reports over any range (raw, hourly and daily pieces) equal the events in it', async () => {
+    const start = Date.parse('2026-10-10T00:00:00Z');
+    const events = Array.from({ length: 120 }, (_, index) => usageEvent({ createdAt: start + ((index * 7_919_993) % (4 * 86_400_000)), inputTokens: 1 + index, tenantId: index % 3 ? 'acme' : 'globex' }));
+    for (const event of events) await billing.record(event);
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 4 * 86_400_000 }), fc.integer({ min: 1, max: 4 * 86_400_000 }), async (offset, length) => {
+        const from = start - 3_600_000 + offset;
+        const to = from + length;
+        const rows = await billing.report({ from, to, groupBy: ['tenant'] });
+        for (const tenant of ['acme', 'globex']) {
+          const inRange = events.filter((event) => event.tenantId === tenant && event.createdAt >= from && event.createdAt < to);
+          const row = rows.find((item) => item.dimensions.tenant === tenant);
+          expect(row?.requests ?? 0).toBe(inRange.length);
+          expect(row?.revenue ?? 0n).toBe(inRange.reduce((sum, event) => sum + BigInt(event.inputTokens), 0n));
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });

@@ -17,7 +17,7 @@ export interface Target {
   open(): Promise<Database>;
 }
 
-const BILLING_TABLES = ['usage_events', 'ledger_transactions', 'ledger_entries', 'billing_clauses', 'billing_share_lines', 'billing_periods', 'billing_statements', 'billing_rollups'];
+const BILLING_TABLES = ['usage_events', 'ledger_transactions', 'ledger_entries', 'billing_clauses', 'billing_share_lines', 'billing_periods', 'billing_statements', 'billing_rollups', 'billing_rollups_daily'];
 
 /**
  * SQLite `:memory:` always; Postgres when reachable (a database of its own per test file,
@@ -143,6 +143,12 @@ export async function expectReconciled(billing: Billing, database: Database): Pr
   const usageCount = await db.selectFrom('usage_events').select((eb) => eb.fn.countAll().as('count')).executeTakeFirstOrThrow();
   const row = totals[0] ?? { revenue: 0n, cost: 0n, share: 0n, requests: 0 };
   expect({ revenue: row.revenue, cost: row.cost, share: row.share, requests: row.requests }).toEqual({ revenue, cost, share, requests: Number(usageCount.count) });
+  // Hourly and daily rollups hold the same totals; a range read from hourly rollups agrees too.
+  const sums = async (table: 'billing_rollups' | 'billing_rollups_daily') =>
+    (await sql<{ requests: unknown; revenue: unknown; share: unknown }>`select coalesce(sum(requests), 0) as requests, coalesce(sum(revenue), 0) as revenue, coalesce(sum(share), 0) as share from ${sql.table(table)}`.execute(db)).rows.map((item) => [BigInt(String(item.requests)), BigInt(String(item.revenue)), BigInt(String(item.share))]);
+  expect(await sums('billing_rollups_daily')).toEqual(await sums('billing_rollups'));
+  const hourly = await billing.report({ from: 3_600_000, to: 8_639_999_996_400_000 });
+  expect(hourly[0]?.revenue ?? 0n).toBe(revenue);
   // Grouped by every dimension, the same totals.
   const grouped = await billing.report({ from: 0, to: 8_640_000_000_000_000, groupBy: REPORT_DIMENSIONS });
   expect(grouped.reduce((sum, item) => sum + item.revenue, 0n)).toBe(revenue);

@@ -4,7 +4,7 @@ import { int64 } from './types.js';
 
 /**
  * Creates the billing tables (see `../billing-schema.ts`): the ledger, revenue-share clauses,
- * clause lines, periods, statements and hourly rollups.
+ * clause lines, periods, statements and hourly and daily rollups.
  *
  * Every metered request writes a transaction, four to six entries, a clause line per clause and
  * a rollup upsert, so indexes are kept to what a query needs: refunds (transactions by request
@@ -112,12 +112,16 @@ export const billing: Migration = {
       .addColumn('body', 'text', (column) => column.notNull())
       .execute();
 
+    // Hourly and daily rollups: reports read whole days from the daily table, whole hours at
+    // the day edges from the hourly one, and partial hours from the raw rows.
     const dimensions = ['bucket', 'tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner'];
-    let rollups = db.schema.createTable('billing_rollups').addColumn('bucket', big, (column) => column.notNull());
-    for (const name of dimensions.slice(1)) rollups = rollups.addColumn(name, 'text', (column) => column.notNull());
-    for (const name of ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'revenue', 'cost', 'share']) {
-      rollups = rollups.addColumn(name, big, (column) => column.notNull());
+    for (const table of ['billing_rollups', 'billing_rollups_daily']) {
+      let rollups = db.schema.createTable(table).addColumn('bucket', big, (column) => column.notNull());
+      for (const name of dimensions.slice(1)) rollups = rollups.addColumn(name, 'text', (column) => column.notNull());
+      for (const name of ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'revenue', 'cost', 'share']) {
+        rollups = rollups.addColumn(name, big, (column) => column.notNull());
+      }
+      await compact(rollups.addPrimaryKeyConstraint(`${table}_pk`, dimensions as never)).execute();
     }
-    await compact(rollups.addPrimaryKeyConstraint('billing_rollups_pk', dimensions as never)).execute();
   },
 };

@@ -63,8 +63,8 @@ export function createMeter(options: MeterOptions): Meter {
       const outcomes = await options.post(batch.map((waiter) => waiter.event));
       batch.forEach((waiter, index) => settle(waiter, outcomes[index]!));
     } catch (error) {
-      if (batch.length === 1) {
-        batch[0]!.reject(error);
+      if (batch.length === 1 || !aboutData(error)) {
+        for (const waiter of batch) waiter.reject(error);
         return;
       }
       // One bad event must not sink its neighbours: retry each on its own.
@@ -112,4 +112,16 @@ export function createMeter(options: MeterOptions): Meter {
       return inFlight;
     },
   };
+}
+
+/**
+ * True when a failed batch may have failed because of one of its events (a value out of range,
+ * a constraint), so posting the events one by one can save the others. A store that is down
+ * or unreachable fails every event alike: those batches are refused whole, at once.
+ */
+function aboutData(error: unknown): boolean {
+  if (error instanceof RangeError || error instanceof TypeError) return true;
+  const code = (error as { code?: unknown } | null)?.code;
+  // Postgres classes 22 (data exception) and 23 (integrity constraint); SQLite constraint/range errors.
+  return typeof code === 'string' && (/^2[23]/.test(code) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_RANGE' || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH');
 }

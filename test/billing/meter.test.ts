@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { createMeter, type UsageOutcome } from '../../src/billing/index.js';
+import { GatewayError } from '../../src/errors/index.js';
+import type { UsageEvent } from '../../src/store/index.js';
+import { usageEvent } from './fixtures/events.js';
+
+/** Group commit: batching, per-event outcomes, and what a failed batch does to its events. */
+
+function recorder(fail?: (events: UsageEvent[]) => unknown) {
+  const batches: string[][] = [];
+  const post = async (events: UsageEvent[]): Promise<UsageOutcome[]> => {
+    batches.push(events.map((event) => event.requestId));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const error = fail?.(events);
+    if (error) throw error;
+    return events.map((event) =>
+      event.inputTokens === 13
+        ? { status: 'conflict', error: new GatewayError('conflict', { code: 'invalid_request', status: 409 }) }
+        : { status: 'posted', transactionId: `u:${event.requestId}`, revenue: 1n, cost: 0n, share: 0n },
+    );
+  };
+  return { batches, post };
+}
+
+describe('meter', () => {
+  it('commits the first event alone, then everything that arrived meanwhile in one batch', async () => {
+    const { batches, post } = recorder();
+    const meter = createMeter({ post, maxBatch: 100 });
+    const events = Array.from({ length: 50 }, () => usageEvent());
+    const outcomes = await Promise.all(events.map((event) => meter.record(event)));
+    expect(outcomes.every((outcome) => outcome.status === 'posted')).toBe(true);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 49]);
+    expect(meter.pending).toBe(0);
+  });
+
+  it('rejects only the event whose payload conflicts', async () => {
+    const { post } = recorder();
+    const meter = createMeter({ post });
+    const results = await Promise.allSettled([meter.record(usageEvent()), meter.record(usageEvent({ inputTokens: 13 })), meter.record(usageEvent())]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+  });
+
+  it('splits a batch that failed on one bad event, so the others still commit', async () => {
+    const { batches, post } = recorder((events) => (events.length > 1 && events.some((event) => event.outputTokens === 7) ? new RangeError('out of range') : events[0]?.outputTokens === 7 ? new RangeError('out of range') : undefined));
+    const meter = createMeter({ post });
+    const first = meter.record(usageEvent());
+    const rest = [usageEvent(), usageEvent({ outputTokens: 7 }), usageEvent()].map((event) => meter.record(event));
+    const results = await Promise.allSettled([first, ...rest]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 3, 1, 1, 1]);
+  });
+
+  it('refuses a whole batch at once when the store itself fails', async () => {
+    const { batches, post } = recorder(() => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const meter = createMeter({ post });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => meter.record(usageEvent())));
+    expect(results.every((result) => result.status === 'rejected')).toBe(true);
+    expect(batches.map((batch) => batch.length)).toEqual([1, 4]);
+    await meter.flush();
+  });
+
+  it('refuses an event the store could not hold before queueing it', async () => {
+    const { batches, post } = recorder();
+    const meter = createMeter({ post });
+    await expect(meter.record(usageEvent({ inputTokens: 1.5 }))).rejects.toThrow(RangeError);
+    expect(batches).toEqual([]);
+  });
+});

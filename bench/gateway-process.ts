@@ -42,9 +42,9 @@ const config = validateConfig({
   models: { 'bench-model': { deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
 });
 
-const connections = process.env['BENCH_UPSTREAM_CONNECTIONS'];
+const connections = Number(process.env['BENCH_UPSTREAM_CONNECTIONS'] || Number.NaN);
 let transport: Transport | undefined;
-if (connections) transport = createTransport({ connections: Number(connections), headersTimeoutMs: config.routing.attemptTimeoutMs });
+if (Number.isInteger(connections) && connections > 0) transport = createTransport({ connections, headersTimeoutMs: config.routing.attemptTimeoutMs });
 
 const app = await createApp({ config, ...(transport ? { transport } : {}) });
 const { url } = await app.listen(0, '127.0.0.1');

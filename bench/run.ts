@@ -71,7 +71,8 @@ async function main(): Promise<number> {
         BENCH_UPSTREAM_URL: fake.url,
         BENCH_MASTER_KEY: MASTER_KEY,
         BENCH_LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
-        ...(upstreamConnections === 'default' ? {} : { BENCH_UPSTREAM_CONNECTIONS: upstreamConnections }),
+        // '' = createApp's own transport (the child would otherwise inherit 'default').
+        BENCH_UPSTREAM_CONNECTIONS: upstreamConnections === 'default' ? '' : upstreamConnections,
       },
       stdout: logFd,
     });

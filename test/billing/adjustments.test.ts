@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Billing } from '../../src/billing/index.js';
-import type { Database } from '../../src/store/index.js';
+import { createUsageRepository, type Database } from '../../src/store/index.js';
 import { billingTargets, clauseTotals, expectReconciled, startBilling, T0, testClock, testConfig, usageEvent } from './helpers.js';
 
 /** Refunds, credits, reversals, agreement changes and reports, on SQLite and Postgres. */
@@ -123,6 +123,15 @@ describe.each(targets)('adjustments and reports on $name', (target) => {
     const keyless = await billing.report({ from: 0, to: hour + 10_800_000, groupBy: ['key'], where: { key: '' } });
     expect(keyless).toMatchObject([{ dimensions: { key: '' }, requests: 1, revenue: 20n }]);
     await expect(billing.report({ from: 0, to: 1, groupBy: ['planet' as never] })).rejects.toMatchObject({ status: 400 });
+  });
+
+  it('text with quotes, backslashes, commas, braces and NULL survives the bulk insert', async () => {
+    const odd = 'we,ird {"NULL"} \\ \' é';
+    const event = usageEvent({ tenantId: odd, keyId: 'NULL', metadata: { note: odd }, attemptLog: [{ provider: odd, status: null, errorClass: null, ms: 1 }] });
+    await billing.record(event);
+    const stored = await createUsageRepository(database).get(event.requestId);
+    expect(stored).toMatchObject({ tenantId: odd, keyId: 'NULL', metadata: { note: odd }, attemptLog: [{ provider: odd }] });
+    expect((await billing.statement('customer', odd, '2026-10')).totals['net']).toBe('0.0001');
   });
 
   it('reports over any range (raw, hourly and daily pieces) equal the events in it', async () => {

@@ -51,6 +51,7 @@ const FAILURES: Array<[string, FakeStep, { status: number | null; errorClass: st
   ['429 with retry-after', { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } } }, { status: 429, errorClass: 'rate_limited' }],
   ['500', { status: 500, body: { error: { message: 'The server had an error', type: 'server_error', param: null, code: null } } }, { status: 500, errorClass: 'server_error' }],
   ['503', { status: 503, body: { error: { message: 'The engine is currently overloaded', type: 'server_error', param: null, code: null } } }, { status: 503, errorClass: 'overloaded' }],
+  ['529 (overloaded, as Anthropic and some proxies send it)', { status: 529, body: { error: { message: 'Overloaded', type: 'overloaded_error', param: null, code: null } } }, { status: 529, errorClass: 'overloaded' }],
   ['garbage body (non-JSON 200)', { status: 200, body: '<html><body>502 Bad Gateway from some proxy</body></html>' }, { status: null, errorClass: 'bad_response' }],
   ['reset before headers', { resetBeforeHeaders: true }, { status: null, errorClass: 'connection' }],
 ];

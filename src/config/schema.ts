@@ -134,6 +134,8 @@ const modelSchema = z.strictObject({
   /** What customers pay, USD per 1M tokens; a list for versioned prices. */
   price: z.union([tokenPriceSchema, z.array(tokenPriceSchema)]).optional(),
   tags: z.array(z.string()).default([]),
+  /** Models to try, in order, when every deployment of this one fails in a way another model could fix. */
+  fallbacks: z.array(z.string()).default([]),
   deployments: z.array(deploymentSchema).min(1),
 });
 
@@ -286,6 +288,12 @@ export function crossCheck(config: Config): Array<[string, string]> {
       else if (deployment.api !== undefined && provider.type !== 'bedrock') {
         problems.push([`${path}.api`, `"api" applies to bedrock deployments only, not ${provider.type}`]);
       }
+    });
+    model.fallbacks.forEach((fallback, index) => {
+      const path = `models.${name}.fallbacks[${index}]`;
+      if (!(fallback in config.models)) problems.push([path, `unknown model "${fallback}"`]);
+      else if (fallback === name) problems.push([path, 'a model cannot be its own fallback']);
+      else if (config.models[fallback]!.kind !== model.kind) problems.push([path, `"${fallback}" is an ${config.models[fallback]!.kind} model; "${name}" is a ${model.kind} model`]);
     });
   }
   config.routing.rules.forEach((rule, index) => {

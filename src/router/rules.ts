@@ -4,6 +4,9 @@ import type { Principal } from '../gateway/types.js';
 import type { Catalog, CatalogModel } from './catalog.js';
 import type { RequestFeatures } from './features.js';
 
+/** The longest chain of models one request tries (client list plus configured fallbacks). */
+const MAX_CHAIN = 10;
+
 /** The models a request will try, in order, and why. */
 export interface ModelChain {
   models: CatalogModel[];
@@ -26,7 +29,8 @@ export interface ChainInput {
 /**
  * Turns the requested model into the chain of models to try: the client's list (or the one
  * model), the first matching rule applied to the first model, models that cannot take the
- * request (capabilities, context window) skipped, and context-overflow fallbacks collected.
+ * request (capabilities, context window) skipped, each model's configured `fallbacks` appended,
+ * and context-overflow fallbacks collected.
  */
 export function resolveChain(input: ChainInput): ModelChain {
   const names = input.list && input.list.length > 0 ? input.list : [input.requested];
@@ -45,6 +49,14 @@ export function resolveChain(input: ChainInput): ModelChain {
     const target = input.catalog.get(rule.model);
     if (target) models[0] = target;
     break;
+  }
+  // Each model's configured fallbacks follow the models the client named, in order, once each;
+  // a fallback this key may not use is skipped rather than refused.
+  for (let index = 0; index < models.length && models.length < MAX_CHAIN; index++) {
+    for (const name of models[index]!.config.fallbacks) {
+      const fallback = input.catalog.get(name);
+      if (fallback && input.allowed(input.principal, name) && !models.includes(fallback) && models.length < MAX_CHAIN) models.push(fallback);
+    }
   }
   const overflow = new Map<string, CatalogModel>();
   for (const model of models) {

@@ -229,3 +229,64 @@ describe('routing strategies', () => {
     expect(counts['openai']).toBeLessThanOrEqual(180);
   });
 });
+
+describe('model chains: the client list and configured fallbacks', () => {
+  /** `broken` has one deployment at `brokenUrl`; `backup` is the OpenAI emulator. */
+  function chainGateway(brokenUrl: string, fallbacks: string[] = []) {
+    return startGateway({
+      partners: { openai: {}, fakecloud: {} },
+      providers: {
+        first: { type: 'openai', partner: 'fakecloud', baseUrl: `${brokenUrl}/v1`, apiKey: 'sk-first' },
+        second: { ...cloudProviders(clouds).openai, partner: 'openai' },
+      },
+      models: {
+        broken: { fallbacks, deployments: [{ provider: 'first', model: 'gpt-4o-mini' }] },
+        backup: { deployments: [{ provider: 'second', model: 'gpt-4o-mini' }] },
+      },
+      routing: { retries: 1 },
+    });
+  }
+  const ask = { messages: [{ role: 'user', content: 'say answered by the backup model' }] };
+
+  it('models: [...] tries the next model when every deployment of the first fails', async () => {
+    gateway = await chainGateway(`http://127.0.0.1:${await closedPort()}`);
+    const answer = await call(`${gateway.url}/v1/chat/completions`, { body: { ...ask, model: 'broken', models: ['broken', 'backup'] } });
+    expect(answer.status).toBe(200);
+    expect(answer.body.choices[0].message.content).toBe('answered by the backup model');
+    expect(answer.headers['x-switchyard-model']).toBe('backup');
+    expect(answer.headers['x-switchyard-deployment']).toBe('second');
+    const row = await gateway.app.usage.get(String(answer.headers['x-request-id']));
+    expect(row?.attemptLog.map((attempt) => [attempt.provider, attempt.errorClass])).toEqual([
+      ['first', 'connection'],
+      ['first', 'connection'],
+      ['second', null],
+    ]);
+  });
+
+  it("a model's configured fallbacks serve when it is down, with the openai SDK", async () => {
+    gateway = await chainGateway(`http://127.0.0.1:${await closedPort()}`, ['backup']);
+    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'local', maxRetries: 0 });
+    const { data, response } = await client.chat.completions.create({ model: 'broken', messages: [{ role: 'user', content: 'say answered by the backup model' }] }).withResponse();
+    expect(data.choices[0]?.message.content).toBe('answered by the backup model');
+    expect(response.headers.get('x-switchyard-model')).toBe('backup');
+
+    const streamed = await streamRequest(`${gateway.url}/v1/chat/completions`, { ...ask, model: 'broken', stream: true });
+    expect(streamed.status).toBe(200);
+    expect(streamed.headers['x-switchyard-model']).toBe('backup');
+    expect(streamed.done).toBe(true);
+  });
+
+  it('a client error is not retried on the fallback model', async () => {
+    upstream.script([{ status: 400, body: { error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } } }]);
+    gateway = await chainGateway(upstream.url, ['backup']);
+    const before = clouds.openai.requests;
+    const answer = await call(`${gateway.url}/v1/chat/completions`, { body: { ...ask, model: 'broken' } });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error.message).toBe('bad temperature');
+    expect(clouds.openai.requests).toBe(before);
+  });
+
+  it('config check names a fallback that does not exist', async () => {
+    await expect(chainGateway(upstream.url, ['nope'])).rejects.toThrow(/models\.broken\.fallbacks\[0\]: unknown model "nope"/);
+  });
+});

@@ -1,13 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closedPort } from '../fakes/upstream.js';
 import { http } from '../runtime/helpers.js';
-import { startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from './helpers.js';
+import { type ServeProcess, spawnServe, startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from './helpers.js';
 
 /**
  * Crash safety: a background MCP run in a Switchyard child process is killed with SIGKILL
@@ -15,15 +13,12 @@ import { startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from 
  * the run from its last checkpoint, with every tool call made exactly once.
  */
 
-const ROOT = resolve(import.meta.dirname, '../..');
-const MAIN = join(ROOT, 'src/cli/main.ts');
-const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
 const KEY = 'sk-crash-tenant-0123456789';
 
 let workdir: string;
 let mcp: TestMcpServer;
 let model: Awaited<ReturnType<typeof startScriptedModel>>;
-const children: ChildProcess[] = [];
+const children: ServeProcess[] = [];
 
 beforeAll(async () => {
   workdir = mkdtempSync(join(tmpdir(), 'switchyard-agent-crash-'));
@@ -37,23 +32,10 @@ afterAll(async () => {
   rmSync(workdir, { recursive: true, force: true });
 });
 
-function serve(port: number): ChildProcess & { output: () => string } {
-  const env = { ...process.env };
-  delete env['SWITCHYARD_CONFIG'];
-  delete env['SWITCHYARD_MASTER_KEY'];
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'serve', '--config', join(workdir, 'config.json'), '--port', String(port)], { cwd: workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function serve(port: number): Promise<ServeProcess> {
+  const child = await spawnServe(join(workdir, 'config.json'), port, workdir);
   children.push(child);
-  let output = '';
-  child.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
-  child.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
-  return Object.assign(child, { output: () => output });
-}
-
-async function listening(child: ChildProcess & { output: () => string }): Promise<void> {
-  await waitFor(() => {
-    if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${child.output()}`);
-    return child.output().includes('Switchyard listening on') ? true : undefined;
-  }, 60_000, 50);
+  return child;
 }
 
 describe('crash-safe background runs', () => {
@@ -72,8 +54,7 @@ describe('crash-safe background runs', () => {
       }),
     );
     const portA = await closedPort();
-    const first = serve(portA);
-    await listening(first);
+    const first = await serve(portA);
 
     const steps = Array.from({ length: 4 }, (_, index) => `CALL slow {"ms":300,"tag":"s${index}"}`).join('; ');
     const created = await http(`http://127.0.0.1:${portA}/v1/responses`, {
@@ -92,8 +73,7 @@ describe('crash-safe background runs', () => {
     expect(mcp.calls.map((call) => call.args['tag'])).toEqual(['s0', 's1']);
 
     const portB = await closedPort();
-    const second = serve(portB);
-    await listening(second);
+    const second = await serve(portB);
     const done = await waitFor(async () => {
       const current = await http(`http://127.0.0.1:${portB}/v1/responses/${id}`, { key: KEY });
       const body = current.json();

@@ -1,5 +1,8 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
@@ -210,4 +213,37 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
     if (Date.now() > deadline) throw new Error('waitFor timed out');
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const MAIN = join(ROOT, 'src/cli/main.ts');
+const TSX_LOADER = pathToFileURL(join(ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+
+/** A `switchyard serve` child process and everything it printed. */
+export type ServeProcess = ChildProcess & { output: () => string };
+
+/**
+ * Starts `switchyard serve --config <configPath> --port <port>` in a child process (through
+ * tsx, from the sources), without the caller's SWITCHYARD_* variables; resolves once it
+ * listens. Tests kill it with SIGKILL to simulate a crash.
+ */
+export async function spawnServe(configPath: string, port: number, cwd: string): Promise<ServeProcess> {
+  const env = { ...process.env };
+  delete env['SWITCHYARD_CONFIG'];
+  delete env['SWITCHYARD_MASTER_KEY'];
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'serve', '--config', configPath, '--port', String(port)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
+  child.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
+  const serve = Object.assign(child, { output: () => output });
+  try {
+    await waitFor(() => {
+      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${output}`);
+      return output.includes('Switchyard listening on') ? true : undefined;
+    }, 60_000, 50);
+  } catch (error) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    throw error;
+  }
+  return serve;
 }

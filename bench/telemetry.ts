@@ -10,7 +10,6 @@ import { validateConfig } from '../src/config/index.js';
 import { createCatalog } from '../src/router/catalog.js';
 import { createDatabase, migrate } from '../src/store/index.js';
 import { backfillRollups } from '../src/telemetry/backfill.js';
-import { migrateTelemetry } from '../src/telemetry/rollup-schema.js';
 import { type Child, processStats, serveIpc, startChild } from './ipc.js';
 import { load, MASTER_KEY } from './load.js';
 
@@ -173,7 +172,6 @@ async function dashboard(events: number) {
   try {
     const database = await createDatabase(store);
     await migrate(database);
-    await migrateTelemetry(database);
     await database.close();
     const now = Date.now();
     const span = 30 * 86_400_000;

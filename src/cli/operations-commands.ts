@@ -84,15 +84,14 @@ export function registerOperationsCommands(program: Command, output: OperationsO
       const path = configPath(options.config);
       if (path === undefined) throw new InvalidArgumentError('no config file: pass --config (migrate works on the store it names)');
       const config = loadConfigFile(path);
-      const [{ createDatabase, migrate, MIGRATIONS }, { TELEMETRY_MIGRATIONS }] = await Promise.all([import('../store/index.js'), import('../telemetry/rollup-schema.js')]);
-      const all = [...MIGRATIONS, ...TELEMETRY_MIGRATIONS];
+      const { createDatabase, migrate, MIGRATIONS } = await import('../store/index.js');
       const database = await createDatabase(config.store);
-      const progress = createProgress({ label: 'migrate', total: all.length, stream: output.progress ?? process.stderr, quiet: options.quiet === true || options.json === true });
+      const progress = createProgress({ label: 'migrate', total: MIGRATIONS.length, stream: output.progress ?? process.stderr, quiet: options.quiet === true || options.json === true });
       const applied: string[] = [];
       try {
         // One migration per transaction, so the bar moves; each is still all-or-nothing.
-        for (let index = 0; index < all.length; index++) {
-          applied.push(...(await migrate(database, index < MIGRATIONS.length ? MIGRATIONS.slice(0, index + 1) : TELEMETRY_MIGRATIONS.slice(0, index - MIGRATIONS.length + 1))));
+        for (let index = 0; index < MIGRATIONS.length; index++) {
+          applied.push(...(await migrate(database, MIGRATIONS.slice(0, index + 1))));
           progress.update(index + 1);
         }
         progress.done();

@@ -1,8 +1,8 @@
 import { type RawBuilder, sql } from 'kysely';
 import { parsePrice, type ModelPrice } from '../billing/prices.js';
 import type { Catalog } from '../router/catalog.js';
-import type { Database } from '../store/index.js';
-import { LATENCY_BOUNDS_MS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, migrateTelemetry, telemetryDb } from './rollup-schema.js';
+import { type Database, migrate } from '../store/index.js';
+import { LATENCY_BOUNDS_MS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, telemetryDb } from './rollup-schema.js';
 import { ANY, MINUTE_RETENTION_MS } from './rollups.js';
 
 /** Options of {@link backfillRollups}. */
@@ -34,7 +34,7 @@ export async function backfillRollups(options: BackfillOptions): Promise<{ event
   const clock = options.clock ?? Date.now;
   const from = Math.floor(options.from / DAY) * DAY;
   const to = Math.ceil(options.to / DAY) * DAY;
-  await migrateTelemetry(options.database);
+  await migrate(options.database);
   const db = telemetryDb(options.database);
   const count = async (start: number, end: number) => Number((await sql<{ count: number | bigint }>`select count(*) as count from usage_events where created_at >= ${start} and created_at < ${end}`.execute(db)).rows[0]?.count ?? 0);
   const total = await count(from, to);

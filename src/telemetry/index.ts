@@ -12,7 +12,6 @@ import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { createPricer } from './money.js';
 import { combineObservers, type GatewayObserver, type HttpObserver } from './observer.js';
 import { createRollupQueries } from './rollup-queries.js';
-import { migrateTelemetry } from './rollup-schema.js';
 import { createRollupRecorder, type RollupRecorder } from './rollups.js';
 import { createTelemetryRoutes } from './routes.js';
 import { createTracing, type Tracing } from './tracing.js';
@@ -62,11 +61,10 @@ export interface Telemetry {
 /**
  * Builds telemetry from `config.telemetry`: Prometheus metrics (default on), traces (when an
  * OTLP endpoint or exporter is given), usage roll-ups for the dashboard (default on), and the
- * debug body store (default off). Applies telemetry's own migrations first.
+ * debug body store (default off). Its tables come with the store's migrations (`0007-telemetry`).
  */
 export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
   const settings = deps.config.telemetry;
-  await migrateTelemetry(deps.database);
   const providerTypes = new Map(Object.entries(deps.config.providers).map(([id, provider]) => [id, provider.type as string]));
   const pricer = createPricer(deps.catalog);
   const onError = (what: string) => (error: unknown) => deps.onError?.(error, what);

@@ -116,7 +116,7 @@ describe('switchyard migrate', () => {
     const first = await run(['migrate', '--config', path]);
     expect(first.code).toBe(0);
     expect(first.out).toMatch(/^Applied \d+ migration\(s\): 0001-usage-events, /);
-    expect(first.out).toContain('telemetry-0001-usage-rollups');
+    expect(first.out).toContain('0007-telemetry');
     expect(first.progress).toMatch(/migrate \[█+\] 100%/);
     expect((await run(['migrate', '--config', path, '--json'])).out).toBe('{\n  "applied": []\n}\n');
   });

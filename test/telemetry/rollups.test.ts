@@ -5,7 +5,6 @@ import { createDatabase, createUsageRepository, type Database, migrate, type Usa
 import { backfillRollups } from '../../src/telemetry/backfill.js';
 import { createPricer } from '../../src/telemetry/money.js';
 import { createRollupQueries, levelFor, percentile } from '../../src/telemetry/rollup-queries.js';
-import { migrateTelemetry } from '../../src/telemetry/rollup-schema.js';
 import { createRollupRecorder } from '../../src/telemetry/rollups.js';
 import { type PgTestDatabase, pgTestUrl } from '../helpers/postgres.js';
 
@@ -74,7 +73,6 @@ describe.each(stores)('usage roll-ups (%s)', (_dialect, url) => {
   beforeEach(async () => {
     database = await createDatabase(url);
     await migrate(database);
-    await migrateTelemetry(database);
   });
   afterEach(async () => {
     if (database.dialect === 'postgres') await database.db.deleteFrom('usage_events').execute();
@@ -147,7 +145,6 @@ describe.each(stores)('usage roll-ups (%s)', (_dialect, url) => {
     const usage = createUsageRepository(database);
     const live = await createDatabase('sqlite::memory:'); // the live path's rows, compared across dialects
     await migrate(live);
-    await migrateTelemetry(live);
     const recorder = createRollupRecorder({ database: live, pricer: createPricer(catalog), clock: () => NOW });
     const events = [
       event(),

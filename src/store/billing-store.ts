@@ -1,7 +1,9 @@
 import { sql } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import { type BillingDb, billingDb } from './billing-schema.js';
-import { clauseFromRow, clauseToRow, type RollupDelta, usageFromRow, usageRow } from './billing-rows.js';
+import { ENTRY_COLUMNS, LINE_COLUMNS, postingValues, ROLLUP_COLUMNS, rollupUpsert, rollupValues, TRANSACTION_COLUMNS, USAGE_COLUMNS, usageValues } from './billing-columns.js';
+import { clauseFromRow, clauseToRow, usageFromRow } from './billing-rows.js';
+import { sqliteFastOperations, sqliteTransactionControl } from './billing-sqlite.js';
 import { bulkInsert } from './billing-bulk.js';
 import type { BillingTx, StoredTransaction } from './billing-tx.js';
 import { toBigInt, toNumber } from './internal/convert.js';
@@ -33,10 +35,24 @@ export async function billingTransaction<T>(database: Database, work: (tx: Billi
       if (database.dialect === 'postgres') {
         return await billingDb(database).transaction().execute((trx) => work(createTx(trx as unknown as BillingDb, 'postgres')));
       }
+      const handle = database.sqlite;
       return await billingDb(database)
         .connection()
         .execute(async (connection) => {
           const db = connection as unknown as BillingDb;
+          if (handle) {
+            // Holding Kysely's only connection: no other query runs on the handle until we return.
+            const control = sqliteTransactionControl(handle);
+            control.begin();
+            try {
+              const result = await work({ ...createTx(db, 'sqlite'), ...sqliteFastOperations(handle) });
+              control.commit();
+              return result;
+            } catch (error) {
+              control.rollback();
+              throw error;
+            }
+          }
           await sql.raw('begin immediate').execute(db);
           try {
             const result = await work(createTx(db, 'sqlite'));
@@ -71,7 +87,7 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
       const inserted = new Set<string>();
       const sorted = [...events].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0));
       for (const chunk of chunks(sorted, bulk / 2)) {
-        const rows = chunk.map((event) => Object.values(usageRow(event)));
+        const rows = chunk.map(usageValues);
         const returned = await bulkInsert<{ request_id: string }>(db, dialect, 'usage_events', USAGE_COLUMNS, rows, 'on conflict ("request_id") do nothing returning "request_id"');
         for (const row of returned) inserted.add(row.request_id);
       }
@@ -195,34 +211,9 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
 
     async insertPostings(postings) {
       if (postings.length === 0) return;
-      const headers = postings.map((posting) => [
-        posting.id,
-        posting.kind,
-        posting.requestId,
-        posting.dimensions.tenantId,
-        posting.dimensions.projectId,
-        posting.dimensions.keyId,
-        posting.dimensions.model,
-        posting.dimensions.deployment,
-        posting.dimensions.partner,
-        posting.effectiveAt,
-        posting.postedAt,
-        posting.period,
-        posting.adjustsPeriod,
-        posting.reverses,
-        posting.payloadHash,
-        posting.priceVersion,
-        posting.revenue,
-        posting.cost,
-        posting.share,
-        posting.memo,
-      ]);
+      const { headers, entries, lines } = postingValues(postings);
       for (const chunk of chunks(headers, bulk / 2)) await bulkInsert(db, dialect, 'ledger_transactions', TRANSACTION_COLUMNS, chunk);
-      const entries = postings.flatMap((posting) => posting.entries.map((entry, index) => [posting.id, (posting.entriesFrom ?? 0) + index, entry.account, entry.amount, posting.period]));
       for (const chunk of chunks(entries, bulk)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
-      const lines = postings.flatMap((posting) =>
-        posting.shareLines.map((line) => [posting.id, line.clauseId, line.partner, posting.requestId, line.basisDelta, line.accrualDelta, posting.period]),
-      );
       for (const chunk of chunks(lines, bulk)) await bulkInsert(db, dialect, 'billing_share_lines', LINE_COLUMNS, chunk);
     },
 
@@ -274,80 +265,14 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
     },
 
     async addRollups(deltas) {
-      const sorted = [...deltas].sort((a, b) => compareKeys(rollupKey(a), rollupKey(b)));
-      const rows = sorted.map((delta) => [
-        delta.bucket,
-        delta.tenantId,
-        delta.projectId,
-        delta.keyId,
-        delta.model,
-        delta.deployment,
-        delta.partner,
-        delta.requests,
-        delta.errors,
-        delta.inputTokens,
-        delta.cachedInputTokens,
-        delta.outputTokens,
-        delta.reasoningTokens,
-        delta.revenue,
-        delta.cost,
-        delta.share,
-      ]);
-      for (const chunk of chunks(rows, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, upsert('billing_rollups'));
-      // The same deltas summed per day (a batch spans seconds, so this is rarely fewer rows).
-      const daily = new Map<string, unknown[]>();
-      for (const row of rows) {
-        const day = Math.floor((row[0] as number) / 86_400_000) * 86_400_000;
-        const key = [day, ...row.slice(1, 7)].join('\u0000');
-        const into = daily.get(key);
-        if (!into) daily.set(key, [day, ...row.slice(1)]);
-        else for (let index = 7; index < row.length; index++) into[index] = add(into[index], row[index]);
-      }
-      const days = [...daily.entries()].sort(([a], [b]) => compareKeys(a, b)).map(([, row]) => row);
-      for (const chunk of chunks(days, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups_daily', ROLLUP_COLUMNS, chunk, upsert('billing_rollups_daily'));
+      const { hourly, daily } = rollupValues(deltas);
+      for (const chunk of chunks(hourly, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, rollupUpsert('billing_rollups'));
+      for (const chunk of chunks(daily, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups_daily', ROLLUP_COLUMNS, chunk, rollupUpsert('billing_rollups_daily'));
     },
   };
 }
 
-const text = (name: string) => [name, 'text'] as const;
-const int8 = (name: string) => [name, 'int8'] as const;
-const int4 = (name: string) => [name, 'int4'] as const;
-/** `usage_events` columns in `usageRow()` order (types as in migration 0001). */
-const USAGE_COLUMNS = [
-  text('request_id'), int8('created_at'), text('tenant_id'), text('project_id'), text('key_id'), text('surface'), text('model_requested'), text('model'),
-  text('deployment'), text('upstream_model'), text('partner'), int4('attempts'), text('attempt_log'), int8('input_tokens'), int8('cached_input_tokens'),
-  int8('output_tokens'), int8('reasoning_tokens'), int4('latency_ms'), int4('ttfb_ms'), text('status'), int4('http_status'), text('error_code'), int4('stream'),
-  int4('sandbox'), text('metadata'),
-];
-// Values are sent in `usageRow()` key order: fail at start-up, not on a wrong column, if they drift apart.
-const USAGE_ORDER = Object.keys(usageRow({ requestId: '', createdAt: 0, tenantId: '', projectId: '', keyId: null, surface: '', modelRequested: '', model: null, deployment: null, upstreamModel: null, partner: null, attempts: 0, attemptLog: [], inputTokens: 0, cachedInputTokens: 0, outputTokens: 0, reasoningTokens: 0, latencyMs: 0, ttfbMs: null, status: 'ok', httpStatus: 0, errorCode: null, stream: false, sandbox: false, metadata: null }));
-if (USAGE_ORDER.join() !== USAGE_COLUMNS.map(([name]) => name).join()) throw new Error('billing-store: USAGE_COLUMNS does not match usageRow()');
-const TRANSACTION_COLUMNS = [
-  text('id'), text('kind'), text('request_id'), text('tenant_id'), text('project_id'), text('key_id'), text('model'), text('deployment'), text('partner'),
-  int8('effective_at'), int8('posted_at'), text('period'), text('adjusts_period'), text('reverses'), text('payload_hash'), int8('price_version'), int8('revenue'),
-  int8('cost'), int8('share'), text('memo'),
-];
-const ENTRY_COLUMNS = [text('transaction_id'), int8('seq'), text('account'), int8('amount'), text('period')];
-const LINE_COLUMNS = [text('transaction_id'), text('clause_id'), text('partner'), text('request_id'), int8('basis_delta'), int8('accrual_delta'), text('period')];
-const ROLLUP_KEY = ['bucket', 'tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner'];
-const ROLLUP_SUMS = ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'revenue', 'cost', 'share'];
-const ROLLUP_COLUMNS = [int8('bucket'), ...ROLLUP_KEY.slice(1).map(text), ...ROLLUP_SUMS.map(int8)];
-const upsert = (table: string) =>
-  `on conflict (${ROLLUP_KEY.map((column) => `"${column}"`).join(', ')}) do update set ${ROLLUP_SUMS.map((column) => `"${column}" = "${table}"."${column}" + excluded."${column}"`).join(', ')}`;
-
-/** Key of a rollup row, for ordering and merging. */
-export function rollupKey(delta: Pick<RollupDelta, 'bucket' | 'tenantId' | 'projectId' | 'keyId' | 'model' | 'deployment' | 'partner'>): string {
-  return [String(delta.bucket).padStart(16, '0'), delta.tenantId, delta.projectId, delta.keyId, delta.model, delta.deployment, delta.partner].join('\u0000');
-}
-
-/** Sum of two counters of the same column: numbers (counts, tokens) or bigints (money). */
-function add(a: unknown, b: unknown): number | bigint {
-  return typeof a === 'bigint' ? a + (b as bigint) : (a as number) + (b as number);
-}
-
-function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+export { rollupKey } from './billing-columns.js';
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];

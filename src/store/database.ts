@@ -14,6 +14,12 @@ export interface Database {
   /** Typed query builder. Write queries once; they must run on both dialects. */
   readonly db: Kysely<Schema>;
   readonly dialect: Dialect;
+  /**
+   * SQLite only: the better-sqlite3 handle behind `db`, for hot paths that run pre-prepared
+   * statements (billing's metering). Use it only while holding Kysely's connection
+   * (`db.connection().execute(...)`), so no other query runs between its statements.
+   */
+  readonly sqlite?: SqliteDatabase.Database;
   /** Closes the pool or file handle. Safe to call more than once. */
   close(): Promise<void>;
 }
@@ -55,9 +61,10 @@ const PG_INT8_OID = 20;
 export async function createDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const base = options.log === undefined ? {} : { log: options.log };
   if (url.startsWith('sqlite:')) {
-    const dialect = new SqliteDialect({ database: cachingStatements(openSqlite(sqlitePath(url))) });
+    const handle = openSqlite(sqlitePath(url));
+    const dialect = new SqliteDialect({ database: cachingStatements(handle) });
     const kysely = new Kysely<Schema>({ ...base, dialect });
-    return wrap(kysely, 'sqlite');
+    return wrap(kysely, 'sqlite', handle);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({
@@ -152,11 +159,12 @@ async function ping(kysely: Kysely<Schema>): Promise<void> {
   await kysely.connection().execute(async () => undefined);
 }
 
-function wrap(db: Kysely<Schema>, dialect: Dialect): Database {
+function wrap(db: Kysely<Schema>, dialect: Dialect, sqlite?: SqliteDatabase.Database): Database {
   let closing: Promise<void> | undefined;
   return {
     db,
     dialect,
+    ...(sqlite && { sqlite }),
     close() {
       closing ??= db.destroy();
       return closing;

@@ -100,6 +100,27 @@ export async function ensureAgentTables(database: Database): Promise<void> {
 
 const UNFINISHED = ['queued', 'in_progress'];
 
+/** Marks a stored state whose `events` live in the `events` column only. */
+const EVENTS_IN_COLUMN = '$eventsInColumn';
+
+/**
+ * The state as stored: when its `events` are the very array written to the `events` column (as
+ * the runner checkpoints them), they are left out of `state` and marked, so a checkpoint
+ * serializes and writes the event log once rather than twice (it is most of the row).
+ */
+function leanState(state: unknown, events: unknown[]): unknown {
+  if (typeof state !== 'object' || state === null || (state as Record<string, unknown>)['events'] !== events) return state;
+  const { events: _events, ...rest } = state as Record<string, unknown>;
+  return { ...rest, [EVENTS_IN_COLUMN]: true };
+}
+
+/** `state` and `events` of a row, with the events put back into a state stored lean. */
+function withEvents(state: Record<string, unknown>, events: Array<Record<string, unknown>>): { state: Record<string, unknown>; events: Array<Record<string, unknown>> } {
+  if (state[EVENTS_IN_COLUMN] !== true) return { state, events };
+  const { [EVENTS_IN_COLUMN]: _marker, ...rest } = state;
+  return { state: { ...rest, events }, events };
+}
+
 /** The agent-run store over an open database (call {@link ensureAgentTables} first). */
 export function createAgentRunStore(database: Database): AgentRunStore {
   const db = database.db.withTables<AgentTables>() as unknown as AgentDb;
@@ -117,7 +138,7 @@ export function createAgentRunStore(database: Database): AgentRunStore {
           status: run.status,
           background: run.background ? 1 : 0,
           request: JSON.stringify(run.request),
-          state: JSON.stringify(run.state),
+          state: JSON.stringify(leanState(run.state, run.events)),
           response: JSON.stringify(run.response),
           events: JSON.stringify(run.events),
           cancel_requested: 0,
@@ -139,20 +160,20 @@ export function createAgentRunStore(database: Database): AgentRunStore {
         status: row.status,
         background: Number(row.background) === 1,
         request: JSON.parse(row.request) as Record<string, unknown>,
-        state: JSON.parse(row.state) as Record<string, unknown>,
+        ...withEvents(JSON.parse(row.state) as Record<string, unknown>, JSON.parse(row.events) as Array<Record<string, unknown>>),
         response: JSON.parse(row.response) as Record<string, unknown>,
-        events: JSON.parse(row.events) as Array<Record<string, unknown>>,
         cancelRequested: Number(row.cancel_requested) === 1,
         leaseOwner: row.lease_owner,
         leaseExpiresAt: toNumberOrNull(row.lease_expires_at),
       };
     },
     async checkpoint(id, owner, update) {
-      const result = await db
+      // One statement (RETURNING: SQLite ≥ 3.35 and Postgres) rather than an update and a read.
+      const row = await db
         .updateTable('agent_runs')
         .set({
           status: update.status,
-          state: JSON.stringify(update.state),
+          state: JSON.stringify(leanState(update.state, update.events)),
           response: JSON.stringify(update.response),
           events: JSON.stringify(update.events),
           lease_expires_at: update.leaseExpiresAt,
@@ -160,9 +181,9 @@ export function createAgentRunStore(database: Database): AgentRunStore {
         })
         .where('id', '=', id)
         .where('lease_owner', '=', owner)
+        .returning('cancel_requested')
         .executeTakeFirst();
-      if (Number(result.numUpdatedRows) === 0) return { held: false, cancelRequested: false };
-      return flags(id, owner);
+      return row ? { held: true, cancelRequested: Number(row.cancel_requested) === 1 } : { held: false, cancelRequested: false };
     },
     async renew(id, owner, leaseExpiresAt, now) {
       await db.updateTable('agent_runs').set({ lease_expires_at: leaseExpiresAt, updated_at: now }).where('id', '=', id).where('lease_owner', '=', owner).execute();

@@ -194,6 +194,37 @@ describe.skipIf(!pgDatabase)('crash-safe background runs on Postgres, two proces
     await kill(b);
   });
 
+  it('an owner stalled past its lease (SIGSTOP) loses the run to B and, resumed, writes and calls nothing more', { timeout: 180_000 }, async () => {
+    const a = await serve();
+    const b = await serve();
+    const steps = ['p0', 'p1', 'p2', 'p3'].map((tag) => ({ tag, ms: 200 }));
+    const id = await startRun(a, steps, 600);
+
+    // Two tool calls done, the third model call in flight: A freezes (a long GC pause, a stalled VM).
+    await waitFor(() => (mcp.calls.find((call) => call.args['tag'] === 'p1')?.finished ? true : undefined), 60_000, 5);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    a.child.kill('SIGSTOP');
+    try {
+      const done = await finished(b, id);
+      expect(done['status']).toBe('completed');
+      expect(await leaseOwner(id)).toBeNull();
+    } finally {
+      a.child.kill('SIGCONT');
+    }
+    // A wakes up with the model's answer in its socket and a stale lease: its checkpoint is
+    // fenced, so it stops there, without a tool call and without touching the finished run.
+    const before = JSON.stringify((await pool.query('select state, events, response from agent_runs where id = $1', [id])).rows);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    expect(['p0', 'p1', 'p2', 'p3'].map(callsOf)).toEqual([1, 1, 1, 1]);
+    expect(JSON.stringify((await pool.query('select state, events, response from agent_runs where id = $1', [id])).rows)).toBe(before);
+    const done = (await http(`${a.url}/v1/responses/${id}`, { key: KEY })).json();
+    expect(mcpCalls(done).map((call) => [tagOf(call), call['status']])).toEqual(['p0', 'p1', 'p2', 'p3'].map((tag) => [tag, 'completed']));
+    await expectCleanReplay(a, id, 'response.completed');
+    await expectStoredOnce(id);
+    await kill(a);
+    await kill(b);
+  });
+
   it('several runs in flight on both processes while one dies: each finishes exactly once', { timeout: 240_000 }, async () => {
     const a = await serve();
     const b = await serve();

@@ -15,7 +15,7 @@ import { createConcurrencyGate } from './concurrency.js';
 import type { EstimateOptions } from './estimate.js';
 import { createKeyCache, refusal, type ResolvedKey } from './key-cache.js';
 import { createRateLimits } from './rate-limits.js';
-import { hashSecret, safeEqual } from './secrets.js';
+import { secretMatcher } from './secrets.js';
 import { seedKeys } from './seed.js';
 import { createSpendWriter } from './spend-writer.js';
 
@@ -89,6 +89,7 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
   const { config, database } = options;
   const clock = options.clock ?? systemClock;
   const master = config.auth.masterKey;
+  const matchMaster = secretMatcher(master);
   const prefix = options.prefix ?? (config as { redisPrefix?: string }).redisPrefix ?? 'switchyard:';
   const onError = options.onError ?? ((error: unknown) => process.emitWarning(error as Error));
   const db = accessDb(database);
@@ -101,7 +102,7 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
   const admitter = createAdmitter({
     config,
     prices: createPriceBook(config.models),
-    rates: createRateLimits({ redis, prefix }),
+    rates: createRateLimits({ redis, prefix, clock }),
     gate: createConcurrencyGate({ redis, prefix }),
     budgets,
     ledger,
@@ -134,9 +135,10 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
     admin,
     async authenticate(credential, remoteAddress) {
       if (credential.kind === 'bearer') {
-        if (master !== undefined && safeEqual(credential.token, master)) return MASTER;
+        const token = matchMaster(credential.token);
+        if (token.matches) return MASTER;
         const now = clock();
-        const resolved = await cache.byHash(hashSecret(credential.token), now);
+        const resolved = await cache.byHash(token.hash, now);
         if (resolved) {
           const reason = refusal(resolved, now);
           if (reason) throw unauthorized(reason);

@@ -94,7 +94,7 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
       slots.length > 0 ? gate.acquire(slots, requestId, now) : Promise.resolve(-1),
     ]));
     const refusedAt = results.findIndex((result) => !result.ok);
-    const undoRates = () => Promise.all(checks.map((check, i) => (results[i]!.ok && check.points > 0 ? rates.adjust(check.kind, limitScope(check.level), check.limit, -check.points) : undefined)));
+    const undoRates = () => Promise.all(checks.map((check, i) => (results[i]!.ok && check.points > 0 ? rates.adjust(check.kind, limitScope(check.level), check.limit, -check.points, results[i]!.at) : undefined)));
     const scopes = slots.map((slot) => slot.scope);
     if (refusedAt !== -1 || full !== -1) {
       await Promise.all([undoRates(), full === -1 ? gate.release(scopes, requestId) : undefined]);
@@ -141,9 +141,10 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
         const realTokens = usage ? usage.inputTokens + usage.outputTokens : 0;
         const work: Array<Promise<unknown>> = [];
         if (slots.length > 0) work.push(gate.release(scopes, requestId));
-        for (const check of checks) {
-          if (check.kind === 'tokens' && realTokens !== check.points) work.push(rates.adjust('tokens', limitScope(check.level), check.limit, realTokens - check.points));
-        }
+        // A correction goes back to the instant the estimate was counted (see RateLimits.adjust).
+        checks.forEach((check, i) => {
+          if (check.kind === 'tokens' && realTokens !== check.points) work.push(rates.adjust('tokens', limitScope(check.level), check.limit, realTokens - check.points, results[i]!.at));
+        });
         if (buckets.length > 0) work.push(settleBudget(usage));
         await Promise.all(work);
       },
@@ -183,7 +184,7 @@ async function unavailable<T>(work: Promise<T>): Promise<T> {
 }
 
 function okResult(limit: number): Promise<RateResult> {
-  return Promise.resolve({ ok: true, state: { limit, remaining: limit, resetMs: 0 } });
+  return Promise.resolve({ ok: true, at: 0, state: { limit, remaining: limit, resetMs: 0 } });
 }
 
 /** OpenAI-style x-ratelimit-* headers: for each kind, the level with the least room left. */

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
+import { sql } from 'kysely';
+import pg from 'pg';
 import { request } from 'undici';
 import { createApp } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
@@ -21,14 +23,21 @@ import { load, MASTER_KEY } from './load.js';
  *    roll-ups), on with defaults (metrics + roll-ups + trace-context propagation), and on with
  *    traces exported over OTLP to a local sink (sample ratio 1) — loaded in interleaved rounds
  *    in one run; req/s and gateway CPU per request for each.
- * 2. Dashboard: BENCH_EVENTS usage events (default 10,000,000) written to a SQLite store over 30
- *    days, roll-ups rebuilt with the backfill, then the API calls behind each dashboard page timed.
+ * 2. Dashboard: BENCH_EVENTS usage events (default 10,000,000) written to SQLite and Postgres
+ *    over 30 days, roll-ups rebuilt with the backfill, then the API calls behind each dashboard
+ *    page timed in a fresh gateway process (first load and warm).
  *
- * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=throughput,dashboard.
+ * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=hooks,throughput,dashboard,
+ * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1.
  */
 
+const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'];
+const CLOUDS = ['azure', 'aws', 'openai'];
+const SPAN = 30 * 86_400_000;
+
 const MODE = process.env['TELEMETRY_BENCH_CHILD'];
-if (MODE) await child(MODE);
+if (MODE === 'dashboard') await dashboardChild();
+else if (MODE) await child(MODE);
 else await main();
 
 /** A gateway child: createApp over the fake upstream with one telemetry variant. */
@@ -61,7 +70,7 @@ async function main() {
   const parts = new Set((process.env['BENCH_PARTS'] ?? 'hooks,throughput,dashboard').split(','));
   if (parts.has('hooks')) await hooks(quick ? 20_000 : 200_000);
   if (parts.has('throughput')) await throughput(quick);
-  if (parts.has('dashboard')) await dashboard(Number(process.env['BENCH_EVENTS'] ?? (quick ? 200_000 : 10_000_000)));
+  if (parts.has('dashboard')) await dashboard(Number(process.env['BENCH_EVENTS'] ?? (quick ? 200_000 : 10_000_000)), (process.env['BENCH_STORES'] ?? 'sqlite,postgres').split(','));
 }
 
 /**
@@ -154,100 +163,192 @@ async function throughput(quick: boolean) {
   }
 }
 
-async function dashboard(events: number) {
-  const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-dashboard-'));
-  const store = `sqlite:${join(directory, 'store.db')}`;
-  const config = validateConfig({
+/** The dashboard bench's config: three clouds serving four models, one partner with a revenue share. */
+function dashboardConfig(store: string) {
+  return validateConfig({
     store,
     auth: { masterKey: MASTER_KEY },
     logging: { level: 'warn' },
     partners: { azure: { primary: true, revenueShare: { rate: '0.2', cap: '1000000', from: '2020-01-01', until: '2031-01-01' } }, aws: {}, openai: {} },
-    providers: {
-      azure: { type: 'openai', partner: 'azure', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' },
-      aws: { type: 'openai', partner: 'aws', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' },
-      openai: { type: 'openai', partner: 'openai', baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' },
-    },
-    models: Object.fromEntries(['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'].map((name) => [name, { price: { input: '0.5', output: '1.5' }, deployments: [{ provider: 'azure', model: name }, { provider: 'aws', model: name }, { provider: 'openai', model: name }] }])),
+    providers: Object.fromEntries(CLOUDS.map((cloud) => [cloud, { type: 'openai', partner: cloud, baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'x' }])),
+    models: Object.fromEntries(MODELS.map((name) => [name, { price: { input: '0.5', output: '1.5' }, deployments: CLOUDS.map((cloud) => ({ provider: cloud, model: name })) }])),
   });
-  try {
-    const database = await createDatabase(store);
-    await migrate(database);
-    await database.close();
-    const now = Date.now();
-    const span = 30 * 86_400_000;
-    let started = performance.now();
-    const sqlite = new SqliteDatabase(join(directory, 'store.db'));
-    sqlite.pragma('journal_mode = WAL');
-    sqlite.pragma('synchronous = OFF');
-    const insert = sqlite.prepare(`insert into usage_events (request_id, created_at, tenant_id, project_id, key_id, surface, model_requested, model, deployment, upstream_model, partner, attempts, attempt_log, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_ms, ttfb_ms, status, http_status, error_code, stream, sandbox, metadata) values (?, ?, ?, ?, ?, 'openai-chat', ?, ?, ?, ?, ?, 1, '[]', ?, 0, ?, 0, ?, ?, ?, ?, ?, ?, 0, null)`);
-    const models = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'];
-    const deployments = ['azure', 'aws', 'openai'];
-    let seed = 42;
-    const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
-    const batch = sqlite.transaction((from: number, count: number) => {
-      for (let i = from; i < from + count; i++) {
-        const tenant = Math.floor(random() * 20);
-        const key = Math.floor(random() * 200);
-        const model = models[Math.floor(random() * 4)]!;
-        const deployment = deployments[Math.floor(random() * 3)]!;
-        const error = random() < 0.02;
-        const stream = random() < 0.5;
-        const latency = Math.floor(50 + random() * random() * 4000);
-        // Evenly over 30 days, oldest first (as a live store grows).
-        insert.run(`req_${String(i).padStart(10, '0')}`, now - span + Math.floor((i / events) * span), `tenant-${tenant}`, `project-${tenant}-${key % 3}`, `key_${key}`, model, model, deployment, model, deployment, error ? 0 : Math.floor(random() * 2000), error ? 0 : Math.floor(random() * 800), latency, stream ? Math.floor(latency / 4) : null, error ? 'error' : 'ok', error ? 502 : 200, error ? 'upstream_unreachable' : null, stream ? 1 : 0);
-      }
-    });
-    for (let done = 0; done < events; done += 100_000) {
-      batch(done, Math.min(100_000, events - done));
-      if (done % 1_000_000 === 0) process.stderr.write(`[telemetry bench] ${done.toLocaleString()} / ${events.toLocaleString()} events written\n`);
-    }
-    sqlite.close();
-    console.log(`\nDashboard with ${events.toLocaleString()} usage events (30 days, 20 tenants, 200 keys, 4 models, 3 clouds)`);
-    console.log(`  write events: ${((performance.now() - started) / 1000).toFixed(1)} s`);
-    started = performance.now();
-    const backfillDb = await createDatabase(store);
-    const result = await backfillRollups({ database: backfillDb, catalog: createCatalog(config), from: now - span - 86_400_000, to: now });
-    await backfillDb.close();
-    console.log(`  roll-up backfill: ${((performance.now() - started) / 1000).toFixed(1)} s for ${result.events.toLocaleString()} events`);
+}
 
-    const app = await createApp({ config });
-    const { url } = await app.listen(0, '127.0.0.1');
-    const get = async (path: string) => {
-      const start = performance.now();
-      const response = await request(`${url}${path}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
-      await response.body.text();
-      if (response.statusCode !== 200) throw new Error(`${path}: ${response.statusCode}`);
-      return performance.now() - start;
-    };
-    // Each page's API calls, as the browser makes them on load.
-    const pages: Record<string, string[]> = {
-      'overview (1h)': ['/admin/v1/metrics/summary?range=1h&top=models,tenants'],
-      'overview (24h)': ['/admin/v1/metrics/summary?range=24h&top=models,tenants'],
-      'overview (7d)': ['/admin/v1/metrics/summary?range=7d&top=models,tenants'],
-      'usage (24h)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=24h&top=none', '/admin/v1/usage/events?range=24h&limit=50'],
-      'usage (30d, all)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&top=none', '/admin/v1/usage/events?range=30d&limit=50'],
-      'usage (30d, one key)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&key=key_7&top=none', '/admin/v1/usage/events?range=30d&key=key_7&limit=50'],
-      'usage (30d, tenant+model+cloud)': ['/admin/v1/usage/dimensions', '/admin/v1/metrics/summary?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws&top=none', '/admin/v1/usage/events?range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws&limit=50'],
-      routing: ['/admin/v1/routing'],
-      partners: ['/admin/v1/dashboard/partners'],
-      keys: ['/admin/v1/projects?limit=100', '/admin/v1/keys?limit=100'],
-      runs: ['/admin/v1/dashboard/responses?limit=50'],
-    };
-    console.log('  page                               first load   warm (median of 5)');
-    for (const [name, paths] of Object.entries(pages)) {
-      const once = async () => {
-        let total = 0;
-        for (const path of paths) total += await get(path);
-        return total;
-      };
-      const first = await once();
-      const warm = [];
-      for (let i = 0; i < 5; i++) warm.push(await once());
-      warm.sort((a, b) => a - b);
-      console.log(`  ${name.padEnd(34)} ${first.toFixed(0).padStart(7)} ms   ${warm[2]!.toFixed(0).padStart(7)} ms${first > 1000 ? '   (over 1 s)' : ''}`);
+/** A dashboard gateway child: a fresh process over the bench store, as after a restart. */
+async function dashboardChild() {
+  const app = await createApp({ config: dashboardConfig(process.env['BENCH_STORE']!) });
+  const { url } = await app.listen(0, '127.0.0.1');
+  serveIpc(url, {
+    stats: () => processStats(false),
+    async shutdown() {
+      await app.close();
+      setImmediate(() => process.exit(0));
+      return {};
+    },
+  });
+}
+
+/**
+ * The dashboard on each store: `events` usage events over 30 days (20 tenants, 200 keys, 4 models,
+ * 3 clouds), roll-ups rebuilt with the backfill, then a fresh gateway process and each page's API
+ * calls as the browser makes them (sequential where the page awaits, parallel where it uses
+ * Promise.all): the first load of every page in the fresh process, then warm loads.
+ *
+ * BENCH_DASHBOARD_KEEP=1 keeps the data ($TMPDIR/switchyard-bench-dashboard-<n>.db, Postgres
+ * database switchyard_bench_dashboard_<n>) and reuses it on the next run.
+ */
+async function dashboard(events: number, stores: string[]) {
+  for (const kind of stores) {
+    const { store, drop } = kind === 'postgres' ? await postgresStore(events) : sqliteStore(events);
+    try {
+      const config = dashboardConfig(store);
+      const database = await createDatabase(store);
+      await migrate(database);
+      const have = Number((await sql<{ n: number | string }>`select count(*) as n from usage_events`.execute(database.db)).rows[0]!.n);
+      const rolled = Number((await sql<{ n: number | string }>`select count(*) as n from telemetry_usage_rollups`.execute(database.db)).rows[0]!.n);
+      const now = Date.now();
+      console.log(`\nDashboard on ${kind} with ${events.toLocaleString()} usage events (30 days, 200 keys in 60 projects of 20 tenants, 4 models, 3 clouds)`);
+      if (have !== events || rolled === 0) {
+        await sql`delete from usage_events`.execute(database.db);
+        await sql`delete from telemetry_usage_rollups`.execute(database.db);
+        let started = performance.now();
+        if (kind === 'postgres') await writePostgres(database, events, now);
+        else await writeSqlite(store.slice('sqlite:'.length), events, now);
+        console.log(`  write events: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        started = performance.now();
+        const result = await backfillRollups({ database, catalog: createCatalog(config), from: now - SPAN - 86_400_000, to: now });
+        console.log(`  roll-up backfill: ${((performance.now() - started) / 1000).toFixed(1)} s for ${result.events.toLocaleString()} events`);
+        // Postgres' autovacuum would have analysed a table this size; SQLite has no such thing and
+        // the dashboard must not need it, so its store is left without planner statistics.
+        if (kind === 'postgres') await sql`analyze`.execute(database.db);
+      } else {
+        console.log('  (reusing the kept store; its events end at the time it was written)');
+      }
+      await database.close();
+      await timePages(store);
+    } finally {
+      await drop();
     }
-    await app.close();
+  }
+}
+
+function sqliteStore(events: number): { store: string; drop: () => Promise<void> } {
+  const keep = process.env['BENCH_DASHBOARD_KEEP'] === '1';
+  if (keep) return { store: `sqlite:${join(tmpdir(), `switchyard-bench-dashboard-v2-${events}.db`)}`, drop: async () => {} };
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-dashboard-'));
+  return { store: `sqlite:${join(directory, 'store.db')}`, drop: async () => rmSync(directory, { recursive: true, force: true }) };
+}
+
+async function postgresStore(events: number): Promise<{ store: string; drop: () => Promise<void> }> {
+  const keep = process.env['BENCH_DASHBOARD_KEEP'] === '1';
+  const server = process.env['BENCH_PG'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  const name = keep ? `switchyard_bench_dashboard_v2_${events}` : `switchyard_bench_dashboard_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: server });
+  await admin.connect();
+  const exists = (await admin.query('select 1 from pg_database where datname = $1', [name])).rowCount! > 0;
+  if (!exists) await admin.query(`create database "${name}"`);
+  await admin.end();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return {
+    store: url.toString(),
+    async drop() {
+      if (keep) return;
+      const client = new pg.Client({ connectionString: server });
+      await client.connect();
+      await client.query(`drop database if exists "${name}" with (force)`);
+      await client.end();
+    },
+  };
+}
+
+/** Events evenly over the 30 days before `now`, oldest first (as a live store grows). */
+async function writeSqlite(file: string, events: number, now: number) {
+  const sqlite = new SqliteDatabase(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = OFF');
+  const insert = sqlite.prepare(`insert into usage_events (request_id, created_at, tenant_id, project_id, key_id, surface, model_requested, model, deployment, upstream_model, partner, attempts, attempt_log, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_ms, ttfb_ms, status, http_status, error_code, stream, sandbox, metadata) values (?, ?, ?, ?, ?, 'openai-chat', ?, ?, ?, ?, ?, 1, '[]', ?, 0, ?, 0, ?, ?, ?, ?, ?, ?, 0, null)`);
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const batch = sqlite.transaction((from: number, count: number) => {
+    for (let i = from; i < from + count; i++) {
+      const key = Math.floor(random() * 200);
+      const tenant = key % 20; // a key belongs to one project of one tenant
+      const model = MODELS[Math.floor(random() * 4)]!;
+      const deployment = CLOUDS[Math.floor(random() * 3)]!;
+      const error = random() < 0.02;
+      const stream = random() < 0.5;
+      const latency = Math.floor(50 + random() * random() * 4000);
+      insert.run(`req_${String(i).padStart(10, '0')}`, now - SPAN + Math.floor((i / events) * SPAN), `tenant-${tenant}`, `project-${tenant}-${key % 3}`, `key_${key}`, model, model, deployment, model, deployment, error ? 0 : Math.floor(random() * 2000), error ? 0 : Math.floor(random() * 800), latency, stream ? Math.floor(latency / 4) : null, error ? 'error' : 'ok', error ? 502 : 200, error ? 'upstream_unreachable' : null, stream ? 1 : 0);
+    }
+  });
+  for (let done = 0; done < events; done += 100_000) {
+    batch(done, Math.min(100_000, events - done));
+    if (done % 1_000_000 === 0) process.stderr.write(`[telemetry bench] ${done.toLocaleString()} / ${events.toLocaleString()} events written\n`);
+  }
+  sqlite.close();
+}
+
+/** The same distribution generated by Postgres itself, a million rows per statement. */
+async function writePostgres(database: Awaited<ReturnType<typeof createDatabase>>, events: number, now: number) {
+  await sql`select setseed(0.42)`.execute(database.db);
+  for (let done = 0; done < events; done += 1_000_000) {
+    const last = Math.min(events, done + 1_000_000) - 1;
+    await sql`insert into usage_events (request_id, created_at, tenant_id, project_id, key_id, surface, model_requested, model, deployment, upstream_model, partner, attempts, attempt_log, input_tokens, cached_input_tokens, output_tokens, reasoning_tokens, latency_ms, ttfb_ms, status, http_status, error_code, stream, sandbox, metadata)
+      select 'req_' || lpad(g::text, 10, '0'), ${now - SPAN}::bigint + (g * ${SPAN}::bigint / ${events}::bigint), 'tenant-' || t, 'project-' || t || '-' || (k % 3), 'key_' || k, 'openai-chat', m, m, d, m, d, 1, '[]',
+        case when e then 0 else floor(r1 * 2000)::bigint end, 0, case when e then 0 else floor(r2 * 800)::bigint end, 0, latency, case when s then latency / 4 end,
+        case when e then 'error' else 'ok' end, case when e then 502 else 200 end, case when e then 'upstream_unreachable' end, case when s then 1 else 0 end, 0, null
+      from (select g, k % 20 as t, k,  (array['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'])[1 + floor(random() * 4)::int] as m,
+        (array['azure', 'aws', 'openai'])[1 + floor(random() * 3)::int] as d, random() < 0.02 as e, random() < 0.5 as s, 50 + floor(random() * random() * 4000)::int as latency, random() as r1, random() as r2
+        from (select g, floor(random() * 200)::int as k from generate_series(${done}::bigint, ${last}::bigint) as g) as keys) as x`.execute(database.db);
+    process.stderr.write(`[telemetry bench] ${(last + 1).toLocaleString()} / ${events.toLocaleString()} events written\n`);
+  }
+}
+
+/** Each page's API calls in a fresh gateway process: first loads, then warm loads. */
+async function timePages(store: string) {
+  const gateway = await startChild('./telemetry.ts', { env: { TELEMETRY_BENCH_CHILD: 'dashboard', BENCH_STORE: store } });
+  const get = async (path: string) => {
+    const response = await request(`${gateway.url}${path}`, { headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    await response.body.text();
+    if (response.statusCode !== 200 && response.statusCode !== 404) throw new Error(`${path}: ${response.statusCode}`);
+  };
+  // A page is a list of steps; the calls in one step run in parallel, as the page's Promise.all does.
+  const usage = (filter: string): string[][] => [['/admin/v1/usage/dimensions'], [`/admin/v1/metrics/summary?${filter}&top=none`, `/admin/v1/usage/events?${filter}&limit=50`]];
+  const pages: Record<string, string[][]> = {
+    'sign-in': [['/ui/', '/ui/app.js', '/ui/style.css'], ['/admin/v1/usage/dimensions']],
+    'overview (1h, the default)': [['/admin/v1/metrics/summary?range=1h&top=models,tenants']],
+    'overview (24h)': [['/admin/v1/metrics/summary?range=24h&top=models,tenants']],
+    'overview (7d)': [['/admin/v1/metrics/summary?range=7d&top=models,tenants']],
+    'usage (24h, the default)': usage('range=24h'),
+    'usage (30d, all)': usage('range=30d'),
+    'usage (30d, one key)': usage('range=30d&key=key_7'),
+    'usage (30d, one project)': usage('range=30d&project=project-3-1'),
+    'usage (30d, tenant+model+cloud)': usage('range=30d&tenant=tenant-3&model=gpt-4o&deployment=aws'),
+    'usage (30d, a key with no traffic)': usage('range=30d&key=key_none'),
+    routing: [['/admin/v1/routing']],
+    partners: [['/admin/v1/dashboard/partners', '/admin/v1/billing/agreements', '/admin/v1/billing/periods']],
+    keys: [['/admin/v1/projects?limit=100'], ['/admin/v1/keys?limit=100']],
+    runs: [['/admin/v1/dashboard/responses?limit=50']],
+  };
+  const load = async (steps: string[][]) => {
+    const start = performance.now();
+    for (const step of steps) await Promise.all(step.map(get));
+    return performance.now() - start;
+  };
+  try {
+    const first = new Map<string, number>();
+    for (const [name, steps] of Object.entries(pages)) first.set(name, await load(steps));
+    console.log('  page                                   first load   warm (median of 5)');
+    for (const [name, steps] of Object.entries(pages)) {
+      const warm: number[] = [];
+      for (let i = 0; i < 5; i++) warm.push(await load(steps));
+      warm.sort((a, b) => a - b);
+      const ms = first.get(name)!;
+      console.log(`  ${name.padEnd(38)} ${ms.toFixed(0).padStart(7)} ms   ${warm[2]!.toFixed(0).padStart(7)} ms${ms > 1000 ? '   (over 1 s)' : ''}`);
+    }
   } finally {
-    rmSync(directory, { recursive: true, force: true });
+    await gateway.call('shutdown').catch(() => {});
   }
 }

@@ -11,7 +11,7 @@ import { createCollector } from './collect.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { createPricer } from './money.js';
 import { combineObservers, type GatewayObserver, type HttpObserver } from './observer.js';
-import { createRollupQueries } from './rollup-queries.js';
+import { createRollupQueries, type RollupQueries } from './rollup-queries.js';
 import { createRollupRecorder, type RollupRecorder } from './rollups.js';
 import { createTelemetryRoutes } from './routes.js';
 import { createTracing, type Tracing } from './tracing.js';
@@ -73,6 +73,8 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
   const rollups = settings.rollups ? createRollupRecorder({ database: deps.database, pricer, clock: deps.clock, onError: onError('usage roll-up flush failed') }) : undefined;
   const bodies = settings.bodies.enabled ? createBodyStore({ database: deps.database, maxBytes: settings.bodies.maxBytes, retentionHours: settings.bodies.retentionHours, clock: deps.clock, onError: onError('body capture failed') }) : undefined;
   const observers = [metrics?.observer, tracing.observer, rollups?.observer, bodies?.observer].filter((observer): observer is GatewayObserver => observer !== undefined);
+  let closed = false;
+  const rollupQueries = rollups ? createRollupQueries(deps.database) : undefined;
   const collect = metrics ? createCollector({ metrics, catalog: deps.catalog, health: deps.health, database: deps.database, redis: deps.redis, clock: deps.clock }) : undefined;
 
   return {
@@ -107,7 +109,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
         clock: deps.clock,
         metrics: metrics && collect ? { contentType: metrics.registry.contentType, render: async () => (await collect(), metrics.registry.metrics()) } : undefined,
         metricsPublic: settings.metricsPublic,
-        rollups: rollups ? createRollupQueries(deps.database) : undefined,
+        rollups: rollupQueries,
         usage: createUsageQueries(deps.database),
         bodies,
         flushRollups: rollups?.flush,
@@ -118,11 +120,30 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     start() {
       rollups?.start();
       bodies?.start();
+      if (rollupQueries) void warmDashboard(rollupQueries, deps.clock()).catch((error: unknown) => closed || onError('dashboard warm-up failed')(error));
     },
     async close() {
+      closed = true;
       await rollups?.stop();
       await bodies?.stop();
       await tracing.shutdown();
     },
   };
+}
+
+/**
+ * Runs the queries of the dashboard's default pages once, in the background, when the server
+ * starts: the sign-in (filter values), the overview's last hour and the usage page's last day. The
+ * first person to open the dashboard after a restart then finds the roll-up pages in the store's
+ * cache and the statements prepared, instead of paying for both (over a second at 10 million
+ * events on a cold SQLite file).
+ */
+async function warmDashboard(queries: RollupQueries, now: number): Promise<void> {
+  await queries.dimensions(now);
+  for (const span of [3_600_000, 86_400_000]) {
+    const filter = { from: now - span, to: now };
+    await queries.series(filter);
+    await queries.top(filter, 'model');
+    await queries.top(filter, 'tenant_id');
+  }
 }

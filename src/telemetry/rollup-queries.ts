@@ -69,10 +69,13 @@ export function createRollupQueries(database: Database) {
   const base = (filter: UsageFilter) => {
     const { detail, minutes } = levelFor(filter);
     const size = minutes * 60_000;
-    let query = db
-      .selectFrom('telemetry_usage_rollups')
-      .where('detail', '=', BigInt(detail))
-      .where('bucket_minutes', '=', BigInt(minutes))
+    let query = db.selectFrom('telemetry_usage_rollups').where('detail', '=', BigInt(detail));
+    // Detailed rows are hourly only, so their queries leave `bucket_minutes` out: then the key or
+    // project index (detail, key_id | project_id, bucket_start) is the only one that bounds the
+    // range, and SQLite uses it even without planner statistics (with the term, the primary key
+    // looks as good and it reads every detailed row of the range).
+    if (detail === 0) query = query.where('bucket_minutes', '=', BigInt(minutes));
+    query = query
       .where('bucket_start', '>=', BigInt(Math.floor(filter.from / size) * size))
       .where('bucket_start', '<', BigInt(Math.trunc(filter.to)));
     for (const [field, column] of FILTER_COLUMNS) {
@@ -141,15 +144,18 @@ export function createRollupQueries(database: Database) {
       const out: Record<string, string[]> = {};
       for (const [field, column] of FILTER_COLUMNS) {
         const detailed = column === 'project_id' || column === 'key_id';
-        const rows = await db
+        // The range read is a subquery with a LIMIT, which SQLite never flattens: a plain
+        // `select distinct key_id` would walk the whole key index (it is ordered by key_id) instead
+        // of the primary key's range of recent rows.
+        const recent = db
           .selectFrom('telemetry_usage_rollups')
           .select(column)
-          .distinct()
           .where('detail', '=', detailed ? 1n : 0n)
           .where('bucket_minutes', '=', detailed ? 60n : 1440n)
           .where('bucket_start', '>=', BigInt(Math.trunc(now - (detailed ? 1 : 30) * 86_400_000)))
-          .limit(500)
-          .execute();
+          .limit(1_000_000_000)
+          .as('recent');
+        const rows = await db.selectFrom(recent).select(column).distinct().limit(500).execute();
         out[field] = rows.map((row) => String((row as Record<string, unknown>)[column])).filter((value) => value !== '' && value !== '*').sort();
       }
       return out;

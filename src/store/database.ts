@@ -1,5 +1,7 @@
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { KyselyConfig, SqliteDatabase as KyselySqliteDatabase } from 'kysely';
@@ -61,8 +63,10 @@ const PG_INT8_OID = 20;
 export async function createDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
   const base = options.log === undefined ? {} : { log: options.log };
   if (url.startsWith('sqlite:')) {
-    const handle = openSqlite(sqlitePath(url));
-    const dialect = new SqliteDialect({ database: cachingStatements(handle) });
+    const path = sqlitePath(url);
+    const handle = openSqlite(path);
+    const checkpointer = path === ':memory:' ? undefined : startCheckpointer(handle, path);
+    const dialect = new SqliteDialect({ database: cachingStatements(handle, checkpointer) });
     const kysely = new Kysely<Schema>({ ...base, dialect });
     return wrap(kysely, 'sqlite', handle);
   }
@@ -136,10 +140,13 @@ const STATEMENT_CACHE_MAX_SQL = 4096;
  * short SQL text now reuses its prepared statement. Safe: the driver runs one query at a time on
  * its single connection, and each statement is run or read to the end before the next query.
  */
-function cachingStatements(database: SqliteDatabase.Database): KyselySqliteDatabase {
+function cachingStatements(database: SqliteDatabase.Database, checkpointer?: Checkpointer): KyselySqliteDatabase {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
-    close: () => database.close(),
+    close: () => {
+      checkpointer?.stop();
+      database.close();
+    },
     prepare(sql) {
       if (sql.length > STATEMENT_CACHE_MAX_SQL) return database.prepare(sql);
       let statement = cache.get(sql);
@@ -153,6 +160,69 @@ function cachingStatements(database: SqliteDatabase.Database): KyselySqliteDatab
     },
   };
 }
+
+/** WAL pages after which the writer checkpoints itself, if the checkpoint thread falls behind. */
+const FALLBACK_AUTOCHECKPOINT_PAGES = 16_000;
+/** How often the checkpoint thread copies the WAL back into the database file, ms. */
+const CHECKPOINT_INTERVAL_MS = 250;
+
+interface Checkpointer {
+  stop(): void;
+}
+
+/**
+ * Moves WAL checkpoints off the event loop. By default SQLite checkpoints inside the commit
+ * that pushes the WAL past 1,000 pages: that commit copies the pages back into the database
+ * file and fsyncs it, stalling every request on the event loop for milliseconds (the p99 of
+ * bench/run.ts). Here a worker thread with its own connection runs a PASSIVE checkpoint every
+ * 250 ms (it never blocks the writer), and the writer's own automatic checkpoint stays only as
+ * a backstop at 16,000 pages (64 MB), should the thread stop or fall behind. Durability is
+ * unchanged: commits are in the WAL either way; a checkpoint only moves them.
+ */
+function startCheckpointer(handle: SqliteDatabase.Database, path: string): Checkpointer | undefined {
+  let worker: Worker;
+  try {
+    worker = new Worker(CHECKPOINT_WORKER, {
+      eval: true,
+      workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path: resolve(path), intervalMs: CHECKPOINT_INTERVAL_MS },
+    });
+  } catch {
+    return undefined; // No threads: the writer keeps checkpointing itself.
+  }
+  handle.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
+  worker.unref();
+  // A thread that fails (file gone, out of memory) must not take the process down; the backstop takes over.
+  worker.on('error', () => {
+    try {
+      if (handle.open) handle.pragma('wal_autocheckpoint = 1000');
+    } catch {
+      // Closing meanwhile: nothing left to checkpoint for.
+    }
+  });
+  return {
+    stop() {
+      worker.postMessage('stop');
+    },
+  };
+}
+
+const CHECKPOINT_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.module);
+const db = new Database(workerData.path, { fileMustExist: true });
+db.pragma('busy_timeout = 0');
+const checkpoint = () => {
+  try { db.pragma('wal_checkpoint(PASSIVE)'); } catch {}
+};
+const timer = setInterval(checkpoint, workerData.intervalMs);
+parentPort.on('message', (message) => {
+  if (message !== 'stop') return;
+  clearInterval(timer);
+  checkpoint();
+  db.close();
+  parentPort.close();
+});
+`;
 
 /** Fails fast on a bad URL or credentials instead of on the first request. */
 async function ping(kysely: Kysely<Schema>): Promise<void> {

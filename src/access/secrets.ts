@@ -22,6 +22,22 @@ export function hashSecret(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');
 }
 
+/**
+ * Matches presented bearer tokens against a fixed secret (the master key) whose digest is
+ * computed once. `match` hashes the token once and returns the digest as hex too, so the caller
+ * can look the token up as a virtual key without hashing it again: one SHA-256 per request
+ * instead of three (`safeEqual` hashed both sides, then `hashSecret` the token). `hash` is empty
+ * when the token matched (nothing to look up).
+ */
+export function secretMatcher(secret: string | undefined): (token: string) => { matches: boolean; hash: string } {
+  const expected = secret === undefined ? undefined : createHash('sha256').update(secret).digest();
+  return (token) => {
+    const digest = createHash('sha256').update(token).digest();
+    const matches = expected !== undefined && timingSafeEqual(digest, expected);
+    return { matches, hash: matches ? '' : digest.toString('hex') };
+  };
+}
+
 /** What lists show of a secret: its first characters, enough to recognise it, not to use it. */
 export function displayPrefix(secret: string): string {
   return `${secret.slice(0, SECRET_PREFIX.length + 4)}…`;

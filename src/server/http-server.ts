@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { randomId } from '../core/ids.js';
+import { timeOrderedId } from '../core/ids.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
 import type { HttpObserver } from '../telemetry/observer.js';
 import { sendOpenAIError } from './respond.js';
@@ -44,7 +44,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     active += 1;
     const started = performance.now();
-    const requestId = randomId('req_');
+    const requestId = timeOrderedId('req_');
     response.setHeader('x-request-id', requestId);
     const observed = options.observer?.requestStart(request, requestId);
     if (draining) response.setHeader('connection', 'close');

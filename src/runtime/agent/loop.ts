@@ -223,7 +223,9 @@ export async function runAgent(
     const type = response.status === 'completed' ? 'response.completed' : response.status === 'incomplete' ? 'response.incomplete' : response.status === 'failed' ? 'response.failed' : null;
     if (type) emit({ type, response });
     state.done = true;
-    await checkpoints.save(state, response);
+    // Lost the lease while ending (stalled past it): the new owner finishes and stores the run;
+    // storing it here as well would store it twice.
+    if ((await checkpoints.save(state, response)).stop === 'lost') throw new RunStopped('lost');
     await persist(response);
     return response;
   }

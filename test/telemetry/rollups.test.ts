@@ -110,6 +110,29 @@ describe.each(stores)('usage roll-ups (%s)', (_dialect, url) => {
     expect(await queries.dimensions(NOW)).toMatchObject({ tenantId: ['acme', 'globex'], keyId: ['key_a', 'key_b'], deployment: ['aws', 'azure'] });
   });
 
+  it('top lists over days read day rows in the middle and hour rows at the ends, with the same sums', async () => {
+    const one = recorder();
+    // Every 5 hours for 7 days before NOW (12:00), so both ragged ends and the whole days have traffic.
+    const expected = new Map<string, number>();
+    const from = NOW - 7 * 86_400_000 + 30 * 60_000;
+    for (let at = from; at < NOW; at += 5 * 3_600_000) {
+      const tenantId = `t${(at / 3_600_000) % 3}`;
+      one.add(event({ createdAt: at, tenantId }));
+      expected.set(tenantId, (expected.get(tenantId) ?? 0) + 1);
+    }
+    await one.flush();
+    const queries = createRollupQueries(database);
+    const week = { from, to: NOW };
+    expect(levelFor(week)).toEqual({ detail: 0, minutes: 60 });
+    const top = await queries.top(week, 'tenant_id');
+    expect(Object.fromEntries(top.map((row) => [row.key, row.requests]))).toEqual(Object.fromEntries(expected));
+    expect(top.map((row) => row.requests)).toEqual([...expected.values()].sort((a, b) => b - a));
+    // The series (hour rows throughout) agrees on the total.
+    const total = (await queries.series(week)).points.reduce((sum, point) => sum + point.requests, 0);
+    expect(total).toBe([...expected.values()].reduce((sum, count) => sum + count, 0));
+    expect((await queries.top(week, 'tenant_id', 1))).toHaveLength(1);
+  });
+
   it('adds what several replicas flush into the same bucket', async () => {
     const a = recorder();
     const b = recorder();

@@ -102,7 +102,7 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
   const admitter = createAdmitter({
     config,
     prices: createPriceBook(config.models),
-    rates: createRateLimits({ redis, prefix, clock }),
+    rates: createRateLimits({ redis, prefix, clock, onError }),
     gate: createConcurrencyGate({ redis, prefix }),
     budgets,
     ledger,

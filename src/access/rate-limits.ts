@@ -75,6 +75,8 @@ export interface RateLimitsOptions {
   slots?: number;
   /** Milliseconds since the epoch. Default `Date.now`. */
   clock?: Clock | undefined;
+  /** Told when a Redis script fails and process memory answers instead. Default: ignore. */
+  onError?: ((error: unknown) => void) | undefined;
 }
 
 /** Where a check stands: the window in ms, the slot length, the current and the oldest counted slot. */
@@ -86,66 +88,87 @@ interface Frame {
   first: number;
 }
 
-// KEYS[1] the bucket's hash (field = slot index, value = points).
+// KEYS[1] the bucket's hash: one field per slot index (points), `t` the total of the live slots,
+// `o` a slot at or below the oldest live one, `n` the newest slot written. Slot indices are
+// consecutive integers, so pruning walks from `o` to the oldest counted slot: about one slot a
+// second per bucket, instead of reading every slot on every check. A bucket idle for a window
+// and two slots expires whole (PEXPIRE), which bounds that walk.
+const PRUNE = `
+local function prune(key, first)
+  local meta = redis.call('HMGET', key, 't', 'o', 'n')
+  local total = tonumber(meta[1]) or 0
+  local oldest = tonumber(meta[2])
+  local newest = tonumber(meta[3]) or -1
+  if oldest and oldest < first then
+    if newest < first or first - oldest > 1000 then
+      redis.call('DEL', key)
+      return 0, nil, -1
+    end
+    for slot = oldest, first - 1 do
+      local name = tostring(slot)
+      local count = tonumber(redis.call('HGET', key, name))
+      if count then
+        total = total - count
+        redis.call('HDEL', key, name)
+      end
+    end
+    redis.call('HSET', key, 't', total, 'o', first)
+    oldest = first
+  end
+  return total, oldest, newest
+end
+local function add(key, slot, points, ttl, oldest, newest)
+  redis.call('HINCRBY', key, slot, points)
+  redis.call('HINCRBY', key, 't', points)
+  local at = tonumber(slot)
+  if not oldest or at < oldest then redis.call('HSET', key, 'o', slot) end
+  if at > newest then redis.call('HSET', key, 'n', slot) end
+  redis.call('PEXPIRE', key, ttl)
+end
+`;
+
 // ARGV: first counted slot, current slot, limit, points, key ttl ms.
 // Answers {admitted 1 or 0, total after, slot whose departure frees enough (-1: never; 0 when
-// admitted), newest slot holding points}.
-const CONSUME = `
+// admitted), newest slot holding points (-1: none)}.
+const CONSUME = `${PRUNE}
+local key = KEYS[1]
 local first = tonumber(ARGV[1])
+local current = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local points = tonumber(ARGV[4])
-local flat = redis.call('HGETALL', KEYS[1])
-local live = {}
-local stale = {}
-local total = 0
-for i = 1, #flat, 2 do
-  local slot = tonumber(flat[i])
-  local count = tonumber(flat[i + 1])
-  if slot < first then
-    stale[#stale + 1] = flat[i]
-  elseif count > 0 then
-    total = total + count
-    live[#live + 1] = {slot, count}
-  end
-end
-if #stale > 0 then redis.call('HDEL', KEYS[1], unpack(stale)) end
-table.sort(live, function(a, b) return a[1] < b[1] end)
-local newest = -1
-if #live > 0 then newest = live[#live][1] end
+local total, oldest, newest = prune(key, first)
 if total + points > limit then
   local left = total
-  for _, entry in ipairs(live) do
-    left = left - entry[2]
-    if left + points <= limit then return {0, total, entry[1], newest} end
+  local last = math.max(newest, current)
+  for slot = math.max(first, oldest or first), last do
+    left = left - (tonumber(redis.call('HGET', key, tostring(slot))) or 0)
+    if left + points <= limit then return {0, total, slot, newest} end
   end
   return {0, total, -1, newest}
 end
-redis.call('HINCRBY', KEYS[1], ARGV[2], points)
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-local current = tonumber(ARGV[2])
-if current > newest then newest = current end
-return {1, total + points, 0, newest}`;
+add(key, ARGV[2], points, ARGV[5], oldest, newest)
+return {1, total + points, 0, math.max(newest, current)}`;
 
-// KEYS[1] the bucket's hash. ARGV: first counted slot, slot to change, delta, key ttl ms.
-const ADJUST = `
+// ARGV: first counted slot, current slot, delta, slot to take a negative delta from, key ttl ms.
+const ADJUST = `${PRUNE}
+local key = KEYS[1]
 local delta = tonumber(ARGV[3])
+local _, oldest, newest = prune(key, tonumber(ARGV[1]))
 if delta > 0 then
-  redis.call('HINCRBY', KEYS[1], ARGV[2], delta)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  add(key, ARGV[2], delta, ARGV[5], oldest, newest)
   return 1
 end
-if tonumber(ARGV[2]) < tonumber(ARGV[1]) then return 0 end
-local count = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '0')
-if count + delta > 0 then
-  redis.call('HINCRBY', KEYS[1], ARGV[2], delta)
-else
-  redis.call('HDEL', KEYS[1], ARGV[2])
-end
+if tonumber(ARGV[4]) < tonumber(ARGV[1]) then return 0 end
+local count = tonumber(redis.call('HGET', key, ARGV[4]))
+if not count then return 0 end
+local taken = math.min(count, -delta)
+if taken == count then redis.call('HDEL', key, ARGV[4]) else redis.call('HINCRBY', key, ARGV[4], -taken) end
+redis.call('HINCRBY', key, 't', -taken)
 return 1`;
 
 type ScriptClient = Redis & {
   syRateConsume(key: string, first: number, current: number, limit: number, points: number, ttlMs: number): Promise<[number, number, number, number]>;
-  syRateAdjust(key: string, first: number, slot: number, delta: number, ttlMs: number): Promise<number>;
+  syRateAdjust(key: string, first: number, current: number, delta: number, slot: number, ttlMs: number): Promise<number>;
 };
 
 /**
@@ -177,7 +200,8 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
 
   redis.defineCommand('syRateConsume', { numberOfKeys: 1, lua: CONSUME });
   redis.defineCommand('syRateAdjust', { numberOfKeys: 1, lua: ADJUST });
-  const base = `${options.prefix ?? 'switchyard:'}rl:`;
+  // `rlw:`, not the fixed-window `rl:` keys of earlier versions, which hold plain counters.
+  const base = `${options.prefix ?? 'switchyard:'}rlw:`;
   // A bucket outlives its newest slot by a window and a slot; then Redis drops it.
   const ttlMs = Math.ceil(windowMs + 2 * slotMs);
   // Not ready (connecting, reconnecting, closed): answer from memory at once rather than queue.
@@ -189,8 +213,9 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
         try {
           const [ok, total, freeing, newest] = await redis.syRateConsume(`${base}${kind}:${scope}`, at.first, at.current, limit, points, ttlMs);
           return ok === 1 ? admitted(at, limit, total, newest) : refused(at, limit, total, freeing, newest);
-        } catch {
-          // Redis failed mid-check: fall through to this process's window.
+        } catch (error) {
+          // Redis failed mid-check: this process's window answers.
+          options.onError?.(error);
         }
       }
       return memory.consume(`${kind}:${scope}`, at, limit, points);
@@ -198,13 +223,12 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
     async adjust(kind, scope, _limit, delta, at) {
       if (delta === 0) return;
       const now = frame(clock());
-      const slot = delta > 0 ? now.current : Math.floor((at ?? now.now) / slotMs);
       if (ready()) {
         try {
-          await redis.syRateAdjust(`${base}${kind}:${scope}`, now.first, slot, delta, ttlMs);
+          await redis.syRateAdjust(`${base}${kind}:${scope}`, now.first, now.current, delta, Math.floor((at ?? now.now) / slotMs), ttlMs);
           return;
-        } catch {
-          // As in consume.
+        } catch (error) {
+          options.onError?.(error);
         }
       }
       memory.adjust(`${kind}:${scope}`, now, delta, at ?? now.now);

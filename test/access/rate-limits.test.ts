@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createRateLimits, type RateLimits, type RateLimitsOptions } from '../../src/access/rate-limits.js';
 import { redisTestUrl, uniquePrefix } from '../helpers/redis.js';
 
@@ -40,9 +40,13 @@ const memory: Factory = async (options = {}) => {
   const clock = { now: T0 };
   return { clock, rates: createRateLimits({ clock: () => clock.now, ...options }) };
 };
+// Every Redis check must run in Redis: a failing script would otherwise be hidden by the memory fallback.
+const redisErrors: unknown[] = [];
+const onError = (error: unknown) => redisErrors.push(error);
+afterEach(() => expect(redisErrors).toEqual([]));
 const redis: Factory = async (options = {}) => {
   const clock = { now: T0 };
-  return { clock, rates: createRateLimits({ redis: await redisClient(), prefix: uniquePrefix('rates'), clock: () => clock.now, ...options }) };
+  return { clock, rates: createRateLimits({ redis: await redisClient(), prefix: uniquePrefix('rates'), clock: () => clock.now, onError, ...options }) };
 };
 const backends: Array<[string, Factory, boolean]> = [
   ['memory', memory, false],
@@ -153,9 +157,12 @@ for (const [name, create, skip] of backends) {
 describe.skipIf(!redisUrl)('sliding-window rate limits shared through Redis', () => {
   it('three clients racing 300 requests against a limit of 50 admit exactly 50', async () => {
     const prefix = uniquePrefix('rates');
-    const replicas = await Promise.all([0, 1, 2].map(async () => createRateLimits({ redis: await redisClient(), prefix })));
+    const replicas = await Promise.all([0, 1, 2].map(async () => createRateLimits({ redis: await redisClient(), prefix, onError })));
     const results = await Promise.all(Array.from({ length: 300 }, (_, i) => replicas[i % 3]!.consume('requests', 'key:race', 50, 1)));
     expect(results.filter((result) => result.ok)).toHaveLength(50);
+    // The count lives in Redis: a hash of one-second slots and their total.
+    const stored = await clients[0]!.hgetall(`${prefix}rlw:requests:key:race`);
+    expect(stored['t']).toBe('50');
     for (const result of results.filter((item) => !item.ok)) {
       expect(result).toMatchObject({ state: { remaining: 0 } });
       if (!result.ok) expect(result.retryAfterMs).toBeGreaterThan(0);

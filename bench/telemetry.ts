@@ -28,7 +28,7 @@ import { load, MASTER_KEY } from './load.js';
  *    page timed in a fresh gateway process (first load and warm).
  *
  * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=hooks,throughput,dashboard,
- * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1.
+ * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1, BENCH_ROUNDS (throughput, default 5).
  */
 
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'];
@@ -128,7 +128,7 @@ async function throughput(quick: boolean) {
   const variants = ['off', 'default', 'traces'] as const;
   const gateways = new Map<string, Child>();
   for (const variant of variants) gateways.set(variant, await startChild('./telemetry.ts', { env: { TELEMETRY_BENCH_CHILD: variant, BENCH_UPSTREAM_URL: fake.url, BENCH_OTLP_URL: otlp } }));
-  const rounds = quick ? 1 : 3;
+  const rounds = quick ? 1 : Number(process.env['BENCH_ROUNDS'] ?? 5);
   const seconds = quick ? 2 : 8;
   const results = new Map<string, { rps: number[]; cpuUs: number[] }>(variants.map((variant) => [variant, { rps: [], cpuUs: [] }]));
   try {
@@ -160,6 +160,13 @@ async function throughput(quick: boolean) {
     const rpsDelta = (median(rps) / median(off.rps) - 1) * 100;
     const cpuDelta = (median(cpuUs) / median(off.cpuUs) - 1) * 100;
     console.log(`${variant.padEnd(8)} ${median(rps).toFixed(0).padStart(6)}  ${rpsDelta.toFixed(1).padStart(6)}%   ${median(cpuUs).toFixed(0).padStart(9)}   ${cpuDelta.toFixed(1).padStart(6)}%`);
+  }
+  // Paired: each round's variant against the 'off' run next to it, so load drift between rounds cancels.
+  for (const variant of variants.filter((name) => name !== 'off')) {
+    const { rps, cpuUs } = results.get(variant)!;
+    const rpsRatios = rps.map((value, round) => (value / off.rps[round]! - 1) * 100);
+    const cpuRatios = cpuUs.map((value, round) => (value / off.cpuUs[round]! - 1) * 100);
+    console.log(`paired per round, ${variant} vs off: req/s ${rpsRatios.map((value) => `${value.toFixed(1)}%`).join(' ')} (median ${median(rpsRatios).toFixed(1)}%); CPU/req ${cpuRatios.map((value) => `${value.toFixed(1)}%`).join(' ')} (median ${median(cpuRatios).toFixed(1)}%)`);
   }
 }
 

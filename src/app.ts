@@ -84,7 +84,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Usage rows are written by billing, in the same transaction as their ledger postings.
   const billing = createBilling({ config, database, clock });
   await billing.start();
-  const transport = options.transport ?? createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs });
+  const poolConnections = Object.fromEntries(Object.entries(config.providers).flatMap(([id, provider]) => (provider.maxConnections === undefined ? [] : [[id, provider.maxConnections]])));
+  const transport = options.transport ?? createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs, poolConnections });
   const catalog = createCatalog(config);
   const health = createHealthTracker(clock);
   const sharedHealth = config.redis ? await shareHealth(health, config.redis, config.redisPrefix, (error) => logger.warn({ err: error }, 'redis (health) error')) : undefined;

@@ -60,6 +60,11 @@ const common = {
   headers: z.record(z.string(), z.string()).optional(),
   /** Marks a provider as a local emulator (sandbox): shown as such in responses and usage. */
   sandbox: z.boolean().default(false),
+  /**
+   * Max sockets open at once to this provider, each holding one request or stream. Default:
+   * the shared pool's 1024 per origin. Set it to give the provider its own pool of this size.
+   */
+  maxConnections: z.number().int().positive().max(65_536).optional(),
 };
 
 const providerSchema = z.discriminatedUnion('type', [

@@ -135,7 +135,7 @@ export function createExecutor(deps: ExecutorDeps) {
     let response: UpstreamResponse | undefined;
     try {
       const upstream = await adapter.buildRequest(call);
-      response = await deps.transport.send(upstream, controller.signal);
+      response = await deps.transport.send(upstream, controller.signal, deployment.provider);
       if (response.status < 200 || response.status >= 300) {
         const body = await response.text(64 * 1024);
         throw adapter.classifyError({ status: response.status, headers: response.headers, body }, call);

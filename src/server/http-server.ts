@@ -36,6 +36,7 @@ const H2_PREFACE = 'PRI * HTTP/2.0';
  */
 export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const table = createRouteTable(options.routes);
+  const logInfo = options.logger.isLevelEnabled('info');
   let active = 0;
   let draining = false;
   const sockets = new Set<Socket>();
@@ -53,7 +54,8 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       if (!response.writableFinished) controller.abort(new GatewayError('Client closed the request', { code: 'upstream_timeout', status: 499, errorClass: 'timeout', retryable: false, failover: false }));
       active -= 1;
       observed?.end(response.statusCode);
-      options.logger.info({ requestId, traceId: observed?.traceId, method: request.method, path: pathOf(request.url), status: response.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, aborted: controller.signal.aborted || undefined }, 'request');
+      // The line's fields are built only when it will be written (production often runs at warn).
+      if (logInfo) options.logger.info({ requestId, traceId: observed?.traceId, method: request.method, path: pathOf(request.url), status: response.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, aborted: controller.signal.aborted || undefined }, 'request');
       if (active === 0) for (const resolve of idle) resolve();
     });
     void dispatch(request, response, requestId, controller.signal);

@@ -4,8 +4,18 @@ import type { UpstreamRequest } from '../providers/adapter.js';
 
 /** Options for the shared upstream HTTP client. */
 export interface TransportOptions {
-  /** Max sockets per origin. Default 256. */
+  /**
+   * Max sockets per upstream origin. Default 1024: each open stream holds one socket for its
+   * whole length, so this is how many answers one process streams at once from one origin
+   * (256, the old default, queued the 257th stream behind the others).
+   */
   connections?: number;
+  /**
+   * Max sockets per origin for the named pools (provider ids, `providers.<id>.maxConnections`).
+   * Requests sent with such a pool go through their own connection pool; others share the
+   * default one.
+   */
+  poolConnections?: Readonly<Record<string, number>>;
   /** Time to wait for response headers, ms. Default 30000 (the router sets a per-attempt timeout too). */
   headersTimeoutMs?: number;
   /** Max idle time between body chunks, ms. Default 300000. */
@@ -25,22 +35,39 @@ export interface UpstreamResponse {
 
 /** The upstream HTTP client: one undici Agent shared by every provider. */
 export interface Transport {
-  send(upstream: UpstreamRequest, signal: AbortSignal): Promise<UpstreamResponse>;
+  /** Sends `upstream`; `pool` (a provider id) selects that provider's own connection limit, when it has one. */
+  send(upstream: UpstreamRequest, signal: AbortSignal, pool?: string): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 
+/** Default max sockets per upstream origin (see {@link TransportOptions.connections}). */
+export const DEFAULT_CONNECTIONS = 1024;
+
 /** Creates the shared transport (undici.request on one Agent; no fetch on the hot path). */
 export function createTransport(options: TransportOptions = {}): Transport {
-  const dispatcher =
-    options.dispatcher ??
+  const agent = (connections: number) =>
     new Agent({
-      connections: options.connections ?? 256,
+      connections,
       headersTimeout: options.headersTimeoutMs ?? 30_000,
       bodyTimeout: options.bodyTimeoutMs ?? 300_000,
       keepAliveTimeout: 10_000,
     });
+  const dispatcher = options.dispatcher ?? agent(options.connections ?? DEFAULT_CONNECTIONS);
+  // A provider with its own limit gets its own Agent (made on first use); an injected dispatcher serves everything.
+  const pools = new Map<string, Dispatcher>();
+  const dispatcherFor = (pool: string | undefined): Dispatcher => {
+    if (pool === undefined || options.dispatcher) return dispatcher;
+    let found = pools.get(pool);
+    if (found) return found;
+    const connections = options.poolConnections?.[pool];
+    if (connections === undefined) return dispatcher;
+    found = agent(connections);
+    pools.set(pool, found);
+    return found;
+  };
   return {
-    async send(upstream, signal) {
+    async send(upstream, signal, pool) {
+      const dispatcher = dispatcherFor(pool);
       try {
         const response = await request(upstream.url, {
           method: upstream.method,
@@ -74,7 +101,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
       }
     },
     async close() {
-      if (!options.dispatcher) await dispatcher.close();
+      if (!options.dispatcher) await Promise.all([dispatcher.close(), ...[...pools.values()].map((pool) => pool.close())]);
     },
   };
 }

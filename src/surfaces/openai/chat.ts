@@ -31,7 +31,9 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
         sendJson(response, 200, outcome.rawBody ?? outcome.completion, headers);
         return;
       }
-      startSse(response, headers);
+      // The gateway hands the stream back once its first item is in hand (failover stays possible
+      // until then), so the headers can travel with that first event.
+      startSse(response, headers, { flush: false });
       try {
         for await (const item of outcome.items) {
           if (item.usageOnly && !includeUsage) continue;

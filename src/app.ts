@@ -13,6 +13,7 @@ import { createHealthTracker, type HealthTracker } from './router/health.js';
 import { shareHealth } from './router/shared-health.js';
 import { createPolicy } from './router/policy.js';
 import { createRuntime, type Runtime } from './runtime/index.js';
+import { resolveSecretBox } from './runtime/secrets.js';
 import { createHealthRoutes } from './server/health-routes.js';
 import { createHttpServer1And2 } from './server/http-server.js';
 import type { Route } from './server/types.js';
@@ -20,6 +21,7 @@ import { createDatabase, createUsageRepository, type Database, migrate, type Usa
 import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
 import { createAdminRoutes } from './surfaces/admin/index.js';
 import { createToolAdminRoutes } from './surfaces/admin/tools-routes.js';
+import { createMemoryAdminRoutes } from './surfaces/admin/memory-routes.js';
 import { createAdminBillingRoutes } from './surfaces/admin-billing/index.js';
 import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
 import { createBedrockConverseRoutes } from './surfaces/bedrock-converse/index.js';
@@ -124,6 +126,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     clock,
     onUsageError: (error, event) => logger.error({ err: error, requestId: event?.requestId }, event ? 'usage event not recorded' : 'budget settlement failed'),
   });
+  // Tool secrets at rest (runtime/secrets.ts): runtime.secretKey, else derived from the master key, else a key file.
+  const sealed = resolveSecretBox({ secretKey: config.runtime.secretKey, previousSecretKeys: config.runtime.previousSecretKeys, masterKey: config.auth.masterKey, store: config.store });
+  if (sealed.warning) logger.warn({ keyId: sealed.box.keyId }, sealed.warning);
+  else logger.debug({ keyId: sealed.box.keyId, source: sealed.box.source }, 'tool secrets key');
   const runtime = createRuntime({
     database,
     gateway,
@@ -140,6 +146,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       maxToolOutputChars: config.runtime.tools.maxOutputChars,
       leaseMs: config.runtime.tools.leaseMs,
       workerIntervalMs: config.runtime.tools.workerIntervalMs,
+      secrets: sealed.box,
+      memory: config.runtime.memory,
     },
   });
 
@@ -167,6 +175,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createResponsesRoutes({ gateway, responses: runtime.responses }),
     ...createConversationsRoutes({ gateway, conversations: runtime.conversations }),
     ...createAdminRoutes({ gateway, admin: access.admin }),
+    ...createMemoryAdminRoutes({ gateway, memory: runtime.agent.memory }),
     ...createToolAdminRoutes({ gateway, registry: runtime.agent.httpTools, policy: { allowPrivateNetworks: config.runtime.tools.allowPrivateNetworks, allowHosts: config.runtime.tools.allowHosts }, clock }),
     ...createAdminBillingRoutes({ gateway, billing, clock }),
     ...telemetry.routes(gateway),

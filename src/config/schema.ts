@@ -202,6 +202,9 @@ const telemetrySchema = z.strictObject({
     .prefault({}),
 });
 
+/** A 32-byte key as base64 (`openssl rand -base64 32`). */
+const secretKeySchema = z.string().refine((value) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value.trim()) && Buffer.from(value.trim(), 'base64').length === 32, { message: 'must be base64 of exactly 32 bytes (openssl rand -base64 32)' });
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -236,6 +239,27 @@ export const configSchema = z.strictObject({
       conversationRetentionDays: z.number().nonnegative().default(0),
       /** Interval of the background retention sweep, ms; 0 = no sweep. Default 600000 (10 minutes). */
       sweepIntervalMs: z.number().int().nonnegative().default(600_000),
+      /**
+       * Key sealing tool secrets at rest (MCP tool headers of background runs, HTTP tool auth
+       * headers): base64 of 32 bytes, usually `${ENV}`. Default: derived from auth.masterKey,
+       * else a key file next to the SQLite database (runtime/secrets.ts).
+       */
+      secretKey: secretKeySchema.optional(),
+      /** Earlier secret keys, still accepted for opening what they sealed (key rotation). */
+      previousSecretKeys: z.array(secretKeySchema).default([]),
+      /** The built-in memory tool (`tools: [{type: "memory"}]`) and its limits per tenant and user. */
+      memory: z
+        .strictObject({
+          /** Offer the memory tool. Default true. */
+          enabled: z.boolean().default(true),
+          /** Bytes of one value or note. Default 16384. */
+          maxValueBytes: z.number().int().positive().default(16_384),
+          /** Entries plus notes per user. Default 1000. */
+          maxEntriesPerUser: z.number().int().positive().default(1_000),
+          /** Bytes (keys + values) per user. Default 1048576. */
+          maxBytesPerUser: z.number().int().positive().default(1_048_576),
+        })
+        .prefault({}),
       /** Server-run tools (MCP, HTTP tools) and background runs (runtime/agent). */
       tools: z
         .strictObject({

@@ -64,6 +64,8 @@ export interface CreateResponseParams {
   echo: Record<string, unknown>;
   /** `{type: "mcp"}` tools (server-run by the agent layer, runtime/agent). */
   mcpTools?: McpToolParam[];
+  /** `{type: "memory"}` was listed: the memory of this user (`safety_identifier`, else `user`) of the tenant (runtime/tools/memory-tool.ts). */
+  memory?: { user: string };
   /** `background: true`: run asynchronously (runtime/agent). */
   background?: boolean;
 }

@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './database.js';
 import { toNumberOrNull } from './internal/convert.js';
-import { int64 } from './migrations/index.js';
 import type { Int32, Int64, Int64Nullable, Schema } from './schema.js';
 
 /**
@@ -11,7 +10,12 @@ import type { Int32, Int64, Int64Nullable, Schema } from './schema.js';
  * from its last checkpoint. A run is held under a lease (`lease_owner`, `lease_expires_at`)
  * renewed while it runs; writes are fenced on the lease owner.
  *
- * The table is created idempotently by {@link ensureAgentTables} at start-up (both dialects).
+ * The table is created by migration `0005-agent`.
+ *
+ * Tool secrets in `request` (the `headers` and `authorization` of MCP tools, the `authHeader`
+ * of registered HTTP tools) are sealed with the {@link SecretCodec} given to the store
+ * (AES-256-GCM, runtime/secrets.ts) before the row is written and opened when it is read, so
+ * the database never holds them in clear. Rows written before encryption read as they are.
  */
 export interface AgentRunsTable {
   id: string;
@@ -52,6 +56,8 @@ export interface AgentRunRecord {
   cancelRequested: boolean;
   leaseOwner: string | null;
   leaseExpiresAt: number | null;
+  /** Set when a tool secret of `request` could not be opened (sealed under a key this process lacks); those secrets are null. */
+  secretsError?: string;
 }
 
 /** Storage of agent runs and their leases. */
@@ -62,6 +68,11 @@ export interface AgentRunStore {
   checkpoint(id: string, owner: string, update: { status: string; state: unknown; response: unknown; events: unknown[]; leaseExpiresAt: number; now: number }): Promise<{ held: boolean; cancelRequested: boolean }>;
   /** Extends the lease; returns whether it is still held and whether a cancel is pending. */
   renew(id: string, owner: string, leaseExpiresAt: number, now: number): Promise<{ held: boolean; cancelRequested: boolean }>;
+  /**
+   * Ends a run this owner holds as `failed` without running it (its tool secrets cannot be
+   * opened here): the Response gets `error`, the event log a `response.failed` event.
+   */
+  fail(id: string, owner: string, error: { code: string; message: string }, now: number): Promise<void>;
   /** Releases the lease of a finished run. */
   release(id: string, owner: string): Promise<void>;
   requestCancel(tenantId: string, id: string, now: number): Promise<boolean>;
@@ -69,33 +80,6 @@ export interface AgentRunStore {
   expired(now: number, limit: number): Promise<string[]>;
   /** Takes the lease of an unfinished run whose lease expired; true when this owner got it. */
   claim(id: string, owner: string, leaseExpiresAt: number, now: number): Promise<boolean>;
-}
-
-const ensured = new WeakSet<Database>();
-
-/** Creates `agent_runs` if it does not exist (idempotent, both dialects). */
-export async function ensureAgentTables(database: Database): Promise<void> {
-  if (ensured.has(database)) return;
-  const big = int64(database.dialect);
-  await database.db.schema
-    .createTable('agent_runs')
-    .ifNotExists()
-    .addColumn('id', 'text', (column) => column.primaryKey())
-    .addColumn('tenant_id', 'text', (column) => column.notNull())
-    .addColumn('status', 'text', (column) => column.notNull())
-    .addColumn('background', 'integer', (column) => column.notNull())
-    .addColumn('cancel_requested', 'integer', (column) => column.notNull().defaultTo(0))
-    .addColumn('lease_owner', 'text')
-    .addColumn('lease_expires_at', big)
-    .addColumn('created_at', big, (column) => column.notNull())
-    .addColumn('updated_at', big, (column) => column.notNull())
-    .addColumn('request', 'text', (column) => column.notNull())
-    .addColumn('state', 'text', (column) => column.notNull())
-    .addColumn('response', 'text', (column) => column.notNull())
-    .addColumn('events', 'text', (column) => column.notNull())
-    .execute();
-  await database.db.schema.createIndex('agent_runs_lease').ifNotExists().on('agent_runs').columns(['status', 'lease_expires_at']).execute();
-  ensured.add(database);
 }
 
 const UNFINISHED = ['queued', 'in_progress'];
@@ -121,8 +105,60 @@ function withEvents(state: Record<string, unknown>, events: Array<Record<string,
   return { state: { ...rest, events }, events };
 }
 
-/** The agent-run store over an open database (call {@link ensureAgentTables} first). */
-export function createAgentRunStore(database: Database): AgentRunStore {
+/** Seals and opens secrets (runtime/secrets.ts `SecretBox`); `context` binds a value to its row. */
+export interface SecretCodec {
+  seal(plaintext: string, context: string): string;
+  open(value: string, context: string): string;
+}
+
+/** The fields of a run request that hold tool secrets: per MCP tool list, and per HTTP tool. */
+const MCP_SECRET_FIELDS = ['headers', 'authorization'] as const;
+const HTTP_SECRET_FIELDS = ['authHeader'] as const;
+
+/** Applies `transform` to every secret field of a run request (a copy; other fields shared). */
+function mapSecrets(request: unknown, transform: (value: unknown) => unknown): unknown {
+  if (!isRecord(request)) return request;
+  const tools = (list: unknown, fields: readonly string[]) =>
+    Array.isArray(list)
+      ? list.map((tool) => {
+          if (!isRecord(tool)) return tool;
+          const copy: Record<string, unknown> = { ...tool };
+          for (const field of fields) if (!empty(copy[field])) copy[field] = transform(copy[field]);
+          return copy;
+        })
+      : list;
+  const out: Record<string, unknown> = { ...request };
+  if ('mcpTools' in out) out['mcpTools'] = tools(out['mcpTools'], MCP_SECRET_FIELDS);
+  if ('httpTools' in out) out['httpTools'] = tools(out['httpTools'], HTTP_SECRET_FIELDS);
+  if (isRecord(out['params']) && 'mcpTools' in out['params']) out['params'] = { ...out['params'], mcpTools: tools(out['params']['mcpTools'], MCP_SECRET_FIELDS) };
+  return out;
+}
+
+/** The request with its tool secrets sealed as `{"$sealed": "enc:v1:…"}`. */
+export function sealRunRequest(codec: SecretCodec, id: string, request: unknown): unknown {
+  return mapSecrets(request, (value) => (isRecord(value) && typeof value['$sealed'] === 'string' ? value : { $sealed: codec.seal(JSON.stringify(value), `agent_runs:${id}`) }));
+}
+
+/**
+ * The request with its tool secrets opened (legacy plaintext values pass through). A secret
+ * that cannot be opened (another key) becomes null and `error` says why.
+ */
+export function openRunRequest(codec: SecretCodec, id: string, request: unknown): { request: unknown; error?: string } {
+  let error: string | undefined;
+  const opened = mapSecrets(request, (value) => {
+    if (!isRecord(value) || typeof value['$sealed'] !== 'string') return value;
+    try {
+      return JSON.parse(codec.open(value['$sealed'], `agent_runs:${id}`)) as unknown;
+    } catch (thrown) {
+      error ??= thrown instanceof Error ? thrown.message : String(thrown);
+      return null;
+    }
+  });
+  return error === undefined ? { request: opened } : { request: opened, error };
+}
+
+/** The agent-run store over an open (migrated) database; `secrets` seals the tool secrets of run requests. */
+export function createAgentRunStore(database: Database, secrets: SecretCodec): AgentRunStore {
   const db = database.db.withTables<AgentTables>() as unknown as AgentDb;
   const flags = async (id: string, owner: string) => {
     const row = await db.selectFrom('agent_runs').select(['lease_owner', 'cancel_requested']).where('id', '=', id).executeTakeFirst();
@@ -137,7 +173,7 @@ export function createAgentRunStore(database: Database): AgentRunStore {
           tenant_id: run.tenantId,
           status: run.status,
           background: run.background ? 1 : 0,
-          request: JSON.stringify(run.request),
+          request: JSON.stringify(sealRunRequest(secrets, run.id, run.request)),
           state: JSON.stringify(leanState(run.state, run.events)),
           response: JSON.stringify(run.response),
           events: JSON.stringify(run.events),
@@ -154,12 +190,14 @@ export function createAgentRunStore(database: Database): AgentRunStore {
       if (tenantId !== null) query = query.where('tenant_id', '=', tenantId);
       const row = await query.executeTakeFirst();
       if (!row) return undefined;
+      const opened = openRunRequest(secrets, row.id, JSON.parse(row.request));
       return {
         id: row.id,
         tenantId: row.tenant_id,
         status: row.status,
         background: Number(row.background) === 1,
-        request: JSON.parse(row.request) as Record<string, unknown>,
+        request: opened.request as Record<string, unknown>,
+        ...(opened.error === undefined ? {} : { secretsError: opened.error }),
         ...withEvents(JSON.parse(row.state) as Record<string, unknown>, JSON.parse(row.events) as Array<Record<string, unknown>>),
         response: JSON.parse(row.response) as Record<string, unknown>,
         cancelRequested: Number(row.cancel_requested) === 1,
@@ -188,6 +226,20 @@ export function createAgentRunStore(database: Database): AgentRunStore {
     async renew(id, owner, leaseExpiresAt, now) {
       await db.updateTable('agent_runs').set({ lease_expires_at: leaseExpiresAt, updated_at: now }).where('id', '=', id).where('lease_owner', '=', owner).execute();
       return flags(id, owner);
+    },
+    async fail(id, owner, error, now) {
+      const row = await db.selectFrom('agent_runs').select(['state', 'response', 'events']).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst();
+      if (!row) return;
+      const events = JSON.parse(row.events) as Array<Record<string, unknown>>;
+      const response = { ...(JSON.parse(row.response) as Record<string, unknown>), status: 'failed', error };
+      const event = { type: 'response.failed', response, sequence_number: events.length };
+      const state = { ...(JSON.parse(row.state) as Record<string, unknown>), done: true, events: [...events, event] };
+      await db
+        .updateTable('agent_runs')
+        .set({ status: 'failed', state: JSON.stringify(state), response: JSON.stringify(response), events: JSON.stringify([...events, event]), updated_at: now })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .execute();
     },
     async release(id, owner) {
       await db.updateTable('agent_runs').set({ lease_owner: null, lease_expires_at: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
@@ -220,3 +272,12 @@ export function createAgentRunStore(database: Database): AgentRunStore {
   };
 }
 
+
+/** Nothing to keep secret: null, '' or {}. */
+function empty(value: unknown): boolean {
+  return value == null || value === '' || (isRecord(value) && Object.keys(value).length === 0);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentRunStore, ensureAgentTables } from '../../src/store/agent-runs.js';
+import { createAgentRunStore } from '../../src/store/agent-runs.js';
 import { parseCreateResponse } from '../../src/surfaces/openai-responses/validate.js';
 import { http, type RunningApp, startApp, TENANT_A_KEY } from '../runtime/helpers.js';
 import { agentConfig, startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from './helpers.js';
@@ -45,8 +45,7 @@ async function plantRun(id: string, calls: Array<{ id: string; started: boolean;
     events: [{ type: 'response.created', response: { ...shell, status: 'queued' }, sequence_number: 0 }],
     done: false,
   };
-  await ensureAgentTables(app.app.database);
-  await createAgentRunStore(app.app.database).insert({
+  await createAgentRunStore(app.app.database, app.app.runtime.agent.secrets).insert({
     id,
     tenantId: 'tenant-a',
     status: 'in_progress',

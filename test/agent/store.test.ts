@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAgentRunStore, ensureAgentTables } from '../../src/store/agent-runs.js';
+import { randomBytes } from 'node:crypto';
+import { createSecretBox } from '../../src/runtime/secrets.js';
+import { createAgentRunStore } from '../../src/store/agent-runs.js';
 import { createDatabase, type Database, migrate } from '../../src/store/index.js';
 import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
 
@@ -19,9 +21,7 @@ describe.each(stores)('agent runs on $name', ({ open }) => {
     const database = await open();
     try {
       await migrate(database);
-      await ensureAgentTables(database);
-      await ensureAgentTables(database);
-      const store = createAgentRunStore(database);
+      const store = createAgentRunStore(database, createSecretBox(randomBytes(32), 'ephemeral'));
       const id = `resp_${Math.random().toString(36).slice(2)}`;
       await store.insert({ id, tenantId: 't1', status: 'queued', background: true, request: { a: 1 }, state: { steps: 0 }, response: { id, status: 'queued' }, events: [{ type: 'response.created', sequence_number: 0 }], owner: 'A', leaseExpiresAt: 1000, now: 0 });
       expect(await store.get('t2', id)).toBeUndefined();

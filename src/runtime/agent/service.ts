@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Principal, RouteMeta } from '../../gateway/types.js';
-import { type AgentRunStore, createAgentRunStore, ensureAgentTables } from '../../store/agent-runs.js';
+import { type AgentRunStore, createAgentRunStore } from '../../store/agent-runs.js';
 import type { Database } from '../../store/index.js';
 import { loadContext } from '../context.js';
 import { type RuntimeDeps, seconds } from '../deps.js';
@@ -12,6 +12,9 @@ import type { CallContext, CreateResponseParams, Item, ResponseObject } from '..
 import type { CreateOutcome } from '../responses-create.js';
 import { DEFAULT_POLICY, type OutboundPolicy } from '../tools/ssrf.js';
 import { createHttpToolRegistry, type HttpToolRegistry } from '../tools/http-tools.js';
+import { createMemoryStore, DEFAULT_MEMORY_LIMITS, type MemoryStore } from '../tools/memory-store.js';
+import { attachBuiltins, type MemoryOptions, withBuiltinTools } from '../tools/memory-tool.js';
+import { createSecretBox, type SecretBox } from '../secrets.js';
 import { type AgentLimits, type AgentRequest, type AgentState, type Checkpointer, runAgent, RunStopped } from './loop.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
 
@@ -36,6 +39,10 @@ export interface AgentOptions {
   leaseMs?: number;
   /** How often the worker looks for expired leases, ms (0 = only at start). Default 5 000. */
   workerIntervalMs?: number;
+  /** Seals tool secrets at rest (runtime/secrets.ts). Default: a random key of this process. */
+  secrets?: SecretBox;
+  /** The memory tool and its limits (config `runtime.memory`; tools/memory-tool.ts). */
+  memory?: MemoryOptions;
 }
 
 /** The agent layer: a Responses service plus the background worker. */
@@ -52,22 +59,26 @@ export interface AgentRuntime {
   owner: string;
   /** Server-registered HTTP tools (admin API). */
   httpTools: HttpToolRegistry;
+  /** The memory tool's store (admin API). */
+  memory: MemoryStore;
+  /** What seals tool secrets at rest. */
+  secrets: SecretBox;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
 
 export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: ResponsesService, options: AgentOptions = {}): AgentRuntime {
-  const registry = createHttpToolRegistry(database);
+  const secrets = options.secrets ?? createSecretBox(randomBytes(32), 'ephemeral');
+  const registry = createHttpToolRegistry(database, secrets);
+  const { enabled: memoryEnabled = true, ...memoryLimits } = options.memory ?? {};
+  const memory = createMemoryStore(database, { ...DEFAULT_MEMORY_LIMITS, ...memoryLimits });
   const policy: OutboundPolicy = { ...DEFAULT_POLICY, allowPrivateNetworks: options.allowPrivateNetworks ?? false, allowHosts: (options.allowHosts ?? []).map((host) => host.toLowerCase()) };
   const limits: AgentLimits = { policy, toolTimeoutMs: options.toolTimeoutMs ?? 60_000, maxSteps: options.maxSteps ?? 16, maxToolOutputChars: options.maxToolOutputChars ?? 100_000 };
   const leaseMs = options.leaseMs ?? 30_000;
   const owner = `${process.pid}-${randomUUID()}`;
   let store: AgentRunStore | undefined;
   const runs = async (): Promise<AgentRunStore> => {
-    if (!store) {
-      await ensureAgentTables(database);
-      store = createAgentRunStore(database);
-    }
+    store ??= createAgentRunStore(database, secrets);
     return store;
   };
   /** Local runs, by response id: their abort controllers. */
@@ -104,7 +115,14 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     const store = await runs();
     const row = await store.get(null, id);
     if (!row || TERMINAL.has(row.status)) return;
+    if (row.secretsError) {
+      // Its tool secrets were sealed under a key this process lacks (runtime.secretKey differs): fail it, saying why.
+      await store.fail(id, owner, { code: 'tool_secrets_unavailable', message: row.secretsError }, deps.clock());
+      await store.release(id, owner);
+      return;
+    }
     const request = row.request as unknown as AgentRequest;
+    request.httpTools = attachBuiltins(request.httpTools, memory, deps.clock);
     const state = row.state as unknown as AgentState;
     const shell = { ...(row.response as ResponseObject), status: 'in_progress' as const };
     const controller = new AbortController();
@@ -175,7 +193,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   const responses: AgentRuntime['responses'] = {
     ...base,
     async create(params: CreateResponseParams, call: CallContext): Promise<CreateOutcome> {
-      const httpTools = [...(await registry.find(params.tools.map((tool) => tool.name))).values()];
+      const httpTools = withBuiltinTools([...(await registry.find(params.tools.map((tool) => tool.name))).values()], params, call.principal.tenantId, { store: memory, enabled: memoryEnabled, clock: deps.clock });
       if (!isAgentRequest(params, httpTools)) return base.create(params, call);
       const mcpTools = params.mcpTools ?? [];
       const started = deps.clock();
@@ -271,6 +289,8 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     responses,
     owner,
     httpTools: registry,
+    memory,
+    secrets,
     start() {
       stopped = false;
       const interval = options.workerIntervalMs ?? 5_000;

@@ -1,5 +1,7 @@
 import { type CreateResponseParams, type FunctionTool, invalidParam, type TextFormat, type ToolChoice, unsupportedParam } from '../../runtime/index.js';
 import type { McpToolParam } from '../../runtime/agent/mcp-items.js';
+import { checkKey } from '../../runtime/tools/memory-store.js';
+import { MEMORY_FUNCTION, MEMORY_TOOL_NAME } from '../../runtime/tools/memory-tool.js';
 import { isObject } from '../openai/validate.js';
 
 /**
@@ -31,7 +33,12 @@ export function parseCreateResponse(value: unknown, options: { requireModel?: bo
   const echo: Record<string, unknown> = {};
   for (const key of ECHOED) if (value[key] != null && key !== 'stream_options' && key !== 'personality') echo[key] = value[key];
   const mcpTools = parseMcpTools(value['tools']);
-  const tools = parseTools(Array.isArray(value['tools']) ? value['tools'].filter((tool) => !(isObject(tool) && tool['type'] === 'mcp')) : value['tools']);
+  const memory = parseMemoryTool(value);
+  const tools = parseTools(Array.isArray(value['tools']) ? value['tools'].filter((tool) => !(isObject(tool) && (tool['type'] === 'mcp' || tool['type'] === 'memory'))) : value['tools']);
+  if (memory) {
+    if (tools.some((tool) => tool.name === MEMORY_TOOL_NAME)) throw invalidParam(`A function tool may not be named '${MEMORY_TOOL_NAME}' next to the memory tool.`, 'tools');
+    tools.push({ ...MEMORY_FUNCTION });
+  }
   return {
     model: typeof model === 'string' ? model : '',
     input: parseInput(value['input']),
@@ -55,6 +62,7 @@ export function parseCreateResponse(value: unknown, options: { requireModel?: bo
     user: optionalString(value, 'user'),
     echo,
     ...(mcpTools.length > 0 ? { mcpTools } : {}),
+    ...(memory ? { memory } : {}),
     ...(optionalBoolean(value, 'background') === true ? { background: true } : {}),
   };
 }
@@ -114,6 +122,27 @@ function parseMcpTools(value: unknown): McpToolParam[] {
     out.push({ ...(tool as McpToolParam), headers: { ...authorization, ...((headers as Record<string, string> | null | undefined) ?? {}) } });
   });
   return out;
+}
+
+/**
+ * `{type: "memory"}` (a Switchyard extension, runtime/tools/memory-tool.ts): the memory of the
+ * user named by `safety_identifier`, else `user`; one of them is required.
+ */
+function parseMemoryTool(value: Record<string, unknown>): { user: string } | undefined {
+  if (!Array.isArray(value['tools'])) return undefined;
+  const index = value['tools'].findIndex((tool) => isObject(tool) && tool['type'] === 'memory');
+  if (index < 0) return undefined;
+  const at = `tools[${index}]`;
+  for (const key of Object.keys(value['tools'][index] as object)) if (key !== 'type') throw invalidParam(`Unknown parameter: '${at}.${key}'.`, `${at}.${key}`, 'unknown_parameter');
+  if (value['tools'].filter((tool) => isObject(tool) && tool['type'] === 'memory').length > 1) throw invalidParam('The memory tool may be listed once.', at);
+  const user = optionalString(value, 'safety_identifier') ?? optionalString(value, 'user');
+  if (user === null || user === '') throw invalidParam("The memory tool needs 'safety_identifier' (or 'user'): the id of the end user whose memory it reads and writes.", 'safety_identifier', 'missing_required_parameter');
+  try {
+    checkKey(user, 'safety_identifier');
+  } catch (error) {
+    throw invalidParam(`Invalid 'safety_identifier' for the memory tool: ${(error as Error).message}.`, 'safety_identifier');
+  }
+  return { user };
 }
 
 function parseTools(value: unknown): FunctionTool[] {

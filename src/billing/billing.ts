@@ -16,11 +16,12 @@ import { closePeriod, getStatement, type Statement, type StatementKind } from '.
 
 /** Options of {@link createBilling}. */
 export interface BillingOptions {
-  config: Pick<Config, 'models' | 'partners'>;
+  /** `billing.period` sets the period length; absent (a store-only CLI run) means `month`. */
+  config: Pick<Config, 'models' | 'partners'> & { billing?: Pick<Config['billing'], 'period'> | undefined };
   database: Database;
   clock?: Clock;
-  /** Length of accounting periods. Default `month`. */
-  periodUnit?: PeriodUnit;
+  /** Length of accounting periods; overrides the config's `billing.period`. Default: the config's, else `month`. */
+  periodUnit?: PeriodUnit | undefined;
   /** Largest group commit. Default 2000. */
   maxBatch?: number;
   /**
@@ -74,7 +75,7 @@ export interface Billing {
 export function createBilling(options: BillingOptions): Billing {
   const { database, config } = options;
   const clock = options.clock ?? systemClock;
-  const periodUnit = options.periodUnit ?? 'month';
+  const periodUnit = options.periodUnit ?? config.billing?.period ?? 'month';
   const rater = createRater(config);
   const deps = { database, now: clock, periodUnit };
   const statementDeps = { ...deps, partners: Object.keys(config.partners).filter((id) => config.partners[id]?.revenueShare !== undefined) };

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { loadConfigFile } from '../config/index.js';
+import { PERIOD_UNITS, type PeriodUnit } from '../billing/periods.js';
 import { table } from './table.js';
 
 /**
@@ -10,6 +11,7 @@ import { table } from './table.js';
  *
  *   switchyard usage --from 2026-11-01 --to 2026-12-01 --group-by tenant,model
  *   switchyard statement --partner azure --period 2026-11 [--csv | --json]
+ *   switchyard statement --partner azure --period 2026-W48    (with billing.period: week)
  */
 
 /** Where output goes (tests capture it). */
@@ -24,7 +26,7 @@ const DIMENSIONS = ['tenant', 'project', 'key', 'model', 'partner', 'cloud'] as 
 interface StoreOptions {
   config?: string;
   store?: string;
-  periodUnit?: 'month' | 'day';
+  periodUnit?: PeriodUnit;
 }
 
 /** Registers `usage` and `statement` on `program`. */
@@ -33,7 +35,7 @@ export function registerBillingCommands(program: Command, output: BillingOutput 
     command
       .option('-c, --config <file>', 'config file (default ./switchyard.yaml or $SWITCHYARD_CONFIG)')
       .option('--store <url>', 'store URL (default: the config\'s `store`)')
-      .option('--period-unit <unit>', 'accounting period length: month or day', periodUnit);
+      .option('--period-unit <unit>', 'accounting period length: month, week or day (default: the config\'s billing.period, else month)', periodUnit);
 
   const usage = storeOptions(program.command('usage').description('usage and revenue by tenant, project, key, model, partner and cloud over a time range'))
     .option('--from <time>', 'start, inclusive (ISO date or date-time); default 30 days before --to', instant)
@@ -70,7 +72,7 @@ export function registerBillingCommands(program: Command, output: BillingOutput 
   storeOptions(program.command('statement').description('a partner or customer statement for a period (frozen once the period is closed)'))
     .option('--partner <id>', 'partner statement (revenue share)')
     .option('--customer <tenant>', 'customer statement (charges, refunds, credits)')
-    .requiredOption('--period <id>', 'period: YYYY-MM (or YYYY-MM-DD with --period-unit day)')
+    .requiredOption('--period <id>', 'period: YYYY-MM for months, YYYY-Www (ISO week) for weeks, YYYY-MM-DD for days')
     .option('--csv', 'print CSV')
     .option('--json', 'print JSON')
     .action(async (options: StoreOptions & { partner?: string; customer?: string; period: string; csv?: boolean; json?: boolean }) => {
@@ -118,7 +120,8 @@ function instant(value: string): number {
   return parsed;
 }
 
-function periodUnit(value: string): 'month' | 'day' {
-  if (value !== 'month' && value !== 'day') throw new InvalidArgumentError('expected month or day');
-  return value;
+function periodUnit(value: string): PeriodUnit {
+  const unit = PERIOD_UNITS.find((item) => item === value);
+  if (unit === undefined) throw new InvalidArgumentError(`expected ${PERIOD_UNITS.join(', ')}`);
+  return unit;
 }

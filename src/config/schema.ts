@@ -34,7 +34,11 @@ const licenseSchema = z.strictObject({
 const revenueShareSchema = z.strictObject({
   rate: decimal,
   cap: decimal.optional(),
-  currency: z.string().default('USD'),
+  /** The ledger keeps µUSD only, so USD is the only currency an agreement can be in (yet). */
+  currency: z
+    .string()
+    .refine((value) => value.toUpperCase() === 'USD', { message: 'only USD is supported: the ledger, caps and statements are in µUSD' })
+    .default('USD'),
   from: instant.optional(),
   until: instant.optional(),
   basis: z.enum(['gross', 'net']).default('gross'),
@@ -44,6 +48,12 @@ const revenueShareSchema = z.strictObject({
   models: z.array(z.string()).optional(),
   /** What a refund does to accruals already made: reverse them (clawback) or leave them. */
   clawback: z.enum(['reverse', 'none']).default('reverse'),
+});
+
+/** `billing`: the commerce plane (src/billing; docs/configuration.md#billing). */
+const billingSchema = z.strictObject({
+  /** Length of accounting periods: `month` (ids YYYY-MM), `week` (ISO weeks, YYYY-Www) or `day` (YYYY-MM-DD). Default month. */
+  period: z.enum(['month', 'week', 'day'], { error: 'expected month, week or day' }).default('month'),
 });
 
 const partnerSchema = z.strictObject({
@@ -226,6 +236,7 @@ export const configSchema = z.strictObject({
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),
   partners: z.record(z.string(), partnerSchema).default({}),
+  billing: billingSchema.prefault({}),
   providers: z.record(z.string(), providerSchema).default({}),
   models: z.record(z.string(), modelSchema).default({}),
   routing: routingSchema.prefault({}),

@@ -1,7 +1,7 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { checkUrl, guardedFetch, type OutboundPolicy } from './ssrf.js';
+import { checkUrl, guardedAgent, guardedFetch, type OutboundPolicy } from './ssrf.js';
 
 /**
  * A short-lived MCP client for one server of one run: connects with the official SDK over
@@ -39,7 +39,10 @@ export class McpToolError extends Error {}
 
 export async function connectMcp(options: McpConnectOptions): Promise<McpSession> {
   const url = checkUrl(options.policy, options.url);
-  const fetch = guardedFetch(options.policy);
+  // The session's own connection pool, closed with it: left open, every run's idle sockets
+  // lingered until the keep-alive timeout (200 concurrent runs, 200 pools).
+  const dispatcher = guardedAgent(options.policy);
+  const fetch = guardedFetch(options.policy, dispatcher);
   const requestInit = { headers: options.headers };
   let client = new Client({ name: 'switchyard', version: '0.1.0' });
   try {
@@ -50,6 +53,7 @@ export async function connectMcp(options: McpConnectOptions): Promise<McpSession
     try {
       await client.connect(new SSEClientTransport(url, { requestInit, fetch, eventSourceInit: { fetch } as never }), { timeout: options.timeoutMs });
     } catch {
+      await dispatcher.destroy().catch(() => undefined);
       throw streamableError;
     }
   }
@@ -79,6 +83,7 @@ export async function connectMcp(options: McpConnectOptions): Promise<McpSession
     },
     async close() {
       await client.close().catch(() => undefined);
+      await dispatcher.destroy().catch(() => undefined);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { type AccessModule, createAccess } from '../src/access/index.js';
+import { createRateLimits, type RateLimits } from '../src/access/rate-limits.js';
 import { validateConfig } from '../src/config/index.js';
 import type { ChatRequest } from '../src/core/chat.js';
 import { createDatabase, migrate } from '../src/store/index.js';
@@ -9,7 +10,8 @@ import { createDatabase, migrate } from '../src/store/index.js';
  * concurrency and a budget reservation at all three levels (tenant, project, key), then the
  * settle after the answer. Measured one request at a time so each figure is the latency a
  * request pays; memory mode always, Redis mode when Redis answers at $SWITCHYARD_TEST_REDIS or
- * redis://127.0.0.1:6379.
+ * redis://127.0.0.1:6379. Then the sliding-window rate limits alone: the six checks of a request
+ * (rpm and tpm at three levels) and its three token corrections.
  *
  *   npx tsx bench/access.ts [iterations]
  *
@@ -80,12 +82,29 @@ async function measure(name: string, access: AccessModule): Promise<void> {
   process.stdout.write(`  CPU per request: checks ${checksCpuMean.toFixed(1)} µs, checks + settle ${cpuPerRequest.toFixed(1)} µs\n`);
 }
 
+/** The rate limits alone, as admission uses them: six checks at once, then three corrections. */
+async function measureRates(name: string, rates: RateLimits): Promise<void> {
+  const levels = ['tenant:bench', 'project:bench', 'key:bench'];
+  const times: number[] = [];
+  const warmup = Math.min(2000, iterations / 10);
+  for (let i = 0; i < iterations + warmup; i++) {
+    const started = process.hrtime.bigint();
+    const results = await Promise.all(levels.flatMap((scope) => [rates.consume('requests', scope, 1_000_000_000, 1), rates.consume('tokens', scope, 2_000_000_000, 300)]));
+    await Promise.all(levels.map((scope, level) => rates.adjust('tokens', scope, 2_000_000_000, -230, results[level * 2 + 1]!.at)));
+    if (i >= warmup) times.push(Number(process.hrtime.bigint() - started) / 1000);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
+  process.stdout.write(`${`rate limits only, ${name}`.padEnd(36)} p50 ${at(0.5).padStart(8)} µs   p90 ${at(0.9).padStart(8)} µs   (6 checks + 3 corrections)\n`);
+}
+
 const memoryDb = await createDatabase('sqlite::memory:');
 await migrate(memoryDb);
 const memory = await createAccess({ config, database: memoryDb });
 await measure('memory', memory);
 await memory.close();
 await memoryDb.close();
+await measureRates('memory', createRateLimits());
 
 const redisUrl = process.env['SWITCHYARD_TEST_REDIS'] ?? 'redis://127.0.0.1:6379';
 const redis = new Redis(redisUrl, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
@@ -102,6 +121,7 @@ const prefix = `switchyard-bench:${process.pid}:`;
 const shared = await createAccess({ config, database: redisDb, redis, prefix });
 await measure(`redis (${redisUrl})`, shared);
 await shared.close();
+await measureRates('redis', createRateLimits({ redis, prefix }));
 const keys = await redis.keys(`${prefix}*`);
 if (keys.length > 0) await redis.del(...keys);
 redis.disconnect();

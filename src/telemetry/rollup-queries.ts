@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { Database } from '../store/index.js';
-import { LATENCY_BOUNDS_MS, LATENCY_COLUMNS, type RollupDimension, telemetryDb } from './rollup-schema.js';
+import { LATENCY_BOUNDS_MS, LATENCY_COLUMNS, type RollupDimension, type TelemetryDb, telemetryDb } from './rollup-schema.js';
 
 /** Filters shared by the dashboard's queries ('' or undefined = any). */
 export interface UsageFilter {
@@ -68,8 +68,19 @@ const DAY = 86_400_000;
 /** Reads the roll-ups. */
 export function createRollupQueries(database: Database) {
   const db = telemetryDb(database);
+  // Postgres: each read in a transaction with JIT, parallel workers and sequential scans off.
+  // These reads are small index range scans, but at ten million events the planner overestimates
+  // them and pays 100-250 ms compiling JIT code and starting workers (seconds on a busy box), or
+  // picks a scan of the whole table for the filter values.
+  const read = <T>(work: (reader: TelemetryDb) => Promise<T>): Promise<T> =>
+    database.dialect === 'postgres'
+      ? db.transaction().execute(async (trx) => {
+          await sql`select set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)`.execute(trx);
+          return work(trx);
+        })
+      : work(db);
 
-  const base = (filter: UsageFilter, level = levelFor(filter)) => {
+  const base = (reader: TelemetryDb, filter: UsageFilter, level = levelFor(filter)) => {
     const { detail, minutes } = level;
     const size = minutes * 60_000;
     // `detail` inline (not a bound parameter), so SQLite can match the partial key and project
@@ -77,7 +88,7 @@ export function createRollupQueries(database: Database) {
     // `bucket_minutes` out: then the key or project index is the only one that bounds the range,
     // and SQLite takes it even without planner statistics (with the term, the primary key looks
     // as good and it reads every detailed row of the range).
-    let query = db.selectFrom('telemetry_usage_rollups').where(sql<boolean>`detail = ${sql.lit(detail)}`);
+    let query = reader.selectFrom('telemetry_usage_rollups').where(sql<boolean>`detail = ${sql.lit(detail)}`);
     if (detail === 0) query = query.where('bucket_minutes', '=', BigInt(minutes));
     query = query
       .where('bucket_start', '>=', BigInt(Math.floor(filter.from / size) * size))
@@ -100,14 +111,16 @@ export function createRollupQueries(database: Database) {
   return {
     /** Requests, errors, tokens, money and latency percentiles per minute or hour. */
     async series(filter: UsageFilter): Promise<{ bucketMinutes: number; points: SeriesPoint[]; latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null } }> {
-      const { query, minutes } = base(filter);
-      const rows = await query
-        .select('bucket_start')
-        .select(sums)
-        .select(LATENCY_COLUMNS.map((column) => sql<bigint>`sum(${sql.ref(column)})`.as(column)))
-        .groupBy('bucket_start')
-        .orderBy('bucket_start')
-        .execute();
+      const { minutes } = levelFor(filter);
+      const rows = await read((reader) =>
+        base(reader, filter)
+          .query.select('bucket_start')
+          .select(sums)
+          .select(LATENCY_COLUMNS.map((column) => sql<bigint>`sum(${sql.ref(column)})`.as(column)))
+          .groupBy('bucket_start')
+          .orderBy('bucket_start')
+          .execute(),
+      );
       const overall = LATENCY_COLUMNS.map(() => 0);
       const byBucket = new Map<number, SeriesPoint>();
       for (const row of rows) {
@@ -130,13 +143,14 @@ export function createRollupQueries(database: Database) {
     /** Totals grouped by one dimension, largest first. */
     async top(filter: UsageFilter, dimension: RollupDimension, limit = 10): Promise<GroupTotals[]> {
       const grouped = async (piece: UsageFilter, level?: { detail: 0 | 1; minutes: 1 | 60 | 1440 }, cap?: number) => {
-        let query = base(piece, level)
-          .query.select(sql.ref(dimension).as('key'))
-          .select(sums)
-          .groupBy(dimension)
-          .orderBy(sql`sum(requests)`, 'desc');
-        if (cap !== undefined) query = query.limit(cap);
-        const rows = await query.execute();
+        const rows = await read((reader) => {
+          const query = base(reader, piece, level)
+            .query.select(sql.ref(dimension).as('key'))
+            .select(sums)
+            .groupBy(dimension)
+            .orderBy(sql`sum(requests)`, 'desc');
+          return (cap === undefined ? query : query.limit(cap)).execute();
+        });
         return rows.map((row) => ({ key: String((row as { key: unknown }).key ?? ''), ...measures(row) }));
       };
       const level = levelFor(filter);
@@ -170,15 +184,17 @@ export function createRollupQueries(database: Database) {
         // The range read is a subquery with a LIMIT, which SQLite never flattens: a plain
         // `select distinct key_id` would walk the whole key index (it is ordered by key_id) instead
         // of the primary key's range of recent rows.
-        const recent = db
-          .selectFrom('telemetry_usage_rollups')
-          .select(column)
-          .where('detail', '=', detailed ? 1n : 0n)
-          .where('bucket_minutes', '=', detailed ? 60n : 1440n)
-          .where('bucket_start', '>=', BigInt(Math.trunc(now - (detailed ? 1 : 30) * 86_400_000)))
-          .limit(1_000_000_000)
-          .as('recent');
-        const rows = await db.selectFrom(recent).select(column).distinct().limit(500).execute();
+        const rows = await read((reader) => {
+          const recent = reader
+            .selectFrom('telemetry_usage_rollups')
+            .select(column)
+            .where('detail', '=', detailed ? 1n : 0n)
+            .where('bucket_minutes', '=', detailed ? 60n : 1440n)
+            .where('bucket_start', '>=', BigInt(Math.trunc(now - (detailed ? 1 : 30) * 86_400_000)))
+            .limit(1_000_000_000)
+            .as('recent');
+          return reader.selectFrom(recent).select(column).distinct().limit(500).execute();
+        });
         out[field] = rows.map((row) => String((row as Record<string, unknown>)[column])).filter((value) => value !== '' && value !== '*').sort();
       }
       return out;

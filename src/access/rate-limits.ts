@@ -100,16 +100,28 @@ local function prune(key, first)
   local oldest = tonumber(meta[2])
   local newest = tonumber(meta[3]) or -1
   if oldest and oldest < first then
-    if newest < first or first - oldest > 1000 then
+    if newest < first then
       redis.call('DEL', key)
       return 0, nil, -1
     end
-    for slot = oldest, first - 1 do
-      local name = tostring(slot)
-      local count = tonumber(redis.call('HGET', key, name))
-      if count then
-        total = total - count
-        redis.call('HDEL', key, name)
+    if first - oldest > 256 then
+      -- Only after a large clock step: read the slots instead of walking the gap.
+      local flat = redis.call('HGETALL', key)
+      for i = 1, #flat, 2 do
+        local slot = tonumber(flat[i])
+        if slot and slot < first then
+          total = total - tonumber(flat[i + 1])
+          redis.call('HDEL', key, flat[i])
+        end
+      end
+    else
+      for slot = oldest, first - 1 do
+        local name = tostring(slot)
+        local count = tonumber(redis.call('HGET', key, name))
+        if count then
+          total = total - count
+          redis.call('HDEL', key, name)
+        end
       end
     end
     redis.call('HSET', key, 't', total, 'o', first)

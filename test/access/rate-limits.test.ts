@@ -169,6 +169,20 @@ describe.skipIf(!redisUrl)('sliding-window rate limits shared through Redis', ()
     }
   });
 
+  it('a point written by a replica whose clock is far behind is counted until its slot leaves, then dropped without losing the others', async () => {
+    const prefix = uniquePrefix('rates');
+    const client = await redisClient();
+    const clock = { now: T0 };
+    const here = createRateLimits({ redis: client, prefix, clock: () => clock.now, onError });
+    const behind = createRateLimits({ redis: client, prefix, clock: () => clock.now - 10 * MINUTE, onError });
+    expect(await here.consume('requests', 'key:skew', 10, 4)).toMatchObject({ ok: true, state: { remaining: 6 } });
+    // Its slot is ten minutes old for `here`, but nothing prunes it until `here` checks again.
+    expect(await behind.consume('requests', 'key:skew', 10, 3)).toMatchObject({ ok: true, state: { remaining: 3 } });
+    clock.now += 1000;
+    expect(await here.consume('requests', 'key:skew', 10, 1)).toMatchObject({ ok: true, state: { remaining: 5 } });
+    expect(await client.hget(`${prefix}rlw:requests:key:skew`, 't')).toBe('5');
+  });
+
   it('while Redis is unreachable, each process counts alone in memory instead of refusing', async () => {
     const down = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     down.on('error', () => {});

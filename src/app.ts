@@ -148,6 +148,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       workerIntervalMs: config.runtime.tools.workerIntervalMs,
       secrets: sealed.box,
       memory: config.runtime.memory,
+      webhooks: config.runtime.webhooks,
+      logger,
     },
   });
 

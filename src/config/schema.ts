@@ -212,6 +212,26 @@ const telemetrySchema = z.strictObject({
     .prefault({}),
 });
 
+/** A webhook endpoint for background responses (runtime/agent/webhooks.ts; docs/configuration.md). */
+const webhookSchema = z.strictObject({
+  /** Where events are POSTed (http or https; must pass the `runtime.tools` SSRF policy). */
+  url: z.url({ protocol: /^https?$/ }),
+  /** Signing secret, usually `${ENV}`: `whsec_<base64>` or any string (as the openai SDKs read it). */
+  secret: z.string().min(1),
+  /** Event types sent. Default: all four. */
+  events: z.array(z.enum(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete'])).min(1).optional(),
+  /** Only background runs of these tenants. Default: every tenant. */
+  tenants: z.array(z.string()).min(1).optional(),
+  /** Per attempt, ms. Default 10000. */
+  timeoutMs: z.number().int().positive().default(10_000),
+  /** Attempts before giving up. Default 12. */
+  maxAttempts: z.number().int().min(1).max(100).default(12),
+  /** Wait before the first retry, ms; doubled each time. Default 5000. */
+  backoffMs: z.number().int().positive().default(5_000),
+  /** Longest wait between attempts, ms. Default 3600000. */
+  maxBackoffMs: z.number().int().positive().default(3_600_000),
+});
+
 /** A 32-byte key as base64 (`openssl rand -base64 32`). */
 const secretKeySchema = z.string().refine((value) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value.trim()) && Buffer.from(value.trim(), 'base64').length === 32, { message: 'must be base64 of exactly 32 bytes (openssl rand -base64 32)' });
 
@@ -290,6 +310,15 @@ export const configSchema = z.strictObject({
           workerIntervalMs: z.number().int().nonnegative().default(5_000),
         })
         .prefault({}),
+      /** Signed webhooks when a background response ends (Standard Webhooks, as OpenAI sends them). */
+      webhooks: z
+        .array(webhookSchema)
+        .default([])
+        .superRefine((hooks, context) => {
+          hooks.forEach((hook, index) => {
+            if (hooks.findIndex((other) => other.url === hook.url) !== index) context.addIssue({ code: 'custom', path: [index, 'url'], message: 'this URL is already listed; give one endpoint several events instead' });
+          });
+        }),
     })
     .prefault({}),
   telemetry: telemetrySchema.prefault({}),

@@ -1,4 +1,5 @@
 import type { IdSource } from '../core/ids.js';
+import { normalizeMcpItem } from './agent/mcp-input.js';
 import { invalidParam, unsupportedParam } from './errors.js';
 import type { Item } from './types.js';
 
@@ -18,6 +19,7 @@ export const ID_PREFIX: Readonly<Record<string, string>> = {
   function_call_output: 'fco_',
   reasoning: 'rs_',
   compaction: 'cmp_',
+  mcp_approval_response: 'mcpa_',
 };
 
 /** An input item after normalization, or a reference to a stored item still to resolve. */
@@ -82,8 +84,14 @@ function normalizeItem(value: Record<string, unknown>, type: string, at: string,
       if (typeof value['encrypted_content'] !== 'string') throw invalidParam(`Missing required parameter: '${at}.encrypted_content'.`, `${at}.encrypted_content`, 'missing_required_parameter');
       return copyWith(value, { type, id });
     }
+    case 'mcp_list_tools':
+    case 'mcp_call':
+    case 'mcp_approval_request':
+    case 'mcp_approval_response':
+      // Sent back by clients that keep their own state; the agent runtime takes them (agent/mcp-input.ts).
+      return normalizeMcpItem(value, type, id, at);
     default:
-      throw unsupportedParam(`Input items of type '${type}' are not supported by Switchyard (supported: message, function_call, function_call_output, reasoning, compaction, item_reference).`, `${at}.type`);
+      throw unsupportedParam(`Input items of type '${type}' are not supported by Switchyard (supported: message, function_call, function_call_output, reasoning, compaction, item_reference, mcp_list_tools, mcp_call, mcp_approval_request, mcp_approval_response).`, `${at}.type`);
   }
 }
 

@@ -18,6 +18,8 @@ export const REDACT_PATHS = [
   '*.key',
   'token',
   '*.token',
+  'secret',
+  '*.secret',
 ];
 
 /** Options of the process logger. */

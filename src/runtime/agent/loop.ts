@@ -124,13 +124,17 @@ export async function runAgent(
     if (state.events.length === 0) {
       emit({ type: 'response.created', response: { ...shell, status: 'in_progress' } });
       emit({ type: 'response.in_progress', response: { ...shell, status: 'in_progress' } });
+      await save();
     } else if (shell.background === true && !state.events.some((event) => event['type'] === 'response.in_progress')) {
+      // A background run leaves `queued` as soon as a worker starts it (GET shows in_progress during its first model call).
       emit({ type: 'response.in_progress', response: { ...shell, status: 'in_progress' } });
+      await save();
     }
 
-    // 1. Tools of every server: from the chain when listed there already, else listed now.
+    // 1. Tools of every server: from the chain or the input (a client keeping its own state sends
+    //    its mcp_list_tools back) when listed there already, else listed now.
     const listed = new Map<string, McpToolInfo[]>();
-    for (const item of [...state.history, ...state.output]) {
+    for (const item of [...state.history, ...state.input, ...state.output]) {
       if (item.type === 'mcp_list_tools' && item['error'] == null) listed.set(String(item['server_label']), item['tools'] as McpToolInfo[]);
     }
     for (const tool of request.mcpTools) {
@@ -156,7 +160,8 @@ export async function runAgent(
     }
     for (const tool of request.mcpTools) {
       for (const info of listed.get(tool.server_label) ?? []) {
-        if (byName.has(info.name) || clientTools.some((fn) => fn.name === info.name)) continue;
+        // A reused listing is filtered again: allowed_tools may be narrower in this request.
+        if (!toolAllowed(tool, info.name) || byName.has(info.name) || clientTools.some((fn) => fn.name === info.name)) continue;
         byName.set(info.name, tool);
         functions.push({ type: 'function', name: info.name, description: info.description ?? null, parameters: info.input_schema ?? { type: 'object', properties: {} } });
       }
@@ -166,7 +171,8 @@ export async function runAgent(
     const everything = () => [...state.history, ...state.input, ...state.output];
     for (const answer of state.input.filter((item) => item.type === 'mcp_approval_response' && item['approve'] === true)) {
       const requestId = String(answer['approval_request_id']);
-      if (state.output.some((item) => item.type === 'mcp_call' && item['approval_request_id'] === requestId)) continue;
+      // Already run: in this response (a resumed run) or earlier (a client resending its items).
+      if (everything().some((item) => item.type === 'mcp_call' && item['approval_request_id'] === requestId)) continue;
       const asked = everything().find((item) => item.type === 'mcp_approval_request' && item.id === requestId);
       if (!asked) throw new GatewayError(`No mcp_approval_request with id '${requestId}' in this response chain.`, { code: 'invalid_request', status: 400, errorClass: 'invalid_request' });
       const tool = request.mcpTools.find((entry) => entry.server_label === asked['server_label']);
@@ -220,8 +226,13 @@ export async function runAgent(
   }
 
   async function finish(response: ResponseObject, _reason?: string): Promise<ResponseObject> {
-    const type = response.status === 'completed' ? 'response.completed' : response.status === 'incomplete' ? 'response.incomplete' : response.status === 'failed' ? 'response.failed' : null;
-    if (type) emit({ type, response });
+    // The Responses stream has no event of its own for a cancelled response (`response.cancelled`
+    // is a webhook event only, and openai-node's stream helper throws on event types it does not
+    // know), so a cancelled run ends with `response.failed` carrying the Response, whose status is
+    // `cancelled` and whose error is null: followers see a terminal event, and the final snapshot
+    // is the cancelled Response that GET returns.
+    const type = response.status === 'completed' ? 'response.completed' : response.status === 'incomplete' ? 'response.incomplete' : 'response.failed';
+    emit({ type, response });
     state.done = true;
     // Lost the lease while ending (stalled past it): the new owner finishes and stores the run;
     // storing it here as well would store it twice.

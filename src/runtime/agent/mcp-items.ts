@@ -57,7 +57,7 @@ export function mcpItemsForModel(items: Item[]): Item[] {
       case 'mcp_call': {
         if (item['output'] == null && item['error'] == null) break;
         out.push({ type: 'function_call', id: `${String(item.id)}_fc`, call_id: String(item.id), name: String(item['name']), arguments: String(item['arguments'] ?? '{}') });
-        out.push({ type: 'function_call_output', id: `${String(item.id)}_fco`, call_id: String(item.id), output: item['error'] != null ? `Error: ${String(item['error'])}` : String(item['output']) });
+        out.push({ type: 'function_call_output', id: `${String(item.id)}_fco`, call_id: String(item.id), output: item['error'] != null ? `Error: ${errorText(item['error'])}` : String(item['output']) });
         break;
       }
       case 'mcp_approval_request': {
@@ -75,4 +75,11 @@ export function mcpItemsForModel(items: Item[]): Item[] {
     }
   }
   return out;
+}
+
+/** An `mcp_call` error as text: ours are strings; a client may send the spec's error objects back. */
+function errorText(error: unknown): string {
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') return (error as { message: string }).message;
+  return JSON.stringify(error);
 }

@@ -16,7 +16,9 @@ import { createMemoryStore, DEFAULT_MEMORY_LIMITS, type MemoryStore } from '../t
 import { attachBuiltins, type MemoryOptions, withBuiltinTools } from '../tools/memory-tool.js';
 import { createSecretBox, type SecretBox } from '../secrets.js';
 import { type AgentLimits, type AgentRequest, type AgentState, type Checkpointer, runAgent, RunStopped } from './loop.js';
+import { checkApprovals } from './mcp-input.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
+import { createWebhookDispatcher, type WebhookEndpoint, type WebhookLogger } from './webhooks.js';
 
 /**
  * Responses with server-run tools and background mode, layered over the plain Responses
@@ -43,6 +45,10 @@ export interface AgentOptions {
   secrets?: SecretBox;
   /** The memory tool and its limits (config `runtime.memory`; tools/memory-tool.ts). */
   memory?: MemoryOptions;
+  /** Webhooks for background runs (config `runtime.webhooks`; agent/webhooks.ts). */
+  webhooks?: WebhookEndpoint[];
+  /** Where webhook delivery problems are logged (never with secrets). */
+  logger?: WebhookLogger;
 }
 
 /** The agent layer: a Responses service plus the background worker. */
@@ -85,9 +91,19 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   const active = new Map<string, AbortController>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  const webhooks = createWebhookDispatcher(database, {
+    endpoints: options.webhooks ?? [],
+    policy,
+    clock: deps.clock,
+    ids: deps.ids,
+    owner,
+    runStatus: async (id) => (await (await runs()).get(null, id))?.status ?? null,
+    pollMs: options.workerIntervalMs || 5_000,
+    ...(options.logger ? { logger: options.logger } : {}),
+  });
 
   const isAgentRequest = (params: CreateResponseParams, httpTools: unknown[]) =>
-    httpTools.length > 0 || (params.mcpTools?.length ?? 0) > 0 || params.background === true || params.input.some((item) => isRecord(item) && item['type'] === 'mcp_approval_response');
+    httpTools.length > 0 || (params.mcpTools?.length ?? 0) > 0 || params.background === true || params.input.some((item) => isRecord(item) && typeof item['type'] === 'string' && item['type'].startsWith('mcp_'));
 
   /** Normalizes the request's context once (approval responses are kept as input items). */
   async function initialState(params: CreateResponseParams, principal: Principal): Promise<AgentState> {
@@ -102,6 +118,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
       } else rest.push(item);
     }
     const loaded = await loadContext(deps.repository, { tenantId: principal.tenantId, previousResponseId: params.previousResponseId, conversationId: params.conversationId, input: rest }, deps.clock(), deps.ids);
+    checkApprovals(loaded.history, [...loaded.input, ...approvals], params.mcpTools ?? []);
     return { history: loaded.history, input: [...loaded.input, ...approvals], output: [], usage: null, steps: 0, started: [], events: [], done: false };
   }
 
@@ -117,8 +134,10 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     if (!row || TERMINAL.has(row.status)) return;
     if (row.secretsError) {
       // Its tool secrets were sealed under a key this process lacks (runtime.secretKey differs): fail it, saying why.
+      await webhooks.enqueue({ responseId: id, tenantId: row.tenantId, status: 'failed', at: deps.clock() });
       await store.fail(id, owner, { code: 'tool_secrets_unavailable', message: row.secretsError }, deps.clock());
       await store.release(id, owner);
+      webhooks.kick();
       return;
     }
     const request = row.request as unknown as AgentRequest;
@@ -141,6 +160,8 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
       async save(current, response) {
         const now = deps.clock();
         const status = current.done ? response.status : 'in_progress';
+        // Queued before the terminal write, so a crash between the two cannot lose the webhook.
+        if (current.done) await webhooks.enqueue({ responseId: id, tenantId: row.tenantId, status, at: now });
         const result = await store.checkpoint(id, owner, { status, state: current, response, events: current.events, leaseExpiresAt: now + leaseMs, now });
         if (!result.held) return { stop: 'lost' };
         if (result.cancelRequested && !current.done) return { stop: 'cancel' };
@@ -150,6 +171,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     try {
       if (row.cancelRequested) controller.abort(new RunStopped('cancel'));
       await runAgent(deps, limits, request, shell, state, checkpoints, controller.signal, () => undefined);
+      webhooks.kick();
     } catch (error) {
       if (!(error instanceof RunStopped)) throw error;
     } finally {
@@ -303,10 +325,12 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
           });
       };
       tick();
+      webhooks.start();
     },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
+      await webhooks.stop();
       // Local runs keep their leases until they expire; another process (or this one, restarted) resumes them.
       for (const controller of active.values()) controller.abort(new RunStopped('lost'));
     },

@@ -15,12 +15,13 @@ import { runtimeState } from './0002-runtime-state.js';
 import { access } from './0003-access.js';
 import { billing } from './0004-billing.js';
 import { agent } from './0005-agent.js';
+import { webhooks } from './0006-webhooks.js';
 import { telemetry } from './0007-telemetry.js';
 import { telemetryPartialIndexes } from './0008-telemetry-partial-indexes.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [usageEvents, runtimeState, access, billing, agent, telemetry, telemetryPartialIndexes];
+export const MIGRATIONS: readonly Migration[] = [usageEvents, runtimeState, access, billing, agent, webhooks, telemetry, telemetryPartialIndexes];
 
 export { int64 } from './types.js';
 export type { Migration } from './types.js';

@@ -86,8 +86,12 @@ async function expectCleanReplay(server: Server, id: string, terminal: string): 
 
 /** The run row is finished and released, and its response was stored exactly once. */
 async function expectStoredOnce(id: string): Promise<void> {
-  const run = await pool.query<{ status: string; lease_owner: string | null }>('select status, lease_owner from agent_runs where id = $1', [id]);
-  expect(run.rows).toEqual([{ status: 'completed', lease_owner: null }]);
+  // The owner releases the lease just after storing the response (which is what GET shows first).
+  const run = await waitFor(async () => {
+    const rows = (await pool.query<{ status: string; lease_owner: string | null }>('select status, lease_owner from agent_runs where id = $1', [id])).rows;
+    return rows[0]?.lease_owner === null ? rows : undefined;
+  }, 10_000);
+  expect(run).toEqual([{ status: 'completed', lease_owner: null }]);
   const stored = await pool.query<{ n: string }>('select count(*) as n from runtime_responses where id = $1', [id]);
   expect(Number(stored.rows[0]!.n)).toBe(1);
 }
@@ -207,7 +211,7 @@ describe.skipIf(!pgDatabase)('crash-safe background runs on Postgres, two proces
     try {
       const done = await finished(b, id);
       expect(done['status']).toBe('completed');
-      expect(await leaseOwner(id)).toBeNull();
+      await waitFor(async () => ((await leaseOwner(id)) === null ? true : undefined), 10_000);
     } finally {
       a.child.kill('SIGCONT');
     }

@@ -84,7 +84,7 @@ describe('postings', () => {
 
   it('periods: every instant falls in exactly one period, which parses back', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.constantFrom('month' as const, 'day' as const), (at, unit) => {
+      fc.property(fc.integer({ min: 0, max: 4_102_444_800_000 }), fc.constantFrom('month' as const, 'week' as const, 'day' as const), (at, unit) => {
         const period = periodOf(at, unit);
         expect(period.startsAt <= at && at < period.endsAt).toBe(true);
         expect(parsePeriod(period.id, unit)).toEqual(period);

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import { type GatewayError, errorHeaders, openAIStatus, renderOpenAIError } from '../errors/index.js';
 
 /** Writes a JSON answer (already serialized or an object). */
@@ -35,4 +35,17 @@ export async function write(response: ServerResponse, piece: string | Uint8Array
   if (!response.write(piece)) {
     await Promise.race([once(response, 'drain'), once(response, 'close')]);
   }
+}
+
+/**
+ * Sends what was written so far now. node:http corks the socket on a response's first write in
+ * a tick and uncorks it on the next tick; when the rest of the answer is already buffered, the
+ * code that runs before that tick (the remaining events, then the usage commit at the stream's
+ * end, all in microtasks) would hold the first event back. HTTP/1.1 only: HTTP/2 responses
+ * have no socket of their own.
+ */
+export function flush(response: ServerResponse): void {
+  if (!(response instanceof ServerResponse)) return;
+  const socket = response.socket;
+  while (socket && socket.writableCorked > 0) socket.uncork();
 }

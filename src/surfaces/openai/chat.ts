@@ -1,6 +1,6 @@
 import type { Gateway } from '../../gateway/types.js';
 import { renderOpenAIError, toGatewayError } from '../../errors/index.js';
-import { sendJson, sendOpenAIError, startSse, write } from '../../server/respond.js';
+import { flush, sendJson, sendOpenAIError, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../shared/route-headers.js';
@@ -35,9 +35,15 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       // until then), so the headers can travel with that first event.
       startSse(response, headers, { flush: false });
       try {
+        let first = true;
         for await (const item of outcome.items) {
           if (item.usageOnly && !includeUsage) continue;
           await write(response, `data: ${item.raw ?? JSON.stringify(item.chunk())}\n\n`);
+          if (first) {
+            // Headers and first event leave now, not after the rest of a burst and the usage commit.
+            flush(response);
+            first = false;
+          }
         }
         await write(response, 'data: [DONE]\n\n');
         response.end();

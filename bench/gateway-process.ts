@@ -1,12 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createTransport, type Transport } from '../src/transport/http.js';
-import { processStats, serveIpc } from './ipc.js';
+import { loopDelayHandler, processStats, profilerHandlers, serveIpc } from './ipc.js';
 
 /**
  * Switchyard as the benchmark runs it, in its own process: createApp with one `openai`
@@ -49,37 +47,14 @@ if (Number.isInteger(connections) && connections > 0) transport = createTranspor
 const app = await createApp({ config, ...(transport ? { transport } : {}) });
 const { url } = await app.listen(0, '127.0.0.1');
 
-let profiler: Session | undefined;
 // Event-loop delay: synchronous work (SQLite commits, GC) that holds every other request up.
-const loopDelay = monitorEventLoopDelay({ resolution: 1 });
-loopDelay.enable();
 
 serveIpc(url, {
   stats(message) {
     return processStats(message['gc'] === true);
   },
-  /** Event-loop delay since the last call (ms), then resets. */
-  'loop-delay'() {
-    const figures = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
-    loopDelay.reset();
-    return figures;
-  },
-  async 'profile-start'() {
-    profiler = new Session();
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
-    await profiler.post('Profiler.start');
-    return {};
-  },
-  async 'profile-stop'(message) {
-    if (!profiler) return {};
-    const { profile } = await profiler.post('Profiler.stop');
-    profiler.disconnect();
-    profiler = undefined;
-    writeFileSync(String(message['path']), JSON.stringify(profile));
-    return {};
-  },
+  ...loopDelayHandler(),
+  ...profilerHandlers(),
   async shutdown() {
     await app.close();
     await transport?.close();

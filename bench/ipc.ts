@@ -1,4 +1,7 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 /**
@@ -123,6 +126,45 @@ export async function startChild(file: string, options: ChildOptions = {}): Prom
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * Child side: `profile-start` / `profile-stop { path }` handlers running V8's sampling CPU
+ * profiler (the one behind `--cpu-prof`) in this process, writing a .cpuprofile on stop.
+ */
+export function profilerHandlers(): Record<'profile-start' | 'profile-stop', Handler> {
+  let profiler: Session | undefined;
+  return {
+    async 'profile-start'() {
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.post('Profiler.start');
+      return {};
+    },
+    async 'profile-stop'(message) {
+      if (!profiler) return {};
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      writeFileSync(String(message['path']), JSON.stringify(profile));
+      return {};
+    },
+  };
+}
+
+/** Child side: a `loop-delay` handler reporting event-loop delay (ms) since its last call. */
+export function loopDelayHandler(): Record<'loop-delay', Handler> {
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  return {
+    'loop-delay'() {
+      const figures = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+      loopDelay.reset();
+      return figures;
     },
   };
 }

@@ -1,11 +1,10 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createTransport } from '../src/transport/http.js';
-import { processStats, serveIpc } from './ipc.js';
+import { processStats, profilerHandlers, serveIpc } from './ipc.js';
 
 /**
  * Switchyard as the translation benchmark runs it, in its own process (as bench/gateway-process.ts,
@@ -41,28 +40,11 @@ const transport = createTransport({ connections: 1024, headersTimeoutMs: config.
 const app = await createApp({ config, transport });
 const { url } = await app.listen(0, '127.0.0.1');
 
-let profiler: Session | undefined;
-
 serveIpc(url, {
   stats(message) {
     return processStats(message['gc'] === true);
   },
-  async 'profile-start'() {
-    profiler = new Session();
-    profiler.connect();
-    await profiler.post('Profiler.enable');
-    await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
-    await profiler.post('Profiler.start');
-    return {};
-  },
-  async 'profile-stop'(message) {
-    if (!profiler) return {};
-    const { profile } = await profiler.post('Profiler.stop');
-    profiler.disconnect();
-    profiler = undefined;
-    writeFileSync(String(message['path']), JSON.stringify(profile));
-    return {};
-  },
+  ...profilerHandlers(),
   async shutdown() {
     await app.close();
     await transport.close();

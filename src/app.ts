@@ -146,6 +146,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       maxToolOutputChars: config.runtime.tools.maxOutputChars,
       leaseMs: config.runtime.tools.leaseMs,
       workerIntervalMs: config.runtime.tools.workerIntervalMs,
+      interruptedCalls: config.runtime.tools.interruptedCalls,
       secrets: sealed.box,
       memory: config.runtime.memory,
       webhooks: config.runtime.webhooks,

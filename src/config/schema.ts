@@ -308,6 +308,11 @@ export const configSchema = z.strictObject({
           leaseMs: z.number().int().positive().default(30_000),
           /** Interval of the takeover worker, ms. Default 5000. */
           workerIntervalMs: z.number().int().nonnegative().default(5_000),
+          /**
+           * A non-idempotent tool call in flight when its process died is never repeated:
+           * `continue` records it failed and lets the model go on; `fail` fails the run.
+           */
+          interruptedCalls: z.enum(['continue', 'fail']).default('continue'),
         })
         .prefault({}),
       /** Signed webhooks when a background response ends (Standard Webhooks, as OpenAI sends them). */

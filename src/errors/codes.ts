@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'upstream_unreachable'
   | 'upstream_bad_response'
   | 'no_deployment_available'
+  | 'tool_call_interrupted'
   | 'internal_error';
 
 /** What kind of failure this is, for retry and failover decisions. */

@@ -80,6 +80,8 @@ describe('mcp tools', () => {
     expect(model.requests).toHaveLength(4);
     expect(mcp.calls).toHaveLength(4);
     expect(response.status).toBe('completed');
+    // The loop's private bookkeeping never reaches the client.
+    expect(JSON.stringify(response.output)).not.toMatch(/"_step"|"_http"/);
   });
 
   it('asks for approval, ends the response, and resumes on approve (previous_response_id)', async () => {

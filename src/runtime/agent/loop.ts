@@ -34,6 +34,8 @@ export interface AgentLimits {
   maxSteps: number;
   /** Tool output kept (characters); longer output is truncated. */
   maxToolOutputChars: number;
+  /** A non-idempotent call interrupted by a crash: record it failed and go on, or fail the run. Default `continue`. */
+  interruptedCalls?: 'continue' | 'fail';
 }
 
 /** What a run needs to start or resume (stored in the run row; tool headers included). */
@@ -112,6 +114,8 @@ export async function runAgent(
     return state.output.length - 1;
   };
 
+  /** Tools of each MCP server: from the chain or the input when listed there, else listed now. */
+  const listed = new Map<string, McpToolInfo[]>();
   const byName = new Map<string, McpToolParam>();
   const functions: FunctionTool[] = [];
   const httpByName = new Map((request.httpTools ?? []).map((tool) => [tool.name, tool]));
@@ -133,7 +137,6 @@ export async function runAgent(
 
     // 1. Tools of every server: from the chain or the input (a client keeping its own state sends
     //    its mcp_list_tools back) when listed there already, else listed now.
-    const listed = new Map<string, McpToolInfo[]>();
     for (const item of [...state.history, ...state.input, ...state.output]) {
       if (item.type === 'mcp_list_tools' && item['error'] == null) listed.set(String(item['server_label']), item['tools'] as McpToolInfo[]);
     }
@@ -187,7 +190,7 @@ export async function runAgent(
     while (!state.done) {
       if (state.steps >= limits.maxSteps) {
         state.done = true;
-        return await finish(finishedResponse(shell, state.output, state.usage ?? responseUsage(undefined), null, seconds(deps.clock())), 'max_steps');
+        return await finish(finishedResponse(shell, clean(state.output), state.usage ?? responseUsage(undefined), null, seconds(deps.clock())), 'max_steps');
       }
       if (signal.aborted) throw signal.reason instanceof RunStopped ? signal.reason : new RunStopped('cancel');
       const messages = [...(params.instructions ? [{ role: 'system' as const, content: params.instructions }] : []), ...itemsToMessages(mcpItemsForModel(everything()), params.model)];
@@ -318,6 +321,18 @@ export async function runAgent(
     emit({ type: 'response.mcp_call_arguments.done', output_index: index, item_id: id, arguments: call['arguments'] });
   }
 
+  /** Whether the MCP server listed `name` with `annotations.idempotentHint: true`. */
+  function mcpIdempotent(serverLabel: string, name: string): boolean {
+    const info = listed.get(serverLabel)?.find((entry) => entry.name === name);
+    return info?.annotations?.['idempotentHint'] === true;
+  }
+
+  /** Under `interruptedCalls: fail`, an interrupted call fails the run (after it is recorded). */
+  function interrupted(name: string): void {
+    if (limits.interruptedCalls !== 'fail') return;
+    throw new GatewayError(`The tool call '${name}' was interrupted when the process running it stopped, and the tool is not idempotent; runtime.tools.interruptedCalls is "fail".`, { code: 'tool_call_interrupted', status: 500, errorClass: 'internal' });
+  }
+
   /** Runs every recorded MCP call without a result, checkpointing its start and its result. */
   async function runPendingCalls(): Promise<void> {
     for (const [index, call] of state.output.entries()) {
@@ -327,17 +342,20 @@ export async function runAgent(
       }
       if (call.type !== 'mcp_call' || call['status'] !== 'calling') continue;
       const id = String(call.id);
-      if (state.started.includes(id)) {
-        // Started by an earlier owner that died before recording the result: never repeated.
+      // Started by an earlier owner that died before recording the result: repeated only when
+      // the server marks the tool idempotent (MCP `annotations.idempotentHint`), else recorded
+      // failed and, as `runtime.tools.interruptedCalls` says, the run goes on or fails.
+      if (state.started.includes(id) && !mcpIdempotent(String(call['server_label']), String(call['name']))) {
         call['status'] = 'failed';
         call['error'] = 'The tool call was interrupted (the gateway restarted during the call); it was not retried.';
         emit({ type: 'response.mcp_call.failed', output_index: index, item_id: id });
         emit({ type: 'response.output_item.done', output_index: index, item: strip(call) });
         await save();
+        interrupted(String(call['name']));
         continue;
       }
       const tool = request.mcpTools.find((entry) => entry.server_label === call['server_label']);
-      state.started.push(id);
+      if (!state.started.includes(id)) state.started.push(id);
       emit({ type: 'response.mcp_call.in_progress', output_index: index, item_id: id });
       await save();
       try {
@@ -370,6 +388,7 @@ export async function runAgent(
     let output: string;
     if (state.started.includes(id) && !tool?.idempotent) {
       output = 'Error: the tool call was interrupted (the gateway restarted during the call); it was not retried because the tool is not idempotent.';
+      interrupted(String(call['name']));
     } else {
       if (!state.started.includes(id)) state.started.push(id);
       await save();

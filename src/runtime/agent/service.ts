@@ -41,6 +41,8 @@ export interface AgentOptions {
   leaseMs?: number;
   /** How often the worker looks for expired leases, ms (0 = only at start). Default 5 000. */
   workerIntervalMs?: number;
+  /** What an interrupted non-idempotent tool call does to its run. Default `continue`. */
+  interruptedCalls?: 'continue' | 'fail';
   /** Seals tool secrets at rest (runtime/secrets.ts). Default: a random key of this process. */
   secrets?: SecretBox;
   /** The memory tool and its limits (config `runtime.memory`; tools/memory-tool.ts). */
@@ -79,7 +81,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   const { enabled: memoryEnabled = true, ...memoryLimits } = options.memory ?? {};
   const memory = createMemoryStore(database, { ...DEFAULT_MEMORY_LIMITS, ...memoryLimits });
   const policy: OutboundPolicy = { ...DEFAULT_POLICY, allowPrivateNetworks: options.allowPrivateNetworks ?? false, allowHosts: (options.allowHosts ?? []).map((host) => host.toLowerCase()) };
-  const limits: AgentLimits = { policy, toolTimeoutMs: options.toolTimeoutMs ?? 60_000, maxSteps: options.maxSteps ?? 16, maxToolOutputChars: options.maxToolOutputChars ?? 100_000 };
+  const limits: AgentLimits = { policy, toolTimeoutMs: options.toolTimeoutMs ?? 60_000, maxSteps: options.maxSteps ?? 16, maxToolOutputChars: options.maxToolOutputChars ?? 100_000, interruptedCalls: options.interruptedCalls ?? 'continue' };
   const leaseMs = options.leaseMs ?? 30_000;
   const owner = `${process.pid}-${randomUUID()}`;
   let store: AgentRunStore | undefined;

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApp } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
-import { createTransport, type Transport } from '../src/transport/http.js';
 import { loopDelayHandler, processStats, profilerHandlers, serveIpc } from './ipc.js';
 
 /**
@@ -15,7 +14,7 @@ import { loopDelayHandler, processStats, profilerHandlers, serveIpc } from './ip
  * - BENCH_UPSTREAM_URL: the fake upstream's origin. Required.
  * - BENCH_MASTER_KEY: auth.masterKey; clients send it as a bearer token. Default `sk-bench-master`.
  * - BENCH_LOG_LEVEL: logging.level. Default `warn`.
- * - BENCH_UPSTREAM_CONNECTIONS: sockets per upstream origin; unset = createApp's own transport
+ * - BENCH_UPSTREAM_CONNECTIONS: sockets per upstream origin; unset = the default pool (1024 per origin); set, the provider's `maxConnections`
  *   (256). The runner sets 1024 so that 1,000 concurrent streams really are concurrent upstream.
  *
  * `profile-start` / `profile-stop { path }` run V8's CPU profiler (the one behind `--cpu-prof`)
@@ -31,20 +30,19 @@ const upstream = process.env['BENCH_UPSTREAM_URL'];
 if (!upstream) throw new Error('BENCH_UPSTREAM_URL is required');
 const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
 
+// BENCH_UPSTREAM_CONNECTIONS goes through the provider's own `maxConnections`, as a user sets it.
+const connections = Number(process.env['BENCH_UPSTREAM_CONNECTIONS'] || Number.NaN);
+const maxConnections = Number.isInteger(connections) && connections > 0 ? { maxConnections: connections } : {};
 const config = validateConfig({
   server: { host: '127.0.0.1', port: 0 },
   store: `sqlite:${join(directory, 'switchyard.db')}`,
   auth: { masterKey: process.env['BENCH_MASTER_KEY'] ?? 'sk-bench-master' },
   logging: { level: process.env['BENCH_LOG_LEVEL'] ?? 'warn' },
-  providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream' } },
+  providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream', ...maxConnections } },
   models: { 'bench-model': { deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
 });
 
-const connections = Number(process.env['BENCH_UPSTREAM_CONNECTIONS'] || Number.NaN);
-let transport: Transport | undefined;
-if (Number.isInteger(connections) && connections > 0) transport = createTransport({ connections, headersTimeoutMs: config.routing.attemptTimeoutMs });
-
-const app = await createApp({ config, ...(transport ? { transport } : {}) });
+const app = await createApp({ config });
 const { url } = await app.listen(0, '127.0.0.1');
 
 // Event-loop delay: synchronous work (SQLite commits, GC) that holds every other request up.
@@ -57,7 +55,6 @@ serveIpc(url, {
   ...profilerHandlers(),
   async shutdown() {
     await app.close();
-    await transport?.close();
     rmSync(directory, { recursive: true, force: true });
     // A normal exit, so `--cpu-prof` writes its profile.
     setImmediate(() => process.exit(0));

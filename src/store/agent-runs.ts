@@ -64,6 +64,8 @@ export interface AgentRunRecord {
 export interface AgentRunStore {
   insert(run: { id: string; tenantId: string; status: string; background: boolean; request: unknown; state: unknown; response: unknown; events: unknown[]; owner: string; leaseExpiresAt: number; now: number }): Promise<void>;
   get(tenantId: string | null, id: string): Promise<AgentRunRecord | undefined>;
+  /** The run's status alone (no request, state or events read, no secrets opened), or null when it does not exist. */
+  status(id: string): Promise<string | null>;
   /** Writes a checkpoint if `owner` still holds the lease; returns false when it lost it. Also reports a pending cancel. */
   checkpoint(id: string, owner: string, update: { status: string; state: unknown; response: unknown; events: unknown[]; leaseExpiresAt: number; now: number }): Promise<{ held: boolean; cancelRequested: boolean }>;
   /** Extends the lease; returns whether it is still held and whether a cancel is pending. */
@@ -184,6 +186,10 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
           updated_at: run.now,
         })
         .execute();
+    },
+    async status(id) {
+      const row = await db.selectFrom('agent_runs').select('status').where('id', '=', id).executeTakeFirst();
+      return row?.status ?? null;
     },
     async get(tenantId, id) {
       let query = db.selectFrom('agent_runs').selectAll().where('id', '=', id);

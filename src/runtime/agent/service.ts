@@ -99,7 +99,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     clock: deps.clock,
     ids: deps.ids,
     owner,
-    runStatus: async (id) => (await (await runs()).get(null, id))?.status ?? null,
+    runStatus: async (id) => (await runs()).status(id),
     pollMs: options.workerIntervalMs || 5_000,
     ...(options.logger ? { logger: options.logger } : {}),
   });

@@ -1,9 +1,8 @@
-import { GatewayError, invalidRequest, toGatewayError } from '../../errors/index.js';
+import { GatewayError, invalidRequest } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
 import { type MemoryEntry, type MemoryKind, type MemoryStore, memoryCursor } from '../../runtime/tools/memory-store.js';
-import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
-import { credentialFrom } from '../shared/credentials.js';
+import { type MasterRouteHandler, masterRoute } from './master-route.js';
 
 /**
  * The memory store of the built-in memory tool, for operators (master key only), under
@@ -15,20 +14,7 @@ import { credentialFrom } from '../shared/credentials.js';
  * Lists take `limit` (1–100, default 100) and `after` (the previous page's `last_id`).
  */
 export function createMemoryAdminRoutes(deps: { gateway: Pick<Gateway, 'authenticate'>; memory: MemoryStore }): Route[] {
-  const route = (method: Route['method'], path: string, handler: (context: HttpContext) => Promise<{ status?: number; body: unknown }>): Route => ({
-    method,
-    path: `/admin/v1/tenants/:tenant/memory${path}`,
-    async handler(context) {
-      try {
-        const principal = await deps.gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
-        if (!principal.isMaster) throw new GatewayError('The admin API needs the master key', { code: 'forbidden', status: 403, errorClass: 'auth', retryable: false, failover: false });
-        const result = await handler(context);
-        sendJson(context.response, result.status ?? 200, result.body);
-      } catch (error) {
-        sendOpenAIError(context.response, toGatewayError(error));
-      }
-    },
-  });
+  const route = (method: Route['method'], path: string, handler: MasterRouteHandler): Route => masterRoute(deps.gateway, method, `/admin/v1/tenants/:tenant/memory${path}`, handler);
   const tenant = (context: HttpContext) => context.params['tenant'] ?? '';
   const user = (context: HttpContext) => context.params['user'] ?? '';
   const query = (context: HttpContext, name: string) => context.url.searchParams.get(name) ?? undefined;

@@ -1,31 +1,17 @@
-import { GatewayError, invalidRequest, toGatewayError } from '../../errors/index.js';
+import { GatewayError, invalidRequest } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
 import { type HttpTool, type HttpToolRegistry, httpToolJson } from '../../runtime/tools/http-tools.js';
 import { checkUrl, type OutboundPolicy } from '../../runtime/tools/ssrf.js';
-import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { isObject, parseJsonBody } from '../openai/validate.js';
-import { credentialFrom } from '../shared/credentials.js';
+import { type MasterRouteHandler, masterRoute } from './master-route.js';
 
 /**
  * Server-registered HTTP tools under `/admin/v1/tools` (master key only): create or replace
  * (`POST`), list, show, delete. The auth header is write-only (`has_auth_header` shows it is set).
  */
 export function createToolAdminRoutes(deps: { gateway: Pick<Gateway, 'authenticate'>; registry: HttpToolRegistry; policy: OutboundPolicy; clock: () => number }): Route[] {
-  const route = (method: Route['method'], path: string, handler: (context: HttpContext) => Promise<{ status?: number; body: unknown }>): Route => ({
-    method,
-    path: `/admin/v1${path}`,
-    async handler(context) {
-      try {
-        const principal = await deps.gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
-        if (!principal.isMaster) throw new GatewayError('The admin API needs the master key', { code: 'forbidden', status: 403, errorClass: 'auth', retryable: false, failover: false });
-        const result = await handler(context);
-        sendJson(context.response, result.status ?? 200, result.body);
-      } catch (error) {
-        sendOpenAIError(context.response, toGatewayError(error));
-      }
-    },
-  });
+  const route = (method: Route['method'], path: string, handler: MasterRouteHandler): Route => masterRoute(deps.gateway, method, `/admin/v1${path}`, handler);
   const notFound = (name: string) => new GatewayError(`No tool named '${name}'`, { code: 'not_found', status: 404, errorClass: 'invalid_request', retryable: false, failover: false });
   return [
     route('POST', '/tools', async (context) => {

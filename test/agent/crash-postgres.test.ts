@@ -244,10 +244,14 @@ describe.skipIf(!pgDatabase)('crash-safe background runs on Postgres, two proces
     // Every run on A has two tool calls behind it: kill -9 A wherever its runs are.
     await waitFor(() => (onA.every((run) => callsOf(run.tags[1]!) === 1) ? true : undefined), 90_000, 5);
     // No lease changed hands while both lived (a run that already ended has released its lease).
+    let heldByA = 0;
     for (const run of runs) {
       const owner = await leaseOwner(run.id);
       if (owner !== null) expect(owner).toMatch(new RegExp(`^${(run.on === 'a' ? a : b).child.pid}-`));
+      if (owner !== null && run.on === 'a') heldByA++;
     }
+    // The kill must catch A with runs in flight, or nothing below tests a takeover.
+    expect(heldByA).toBeGreaterThan(0);
     await kill(a);
 
     for (const run of runs) {

@@ -45,6 +45,11 @@ export function usageValues(event: Parameters<typeof usageRow>[0]): unknown[] {
   return Object.values(usageRow(event));
 }
 
+/** `ledger_entries` values of entries written ahead of their headers, in {@link ENTRY_COLUMNS} order. */
+export function entryValues(entries: ReadonlyArray<{ transactionId: string; seq: number; account: string; amount: bigint; period: string }>): unknown[][] {
+  return entries.map((entry) => [entry.transactionId, entry.seq, entry.account, entry.amount, entry.period]);
+}
+
 /** Header, entry and clause-line values of postings, in their column orders. */
 export function postingValues(postings: readonly LedgerPostingRow[]): { headers: unknown[][]; entries: unknown[][]; lines: unknown[][] } {
   const headers: unknown[][] = [];

@@ -1,5 +1,5 @@
 import type SqliteDatabase from 'better-sqlite3';
-import { ENTRY_COLUMNS, LINE_COLUMNS, postingValues, ROLLUP_COLUMNS, rollupUpsert, rollupValues, TRANSACTION_COLUMNS, USAGE_COLUMNS, usageValues } from './billing-columns.js';
+import { ENTRY_COLUMNS, entryValues, LINE_COLUMNS, postingValues, ROLLUP_COLUMNS, rollupUpsert, rollupValues, TRANSACTION_COLUMNS, USAGE_COLUMNS, usageValues } from './billing-columns.js';
 import { clauseFromRow, usageFromRow } from './billing-rows.js';
 import type { BillingTx, PeriodState } from './billing-tx.js';
 
@@ -142,7 +142,7 @@ export function sqliteFastOperations(handle: SqliteDatabase.Database): SqliteFas
     },
 
     async insertEntries(entries) {
-      for (const entry of entries) s.insertEntry.run(entry.transactionId, entry.seq, entry.account, entry.amount, entry.period);
+      for (const row of entryValues(entries)) s.insertEntry.run(row);
     },
 
     async insertPostings(postings) {

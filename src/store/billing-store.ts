@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import { type BillingDb, billingDb } from './billing-schema.js';
-import { ENTRY_COLUMNS, LINE_COLUMNS, postingValues, ROLLUP_COLUMNS, rollupUpsert, rollupValues, TRANSACTION_COLUMNS, USAGE_COLUMNS, usageValues } from './billing-columns.js';
+import { ENTRY_COLUMNS, entryValues, LINE_COLUMNS, postingValues, ROLLUP_COLUMNS, rollupUpsert, rollupValues, TRANSACTION_COLUMNS, USAGE_COLUMNS, usageValues } from './billing-columns.js';
 import { clauseFromRow, clauseToRow, usageFromRow } from './billing-rows.js';
 import { sqliteFastOperations, sqliteTransactionControl } from './billing-sqlite.js';
 import { bulkInsert } from './billing-bulk.js';
@@ -205,7 +205,7 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
     },
 
     async insertEntries(entries) {
-      const rows = entries.map((entry) => [entry.transactionId, entry.seq, entry.account, entry.amount, entry.period]);
+      const rows = entryValues(entries);
       for (const chunk of chunks(rows, bulk)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
     },
 

@@ -1,26 +1,24 @@
 import { Agent, hostedMcpTool, OpenAIProvider, Runner, setTracingDisabled } from '@openai/agents';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RunningApp, startApp, TENANT_A_KEY } from '../runtime/helpers.js';
-import { agentConfig, startMcpServer, startScriptedModel, type TestMcpServer } from './helpers.js';
+import { type RunningApp, TENANT_A_KEY } from '../runtime/helpers.js';
+import { type AgentRig, type ScriptedModel, startAgentRig, type TestMcpServer } from './helpers.js';
 
 /** @openai/agents hosted MCP tools, run by Switchyard. */
 
 setTracingDisabled(true);
 
 let mcp: TestMcpServer;
-let model: Awaited<ReturnType<typeof startScriptedModel>>;
+let model: ScriptedModel;
 let app: RunningApp;
+let rig: AgentRig | undefined;
 
 beforeAll(async () => {
-  mcp = await startMcpServer();
-  model = await startScriptedModel();
-  app = await startApp(agentConfig(model.url));
+  rig = await startAgentRig();
+  ({ mcp, model, app } = rig);
 });
 afterAll(async () => {
-  await app?.close();
-  await model?.close();
-  await mcp?.close();
+  await rig?.close();
 });
 
 describe('@openai/agents hosted MCP', () => {

@@ -1,25 +1,23 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { http, parseSse, type RunningApp, startApp, TENANT_A_KEY, TENANT_B_KEY } from '../runtime/helpers.js';
-import { agentConfig, startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from './helpers.js';
+import { http, parseSse, type RunningApp, TENANT_A_KEY, TENANT_B_KEY } from '../runtime/helpers.js';
+import { type AgentRig, type ScriptedModel, startAgentRig, type TestMcpServer, waitFor } from './helpers.js';
 
 /** `background: true`: queued at once, run by the in-process worker, polled, cancelled, replayed live. */
 
 let mcp: TestMcpServer;
-let model: Awaited<ReturnType<typeof startScriptedModel>>;
+let model: ScriptedModel;
 let app: RunningApp;
 let client: OpenAI;
+let rig: AgentRig | undefined;
 
 beforeAll(async () => {
-  mcp = await startMcpServer();
-  model = await startScriptedModel();
-  app = await startApp(agentConfig(model.url, { leaseMs: 2000, workerIntervalMs: 200 }));
+  rig = await startAgentRig({ leaseMs: 2000, workerIntervalMs: 200 });
+  ({ mcp, model, app } = rig);
   client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
 });
 afterAll(async () => {
-  await app?.close();
-  await model?.close();
-  await mcp?.close();
+  await rig?.close();
 });
 beforeEach(() => {
   mcp.calls.length = 0;

@@ -7,6 +7,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { type RunningApp, startApp } from '../runtime/helpers.js';
 
 /**
  * Test rig for server-run tools: a real MCP server (official SDK, Streamable HTTP and legacy
@@ -203,6 +204,45 @@ export function agentConfig(modelUrl: string, tools: Record<string, unknown> = {
     models: { fake: { capabilities: ['tools' as const], deployments: [{ provider: 'fake', model: 'fake-model' }] } },
     runtime: { tools: { allowPrivateNetworks: true, ...tools } },
   };
+}
+
+/** The scripted model started by {@link startScriptedModel}. */
+export type ScriptedModel = Awaited<ReturnType<typeof startScriptedModel>>;
+
+/** An MCP server, the scripted model and a Switchyard app routing `fake` to it. */
+export interface AgentRig {
+  mcp: TestMcpServer;
+  model: ScriptedModel;
+  app: RunningApp;
+  /** Closes the app, then the model, then the MCP server. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the usual agent test set-up: {@link startMcpServer}, {@link startScriptedModel} and
+ * `startApp(agentConfig(model.url, tools))`. What started is closed again if a later step fails.
+ */
+export async function startAgentRig(tools: Record<string, unknown> = {}): Promise<AgentRig> {
+  const mcp = await startMcpServer();
+  let model: ScriptedModel | undefined;
+  try {
+    model = await startScriptedModel();
+    const app = await startApp(agentConfig(model.url, tools));
+    return {
+      mcp,
+      model,
+      app,
+      async close() {
+        await app.close();
+        await model!.close();
+        await mcp.close();
+      },
+    };
+  } catch (error) {
+    await model?.close();
+    await mcp.close();
+    throw error;
+  }
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, intervalMs = 50): Promise<T> {

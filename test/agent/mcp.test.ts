@@ -1,25 +1,23 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parseSse, type RunningApp, startApp, TENANT_A_KEY, http } from '../runtime/helpers.js';
-import { agentConfig, startMcpServer, startScriptedModel, type TestMcpServer } from './helpers.js';
+import { http, parseSse, type RunningApp, TENANT_A_KEY } from '../runtime/helpers.js';
+import { type AgentRig, type ScriptedModel, startAgentRig, type TestMcpServer } from './helpers.js';
 
 /** MCP tools in POST /v1/responses, server-run, driven through the real `openai` SDK. */
 
 let mcp: TestMcpServer;
-let model: Awaited<ReturnType<typeof startScriptedModel>>;
+let model: ScriptedModel;
 let app: RunningApp;
 let client: OpenAI;
+let rig: AgentRig | undefined;
 
 beforeAll(async () => {
-  mcp = await startMcpServer();
-  model = await startScriptedModel();
-  app = await startApp(agentConfig(model.url, { maxOutputChars: 1000, maxSteps: 4 }));
+  rig = await startAgentRig({ maxOutputChars: 1000, maxSteps: 4 });
+  ({ mcp, model, app } = rig);
   client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
 });
 afterAll(async () => {
-  await app?.close();
-  await model?.close();
-  await mcp?.close();
+  await rig?.close();
 });
 beforeEach(() => {
   mcp.calls.length = 0;

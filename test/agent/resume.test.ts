@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentRunStore } from '../../src/store/agent-runs.js';
 import { parseCreateResponse } from '../../src/surfaces/openai-responses/validate.js';
 import { http, type RunningApp, startApp, TENANT_A_KEY } from '../runtime/helpers.js';
-import { agentConfig, startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from './helpers.js';
+import { agentConfig, type AgentRig, type ScriptedModel, startAgentRig, type TestMcpServer, waitFor } from './helpers.js';
 
 /**
  * Takeover from a checkpoint left by a dead owner: a tool call recorded as started but without
@@ -11,18 +11,16 @@ import { agentConfig, startMcpServer, startScriptedModel, type TestMcpServer, wa
  */
 
 let mcp: TestMcpServer;
-let model: Awaited<ReturnType<typeof startScriptedModel>>;
+let model: ScriptedModel;
 let app: RunningApp;
+let rig: AgentRig | undefined;
 
 beforeAll(async () => {
-  mcp = await startMcpServer();
-  model = await startScriptedModel();
-  app = await startApp(agentConfig(model.url, { leaseMs: 500, workerIntervalMs: 100 }));
+  rig = await startAgentRig({ leaseMs: 500, workerIntervalMs: 100 });
+  ({ mcp, model, app } = rig);
 });
 afterAll(async () => {
-  await app?.close();
-  await model?.close();
-  await mcp?.close();
+  await rig?.close();
 });
 
 async function plantRun(id: string, calls: Array<{ id: string; started: boolean; tag: string }>, options: { idempotent?: boolean; target?: RunningApp } = {}) {

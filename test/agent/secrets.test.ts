@@ -18,8 +18,8 @@ import { createDatabase, type Database, MIGRATIONS, migrate } from '../../src/st
 import { parseCreateResponse } from '../../src/surfaces/openai-responses/validate.js';
 import { closedPort } from '../fakes/upstream.js';
 import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
-import { http, MASTER_KEY, type RunningApp, startApp, TENANT_A_KEY } from '../runtime/helpers.js';
-import { agentConfig, type ServeProcess, spawnServe, startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from './helpers.js';
+import { http, type RunningApp, TENANT_A_KEY } from '../runtime/helpers.js';
+import { type AgentRig, type ScriptedModel, type ServeProcess, spawnServe, startAgentRig, startMcpServer, startScriptedModel, type TestMcpServer, waitFor } from './helpers.js';
 
 /**
  * Tool secrets at rest: MCP `headers`/`authorization` of background runs and the auth headers of
@@ -156,17 +156,15 @@ describe.each(stores)('upgrading a database from before 0005 on $name', ({ open 
 
 describe('a run whose secrets were sealed under another key', () => {
   let mcp: TestMcpServer;
-  let model: Awaited<ReturnType<typeof startScriptedModel>>;
+  let model: ScriptedModel;
   let app: RunningApp;
+  let rig: AgentRig | undefined;
   beforeAll(async () => {
-    mcp = await startMcpServer();
-    model = await startScriptedModel();
-    app = await startApp(agentConfig(model.url, { leaseMs: 500, workerIntervalMs: 100 }));
+    rig = await startAgentRig({ leaseMs: 500, workerIntervalMs: 100 });
+    ({ mcp, model, app } = rig);
   });
   afterAll(async () => {
-    await app?.close();
-    await model?.close();
-    await mcp?.close();
+    await rig?.close();
   });
 
   it('fails with tool_secrets_unavailable instead of calling the tool without them; GET still answers', async () => {

@@ -450,6 +450,7 @@ describe('webhook guard rails', () => {
     dispatcher.start();
     try {
       // The process that queued it expected "completed"; it lost its lease and the run failed elsewhere.
+      const enqueuedAt = Date.now();
       await dispatcher.enqueue({ responseId: 'resp_waiting', tenantId: 't', status: 'completed', at: Date.now() });
       await dispatcher.enqueue({ responseId: 'resp_waiting', tenantId: 't', status: 'completed', at: Date.now() });
       dispatcher.kick();
@@ -457,6 +458,8 @@ describe('webhook guard rails', () => {
       expect(hooksAt(path)).toHaveLength(0);
       const [pending] = await dispatcher.store().forResponse('resp_waiting');
       expect(pending).toMatchObject({ status: 'pending', attempts: 0 });
+      // It was looked at and put back (not merely never polled): postponing moves next_attempt_at on.
+      expect(pending!.nextAttemptAt).toBeGreaterThanOrEqual(enqueuedAt + 100);
       status.set('resp_waiting', 'failed');
       const [hook] = await waitFor(() => (hooksAt(path).length === 1 ? hooksAt(path) : undefined));
       const event = (await verifier.webhooks.unwrap(hook!.body, hook!.headers as Record<string, string>)) as OpenAI.Webhooks.UnwrapWebhookEvent;

@@ -7,6 +7,9 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { CallToolRequestSchema, ListToolsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll } from 'vitest';
+import { createDatabase, type Database } from '../../src/store/index.js';
+import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
 import { type RunningApp, startApp } from '../runtime/helpers.js';
 
 /**
@@ -243,6 +246,28 @@ export async function startAgentRig(tools: Record<string, unknown> = {}): Promis
     await mcp.close();
     throw error;
   }
+}
+
+/** A store to run a `describe.each` against. */
+export interface StoreBackend {
+  name: string;
+  open: () => Promise<Database>;
+}
+
+/**
+ * The stores a store test runs on: in-memory SQLite, and a fresh Postgres database when one is
+ * reachable (dropped after the file's tests; otherwise a warning says Postgres is skipped).
+ * Call at the top level of a test file.
+ */
+export async function storeBackends(): Promise<StoreBackend[]> {
+  const pgDatabase = await pgTestUrl();
+  if (!pgDatabase) console.warn(PG_SKIP_MESSAGE);
+  afterAll(async () => {
+    await pgDatabase?.drop();
+  });
+  const stores: StoreBackend[] = [{ name: 'sqlite', open: () => createDatabase('sqlite::memory:') }];
+  if (pgDatabase) stores.push({ name: 'postgres', open: () => createDatabase(pgDatabase.url) });
+  return stores;
 }
 
 export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, intervalMs = 50): Promise<T> {

@@ -2,10 +2,9 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryStore, MemoryError, noteId } from '../../src/runtime/tools/memory-store.js';
 import { runMemoryCall } from '../../src/runtime/tools/memory-tool.js';
-import { createDatabase, type Database, migrate } from '../../src/store/index.js';
-import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
+import { type Database, migrate } from '../../src/store/index.js';
 import { http, MASTER_KEY, type RunningApp, startApp, TENANT_A_KEY, TENANT_B_KEY } from '../runtime/helpers.js';
-import { agentConfig, startScriptedModel, waitFor } from './helpers.js';
+import { agentConfig, startScriptedModel, storeBackends, waitFor } from './helpers.js';
 
 /**
  * The built-in memory tool (`tools: [{type: "memory"}]`): its store (limits, search, tenant
@@ -14,14 +13,7 @@ import { agentConfig, startScriptedModel, waitFor } from './helpers.js';
  * tenant or user — plus the operators' admin API. On SQLite and on Postgres.
  */
 
-const pgDatabase = await pgTestUrl();
-if (!pgDatabase) console.warn(PG_SKIP_MESSAGE);
-afterAll(async () => {
-  await pgDatabase?.drop();
-});
-
-const stores: Array<{ name: string; open: () => Promise<Database> }> = [{ name: 'sqlite', open: () => createDatabase('sqlite::memory:') }];
-if (pgDatabase) stores.push({ name: 'postgres', open: () => createDatabase(pgDatabase.url) });
+const stores = await storeBackends();
 
 const LIMITS = { maxValueBytes: 64, maxEntriesPerUser: 10, maxBytesPerUser: 400 };
 let unique = 0;

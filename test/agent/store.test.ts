@@ -1,20 +1,13 @@
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { createSecretBox } from '../../src/runtime/secrets.js';
 import { createAgentRunStore } from '../../src/store/agent-runs.js';
-import { createDatabase, type Database, migrate } from '../../src/store/index.js';
-import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
+import { migrate } from '../../src/store/index.js';
+import { storeBackends } from './helpers.js';
 
 /** The agent-run store and its leases, on SQLite and Postgres. */
 
-const pgDatabase = await pgTestUrl();
-if (!pgDatabase) console.warn(PG_SKIP_MESSAGE);
-afterAll(async () => {
-  await pgDatabase?.drop();
-});
-
-const stores: Array<{ name: string; open: () => Promise<Database> }> = [{ name: 'sqlite', open: () => createDatabase('sqlite::memory:') }];
-if (pgDatabase) stores.push({ name: 'postgres', open: () => createDatabase(pgDatabase.url) });
+const stores = await storeBackends();
 
 describe.each(stores)('agent runs on $name', ({ open }) => {
   it('fences checkpoints on the lease owner, hands expired leases to exactly one taker, carries cancel requests', async () => {

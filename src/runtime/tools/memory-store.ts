@@ -137,6 +137,11 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
     updatedAt: Number(row.updated_at),
   });
   const scoped = (query: MemoryDb, scope: MemoryScope) => query.selectFrom('agent_memory').where('tenant_id', '=', scope.tenantId).where('user_id', '=', scope.user);
+  /** Entries plus notes and their bytes, for one user (on `query`: the database or a transaction). */
+  const usageOf = async (query: MemoryDb, scope: MemoryScope) => {
+    const row = await scoped(query, scope).select([sql<number | bigint>`count(*)`.as('entries'), sql<number | bigint | null>`sum(bytes)`.as('bytes')]).executeTakeFirst();
+    return { entries: Number(row?.entries ?? 0), bytes: Number(row?.bytes ?? 0) };
+  };
 
   /** Runs `work` in a write transaction serialized per user (see the module comment). */
   async function writing<T>(scope: MemoryScope, work: (trx: MemoryDb) => Promise<T>): Promise<T> {
@@ -180,9 +185,9 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
     const bytes = bytesOf(key) + valueBytes;
     return writing(scope, async (trx) => {
       const existing = await scoped(trx, scope).select(['bytes', 'created_at']).where('kind', '=', kind).where('key', '=', key).executeTakeFirst();
-      const usage = await scoped(trx, scope).select([sql<number | bigint>`count(*)`.as('entries'), sql<number | bigint | null>`sum(bytes)`.as('bytes')]).executeTakeFirst();
-      const entries = Number(usage?.entries ?? 0) + (existing ? 0 : 1);
-      const total = Number(usage?.bytes ?? 0) - Number(existing?.bytes ?? 0) + bytes;
+      const usage = await usageOf(trx, scope);
+      const entries = usage.entries + (existing ? 0 : 1);
+      const total = usage.bytes - Number(existing?.bytes ?? 0) + bytes;
       if (entries > limits.maxEntriesPerUser) {
         throw new MemoryError(`This user's memory holds ${entries - 1} entries and notes; the limit is ${limits.maxEntriesPerUser} (runtime.memory.maxEntriesPerUser). Delete some first.`, 'memory_limit_exceeded');
       }
@@ -251,10 +256,7 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
         .execute();
       return rows.map((row) => decode(row));
     },
-    async usage(scope) {
-      const row = await scoped(db, scope).select([sql<number | bigint>`count(*)`.as('entries'), sql<number | bigint | null>`sum(bytes)`.as('bytes')]).executeTakeFirst();
-      return { entries: Number(row?.entries ?? 0), bytes: Number(row?.bytes ?? 0) };
-    },
+    usage: (scope) => usageOf(db, scope),
     async users(tenantId, options) {
       let query = db
         .selectFrom('agent_memory')

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/index.js';
 import { createSecretBox, decodeSecretKey, deriveFromMasterKey, resolveSecretBox, SecretError } from '../../src/runtime/secrets.js';
-import { createHttpToolRegistry } from '../../src/runtime/tools/http-tools.js';
+import { callHttpTool, createHttpToolRegistry, httpToolJson } from '../../src/runtime/tools/http-tools.js';
 import { createMemoryStore } from '../../src/runtime/tools/memory-store.js';
 import { createAgentRunStore, openRunRequest, sealRunRequest } from '../../src/store/agent-runs.js';
 import { createDatabase, type Database, MIGRATIONS, migrate } from '../../src/store/index.js';
@@ -96,6 +96,20 @@ describe('secret box', () => {
       expect(validateConfig({ runtime: { secretKey: '${K}' } }, { K: configured.toString('base64') }).runtime.secretKey).toBe(configured.toString('base64'));
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a registered tool whose auth header was sealed under another key still shows has_auth_header, and its calls fail instead of going out without it', async () => {
+    const database = await createDatabase('sqlite::memory:');
+    try {
+      await migrate(database);
+      await createHttpToolRegistry(database, createSecretBox(key(), 'config')).put({ name: 'sealed', description: null, parameters: {}, url: 'https://tool.example', authHeader: 'X-Tool-Key: other-key', timeoutMs: 1000, idempotent: false, createdAt: 0 });
+      const tool = (await createHttpToolRegistry(database, createSecretBox(key(), 'config')).get('sealed'))!;
+      expect(tool).toMatchObject({ authHeader: null, secretsError: expect.stringMatching(/sealed with key/) });
+      expect(httpToolJson(tool)).toMatchObject({ has_auth_header: true });
+      await expect(callHttpTool(tool, '{}', { allowPrivateNetworks: false, allowHosts: [] })).rejects.toThrow(/cannot be decrypted here/);
+    } finally {
+      await database.close();
     }
   });
 

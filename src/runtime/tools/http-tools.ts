@@ -22,10 +22,11 @@ export interface HttpTool {
   timeoutMs: number;
   idempotent: boolean;
   createdAt: number;
-  /** Set when the stored auth header could not be decrypted (another key): calls fail with it. */
+  /**
+   * Set when the stored auth header could not be decrypted (another key): calls fail with it.
+   * An auth header is then stored even though `authHeader` is null (`has_auth_header` is true).
+   */
   secretsError?: string;
-  /** With `secretsError`: an auth header is stored (for `has_auth_header`). */
-  hasAuthHeader?: boolean;
   /**
    * A built-in tool run in-process (the memory tool, tools/memory-tool.ts) instead of over
    * HTTP. Stored with a run (JSON) so a resumed run can re-attach {@link HttpTool.execute}.
@@ -56,7 +57,7 @@ export function httpToolJson(tool: HttpTool): Record<string, unknown> {
     description: tool.description,
     parameters: tool.parameters,
     url: tool.url,
-    has_auth_header: tool.authHeader !== null || tool.hasAuthHeader === true,
+    has_auth_header: tool.authHeader !== null || tool.secretsError !== undefined,
     timeout_ms: tool.timeoutMs,
     idempotent: tool.idempotent,
     created_at: Math.floor(tool.createdAt / 1000),
@@ -110,7 +111,7 @@ export function createHttpToolRegistry(database: Database, secrets: SecretBox): 
       parameters: JSON.parse(row.parameters) as Record<string, unknown>,
       url: row.url,
       authHeader,
-      ...(secretsError === undefined ? {} : { secretsError, hasAuthHeader: true }),
+      ...(secretsError === undefined ? {} : { secretsError }),
       timeoutMs: Number(row.timeout_ms),
       idempotent: Number(row.idempotent) === 1,
       createdAt: Number(row.created_at),

@@ -386,9 +386,9 @@ export async function runAgent(
     const id = String(call.id);
     const tool = httpByName.get(String(call['name']));
     let output: string;
-    if (state.started.includes(id) && !tool?.idempotent) {
+    const wasInterrupted = state.started.includes(id) && !tool?.idempotent;
+    if (wasInterrupted) {
       output = 'Error: the tool call was interrupted (the gateway restarted during the call); it was not retried because the tool is not idempotent.';
-      interrupted(String(call['name']));
     } else {
       if (!state.started.includes(id)) state.started.push(id);
       await save();
@@ -407,6 +407,8 @@ export async function runAgent(
     emit({ type: 'response.output_item.added', output_index: at, item: result });
     emit({ type: 'response.output_item.done', output_index: at, item: result });
     await save();
+    // Recorded first, as for MCP calls, so a failed run still shows the interrupted call.
+    if (wasInterrupted) interrupted(String(call['name']));
   }
 }
 

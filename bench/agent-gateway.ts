@@ -1,9 +1,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../src/app.js';
-import { validateConfig } from '../src/config/index.js';
+import { gatewayModule } from './built.js';
 import { loopDelayHandler, processStats, profilerHandlers, serveIpc } from './ipc.js';
+
+const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
+const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
 
 /**
  * Switchyard as bench/agent.ts runs it, in its own process: createApp with the SQLite store in

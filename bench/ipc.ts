@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { ensureBuilt } from './built.js';
 
 /**
  * The runner talks to its two children (fake upstream, gateway) over the Node IPC channel, so
@@ -75,8 +76,9 @@ export interface ChildOptions {
   stdout?: number | 'ignore';
 }
 
-/** Forks `bench/<file>` under tsx and waits for its `ready` message. */
+/** Forks `bench/<file>` under tsx and waits for its `ready` message (building `dist/` first if stale: see built.ts). */
 export async function startChild(file: string, options: ChildOptions = {}): Promise<Child> {
+  ensureBuilt();
   const path = fileURLToPath(new URL(file, import.meta.url));
   const child = fork(path, [], {
     // Explicit, so the child does not inherit the runner's tsx CLI flags.

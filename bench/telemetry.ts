@@ -1,34 +1,39 @@
+import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
 import { sql } from 'kysely';
 import pg from 'pg';
 import { request } from 'undici';
-import { createApp } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createCatalog } from '../src/router/catalog.js';
 import { createDatabase, migrate } from '../src/store/index.js';
 import { backfillRollups } from '../src/telemetry/backfill.js';
-import { type Child, processStats, serveIpc, startChild } from './ipc.js';
+import { gatewayModule } from './built.js';
+import { type Child, processStats, profilerHandlers, serveIpc, startChild } from './ipc.js';
 import { load, MASTER_KEY } from './load.js';
 
 /**
  * `npx tsx bench/telemetry.ts`: what telemetry costs, and how fast the dashboard stays with a big
  * store. Reports; never fails.
  *
- * 1. Throughput: three gateway processes over one fake upstream — telemetry off (no metrics, no
+ * 1. Throughput: gateway processes over one fake upstream — telemetry off (no metrics, no
  *    roll-ups), on with defaults (metrics + roll-ups + trace-context propagation), and on with
  *    traces exported over OTLP to a local sink (sample ratio 1) — loaded in interleaved rounds
- *    in one run; req/s and gateway CPU per request for each.
+ *    in one run, a fresh process per variant and round, the gateway pinned to a core of its own
+ *    (see pinning below); req/s and gateway CPU per request for each, and each round's ratio to
+ *    the 'off' process next to it. The gateways run the built dist/ (see built.ts).
  * 2. Dashboard: BENCH_EVENTS usage events (default 10,000,000) written to SQLite and Postgres
  *    over 30 days, roll-ups rebuilt with the backfill, then the API calls behind each dashboard
  *    page timed in a fresh gateway process (first load and warm).
  *
  * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=hooks,throughput,dashboard,
- * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1, BENCH_DASHBOARD_PAUSE_MS (default 5000), BENCH_ROUNDS (throughput, default 5).
+ * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1, BENCH_DASHBOARD_PAUSE_MS (default 5000),
+ * BENCH_ROUNDS (throughput, default 6), BENCH_VARIANTS (default off,default,traces; also metrics, rollups),
+ * BENCH_PIN=0 (no CPU pinning), BENCH_PROFILE=dir (CPU profiles of the last round), BENCH_SOURCE=1 (run src/ through tsx).
  */
 
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'];
@@ -43,7 +48,11 @@ else await main();
 /** A gateway child: createApp over the fake upstream with one telemetry variant. */
 async function child(variant: string) {
   const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-telemetry-'));
-  const telemetry = variant === 'off' ? { metrics: false, rollups: false } : variant === 'traces' ? { otlpEndpoint: process.env['BENCH_OTLP_URL']!, sampleRatio: 1 } : {};
+  const variants: Record<string, object> = { off: { metrics: false, rollups: false }, default: {}, metrics: { rollups: false }, rollups: { metrics: false }, traces: { otlpEndpoint: process.env['BENCH_OTLP_URL']!, sampleRatio: 1 } };
+  const telemetry = variants[variant];
+  if (!telemetry) throw new Error(`unknown telemetry variant ${variant}`);
+  const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
+  const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
   const config = validateConfig({
     store: `sqlite:${join(directory, 'switchyard.db')}`,
     auth: { masterKey: MASTER_KEY },
@@ -56,6 +65,7 @@ async function child(variant: string) {
   const { url } = await app.listen(0, '127.0.0.1');
   serveIpc(url, {
     stats: () => processStats(false),
+    ...profilerHandlers(),
     async shutdown() {
       await app.close();
       rmSync(directory, { recursive: true, force: true });
@@ -124,33 +134,44 @@ async function throughput(quick: boolean) {
   const sink = createServer((req, res) => req.resume().on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}')));
   await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
   const otlp = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`;
+  const pin = cpuPinning();
   const fake = await startChild('./fake-upstream.ts');
-  const variants = ['off', 'default', 'traces'] as const;
-  const gateways = new Map<string, Child>();
-  for (const variant of variants) gateways.set(variant, await startChild('./telemetry.ts', { env: { TELEMETRY_BENCH_CHILD: variant, BENCH_UPSTREAM_URL: fake.url, BENCH_OTLP_URL: otlp } }));
-  const rounds = quick ? 1 : Number(process.env['BENCH_ROUNDS'] ?? 5);
-  const seconds = quick ? 2 : 8;
+  let pinned = pin !== undefined && pin(fake.process.pid, 0);
+  const variants = (process.env['BENCH_VARIANTS'] ?? 'off,default,traces').split(',');
+  if (variants[0] !== 'off') variants.unshift('off');
+  const rounds = quick ? 1 : Number(process.env['BENCH_ROUNDS'] ?? 6);
+  const seconds = quick ? 2 : 6;
   const results = new Map<string, { rps: number[]; cpuUs: number[] }>(variants.map((variant) => [variant, { rps: [], cpuUs: [] }]));
   try {
-    for (const gateway of gateways.values()) await load(gateway.url, { connections: 20, seconds: quick ? 1 : 3 }); // warm-up
     for (let round = 0; round < rounds; round++) {
-      // Interleaved, so drift on a shared machine hits every variant alike.
+      // Interleaved, so drift on a shared machine hits every variant alike; a fresh process per
+      // variant and round, because two processes of one build differ by several per cent for
+      // the whole of their lives (heap layout, JIT decisions), which only many processes average out.
       for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
-        const gateway = gateways.get(variant)!;
-        const before = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
-        const result = await load(gateway.url, { connections: 20, seconds });
-        const after = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
-        const cpu = after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs;
-        results.get(variant)!.rps.push(result.rps);
-        results.get(variant)!.cpuUs.push(cpu / Math.max(1, result.ok + result.non2xx));
-        process.stderr.write(`[telemetry bench] round ${round + 1} ${variant}: ${result.rps.toFixed(0)} req/s, ${(cpu / Math.max(1, result.ok)).toFixed(0)} µs CPU/req, ${result.non2xx + result.errors} failed\n`);
+        const gateway = await startChild('./telemetry.ts', { env: { TELEMETRY_BENCH_CHILD: variant, BENCH_UPSTREAM_URL: fake.url, BENCH_OTLP_URL: otlp } });
+        try {
+          pinned &&= pin!(gateway.process.pid, 1);
+          await load(gateway.url, { connections: 20, seconds: quick ? 1 : 3 }); // warm-up
+          const profile = process.env['BENCH_PROFILE'] && round === rounds - 1;
+          if (profile) await gateway.call('profile-start');
+          const before = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
+          const result = await load(gateway.url, { connections: 20, seconds });
+          const after = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
+          if (profile) await gateway.call('profile-stop', { path: join(process.env['BENCH_PROFILE']!, `telemetry-${variant}.cpuprofile`) });
+          const cpu = after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs;
+          results.get(variant)!.rps.push(result.rps);
+          results.get(variant)!.cpuUs.push(cpu / Math.max(1, result.ok + result.non2xx));
+          process.stderr.write(`[telemetry bench] round ${round + 1} ${variant}: ${result.rps.toFixed(0)} req/s, ${(cpu / Math.max(1, result.ok)).toFixed(0)} µs CPU/req, ${result.non2xx + result.errors} failed\n`);
+        } finally {
+          await gateway.stop();
+        }
       }
     }
   } finally {
-    for (const gateway of gateways.values()) await gateway.call('shutdown').catch(() => {});
     await fake.call('shutdown').catch(() => {});
     sink.close();
   }
+  process.stderr.write(pinned ? '[telemetry bench] pinned: runner and fake upstream on CPU 0, the gateway (all threads) on CPU 1\n' : '[telemetry bench] not pinned (needs taskset and 2 CPUs; BENCH_PIN=0 turns it off)\n');
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const off = results.get('off')!;
   console.log('\nTelemetry overhead (non-streaming chat, 20 connections, median of rounds)');
@@ -170,6 +191,19 @@ async function throughput(quick: boolean) {
   }
 }
 
+/**
+ * Pins the load generator and the fake upstream to CPU 0 and each gateway to CPU 1, so the
+ * gateway under load has a core of its own and its throughput is set by its own CPU per
+ * request, not by where the scheduler put three busy processes on two cores. `pin(pid, cpu)`
+ * returns false when it could not (no taskset, fewer than 2 CPUs, BENCH_PIN=0); the runner's
+ * CPU count is read before it pins itself, since pinning shrinks what `availableParallelism` sees.
+ */
+function cpuPinning(): ((pid: number | undefined, cpu: number) => boolean) | undefined {
+  if (process.env['BENCH_PIN'] === '0' || availableParallelism() < 2) return undefined;
+  const pin = (pid: number | undefined, cpu: number) => pid !== undefined && spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
+  return pin(process.pid, 0) ? pin : undefined;
+}
+
 /** The dashboard bench's config: three clouds serving four models, one partner with a revenue share. */
 function dashboardConfig(store: string) {
   return validateConfig({
@@ -184,6 +218,7 @@ function dashboardConfig(store: string) {
 
 /** A dashboard gateway child: a fresh process over the bench store, as after a restart. */
 async function dashboardChild() {
+  const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
   const app = await createApp({ config: dashboardConfig(process.env['BENCH_STORE']!) });
   const { url } = await app.listen(0, '127.0.0.1');
   serveIpc(url, {

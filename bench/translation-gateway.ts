@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApp } from '../src/app.js';
-import { validateConfig } from '../src/config/index.js';
-import { createTransport } from '../src/transport/http.js';
+import { gatewayModule } from './built.js';
 import { processStats, profilerHandlers, serveIpc } from './ipc.js';
+
+const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
+const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
+const { createTransport } = await gatewayModule<typeof import('../src/transport/http.js')>('transport/http.js');
 
 /**
  * Switchyard as the translation benchmark runs it, in its own process (as bench/gateway-process.ts,

@@ -12,7 +12,7 @@ import { validateConfig } from '../src/config/index.js';
 import { createCatalog } from '../src/router/catalog.js';
 import { createDatabase, migrate } from '../src/store/index.js';
 import { backfillRollups } from '../src/telemetry/backfill.js';
-import { gatewayModule } from './built.js';
+import { ensureBuilt, gatewayModule } from './built.js';
 import { type Child, processStats, profilerHandlers, serveIpc, startChild } from './ipc.js';
 import { load, MASTER_KEY } from './load.js';
 
@@ -90,8 +90,13 @@ async function main() {
  */
 async function hooks(count: number) {
   const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-hooks-'));
-  const { createTelemetry } = await import('../src/telemetry/index.js');
-  const { createHealthTracker } = await import('../src/router/health.js');
+  // The built modules, as the gateway processes run them (see built.ts).
+  ensureBuilt();
+  const { createTelemetry } = await gatewayModule<typeof import('../src/telemetry/index.js')>('telemetry/index.js');
+  const { createHealthTracker } = await gatewayModule<typeof import('../src/router/health.js')>('router/health.js');
+  const { createCatalog } = await gatewayModule<typeof import('../src/router/catalog.js')>('router/catalog.js');
+  const { createDatabase, migrate } = await gatewayModule<typeof import('../src/store/index.js')>('store/index.js');
+  const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
   const config = validateConfig({
     store: `sqlite:${join(directory, 'store.db')}`,
     providers: { azure: { type: 'azure-openai', partner: 'azure', baseUrl: 'http://127.0.0.1:9', apiKey: 'x' } },

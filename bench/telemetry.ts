@@ -26,11 +26,12 @@ import { load, MASTER_KEY } from './load.js';
  *    in one run, a fresh process per variant and round, the gateway pinned to a core of its own
  *    (see pinning below); req/s and gateway CPU per request for each, and each round's ratio to
  *    the 'off' process next to it. The gateways run the built dist/ (see built.ts).
+ *    Same process: one process with an 'off' app and a 'default' app, loaded in turn (sameProcess).
  * 2. Dashboard: BENCH_EVENTS usage events (default 10,000,000) written to SQLite and Postgres
  *    over 30 days, roll-ups rebuilt with the backfill, then the API calls behind each dashboard
  *    page timed in a fresh gateway process (first load and warm).
  *
- * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=hooks,throughput,dashboard,
+ * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=hooks,throughput,same-process,dashboard,
  * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1, BENCH_DASHBOARD_PAUSE_MS (default 5000),
  * BENCH_ROUNDS (throughput, default 6), BENCH_VARIANTS (default off,default,traces; also metrics, rollups),
  * BENCH_PIN=0 (no CPU pinning), BENCH_PROFILE=dir (CPU profiles of the last round), BENCH_SOURCE=1 (run src/ through tsx).
@@ -45,29 +46,38 @@ if (MODE === 'dashboard') await dashboardChild();
 else if (MODE) await child(MODE);
 else await main();
 
-/** A gateway child: createApp over the fake upstream with one telemetry variant. */
-async function child(variant: string) {
+/**
+ * A gateway child: createApp over the fake upstream for each telemetry variant named (comma
+ * separated; several apps in one process for the same-process comparison), each with its own store.
+ */
+async function child(names: string) {
   const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-telemetry-'));
   const variants: Record<string, object> = { off: { metrics: false, rollups: false }, default: {}, metrics: { rollups: false }, rollups: { metrics: false }, traces: { otlpEndpoint: process.env['BENCH_OTLP_URL']!, sampleRatio: 1 } };
-  const telemetry = variants[variant];
-  if (!telemetry) throw new Error(`unknown telemetry variant ${variant}`);
   const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
   const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
-  const config = validateConfig({
-    store: `sqlite:${join(directory, 'switchyard.db')}`,
-    auth: { masterKey: MASTER_KEY },
-    logging: { level: 'warn' },
-    telemetry,
-    providers: { fake: { type: 'openai', baseUrl: `${process.env['BENCH_UPSTREAM_URL']}/v1`, apiKey: 'sk-upstream' } },
-    models: { 'bench-model': { price: { input: '0.15', output: '0.60' }, deployments: [{ provider: 'fake', model: 'gpt-bench', cost: { input: '0.1', output: '0.4' } }] } },
-  });
-  const app = await createApp({ config });
-  const { url } = await app.listen(0, '127.0.0.1');
-  serveIpc(url, {
+  const apps: Array<Awaited<ReturnType<typeof createApp>>> = [];
+  const urls: Record<string, string> = {};
+  for (const variant of names.split(',')) {
+    const telemetry = variants[variant];
+    if (!telemetry) throw new Error(`unknown telemetry variant ${variant}`);
+    const config = validateConfig({
+      store: `sqlite:${join(directory, `${variant}.db`)}`,
+      auth: { masterKey: MASTER_KEY },
+      logging: { level: 'warn' },
+      telemetry,
+      providers: { fake: { type: 'openai', baseUrl: `${process.env['BENCH_UPSTREAM_URL']}/v1`, apiKey: 'sk-upstream' } },
+      models: { 'bench-model': { price: { input: '0.15', output: '0.60' }, deployments: [{ provider: 'fake', model: 'gpt-bench', cost: { input: '0.1', output: '0.4' } }] } },
+    });
+    const app = await createApp({ config });
+    apps.push(app);
+    urls[variant] = (await app.listen(0, '127.0.0.1')).url;
+  }
+  serveIpc(Object.values(urls)[0]!, {
     stats: () => processStats(false),
+    urls: () => urls,
     ...profilerHandlers(),
     async shutdown() {
-      await app.close();
+      for (const app of apps) await app.close();
       rmSync(directory, { recursive: true, force: true });
       setImmediate(() => process.exit(0));
       return {};
@@ -77,9 +87,10 @@ async function child(variant: string) {
 
 async function main() {
   const quick = process.env['BENCH_QUICK'] === '1';
-  const parts = new Set((process.env['BENCH_PARTS'] ?? 'hooks,throughput,dashboard').split(','));
+  const parts = new Set((process.env['BENCH_PARTS'] ?? 'hooks,throughput,same-process,dashboard').split(','));
   if (parts.has('hooks')) await hooks(quick ? 20_000 : 200_000);
   if (parts.has('throughput')) await throughput(quick);
+  if (parts.has('same-process')) await sameProcess(quick);
   if (parts.has('dashboard')) await dashboard(Number(process.env['BENCH_EVENTS'] ?? (quick ? 200_000 : 10_000_000)), (process.env['BENCH_STORES'] ?? 'sqlite,postgres').split(','));
 }
 
@@ -194,6 +205,43 @@ async function throughput(quick: boolean) {
     const cpuRatios = cpuUs.map((value, round) => (value / off.cpuUs[round]! - 1) * 100);
     console.log(`paired per round, ${variant} vs off: req/s ${rpsRatios.map((value) => `${value.toFixed(1)}%`).join(' ')} (median ${median(rpsRatios).toFixed(1)}%); CPU/req ${cpuRatios.map((value) => `${value.toFixed(1)}%`).join(' ')} (median ${median(cpuRatios).toFixed(1)}%)`);
   }
+}
+
+/**
+ * The same comparison inside one process: an app with telemetry off and one with defaults side
+ * by side, loaded in turn for many short rounds. Process-to-process differences (heap layout,
+ * JIT decisions) cancel; the price is that the two apps share compiled code, so call sites the
+ * telemetry hooks make polymorphic are polymorphic for 'off' too.
+ */
+async function sameProcess(quick: boolean) {
+  const pin = cpuPinning();
+  const fake = await startChild('./fake-upstream.ts');
+  const gateway = await startChild('./telemetry.ts', { env: { TELEMETRY_BENCH_CHILD: 'off,default', BENCH_UPSTREAM_URL: fake.url } });
+  const pinned = pin !== undefined && pin(fake.process.pid, 0) && pin(gateway.process.pid, 1);
+  const urls = await gateway.call<Record<string, string>>('urls');
+  const rounds = quick ? 2 : Number(process.env['BENCH_ROUNDS'] ?? 12);
+  const seconds = quick ? 1 : 4;
+  const results = { off: { rps: [] as number[], cpuUs: [] as number[] }, default: { rps: [] as number[], cpuUs: [] as number[] } };
+  try {
+    for (const variant of ['off', 'default'] as const) await load(urls[variant]!, { connections: 20, seconds: quick ? 1 : 4 }); // warm-up
+    for (let round = 0; round < rounds; round++) {
+      for (const variant of round % 2 === 0 ? (['off', 'default'] as const) : (['default', 'off'] as const)) {
+        const before = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
+        const result = await load(urls[variant]!, { connections: 20, seconds });
+        const after = await gateway.call<{ cpuUserUs: number; cpuSystemUs: number }>('stats');
+        results[variant].rps.push(result.rps);
+        results[variant].cpuUs.push((after.cpuUserUs + after.cpuSystemUs - before.cpuUserUs - before.cpuSystemUs) / Math.max(1, result.ok + result.non2xx));
+      }
+    }
+  } finally {
+    await gateway.stop();
+    await fake.call('shutdown').catch(() => {});
+  }
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+  const rpsRatios = results.default.rps.map((value, round) => (value / results.off.rps[round]! - 1) * 100);
+  const cpuRatios = results.default.cpuUs.map((value, round) => (value / results.off.cpuUs[round]! - 1) * 100);
+  console.log(`\nTelemetry overhead in one process (${rounds} rounds of ${seconds} s per app${pinned ? ', pinned' : ''}): off ${median(results.off.rps).toFixed(0)} req/s ${median(results.off.cpuUs).toFixed(0)} µs CPU/req, default ${median(results.default.rps).toFixed(0)} req/s ${median(results.default.cpuUs).toFixed(0)} µs CPU/req`);
+  console.log(`paired per round, default vs off: req/s median ${median(rpsRatios).toFixed(1)}% (${rpsRatios.map((value) => value.toFixed(1)).join(' ')}); CPU/req median ${median(cpuRatios).toFixed(1)}% (${cpuRatios.map((value) => value.toFixed(1)).join(' ')})`);
 }
 
 /**

@@ -32,7 +32,7 @@ import { load, MASTER_KEY } from './load.js';
  *    page timed in a fresh gateway process (first load and warm).
  *
  * Environment: BENCH_QUICK=1 (short rounds, 200k events), BENCH_EVENTS=n, BENCH_PARTS=hooks,throughput,same-process,dashboard,
- * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1, BENCH_DASHBOARD_PAUSE_MS (default 5000),
+ * BENCH_STORES=sqlite,postgres, BENCH_PG (server URL), BENCH_DASHBOARD_KEEP=1, BENCH_DASHBOARD_PAUSE_MS (default 5000), BENCH_DASHBOARD_COLD=1 (restart Postgres, drop the page cache),
  * BENCH_ROUNDS (throughput, default 6), BENCH_VARIANTS (default off,default,traces; also metrics, rollups),
  * BENCH_PIN=0 (no CPU pinning), BENCH_PROFILE=dir (CPU profiles of the last round), BENCH_SOURCE=1 (run src/ through tsx).
  */
@@ -321,6 +321,7 @@ async function dashboard(events: number, stores: string[]) {
         console.log('  (reusing the kept store; its events end at the time it was written)');
       }
       await database.close();
+      if (process.env['BENCH_DASHBOARD_COLD'] === '1') coldCaches(kind);
       await timePages(store);
     } finally {
       await drop();
@@ -399,6 +400,21 @@ async function writePostgres(database: Awaited<ReturnType<typeof createDatabase>
         from (select g, floor(random() * 200)::int as k from generate_series(${done}::bigint, ${last}::bigint) as g) as keys) as x`.execute(database.db);
     process.stderr.write(`[telemetry bench] ${(last + 1).toLocaleString()} / ${events.toLocaleString()} events written\n`);
   }
+}
+
+/**
+ * BENCH_DASHBOARD_COLD=1: first loads as after a reboot. Restarts Postgres (its shared buffers
+ * empty) and drops the kernel's page cache, so the first queries read the store from disk. Needs
+ * root and a Debian Postgres cluster (pg_ctlcluster); says so and goes on warm when it cannot.
+ */
+function coldCaches(kind: string) {
+  if (kind === 'postgres') {
+    const version = spawnSync('sh', ['-c', 'ls /etc/postgresql'], { encoding: 'utf8' }).stdout.trim().split('\n')[0];
+    const restart = version ? spawnSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart'], { stdio: 'ignore' }) : undefined;
+    console.log(restart?.status === 0 ? '  (Postgres restarted)' : '  (could not restart Postgres: its buffers stay warm)');
+  }
+  const dropped = spawnSync('sh', ['-c', 'sync && echo 3 > /proc/sys/vm/drop_caches'], { stdio: 'ignore' }).status === 0;
+  console.log(dropped ? '  (page cache dropped: first loads read from disk)' : '  (could not drop the page cache: needs root)');
 }
 
 /** Each page's API calls in a fresh gateway process: first loads, then warm loads. */

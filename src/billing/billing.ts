@@ -3,12 +3,12 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { Database, UsageEvent } from '../store/index.js';
 import { billingDb } from '../store/billing-schema.js';
 import { type ClauseRecord, billingTransaction } from '../store/billing-store.js';
-import { allClauses, balances, listPeriods, type PeriodRecord, requestTransactions, unbalancedTransactions } from '../store/billing-queries.js';
+import { allClauses, balances, listPeriods, type PeriodRecord, requestTransactions, statementSubjects, unbalancedTransactions } from '../store/billing-queries.js';
 import { type AdjustmentResult, credit, refund, reverse } from './adjustments.js';
 import { type ClauseChange, putClause, retireClause, syncAgreements } from './agreement-sync.js';
 import { termsFromConfig } from './agreements.js';
 import { createMeter } from './meter.js';
-import type { PeriodUnit } from './periods.js';
+import { parsePeriod, type PeriodUnit } from './periods.js';
 import { postUsage, type UsageOutcome } from './post-usage.js';
 import { createRater } from './rating.js';
 import { report, type ReportQuery, type ReportRow } from './reports.js';
@@ -51,6 +51,11 @@ export interface Billing {
   closePeriod(period: string): Promise<{ period: string; closed: boolean; statements: Array<{ id: string; hash: string }> }>;
   periods(): Promise<PeriodRecord[]>;
   statement(kind: StatementKind, subject: string, period: string): Promise<Statement>;
+  /**
+   * Tenants with charges, refunds or credits booked in `period`, sorted: the customers that get a
+   * statement when it closes (the same query the close uses), for exports of every statement.
+   */
+  customers(period: string): Promise<string[]>;
   report(query: ReportQuery): Promise<ReportRow[]>;
   clauses(): Promise<ClauseRecord[]>;
   /** Sets a partner's revenue-share clause through the admin API (wins over the config). */
@@ -97,6 +102,7 @@ export function createBilling(options: BillingOptions): Billing {
     closePeriod: (period) => closePeriod(statementDeps, period),
     periods: () => listPeriods(db),
     statement: (kind, subject, period) => getStatement(statementDeps, kind, subject, period),
+    customers: async (period) => (await statementSubjects(db, parsePeriod(period, periodUnit).id)).customers,
     report: (query) => report(database, query),
     clauses: () => allClauses(db),
     putAgreement: (partner, revenueShare) =>

@@ -13,6 +13,10 @@ import { cell, details, table } from './table.js';
 export interface Output {
   out(text: string): void;
   err(text: string): void;
+  /** Progress bars (`keys import`) go here. Default process.stderr. */
+  progress?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** What `keys import -` reads. Default process.stdin. */
+  stdin?: NodeJS.ReadableStream;
 }
 
 const STDIO: Output = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
@@ -105,6 +109,19 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
       common(group.command('revoke <id>').description('revoke the key at once, on every replica')).action(
         run((target, _options, id) => adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/revoke`), (result) => details(summary(result))),
       );
+      common(group.command('import <file>').description('create many keys from a CSV or JSON Lines file ("-" reads stdin), with a progress bar'))
+        .option('--format <format>', 'csv | jsonl (default: from the extension: .csv, .jsonl, .ndjson)', format)
+        .option('--concurrency <n>', 'keys created at once (1-64)', concurrency, 4)
+        .option('--continue-on-error', 'import the valid rows and go on past failed ones (default: nothing if any row is invalid; stop at the first failure)')
+        .option('--dry-run', 'check every row and show what would be created; create nothing')
+        .option('--secrets-out <file>', 'write the secrets here (created with mode 0600; never overwritten) instead of stdout')
+        .option('--secrets-format <format>', 'csv | jsonl (default: from the --secrets-out extension, else the input format)', format)
+        .option('--quiet', 'no progress bar')
+        .addHelpText('after', IMPORT_HELP)
+        .action(async (file: string, _options: unknown, command: Command) => {
+          const { importKeys } = await import('./key-import.js');
+          await importKeys(file, command.opts(), output);
+        });
     } else {
       for (const verb of ['disable', 'enable'] as const) {
         common(group.command(`${verb} <id>`).description(`${verb} the ${singular} (and every key under it)`)).action(
@@ -253,5 +270,36 @@ function limit(value: string): number {
   if (value === 'none') return CLEAR;
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a positive integer or "none"');
+  return parsed;
+}
+
+const IMPORT_HELP = `
+Columns of a CSV file (header row; any order; only project is required):
+  project, name, models (comma- or semicolon-separated, "all"), rpm, tpm, max_concurrent,
+  budget (µUSD) or budget_usd, period (day|week|month|total), soft (true|false), alert (percent),
+  metadata (key=value;key=value), tags (comma- or semicolon-separated), expires (ISO date-time)
+A JSON Lines file holds one POST /admin/v1/keys body per line (project_id, name, allowed_models,
+limits, budget, metadata, tags, expires_at).
+
+Every row is checked before any key is created; bad rows are listed with their line numbers.
+Secrets are shown once: without --secrets-out they are printed on stdout.
+
+Example:
+  $ cat keys.csv
+  project,name,models,rpm,budget_usd,period,metadata,tags
+  acme-web,ci,"gpt-4o*,claude-*",600,25,month,team=infra;owner=ana,ci
+  acme-api,batch,gpt-4o-mini,,100,week,,batch
+  $ switchyard keys import keys.csv --secrets-out keys-secrets.csv
+`;
+
+function format(value: string): 'csv' | 'jsonl' {
+  if (value === 'csv' || value === 'jsonl') return value;
+  if (value === 'ndjson') return 'jsonl';
+  throw new InvalidArgumentError('expected csv or jsonl');
+}
+
+function concurrency(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64) throw new InvalidArgumentError('expected an integer from 1 to 64');
   return parsed;
 }

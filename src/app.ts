@@ -83,9 +83,6 @@ export async function createApp(options: AppOptions): Promise<App> {
   const database = options.database ?? (await createDatabase(config.store));
   if (ownsDatabase) await migrate(database);
   const usage = createUsageRepository(database);
-  // Usage rows are written by billing, in the same transaction as their ledger postings.
-  const billing = createBilling({ config, database, clock });
-  await billing.start();
   const poolConnections = Object.fromEntries(Object.entries(config.providers).flatMap(([id, provider]) => (provider.maxConnections === undefined ? [] : [[id, provider.maxConnections]])));
   const transport = options.transport ?? createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs, poolConnections });
   const catalog = createCatalog(config);
@@ -96,6 +93,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse, 'aws-eventstream': decodeEventStream };
   // Telemetry reads Redis only at scrape time, after it is connected below.
   const telemetry = await createTelemetry({ config, catalog, health, database, redis: () => redis, clock, spanExporter: options.spanExporter, onError: (error, what) => logger.warn({ err: error }, what) });
+  // Usage rows are written by billing, in the same transaction as their ledger postings.
+  const billing = createBilling({ config, database, clock, onCommit: telemetry.usageCommit });
+  await billing.start();
   const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders, observer: telemetry.observer });
   // One command connection for limits, budgets and revocations (auto-pipelined: the checks of one
   // request go out together); access opens its own subscriber for revocation messages.
@@ -121,7 +121,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     catalog,
     executor,
     access,
-    usage: telemetry.timeUsageSink(billing),
+    usage: billing,
     observer: telemetry.observer,
     clock,
     onUsageError: (error, event) => logger.error({ err: error, requestId: event?.requestId }, event ? 'usage event not recorded' : 'budget settlement failed'),

@@ -29,6 +29,8 @@ export interface BillingOptions {
    * one mostly waits, and measured throughput was best with one (bench/metering.ts).
    */
   concurrency?: number;
+  /** Told after each group commit of usage events: its duration, ms, and its size (telemetry). */
+  onCommit?: (ms: number, events: number) => void;
 }
 
 /**
@@ -88,6 +90,7 @@ export function createBilling(options: BillingOptions): Billing {
     post: (events) => postUsage({ ...deps, rater }, events),
     maxBatch: options.maxBatch ?? 2000,
     concurrency: options.concurrency ?? 1,
+    ...(options.onCommit && { onCommit: options.onCommit }),
   });
   const db = billingDb(database);
 

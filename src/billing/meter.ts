@@ -18,6 +18,8 @@ export interface MeterOptions {
   maxBatch?: number;
   /** Batches committed at once (Postgres gains from 2; SQLite has one writer). Default 1. */
   concurrency?: number;
+  /** Told after each group commit (or failed one): its duration, ms, and how many events it carried. */
+  onCommit?: (ms: number, events: number) => void;
 }
 
 /** A usage sink that meters through the ledger. */
@@ -58,11 +60,15 @@ export function createMeter(options: MeterOptions): Meter {
     else waiter.resolve(outcome);
   };
 
+  const onCommit = options.onCommit;
   const postBatch = async (batch: Waiter[]) => {
+    const started = onCommit ? performance.now() : 0;
     try {
       const outcomes = await options.post(batch.map((waiter) => waiter.event));
+      onCommit?.(performance.now() - started, batch.length);
       batch.forEach((waiter, index) => settle(waiter, outcomes[index]!));
     } catch (error) {
+      onCommit?.(performance.now() - started, batch.length);
       if (batch.length === 1 || !aboutData(error)) {
         for (const waiter of batch) waiter.reject(error);
         return;

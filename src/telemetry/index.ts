@@ -1,6 +1,5 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/index.js';
-import type { UsageSink } from '../gateway/create-gateway.js';
 import type { Gateway } from '../gateway/types.js';
 import type { Catalog } from '../router/catalog.js';
 import type { HealthTracker } from '../router/health.js';
@@ -46,8 +45,8 @@ export interface Telemetry {
   tracing: Tracing;
   rollups: RollupRecorder | undefined;
   bodies: BodyStore | undefined;
-  /** Wraps the usage sink to time store writes. */
-  timeUsageSink(sink: UsageSink): UsageSink;
+  /** Billing's group-commit hook: each usage commit's duration (ms) and size, timed once per batch rather than per request. */
+  usageCommit: ((ms: number, events: number) => void) | undefined;
   /** Counts a budget alert. */
   budgetAlert(alert: { level: string; scope: string; percent: number; spentMicros: bigint; limitMicros: bigint }): void;
   /** Routes: /metrics and the dashboard's read API. */
@@ -84,20 +83,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     tracing,
     rollups,
     bodies,
-    timeUsageSink(sink) {
-      if (!metrics) return sink;
-      const histogram = metrics.storeDuration.labels({ operation: 'usage_record' });
-      return {
-        async record(event) {
-          const started = performance.now();
-          try {
-            return await sink.record(event);
-          } finally {
-            histogram.observe((performance.now() - started) / 1000);
-          }
-        },
-      };
-    },
+    usageCommit: metrics?.usageCommit,
     budgetAlert(alert) {
       if (!metrics) return;
       metrics.budgetAlerts.inc({ level: alert.level, percent: String(alert.percent) });

@@ -40,6 +40,8 @@ export interface GatewayMetrics {
   budgetUse: Gauge<'level' | 'scope'>;
   backgroundRuns: Gauge<'status'>;
   storeDuration: Histogram<'operation'>;
+  /** Billing's group-commit hook: one usage commit of `events` events took `ms`. */
+  usageCommit(ms: number, events: number): void;
   storeLatency: Gauge;
   redisLatency: Gauge;
 }
@@ -88,6 +90,13 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
       this.set(active);
     },
   });
+
+  // Usage commits are timed per group commit (billing's hook), not per request: one observation
+  // per batch, and the figure an operator needs (how long the store takes to commit, and how
+  // many events share a commit under the current load).
+  const storeDuration = new Histogram({ name: 'switchyard_store_operation_duration_seconds', help: 'Store writes on the request path (usage_commit: one group commit of usage events and their ledger postings).', labelNames: ['operation'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers });
+  const commitDuration = storeDuration.labels({ operation: 'usage_commit' });
+  const commitEvents = new Histogram({ name: 'switchyard_usage_commit_events', help: 'Usage events per group commit (grows with load as concurrent requests share a commit).', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], registers });
 
   const bound = new Map<string, Bound>();
   const bind = (surface: string, model: string, deployment: string, partner: string, providerName: string, responseModel: string): Bound => {
@@ -186,7 +195,11 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     budgetAlerts: new Counter({ name: 'switchyard_budget_alerts_total', help: 'Budget thresholds crossed.', labelNames: ['level', 'percent'], registers }),
     budgetUse: new Gauge({ name: 'switchyard_budget_use_ratio', help: 'Share of a budget spent, as of its last alert.', labelNames: ['level', 'scope'], registers }),
     backgroundRuns: new Gauge({ name: 'switchyard_background_runs', help: 'Stored responses (background runs) of the last 24 h by status.', labelNames: ['status'], registers }),
-    storeDuration: new Histogram({ name: 'switchyard_store_operation_duration_seconds', help: 'Store writes on the request path.', labelNames: ['operation'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers }),
+    storeDuration,
+    usageCommit(ms, events) {
+      commitDuration.observe(ms / 1000);
+      commitEvents.observe(events);
+    },
     storeLatency: new Gauge({ name: 'switchyard_store_ping_seconds', help: 'Round trip of `select 1` to the store, measured at scrape.', registers }),
     redisLatency: new Gauge({ name: 'switchyard_redis_ping_seconds', help: 'Round trip of PING to Redis, measured at scrape (absent without Redis).', registers }),
   };

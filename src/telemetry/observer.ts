@@ -69,11 +69,39 @@ export interface GatewayObserver {
 
 const NOOP_ATTEMPT: AttemptScope = { headers: undefined, end() {} };
 
+/** The scopes of one request across the combined observers (one object per request, no closures). */
+class CombinedRequestScope implements RequestScope {
+  constructor(
+    private readonly scopes: RequestScope[],
+    readonly headers: Record<string, string> | undefined,
+  ) {}
+
+  firstToken(ms: number): void {
+    for (let index = 0; index < this.scopes.length; index++) this.scopes[index]!.firstToken(ms);
+  }
+
+  end(event: UsageEvent, response?: unknown): void {
+    for (let index = 0; index < this.scopes.length; index++) this.scopes[index]!.end(event, response);
+  }
+}
+
+/** The scopes of one attempt across the combined observers. */
+class CombinedAttemptScope implements AttemptScope {
+  constructor(
+    private readonly scopes: AttemptScope[],
+    readonly headers: Record<string, string> | undefined,
+  ) {}
+
+  end(outcome: AttemptEnd): void {
+    for (let index = 0; index < this.scopes.length; index++) this.scopes[index]!.end(outcome);
+  }
+}
+
 /** Combines observers; each hook calls every one, and headers of later observers win. */
 export function combineObservers(observers: GatewayObserver[]): GatewayObserver {
   if (observers.length === 1) return observers[0]!;
   const count = observers.length;
-  // Plain loops over arrays: this runs for every request.
+  // Plain loops over arrays and one scope object per request: this runs for every request.
   return {
     requestStart(start) {
       const scopes: RequestScope[] = new Array(count);
@@ -83,15 +111,7 @@ export function combineObservers(observers: GatewayObserver[]): GatewayObserver 
         scopes[index] = scope;
         if (scope.headers) headers = headers ? { ...headers, ...scope.headers } : scope.headers;
       }
-      return {
-        headers,
-        firstToken(ms) {
-          for (let index = 0; index < count; index++) scopes[index]!.firstToken(ms);
-        },
-        end(event, response) {
-          for (let index = 0; index < count; index++) scopes[index]!.end(event, response);
-        },
-      };
+      return new CombinedRequestScope(scopes, headers);
     },
     attemptStart(start) {
       if (count === 0) return NOOP_ATTEMPT;
@@ -102,12 +122,7 @@ export function combineObservers(observers: GatewayObserver[]): GatewayObserver 
         scopes[index] = scope;
         if (scope.headers) headers = headers ? { ...headers, ...scope.headers } : scope.headers;
       }
-      return {
-        headers,
-        end(outcome) {
-          for (let index = 0; index < count; index++) scopes[index]!.end(outcome);
-        },
-      };
+      return new CombinedAttemptScope(scopes, headers);
     },
   };
 }

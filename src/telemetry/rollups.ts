@@ -11,6 +11,8 @@ import { LATENCY_BOUNDS_MS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, type RollupMeasu
  * traffic. `usage_events` stays the record: {@link backfillRollups} rebuilds any range from it.
  */
 
+const NOOP_ATTEMPT = Object.freeze({ headers: undefined, end() {} });
+
 /** Minute rows are kept this long, ms (hour and day rows are kept). */
 export const MINUTE_RETENTION_MS = 2 * 86_400_000;
 /** The rows each event adds to: coarse per minute, hour and day, detailed per hour. */
@@ -164,7 +166,7 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
   return {
     observer: {
       requestStart: (start) => ({ headers: undefined, firstToken() {}, end: (event) => void (start.internal || add(event)) }),
-      attemptStart: () => ({ headers: undefined, end() {} }),
+      attemptStart: () => NOOP_ATTEMPT,
     },
     add,
     flush,

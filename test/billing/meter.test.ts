@@ -33,6 +33,17 @@ describe('meter', () => {
     expect(meter.pending).toBe(0);
   });
 
+  it('tells onCommit each group commit: its duration and its size, failed ones included', async () => {
+    const commits: Array<{ ms: number; events: number }> = [];
+    const { post } = recorder((events) => (events.length === 2 ? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) : undefined));
+    const meter = createMeter({ post, onCommit: (ms, events) => commits.push({ ms, events }) });
+    await Promise.all(Array.from({ length: 4 }, () => meter.record(usageEvent())));
+    await Promise.allSettled([meter.record(usageEvent()), meter.record(usageEvent()), meter.record(usageEvent())]);
+    expect(commits.map((commit) => commit.events)).toEqual([1, 3, 1, 2]);
+    // Each post waits 5 ms (the recorder's timer).
+    expect(commits.every((commit) => commit.ms >= 4)).toBe(true);
+  });
+
   it('rejects only the event whose payload conflicts', async () => {
     const { post } = recorder();
     const meter = createMeter({ post });

@@ -50,7 +50,8 @@ describe('GET /metrics', () => {
     expect(sample(text, 'switchyard_upstream_attempts_total', { deployment: 'azure', outcome: 'ok' })).toBe(2);
     expect(sample(text, 'switchyard_breaker_state', { deployment: 'azure', state: 'closed' })).toBe(1);
     expect(sample(text, 'switchyard_store_ping_seconds')).toBeGreaterThanOrEqual(0);
-    expect(sample(text, 'switchyard_store_operation_duration_seconds_count', { operation: 'usage_record' })).toBeGreaterThanOrEqual(2);
+    expect(sample(text, 'switchyard_store_operation_duration_seconds_count', { operation: 'usage_commit' })).toBeGreaterThanOrEqual(1);
+    expect(sample(text, 'switchyard_usage_commit_events_sum')).toBeGreaterThanOrEqual(2);
     expect(text).toContain('switchyard_process_cpu_seconds_total');
   });
 

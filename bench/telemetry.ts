@@ -253,7 +253,8 @@ async function sameProcess(quick: boolean) {
  */
 function cpuPinning(): ((pid: number | undefined, cpu: number) => boolean) | undefined {
   if (process.env['BENCH_PIN'] === '0' || availableParallelism() < 2) return undefined;
-  const pin = (pid: number | undefined, cpu: number) => pid !== undefined && spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
+  // `taskset -a` fails when one of the process's threads ends while it walks them: try again.
+  const pin = (pid: number | undefined, cpu: number) => pid !== undefined && [1, 2, 3].some(() => spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0);
   return pin(process.pid, 0) ? pin : undefined;
 }
 

@@ -37,6 +37,8 @@ import { load, MASTER_KEY } from './load.js';
  * BENCH_PIN=0 (no CPU pinning), BENCH_PROFILE=dir (CPU profiles of the last round), BENCH_SOURCE=1 (run src/ through tsx).
  */
 
+/** CPUs this runner may use, read before it pins itself (see cpuPinning). */
+const CPUS = availableParallelism();
 const MODELS = ['gpt-4o-mini', 'gpt-4o', 'claude-sonnet', 'gpt-oss-120b'];
 const CLOUDS = ['azure', 'aws', 'openai'];
 const SPAN = 30 * 86_400_000;
@@ -249,10 +251,11 @@ async function sameProcess(quick: boolean) {
  * gateway under load has a core of its own and its throughput is set by its own CPU per
  * request, not by where the scheduler put three busy processes on two cores. `pin(pid, cpu)`
  * returns false when it could not (no taskset, fewer than 2 CPUs, BENCH_PIN=0); the runner's
- * CPU count is read before it pins itself, since pinning shrinks what `availableParallelism` sees.
+ * CPU count is read once at load, before it pins itself, since pinning shrinks what
+ * `availableParallelism` sees (and children started later inherit the runner's CPU).
  */
 function cpuPinning(): ((pid: number | undefined, cpu: number) => boolean) | undefined {
-  if (process.env['BENCH_PIN'] === '0' || availableParallelism() < 2) return undefined;
+  if (process.env['BENCH_PIN'] === '0' || CPUS < 2) return undefined;
   // `taskset -a` fails when one of the process's threads ends while it walks them: try again.
   const pin = (pid: number | undefined, cpu: number) => pid !== undefined && [1, 2, 3].some(() => spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0);
   return pin(process.pid, 0) ? pin : undefined;

@@ -22,6 +22,8 @@ import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModel
 import { createAdminRoutes } from './surfaces/admin/index.js';
 import { createToolAdminRoutes } from './surfaces/admin/tools-routes.js';
 import { createMemoryAdminRoutes } from './surfaces/admin/memory-routes.js';
+import { createWebhookAdminRoutes } from './surfaces/admin/webhook-routes.js';
+import { createWebhookDeliveryStore } from './store/webhook-deliveries.js';
 import { createAdminBillingRoutes } from './surfaces/admin-billing/index.js';
 import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
 import { createBedrockConverseRoutes } from './surfaces/bedrock-converse/index.js';
@@ -181,6 +183,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createMemoryAdminRoutes({ gateway, memory: runtime.agent.memory }),
     ...createToolAdminRoutes({ gateway, registry: runtime.agent.httpTools, policy: { allowPrivateNetworks: config.runtime.tools.allowPrivateNetworks, allowHosts: config.runtime.tools.allowHosts }, clock }),
     ...createAdminBillingRoutes({ gateway, billing, clock }),
+    ...createWebhookAdminRoutes({ gateway, deliveries: createWebhookDeliveryStore(database), clock }),
     ...telemetry.routes(gateway),
     ...createUiRoutes(),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),

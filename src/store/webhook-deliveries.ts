@@ -56,8 +56,34 @@ export interface WebhookDelivery {
   lastStatus: number | null;
   lastError: string | null;
   eventCreatedAt: number;
+  /** Epoch ms it was queued. */
+  createdAt: number;
   deliveredAt: number | null;
 }
+
+/** The statuses a delivery can have. */
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'delivered', 'failed', 'skipped'] as const;
+
+/** Filters and page of {@link WebhookDeliveryStore.list}. */
+export interface WebhookDeliveryListOptions {
+  status?: WebhookDelivery['status'] | undefined;
+  responseId?: string | undefined;
+  tenantId?: string | undefined;
+  /** Rows after this one in the order (newest first): the previous page's last row. */
+  after?: Pick<WebhookDelivery, 'id' | 'createdAt'> | undefined;
+  limit: number;
+}
+
+/** What the scrape-time gauges read (telemetry/collect.ts). */
+export interface WebhookDeliveryStats {
+  /** Deliveries queued since the given instant, by status (statuses without rows are absent). */
+  counts: Partial<Record<WebhookDelivery['status'], number>>;
+  /** When the oldest pending delivery (of any age) was queued, epoch ms; null when none is pending. */
+  oldestPendingAt: number | null;
+}
+
+/** What {@link WebhookDeliveryStore.requeue} did: the row as it is now, or undefined when the id is unknown. */
+export type RequeueResult = { requeued: boolean; delivery: WebhookDelivery } | undefined;
 
 /** What the dispatcher records after an attempt (all writes are fenced on the lease owner). */
 export interface AttemptOutcome {
@@ -86,6 +112,18 @@ export interface WebhookDeliveryStore {
   forResponse(responseId: string): Promise<WebhookDelivery[]>;
   /** Deletes finished deliveries (delivered, failed, skipped) last touched before `before`; returns how many. */
   prune(before: number): Promise<number>;
+  /** One delivery, or undefined. */
+  get(id: string): Promise<WebhookDelivery | undefined>;
+  /** Deliveries newest first (created_at, then id), filtered (admin API). */
+  list(options: WebhookDeliveryListOptions): Promise<WebhookDelivery[]>;
+  /**
+   * Puts a `failed` delivery back to `pending`, due at `now`, with its attempts kept (so the
+   * dispatcher makes one more attempt and gives up again if it fails). Any other status is left
+   * as it is (`requeued: false`). Atomic: two operators retrying at once requeue it once.
+   */
+  requeue(id: string, now: number): Promise<RequeueResult>;
+  /** Counts by status of deliveries queued since `since`, and the oldest pending one. */
+  stats(since: number): Promise<WebhookDeliveryStats>;
 }
 
 export function createWebhookDeliveryStore(database: Database): WebhookDeliveryStore {
@@ -103,8 +141,13 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
     lastStatus: toNumberOrNull(row['last_status']),
     lastError: (row['last_error'] as string | null) ?? null,
     eventCreatedAt: toNumber(row['event_created_at']),
+    createdAt: toNumber(row['created_at']),
     deliveredAt: toNumberOrNull(row['delivered_at']),
   });
+  const get = async (id: string): Promise<WebhookDelivery | undefined> => {
+    const row = await db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+    return row ? decode(row as unknown as Record<string, unknown>) : undefined;
+  };
   const held = (id: string, owner: string) => db.updateTable('webhook_deliveries').where('id', '=', id).where('lease_owner', '=', owner).where('status', '=', 'pending');
   return {
     async enqueue(rows) {
@@ -200,6 +243,47 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
     async forResponse(responseId) {
       const rows = await db.selectFrom('webhook_deliveries').selectAll().where('response_id', '=', responseId).orderBy('created_at').orderBy('id').execute();
       return rows.map((row) => decode(row as unknown as Record<string, unknown>));
+    },
+    get,
+    async list(options) {
+      let query = db.selectFrom('webhook_deliveries').selectAll();
+      if (options.status !== undefined) query = query.where('status', '=', options.status);
+      if (options.responseId !== undefined) query = query.where('response_id', '=', options.responseId);
+      if (options.tenantId !== undefined) query = query.where('tenant_id', '=', options.tenantId);
+      const after = options.after;
+      if (after !== undefined) {
+        // Keyset pagination on (created_at, id) descending: stable while rows are added.
+        query = query.where((eb) => eb.or([eb('created_at', '<', after.createdAt as never), eb.and([eb('created_at', '=', after.createdAt as never), eb('id', '<', after.id)])]));
+      }
+      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).execute();
+      return rows.map((row) => decode(row as unknown as Record<string, unknown>));
+    },
+    async requeue(id, now) {
+      const result = await db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
+        .where('id', '=', id)
+        .where('status', '=', 'failed')
+        .executeTakeFirst();
+      const delivery = await get(id);
+      return delivery ? { requeued: Number(result.numUpdatedRows) === 1, delivery } : undefined;
+    },
+    async stats(since) {
+      // Table scans bounded by the prune (finished rows are kept 7 days); pending rows are read by the (status, next_attempt_at) index.
+      const counts = await db
+        .selectFrom('webhook_deliveries')
+        .select(['status', (eb) => eb.fn.countAll().as('count')])
+        .where('created_at', '>=', since as never)
+        .groupBy('status')
+        .execute();
+      const oldest = await db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.min('created_at').as('oldest'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      const stats: WebhookDeliveryStats = { counts: {}, oldestPendingAt: toNumberOrNull(oldest?.oldest) };
+      for (const row of counts) stats.counts[row.status as WebhookDelivery['status']] = toNumber(row.count);
+      return stats;
     },
   };
 }

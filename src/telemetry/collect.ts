@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Catalog } from '../router/catalog.js';
 import type { HealthTracker } from '../router/health.js';
 import type { Database } from '../store/index.js';
+import { createWebhookDeliveryStore, WEBHOOK_DELIVERY_STATUSES } from '../store/webhook-deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** What the scrape-time gauges read. */
@@ -21,11 +22,15 @@ const STORE_REFRESH_MS = 15_000;
 
 /**
  * Returns a function that refreshes the gauges read at scrape time: breaker states and latency
- * estimates per deployment, background runs by status, store and Redis round trips.
+ * estimates per deployment, background runs and webhook deliveries by status, the oldest pending
+ * webhook's age, store and Redis round trips.
  */
 export function createCollector(deps: CollectDeps): () => Promise<void> {
   const { metrics } = deps;
   let storeReadAt = Number.NEGATIVE_INFINITY;
+  const webhooks = createWebhookDeliveryStore(deps.database);
+  /** When the oldest pending webhook was queued, as of the last store read (null: none, or unknown). */
+  let oldestPendingAt: number | null = null;
   return async () => {
     metrics.breakerState.reset();
     metrics.deploymentLatency.reset();
@@ -43,9 +48,11 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
     if (redis) pings.push(timeRedis(redis));
     if (deps.clock() - storeReadAt >= STORE_REFRESH_MS) {
       storeReadAt = deps.clock();
-      pings.push(countRuns());
+      pings.push(countRuns(), countWebhooks());
     }
     await Promise.all(pings);
+    // The age grows between store reads, so it is computed at every scrape from the last read.
+    metrics.webhookOldestPending.set(oldestPendingAt === null ? 0 : Math.max(0, deps.clock() - oldestPendingAt) / 1000);
   };
 
   async function timeStore() {
@@ -76,6 +83,19 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
       for (const row of result.rows) metrics.backgroundRuns.set({ status: row.status }, Number(row.count));
     } catch {
       // The runtime tables are absent in a store migrated by an older release: no gauge then.
+    }
+  }
+
+  async function countWebhooks() {
+    try {
+      const stats = await webhooks.stats(deps.clock() - 86_400_000);
+      // Every status is set (0 when absent), so an alert on `failed > 0` has a series before the first failure.
+      for (const status of WEBHOOK_DELIVERY_STATUSES) metrics.webhookDeliveries.set({ status }, stats.counts[status] ?? 0);
+      oldestPendingAt = stats.oldestPendingAt;
+    } catch {
+      // A store migrated by an older release has no webhook_deliveries: no series then.
+      metrics.webhookDeliveries.reset();
+      oldestPendingAt = null;
     }
   }
 }

@@ -39,6 +39,10 @@ export interface GatewayMetrics {
   budgetAlerts: Counter<'level' | 'percent'>;
   budgetUse: Gauge<'level' | 'scope'>;
   backgroundRuns: Gauge<'status'>;
+  /** Webhook deliveries queued in the last 24 h by status (read from the store at scrape). */
+  webhookDeliveries: Gauge<'status'>;
+  /** Age of the oldest pending webhook delivery, seconds (0 when none): what to alert on. */
+  webhookOldestPending: Gauge;
   storeDuration: Histogram<'operation'>;
   /** Billing's group-commit hook: one usage commit of `events` events took `ms`. */
   usageCommit(ms: number, events: number): void;
@@ -195,6 +199,8 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     budgetAlerts: new Counter({ name: 'switchyard_budget_alerts_total', help: 'Budget thresholds crossed.', labelNames: ['level', 'percent'], registers }),
     budgetUse: new Gauge({ name: 'switchyard_budget_use_ratio', help: 'Share of a budget spent, as of its last alert.', labelNames: ['level', 'scope'], registers }),
     backgroundRuns: new Gauge({ name: 'switchyard_background_runs', help: 'Stored responses (background runs) of the last 24 h by status.', labelNames: ['status'], registers }),
+    webhookDeliveries: new Gauge({ name: 'switchyard_webhook_deliveries', help: 'Webhook deliveries queued in the last 24 h by status (pending, delivered, failed, skipped).', labelNames: ['status'], registers }),
+    webhookOldestPending: new Gauge({ name: 'switchyard_webhook_oldest_pending_seconds', help: 'Age of the oldest pending webhook delivery (0 when none is pending).', registers }),
     storeDuration,
     usageCommit(ms, events) {
       commitDuration.observe(ms / 1000);

@@ -153,6 +153,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       memory: config.runtime.memory,
       webhooks: config.runtime.webhooks,
       logger,
+      ...(telemetry.metrics && { onWebhookAttempt: telemetry.metrics.webhookAttempt }),
     },
   });
 

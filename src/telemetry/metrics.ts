@@ -43,6 +43,8 @@ export interface GatewayMetrics {
   webhookDeliveries: Gauge<'status'>;
   /** Age of the oldest pending webhook delivery, seconds (0 when none): what to alert on. */
   webhookOldestPending: Gauge;
+  /** Counts a webhook delivery attempt by how it ended (delivered, retry, failed, interrupted). */
+  webhookAttempt(outcome: string): void;
   storeDuration: Histogram<'operation'>;
   /** Billing's group-commit hook: one usage commit of `events` events took `ms`. */
   usageCommit(ms: number, events: number): void;
@@ -101,6 +103,8 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
   const storeDuration = new Histogram({ name: 'switchyard_store_operation_duration_seconds', help: 'Store writes on the request path (usage_commit: one group commit of usage events and their ledger postings).', labelNames: ['operation'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers });
   const commitDuration = storeDuration.labels({ operation: 'usage_commit' });
   const commitEvents = new Histogram({ name: 'switchyard_usage_commit_events', help: 'Usage events per group commit (grows with load as concurrent requests share a commit).', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], registers });
+
+  const webhookAttempts = new Counter({ name: 'switchyard_webhook_attempts_total', help: 'Webhook delivery attempts by how they ended: delivered, retry (will try again), failed (gave up), interrupted (shutdown).', labelNames: ['outcome'], registers });
 
   const bound = new Map<string, Bound>();
   const bind = (surface: string, model: string, deployment: string, partner: string, providerName: string, responseModel: string): Bound => {
@@ -200,6 +204,7 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     budgetUse: new Gauge({ name: 'switchyard_budget_use_ratio', help: 'Share of a budget spent, as of its last alert.', labelNames: ['level', 'scope'], registers }),
     backgroundRuns: new Gauge({ name: 'switchyard_background_runs', help: 'Stored responses (background runs) of the last 24 h by status.', labelNames: ['status'], registers }),
     webhookDeliveries: new Gauge({ name: 'switchyard_webhook_deliveries', help: 'Webhook deliveries queued in the last 24 h by status (pending, delivered, failed, skipped).', labelNames: ['status'], registers }),
+    webhookAttempt: (outcome) => webhookAttempts.inc({ outcome }),
     webhookOldestPending: new Gauge({ name: 'switchyard_webhook_oldest_pending_seconds', help: 'Age of the oldest pending webhook delivery (0 when none is pending).', registers }),
     storeDuration,
     usageCommit(ms, events) {

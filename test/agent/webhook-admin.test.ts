@@ -153,11 +153,12 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
       failed: value('switchyard_webhook_deliveries{status="failed"}'),
       skipped: value('switchyard_webhook_deliveries{status="skipped"}'),
       oldestPending: value('switchyard_webhook_oldest_pending_seconds'),
+      attempts: Object.fromEntries(['delivered', 'retry', 'failed'].map((outcome) => [outcome, value(`switchyard_webhook_attempts_total{outcome="${outcome}"}`) || 0])),
     };
   };
 
   it('lists a failed delivery, counts it, retries it on request and the receiver gets it signed', { timeout: 30_000 }, async () => {
-    expect(await scrape()).toEqual({ pending: 0, delivered: 0, failed: 0, skipped: 0, oldestPending: 0 });
+    expect(await scrape()).toEqual({ pending: 0, delivered: 0, failed: 0, skipped: 0, oldestPending: 0, attempts: { delivered: 0, retry: 0, failed: 0 } });
 
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 });
     const created = await client.responses.create({ model: 'fake', input: 'hello', background: true });
@@ -188,7 +189,8 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
       expect(answer.json().error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request' });
     }
 
-    expect(await scrape()).toEqual({ pending: 0, delivered: 0, failed: 1, skipped: 0, oldestPending: 0 });
+    // Two attempts (maxAttempts: 2): one retried, the second gave up.
+    expect(await scrape()).toEqual({ pending: 0, delivered: 0, failed: 1, skipped: 0, oldestPending: 0, attempts: { delivered: 0, retry: 1, failed: 1 } });
 
     // The retry is held by the receiver: pending, and the oldest pending delivery's age shows.
     receiver.mode = 'hang';
@@ -218,7 +220,7 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
     const event = (await verifier.webhooks.unwrap(hook.body, hook.headers as Record<string, string>)) as OpenAI.Webhooks.UnwrapWebhookEvent;
     expect(event).toMatchObject({ id: failed.id, type: 'response.completed', data: { id: created.id } });
     expect((await admin('?status=failed')).json().data).toEqual([]);
-    expect(await scrape()).toEqual({ pending: 0, delivered: 1, failed: 0, skipped: 0, oldestPending: 0 });
+    expect(await scrape()).toEqual({ pending: 0, delivered: 1, failed: 0, skipped: 0, oldestPending: 0, attempts: { delivered: 1, retry: 1, failed: 1 } });
 
     // A delivered one is not sent again; an unknown id is 404; both in the OpenAI error shape.
     const again = await admin(`/${failed.id}/retry`, 'POST');

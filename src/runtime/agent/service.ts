@@ -18,7 +18,7 @@ import { createSecretBox, type SecretBox } from '../secrets.js';
 import { type AgentLimits, type AgentRequest, type AgentState, type Checkpointer, runAgent, RunStopped } from './loop.js';
 import { checkApprovals } from './mcp-input.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
-import { createWebhookDispatcher, type WebhookEndpoint, type WebhookLogger } from './webhooks.js';
+import { createWebhookDispatcher, type WebhookAttemptOutcome, type WebhookEndpoint, type WebhookLogger } from './webhooks.js';
 
 /**
  * Responses with server-run tools and background mode, layered over the plain Responses
@@ -51,6 +51,8 @@ export interface AgentOptions {
   webhooks?: WebhookEndpoint[];
   /** Where webhook delivery problems are logged (never with secrets). */
   logger?: WebhookLogger;
+  /** Told how each webhook delivery attempt ended (metrics). */
+  onWebhookAttempt?: (outcome: WebhookAttemptOutcome) => void;
 }
 
 /** The agent layer: a Responses service plus the background worker. */
@@ -102,6 +104,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     runStatus: async (id) => (await runs()).status(id),
     pollMs: options.workerIntervalMs || 5_000,
     ...(options.logger ? { logger: options.logger } : {}),
+    ...(options.onWebhookAttempt ? { onAttempt: options.onWebhookAttempt } : {}),
   });
 
   const isAgentRequest = (params: CreateResponseParams, httpTools: unknown[]) =>

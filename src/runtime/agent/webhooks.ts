@@ -64,7 +64,12 @@ export interface WebhookDispatcherOptions {
   /** How often the store is polled for deliveries due (other processes' rows, retries), ms. */
   pollMs: number;
   logger?: WebhookLogger;
+  /** Told how each delivery attempt ended (metrics): delivered, retry (will try again), failed (gave up) or interrupted (shutdown). */
+  onAttempt?: (outcome: WebhookAttemptOutcome) => void;
 }
+
+/** How one delivery attempt ended. */
+export type WebhookAttemptOutcome = 'delivered' | 'retry' | 'failed' | 'interrupted';
 
 /** A run that reached (or is about to write) its terminal status. */
 export interface TerminalRun {
@@ -243,17 +248,21 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
     }
     const done = clock();
     if (lastError === null) {
+      options.onAttempt?.('delivered');
       await deliveries.delivered(row.id, owner, { now: done, lastStatus, lastError: null });
       return;
     }
     const fields = { webhook: endpoint.host, event: row.id, type: row.type, responseId: row.responseId, attempt: row.attempts, status: lastStatus ?? undefined, error: lastError };
     if (abort.signal.aborted && !permanent) {
+      options.onAttempt?.('interrupted');
       await deliveries.retry(row.id, owner, done, { now: done, lastStatus, lastError });
     } else if (permanent || row.attempts >= endpoint.maxAttempts) {
+      options.onAttempt?.('failed');
       await deliveries.finish(row.id, owner, 'failed', { now: done, lastStatus, lastError });
       logger?.warn(fields, 'webhook delivery failed; giving up');
     } else {
       const next = done + backoff(endpoint, row.attempts);
+      options.onAttempt?.('retry');
       await deliveries.retry(row.id, owner, next, { now: done, lastStatus, lastError });
       logger?.info({ ...fields, retryInMs: next - done }, 'webhook delivery failed; will retry');
     }

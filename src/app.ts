@@ -184,7 +184,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createMemoryAdminRoutes({ gateway, memory: runtime.agent.memory }),
     ...createToolAdminRoutes({ gateway, registry: runtime.agent.httpTools, policy: { allowPrivateNetworks: config.runtime.tools.allowPrivateNetworks, allowHosts: config.runtime.tools.allowHosts }, clock }),
     ...createAdminBillingRoutes({ gateway, billing, clock }),
-    ...createWebhookAdminRoutes({ gateway, deliveries: createWebhookDeliveryStore(database), clock }),
+    ...createWebhookAdminRoutes({ gateway, deliveries: createWebhookDeliveryStore(database), clock, kick: runtime.agent.kickWebhooks }),
     ...telemetry.routes(gateway),
     ...createUiRoutes(),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),

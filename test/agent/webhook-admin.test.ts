@@ -125,7 +125,7 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
         models: { fake: { deployments: [{ provider: 'fake', model: 'm' }] } },
         routing: { retries: 0 },
         runtime: {
-          tools: { leaseMs: 2000, workerIntervalMs: 200, allowPrivateNetworks: true },
+          tools: { leaseMs: 2000, workerIntervalMs: 60_000, allowPrivateNetworks: true },
           // Two quick attempts, then `failed`; a long timeout keeps the lease of a held attempt past the clock's jumps.
           webhooks: [{ url: receiver.url, secret: '${SWY_TEST_WEBHOOK_SECRET}', maxAttempts: 2, backoffMs: 50, maxBackoffMs: 100, timeoutMs: 30_000 }],
         },

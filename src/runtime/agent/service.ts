@@ -73,6 +73,8 @@ export interface AgentRuntime {
   memory: MemoryStore;
   /** What seals tool secrets at rest. */
   secrets: SecretBox;
+  /** Looks for due webhook deliveries now (after an admin retry), instead of at the next poll. */
+  kickWebhooks(): void;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
@@ -315,6 +317,7 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   return {
     responses,
     owner,
+    kickWebhooks: () => webhooks.kick(),
     httpTools: registry,
     memory,
     secrets,

@@ -14,7 +14,7 @@ import { type MasterRouteHandler, masterRoute } from './master-route.js';
  * Rows hold no URL and no secret (`endpoint` is a hash of the URL), so nothing here can leak one.
  * Times are Unix seconds, as in the webhook body and the memory admin API.
  */
-export function createWebhookAdminRoutes(deps: { gateway: Pick<Gateway, 'authenticate'>; deliveries: WebhookDeliveryStore; clock: () => number }): Route[] {
+export function createWebhookAdminRoutes(deps: { gateway: Pick<Gateway, 'authenticate'>; deliveries: WebhookDeliveryStore; clock: () => number; /** Wakes this process's dispatcher after a retry. */ kick?: () => void }): Route[] {
   const route = (method: Route['method'], path: string, handler: MasterRouteHandler): Route => masterRoute(deps.gateway, method, `/admin/v1/webhooks/deliveries${path}`, handler);
   const query = (context: HttpContext, name: string) => context.url.searchParams.get(name) ?? undefined;
   const text = (context: HttpContext, name: string) => {
@@ -46,6 +46,8 @@ export function createWebhookAdminRoutes(deps: { gateway: Pick<Gateway, 'authent
         const why = result.delivery.status === 'delivered' ? 'it was delivered' : result.delivery.status === 'pending' ? 'it is pending already' : `it is ${result.delivery.status}; only failed deliveries are retried`;
         throw new GatewayError(`Webhook delivery '${id}' cannot be retried: ${why}`, { code: 'invalid_request', status: 409, errorClass: 'conflict', retryable: false, failover: false });
       }
+      // Sent now by this process's dispatcher; other replicas' would find it at their next poll.
+      deps.kick?.();
       return { body: deliveryJson(result.delivery) };
     }),
   ];

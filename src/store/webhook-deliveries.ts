@@ -269,12 +269,14 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
       return delivery ? { requeued: Number(result.numUpdatedRows) === 1, delivery } : undefined;
     },
     async stats(since) {
-      // Table scans bounded by the prune (finished rows are kept 7 days); pending rows are read by the (status, next_attempt_at) index.
+      // The 24 h count reads the range of the (created_at, id) index (migration 0009): the range is
+      // a subquery with a LIMIT, which SQLite never flattens; a plain `group by status` makes it
+      // scan the whole (status, next_attempt_at) index instead, for its order.
+      const recent = db.selectFrom('webhook_deliveries').select('status').where('created_at', '>=', since as never).limit(1_000_000_000).as('recent');
       const counts = await db
-        .selectFrom('webhook_deliveries')
-        .select(['status', (eb) => eb.fn.countAll().as('count')])
-        .where('created_at', '>=', since as never)
-        .groupBy('status')
+        .selectFrom(recent)
+        .select(['recent.status', (eb) => eb.fn.countAll().as('count')])
+        .groupBy('recent.status')
         .execute();
       const oldest = await db
         .selectFrom('webhook_deliveries')

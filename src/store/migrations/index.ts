@@ -18,10 +18,11 @@ import { agent } from './0005-agent.js';
 import { webhooks } from './0006-webhooks.js';
 import { telemetry } from './0007-telemetry.js';
 import { telemetryPartialIndexes } from './0008-telemetry-partial-indexes.js';
+import { webhookDeliveriesCreated } from './0009-webhook-deliveries-created.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [usageEvents, runtimeState, access, billing, agent, webhooks, telemetry, telemetryPartialIndexes];
+export const MIGRATIONS: readonly Migration[] = [usageEvents, runtimeState, access, billing, agent, webhooks, telemetry, telemetryPartialIndexes, webhookDeliveriesCreated];
 
 export { int64 } from './types.js';
 export type { Migration } from './types.js';

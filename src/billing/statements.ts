@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { csvField } from '../core/csv.js';
 import { scaledToDecimal } from '../core/money.js';
 import { GatewayError, invalidRequest } from '../errors/index.js';
 import type { Database } from '../store/index.js';
@@ -170,7 +171,7 @@ export function statementCsv(statement: Statement): string {
   const transactions = statement.lines.reduce((total, line) => total + line.transactions, 0);
   const amount = statement.kind === 'partner' ? statement.totals['basis']! : statement.totals['net']!;
   rows.push([...base, 'total', '', '', '', String(transactions), amount, statement.totals['accrued'] ?? '', statement.entries.hash]);
-  return [header, ...rows].map((row) => row.map(csvCell).join(',')).join('\r\n') + '\r\n';
+  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';
 }
 
 /** Id of a frozen statement. */
@@ -183,10 +184,6 @@ export function usd(micros: bigint): string {
   return scaledToDecimal(micros, 6);
 }
 
-function csvCell(value: string): string {
-  // RFC 4180: quote cells holding a comma, quote or line break; double inner quotes.
-  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
-}
 
 function parsePeriodOrThrow(period: string, unit: PeriodUnit) {
   try {

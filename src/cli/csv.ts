@@ -1,3 +1,5 @@
+import { csvField } from '../core/csv.js';
+
 /**
  * A small RFC 4180 CSV reader and writer for the CLI (`switchyard keys import`): comma-separated
  * fields, records ended by CRLF, LF or CR, fields in double quotes holding commas, line breaks
@@ -97,10 +99,7 @@ export function parseCsv(text: string): CsvRecord[] {
   return records;
 }
 
-/** One field as CSV: quoted (with doubled quotes) when it holds a comma, quote or line break, or edge spaces. */
-export function csvField(value: string): string {
-  return /[",\r\n]|^\s|\s$/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
+export { csvField };
 
 /** One record as a CSV line ending in LF. */
 export function csvLine(fields: readonly string[]): string {

@@ -1,3 +1,4 @@
+import { csvField } from '../core/csv.js';
 import type { Database } from '../store/index.js';
 import type { UsageFilter } from './rollup-queries.js';
 
@@ -96,7 +97,7 @@ export function csvCell(value: unknown): string {
   if (value === null || value === undefined) return '';
   let text = String(value);
   if (typeof value === 'string' && /^[=+\-@]/.test(text)) text = `'${text}`;
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+  return csvField(text);
 }
 
 function snake(name: string): string {

@@ -1,7 +1,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { decimalToScaled, isDecimalString, scaledToDecimal } from '../core/money.js';
+import { decimalToScaled, isDecimalString } from '../core/money.js';
 import { AdminError, adminRequest, adminTarget, type AdminTarget } from './admin-client.js';
-import { cell, details, table } from './table.js';
+import { budgetText, cell, details, limitsText, table, usd } from './table.js';
 
 /**
  * `switchyard tenants|projects|keys|audit`: thin commands over the admin API (`/admin/v1`), sent
@@ -210,38 +210,23 @@ function budgetMicros(options: PolicyFlags): string | null | undefined {
 
 function summary(entity: any): Record<string, unknown> {
   const { levels: _levels, secret: _secret, limits, budget, ...rest } = entity;
-  return { ...rest, limits: compactLimits(limits), budget: budgetText(budget) };
+  return { ...rest, limits: limitsText(limits), budget: budgetText(budget) };
 }
 
 function listTable(kind: 'tenants' | 'projects' | 'keys', items: any[]): string {
   if (kind === 'keys') {
-    return table(['id', 'project', 'name', 'prefix', 'status', 'models', 'expires', 'limits', 'budget'], items.map((key) => [key.id, key.project_id, key.name, key.prefix, key.revoked_at ? 'revoked' : key.status, key.allowed_models ? key.allowed_models.join(',') : 'all', cell(key.expires_at), compactLimits(key.limits), budgetText(key.budget)]));
+    return table(['id', 'project', 'name', 'prefix', 'status', 'models', 'expires', 'limits', 'budget'], items.map((key) => [key.id, key.project_id, key.name, key.prefix, key.revoked_at ? 'revoked' : key.status, key.allowed_models ? key.allowed_models.join(',') : 'all', cell(key.expires_at), limitsText(key.limits), budgetText(key.budget)]));
   }
   const columns = kind === 'projects' ? ['id', 'tenant', 'name', 'status', 'limits', 'budget'] : ['id', 'name', 'status', 'limits', 'budget'];
-  return table(columns, items.map((item) => [item.id, ...(kind === 'projects' ? [item.tenant_id] : []), item.name, item.status, compactLimits(item.limits), budgetText(item.budget)]));
+  return table(columns, items.map((item) => [item.id, ...(kind === 'projects' ? [item.tenant_id] : []), item.name, item.status, limitsText(item.limits), budgetText(item.budget)]));
 }
 
 function levelsTable(levels: any[] | undefined): string {
   if (!levels) return '';
   return table(
     ['level', 'id', 'limits', 'budget', 'spent', 'reserved', 'remaining'],
-    levels.map((level) => [level.kind, level.id, compactLimits(level.limits), budgetText(level.budget), usd(level.spend?.spent_micros), usd(level.spend?.reserved_micros), usd(level.spend?.remaining_micros)]),
+    levels.map((level) => [level.kind, level.id, limitsText(level.limits), budgetText(level.budget), usd(level.spend?.spent_micros), usd(level.spend?.reserved_micros), usd(level.spend?.remaining_micros)]),
   );
-}
-
-function compactLimits(limits: { rpm: number | null; tpm: number | null; max_concurrent: number | null } | undefined): string {
-  if (!limits) return '-';
-  const parts = [limits.rpm === null ? '' : `${limits.rpm} rpm`, limits.tpm === null ? '' : `${limits.tpm} tpm`, limits.max_concurrent === null ? '' : `${limits.max_concurrent} concurrent`].filter(Boolean);
-  return parts.length > 0 ? parts.join(', ') : '-';
-}
-
-function budgetText(budget: { amount_micros: string; period: string; mode: string; alert_percent: number | null } | null | undefined): string {
-  if (!budget) return '-';
-  return `${usd(budget.amount_micros)}/${budget.period} ${budget.mode}${budget.alert_percent === null ? '' : `, alert ${budget.alert_percent}%`}`;
-}
-
-function usd(micros: string | null | undefined): string {
-  return micros === null || micros === undefined ? '-' : `$${scaledToDecimal(BigInt(micros), 6)}`;
 }
 
 function query(params: Record<string, string | number | undefined>): string {

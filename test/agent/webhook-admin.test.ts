@@ -181,7 +181,7 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
     expect(all.text).not.toContain(SECRET.slice('whsec_'.length));
     expect((await admin('?status=delivered')).json().data).toEqual([]);
     expect((await admin('?tenant=someone-else')).json().data).toEqual([]);
-    expect((await admin('?tenant=tenant-w&limit=1')).json()).toMatchObject({ data: [{ id: failed.id }], has_more: true, last_id: failed.id });
+    expect((await admin('?tenant=tenant-w&limit=1')).json()).toMatchObject({ data: [{ id: failed.id }], has_more: false, last_id: failed.id }); // exact: the only delivery fills the page and nothing follows
     expect((await admin(`?after=${failed.id}`)).json()).toMatchObject({ data: [], has_more: false, last_id: null });
     for (const bad of ['?status=lost', '?limit=0', '?limit=101', '?limit=ten', '?after=evt_unknown', '?tenant=']) {
       const answer = await admin(bad);

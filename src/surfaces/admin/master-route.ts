@@ -1,4 +1,4 @@
-import { GatewayError, toGatewayError } from '../../errors/index.js';
+import { GatewayError, invalidRequest, toGatewayError } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
 import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
@@ -26,4 +26,12 @@ export function masterRoute(gateway: Pick<Gateway, 'authenticate'>, method: Rout
       }
     },
   };
+}
+
+/** A list's `limit` query parameter: an integer from 1 to 100, default 100; 400 otherwise. */
+export function pageLimit(context: HttpContext): number {
+  const text = context.url.searchParams.get('limit') ?? undefined;
+  if (text === undefined) return 100;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 100) throw invalidRequest('limit must be an integer between 1 and 100', 'limit');
+  return Number(text);
 }

@@ -2,7 +2,7 @@ import { GatewayError, invalidRequest } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
 import { type MemoryEntry, type MemoryKind, type MemoryStore, memoryCursor } from '../../runtime/tools/memory-store.js';
 import type { HttpContext, Route } from '../../server/types.js';
-import { type MasterRouteHandler, masterRoute } from './master-route.js';
+import { type MasterRouteHandler, masterRoute, pageLimit } from './master-route.js';
 
 /**
  * The memory store of the built-in memory tool, for operators (master key only), under
@@ -18,12 +18,6 @@ export function createMemoryAdminRoutes(deps: { gateway: Pick<Gateway, 'authenti
   const tenant = (context: HttpContext) => context.params['tenant'] ?? '';
   const user = (context: HttpContext) => context.params['user'] ?? '';
   const query = (context: HttpContext, name: string) => context.url.searchParams.get(name) ?? undefined;
-  const limit = (context: HttpContext) => {
-    const text = query(context, 'limit');
-    if (text === undefined) return 100;
-    if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 100) throw invalidRequest('limit must be an integer between 1 and 100', 'limit');
-    return Number(text);
-  };
   const kind = (context: HttpContext): MemoryKind | undefined => {
     const text = query(context, 'kind');
     if (text === undefined) return undefined;
@@ -45,7 +39,7 @@ export function createMemoryAdminRoutes(deps: { gateway: Pick<Gateway, 'authenti
 
   return [
     route('GET', '', async (context) => {
-      const size = limit(context);
+      const size = pageLimit(context);
       const users = await deps.memory.users(tenant(context), { limit: size, after: query(context, 'after') });
       return {
         body: {
@@ -59,7 +53,7 @@ export function createMemoryAdminRoutes(deps: { gateway: Pick<Gateway, 'authenti
     route('DELETE', '', async (context) => ({ body: deleted(await deps.memory.clear(tenant(context))) })),
     route('GET', '/:user', async (context) => {
       const scope = { tenantId: tenant(context), user: user(context) };
-      const size = limit(context);
+      const size = pageLimit(context);
       const search = query(context, 'query');
       const entries = search !== undefined ? await deps.memory.search(scope, search, { kind: kind(context), limit: size }) : await deps.memory.list(scope, { kind: kind(context), limit: size, after: query(context, 'after') });
       const usage = await deps.memory.usage(scope);

@@ -2,7 +2,7 @@ import { GatewayError, invalidRequest } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { WEBHOOK_DELIVERY_STATUSES, type WebhookDelivery, type WebhookDeliveryStore } from '../../store/webhook-deliveries.js';
-import { type MasterRouteHandler, masterRoute } from './master-route.js';
+import { type MasterRouteHandler, masterRoute, pageLimit } from './master-route.js';
 
 /**
  * The webhook outbox of background responses, for operators (master key only), under
@@ -26,17 +26,17 @@ export function createWebhookAdminRoutes(deps: { gateway: Pick<Gateway, 'authent
 
   return [
     route('GET', '', async (context) => {
-      const limitText = query(context, 'limit');
-      if (limitText !== undefined && (!/^\d+$/.test(limitText) || Number(limitText) < 1 || Number(limitText) > 100)) throw invalidRequest('limit must be an integer between 1 and 100', 'limit');
-      const limit = limitText === undefined ? 100 : Number(limitText);
+      const limit = pageLimit(context);
       const status = query(context, 'status');
       if (status !== undefined && !(WEBHOOK_DELIVERY_STATUSES as readonly string[]).includes(status)) throw invalidRequest(`status must be one of ${WEBHOOK_DELIVERY_STATUSES.join(', ')}`, 'status');
       const afterId = text(context, 'after');
       // The cursor is a delivery id; one that no longer exists (pruned) cannot place the page.
       const after = afterId === undefined ? undefined : await deps.deliveries.get(afterId);
       if (afterId !== undefined && after === undefined) throw invalidRequest(`after: no webhook delivery with id '${afterId}'`, 'after');
-      const rows = await deps.deliveries.list({ status: status as WebhookDelivery['status'] | undefined, responseId: text(context, 'response_id'), tenantId: text(context, 'tenant'), after, limit });
-      return { body: { object: 'list', data: rows.map(deliveryJson), last_id: rows.at(-1)?.id ?? null, has_more: rows.length === limit } };
+      // One row more than the page, so `has_more` is exact (not a guess from a full page).
+      const rows = await deps.deliveries.list({ status: status as WebhookDelivery['status'] | undefined, responseId: text(context, 'response_id'), tenantId: text(context, 'tenant'), after, limit: limit + 1 });
+      const page = rows.slice(0, limit);
+      return { body: { object: 'list', data: page.map(deliveryJson), last_id: page.at(-1)?.id ?? null, has_more: rows.length > limit } };
     }),
     route('POST', '/:id/retry', async (context) => {
       const id = context.params['id'] ?? '';

@@ -96,7 +96,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Telemetry reads Redis only at scrape time, after it is connected below.
   const telemetry = await createTelemetry({ config, catalog, health, database, redis: () => redis, clock, spanExporter: options.spanExporter, onError: (error, what) => logger.warn({ err: error }, what) });
   // Usage rows are written by billing, in the same transaction as their ledger postings.
-  const billing = createBilling({ config, database, clock, onCommit: telemetry.usageCommit });
+  // Usage commits are timed once per group commit (the metrics' store histogram), not per request.
+  const billing = createBilling({ config, database, clock, ...(telemetry.metrics && { onCommit: telemetry.metrics.usageCommit }) });
   await billing.start();
   const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders, observer: telemetry.observer });
   // One command connection for limits, budgets and revocations (auto-pipelined: the checks of one

@@ -45,8 +45,6 @@ export interface Telemetry {
   tracing: Tracing;
   rollups: RollupRecorder | undefined;
   bodies: BodyStore | undefined;
-  /** Billing's group-commit hook: each usage commit's duration (ms) and size, timed once per batch rather than per request. */
-  usageCommit: ((ms: number, events: number) => void) | undefined;
   /** Counts a budget alert. */
   budgetAlert(alert: { level: string; scope: string; percent: number; spentMicros: bigint; limitMicros: bigint }): void;
   /** Routes: /metrics and the dashboard's read API. */
@@ -83,7 +81,6 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     tracing,
     rollups,
     bodies,
-    usageCommit: metrics?.usageCommit,
     budgetAlert(alert) {
       if (!metrics) return;
       metrics.budgetAlerts.inc({ level: alert.level, percent: String(alert.percent) });

@@ -24,7 +24,9 @@ const config = validateConfig({
   store: 'sqlite::memory:',
   auth: { masterKey },
   providers: { up: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
-  models: { m: { price: { input: '0.15', output: '0.60' }, deployments: [{ provider: 'up', model: 'x' }] } },
+  models: {
+    m: { price: { input: '0.15', output: '0.60' }, deployments: [{ provider: 'up', model: 'x' }] },
+  },
 });
 // The system prompt repeats; the user message is new text on every request.
 const bodyOf = (i: number): ChatRequest => ({
@@ -32,16 +34,25 @@ const bodyOf = (i: number): ChatRequest => ({
   max_tokens: 256,
   messages: [
     { role: 'system', content: 'You are a helpful assistant that answers briefly.' },
-    { role: 'user', content: `Question ${i}: what is the capital of France, and why is it famous?` },
+    {
+      role: 'user',
+      content: `Question ${i}: what is the capital of France, and why is it famous?`,
+    },
   ],
 });
 const usage = { inputTokens: 30, cachedInputTokens: 0, outputTokens: 40, reasoningTokens: 0 };
 
 async function measure(name: string, access: AccessModule): Promise<void> {
   const actor = { actor: 'bench', requestId: null };
-  const policy = { limits: { rpm: 1_000_000_000, tpm: 2_000_000_000, maxConcurrent: 1_000_000 }, budget: { amountMicros: 10n ** 15n, period: 'month' as const, mode: 'hard' as const } };
+  const policy = {
+    limits: { rpm: 1_000_000_000, tpm: 2_000_000_000, maxConcurrent: 1_000_000 },
+    budget: { amountMicros: 10n ** 15n, period: 'month' as const, mode: 'hard' as const },
+  };
   const tenant = await access.admin.createTenant({ name: 'bench', ...policy }, actor);
-  const project = await access.admin.createProject({ name: 'bench', tenantId: tenant.id, ...policy }, actor);
+  const project = await access.admin.createProject(
+    { name: 'bench', tenantId: tenant.id, ...policy },
+    actor,
+  );
   const { secret } = await access.admin.createKey({ projectId: project.id, ...policy }, actor);
   const credential = { kind: 'bearer' as const, token: secret };
 
@@ -56,7 +67,14 @@ async function measure(name: string, access: AccessModule): Promise<void> {
     const cpuBefore = process.cpuUsage();
     const started = process.hrtime.bigint();
     const principal = await access.authenticate(credential, '127.0.0.1');
-    const admission = await access.admit({ requestId: `r${i}`, principal, model: 'm', body: requestBody, operation: 'chat', now: Date.now() });
+    const admission = await access.admit({
+      requestId: `r${i}`,
+      principal,
+      model: 'm',
+      body: requestBody,
+      operation: 'chat',
+      now: Date.now(),
+    });
     const admitted = process.hrtime.bigint();
     const checkCpu = process.cpuUsage(cpuBefore);
     await admission.settle(usage);
@@ -71,15 +89,20 @@ async function measure(name: string, access: AccessModule): Promise<void> {
   const cpuPerRequest = (used.user + used.system) / iterations;
   const line = (label: string, values: number[]) => {
     values.sort((a, b) => a - b);
-    const at = (q: number) => values[Math.min(values.length - 1, Math.floor(q * values.length))]!.toFixed(1);
+    const at = (q: number) =>
+      values[Math.min(values.length - 1, Math.floor(q * values.length))]!.toFixed(1);
     return `${label.padEnd(34)} p50 ${at(0.5).padStart(8)} µs   p90 ${at(0.9).padStart(8)} µs   p99 ${at(0.99).padStart(8)} µs`;
   };
-  process.stdout.write(`${name} (${iterations} requests, 3 levels with rpm, tpm, concurrency and a hard budget)\n`);
+  process.stdout.write(
+    `${name} (${iterations} requests, 3 levels with rpm, tpm, concurrency and a hard budget)\n`,
+  );
   process.stdout.write(`  ${line('lookup + limits + budget reserve', checks)}\n`);
   process.stdout.write(`  ${line('settle (incl. database spend write)', settles)}\n`);
   // CPU time is what this process spent, whatever else the machine runs; wall time is not.
   const checksCpuMean = checksCpu.reduce((a, b) => a + b, 0) / checksCpu.length;
-  process.stdout.write(`  CPU per request: checks ${checksCpuMean.toFixed(1)} µs, checks + settle ${cpuPerRequest.toFixed(1)} µs\n`);
+  process.stdout.write(
+    `  CPU per request: checks ${checksCpuMean.toFixed(1)} µs, checks + settle ${cpuPerRequest.toFixed(1)} µs\n`,
+  );
 }
 
 /** The rate limits alone, as admission uses them: six checks at once, then three corrections. */
@@ -89,13 +112,25 @@ async function measureRates(name: string, rates: RateLimits): Promise<void> {
   const warmup = Math.min(2000, iterations / 10);
   for (let i = 0; i < iterations + warmup; i++) {
     const started = process.hrtime.bigint();
-    const results = await Promise.all(levels.flatMap((scope) => [rates.consume('requests', scope, 1_000_000_000, 1), rates.consume('tokens', scope, 2_000_000_000, 300)]));
-    await Promise.all(levels.map((scope, level) => rates.adjust('tokens', scope, 2_000_000_000, -230, results[level * 2 + 1]!.at)));
+    const results = await Promise.all(
+      levels.flatMap((scope) => [
+        rates.consume('requests', scope, 1_000_000_000, 1),
+        rates.consume('tokens', scope, 2_000_000_000, 300),
+      ]),
+    );
+    await Promise.all(
+      levels.map((scope, level) =>
+        rates.adjust('tokens', scope, 2_000_000_000, -230, results[level * 2 + 1]!.at),
+      ),
+    );
     if (i >= warmup) times.push(Number(process.hrtime.bigint() - started) / 1000);
   }
   times.sort((a, b) => a - b);
-  const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
-  process.stdout.write(`${`rate limits only, ${name}`.padEnd(36)} p50 ${at(0.5).padStart(8)} µs   p90 ${at(0.9).padStart(8)} µs   (6 checks + 3 corrections)\n`);
+  const at = (q: number) =>
+    times[Math.min(times.length - 1, Math.floor(q * times.length))]!.toFixed(1);
+  process.stdout.write(
+    `${`rate limits only, ${name}`.padEnd(36)} p50 ${at(0.5).padStart(8)} µs   p90 ${at(0.9).padStart(8)} µs   (6 checks + 3 corrections)\n`,
+  );
 }
 
 const memoryDb = await createDatabase('sqlite::memory:');
@@ -107,7 +142,12 @@ await memoryDb.close();
 await measureRates('memory', createRateLimits());
 
 const redisUrl = process.env['SWITCHYARD_TEST_REDIS'] ?? 'redis://127.0.0.1:6379';
-const redis = new Redis(redisUrl, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+const redis = new Redis(redisUrl, {
+  lazyConnect: true,
+  enableAutoPipelining: true,
+  maxRetriesPerRequest: 1,
+  retryStrategy: () => null,
+});
 redis.on('error', () => {});
 try {
   await redis.connect();

@@ -44,7 +44,11 @@ const record = (run: string, mark: Mark) => {
 const TOOL = {
   name: 'work',
   description: 'Does some work for ms milliseconds and reports the step',
-  inputSchema: { type: 'object', properties: { run: { type: 'string' }, step: { type: 'number' }, ms: { type: 'number' } }, required: ['run', 'step', 'ms'] },
+  inputSchema: {
+    type: 'object',
+    properties: { run: { type: 'string' }, step: { type: 'number' }, ms: { type: 'number' } },
+    required: ['run', 'step', 'ms'],
+  },
 };
 
 interface ChatBody {
@@ -53,7 +57,8 @@ interface ChatBody {
 
 function answerModel(body: ChatBody, arrived: number, response: ServerResponse): void {
   const first = body.messages.find((message) => message.role === 'user');
-  const text = typeof first?.content === 'string' ? first.content : JSON.stringify(first?.content ?? '');
+  const text =
+    typeof first?.content === 'string' ? first.content : JSON.stringify(first?.content ?? '');
   const script = /AGENT (\S+) STEPS (\d+) TOOLMS (\d+) DELAY (\d+)/.exec(text);
   let message: Record<string, unknown>;
   let finish = 'stop';
@@ -66,13 +71,40 @@ function answerModel(body: ChatBody, arrived: number, response: ServerResponse):
     delay = Number(script[4]);
     step = body.messages.filter((entry) => entry.role === 'tool').length;
     if (step < steps) {
-      message = { role: 'assistant', content: null, tool_calls: [{ id: `call_${run}_${step}`, type: 'function', function: { name: 'work', arguments: JSON.stringify({ run, step, ms: Number(script[3]) }) } }] };
+      message = {
+        role: 'assistant',
+        content: null,
+        tool_calls: [
+          {
+            id: `call_${run}_${step}`,
+            type: 'function',
+            function: {
+              name: 'work',
+              arguments: JSON.stringify({ run, step, ms: Number(script[3]) }),
+            },
+          },
+        ],
+      };
       finish = 'tool_calls';
     } else message = { role: 'assistant', content: `done ${run}` };
-  } else message = { role: 'assistant', content: 'A foreground answer of ordinary length from the benchmark model.' };
-  const payload = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1_700_000_000, model: 'gpt-bench', choices: [{ index: 0, message, finish_reason: finish }], usage: { prompt_tokens: 200, completion_tokens: 20, total_tokens: 220 } });
+  } else
+    message = {
+      role: 'assistant',
+      content: 'A foreground answer of ordinary length from the benchmark model.',
+    };
+  const payload = JSON.stringify({
+    id: 'chatcmpl-bench',
+    object: 'chat.completion',
+    created: 1_700_000_000,
+    model: 'gpt-bench',
+    choices: [{ index: 0, message, finish_reason: finish }],
+    usage: { prompt_tokens: 200, completion_tokens: 20, total_tokens: 220 },
+  });
   const send = () => {
-    response.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+    response.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(payload),
+    });
     response.end(payload);
     // After end(): the answer is in the socket's buffer, as 'finish' stamps the MCP answers.
     if (run !== undefined) {
@@ -91,7 +123,10 @@ interface ToolCallSeen {
 }
 
 function mcpServer(seen: ToolCallSeen): Server {
-  const server = new Server({ name: 'bench-mcp', version: '1.0.0' }, { capabilities: { tools: {} } });
+  const server = new Server(
+    { name: 'bench-mcp', version: '1.0.0' },
+    { capabilities: { tools: {} } },
+  );
   server.setRequestHandler(ListToolsRequestSchema, async () => ({ tools: [TOOL] }));
   server.setRequestHandler(CallToolRequestSchema, async (request) => {
     const args = (request.params.arguments ?? {}) as { run?: string; step?: number; ms?: number };
@@ -109,14 +144,25 @@ const http = createServer((request: IncomingMessage, response: ServerResponse) =
   request.on('data', (chunk: Buffer) => chunks.push(chunk));
   request.on('end', () => {
     const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as unknown;
-    if (request.url?.endsWith('/chat/completions')) return answerModel(body as ChatBody, arrived, response);
-    if (request.url !== '/mcp' || request.method !== 'POST') return void response.writeHead(404).end();
-    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    if (request.url?.endsWith('/chat/completions'))
+      return answerModel(body as ChatBody, arrived, response);
+    if (request.url !== '/mcp' || request.method !== 'POST')
+      return void response.writeHead(404).end();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
     const seen: ToolCallSeen = {};
     const server = mcpServer(seen);
     // 'finish': the answer was handed to the socket, as for the model above.
     response.on('finish', () => {
-      if (seen.run !== undefined) record(seen.run, { kind: 'tool', step: seen.step ?? -1, in: arrived, out: performance.now() });
+      if (seen.run !== undefined)
+        record(seen.run, {
+          kind: 'tool',
+          step: seen.step ?? -1,
+          in: arrived,
+          out: performance.now(),
+        });
     });
     response.on('close', () => {
       void transport.close();

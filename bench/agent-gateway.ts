@@ -5,7 +5,8 @@ import { gatewayModule } from './built.js';
 import { loopDelayHandler, processStats, profilerHandlers, serveIpc } from './ipc.js';
 
 const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
-const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
+const { validateConfig } =
+  await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
 
 /**
  * Switchyard as bench/agent.ts runs it, in its own process: createApp with the SQLite store in
@@ -30,7 +31,9 @@ const config = validateConfig({
   auth: { masterKey: process.env['BENCH_MASTER_KEY'] ?? 'sk-bench-master' },
   logging: { level: process.env['BENCH_LOG_LEVEL'] ?? 'warn' },
   providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream' } },
-  models: { bench: { capabilities: ['tools'], deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
+  models: {
+    bench: { capabilities: ['tools'], deployments: [{ provider: 'fake', model: 'gpt-bench' }] },
+  },
   runtime: { sweepIntervalMs: 0, tools: { allowPrivateNetworks: true, maxSteps: 256 } },
 });
 

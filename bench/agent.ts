@@ -44,7 +44,8 @@ import { msSince, percentile } from './stats.js';
  */
 
 const quick = process.env['BENCH_QUICK'] === '1';
-const num = (name: string, normal: number, smoke: number) => Number(process.env[name] ?? (quick ? smoke : normal));
+const num = (name: string, normal: number, smoke: number) =>
+  Number(process.env[name] ?? (quick ? smoke : normal));
 const RUNS = num('BENCH_RUNS', 40, 4);
 const STEPS = num('BENCH_STEPS', 10, 4);
 const WARMUP_RUNS = quick ? 1 : 5;
@@ -57,13 +58,34 @@ const BG_RAMP_MS = num('BENCH_BG_RAMP_MS', 0, 0);
 const QUIET_WAIT = num('BENCH_QUIET_WAIT', 0, 0);
 const KEY = 'sk-bench-master';
 const HEADERS = { 'content-type': 'application/json', authorization: `Bearer ${KEY}` };
-const FOREGROUND = JSON.stringify({ model: 'bench', messages: [{ role: 'user', content: 'Say hello to the benchmark.' }] });
-const WORK_TOOL = { type: 'function', function: { name: 'work', description: 'Does some work for ms milliseconds and reports the step', parameters: { type: 'object', properties: { run: { type: 'string' }, step: { type: 'number' }, ms: { type: 'number' } }, required: ['run', 'step', 'ms'] } } };
-const phases = new Set(process.env['BENCH_PHASES']?.split(',').map((name) => name.trim()) ?? ['steps', 'background']);
-const profileDir = process.env['BENCH_PROFILE'] === undefined ? undefined : resolve(process.env['BENCH_PROFILE']);
-const log = (message: string) => process.stderr.write(`[agent ${((performance.now() / 1000) | 0).toString().padStart(3)}s] ${message}\n`);
+const FOREGROUND = JSON.stringify({
+  model: 'bench',
+  messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
+});
+const WORK_TOOL = {
+  type: 'function',
+  function: {
+    name: 'work',
+    description: 'Does some work for ms milliseconds and reports the step',
+    parameters: {
+      type: 'object',
+      properties: { run: { type: 'string' }, step: { type: 'number' }, ms: { type: 'number' } },
+      required: ['run', 'step', 'ms'],
+    },
+  },
+};
+const phases = new Set(
+  process.env['BENCH_PHASES']?.split(',').map((name) => name.trim()) ?? ['steps', 'background'],
+);
+const profileDir =
+  process.env['BENCH_PROFILE'] === undefined ? undefined : resolve(process.env['BENCH_PROFILE']);
+const log = (message: string) =>
+  process.stderr.write(
+    `[agent ${((performance.now() / 1000) | 0).toString().padStart(3)}s] ${message}\n`,
+  );
 
-const script = (run: string, steps: number, toolMs: number, modelMs: number) => `AGENT ${run} STEPS ${steps} TOOLMS ${toolMs} DELAY ${modelMs}`;
+const script = (run: string, steps: number, toolMs: number, modelMs: number) =>
+  `AGENT ${run} STEPS ${steps} TOOLMS ${toolMs} DELAY ${modelMs}`;
 
 /** Time between answers and next requests of one run (ms): `[model answer → tool call, tool result → model call]` per step. */
 function stepGaps(marks: Mark[]): Array<[number, number]> {
@@ -71,7 +93,10 @@ function stepGaps(marks: Mark[]): Array<[number, number]> {
   const gaps: Array<[number, number]> = [];
   for (let index = 0; index + 2 < sorted.length; index += 2) {
     const [model, tool, next] = [sorted[index]!, sorted[index + 1]!, sorted[index + 2]!];
-    if (model.kind !== 'model' || tool.kind !== 'tool' || next.kind !== 'model') throw new Error(`unexpected order of upstream requests: ${sorted.map((mark) => mark.kind).join(',')}`);
+    if (model.kind !== 'model' || tool.kind !== 'tool' || next.kind !== 'model')
+      throw new Error(
+        `unexpected order of upstream requests: ${sorted.map((mark) => mark.kind).join(',')}`,
+      );
     gaps.push([tool.in - model.out, next.in - tool.out]);
   }
   return gaps;
@@ -80,7 +105,13 @@ function stepGaps(marks: Mark[]): Array<[number, number]> {
 async function main(): Promise<void> {
   if (profileDir) mkdirSync(profileDir, { recursive: true });
   const fakes = await startChild('./agent-fakes.ts');
-  const gateway = await startChild('./agent-gateway.ts', { env: { BENCH_UPSTREAM_URL: fakes.url, BENCH_MASTER_KEY: KEY, BENCH_LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn' } });
+  const gateway = await startChild('./agent-gateway.ts', {
+    env: {
+      BENCH_UPSTREAM_URL: fakes.url,
+      BENCH_MASTER_KEY: KEY,
+      BENCH_LOG_LEVEL: process.env['BENCH_LOG_LEVEL'] ?? 'warn',
+    },
+  });
   const client = new Client(gateway.url, { pipelining: 1 });
   const lines: string[] = [];
   try {
@@ -96,7 +127,9 @@ async function main(): Promise<void> {
   process.stdout.write(
     [
       '',
-      `Agent runs benchmark (issue 6), Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), load average ${loadavg().map((value) => value.toFixed(1)).join(' ')} at the end.`,
+      `Agent runs benchmark (issue 6), Node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model.trim() ?? 'unknown'}), load average ${loadavg()
+        .map((value) => value.toFixed(1))
+        .join(' ')} at the end.`,
       '',
       ...lines,
       '',
@@ -108,7 +141,10 @@ async function main(): Promise<void> {
 async function ourCpuMs(children: Child[]): Promise<number> {
   const stats = await Promise.all(children.map((child) => child.call<ProcessStats>('stats')));
   const own = process.cpuUsage();
-  return (own.user + own.system) / 1000 + stats.reduce((sum, stat) => sum + (stat.cpuUserUs + stat.cpuSystemUs) / 1000, 0);
+  return (
+    (own.user + own.system) / 1000 +
+    stats.reduce((sum, stat) => sum + (stat.cpuUserUs + stat.cpuSystemUs) / 1000, 0)
+  );
 }
 
 async function gatewayCpuMs(gateway: Child): Promise<number> {
@@ -127,25 +163,44 @@ async function stopProfile(gateway: Child, phase: string): Promise<void> {
   log(`profile: ${path}`);
 }
 
-async function post(client: Client | Pool, path: string, body: string): Promise<{ status: number; text: string }> {
+async function post(
+  client: Client | Pool,
+  path: string,
+  body: string,
+): Promise<{ status: number; text: string }> {
   const answer = await client.request({ method: 'POST', path, headers: HEADERS, body });
   return { status: answer.statusCode, text: await answer.body.text() };
 }
 
 /** A background run through Switchyard; resolves once it is `completed`. */
-async function gatewayRun(fakes: Child, client: Client, run: string, mcpUrl: string): Promise<void> {
+async function gatewayRun(
+  fakes: Child,
+  client: Client,
+  run: string,
+  mcpUrl: string,
+): Promise<void> {
   const before = (await fakes.call<{ count: number }>('finals')).count;
-  const body = JSON.stringify({ model: 'bench', input: script(run, STEPS, 0, 0), background: true, tools: [{ type: 'mcp', server_label: 'bench', server_url: mcpUrl, require_approval: 'never' }] });
+  const body = JSON.stringify({
+    model: 'bench',
+    input: script(run, STEPS, 0, 0),
+    background: true,
+    tools: [{ type: 'mcp', server_label: 'bench', server_url: mcpUrl, require_approval: 'never' }],
+  });
   const created = await post(client, '/v1/responses', body);
   if (created.status !== 200) throw new Error(`create: ${created.status} ${created.text}`);
   const id = (JSON.parse(created.text) as { id: string }).id;
   // Wait on the upstreams (not by polling Switchyard, which would add work between steps).
   while ((await fakes.call<{ count: number }>('finals')).count === before) await sleep(2);
   for (;;) {
-    const answer = await client.request({ method: 'GET', path: `/v1/responses/${id}`, headers: HEADERS });
+    const answer = await client.request({
+      method: 'GET',
+      path: `/v1/responses/${id}`,
+      headers: HEADERS,
+    });
     const status = (JSON.parse(await answer.body.text()) as { status: string }).status;
     if (status === 'completed') return;
-    if (status !== 'in_progress' && status !== 'queued') throw new Error(`run ${id} ended ${status}`);
+    if (status !== 'in_progress' && status !== 'queued')
+      throw new Error(`run ${id} ended ${status}`);
     await sleep(2);
   }
 }
@@ -156,14 +211,36 @@ async function directRun(model: Client, mcpUrl: string, run: string): Promise<vo
   await mcp.connect(new StreamableHTTPClientTransport(new URL(mcpUrl)));
   try {
     await mcp.listTools();
-    const messages: Array<Record<string, unknown>> = [{ role: 'user', content: script(run, STEPS, 0, 0) }];
+    const messages: Array<Record<string, unknown>> = [
+      { role: 'user', content: script(run, STEPS, 0, 0) },
+    ];
     for (;;) {
-      const answer = await post(model, '/v1/chat/completions', JSON.stringify({ model: 'gpt-bench', messages, tools: [WORK_TOOL] }));
-      const message = (JSON.parse(answer.text) as { choices: Array<{ message: { content: string | null; tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }> } }> }).choices[0]!.message;
+      const answer = await post(
+        model,
+        '/v1/chat/completions',
+        JSON.stringify({ model: 'gpt-bench', messages, tools: [WORK_TOOL] }),
+      );
+      const message = (
+        JSON.parse(answer.text) as {
+          choices: Array<{
+            message: {
+              content: string | null;
+              tool_calls?: Array<{ id: string; function: { name: string; arguments: string } }>;
+            };
+          }>;
+        }
+      ).choices[0]!.message;
       const call = message.tool_calls?.[0];
       if (!call) return;
-      messages.push({ role: 'assistant', content: null, tool_calls: [{ id: call.id, type: 'function', function: call.function }] });
-      const result = await mcp.callTool({ name: call.function.name, arguments: JSON.parse(call.function.arguments) as Record<string, unknown> });
+      messages.push({
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ id: call.id, type: 'function', function: call.function }],
+      });
+      const result = await mcp.callTool({
+        name: call.function.name,
+        arguments: JSON.parse(call.function.arguments) as Record<string, unknown>,
+      });
       const text = (result.content as Array<{ text: string }>).map((part) => part.text).join('\n');
       messages.push({ role: 'tool', tool_call_id: call.id, content: text });
     }
@@ -175,7 +252,9 @@ async function directRun(model: Client, mcpUrl: string, run: string): Promise<vo
 async function stepPhase(fakes: Child, gateway: Child, client: Client): Promise<string[]> {
   const mcpUrl = `${fakes.url}/mcp`;
   const model = new Client(fakes.url, { pipelining: 1 });
-  log(`(a) step overhead: ${RUNS} runs of ${STEPS} steps each, through Switchyard and directly, interleaved (after ${WARMUP_RUNS} warm-up runs each)`);
+  log(
+    `(a) step overhead: ${RUNS} runs of ${STEPS} steps each, through Switchyard and directly, interleaved (after ${WARMUP_RUNS} warm-up runs each)`,
+  );
   for (let index = 0; index < WARMUP_RUNS; index++) {
     await gatewayRun(fakes, client, `warm-g${index}`, mcpUrl);
     await directRun(model, mcpUrl, `warm-d${index}`);
@@ -202,7 +281,8 @@ async function stepPhase(fakes: Child, gateway: Child, client: Client): Promise<
   for (let index = 0; index < RUNS; index++) {
     const g = stepGaps(marks[`g${index}`] ?? []);
     const d = stepGaps(marks[`d${index}`] ?? []);
-    if (g.length !== STEPS || d.length !== STEPS) throw new Error(`run ${index}: ${g.length} / ${d.length} steps seen, expected ${STEPS}`);
+    if (g.length !== STEPS || d.length !== STEPS)
+      throw new Error(`run ${index}: ${g.length} / ${d.length} steps seen, expected ${STEPS}`);
     through.push(...g);
     direct.push(...d);
     g.forEach((gap, step) => paired.push(gap[0] + gap[1] - d[step]![0] - d[step]![1]));
@@ -211,16 +291,94 @@ async function stepPhase(fakes: Child, gateway: Child, client: Client): Promise<
   const perStep = { through: sum(through), direct: sum(direct) };
   const overhead = percentile(paired, 50);
   const rows: Row[] = [
-    { measure: 'model answer → tool call, p50 ms', direct: fixed(percentile(direct.map((gap) => gap[0]), 50), 3), switchyard: fixed(percentile(through.map((gap) => gap[0]), 50), 3), result: '', target: '', pass: null },
-    { measure: 'tool result → next model call, p50 ms', direct: fixed(percentile(direct.map((gap) => gap[1]), 50), 3), switchyard: fixed(percentile(through.map((gap) => gap[1]), 50), 3), result: '', target: '', pass: null },
-    { measure: 'per step (both), p50 ms', direct: fixed(percentile(perStep.direct, 50), 3), switchyard: fixed(percentile(perStep.through, 50), 3), result: signed(percentile(perStep.through, 50) - percentile(perStep.direct, 50), 3, ' ms'), target: '', pass: null },
-    { measure: 'per step (both), p99 ms', direct: fixed(percentile(perStep.direct, 99), 3), switchyard: fixed(percentile(perStep.through, 99), 3), result: signed(percentile(perStep.through, 99) - percentile(perStep.direct, 99), 3, ' ms'), target: '', pass: null },
-    { measure: 'step overhead, median paired Δ', direct: '', switchyard: '', result: `${fixed(overhead, 3)} ms`, target: '≤ 5 ms p50', pass: overhead <= 5 },
-    { measure: 'step overhead, p99 paired Δ', direct: '', switchyard: '', result: `${fixed(percentile(paired, 99), 3)} ms`, target: '', pass: null },
-    { measure: 'Switchyard CPU per step (whole run / steps)', direct: '', switchyard: `${fixed(gatewayCpu / (RUNS * (STEPS + 1)), 3)} ms`, result: '', target: '', pass: null },
+    {
+      measure: 'model answer → tool call, p50 ms',
+      direct: fixed(
+        percentile(
+          direct.map((gap) => gap[0]),
+          50,
+        ),
+        3,
+      ),
+      switchyard: fixed(
+        percentile(
+          through.map((gap) => gap[0]),
+          50,
+        ),
+        3,
+      ),
+      result: '',
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'tool result → next model call, p50 ms',
+      direct: fixed(
+        percentile(
+          direct.map((gap) => gap[1]),
+          50,
+        ),
+        3,
+      ),
+      switchyard: fixed(
+        percentile(
+          through.map((gap) => gap[1]),
+          50,
+        ),
+        3,
+      ),
+      result: '',
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'per step (both), p50 ms',
+      direct: fixed(percentile(perStep.direct, 50), 3),
+      switchyard: fixed(percentile(perStep.through, 50), 3),
+      result: signed(percentile(perStep.through, 50) - percentile(perStep.direct, 50), 3, ' ms'),
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'per step (both), p99 ms',
+      direct: fixed(percentile(perStep.direct, 99), 3),
+      switchyard: fixed(percentile(perStep.through, 99), 3),
+      result: signed(percentile(perStep.through, 99) - percentile(perStep.direct, 99), 3, ' ms'),
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'step overhead, median paired Δ',
+      direct: '',
+      switchyard: '',
+      result: `${fixed(overhead, 3)} ms`,
+      target: '≤ 5 ms p50',
+      pass: overhead <= 5,
+    },
+    {
+      measure: 'step overhead, p99 paired Δ',
+      direct: '',
+      switchyard: '',
+      result: `${fixed(percentile(paired, 99), 3)} ms`,
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'Switchyard CPU per step (whole run / steps)',
+      direct: '',
+      switchyard: `${fixed(gatewayCpu / (RUNS * (STEPS + 1)), 3)} ms`,
+      result: '',
+      target: '',
+      pass: null,
+    },
   ];
   // The checkpoint rewrites the run row; a later step has a longer event log behind it.
-  const byStep = Array.from({ length: STEPS }, (_, step) => percentile(through.filter((_, index) => index % STEPS === step).map(([a, b]) => a + b), 50));
+  const byStep = Array.from({ length: STEPS }, (_, step) =>
+    percentile(
+      through.filter((_, index) => index % STEPS === step).map(([a, b]) => a + b),
+      50,
+    ),
+  );
   return [
     `### (a) Step overhead: ${RUNS} background runs × ${STEPS} MCP tool steps (SQLite), upstreams answering at once`,
     '',
@@ -255,7 +413,9 @@ async function backgroundPhase(fakes: Child, gateway: Child, client: Client): Pr
   const aloneLoop = await gateway.call<{ p50: number; p99: number; max: number }>('loop-delay');
   const aloneOthers = foreignCores(machine, machineCpu(), (await ourCpuMs(children)) - ours);
 
-  log(`(b) ${CONCURRENT} background runs (${BG_STEPS} steps, tool ${BG_TOOL_MS} ms, model ${BG_MODEL_MS} ms${BG_RAMP_MS > 0 ? `, started over ${BG_RAMP_MS} ms` : ', started at once'}) with foreground requests alongside`);
+  log(
+    `(b) ${CONCURRENT} background runs (${BG_STEPS} steps, tool ${BG_TOOL_MS} ms, model ${BG_MODEL_MS} ms${BG_RAMP_MS > 0 ? `, started over ${BG_RAMP_MS} ms` : ', started at once'}) with foreground requests alongside`,
+  );
   await fakes.call('reset');
   const pool = new Pool(gateway.url, { connections: 50 });
   machine = machineCpu();
@@ -272,10 +432,18 @@ async function backgroundPhase(fakes: Child, gateway: Child, client: Client): Pr
     Array.from({ length: CONCURRENT }, async (_, index) => {
       if (BG_RAMP_MS > 0) await sleep((index * BG_RAMP_MS) / CONCURRENT);
       const at = process.hrtime.bigint();
-      const body = JSON.stringify({ model: 'bench', input: script(`bg${index}`, BG_STEPS, BG_TOOL_MS, BG_MODEL_MS), background: true, tools: [{ type: 'mcp', server_label: 'bench', server_url: mcpUrl, require_approval: 'never' }] });
+      const body = JSON.stringify({
+        model: 'bench',
+        input: script(`bg${index}`, BG_STEPS, BG_TOOL_MS, BG_MODEL_MS),
+        background: true,
+        tools: [
+          { type: 'mcp', server_label: 'bench', server_url: mcpUrl, require_approval: 'never' },
+        ],
+      });
       const created = await post(pool, '/v1/responses', body);
       createMs.push(msSince(at));
-      if (created.status !== 200) throw new Error(`background create: ${created.status} ${created.text}`);
+      if (created.status !== 200)
+        throw new Error(`background create: ${created.status} ${created.text}`);
       ids.push((JSON.parse(created.text) as { id: string }).id);
     }),
   );
@@ -299,7 +467,11 @@ async function backgroundPhase(fakes: Child, gateway: Child, client: Client): Pr
   for (const id of ids) {
     let status = '';
     for (let attempt = 0; attempt < 200; attempt++) {
-      const answer = await pool.request({ method: 'GET', path: `/v1/responses/${id}`, headers: HEADERS });
+      const answer = await pool.request({
+        method: 'GET',
+        path: `/v1/responses/${id}`,
+        headers: HEADERS,
+      });
       status = (JSON.parse(await answer.body.text()) as { status: string }).status;
       if (status !== 'in_progress' && status !== 'queued') break;
       await sleep(10);
@@ -311,13 +483,65 @@ async function backgroundPhase(fakes: Child, gateway: Child, client: Client): Pr
   const ideal = (BG_STEPS * (BG_TOOL_MS + BG_MODEL_MS) + BG_MODEL_MS) / 1000;
   const completed = statuses.get('completed') ?? 0;
   const rows: Row[] = [
-    { measure: 'foreground chat p50 ms', direct: fixed(percentile(alone, 50), 3), switchyard: fixed(percentile(loaded, 50), 3), result: signed(percentile(loaded, 50) - percentile(alone, 50), 3, ' ms'), target: '', pass: null },
-    { measure: 'foreground chat p99 ms', direct: fixed(percentile(alone, 99), 3), switchyard: fixed(percentile(loaded, 99), 3), result: signed(percentile(loaded, 99) - percentile(alone, 99), 3, ' ms'), target: '', pass: null },
-    { measure: 'foreground requests served', direct: String(alone.length), switchyard: `${loaded.length} (${fixed(loaded.length / elapsed, 0)}/s)`, result: '', target: 'p50 ≤ 2× alone, p99 < 1 s', pass: loaded.length > 0 && percentile(loaded, 50) <= 2 * percentile(alone, 50) && percentile(loaded, 99) < 1000 },
-    { measure: 'event-loop delay p50 / p99 / max ms', direct: `${fixed(aloneLoop.p50, 1)} / ${fixed(aloneLoop.p99, 1)} / ${fixed(aloneLoop.max, 1)}`, switchyard: `${fixed(loadedLoop.p50, 1)} / ${fixed(loadedLoop.p99, 1)} / ${fixed(loadedLoop.max, 1)}`, result: '', target: '', pass: null },
-    { measure: 'background create p50 / p99 ms', direct: '', switchyard: `${fixed(percentile(createMs, 50), 1)} / ${fixed(percentile(createMs, 99), 1)}`, result: '', target: '', pass: null },
-    { measure: `background runs completed (of ${CONCURRENT})`, direct: '', switchyard: `${completed}${statuses.size > 1 ? ` (${[...statuses].map(([status, count]) => `${status} ${count}`).join(', ')})` : ''}`, result: `all in ${fixed(elapsed, 1)} s (one alone: ≥ ${fixed(ideal, 2)} s)`, target: 'all complete', pass: completed === CONCURRENT },
-    { measure: 'Switchyard CPU during the load', direct: '', switchyard: `${fixed(gatewayCpu / 1000, 2)} s (${fixed(gatewayCpu / elapsed / 1000, 2)} cores)`, result: `${fixed(gatewayCpu / (CONCURRENT * (BG_STEPS * 2 + 2) + loaded.length), 2)} ms per upstream call`, target: '', pass: null },
+    {
+      measure: 'foreground chat p50 ms',
+      direct: fixed(percentile(alone, 50), 3),
+      switchyard: fixed(percentile(loaded, 50), 3),
+      result: signed(percentile(loaded, 50) - percentile(alone, 50), 3, ' ms'),
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'foreground chat p99 ms',
+      direct: fixed(percentile(alone, 99), 3),
+      switchyard: fixed(percentile(loaded, 99), 3),
+      result: signed(percentile(loaded, 99) - percentile(alone, 99), 3, ' ms'),
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'foreground requests served',
+      direct: String(alone.length),
+      switchyard: `${loaded.length} (${fixed(loaded.length / elapsed, 0)}/s)`,
+      result: '',
+      target: 'p50 ≤ 2× alone, p99 < 1 s',
+      pass:
+        loaded.length > 0 &&
+        percentile(loaded, 50) <= 2 * percentile(alone, 50) &&
+        percentile(loaded, 99) < 1000,
+    },
+    {
+      measure: 'event-loop delay p50 / p99 / max ms',
+      direct: `${fixed(aloneLoop.p50, 1)} / ${fixed(aloneLoop.p99, 1)} / ${fixed(aloneLoop.max, 1)}`,
+      switchyard: `${fixed(loadedLoop.p50, 1)} / ${fixed(loadedLoop.p99, 1)} / ${fixed(loadedLoop.max, 1)}`,
+      result: '',
+      target: '',
+      pass: null,
+    },
+    {
+      measure: 'background create p50 / p99 ms',
+      direct: '',
+      switchyard: `${fixed(percentile(createMs, 50), 1)} / ${fixed(percentile(createMs, 99), 1)}`,
+      result: '',
+      target: '',
+      pass: null,
+    },
+    {
+      measure: `background runs completed (of ${CONCURRENT})`,
+      direct: '',
+      switchyard: `${completed}${statuses.size > 1 ? ` (${[...statuses].map(([status, count]) => `${status} ${count}`).join(', ')})` : ''}`,
+      result: `all in ${fixed(elapsed, 1)} s (one alone: ≥ ${fixed(ideal, 2)} s)`,
+      target: 'all complete',
+      pass: completed === CONCURRENT,
+    },
+    {
+      measure: 'Switchyard CPU during the load',
+      direct: '',
+      switchyard: `${fixed(gatewayCpu / 1000, 2)} s (${fixed(gatewayCpu / elapsed / 1000, 2)} cores)`,
+      result: `${fixed(gatewayCpu / (CONCURRENT * (BG_STEPS * 2 + 2) + loaded.length), 2)} ms per upstream call`,
+      target: '',
+      pass: null,
+    },
   ];
   return [
     `### (b) ${CONCURRENT} concurrent background runs on one process (SQLite; ${BG_STEPS} steps, tool ${BG_TOOL_MS} ms, model ${BG_MODEL_MS} ms, ${BG_RAMP_MS > 0 ? `started over ${BG_RAMP_MS} ms` : 'all started at once'}), foreground chat completions alongside`,
@@ -332,6 +556,8 @@ async function backgroundPhase(fakes: Child, gateway: Child, client: Client): Pr
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.stderr.write(
+    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
   process.exit(1);
 });

@@ -28,8 +28,13 @@ export function ensureBuilt(): void {
   checked = true;
   if (newest(join(ROOT, 'src')) <= builtAt()) return;
   process.stderr.write('[bench] compiling src/ into dist/ (the gateway runs as built)\n');
-  const result = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-  if (result.status !== 0) throw new Error('tsc -p tsconfig.build.json failed; the benchmark needs a built gateway');
+  const result = spawnSync(
+    process.execPath,
+    [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')],
+    { stdio: 'inherit' },
+  );
+  if (result.status !== 0)
+    throw new Error('tsc -p tsconfig.build.json failed; the benchmark needs a built gateway');
 }
 
 /**

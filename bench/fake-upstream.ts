@@ -21,7 +21,18 @@ export const COMPLETION = Buffer.from(
     object: 'chat.completion',
     created: CREATED,
     model: 'gpt-bench',
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello! This is the canned answer of the benchmark upstream.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant',
+          content: 'Hello! This is the canned answer of the benchmark upstream.',
+          refusal: null,
+        },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
     usage: { prompt_tokens: 14, completion_tokens: 12, total_tokens: 26 },
     system_fingerprint: 'fp_bench',
   }),
@@ -29,14 +40,26 @@ export const COMPLETION = Buffer.from(
 
 function chunkEvent(index: number, last: boolean): string {
   const delta = index === 0 ? { role: 'assistant', content: 'tok0 ' } : { content: `tok${index} ` };
-  const chunk = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: CREATED, model: 'gpt-bench', choices: [{ index: 0, delta, logprobs: null, finish_reason: last ? 'stop' : null }] };
+  const chunk = {
+    id: 'chatcmpl-bench',
+    object: 'chat.completion.chunk',
+    created: CREATED,
+    model: 'gpt-bench',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: last ? 'stop' : null }],
+  };
   return `data: ${JSON.stringify(chunk)}\n\n`;
 }
 
 const USAGE_EVENT = `data: ${JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: CREATED, model: 'gpt-bench', choices: [], usage: { prompt_tokens: 14, completion_tokens: 10, total_tokens: 24 } })}\n\n`;
 const DONE_EVENT = 'data: [DONE]\n\n';
-const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
-const JSON_HEADERS = { 'content-type': 'application/json', 'content-length': String(COMPLETION.length) };
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+};
+const JSON_HEADERS = {
+  'content-type': 'application/json',
+  'content-length': String(COMPLETION.length),
+};
 
 let chunks = 10;
 let delayMs = 0;
@@ -129,7 +152,13 @@ server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
       return { chunks, delayMs, barrier };
     },
     stats(message) {
-      return { ...processStats(message['gc'] === true), served, connections, inFlight, maxInFlight };
+      return {
+        ...processStats(message['gc'] === true),
+        served,
+        connections,
+        inFlight,
+        maxInFlight,
+      };
     },
     shutdown() {
       server.closeAllConnections();

@@ -5,7 +5,8 @@ import { gatewayModule } from './built.js';
 import { loopDelayHandler, processStats, profilerHandlers, serveIpc } from './ipc.js';
 
 const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
-const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
+const { validateConfig } =
+  await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
 
 /**
  * Switchyard as the benchmark runs it, in its own process: createApp with one `openai`
@@ -34,13 +35,16 @@ const directory = mkdtempSync(join(tmpdir(), 'switchyard-bench-'));
 
 // BENCH_UPSTREAM_CONNECTIONS goes through the provider's own `maxConnections`, as a user sets it.
 const connections = Number(process.env['BENCH_UPSTREAM_CONNECTIONS'] || Number.NaN);
-const maxConnections = Number.isInteger(connections) && connections > 0 ? { maxConnections: connections } : {};
+const maxConnections =
+  Number.isInteger(connections) && connections > 0 ? { maxConnections: connections } : {};
 const config = validateConfig({
   server: { host: '127.0.0.1', port: 0 },
   store: `sqlite:${join(directory, 'switchyard.db')}`,
   auth: { masterKey: process.env['BENCH_MASTER_KEY'] ?? 'sk-bench-master' },
   logging: { level: process.env['BENCH_LOG_LEVEL'] ?? 'warn' },
-  providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream', ...maxConnections } },
+  providers: {
+    fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream', ...maxConnections },
+  },
   models: { 'bench-model': { deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
 });
 

@@ -89,7 +89,9 @@ export async function startChild(file: string, options: ChildOptions = {}): Prom
   let next = 0;
   const pending = new Map<number, (reply: Record<string, unknown>) => void>();
   const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`${file} exited with ${code} before it was ready`)));
+    child.once('exit', (code) =>
+      reject(new Error(`${file} exited with ${code} before it was ready`)),
+    );
     child.on('message', (raw) => {
       const message = raw as Record<string, unknown>;
       if (message['type'] === 'ready') return resolve(String(message['url']));
@@ -104,9 +106,13 @@ export async function startChild(file: string, options: ChildOptions = {}): Prom
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       // A child that dies mid-run fails every pending call instead of hanging the runner.
-      for (const answer of pending.values()) answer({ error: `${file} exited (code ${code}, signal ${signal})` });
+      for (const answer of pending.values())
+        answer({ error: `${file} exited (code ${code}, signal ${signal})` });
       pending.clear();
-      if (!stopping) process.stderr.write(`[bench] ${file} exited unexpectedly (code ${code}, signal ${signal})\n`);
+      if (!stopping)
+        process.stderr.write(
+          `[bench] ${file} exited unexpectedly (code ${code}, signal ${signal})\n`,
+        );
       resolve();
     }),
   );
@@ -115,9 +121,12 @@ export async function startChild(file: string, options: ChildOptions = {}): Prom
     process: child,
     call<T>(type: string, payload: Record<string, unknown> = {}) {
       const id = ++next;
-      if (child.exitCode !== null || child.signalCode !== null) return Promise.reject(new Error(`${file} is not running`));
+      if (child.exitCode !== null || child.signalCode !== null)
+        return Promise.reject(new Error(`${file} is not running`));
       return new Promise<T>((resolve, reject) => {
-        pending.set(id, (reply) => (reply['error'] ? reject(new Error(String(reply['error']))) : resolve(reply as T)));
+        pending.set(id, (reply) =>
+          reply['error'] ? reject(new Error(String(reply['error']))) : resolve(reply as T),
+        );
         child.send({ ...payload, id, type });
       });
     },
@@ -164,7 +173,11 @@ export function loopDelayHandler(): Record<'loop-delay', Handler> {
   loopDelay.enable();
   return {
     'loop-delay'() {
-      const figures = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+      const figures = {
+        p50: loopDelay.percentile(50) / 1e6,
+        p99: loopDelay.percentile(99) / 1e6,
+        max: loopDelay.max / 1e6,
+      };
       loopDelay.reset();
       return figures;
     },

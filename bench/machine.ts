@@ -32,7 +32,11 @@ export function machineCpu(): MachineCpu | undefined {
  * Cores' worth of CPU used by other processes between two readings: machine busy time minus
  * `oursMs` (the CPU our processes used), divided by the wall time.
  */
-export function foreignCores(before: MachineCpu | undefined, after: MachineCpu | undefined, oursMs: number): number {
+export function foreignCores(
+  before: MachineCpu | undefined,
+  after: MachineCpu | undefined,
+  oursMs: number,
+): number {
   if (!before || !after) return Number.NaN;
   const wall = after.at - before.at;
   if (wall <= 0) return Number.NaN;
@@ -43,7 +47,11 @@ export function foreignCores(before: MachineCpu | undefined, after: MachineCpu |
  * Waits (up to `maxSeconds`) until the machine is quiet: less than `threshold` cores busy over a
  * one-second window while our processes idle. Returns the busy cores last seen.
  */
-export async function waitForQuiet(maxSeconds: number, threshold: number, log: (message: string) => void): Promise<number> {
+export async function waitForQuiet(
+  maxSeconds: number,
+  threshold: number,
+  log: (message: string) => void,
+): Promise<number> {
   const deadline = performance.now() + maxSeconds * 1000;
   let busy = Number.NaN;
   for (let waited = 0; ; waited++) {
@@ -51,6 +59,7 @@ export async function waitForQuiet(maxSeconds: number, threshold: number, log: (
     await sleep(1000);
     busy = foreignCores(before, machineCpu(), 0);
     if (!(busy >= threshold) || performance.now() >= deadline) return busy;
-    if (waited % 15 === 0) log(`waiting for a quieter machine: ${busy.toFixed(2)} cores busy elsewhere`);
+    if (waited % 15 === 0)
+      log(`waiting for a quieter machine: ${busy.toFixed(2)} cores busy elsewhere`);
   }
 }

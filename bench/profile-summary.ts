@@ -27,7 +27,9 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const top = Number(topArg);
 
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, index) => selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)));
+profile.samples.forEach((id, index) =>
+  selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)),
+);
 const total = [...selfUs.values()].reduce((sum, value) => sum + value, 0);
 const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 const idle = new Set(['(idle)', '(program)', '(garbage collector)']);
@@ -37,7 +39,8 @@ const byFile = new Map<string, number>();
 for (const [id, us] of selfUs) {
   const frame = nodes.get(id)!.callFrame;
   const where = shortUrl(frame.url);
-  const name = `${frame.functionName || '(anonymous)'} ${where ? `${where}:${frame.lineNumber + 1}` : ''}`.trim();
+  const name =
+    `${frame.functionName || '(anonymous)'} ${where ? `${where}:${frame.lineNumber + 1}` : ''}`.trim();
   byFunction.set(name, (byFunction.get(name) ?? 0) + us);
   const group = idle.has(frame.functionName) ? frame.functionName : where || '(native)';
   byFile.set(group, (byFile.get(group) ?? 0) + us);
@@ -45,8 +48,10 @@ for (const [id, us] of selfUs) {
 
 // Inclusive time of the project's own functions (self + callees), each counted once per sample.
 const parents = new Map<number, number>();
-for (const node of profile.nodes) for (const child of node.children ?? []) parents.set(child, node.id);
-const label = (frame: ProfileNode['callFrame']) => `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+for (const node of profile.nodes)
+  for (const child of node.children ?? []) parents.set(child, node.id);
+const label = (frame: ProfileNode['callFrame']) =>
+  `${frame.functionName || '(anonymous)'} ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
 const inclusive = new Map<string, number>();
 for (const [id, us] of selfUs) {
   const seen = new Set<string>();
@@ -63,10 +68,14 @@ const busy = total - (byFunction.get('(idle)') ?? 0);
 const print = (title: string, entries: Map<string, number>) => {
   process.stdout.write(`\n${title}\n`);
   for (const [name, us] of [...entries].sort((a, b) => b[1] - a[1]).slice(0, top)) {
-    process.stdout.write(`${(us / 1000).toFixed(0).padStart(8)} ms ${((us / busy) * 100).toFixed(1).padStart(5)}%  ${name}\n`);
+    process.stdout.write(
+      `${(us / 1000).toFixed(0).padStart(8)} ms ${((us / busy) * 100).toFixed(1).padStart(5)}%  ${name}\n`,
+    );
   }
 };
-process.stdout.write(`${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (percentages are of non-idle time)\n`);
+process.stdout.write(
+  `${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s not idle (percentages are of non-idle time)\n`,
+);
 print('Self time by function', byFunction);
 print('Self time by file', byFile);
 print('Inclusive time of src/ functions (self + callees)', inclusive);
@@ -74,7 +83,10 @@ print('Inclusive time of src/ functions (self + callees)', inclusive);
 function newest(dir: string): string {
   const files = readdirSync(dir).filter((name) => name.endsWith('.cpuprofile'));
   if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
-  return join(dir, files.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)[0]!);
+  return join(
+    dir,
+    files.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)[0]!,
+  );
 }
 
 function shortUrl(url: string): string {

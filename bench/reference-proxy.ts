@@ -30,16 +30,25 @@ const http = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (inco
     for await (const part of incoming) parts.push(part as Buffer);
     const body = JSON.parse(Buffer.concat(parts).toString('utf8')) as Record<string, unknown>;
     body['model'] = 'gpt-bench';
-    const answer = await request(target, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), dispatcher: agent });
+    const answer = await request(target, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      dispatcher: agent,
+    });
     if (body['stream'] === true) {
       response.writeHead(answer.statusCode, { 'content-type': 'text/event-stream' });
-      for await (const chunk of answer.body) if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
+      for await (const chunk of answer.body)
+        if (!response.write(chunk)) await new Promise((resolve) => response.once('drain', resolve));
       response.end();
       return;
     }
     const text = await answer.body.text();
     JSON.parse(text);
-    response.writeHead(answer.statusCode, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    response.writeHead(answer.statusCode, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    });
     response.end(text);
   })().catch(() => response.destroy());
 });
@@ -51,7 +60,11 @@ net.listen(0, '127.0.0.1', () => {
   serveIpc(`http://127.0.0.1:${port}`, {
     stats: (message) => processStats(message['gc'] === true),
     'loop-delay'() {
-      const figures = { p50: loopDelay.percentile(50) / 1e6, p99: loopDelay.percentile(99) / 1e6, max: loopDelay.max / 1e6 };
+      const figures = {
+        p50: loopDelay.percentile(50) / 1e6,
+        p99: loopDelay.percentile(99) / 1e6,
+        max: loopDelay.max / 1e6,
+      };
       loopDelay.reset();
       return figures;
     },

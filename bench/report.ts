@@ -31,9 +31,32 @@ export function signed(value: number, digits = 2, unit = ''): string {
 /** Renders rows as an aligned Markdown table (a "Bare proxy" column when any row has one); misses are marked `✗ MISS`. */
 export function renderTable(rows: Row[]): string {
   const withReference = rows.some((row) => row.reference !== undefined);
-  const header = ['Measure', 'Direct', ...(withReference ? ['Bare proxy'] : []), 'Switchyard', 'Result', 'Target', 'Status'];
-  const body = rows.map((row) => [row.measure, row.direct, ...(withReference ? [row.reference ?? ''] : []), row.switchyard, row.result, row.target, row.pass === null ? '' : row.pass ? '✓ ok' : '✗ MISS']);
-  const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
-  return [line(header), `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`, ...body.map(line)].join('\n');
+  const header = [
+    'Measure',
+    'Direct',
+    ...(withReference ? ['Bare proxy'] : []),
+    'Switchyard',
+    'Result',
+    'Target',
+    'Status',
+  ];
+  const body = rows.map((row) => [
+    row.measure,
+    row.direct,
+    ...(withReference ? [row.reference ?? ''] : []),
+    row.switchyard,
+    row.result,
+    row.target,
+    row.pass === null ? '' : row.pass ? '✓ ok' : '✗ MISS',
+  ]);
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...body.map((cells) => cells[column]!.length)),
+  );
+  const line = (cells: string[]) =>
+    `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  return [
+    line(header),
+    `|${widths.map((width) => '-'.repeat(width + 2)).join('|')}|`,
+    ...body.map(line),
+  ].join('\n');
 }

@@ -26,31 +26,76 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function decisionCost(strategy: 'primary-first' | 'weighted' | 'least-latency' | 'lowest-cost') {
-  const partners: Record<string, object> = { p0: { primary: true, license: { from: '2019-01-01', until: '2033-01-01' } } };
+async function decisionCost(
+  strategy: 'primary-first' | 'weighted' | 'least-latency' | 'lowest-cost',
+) {
+  const partners: Record<string, object> = {
+    p0: { primary: true, license: { from: '2019-01-01', until: '2033-01-01' } },
+  };
   const providers: Record<string, object> = {};
   const deployments: object[] = [];
   for (let i = 0; i < 50; i++) {
     partners[`p${i}`] ??= { license: { from: '2020-01-01', until: '2032-01-01' } };
-    providers[`d${i}`] = { type: 'openai', partner: `p${i % 10}`, baseUrl: `http://127.0.0.1:${10000 + i}/v1` };
-    deployments.push({ provider: `d${i}`, model: `m-${i}`, weight: 1 + (i % 3), cost: { input: `0.${i + 10}`, output: '1.00' } });
+    providers[`d${i}`] = {
+      type: 'openai',
+      partner: `p${i % 10}`,
+      baseUrl: `http://127.0.0.1:${10000 + i}/v1`,
+    };
+    deployments.push({
+      provider: `d${i}`,
+      model: `m-${i}`,
+      weight: 1 + (i % 3),
+      cost: { input: `0.${i + 10}`, output: '1.00' },
+    });
   }
   const config = validateConfig({
     partners,
     providers,
-    models: { big: { contextWindow: 128000, capabilities: ['tools', 'vision', 'json_schema'], deployments }, vision: { deployments: [{ provider: 'd0', model: 'v' }] } },
-    routing: { strategy, rules: [{ when: { tag: 'never-set' }, model: 'vision' }, { when: { maxInputTokens: 10, tag: 'cheap' }, model: 'vision' }] },
+    models: {
+      big: { contextWindow: 128000, capabilities: ['tools', 'vision', 'json_schema'], deployments },
+      vision: { deployments: [{ provider: 'd0', model: 'v' }] },
+    },
+    routing: {
+      strategy,
+      rules: [
+        { when: { tag: 'never-set' }, model: 'vision' },
+        { when: { maxInputTokens: 10, tag: 'cheap' }, model: 'vision' },
+      ],
+    },
   });
   const catalog = createCatalog(config);
   const health = createHealthTracker(Date.now);
-  for (let i = 0; i < 50; i += 7) health.recordFailure(`d${i}/m-${i}`, Object.assign(new Error('x'), { errorClass: 'server_error', code: 'upstream_error', retryAfterMs: undefined }) as never);
+  for (let i = 0; i < 50; i += 7)
+    health.recordFailure(
+      `d${i}/m-${i}`,
+      Object.assign(new Error('x'), {
+        errorClass: 'server_error',
+        code: 'upstream_error',
+        retryAfterMs: undefined,
+      }) as never,
+    );
   for (let i = 0; i < 50; i++) health.recordSuccess(`d${i}/m-${i}`, { ttfbMs: 10 + i });
   const policy = createPolicy({ routing: config.routing, health });
-  const body: ChatRequest = { model: 'big', messages: [{ role: 'system', content: 'You are helpful.' }, { role: 'user', content: 'Summarise the following text in two sentences. '.repeat(20) }], max_tokens: 512 };
+  const body: ChatRequest = {
+    model: 'big',
+    messages: [
+      { role: 'system', content: 'You are helpful.' },
+      { role: 'user', content: 'Summarise the following text in two sentences. '.repeat(20) },
+    ],
+    max_tokens: 512,
+  };
   const iterations = quick ? 20_000 : 200_000;
   const decide = () => {
     const features = featuresOf(body, []);
-    const chain = resolveChain({ requested: body.model, list: undefined, features, principal, rules: config.routing.rules, catalog, allowed: () => true });
+    const chain = resolveChain({
+      requested: body.model,
+      list: undefined,
+      features,
+      principal,
+      rules: config.routing.rules,
+      catalog,
+      allowed: () => true,
+    });
     return policy.plan({ model: chain.models[0]!, now: Date.now() });
   };
   for (let i = 0; i < 20_000; i++) decide();
@@ -72,13 +117,22 @@ async function failoverCost() {
     validateConfig({
       store: 'sqlite::memory:',
       logging: { level: 'silent' },
-      providers: { down: { type: 'openai', baseUrl: `http://127.0.0.1:${refused}/v1` }, up: { type: 'openai', baseUrl: `${emulator.url}/v1` } },
+      providers: {
+        down: { type: 'openai', baseUrl: `http://127.0.0.1:${refused}/v1` },
+        up: { type: 'openai', baseUrl: `${emulator.url}/v1` },
+      },
       models: { m: { deployments } },
       routing: { retries: 1 },
     });
   const logger = createLogger({ level: 'silent' });
   const direct = await createApp({ config: make([{ provider: 'up', model: 'm' }]), logger });
-  const failing = await createApp({ config: make([{ provider: 'down', model: 'm' }, { provider: 'up', model: 'm' }]), logger });
+  const failing = await createApp({
+    config: make([
+      { provider: 'down', model: 'm' },
+      { provider: 'up', model: 'm' },
+    ]),
+    logger,
+  });
   // Keep the refused deployment first every time: the breaker would otherwise learn to skip it.
   failing.health.recordFailure = () => {};
   const directUrl = (await direct.listen(0, '127.0.0.1')).url;
@@ -86,7 +140,11 @@ async function failoverCost() {
   const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
   const time = async (url: string) => {
     const start = process.hrtime.bigint();
-    const response = await request(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const response = await request(`${url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body,
+    });
     await response.body.text();
     if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
     return Number(process.hrtime.bigint() - start) / 1e6;
@@ -105,14 +163,23 @@ async function failoverCost() {
   plain.sort((a, b) => a - b);
   withFailover.sort((a, b) => a - b);
   await Promise.all([direct.close(), failing.close(), emulator.close()]);
-  return { plainP50: percentile(plain, 50), failoverP50: percentile(withFailover, 50), addedP50: percentile(withFailover, 50) - percentile(plain, 50), addedP99: percentile(withFailover, 99) - percentile(plain, 99) };
+  return {
+    plainP50: percentile(plain, 50),
+    failoverP50: percentile(withFailover, 50),
+    addedP50: percentile(withFailover, 50) - percentile(plain, 50),
+    addedP99: percentile(withFailover, 99) - percentile(plain, 99),
+  };
 }
 
 const rows: string[] = [];
 for (const strategy of ['primary-first', 'weighted', 'least-latency', 'lowest-cost'] as const) {
   const cost = await decisionCost(strategy);
-  rows.push(`routing decision, 50 deployments, ${strategy.padEnd(13)}  p50 ${cost.p50.toFixed(2)} µs  p99 ${cost.p99.toFixed(2)} µs  (target ≤ 20 µs)  ${cost.p50 <= 20 ? 'MET' : 'MISSED'}`);
+  rows.push(
+    `routing decision, 50 deployments, ${strategy.padEnd(13)}  p50 ${cost.p50.toFixed(2)} µs  p99 ${cost.p99.toFixed(2)} µs  (target ≤ 20 µs)  ${cost.p50 <= 20 ? 'MET' : 'MISSED'}`,
+  );
 }
 const failover = await failoverCost();
-rows.push(`failover after a refused connection adds  p50 ${failover.addedP50.toFixed(2)} ms  p99 ${failover.addedP99.toFixed(2)} ms  (plain p50 ${failover.plainP50.toFixed(2)} ms; target ≤ 5 ms)  ${failover.addedP50 <= 5 ? 'MET' : 'MISSED'}`);
+rows.push(
+  `failover after a refused connection adds  p50 ${failover.addedP50.toFixed(2)} ms  p99 ${failover.addedP99.toFixed(2)} ms  (plain p50 ${failover.plainP50.toFixed(2)} ms; target ≤ 5 ms)  ${failover.addedP50 <= 5 ? 'MET' : 'MISSED'}`,
+);
 console.log(rows.join('\n'));

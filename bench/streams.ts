@@ -22,12 +22,22 @@ export async function streamTimings(
   options: { count: number; block: number; warmup: number; events: number },
 ): Promise<Record<string, StreamTimings>> {
   const names = Object.keys(origins);
-  const clients = new Map(names.map((name) => [name, new Client(origins[name]!, { pipelining: 1 })]));
-  const results: Record<string, StreamTimings> = Object.fromEntries(names.map((name) => [name, { ttfb: [], gaps: [] }]));
+  const clients = new Map(
+    names.map((name) => [name, new Client(origins[name]!, { pipelining: 1 })]),
+  );
+  const results: Record<string, StreamTimings> = Object.fromEntries(
+    names.map((name) => [name, { ttfb: [], gaps: [] }]),
+  );
   const once = async (client: Client, into: StreamTimings | undefined) => {
     const start = process.hrtime.bigint();
-    const response = await client.request({ path: CHAT_PATH, method: 'POST', headers: HEADERS, body: STREAM_BODY });
-    if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}: ${await response.body.text()}`);
+    const response = await client.request({
+      path: CHAT_PATH,
+      method: 'POST',
+      headers: HEADERS,
+      body: STREAM_BODY,
+    });
+    if (response.statusCode !== 200)
+      throw new Error(`status ${response.statusCode}: ${await response.body.text()}`);
     response.body.setEncoding('utf8');
     let first = -1;
     let text = '';
@@ -45,14 +55,17 @@ export async function streamTimings(
     if (!text.endsWith('data: [DONE]\n\n')) throw new Error('stream did not end with [DONE]');
     if (!into) return;
     into.ttfb.push(first);
-    for (let i = 1; i < Math.min(options.events, arrivals.length); i++) into.gaps.push(arrivals[i]! - arrivals[i - 1]!);
+    for (let i = 1; i < Math.min(options.events, arrivals.length); i++)
+      into.gaps.push(arrivals[i]! - arrivals[i - 1]!);
   };
   try {
-    for (const name of names) for (let i = 0; i < options.warmup; i++) await once(clients.get(name)!, undefined);
+    for (const name of names)
+      for (let i = 0; i < options.warmup; i++) await once(clients.get(name)!, undefined);
     for (let done = 0; done < options.count; done += options.block) {
       for (const name of names) {
         const client = clients.get(name)!;
-        for (let i = done; i < Math.min(done + options.block, options.count); i++) await once(client, results[name]);
+        for (let i = done; i < Math.min(done + options.block, options.count); i++)
+          await once(client, results[name]);
       }
     }
   } finally {
@@ -72,7 +85,11 @@ export interface BurstResult {
  * Opens `count` streaming requests at once (one connection each) and reads them to the end.
  * `whileOpen` runs alongside until every stream has finished (the caller samples RSS there).
  */
-export async function concurrentStreams(origin: string, count: number, whileOpen: (done: () => boolean) => Promise<void>): Promise<BurstResult> {
+export async function concurrentStreams(
+  origin: string,
+  count: number,
+  whileOpen: (done: () => boolean) => Promise<void>,
+): Promise<BurstResult> {
   const dispatcher = new Agent({ connections: count, pipelining: 1, keepAliveTimeout: 30_000 });
   const start = process.hrtime.bigint();
   let ok = 0;
@@ -80,7 +97,12 @@ export async function concurrentStreams(origin: string, count: number, whileOpen
   let finished = false;
   const one = async () => {
     try {
-      const response = await request(origin + CHAT_PATH, { method: 'POST', headers: HEADERS, body: STREAM_BODY, dispatcher });
+      const response = await request(origin + CHAT_PATH, {
+        method: 'POST',
+        headers: HEADERS,
+        body: STREAM_BODY,
+        dispatcher,
+      });
       const text = await response.body.text();
       if (response.statusCode === 200 && text.endsWith('data: [DONE]\n\n')) ok += 1;
       else failed += 1;

@@ -5,8 +5,10 @@ import { gatewayModule } from './built.js';
 import { processStats, profilerHandlers, serveIpc } from './ipc.js';
 
 const { createApp } = await gatewayModule<typeof import('../src/app.js')>('app.js');
-const { validateConfig } = await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
-const { createTransport } = await gatewayModule<typeof import('../src/transport/http.js')>('transport/http.js');
+const { validateConfig } =
+  await gatewayModule<typeof import('../src/config/index.js')>('config/index.js');
+const { createTransport } =
+  await gatewayModule<typeof import('../src/transport/http.js')>('transport/http.js');
 
 /**
  * Switchyard as the translation benchmark runs it, in its own process (as bench/gateway-process.ts,
@@ -30,15 +32,26 @@ const config = validateConfig({
   logging: { level: process.env['BENCH_LOG_LEVEL'] ?? 'warn' },
   providers: {
     oai: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream' },
-    aws: { type: 'bedrock', region: 'us-east-1', baseUrl: upstream, accessKeyId: 'AKIDBENCHMARK', secretAccessKey: 'bench-secret' },
+    aws: {
+      type: 'bedrock',
+      region: 'us-east-1',
+      baseUrl: upstream,
+      accessKeyId: 'AKIDBENCHMARK',
+      secretAccessKey: 'bench-secret',
+    },
   },
   models: {
     'openai-model': { deployments: [{ provider: 'oai', model: 'gpt-bench' }] },
-    'bedrock-model': { deployments: [{ provider: 'aws', model: 'anthropic.claude-3-haiku-20240307-v1:0' }] },
+    'bedrock-model': {
+      deployments: [{ provider: 'aws', model: 'anthropic.claude-3-haiku-20240307-v1:0' }],
+    },
   },
 });
 
-const transport = createTransport({ connections: 1024, headersTimeoutMs: config.routing.attemptTimeoutMs });
+const transport = createTransport({
+  connections: 1024,
+  headersTimeoutMs: config.routing.attemptTimeoutMs,
+});
 const app = await createApp({ config, transport });
 const { url } = await app.listen(0, '127.0.0.1');
 

@@ -20,7 +20,10 @@ import { processStats, serveIpc } from './ipc.js';
  */
 
 const CREATED = 1_700_000_000;
-const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
+const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache',
+};
 
 let events = 200;
 let delayMs = 0;
@@ -44,11 +47,28 @@ function buildOpenAI(count: number): { body: string[]; usage: string; done: stri
 }
 
 function buildBedrock(count: number): Buffer[] {
-  const frames: Uint8Array[] = [encodeEventFrame('messageStart', { role: 'assistant', p: padding(0) })];
-  for (let i = 0; i < count; i++) frames.push(encodeEventFrame('contentBlockDelta', { contentBlockIndex: 0, delta: { text: token(i) }, p: padding(i + 1) }));
-  frames.push(encodeEventFrame('contentBlockStop', { contentBlockIndex: 0, p: padding(count + 1) }));
+  const frames: Uint8Array[] = [
+    encodeEventFrame('messageStart', { role: 'assistant', p: padding(0) }),
+  ];
+  for (let i = 0; i < count; i++)
+    frames.push(
+      encodeEventFrame('contentBlockDelta', {
+        contentBlockIndex: 0,
+        delta: { text: token(i) },
+        p: padding(i + 1),
+      }),
+    );
+  frames.push(
+    encodeEventFrame('contentBlockStop', { contentBlockIndex: 0, p: padding(count + 1) }),
+  );
   frames.push(encodeEventFrame('messageStop', { stopReason: 'end_turn', p: padding(count + 2) }));
-  frames.push(encodeEventFrame('metadata', { usage: { inputTokens: 14, outputTokens: count, totalTokens: 14 + count }, metrics: { latencyMs: 1 }, p: padding(count + 3) }));
+  frames.push(
+    encodeEventFrame('metadata', {
+      usage: { inputTokens: 14, outputTokens: count, totalTokens: 14 + count },
+      metrics: { latencyMs: 1 },
+      p: padding(count + 3),
+    }),
+  );
   return frames.map((frame) => Buffer.from(frame));
 }
 
@@ -69,16 +89,23 @@ function handle(request: IncomingMessage, response: ServerResponse): void {
       const tail = body.includes('"include_usage":true') ? usage + done : done;
       return send(response, SSE_HEADERS, [...pieces.slice(0, -1), pieces.at(-1)! + tail]);
     }
-    if (/^\/model\/[^/]+\/converse-stream$/.test(path)) return send(response, { 'content-type': EVENT_STREAM_CONTENT_TYPE }, bedrockStream);
+    if (/^\/model\/[^/]+\/converse-stream$/.test(path))
+      return send(response, { 'content-type': EVENT_STREAM_CONTENT_TYPE }, bedrockStream);
     response.writeHead(404, { 'content-type': 'application/json' });
     response.end('{"message":"not found"}');
   });
 }
 
-function send(response: ServerResponse, headers: Record<string, string>, pieces: Array<string | Buffer>): void {
+function send(
+  response: ServerResponse,
+  headers: Record<string, string>,
+  pieces: Array<string | Buffer>,
+): void {
   response.writeHead(200, headers);
   if (delayMs === 0) {
-    response.end(typeof pieces[0] === 'string' ? pieces.join('') : Buffer.concat(pieces as Buffer[]));
+    response.end(
+      typeof pieces[0] === 'string' ? pieces.join('') : Buffer.concat(pieces as Buffer[]),
+    );
     return;
   }
   response.flushHeaders();

@@ -17,8 +17,18 @@ import { resolveSecretBox } from './runtime/secrets.js';
 import { createHealthRoutes } from './server/health-routes.js';
 import { createHttpServer1And2 } from './server/http-server.js';
 import type { Route } from './server/types.js';
-import { createDatabase, createUsageRepository, type Database, migrate, type UsageRepository } from './store/index.js';
-import { createOpenAIChatRoutes, createOpenAIEmbeddingsRoutes, createOpenAIModelsRoutes } from './surfaces/openai/index.js';
+import {
+  createDatabase,
+  createUsageRepository,
+  type Database,
+  migrate,
+  type UsageRepository,
+} from './store/index.js';
+import {
+  createOpenAIChatRoutes,
+  createOpenAIEmbeddingsRoutes,
+  createOpenAIModelsRoutes,
+} from './surfaces/openai/index.js';
 import { createAdminRoutes } from './surfaces/admin/index.js';
 import { createToolAdminRoutes } from './surfaces/admin/tools-routes.js';
 import { createMemoryAdminRoutes } from './surfaces/admin/memory-routes.js';
@@ -85,24 +95,66 @@ export async function createApp(options: AppOptions): Promise<App> {
   const database = options.database ?? (await createDatabase(config.store));
   if (ownsDatabase) await migrate(database);
   const usage = createUsageRepository(database);
-  const poolConnections = Object.fromEntries(Object.entries(config.providers).flatMap(([id, provider]) => (provider.maxConnections === undefined ? [] : [[id, provider.maxConnections]])));
-  const transport = options.transport ?? createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs, poolConnections });
+  const poolConnections = Object.fromEntries(
+    Object.entries(config.providers).flatMap(([id, provider]) =>
+      provider.maxConnections === undefined ? [] : [[id, provider.maxConnections]],
+    ),
+  );
+  const transport =
+    options.transport ??
+    createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs, poolConnections });
   const catalog = createCatalog(config);
   const health = createHealthTracker(clock);
-  const sharedHealth = config.redis ? await shareHealth(health, config.redis, config.redisPrefix, (error) => logger.warn({ err: error }, 'redis (health) error')) : undefined;
+  const sharedHealth = config.redis
+    ? await shareHealth(health, config.redis, config.redisPrefix, (error) =>
+        logger.warn({ err: error }, 'redis (health) error'),
+      )
+    : undefined;
   const policy = createPolicy({ routing: config.routing, health });
   const adapters = createAdapters(config, { env, now: clock });
-  const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = { sse: decodeSse, 'aws-eventstream': decodeEventStream };
+  const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = {
+    sse: decodeSse,
+    'aws-eventstream': decodeEventStream,
+  };
   // Telemetry reads Redis only at scrape time, after it is connected below.
-  const telemetry = await createTelemetry({ config, catalog, health, database, redis: () => redis, clock, spanExporter: options.spanExporter, onError: (error, what) => logger.warn({ err: error }, what) });
+  const telemetry = await createTelemetry({
+    config,
+    catalog,
+    health,
+    database,
+    redis: () => redis,
+    clock,
+    spanExporter: options.spanExporter,
+    onError: (error, what) => logger.warn({ err: error }, what),
+  });
   // Usage rows are written by billing, in the same transaction as their ledger postings.
   // Usage commits are timed once per group commit (the metrics' store histogram), not per request.
-  const billing = createBilling({ config, database, clock, ...(telemetry.metrics && { onCommit: telemetry.metrics.usageCommit }) });
+  const billing = createBilling({
+    config,
+    database,
+    clock,
+    ...(telemetry.metrics && { onCommit: telemetry.metrics.usageCommit }),
+  });
   await billing.start();
-  const executor = createExecutor({ adapters, transport, health, policy, routing: config.routing, clock, decoders, observer: telemetry.observer });
+  const executor = createExecutor({
+    adapters,
+    transport,
+    health,
+    policy,
+    routing: config.routing,
+    clock,
+    decoders,
+    observer: telemetry.observer,
+  });
   // One command connection for limits, budgets and revocations (auto-pipelined: the checks of one
   // request go out together); access opens its own subscriber for revocation messages.
-  const redis = config.redis ? new Redis(config.redis, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 2 }) : undefined;
+  const redis = config.redis
+    ? new Redis(config.redis, {
+        lazyConnect: true,
+        enableAutoPipelining: true,
+        maxRetriesPerRequest: 2,
+      })
+    : undefined;
   if (redis) {
     redis.on('error', (error) => logger.warn({ err: error }, 'redis (access) error'));
     await redis.connect();
@@ -114,8 +166,23 @@ export async function createApp(options: AppOptions): Promise<App> {
     prefix: config.redisPrefix,
     clock,
     onAlert: (alert) => {
-      telemetry.budgetAlert({ level: alert.level.kind, scope: alert.scope, percent: alert.percent, spentMicros: alert.spentMicros, limitMicros: alert.limitMicros });
-      logger.warn({ level: alert.level, scope: alert.scope, percent: alert.percent, spentMicros: alert.spentMicros.toString(), limitMicros: alert.limitMicros.toString() }, 'budget alert');
+      telemetry.budgetAlert({
+        level: alert.level.kind,
+        scope: alert.scope,
+        percent: alert.percent,
+        spentMicros: alert.spentMicros,
+        limitMicros: alert.limitMicros,
+      });
+      logger.warn(
+        {
+          level: alert.level,
+          scope: alert.scope,
+          percent: alert.percent,
+          spentMicros: alert.spentMicros.toString(),
+          limitMicros: alert.limitMicros.toString(),
+        },
+        'budget alert',
+      );
     },
     onError: (error) => logger.warn({ err: error }, 'access error'),
   });
@@ -127,10 +194,19 @@ export async function createApp(options: AppOptions): Promise<App> {
     usage: billing,
     observer: telemetry.observer,
     clock,
-    onUsageError: (error, event) => logger.error({ err: error, requestId: event?.requestId }, event ? 'usage event not recorded' : 'budget settlement failed'),
+    onUsageError: (error, event) =>
+      logger.error(
+        { err: error, requestId: event?.requestId },
+        event ? 'usage event not recorded' : 'budget settlement failed',
+      ),
   });
   // Tool secrets at rest (runtime/secrets.ts): runtime.secretKey, else derived from the master key, else a key file.
-  const sealed = resolveSecretBox({ secretKey: config.runtime.secretKey, previousSecretKeys: config.runtime.previousSecretKeys, masterKey: config.auth.masterKey, store: config.store });
+  const sealed = resolveSecretBox({
+    secretKey: config.runtime.secretKey,
+    previousSecretKeys: config.runtime.previousSecretKeys,
+    masterKey: config.auth.masterKey,
+    store: config.store,
+  });
   if (sealed.warning) logger.warn({ keyId: sealed.box.keyId }, sealed.warning);
   else logger.debug({ keyId: sealed.box.keyId, source: sealed.box.source }, 'tool secrets key');
   const runtime = createRuntime({
@@ -183,14 +259,33 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...createConversationsRoutes({ gateway, conversations: runtime.conversations }),
     ...createAdminRoutes({ gateway, admin: access.admin }),
     ...createMemoryAdminRoutes({ gateway, memory: runtime.agent.memory }),
-    ...createToolAdminRoutes({ gateway, registry: runtime.agent.httpTools, policy: { allowPrivateNetworks: config.runtime.tools.allowPrivateNetworks, allowHosts: config.runtime.tools.allowHosts }, clock }),
+    ...createToolAdminRoutes({
+      gateway,
+      registry: runtime.agent.httpTools,
+      policy: {
+        allowPrivateNetworks: config.runtime.tools.allowPrivateNetworks,
+        allowHosts: config.runtime.tools.allowHosts,
+      },
+      clock,
+    }),
     ...createAdminBillingRoutes({ gateway, billing, clock }),
-    ...createWebhookAdminRoutes({ gateway, deliveries: createWebhookDeliveryStore(database), clock, kick: runtime.agent.kickWebhooks }),
+    ...createWebhookAdminRoutes({
+      gateway,
+      deliveries: createWebhookDeliveryStore(database),
+      clock,
+      kick: runtime.agent.kickWebhooks,
+    }),
     ...telemetry.routes(gateway),
     ...createUiRoutes(),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
   ];
-  const server = createHttpServer1And2({ routes, logger, observer: telemetry.http, maxBodyBytes: config.server.maxBodyBytes, drainTimeoutMs: config.server.drainTimeoutMs });
+  const server = createHttpServer1And2({
+    routes,
+    logger,
+    observer: telemetry.http,
+    maxBodyBytes: config.server.maxBodyBytes,
+    drainTimeoutMs: config.server.drainTimeoutMs,
+  });
   let listening = false;
 
   return {

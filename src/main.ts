@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import { createApp } from './app.js';
 import { loadConfigFile } from './config/index.js';
-import { type SandboxClouds, sandboxConfig, sandboxRoutes, startSandboxClouds } from './sandbox/preset.js';
+import {
+  type SandboxClouds,
+  sandboxConfig,
+  sandboxRoutes,
+  startSandboxClouds,
+} from './sandbox/preset.js';
 import { createLogger } from './telemetry/logger.js';
 
 /** Options of `switchyard serve`. */
@@ -19,19 +24,32 @@ export interface ServeOptions {
  * listen, and drain gracefully on SIGTERM/SIGINT.
  */
 export async function serve(options: ServeOptions): Promise<void> {
-  const path = options.config ?? process.env['SWITCHYARD_CONFIG'] ?? (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
+  const path =
+    options.config ??
+    process.env['SWITCHYARD_CONFIG'] ??
+    (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
   let sandbox: SandboxClouds | undefined;
   let config;
   if (path !== undefined && !options.sandbox) {
     config = loadConfigFile(path);
   } else {
-    sandbox = await startSandboxClouds({ tokenDelayMs: options.tokenDelayMs ?? 0, down: options.sandboxDown ?? [] });
+    sandbox = await startSandboxClouds({
+      tokenDelayMs: options.tokenDelayMs ?? 0,
+      down: options.sandboxDown ?? [],
+    });
     config = sandboxConfig(sandbox, { masterKey: process.env['SWITCHYARD_MASTER_KEY'] });
   }
   const logger = createLogger({ level: config.logging.level });
   const masterKey = config.auth.masterKey;
-  const app = await createApp({ config, logger, ...(sandbox ? { extraRoutes: () => sandboxRoutes(sandbox, masterKey) } : {}) });
-  const address = await app.listen(options.port ?? config.server.port, options.host ?? config.server.host);
+  const app = await createApp({
+    config,
+    logger,
+    ...(sandbox ? { extraRoutes: () => sandboxRoutes(sandbox, masterKey) } : {}),
+  });
+  const address = await app.listen(
+    options.port ?? config.server.port,
+    options.host ?? config.server.host,
+  );
   const auth = masterKey === undefined ? '' : ` -H "Authorization: Bearer $SWITCHYARD_MASTER_KEY"`;
   const model = app.catalog.all().find((item) => item.config.kind === 'chat')?.name ?? 'MODEL';
   process.stderr.write(

@@ -6,7 +6,12 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { Usage } from '../core/usage.js';
 import { GatewayError } from '../errors/index.js';
 import type { Credential, Principal } from '../gateway/types.js';
-import { accessDb, createAccessLedger, createAccessRepository, type Database } from '../store/index.js';
+import {
+  accessDb,
+  createAccessLedger,
+  createAccessRepository,
+  type Database,
+} from '../store/index.js';
 import { type AccessAdmin, createAccessAdmin } from './admin.js';
 import { type BudgetAlert, createAdmitter } from './admission.js';
 import { createMemoryBudgets } from './budgets.js';
@@ -44,7 +49,9 @@ export interface Admission {
 /** Resolves credentials to principals, and admits requests against limits and budgets. */
 export interface Access {
   authenticate(credential: Credential, remoteAddress: string | undefined): Promise<Principal>;
-  resolveSigV4Secret(accessKeyId: string): Promise<{ secret: string; principal: Principal } | undefined>;
+  resolveSigV4Secret(
+    accessKeyId: string,
+  ): Promise<{ secret: string; principal: Principal } | undefined>;
   /** Checks rate limits and reserves budget; throws a 429/402 GatewayError when refused. */
   admit(request: AdmissionRequest): Promise<Admission>;
 }
@@ -74,8 +81,18 @@ export interface AccessOptions {
   onError?: ((error: unknown) => void) | undefined;
 }
 
-const MASTER: Principal = { keyId: 'master', tenantId: 'default', projectId: 'default', isMaster: true };
-const LOOPBACK: Principal = { keyId: null, tenantId: 'default', projectId: 'default', isMaster: true };
+const MASTER: Principal = {
+  keyId: 'master',
+  tenantId: 'default',
+  projectId: 'default',
+  isMaster: true,
+};
+const LOOPBACK: Principal = {
+  keyId: null,
+  tenantId: 'default',
+  projectId: 'default',
+  isMaster: true,
+};
 const NO_ADMISSION: Admission = { headers: {}, settle: async () => {} };
 
 /**
@@ -90,7 +107,8 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
   const clock = options.clock ?? systemClock;
   const master = config.auth.masterKey;
   const matchMaster = secretMatcher(master);
-  const prefix = options.prefix ?? (config as { redisPrefix?: string }).redisPrefix ?? 'switchyard:';
+  const prefix =
+    options.prefix ?? (config as { redisPrefix?: string }).redisPrefix ?? 'switchyard:';
   const onError = options.onError ?? ((error: unknown) => process.emitWarning(error as Error));
   const db = accessDb(database);
   const repository = createAccessRepository(db);
@@ -129,7 +147,14 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
   await seedKeys({ database, keys: config.keys, now: clock() });
   const admin = createAccessAdmin({ database, budgets, clock, changed });
 
-  const unauthorized = (message: string) => new GatewayError(message, { code: 'unauthorized', status: 401, errorClass: 'auth', retryable: false, failover: false });
+  const unauthorized = (message: string) =>
+    new GatewayError(message, {
+      code: 'unauthorized',
+      status: 401,
+      errorClass: 'auth',
+      retryable: false,
+      failover: false,
+    });
 
   return {
     admin,
@@ -150,12 +175,17 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
         throw unauthorized('Invalid API key');
       }
       if (master === undefined && isLoopback(remoteAddress)) return LOOPBACK;
-      throw unauthorized(master === undefined ? 'Switchyard serves only loopback clients until auth.masterKey is set' : 'Missing API key (send Authorization: Bearer <key>)');
+      throw unauthorized(
+        master === undefined
+          ? 'Switchyard serves only loopback clients until auth.masterKey is set'
+          : 'Missing API key (send Authorization: Bearer <key>)',
+      );
     },
     async resolveSigV4Secret(accessKeyId) {
       // Virtual keys are stored only as hashes, so they cannot verify a SigV4 signature; Bedrock
       // clients use them as bearer tokens (Bedrock API keys) instead.
-      if (accessKeyId === 'master' && master !== undefined) return { secret: master, principal: MASTER };
+      if (accessKeyId === 'master' && master !== undefined)
+        return { secret: master, principal: MASTER };
       return undefined;
     },
     async admit(request) {

@@ -24,13 +24,22 @@ export interface BudgetJson {
 
 /** Limits → JSON. */
 export function limitsJson(limits: Limits): LimitsJson {
-  return { rpm: limits.rpm ?? null, tpm: limits.tpm ?? null, max_concurrent: limits.maxConcurrent ?? null };
+  return {
+    rpm: limits.rpm ?? null,
+    tpm: limits.tpm ?? null,
+    max_concurrent: limits.maxConcurrent ?? null,
+  };
 }
 
 /** Budget → JSON. */
 export function budgetJson(budget: Budget | null): BudgetJson | null {
   if (!budget) return null;
-  return { amount_micros: budget.amountMicros.toString(), period: budget.period, mode: budget.mode, alert_percent: budget.alertPercent ?? null };
+  return {
+    amount_micros: budget.amountMicros.toString(),
+    period: budget.period,
+    mode: budget.mode,
+    alert_percent: budget.alertPercent ?? null,
+  };
 }
 
 function policyJson(policy: Policy) {

@@ -68,7 +68,13 @@ export interface LevelStatus {
   name: string;
   limits: Limits;
   budget: Budget | null;
-  spend: { periodStart: number; periodEnd: number; spentMicros: bigint; reservedMicros: bigint; remainingMicros: bigint | null } | null;
+  spend: {
+    periodStart: number;
+    periodEnd: number;
+    spentMicros: bigint;
+    reservedMicros: bigint;
+    remainingMicros: bigint | null;
+  } | null;
 }
 
 /** Management of tenants, projects and keys; every change is audited. */
@@ -83,11 +89,17 @@ export interface AccessAdmin {
   updateProject(id: string, patch: EntityPatch, actor: Actor): Promise<ProjectRecord>;
   /** Creates a key; the secret is in the answer and nowhere else. */
   createKey(input: KeyInput, actor: Actor): Promise<{ key: KeyRecord; secret: string }>;
-  listKeys(filter?: Page & { tenantId?: string | undefined; projectId?: string | undefined }): Promise<KeyRecord[]>;
+  listKeys(
+    filter?: Page & { tenantId?: string | undefined; projectId?: string | undefined },
+  ): Promise<KeyRecord[]>;
   getKey(id: string): Promise<KeyRecord>;
   updateKey(id: string, patch: KeyPatch, actor: Actor): Promise<KeyRecord>;
   /** New secret; the old ones keep working for `graceMs` (0 = stop at once). */
-  rotateKey(id: string, graceMs: number, actor: Actor): Promise<{ key: KeyRecord; secret: string; previousValidUntil: number }>;
+  rotateKey(
+    id: string,
+    graceMs: number,
+    actor: Actor,
+  ): Promise<{ key: KeyRecord; secret: string; previousValidUntil: number }>;
   /** Revokes at once, on every replica. */
   revokeKey(id: string, actor: Actor): Promise<KeyRecord>;
   /** Limits, budget and current-period spend of each level above and including the entity. */
@@ -113,30 +125,57 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
   const ledger = createAccessLedger(db);
 
   /** Runs `work` in a transaction with an audit entry, then announces the change. */
-  const change = async <T>(work: (repo: AccessRepository, audit: (entry: Omit<AuditEntry, 'id' | 'at' | 'actor' | 'requestId'>) => Promise<void>) => Promise<T>, actor: Actor): Promise<T> => {
+  const change = async <T>(
+    work: (
+      repo: AccessRepository,
+      audit: (entry: Omit<AuditEntry, 'id' | 'at' | 'actor' | 'requestId'>) => Promise<void>,
+    ) => Promise<T>,
+    actor: Actor,
+  ): Promise<T> => {
     const at = deps.clock();
     const result = await db.transaction().execute(async (trx) => {
       const auditLedger: AccessLedger = createAccessLedger(trx as unknown as AccessDb);
-      return work(createAccessRepository(trx as unknown as AccessDb), (entry) => auditLedger.appendAudit({ ...entry, id: randomId('aud_'), at, actor: actor.actor, requestId: actor.requestId }));
+      return work(createAccessRepository(trx as unknown as AccessDb), (entry) =>
+        auditLedger.appendAudit({
+          ...entry,
+          id: randomId('aud_'),
+          at,
+          actor: actor.actor,
+          requestId: actor.requestId,
+        }),
+      );
     });
     await deps.changed();
     return result;
   };
 
   const found = <T>(value: T | undefined, what: string, id: string): T => {
-    if (value === undefined) throw new GatewayError(`No ${what} with id "${id}"`, { code: 'not_found', status: 404, errorClass: 'not_found', retryable: false, failover: false });
+    if (value === undefined)
+      throw new GatewayError(`No ${what} with id "${id}"`, {
+        code: 'not_found',
+        status: 404,
+        errorClass: 'not_found',
+        retryable: false,
+        failover: false,
+      });
     return value;
   };
 
   const newId = (given: string | undefined, prefix: string) => {
     if (given === undefined) return randomId(prefix, 16);
-    if (!ID.test(given)) throw invalidRequest('id must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit', 'id');
+    if (!ID.test(given))
+      throw invalidRequest(
+        'id must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+        'id',
+      );
     return given;
   };
 
   const applied = <R extends EntityRecord>(record: R, patch: EntityPatch, now: number): R => {
     const limits: Limits = { ...record.policy.limits };
-    for (const [field, value] of Object.entries(patch.limits ?? {}) as Array<[keyof Limits, number | null | undefined]>) {
+    for (const [field, value] of Object.entries(patch.limits ?? {}) as Array<
+      [keyof Limits, number | null | undefined]
+    >) {
       if (value === null) delete limits[field];
       else if (value !== undefined) limits[field] = value;
     }
@@ -152,9 +191,30 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
   };
 
   const blank = (id: string, input: TenantInput, now: number): EntityRecord =>
-    applied({ id, name: input.name, status: 'active', metadata: null, tags: [], policy: { limits: {}, budget: null }, createdAt: now, updatedAt: now }, input, now);
+    applied(
+      {
+        id,
+        name: input.name,
+        status: 'active',
+        metadata: null,
+        tags: [],
+        policy: { limits: {}, budget: null },
+        createdAt: now,
+        updatedAt: now,
+      },
+      input,
+      now,
+    );
 
-  const conflict = (what: string, id: string) => new GatewayError(`A ${what} with id "${id}" already exists`, { code: 'invalid_request', status: 409, errorClass: 'conflict', param: 'id', retryable: false, failover: false });
+  const conflict = (what: string, id: string) =>
+    new GatewayError(`A ${what} with id "${id}" already exists`, {
+      code: 'invalid_request',
+      status: 409,
+      errorClass: 'conflict',
+      param: 'id',
+      retryable: false,
+      failover: false,
+    });
 
   return {
     createTenant: (input, actor) =>
@@ -162,7 +222,13 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
         const tenant = blank(newId(input.id, 'ten_'), input, deps.clock());
         if (await repo.getTenant(tenant.id)) throw conflict('tenant', tenant.id);
         await repo.insertTenant(tenant);
-        await audit({ action: 'tenant.create', targetType: 'tenant', targetId: tenant.id, before: null, after: tenantJson(tenant) });
+        await audit({
+          action: 'tenant.create',
+          targetType: 'tenant',
+          targetId: tenant.id,
+          before: null,
+          after: tenantJson(tenant),
+        });
         return tenant;
       }, actor),
     listTenants: (page) => repository.listTenants(page),
@@ -172,17 +238,32 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
         const before = found(await repo.getTenant(id), 'tenant', id);
         const after = applied(before, patch, deps.clock());
         await repo.updateTenant(after);
-        await audit({ action: 'tenant.update', targetType: 'tenant', targetId: id, before: tenantJson(before), after: tenantJson(after) });
+        await audit({
+          action: 'tenant.update',
+          targetType: 'tenant',
+          targetId: id,
+          before: tenantJson(before),
+          after: tenantJson(after),
+        });
         return after;
       }, actor),
 
     createProject: (input, actor) =>
       change(async (repo, audit) => {
         found(await repo.getTenant(input.tenantId), 'tenant', input.tenantId);
-        const project: ProjectRecord = { ...blank(newId(input.id, 'prj_'), input, deps.clock()), tenantId: input.tenantId };
+        const project: ProjectRecord = {
+          ...blank(newId(input.id, 'prj_'), input, deps.clock()),
+          tenantId: input.tenantId,
+        };
         if (await repo.getProject(project.id)) throw conflict('project', project.id);
         await repo.insertProject(project);
-        await audit({ action: 'project.create', targetType: 'project', targetId: project.id, before: null, after: projectJson(project) });
+        await audit({
+          action: 'project.create',
+          targetType: 'project',
+          targetId: project.id,
+          before: null,
+          after: projectJson(project),
+        });
         return project;
       }, actor),
     listProjects: (filter) => repository.listProjects(filter),
@@ -192,7 +273,13 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
         const before = found(await repo.getProject(id), 'project', id);
         const after = applied(before, patch, deps.clock());
         await repo.updateProject(after);
-        await audit({ action: 'project.update', targetType: 'project', targetId: id, before: projectJson(before), after: projectJson(after) });
+        await audit({
+          action: 'project.update',
+          targetType: 'project',
+          targetId: id,
+          before: projectJson(before),
+          after: projectJson(after),
+        });
         return after;
       }, actor),
 
@@ -211,7 +298,13 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
           revokedAt: null,
         };
         await repo.insertKey(key, secret);
-        await audit({ action: 'key.create', targetType: 'key', targetId: key.id, before: null, after: keyJson(key) });
+        await audit({
+          action: 'key.create',
+          targetType: 'key',
+          targetId: key.id,
+          before: null,
+          after: keyJson(key),
+        });
         return { key, secret: secret.secret };
       }, actor),
     listKeys: (filter) => repository.listKeys(filter),
@@ -221,24 +314,41 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
         const before = found(await repo.getKey(id), 'key', id);
         const after: KeyRecord = {
           ...applied(before, patch, deps.clock()),
-          allowedModels: patch.allowedModels === undefined ? before.allowedModels : patch.allowedModels,
+          allowedModels:
+            patch.allowedModels === undefined ? before.allowedModels : patch.allowedModels,
           expiresAt: patch.expiresAt === undefined ? before.expiresAt : patch.expiresAt,
         };
         await repo.updateKey(after);
-        await audit({ action: 'key.update', targetType: 'key', targetId: id, before: keyJson(before), after: keyJson(after) });
+        await audit({
+          action: 'key.update',
+          targetType: 'key',
+          targetId: id,
+          before: keyJson(before),
+          after: keyJson(after),
+        });
         return after;
       }, actor),
     rotateKey: (id, graceMs, actor) =>
       change(async (repo, audit) => {
         const before = found(await repo.getKey(id), 'key', id);
-        if (before.revokedAt !== null) throw invalidRequest(`Key ${id} is revoked and cannot be rotated`, 'id');
+        if (before.revokedAt !== null)
+          throw invalidRequest(`Key ${id} is revoked and cannot be rotated`, 'id');
         const now = deps.clock();
         const secret = newSecret();
         const previousValidUntil = now + Math.max(0, graceMs);
         await repo.addSecret(id, secret, now, previousValidUntil);
         const after: KeyRecord = { ...before, prefix: secret.prefix, updatedAt: now };
         await repo.updateKey(after);
-        await audit({ action: 'key.rotate', targetType: 'key', targetId: id, before: keyJson(before), after: { ...keyJson(after), previous_valid_until: new Date(previousValidUntil).toISOString() } });
+        await audit({
+          action: 'key.rotate',
+          targetType: 'key',
+          targetId: id,
+          before: keyJson(before),
+          after: {
+            ...keyJson(after),
+            previous_valid_until: new Date(previousValidUntil).toISOString(),
+          },
+        });
         return { key: after, secret: secret.secret, previousValidUntil };
       }, actor),
     revokeKey: (id, actor) =>
@@ -247,7 +357,13 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
         const now = deps.clock();
         const after: KeyRecord = { ...before, revokedAt: before.revokedAt ?? now, updatedAt: now };
         await repo.updateKey(after);
-        await audit({ action: 'key.revoke', targetType: 'key', targetId: id, before: keyJson(before), after: keyJson(after) });
+        await audit({
+          action: 'key.revoke',
+          targetType: 'key',
+          targetId: id,
+          before: keyJson(before),
+          after: keyJson(after),
+        });
         return after;
       }, actor),
 
@@ -255,12 +371,21 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
       const chain: Array<{ kind: Level['kind']; record: EntityRecord }> = [];
       if (kind === 'key') {
         const key = found(await repository.getKey(id), 'key', id);
-        chain.push({ kind: 'tenant', record: found(await repository.getTenant(key.tenantId), 'tenant', key.tenantId) });
-        chain.push({ kind: 'project', record: found(await repository.getProject(key.projectId), 'project', key.projectId) });
+        chain.push({
+          kind: 'tenant',
+          record: found(await repository.getTenant(key.tenantId), 'tenant', key.tenantId),
+        });
+        chain.push({
+          kind: 'project',
+          record: found(await repository.getProject(key.projectId), 'project', key.projectId),
+        });
         chain.push({ kind: 'key', record: key });
       } else if (kind === 'project') {
         const project = found(await repository.getProject(id), 'project', id);
-        chain.push({ kind: 'tenant', record: found(await repository.getTenant(project.tenantId), 'tenant', project.tenantId) });
+        chain.push({
+          kind: 'tenant',
+          record: found(await repository.getTenant(project.tenantId), 'tenant', project.tenantId),
+        });
         chain.push({ kind: 'project', record: project });
       } else {
         chain.push({ kind: 'tenant', record: found(await repository.getTenant(id), 'tenant', id) });
@@ -272,12 +397,31 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
           let spend: LevelStatus['spend'] = null;
           if (budget) {
             const period = periodOf(budget.period, now);
-            const bucket = { scope: budgetScope({ kind: levelKind, id: record.id }, budget.period), periodStart: period.start, periodEnd: period.end, limit: budget.amountMicros, hard: budget.mode === 'hard' };
+            const bucket = {
+              scope: budgetScope({ kind: levelKind, id: record.id }, budget.period),
+              periodStart: period.start,
+              periodEnd: period.end,
+              limit: budget.amountMicros,
+              hard: budget.mode === 'hard',
+            };
             const state = await deps.budgets.state(bucket);
             const left = budget.amountMicros - state.spent - state.reserved;
-            spend = { periodStart: period.start, periodEnd: period.end, spentMicros: state.spent, reservedMicros: state.reserved, remainingMicros: left > 0n ? left : 0n };
+            spend = {
+              periodStart: period.start,
+              periodEnd: period.end,
+              spentMicros: state.spent,
+              reservedMicros: state.reserved,
+              remainingMicros: left > 0n ? left : 0n,
+            };
           }
-          return { kind: levelKind, id: record.id, name: record.name, limits: record.policy.limits, budget, spend };
+          return {
+            kind: levelKind,
+            id: record.id,
+            name: record.name,
+            limits: record.policy.limits,
+            budget,
+            spend,
+          };
         }),
       );
     },

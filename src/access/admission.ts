@@ -50,7 +50,9 @@ const NO_ADMISSION: Admission = { headers: {}, settle: async () => {} };
  * tokens-per-minute and concurrency are checked together; then the worst-case cost is reserved
  * in every budget. A refusal at any step undoes the steps before it.
  */
-export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, levels: Level[]) => Promise<Admission> {
+export function createAdmitter(
+  deps: AdmitterDeps,
+): (request: AdmissionRequest, levels: Level[]) => Promise<Admission> {
   const { rates, gate, budgets } = deps;
 
   return async function admit(request, levels) {
@@ -61,57 +63,115 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
     let needTokens = false;
     for (const level of levels) {
       const { limits, budget } = level.policy;
-      if (limits.rpm !== undefined) checks.push({ kind: 'requests', level, limit: limits.rpm, points: 1 });
+      if (limits.rpm !== undefined)
+        checks.push({ kind: 'requests', level, limit: limits.rpm, points: 1 });
       if (limits.tpm !== undefined) {
         checks.push({ kind: 'tokens', level, limit: limits.tpm, points: 0 });
         needTokens = true;
       }
-      if (limits.maxConcurrent !== undefined) slots.push({ scope: limitScope(level), max: limits.maxConcurrent });
+      if (limits.maxConcurrent !== undefined)
+        slots.push({ scope: limitScope(level), max: limits.maxConcurrent });
       if (budget) budgeted.push(level);
     }
     if (checks.length === 0 && slots.length === 0 && budgeted.length === 0) return NO_ADMISSION;
 
-    const price: ModelPrice | undefined = budgeted.length > 0 ? deps.prices.at(request.model, now) : undefined;
+    const price: ModelPrice | undefined =
+      budgeted.length > 0 ? deps.prices.at(request.model, now) : undefined;
     let estimate = { inputTokens: 0, outputTokens: 0 };
     if (needTokens || price) {
       const modelMax = deps.config.models[request.model]?.maxOutputTokens;
-      estimate = estimateTokens(request.body, request.operation, { ...deps.estimate, modelMaxOutputTokens: modelMax });
+      estimate = estimateTokens(request.body, request.operation, {
+        ...deps.estimate,
+        modelMaxOutputTokens: modelMax,
+      });
     }
     const tokens = estimate.inputTokens + estimate.outputTokens;
     for (const check of checks) {
       if (check.kind !== 'tokens') continue;
       check.points = tokens;
       if (tokens > check.limit) {
-        throw new GatewayError(`Request too large for ${describe(check.level)}: about ${tokens} tokens (input and max output), limit ${check.limit} tokens per minute. Lower max_tokens or the input.`, {
-          code: 'rate_limited', status: 429, retryable: false, failover: false,
-        });
+        throw new GatewayError(
+          `Request too large for ${describe(check.level)}: about ${tokens} tokens (input and max output), limit ${check.limit} tokens per minute. Lower max_tokens or the input.`,
+          {
+            code: 'rate_limited',
+            status: 429,
+            retryable: false,
+            failover: false,
+          },
+        );
       }
     }
 
     // Step 1: rate limits and concurrency, all levels at once.
-    const [results, full] = await unavailable(Promise.all([
-      Promise.all(checks.map((check) => (check.points > 0 ? rates.consume(check.kind, limitScope(check.level), check.limit, check.points) : okResult(check.limit)))),
-      slots.length > 0 ? gate.acquire(slots, requestId, now) : Promise.resolve(-1),
-    ]));
+    const [results, full] = await unavailable(
+      Promise.all([
+        Promise.all(
+          checks.map((check) =>
+            check.points > 0
+              ? rates.consume(check.kind, limitScope(check.level), check.limit, check.points)
+              : okResult(check.limit),
+          ),
+        ),
+        slots.length > 0 ? gate.acquire(slots, requestId, now) : Promise.resolve(-1),
+      ]),
+    );
     const refusedAt = results.findIndex((result) => !result.ok);
-    const undoRates = () => Promise.all(checks.map((check, i) => (results[i]!.ok && check.points > 0 ? rates.adjust(check.kind, limitScope(check.level), check.limit, -check.points, results[i]!.at) : undefined)));
+    const undoRates = () =>
+      Promise.all(
+        checks.map((check, i) =>
+          results[i]!.ok && check.points > 0
+            ? rates.adjust(
+                check.kind,
+                limitScope(check.level),
+                check.limit,
+                -check.points,
+                results[i]!.at,
+              )
+            : undefined,
+        ),
+      );
     const scopes = slots.map((slot) => slot.scope);
     if (refusedAt !== -1 || full !== -1) {
       await Promise.all([undoRates(), full === -1 ? gate.release(scopes, requestId) : undefined]);
-      if (refusedAt !== -1) throw rateError(checks[refusedAt]!, results[refusedAt]!, headersOf(checks, results));
+      if (refusedAt !== -1)
+        throw rateError(checks[refusedAt]!, results[refusedAt]!, headersOf(checks, results));
       const slot = slots[full]!;
       const level = levels.find((item) => limitScope(item) === slot.scope)!;
-      throw new GatewayError(`Too many concurrent requests for ${describe(level)}: the limit is ${slot.max} at once.`, {
-        code: 'rate_limited', status: 429, retryAfterMs: 1000, failover: false, headers: headersOf(checks, results),
-      });
+      throw new GatewayError(
+        `Too many concurrent requests for ${describe(level)}: the limit is ${slot.max} at once.`,
+        {
+          code: 'rate_limited',
+          status: 429,
+          retryAfterMs: 1000,
+          failover: false,
+          headers: headersOf(checks, results),
+        },
+      );
     }
 
     // Step 2: reserve the worst-case cost in every budget.
-    const amount = price ? costMicros({ inputTokens: estimate.inputTokens, cachedInputTokens: 0, outputTokens: estimate.outputTokens, reasoningTokens: 0 }, price, 'up') : 0n;
+    const amount = price
+      ? costMicros(
+          {
+            inputTokens: estimate.inputTokens,
+            cachedInputTokens: 0,
+            outputTokens: estimate.outputTokens,
+            reasoningTokens: 0,
+          },
+          price,
+          'up',
+        )
+      : 0n;
     const buckets = budgeted.map((level): BudgetBucket => {
       const budget = level.policy.budget!;
       const period = periodOf(budget.period, now);
-      return { scope: budgetScope(level, budget.period), periodStart: period.start, periodEnd: period.end, limit: budget.amountMicros, hard: budget.mode === 'hard' };
+      return {
+        scope: budgetScope(level, budget.period),
+        periodStart: period.start,
+        periodEnd: period.end,
+        limit: budget.amountMicros,
+        hard: budget.mode === 'hard',
+      };
     });
     if (buckets.length > 0) {
       let reserved;
@@ -127,7 +187,13 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
         const { spent, reserved: held } = reserved.state;
         throw new GatewayError(
           `Budget exceeded for ${describe(level)}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(level)}; this request may cost up to ${usd(amount)}.`,
-          { code: 'budget_exceeded', status: 402, retryable: false, failover: false, headers: headersOf(checks, results) },
+          {
+            code: 'budget_exceeded',
+            status: 402,
+            retryable: false,
+            failover: false,
+            headers: headersOf(checks, results),
+          },
         );
       }
     }
@@ -143,7 +209,16 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
         if (slots.length > 0) work.push(gate.release(scopes, requestId));
         // A correction goes back to the instant the estimate was counted (see RateLimits.adjust).
         checks.forEach((check, i) => {
-          if (check.kind === 'tokens' && realTokens !== check.points) work.push(rates.adjust('tokens', limitScope(check.level), check.limit, realTokens - check.points, results[i]!.at));
+          if (check.kind === 'tokens' && realTokens !== check.points)
+            work.push(
+              rates.adjust(
+                'tokens',
+                limitScope(check.level),
+                check.limit,
+                realTokens - check.points,
+                results[i]!.at,
+              ),
+            );
         });
         if (buckets.length > 0) work.push(settleBudget(usage));
         await Promise.all(work);
@@ -152,7 +227,14 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
 
     async function settleBudget(usage: Usage | undefined) {
       const real = usage && price ? costMicros(usage, price, 'up') : 0n;
-      if (real > 0n) await deps.spend.add(buckets.map((bucket) => ({ scope: bucket.scope, periodStart: bucket.periodStart, amount: real })));
+      if (real > 0n)
+        await deps.spend.add(
+          buckets.map((bucket) => ({
+            scope: bucket.scope,
+            periodStart: bucket.periodStart,
+            amount: real,
+          })),
+        );
       await budgets.settle(buckets, requestId, amount, real);
       if (real > 0n && deps.onAlert) await alerts(real);
     }
@@ -166,7 +248,14 @@ export function createAdmitter(deps: AdmitterDeps): (request: AdmissionRequest, 
         const { spent } = await budgets.state(bucket);
         if (spent < threshold || spent - real >= threshold) continue;
         if (await deps.ledger.claimAlert(bucket.scope, bucket.periodStart, percent)) {
-          deps.onAlert!({ level: { kind: budgeted[i]!.kind, id: budgeted[i]!.id }, scope: bucket.scope, periodStart: bucket.periodStart, percent, spentMicros: spent, limitMicros: bucket.limit });
+          deps.onAlert!({
+            level: { kind: budgeted[i]!.kind, id: budgeted[i]!.id },
+            scope: bucket.scope,
+            periodStart: bucket.periodStart,
+            percent,
+            spentMicros: spent,
+            limitMicros: bucket.limit,
+          });
         }
       }
     }
@@ -179,7 +268,14 @@ async function unavailable<T>(work: Promise<T>): Promise<T> {
     return await work;
   } catch (error) {
     if (error instanceof GatewayError) throw error;
-    throw new GatewayError('Limits and budgets are unavailable right now; try again shortly.', { code: 'internal_error', status: 503, errorClass: 'overloaded', retryAfterMs: 1000, failover: false, cause: error });
+    throw new GatewayError('Limits and budgets are unavailable right now; try again shortly.', {
+      code: 'internal_error',
+      status: 503,
+      errorClass: 'overloaded',
+      retryAfterMs: 1000,
+      failover: false,
+      cause: error,
+    });
   }
 }
 
@@ -194,7 +290,12 @@ function headersOf(checks: RateCheck[], results: RateResult[]): Record<string, s
     let tightest: RateResult | undefined;
     checks.forEach((check, i) => {
       const result = results[i];
-      if (check.kind === kind && result && (!tightest || result.state.remaining < tightest.state.remaining)) tightest = result;
+      if (
+        check.kind === kind &&
+        result &&
+        (!tightest || result.state.remaining < tightest.state.remaining)
+      )
+        tightest = result;
     });
     if (!tightest) continue;
     headers[`x-ratelimit-limit-${kind}`] = String(tightest.state.limit);
@@ -204,12 +305,23 @@ function headersOf(checks: RateCheck[], results: RateResult[]): Record<string, s
   return headers;
 }
 
-function rateError(check: RateCheck, result: RateResult, headers: Record<string, string>): GatewayError {
+function rateError(
+  check: RateCheck,
+  result: RateResult,
+  headers: Record<string, string>,
+): GatewayError {
   const retryAfterMs = result.ok ? 1000 : result.retryAfterMs;
   const unit = check.kind === 'requests' ? 'requests' : 'tokens';
-  return new GatewayError(`Rate limit reached for ${describe(check.level)}: ${check.limit} ${unit} per minute. Try again in ${duration(retryAfterMs)}.`, {
-    code: 'rate_limited', status: 429, retryAfterMs, failover: false, headers,
-  });
+  return new GatewayError(
+    `Rate limit reached for ${describe(check.level)}: ${check.limit} ${unit} per minute. Try again in ${duration(retryAfterMs)}.`,
+    {
+      code: 'rate_limited',
+      status: 429,
+      retryAfterMs,
+      failover: false,
+      headers,
+    },
+  );
 }
 
 /** `1.5s`, `250ms`: the form OpenAI uses in x-ratelimit-reset-*. */

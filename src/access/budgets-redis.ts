@@ -66,7 +66,10 @@ end
 return 0`;
 
 type ScriptClient = Redis & {
-  syBudgetReserve(numKeys: number, ...args: Array<string | number>): Promise<Array<string | number>>;
+  syBudgetReserve(
+    numKeys: number,
+    ...args: Array<string | number>
+  ): Promise<Array<string | number>>;
   syBudgetSettle(numKeys: number, ...args: Array<string | number>): Promise<number>;
 };
 
@@ -89,11 +92,14 @@ export function createRedisBudgets(options: RedisBudgetsOptions): BudgetCounters
   const leaseMs = options.leaseMs ?? 15 * 60_000;
   const base = `${options.prefix ?? 'switchyard:'}budget:`;
   const hashKey = (bucket: BudgetBucket) => `${base}${bucket.scope}:${bucket.periodStart}`;
-  const keysOf = (buckets: BudgetBucket[]) => buckets.flatMap((bucket) => [hashKey(bucket), `${hashKey(bucket)}:r`]);
+  const keysOf = (buckets: BudgetBucket[]) =>
+    buckets.flatMap((bucket) => [hashKey(bucket), `${hashKey(bucket)}:r`]);
   const member = (reservationId: string, amount: bigint) => `${reservationId}:${amount}`;
   // Keep a period's counters a week past its end, so late settles still find them.
   const ttlSeconds = (bucket: BudgetBucket, now: number) =>
-    Number.isFinite(bucket.periodEnd) ? Math.max(1, Math.ceil((bucket.periodEnd - now) / 1000) + 7 * 86_400) : 0;
+    Number.isFinite(bucket.periodEnd)
+      ? Math.max(1, Math.ceil((bucket.periodEnd - now) / 1000) + 7 * 86_400)
+      : 0;
 
   const seed = async (bucket: BudgetBucket) => {
     const spent = await options.load(bucket.scope, bucket.periodStart);
@@ -104,9 +110,20 @@ export function createRedisBudgets(options: RedisBudgetsOptions): BudgetCounters
     async reserve(buckets, reservationId, amount, now) {
       if (buckets.length === 0) return { ok: true };
       const keys = keysOf(buckets);
-      const perBucket = buckets.flatMap((bucket) => [bucket.hard ? bucket.limit.toString() : '-1', ttlSeconds(bucket, now)]);
+      const perBucket = buckets.flatMap((bucket) => [
+        bucket.hard ? bucket.limit.toString() : '-1',
+        ttlSeconds(bucket, now),
+      ]);
       for (let attempt = 0; attempt < 5; attempt++) {
-        const answer = await redis.syBudgetReserve(keys.length, ...keys, now, member(reservationId, amount), amount.toString(), now + leaseMs, ...perBucket);
+        const answer = await redis.syBudgetReserve(
+          keys.length,
+          ...keys,
+          now,
+          member(reservationId, amount),
+          amount.toString(),
+          now + leaseMs,
+          ...perBucket,
+        );
         const [status, index] = answer;
         if (status === 'ok') return { ok: true };
         const bucket = buckets[Number(index) - 1]!;
@@ -114,14 +131,24 @@ export function createRedisBudgets(options: RedisBudgetsOptions): BudgetCounters
           await seed(bucket);
           continue;
         }
-        return { ok: false, bucket, state: { spent: BigInt(String(answer[2])), reserved: BigInt(String(answer[3])) } };
+        return {
+          ok: false,
+          bucket,
+          state: { spent: BigInt(String(answer[2])), reserved: BigInt(String(answer[3])) },
+        };
       }
       throw new Error('budget reservation: bucket could not be seeded');
     },
     async settle(buckets, reservationId, reserved, spent) {
       if (buckets.length === 0) return;
       const keys = keysOf(buckets);
-      await redis.syBudgetSettle(keys.length, ...keys, member(reservationId, reserved), reserved.toString(), spent.toString());
+      await redis.syBudgetSettle(
+        keys.length,
+        ...keys,
+        member(reservationId, reserved),
+        reserved.toString(),
+        spent.toString(),
+      );
     },
     async state(bucket): Promise<BucketState> {
       const key = hashKey(bucket);

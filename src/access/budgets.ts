@@ -37,12 +37,22 @@ export type SpendLoader = (scope: string, periodStart: number) => Promise<bigint
 /** Live budget counters. */
 export interface BudgetCounters {
   /** Reserves `amount` µUSD in every bucket, or in none. */
-  reserve(buckets: BudgetBucket[], reservationId: string, amount: bigint, now: number): Promise<ReserveResult>;
+  reserve(
+    buckets: BudgetBucket[],
+    reservationId: string,
+    amount: bigint,
+    now: number,
+  ): Promise<ReserveResult>;
   /**
    * Ends a reservation: drops `reserved` and adds `spent` (the real cost, already written to the
    * database by the caller). `spent` 0 = release.
    */
-  settle(buckets: BudgetBucket[], reservationId: string, reserved: bigint, spent: bigint): Promise<void>;
+  settle(
+    buckets: BudgetBucket[],
+    reservationId: string,
+    reserved: bigint,
+    spent: bigint,
+  ): Promise<void>;
   /** Current state of a bucket (seeded from the database if untouched). */
   state(bucket: BudgetBucket): Promise<BucketState>;
 }
@@ -64,7 +74,8 @@ export function createMemoryBudgets(load: SpendLoader): BudgetCounters {
     if (!pending) {
       pending = load(bucket.scope, bucket.periodStart).then(
         (spent) => {
-          if (!buckets.has(key)) buckets.set(key, { spent, reserved: 0n, periodEnd: bucket.periodEnd });
+          if (!buckets.has(key))
+            buckets.set(key, { spent, reserved: 0n, periodEnd: bucket.periodEnd });
           loading.delete(key);
         },
         (error: unknown) => {
@@ -79,7 +90,8 @@ export function createMemoryBudgets(load: SpendLoader): BudgetCounters {
 
   const prune = (now: number) => {
     if (buckets.size < 10_000) return;
-    for (const [key, bucket] of buckets) if (bucket.periodEnd <= now && bucket.reserved === 0n) buckets.delete(key);
+    for (const [key, bucket] of buckets)
+      if (bucket.periodEnd <= now && bucket.reserved === 0n) buckets.delete(key);
   };
 
   return {

@@ -61,7 +61,15 @@ export function createConcurrencyGate(options: ConcurrencyOptions = {}): Concurr
     async acquire(slots, requestId, now) {
       if (slots.length === 0) return -1;
       const keys = slots.map((slot) => key(slot.scope));
-      const full = await redis.syConcurrencyAcquire(keys.length, ...keys, now, now + leaseMs, requestId, ...slots.map((slot) => slot.max), leaseMs);
+      const full = await redis.syConcurrencyAcquire(
+        keys.length,
+        ...keys,
+        now,
+        now + leaseMs,
+        requestId,
+        ...slots.map((slot) => slot.max),
+        leaseMs,
+      );
       return Number(full) - 1;
     },
     async release(scopes, requestId) {

@@ -53,14 +53,21 @@ export function countTokens(text: string): number {
  * fixed count per image), output from `max_completion_tokens` / `max_tokens` (or the model's
  * maximum, or `defaultMaxOutputTokens`) times `n`.
  */
-export function estimateTokens(body: ChatRequest | EmbeddingsRequest, operation: 'chat' | 'embeddings', options: EstimateOptions = {}): TokenEstimate {
-  if (operation === 'embeddings') return { inputTokens: embeddingTokens((body as EmbeddingsRequest).input), outputTokens: 0 };
+export function estimateTokens(
+  body: ChatRequest | EmbeddingsRequest,
+  operation: 'chat' | 'embeddings',
+  options: EstimateOptions = {},
+): TokenEstimate {
+  if (operation === 'embeddings')
+    return { inputTokens: embeddingTokens((body as EmbeddingsRequest).input), outputTokens: 0 };
   const chat = body as ChatRequest;
   const overhead = options.overhead ?? DEFAULT_OVERHEAD;
   const imageTokens = options.imageTokens ?? 85;
   let input = overhead.perRequest;
-  for (const message of chat.messages ?? []) input += overhead.perMessage + messageTokens(message, imageTokens);
-  if (Array.isArray(chat.tools) && chat.tools.length > 0) input += countTokens(JSON.stringify(chat.tools));
+  for (const message of chat.messages ?? [])
+    input += overhead.perMessage + messageTokens(message, imageTokens);
+  if (Array.isArray(chat.tools) && chat.tools.length > 0)
+    input += countTokens(JSON.stringify(chat.tools));
   const requested = positive(chat.max_completion_tokens) ?? positive(chat.max_tokens);
   const max = requested ?? options.modelMaxOutputTokens ?? options.defaultMaxOutputTokens ?? 4096;
   const choices = positive(chat.n) ?? 1;
@@ -73,12 +80,15 @@ function messageTokens(message: ChatMessage, imageTokens: number): number {
   if (typeof content === 'string') total += countTokens(content);
   else if (Array.isArray(content)) {
     for (const part of content as ChatContentPart[]) {
-      if (part.type === 'text' && typeof part['text'] === 'string') total += countTokens(part['text']);
+      if (part.type === 'text' && typeof part['text'] === 'string')
+        total += countTokens(part['text']);
       else if (part.type === 'image_url' || part.type === 'image') total += imageTokens;
     }
   }
-  for (const call of message.tool_calls ?? []) total += countTokens(call.function.name) + countTokens(call.function.arguments);
-  if (typeof message.reasoning_content === 'string') total += countTokens(message.reasoning_content);
+  for (const call of message.tool_calls ?? [])
+    total += countTokens(call.function.name) + countTokens(call.function.arguments);
+  if (typeof message.reasoning_content === 'string')
+    total += countTokens(message.reasoning_content);
   return total;
 }
 

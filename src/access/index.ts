@@ -1,7 +1,23 @@
 export { createAccess, isLoopback } from './access.js';
 export type { Access, AccessModule, AccessOptions, Admission, AdmissionRequest } from './access.js';
-export type { AccessAdmin, Actor, EntityPatch, KeyInput, KeyPatch, LevelStatus, ProjectInput, TenantInput } from './admin.js';
-export { budgetJson, keyJson, levelStatusJson, limitsJson, projectJson, tenantJson } from './admin-json.js';
+export type {
+  AccessAdmin,
+  Actor,
+  EntityPatch,
+  KeyInput,
+  KeyPatch,
+  LevelStatus,
+  ProjectInput,
+  TenantInput,
+} from './admin.js';
+export {
+  budgetJson,
+  keyJson,
+  levelStatusJson,
+  limitsJson,
+  projectJson,
+  tenantJson,
+} from './admin-json.js';
 export type { BudgetAlert } from './admission.js';
 export type { Budget, BudgetPeriod, Level, Limits, Policy } from './policy.js';
 export { MAX_BUDGET_MICROS, modelAllowed, periodOf } from './policy.js';

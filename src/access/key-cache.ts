@@ -15,7 +15,8 @@ export function refusal(resolved: KeyLookup, now: number): string | undefined {
   if (key.revokedAt !== null && key.revokedAt <= now) return 'API key has been revoked';
   if (key.status !== 'active') return 'API key is disabled';
   if (key.expiresAt !== null && key.expiresAt <= now) return 'API key has expired';
-  if (secretExpiresAt !== null && secretExpiresAt <= now) return 'API key was rotated and its grace period is over';
+  if (secretExpiresAt !== null && secretExpiresAt <= now)
+    return 'API key was rotated and its grace period is over';
   if (project.status !== 'active') return `Project ${project.id} is disabled`;
   if (tenant.status !== 'active') return `Tenant ${tenant.id} is disabled`;
   return undefined;
@@ -47,7 +48,12 @@ export function createKeyCache(repository: AccessRepository, ttlMs = 500): KeyCa
   const byId = new Map<string, Entry>();
   const pending = new Map<string, Promise<ResolvedKey | undefined>>();
 
-  const read = async (map: Map<string, Entry>, id: string, now: number, load: () => Promise<KeyLookup | undefined>) => {
+  const read = async (
+    map: Map<string, Entry>,
+    id: string,
+    now: number,
+    load: () => Promise<KeyLookup | undefined>,
+  ) => {
     const entry = map.get(id);
     if (entry && now - entry.loadedAt < ttlMs && now >= entry.loadedAt) return entry.value;
     const inFlight = pending.get(id);
@@ -66,10 +72,11 @@ export function createKeyCache(repository: AccessRepository, ttlMs = 500): KeyCa
 
   return {
     byHash: (hash, now) => read(byHash, hash, now, () => repository.findByHash(hash)),
-    byId: (keyId, now) => read(byId, `id:${keyId}`, now, async () => {
-      const found = await repository.findById(keyId);
-      return found && { ...found, secretExpiresAt: null };
-    }),
+    byId: (keyId, now) =>
+      read(byId, `id:${keyId}`, now, async () => {
+        const found = await repository.findById(keyId);
+        return found && { ...found, secretExpiresAt: null };
+      }),
     clear() {
       byHash.clear();
       byId.clear();

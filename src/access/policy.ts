@@ -27,11 +27,15 @@ export function periodOf(period: BudgetPeriod, now: number): { start: number; en
   const year = date.getUTCFullYear();
   const month = date.getUTCMonth();
   const day = date.getUTCDate();
-  if (period === 'day') return { start: Date.UTC(year, month, day), end: Date.UTC(year, month, day + 1) };
+  if (period === 'day')
+    return { start: Date.UTC(year, month, day), end: Date.UTC(year, month, day + 1) };
   if (period === 'week') {
     // ISO weeks start on Monday; getUTCDay() is 0 for Sunday.
     const sinceMonday = (date.getUTCDay() + 6) % 7;
-    return { start: Date.UTC(year, month, day - sinceMonday), end: Date.UTC(year, month, day - sinceMonday + 7) };
+    return {
+      start: Date.UTC(year, month, day - sinceMonday),
+      end: Date.UTC(year, month, day - sinceMonday + 7),
+    };
   }
   return { start: Date.UTC(year, month, 1), end: Date.UTC(year, month + 1, 1) };
 }
@@ -50,7 +54,10 @@ export function limitScope(level: Pick<Level, 'kind' | 'id'>): string {
  * Matches a model name against allow-list patterns: `*` matches any run of characters
  * (`gpt-4o*`, `*-mini`, `*`); anything else must be equal. Undefined or null patterns allow all.
  */
-export function modelAllowed(patterns: readonly string[] | null | undefined, model: string): boolean {
+export function modelAllowed(
+  patterns: readonly string[] | null | undefined,
+  model: string,
+): boolean {
   if (!patterns) return true;
   return patterns.some((pattern) => matchPattern(pattern, model));
 }
@@ -60,7 +67,12 @@ function matchPattern(pattern: string, value: string): boolean {
   const parts = pattern.split('*');
   const first = parts[0]!;
   const last = parts[parts.length - 1]!;
-  if (value.length < first.length + last.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+  if (
+    value.length < first.length + last.length ||
+    !value.startsWith(first) ||
+    !value.endsWith(last)
+  )
+    return false;
   let position = first.length;
   const end = value.length - last.length;
   for (let i = 1; i < parts.length - 1; i++) {

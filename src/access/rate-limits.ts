@@ -179,8 +179,22 @@ redis.call('HINCRBY', key, 't', -taken)
 return 1`;
 
 type ScriptClient = Redis & {
-  syRateConsume(key: string, first: number, current: number, limit: number, points: number, ttlMs: number): Promise<[number, number, number, number]>;
-  syRateAdjust(key: string, first: number, current: number, delta: number, slot: number, ttlMs: number): Promise<number>;
+  syRateConsume(
+    key: string,
+    first: number,
+    current: number,
+    limit: number,
+    points: number,
+    ttlMs: number,
+  ): Promise<[number, number, number, number]>;
+  syRateAdjust(
+    key: string,
+    first: number,
+    current: number,
+    delta: number,
+    slot: number,
+    ttlMs: number,
+  ): Promise<number>;
 };
 
 /**
@@ -195,7 +209,13 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
   const clock = options.clock ?? systemClock;
   const windowMs = (options.windowSeconds ?? 60) * 1000;
   const slotMs = windowMs / (options.slots ?? 60);
-  const frame = (now: number): Frame => ({ windowMs, slotMs, now, current: Math.floor(now / slotMs), first: Math.floor((now - windowMs) / slotMs) });
+  const frame = (now: number): Frame => ({
+    windowMs,
+    slotMs,
+    now,
+    current: Math.floor(now / slotMs),
+    first: Math.floor((now - windowMs) / slotMs),
+  });
   const memory = createMemoryWindows();
   const redis = options.redis as ScriptClient | undefined;
   if (!redis) {
@@ -223,8 +243,17 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
       const at = frame(clock());
       if (ready()) {
         try {
-          const [ok, total, freeing, newest] = await redis.syRateConsume(`${base}${kind}:${scope}`, at.first, at.current, limit, points, ttlMs);
-          return ok === 1 ? admitted(at, limit, total, newest) : refused(at, limit, total, freeing, newest);
+          const [ok, total, freeing, newest] = await redis.syRateConsume(
+            `${base}${kind}:${scope}`,
+            at.first,
+            at.current,
+            limit,
+            points,
+            ttlMs,
+          );
+          return ok === 1
+            ? admitted(at, limit, total, newest)
+            : refused(at, limit, total, freeing, newest);
         } catch (error) {
           // Redis failed mid-check: this process's window answers.
           options.onError?.(error);
@@ -237,7 +266,14 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
       const now = frame(clock());
       if (ready()) {
         try {
-          await redis.syRateAdjust(`${base}${kind}:${scope}`, now.first, now.current, delta, Math.floor((at ?? now.now) / slotMs), ttlMs);
+          await redis.syRateAdjust(
+            `${base}${kind}:${scope}`,
+            now.first,
+            now.current,
+            delta,
+            Math.floor((at ?? now.now) / slotMs),
+            ttlMs,
+          );
           return;
         } catch (error) {
           options.onError?.(error);
@@ -250,16 +286,31 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
 
 /** The answer for admitted points; `newest` is the newest slot holding points. */
 function admitted(frame: Frame, limit: number, total: number, newest: number): RateResult {
-  return { ok: true, at: frame.now, state: { limit, remaining: Math.max(0, limit - total), resetMs: leaves(frame, newest) } };
+  return {
+    ok: true,
+    at: frame.now,
+    state: { limit, remaining: Math.max(0, limit - total), resetMs: leaves(frame, newest) },
+  };
 }
 
 /**
  * The answer for refused points: retry when `freeing` (the oldest slot whose departure leaves
  * room for them) stops being counted; -1 = never (more points than the limit), a window.
  */
-function refused(frame: Frame, limit: number, total: number, freeing: number, newest: number): RateResult {
+function refused(
+  frame: Frame,
+  limit: number,
+  total: number,
+  freeing: number,
+  newest: number,
+): RateResult {
   const retryAfterMs = freeing < 0 ? frame.windowMs : Math.max(1, leaves(frame, freeing));
-  return { ok: false, at: frame.now, retryAfterMs, state: { limit, remaining: Math.max(0, limit - total), resetMs: leaves(frame, newest) } };
+  return {
+    ok: false,
+    at: frame.now,
+    retryAfterMs,
+    state: { limit, remaining: Math.max(0, limit - total), resetMs: leaves(frame, newest) },
+  };
 }
 
 /** Milliseconds until `slot` stops being counted (0 for none, -1): when the oldest counted slot passes it. */

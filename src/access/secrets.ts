@@ -29,7 +29,9 @@ export function hashSecret(secret: string): string {
  * instead of three (`safeEqual` hashed both sides, then `hashSecret` the token). `hash` is empty
  * when the token matched (nothing to look up).
  */
-export function secretMatcher(secret: string | undefined): (token: string) => { matches: boolean; hash: string } {
+export function secretMatcher(
+  secret: string | undefined,
+): (token: string) => { matches: boolean; hash: string } {
   const expected = secret === undefined ? undefined : createHash('sha256').update(secret).digest();
   return (token) => {
     const digest = createHash('sha256').update(token).digest();
@@ -45,5 +47,8 @@ export function displayPrefix(secret: string): string {
 
 /** Constant-time string comparison (through hashes, so lengths leak nothing either). */
 export function safeEqual(a: string, b: string): boolean {
-  return timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
+  return timingSafeEqual(
+    createHash('sha256').update(a).digest(),
+    createHash('sha256').update(b).digest(),
+  );
 }

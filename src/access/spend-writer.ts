@@ -28,7 +28,10 @@ export function createSpendWriter(ledger: Pick<AccessLedger, 'addSpend'>): Spend
         if (entry.amount <= 0n) continue;
         const key = `${entry.scope}@${entry.periodStart}`;
         const merged = pending.get(key);
-        pending.set(key, merged ? { ...merged, amount: merged.amount + entry.amount } : { ...entry });
+        pending.set(
+          key,
+          merged ? { ...merged, amount: merged.amount + entry.amount } : { ...entry },
+        );
       }
       if (!batch) {
         batch = new Promise<void>((resolve) => setImmediate(resolve)).then(() => {

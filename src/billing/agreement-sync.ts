@@ -17,17 +17,24 @@ import { type ClauseTerms, termsFromConfig, termsHash } from './agreements.js';
 export type ClauseChange = 'created' | 'updated' | 'versioned' | 'unchanged' | 'skipped';
 
 /** Applies `partners.*.revenueShare` from the config; retires config clauses no longer there. */
-export async function syncAgreements(database: Database, config: Pick<Config, 'partners'>, now: number): Promise<Record<string, ClauseChange>> {
+export async function syncAgreements(
+  database: Database,
+  config: Pick<Config, 'partners'>,
+  now: number,
+): Promise<Record<string, ClauseChange>> {
   const changes: Record<string, ClauseChange> = {};
   const partners = Object.entries(config.partners).sort(([a], [b]) => (a < b ? -1 : 1));
   for (const [partner, settings] of partners) {
     const terms = settings.revenueShare ? termsFromConfig(partner, settings.revenueShare) : null;
-    changes[partner] = await billingTransaction(database, (tx) => (terms ? putClause(tx, terms, 'config', now) : retireClause(tx, partner, 'config', now)));
+    changes[partner] = await billingTransaction(database, (tx) =>
+      terms ? putClause(tx, terms, 'config', now) : retireClause(tx, partner, 'config', now),
+    );
   }
   const configured = new Set(Object.keys(config.partners));
   await billingTransaction(database, async (tx) => {
     for (const clause of await tx.activeClauses()) {
-      if (clause.source === 'config' && !configured.has(clause.partner)) await tx.putClause({ ...clause, status: 'retired' }, now);
+      if (clause.source === 'config' && !configured.has(clause.partner))
+        await tx.putClause({ ...clause, status: 'retired' }, now);
     }
   });
   return changes;
@@ -37,7 +44,12 @@ export async function syncAgreements(database: Database, config: Pick<Config, 'p
  * Sets the active clause of `terms.partner` inside `tx`. A `config` change is skipped while an
  * admin clause is active for the partner.
  */
-export async function putClause(tx: BillingTx, terms: ClauseTerms, source: 'config' | 'admin', now: number): Promise<ClauseChange> {
+export async function putClause(
+  tx: BillingTx,
+  terms: ClauseTerms,
+  source: 'config' | 'admin',
+  now: number,
+): Promise<ClauseChange> {
   const all = await tx.partnerClauses(terms.partner);
   const active = all.find((clause) => clause.status === 'active');
   if (active && source === 'config' && active.source === 'admin') return 'skipped';
@@ -59,15 +71,33 @@ export async function putClause(tx: BillingTx, terms: ClauseTerms, source: 'conf
 }
 
 /** Retires the active clause of `partner` (of `source` only, when given). */
-export async function retireClause(tx: BillingTx, partner: string, source: 'config' | 'admin' | null, now: number): Promise<ClauseChange> {
+export async function retireClause(
+  tx: BillingTx,
+  partner: string,
+  source: 'config' | 'admin' | null,
+  now: number,
+): Promise<ClauseChange> {
   const active = (await tx.partnerClauses(partner)).find((clause) => clause.status === 'active');
   if (!active || (source !== null && active.source !== source)) return 'unchanged';
   await tx.putClause({ ...active, status: 'retired' }, now);
   return 'updated';
 }
 
-function fresh(terms: ClauseTerms, id: string, source: 'config' | 'admin', hash: string): ClauseRecord {
-  return { ...terms, id, status: 'active', source, termsHash: hash, basisTotal: 0n, accruedTotal: 0n };
+function fresh(
+  terms: ClauseTerms,
+  id: string,
+  source: 'config' | 'admin',
+  hash: string,
+): ClauseRecord {
+  return {
+    ...terms,
+    id,
+    status: 'active',
+    source,
+    termsHash: hash,
+    basisTotal: 0n,
+    accruedTotal: 0n,
+  };
 }
 
 function nextId(partner: string, existing: readonly ClauseRecord[]): string {

@@ -76,13 +76,20 @@ export interface AccrualStep {
  * supported (the ledger is µUSD); a rate outside [0, 1] or with more than six decimals throws.
  * @example termsFromConfig('azure', { revenueShare: { rate: '0.20', ... } }).ratePpm === 200000n
  */
-export function termsFromConfig(partner: string, config: NonNullable<PartnerConfig['revenueShare']>): ClauseTerms {
+export function termsFromConfig(
+  partner: string,
+  config: NonNullable<PartnerConfig['revenueShare']>,
+): ClauseTerms {
   const ratePpm = decimalToScaled(config.rate, 6);
-  if (ratePpm < 0n || ratePpm > MICROS) throw new RangeError(`partners.${partner}.revenueShare.rate must be between 0 and 1`);
+  if (ratePpm < 0n || ratePpm > MICROS)
+    throw new RangeError(`partners.${partner}.revenueShare.rate must be between 0 and 1`);
   const cap = config.cap === undefined ? null : decimalToScaled(config.cap, 6);
-  if (cap !== null && cap < 0n) throw new RangeError(`partners.${partner}.revenueShare.cap must not be negative`);
+  if (cap !== null && cap < 0n)
+    throw new RangeError(`partners.${partner}.revenueShare.cap must not be negative`);
   if (config.currency.toUpperCase() !== 'USD') {
-    throw new RangeError(`partners.${partner}.revenueShare.currency: only USD is supported (the ledger is in µUSD)`);
+    throw new RangeError(
+      `partners.${partner}.revenueShare.currency: only USD is supported (the ledger is in µUSD)`,
+    );
   }
   return {
     partner,
@@ -104,7 +111,15 @@ export function termsFromConfig(partner: string, config: NonNullable<PartnerConf
  * end and clawback policy may change in place.
  */
 export function termsHash(terms: ClauseTerms): string {
-  const fixed = [terms.partner, String(terms.ratePpm), terms.currency, terms.startsAt, terms.basis, terms.clouds, terms.models];
+  const fixed = [
+    terms.partner,
+    String(terms.ratePpm),
+    terms.currency,
+    terms.startsAt,
+    terms.basis,
+    terms.clouds,
+    terms.models,
+  ];
   return createHash('sha256').update(JSON.stringify(fixed)).digest('hex');
 }
 
@@ -119,7 +134,12 @@ export function counts(clause: ClauseTerms, sale: Sale): boolean {
   }
   if (clause.models !== null) {
     const model = sale.model ?? '';
-    if (!clause.models.some((pattern) => (pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model))) return false;
+    if (
+      !clause.models.some((pattern) =>
+        pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model,
+      )
+    )
+      return false;
   }
   return true;
 }

@@ -3,7 +3,15 @@ import { type Clock, systemClock } from '../core/clock.js';
 import type { Database, UsageEvent } from '../store/index.js';
 import { billingDb } from '../store/billing-schema.js';
 import { type ClauseRecord, billingTransaction } from '../store/billing-store.js';
-import { allClauses, balances, listPeriods, type PeriodRecord, requestTransactions, statementSubjects, unbalancedTransactions } from '../store/billing-queries.js';
+import {
+  allClauses,
+  balances,
+  listPeriods,
+  type PeriodRecord,
+  requestTransactions,
+  statementSubjects,
+  unbalancedTransactions,
+} from '../store/billing-queries.js';
 import { type AdjustmentResult, credit, refund, reverse } from './adjustments.js';
 import { type ClauseChange, putClause, retireClause, syncAgreements } from './agreement-sync.js';
 import { termsFromConfig } from './agreements.js';
@@ -17,7 +25,9 @@ import { closePeriod, getStatement, type Statement, type StatementKind } from '.
 /** Options of {@link createBilling}. */
 export interface BillingOptions {
   /** `billing.period` sets the period length; absent (a store-only CLI run) means `month`. */
-  config: Pick<Config, 'models' | 'partners'> & { billing?: Pick<Config['billing'], 'period'> | undefined };
+  config: Pick<Config, 'models' | 'partners'> & {
+    billing?: Pick<Config['billing'], 'period'> | undefined;
+  };
   database: Database;
   clock?: Clock;
   /** Length of accounting periods; overrides the config's `billing.period`. Default: the config's, else `month`. */
@@ -47,10 +57,22 @@ export interface Billing {
   start(): Promise<Record<string, ClauseChange>>;
   /** Waits until every recorded event is committed. */
   flush(): Promise<void>;
-  refund(input: { requestId: string; amount?: bigint; id?: string; memo?: string }): Promise<AdjustmentResult>;
-  credit(input: { tenantId: string; amount: bigint; id?: string; memo?: string }): Promise<AdjustmentResult>;
+  refund(input: {
+    requestId: string;
+    amount?: bigint;
+    id?: string;
+    memo?: string;
+  }): Promise<AdjustmentResult>;
+  credit(input: {
+    tenantId: string;
+    amount: bigint;
+    id?: string;
+    memo?: string;
+  }): Promise<AdjustmentResult>;
   reverse(input: { transactionId: string; memo?: string }): Promise<AdjustmentResult>;
-  closePeriod(period: string): Promise<{ period: string; closed: boolean; statements: Array<{ id: string; hash: string }> }>;
+  closePeriod(
+    period: string,
+  ): Promise<{ period: string; closed: boolean; statements: Array<{ id: string; hash: string }> }>;
   periods(): Promise<PeriodRecord[]>;
   statement(kind: StatementKind, subject: string, period: string): Promise<Statement>;
   /**
@@ -61,7 +83,10 @@ export interface Billing {
   report(query: ReportQuery): Promise<ReportRow[]>;
   clauses(): Promise<ClauseRecord[]>;
   /** Sets a partner's revenue-share clause through the admin API (wins over the config). */
-  putAgreement(partner: string, revenueShare: NonNullable<PartnerConfig['revenueShare']>): Promise<ClauseChange>;
+  putAgreement(
+    partner: string,
+    revenueShare: NonNullable<PartnerConfig['revenueShare']>,
+  ): Promise<ClauseChange>;
   /** Removes an admin clause (the config's applies again at the next start). */
   removeAgreement(partner: string): Promise<ClauseChange>;
   balances(throughPeriod?: string): Promise<Map<string, bigint>>;
@@ -85,7 +110,12 @@ export function createBilling(options: BillingOptions): Billing {
   const periodUnit = options.periodUnit ?? config.billing?.period ?? 'month';
   const rater = createRater(config);
   const deps = { database, now: clock, periodUnit };
-  const statementDeps = { ...deps, partners: Object.keys(config.partners).filter((id) => config.partners[id]?.revenueShare !== undefined) };
+  const statementDeps = {
+    ...deps,
+    partners: Object.keys(config.partners).filter(
+      (id) => config.partners[id]?.revenueShare !== undefined,
+    ),
+  };
   const meter = createMeter({
     post: (events) => postUsage({ ...deps, rater }, events),
     maxBatch: options.maxBatch ?? 2000,
@@ -105,12 +135,16 @@ export function createBilling(options: BillingOptions): Billing {
     closePeriod: (period) => closePeriod(statementDeps, period),
     periods: () => listPeriods(db),
     statement: (kind, subject, period) => getStatement(statementDeps, kind, subject, period),
-    customers: async (period) => (await statementSubjects(db, parsePeriod(period, periodUnit).id)).customers,
+    customers: async (period) =>
+      (await statementSubjects(db, parsePeriod(period, periodUnit).id)).customers,
     report: (query) => report(database, query),
     clauses: () => allClauses(db),
     putAgreement: (partner, revenueShare) =>
-      billingTransaction(database, (tx) => putClause(tx, termsFromConfig(partner, revenueShare), 'admin', clock())),
-    removeAgreement: (partner) => billingTransaction(database, (tx) => retireClause(tx, partner, 'admin', clock())),
+      billingTransaction(database, (tx) =>
+        putClause(tx, termsFromConfig(partner, revenueShare), 'admin', clock()),
+      ),
+    removeAgreement: (partner) =>
+      billingTransaction(database, (tx) => retireClause(tx, partner, 'admin', clock())),
     balances: (throughPeriod) => balances(db, throughPeriod),
     transactions: (requestId) => requestTransactions(db, requestId),
     async check() {

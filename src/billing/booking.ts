@@ -19,7 +19,12 @@ export interface Booking {
  * first open period from the current one on (an adjustment). The periods read stay locked
  * against closing until the transaction ends.
  */
-export async function bookings(tx: BillingTx, instants: readonly number[], now: number, unit: PeriodUnit): Promise<(at: number) => Booking> {
+export async function bookings(
+  tx: BillingTx,
+  instants: readonly number[],
+  now: number,
+  unit: PeriodUnit,
+): Promise<(at: number) => Booking> {
   const current = periodOf(now, unit);
   const own = new Map<string, PeriodBounds>();
   for (const at of instants) {
@@ -61,26 +66,42 @@ export interface ClauseLedger {
  * Locks the clauses `wanted` selects among the active ones (plus `alsoIds`, retired or not) and
  * tracks their totals in memory until {@link ClauseLedger.save}.
  */
-export async function lockClauses(tx: BillingTx, wanted: (clause: ClauseRecord) => boolean, alsoIds: readonly string[] = []): Promise<ClauseLedger> {
+export async function lockClauses(
+  tx: BillingTx,
+  wanted: (clause: ClauseRecord) => boolean,
+  alsoIds: readonly string[] = [],
+): Promise<ClauseLedger> {
   const active = await tx.activeClauses();
   const ids = new Set([...active.filter(wanted).map((clause) => clause.id), ...alsoIds]);
   const locked = await tx.lockClauses([...ids]);
   const byId = new Map(locked.map((clause) => [clause.id, { ...clause }]));
   const changed = new Set<string>();
   return {
-    matching: (sale) => [...byId.values()].filter((clause) => clause.status === 'active' && counts(clause, sale)),
+    matching: (sale) =>
+      [...byId.values()].filter((clause) => clause.status === 'active' && counts(clause, sale)),
     get: (id) => byId.get(id),
     apply(id, basisDelta, mode) {
       const clause = byId.get(id);
       if (!clause) return 0n;
-      const step = accrue({ basis: clause.basisTotal, accrued: clause.accruedTotal }, clause, basisDelta, mode);
+      const step = accrue(
+        { basis: clause.basisTotal, accrued: clause.accruedTotal },
+        clause,
+        basisDelta,
+        mode,
+      );
       clause.basisTotal = step.basis;
       clause.accruedTotal = step.accrued;
       changed.add(id);
       return step.delta;
     },
     async save(now) {
-      const totals = [...changed].map((id) => byId.get(id)!).map((clause) => ({ id: clause.id, basis: clause.basisTotal, accrued: clause.accruedTotal }));
+      const totals = [...changed]
+        .map((id) => byId.get(id)!)
+        .map((clause) => ({
+          id: clause.id,
+          basis: clause.basisTotal,
+          accrued: clause.accruedTotal,
+        }));
       await tx.saveTotals(totals, now);
     },
   };

@@ -62,6 +62,7 @@ export const INT64_MAX = 9_223_372_036_854_775_807n;
 
 /** Throws a RangeError when `amount` would not fit a 64-bit column. */
 export function assertInt64(amount: bigint, what: string): bigint {
-  if (amount > INT64_MAX || amount < -INT64_MAX) throw new RangeError(`${what} ${amount} does not fit in 64 bits`);
+  if (amount > INT64_MAX || amount < -INT64_MAX)
+    throw new RangeError(`${what} ${amount} does not fit in 64 bits`);
   return amount;
 }

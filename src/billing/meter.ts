@@ -129,5 +129,12 @@ function aboutData(error: unknown): boolean {
   if (error instanceof RangeError || error instanceof TypeError) return true;
   const code = (error as { code?: unknown } | null)?.code;
   // Postgres classes 22 (data exception) and 23 (integrity constraint); SQLite constraint/range errors.
-  return typeof code === 'string' && (/^2[23]/.test(code) || code.startsWith('SQLITE_CONSTRAINT') || code === 'SQLITE_RANGE' || code === 'SQLITE_TOOBIG' || code === 'SQLITE_MISMATCH');
+  return (
+    typeof code === 'string' &&
+    (/^2[23]/.test(code) ||
+      code.startsWith('SQLITE_CONSTRAINT') ||
+      code === 'SQLITE_RANGE' ||
+      code === 'SQLITE_TOOBIG' ||
+      code === 'SQLITE_MISMATCH')
+  );
 }

@@ -12,7 +12,11 @@ export type PeriodUnit = 'month' | 'week' | 'day';
 export const PERIOD_UNITS: readonly PeriodUnit[] = ['month', 'week', 'day'];
 
 /** The shape of a period id of each unit, for error messages. */
-export const PERIOD_ID_SHAPES: Readonly<Record<PeriodUnit, string>> = { month: 'YYYY-MM', week: 'YYYY-Www', day: 'YYYY-MM-DD' };
+export const PERIOD_ID_SHAPES: Readonly<Record<PeriodUnit, string>> = {
+  month: 'YYYY-MM',
+  week: 'YYYY-Www',
+  day: 'YYYY-MM-DD',
+};
 
 /** One period's id and bounds. */
 export interface PeriodBounds {
@@ -36,7 +40,11 @@ export function periodOf(at: number, unit: PeriodUnit = 'month'): PeriodBounds {
   const year = date.getUTCFullYear();
   const month = date.getUTCMonth();
   if (unit === 'month') {
-    return { id: `${pad(year, 4)}-${pad(month + 1, 2)}`, startsAt: Date.UTC(year, month, 1), endsAt: Date.UTC(year, month + 1, 1) };
+    return {
+      id: `${pad(year, 4)}-${pad(month + 1, 2)}`,
+      startsAt: Date.UTC(year, month, 1),
+      endsAt: Date.UTC(year, month + 1, 1),
+    };
   }
   if (unit === 'week') {
     const startsAt = mondayOf(Date.UTC(year, month, date.getUTCDate()));
@@ -58,11 +66,16 @@ export function parsePeriod(id: string, unit: PeriodUnit = 'month'): PeriodBound
   if (unit === 'week') {
     const match = WEEK_ID.exec(id);
     if (match) {
-      const bounds = periodOf(firstWeekOf(Number(match[1])) + (Number(match[2]) - 1) * 7 * DAY_MS, 'week');
+      const bounds = periodOf(
+        firstWeekOf(Number(match[1])) + (Number(match[2]) - 1) * 7 * DAY_MS,
+        'week',
+      );
       // Rejects W00, and W53 in a year of 52 weeks.
       if (bounds.id === id) return bounds;
     }
-    throw new TypeError(`not a period: "${id}" (expected ${PERIOD_ID_SHAPES.week}, an ISO week such as 2026-W48)`);
+    throw new TypeError(
+      `not a period: "${id}" (expected ${PERIOD_ID_SHAPES.week}, an ISO week such as 2026-W48)`,
+    );
   }
   const match = (unit === 'month' ? MONTH_ID : DAY_ID).exec(id);
   if (match) {

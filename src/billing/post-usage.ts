@@ -1,6 +1,11 @@
 import { GatewayError } from '../errors/index.js';
 import type { Database, UsageEvent } from '../store/index.js';
-import { billingTransaction, type Dimensions, type LedgerPostingRow, type RollupDelta } from '../store/billing-store.js';
+import {
+  billingTransaction,
+  type Dimensions,
+  type LedgerPostingRow,
+  type RollupDelta,
+} from '../store/billing-store.js';
 import { counts } from './agreements.js';
 import { bookings, lockClauses, rollupFor } from './booking.js';
 import { assertInt64, legs } from './legs.js';
@@ -35,7 +40,10 @@ export interface PostUsageDeps {
  * (`duplicate`); a replay with another payload is refused (`conflict`). Attribution is the
  * event's own `partner` and `deployment` (the cloud that served it), never re-derived.
  */
-export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent[]): Promise<UsageOutcome[]> {
+export async function postUsage(
+  deps: PostUsageDeps,
+  events: readonly UsageEvent[],
+): Promise<UsageOutcome[]> {
   if (events.length === 0) return [];
   // First occurrence of an id in the batch is written; later ones are compared with it.
   const first = new Map<string, UsageEvent>();
@@ -51,16 +59,29 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
       const stored = await tx.usageRows(replayed.map((event) => event.requestId));
       for (const event of replayed) {
         const previous = stored.get(event.requestId);
-        result.set(event.requestId, previous && payloadHash(previous) === payloadHash(event) ? { status: 'duplicate' } : conflict(event.requestId));
+        result.set(
+          event.requestId,
+          previous && payloadHash(previous) === payloadHash(event)
+            ? { status: 'duplicate' }
+            : conflict(event.requestId),
+        );
       }
     }
 
     const fresh = unique.filter((event) => inserted.has(event.requestId));
     const rated = fresh.map((event) => ({ event, rating: deps.rater.rate(event) }));
-    const priced = rated.filter(({ event, rating }) => billable(event) && (rating.revenue !== 0n || rating.cost !== 0n));
+    const priced = rated.filter(
+      ({ event, rating }) => billable(event) && (rating.revenue !== 0n || rating.cost !== 0n),
+    );
     const pricedEvents = new Set(priced.map((item) => item.event));
-    for (const { event } of rated) if (!pricedEvents.has(event)) result.set(event.requestId, { status: 'recorded' });
-    const bookingOf = await bookings(tx, priced.map(({ event }) => event.createdAt), now, deps.periodUnit);
+    for (const { event } of rated)
+      if (!pricedEvents.has(event)) result.set(event.requestId, { status: 'recorded' });
+    const bookingOf = await bookings(
+      tx,
+      priced.map(({ event }) => event.createdAt),
+      now,
+      deps.periodUnit,
+    );
 
     // Revenue and cost legs do not depend on any clause: write them before taking the clause
     // locks, so the section that serialises writers (lock → commit) holds as little as possible.
@@ -68,12 +89,37 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
       assertInt64(rating.revenue, 'revenue');
       assertInt64(rating.cost, 'cost');
       const dimensions = dimensionsOf(event);
-      const base = legs({ tenantId: event.tenantId, provider: dimensions.deployment, revenue: rating.revenue, cost: rating.cost, accruals: [] });
-      return { event, rating, dimensions, base, booking: bookingOf(event.createdAt), id: `u:${event.requestId}` };
+      const base = legs({
+        tenantId: event.tenantId,
+        provider: dimensions.deployment,
+        revenue: rating.revenue,
+        cost: rating.cost,
+        accruals: [],
+      });
+      return {
+        event,
+        rating,
+        dimensions,
+        base,
+        booking: bookingOf(event.createdAt),
+        id: `u:${event.requestId}`,
+      };
     });
-    await tx.insertEntries(drafts.flatMap((draft) => draft.base.map((leg, seq) => ({ transactionId: draft.id, seq, account: leg.account, amount: leg.amount, period: draft.booking.period }))));
+    await tx.insertEntries(
+      drafts.flatMap((draft) =>
+        draft.base.map((leg, seq) => ({
+          transactionId: draft.id,
+          seq,
+          account: leg.account,
+          amount: leg.amount,
+          period: draft.booking.period,
+        })),
+      ),
+    );
 
-    const clauses = await lockClauses(tx, (clause) => priced.some(({ event, rating }) => rating.revenue > 0n && counts(clause, saleOf(event))));
+    const clauses = await lockClauses(tx, (clause) =>
+      priced.some(({ event, rating }) => rating.revenue > 0n && counts(clause, saleOf(event))),
+    );
     const postings: LedgerPostingRow[] = [];
     const shares = new Map<string, bigint>();
     for (const { event, rating, dimensions, base, booking, id } of drafts) {
@@ -81,7 +127,12 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
       if (rating.revenue > 0n) {
         for (const clause of clauses.matching(saleOf(event))) {
           const accrual = clauses.apply(clause.id, rating.revenue, 'up');
-          shareLines.push({ clauseId: clause.id, partner: clause.partner, basisDelta: rating.revenue, accrualDelta: accrual });
+          shareLines.push({
+            clauseId: clause.id,
+            partner: clause.partner,
+            basisDelta: rating.revenue,
+            accrualDelta: accrual,
+          });
         }
       }
       const share = shareLines.reduce((sum, line) => sum + line.accrualDelta, 0n);
@@ -103,11 +154,26 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
         share,
         memo: null,
         // Only the share legs are left to write; they continue the sequence after the base legs.
-        entries: legs({ tenantId: event.tenantId, provider: '', revenue: 0n, cost: 0n, accruals: shareLines.map((line) => ({ partner: line.partner, amount: line.accrualDelta })) }),
+        entries: legs({
+          tenantId: event.tenantId,
+          provider: '',
+          revenue: 0n,
+          cost: 0n,
+          accruals: shareLines.map((line) => ({
+            partner: line.partner,
+            amount: line.accrualDelta,
+          })),
+        }),
         entriesFrom: base.length,
         shareLines,
       });
-      result.set(event.requestId, { status: 'posted', transactionId: id, revenue: rating.revenue, cost: rating.cost, share });
+      result.set(event.requestId, {
+        status: 'posted',
+        transactionId: id,
+        revenue: rating.revenue,
+        cost: rating.cost,
+        share,
+      });
     }
 
     const rollups = new Map<string, RollupDelta>();
@@ -135,7 +201,9 @@ export async function postUsage(deps: PostUsageDeps, events: readonly UsageEvent
     const outcome = outcomes.get(event.requestId)!;
     if (first.get(event.requestId) === event) return outcome;
     // A second copy within the same batch: compare with the first.
-    return payloadHash(first.get(event.requestId)!) === payloadHash(event) ? { status: 'duplicate' } : conflict(event.requestId);
+    return payloadHash(first.get(event.requestId)!) === payloadHash(event)
+      ? { status: 'duplicate' }
+      : conflict(event.requestId);
   });
 }
 
@@ -152,23 +220,43 @@ export function dimensionsOf(event: UsageEvent): Dimensions {
 }
 
 function saleOf(event: UsageEvent) {
-  return { partner: event.partner, deployment: event.deployment, model: event.model, at: event.createdAt };
+  return {
+    partner: event.partner,
+    deployment: event.deployment,
+    model: event.model,
+    at: event.createdAt,
+  };
 }
 
-function rollupOf(rollups: Map<string, RollupDelta>, dimensions: Dimensions, at: number): RollupDelta {
+function rollupOf(
+  rollups: Map<string, RollupDelta>,
+  dimensions: Dimensions,
+  at: number,
+): RollupDelta {
   const fresh = rollupFor(dimensions, at);
-  const key = [fresh.bucket, dimensions.tenantId, dimensions.projectId, dimensions.keyId, dimensions.model, dimensions.deployment, dimensions.partner].join('\u0000');
+  const key = [
+    fresh.bucket,
+    dimensions.tenantId,
+    dimensions.projectId,
+    dimensions.keyId,
+    dimensions.model,
+    dimensions.deployment,
+    dimensions.partner,
+  ].join('\u0000');
   let rollup = rollups.get(key);
   if (!rollup) rollups.set(key, (rollup = fresh));
   return rollup;
 }
 
 function conflict(requestId: string): UsageOutcome {
-  const error = new GatewayError(`usage for request ${requestId} was already recorded with a different payload`, {
-    code: 'invalid_request',
-    status: 409,
-    errorClass: 'conflict',
-    retryable: false,
-  });
+  const error = new GatewayError(
+    `usage for request ${requestId} was already recorded with a different payload`,
+    {
+      code: 'invalid_request',
+      status: 409,
+      errorClass: 'conflict',
+      retryable: false,
+    },
+  );
   return { status: 'conflict', error };
 }

@@ -57,7 +57,10 @@ export function parsePrice(price: TokenPrice, version = 0): ModelPrice {
  *
  * @example priceAt(config.models['gpt-4o-mini'], Date.parse('2026-01-01'))
  */
-export function priceAt(model: Pick<ModelConfig, 'price'> | undefined, at: number): ModelPrice | undefined {
+export function priceAt(
+  model: Pick<ModelConfig, 'price'> | undefined,
+  at: number,
+): ModelPrice | undefined {
   const price = model?.price;
   if (price === undefined) return undefined;
   const versions = Array.isArray(price) ? price : [price];
@@ -82,7 +85,10 @@ export function createPriceBook(models: Record<string, Pick<ModelConfig, 'price'
   for (const [name, model] of Object.entries(models)) {
     if (model.price === undefined) continue;
     const list = Array.isArray(model.price) ? model.price : [model.price];
-    parsed.set(name, list.map((price, index) => parsePrice(price, index)));
+    parsed.set(
+      name,
+      list.map((price, index) => parsePrice(price, index)),
+    );
   }
   return {
     at(model, at) {
@@ -91,7 +97,8 @@ export function createPriceBook(models: Record<string, Pick<ModelConfig, 'price'
       let best: ModelPrice | undefined;
       for (const version of versions) {
         const from = version.effective ?? Number.NEGATIVE_INFINITY;
-        if (from <= at && (!best || from >= (best.effective ?? Number.NEGATIVE_INFINITY))) best = version;
+        if (from <= at && (!best || from >= (best.effective ?? Number.NEGATIVE_INFINITY)))
+          best = version;
       }
       return best;
     },
@@ -108,7 +115,12 @@ export function costPicos(usage: Usage, price: ModelPrice): bigint {
   const reasoning = BigInt(Math.min(usage.reasoningTokens, usage.outputTokens));
   const input = BigInt(usage.inputTokens) - cached;
   const output = BigInt(usage.outputTokens) - reasoning;
-  return input * price.input + cached * price.cachedInput + output * price.output + reasoning * price.reasoning;
+  return (
+    input * price.input +
+    cached * price.cachedInput +
+    output * price.output +
+    reasoning * price.reasoning
+  );
 }
 
 /**

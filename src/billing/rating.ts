@@ -35,18 +35,24 @@ export function createRater(config: Pick<Config, 'models'>): Rater {
       const price = parsePrice(deployment.cost);
       costs.set(costKey(name, deployment.provider, deployment.model), price);
       // The first deployment on a provider also answers when the upstream model is unknown.
-      if (!costs.has(costKey(name, deployment.provider, null))) costs.set(costKey(name, deployment.provider, null), price);
+      if (!costs.has(costKey(name, deployment.provider, null)))
+        costs.set(costKey(name, deployment.provider, null), price);
     }
   }
   return {
     rate(event) {
-      if (!billable(event) || event.model === null) return { revenue: 0n, cost: 0n, priceVersion: null };
+      if (!billable(event) || event.model === null)
+        return { revenue: 0n, cost: 0n, priceVersion: null };
       const usage = usageOf(event);
       const price = book.at(event.model, event.createdAt);
-      const costPrice = event.deployment === null
-        ? undefined
-        : (costs.get(costKey(event.model, event.deployment, event.upstreamModel)) ?? costs.get(costKey(event.model, event.deployment, null)));
-      const applies = costPrice !== undefined && (costPrice.effective === undefined || costPrice.effective <= event.createdAt);
+      const costPrice =
+        event.deployment === null
+          ? undefined
+          : (costs.get(costKey(event.model, event.deployment, event.upstreamModel)) ??
+            costs.get(costKey(event.model, event.deployment, null)));
+      const applies =
+        costPrice !== undefined &&
+        (costPrice.effective === undefined || costPrice.effective <= event.createdAt);
       return {
         revenue: price ? costMicros(usage, price, 'half-even') : 0n,
         cost: applies ? costMicros(usage, costPrice, 'half-even') : 0n,
@@ -58,7 +64,12 @@ export function createRater(config: Pick<Config, 'models'>): Rater {
 
 /** True when the event used any tokens. Failed requests without tokens post nothing. */
 export function billable(event: UsageEvent): boolean {
-  return event.inputTokens > 0 || event.outputTokens > 0 || event.cachedInputTokens > 0 || event.reasoningTokens > 0;
+  return (
+    event.inputTokens > 0 ||
+    event.outputTokens > 0 ||
+    event.cachedInputTokens > 0 ||
+    event.reasoningTokens > 0
+  );
 }
 
 /**

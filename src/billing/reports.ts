@@ -1,7 +1,14 @@
 import { invalidRequest } from '../errors/index.js';
 import type { Database } from '../store/index.js';
 import { billingDb } from '../store/billing-schema.js';
-import { moneySums, type ReportColumn, type ReportFilters, type ReportSums, rollupSums, usageSums } from '../store/billing-reports.js';
+import {
+  moneySums,
+  type ReportColumn,
+  type ReportFilters,
+  type ReportSums,
+  rollupSums,
+  usageSums,
+} from '../store/billing-reports.js';
 
 /**
  * Usage and revenue reports by tenant, project, key, model, partner and cloud over any time
@@ -15,7 +22,14 @@ import { moneySums, type ReportColumn, type ReportFilters, type ReportSums, roll
 export type ReportDimension = 'tenant' | 'project' | 'key' | 'model' | 'partner' | 'cloud';
 
 /** Every report dimension, in display order. */
-export const REPORT_DIMENSIONS: readonly ReportDimension[] = ['tenant', 'project', 'key', 'model', 'partner', 'cloud'];
+export const REPORT_DIMENSIONS: readonly ReportDimension[] = [
+  'tenant',
+  'project',
+  'key',
+  'model',
+  'partner',
+  'cloud',
+];
 
 const COLUMN: Record<ReportDimension, ReportColumn> = {
   tenant: 'tenant_id',
@@ -55,14 +69,24 @@ export interface ReportRow {
 export async function report(database: Database, query: ReportQuery): Promise<ReportRow[]> {
   const groupBy = [...new Set(query.groupBy ?? [])];
   for (const dimension of [...groupBy, ...Object.keys(query.where ?? {})]) {
-    if (!(dimension in COLUMN)) throw invalidRequest(`unknown dimension "${dimension}" (use ${REPORT_DIMENSIONS.join(', ')})`, 'group_by');
+    if (!(dimension in COLUMN))
+      throw invalidRequest(
+        `unknown dimension "${dimension}" (use ${REPORT_DIMENSIONS.join(', ')})`,
+        'group_by',
+      );
   }
-  if (!Number.isSafeInteger(query.from) || !Number.isSafeInteger(query.to) || query.from >= query.to) {
+  if (
+    !Number.isSafeInteger(query.from) ||
+    !Number.isSafeInteger(query.to) ||
+    query.from >= query.to
+  ) {
     throw invalidRequest('`from` must be before `to`', 'from');
   }
   const columns = groupBy.map((dimension) => COLUMN[dimension]);
   const filters: ReportFilters = {};
-  for (const [dimension, value] of Object.entries(query.where ?? {}) as Array<[ReportDimension, string | undefined]>) {
+  for (const [dimension, value] of Object.entries(query.where ?? {}) as Array<
+    [ReportDimension, string | undefined]
+  >) {
     if (value !== undefined) filters[COLUMN[dimension]] = value;
   }
   const db = billingDb(database);
@@ -76,13 +100,24 @@ export async function report(database: Database, query: ReportQuery): Promise<Re
   const daysFrom = Math.min(up(hoursFrom, day), hoursTo);
   const daysTo = Math.max(down(hoursTo, day), daysFrom);
   const parts: ReportSums[][] = [];
-  for (const [from, to] of [[query.from, hoursFrom], [hoursTo, query.to]] as const) {
-    if (from < to) parts.push(await usageSums(db, from, to, columns, filters), await moneySums(db, from, to, columns, filters));
+  for (const [from, to] of [
+    [query.from, hoursFrom],
+    [hoursTo, query.to],
+  ] as const) {
+    if (from < to)
+      parts.push(
+        await usageSums(db, from, to, columns, filters),
+        await moneySums(db, from, to, columns, filters),
+      );
   }
-  for (const [from, to] of [[hoursFrom, daysFrom], [daysTo, hoursTo]] as const) {
+  for (const [from, to] of [
+    [hoursFrom, daysFrom],
+    [daysTo, hoursTo],
+  ] as const) {
     if (from < to) parts.push(await rollupSums(db, 'hour', from, to, columns, filters));
   }
-  if (daysFrom < daysTo) parts.push(await rollupSums(db, 'day', daysFrom, daysTo, columns, filters));
+  if (daysFrom < daysTo)
+    parts.push(await rollupSums(db, 'day', daysFrom, daysTo, columns, filters));
   const merged = new Map<string, ReportSums>();
   for (const row of parts.flat()) {
     const key = row.values.join('\u0000');
@@ -102,20 +137,26 @@ export async function report(database: Database, query: ReportQuery): Promise<Re
     into.share += row.share;
   }
   return [...merged.values()]
-    .map((row): ReportRow => ({
-      dimensions: Object.fromEntries(groupBy.map((dimension, index) => [dimension, row.values[index] ?? ''])),
-      requests: Number(row.requests),
-      errors: Number(row.errors),
-      inputTokens: Number(row.inputTokens),
-      cachedInputTokens: Number(row.cachedInputTokens),
-      outputTokens: Number(row.outputTokens),
-      reasoningTokens: Number(row.reasoningTokens),
-      revenue: row.revenue,
-      cost: row.cost,
-      share: row.share,
-      margin: row.revenue - row.cost - row.share,
-    }))
-    .sort((a, b) => (a.revenue === b.revenue ? compareValues(a, b, groupBy) : a.revenue > b.revenue ? -1 : 1));
+    .map(
+      (row): ReportRow => ({
+        dimensions: Object.fromEntries(
+          groupBy.map((dimension, index) => [dimension, row.values[index] ?? '']),
+        ),
+        requests: Number(row.requests),
+        errors: Number(row.errors),
+        inputTokens: Number(row.inputTokens),
+        cachedInputTokens: Number(row.cachedInputTokens),
+        outputTokens: Number(row.outputTokens),
+        reasoningTokens: Number(row.reasoningTokens),
+        revenue: row.revenue,
+        cost: row.cost,
+        share: row.share,
+        margin: row.revenue - row.cost - row.share,
+      }),
+    )
+    .sort((a, b) =>
+      a.revenue === b.revenue ? compareValues(a, b, groupBy) : a.revenue > b.revenue ? -1 : 1,
+    );
 }
 
 function compareValues(a: ReportRow, b: ReportRow, groupBy: readonly ReportDimension[]): number {

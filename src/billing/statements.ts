@@ -5,7 +5,13 @@ import { GatewayError, invalidRequest } from '../errors/index.js';
 import type { Database } from '../store/index.js';
 import { type BillingDb, billingDb } from '../store/billing-schema.js';
 import { billingTransaction } from '../store/billing-store.js';
-import { customerLines, forEachEntry, frozenStatement, partnerLines, statementSubjects } from '../store/billing-queries.js';
+import {
+  customerLines,
+  forEachEntry,
+  frozenStatement,
+  partnerLines,
+  statementSubjects,
+} from '../store/billing-queries.js';
 import { accounts } from './legs.js';
 import { parsePeriod, type PeriodUnit } from './periods.js';
 
@@ -62,12 +68,21 @@ export interface StatementDeps {
 }
 
 /** The statement of `subject` for `period`: frozen when the period is closed, else a draft. */
-export async function getStatement(deps: StatementDeps, kind: StatementKind, subject: string, period: string): Promise<Statement> {
+export async function getStatement(
+  deps: StatementDeps,
+  kind: StatementKind,
+  subject: string,
+  period: string,
+): Promise<Statement> {
   const bounds = parsePeriodOrThrow(period, deps.periodUnit);
   const db = billingDb(deps.database);
   const frozen = await frozenStatement(db, statementId(kind, subject, bounds.id));
   if (frozen) return JSON.parse(frozen.body) as Statement;
-  const closed = await db.selectFrom('billing_periods').select('status').where('id', '=', bounds.id).executeTakeFirst();
+  const closed = await db
+    .selectFrom('billing_periods')
+    .select('status')
+    .where('id', '=', bounds.id)
+    .executeTakeFirst();
   return buildStatement(db, kind, subject, bounds, closed?.status === 'closed' ? 'final' : 'draft');
 }
 
@@ -75,18 +90,28 @@ export async function getStatement(deps: StatementDeps, kind: StatementKind, sub
  * Closes `period` and freezes its statements, in one transaction. The period must have ended.
  * Closing an already closed period changes nothing. Returns the frozen statements' ids and hashes.
  */
-export async function closePeriod(deps: StatementDeps, period: string): Promise<{ period: string; closed: boolean; statements: Array<{ id: string; hash: string }> }> {
+export async function closePeriod(
+  deps: StatementDeps,
+  period: string,
+): Promise<{ period: string; closed: boolean; statements: Array<{ id: string; hash: string }> }> {
   const bounds = parsePeriodOrThrow(period, deps.periodUnit);
   return billingTransaction(deps.database, async (tx) => {
     const now = deps.now();
-    if (bounds.endsAt > now) throw invalidRequest(`period ${bounds.id} has not ended yet`, 'period');
+    if (bounds.endsAt > now)
+      throw invalidRequest(`period ${bounds.id} has not ended yet`, 'period');
     const closed = await tx.closePeriod(bounds, now);
     if (!closed) return { period: bounds.id, closed: false, statements: [] };
     const subjects = await statementSubjects(tx.db, bounds.id);
     const partners = [...new Set([...subjects.partners, ...deps.partners])].sort();
     const statements = [
-      ...(await Promise.all(partners.map((partner) => buildStatement(tx.db, 'partner', partner, bounds, 'final')))),
-      ...(await Promise.all(subjects.customers.map((tenant) => buildStatement(tx.db, 'customer', tenant, bounds, 'final')))),
+      ...(await Promise.all(
+        partners.map((partner) => buildStatement(tx.db, 'partner', partner, bounds, 'final')),
+      )),
+      ...(await Promise.all(
+        subjects.customers.map((tenant) =>
+          buildStatement(tx.db, 'customer', tenant, bounds, 'final'),
+        ),
+      )),
     ];
     const rows = statements.map((statement) => ({
       id: statementId(statement.kind, statement.subject, statement.period),
@@ -98,18 +123,31 @@ export async function closePeriod(deps: StatementDeps, period: string): Promise<
       body: JSON.stringify(statement),
     }));
     await tx.insertStatements(rows, now);
-    return { period: bounds.id, closed: true, statements: rows.map((row) => ({ id: row.id, hash: row.hash })) };
+    return {
+      period: bounds.id,
+      closed: true,
+      statements: rows.map((row) => ({ id: row.id, hash: row.hash })),
+    };
   });
 }
 
 /** Computes a statement from the ledger (no caching). */
-export async function buildStatement(db: BillingDb, kind: StatementKind, subject: string, bounds: { id: string; startsAt: number; endsAt: number }, status: 'draft' | 'final'): Promise<Statement> {
+export async function buildStatement(
+  db: BillingDb,
+  kind: StatementKind,
+  subject: string,
+  bounds: { id: string; startsAt: number; endsAt: number },
+  status: 'draft' | 'final',
+): Promise<Statement> {
   const main = kind === 'partner' ? accounts.sharePayable(subject) : accounts.receivable(subject);
   const covered = kind === 'partner' ? [accounts.shareExpense(subject), main] : [main];
   const hash = createHash('sha256');
   let count = 0;
   let balance = 0n;
-  const scope = kind === 'partner' ? { kind, partner: subject, period: bounds.id, accounts: covered } : { kind, tenantId: subject, period: bounds.id, accounts: covered };
+  const scope =
+    kind === 'partner'
+      ? { kind, partner: subject, period: bounds.id, accounts: covered }
+      : { kind, tenantId: subject, period: bounds.id, accounts: covered };
   await forEachEntry(db, scope, (rows) => {
     for (const row of rows) {
       hash.update(`${row.transactionId}|${row.seq}|${row.account}|${row.amount}\n`);
@@ -117,7 +155,10 @@ export async function buildStatement(db: BillingDb, kind: StatementKind, subject
     }
     count += rows.length;
   });
-  const records = kind === 'partner' ? await partnerLines(db, subject, bounds.id) : await customerLines(db, subject, bounds.id);
+  const records =
+    kind === 'partner'
+      ? await partnerLines(db, subject, bounds.id)
+      : await customerLines(db, subject, bounds.id);
   const lines: StatementLine[] = records.map((line) => ({
     kind: line.kind,
     model: line.model,
@@ -127,21 +168,53 @@ export async function buildStatement(db: BillingDb, kind: StatementKind, subject
     amount: usd(line.basis),
     ...(kind === 'partner' ? { accrued: usd(line.accrued) } : {}),
   }));
-  const sum = (pick: (line: (typeof records)[number]) => bigint, filter: (line: (typeof records)[number]) => boolean = () => true) =>
-    records.filter(filter).reduce((total, line) => total + pick(line), 0n);
+  const sum = (
+    pick: (line: (typeof records)[number]) => bigint,
+    filter: (line: (typeof records)[number]) => boolean = () => true,
+  ) => records.filter(filter).reduce((total, line) => total + pick(line), 0n);
   const totals: Record<string, string> =
     kind === 'partner'
       ? {
           basis: usd(sum((line) => line.basis)),
           accrued: usd(sum((line) => line.accrued)),
-          adjustments: usd(sum((line) => line.accrued, (line) => line.adjustsPeriod !== null)),
+          adjustments: usd(
+            sum(
+              (line) => line.accrued,
+              (line) => line.adjustsPeriod !== null,
+            ),
+          ),
         }
       : {
-          charges: usd(sum((line) => line.basis, (line) => line.kind === 'usage')),
-          refunds: usd(sum((line) => line.basis, (line) => line.kind === 'refund')),
-          credits: usd(sum((line) => line.basis, (line) => line.kind === 'credit')),
-          reversals: usd(sum((line) => line.basis, (line) => line.kind === 'reversal')),
-          adjustments: usd(sum((line) => line.basis, (line) => line.adjustsPeriod !== null)),
+          charges: usd(
+            sum(
+              (line) => line.basis,
+              (line) => line.kind === 'usage',
+            ),
+          ),
+          refunds: usd(
+            sum(
+              (line) => line.basis,
+              (line) => line.kind === 'refund',
+            ),
+          ),
+          credits: usd(
+            sum(
+              (line) => line.basis,
+              (line) => line.kind === 'credit',
+            ),
+          ),
+          reversals: usd(
+            sum(
+              (line) => line.basis,
+              (line) => line.kind === 'reversal',
+            ),
+          ),
+          adjustments: usd(
+            sum(
+              (line) => line.basis,
+              (line) => line.adjustsPeriod !== null,
+            ),
+          ),
           net: usd(sum((line) => line.basis)),
         };
   return {
@@ -156,7 +229,12 @@ export async function buildStatement(db: BillingDb, kind: StatementKind, subject
     lines,
     totals,
     // Partner payable is a credit balance: shown as the amount owed (positive).
-    entries: { accounts: covered, count, balance: usd(kind === 'partner' ? -balance : balance), hash: `sha256:${hash.digest('hex')}` },
+    entries: {
+      accounts: covered,
+      count,
+      balance: usd(kind === 'partner' ? -balance : balance),
+      hash: `sha256:${hash.digest('hex')}`,
+    },
   };
 }
 
@@ -165,12 +243,46 @@ export async function buildStatement(db: BillingDb, kind: StatementKind, subject
  * statement's identity and entry hash.
  */
 export function statementCsv(statement: Statement): string {
-  const header = ['statement', 'subject', 'period', 'status', 'line', 'model', 'cloud', 'adjusts_period', 'transactions', 'amount_usd', 'accrued_usd', 'hash'];
+  const header = [
+    'statement',
+    'subject',
+    'period',
+    'status',
+    'line',
+    'model',
+    'cloud',
+    'adjusts_period',
+    'transactions',
+    'amount_usd',
+    'accrued_usd',
+    'hash',
+  ];
   const base = [statement.kind, statement.subject, statement.period, statement.status];
-  const rows = statement.lines.map((line) => [...base, line.kind, line.model, line.cloud, line.adjusts_period ?? '', String(line.transactions), line.amount, line.accrued ?? '', statement.entries.hash]);
+  const rows = statement.lines.map((line) => [
+    ...base,
+    line.kind,
+    line.model,
+    line.cloud,
+    line.adjusts_period ?? '',
+    String(line.transactions),
+    line.amount,
+    line.accrued ?? '',
+    statement.entries.hash,
+  ]);
   const transactions = statement.lines.reduce((total, line) => total + line.transactions, 0);
-  const amount = statement.kind === 'partner' ? statement.totals['basis']! : statement.totals['net']!;
-  rows.push([...base, 'total', '', '', '', String(transactions), amount, statement.totals['accrued'] ?? '', statement.entries.hash]);
+  const amount =
+    statement.kind === 'partner' ? statement.totals['basis']! : statement.totals['net']!;
+  rows.push([
+    ...base,
+    'total',
+    '',
+    '',
+    '',
+    String(transactions),
+    amount,
+    statement.totals['accrued'] ?? '',
+    statement.entries.hash,
+  ]);
   return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';
 }
 
@@ -184,11 +296,15 @@ export function usd(micros: bigint): string {
   return scaledToDecimal(micros, 6);
 }
 
-
 function parsePeriodOrThrow(period: string, unit: PeriodUnit) {
   try {
     return parsePeriod(period, unit);
   } catch (error) {
-    throw new GatewayError((error as Error).message, { code: 'invalid_request', status: 400, param: 'period', retryable: false });
+    throw new GatewayError((error as Error).message, {
+      code: 'invalid_request',
+      status: 400,
+      param: 'period',
+      retryable: false,
+    });
   }
 }

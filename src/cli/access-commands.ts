@@ -19,7 +19,10 @@ export interface Output {
   stdin?: NodeJS.ReadableStream;
 }
 
-const STDIO: Output = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) };
+const STDIO: Output = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text),
+};
 
 interface Common {
   url?: string;
@@ -43,7 +46,11 @@ interface PolicyFlags {
 
 /** Registers the access commands on `program`. */
 export function registerAccessCommands(program: Command, output: Output = STDIO): void {
-  const run = (work: (target: AdminTarget, options: any, ...args: string[]) => Promise<unknown>, render: (result: any, options: any) => string) =>
+  const run =
+    (
+      work: (target: AdminTarget, options: any, ...args: string[]) => Promise<unknown>,
+      render: (result: any, options: any) => string,
+    ) =>
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
       const options = command.opts() as Common;
@@ -59,7 +66,10 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
     };
   const common = (command: Command) =>
     command
-      .option('--url <url>', 'Switchyard base URL (default $SWITCHYARD_URL or http://127.0.0.1:8080)')
+      .option(
+        '--url <url>',
+        'Switchyard base URL (default $SWITCHYARD_URL or http://127.0.0.1:8080)',
+      )
       .option('--key <key>', 'master key (default $SWITCHYARD_MASTER_KEY)')
       .option('--json', 'print the JSON answer');
 
@@ -68,54 +78,149 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
     const group = program.command(kind).description(`manage ${kind} through the admin API`);
     const path = `/${kind}`;
     const create = common(policy(group.command('create').description(`create a ${singular}`)));
-    if (kind === 'tenants') create.requiredOption('--name <name>', 'display name').option('--id <id>', 'id (default: generated)');
-    if (kind === 'projects') create.requiredOption('--tenant <id>', 'tenant').requiredOption('--name <name>', 'display name').option('--id <id>', 'id (default: generated)');
-    if (kind === 'keys') keyFlags(create.requiredOption('--project <id>', 'project').option('--name <name>', 'display name'));
+    if (kind === 'tenants')
+      create
+        .requiredOption('--name <name>', 'display name')
+        .option('--id <id>', 'id (default: generated)');
+    if (kind === 'projects')
+      create
+        .requiredOption('--tenant <id>', 'tenant')
+        .requiredOption('--name <name>', 'display name')
+        .option('--id <id>', 'id (default: generated)');
+    if (kind === 'keys')
+      keyFlags(
+        create.requiredOption('--project <id>', 'project').option('--name <name>', 'display name'),
+      );
     create.action(
       run(
-        (target, options) => adminRequest(target, 'POST', path, { ...(kind === 'keys' ? keyBody(options) : entityBody(options, true)), ...(options.id ? { id: options.id } : {}), ...(options.tenant ? { tenant_id: options.tenant } : {}), ...(options.project ? { project_id: options.project } : {}) }),
-        (result) => (kind === 'keys' ? `${details(summary(result))}\nsecret:  ${result.secret}\n(shown once: store it now; only its hash is kept)\n` : details(summary(result))),
+        (target, options) =>
+          adminRequest(target, 'POST', path, {
+            ...(kind === 'keys' ? keyBody(options) : entityBody(options, true)),
+            ...(options.id ? { id: options.id } : {}),
+            ...(options.tenant ? { tenant_id: options.tenant } : {}),
+            ...(options.project ? { project_id: options.project } : {}),
+          }),
+        (result) =>
+          kind === 'keys'
+            ? `${details(summary(result))}\nsecret:  ${result.secret}\n(shown once: store it now; only its hash is kept)\n`
+            : details(summary(result)),
       ),
     );
 
-    const list = common(group.command('list').description(`list ${kind}`)).option('--limit <n>', 'page size (1-1000)', integer).option('--after <id>', 'the last id of the previous page');
+    const list = common(group.command('list').description(`list ${kind}`))
+      .option('--limit <n>', 'page size (1-1000)', integer)
+      .option('--after <id>', 'the last id of the previous page');
     if (kind !== 'tenants') list.option('--tenant <id>', 'only this tenant');
     if (kind === 'keys') list.option('--project <id>', 'only this project');
     list.action(
       run(
-        (target, options) => adminRequest(target, 'GET', `${path}${query({ limit: options.limit, after: options.after, tenant_id: options.tenant, project_id: options.project })}`),
-        (result) => listTable(kind, result.data) + (result.has_more ? `(more: --after ${result.last_id})\n` : ''),
+        (target, options) =>
+          adminRequest(
+            target,
+            'GET',
+            `${path}${query({ limit: options.limit, after: options.after, tenant_id: options.tenant, project_id: options.project })}`,
+          ),
+        (result) =>
+          listTable(kind, result.data) +
+          (result.has_more ? `(more: --after ${result.last_id})\n` : ''),
       ),
     );
 
-    common(group.command('show <id>').description(`show a ${singular}, its limits in force and current spend`)).action(
-      run((target, _options, id) => adminRequest(target, 'GET', `${path}/${encodeURIComponent(id!)}`), (result) => details(summary(result)) + '\n' + levelsTable(result.levels)),
+    common(
+      group
+        .command('show <id>')
+        .description(`show a ${singular}, its limits in force and current spend`),
+    ).action(
+      run(
+        (target, _options, id) => adminRequest(target, 'GET', `${path}/${encodeURIComponent(id!)}`),
+        (result) => details(summary(result)) + '\n' + levelsTable(result.levels),
+      ),
     );
 
-    const update = common(policy(group.command('update <id>').description(`change a ${singular}; "none" clears a limit or the budget`)));
-    update.option('--disable', 'refuse its requests').option('--enable', 'serve its requests again');
+    const update = common(
+      policy(
+        group
+          .command('update <id>')
+          .description(`change a ${singular}; "none" clears a limit or the budget`),
+      ),
+    );
+    update
+      .option('--disable', 'refuse its requests')
+      .option('--enable', 'serve its requests again');
     if (kind === 'keys') keyFlags(update);
-    update.action(run((target, options, id) => adminRequest(target, 'PATCH', `${path}/${encodeURIComponent(id!)}`, kind === 'keys' ? keyBody(options) : entityBody(options, false)), (result) => details(summary(result))));
+    update.action(
+      run(
+        (target, options, id) =>
+          adminRequest(
+            target,
+            'PATCH',
+            `${path}/${encodeURIComponent(id!)}`,
+            kind === 'keys' ? keyBody(options) : entityBody(options, false),
+          ),
+        (result) => details(summary(result)),
+      ),
+    );
 
     if (kind === 'keys') {
-      common(group.command('rotate <id>').description('issue a new secret; the old one works for the grace period'))
-        .option('--grace <seconds>', 'how long the old secret keeps working (default 3600)', integer)
+      common(
+        group
+          .command('rotate <id>')
+          .description('issue a new secret; the old one works for the grace period'),
+      )
+        .option(
+          '--grace <seconds>',
+          'how long the old secret keeps working (default 3600)',
+          integer,
+        )
         .action(
           run(
-            (target, options, id) => adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/rotate`, options.grace === undefined ? {} : { grace_seconds: options.grace }),
-            (result) => `${details(summary(result))}\nsecret:  ${result.secret}\n(shown once; the old secret works until ${result.previous_valid_until})\n`,
+            (target, options, id) =>
+              adminRequest(
+                target,
+                'POST',
+                `${path}/${encodeURIComponent(id!)}/rotate`,
+                options.grace === undefined ? {} : { grace_seconds: options.grace },
+              ),
+            (result) =>
+              `${details(summary(result))}\nsecret:  ${result.secret}\n(shown once; the old secret works until ${result.previous_valid_until})\n`,
           ),
         );
-      common(group.command('revoke <id>').description('revoke the key at once, on every replica')).action(
-        run((target, _options, id) => adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/revoke`), (result) => details(summary(result))),
+      common(
+        group.command('revoke <id>').description('revoke the key at once, on every replica'),
+      ).action(
+        run(
+          (target, _options, id) =>
+            adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/revoke`),
+          (result) => details(summary(result)),
+        ),
       );
-      common(group.command('import <file>').description('create many keys from a CSV or JSON Lines file ("-" reads stdin), with a progress bar'))
-        .option('--format <format>', 'csv | jsonl (default: from the extension: .csv, .jsonl, .ndjson)', format)
+      common(
+        group
+          .command('import <file>')
+          .description(
+            'create many keys from a CSV or JSON Lines file ("-" reads stdin), with a progress bar',
+          ),
+      )
+        .option(
+          '--format <format>',
+          'csv | jsonl (default: from the extension: .csv, .jsonl, .ndjson)',
+          format,
+        )
         .option('--concurrency <n>', 'keys created at once (1-64)', concurrency, 4)
-        .option('--continue-on-error', 'import the valid rows and go on past failed ones (default: nothing if any row is invalid; stop at the first failure)')
+        .option(
+          '--continue-on-error',
+          'import the valid rows and go on past failed ones (default: nothing if any row is invalid; stop at the first failure)',
+        )
         .option('--dry-run', 'check every row and show what would be created; create nothing')
-        .option('--secrets-out <file>', 'write the secrets here (created with mode 0600; never overwritten) instead of stdout')
-        .option('--secrets-format <format>', 'csv | jsonl (default: from the --secrets-out extension, else the input format)', format)
+        .option(
+          '--secrets-out <file>',
+          'write the secrets here (created with mode 0600; never overwritten) instead of stdout',
+        )
+        .option(
+          '--secrets-format <format>',
+          'csv | jsonl (default: from the --secrets-out extension, else the input format)',
+          format,
+        )
         .option('--quiet', 'no progress bar')
         .addHelpText('after', IMPORT_HELP)
         .action(async (file: string, _options: unknown, command: Command) => {
@@ -124,8 +229,16 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
         });
     } else {
       for (const verb of ['disable', 'enable'] as const) {
-        common(group.command(`${verb} <id>`).description(`${verb} the ${singular} (and every key under it)`)).action(
-          run((target, _options, id) => adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/${verb}`), (result) => details(summary(result))),
+        common(
+          group
+            .command(`${verb} <id>`)
+            .description(`${verb} the ${singular} (and every key under it)`),
+        ).action(
+          run(
+            (target, _options, id) =>
+              adminRequest(target, 'POST', `${path}/${encodeURIComponent(id!)}/${verb}`),
+            (result) => details(summary(result)),
+          ),
         );
       }
     }
@@ -138,8 +251,23 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
     .option('--after <id>', 'the last id of the previous page')
     .action(
       run(
-        (target, options) => adminRequest(target, 'GET', `/audit${query({ target_type: options.targetType, target_id: options.targetId, limit: options.limit, after: options.after })}`),
-        (result) => table(['at', 'actor', 'action', 'target', 'id'], result.data.map((entry: any) => [entry.at, entry.actor, entry.action, `${entry.target_type}:${entry.target_id}`, entry.id])),
+        (target, options) =>
+          adminRequest(
+            target,
+            'GET',
+            `/audit${query({ target_type: options.targetType, target_id: options.targetId, limit: options.limit, after: options.after })}`,
+          ),
+        (result) =>
+          table(
+            ['at', 'actor', 'action', 'target', 'id'],
+            result.data.map((entry: any) => [
+              entry.at,
+              entry.actor,
+              entry.action,
+              `${entry.target_type}:${entry.target_id}`,
+              entry.id,
+            ]),
+          ),
       ),
     );
 }
@@ -159,10 +287,18 @@ function policy(command: Command): Command {
 }
 
 function keyFlags(command: Command): Command {
-  return command.option('--models <patterns>', 'allowed models, comma-separated ("gpt-4o*"; "all" for every model)').option('--expires <instant>', 'expiry (ISO date-time; "never" to clear)');
+  return command
+    .option(
+      '--models <patterns>',
+      'allowed models, comma-separated ("gpt-4o*"; "all" for every model)',
+    )
+    .option('--expires <instant>', 'expiry (ISO date-time; "never" to clear)');
 }
 
-function entityBody(options: PolicyFlags & { disable?: boolean; enable?: boolean }, creating: boolean): Record<string, unknown> {
+function entityBody(
+  options: PolicyFlags & { disable?: boolean; enable?: boolean },
+  creating: boolean,
+): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   if (options.name !== undefined) body['name'] = options.name;
   if (options.disable) body['status'] = 'disabled';
@@ -178,7 +314,12 @@ function entityBody(options: PolicyFlags & { disable?: boolean; enable?: boolean
   const amount = budgetMicros(options);
   if (amount === null) body['budget'] = null;
   else if (amount !== undefined) {
-    body['budget'] = { amount_micros: amount, period: options.period ?? 'month', mode: options.soft ? 'soft' : 'hard', ...(options.alert === undefined ? {} : { alert_percent: options.alert }) };
+    body['budget'] = {
+      amount_micros: amount,
+      period: options.period ?? 'month',
+      mode: options.soft ? 'soft' : 'hard',
+      ...(options.alert === undefined ? {} : { alert_percent: options.alert }),
+    };
   } else if (options.period !== undefined || options.soft || options.alert !== undefined) {
     throw new InvalidArgumentError('--period, --soft and --alert need --budget or --budget-usd');
   }
@@ -188,21 +329,33 @@ function entityBody(options: PolicyFlags & { disable?: boolean; enable?: boolean
   return body;
 }
 
-function keyBody(options: PolicyFlags & { models?: string; expires?: string }): Record<string, unknown> {
+function keyBody(
+  options: PolicyFlags & { models?: string; expires?: string },
+): Record<string, unknown> {
   const body = entityBody(options, false);
-  if (options.models !== undefined) body['allowed_models'] = options.models === 'all' ? null : options.models.split(',').map((item) => item.trim()).filter(Boolean);
-  if (options.expires !== undefined) body['expires_at'] = options.expires === 'never' ? null : options.expires;
+  if (options.models !== undefined)
+    body['allowed_models'] =
+      options.models === 'all'
+        ? null
+        : options.models
+            .split(',')
+            .map((item) => item.trim())
+            .filter(Boolean);
+  if (options.expires !== undefined)
+    body['expires_at'] = options.expires === 'never' ? null : options.expires;
   return body;
 }
 
 function budgetMicros(options: PolicyFlags): string | null | undefined {
   if (options.budget === 'none') return null;
   if (options.budget !== undefined) {
-    if (!/^\d+$/.test(options.budget)) throw new InvalidArgumentError('--budget is a whole number of µUSD (or "none")');
+    if (!/^\d+$/.test(options.budget))
+      throw new InvalidArgumentError('--budget is a whole number of µUSD (or "none")');
     return options.budget;
   }
   if (options.budgetUsd !== undefined) {
-    if (!isDecimalString(options.budgetUsd)) throw new InvalidArgumentError('--budget-usd is a decimal amount such as 25.50');
+    if (!isDecimalString(options.budgetUsd))
+      throw new InvalidArgumentError('--budget-usd is a decimal amount such as 25.50');
     return decimalToScaled(options.budgetUsd, 6).toString();
   }
   return undefined;
@@ -215,23 +368,58 @@ function summary(entity: any): Record<string, unknown> {
 
 function listTable(kind: 'tenants' | 'projects' | 'keys', items: any[]): string {
   if (kind === 'keys') {
-    return table(['id', 'project', 'name', 'prefix', 'status', 'models', 'expires', 'limits', 'budget'], items.map((key) => [key.id, key.project_id, key.name, key.prefix, key.revoked_at ? 'revoked' : key.status, key.allowed_models ? key.allowed_models.join(',') : 'all', cell(key.expires_at), limitsText(key.limits), budgetText(key.budget)]));
+    return table(
+      ['id', 'project', 'name', 'prefix', 'status', 'models', 'expires', 'limits', 'budget'],
+      items.map((key) => [
+        key.id,
+        key.project_id,
+        key.name,
+        key.prefix,
+        key.revoked_at ? 'revoked' : key.status,
+        key.allowed_models ? key.allowed_models.join(',') : 'all',
+        cell(key.expires_at),
+        limitsText(key.limits),
+        budgetText(key.budget),
+      ]),
+    );
   }
-  const columns = kind === 'projects' ? ['id', 'tenant', 'name', 'status', 'limits', 'budget'] : ['id', 'name', 'status', 'limits', 'budget'];
-  return table(columns, items.map((item) => [item.id, ...(kind === 'projects' ? [item.tenant_id] : []), item.name, item.status, limitsText(item.limits), budgetText(item.budget)]));
+  const columns =
+    kind === 'projects'
+      ? ['id', 'tenant', 'name', 'status', 'limits', 'budget']
+      : ['id', 'name', 'status', 'limits', 'budget'];
+  return table(
+    columns,
+    items.map((item) => [
+      item.id,
+      ...(kind === 'projects' ? [item.tenant_id] : []),
+      item.name,
+      item.status,
+      limitsText(item.limits),
+      budgetText(item.budget),
+    ]),
+  );
 }
 
 function levelsTable(levels: any[] | undefined): string {
   if (!levels) return '';
   return table(
     ['level', 'id', 'limits', 'budget', 'spent', 'reserved', 'remaining'],
-    levels.map((level) => [level.kind, level.id, limitsText(level.limits), budgetText(level.budget), usd(level.spend?.spent_micros), usd(level.spend?.reserved_micros), usd(level.spend?.remaining_micros)]),
+    levels.map((level) => [
+      level.kind,
+      level.id,
+      limitsText(level.limits),
+      budgetText(level.budget),
+      usd(level.spend?.spent_micros),
+      usd(level.spend?.reserved_micros),
+      usd(level.spend?.remaining_micros),
+    ]),
   );
 }
 
 function query(params: Record<string, string | number | undefined>): string {
   const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) if (value !== undefined) search.set(name, String(value));
+  for (const [name, value] of Object.entries(params))
+    if (value !== undefined) search.set(name, String(value));
   const text = search.toString();
   return text ? `?${text}` : '';
 }
@@ -244,7 +432,8 @@ function pair(text: string): [string, string] {
 
 function integer(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new InvalidArgumentError('expected a non-negative integer');
   return parsed;
 }
 
@@ -254,7 +443,8 @@ const CLEAR = -1;
 function limit(value: string): number {
   if (value === 'none') return CLEAR;
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1) throw new InvalidArgumentError('expected a positive integer or "none"');
+  if (!Number.isInteger(parsed) || parsed < 1)
+    throw new InvalidArgumentError('expected a positive integer or "none"');
   return parsed;
 }
 
@@ -285,6 +475,7 @@ function format(value: string): 'csv' | 'jsonl' {
 
 function concurrency(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64) throw new InvalidArgumentError('expected an integer from 1 to 64');
+  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64)
+    throw new InvalidArgumentError('expected an integer from 1 to 64');
   return parsed;
 }

@@ -20,7 +20,10 @@ export class AdminError extends Error {
 }
 
 /** Resolves `--url` / `--key` against the environment. */
-export function adminTarget(options: { url?: string | undefined; key?: string | undefined }, env: NodeJS.ProcessEnv = process.env): AdminTarget {
+export function adminTarget(
+  options: { url?: string | undefined; key?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): AdminTarget {
   return {
     url: (options.url ?? env['SWITCHYARD_URL'] ?? 'http://127.0.0.1:8080').replace(/\/+$/, ''),
     key: options.key ?? env['SWITCHYARD_MASTER_KEY'],
@@ -28,7 +31,12 @@ export function adminTarget(options: { url?: string | undefined; key?: string | 
 }
 
 /** Calls `/admin/v1<path>` and returns the parsed JSON; throws {@link AdminError} on an error status. */
-export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<any> {
+export async function adminRequest(
+  target: AdminTarget,
+  method: 'GET' | 'POST' | 'PATCH',
+  path: string,
+  body?: unknown,
+): Promise<any> {
   const response = await request(`${target.url}/admin/v1${path}`, {
     method,
     headers: {
@@ -45,7 +53,8 @@ export async function adminRequest(target: AdminTarget, method: 'GET' | 'POST' |
     parsed = text;
   }
   if (response.statusCode >= 400) {
-    const message = typeof parsed === 'object' && parsed?.error?.message ? parsed.error.message : text;
+    const message =
+      typeof parsed === 'object' && parsed?.error?.message ? parsed.error.message : text;
     throw new AdminError(`${response.statusCode}: ${message}`, response.statusCode);
   }
   return parsed;

@@ -60,7 +60,8 @@ export function parseCsv(text: string): CsvRecord[] {
         const opened = line;
         at++;
         for (;;) {
-          if (at >= length) throw new CsvError('unterminated quoted field (a " is missing)', opened);
+          if (at >= length)
+            throw new CsvError('unterminated quoted field (a " is missing)', opened);
           const char = text[at]!;
           if (char === '"') {
             if (text[at + 1] === '"') {
@@ -76,12 +77,19 @@ export function parseCsv(text: string): CsvRecord[] {
           at++;
         }
         if (at < length && text[at] !== ',' && text[at] !== '\r' && text[at] !== '\n') {
-          throw new CsvError('unexpected text after a closing quote (quote the whole field and double the quotes inside)', line);
+          throw new CsvError(
+            'unexpected text after a closing quote (quote the whole field and double the quotes inside)',
+            line,
+          );
         }
       } else {
         const begin = at;
         while (at < length && text[at] !== ',' && text[at] !== '\r' && text[at] !== '\n') {
-          if (text[at] === '"') throw new CsvError('a quote inside an unquoted field (quote the whole field and double the quotes inside)', line);
+          if (text[at] === '"')
+            throw new CsvError(
+              'a quote inside an unquoted field (quote the whole field and double the quotes inside)',
+              line,
+            );
           at++;
         }
         field = text.slice(begin, at);

@@ -25,9 +25,28 @@ export interface RowProblem {
 }
 
 /** CSV columns, named after the `keys create` flags (`-` and `_` alike, any case). */
-export const CSV_COLUMNS = ['project', 'name', 'models', 'rpm', 'tpm', 'max_concurrent', 'budget', 'budget_usd', 'period', 'soft', 'alert', 'metadata', 'tags', 'expires'] as const;
+export const CSV_COLUMNS = [
+  'project',
+  'name',
+  'models',
+  'rpm',
+  'tpm',
+  'max_concurrent',
+  'budget',
+  'budget_usd',
+  'period',
+  'soft',
+  'alert',
+  'metadata',
+  'tags',
+  'expires',
+] as const;
 type Column = (typeof CSV_COLUMNS)[number];
-const ALIASES: Record<string, Column> = { project_id: 'project', tag: 'tags', expires_at: 'expires' };
+const ALIASES: Record<string, Column> = {
+  project_id: 'project',
+  tag: 'tags',
+  expires_at: 'expires',
+};
 
 /** API field paths → CSV columns, so a schema message names the column the user wrote. */
 const PATH_COLUMNS: [string, Column][] = [
@@ -53,7 +72,9 @@ export function detectFormat(file: string, format: string | undefined): ImportFo
   const lower = file.toLowerCase();
   if (lower.endsWith('.csv')) return 'csv';
   if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson')) return 'jsonl';
-  throw new ImportError(`cannot tell the format of "${file}" from its extension (.csv, .jsonl, .ndjson): pass --format csv or --format jsonl`);
+  throw new ImportError(
+    `cannot tell the format of "${file}" from its extension (.csv, .jsonl, .ndjson): pass --format csv or --format jsonl`,
+  );
 }
 
 /** A problem that stops the import before anything is created. */
@@ -66,7 +87,10 @@ export class ImportError extends Error {
  * every bad row is reported; a bad CSV header or broken CSV quoting stops at once (line numbers
  * after it could not be trusted).
  */
-export function parseImport(text: string, format: ImportFormat): { rows: ImportRow[]; problems: RowProblem[] } {
+export function parseImport(
+  text: string,
+  format: ImportFormat,
+): { rows: ImportRow[]; problems: RowProblem[] } {
   return format === 'csv' ? parseCsvImport(text) : parseJsonlImport(text);
 }
 
@@ -85,7 +109,10 @@ function parseJsonlImport(text: string): { rows: ImportRow[]; problems: RowProbl
       return;
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      problems.push({ line, message: 'expected a JSON object with the fields of POST /admin/v1/keys' });
+      problems.push({
+        line,
+        message: 'expected a JSON object with the fields of POST /admin/v1/keys',
+      });
       return;
     }
     const problem = schemaProblem(value);
@@ -100,7 +127,11 @@ function parseCsvImport(text: string): { rows: ImportRow[]; problems: RowProblem
   try {
     records = parseCsv(text);
   } catch (error) {
-    if (error instanceof CsvError) return { rows: [], problems: [{ line: error.line, message: error.message.replace(/^line \d+: /, '') }] };
+    if (error instanceof CsvError)
+      return {
+        rows: [],
+        problems: [{ line: error.line, message: error.message.replace(/^line \d+: /, '') }],
+      };
     throw error;
   }
   const [header, ...data] = records;
@@ -109,21 +140,34 @@ function parseCsvImport(text: string): { rows: ImportRow[]; problems: RowProblem
   const headerProblems: string[] = [];
   for (const raw of header.fields) {
     const normalized = raw.trim().toLowerCase().replace(/-/g, '_');
-    const column = ALIASES[normalized] ?? (CSV_COLUMNS as readonly string[]).find((name) => name === normalized);
+    const column =
+      ALIASES[normalized] ?? (CSV_COLUMNS as readonly string[]).find((name) => name === normalized);
     if (column === undefined) headerProblems.push(`unknown column "${raw}"`);
-    else if (columns.includes(column as Column)) headerProblems.push(`column "${column}" appears twice`);
+    else if (columns.includes(column as Column))
+      headerProblems.push(`column "${column}" appears twice`);
     columns.push(column as Column);
   }
   if (!columns.includes('project')) headerProblems.push('the "project" column is required');
   if (headerProblems.length > 0) {
-    return { rows: [], problems: [{ line: header.line, message: `header: ${headerProblems.join('; ')} (columns: ${CSV_COLUMNS.join(', ')})` }] };
+    return {
+      rows: [],
+      problems: [
+        {
+          line: header.line,
+          message: `header: ${headerProblems.join('; ')} (columns: ${CSV_COLUMNS.join(', ')})`,
+        },
+      ],
+    };
   }
 
   const rows: ImportRow[] = [];
   const problems: RowProblem[] = [];
   for (const record of data) {
     if (record.fields.length !== columns.length) {
-      problems.push({ line: record.line, message: `has ${record.fields.length} field(s), the header has ${columns.length}` });
+      problems.push({
+        line: record.line,
+        message: `has ${record.fields.length} field(s), the header has ${columns.length}`,
+      });
       continue;
     }
     const cells = new Map<Column, string>();
@@ -134,14 +178,18 @@ function parseCsvImport(text: string): { rows: ImportRow[]; problems: RowProblem
     const { body, problems: rowProblems } = csvBody(cells);
     const schema = rowProblems.length === 0 ? schemaProblem(body) : undefined;
     if (schema) rowProblems.push(columnNames(schema));
-    if (rowProblems.length > 0) problems.push({ line: record.line, message: rowProblems.join('; ') });
+    if (rowProblems.length > 0)
+      problems.push({ line: record.line, message: rowProblems.join('; ') });
     else rows.push({ line: record.line, body });
   }
   return { rows, problems };
 }
 
 /** One CSV row → a `POST /admin/v1/keys` body, the way `keys create` turns its flags into one. */
-function csvBody(cells: Map<Column, string>): { body: Record<string, unknown>; problems: string[] } {
+function csvBody(cells: Map<Column, string>): {
+  body: Record<string, unknown>;
+  problems: string[];
+} {
   const problems: string[] = [];
   const body: Record<string, unknown> = {};
   const get = (column: Column) => cells.get(column);
@@ -166,13 +214,15 @@ function csvBody(cells: Map<Column, string>): { body: Record<string, unknown>; p
   const budget = get('budget');
   const budgetUsd = get('budget_usd');
   let amount: string | undefined;
-  if (budget !== undefined && budgetUsd !== undefined) problems.push('set budget (µUSD) or budget_usd, not both');
+  if (budget !== undefined && budgetUsd !== undefined)
+    problems.push('set budget (µUSD) or budget_usd, not both');
   else if (budget !== undefined) {
     if (/^\d+$/.test(budget)) amount = budget;
     else problems.push(`budget: expected a whole number of µUSD, got "${budget}"`);
   } else if (budgetUsd !== undefined) {
     const plain = budgetUsd.replace(/^\$/, '');
-    if (!isDecimalString(plain) || plain.startsWith('-') || plain.startsWith('+')) problems.push(`budget_usd: expected an amount such as 25.50, got "${budgetUsd}"`);
+    if (!isDecimalString(plain) || plain.startsWith('-') || plain.startsWith('+'))
+      problems.push(`budget_usd: expected an amount such as 25.50, got "${budgetUsd}"`);
     else {
       try {
         amount = decimalToScaled(plain, 6).toString();
@@ -190,11 +240,22 @@ function csvBody(cells: Map<Column, string>): { body: Record<string, unknown>; p
     if (parsed === undefined) problems.push(`soft: expected true or false, got "${soft}"`);
     else softMode = parsed;
   }
-  if (period !== undefined && !['day', 'week', 'month', 'total'].includes(period)) problems.push(`period: expected day, week, month or total, got "${period}"`);
-  if (alert !== undefined && !/^\d+$/.test(alert)) problems.push(`alert: expected a percentage from 1 to 100, got "${alert}"`);
+  if (period !== undefined && !['day', 'week', 'month', 'total'].includes(period))
+    problems.push(`period: expected day, week, month or total, got "${period}"`);
+  if (alert !== undefined && !/^\d+$/.test(alert))
+    problems.push(`alert: expected a percentage from 1 to 100, got "${alert}"`);
   if (amount !== undefined) {
-    body['budget'] = { amount_micros: amount, period: period ?? 'month', mode: softMode ? 'soft' : 'hard', ...(alert === undefined ? {} : { alert_percent: Number(alert) }) };
-  } else if (budget === undefined && budgetUsd === undefined && (period !== undefined || softMode || alert !== undefined)) {
+    body['budget'] = {
+      amount_micros: amount,
+      period: period ?? 'month',
+      mode: softMode ? 'soft' : 'hard',
+      ...(alert === undefined ? {} : { alert_percent: Number(alert) }),
+    };
+  } else if (
+    budget === undefined &&
+    budgetUsd === undefined &&
+    (period !== undefined || softMode || alert !== undefined)
+  ) {
     problems.push('period, soft and alert need budget or budget_usd');
   }
 
@@ -204,7 +265,8 @@ function csvBody(cells: Map<Column, string>): { body: Record<string, unknown>; p
     for (const item of metadata.split(';')) {
       if (item.trim() === '') continue;
       const at = item.indexOf('=');
-      if (at <= 0 || item.slice(0, at).trim() === '') problems.push(`metadata: expected key=value;key=value, got "${item}"`);
+      if (at <= 0 || item.slice(0, at).trim() === '')
+        problems.push(`metadata: expected key=value;key=value, got "${item}"`);
       else entries.push([item.slice(0, at).trim(), item.slice(at + 1).trim()]);
     }
     body['metadata'] = Object.fromEntries(entries);
@@ -214,7 +276,10 @@ function csvBody(cells: Map<Column, string>): { body: Record<string, unknown>; p
 
   const expires = get('expires');
   if (expires !== undefined && expires.toLowerCase() !== 'never') {
-    if (Number.isNaN(Date.parse(expires))) problems.push(`expires: expected an ISO date-time such as 2027-01-01T00:00:00Z, got "${expires}"`);
+    if (Number.isNaN(Date.parse(expires)))
+      problems.push(
+        `expires: expected an ISO date-time such as 2027-01-01T00:00:00Z, got "${expires}"`,
+      );
     else body['expires_at'] = expires;
   }
   return { body, problems };
@@ -247,7 +312,8 @@ function schemaProblem(body: unknown): string | undefined {
 
 function columnNames(message: string): string {
   for (const [path, column] of PATH_COLUMNS) {
-    if (message.startsWith(`${path}:`) || message.startsWith(`${path}.`)) return `${column}${message.slice(path.length).replace(/^\.\d+/, '')}`;
+    if (message.startsWith(`${path}:`) || message.startsWith(`${path}.`))
+      return `${column}${message.slice(path.length).replace(/^\.\d+/, '')}`;
   }
   return message;
 }

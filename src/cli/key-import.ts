@@ -1,10 +1,23 @@
-import { closeSync, existsSync, fchmodSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  writeSync,
+} from 'node:fs';
 import { adminRequest, adminTarget } from './admin-client.js';
 import { csvLine } from './csv.js';
-import { detectFormat, ImportError, type ImportFormat, parseImport, type RowProblem } from './key-import-rows.js';
+import {
+  detectFormat,
+  ImportError,
+  type ImportFormat,
+  parseImport,
+  type RowProblem,
+} from './key-import-rows.js';
 import { createProgress } from './progress.js';
 import { budgetText, limitsText, table } from './table.js';
-
 
 /**
  * `switchyard keys import <file>`: creates many keys from a CSV or JSON Lines file over the admin
@@ -60,13 +73,22 @@ function openSecretsFile(path: string, format: ImportFormat): SecretsFile {
     fd = openSync(path, 'wx', 0o600);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    throw new ImportError(code === 'EEXIST' ? `--secrets-out ${path} already exists; it is never overwritten (secrets in it would be lost): choose a new file` : `cannot create --secrets-out ${path}: ${(error as Error).message}`);
+    throw new ImportError(
+      code === 'EEXIST'
+        ? `--secrets-out ${path} already exists; it is never overwritten (secrets in it would be lost): choose a new file`
+        : `cannot create --secrets-out ${path}: ${(error as Error).message}`,
+    );
   }
   fchmodSync(fd, 0o600); // whatever the umask
   if (format === 'csv') writeSync(fd, csvLine(['line', 'id', 'project', 'name', 'secret']));
   return {
     write: (key) => {
-      writeSync(fd, format === 'csv' ? csvLine([String(key.line), key.id, key.project_id, key.name, key.secret]) : `${JSON.stringify(key)}\n`);
+      writeSync(
+        fd,
+        format === 'csv'
+          ? csvLine([String(key.line), key.id, key.project_id, key.name, key.secret])
+          : `${JSON.stringify(key)}\n`,
+      );
     },
     close: () => {
       try {
@@ -82,10 +104,13 @@ async function readInput(file: string, io: ImportIo): Promise<string> {
   try {
     if (file !== '-') return readFileSync(file, 'utf8');
     const chunks: Buffer[] = [];
-    for await (const chunk of io.stdin ?? process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    for await (const chunk of io.stdin ?? process.stdin)
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
     return Buffer.concat(chunks).toString('utf8');
   } catch (error) {
-    throw new ImportError(`cannot read ${file === '-' ? 'stdin' : file}: ${(error as Error).message}`);
+    throw new ImportError(
+      `cannot read ${file === '-' ? 'stdin' : file}: ${(error as Error).message}`,
+    );
   }
 }
 
@@ -117,7 +142,9 @@ function describeBody(body: Record<string, unknown>): string[] {
     models ? models.join(',') : 'all',
     limitsText(body['limits'] as Parameters<typeof limitsText>[0]),
     budgetText(body['budget'] as Parameters<typeof budgetText>[0]),
-    body['expires_at'] === undefined || body['expires_at'] === null ? '-' : String(body['expires_at']),
+    body['expires_at'] === undefined || body['expires_at'] === null
+      ? '-'
+      : String(body['expires_at']),
   ];
 }
 
@@ -125,7 +152,11 @@ function describeBody(body: Record<string, unknown>): string[] {
  * Runs `keys import`: sets `process.exitCode` to 1 when anything was invalid, failed or was not
  * attempted. Secrets go to `--secrets-out` or `io.out`, never to `io.err` or the progress stream.
  */
-export async function importKeys(file: string, options: ImportOptions, io: ImportIo): Promise<void> {
+export async function importKeys(
+  file: string,
+  options: ImportOptions,
+  io: ImportIo,
+): Promise<void> {
   try {
     await run(file, options, io);
   } catch (error) {
@@ -137,32 +168,60 @@ export async function importKeys(file: string, options: ImportOptions, io: Impor
 
 async function run(file: string, options: ImportOptions, io: ImportIo): Promise<void> {
   const format = detectFormat(file, options.format);
-  const secretsFormat = options.secretsFormat ?? (options.secretsOut === undefined ? format : secretsExtension(options.secretsOut) ?? format);
+  const secretsFormat =
+    options.secretsFormat ??
+    (options.secretsOut === undefined ? format : (secretsExtension(options.secretsOut) ?? format));
   const source = file === '-' ? 'stdin' : file;
   const { rows, problems } = parseImport(await readInput(file, io), format);
 
-  if (rows.length === 0 && problems.length === 0) throw new ImportError(`${source} has no keys to import`);
+  if (rows.length === 0 && problems.length === 0)
+    throw new ImportError(`${source} has no keys to import`);
   if (problems.length > 0 && !options.continueOnError) {
-    throw new ImportError(`${problems.length} invalid row(s) in ${source}; nothing was created (fix them, or pass --continue-on-error to import the valid rows):\n${problemList(problems).trimEnd()}`);
+    throw new ImportError(
+      `${problems.length} invalid row(s) in ${source}; nothing was created (fix them, or pass --continue-on-error to import the valid rows):\n${problemList(problems).trimEnd()}`,
+    );
   }
   if (options.dryRun) {
-    if (options.secretsOut !== undefined && existsSync(options.secretsOut)) throw new ImportError(`--secrets-out ${options.secretsOut} already exists; it is never overwritten`);
+    if (options.secretsOut !== undefined && existsSync(options.secretsOut))
+      throw new ImportError(
+        `--secrets-out ${options.secretsOut} already exists; it is never overwritten`,
+      );
     if (options.json) {
-      io.out(`${JSON.stringify({ dry_run: true, would_create: rows.map((row) => ({ line: row.line, body: row.body })), invalid: problems }, null, 2)}\n`);
+      io.out(
+        `${JSON.stringify({ dry_run: true, would_create: rows.map((row) => ({ line: row.line, body: row.body })), invalid: problems }, null, 2)}\n`,
+      );
     } else {
       io.out(`Dry run: would create ${rows.length} key(s) from ${source}; nothing was created.\n`);
-      if (rows.length > 0) io.out(table(['line', 'project', 'name', 'models', 'limits', 'budget', 'expires'], rows.map((row) => [String(row.line), ...describeBody(row.body)])));
-      if (problems.length > 0) io.out(`Invalid (would be skipped with --continue-on-error):\n${problemList(problems)}`);
+      if (rows.length > 0)
+        io.out(
+          table(
+            ['line', 'project', 'name', 'models', 'limits', 'budget', 'expires'],
+            rows.map((row) => [String(row.line), ...describeBody(row.body)]),
+          ),
+        );
+      if (problems.length > 0)
+        io.out(`Invalid (would be skipped with --continue-on-error):\n${problemList(problems)}`);
     }
     if (problems.length > 0) process.exitCode = 1;
     return;
   }
-  if (problems.length > 0) io.err(`warning: skipping ${problems.length} invalid row(s) in ${source}:\n${problemList(problems)}`);
+  if (problems.length > 0)
+    io.err(
+      `warning: skipping ${problems.length} invalid row(s) in ${source}:\n${problemList(problems)}`,
+    );
 
   // Opened before the first key is created: a file that exists stops the import with nothing done.
-  const secretsFile = options.secretsOut === undefined ? undefined : openSecretsFile(options.secretsOut, secretsFormat);
+  const secretsFile =
+    options.secretsOut === undefined
+      ? undefined
+      : openSecretsFile(options.secretsOut, secretsFormat);
   const target = adminTarget(options);
-  const progress = createProgress({ label: 'import', total: rows.length, stream: io.progress ?? process.stderr, quiet: options.quiet === true || options.json === true });
+  const progress = createProgress({
+    label: 'import',
+    total: rows.length,
+    stream: io.progress ?? process.stderr,
+    quiet: options.quiet === true || options.json === true,
+  });
   const created: CreatedKey[] = [];
   const failed: RowProblem[] = [];
   /** Secrets that could not be written to --secrets-out: printed on stdout instead, so none is lost. */
@@ -177,7 +236,13 @@ async function run(file: string, options: ImportOptions, io: ImportIo): Promise<
       const row = rows[next++]!;
       try {
         const answer = await adminRequest(target, 'POST', '/keys', row.body);
-        const key: CreatedKey = { line: row.line, id: answer.id, project_id: answer.project_id, name: answer.name, secret: answer.secret };
+        const key: CreatedKey = {
+          line: row.line,
+          id: answer.id,
+          project_id: answer.project_id,
+          name: answer.name,
+          secret: answer.secret,
+        };
         created.push(key);
         if (secretsFile && secretsError === undefined) {
           try {
@@ -199,7 +264,9 @@ async function run(file: string, options: ImportOptions, io: ImportIo): Promise<
     }
   };
   try {
-    await Promise.all(Array.from({ length: Math.min(Math.max(1, options.concurrency ?? 4), rows.length) }, worker));
+    await Promise.all(
+      Array.from({ length: Math.min(Math.max(1, options.concurrency ?? 4), rows.length) }, worker),
+    );
   } finally {
     progress.done();
     try {
@@ -215,22 +282,41 @@ async function run(file: string, options: ImportOptions, io: ImportIo): Promise<
   const shown = secretsFile ? unsaved : created;
 
   if (options.json) {
-    const listed = created.map((key) => (secretsFile && !unsaved.includes(key) ? { ...key, secret: undefined } : key));
-    io.out(`${JSON.stringify({ created: listed, failed, invalid: problems, not_attempted: skipped, ...(options.secretsOut === undefined ? {} : { secrets_out: options.secretsOut }) }, null, 2)}\n`);
+    const listed = created.map((key) =>
+      secretsFile && !unsaved.includes(key) ? { ...key, secret: undefined } : key,
+    );
+    io.out(
+      `${JSON.stringify({ created: listed, failed, invalid: problems, not_attempted: skipped, ...(options.secretsOut === undefined ? {} : { secrets_out: options.secretsOut }) }, null, 2)}\n`,
+    );
   } else {
     if (shown.length > 0) {
-      io.out(table(['line', 'id', 'project', 'name', 'secret'], shown.map((key) => [String(key.line), key.id, key.project_id, key.name, key.secret])));
+      io.out(
+        table(
+          ['line', 'id', 'project', 'name', 'secret'],
+          shown.map((key) => [String(key.line), key.id, key.project_id, key.name, key.secret]),
+        ),
+      );
       io.out('(secrets are shown once: store them now; only their hashes are kept)\n');
     }
-    const where = secretsFile ? ` (secrets in ${options.secretsOut}${unsaved.length > 0 ? `, ${unsaved.length} printed above` : ''})` : '';
-    io.out(`Created ${created.length} key(s)${where}; failed ${failed.length}${problems.length > 0 ? `; invalid ${problems.length}` : ''}${skipped.length > 0 ? `; not attempted ${skipped.length}` : ''}.\n`);
+    const where = secretsFile
+      ? ` (secrets in ${options.secretsOut}${unsaved.length > 0 ? `, ${unsaved.length} printed above` : ''})`
+      : '';
+    io.out(
+      `Created ${created.length} key(s)${where}; failed ${failed.length}${problems.length > 0 ? `; invalid ${problems.length}` : ''}${skipped.length > 0 ? `; not attempted ${skipped.length}` : ''}.\n`,
+    );
     if (failed.length > 0) io.out(`Failed:\n${problemList(failed)}`);
-    if (skipped.length > 0) io.out(`Not attempted after the first failure (lines ${lineRanges(skipped)}); pass --continue-on-error to go on past failures.\n`);
+    if (skipped.length > 0)
+      io.out(
+        `Not attempted after the first failure (lines ${lineRanges(skipped)}); pass --continue-on-error to go on past failures.\n`,
+      );
   }
   if (secretsError !== undefined) {
-    io.err(`error: writing ${options.secretsOut} failed (${secretsError})${unsaved.length > 0 ? '; the secrets not written to it are on stdout' : ''}\n`);
+    io.err(
+      `error: writing ${options.secretsOut} failed (${secretsError})${unsaved.length > 0 ? '; the secrets not written to it are on stdout' : ''}\n`,
+    );
   }
-  if (failed.length > 0 || problems.length > 0 || skipped.length > 0 || secretsError !== undefined) process.exitCode = 1;
+  if (failed.length > 0 || problems.length > 0 || skipped.length > 0 || secretsError !== undefined)
+    process.exitCode = 1;
 }
 
 function secretsExtension(path: string): ImportFormat | undefined {

@@ -6,22 +6,36 @@ import { registerOperationsCommands } from './operations-commands.js';
 
 /** The `switchyard` command. */
 export function buildCli(): Command {
-  const program = new Command('switchyard').description('Any model, any cloud, one endpoint.').showHelpAfterError();
+  const program = new Command('switchyard')
+    .description('Any model, any cloud, one endpoint.')
+    .showHelpAfterError();
 
   program
     .command('serve')
     .description('run the gateway (sandbox clouds when no config is found)')
     .option('-c, --config <file>', 'config file (default ./switchyard.yaml or $SWITCHYARD_CONFIG)')
     .option('--sandbox', 'ignore any config and serve the emulated sandbox clouds')
-    .option('--sandbox-down <cloud...>', 'start with these sandbox clouds down (azure, openai, ...)')
+    .option(
+      '--sandbox-down <cloud...>',
+      'start with these sandbox clouds down (azure, openai, ...)',
+    )
     .option('--token-delay-ms <ms>', 'sandbox: delay between streamed tokens', integer)
     .option('-p, --port <port>', 'listen port (overrides server.port)', integer)
     .option('-H, --host <host>', 'listen address (overrides server.host)')
-    .action(async (options: { config?: string; sandbox?: boolean; sandboxDown?: string[]; tokenDelayMs?: number; port?: number; host?: string }) => {
-      // Loaded on demand: `config check` and the admin commands start without the whole gateway.
-      const { serve } = await import('../main.js');
-      await serve(options);
-    });
+    .action(
+      async (options: {
+        config?: string;
+        sandbox?: boolean;
+        sandboxDown?: string[];
+        tokenDelayMs?: number;
+        port?: number;
+        host?: string;
+      }) => {
+        // Loaded on demand: `config check` and the admin commands start without the whole gateway.
+        const { serve } = await import('../main.js');
+        await serve(options);
+      },
+    );
 
   const config = program.command('config').description('work with config files');
   config
@@ -35,7 +49,8 @@ export function buildCli(): Command {
         process.stdout.write(`${file}: ok (${providers} providers, ${models} models)\n`);
       } catch (error) {
         if (!(error instanceof ConfigError)) throw error;
-        for (const problem of error.problems) process.stdout.write(`${file}: ${problem.path}: ${problem.message}\n`);
+        for (const problem of error.problems)
+          process.stdout.write(`${file}: ${problem.path}: ${problem.message}\n`);
         process.exitCode = 1;
       }
     });
@@ -49,7 +64,8 @@ export function buildCli(): Command {
 
 function integer(value: string): number {
   const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  if (!Number.isInteger(parsed) || parsed < 0)
+    throw new InvalidArgumentError('expected a non-negative integer');
   return parsed;
 }
 

@@ -45,7 +45,10 @@ export function createProgress(options: ProgressOptions): Progress {
     const elapsed = Math.max(1, now() - started) / 1000;
     const rate = done / elapsed;
     const eta = rate > 0 && total > done ? (total - done) / rate : 0;
-    const bar = total > 0 ? `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${String(Math.floor(ratio * 100)).padStart(3)}%  ` : '';
+    const bar =
+      total > 0
+        ? `[${'█'.repeat(filled)}${'░'.repeat(width - filled)}] ${String(Math.floor(ratio * 100)).padStart(3)}%  `
+        : '';
     return `${options.label} ${bar}${compact(done)}${total > 0 ? `/${compact(total)}` : ''}  ${compact(rate)}/s${eta > 0 ? `  ETA ${clock(eta)}` : ''}`;
   };
 

@@ -96,14 +96,24 @@ export async function exportStatements(
     await mkdir(directory, { recursive: true });
     for (const format of request.formats) {
       const name = `${job.kind}-${encodeURIComponent(job.subject)}.${format}`;
-      const body = format === 'csv' ? statementCsv(statement) : `${JSON.stringify(statement, null, 2)}\n`;
+      const body =
+        format === 'csv' ? statementCsv(statement) : `${JSON.stringify(statement, null, 2)}\n`;
       await writeAtomically(join(directory, name), body);
       files.push(listing(`${job.period}/${name}`, format, statement, body));
     }
     onProgress(index + 1, jobs.length);
   }
-  const manifest: ExportManifest = { object: 'statement_export', generated_at: new Date().toISOString(), period_unit: request.unit, periods, files };
-  await writeAtomically(join(request.out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const manifest: ExportManifest = {
+    object: 'statement_export',
+    generated_at: new Date().toISOString(),
+    period_unit: request.unit,
+    periods,
+    files,
+  };
+  await writeAtomically(
+    join(request.out, 'manifest.json'),
+    `${JSON.stringify(manifest, null, 2)}\n`,
+  );
   return manifest;
 }
 
@@ -114,25 +124,35 @@ export async function exportStatements(
 export function periodRange(from: string, to: string | undefined, unit: PeriodUnit): string[] {
   const first = parseOrRefuse(from, unit);
   const last = to === undefined ? first : parseOrRefuse(to, unit);
-  if (last.startsAt < first.startsAt) throw new ExportError(`--to-period ${last.id} is before --period ${first.id}`);
+  if (last.startsAt < first.startsAt)
+    throw new ExportError(`--to-period ${last.id} is before --period ${first.id}`);
   const ids: string[] = [];
-  for (let bounds = first; bounds.startsAt <= last.startsAt; bounds = nextPeriod(bounds, unit)) ids.push(bounds.id);
+  for (let bounds = first; bounds.startsAt <= last.startsAt; bounds = nextPeriod(bounds, unit))
+    ids.push(bounds.id);
   return ids;
 }
 
 /** The statements to write, partners first, each kind sorted by subject, period by period. */
-async function plan(billing: Pick<Billing, 'customers'>, configuredPartners: readonly string[], periods: string[], request: ExportRequest): Promise<Job[]> {
+async function plan(
+  billing: Pick<Billing, 'customers'>,
+  configuredPartners: readonly string[],
+  periods: string[],
+  request: ExportRequest,
+): Promise<Job[]> {
   const neither = request.partners === undefined && request.customers === undefined;
   const partnerSelection = request.partners ?? (neither ? 'all' : []);
   const customerSelection = request.customers ?? (neither ? 'all' : []);
   const partners = partnerSelection === 'all' ? [...configuredPartners].sort() : partnerSelection;
   const unknown = partners.filter((partner) => !configuredPartners.includes(partner));
   if (unknown.length > 0) {
-    throw new ExportError(`unknown partner${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (the config has ${configuredPartners.length > 0 ? configuredPartners.join(', ') : 'none'})`);
+    throw new ExportError(
+      `unknown partner${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (the config has ${configuredPartners.length > 0 ? configuredPartners.join(', ') : 'none'})`,
+    );
   }
   const jobs: Job[] = [];
   for (const period of periods) {
-    const customers = customerSelection === 'all' ? await billing.customers(period) : customerSelection;
+    const customers =
+      customerSelection === 'all' ? await billing.customers(period) : customerSelection;
     jobs.push(...partners.map((subject) => ({ period, kind: 'partner' as const, subject })));
     jobs.push(...customers.map((subject) => ({ period, kind: 'customer' as const, subject })));
   }
@@ -143,7 +163,10 @@ async function plan(billing: Pick<Billing, 'customers'>, configuredPartners: rea
 function checkDirectory(out: string, overwrite: boolean): void {
   if (!existsSync(out)) return;
   if (!statSync(out).isDirectory()) throw new ExportError(`${out} is not a directory`);
-  if (!overwrite && readdirSync(out).length > 0) throw new ExportError(`${out} is not empty: pass --overwrite to write into it (files of the same name are replaced)`);
+  if (!overwrite && readdirSync(out).length > 0)
+    throw new ExportError(
+      `${out} is not empty: pass --overwrite to write into it (files of the same name are replaced)`,
+    );
 }
 
 /** Writes `body` next to `path` under a temporary name, then renames it into place. */
@@ -158,7 +181,12 @@ async function writeAtomically(path: string, body: string): Promise<void> {
   }
 }
 
-function listing(file: string, format: ExportFormat, statement: Statement, body: string): ExportedFile {
+function listing(
+  file: string,
+  format: ExportFormat,
+  statement: Statement,
+  body: string,
+): ExportedFile {
   return {
     file,
     period: statement.period,

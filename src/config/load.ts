@@ -21,12 +21,15 @@ export class ConfigError extends Error {
 export function parseConfig(text: string, env: Record<string, string | undefined> = {}): Config {
   const document = YAML.parseDocument(text, { prettyErrors: true });
   if (document.errors.length > 0) {
-    throw new ConfigError(document.errors.map((error) => ({ path: '(yaml)', message: error.message })));
+    throw new ConfigError(
+      document.errors.map((error) => ({ path: '(yaml)', message: error.message })),
+    );
   }
   YAML.visit(document, {
     Scalar(_key, node) {
       if (typeof node.value === 'number' && typeof node.source === 'string') {
-        if (!Number.isSafeInteger(node.value) || /[.eE]/.test(node.source)) node.value = node.source;
+        if (!Number.isSafeInteger(node.value) || /[.eE]/.test(node.source))
+          node.value = node.source;
       }
     },
   });
@@ -40,7 +43,8 @@ export function validateConfig(raw: unknown, env: Record<string, string | undefi
   const interpolated = interpolate(raw, '', env, problems);
   const result = configSchema.safeParse(interpolated);
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push({ path: formatPath(issue.path), message: issue.message });
+    for (const issue of result.error.issues)
+      problems.push({ path: formatPath(issue.path), message: issue.message });
   }
   if (result.success) {
     for (const [path, message] of crossCheck(result.data)) problems.push({ path, message });
@@ -50,12 +54,17 @@ export function validateConfig(raw: unknown, env: Record<string, string | undefi
 }
 
 /** Reads and validates a config file. */
-export function loadConfigFile(path: string, env: Record<string, string | undefined> = process.env): Config {
+export function loadConfigFile(
+  path: string,
+  env: Record<string, string | undefined> = process.env,
+): Config {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError([{ path: '(file)', message: `cannot read ${path}: ${(error as Error).message}` }]);
+    throw new ConfigError([
+      { path: '(file)', message: `cannot read ${path}: ${(error as Error).message}` },
+    ]);
   }
   return parseConfig(text, env);
 }
@@ -70,13 +79,17 @@ function interpolate(
     return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
       const found = env[name];
       if (found === undefined) {
-        problems.push({ path: path || '(root)', message: `environment variable ${name} is not set` });
+        problems.push({
+          path: path || '(root)',
+          message: `environment variable ${name} is not set`,
+        });
         return '';
       }
       return found;
     });
   }
-  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, `${path}[${index}]`, env, problems));
+  if (Array.isArray(value))
+    return value.map((item, index) => interpolate(item, `${path}[${index}]`, env, problems));
   if (value && typeof value === 'object' && !(value instanceof Date)) {
     const out: Record<string, unknown> = {};
     for (const [key, item] of Object.entries(value)) {

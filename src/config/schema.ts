@@ -12,16 +12,17 @@ const decimal = z
   .refine(isDecimalString, { message: 'must be a decimal number such as "0.20"' });
 
 /** A date ("2030-12-31") or an ISO instant; parsed to epoch milliseconds (UTC). */
-const instant = z
-  .union([z.string(), z.date()])
-  .transform((value, context) => {
-    const ms = value instanceof Date ? value.getTime() : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-    if (Number.isNaN(ms)) {
-      context.addIssue({ code: 'custom', message: `not a date: "${String(value)}"` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const instant = z.union([z.string(), z.date()]).transform((value, context) => {
+  const ms =
+    value instanceof Date
+      ? value.getTime()
+      : Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
+  if (Number.isNaN(ms)) {
+    context.addIssue({ code: 'custom', message: `not a date: "${String(value)}"` });
+    return z.NEVER;
+  }
+  return ms;
+});
 
 const licenseSchema = z.strictObject({
   from: instant.optional(),
@@ -37,7 +38,9 @@ const revenueShareSchema = z.strictObject({
   /** The ledger keeps µUSD only, so USD is the only currency an agreement can be in (yet). */
   currency: z
     .string()
-    .refine((value) => value.toUpperCase() === 'USD', { message: 'only USD is supported: the ledger, caps and statements are in µUSD' })
+    .refine((value) => value.toUpperCase() === 'USD', {
+      message: 'only USD is supported: the ledger, caps and statements are in µUSD',
+    })
     .default('USD'),
   from: instant.optional(),
   until: instant.optional(),
@@ -53,7 +56,9 @@ const revenueShareSchema = z.strictObject({
 /** `billing`: the commerce plane (src/billing; docs/configuration.md#billing). */
 const billingSchema = z.strictObject({
   /** Length of accounting periods: `month` (ids YYYY-MM), `week` (ISO weeks, YYYY-Www) or `day` (YYYY-MM-DD). Default month. */
-  period: z.enum(['month', 'week', 'day'], { error: 'expected month, week or day' }).default('month'),
+  period: z
+    .enum(['month', 'week', 'day'], { error: 'expected month, week or day' })
+    .default('month'),
 });
 
 const partnerSchema = z.strictObject({
@@ -78,7 +83,12 @@ const common = {
 };
 
 const providerSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('openai'), apiKey: z.string().optional(), organization: z.string().optional(), ...common }),
+  z.strictObject({
+    type: z.literal('openai'),
+    apiKey: z.string().optional(),
+    organization: z.string().optional(),
+    ...common,
+  }),
   z.strictObject({
     type: z.literal('azure-openai'),
     apiKey: z.string().optional(),
@@ -88,7 +98,11 @@ const providerSchema = z.discriminatedUnion('type', [
     apiVersion: z.string().optional(),
     ...common,
   }),
-  z.strictObject({ type: z.literal('openai-compatible'), apiKey: z.string().optional(), ...common }),
+  z.strictObject({
+    type: z.literal('openai-compatible'),
+    apiKey: z.string().optional(),
+    ...common,
+  }),
   z.strictObject({
     type: z.literal('bedrock'),
     region: z.string().default('us-east-1'),
@@ -169,7 +183,9 @@ const ruleSchema = z.strictObject({
 });
 
 const routingSchema = z.strictObject({
-  strategy: z.enum(['primary-first', 'weighted', 'least-latency', 'lowest-cost']).default('primary-first'),
+  strategy: z
+    .enum(['primary-first', 'weighted', 'least-latency', 'lowest-cost'])
+    .default('primary-first'),
   retries: z.number().int().min(0).max(10).default(2),
   attemptTimeoutMs: z.number().int().positive().default(30_000),
   totalTimeoutMs: z.number().int().positive().default(120_000),
@@ -219,7 +235,17 @@ const webhookSchema = z.strictObject({
   /** Signing secret, usually `${ENV}`: `whsec_<base64>` or any string (as the openai SDKs read it). */
   secret: z.string().min(1),
   /** Event types sent. Default: all four. */
-  events: z.array(z.enum(['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete'])).min(1).optional(),
+  events: z
+    .array(
+      z.enum([
+        'response.completed',
+        'response.failed',
+        'response.cancelled',
+        'response.incomplete',
+      ]),
+    )
+    .min(1)
+    .optional(),
   /** Only background runs of these tenants. Default: every tenant. */
   tenants: z.array(z.string()).min(1).optional(),
   /** Per attempt, ms. Default 10000. */
@@ -233,7 +259,14 @@ const webhookSchema = z.strictObject({
 });
 
 /** A 32-byte key as base64 (`openssl rand -base64 32`). */
-const secretKeySchema = z.string().refine((value) => /^[A-Za-z0-9+/_-]+={0,2}$/.test(value.trim()) && Buffer.from(value.trim(), 'base64').length === 32, { message: 'must be base64 of exactly 32 bytes (openssl rand -base64 32)' });
+const secretKeySchema = z
+  .string()
+  .refine(
+    (value) =>
+      /^[A-Za-z0-9+/_-]+={0,2}$/.test(value.trim()) &&
+      Buffer.from(value.trim(), 'base64').length === 32,
+    { message: 'must be base64 of exactly 32 bytes (openssl rand -base64 32)' },
+  );
 
 export const configSchema = z.strictObject({
   server: z
@@ -242,7 +275,11 @@ export const configSchema = z.strictObject({
       port: z.number().int().min(0).max(65_535).default(8080),
       workers: z.number().int().min(1).default(1),
       /** Largest request body accepted, in bytes. */
-      maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+      maxBodyBytes: z
+        .number()
+        .int()
+        .positive()
+        .default(10 * 1024 * 1024),
       /** How long SIGTERM waits for in-flight requests before closing them, in ms. */
       drainTimeoutMs: z.number().int().nonnegative().default(30_000),
     })
@@ -253,7 +290,9 @@ export const configSchema = z.strictObject({
   redisPrefix: z.string().default('switchyard:'),
   auth: z.strictObject({ masterKey: z.string().min(1).optional() }).prefault({}),
   logging: z
-    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
     .prefault({}),
   partners: z.record(z.string(), partnerSchema).default({}),
   billing: billingSchema.prefault({}),
@@ -321,7 +360,12 @@ export const configSchema = z.strictObject({
         .default([])
         .superRefine((hooks, context) => {
           hooks.forEach((hook, index) => {
-            if (hooks.findIndex((other) => other.url === hook.url) !== index) context.addIssue({ code: 'custom', path: [index, 'url'], message: 'this URL is already listed; give one endpoint several events instead' });
+            if (hooks.findIndex((other) => other.url === hook.url) !== index)
+              context.addIssue({
+                code: 'custom',
+                path: [index, 'url'],
+                message: 'this URL is already listed; give one endpoint several events instead',
+              });
           });
         }),
     })
@@ -350,7 +394,10 @@ export function crossCheck(config: Config): Array<[string, string]> {
     if (provider.partner !== undefined && !(provider.partner in config.partners)) {
       problems.push([`providers.${id}.partner`, `unknown partner "${provider.partner}"`]);
     }
-    if (provider.type === 'bedrock' && (provider.accessKeyId === undefined) !== (provider.secretAccessKey === undefined)) {
+    if (
+      provider.type === 'bedrock' &&
+      (provider.accessKeyId === undefined) !== (provider.secretAccessKey === undefined)
+    ) {
       problems.push([`providers.${id}`, 'accessKeyId and secretAccessKey go together']);
     }
   }
@@ -358,22 +405,35 @@ export function crossCheck(config: Config): Array<[string, string]> {
     model.deployments.forEach((deployment, index) => {
       const provider = config.providers[deployment.provider];
       const path = `models.${name}.deployments[${index}]`;
-      if (!provider) problems.push([`${path}.provider`, `unknown provider "${deployment.provider}"`]);
+      if (!provider)
+        problems.push([`${path}.provider`, `unknown provider "${deployment.provider}"`]);
       else if (deployment.api !== undefined && provider.type !== 'bedrock') {
-        problems.push([`${path}.api`, `"api" applies to bedrock deployments only, not ${provider.type}`]);
+        problems.push([
+          `${path}.api`,
+          `"api" applies to bedrock deployments only, not ${provider.type}`,
+        ]);
       }
     });
     model.fallbacks.forEach((fallback, index) => {
       const path = `models.${name}.fallbacks[${index}]`;
       if (!(fallback in config.models)) problems.push([path, `unknown model "${fallback}"`]);
       else if (fallback === name) problems.push([path, 'a model cannot be its own fallback']);
-      else if (config.models[fallback]!.kind !== model.kind) problems.push([path, `"${fallback}" is an ${config.models[fallback]!.kind} model; "${name}" is a ${model.kind} model`]);
+      else if (config.models[fallback]!.kind !== model.kind)
+        problems.push([
+          path,
+          `"${fallback}" is an ${config.models[fallback]!.kind} model; "${name}" is a ${model.kind} model`,
+        ]);
     });
   }
   config.routing.rules.forEach((rule, index) => {
-    if (!(rule.model in config.models)) problems.push([`routing.rules[${index}].model`, `unknown model "${rule.model}"`]);
+    if (!(rule.model in config.models))
+      problems.push([`routing.rules[${index}].model`, `unknown model "${rule.model}"`]);
   });
   const primaries = Object.entries(config.partners).filter(([, partner]) => partner.primary);
-  if (primaries.length > 1) problems.push(['partners', `only one partner may be primary (${primaries.map(([id]) => id).join(', ')})`]);
+  if (primaries.length > 1)
+    problems.push([
+      'partners',
+      `only one partner may be primary (${primaries.map(([id]) => id).join(', ')})`,
+    ]);
   return problems;
 }

@@ -8,7 +8,11 @@
 /** A content part of a user/system/assistant message. */
 export type ChatContentPart =
   | { type: 'text'; text: string; [key: string]: unknown }
-  | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' }; [key: string]: unknown }
+  | {
+      type: 'image_url';
+      image_url: { url: string; detail?: 'auto' | 'low' | 'high' };
+      [key: string]: unknown;
+    }
   | { type: string; [key: string]: unknown };
 
 /** One tool call made by the assistant. */
@@ -37,7 +41,12 @@ export interface ChatMessage {
 /** A function tool offered to the model. */
 export interface ChatTool {
   type: 'function';
-  function: { name: string; description?: string; parameters?: Record<string, unknown>; strict?: boolean };
+  function: {
+    name: string;
+    description?: string;
+    parameters?: Record<string, unknown>;
+    strict?: boolean;
+  };
   [key: string]: unknown;
 }
 
@@ -59,7 +68,15 @@ export interface ChatRequest {
   response_format?:
     | { type: 'text' }
     | { type: 'json_object' }
-    | { type: 'json_schema'; json_schema: { name: string; schema?: Record<string, unknown>; strict?: boolean; description?: string } };
+    | {
+        type: 'json_schema';
+        json_schema: {
+          name: string;
+          schema?: Record<string, unknown>;
+          strict?: boolean;
+          description?: string;
+        };
+      };
   temperature?: number | null;
   top_p?: number | null;
   max_tokens?: number | null;

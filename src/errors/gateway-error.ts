@@ -58,7 +58,11 @@ export class UpstreamError extends GatewayError {
 
   constructor(
     message: string,
-    options: GatewayErrorOptions & { upstreamStatus?: number; upstreamBody?: string; provider?: string },
+    options: GatewayErrorOptions & {
+      upstreamStatus?: number;
+      upstreamBody?: string;
+      provider?: string;
+    },
   ) {
     super(message, options);
     this.name = 'UpstreamError';
@@ -69,7 +73,11 @@ export class UpstreamError extends GatewayError {
 }
 
 /** A client-side mistake: 400 with the field at fault. */
-export function invalidRequest(message: string, param: string | null = null, code: ErrorCode = 'invalid_request'): GatewayError {
+export function invalidRequest(
+  message: string,
+  param: string | null = null,
+  code: ErrorCode = 'invalid_request',
+): GatewayError {
   return new GatewayError(message, { code, status: 400, param, errorClass: 'invalid_request' });
 }
 
@@ -85,13 +93,24 @@ function classFromStatus(status: number): ErrorClass {
 }
 
 function defaultRetryable(errorClass: ErrorClass): boolean {
-  return ['rate_limited', 'overloaded', 'server_error', 'timeout', 'conflict', 'connection', 'bad_response'].includes(
-    errorClass,
-  );
+  return [
+    'rate_limited',
+    'overloaded',
+    'server_error',
+    'timeout',
+    'conflict',
+    'connection',
+    'bad_response',
+  ].includes(errorClass);
 }
 
 /** Wraps anything thrown into a GatewayError (unknown errors become 500 internal_error). */
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
-  return new GatewayError('Internal error', { code: 'internal_error', status: 500, errorClass: 'internal', cause: error });
+  return new GatewayError('Internal error', {
+    code: 'internal_error',
+    status: 500,
+    errorClass: 'internal',
+    cause: error,
+  });
 }

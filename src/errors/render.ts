@@ -2,7 +2,9 @@ import { openAIErrorType } from './codes.js';
 import type { GatewayError } from './gateway-error.js';
 
 /** The OpenAI error body: `{"error":{"message","type","param","code"}}`. */
-export function renderOpenAIError(error: GatewayError): { error: { message: string; type: string; param: string | null; code: string } } {
+export function renderOpenAIError(error: GatewayError): {
+  error: { message: string; type: string; param: string | null; code: string };
+} {
   return {
     error: {
       message: error.message,

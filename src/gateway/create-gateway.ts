@@ -10,7 +10,16 @@ import { featuresOf } from '../router/features.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
-import type { ChatInvocation, ChatOutcome, EmbeddingsInvocation, Gateway, ModelInfo, Principal, RouteMeta, SurfaceName } from './types.js';
+import type {
+  ChatInvocation,
+  ChatOutcome,
+  EmbeddingsInvocation,
+  Gateway,
+  ModelInfo,
+  Principal,
+  RouteMeta,
+  SurfaceName,
+} from './types.js';
 
 /** Where usage events go (the store's usage repository, or billing on top of it). */
 export interface UsageSink {
@@ -46,21 +55,52 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const resolveModel = (name: unknown, principal: Principal, kind: 'chat' | 'embedding'): CatalogModel => {
+  const resolveModel = (
+    name: unknown,
+    principal: Principal,
+    kind: 'chat' | 'embedding',
+  ): CatalogModel => {
     if (typeof name !== 'string' || name.length === 0) {
-      throw new GatewayError('`model` is required', { code: 'invalid_request', status: 400, param: 'model', retryable: false, failover: false });
+      throw new GatewayError('`model` is required', {
+        code: 'invalid_request',
+        status: 400,
+        param: 'model',
+        retryable: false,
+        failover: false,
+      });
     }
     const model = catalog.get(name);
     if (!model || !allowed(principal, name)) {
-      throw new GatewayError(`The model \`${name}\` does not exist or you do not have access to it.`, { code: 'model_not_found', status: 404, param: 'model', errorClass: 'not_found', retryable: false, failover: false });
+      throw new GatewayError(
+        `The model \`${name}\` does not exist or you do not have access to it.`,
+        {
+          code: 'model_not_found',
+          status: 404,
+          param: 'model',
+          errorClass: 'not_found',
+          retryable: false,
+          failover: false,
+        },
+      );
     }
     if (model.config.kind !== kind) {
-      throw new GatewayError(`The model \`${name}\` is ${model.config.kind === 'embedding' ? 'an embedding model' : 'a chat model'}`, { code: 'invalid_request', status: 400, param: 'model', retryable: false, failover: false });
+      throw new GatewayError(
+        `The model \`${name}\` is ${model.config.kind === 'embedding' ? 'an embedding model' : 'a chat model'}`,
+        { code: 'invalid_request', status: 400, param: 'model', retryable: false, failover: false },
+      );
     }
     return model;
   };
 
-  const baseEvent = (input: { requestId: string; surface: SurfaceName; principal: Principal | null; model: string | null; stream: boolean; started: number; metadata?: unknown }): UsageEvent => ({
+  const baseEvent = (input: {
+    requestId: string;
+    surface: SurfaceName;
+    principal: Principal | null;
+    model: string | null;
+    stream: boolean;
+    started: number;
+    metadata?: unknown;
+  }): UsageEvent => ({
     requestId: input.requestId,
     createdAt: input.started,
     tenantId: input.principal?.tenantId ?? 'unknown',
@@ -85,9 +125,18 @@ export function createGateway(deps: GatewayDeps): Gateway {
     metadata: stringRecord(input.metadata),
   });
 
-  const served = (event: UsageEvent, deployment: Deployment | undefined, attempts: AttemptRecord[]) => {
+  const served = (
+    event: UsageEvent,
+    deployment: Deployment | undefined,
+    attempts: AttemptRecord[],
+  ) => {
     event.attempts = attempts.length;
-    event.attemptLog = attempts.map((attempt) => ({ provider: attempt.deployment, status: attempt.status, errorClass: attempt.errorClass, ms: attempt.ms }));
+    event.attemptLog = attempts.map((attempt) => ({
+      provider: attempt.deployment,
+      status: attempt.status,
+      errorClass: attempt.errorClass,
+      ms: attempt.ms,
+    }));
     if (deployment) {
       event.model = deployment.model;
       event.deployment = deployment.provider;
@@ -101,7 +150,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
   };
 
-  const fail = async (event: UsageEvent, thrown: unknown, started: number, signal: AbortSignal, scope?: RequestScope): Promise<never> => {
+  const fail = async (
+    event: UsageEvent,
+    thrown: unknown,
+    started: number,
+    signal: AbortSignal,
+    scope?: RequestScope,
+  ): Promise<never> => {
     const error = toGatewayError(thrown);
     event.status = signal.aborted ? 'aborted' : 'error';
     event.httpStatus = signal.aborted ? 499 : error.status;
@@ -113,25 +168,69 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   return {
-    authenticate: (credential, remoteAddress) => deps.access.authenticate(credential, remoteAddress),
+    authenticate: (credential, remoteAddress) =>
+      deps.access.authenticate(credential, remoteAddress),
     resolveSigV4Secret: (accessKeyId) => deps.access.resolveSigV4Secret(accessKeyId),
 
     async chat(invocation: ChatInvocation): Promise<ChatOutcome> {
       const started = clock();
       const { body, principal, signal } = invocation;
       const stream = body.stream === true;
-      const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal, model: typeof body.model === 'string' ? body.model : null, stream, started, metadata: body.metadata });
-      const scope = deps.observer?.requestStart({ requestId: invocation.requestId, surface: invocation.surface, operation: 'chat', model: event.modelRequested, stream, started, internal: invocation.internal === true, body });
+      const event = baseEvent({
+        requestId: invocation.requestId,
+        surface: invocation.surface,
+        principal,
+        model: typeof body.model === 'string' ? body.model : null,
+        stream,
+        started,
+        metadata: body.metadata,
+      });
+      const scope = deps.observer?.requestStart({
+        requestId: invocation.requestId,
+        surface: invocation.surface,
+        operation: 'chat',
+        model: event.modelRequested,
+        stream,
+        started,
+        internal: invocation.internal === true,
+        body,
+      });
       const attempts: AttemptRecord[] = [];
       let deployment: Deployment | undefined;
       let admission: Admission | undefined;
       try {
         const features = featuresOf(body, invocation.tags ?? []);
-        const chain = resolveChain({ requested: requireModelName(body.model), list: modelList(body['models']), features, principal, rules: deps.config.routing.rules, catalog, allowed });
+        const chain = resolveChain({
+          requested: requireModelName(body.model),
+          list: modelList(body['models']),
+          features,
+          principal,
+          rules: deps.config.routing.rules,
+          catalog,
+          allowed,
+        });
         const first = chain.models[0]!;
         event.model = first.name;
-        admission = await deps.access.admit({ requestId: invocation.requestId, principal, model: first.name, body, operation: 'chat', now: started });
-        const execution = await runChain(chain, { requestId: invocation.requestId, operation: 'chat', body, stream, signal, ...(scope?.headers && { propagateHeaders: scope.headers }) }, attempts);
+        admission = await deps.access.admit({
+          requestId: invocation.requestId,
+          principal,
+          model: first.name,
+          body,
+          operation: 'chat',
+          now: started,
+        });
+        const execution = await runChain(
+          chain,
+          {
+            requestId: invocation.requestId,
+            operation: 'chat',
+            body,
+            stream,
+            signal,
+            ...(scope?.headers && { propagateHeaders: scope.headers }),
+          },
+          attempts,
+        );
         const model = execution.model;
         deployment = execution.deployment;
         served(event, deployment, attempts);
@@ -144,10 +243,34 @@ export function createGateway(deps: GatewayDeps): Gateway {
           await settle(admission, usage);
           if (!invocation.internal) await write(event);
           scope?.end(event, execution.completion);
-          return { kind: 'json', completion: execution.completion, rawBody: meta.openAIFamily ? execution.rawBody : undefined, usage, meta, headers: admission.headers };
+          return {
+            kind: 'json',
+            completion: execution.completion,
+            rawBody: meta.openAIFamily ? execution.rawBody : undefined,
+            usage,
+            meta,
+            headers: admission.headers,
+          };
         }
-        if (execution.kind !== 'stream') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
-        return { kind: 'stream', items: metered(execution.items, event, started, signal, invocation.internal === true, admission, scope), meta, headers: admission.headers };
+        if (execution.kind !== 'stream')
+          throw new GatewayError('Unexpected execution kind', {
+            code: 'internal_error',
+            status: 500,
+          });
+        return {
+          kind: 'stream',
+          items: metered(
+            execution.items,
+            event,
+            started,
+            signal,
+            invocation.internal === true,
+            admission,
+            scope,
+          ),
+          meta,
+          headers: admission.headers,
+        };
       } catch (error) {
         served(event, deployment, attempts);
         await settle(admission, undefined);
@@ -157,15 +280,53 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     async embeddings(invocation: EmbeddingsInvocation) {
       const started = clock();
-      const event = baseEvent({ requestId: invocation.requestId, surface: invocation.surface, principal: invocation.principal, model: typeof invocation.body.model === 'string' ? invocation.body.model : null, stream: false, started });
-      const scope = deps.observer?.requestStart({ requestId: invocation.requestId, surface: invocation.surface, operation: 'embeddings', model: event.modelRequested, stream: false, started, internal: false, body: invocation.body });
+      const event = baseEvent({
+        requestId: invocation.requestId,
+        surface: invocation.surface,
+        principal: invocation.principal,
+        model: typeof invocation.body.model === 'string' ? invocation.body.model : null,
+        stream: false,
+        started,
+      });
+      const scope = deps.observer?.requestStart({
+        requestId: invocation.requestId,
+        surface: invocation.surface,
+        operation: 'embeddings',
+        model: event.modelRequested,
+        stream: false,
+        started,
+        internal: false,
+        body: invocation.body,
+      });
       const attempts: AttemptRecord[] = [];
       let admission: Admission | undefined;
       try {
         const model = resolveModel(invocation.body.model, invocation.principal, 'embedding');
-        admission = await deps.access.admit({ requestId: invocation.requestId, principal: invocation.principal, model: model.name, body: invocation.body, operation: 'embeddings', now: started });
-        const execution = await executor.execute(model, { requestId: invocation.requestId, operation: 'embeddings', body: invocation.body, stream: false, signal: invocation.signal, ...(scope?.headers && { propagateHeaders: scope.headers }) }, attempts);
-        if (execution.kind !== 'embeddings') throw new GatewayError('Unexpected execution kind', { code: 'internal_error', status: 500 });
+        admission = await deps.access.admit({
+          requestId: invocation.requestId,
+          principal: invocation.principal,
+          model: model.name,
+          body: invocation.body,
+          operation: 'embeddings',
+          now: started,
+        });
+        const execution = await executor.execute(
+          model,
+          {
+            requestId: invocation.requestId,
+            operation: 'embeddings',
+            body: invocation.body,
+            stream: false,
+            signal: invocation.signal,
+            ...(scope?.headers && { propagateHeaders: scope.headers }),
+          },
+          attempts,
+        );
+        if (execution.kind !== 'embeddings')
+          throw new GatewayError('Unexpected execution kind', {
+            code: 'internal_error',
+            status: 500,
+          });
         served(event, execution.deployment, attempts);
         event.inputTokens = execution.response.usage?.prompt_tokens ?? 0;
         event.latencyMs = clock() - started;
@@ -173,7 +334,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         await settle(admission, { ...ZERO_USAGE, inputTokens: event.inputTokens });
         await write(event);
         scope?.end(event);
-        return { response: execution.response, meta: metaOf(model.name, execution.deployment, attempts.length), headers: admission.headers };
+        return {
+          response: execution.response,
+          meta: metaOf(model.name, execution.deployment, attempts.length),
+          headers: admission.headers,
+        };
       } catch (error) {
         served(event, undefined, attempts);
         await settle(admission, undefined);
@@ -185,13 +350,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return catalog
         .all()
         .filter((model) => allowed(principal, model.name))
-        .map((model): ModelInfo => ({
-          id: model.name,
-          kind: model.config.kind,
-          contextWindow: model.config.contextWindow,
-          capabilities: [...model.config.capabilities],
-          ownedBy: catalog.primaryPartner ?? 'switchyard',
-        }));
+        .map(
+          (model): ModelInfo => ({
+            id: model.name,
+            kind: model.config.kind,
+            contextWindow: model.config.contextWindow,
+            capabilities: [...model.config.capabilities],
+            ownedBy: catalog.primaryPartner ?? 'switchyard',
+          }),
+        );
     },
 
     async recordRejected(input) {
@@ -201,7 +368,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
       event.httpStatus = input.status;
       event.errorCode = input.code;
       await write(event);
-      deps.observer?.requestStart({ requestId: input.requestId, surface: input.surface, operation: 'chat', model: input.model, stream: input.stream, started, internal: false }).end(event);
+      deps.observer
+        ?.requestStart({
+          requestId: input.requestId,
+          surface: input.surface,
+          operation: 'chat',
+          model: input.model,
+          stream: input.stream,
+          started,
+          internal: false,
+        })
+        .end(event);
     },
   };
 
@@ -209,7 +386,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
    * Tries the chain's models in order: the next model is tried when one fails in a way another
    * model could fix (all its deployments down, or its context too small with an overflow rule).
    */
-  async function runChain(chain: ModelChain, call: ExecutionCall, attempts: AttemptRecord[]): Promise<Execution & { model: CatalogModel }> {
+  async function runChain(
+    chain: ModelChain,
+    call: ExecutionCall,
+    attempts: AttemptRecord[],
+  ): Promise<Execution & { model: CatalogModel }> {
     const queue = [...chain.models];
     let lastError: GatewayError | undefined;
     for (let index = 0; index < queue.length; index++) {
@@ -229,7 +410,14 @@ export function createGateway(deps: GatewayDeps): Gateway {
         if (!error.failover && !error.retryable) throw error;
       }
     }
-    throw lastError ?? new GatewayError('No model could serve the request', { code: 'no_deployment_available', status: 503, errorClass: 'overloaded' });
+    throw (
+      lastError ??
+      new GatewayError('No model could serve the request', {
+        code: 'no_deployment_available',
+        status: 503,
+        errorClass: 'overloaded',
+      })
+    );
   }
 
   /** Settles an admission once; a failure to settle is logged, never thrown at the client. */
@@ -243,7 +431,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 
   /** Wraps a stream so that usage is read from it and recorded exactly once, before it ends. */
-  async function* metered(items: AsyncIterable<StreamItem>, event: UsageEvent, started: number, signal: AbortSignal, internal: boolean, admission: Admission, scope: RequestScope | undefined): AsyncGenerator<StreamItem> {
+  async function* metered(
+    items: AsyncIterable<StreamItem>,
+    event: UsageEvent,
+    started: number,
+    signal: AbortSignal,
+    internal: boolean,
+    admission: Admission,
+    scope: RequestScope | undefined,
+  ): AsyncGenerator<StreamItem> {
     let usage: Usage | undefined;
     let finished = false;
     let failure: unknown;
@@ -278,21 +474,50 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
 function metaOf(model: string, deployment: Deployment, attempts: number): RouteMeta {
   const type = deployment.providerConfig.type;
-  const openAIFamily = type === 'openai' || type === 'azure-openai' || type === 'openai-compatible' || (type === 'bedrock' && deployment.api === 'openai');
-  return { model, deployment: deployment.provider, upstreamModel: deployment.upstreamModel, partner: deployment.partner, attempts, sandbox: deployment.sandbox, openAIFamily };
+  const openAIFamily =
+    type === 'openai' ||
+    type === 'azure-openai' ||
+    type === 'openai-compatible' ||
+    (type === 'bedrock' && deployment.api === 'openai');
+  return {
+    model,
+    deployment: deployment.provider,
+    upstreamModel: deployment.upstreamModel,
+    partner: deployment.partner,
+    attempts,
+    sandbox: deployment.sandbox,
+    openAIFamily,
+  };
 }
 
 function requireModelName(value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
-    throw new GatewayError('`model` is required', { code: 'invalid_request', status: 400, param: 'model', retryable: false, failover: false });
+    throw new GatewayError('`model` is required', {
+      code: 'invalid_request',
+      status: 400,
+      param: 'model',
+      retryable: false,
+      failover: false,
+    });
   }
   return value;
 }
 
 function modelList(value: unknown): string[] | undefined {
   if (value === undefined || value === null) return undefined;
-  if (!Array.isArray(value) || value.length === 0 || value.length > 10 || !value.every((item) => typeof item === 'string' && item.length > 0)) {
-    throw new GatewayError('`models` must be a list of 1 to 10 model names', { code: 'invalid_request', status: 400, param: 'models', retryable: false, failover: false });
+  if (
+    !Array.isArray(value) ||
+    value.length === 0 ||
+    value.length > 10 ||
+    !value.every((item) => typeof item === 'string' && item.length > 0)
+  ) {
+    throw new GatewayError('`models` must be a list of 1 to 10 model names', {
+      code: 'invalid_request',
+      status: 400,
+      param: 'models',
+      retryable: false,
+      failover: false,
+    });
   }
   return value as string[];
 }
@@ -300,7 +525,9 @@ function modelList(value: unknown): string[] | undefined {
 function allowed(principal: Principal, model: string): boolean {
   const patterns = principal.allowedModels;
   if (!patterns) return true;
-  return patterns.some((pattern) => (pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model));
+  return patterns.some((pattern) =>
+    pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model,
+  );
 }
 
 function stringRecord(value: unknown): Record<string, string> | null {

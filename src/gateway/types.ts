@@ -1,4 +1,9 @@
-import type { ChatCompletion, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../core/chat.js';
+import type {
+  ChatCompletion,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from '../core/chat.js';
 import type { Usage } from '../core/usage.js';
 import type { StreamItem } from '../providers/adapter.js';
 
@@ -22,9 +27,7 @@ export interface Principal {
 }
 
 /** A credential as a surface found it. */
-export type Credential =
-  | { kind: 'bearer'; token: string }
-  | { kind: 'none' };
+export type Credential = { kind: 'bearer'; token: string } | { kind: 'none' };
 
 /** One chat request entering the gateway core from any surface. */
 export interface ChatInvocation {
@@ -56,7 +59,14 @@ export interface RouteMeta {
 
 /** The answer to a chat invocation: a whole completion, or a stream of items. */
 export type ChatOutcome =
-  | { kind: 'json'; completion: ChatCompletion; rawBody?: string | undefined; usage: Usage | undefined; meta: RouteMeta; headers: Record<string, string> }
+  | {
+      kind: 'json';
+      completion: ChatCompletion;
+      rawBody?: string | undefined;
+      usage: Usage | undefined;
+      meta: RouteMeta;
+      headers: Record<string, string>;
+    }
   | {
       kind: 'stream';
       /** Headers from access (x-ratelimit-*), to send with the answer. */
@@ -97,10 +107,20 @@ export interface Gateway {
    * For SigV4 clients (Bedrock surface): the secret that signs for `accessKeyId` (`master` for the
    * master key) and the principal it stands for; undefined when unknown.
    */
-  resolveSigV4Secret(accessKeyId: string): Promise<{ secret: string; principal: Principal } | undefined>;
+  resolveSigV4Secret(
+    accessKeyId: string,
+  ): Promise<{ secret: string; principal: Principal } | undefined>;
   chat(invocation: ChatInvocation): Promise<ChatOutcome>;
   embeddings(invocation: EmbeddingsInvocation): Promise<EmbeddingsOutcome>;
   models(principal: Principal): ModelInfo[];
   /** Records a failed request that never reached the router (bad input, auth), so every request has a usage row. */
-  recordRejected(input: { requestId: string; surface: SurfaceName; principal: Principal | null; model: string | null; status: number; code: string; stream: boolean }): Promise<void>;
+  recordRejected(input: {
+    requestId: string;
+    surface: SurfaceName;
+    principal: Principal | null;
+    model: string | null;
+    status: number;
+    code: string;
+    stream: boolean;
+  }): Promise<void>;
 }

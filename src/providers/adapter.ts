@@ -1,4 +1,10 @@
-import type { ChatCompletion, ChatCompletionChunk, ChatRequest, EmbeddingsRequest, EmbeddingsResponse } from '../core/chat.js';
+import type {
+  ChatCompletion,
+  ChatCompletionChunk,
+  ChatRequest,
+  EmbeddingsRequest,
+  EmbeddingsResponse,
+} from '../core/chat.js';
 import type { ProviderConfig, ProviderType } from '../config/index.js';
 import type { GatewayError } from '../errors/index.js';
 
@@ -109,4 +115,8 @@ export interface AdapterDeps {
 }
 
 /** Creates the adapter for one configured provider. */
-export type AdapterFactory = (id: string, config: ProviderConfig, deps: AdapterDeps) => ProviderAdapter;
+export type AdapterFactory = (
+  id: string,
+  config: ProviderConfig,
+  deps: AdapterDeps,
+) => ProviderAdapter;

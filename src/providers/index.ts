@@ -39,7 +39,8 @@ export function createAdapters(config: Config, deps: AdapterDeps): Map<string, P
   const adapters = new Map<string, ProviderAdapter>();
   for (const [id, provider] of Object.entries(config.providers)) {
     const factory = FACTORIES[provider.type];
-    if (!factory) throw new Error(`providers.${id}.type: no adapter for "${provider.type}" in this build`);
+    if (!factory)
+      throw new Error(`providers.${id}.type: no adapter for "${provider.type}" in this build`);
     adapters.set(id, factory(id, provider, deps));
   }
   return adapters;

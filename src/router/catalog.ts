@@ -1,4 +1,10 @@
-import type { Config, DeploymentConfig, ModelConfig, PartnerConfig, ProviderConfig } from '../config/index.js';
+import type {
+  Config,
+  DeploymentConfig,
+  ModelConfig,
+  PartnerConfig,
+  ProviderConfig,
+} from '../config/index.js';
 
 /** A deployment resolved against its provider and partner. */
 export interface Deployment {
@@ -39,7 +45,8 @@ export interface Catalog {
 /** Resolves every model's deployments to their providers and partners. */
 export function createCatalog(config: Config): Catalog {
   const models = new Map<string, CatalogModel>();
-  const primary = Object.entries(config.partners).find(([, partner]) => partner.primary)?.[0] ?? null;
+  const primary =
+    Object.entries(config.partners).find(([, partner]) => partner.primary)?.[0] ?? null;
   for (const [name, model] of Object.entries(config.models)) {
     const deployments = model.deployments.map((deployment, index): Deployment => {
       const providerConfig = config.providers[deployment.provider]!;
@@ -57,7 +64,9 @@ export function createCatalog(config: Config): Catalog {
         partnerConfig: partner === null ? undefined : config.partners[partner],
         config: deployment,
         sandbox: providerConfig.sandbox,
-        costRank: deployment.cost ? Number(deployment.cost.input) + Number(deployment.cost.output) : Number.POSITIVE_INFINITY,
+        costRank: deployment.cost
+          ? Number(deployment.cost.input) + Number(deployment.cost.output)
+          : Number.POSITIVE_INFINITY,
         primaryRank: partner !== null && config.partners[partner]?.primary ? 0 : 1,
       };
     });

@@ -2,7 +2,12 @@ import type { RoutingConfig } from '../config/index.js';
 import type { ChatCompletion, EmbeddingsResponse } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
-import type { GatewayCall, ProviderAdapter, StreamItem, UpstreamFrame } from '../providers/index.js';
+import type {
+  GatewayCall,
+  ProviderAdapter,
+  StreamItem,
+  UpstreamFrame,
+} from '../providers/index.js';
 import type { AttemptScope, GatewayObserver } from '../telemetry/observer.js';
 import type { Transport, UpstreamResponse } from '../transport/http.js';
 import type { CatalogModel, Deployment } from './catalog.js';
@@ -64,12 +69,24 @@ export function createExecutor(deps: ExecutorDeps) {
   const sleep = deps.sleep ?? abortableSleep;
   const random = deps.random ?? Math.random;
 
-  async function execute(model: CatalogModel, call: ExecutionCall, attempts: AttemptRecord[]): Promise<Execution> {
+  async function execute(
+    model: CatalogModel,
+    call: ExecutionCall,
+    attempts: AttemptRecord[],
+  ): Promise<Execution> {
     const started = deps.clock();
     const deadline = started + deps.routing.totalTimeoutMs;
     const plan = deps.policy.plan({ model, now: started });
     if (plan.length === 0) {
-      throw new GatewayError(`No deployment of model "${model.name}" may serve now (licence windows)`, { code: 'no_deployment_available', status: 503, errorClass: 'overloaded', retryable: false });
+      throw new GatewayError(
+        `No deployment of model "${model.name}" may serve now (licence windows)`,
+        {
+          code: 'no_deployment_available',
+          status: 503,
+          errorClass: 'overloaded',
+          retryable: false,
+        },
+      );
     }
     const maxAttempts = 1 + deps.routing.retries;
     const skipped = new Set<string>();
@@ -83,12 +100,16 @@ export function createExecutor(deps: ExecutorDeps) {
       // A half-open breaker lets one trial through; others skip to the next deployment.
       // When every deployment is held out, the chosen one is tried anyway rather than refusing.
       if (!deps.health.acquire(deployment.key)) {
-        const free = candidates.find((candidate) => candidate !== deployment && deps.health.acquire(candidate.key));
+        const free = candidates.find(
+          (candidate) => candidate !== deployment && deps.health.acquire(candidate.key),
+        );
         if (free) deployment = free;
       }
       if (lastError && deployment.key === lastKey) {
         // Retrying the same deployment: honour the server's delay, else jittered backoff.
-        const delay = lastError.retryAfterMs ?? Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - random() * 0.25);
+        const delay =
+          lastError.retryAfterMs ??
+          Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - random() * 0.25);
         if (delay > MAX_HONOURED_DELAY_MS || deps.clock() + delay >= deadline) break;
         await sleep(delay, call.signal);
       }
@@ -96,49 +117,113 @@ export function createExecutor(deps: ExecutorDeps) {
       const attemptStart = deps.clock();
       if (attemptStart >= deadline) break;
       lastKey = deployment.key;
-      const observed = deps.observer?.attemptStart({ requestId: call.requestId, operation: call.operation, deployment: deployment.provider, providerType: deployment.providerConfig.type, partner: deployment.partner, upstreamModel: deployment.upstreamModel, propagateHeaders: call.propagateHeaders });
+      const observed = deps.observer?.attemptStart({
+        requestId: call.requestId,
+        operation: call.operation,
+        deployment: deployment.provider,
+        providerType: deployment.providerConfig.type,
+        partner: deployment.partner,
+        upstreamModel: deployment.upstreamModel,
+        propagateHeaders: call.propagateHeaders,
+      });
       try {
-        const attemptCall = observed?.headers ? { ...call, propagateHeaders: observed.headers } : call;
-        return await attemptOnce(deployment, attemptCall, Math.min(deps.routing.attemptTimeoutMs, deadline - attemptStart), attemptStart, attempts, observed);
+        const attemptCall = observed?.headers
+          ? { ...call, propagateHeaders: observed.headers }
+          : call;
+        return await attemptOnce(
+          deployment,
+          attemptCall,
+          Math.min(deps.routing.attemptTimeoutMs, deadline - attemptStart),
+          attemptStart,
+          attempts,
+          observed,
+        );
       } catch (thrown) {
         const error = toGatewayError(thrown);
         lastError = error;
         const upstreamStatus = (error as { upstreamStatus?: number }).upstreamStatus;
-        const record: AttemptRecord = { deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status: upstreamStatus ?? null, errorClass: error.errorClass, code: error.code, ms: deps.clock() - attemptStart };
+        const record: AttemptRecord = {
+          deployment: deployment.provider,
+          upstreamModel: deployment.upstreamModel,
+          status: upstreamStatus ?? null,
+          errorClass: error.errorClass,
+          code: error.code,
+          ms: deps.clock() - attemptStart,
+        };
         attempts.push(record);
         observed?.end(record);
         if (call.signal.aborted) throw abortError(call.signal);
         deps.health.recordFailure(deployment.key, error);
         if (!error.failover && !error.retryable) throw error;
-        if (!error.retryable) skipped.add(deployment.key); // the same index now points at the next one
+        if (!error.retryable)
+          skipped.add(deployment.key); // the same index now points at the next one
         else if (error.failover) cursor += 1; // retryable anywhere: move on while others remain
         // retryable but not failover: stay on this deployment
       }
     }
-    throw lastError ?? new GatewayError(`Model "${model.name}" could not be served`, { code: 'no_deployment_available', status: 503, errorClass: 'overloaded' });
+    throw (
+      lastError ??
+      new GatewayError(`Model "${model.name}" could not be served`, {
+        code: 'no_deployment_available',
+        status: 503,
+        errorClass: 'overloaded',
+      })
+    );
   }
 
-  async function attemptOnce(deployment: Deployment, base: ExecutionCall, timeoutMs: number, start: number, attempts: AttemptRecord[], observed?: AttemptScope): Promise<Execution> {
+  async function attemptOnce(
+    deployment: Deployment,
+    base: ExecutionCall,
+    timeoutMs: number,
+    start: number,
+    attempts: AttemptRecord[],
+    observed?: AttemptScope,
+  ): Promise<Execution> {
     const adapter = deps.adapters.get(deployment.provider);
-    if (!adapter) throw new GatewayError(`No adapter for provider ${deployment.provider}`, { code: 'internal_error', status: 500, errorClass: 'internal' });
+    if (!adapter)
+      throw new GatewayError(`No adapter for provider ${deployment.provider}`, {
+        code: 'internal_error',
+        status: 500,
+        errorClass: 'internal',
+      });
     const controller = new AbortController();
     const onClientAbort = () => controller.abort(base.signal.reason);
     base.signal.addEventListener('abort', onClientAbort, { once: true });
     // The error is built only if the timer fires: constructing an Error captures a stack trace
     // (~6 µs of CPU), which was spent and thrown away on every successful attempt.
-    const timer = setTimeout(() => controller.abort(new GatewayError(`Deployment ${deployment.provider} did not answer within ${timeoutMs} ms`, { code: 'upstream_timeout', status: 504, errorClass: 'timeout' })), Math.max(1, timeoutMs));
+    const timer = setTimeout(
+      () =>
+        controller.abort(
+          new GatewayError(
+            `Deployment ${deployment.provider} did not answer within ${timeoutMs} ms`,
+            { code: 'upstream_timeout', status: 504, errorClass: 'timeout' },
+          ),
+        ),
+      Math.max(1, timeoutMs),
+    );
     const release = () => {
       clearTimeout(timer);
       base.signal.removeEventListener('abort', onClientAbort);
     };
-    const call: GatewayCall = { ...base, signal: controller.signal, deployment: { provider: deployment.provider, model: deployment.upstreamModel, api: deployment.api } };
+    const call: GatewayCall = {
+      ...base,
+      signal: controller.signal,
+      deployment: {
+        provider: deployment.provider,
+        model: deployment.upstreamModel,
+        api: deployment.api,
+      },
+    };
     let response: UpstreamResponse | undefined;
     try {
       const upstream = await adapter.buildRequest(call);
       response = await deps.transport.send(upstream, controller.signal, deployment.provider);
       if (response.status < 200 || response.status >= 300) {
         const body = await response.text(64 * 1024);
-        throw adapter.classifyError({ status: response.status, headers: response.headers, body }, call);
+        throw adapter.classifyError(
+          { status: response.status, headers: response.headers, body },
+          call,
+        );
       }
       if (call.operation === 'embeddings' || !call.stream) {
         const text = await response.text(256 * 1024 * 1024);
@@ -148,18 +233,38 @@ export function createExecutor(deps: ExecutorDeps) {
         deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb, latencyMs: ttfb });
         attempts.push(success(deployment, response.status, ttfb, observed));
         if (call.operation === 'embeddings') {
-          if (!adapter.parseEmbeddings) throw new GatewayError(`Provider ${deployment.provider} has no embeddings`, { code: 'invalid_request', status: 400, retryable: false, failover: true });
+          if (!adapter.parseEmbeddings)
+            throw new GatewayError(`Provider ${deployment.provider} has no embeddings`, {
+              code: 'invalid_request',
+              status: 400,
+              retryable: false,
+              failover: true,
+            });
           return { kind: 'embeddings', deployment, response: adapter.parseEmbeddings(json, call) };
         }
-        return { kind: 'json', deployment, completion: adapter.parseResponse(json, call), rawBody: text };
+        return {
+          kind: 'json',
+          deployment,
+          completion: adapter.parseResponse(json, call),
+          rawBody: text,
+        };
       }
       const format = adapter.streamFormatFor?.(call) ?? adapter.streamFormat;
       const decode = deps.decoders[format];
-      if (!decode) throw new GatewayError(`No decoder for ${format} streams`, { code: 'internal_error', status: 500, errorClass: 'internal' });
+      if (!decode)
+        throw new GatewayError(`No decoder for ${format} streams`, {
+          code: 'internal_error',
+          status: 500,
+          errorClass: 'internal',
+        });
       const iterator = adapter.mapStream(decode(response.body), call)[Symbol.asyncIterator]();
       const first = await iterator.next();
       // A 200 that ends without a single event (an HTML page, a JSON body, a bare [DONE]) is a bad answer; nothing is flushed yet, so fail over.
-      if (first.done) throw new GatewayError(`Upstream ${deployment.provider} ended its stream without any event`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+      if (first.done)
+        throw new GatewayError(
+          `Upstream ${deployment.provider} ended its stream without any event`,
+          { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' },
+        );
       // The first item is in hand: from here on the answer belongs to this deployment.
       clearTimeout(timer);
       const ttfb = deps.clock() - start;
@@ -188,13 +293,26 @@ export function createExecutor(deps: ExecutorDeps) {
       release();
       response?.body.destroy();
       if (error instanceof GatewayError) throw error;
-      if (controller.signal.aborted && controller.signal.reason instanceof GatewayError) throw controller.signal.reason;
+      if (controller.signal.aborted && controller.signal.reason instanceof GatewayError)
+        throw controller.signal.reason;
       throw midStreamError(deployment, error);
     }
   }
 
-  function success(deployment: Deployment, status: number, ms: number, observed: AttemptScope | undefined): AttemptRecord {
-    const record: AttemptRecord = { deployment: deployment.provider, upstreamModel: deployment.upstreamModel, status, errorClass: null, code: null, ms };
+  function success(
+    deployment: Deployment,
+    status: number,
+    ms: number,
+    observed: AttemptScope | undefined,
+  ): AttemptRecord {
+    const record: AttemptRecord = {
+      deployment: deployment.provider,
+      upstreamModel: deployment.upstreamModel,
+      status,
+      errorClass: null,
+      code: null,
+      ms,
+    };
     observed?.end(record);
     return record;
   }
@@ -208,18 +326,34 @@ function parseJson(text: string, provider: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new GatewayError(`Upstream ${provider} sent a body that is not JSON`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response', cause: error });
+    throw new GatewayError(`Upstream ${provider} sent a body that is not JSON`, {
+      code: 'upstream_bad_response',
+      status: 502,
+      errorClass: 'bad_response',
+      cause: error,
+    });
   }
 }
 
 function midStreamError(deployment: Deployment, error: unknown): GatewayError {
   const code = (error as { code?: string }).code ?? (error as Error).message;
-  return new GatewayError(`Connection to ${deployment.provider} failed (${code})`, { code: 'upstream_unreachable', status: 502, errorClass: 'connection', cause: error });
+  return new GatewayError(`Connection to ${deployment.provider} failed (${code})`, {
+    code: 'upstream_unreachable',
+    status: 502,
+    errorClass: 'connection',
+    cause: error,
+  });
 }
 
 function abortError(signal: AbortSignal): GatewayError {
   if (signal.reason instanceof GatewayError) return signal.reason;
-  return new GatewayError('Client closed the request', { code: 'upstream_timeout', status: 499, errorClass: 'timeout', retryable: false, failover: false });
+  return new GatewayError('Client closed the request', {
+    code: 'upstream_timeout',
+    status: 499,
+    errorClass: 'timeout',
+    retryable: false,
+    failover: false,
+  });
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -29,12 +29,17 @@ export function featuresOf(body: ChatRequest, tags: string[] = []): RequestFeatu
   let characters = 0;
   for (const message of body.messages) {
     characters += textLength(message);
-    if (Array.isArray(message.content) && message.content.some((part) => part.type === 'image_url' || part.type === 'image')) needs.add('vision');
+    if (
+      Array.isArray(message.content) &&
+      message.content.some((part) => part.type === 'image_url' || part.type === 'image')
+    )
+      needs.add('vision');
   }
   if (body.tools) characters += JSON.stringify(body.tools).length;
   let tokens: number | undefined;
   const metadata: Record<string, string> = {};
-  for (const [key, value] of Object.entries(body.metadata ?? {})) if (typeof value === 'string') metadata[key] = value;
+  for (const [key, value] of Object.entries(body.metadata ?? {}))
+    if (typeof value === 'string') metadata[key] = value;
   const maxOutput = body.max_completion_tokens ?? body.max_tokens;
   return {
     needs,
@@ -54,8 +59,10 @@ export function countInputTokens(body: ChatRequest): number {
   let total = 3;
   for (const message of body.messages) {
     total += MESSAGE_OVERHEAD;
-    for (const text of texts(message)) total += text.length === 0 ? 0 : encode(text, ENCODE_OPTIONS).length;
-    if (Array.isArray(message.content)) total += 85 * message.content.filter((part) => part.type === 'image_url').length;
+    for (const text of texts(message))
+      total += text.length === 0 ? 0 : encode(text, ENCODE_OPTIONS).length;
+    if (Array.isArray(message.content))
+      total += 85 * message.content.filter((part) => part.type === 'image_url').length;
   }
   if (body.tools) total += encode(JSON.stringify(body.tools), ENCODE_OPTIONS).length;
   return total;
@@ -70,7 +77,8 @@ function textLength(message: ChatMessage): number {
 function* texts(message: ChatMessage): Generator<string> {
   if (typeof message.content === 'string') yield message.content;
   else if (Array.isArray(message.content)) {
-    for (const part of message.content) if (part.type === 'text' && typeof part['text'] === 'string') yield part['text'] as string;
+    for (const part of message.content)
+      if (part.type === 'text' && typeof part['text'] === 'string') yield part['text'] as string;
   }
   for (const call of message.tool_calls ?? []) {
     yield call.function.name;

@@ -80,20 +80,31 @@ export function createHealthTracker(clock: Clock, options: HealthOptions = {}): 
   const get = (key: string): DeploymentHealth => {
     let health = states.get(key);
     if (!health) {
-      health = { state: 'closed', unavailableUntil: 0, consecutiveFailures: 0, recent: [], trialUntil: 0, ttfbMs: undefined, latencyMs: undefined, lastError: undefined };
+      health = {
+        state: 'closed',
+        unavailableUntil: 0,
+        consecutiveFailures: 0,
+        recent: [],
+        trialUntil: 0,
+        ttfbMs: undefined,
+        latencyMs: undefined,
+        lastError: undefined,
+      };
       states.set(key, health);
     }
     if (health.state === 'open' && clock() >= health.unavailableUntil) health.state = 'half-open';
     return health;
   };
   const publish = (key: string, health: DeploymentHealth) => {
-    for (const listener of listeners) listener(key, { state: health.state, unavailableUntil: health.unavailableUntil });
+    for (const listener of listeners)
+      listener(key, { state: health.state, unavailableUntil: health.unavailableUntil });
   };
   const remember = (health: DeploymentHealth, failed: boolean) => {
     health.recent.push(failed);
     if (health.recent.length > windowSize) health.recent.shift();
   };
-  const ewma = (previous: number | undefined, value: number) => (previous === undefined ? value : previous + alpha * (value - previous));
+  const ewma = (previous: number | undefined, value: number) =>
+    previous === undefined ? value : previous + alpha * (value - previous);
 
   return {
     get,
@@ -120,7 +131,8 @@ export function createHealthTracker(clock: Clock, options: HealthOptions = {}): 
       health.trialUntil = 0;
       remember(health, false);
       health.ttfbMs = ewma(health.ttfbMs, timing.ttfbMs);
-      if (timing.latencyMs !== undefined) health.latencyMs = ewma(health.latencyMs, timing.latencyMs);
+      if (timing.latencyMs !== undefined)
+        health.latencyMs = ewma(health.latencyMs, timing.latencyMs);
       if (changed) publish(key, health);
     },
     recordLatency(key, latencyMs) {
@@ -131,17 +143,25 @@ export function createHealthTracker(clock: Clock, options: HealthOptions = {}): 
       const health = get(key);
       health.lastError = error.code;
       const now = clock();
-      if (error.errorClass === 'invalid_request' || error.errorClass === 'context_overflow' || error.errorClass === 'content_policy') return;
+      if (
+        error.errorClass === 'invalid_request' ||
+        error.errorClass === 'context_overflow' ||
+        error.errorClass === 'content_policy'
+      )
+        return;
       const before = `${health.state}:${health.unavailableUntil}`;
       if (error.errorClass === 'quota_exhausted') {
         health.unavailableUntil = Math.max(health.unavailableUntil, now + quotaCoolDown);
       } else {
-        if (error.retryAfterMs !== undefined) health.unavailableUntil = Math.max(health.unavailableUntil, now + error.retryAfterMs);
+        if (error.retryAfterMs !== undefined)
+          health.unavailableUntil = Math.max(health.unavailableUntil, now + error.retryAfterMs);
         if (error.errorClass !== 'rate_limited') {
           health.consecutiveFailures += 1;
           remember(health, true);
           const failures = health.recent.filter(Boolean).length;
-          const tripped = health.consecutiveFailures >= threshold || (health.recent.length >= windowSize && failures / health.recent.length >= rate);
+          const tripped =
+            health.consecutiveFailures >= threshold ||
+            (health.recent.length >= windowSize && failures / health.recent.length >= rate);
           if (health.state === 'half-open' || tripped) {
             health.state = 'open';
             health.trialUntil = 0;

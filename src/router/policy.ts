@@ -36,7 +36,9 @@ export function createPolicy(deps: PolicyDeps): Policy {
     // Another partner's exclusive licence in force keeps everyone else out.
     for (const other of exclusives(all)) {
       if (other.partner === deployment.partner) continue;
-      const inForce = (other.from === undefined || now >= other.from) && (other.until === undefined || now < other.until);
+      const inForce =
+        (other.from === undefined || now >= other.from) &&
+        (other.until === undefined || now < other.until);
       if (inForce) return `exclusive licence of ${other.partner}`;
     }
     return undefined;
@@ -48,7 +50,9 @@ export function createPolicy(deps: PolicyDeps): Policy {
       case 'weighted':
         return weightedShuffle(deployments, random);
       case 'least-latency':
-        return deployments.sort((a, b) => latency(deps.health, a) - latency(deps.health, b) || a.index - b.index);
+        return deployments.sort(
+          (a, b) => latency(deps.health, a) - latency(deps.health, b) || a.index - b.index,
+        );
       case 'lowest-cost':
         return deployments.sort((a, b) => a.costRank - b.costRank || a.index - b.index);
       default:
@@ -85,7 +89,8 @@ function exclusives(all: Deployment[]): Exclusive[] {
     found = [];
     for (const deployment of all) {
       const license = deployment.partnerConfig?.license;
-      if (license?.exclusive && !found.some((item) => item.partner === deployment.partner)) found.push({ partner: deployment.partner, from: license.from, until: license.until });
+      if (license?.exclusive && !found.some((item) => item.partner === deployment.partner))
+        found.push({ partner: deployment.partner, from: license.from, until: license.until });
     }
     exclusiveCache.set(all, found);
   }
@@ -99,6 +104,7 @@ function latency(health: HealthTracker, deployment: Deployment): number {
 /** Weighted random order without replacement (Efraimidis–Spirakis keys). */
 function weightedShuffle(deployments: Deployment[], random: () => number): Deployment[] {
   const keys = new Map<Deployment, number>();
-  for (const deployment of deployments) keys.set(deployment, Math.log(random()) / deployment.weight);
+  for (const deployment of deployments)
+    keys.set(deployment, Math.log(random()) / deployment.weight);
   return deployments.sort((a, b) => keys.get(b)! - keys.get(a)!);
 }

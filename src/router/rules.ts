@@ -37,15 +37,28 @@ export function resolveChain(input: ChainInput): ModelChain {
   const lookup = (name: string, param: string): CatalogModel => {
     const model = input.catalog.get(name);
     if (!model || !input.allowed(input.principal, name)) {
-      throw new GatewayError(`The model \`${name}\` does not exist or you do not have access to it.`, { code: 'model_not_found', status: 404, param, errorClass: 'not_found', retryable: false, failover: false });
+      throw new GatewayError(
+        `The model \`${name}\` does not exist or you do not have access to it.`,
+        {
+          code: 'model_not_found',
+          status: 404,
+          param,
+          errorClass: 'not_found',
+          retryable: false,
+          failover: false,
+        },
+      );
     }
     return model;
   };
-  const models = names.map((name, index) => lookup(name, input.list ? `models[${index}]` : 'model'));
+  const models = names.map((name, index) =>
+    lookup(name, input.list ? `models[${index}]` : 'model'),
+  );
   const first = models[0]!;
   for (const rule of input.rules) {
     if (rule.when.contextOverflow) continue;
-    if (rule.model === first.name || !matches(rule, first.name, input.features, input.principal)) continue;
+    if (rule.model === first.name || !matches(rule, first.name, input.features, input.principal))
+      continue;
     const target = input.catalog.get(rule.model);
     if (target) models[0] = target;
     break;
@@ -55,12 +68,22 @@ export function resolveChain(input: ChainInput): ModelChain {
   for (let index = 0; index < models.length && models.length < MAX_CHAIN; index++) {
     for (const name of models[index]!.config.fallbacks) {
       const fallback = input.catalog.get(name);
-      if (fallback && input.allowed(input.principal, name) && !models.includes(fallback) && models.length < MAX_CHAIN) models.push(fallback);
+      if (
+        fallback &&
+        input.allowed(input.principal, name) &&
+        !models.includes(fallback) &&
+        models.length < MAX_CHAIN
+      )
+        models.push(fallback);
     }
   }
   const overflow = new Map<string, CatalogModel>();
   for (const model of models) {
-    const rule = input.rules.find((candidate) => candidate.when.contextOverflow && (candidate.when.model === undefined || candidate.when.model === model.name));
+    const rule = input.rules.find(
+      (candidate) =>
+        candidate.when.contextOverflow &&
+        (candidate.when.model === undefined || candidate.when.model === model.name),
+    );
     const target = rule ? input.catalog.get(rule.model) : undefined;
     if (target && target.name !== model.name) overflow.set(model.name, target);
   }
@@ -88,7 +111,17 @@ export function unable(model: CatalogModel, features: RequestFeatures): GatewayE
   if (declared.length > 0) {
     for (const need of features.needs) {
       if (!declared.includes(need)) {
-        return new GatewayError(`The model \`${model.name}\` does not support ${need.replace('_', ' ')}`, { code: 'unsupported_parameter', status: 400, param: need === 'tools' ? 'tools' : null, errorClass: 'invalid_request', retryable: false, failover: false });
+        return new GatewayError(
+          `The model \`${model.name}\` does not support ${need.replace('_', ' ')}`,
+          {
+            code: 'unsupported_parameter',
+            status: 400,
+            param: need === 'tools' ? 'tools' : null,
+            errorClass: 'invalid_request',
+            retryable: false,
+            failover: false,
+          },
+        );
       }
     }
   }
@@ -97,7 +130,17 @@ export function unable(model: CatalogModel, features: RequestFeatures): GatewayE
     const output = features.maxOutputTokens ?? 0;
     // Characters bound tokens from above: tokenize only when the cheap bound does not settle it.
     if (features.inputCharacters + output > window && features.inputTokens() + output > window) {
-      return new GatewayError(`This model's maximum context length is ${window} tokens; the request needs ${features.inputTokens()} input + ${output} output tokens.`, { code: 'context_length_exceeded', status: 400, param: 'messages', errorClass: 'context_overflow', retryable: false, failover: false });
+      return new GatewayError(
+        `This model's maximum context length is ${window} tokens; the request needs ${features.inputTokens()} input + ${output} output tokens.`,
+        {
+          code: 'context_length_exceeded',
+          status: 400,
+          param: 'messages',
+          errorClass: 'context_overflow',
+          retryable: false,
+          failover: false,
+        },
+      );
     }
   }
   return undefined;
@@ -113,14 +156,32 @@ function largestWindow(model: CatalogModel): number | undefined {
   return window;
 }
 
-function matches(rule: RoutingRule, model: string, features: RequestFeatures, principal: Principal): boolean {
+function matches(
+  rule: RoutingRule,
+  model: string,
+  features: RequestFeatures,
+  principal: Principal,
+): boolean {
   const when = rule.when;
   if (when.model !== undefined && when.model !== model) return false;
   if (when.tenant !== undefined && when.tenant !== principal.tenantId) return false;
   if (when.tag !== undefined && !features.tags.includes(when.tag)) return false;
   if (when.needs && !when.needs.every((need) => features.needs.has(need))) return false;
-  if (when.metadata && !Object.entries(when.metadata).every(([key, value]) => features.metadata[key] === value)) return false;
-  if (when.maxInputTokens !== undefined && features.inputCharacters > when.maxInputTokens && features.inputTokens() > when.maxInputTokens) return false;
-  if (when.minInputTokens !== undefined && (features.inputCharacters < when.minInputTokens || features.inputTokens() < when.minInputTokens)) return false;
+  if (
+    when.metadata &&
+    !Object.entries(when.metadata).every(([key, value]) => features.metadata[key] === value)
+  )
+    return false;
+  if (
+    when.maxInputTokens !== undefined &&
+    features.inputCharacters > when.maxInputTokens &&
+    features.inputTokens() > when.maxInputTokens
+  )
+    return false;
+  if (
+    when.minInputTokens !== undefined &&
+    (features.inputCharacters < when.minInputTokens || features.inputTokens() < when.minInputTokens)
+  )
+    return false;
   return true;
 }

@@ -17,10 +17,19 @@ interface Message extends SharedHealthState {
  * state per deployment in a hash so a replica that starts later sees deployments already open.
  * Losing Redis only means each replica learns health on its own again.
  */
-export async function shareHealth(tracker: HealthTracker, url: string, prefix = 'switchyard:', onError: (error: unknown) => void = () => {}): Promise<SharedHealth> {
+export async function shareHealth(
+  tracker: HealthTracker,
+  url: string,
+  prefix = 'switchyard:',
+  onError: (error: unknown) => void = () => {},
+): Promise<SharedHealth> {
   const origin = randomUUID();
   const channel = `${prefix}health`;
-  const options = { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false } as const;
+  const options = {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: false,
+  } as const;
   const publisher = new Redis(url, options);
   const subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
   publisher.on('error', onError);
@@ -29,7 +38,8 @@ export async function shareHealth(tracker: HealthTracker, url: string, prefix = 
   const now = Date.now();
   for (const [key, text] of Object.entries(await publisher.hgetall(channel))) {
     const state = parse(text);
-    if (state && (state.state !== 'open' || state.unavailableUntil > now)) tracker.applyRemote(key, state);
+    if (state && (state.state !== 'open' || state.unavailableUntil > now))
+      tracker.applyRemote(key, state);
   }
   subscriber.on('message', (_channel: string, text: string) => {
     const message = parse(text);
@@ -37,7 +47,12 @@ export async function shareHealth(tracker: HealthTracker, url: string, prefix = 
   });
   await subscriber.subscribe(channel);
   tracker.onChange((key, state) => {
-    const message: Message = { origin, key, state: state.state, unavailableUntil: state.unavailableUntil };
+    const message: Message = {
+      origin,
+      key,
+      state: state.state,
+      unavailableUntil: state.unavailableUntil,
+    };
     const text = JSON.stringify(message);
     publisher.multi().hset(channel, key, text).publish(channel, text).exec().catch(onError);
   });
@@ -52,7 +67,12 @@ export async function shareHealth(tracker: HealthTracker, url: string, prefix = 
 function parse(text: string): Message | undefined {
   try {
     const value = JSON.parse(text) as Message;
-    if (typeof value.key === 'string' && ['closed', 'open', 'half-open'].includes(value.state) && typeof value.unavailableUntil === 'number') return value;
+    if (
+      typeof value.key === 'string' &&
+      ['closed', 'open', 'half-open'].includes(value.state) &&
+      typeof value.unavailableUntil === 'number'
+    )
+      return value;
   } catch {
     // ignore malformed messages
   }

@@ -12,13 +12,18 @@ import type { CreateResponseParams, FunctionTool } from './types.js';
  * - `parallel_tool_calls` only when tools are sent and the client set it;
  * - `metadata`, `store`, `truncation`, `include`, … stay in the runtime (echoed in the Response).
  */
-export function toChatRequest(params: CreateResponseParams, messages: ChatMessage[], stream: boolean): ChatRequest {
+export function toChatRequest(
+  params: CreateResponseParams,
+  messages: ChatMessage[],
+  stream: boolean,
+): ChatRequest {
   const body: ChatRequest = { model: params.model, messages };
   let tools = params.tools;
   let choice: ChatToolChoice | undefined;
   const toolChoice = params.toolChoice;
   if (typeof toolChoice === 'string') choice = toolChoice === 'auto' ? undefined : toolChoice;
-  else if (toolChoice.type === 'function') choice = { type: 'function', function: { name: toolChoice.name } };
+  else if (toolChoice.type === 'function')
+    choice = { type: 'function', function: { name: toolChoice.name } };
   else {
     const allowed = new Set(toolChoice.tools.map((tool) => tool.name));
     tools = tools.filter((tool) => allowed.has(tool.name));

@@ -28,20 +28,41 @@ export interface Compaction {
  * Summarises `items` with `model` into a compaction item. The call's request id is
  * `requestId` (default `<context.requestId>:compact`, for a compaction inside another call).
  */
-export async function compact(gateway: Gateway, items: Item[], model: string, context: CallContext, ids: IdSource, requestId = `${context.requestId}:compact`): Promise<Compaction> {
+export async function compact(
+  gateway: Gateway,
+  items: Item[],
+  model: string,
+  context: CallContext,
+  ids: IdSource,
+  requestId = `${context.requestId}:compact`,
+): Promise<Compaction> {
   const outcome = await gateway.chat({
     requestId,
     surface: 'openai-responses',
     principal: context.principal,
     signal: context.signal,
     tags: context.tags,
-    body: { model, messages: [{ role: 'system', content: INSTRUCTIONS }, { role: 'user', content: transcript(items) }] },
+    body: {
+      model,
+      messages: [
+        { role: 'system', content: INSTRUCTIONS },
+        { role: 'user', content: transcript(items) },
+      ],
+    },
   });
-  if (outcome.kind !== 'json') throw new GatewayError('Compaction expected a whole answer', { code: 'internal_error', status: 500 });
+  if (outcome.kind !== 'json')
+    throw new GatewayError('Compaction expected a whole answer', {
+      code: 'internal_error',
+      status: 500,
+    });
   const summary = outcome.completion.choices[0]?.message.content;
   const text = typeof summary === 'string' ? summary : '';
   return {
-    item: { id: ids('cmp_'), type: 'compaction', encrypted_content: encodeCompaction({ summary: text, model: outcome.meta.model }) },
+    item: {
+      id: ids('cmp_'),
+      type: 'compaction',
+      encrypted_content: encodeCompaction({ summary: text, model: outcome.meta.model }),
+    },
     usage: responseUsage(outcome.completion.usage),
   };
 }
@@ -55,10 +76,14 @@ export function transcript(items: Item[]): string {
       const text = textOf(item['content']);
       if (text !== '') lines.push(`${role[0]!.toUpperCase()}${role.slice(1)}: ${text}`);
     } else if (item.type === 'function_call') {
-      lines.push(`Assistant called tool ${String(item['name'])} (call ${String(item['call_id'])}) with arguments ${String(item['arguments'])}`);
+      lines.push(
+        `Assistant called tool ${String(item['name'])} (call ${String(item['call_id'])}) with arguments ${String(item['arguments'])}`,
+      );
     } else if (item.type === 'function_call_output') {
       const output = item['output'];
-      lines.push(`Tool result for call ${String(item['call_id'])}: ${typeof output === 'string' ? output : textOf(output)}`);
+      lines.push(
+        `Tool result for call ${String(item['call_id'])}: ${typeof output === 'string' ? output : textOf(output)}`,
+      );
     } else if (item.type === 'compaction') {
       const payload = decodeCompaction(item['encrypted_content']);
       if (payload) lines.push(`Summary of what came before: ${payload.summary}`);
@@ -72,7 +97,13 @@ function textOf(content: unknown): string {
   if (!Array.isArray(content)) return '';
   return content
     .filter(isRecord)
-    .map((part) => (typeof part['text'] === 'string' ? part['text'] : typeof part['refusal'] === 'string' ? part['refusal'] : ''))
+    .map((part) =>
+      typeof part['text'] === 'string'
+        ? part['text']
+        : typeof part['refusal'] === 'string'
+          ? part['refusal']
+          : '',
+    )
     .filter((text) => text !== '')
     .join('\n');
 }

@@ -26,9 +26,14 @@ export function messageTokens(message: ChatMessage): number {
   const content = message.content;
   if (typeof content === 'string') total += tokensOf(content);
   else if (Array.isArray(content)) {
-    for (const part of content) total += part.type === 'text' && typeof part['text'] === 'string' ? tokensOf(part['text']) : IMAGE_TOKENS;
+    for (const part of content)
+      total +=
+        part.type === 'text' && typeof part['text'] === 'string'
+          ? tokensOf(part['text'])
+          : IMAGE_TOKENS;
   }
-  for (const call of message.tool_calls ?? []) total += tokensOf(call.function.name) + tokensOf(call.function.arguments);
+  for (const call of message.tool_calls ?? [])
+    total += tokensOf(call.function.name) + tokensOf(call.function.arguments);
   if (typeof message.refusal === 'string') total += tokensOf(message.refusal);
   if (typeof message.reasoning_content === 'string') total += tokensOf(message.reasoning_content);
   return total;
@@ -53,10 +58,14 @@ function upperBound(messages: ChatMessage[], tools: ChatTool[]): number {
     total += MESSAGE_OVERHEAD;
     const content = message.content;
     if (typeof content === 'string') total += Buffer.byteLength(content);
-    else if (Array.isArray(content)) for (const part of content) total += typeof part['text'] === 'string' ? Buffer.byteLength(part['text']) : IMAGE_TOKENS;
-    for (const call of message.tool_calls ?? []) total += Buffer.byteLength(call.function.name) + Buffer.byteLength(call.function.arguments);
+    else if (Array.isArray(content))
+      for (const part of content)
+        total += typeof part['text'] === 'string' ? Buffer.byteLength(part['text']) : IMAGE_TOKENS;
+    for (const call of message.tool_calls ?? [])
+      total += Buffer.byteLength(call.function.name) + Buffer.byteLength(call.function.arguments);
     if (typeof message.refusal === 'string') total += Buffer.byteLength(message.refusal);
-    if (typeof message.reasoning_content === 'string') total += Buffer.byteLength(message.reasoning_content);
+    if (typeof message.reasoning_content === 'string')
+      total += Buffer.byteLength(message.reasoning_content);
   }
   for (const tool of tools) total += Buffer.byteLength(JSON.stringify(tool));
   return total;
@@ -75,7 +84,12 @@ export function fits(messages: ChatMessage[], tools: ChatTool[], budget: number)
  *   with the tool results that answer it, and the kept part starts at a user message, so no
  *   provider sees an orphan tool result. If even that does not fit → the same 400.
  */
-export function fitToWindow(messages: ChatMessage[], tools: ChatTool[], budget: number, truncation: 'auto' | 'disabled'): ChatMessage[] {
+export function fitToWindow(
+  messages: ChatMessage[],
+  tools: ChatTool[],
+  budget: number,
+  truncation: 'auto' | 'disabled',
+): ChatMessage[] {
   if (upperBound(messages, tools) <= budget) return messages;
   const counts = messages.map(messageTokens);
   const toolTokens = tools.reduce((sum, tool) => sum + tokensOf(JSON.stringify(tool)), 0);

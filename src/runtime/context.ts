@@ -1,6 +1,12 @@
 import type { IdSource } from '../core/ids.js';
 import type { RuntimeRepository } from '../store/index.js';
-import { conversationNotFound, duplicateItem, itemNotFound, mutuallyExclusive, previousResponseNotFound } from './errors.js';
+import {
+  conversationNotFound,
+  duplicateItem,
+  itemNotFound,
+  mutuallyExclusive,
+  previousResponseNotFound,
+} from './errors.js';
 import { normalizeInput } from './items.js';
 import type { Item } from './types.js';
 
@@ -30,8 +36,14 @@ export interface ContextSource {
  * response is a 400 and a missing conversation a 404; an input item whose id is already in the
  * context (or twice in the input) is rejected with the API's duplicate-item error.
  */
-export async function loadContext(repository: RuntimeRepository, source: ContextSource, now: number, ids: IdSource): Promise<LoadedContext> {
-  if (source.previousResponseId !== null && source.conversationId !== null) throw mutuallyExclusive();
+export async function loadContext(
+  repository: RuntimeRepository,
+  source: ContextSource,
+  now: number,
+  ids: IdSource,
+): Promise<LoadedContext> {
+  if (source.previousResponseId !== null && source.conversationId !== null)
+    throw mutuallyExclusive();
   const normalized = normalizeInput(source.input, ids);
 
   let history: Item[] = [];
@@ -40,13 +52,25 @@ export async function loadContext(repository: RuntimeRepository, source: Context
     if (!chain) throw previousResponseNotFound(source.previousResponseId);
     history = chain as Item[];
   } else if (source.conversationId !== null) {
-    const conversation = await repository.getConversation(source.tenantId, source.conversationId, now);
+    const conversation = await repository.getConversation(
+      source.tenantId,
+      source.conversationId,
+      now,
+    );
     if (!conversation) throw conversationNotFound(source.conversationId, 'conversation');
-    history = (await repository.loadConversationItems(source.tenantId, source.conversationId)) as Item[];
+    history = (await repository.loadConversationItems(
+      source.tenantId,
+      source.conversationId,
+    )) as Item[];
   }
 
-  const references = normalized.entries.flatMap((entry) => (entry.kind === 'reference' ? [entry.id] : []));
-  const found = references.length > 0 ? await repository.findItems(source.tenantId, references, now) : new Map<string, Record<string, unknown>>();
+  const references = normalized.entries.flatMap((entry) =>
+    entry.kind === 'reference' ? [entry.id] : [],
+  );
+  const found =
+    references.length > 0
+      ? await repository.findItems(source.tenantId, references, now)
+      : new Map<string, Record<string, unknown>>();
   const input = normalized.entries.map((entry): Item => {
     if (entry.kind === 'item') return entry.item;
     const item = found.get(entry.id);

@@ -24,7 +24,11 @@ export const MAX_ITEMS_PER_CALL = 20;
  */
 export function createConversationsService(deps: RuntimeDeps) {
   const { repository, clock } = deps;
-  const render = (record: { id: string; createdAt: number; metadata: Record<string, string> }): ConversationObject => ({
+  const render = (record: {
+    id: string;
+    createdAt: number;
+    metadata: Record<string, string>;
+  }): ConversationObject => ({
     id: record.id,
     object: 'conversation',
     created_at: seconds(record.createdAt),
@@ -35,11 +39,23 @@ export function createConversationsService(deps: RuntimeDeps) {
     if (!record) throw conversationNotFound(id);
     return record;
   };
-  const prepareItems = async (principal: Principal, raw: unknown[], existing: Set<string>): Promise<NewItem[]> => {
-    if (raw.length > MAX_ITEMS_PER_CALL) throw invalidParam(`Invalid 'items': array too long. Expected an array with maximum length ${MAX_ITEMS_PER_CALL}, but got an array with length ${raw.length} instead.`, 'items', 'array_above_max_length');
+  const prepareItems = async (
+    principal: Principal,
+    raw: unknown[],
+    existing: Set<string>,
+  ): Promise<NewItem[]> => {
+    if (raw.length > MAX_ITEMS_PER_CALL)
+      throw invalidParam(
+        `Invalid 'items': array too long. Expected an array with maximum length ${MAX_ITEMS_PER_CALL}, but got an array with length ${raw.length} instead.`,
+        'items',
+        'array_above_max_length',
+      );
     const normalized = normalizeInput(raw, deps.ids, 'items');
-    if (normalized.compactionTrigger) throw invalidParam('compaction_trigger items cannot be stored in a conversation', 'items');
-    const references = normalized.entries.flatMap((entry) => (entry.kind === 'reference' ? [entry.id] : []));
+    if (normalized.compactionTrigger)
+      throw invalidParam('compaction_trigger items cannot be stored in a conversation', 'items');
+    const references = normalized.entries.flatMap((entry) =>
+      entry.kind === 'reference' ? [entry.id] : [],
+    );
     const found = await repository.findItems(principal.tenantId, references, clock());
     return normalized.entries.map((entry) => {
       const item = (entry.kind === 'item' ? entry.item : found.get(entry.id)) as Item | undefined;
@@ -52,10 +68,19 @@ export function createConversationsService(deps: RuntimeDeps) {
   };
 
   return {
-    async create(principal: Principal, input: { metadata: Record<string, string>; items: unknown[] }): Promise<ConversationObject> {
+    async create(
+      principal: Principal,
+      input: { metadata: Record<string, string>; items: unknown[] },
+    ): Promise<ConversationObject> {
       const now = clock();
       const items = await prepareItems(principal, input.items, new Set());
-      const record = { id: deps.ids('conv_'), tenantId: principal.tenantId, createdAt: now, expiresAt: expiry(now, deps.retention.conversationRetentionDays), metadata: input.metadata };
+      const record = {
+        id: deps.ids('conv_'),
+        tenantId: principal.tenantId,
+        createdAt: now,
+        expiresAt: expiry(now, deps.retention.conversationRetentionDays),
+        metadata: input.metadata,
+      };
       await repository.createConversation(record, items);
       return render(record);
     },
@@ -64,23 +89,44 @@ export function createConversationsService(deps: RuntimeDeps) {
       return render(await require(principal, id));
     },
 
-    async update(principal: Principal, id: string, metadata: Record<string, string>): Promise<ConversationObject> {
+    async update(
+      principal: Principal,
+      id: string,
+      metadata: Record<string, string>,
+    ): Promise<ConversationObject> {
       const record = await require(principal, id);
-      if (!(await repository.updateConversationMetadata(principal.tenantId, id, metadata, clock()))) throw conversationNotFound(id);
+      if (!(await repository.updateConversationMetadata(principal.tenantId, id, metadata, clock())))
+        throw conversationNotFound(id);
       return render({ ...record, metadata });
     },
 
-    async delete(principal: Principal, id: string): Promise<{ id: string; object: 'conversation.deleted'; deleted: true }> {
-      const deleted = await repository.deleteConversation(principal.tenantId, id, expiry(clock(), deps.retention.retentionDays));
+    async delete(
+      principal: Principal,
+      id: string,
+    ): Promise<{ id: string; object: 'conversation.deleted'; deleted: true }> {
+      const deleted = await repository.deleteConversation(
+        principal.tenantId,
+        id,
+        expiry(clock(), deps.retention.retentionDays),
+      );
       if (!deleted) throw conversationNotFound(id);
       return { id, object: 'conversation.deleted', deleted: true };
     },
 
     async createItems(principal: Principal, id: string, raw: unknown[]): Promise<ItemList> {
       await require(principal, id);
-      const existing = new Set((await repository.loadConversationItems(principal.tenantId, id)).map((item) => String(item['id'])));
+      const existing = new Set(
+        (await repository.loadConversationItems(principal.tenantId, id)).map((item) =>
+          String(item['id']),
+        ),
+      );
       const items = await prepareItems(principal, raw, existing);
-      const stored = await repository.appendConversationItems(principal.tenantId, id, items, clock());
+      const stored = await repository.appendConversationItems(
+        principal.tenantId,
+        id,
+        items,
+        clock(),
+      );
       if (!stored) throw conversationNotFound(id);
       return itemList(stored as Item[], false);
     },
@@ -99,9 +145,14 @@ export function createConversationsService(deps: RuntimeDeps) {
     },
 
     /** Removes an item; answers with the conversation (the API's shape). */
-    async deleteItem(principal: Principal, id: string, itemId: string): Promise<ConversationObject> {
+    async deleteItem(
+      principal: Principal,
+      id: string,
+      itemId: string,
+    ): Promise<ConversationObject> {
       const record = await require(principal, id);
-      if (!(await repository.deleteConversationItem(principal.tenantId, id, itemId))) throw itemNotFound(itemId);
+      if (!(await repository.deleteConversationItem(principal.tenantId, id, itemId)))
+        throw itemNotFound(itemId);
       return render(record);
     },
   };

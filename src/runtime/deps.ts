@@ -39,7 +39,9 @@ export function contextWindowOf(catalog: Pick<Catalog, 'get'>, model: string): n
   const entry = catalog.get(model);
   if (!entry) return undefined;
   if (entry.config.contextWindow !== undefined) return entry.config.contextWindow;
-  const windows = entry.deployments.flatMap((deployment) => (deployment.config.contextWindow === undefined ? [] : [deployment.config.contextWindow]));
+  const windows = entry.deployments.flatMap((deployment) =>
+    deployment.config.contextWindow === undefined ? [] : [deployment.config.contextWindow],
+  );
   return windows.length > 0 ? Math.min(...windows) : undefined;
 }
 

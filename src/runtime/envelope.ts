@@ -50,14 +50,20 @@ export function encodeCompaction(payload: CompactionPayload): string {
 export function decodeCompaction(value: unknown): CompactionPayload | undefined {
   const parsed = decode(value, COMPACTION_PREFIX);
   if (!parsed || typeof parsed['summary'] !== 'string') return undefined;
-  return typeof parsed['model'] === 'string' ? { summary: parsed['summary'], model: parsed['model'] } : { summary: parsed['summary'] };
+  return typeof parsed['model'] === 'string'
+    ? { summary: parsed['summary'], model: parsed['model'] }
+    : { summary: parsed['summary'] };
 }
 
 function decode(value: unknown, prefix: string): Record<string, unknown> | undefined {
   if (typeof value !== 'string' || !value.startsWith(prefix)) return undefined;
   try {
-    const parsed: unknown = JSON.parse(Buffer.from(value.slice(prefix.length), 'base64url').toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+    const parsed: unknown = JSON.parse(
+      Buffer.from(value.slice(prefix.length), 'base64url').toString('utf8'),
+    );
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
   } catch {
     return undefined;
   }

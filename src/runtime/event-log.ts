@@ -40,7 +40,13 @@ export class EventLog {
 export function errorEvent(error: GatewayError): Record<string, unknown> {
   const code = error instanceof RuntimeError ? (error.apiCode ?? error.code) : error.code;
   const type = error instanceof RuntimeError ? error.apiType : openAIErrorType(error.status);
-  return { type: 'error', code, message: error.message, param: error.param, error: { type, code, message: error.message, param: error.param } };
+  return {
+    type: 'error',
+    code,
+    message: error.message,
+    param: error.param,
+    error: { type, code, message: error.message, param: error.param },
+  };
 }
 
 /** SSE framing of one stored event. */

@@ -23,7 +23,10 @@ export function pooledId(prefix: string): string {
     pool = randomBytes(POOL_BYTES);
     offset = 0;
   }
-  const id = prefix + Date.now().toString(16).padStart(12, '0') + pool.toString('hex', offset, offset + RANDOM_BYTES);
+  const id =
+    prefix +
+    Date.now().toString(16).padStart(12, '0') +
+    pool.toString('hex', offset, offset + RANDOM_BYTES);
   offset += RANDOM_BYTES;
   return id;
 }

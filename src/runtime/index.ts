@@ -9,10 +9,25 @@ import { pooledId } from './ids.js';
 import { countInputTokens } from './prepare.js';
 import { toChatRequest } from './chat-request.js';
 import { type CreateOutcome, createResponse } from './responses-create.js';
-import { type CompactParams, type CompactResource, compactContext, deleteStoredResponse, listInputItems, replayResponse, retrieveResponse } from './responses-read.js';
+import {
+  type CompactParams,
+  type CompactResource,
+  compactContext,
+  deleteStoredResponse,
+  listInputItems,
+  replayResponse,
+  retrieveResponse,
+} from './responses-read.js';
 import { createRetentionSweeper, type RetentionSweeper } from './retention.js';
 import { type AgentOptions, type AgentRuntime, createAgentRuntime } from './agent/service.js';
-import type { CallContext, CreateResponseParams, Item, ItemList, ListOptions, ResponseObject } from './types.js';
+import type {
+  CallContext,
+  CreateResponseParams,
+  Item,
+  ItemList,
+  ListOptions,
+  ResponseObject,
+} from './types.js';
 
 /** The Responses service: every operation of `/v1/responses`. */
 export interface ResponsesService {
@@ -20,14 +35,25 @@ export interface ResponsesService {
   retrieve(principal: Principal, id: string): Promise<ResponseObject>;
   /** SSE text of the stored events after `startingAfter`. */
   replay(principal: Principal, id: string, startingAfter: number | undefined): Promise<string[]>;
-  delete(principal: Principal, id: string): Promise<{ id: string; object: 'response'; deleted: true }>;
+  delete(
+    principal: Principal,
+    id: string,
+  ): Promise<{ id: string; object: 'response'; deleted: true }>;
   listInputItems(principal: Principal, id: string, options: ListOptions): Promise<ItemList>;
   compact(params: CompactParams, call: CallContext): Promise<CompactResource>;
-  countInputTokens(params: CreateResponseParams, call: CallContext): Promise<{ object: 'response.input_tokens'; input_tokens: number }>;
+  countInputTokens(
+    params: CreateResponseParams,
+    call: CallContext,
+  ): Promise<{ object: 'response.input_tokens'; input_tokens: number }>;
   /** `POST /responses/{id}/cancel` (background runs; runtime/agent). */
   cancel?(principal: Principal, id: string): Promise<ResponseObject>;
   /** Live replay of a background run (`GET …?stream=true`); undefined when `id` is not one. */
-  follow?(principal: Principal, id: string, startingAfter: number | undefined, signal?: AbortSignal): Promise<AsyncIterable<string> | undefined>;
+  follow?(
+    principal: Principal,
+    id: string,
+    startingAfter: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<AsyncIterable<string> | undefined>;
 }
 
 /** The stateful runtime: Responses and Conversations services and the retention sweeper. */
@@ -72,7 +98,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     catalog: options.catalog,
     clock: options.clock,
     ids: options.ids ?? pooledId,
-    retention: { retentionDays: options.retention?.retentionDays ?? 30, conversationRetentionDays: options.retention?.conversationRetentionDays ?? 0 },
+    retention: {
+      retentionDays: options.retention?.retentionDays ?? 30,
+      conversationRetentionDays: options.retention?.conversationRetentionDays ?? 0,
+    },
   };
   const responses: ResponsesService = {
     create: (params, call) => createResponse(deps, params, call),
@@ -83,7 +112,10 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     compact: (params, call) => compactContext(deps, params, call),
     async countInputTokens(params, call) {
       const tools = toChatRequest(params, [], false).tools ?? [];
-      return { object: 'response.input_tokens', input_tokens: await countInputTokens(deps, params, call, tools, deps.clock()) };
+      return {
+        object: 'response.input_tokens',
+        input_tokens: await countInputTokens(deps, params, call, tools, deps.clock()),
+      };
     },
   };
   const sweeper = createRetentionSweeper({
@@ -93,7 +125,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     ...(options.onSweepError ? { onError: options.onSweepError } : {}),
   });
   const agent = createAgentRuntime(deps, options.database, responses, options.tools);
-  return { responses: agent.responses, conversations: createConversationsService(deps), sweeper, repository, agent };
+  return {
+    responses: agent.responses,
+    conversations: createConversationsService(deps),
+    sweeper,
+    repository,
+    agent,
+  };
 }
 
 export type { ConversationObject, ConversationsService } from './conversations-service.js';
@@ -102,4 +140,14 @@ export type { CreateOutcome } from './responses-create.js';
 export type { CompactParams, CompactResource } from './responses-read.js';
 export type { RetentionSweeper } from './retention.js';
 export { RuntimeError, renderResponsesError, invalidParam, unsupportedParam } from './errors.js';
-export type { CallContext, CreateResponseParams, FunctionTool, Item, ItemList, ListOptions, ResponseObject, TextFormat, ToolChoice } from './types.js';
+export type {
+  CallContext,
+  CreateResponseParams,
+  FunctionTool,
+  Item,
+  ItemList,
+  ListOptions,
+  ResponseObject,
+  TextFormat,
+  ToolChoice,
+} from './types.js';

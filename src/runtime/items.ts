@@ -23,7 +23,9 @@ export const ID_PREFIX: Readonly<Record<string, string>> = {
 };
 
 /** An input item after normalization, or a reference to a stored item still to resolve. */
-export type NormalizedInput = { kind: 'item'; item: Item } | { kind: 'reference'; id: string; index: number };
+export type NormalizedInput =
+  | { kind: 'item'; item: Item }
+  | { kind: 'reference'; id: string; index: number };
 
 /** Result of {@link normalizeInput}. */
 export interface NormalizedInputs {
@@ -41,15 +43,28 @@ export function normalizeInput(raw: unknown[], ids: IdSource, param = 'input'): 
   let compactionTrigger = false;
   raw.forEach((value, index) => {
     const at = `${param}[${index}]`;
-    if (!isRecord(value)) throw invalidParam(`Invalid '${at}': expected an object.`, at, 'invalid_type');
+    if (!isRecord(value))
+      throw invalidParam(`Invalid '${at}': expected an object.`, at, 'invalid_type');
     const type = typeof value['type'] === 'string' ? value['type'] : undefined;
     if (type === 'compaction_trigger') {
-      if (index !== raw.length - 1) throw invalidParam(`Invalid '${at}': a compaction_trigger item must be the final input item.`, at);
+      if (index !== raw.length - 1)
+        throw invalidParam(
+          `Invalid '${at}': a compaction_trigger item must be the final input item.`,
+          at,
+        );
       compactionTrigger = true;
       return;
     }
-    if (type === 'item_reference' || (type === undefined && value['role'] === undefined && typeof value['id'] === 'string')) {
-      if (typeof value['id'] !== 'string' || value['id'] === '') throw invalidParam(`Missing required parameter: '${at}.id'.`, `${at}.id`, 'missing_required_parameter');
+    if (
+      type === 'item_reference' ||
+      (type === undefined && value['role'] === undefined && typeof value['id'] === 'string')
+    ) {
+      if (typeof value['id'] !== 'string' || value['id'] === '')
+        throw invalidParam(
+          `Missing required parameter: '${at}.id'.`,
+          `${at}.id`,
+          'missing_required_parameter',
+        );
       entries.push({ kind: 'reference', id: value['id'], index });
       return;
     }
@@ -58,8 +73,16 @@ export function normalizeInput(raw: unknown[], ids: IdSource, param = 'input'): 
   return { entries, compactionTrigger };
 }
 
-function normalizeItem(value: Record<string, unknown>, type: string, at: string, ids: IdSource): Item {
-  const id = typeof value['id'] === 'string' && value['id'] !== '' ? value['id'] : ids(ID_PREFIX[type] ?? 'item_');
+function normalizeItem(
+  value: Record<string, unknown>,
+  type: string,
+  at: string,
+  ids: IdSource,
+): Item {
+  const id =
+    typeof value['id'] === 'string' && value['id'] !== ''
+      ? value['id']
+      : ids(ID_PREFIX[type] ?? 'item_');
   switch (type) {
     case 'message':
       return normalizeMessage(value, id, at);
@@ -67,13 +90,23 @@ function normalizeItem(value: Record<string, unknown>, type: string, at: string,
       requireString(value, 'call_id', at);
       requireString(value, 'name', at);
       const args = value['arguments'];
-      if (typeof args !== 'string') throw invalidParam(`Invalid '${at}.arguments': expected a string.`, `${at}.arguments`, 'invalid_type');
+      if (typeof args !== 'string')
+        throw invalidParam(
+          `Invalid '${at}.arguments': expected a string.`,
+          `${at}.arguments`,
+          'invalid_type',
+        );
       return copyWith(value, { type, id, status: 'completed' });
     }
     case 'function_call_output': {
       requireString(value, 'call_id', at);
       const output = value['output'];
-      if (typeof output !== 'string' && !Array.isArray(output)) throw invalidParam(`Invalid '${at}.output': expected a string or an array of content parts.`, `${at}.output`, 'invalid_type');
+      if (typeof output !== 'string' && !Array.isArray(output))
+        throw invalidParam(
+          `Invalid '${at}.output': expected a string or an array of content parts.`,
+          `${at}.output`,
+          'invalid_type',
+        );
       return copyWith(value, { type, id, status: 'completed' });
     }
     case 'reasoning': {
@@ -81,7 +114,12 @@ function normalizeItem(value: Record<string, unknown>, type: string, at: string,
       return copyWith(value, { type, id, summary });
     }
     case 'compaction': {
-      if (typeof value['encrypted_content'] !== 'string') throw invalidParam(`Missing required parameter: '${at}.encrypted_content'.`, `${at}.encrypted_content`, 'missing_required_parameter');
+      if (typeof value['encrypted_content'] !== 'string')
+        throw invalidParam(
+          `Missing required parameter: '${at}.encrypted_content'.`,
+          `${at}.encrypted_content`,
+          'missing_required_parameter',
+        );
       return copyWith(value, { type, id });
     }
     case 'mcp_list_tools':
@@ -91,30 +129,59 @@ function normalizeItem(value: Record<string, unknown>, type: string, at: string,
       // Sent back by clients that keep their own state; the agent runtime takes them (agent/mcp-input.ts).
       return normalizeMcpItem(value, type, id, at);
     default:
-      throw unsupportedParam(`Input items of type '${type}' are not supported by Switchyard (supported: message, function_call, function_call_output, reasoning, compaction, item_reference, mcp_list_tools, mcp_call, mcp_approval_request, mcp_approval_response).`, `${at}.type`);
+      throw unsupportedParam(
+        `Input items of type '${type}' are not supported by Switchyard (supported: message, function_call, function_call_output, reasoning, compaction, item_reference, mcp_list_tools, mcp_call, mcp_approval_request, mcp_approval_response).`,
+        `${at}.type`,
+      );
   }
 }
 
 function normalizeMessage(value: Record<string, unknown>, id: string, at: string): Item {
   const role = value['role'];
   if (typeof role !== 'string' || !MESSAGE_ROLES.has(role)) {
-    throw invalidParam(`Invalid value for '${at}.role': expected one of 'user', 'assistant', 'system', or 'developer'.`, `${at}.role`);
+    throw invalidParam(
+      `Invalid value for '${at}.role': expected one of 'user', 'assistant', 'system', or 'developer'.`,
+      `${at}.role`,
+    );
   }
   const content = value['content'];
   let parts: Array<Record<string, unknown>>;
   if (typeof content === 'string') {
-    parts = [role === 'assistant' ? { type: 'output_text', text: content, annotations: [] } : { type: 'input_text', text: content }];
+    parts = [
+      role === 'assistant'
+        ? { type: 'output_text', text: content, annotations: [] }
+        : { type: 'input_text', text: content },
+    ];
   } else if (Array.isArray(content)) {
     parts = content.map((part, index) => {
       const where = `${at}.content[${index}]`;
-      if (!isRecord(part) || typeof part['type'] !== 'string') throw invalidParam(`Invalid '${where}': expected a content part object with a 'type'.`, where, 'invalid_type');
-      if (!PART_TYPES.has(part['type'])) throw unsupportedParam(`Content parts of type '${part['type']}' are not supported.`, `${where}.type`);
+      if (!isRecord(part) || typeof part['type'] !== 'string')
+        throw invalidParam(
+          `Invalid '${where}': expected a content part object with a 'type'.`,
+          where,
+          'invalid_type',
+        );
+      if (!PART_TYPES.has(part['type']))
+        throw unsupportedParam(
+          `Content parts of type '${part['type']}' are not supported.`,
+          `${where}.type`,
+        );
       return part;
     });
   } else {
-    throw invalidParam(`Invalid '${at}.content': expected a string or an array of content parts.`, `${at}.content`, 'invalid_type');
+    throw invalidParam(
+      `Invalid '${at}.content': expected a string or an array of content parts.`,
+      `${at}.content`,
+      'invalid_type',
+    );
   }
-  return copyWith(value, { type: 'message', id, role, content: parts, status: typeof value['status'] === 'string' ? value['status'] : 'completed' });
+  return copyWith(value, {
+    type: 'message',
+    id,
+    role,
+    content: parts,
+    status: typeof value['status'] === 'string' ? value['status'] : 'completed',
+  });
 }
 
 /**
@@ -127,7 +194,11 @@ function copyWith(value: Record<string, unknown>, fields: Record<string, unknown
 
 function requireString(value: Record<string, unknown>, field: string, at: string): void {
   if (typeof value[field] !== 'string' || value[field] === '') {
-    throw invalidParam(`Missing required parameter: '${at}.${field}'.`, `${at}.${field}`, 'missing_required_parameter');
+    throw invalidParam(
+      `Missing required parameter: '${at}.${field}'.`,
+      `${at}.${field}`,
+      'missing_required_parameter',
+    );
   }
 }
 

@@ -10,8 +10,23 @@ type Part = { type: 'output_text'; text: string } | { type: 'refusal'; refusal: 
 
 type Open =
   | { kind: 'message'; index: number; id: string; parts: Part[]; part: Part | undefined }
-  | { kind: 'reasoning'; index: number; id: string; text: string; signature: string | undefined; summaryOpen: boolean; model?: string | undefined }
-  | { kind: 'function_call'; index: number; id: string; callId: string; name: string; arguments: string };
+  | {
+      kind: 'reasoning';
+      index: number;
+      id: string;
+      text: string;
+      signature: string | undefined;
+      summaryOpen: boolean;
+      model?: string | undefined;
+    }
+  | {
+      kind: 'function_call';
+      index: number;
+      id: string;
+      callId: string;
+      name: string;
+      arguments: string;
+    };
 
 /**
  * Builds a response's output items from chat deltas, emitting the Responses stream events of
@@ -37,7 +52,11 @@ export class OutputBuilder {
    * @param options.sink Receives the stream events; none for a whole answer.
    * @param options.model Logical model, recorded in reasoning envelopes (see to-chat.ts).
    */
-  constructor(options: { ids: IdSource; sink?: EventSink | undefined; model?: string | undefined }) {
+  constructor(options: {
+    ids: IdSource;
+    sink?: EventSink | undefined;
+    model?: string | undefined;
+  }) {
     this.ids = options.ids;
     this.sink = options.sink;
     this.model = options.model;
@@ -45,8 +64,10 @@ export class OutputBuilder {
 
   /** Applies one chat delta (`content`, `refusal`, `reasoning_content`/`reasoning_signature`, `tool_calls`). */
   delta(delta: ChatDelta): void {
-    if (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '') this.reasoning(delta.reasoning_content);
-    if (typeof delta.reasoning_signature === 'string' && delta.reasoning_signature !== '') this.signature(delta.reasoning_signature);
+    if (typeof delta.reasoning_content === 'string' && delta.reasoning_content !== '')
+      this.reasoning(delta.reasoning_content);
+    if (typeof delta.reasoning_signature === 'string' && delta.reasoning_signature !== '')
+      this.signature(delta.reasoning_signature);
     if (typeof delta.refusal === 'string' && delta.refusal !== '') this.refusal(delta.refusal);
     if (typeof delta.content === 'string' && delta.content !== '') this.text(delta.content);
     for (const call of delta.tool_calls ?? []) this.toolCall(call);
@@ -66,10 +87,22 @@ export class OutputBuilder {
     const open = this.open?.kind === 'reasoning' ? this.open : this.openReasoning(id);
     if (!open.summaryOpen) {
       open.summaryOpen = true;
-      this.emit({ type: 'response.reasoning_summary_part.added', item_id: open.id, output_index: open.index, summary_index: 0, part: { type: 'summary_text', text: '' } });
+      this.emit({
+        type: 'response.reasoning_summary_part.added',
+        item_id: open.id,
+        output_index: open.index,
+        summary_index: 0,
+        part: { type: 'summary_text', text: '' },
+      });
     }
     open.text += text;
-    this.emit({ type: 'response.reasoning_summary_text.delta', item_id: open.id, output_index: open.index, summary_index: 0, delta: text });
+    this.emit({
+      type: 'response.reasoning_summary_text.delta',
+      item_id: open.id,
+      output_index: open.index,
+      summary_index: 0,
+      delta: text,
+    });
   }
 
   /** A reasoning signature: kept on the open reasoning item, or on a new one when it comes after the text (Gemini). */
@@ -84,7 +117,14 @@ export class OutputBuilder {
     if (part.type !== 'output_text') return;
     part.text += text;
     const open = this.open as Extract<Open, { kind: 'message' }>;
-    this.emit({ type: 'response.output_text.delta', item_id: open.id, output_index: open.index, content_index: open.parts.length - 1, delta: text, logprobs: [] });
+    this.emit({
+      type: 'response.output_text.delta',
+      item_id: open.id,
+      output_index: open.index,
+      content_index: open.parts.length - 1,
+      delta: text,
+      logprobs: [],
+    });
   }
 
   /** Refusal text. */
@@ -93,7 +133,13 @@ export class OutputBuilder {
     if (part.type !== 'refusal') return;
     part.refusal += text;
     const open = this.open as Extract<Open, { kind: 'message' }>;
-    this.emit({ type: 'response.refusal.delta', item_id: open.id, output_index: open.index, content_index: open.parts.length - 1, delta: text });
+    this.emit({
+      type: 'response.refusal.delta',
+      item_id: open.id,
+      output_index: open.index,
+      content_index: open.parts.length - 1,
+      delta: text,
+    });
   }
 
   /** A tool-call fragment (OpenAI chunk shape). A new `index` closes the open call. */
@@ -110,15 +156,31 @@ export class OutputBuilder {
     }
     if (!call) {
       this.close('completed');
-      call = { kind: 'function_call', index: this.nextIndex++, id: id ?? this.ids('fc_'), callId: delta.id ?? this.ids('call_'), name: delta.function?.name ?? '', arguments: '' };
+      call = {
+        kind: 'function_call',
+        index: this.nextIndex++,
+        id: id ?? this.ids('fc_'),
+        callId: delta.id ?? this.ids('call_'),
+        name: delta.function?.name ?? '',
+        arguments: '',
+      };
       this.open = call;
       this.calls.set(delta.index, call);
       this.items.push({ type: 'function_call', id: call.id });
-      this.emit({ type: 'response.output_item.added', output_index: call.index, item: this.callItem(call, 'in_progress') });
+      this.emit({
+        type: 'response.output_item.added',
+        output_index: call.index,
+        item: this.callItem(call, 'in_progress'),
+      });
     } else if (delta.function?.name && call.name === '') call.name = delta.function.name;
     if (typeof args === 'string' && args !== '') {
       call.arguments += args;
-      this.emit({ type: 'response.function_call_arguments.delta', item_id: call.id, output_index: call.index, delta: args });
+      this.emit({
+        type: 'response.function_call_arguments.delta',
+        item_id: call.id,
+        output_index: call.index,
+        delta: args,
+      });
     }
   }
 
@@ -127,8 +189,20 @@ export class OutputBuilder {
     const open = this.open;
     if (!open) return [...this.items];
     const items = [...this.items];
-    if (open.kind === 'message') items[open.index] = { id: open.id, type: 'message', status: 'in_progress', content: open.parts.map(renderPart), role: 'assistant' };
-    else if (open.kind === 'reasoning') items[open.index] = { id: open.id, type: 'reasoning', summary: open.summaryOpen ? [{ type: 'summary_text', text: open.text }] : [] };
+    if (open.kind === 'message')
+      items[open.index] = {
+        id: open.id,
+        type: 'message',
+        status: 'in_progress',
+        content: open.parts.map(renderPart),
+        role: 'assistant',
+      };
+    else if (open.kind === 'reasoning')
+      items[open.index] = {
+        id: open.id,
+        type: 'reasoning',
+        summary: open.summaryOpen ? [{ type: 'summary_text', text: open.text }] : [],
+      };
     else items[open.index] = this.callItem(open, 'in_progress');
     return items;
   }
@@ -143,21 +217,54 @@ export class OutputBuilder {
     this.open = undefined;
     if (open.kind === 'message') {
       this.closePart(open);
-      const item: Item = { id: open.id, type: 'message', status, content: open.parts.map(renderPart), role: 'assistant' };
+      const item: Item = {
+        id: open.id,
+        type: 'message',
+        status,
+        content: open.parts.map(renderPart),
+        role: 'assistant',
+      };
       this.place(open.index, item);
       this.emit({ type: 'response.output_item.done', output_index: open.index, item });
     } else if (open.kind === 'reasoning') {
       const summary = open.summaryOpen ? [{ type: 'summary_text', text: open.text }] : [];
       if (open.summaryOpen) {
-        this.emit({ type: 'response.reasoning_summary_text.done', item_id: open.id, output_index: open.index, summary_index: 0, text: open.text });
-        this.emit({ type: 'response.reasoning_summary_part.done', item_id: open.id, output_index: open.index, summary_index: 0, part: { type: 'summary_text', text: open.text } });
+        this.emit({
+          type: 'response.reasoning_summary_text.done',
+          item_id: open.id,
+          output_index: open.index,
+          summary_index: 0,
+          text: open.text,
+        });
+        this.emit({
+          type: 'response.reasoning_summary_part.done',
+          item_id: open.id,
+          output_index: open.index,
+          summary_index: 0,
+          part: { type: 'summary_text', text: open.text },
+        });
       }
-      const item: Item = { id: open.id, type: 'reasoning', summary, encrypted_content: encodeReasoning({ text: open.text, signature: open.signature, model: open.model ?? this.model }) };
+      const item: Item = {
+        id: open.id,
+        type: 'reasoning',
+        summary,
+        encrypted_content: encodeReasoning({
+          text: open.text,
+          signature: open.signature,
+          model: open.model ?? this.model,
+        }),
+      };
       this.place(open.index, item);
       this.emit({ type: 'response.output_item.done', output_index: open.index, item });
     } else {
       const item = this.callItem(open, 'completed');
-      this.emit({ type: 'response.function_call_arguments.done', item_id: open.id, output_index: open.index, name: open.name, arguments: open.arguments });
+      this.emit({
+        type: 'response.function_call_arguments.done',
+        item_id: open.id,
+        output_index: open.index,
+        name: open.name,
+        arguments: open.arguments,
+      });
       this.place(open.index, item);
       this.emit({ type: 'response.output_item.done', output_index: open.index, item });
     }
@@ -181,17 +288,35 @@ export class OutputBuilder {
       if (this.open?.kind === 'reasoning') this.open.model = payload?.model;
       this.close();
     } else if (item.type === 'function_call') {
-      this.toolCall({ index: this.nextIndex, id: String(item['call_id']), function: { name: String(item['name']), arguments: String(item['arguments'] ?? '') } }, id);
+      this.toolCall(
+        {
+          index: this.nextIndex,
+          id: String(item['call_id']),
+          function: { name: String(item['name']), arguments: String(item['arguments'] ?? '') },
+        },
+        id,
+      );
       this.close();
     } else this.addComplete(item);
   }
 
   private openReasoning(id?: string): Extract<Open, { kind: 'reasoning' }> {
     this.close('completed');
-    const open: Extract<Open, { kind: 'reasoning' }> = { kind: 'reasoning', index: this.nextIndex++, id: id ?? this.ids('rs_'), text: '', signature: undefined, summaryOpen: false };
+    const open: Extract<Open, { kind: 'reasoning' }> = {
+      kind: 'reasoning',
+      index: this.nextIndex++,
+      id: id ?? this.ids('rs_'),
+      text: '',
+      signature: undefined,
+      summaryOpen: false,
+    };
     this.open = open;
     this.items.push({ type: 'reasoning', id: open.id });
-    this.emit({ type: 'response.output_item.added', output_index: open.index, item: { id: open.id, type: 'reasoning', summary: [] } });
+    this.emit({
+      type: 'response.output_item.added',
+      output_index: open.index,
+      item: { id: open.id, type: 'reasoning', summary: [] },
+    });
     return open;
   }
 
@@ -200,17 +325,39 @@ export class OutputBuilder {
     let open = this.open;
     if (open?.kind !== 'message') {
       this.close('completed');
-      open = { kind: 'message', index: this.nextIndex++, id: id ?? this.ids('msg_'), parts: [], part: undefined };
+      open = {
+        kind: 'message',
+        index: this.nextIndex++,
+        id: id ?? this.ids('msg_'),
+        parts: [],
+        part: undefined,
+      };
       this.open = open;
       this.items.push({ type: 'message', id: open.id });
-      this.emit({ type: 'response.output_item.added', output_index: open.index, item: { id: open.id, type: 'message', status: 'in_progress', content: [], role: 'assistant' } });
+      this.emit({
+        type: 'response.output_item.added',
+        output_index: open.index,
+        item: {
+          id: open.id,
+          type: 'message',
+          status: 'in_progress',
+          content: [],
+          role: 'assistant',
+        },
+      });
     }
     if (open.part?.type === type) return open.part;
     this.closePart(open);
     const part: Part = type === 'output_text' ? { type, text: '' } : { type, refusal: '' };
     open.parts.push(part);
     open.part = part;
-    this.emit({ type: 'response.content_part.added', item_id: open.id, output_index: open.index, content_index: open.parts.length - 1, part: renderPart({ ...part } as Part) });
+    this.emit({
+      type: 'response.content_part.added',
+      item_id: open.id,
+      output_index: open.index,
+      content_index: open.parts.length - 1,
+      part: renderPart({ ...part } as Part),
+    });
     return part;
   }
 
@@ -218,14 +365,26 @@ export class OutputBuilder {
     const part = open.part;
     if (!part) return;
     open.part = undefined;
-    const common = { item_id: open.id, output_index: open.index, content_index: open.parts.length - 1 };
-    if (part.type === 'output_text') this.emit({ type: 'response.output_text.done', ...common, text: part.text, logprobs: [] });
+    const common = {
+      item_id: open.id,
+      output_index: open.index,
+      content_index: open.parts.length - 1,
+    };
+    if (part.type === 'output_text')
+      this.emit({ type: 'response.output_text.done', ...common, text: part.text, logprobs: [] });
     else this.emit({ type: 'response.refusal.done', ...common, refusal: part.refusal });
     this.emit({ type: 'response.content_part.done', ...common, part: renderPart(part) });
   }
 
   private callItem(open: Extract<Open, { kind: 'function_call' }>, status: string): Item {
-    return { id: open.id, type: 'function_call', status, arguments: open.arguments, call_id: open.callId, name: open.name };
+    return {
+      id: open.id,
+      type: 'function_call',
+      status,
+      arguments: open.arguments,
+      call_id: open.callId,
+      name: open.name,
+    };
   }
 
   private place(index: number, item: Item): void {
@@ -238,5 +397,7 @@ export class OutputBuilder {
 }
 
 function renderPart(part: Part): Record<string, unknown> {
-  return part.type === 'output_text' ? { type: 'output_text', annotations: [], logprobs: [], text: part.text } : { type: 'refusal', refusal: part.refusal };
+  return part.type === 'output_text'
+    ? { type: 'output_text', annotations: [], logprobs: [], text: part.text }
+    : { type: 'refusal', refusal: part.refusal };
 }

@@ -29,37 +29,85 @@ export interface Prepared {
  *    history is summarised into a compaction item placed before this request's input;
  * 4. fit the model's window (`truncation`), keeping room for `max_output_tokens`.
  */
-export async function prepare(deps: RuntimeDeps, params: CreateResponseParams, call: CallContext, tools: ChatTool[], now: number): Promise<Prepared> {
+export async function prepare(
+  deps: RuntimeDeps,
+  params: CreateResponseParams,
+  call: CallContext,
+  tools: ChatTool[],
+  now: number,
+): Promise<Prepared> {
   const loaded = await loadContext(
     deps.repository,
-    { tenantId: call.principal.tenantId, previousResponseId: params.previousResponseId, conversationId: params.conversationId, input: params.input },
+    {
+      tenantId: call.principal.tenantId,
+      previousResponseId: params.previousResponseId,
+      conversationId: params.conversationId,
+      input: params.input,
+    },
     now,
     deps.ids,
   );
-  const instructions: ChatMessage[] = params.instructions ? [{ role: 'system', content: params.instructions }] : [];
-  let messages = [...instructions, ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model)];
+  const instructions: ChatMessage[] = params.instructions
+    ? [{ role: 'system', content: params.instructions }]
+    : [];
+  let messages = [
+    ...instructions,
+    ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model),
+  ];
   const window = contextWindowOf(deps.catalog, params.model);
 
   let compaction: Compaction | undefined;
-  const threshold = params.compactThreshold ?? (params.contextManagement != null && window !== undefined ? Math.floor(window * DEFAULT_COMPACT_SHARE) : null);
+  const threshold =
+    params.compactThreshold ??
+    (params.contextManagement != null && window !== undefined
+      ? Math.floor(window * DEFAULT_COMPACT_SHARE)
+      : null);
   const history = applyCompaction(loaded.history);
-  if (history.length > 0 && (loaded.compactionTrigger || (threshold !== null && !fits(messages, tools, threshold)))) {
+  if (
+    history.length > 0 &&
+    (loaded.compactionTrigger || (threshold !== null && !fits(messages, tools, threshold)))
+  ) {
     compaction = await compact(deps.gateway, history, params.model, call, deps.ids);
     const items: Item[] = [...history.filter(isUserMessage), compaction.item, ...loaded.input];
     messages = [...instructions, ...itemsToMessages(items, params.model)];
   }
-  if (window !== undefined) messages = fitToWindow(messages, tools, window - (params.maxOutputTokens ?? 0), params.truncation);
+  if (window !== undefined)
+    messages = fitToWindow(
+      messages,
+      tools,
+      window - (params.maxOutputTokens ?? 0),
+      params.truncation,
+    );
   return { loaded, compaction, messages };
 }
 
 /** Tokens the request's context would take (`POST /responses/input_tokens`); no model call. */
-export async function countInputTokens(deps: RuntimeDeps, params: CreateResponseParams, call: CallContext, tools: ChatTool[], now: number): Promise<number> {
+export async function countInputTokens(
+  deps: RuntimeDeps,
+  params: CreateResponseParams,
+  call: CallContext,
+  tools: ChatTool[],
+  now: number,
+): Promise<number> {
   const loaded = await loadContext(
     deps.repository,
-    { tenantId: call.principal.tenantId, previousResponseId: params.previousResponseId, conversationId: params.conversationId, input: params.input },
+    {
+      tenantId: call.principal.tenantId,
+      previousResponseId: params.previousResponseId,
+      conversationId: params.conversationId,
+      input: params.input,
+    },
     now,
     deps.ids,
   );
-  const instructions: ChatMessage[] = params.instructions ? [{ role: 'system', content: params.instructions }] : [];
-  return contextTokens([...instructions, ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model)], tools);
+  const instructions: ChatMessage[] = params.instructions
+    ? [{ role: 'system', content: params.instructions }]
+    : [];
+  return contextTokens(
+    [
+      ...instructions,
+      ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model),
+    ],
+    tools,
+  );
 }

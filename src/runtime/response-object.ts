@@ -7,7 +7,11 @@ import type { CreateResponseParams, Item, ResponseObject, ResponseUsage } from '
  * usage and error as the run goes. Built the same way for JSON answers, stream events, the
  * store and replays, so they all agree.
  */
-export function responseShell(params: CreateResponseParams, id: string, createdAt: number): ResponseObject {
+export function responseShell(
+  params: CreateResponseParams,
+  id: string,
+  createdAt: number,
+): ResponseObject {
   return {
     id,
     object: 'response',
@@ -25,13 +29,21 @@ export function responseShell(params: CreateResponseParams, id: string, createdA
     output: [],
     parallel_tool_calls: params.parallelToolCalls ?? true,
     previous_response_id: params.previousResponseId,
-    reasoning: { effort: params.reasoning?.effort ?? null, summary: params.reasoning?.summary ?? null },
+    reasoning: {
+      effort: params.reasoning?.effort ?? null,
+      summary: params.reasoning?.summary ?? null,
+    },
     service_tier: 'default',
     store: params.store,
     temperature: params.temperature ?? 1,
     text: { format: params.text.format, verbosity: params.text.verbosity ?? 'medium' },
     tool_choice: params.toolChoice,
-    tools: params.tools.map((tool) => ({ ...tool, description: tool.description ?? null, parameters: tool.parameters ?? null, strict: tool.strict ?? null })),
+    tools: params.tools.map((tool) => ({
+      ...tool,
+      description: tool.description ?? null,
+      parameters: tool.parameters ?? null,
+      strict: tool.strict ?? null,
+    })),
     top_logprobs: 0,
     top_p: params.topP ?? 1,
     truncation: params.truncation,
@@ -43,8 +55,19 @@ export function responseShell(params: CreateResponseParams, id: string, createdA
 }
 
 /** The terminal state of a run: `completed`, or `incomplete` with its reason. */
-export function finishedResponse(shell: ResponseObject, output: Item[], usage: ResponseUsage, finishReason: string | null, completedAt: number): ResponseObject {
-  const reason = finishReason === 'length' ? 'max_output_tokens' : finishReason === 'content_filter' ? 'content_filter' : null;
+export function finishedResponse(
+  shell: ResponseObject,
+  output: Item[],
+  usage: ResponseUsage,
+  finishReason: string | null,
+  completedAt: number,
+): ResponseObject {
+  const reason =
+    finishReason === 'length'
+      ? 'max_output_tokens'
+      : finishReason === 'content_filter'
+        ? 'content_filter'
+        : null;
   // Object.assign, not a spread: overriding keys after a spread is a slow path in V8.
   return Object.assign({}, shell, {
     status: reason === null ? 'completed' : 'incomplete',
@@ -56,26 +79,48 @@ export function finishedResponse(shell: ResponseObject, output: Item[], usage: R
 }
 
 /** A failed run: the output produced so far and `error: {code, message}`. */
-export function failedResponse(shell: ResponseObject, output: Item[], usage: ResponseUsage | null, error: GatewayError): ResponseObject {
-  return Object.assign({}, shell, { status: 'failed', output, usage, error: { code: responseErrorCode(error), message: error.message } } as const);
+export function failedResponse(
+  shell: ResponseObject,
+  output: Item[],
+  usage: ResponseUsage | null,
+  error: GatewayError,
+): ResponseObject {
+  return Object.assign({}, shell, {
+    status: 'failed',
+    output,
+    usage,
+    error: { code: responseErrorCode(error), message: error.message },
+  } as const);
 }
 
 /** `ResponseErrorCode` for a gateway error (the spec's enum has no finer codes for these). */
 export function responseErrorCode(error: GatewayError): string {
   if (error.status === 429 || error.errorClass === 'rate_limited') return 'rate_limit_exceeded';
-  if (error.errorClass === 'invalid_request' || error.errorClass === 'context_overflow') return 'invalid_prompt';
+  if (error.errorClass === 'invalid_request' || error.errorClass === 'context_overflow')
+    return 'invalid_prompt';
   return 'server_error';
 }
 
 /** Chat usage → `ResponseUsage` (zeros when the provider reported none). */
-export function responseUsage(usage: ChatUsage | null | undefined, extra?: ResponseUsage): ResponseUsage {
+export function responseUsage(
+  usage: ChatUsage | null | undefined,
+  extra?: ResponseUsage,
+): ResponseUsage {
   const input = (usage?.prompt_tokens ?? 0) + (extra?.input_tokens ?? 0);
   const output = (usage?.completion_tokens ?? 0) + (extra?.output_tokens ?? 0);
   return {
     input_tokens: input,
-    input_tokens_details: { cached_tokens: (usage?.prompt_tokens_details?.cached_tokens ?? 0) + (extra?.input_tokens_details.cached_tokens ?? 0) },
+    input_tokens_details: {
+      cached_tokens:
+        (usage?.prompt_tokens_details?.cached_tokens ?? 0) +
+        (extra?.input_tokens_details.cached_tokens ?? 0),
+    },
     output_tokens: output,
-    output_tokens_details: { reasoning_tokens: (usage?.completion_tokens_details?.reasoning_tokens ?? 0) + (extra?.output_tokens_details.reasoning_tokens ?? 0) },
+    output_tokens_details: {
+      reasoning_tokens:
+        (usage?.completion_tokens_details?.reasoning_tokens ?? 0) +
+        (extra?.output_tokens_details.reasoning_tokens ?? 0),
+    },
     total_tokens: input + output,
   };
 }

@@ -8,7 +8,12 @@ import { expiry, type RuntimeDeps, seconds } from './deps.js';
 import { errorEvent, EventLog } from './event-log.js';
 import { OutputBuilder } from './output-builder.js';
 import { type Prepared, prepare } from './prepare.js';
-import { failedResponse, finishedResponse, responseShell, responseUsage } from './response-object.js';
+import {
+  failedResponse,
+  finishedResponse,
+  responseShell,
+  responseUsage,
+} from './response-object.js';
 import type { CallContext, CreateResponseParams, Item, ResponseObject } from './types.js';
 
 /** The answer to `POST /v1/responses`: a Response, or its event stream (SSE text pieces). */
@@ -24,13 +29,24 @@ export type CreateOutcome =
  * Failures before the model answers are thrown (plain HTTP errors, failover still possible);
  * after the stream started they become an `error` event and `response.failed`.
  */
-export async function createResponse(deps: RuntimeDeps, params: CreateResponseParams, call: CallContext): Promise<CreateOutcome> {
+export async function createResponse(
+  deps: RuntimeDeps,
+  params: CreateResponseParams,
+  call: CallContext,
+): Promise<CreateOutcome> {
   const started = deps.clock();
   const body = toChatRequest(params, [], params.stream);
   const prepared = await prepare(deps, params, call, body.tools ?? [], started);
   body.messages = prepared.messages;
   const shell = responseShell(params, deps.ids('resp_'), seconds(started));
-  const outcome = await deps.gateway.chat({ requestId: call.requestId, surface: 'openai-responses', body, principal: call.principal, signal: call.signal, tags: call.tags });
+  const outcome = await deps.gateway.chat({
+    requestId: call.requestId,
+    surface: 'openai-responses',
+    body,
+    principal: call.principal,
+    signal: call.signal,
+    tags: call.tags,
+  });
   const builder = (sink?: (event: Record<string, unknown>) => void) => {
     const output = new OutputBuilder({ ids: deps.ids, sink, model: params.model });
     if (prepared.compaction) output.addComplete(prepared.compaction.item);
@@ -40,11 +56,21 @@ export async function createResponse(deps: RuntimeDeps, params: CreateResponsePa
   if (outcome.kind === 'json') {
     const output = builder();
     const finish = applyCompletion(output, outcome.completion);
-    const response = finishedResponse(shell, output.items, responseUsage(outcome.completion.usage, prepared.compaction?.usage), finish, seconds(deps.clock()));
+    const response = finishedResponse(
+      shell,
+      output.items,
+      responseUsage(outcome.completion.usage, prepared.compaction?.usage),
+      finish,
+      seconds(deps.clock()),
+    );
     await persist(deps, params, call, prepared, response, undefined, started);
     return { kind: 'json', response, meta: outcome.meta };
   }
-  return { kind: 'stream', meta: outcome.meta, frames: streamFrames(deps, params, call, prepared, shell, outcome.items, builder, started) };
+  return {
+    kind: 'stream',
+    meta: outcome.meta,
+    frames: streamFrames(deps, params, call, prepared, shell, outcome.items, builder, started),
+  };
 }
 
 async function* streamFrames(
@@ -79,7 +105,12 @@ async function* streamFrames(
   } catch (thrown) {
     const error = toGatewayError(thrown);
     if (call.signal.aborted) throw error;
-    const response = failedResponse(shell, output.snapshot(), usage ? responseUsage(usage, prepared.compaction?.usage) : null, error);
+    const response = failedResponse(
+      shell,
+      output.snapshot(),
+      usage ? responseUsage(usage, prepared.compaction?.usage) : null,
+      error,
+    );
     log.emit(errorEvent(error));
     log.emit({ type: 'response.failed', response });
     await persist(deps, params, call, prepared, response, log.json(), started);
@@ -87,8 +118,17 @@ async function* streamFrames(
     return;
   }
   output.close(finish === 'length' ? 'incomplete' : 'completed');
-  const response = finishedResponse(shell, output.items, responseUsage(usage, prepared.compaction?.usage), finish, seconds(deps.clock()));
-  log.emit({ type: response.status === 'incomplete' ? 'response.incomplete' : 'response.completed', response });
+  const response = finishedResponse(
+    shell,
+    output.items,
+    responseUsage(usage, prepared.compaction?.usage),
+    finish,
+    seconds(deps.clock()),
+  );
+  log.emit({
+    type: response.status === 'incomplete' ? 'response.incomplete' : 'response.completed',
+    response,
+  });
   await persist(deps, params, call, prepared, response, log.json(), started);
   yield log.drain();
 }
@@ -96,14 +136,27 @@ async function* streamFrames(
 /** Feeds a whole completion through the builder; returns its finish reason. */
 function applyCompletion(output: OutputBuilder, completion: ChatCompletion): FinishReason | null {
   const choice = completion.choices[0];
-  if (!choice) throw new GatewayError('The model returned no choices', { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+  if (!choice)
+    throw new GatewayError('The model returned no choices', {
+      code: 'upstream_bad_response',
+      status: 502,
+      errorClass: 'bad_response',
+    });
   const { message } = choice;
   output.delta({
-    ...(typeof message.reasoning_content === 'string' ? { reasoning_content: message.reasoning_content } : {}),
-    ...(typeof message.reasoning_signature === 'string' ? { reasoning_signature: message.reasoning_signature } : {}),
+    ...(typeof message.reasoning_content === 'string'
+      ? { reasoning_content: message.reasoning_content }
+      : {}),
+    ...(typeof message.reasoning_signature === 'string'
+      ? { reasoning_signature: message.reasoning_signature }
+      : {}),
     ...(typeof message.refusal === 'string' ? { refusal: message.refusal } : {}),
     ...(typeof message.content === 'string' ? { content: message.content } : {}),
-    tool_calls: (message.tool_calls ?? []).map((toolCall, index) => ({ index, id: toolCall.id, function: toolCall.function })),
+    tool_calls: (message.tool_calls ?? []).map((toolCall, index) => ({
+      index,
+      id: toolCall.id,
+      function: toolCall.function,
+    })),
   });
   output.close(choice.finish_reason === 'length' ? 'incomplete' : 'completed');
   return choice.finish_reason;
@@ -114,14 +167,24 @@ function applyCompletion(output: OutputBuilder, completion: ChatCompletion): Fin
  * first, then the input, then the rest of the output), its event log, and appends the items
  * to the conversation when the response finished (not when it failed).
  */
-async function persist(deps: RuntimeDeps, params: CreateResponseParams, call: CallContext, prepared: Prepared, response: ResponseObject, events: string | undefined, started: number): Promise<void> {
+async function persist(
+  deps: RuntimeDeps,
+  params: CreateResponseParams,
+  call: CallContext,
+  prepared: Prepared,
+  response: ResponseObject,
+  events: string | undefined,
+  started: number,
+): Promise<void> {
   const failed = response.status === 'failed';
   if (!params.store && (failed || params.conversationId === null)) return;
   const compaction = prepared.compaction?.item;
   const items: NewItem[] = [];
   if (compaction) items.push(newItem(compaction, 'output'));
   for (const item of prepared.loaded.input) items.push(newItem(item, 'input'));
-  if (!failed) for (const item of response.output) if (item !== compaction) items.push(newItem(item, 'output'));
+  if (!failed)
+    for (const item of response.output)
+      if (item !== compaction) items.push(newItem(item, 'output'));
   const now = deps.clock();
   await deps.repository.saveResponse({
     tenantId: call.principal.tenantId,

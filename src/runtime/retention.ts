@@ -41,7 +41,8 @@ export function createRetentionSweeper(options: RetentionSweeperOptions): Retent
   const tick = () => {
     runOnce().then(
       (result) => {
-        if (result.responses + result.items + result.conversations + result.events > 0) options.onSweep?.(result);
+        if (result.responses + result.items + result.conversations + result.events > 0)
+          options.onSweep?.(result);
       },
       (error: unknown) => options.onError?.(error),
     );

@@ -1,5 +1,13 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
-import { chmodSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 /**
@@ -50,7 +58,11 @@ export function keyIdOf(key: Buffer): string {
 }
 
 /** A box sealing with `key` and opening with it or any of `previous`. */
-export function createSecretBox(key: Buffer, source: SecretKeySource, previous: Buffer[] = []): SecretBox {
+export function createSecretBox(
+  key: Buffer,
+  source: SecretKeySource,
+  previous: Buffer[] = [],
+): SecretBox {
   if (key.length !== 32) throw new TypeError('the secret key must be 32 bytes');
   const keyId = keyIdOf(key);
   const keys = new Map<string, Buffer>();
@@ -73,17 +85,25 @@ export function createSecretBox(key: Buffer, source: SecretKeySource, previous: 
       const id = rest.slice(0, colon);
       const opener = keys.get(id);
       if (colon < 0 || !opener) {
-        throw new SecretError(`A tool secret was sealed with key ${id || '?'}, which this process does not have (its key is ${keyId}); configure the same runtime.secretKey (or auth.masterKey) on every process, or list the old key in runtime.previousSecretKeys.`);
+        throw new SecretError(
+          `A tool secret was sealed with key ${id || '?'}, which this process does not have (its key is ${keyId}); configure the same runtime.secretKey (or auth.masterKey) on every process, or list the old key in runtime.previousSecretKeys.`,
+        );
       }
       const raw = Buffer.from(rest.slice(colon + 1), 'base64url');
-      if (raw.length < IV_BYTES + TAG_BYTES) throw new SecretError('A sealed tool secret is truncated.');
+      if (raw.length < IV_BYTES + TAG_BYTES)
+        throw new SecretError('A sealed tool secret is truncated.');
       try {
         const decipher = createDecipheriv('aes-256-gcm', opener, raw.subarray(0, IV_BYTES));
         decipher.setAAD(Buffer.from(context, 'utf8'));
         decipher.setAuthTag(raw.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-        return Buffer.concat([decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)), decipher.final()]).toString('utf8');
+        return Buffer.concat([
+          decipher.update(raw.subarray(IV_BYTES + TAG_BYTES)),
+          decipher.final(),
+        ]).toString('utf8');
       } catch {
-        throw new SecretError('A sealed tool secret failed authentication (tampered, or moved from another row).');
+        throw new SecretError(
+          'A sealed tool secret failed authentication (tampered, or moved from another row).',
+        );
       }
     },
     isSealed: (value) => value.startsWith(PREFIX),
@@ -94,13 +114,22 @@ export function createSecretBox(key: Buffer, source: SecretKeySource, previous: 
 export function decodeSecretKey(text: string): Buffer {
   const trimmed = text.trim();
   const key = Buffer.from(trimmed, /[-_]/.test(trimmed) ? 'base64url' : 'base64');
-  if (key.length !== 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) throw new TypeError('must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)');
+  if (key.length !== 32 || !/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed))
+    throw new TypeError('must be base64 of exactly 32 bytes (e.g. `openssl rand -base64 32`)');
   return key;
 }
 
 /** The key derived from the master key (HKDF-SHA256, fixed salt and info). */
 export function deriveFromMasterKey(masterKey: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', Buffer.from(masterKey, 'utf8'), Buffer.from('switchyard', 'utf8'), Buffer.from('switchyard runtime tool secrets v1', 'utf8'), 32));
+  return Buffer.from(
+    hkdfSync(
+      'sha256',
+      Buffer.from(masterKey, 'utf8'),
+      Buffer.from('switchyard', 'utf8'),
+      Buffer.from('switchyard runtime tool secrets v1', 'utf8'),
+      32,
+    ),
+  );
 }
 
 /** What {@link resolveSecretBox} reads from the config. */
@@ -116,10 +145,16 @@ export interface SecretKeyOptions {
 }
 
 /** The box and, when the key cannot be shared with other processes, a warning to log. */
-export function resolveSecretBox(options: SecretKeyOptions): { box: SecretBox; warning?: string; keyFile?: string } {
+export function resolveSecretBox(options: SecretKeyOptions): {
+  box: SecretBox;
+  warning?: string;
+  keyFile?: string;
+} {
   const previous = (options.previousSecretKeys ?? []).map(decodeSecretKey);
-  if (options.secretKey) return { box: createSecretBox(decodeSecretKey(options.secretKey), 'config', previous) };
-  if (options.masterKey) return { box: createSecretBox(deriveFromMasterKey(options.masterKey), 'master-key', previous) };
+  if (options.secretKey)
+    return { box: createSecretBox(decodeSecretKey(options.secretKey), 'config', previous) };
+  if (options.masterKey)
+    return { box: createSecretBox(deriveFromMasterKey(options.masterKey), 'master-key', previous) };
   const file = sqliteFile(options.store);
   if (file) {
     const keyFile = `${resolve(file)}.secret-key`;
@@ -129,7 +164,8 @@ export function resolveSecretBox(options: SecretKeyOptions): { box: SecretBox; w
   if (options.store.startsWith('sqlite:')) return { box };
   return {
     box,
-    warning: 'Neither runtime.secretKey nor auth.masterKey is set: tool secrets of background runs are sealed with a key of this process only, so another process cannot resume such a run. Set runtime.secretKey (the same on every replica).',
+    warning:
+      'Neither runtime.secretKey nor auth.masterKey is set: tool secrets of background runs are sealed with a key of this process only, so another process cannot resume such a run. Set runtime.secretKey (the same on every replica).',
   };
 }
 
@@ -155,7 +191,8 @@ function readOrCreateKeyFile(path: string): Buffer {
   try {
     return read();
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot read the secret key file ${path}: ${(error as Error).message}`);
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+      throw new Error(`cannot read the secret key file ${path}: ${(error as Error).message}`);
   }
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
@@ -182,7 +219,12 @@ export function sealJson(box: SecretBox, value: unknown, context: string): Seale
 
 /** Opens a {@link SealedJson} wrapper; any other value (legacy plaintext) is returned as is. */
 export function openJson(box: SecretBox, value: unknown, context: string): unknown {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value) && typeof (value as SealedJson).$sealed === 'string') {
+  if (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    typeof (value as SealedJson).$sealed === 'string'
+  ) {
     return JSON.parse(box.open((value as SealedJson).$sealed, context)) as unknown;
   }
   return value;

@@ -44,33 +44,52 @@ export function itemsToMessages(items: Item[], model: string): ChatMessage[] {
           break;
         }
         flush();
-        messages.push({ role: role === 'developer' ? 'system' : (role as 'user' | 'system'), content: inputContent(item['content'], role === 'user') });
+        messages.push({
+          role: role === 'developer' ? 'system' : (role as 'user' | 'system'),
+          content: inputContent(item['content'], role === 'user'),
+        });
         break;
       }
       case 'function_call': {
         const turn = current();
-        const call: ChatToolCall = { id: String(item['call_id']), type: 'function', function: { name: String(item['name']), arguments: String(item['arguments'] ?? '') } };
+        const call: ChatToolCall = {
+          id: String(item['call_id']),
+          type: 'function',
+          function: { name: String(item['name']), arguments: String(item['arguments'] ?? '') },
+        };
         (turn.tool_calls ??= []).push(call);
         break;
       }
       case 'function_call_output': {
         flush();
-        messages.push({ role: 'tool', tool_call_id: String(item['call_id']), content: toolOutput(item['output']) });
+        messages.push({
+          role: 'tool',
+          tool_call_id: String(item['call_id']),
+          content: toolOutput(item['output']),
+        });
         break;
       }
       case 'reasoning': {
         const payload = decodeReasoning(item['encrypted_content']);
         if (!payload || payload.model !== model) break;
         const turn = current();
-        if (payload.text !== '') turn.reasoning_content = (turn.reasoning_content ?? '') + payload.text;
+        if (payload.text !== '')
+          turn.reasoning_content = (turn.reasoning_content ?? '') + payload.text;
         if (payload.signature !== undefined) turn.reasoning_signature = payload.signature;
         break;
       }
       case 'compaction': {
         flush();
         const payload = decodeCompaction(item['encrypted_content']);
-        if (!payload) throw invalidParam(`Compaction item ${String(item.id)} was not produced by Switchyard and cannot be read.`, 'input');
-        messages.push({ role: 'system', content: `Summary of the earlier conversation:\n${payload.summary}` });
+        if (!payload)
+          throw invalidParam(
+            `Compaction item ${String(item.id)} was not produced by Switchyard and cannot be read.`,
+            'input',
+          );
+        messages.push({
+          role: 'system',
+          content: `Summary of the earlier conversation:\n${payload.summary}`,
+        });
         break;
       }
       default:
@@ -108,19 +127,44 @@ function inputContent(content: unknown, user: boolean): string | ChatContentPart
   const parts: ChatContentPart[] = [];
   for (const part of content) {
     if (!isRecord(part)) continue;
-    if ((part['type'] === 'input_text' || part['type'] === 'output_text') && typeof part['text'] === 'string') parts.push({ type: 'text', text: part['text'] });
+    if (
+      (part['type'] === 'input_text' || part['type'] === 'output_text') &&
+      typeof part['text'] === 'string'
+    )
+      parts.push({ type: 'text', text: part['text'] });
     else if (part['type'] === 'input_image' && user) {
       const url = typeof part['image_url'] === 'string' ? part['image_url'] : undefined;
-      if (url === undefined) throw invalidParam('input_image parts need an image_url (file ids are not supported)', 'input');
+      if (url === undefined)
+        throw invalidParam(
+          'input_image parts need an image_url (file ids are not supported)',
+          'input',
+        );
       const detail = part['detail'];
-      parts.push({ type: 'image_url', image_url: { url, ...(detail === 'low' || detail === 'high' || detail === 'auto' ? { detail } : {}) } });
+      parts.push({
+        type: 'image_url',
+        image_url: {
+          url,
+          ...(detail === 'low' || detail === 'high' || detail === 'auto' ? { detail } : {}),
+        },
+      });
     } else if (part['type'] === 'input_file' && user) {
-      if (typeof part['file_data'] !== 'string') throw invalidParam('input_file parts need file_data (file ids and URLs are not supported)', 'input');
-      parts.push({ type: 'file', file: { file_data: part['file_data'], ...(typeof part['filename'] === 'string' ? { filename: part['filename'] } : {}) } });
+      if (typeof part['file_data'] !== 'string')
+        throw invalidParam(
+          'input_file parts need file_data (file ids and URLs are not supported)',
+          'input',
+        );
+      parts.push({
+        type: 'file',
+        file: {
+          file_data: part['file_data'],
+          ...(typeof part['filename'] === 'string' ? { filename: part['filename'] } : {}),
+        },
+      });
     }
   }
   // Text-only content as one string: the form every provider (and local model) takes.
-  if (parts.every((part) => part.type === 'text')) return parts.map((part) => part['text'] as string).join('\n');
+  if (parts.every((part) => part.type === 'text'))
+    return parts.map((part) => part['text'] as string).join('\n');
   return parts;
 }
 
@@ -131,8 +175,13 @@ function assistantText(content: unknown): { text?: string; refusal?: string } {
   let refusal: string | undefined;
   for (const part of content) {
     if (!isRecord(part)) continue;
-    if ((part['type'] === 'output_text' || part['type'] === 'input_text') && typeof part['text'] === 'string') text = (text ?? '') + part['text'];
-    else if (part['type'] === 'refusal' && typeof part['refusal'] === 'string') refusal = (refusal ?? '') + part['refusal'];
+    if (
+      (part['type'] === 'output_text' || part['type'] === 'input_text') &&
+      typeof part['text'] === 'string'
+    )
+      text = (text ?? '') + part['text'];
+    else if (part['type'] === 'refusal' && typeof part['refusal'] === 'string')
+      refusal = (refusal ?? '') + part['refusal'];
   }
   const out: { text?: string; refusal?: string } = {};
   if (text !== undefined) out.text = text;

@@ -24,7 +24,13 @@ export interface FunctionTool {
 export type TextFormat =
   | { type: 'text' }
   | { type: 'json_object' }
-  | { type: 'json_schema'; name: string; schema?: Record<string, unknown>; strict?: boolean | null; description?: string | null };
+  | {
+      type: 'json_schema';
+      name: string;
+      schema?: Record<string, unknown>;
+      strict?: boolean | null;
+      description?: string | null;
+    };
 
 /** `tool_choice` of a request. */
 export type ToolChoice =
@@ -32,7 +38,11 @@ export type ToolChoice =
   | 'auto'
   | 'required'
   | { type: 'function'; name: string }
-  | { type: 'allowed_tools'; mode: 'auto' | 'required'; tools: Array<{ type: 'function'; name: string }> };
+  | {
+      type: 'allowed_tools';
+      mode: 'auto' | 'required';
+      tools: Array<{ type: 'function'; name: string }>;
+    };
 
 /** A validated `POST /v1/responses` body (see surfaces/openai-responses/validate.ts). */
 export interface CreateResponseParams {

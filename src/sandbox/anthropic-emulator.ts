@@ -33,7 +33,11 @@ export interface AnthropicEmulatorOptions {
 }
 
 class AnthropicHttpError extends Error {
-  constructor(readonly status: number, readonly type: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -54,7 +58,9 @@ const invalid = (message: string) => new AnthropicHttpError(400, 'invalid_reques
  * // POST `${emulator.url}/v1/messages` …
  * await emulator.close();
  */
-export async function startAnthropicEmulator(options: AnthropicEmulatorOptions = {}): Promise<AnthropicEmulator> {
+export async function startAnthropicEmulator(
+  options: AnthropicEmulatorOptions = {},
+): Promise<AnthropicEmulator> {
   let down = false;
   let tokenDelay = options.tokenDelayMs ?? 0;
   const received: EmulatorRequest[] = [];
@@ -66,7 +72,10 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
       const body = parseJson(text);
       emulator.requests += 1;
       received.push({ method: request.method ?? 'GET', path, headers: request.headers, body });
-      if (request.method !== 'POST' || (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')) {
+      if (
+        request.method !== 'POST' ||
+        (path !== '/v1/messages' && path !== '/v1/messages/count_tokens')
+      ) {
         throw new AnthropicHttpError(404, 'not_found_error', `${request.method} ${path} not found`);
       }
       checkAuth(request.headers, options.apiKey);
@@ -77,12 +86,18 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
       const counting = path.endsWith('/count_tokens');
       const { input, params } = parseRequest(body, version, counting);
       if (counting) {
-        sendJson(response, 200, { input_tokens: emulate(input).usage.inputTokens }, { 'request-id': requestId });
+        sendJson(
+          response,
+          200,
+          { input_tokens: emulate(input).usage.inputTokens },
+          { 'request-id': requestId },
+        );
         return;
       }
       const output = emulate(input, { modelName: params.model });
       const limit = options.contextWindow ?? 200_000;
-      if (output.usage.inputTokens > limit) throw invalid(`prompt is too long: ${output.usage.inputTokens} tokens > ${limit} maximum`);
+      if (output.usage.inputTokens > limit)
+        throw invalid(`prompt is too long: ${output.usage.inputTokens} tokens > ${limit} maximum`);
       const message = buildMessage(params, input, output);
       if (params.stream) await streamMessage(response, message, requestId, () => tokenDelay);
       else sendJson(response, 200, message, { 'request-id': requestId });
@@ -91,12 +106,25 @@ export async function startAnthropicEmulator(options: AnthropicEmulatorOptions =
         error instanceof AnthropicHttpError
           ? error
           : error instanceof BodyTooLargeError
-            ? new AnthropicHttpError(413, 'request_too_large', 'Request exceeds the maximum allowed number of bytes.')
+            ? new AnthropicHttpError(
+                413,
+                'request_too_large',
+                'Request exceeds the maximum allowed number of bytes.',
+              )
             : new AnthropicHttpError(500, 'api_error', 'Internal server error');
       if (response.headersSent) return void response.destroy();
       const headers: Record<string, string> = { 'request-id': requestId };
       if (known.status === 529 || known.status === 429) headers['retry-after'] = '1';
-      sendJson(response, known.status, { type: 'error', error: { type: known.type, message: known.message }, request_id: requestId }, headers);
+      sendJson(
+        response,
+        known.status,
+        {
+          type: 'error',
+          error: { type: known.type, message: known.message },
+          request_id: requestId,
+        },
+        headers,
+      );
     }
   };
   const server = await listen((request, response) => void handle(request, response));
@@ -136,7 +164,8 @@ function checkAuth(headers: IncomingHttpHeaders, apiKey: string | undefined): vo
   if (apiKey === undefined) return;
   const bearer = /^Bearer\s+(.+)$/i.exec(header(headers, 'authorization') ?? '')?.[1];
   const given = header(headers, 'x-api-key') ?? bearer;
-  if (given !== apiKey) throw new AnthropicHttpError(401, 'authentication_error', 'invalid x-api-key');
+  if (given !== apiKey)
+    throw new AnthropicHttpError(401, 'authentication_error', 'invalid x-api-key');
 }
 
 interface Params {
@@ -147,22 +176,41 @@ interface Params {
 }
 
 type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isRecord = (value: unknown): value is Json =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Validates a Messages body and builds the emulated model's input. */
-function parseRequest(body: unknown, version: string, counting: boolean): { input: EmulatedInput; params: Params } {
+function parseRequest(
+  body: unknown,
+  version: string,
+  counting: boolean,
+): { input: EmulatedInput; params: Params } {
   if (!isRecord(body)) throw invalid('body: Input should be an object');
-  const { model, max_tokens, messages, system, tools, tool_choice, stop_sequences, thinking, output_config } = body;
+  const {
+    model,
+    max_tokens,
+    messages,
+    system,
+    tools,
+    tool_choice,
+    stop_sequences,
+    thinking,
+    output_config,
+  } = body;
   if (typeof model !== 'string' || model === '') throw invalid('model: Field required');
-  const validMax = typeof max_tokens === 'number' && Number.isInteger(max_tokens) && max_tokens >= 1;
+  const validMax =
+    typeof max_tokens === 'number' && Number.isInteger(max_tokens) && max_tokens >= 1;
   if (!validMax && !counting) throw invalid('max_tokens: Field required');
-  if (!Array.isArray(messages) || messages.length === 0) throw invalid('messages: at least one message is required');
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw invalid('messages: at least one message is required');
   if (version >= '2026-10-21') {
-    for (const key of ['temperature', 'top_p', 'top_k']) if (key in body) throw invalid(`${key}: is not supported on this API version`);
+    for (const key of ['temperature', 'top_p', 'top_k'])
+      if (key in body) throw invalid(`${key}: is not supported on this API version`);
   }
   const input: EmulatedInput = { messages: [], tools: [], images: 0 };
   if (validMax) input.maxTokens = max_tokens as number;
-  const systemText = typeof system === 'string' ? system : Array.isArray(system) ? blocksText(system) : '';
+  const systemText =
+    typeof system === 'string' ? system : Array.isArray(system) ? blocksText(system) : '';
   if (systemText !== '') input.messages.push({ role: 'system', text: systemText });
   messages.forEach((message, i) => parseMessage(message, i, input));
   if (Array.isArray(tools)) {
@@ -174,15 +222,27 @@ function parseRequest(body: unknown, version: string, counting: boolean): { inpu
   }
   if (isRecord(tool_choice)) {
     const type = tool_choice.type;
-    input.toolChoice = type === 'any' ? 'required' : type === 'none' ? 'none' : type === 'tool' ? { name: String(tool_choice.name) } : 'auto';
+    input.toolChoice =
+      type === 'any'
+        ? 'required'
+        : type === 'none'
+          ? 'none'
+          : type === 'tool'
+            ? { name: String(tool_choice.name) }
+            : 'auto';
     if (tool_choice.disable_parallel_tool_use === true) input.parallelToolCalls = false;
   }
-  const stops = Array.isArray(stop_sequences) ? stop_sequences.filter((s): s is string => typeof s === 'string') : [];
+  const stops = Array.isArray(stop_sequences)
+    ? stop_sequences.filter((s): s is string => typeof s === 'string')
+    : [];
   if (stops.length > 0) input.stop = stops;
   const format = isRecord(output_config) ? output_config.format : undefined;
   if (isRecord(format) && isRecord(format.schema)) input.jsonSchema = format.schema;
   const disabled = isRecord(thinking) && thinking.type === 'disabled';
-  return { input, params: { model, stream: body.stream === true, thinking: !disabled, stopSequences: stops } };
+  return {
+    input,
+    params: { model, stream: body.stream === true, thinking: !disabled, stopSequences: stops },
+  };
 }
 
 function parseMessage(message: unknown, i: number, input: EmulatedInput): void {
@@ -190,42 +250,80 @@ function parseMessage(message: unknown, i: number, input: EmulatedInput): void {
     throw invalid(`messages.${i}.role: Input should be 'user' or 'assistant'`);
   }
   const content = message.content;
-  if (typeof content === 'string') return void input.messages.push({ role: message.role, text: content });
+  if (typeof content === 'string')
+    return void input.messages.push({ role: message.role, text: content });
   if (!Array.isArray(content)) throw invalid(`messages.${i}.content: Input should be a valid list`);
   const texts: string[] = [];
   const toolCalls: Array<{ id: string; name: string; arguments: string }> = [];
   for (const block of content.filter(isRecord)) {
     if (block.type === 'text') texts.push(String(block.text ?? ''));
     else if (block.type === 'image') input.images = (input.images ?? 0) + 1;
-    else if (block.type === 'tool_use') toolCalls.push({ id: String(block.id), name: String(block.name), arguments: JSON.stringify(block.input ?? {}) });
+    else if (block.type === 'tool_use')
+      toolCalls.push({
+        id: String(block.id),
+        name: String(block.name),
+        arguments: JSON.stringify(block.input ?? {}),
+      });
     else if (block.type === 'tool_result') {
-      const result = typeof block.content === 'string' ? block.content : Array.isArray(block.content) ? blocksText(block.content) : '';
+      const result =
+        typeof block.content === 'string'
+          ? block.content
+          : Array.isArray(block.content)
+            ? blocksText(block.content)
+            : '';
       input.messages.push({ role: 'tool', text: result, toolCallId: String(block.tool_use_id) });
-    } else if (block.type === 'thinking' && block.signature !== thinkingSignature(String(block.thinking))) {
+    } else if (
+      block.type === 'thinking' &&
+      block.signature !== thinkingSignature(String(block.thinking))
+    ) {
       throw invalid(`messages.${i}.content: Invalid \`signature\` in \`thinking\` block`);
     }
   }
   if (texts.length > 0 || toolCalls.length > 0) {
-    input.messages.push({ role: message.role, text: texts.join('\n'), ...(toolCalls.length > 0 ? { toolCalls } : {}) });
+    input.messages.push({
+      role: message.role,
+      text: texts.join('\n'),
+      ...(toolCalls.length > 0 ? { toolCalls } : {}),
+    });
   }
 }
 
 function blocksText(blocks: unknown[]): string {
-  return blocks.filter(isRecord).filter((b) => b.type === 'text').map((b) => String(b.text ?? '')).join('\n');
+  return blocks
+    .filter(isRecord)
+    .filter((b) => b.type === 'text')
+    .map((b) => String(b.text ?? ''))
+    .join('\n');
 }
 
 function buildMessage(params: Params, input: EmulatedInput, output: EmulatedOutput): Json {
   const content: Json[] = [];
   if (output.reasoning !== undefined && params.thinking) {
-    content.push({ type: 'thinking', thinking: output.reasoning, signature: thinkingSignature(output.reasoning) });
+    content.push({
+      type: 'thinking',
+      thinking: output.reasoning,
+      signature: thinkingSignature(output.reasoning),
+    });
   }
-  if (output.text !== '' || output.toolCalls.length === 0) content.push({ type: 'text', text: output.text });
+  if (output.text !== '' || output.toolCalls.length === 0)
+    content.push({ type: 'text', text: output.text });
   for (const call of output.toolCalls) {
-    content.push({ type: 'tool_use', id: `toolu_${call.id.replace(/^call_/, '')}`, name: call.name, input: JSON.parse(call.arguments || '{}') });
+    content.push({
+      type: 'tool_use',
+      id: `toolu_${call.id.replace(/^call_/, '')}`,
+      name: call.name,
+      input: JSON.parse(call.arguments || '{}'),
+    });
   }
   const stopSequence = output.finishReason === 'stop' ? matchedStop(input, params) : null;
   const stopReason =
-    output.finishReason === 'length' ? 'max_tokens' : output.finishReason === 'tool_calls' ? 'tool_use' : stopSequence !== null ? 'stop_sequence' : 'end_turn';
+    output.finishReason === 'length'
+      ? 'max_tokens'
+      : output.finishReason === 'tool_calls'
+        ? 'tool_use'
+        : stopSequence !== null
+          ? 'stop_sequence'
+          : 'end_turn';
   // Anthropic's input_tokens excludes cache reads; the shared model caches OpenAI-style.
   const cached = output.usage.cachedInputTokens;
   const usage: Json = {
@@ -234,8 +332,18 @@ function buildMessage(params: Params, input: EmulatedInput, output: EmulatedOutp
     cache_read_input_tokens: cached,
     output_tokens: output.usage.outputTokens,
   };
-  if (output.usage.reasoningTokens > 0) usage.output_tokens_details = { thinking_tokens: output.usage.reasoningTokens };
-  return { id: randomId('msg_'), type: 'message', role: 'assistant', model: params.model, content, stop_reason: stopReason, stop_sequence: stopSequence, usage };
+  if (output.usage.reasoningTokens > 0)
+    usage.output_tokens_details = { thinking_tokens: output.usage.reasoningTokens };
+  return {
+    id: randomId('msg_'),
+    type: 'message',
+    role: 'assistant',
+    model: params.model,
+    content,
+    stop_reason: stopReason,
+    stop_sequence: stopSequence,
+    usage,
+  };
 }
 
 /** The stop sequence that cut the answer, if any (the model cuts before the earliest match). */
@@ -251,14 +359,32 @@ function matchedStop(input: EmulatedInput, params: Params): string | null {
 }
 
 /** Streams a built message as Anthropic SSE events, one delta per token, with backpressure. */
-async function streamMessage(response: ServerResponse, message: Json, requestId: string, delay: () => number): Promise<void> {
-  response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': requestId });
+async function streamMessage(
+  response: ServerResponse,
+  message: Json,
+  requestId: string,
+  delay: () => number,
+): Promise<void> {
+  response.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'request-id': requestId,
+  });
   const usage = message.usage as Json;
   const send = async (event: Json, pause = false): Promise<boolean> => {
     if (pause && delay() > 0) await sleep(delay());
-    return writeWithBackpressure(response, `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`);
+    return writeWithBackpressure(
+      response,
+      `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`,
+    );
   };
-  const start = { ...message, content: [], stop_reason: null, stop_sequence: null, usage: { ...usage, output_tokens: 1 } };
+  const start = {
+    ...message,
+    content: [],
+    stop_reason: null,
+    stop_sequence: null,
+    usage: { ...usage, output_tokens: 1 },
+  };
   if (!(await send({ type: 'message_start', message: start }))) return;
   if (!(await send({ type: 'ping' }))) return;
   for (const [index, block] of (message.content as Json[]).entries()) {
@@ -266,17 +392,23 @@ async function streamMessage(response: ServerResponse, message: Json, requestId:
   }
   const delta = { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence };
   const final: Json = { output_tokens: usage.output_tokens };
-  if (usage.output_tokens_details !== undefined) final.output_tokens_details = usage.output_tokens_details;
+  if (usage.output_tokens_details !== undefined)
+    final.output_tokens_details = usage.output_tokens_details;
   if (!(await send({ type: 'message_delta', delta, usage: final }))) return;
   if (await send({ type: 'message_stop' })) response.end();
 }
 
-async function streamBlock(block: Json, index: number, send: (event: Json, pause?: boolean) => Promise<boolean>): Promise<boolean> {
+async function streamBlock(
+  block: Json,
+  index: number,
+  send: (event: Json, pause?: boolean) => Promise<boolean>,
+): Promise<boolean> {
   const deltas: Json[] = [];
   let start: Json;
   if (block.type === 'thinking') {
     start = { type: 'thinking', thinking: '', signature: '' };
-    for (const piece of tokenize(String(block.thinking))) deltas.push({ type: 'thinking_delta', thinking: piece });
+    for (const piece of tokenize(String(block.thinking)))
+      deltas.push({ type: 'thinking_delta', thinking: piece });
     deltas.push({ type: 'signature_delta', signature: block.signature });
   } else if (block.type === 'tool_use') {
     start = { type: 'tool_use', id: block.id, name: block.name, input: {} };
@@ -288,9 +420,11 @@ async function streamBlock(block: Json, index: number, send: (event: Json, pause
     }
   } else {
     start = { type: 'text', text: '' };
-    for (const piece of tokenize(String(block.text))) deltas.push({ type: 'text_delta', text: piece });
+    for (const piece of tokenize(String(block.text)))
+      deltas.push({ type: 'text_delta', text: piece });
   }
   if (!(await send({ type: 'content_block_start', index, content_block: start }))) return false;
-  for (const delta of deltas) if (!(await send({ type: 'content_block_delta', index, delta }, true))) return false;
+  for (const delta of deltas)
+    if (!(await send({ type: 'content_block_delta', index, delta }, true))) return false;
   return send({ type: 'content_block_stop', index });
 }

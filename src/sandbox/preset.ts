@@ -9,7 +9,10 @@ import { startBedrockEmulator } from './bedrock-emulator.js';
 import { type Emulator, startOpenAIEmulator } from './openai-emulator.js';
 
 /** Credentials the emulated Bedrock verifies SigV4 signatures against. */
-const SANDBOX_AWS = { accessKeyId: 'AKIASANDBOXEXAMPLE', secretAccessKey: 'sandbox-secret-access-key' };
+const SANDBOX_AWS = {
+  accessKeyId: 'AKIASANDBOXEXAMPLE',
+  secretAccessKey: 'sandbox-secret-access-key',
+};
 
 /** The running emulated clouds, by name (`azure`, `openai`, ...). */
 export interface SandboxClouds {
@@ -29,13 +32,28 @@ export interface SandboxOptions {
 export async function startSandboxClouds(options: SandboxOptions = {}): Promise<SandboxClouds> {
   const tokenDelayMs = options.tokenDelayMs ?? 0;
   const clouds = new Map<string, Emulator>();
-  clouds.set('azure', await startOpenAIEmulator({ flavor: 'azure', tokenDelayMs, apiKey: 'sandbox-azure-key' }));
-  clouds.set('openai', await startOpenAIEmulator({ flavor: 'openai', tokenDelayMs, apiKey: 'sandbox-openai-key' }));
-  clouds.set('anthropic', await startAnthropicEmulator({ tokenDelayMs, apiKey: 'sandbox-anthropic-key' }));
-  clouds.set('bedrock', await startBedrockEmulator({ tokenDelayMs, region: 'us-west-2', credentials: SANDBOX_AWS }));
+  clouds.set(
+    'azure',
+    await startOpenAIEmulator({ flavor: 'azure', tokenDelayMs, apiKey: 'sandbox-azure-key' }),
+  );
+  clouds.set(
+    'openai',
+    await startOpenAIEmulator({ flavor: 'openai', tokenDelayMs, apiKey: 'sandbox-openai-key' }),
+  );
+  clouds.set(
+    'anthropic',
+    await startAnthropicEmulator({ tokenDelayMs, apiKey: 'sandbox-anthropic-key' }),
+  );
+  clouds.set(
+    'bedrock',
+    await startBedrockEmulator({ tokenDelayMs, region: 'us-west-2', credentials: SANDBOX_AWS }),
+  );
   for (const name of options.down ?? []) {
     const cloud = clouds.get(name);
-    if (!cloud) throw new Error(`--sandbox-down: unknown cloud "${name}" (known: ${[...clouds.keys()].join(', ')})`);
+    if (!cloud)
+      throw new Error(
+        `--sandbox-down: unknown cloud "${name}" (known: ${[...clouds.keys()].join(', ')})`,
+      );
     cloud.setDown(true);
   }
   return {
@@ -50,23 +68,60 @@ export async function startSandboxClouds(options: SandboxOptions = {}): Promise<
  * The config a newcomer gets with no config file: sandbox models routed through the real
  * provider code to the emulated clouds, Azure as the primary cloud partner.
  */
-export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number; host?: string; store?: string; masterKey?: string } = {}): Config {
+export function sandboxConfig(
+  sandbox: SandboxClouds,
+  overrides: { port?: number; host?: string; store?: string; masterKey?: string } = {},
+): Config {
   const url = (name: string) => sandbox.clouds.get(name)!.url;
   return validateConfig({
     server: { port: overrides.port ?? 8080, host: overrides.host ?? '127.0.0.1' },
     store: overrides.store ?? 'sqlite:./data/switchyard.db',
     auth: overrides.masterKey === undefined ? {} : { masterKey: overrides.masterKey },
     partners: {
-      azure: { name: 'Microsoft Azure (sandbox)', primary: true, license: { from: '2019-07-22', until: '2033-01-01' }, revenueShare: { rate: '0.20', cap: '50000000000', from: '2019-07-22', until: '2031-01-01' } },
+      azure: {
+        name: 'Microsoft Azure (sandbox)',
+        primary: true,
+        license: { from: '2019-07-22', until: '2033-01-01' },
+        revenueShare: { rate: '0.20', cap: '50000000000', from: '2019-07-22', until: '2031-01-01' },
+      },
       openai: { name: 'OpenAI direct (sandbox)' },
       anthropic: { name: 'Anthropic direct (sandbox)' },
-      aws: { name: 'Amazon Web Services (sandbox)', license: { from: '2026-02-27', until: '2032-01-01' } },
+      aws: {
+        name: 'Amazon Web Services (sandbox)',
+        license: { from: '2026-02-27', until: '2032-01-01' },
+      },
     },
     providers: {
-      'sandbox-azure': { type: 'azure-openai', partner: 'azure', baseUrl: url('azure'), apiKey: 'sandbox-azure-key', apiVersion: '2024-10-21', sandbox: true },
-      'sandbox-openai': { type: 'openai', partner: 'openai', baseUrl: `${url('openai')}/v1`, apiKey: 'sandbox-openai-key', sandbox: true },
-      'sandbox-anthropic': { type: 'anthropic', partner: 'anthropic', baseUrl: url('anthropic'), apiKey: 'sandbox-anthropic-key', sandbox: true },
-      'sandbox-bedrock': { type: 'bedrock', partner: 'aws', region: 'us-west-2', baseUrl: url('bedrock'), ...SANDBOX_AWS, sandbox: true },
+      'sandbox-azure': {
+        type: 'azure-openai',
+        partner: 'azure',
+        baseUrl: url('azure'),
+        apiKey: 'sandbox-azure-key',
+        apiVersion: '2024-10-21',
+        sandbox: true,
+      },
+      'sandbox-openai': {
+        type: 'openai',
+        partner: 'openai',
+        baseUrl: `${url('openai')}/v1`,
+        apiKey: 'sandbox-openai-key',
+        sandbox: true,
+      },
+      'sandbox-anthropic': {
+        type: 'anthropic',
+        partner: 'anthropic',
+        baseUrl: url('anthropic'),
+        apiKey: 'sandbox-anthropic-key',
+        sandbox: true,
+      },
+      'sandbox-bedrock': {
+        type: 'bedrock',
+        partner: 'aws',
+        region: 'us-west-2',
+        baseUrl: url('bedrock'),
+        ...SANDBOX_AWS,
+        sandbox: true,
+      },
     },
     models: {
       'gpt-4o-mini': {
@@ -91,7 +146,8 @@ export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number
         ],
       },
       'claude-sonnet': {
-        description: 'Sandbox Claude-style model (deterministic emulator behind the Anthropic Messages API)',
+        description:
+          'Sandbox Claude-style model (deterministic emulator behind the Anthropic Messages API)',
         contextWindow: 200000,
         maxOutputTokens: 8192,
         capabilities: ['tools', 'json_schema', 'vision', 'reasoning'],
@@ -114,21 +170,39 @@ export function sandboxConfig(sandbox: SandboxClouds, overrides: { port?: number
 /** Fault injection for newcomers: `POST /sandbox/clouds/{name}/down` and `/up`, `GET /sandbox/clouds`. Loopback or master key only. */
 export function sandboxRoutes(sandbox: SandboxClouds, masterKey: string | undefined): Route[] {
   const guard = (authorization: string | undefined, remote: string | undefined) => {
-    const ok = masterKey === undefined ? isLoopback(remote) : authorization === `Bearer ${masterKey}`;
-    if (!ok) throw new GatewayError('Sandbox controls need the master key (or loopback when none is set)', { code: 'unauthorized', status: 401, retryable: false });
+    const ok =
+      masterKey === undefined ? isLoopback(remote) : authorization === `Bearer ${masterKey}`;
+    if (!ok)
+      throw new GatewayError(
+        'Sandbox controls need the master key (or loopback when none is set)',
+        { code: 'unauthorized', status: 401, retryable: false },
+      );
   };
-  const list = () => [...sandbox.clouds].map(([name, cloud]) => ({ name, url: cloud.url, down: cloud.isDown(), requests: cloud.requests }));
-  const toggle = (down: boolean): Route['handler'] => async (context) => {
-    try {
-      guard(context.request.headers.authorization, context.remoteAddress);
-      const cloud = sandbox.clouds.get(context.params['cloud'] ?? '');
-      if (!cloud) throw new GatewayError(`Unknown sandbox cloud "${context.params['cloud']}"`, { code: 'not_found', status: 404, retryable: false });
-      cloud.setDown(down);
-      sendJson(context.response, 200, { clouds: list() });
-    } catch (error) {
-      sendOpenAIError(context.response, error as GatewayError);
-    }
-  };
+  const list = () =>
+    [...sandbox.clouds].map(([name, cloud]) => ({
+      name,
+      url: cloud.url,
+      down: cloud.isDown(),
+      requests: cloud.requests,
+    }));
+  const toggle =
+    (down: boolean): Route['handler'] =>
+    async (context) => {
+      try {
+        guard(context.request.headers.authorization, context.remoteAddress);
+        const cloud = sandbox.clouds.get(context.params['cloud'] ?? '');
+        if (!cloud)
+          throw new GatewayError(`Unknown sandbox cloud "${context.params['cloud']}"`, {
+            code: 'not_found',
+            status: 404,
+            retryable: false,
+          });
+        cloud.setDown(down);
+        sendJson(context.response, 200, { clouds: list() });
+      } catch (error) {
+        sendOpenAIError(context.response, error as GatewayError);
+      }
+    };
   return [
     {
       method: 'GET',

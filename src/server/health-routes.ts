@@ -2,7 +2,9 @@ import { sendJson } from './respond.js';
 import type { Route } from './types.js';
 
 /** GET /healthz (the process is up) and GET /readyz (the store answers and we are not draining). */
-export function createHealthRoutes(deps: { ready: () => Promise<{ ok: boolean; checks: Record<string, string> }> }): Route[] {
+export function createHealthRoutes(deps: {
+  ready: () => Promise<{ ok: boolean; checks: Record<string, string> }>;
+}): Route[] {
   return [
     {
       method: 'GET',
@@ -16,7 +18,10 @@ export function createHealthRoutes(deps: { ready: () => Promise<{ ok: boolean; c
       path: '/readyz',
       async handler(context) {
         const result = await deps.ready();
-        sendJson(context.response, result.ok ? 200 : 503, { status: result.ok ? 'ready' : 'not_ready', checks: result.checks });
+        sendJson(context.response, result.ok ? 200 : 503, {
+          status: result.ok ? 'ready' : 'not_ready',
+          checks: result.checks,
+        });
       },
     },
   ];

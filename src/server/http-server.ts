@@ -1,4 +1,8 @@
-import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
@@ -51,32 +55,76 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     if (draining) response.setHeader('connection', 'close');
     const controller = new AbortController();
     response.once('close', () => {
-      if (!response.writableFinished) controller.abort(new GatewayError('Client closed the request', { code: 'upstream_timeout', status: 499, errorClass: 'timeout', retryable: false, failover: false }));
+      if (!response.writableFinished)
+        controller.abort(
+          new GatewayError('Client closed the request', {
+            code: 'upstream_timeout',
+            status: 499,
+            errorClass: 'timeout',
+            retryable: false,
+            failover: false,
+          }),
+        );
       active -= 1;
       observed?.end(response.statusCode);
       // The line's fields are built only when it will be written (production often runs at warn).
-      if (logInfo) options.logger.info({ requestId, traceId: observed?.traceId, method: request.method, path: pathOf(request.url), status: response.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, aborted: controller.signal.aborted || undefined }, 'request');
+      if (logInfo)
+        options.logger.info(
+          {
+            requestId,
+            traceId: observed?.traceId,
+            method: request.method,
+            path: pathOf(request.url),
+            status: response.statusCode,
+            ms: Math.round((performance.now() - started) * 100) / 100,
+            aborted: controller.signal.aborted || undefined,
+          },
+          'request',
+        );
       if (active === 0) for (const resolve of idle) resolve();
     });
     void dispatch(request, response, requestId, controller.signal);
   };
 
-  const dispatch = async (request: IncomingMessage, response: ServerResponse, requestId: string, signal: AbortSignal) => {
+  const dispatch = async (
+    request: IncomingMessage,
+    response: ServerResponse,
+    requestId: string,
+    signal: AbortSignal,
+  ) => {
     let url: URL;
     try {
       url = new URL(request.url ?? '/', 'http://localhost');
     } catch {
-      sendOpenAIError(response, new GatewayError('Malformed request URL', { code: 'invalid_request', status: 400 }));
+      sendOpenAIError(
+        response,
+        new GatewayError('Malformed request URL', { code: 'invalid_request', status: 400 }),
+      );
       return;
     }
     const matched = table.match(request.method ?? 'GET', url.pathname);
     if (!matched) {
-      sendOpenAIError(response, new GatewayError(`Unknown path ${url.pathname}`, { code: 'not_found', status: 404, errorClass: 'not_found', retryable: false }));
+      sendOpenAIError(
+        response,
+        new GatewayError(`Unknown path ${url.pathname}`, {
+          code: 'not_found',
+          status: 404,
+          errorClass: 'not_found',
+          retryable: false,
+        }),
+      );
       return;
     }
     if ('allowed' in matched) {
       response.setHeader('allow', matched.allowed.join(', '));
-      sendOpenAIError(response, new GatewayError(`Method ${request.method} not allowed on ${url.pathname}`, { code: 'method_not_allowed', status: 405, retryable: false }));
+      sendOpenAIError(
+        response,
+        new GatewayError(`Method ${request.method} not allowed on ${url.pathname}`, {
+          code: 'method_not_allowed',
+          status: 405,
+          retryable: false,
+        }),
+      );
       return;
     }
     const context: HttpContext = {
@@ -93,7 +141,8 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       await matched.handler(context);
     } catch (thrown) {
       const error = toGatewayError(thrown);
-      if (error.status >= 500 && error.code === 'internal_error') options.logger.error({ requestId, err: error.cause ?? error }, 'unhandled error');
+      if (error.status >= 500 && error.code === 'internal_error')
+        options.logger.error({ requestId, err: error.cause ?? error }, 'unhandled error');
       sendOpenAIError(response, error);
     }
   };
@@ -112,9 +161,11 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     socket.once('readable', () => {
-      const head: Buffer | null = socket.read(Math.min(socket.readableLength, H2_PREFACE.length)) ?? socket.read();
+      const head: Buffer | null =
+        socket.read(Math.min(socket.readableLength, H2_PREFACE.length)) ?? socket.read();
       if (head) socket.unshift(head);
-      const target = head && head.toString('latin1', 0, H2_PREFACE.length) === H2_PREFACE ? http2 : http1;
+      const target =
+        head && head.toString('latin1', 0, H2_PREFACE.length) === H2_PREFACE ? http2 : http1;
       target.emit('connection', socket);
     });
     socket.on('error', () => socket.destroy());
@@ -174,7 +225,12 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
 }
 
 function tooLarge(limit: number): GatewayError {
-  return new GatewayError(`Request body is larger than ${limit} bytes`, { code: 'body_too_large', status: 413, retryable: false, failover: false });
+  return new GatewayError(`Request body is larger than ${limit} bytes`, {
+    code: 'body_too_large',
+    status: 413,
+    retryable: false,
+    failover: false,
+  });
 }
 
 function pathOf(url: string | undefined): string {

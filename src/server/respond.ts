@@ -1,11 +1,25 @@
 import { once } from 'node:events';
 import { ServerResponse } from 'node:http';
-import { type GatewayError, errorHeaders, openAIStatus, renderOpenAIError } from '../errors/index.js';
+import {
+  type GatewayError,
+  errorHeaders,
+  openAIStatus,
+  renderOpenAIError,
+} from '../errors/index.js';
 
 /** Writes a JSON answer (already serialized or an object). */
-export function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  response: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  response.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  response.writeHead(status, {
+    ...headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
   response.end(text);
 }
 
@@ -24,8 +38,18 @@ export function sendOpenAIError(response: ServerResponse, error: GatewayError): 
  * same segment: for callers that already hold the first event, one socket write (and one wake-up
  * of the client) less before it arrives.
  */
-export function startSse(response: ServerResponse, headers: Record<string, string> = {}, options: { flush?: boolean } = {}): void {
-  response.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+export function startSse(
+  response: ServerResponse,
+  headers: Record<string, string> = {},
+  options: { flush?: boolean } = {},
+): void {
+  response.writeHead(200, {
+    ...headers,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
   if (options.flush !== false) response.flushHeaders();
 }
 

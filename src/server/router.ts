@@ -8,7 +8,10 @@ interface Compiled {
 
 /** Matches method + path to a handler: static paths by map lookup, parameterised ones by segment. */
 export interface RouteTable {
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | { allowed: string[] } | undefined;
+  match(
+    method: string,
+    path: string,
+  ): { handler: Handler; params: Record<string, string> } | { allowed: string[] } | undefined;
 }
 
 /** Compiles routes. `:name` segments capture (URI-decoded); a final `*` captures the rest as `params['*']`. */
@@ -31,7 +34,8 @@ export function createRouteTable(routes: Route[]): RouteTable {
   }
   return {
     match(method, path) {
-      const methods = exact.get(path) ?? exact.get(path.endsWith('/') ? path.slice(0, -1) : `${path}/`);
+      const methods =
+        exact.get(path) ?? exact.get(path.endsWith('/') ? path.slice(0, -1) : `${path}/`);
       if (methods) {
         const handler = methods.get(method);
         return handler ? { handler, params: {} } : { allowed: [...methods.keys()] };
@@ -52,7 +56,8 @@ export function createRouteTable(routes: Route[]): RouteTable {
 }
 
 function matchSegments(route: Compiled, parts: string[]): Record<string, string> | undefined {
-  if (route.rest ? parts.length < route.segments.length : parts.length !== route.segments.length) return undefined;
+  if (route.rest ? parts.length < route.segments.length : parts.length !== route.segments.length)
+    return undefined;
   const params: Record<string, string> = {};
   for (let i = 0; i < route.segments.length; i++) {
     const segment = route.segments[i]!;

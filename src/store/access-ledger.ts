@@ -56,18 +56,32 @@ export function createAccessLedger(db: AccessDb): AccessLedger {
     async addSpend(entries) {
       const rows = entries
         .filter((entry) => entry.amount > 0n)
-        .map((entry) => ({ scope: entry.scope, period_start: entry.periodStart, spent: entry.amount, alerted_percent: 0 }));
+        .map((entry) => ({
+          scope: entry.scope,
+          period_start: entry.periodStart,
+          spent: entry.amount,
+          alerted_percent: 0,
+        }));
       if (rows.length === 0) return;
       await db
         .insertInto('budget_spend')
         .values(rows)
         .onConflict((conflict) =>
-          conflict.columns(['scope', 'period_start']).doUpdateSet((eb) => ({ spent: sql`${eb.ref('budget_spend.spent')} + ${eb.ref('excluded.spent')}` })),
+          conflict
+            .columns(['scope', 'period_start'])
+            .doUpdateSet((eb) => ({
+              spent: sql`${eb.ref('budget_spend.spent')} + ${eb.ref('excluded.spent')}`,
+            })),
         )
         .execute();
     },
     async spent(scope, periodStart) {
-      const row = await db.selectFrom('budget_spend').select('spent').where('scope', '=', scope).where('period_start', '=', BigInt(periodStart)).executeTakeFirst();
+      const row = await db
+        .selectFrom('budget_spend')
+        .select('spent')
+        .where('scope', '=', scope)
+        .where('period_start', '=', BigInt(periodStart))
+        .executeTakeFirst();
       return row ? toBigInt(row.spent) : 0n;
     },
     async claimAlert(scope, periodStart, percent) {
@@ -95,8 +109,12 @@ export function createAccessLedger(db: AccessDb): AccessLedger {
           action: entry.action,
           target_type: entry.targetType,
           target_id: entry.targetId,
-          before: entry.before === undefined || entry.before === null ? null : JSON.stringify(entry.before),
-          after: entry.after === undefined || entry.after === null ? null : JSON.stringify(entry.after),
+          before:
+            entry.before === undefined || entry.before === null
+              ? null
+              : JSON.stringify(entry.before),
+          after:
+            entry.after === undefined || entry.after === null ? null : JSON.stringify(entry.after),
           request_id: entry.requestId,
         })
         .execute();
@@ -104,14 +122,21 @@ export function createAccessLedger(db: AccessDb): AccessLedger {
     async listAudit(filter = {}) {
       const limit = Math.min(Math.max(Math.trunc(filter.limit ?? 100), 1), 1000);
       let query = db.selectFrom('audit_log').selectAll();
-      if (filter.targetType !== undefined) query = query.where('target_type', '=', filter.targetType);
+      if (filter.targetType !== undefined)
+        query = query.where('target_type', '=', filter.targetType);
       if (filter.targetId !== undefined) query = query.where('target_id', '=', filter.targetId);
       if (filter.after !== undefined) {
-        const cursor = await db.selectFrom('audit_log').select('at').where('id', '=', filter.after).executeTakeFirst();
+        const cursor = await db
+          .selectFrom('audit_log')
+          .select('at')
+          .where('id', '=', filter.after)
+          .executeTakeFirst();
         if (cursor) {
           const { at } = cursor;
           const id = filter.after;
-          query = query.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]));
+          query = query.where((eb) =>
+            eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]),
+          );
         }
       }
       const rows = await query.orderBy('at', 'desc').orderBy('id', 'desc').limit(limit).execute();

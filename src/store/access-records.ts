@@ -1,5 +1,11 @@
 import type { Kysely, Selectable } from 'kysely';
-import type { AccessSchema, ApiKeysTable, EntityColumns, PolicyColumns, ProjectsTable } from './access-schema.js';
+import type {
+  AccessSchema,
+  ApiKeysTable,
+  EntityColumns,
+  PolicyColumns,
+  ProjectsTable,
+} from './access-schema.js';
 import type { Database } from './database.js';
 import { parseJson, toBigInt, toNumber, toNumberOrNull } from './internal/convert.js';
 import type { Schema } from './schema.js';
@@ -77,7 +83,10 @@ export interface KeyRecord extends EntityRecord {
 }
 
 /** Policy → columns. */
-export function policyColumns(policy: Policy): Omit<PolicyColumns, 'rpm' | 'tpm' | 'max_concurrent' | 'budget_alert_percent' | 'budget_micros'> & {
+export function policyColumns(policy: Policy): Omit<
+  PolicyColumns,
+  'rpm' | 'tpm' | 'max_concurrent' | 'budget_alert_percent' | 'budget_micros'
+> & {
   rpm: number | null;
   tpm: number | null;
   max_concurrent: number | null;
@@ -97,7 +106,9 @@ export function policyColumns(policy: Policy): Omit<PolicyColumns, 'rpm' | 'tpm'
 }
 
 /** Entity columns (without id and times) from a record's fields. */
-export function entityColumns(record: Pick<EntityRecord, 'name' | 'status' | 'metadata' | 'tags' | 'policy'>) {
+export function entityColumns(
+  record: Pick<EntityRecord, 'name' | 'status' | 'metadata' | 'tags' | 'policy'>,
+) {
   return {
     name: record.name,
     status: record.status,

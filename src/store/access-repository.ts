@@ -1,4 +1,10 @@
-import type { AccessDb, EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from './access-records.js';
+import type {
+  AccessDb,
+  EntityRecord,
+  KeyRecord,
+  ProjectRecord,
+  TenantRecord,
+} from './access-records.js';
 import { entityColumns, entityFrom, keyFrom, projectFrom } from './access-records.js';
 import { toNumberOrNull } from './internal/convert.js';
 
@@ -32,10 +38,17 @@ export interface AccessRepository {
   /** Inserts the key and its first secret. */
   insertKey(key: KeyRecord, secret: { hash: string; prefix: string }): Promise<void>;
   getKey(id: string): Promise<KeyRecord | undefined>;
-  listKeys(filter?: Page & { tenantId?: string | undefined; projectId?: string | undefined }): Promise<KeyRecord[]>;
+  listKeys(
+    filter?: Page & { tenantId?: string | undefined; projectId?: string | undefined },
+  ): Promise<KeyRecord[]>;
   updateKey(key: KeyRecord): Promise<void>;
   /** Adds a secret to a key; every older secret without an earlier end now ends at `othersExpireAt`. */
-  addSecret(keyId: string, secret: { hash: string; prefix: string }, at: number, othersExpireAt: number): Promise<void>;
+  addSecret(
+    keyId: string,
+    secret: { hash: string; prefix: string },
+    at: number,
+    othersExpireAt: number,
+  ): Promise<void>;
   /** The key holding a secret with this hash, or undefined. */
   findByHash(hash: string): Promise<KeyLookup | undefined>;
   /** The key with this id and its project and tenant, or undefined. */
@@ -47,25 +60,48 @@ const MAX_LIMIT = 1000;
 
 /** Creates an {@link AccessRepository} over a database handle or a transaction. */
 export function createAccessRepository(db: AccessDb): AccessRepository {
-  const limitOf = (page: Page | undefined) => Math.min(Math.max(Math.trunc(page?.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
-  const entityRow = (record: EntityRecord) => ({ ...entityColumns(record), updated_at: record.updatedAt });
+  const limitOf = (page: Page | undefined) =>
+    Math.min(Math.max(Math.trunc(page?.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
+  const entityRow = (record: EntityRecord) => ({
+    ...entityColumns(record),
+    updated_at: record.updatedAt,
+  });
 
   const lookup = async (keyId: string) => {
-    const key = await db.selectFrom('api_keys').selectAll().where('id', '=', keyId).executeTakeFirst();
+    const key = await db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('id', '=', keyId)
+      .executeTakeFirst();
     if (!key) return undefined;
     const [project, tenant] = await Promise.all([
-      db.selectFrom('projects').selectAll().where('id', '=', key.project_id).executeTakeFirstOrThrow(),
-      db.selectFrom('tenants').selectAll().where('id', '=', key.tenant_id).executeTakeFirstOrThrow(),
+      db
+        .selectFrom('projects')
+        .selectAll()
+        .where('id', '=', key.project_id)
+        .executeTakeFirstOrThrow(),
+      db
+        .selectFrom('tenants')
+        .selectAll()
+        .where('id', '=', key.tenant_id)
+        .executeTakeFirstOrThrow(),
     ]);
     return { key: keyFrom(key), project: projectFrom(project), tenant: entityFrom(tenant) };
   };
 
   return {
     async insertTenant(tenant) {
-      await db.insertInto('tenants').values({ id: tenant.id, ...entityRow(tenant), created_at: tenant.createdAt }).execute();
+      await db
+        .insertInto('tenants')
+        .values({ id: tenant.id, ...entityRow(tenant), created_at: tenant.createdAt })
+        .execute();
     },
     async getTenant(id) {
-      const row = await db.selectFrom('tenants').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await db
+        .selectFrom('tenants')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
       return row && entityFrom(row);
     },
     async listTenants(page) {
@@ -79,10 +115,22 @@ export function createAccessRepository(db: AccessDb): AccessRepository {
     },
 
     async insertProject(project) {
-      await db.insertInto('projects').values({ id: project.id, tenant_id: project.tenantId, ...entityRow(project), created_at: project.createdAt }).execute();
+      await db
+        .insertInto('projects')
+        .values({
+          id: project.id,
+          tenant_id: project.tenantId,
+          ...entityRow(project),
+          created_at: project.createdAt,
+        })
+        .execute();
     },
     async getProject(id) {
-      const row = await db.selectFrom('projects').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await db
+        .selectFrom('projects')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
       return row && projectFrom(row);
     },
     async listProjects(filter) {
@@ -93,7 +141,11 @@ export function createAccessRepository(db: AccessDb): AccessRepository {
       return rows.map(projectFrom);
     },
     async updateProject(project) {
-      await db.updateTable('projects').set(entityRow(project)).where('id', '=', project.id).execute();
+      await db
+        .updateTable('projects')
+        .set(entityRow(project))
+        .where('id', '=', project.id)
+        .execute();
     },
 
     async insertKey(key, secret) {
@@ -108,10 +160,23 @@ export function createAccessRepository(db: AccessDb): AccessRepository {
           created_at: key.createdAt,
         })
         .execute();
-      await db.insertInto('api_key_secrets').values({ hash: secret.hash, key_id: key.id, prefix: secret.prefix, created_at: key.createdAt, expires_at: null }).execute();
+      await db
+        .insertInto('api_key_secrets')
+        .values({
+          hash: secret.hash,
+          key_id: key.id,
+          prefix: secret.prefix,
+          created_at: key.createdAt,
+          expires_at: null,
+        })
+        .execute();
     },
     async getKey(id) {
-      const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+      const row = await db
+        .selectFrom('api_keys')
+        .selectAll()
+        .where('id', '=', id)
+        .executeTakeFirst();
       return row && keyFrom(row);
     },
     async listKeys(filter) {
@@ -123,19 +188,38 @@ export function createAccessRepository(db: AccessDb): AccessRepository {
       return rows.map(keyFrom);
     },
     async updateKey(key) {
-      await db.updateTable('api_keys').set({ ...keyColumns(key), ...entityRow(key) }).where('id', '=', key.id).execute();
+      await db
+        .updateTable('api_keys')
+        .set({ ...keyColumns(key), ...entityRow(key) })
+        .where('id', '=', key.id)
+        .execute();
     },
     async addSecret(keyId, secret, at, othersExpireAt) {
       await db
         .updateTable('api_key_secrets')
         .set({ expires_at: othersExpireAt })
         .where('key_id', '=', keyId)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(othersExpireAt))]))
+        .where((eb) =>
+          eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(othersExpireAt))]),
+        )
         .execute();
-      await db.insertInto('api_key_secrets').values({ hash: secret.hash, key_id: keyId, prefix: secret.prefix, created_at: at, expires_at: null }).execute();
+      await db
+        .insertInto('api_key_secrets')
+        .values({
+          hash: secret.hash,
+          key_id: keyId,
+          prefix: secret.prefix,
+          created_at: at,
+          expires_at: null,
+        })
+        .execute();
     },
     async findByHash(hash) {
-      const secret = await db.selectFrom('api_key_secrets').select(['key_id', 'expires_at']).where('hash', '=', hash).executeTakeFirst();
+      const secret = await db
+        .selectFrom('api_key_secrets')
+        .select(['key_id', 'expires_at'])
+        .where('hash', '=', hash)
+        .executeTakeFirst();
       if (!secret) return undefined;
       const found = await lookup(secret.key_id);
       return found && { ...found, secretExpiresAt: toNumberOrNull(secret.expires_at) };

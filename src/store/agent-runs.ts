@@ -62,19 +62,52 @@ export interface AgentRunRecord {
 
 /** Storage of agent runs and their leases. */
 export interface AgentRunStore {
-  insert(run: { id: string; tenantId: string; status: string; background: boolean; request: unknown; state: unknown; response: unknown; events: unknown[]; owner: string; leaseExpiresAt: number; now: number }): Promise<void>;
+  insert(run: {
+    id: string;
+    tenantId: string;
+    status: string;
+    background: boolean;
+    request: unknown;
+    state: unknown;
+    response: unknown;
+    events: unknown[];
+    owner: string;
+    leaseExpiresAt: number;
+    now: number;
+  }): Promise<void>;
   get(tenantId: string | null, id: string): Promise<AgentRunRecord | undefined>;
   /** The run's status alone (no request, state or events read, no secrets opened), or null when it does not exist. */
   status(id: string): Promise<string | null>;
   /** Writes a checkpoint if `owner` still holds the lease; returns false when it lost it. Also reports a pending cancel. */
-  checkpoint(id: string, owner: string, update: { status: string; state: unknown; response: unknown; events: unknown[]; leaseExpiresAt: number; now: number }): Promise<{ held: boolean; cancelRequested: boolean }>;
+  checkpoint(
+    id: string,
+    owner: string,
+    update: {
+      status: string;
+      state: unknown;
+      response: unknown;
+      events: unknown[];
+      leaseExpiresAt: number;
+      now: number;
+    },
+  ): Promise<{ held: boolean; cancelRequested: boolean }>;
   /** Extends the lease; returns whether it is still held and whether a cancel is pending. */
-  renew(id: string, owner: string, leaseExpiresAt: number, now: number): Promise<{ held: boolean; cancelRequested: boolean }>;
+  renew(
+    id: string,
+    owner: string,
+    leaseExpiresAt: number,
+    now: number,
+  ): Promise<{ held: boolean; cancelRequested: boolean }>;
   /**
    * Ends a run this owner holds as `failed` without running it (its tool secrets cannot be
    * opened here): the Response gets `error`, the event log a `response.failed` event.
    */
-  fail(id: string, owner: string, error: { code: string; message: string }, now: number): Promise<void>;
+  fail(
+    id: string,
+    owner: string,
+    error: { code: string; message: string },
+    now: number,
+  ): Promise<void>;
   /** Releases the lease of a finished run. */
   release(id: string, owner: string): Promise<void>;
   requestCancel(tenantId: string, id: string, now: number): Promise<boolean>;
@@ -95,13 +128,21 @@ const EVENTS_IN_COLUMN = '$eventsInColumn';
  * serializes and writes the event log once rather than twice (it is most of the row).
  */
 function leanState(state: unknown, events: unknown[]): unknown {
-  if (typeof state !== 'object' || state === null || (state as Record<string, unknown>)['events'] !== events) return state;
+  if (
+    typeof state !== 'object' ||
+    state === null ||
+    (state as Record<string, unknown>)['events'] !== events
+  )
+    return state;
   const { events: _events, ...rest } = state as Record<string, unknown>;
   return { ...rest, [EVENTS_IN_COLUMN]: true };
 }
 
 /** `state` and `events` of a row, with the events put back into a state stored lean. */
-function withEvents(state: Record<string, unknown>, events: Array<Record<string, unknown>>): { state: Record<string, unknown>; events: Array<Record<string, unknown>> } {
+function withEvents(
+  state: Record<string, unknown>,
+  events: Array<Record<string, unknown>>,
+): { state: Record<string, unknown>; events: Array<Record<string, unknown>> } {
   if (state[EVENTS_IN_COLUMN] !== true) return { state, events };
   const { [EVENTS_IN_COLUMN]: _marker, ...rest } = state;
   return { state: { ...rest, events }, events };
@@ -132,20 +173,32 @@ function mapSecrets(request: unknown, transform: (value: unknown) => unknown): u
   const out: Record<string, unknown> = { ...request };
   if ('mcpTools' in out) out['mcpTools'] = tools(out['mcpTools'], MCP_SECRET_FIELDS);
   if ('httpTools' in out) out['httpTools'] = tools(out['httpTools'], HTTP_SECRET_FIELDS);
-  if (isRecord(out['params']) && 'mcpTools' in out['params']) out['params'] = { ...out['params'], mcpTools: tools(out['params']['mcpTools'], MCP_SECRET_FIELDS) };
+  if (isRecord(out['params']) && 'mcpTools' in out['params'])
+    out['params'] = {
+      ...out['params'],
+      mcpTools: tools(out['params']['mcpTools'], MCP_SECRET_FIELDS),
+    };
   return out;
 }
 
 /** The request with its tool secrets sealed as `{"$sealed": "enc:v1:…"}`. */
 export function sealRunRequest(codec: SecretCodec, id: string, request: unknown): unknown {
-  return mapSecrets(request, (value) => (isRecord(value) && typeof value['$sealed'] === 'string' ? value : { $sealed: codec.seal(JSON.stringify(value), `agent_runs:${id}`) }));
+  return mapSecrets(request, (value) =>
+    isRecord(value) && typeof value['$sealed'] === 'string'
+      ? value
+      : { $sealed: codec.seal(JSON.stringify(value), `agent_runs:${id}`) },
+  );
 }
 
 /**
  * The request with its tool secrets opened (legacy plaintext values pass through). A secret
  * that cannot be opened (another key) becomes null and `error` says why.
  */
-export function openRunRequest(codec: SecretCodec, id: string, request: unknown): { request: unknown; error?: string } {
+export function openRunRequest(
+  codec: SecretCodec,
+  id: string,
+  request: unknown,
+): { request: unknown; error?: string } {
   let error: string | undefined;
   const opened = mapSecrets(request, (value) => {
     if (!isRecord(value) || typeof value['$sealed'] !== 'string') return value;
@@ -163,8 +216,15 @@ export function openRunRequest(codec: SecretCodec, id: string, request: unknown)
 export function createAgentRunStore(database: Database, secrets: SecretCodec): AgentRunStore {
   const db = database.db.withTables<AgentTables>() as unknown as AgentDb;
   const flags = async (id: string, owner: string) => {
-    const row = await db.selectFrom('agent_runs').select(['lease_owner', 'cancel_requested']).where('id', '=', id).executeTakeFirst();
-    return { held: row?.lease_owner === owner, cancelRequested: Number(row?.cancel_requested ?? 0) === 1 };
+    const row = await db
+      .selectFrom('agent_runs')
+      .select(['lease_owner', 'cancel_requested'])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return {
+      held: row?.lease_owner === owner,
+      cancelRequested: Number(row?.cancel_requested ?? 0) === 1,
+    };
   };
   return {
     async insert(run) {
@@ -188,7 +248,11 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         .execute();
     },
     async status(id) {
-      const row = await db.selectFrom('agent_runs').select('status').where('id', '=', id).executeTakeFirst();
+      const row = await db
+        .selectFrom('agent_runs')
+        .select('status')
+        .where('id', '=', id)
+        .executeTakeFirst();
       return row?.status ?? null;
     },
     async get(tenantId, id) {
@@ -204,7 +268,10 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         background: Number(row.background) === 1,
         request: opened.request as Record<string, unknown>,
         ...(opened.error === undefined ? {} : { secretsError: opened.error }),
-        ...withEvents(JSON.parse(row.state) as Record<string, unknown>, JSON.parse(row.events) as Array<Record<string, unknown>>),
+        ...withEvents(
+          JSON.parse(row.state) as Record<string, unknown>,
+          JSON.parse(row.events) as Array<Record<string, unknown>>,
+        ),
         response: JSON.parse(row.response) as Record<string, unknown>,
         cancelRequested: Number(row.cancel_requested) === 1,
         leaseOwner: row.lease_owner,
@@ -227,31 +294,67 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         .where('lease_owner', '=', owner)
         .returning('cancel_requested')
         .executeTakeFirst();
-      return row ? { held: true, cancelRequested: Number(row.cancel_requested) === 1 } : { held: false, cancelRequested: false };
+      return row
+        ? { held: true, cancelRequested: Number(row.cancel_requested) === 1 }
+        : { held: false, cancelRequested: false };
     },
     async renew(id, owner, leaseExpiresAt, now) {
-      await db.updateTable('agent_runs').set({ lease_expires_at: leaseExpiresAt, updated_at: now }).where('id', '=', id).where('lease_owner', '=', owner).execute();
+      await db
+        .updateTable('agent_runs')
+        .set({ lease_expires_at: leaseExpiresAt, updated_at: now })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .execute();
       return flags(id, owner);
     },
     async fail(id, owner, error, now) {
-      const row = await db.selectFrom('agent_runs').select(['state', 'response', 'events']).where('id', '=', id).where('lease_owner', '=', owner).executeTakeFirst();
+      const row = await db
+        .selectFrom('agent_runs')
+        .select(['state', 'response', 'events'])
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst();
       if (!row) return;
       const events = JSON.parse(row.events) as Array<Record<string, unknown>>;
-      const response = { ...(JSON.parse(row.response) as Record<string, unknown>), status: 'failed', error };
+      const response = {
+        ...(JSON.parse(row.response) as Record<string, unknown>),
+        status: 'failed',
+        error,
+      };
       const event = { type: 'response.failed', response, sequence_number: events.length };
-      const state = { ...(JSON.parse(row.state) as Record<string, unknown>), done: true, events: [...events, event] };
+      const state = {
+        ...(JSON.parse(row.state) as Record<string, unknown>),
+        done: true,
+        events: [...events, event],
+      };
       await db
         .updateTable('agent_runs')
-        .set({ status: 'failed', state: JSON.stringify(state), response: JSON.stringify(response), events: JSON.stringify([...events, event]), updated_at: now })
+        .set({
+          status: 'failed',
+          state: JSON.stringify(state),
+          response: JSON.stringify(response),
+          events: JSON.stringify([...events, event]),
+          updated_at: now,
+        })
         .where('id', '=', id)
         .where('lease_owner', '=', owner)
         .execute();
     },
     async release(id, owner) {
-      await db.updateTable('agent_runs').set({ lease_owner: null, lease_expires_at: null }).where('id', '=', id).where('lease_owner', '=', owner).execute();
+      await db
+        .updateTable('agent_runs')
+        .set({ lease_owner: null, lease_expires_at: null })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .execute();
     },
     async requestCancel(tenantId, id, now) {
-      const result = await db.updateTable('agent_runs').set({ cancel_requested: 1, updated_at: now }).where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst();
+      const result = await db
+        .updateTable('agent_runs')
+        .set({ cancel_requested: 1, updated_at: now })
+        .where('id', '=', id)
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirst();
       return Number(result.numUpdatedRows) > 0;
     },
     async expired(now, limit) {
@@ -259,7 +362,9 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         .selectFrom('agent_runs')
         .select('id')
         .where('status', 'in', UNFINISHED)
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]))
+        .where((eb) =>
+          eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]),
+        )
         .orderBy('created_at')
         .limit(limit)
         .execute();
@@ -271,13 +376,14 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         .set({ lease_owner: owner, lease_expires_at: leaseExpiresAt, updated_at: now })
         .where('id', '=', id)
         .where('status', 'in', UNFINISHED)
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]))
+        .where((eb) =>
+          eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]),
+        )
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
   };
 }
-
 
 /** Nothing to keep secret: null, '' or {}. */
 function empty(value: unknown): boolean {

@@ -52,7 +52,13 @@ export async function bulkInsert<Row = unknown>(
   return result.rows;
 }
 
-function insertSql(dialect: Dialect, table: string, columns: ReadonlyArray<readonly [string, BulkType]>, count: number, tail: string): string {
+function insertSql(
+  dialect: Dialect,
+  table: string,
+  columns: ReadonlyArray<readonly [string, BulkType]>,
+  count: number,
+  tail: string,
+): string {
   const quoted = columns.map(([name]) => `"${name}"`).join(', ');
   const end = tail ? ` ${tail}` : '';
   if (dialect === 'postgres') {

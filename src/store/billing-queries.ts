@@ -34,7 +34,12 @@ export interface StatementLineRecord {
 
 /** Every clause, active ones first, then by id. */
 export async function allClauses(db: BillingDb): Promise<ClauseRecord[]> {
-  const rows = await db.selectFrom('billing_clauses').selectAll().orderBy('status').orderBy('id').execute();
+  const rows = await db
+    .selectFrom('billing_clauses')
+    .selectAll()
+    .orderBy('status')
+    .orderBy('id')
+    .execute();
   return rows.map(clauseFromRow);
 }
 
@@ -51,7 +56,10 @@ export async function listPeriods(db: BillingDb): Promise<PeriodRecord[]> {
 }
 
 /** Balance of every account (µUSD), optionally up to and including `throughPeriod`. */
-export async function balances(db: BillingDb, throughPeriod?: string): Promise<Map<string, bigint>> {
+export async function balances(
+  db: BillingDb,
+  throughPeriod?: string,
+): Promise<Map<string, bigint>> {
   const rows = await db
     .selectFrom('ledger_entries')
     .select(['account', sql<bigint>`cast(sum(amount) as bigint)`.as('balance')])
@@ -66,10 +74,17 @@ export async function balances(db: BillingDb, throughPeriod?: string): Promise<M
  * Sum of the entries on `accounts` booked in `period`, and how many there are. Scans the entries
  * (they have no account index, see migration 0004): for checks and tests, not the request path.
  */
-export async function accountTotals(db: BillingDb, accounts: readonly string[], period: string): Promise<{ total: bigint; count: number }> {
+export async function accountTotals(
+  db: BillingDb,
+  accounts: readonly string[],
+  period: string,
+): Promise<{ total: bigint; count: number }> {
   const row = await db
     .selectFrom('ledger_entries')
-    .select([sql<bigint>`coalesce(cast(sum(amount) as bigint), 0)`.as('total'), (eb) => eb.fn.countAll().as('count')])
+    .select([
+      sql<bigint>`coalesce(cast(sum(amount) as bigint), 0)`.as('total'),
+      (eb) => eb.fn.countAll().as('count'),
+    ])
     .where('account', 'in', [...accounts])
     .where('period', '=', period)
     .executeTakeFirstOrThrow();
@@ -77,7 +92,9 @@ export async function accountTotals(db: BillingDb, accounts: readonly string[], 
 }
 
 /** Whose entries a statement covers: a tenant's receivable, or a partner's share accounts, in one period. */
-export type EntryScope = { kind: 'customer'; tenantId: string; period: string; accounts: readonly string[] } | { kind: 'partner'; partner: string; period: string; accounts: readonly string[] };
+export type EntryScope =
+  | { kind: 'customer'; tenantId: string; period: string; accounts: readonly string[] }
+  | { kind: 'partner'; partner: string; period: string; accounts: readonly string[] };
 
 /**
  * Pages through the entries of a statement's scope in (transaction, seq) order, for its hash.
@@ -87,14 +104,24 @@ export type EntryScope = { kind: 'customer'; tenantId: string; period: string; a
 export async function forEachEntry(
   db: BillingDb,
   scope: EntryScope,
-  visit: (rows: Array<{ transactionId: string; seq: number; account: string; amount: bigint }>) => void,
+  visit: (
+    rows: Array<{ transactionId: string; seq: number; account: string; amount: bigint }>,
+  ) => void,
   pageSize = 2000,
 ): Promise<void> {
   let after = '';
   for (;;) {
     const ids =
       scope.kind === 'customer'
-        ? await db.selectFrom('ledger_transactions').select('id').where('period', '=', scope.period).where('tenant_id', '=', scope.tenantId).where('id', '>', after).orderBy('id').limit(pageSize).execute()
+        ? await db
+            .selectFrom('ledger_transactions')
+            .select('id')
+            .where('period', '=', scope.period)
+            .where('tenant_id', '=', scope.tenantId)
+            .where('id', '>', after)
+            .orderBy('id')
+            .limit(pageSize)
+            .execute()
         : await db
             .selectFrom('billing_share_lines')
             .select('transaction_id as id')
@@ -109,32 +136,67 @@ export async function forEachEntry(
     const rows = await db
       .selectFrom('ledger_entries')
       .select(['transaction_id', 'seq', 'account', 'amount'])
-      .where('transaction_id', 'in', ids.map((row) => row.id))
+      .where(
+        'transaction_id',
+        'in',
+        ids.map((row) => row.id),
+      )
       .where('account', 'in', [...scope.accounts])
       .orderBy('transaction_id')
       .orderBy('seq')
       .execute();
-    visit(rows.map((row) => ({ transactionId: row.transaction_id, seq: toNumber(row.seq), account: row.account, amount: toBigInt(row.amount) })));
+    visit(
+      rows.map((row) => ({
+        transactionId: row.transaction_id,
+        seq: toNumber(row.seq),
+        account: row.account,
+        amount: toBigInt(row.amount),
+      })),
+    );
     after = ids[ids.length - 1]!.id;
     if (ids.length < pageSize) return;
   }
 }
 
 /** Customer statement lines: the tenant's transactions booked in `period`. */
-export async function customerLines(db: BillingDb, tenantId: string, period: string): Promise<StatementLineRecord[]> {
+export async function customerLines(
+  db: BillingDb,
+  tenantId: string,
+  period: string,
+): Promise<StatementLineRecord[]> {
   const rows = await db
     .selectFrom('ledger_transactions')
-    .select(['kind', 'model', 'adjusts_period', (eb) => eb.fn.countAll().as('transactions'), sql<bigint>`cast(sum(revenue) as bigint)`.as('basis')])
+    .select([
+      'kind',
+      'model',
+      'adjusts_period',
+      (eb) => eb.fn.countAll().as('transactions'),
+      sql<bigint>`cast(sum(revenue) as bigint)`.as('basis'),
+    ])
     .where('tenant_id', '=', tenantId)
     .where('period', '=', period)
     .where('revenue', '!=', 0n)
     .groupBy(['kind', 'model', 'adjusts_period'])
     .execute();
-  return sortLines(rows.map((row) => ({ kind: row.kind, model: row.model, deployment: '', adjustsPeriod: row.adjusts_period, transactions: toNumber(row.transactions), basis: toBigInt(row.basis), accrued: 0n })));
+  return sortLines(
+    rows.map((row) => ({
+      kind: row.kind,
+      model: row.model,
+      deployment: '',
+      adjustsPeriod: row.adjusts_period,
+      transactions: toNumber(row.transactions),
+      basis: toBigInt(row.basis),
+      accrued: 0n,
+    })),
+  );
 }
 
 /** Partner statement lines: clause lines of the partner booked in `period`, by kind, model and cloud. */
-export async function partnerLines(db: BillingDb, partner: string, period: string): Promise<StatementLineRecord[]> {
+export async function partnerLines(
+  db: BillingDb,
+  partner: string,
+  period: string,
+): Promise<StatementLineRecord[]> {
   const rows = await db
     .selectFrom('billing_share_lines as line')
     .innerJoin('ledger_transactions as t', 't.id', 'line.transaction_id')
@@ -165,21 +227,43 @@ export async function partnerLines(db: BillingDb, partner: string, period: strin
 }
 
 /** Subjects with activity in `period`: tenants with receivable entries, partners with clause lines. */
-export async function statementSubjects(db: BillingDb, period: string): Promise<{ customers: string[]; partners: string[] }> {
-  const customers = await db.selectFrom('ledger_transactions').select('tenant_id').distinct().where('period', '=', period).where('revenue', '!=', 0n).execute();
+export async function statementSubjects(
+  db: BillingDb,
+  period: string,
+): Promise<{ customers: string[]; partners: string[] }> {
+  const customers = await db
+    .selectFrom('ledger_transactions')
+    .select('tenant_id')
+    .distinct()
+    .where('period', '=', period)
+    .where('revenue', '!=', 0n)
+    .execute();
   // Partners come from the (few) clauses, each checked through the (partner, period) index.
   const candidates = await db.selectFrom('billing_clauses').select('partner').distinct().execute();
   const partners: string[] = [];
   for (const { partner } of candidates) {
-    const line = await db.selectFrom('billing_share_lines').select('partner').where('partner', '=', partner).where('period', '=', period).limit(1).executeTakeFirst();
+    const line = await db
+      .selectFrom('billing_share_lines')
+      .select('partner')
+      .where('partner', '=', partner)
+      .where('period', '=', period)
+      .limit(1)
+      .executeTakeFirst();
     if (line) partners.push(partner);
   }
   return { customers: customers.map((row) => row.tenant_id).sort(), partners: partners.sort() };
 }
 
 /** A frozen statement's stored JSON and hash, or undefined. */
-export async function frozenStatement(db: BillingDb, id: string): Promise<{ body: string; hash: string } | undefined> {
-  return db.selectFrom('billing_statements').select(['body', 'hash']).where('id', '=', id).executeTakeFirst();
+export async function frozenStatement(
+  db: BillingDb,
+  id: string,
+): Promise<{ body: string; hash: string } | undefined> {
+  return db
+    .selectFrom('billing_statements')
+    .select(['body', 'hash'])
+    .where('id', '=', id)
+    .executeTakeFirst();
 }
 
 /** Transactions whose legs do not sum to zero (should always be empty). */
@@ -195,9 +279,24 @@ export async function unbalancedTransactions(db: BillingDb): Promise<string[]> {
 
 /** Ledger transactions of a request, oldest first, with their legs. */
 export async function requestTransactions(db: BillingDb, requestId: string) {
-  const headers = await db.selectFrom('ledger_transactions').selectAll().where('request_id', '=', requestId).orderBy('posted_at').orderBy('id').execute();
+  const headers = await db
+    .selectFrom('ledger_transactions')
+    .selectAll()
+    .where('request_id', '=', requestId)
+    .orderBy('posted_at')
+    .orderBy('id')
+    .execute();
   const ids = headers.map((row) => row.id);
-  const entries = ids.length === 0 ? [] : await db.selectFrom('ledger_entries').selectAll().where('transaction_id', 'in', ids).orderBy('transaction_id').orderBy('seq').execute();
+  const entries =
+    ids.length === 0
+      ? []
+      : await db
+          .selectFrom('ledger_entries')
+          .selectAll()
+          .where('transaction_id', 'in', ids)
+          .orderBy('transaction_id')
+          .orderBy('seq')
+          .execute();
   return headers.map((row) => ({
     id: row.id,
     kind: row.kind,
@@ -209,11 +308,14 @@ export async function requestTransactions(db: BillingDb, requestId: string) {
     cost: toBigInt(row.cost),
     share: toBigInt(row.share),
     reverses: row.reverses,
-    entries: entries.filter((entry) => entry.transaction_id === row.id).map((entry) => ({ account: entry.account, amount: toBigInt(entry.amount) })),
+    entries: entries
+      .filter((entry) => entry.transaction_id === row.id)
+      .map((entry) => ({ account: entry.account, amount: toBigInt(entry.amount) })),
   }));
 }
 
 function sortLines(lines: StatementLineRecord[]): StatementLineRecord[] {
-  const key = (line: StatementLineRecord) => [line.adjustsPeriod ?? '', line.kind, line.model, line.deployment].join('\u0000');
+  const key = (line: StatementLineRecord) =>
+    [line.adjustsPeriod ?? '', line.kind, line.model, line.deployment].join('\u0000');
   return lines.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }

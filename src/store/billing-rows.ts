@@ -29,7 +29,12 @@ export interface LedgerPostingRow {
   entries: Array<{ account: string; amount: bigint }>;
   /** Sequence number of `entries[0]` (default 0): legs before it were written with `insertEntries`. */
   entriesFrom?: number;
-  shareLines: Array<{ clauseId: string; partner: string; basisDelta: bigint; accrualDelta: bigint }>;
+  shareLines: Array<{
+    clauseId: string;
+    partner: string;
+    basisDelta: bigint;
+    accrualDelta: bigint;
+  }>;
 }
 
 /** The reporting dimensions of a posting or rollup; '' stands for none. */
@@ -162,7 +167,9 @@ export function clauseFromRow(row: Selectable<BillingClausesTable>): ClauseRecor
 }
 
 /** Maps a clause to its row (without timestamps). */
-export function clauseToRow(clause: ClauseRecord): Omit<Insertable<BillingClausesTable>, 'created_at' | 'updated_at'> {
+export function clauseToRow(
+  clause: ClauseRecord,
+): Omit<Insertable<BillingClausesTable>, 'created_at' | 'updated_at'> {
   return {
     id: clause.id,
     partner: clause.partner,

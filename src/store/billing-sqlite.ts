@@ -1,5 +1,16 @@
 import type SqliteDatabase from 'better-sqlite3';
-import { ENTRY_COLUMNS, entryValues, LINE_COLUMNS, postingValues, ROLLUP_COLUMNS, rollupUpsert, rollupValues, TRANSACTION_COLUMNS, USAGE_COLUMNS, usageValues } from './billing-columns.js';
+import {
+  ENTRY_COLUMNS,
+  entryValues,
+  LINE_COLUMNS,
+  postingValues,
+  ROLLUP_COLUMNS,
+  rollupUpsert,
+  rollupValues,
+  TRANSACTION_COLUMNS,
+  USAGE_COLUMNS,
+  usageValues,
+} from './billing-columns.js';
 import { clauseFromRow, usageFromRow } from './billing-rows.js';
 import type { BillingTx, PeriodState } from './billing-tx.js';
 
@@ -37,7 +48,11 @@ interface Statements {
 
 const prepared = new WeakMap<SqliteDatabase.Database, Statements>();
 
-function insertSql(table: string, columns: ReadonlyArray<readonly [string, unknown]>, tail = ''): string {
+function insertSql(
+  table: string,
+  columns: ReadonlyArray<readonly [string, unknown]>,
+  tail = '',
+): string {
   return `insert into "${table}" (${columns.map(([name]) => `"${name}"`).join(', ')}) values (${columns.map(() => '?').join(', ')})${tail ? ` ${tail}` : ''}`;
 }
 
@@ -48,18 +63,30 @@ function statementsOf(handle: SqliteDatabase.Database): Statements {
     begin: handle.prepare('begin immediate'),
     commit: handle.prepare('commit'),
     rollback: handle.prepare('rollback'),
-    insertUsage: handle.prepare(insertSql('usage_events', USAGE_COLUMNS, 'on conflict ("request_id") do nothing')),
+    insertUsage: handle.prepare(
+      insertSql('usage_events', USAGE_COLUMNS, 'on conflict ("request_id") do nothing'),
+    ),
     usageRow: handle.prepare('select * from "usage_events" where "request_id" = ?'),
     period: handle.prepare('select "id", "status" from "billing_periods" where "id" = ?'),
-    insertPeriod: handle.prepare(`insert into "billing_periods" ("id", "starts_at", "ends_at", "status", "closed_at") values (?, ?, ?, 'open', null) on conflict ("id") do nothing`),
-    activeClauses: handle.prepare(`select * from "billing_clauses" where "status" = 'active' order by "id"`),
+    insertPeriod: handle.prepare(
+      `insert into "billing_periods" ("id", "starts_at", "ends_at", "status", "closed_at") values (?, ?, ?, 'open', null) on conflict ("id") do nothing`,
+    ),
+    activeClauses: handle.prepare(
+      `select * from "billing_clauses" where "status" = 'active' order by "id"`,
+    ),
     clause: handle.prepare('select * from "billing_clauses" where "id" = ?'),
-    saveTotals: handle.prepare('update "billing_clauses" set "basis_total" = ?, "accrued_total" = ?, "updated_at" = ? where "id" = ?'),
+    saveTotals: handle.prepare(
+      'update "billing_clauses" set "basis_total" = ?, "accrued_total" = ?, "updated_at" = ? where "id" = ?',
+    ),
     insertEntry: handle.prepare(insertSql('ledger_entries', ENTRY_COLUMNS)),
     insertTransaction: handle.prepare(insertSql('ledger_transactions', TRANSACTION_COLUMNS)),
     insertLine: handle.prepare(insertSql('billing_share_lines', LINE_COLUMNS)),
-    rollupHourly: handle.prepare(insertSql('billing_rollups', ROLLUP_COLUMNS, rollupUpsert('billing_rollups'))),
-    rollupDaily: handle.prepare(insertSql('billing_rollups_daily', ROLLUP_COLUMNS, rollupUpsert('billing_rollups_daily'))),
+    rollupHourly: handle.prepare(
+      insertSql('billing_rollups', ROLLUP_COLUMNS, rollupUpsert('billing_rollups')),
+    ),
+    rollupDaily: handle.prepare(
+      insertSql('billing_rollups_daily', ROLLUP_COLUMNS, rollupUpsert('billing_rollups_daily')),
+    ),
   };
   prepared.set(handle, statements);
   return statements;
@@ -73,7 +100,9 @@ export interface SqliteTransactionControl {
 }
 
 /** Transaction control on `handle`. */
-export function sqliteTransactionControl(handle: SqliteDatabase.Database): SqliteTransactionControl {
+export function sqliteTransactionControl(
+  handle: SqliteDatabase.Database,
+): SqliteTransactionControl {
   const statements = statementsOf(handle);
   return {
     begin: () => void statements.begin.run(),
@@ -85,7 +114,18 @@ export function sqliteTransactionControl(handle: SqliteDatabase.Database): Sqlit
 }
 
 /** The hot-path operations of a billing transaction, on pre-prepared statements. */
-export type SqliteFastOperations = Pick<BillingTx, 'insertUsage' | 'usageRows' | 'periods' | 'activeClauses' | 'lockClauses' | 'saveTotals' | 'insertEntries' | 'insertPostings' | 'addRollups'>;
+export type SqliteFastOperations = Pick<
+  BillingTx,
+  | 'insertUsage'
+  | 'usageRows'
+  | 'periods'
+  | 'activeClauses'
+  | 'lockClauses'
+  | 'saveTotals'
+  | 'insertEntries'
+  | 'insertPostings'
+  | 'addRollups'
+>;
 
 /** Same contract as the Kysely transaction's methods of the same names (`billing-tx.ts`). */
 export function sqliteFastOperations(handle: SqliteDatabase.Database): SqliteFastOperations {
@@ -93,7 +133,9 @@ export function sqliteFastOperations(handle: SqliteDatabase.Database): SqliteFas
   return {
     async insertUsage(events) {
       const inserted = new Set<string>();
-      const sorted = [...events].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0));
+      const sorted = [...events].sort((a, b) =>
+        a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0,
+      );
       for (const event of sorted) {
         if (s.insertUsage.run(usageValues(event)).changes === 1) inserted.add(event.requestId);
       }
@@ -125,7 +167,9 @@ export function sqliteFastOperations(handle: SqliteDatabase.Database): SqliteFas
     },
 
     async activeClauses() {
-      return (s.activeClauses.all() as Array<Parameters<typeof clauseFromRow>[0]>).map(clauseFromRow);
+      return (s.activeClauses.all() as Array<Parameters<typeof clauseFromRow>[0]>).map(
+        clauseFromRow,
+      );
     },
 
     async lockClauses(ids) {
@@ -138,7 +182,8 @@ export function sqliteFastOperations(handle: SqliteDatabase.Database): SqliteFas
     },
 
     async saveTotals(totals, now) {
-      for (const total of [...totals].sort((a, b) => (a.id < b.id ? -1 : 1))) s.saveTotals.run(total.basis, total.accrued, now, total.id);
+      for (const total of [...totals].sort((a, b) => (a.id < b.id ? -1 : 1)))
+        s.saveTotals.run(total.basis, total.accrued, now, total.id);
     },
 
     async insertEntries(entries) {

@@ -1,7 +1,18 @@
 import { sql } from 'kysely';
 import type { Database, Dialect } from './database.js';
 import { type BillingDb, billingDb } from './billing-schema.js';
-import { ENTRY_COLUMNS, entryValues, LINE_COLUMNS, postingValues, ROLLUP_COLUMNS, rollupUpsert, rollupValues, TRANSACTION_COLUMNS, USAGE_COLUMNS, usageValues } from './billing-columns.js';
+import {
+  ENTRY_COLUMNS,
+  entryValues,
+  LINE_COLUMNS,
+  postingValues,
+  ROLLUP_COLUMNS,
+  rollupUpsert,
+  rollupValues,
+  TRANSACTION_COLUMNS,
+  USAGE_COLUMNS,
+  usageValues,
+} from './billing-columns.js';
 import { clauseFromRow, clauseToRow, usageFromRow } from './billing-rows.js';
 import { sqliteFastOperations, sqliteTransactionControl } from './billing-sqlite.js';
 import { bulkInsert } from './billing-bulk.js';
@@ -29,11 +40,16 @@ const CHUNK = 400;
  * (retries after a deadlock, a serialization failure, a unique violation from a racing writer,
  * or SQLite busy), so it must not have side effects outside the transaction.
  */
-export async function billingTransaction<T>(database: Database, work: (tx: BillingTx) => Promise<T>): Promise<T> {
+export async function billingTransaction<T>(
+  database: Database,
+  work: (tx: BillingTx) => Promise<T>,
+): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       if (database.dialect === 'postgres') {
-        return await billingDb(database).transaction().execute((trx) => work(createTx(trx as unknown as BillingDb, 'postgres')));
+        return await billingDb(database)
+          .transaction()
+          .execute((trx) => work(createTx(trx as unknown as BillingDb, 'postgres')));
       }
       const handle = database.sqlite;
       return await billingDb(database)
@@ -45,7 +61,10 @@ export async function billingTransaction<T>(database: Database, work: (tx: Billi
             const control = sqliteTransactionControl(handle);
             control.begin();
             try {
-              const result = await work({ ...createTx(db, 'sqlite'), ...sqliteFastOperations(handle) });
+              const result = await work({
+                ...createTx(db, 'sqlite'),
+                ...sqliteFastOperations(handle),
+              });
               control.commit();
               return result;
             } catch (error) {
@@ -59,7 +78,10 @@ export async function billingTransaction<T>(database: Database, work: (tx: Billi
             await sql.raw('commit').execute(db);
             return result;
           } catch (error) {
-            await sql.raw('rollback').execute(db).catch(() => undefined);
+            await sql
+              .raw('rollback')
+              .execute(db)
+              .catch(() => undefined);
             throw error;
           }
         });
@@ -85,10 +107,19 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
 
     async insertUsage(events) {
       const inserted = new Set<string>();
-      const sorted = [...events].sort((a, b) => (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0));
+      const sorted = [...events].sort((a, b) =>
+        a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0,
+      );
       for (const chunk of chunks(sorted, bulk / 2)) {
         const rows = chunk.map(usageValues);
-        const returned = await bulkInsert<{ request_id: string }>(db, dialect, 'usage_events', USAGE_COLUMNS, rows, 'on conflict ("request_id") do nothing returning "request_id"');
+        const returned = await bulkInsert<{ request_id: string }>(
+          db,
+          dialect,
+          'usage_events',
+          USAGE_COLUMNS,
+          rows,
+          'on conflict ("request_id") do nothing returning "request_id"',
+        );
         for (const row of returned) inserted.add(row.request_id);
       }
       return inserted;
@@ -125,18 +156,37 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
         const unique = [...new Map(missing.map((period) => [period.id, period])).values()];
         await db
           .insertInto('billing_periods')
-          .values(unique.map((period) => ({ id: period.id, starts_at: period.startsAt, ends_at: period.endsAt, status: 'open', closed_at: null })))
+          .values(
+            unique.map((period) => ({
+              id: period.id,
+              starts_at: period.startsAt,
+              ends_at: period.endsAt,
+              status: 'open',
+              closed_at: null,
+            })),
+          )
           .onConflict((conflict) => conflict.column('id').doNothing())
           .execute();
         rows = await read();
       }
-      return new Map(rows.map((row) => [row.id, { id: row.id, status: row.status === 'closed' ? 'closed' : 'open' }]));
+      return new Map(
+        rows.map((row) => [
+          row.id,
+          { id: row.id, status: row.status === 'closed' ? 'closed' : 'open' },
+        ]),
+      );
     },
 
     async closePeriod(period, now) {
       await db
         .insertInto('billing_periods')
-        .values({ id: period.id, starts_at: period.startsAt, ends_at: period.endsAt, status: 'open', closed_at: null })
+        .values({
+          id: period.id,
+          starts_at: period.startsAt,
+          ends_at: period.endsAt,
+          status: 'open',
+          closed_at: null,
+        })
         .onConflict((conflict) => conflict.column('id').doNothing())
         .execute();
       const result = await db
@@ -152,13 +202,29 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
       for (const chunk of chunks(rows, 50)) {
         await db
           .insertInto('billing_statements')
-          .values(chunk.map((row) => ({ id: row.id, kind: row.kind, subject: row.subject, period: row.period, hash: row.hash, entry_count: row.entryCount, body: row.body, created_at: now })))
+          .values(
+            chunk.map((row) => ({
+              id: row.id,
+              kind: row.kind,
+              subject: row.subject,
+              period: row.period,
+              hash: row.hash,
+              entry_count: row.entryCount,
+              body: row.body,
+              created_at: now,
+            })),
+          )
           .execute();
       }
     },
 
     async activeClauses() {
-      const rows = await db.selectFrom('billing_clauses').selectAll().where('status', '=', 'active').orderBy('id').execute();
+      const rows = await db
+        .selectFrom('billing_clauses')
+        .selectAll()
+        .where('status', '=', 'active')
+        .orderBy('id')
+        .execute();
       return rows.map(clauseFromRow);
     },
 
@@ -206,15 +272,19 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
 
     async insertEntries(entries) {
       const rows = entryValues(entries);
-      for (const chunk of chunks(rows, bulk)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
+      for (const chunk of chunks(rows, bulk))
+        await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
     },
 
     async insertPostings(postings) {
       if (postings.length === 0) return;
       const { headers, entries, lines } = postingValues(postings);
-      for (const chunk of chunks(headers, bulk / 2)) await bulkInsert(db, dialect, 'ledger_transactions', TRANSACTION_COLUMNS, chunk);
-      for (const chunk of chunks(entries, bulk)) await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
-      for (const chunk of chunks(lines, bulk)) await bulkInsert(db, dialect, 'billing_share_lines', LINE_COLUMNS, chunk);
+      for (const chunk of chunks(headers, bulk / 2))
+        await bulkInsert(db, dialect, 'ledger_transactions', TRANSACTION_COLUMNS, chunk);
+      for (const chunk of chunks(entries, bulk))
+        await bulkInsert(db, dialect, 'ledger_entries', ENTRY_COLUMNS, chunk);
+      for (const chunk of chunks(lines, bulk))
+        await bulkInsert(db, dialect, 'billing_share_lines', LINE_COLUMNS, chunk);
     },
 
     async transaction(id, lock = false) {
@@ -229,7 +299,14 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
         id: row.id,
         kind: row.kind as StoredTransaction['kind'],
         requestId: row.request_id,
-        dimensions: { tenantId: row.tenant_id, projectId: row.project_id, keyId: row.key_id, model: row.model, deployment: row.deployment, partner: row.partner },
+        dimensions: {
+          tenantId: row.tenant_id,
+          projectId: row.project_id,
+          keyId: row.key_id,
+          model: row.model,
+          deployment: row.deployment,
+          partner: row.partner,
+        },
         effectiveAt: toNumber(row.effective_at),
         postedAt: toNumber(row.posted_at),
         period: row.period,
@@ -253,21 +330,52 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
         .selectFrom('billing_share_lines')
         .select(['clause_id', sql<bigint>`cast(sum(basis_delta) as bigint)`.as('basis')])
         // Through the request's transactions (indexed), not a scan of the lines.
-        .where('transaction_id', 'in', (eb) => eb.selectFrom('ledger_transactions').select('id').where('request_id', '=', requestId))
+        .where('transaction_id', 'in', (eb) =>
+          eb.selectFrom('ledger_transactions').select('id').where('request_id', '=', requestId),
+        )
         .groupBy('clause_id')
         .execute();
-      return { revenue: toBigInt(revenue.revenue), basisByClause: new Map(lines.map((line) => [line.clause_id, toBigInt(line.basis)])) };
+      return {
+        revenue: toBigInt(revenue.revenue),
+        basisByClause: new Map(lines.map((line) => [line.clause_id, toBigInt(line.basis)])),
+      };
     },
 
     async shareLines(transactionId) {
-      const rows = await db.selectFrom('billing_share_lines').selectAll().where('transaction_id', '=', transactionId).orderBy('clause_id').execute();
-      return rows.map((row) => ({ clauseId: row.clause_id, partner: row.partner, basisDelta: toBigInt(row.basis_delta), accrualDelta: toBigInt(row.accrual_delta) }));
+      const rows = await db
+        .selectFrom('billing_share_lines')
+        .selectAll()
+        .where('transaction_id', '=', transactionId)
+        .orderBy('clause_id')
+        .execute();
+      return rows.map((row) => ({
+        clauseId: row.clause_id,
+        partner: row.partner,
+        basisDelta: toBigInt(row.basis_delta),
+        accrualDelta: toBigInt(row.accrual_delta),
+      }));
     },
 
     async addRollups(deltas) {
       const { hourly, daily } = rollupValues(deltas);
-      for (const chunk of chunks(hourly, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups', ROLLUP_COLUMNS, chunk, rollupUpsert('billing_rollups'));
-      for (const chunk of chunks(daily, bulk / 2)) await bulkInsert(db, dialect, 'billing_rollups_daily', ROLLUP_COLUMNS, chunk, rollupUpsert('billing_rollups_daily'));
+      for (const chunk of chunks(hourly, bulk / 2))
+        await bulkInsert(
+          db,
+          dialect,
+          'billing_rollups',
+          ROLLUP_COLUMNS,
+          chunk,
+          rollupUpsert('billing_rollups'),
+        );
+      for (const chunk of chunks(daily, bulk / 2))
+        await bulkInsert(
+          db,
+          dialect,
+          'billing_rollups_daily',
+          ROLLUP_COLUMNS,
+          chunk,
+          rollupUpsert('billing_rollups_daily'),
+        );
     },
   };
 }
@@ -276,7 +384,8 @@ export { rollupKey } from './billing-columns.js';
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
-  for (let index = 0; index < items.length; index += size) out.push(items.slice(index, index + size));
+  for (let index = 0; index < items.length; index += size)
+    out.push(items.slice(index, index + size));
   return out;
 }
 

@@ -60,7 +60,10 @@ const PG_INT8_OID = 20;
  * const database = await createDatabase('sqlite:./data/switchyard.db');
  * await migrate(database);
  */
-export async function createDatabase(url: string, options: DatabaseOptions = {}): Promise<Database> {
+export async function createDatabase(
+  url: string,
+  options: DatabaseOptions = {},
+): Promise<Database> {
   const base = options.log === undefined ? {} : { log: options.log };
   if (url.startsWith('sqlite:')) {
     const path = sqlitePath(url);
@@ -140,7 +143,10 @@ const STATEMENT_CACHE_MAX_SQL = 4096;
  * short SQL text now reuses its prepared statement. Safe: the driver runs one query at a time on
  * its single connection, and each statement is run or read to the end before the next query.
  */
-function cachingStatements(database: SqliteDatabase.Database, checkpointer?: Checkpointer): KyselySqliteDatabase {
+function cachingStatements(
+  database: SqliteDatabase.Database,
+  checkpointer?: Checkpointer,
+): KyselySqliteDatabase {
   const cache = new Map<string, SqliteDatabase.Statement>();
   return {
     close: () => {
@@ -179,12 +185,19 @@ interface Checkpointer {
  * a backstop at 16,000 pages (64 MB), should the thread stop or fall behind. Durability is
  * unchanged: commits are in the WAL either way; a checkpoint only moves them.
  */
-function startCheckpointer(handle: SqliteDatabase.Database, path: string): Checkpointer | undefined {
+function startCheckpointer(
+  handle: SqliteDatabase.Database,
+  path: string,
+): Checkpointer | undefined {
   let worker: Worker;
   try {
     worker = new Worker(CHECKPOINT_WORKER, {
       eval: true,
-      workerData: { module: createRequire(import.meta.url).resolve('better-sqlite3'), path: resolve(path), intervalMs: CHECKPOINT_INTERVAL_MS },
+      workerData: {
+        module: createRequire(import.meta.url).resolve('better-sqlite3'),
+        path: resolve(path),
+        intervalMs: CHECKPOINT_INTERVAL_MS,
+      },
     });
   } catch {
     return undefined; // No threads: the writer keeps checkpointing itself.

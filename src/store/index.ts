@@ -3,7 +3,14 @@ export type { Database, DatabaseOptions, Dialect } from './database.js';
 export { migrate } from './migrate.js';
 export { MIGRATIONS, int64 } from './migrations/index.js';
 export type { Migration } from './migrations/index.js';
-export type { Int32, Int32Nullable, Int64, Int64Nullable, Schema, UsageEventsTable } from './schema.js';
+export type {
+  Int32,
+  Int32Nullable,
+  Int64,
+  Int64Nullable,
+  Schema,
+  UsageEventsTable,
+} from './schema.js';
 export { createUsageRepository } from './usage-repository.js';
 export type {
   UsageAttempt,
@@ -31,4 +38,15 @@ export type { AccessRepository, KeyLookup, Page } from './access-repository.js';
 export { createAccessLedger } from './access-ledger.js';
 export type { AccessLedger, AuditEntry, AuditFilter, SpendEntry } from './access-ledger.js';
 export { accessDb } from './access-records.js';
-export type { AccessDb, Budget, BudgetPeriod, EntityRecord, EntityStatus, KeyRecord, Limits, Policy, ProjectRecord, TenantRecord } from './access-records.js';
+export type {
+  AccessDb,
+  Budget,
+  BudgetPeriod,
+  EntityRecord,
+  EntityStatus,
+  KeyRecord,
+  Limits,
+  Policy,
+  ProjectRecord,
+  TenantRecord,
+} from './access-records.js';

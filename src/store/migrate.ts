@@ -65,7 +65,10 @@ export async function migrate(
       await sql.raw('commit').execute(db);
       return applied;
     } catch (error) {
-      await sql.raw('rollback').execute(db).catch(() => undefined);
+      await sql
+        .raw('rollback')
+        .execute(db)
+        .catch(() => undefined);
       throw error;
     }
   });

@@ -20,7 +20,11 @@ import type { RuntimeDb } from './runtime-schema.js';
  */
 
 /** Creates a conversation with its first items. */
-export async function createConversation(db: RuntimeDb, record: ConversationRecord, items: NewItem[]): Promise<void> {
+export async function createConversation(
+  db: RuntimeDb,
+  record: ConversationRecord,
+  items: NewItem[],
+): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx
       .insertInto('runtime_conversations')
@@ -36,13 +40,29 @@ export async function createConversation(db: RuntimeDb, record: ConversationReco
     if (items.length === 0) return;
     await trx
       .insertInto('runtime_items')
-      .values(items.map((item, index) => conversationItemRow(record.tenantId, record.id, index + 1, item, record.createdAt, record.expiresAt)))
+      .values(
+        items.map((item, index) =>
+          conversationItemRow(
+            record.tenantId,
+            record.id,
+            index + 1,
+            item,
+            record.createdAt,
+            record.expiresAt,
+          ),
+        ),
+      )
       .execute();
   });
 }
 
 /** A live conversation of the tenant. */
-export async function getConversation(db: RuntimeDb, tenantId: string, id: string, now: number): Promise<ConversationRecord | undefined> {
+export async function getConversation(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  now: number,
+): Promise<ConversationRecord | undefined> {
   const row = await db
     .selectFrom('runtime_conversations')
     .select(['id', 'tenant_id', 'created_at', 'expires_at', 'metadata'])
@@ -56,12 +76,19 @@ export async function getConversation(db: RuntimeDb, tenantId: string, id: strin
     tenantId: row.tenant_id,
     createdAt: toNumber(row.created_at),
     expiresAt: toNumberOrNull(row.expires_at),
-    metadata: parseJson<Record<string, string>>(row.metadata, 'runtime_conversations.metadata') ?? {},
+    metadata:
+      parseJson<Record<string, string>>(row.metadata, 'runtime_conversations.metadata') ?? {},
   };
 }
 
 /** Replaces a conversation's metadata. False when it does not exist. */
-export async function updateConversationMetadata(db: RuntimeDb, tenantId: string, id: string, metadata: Record<string, string>, now: number): Promise<boolean> {
+export async function updateConversationMetadata(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  metadata: Record<string, string>,
+  now: number,
+): Promise<boolean> {
   const result = await db
     .updateTable('runtime_conversations')
     .set({ metadata: JSON.stringify(metadata) })
@@ -77,9 +104,18 @@ export async function updateConversationMetadata(db: RuntimeDb, tenantId: string
  * through the responses that hold them, and from now on expire like response items
  * (`itemsExpireAt`) instead of living as long as the conversation.
  */
-export async function deleteConversation(db: RuntimeDb, tenantId: string, id: string, itemsExpireAt: number | null): Promise<boolean> {
+export async function deleteConversation(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  itemsExpireAt: number | null,
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const deleted = await trx.deleteFrom('runtime_conversations').where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst();
+    const deleted = await trx
+      .deleteFrom('runtime_conversations')
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
     if (deleted.numDeletedRows === 0n) return false;
     if (itemsExpireAt !== null) {
       await trx
@@ -87,7 +123,9 @@ export async function deleteConversation(db: RuntimeDb, tenantId: string, id: st
         .set({ expires_at: itemsExpireAt })
         .where('conversation_id', '=', id)
         .where('tenant_id', '=', tenantId)
-        .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(itemsExpireAt))]))
+        .where((eb) =>
+          eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', BigInt(itemsExpireAt))]),
+        )
         .execute();
     }
     return true;
@@ -95,7 +133,13 @@ export async function deleteConversation(db: RuntimeDb, tenantId: string, id: st
 }
 
 /** Appends items owned by the conversation. Undefined when it does not exist. */
-export async function appendConversationItems(db: RuntimeDb, tenantId: string, id: string, items: NewItem[], now: number): Promise<ItemBody[] | undefined> {
+export async function appendConversationItems(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  items: NewItem[],
+  now: number,
+): Promise<ItemBody[] | undefined> {
   return db.transaction().execute(async (trx) => {
     const bumped = await trx
       .updateTable('runtime_conversations')
@@ -111,14 +155,22 @@ export async function appendConversationItems(db: RuntimeDb, tenantId: string, i
     const expiresAt = toNumberOrNull(bumped.expires_at);
     await trx
       .insertInto('runtime_items')
-      .values(items.map((item, index) => conversationItemRow(tenantId, id, base + index + 1, item, now, expiresAt)))
+      .values(
+        items.map((item, index) =>
+          conversationItemRow(tenantId, id, base + index + 1, item, now, expiresAt),
+        ),
+      )
       .execute();
     return items.map((item) => item.body);
   });
 }
 
 /** Every item of a conversation, oldest first (the context a response prepends). */
-export async function loadConversationItems(db: RuntimeDb, tenantId: string, id: string): Promise<ItemBody[]> {
+export async function loadConversationItems(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+): Promise<ItemBody[]> {
   const rows = await db
     .selectFrom('runtime_items')
     .select('body')
@@ -130,7 +182,12 @@ export async function loadConversationItems(db: RuntimeDb, tenantId: string, id:
 }
 
 /** One keyset page of a conversation's items. */
-export async function listConversationItems(db: RuntimeDb, tenantId: string, id: string, page: PageOptions): Promise<ItemPage> {
+export async function listConversationItems(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  page: PageOptions,
+): Promise<ItemPage> {
   let query = db
     .selectFrom('runtime_items')
     .select(['conversation_seq', 'body'])
@@ -144,15 +201,28 @@ export async function listConversationItems(db: RuntimeDb, tenantId: string, id:
       .where('tenant_id', '=', tenantId)
       .where('id', '=', page.after)
       .executeTakeFirst();
-    if (!cursor || cursor.conversation_seq === null) throw invalidRequest(`No item with id '${page.after}' in this conversation`, 'after');
-    query = query.where('conversation_seq', page.order === 'asc' ? '>' : '<', cursor.conversation_seq);
+    if (!cursor || cursor.conversation_seq === null)
+      throw invalidRequest(`No item with id '${page.after}' in this conversation`, 'after');
+    query = query.where(
+      'conversation_seq',
+      page.order === 'asc' ? '>' : '<',
+      cursor.conversation_seq,
+    );
   }
-  const rows = await query.orderBy('conversation_seq', page.order).limit(page.limit + 1).execute();
+  const rows = await query
+    .orderBy('conversation_seq', page.order)
+    .limit(page.limit + 1)
+    .execute();
   return { items: rows.slice(0, page.limit).map(itemBody), hasMore: rows.length > page.limit };
 }
 
 /** One item of a conversation. */
-export async function getConversationItem(db: RuntimeDb, tenantId: string, id: string, itemId: string): Promise<ItemBody | undefined> {
+export async function getConversationItem(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  itemId: string,
+): Promise<ItemBody | undefined> {
   const row = await db
     .selectFrom('runtime_items')
     .select('body')
@@ -167,7 +237,12 @@ export async function getConversationItem(db: RuntimeDb, tenantId: string, id: s
  * Removes an item from a conversation: deleted when the conversation owns it, unlinked when a
  * response owns it (the response keeps it). False when the conversation has no such item.
  */
-export async function deleteConversationItem(db: RuntimeDb, tenantId: string, id: string, itemId: string): Promise<boolean> {
+export async function deleteConversationItem(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  itemId: string,
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
     const deleted = await trx
       .deleteFrom('runtime_items')
@@ -187,6 +262,23 @@ export async function deleteConversationItem(db: RuntimeDb, tenantId: string, id
   });
 }
 
-function conversationItemRow(tenantId: string, conversationId: string, seq: number, item: NewItem, createdAt: number, expiresAt: number | null) {
-  return itemRow({ ownerId: conversationId, seq, tenantId, item, responseId: null, conversationId, conversationSeq: seq, createdAt, expiresAt });
+function conversationItemRow(
+  tenantId: string,
+  conversationId: string,
+  seq: number,
+  item: NewItem,
+  createdAt: number,
+  expiresAt: number | null,
+) {
+  return itemRow({
+    ownerId: conversationId,
+    seq,
+    tenantId,
+    item,
+    responseId: null,
+    conversationId,
+    conversationSeq: seq,
+    createdAt,
+    expiresAt,
+  });
 }

@@ -25,16 +25,38 @@ export interface RuntimeRepository {
   deleteResponse(tenantId: string, id: string): Promise<boolean>;
   /** Context items of the chain ending at `id`, oldest first; undefined when `id` is not found. */
   loadChain(tenantId: string, id: string, now: number): Promise<ItemBody[] | undefined>;
-  listInputItems(tenantId: string, responseId: string, page: PageOptions, now: number): Promise<ItemPage | undefined>;
+  listInputItems(
+    tenantId: string,
+    responseId: string,
+    page: PageOptions,
+    now: number,
+  ): Promise<ItemPage | undefined>;
   findItems(tenantId: string, ids: string[], now: number): Promise<Map<string, ItemBody>>;
-  getEvents(tenantId: string, responseId: string): Promise<Array<Record<string, unknown>> | undefined>;
+  getEvents(
+    tenantId: string,
+    responseId: string,
+  ): Promise<Array<Record<string, unknown>> | undefined>;
 
   createConversation(record: ConversationRecord, items: NewItem[]): Promise<void>;
-  getConversation(tenantId: string, id: string, now: number): Promise<ConversationRecord | undefined>;
-  updateConversationMetadata(tenantId: string, id: string, metadata: Record<string, string>, now: number): Promise<boolean>;
+  getConversation(
+    tenantId: string,
+    id: string,
+    now: number,
+  ): Promise<ConversationRecord | undefined>;
+  updateConversationMetadata(
+    tenantId: string,
+    id: string,
+    metadata: Record<string, string>,
+    now: number,
+  ): Promise<boolean>;
   /** Deletes the conversation, not its items; those then expire at `itemsExpireAt` (null: never). */
   deleteConversation(tenantId: string, id: string, itemsExpireAt: number | null): Promise<boolean>;
-  appendConversationItems(tenantId: string, id: string, items: NewItem[], now: number): Promise<ItemBody[] | undefined>;
+  appendConversationItems(
+    tenantId: string,
+    id: string,
+    items: NewItem[],
+    now: number,
+  ): Promise<ItemBody[] | undefined>;
   loadConversationItems(tenantId: string, id: string): Promise<ItemBody[]>;
   listConversationItems(tenantId: string, id: string, page: PageOptions): Promise<ItemPage>;
   getConversationItem(tenantId: string, id: string, itemId: string): Promise<ItemBody | undefined>;
@@ -61,19 +83,26 @@ export function createRuntimeRepository(database: Database): RuntimeRepository {
     getResponse: (tenantId, id, now) => responses.getResponse(db, tenantId, id, now),
     deleteResponse: (tenantId, id) => responses.deleteResponse(db, tenantId, id),
     loadChain: (tenantId, id, now) => responses.loadChain(db, tenantId, id, now),
-    listInputItems: (tenantId, id, page, now) => responses.listInputItems(db, tenantId, id, page, now),
+    listInputItems: (tenantId, id, page, now) =>
+      responses.listInputItems(db, tenantId, id, page, now),
     findItems: (tenantId, ids, now) => responses.findItems(db, tenantId, ids, now),
     getEvents: (tenantId, id) => responses.getEvents(db, tenantId, id),
 
     createConversation: (record, items) => conversations.createConversation(db, record, items),
     getConversation: (tenantId, id, now) => conversations.getConversation(db, tenantId, id, now),
-    updateConversationMetadata: (tenantId, id, metadata, now) => conversations.updateConversationMetadata(db, tenantId, id, metadata, now),
-    deleteConversation: (tenantId, id, itemsExpireAt) => conversations.deleteConversation(db, tenantId, id, itemsExpireAt),
-    appendConversationItems: (tenantId, id, items, now) => conversations.appendConversationItems(db, tenantId, id, items, now),
+    updateConversationMetadata: (tenantId, id, metadata, now) =>
+      conversations.updateConversationMetadata(db, tenantId, id, metadata, now),
+    deleteConversation: (tenantId, id, itemsExpireAt) =>
+      conversations.deleteConversation(db, tenantId, id, itemsExpireAt),
+    appendConversationItems: (tenantId, id, items, now) =>
+      conversations.appendConversationItems(db, tenantId, id, items, now),
     loadConversationItems: (tenantId, id) => conversations.loadConversationItems(db, tenantId, id),
-    listConversationItems: (tenantId, id, page) => conversations.listConversationItems(db, tenantId, id, page),
-    getConversationItem: (tenantId, id, itemId) => conversations.getConversationItem(db, tenantId, id, itemId),
-    deleteConversationItem: (tenantId, id, itemId) => conversations.deleteConversationItem(db, tenantId, id, itemId),
+    listConversationItems: (tenantId, id, page) =>
+      conversations.listConversationItems(db, tenantId, id, page),
+    getConversationItem: (tenantId, id, itemId) =>
+      conversations.getConversationItem(db, tenantId, id, itemId),
+    deleteConversationItem: (tenantId, id, itemId) =>
+      conversations.deleteConversationItem(db, tenantId, id, itemId),
 
     async sweep(now, batchSize = 1000) {
       // `delete … where key in (select … limit n)`: both dialects accept it (Postgres has no DELETE … LIMIT).
@@ -104,4 +133,13 @@ export function createRuntimeRepository(database: Database): RuntimeRepository {
   };
 }
 
-export type { ConversationRecord, ItemBody, ItemPage, NewItem, PageOptions, SaveResponseInput, StoredResponse, SweepResult } from './runtime-records.js';
+export type {
+  ConversationRecord,
+  ItemBody,
+  ItemPage,
+  NewItem,
+  PageOptions,
+  SaveResponseInput,
+  StoredResponse,
+  SweepResult,
+} from './runtime-records.js';

@@ -78,19 +78,32 @@ export async function saveResponse(db: RuntimeDb, input: SaveResponseInput): Pro
       });
     });
     for (let start = 0; start < rows.length; start += INSERT_BATCH) {
-      await trx.insertInto('runtime_items').values(rows.slice(start, start + INSERT_BATCH)).execute();
+      await trx
+        .insertInto('runtime_items')
+        .values(rows.slice(start, start + INSERT_BATCH))
+        .execute();
     }
     if (response && input.events !== undefined) {
       await trx
         .insertInto('runtime_response_events')
-        .values({ response_id: response.id, tenant_id: tenantId, expires_at: response.expiresAt, events: input.events })
+        .values({
+          response_id: response.id,
+          tenant_id: tenantId,
+          expires_at: response.expiresAt,
+          events: input.events,
+        })
         .execute();
     }
   });
 }
 
 /** A stored, unexpired response of the tenant. */
-export async function getResponse(db: RuntimeDb, tenantId: string, id: string, now: number): Promise<StoredResponse | undefined> {
+export async function getResponse(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  now: number,
+): Promise<StoredResponse | undefined> {
   const row = await db
     .selectFrom('runtime_responses')
     .selectAll()
@@ -116,11 +129,23 @@ export async function getResponse(db: RuntimeDb, tenantId: string, id: string, n
  * Deletes a response, its event log and the items only it holds. Items it added to a
  * conversation stay there. Returns false when the tenant has no such response.
  */
-export async function deleteResponse(db: RuntimeDb, tenantId: string, id: string): Promise<boolean> {
+export async function deleteResponse(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
-    const deleted = await trx.deleteFrom('runtime_responses').where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst();
+    const deleted = await trx
+      .deleteFrom('runtime_responses')
+      .where('id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
     if (deleted.numDeletedRows === 0n) return false;
-    await trx.deleteFrom('runtime_items').where('owner_id', '=', id).where('conversation_id', 'is', null).execute();
+    await trx
+      .deleteFrom('runtime_items')
+      .where('owner_id', '=', id)
+      .where('conversation_id', 'is', null)
+      .execute();
     await trx.deleteFrom('runtime_response_events').where('response_id', '=', id).execute();
     return true;
   });
@@ -132,8 +157,18 @@ export async function deleteResponse(db: RuntimeDb, tenantId: string, id: string
  * cost does not grow with round trips. Undefined when the response does not exist (for this
  * tenant, or expired). A deleted or expired ancestor ends the chain there.
  */
-export async function loadChain(db: RuntimeDb, tenantId: string, id: string, now: number, maxDepth = 10_000): Promise<ItemBody[] | undefined> {
-  const result = await sql<{ depth: number | bigint; seq: number | bigint | null; body: string | null }>`
+export async function loadChain(
+  db: RuntimeDb,
+  tenantId: string,
+  id: string,
+  now: number,
+  maxDepth = 10_000,
+): Promise<ItemBody[] | undefined> {
+  const result = await sql<{
+    depth: number | bigint;
+    seq: number | bigint | null;
+    body: string | null;
+  }>`
     with recursive chain(id, prev, depth) as (
       select id, previous_response_id, 0 from runtime_responses
       where id = ${id} and tenant_id = ${tenantId} and (expires_at is null or expires_at > ${now})
@@ -152,7 +187,13 @@ export async function loadChain(db: RuntimeDb, tenantId: string, id: string, now
 }
 
 /** The input items of a stored response, one keyset page. Undefined when the response is gone. */
-export async function listInputItems(db: RuntimeDb, tenantId: string, responseId: string, page: PageOptions, now: number): Promise<ItemPage | undefined> {
+export async function listInputItems(
+  db: RuntimeDb,
+  tenantId: string,
+  responseId: string,
+  page: PageOptions,
+  now: number,
+): Promise<ItemPage | undefined> {
   const exists = await db
     .selectFrom('runtime_responses')
     .select('id')
@@ -178,7 +219,10 @@ export async function listInputItems(db: RuntimeDb, tenantId: string, responseId
     if (!cursor) throw invalidRequest(`No item with id '${page.after}' in this response`, 'after');
     query = query.where('seq', page.order === 'asc' ? '>' : '<', toNumber(cursor.seq));
   }
-  const rows = await query.orderBy('seq', page.order).limit(page.limit + 1).execute();
+  const rows = await query
+    .orderBy('seq', page.order)
+    .limit(page.limit + 1)
+    .execute();
   return { items: rows.slice(0, page.limit).map(itemBody), hasMore: rows.length > page.limit };
 }
 
@@ -186,7 +230,12 @@ export async function listInputItems(db: RuntimeDb, tenantId: string, responseId
  * Items of the tenant by id (for `item_reference` inputs), most recent copy of each id.
  * Items of expired owners are excluded.
  */
-export async function findItems(db: RuntimeDb, tenantId: string, ids: string[], now: number): Promise<Map<string, ItemBody>> {
+export async function findItems(
+  db: RuntimeDb,
+  tenantId: string,
+  ids: string[],
+  now: number,
+): Promise<Map<string, ItemBody>> {
   const found = new Map<string, ItemBody>();
   if (ids.length === 0) return found;
   const rows = await db
@@ -202,12 +251,19 @@ export async function findItems(db: RuntimeDb, tenantId: string, ids: string[], 
 }
 
 /** The stored event log of a streamed response, or undefined. */
-export async function getEvents(db: RuntimeDb, tenantId: string, responseId: string): Promise<Array<Record<string, unknown>> | undefined> {
+export async function getEvents(
+  db: RuntimeDb,
+  tenantId: string,
+  responseId: string,
+): Promise<Array<Record<string, unknown>> | undefined> {
   const row = await db
     .selectFrom('runtime_response_events')
     .select('events')
     .where('response_id', '=', responseId)
     .where('tenant_id', '=', tenantId)
     .executeTakeFirst();
-  return row ? (parseJson<Array<Record<string, unknown>>>(row.events, 'runtime_response_events.events') ?? []) : undefined;
+  return row
+    ? (parseJson<Array<Record<string, unknown>>>(row.events, 'runtime_response_events.events') ??
+        [])
+    : undefined;
 }

@@ -16,7 +16,11 @@ import type { ColumnType } from 'kysely';
 /** A 64-bit integer column (money, tokens, epoch ms): read as `bigint` on both dialects. */
 export type Int64 = ColumnType<bigint, bigint | number, bigint | number>;
 /** A nullable 64-bit integer column. */
-export type Int64Nullable = ColumnType<bigint | null, bigint | number | null, bigint | number | null>;
+export type Int64Nullable = ColumnType<
+  bigint | null,
+  bigint | number | null,
+  bigint | number | null
+>;
 /** A 32-bit integer column (counts, HTTP statuses, 0/1 flags): `number` on Postgres, `bigint` on SQLite. */
 export type Int32 = ColumnType<number | bigint, number, number>;
 /** A nullable 32-bit integer column. */

@@ -146,7 +146,8 @@ export function createUsageRepository(database: Database): UsageRepository {
     async list(filter = {}) {
       const limit = Math.min(Math.max(Math.trunc(filter.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
       let query = db.selectFrom('usage_events').selectAll();
-      if (filter.from !== undefined) query = query.where('created_at', '>=', bound(filter.from, 'from'));
+      if (filter.from !== undefined)
+        query = query.where('created_at', '>=', bound(filter.from, 'from'));
       if (filter.to !== undefined) query = query.where('created_at', '<', bound(filter.to, 'to'));
       if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId);
       if (filter.model !== undefined) query = query.where('model', '=', filter.model);
@@ -186,12 +187,15 @@ export function createUsageRepository(database: Database): UsageRepository {
             'errors',
           ),
           sql<bigint>`cast(sum(${eb.ref('input_tokens')}) as bigint)`.as('input_tokens'),
-          sql<bigint>`cast(sum(${eb.ref('cached_input_tokens')}) as bigint)`.as('cached_input_tokens'),
+          sql<bigint>`cast(sum(${eb.ref('cached_input_tokens')}) as bigint)`.as(
+            'cached_input_tokens',
+          ),
           sql<bigint>`cast(sum(${eb.ref('output_tokens')}) as bigint)`.as('output_tokens'),
           sql<bigint>`cast(sum(${eb.ref('reasoning_tokens')}) as bigint)`.as('reasoning_tokens'),
         ])
         .groupBy(['model', 'deployment', 'partner']);
-      if (filter.from !== undefined) query = query.where('created_at', '>=', bound(filter.from, 'from'));
+      if (filter.from !== undefined)
+        query = query.where('created_at', '>=', bound(filter.from, 'from'));
       if (filter.to !== undefined) query = query.where('created_at', '<', bound(filter.to, 'to'));
       if (filter.tenantId !== undefined) query = query.where('tenant_id', '=', filter.tenantId);
       const rows = await query.execute();

@@ -94,18 +94,39 @@ export interface AttemptOutcome {
 
 export interface WebhookDeliveryStore {
   /** Inserts deliveries; a (response, endpoint) pair already queued is left as it is. */
-  enqueue(rows: Array<{ id: string; responseId: string; tenantId: string; endpoint: string; type: string; eventCreatedAt: number; now: number }>): Promise<void>;
+  enqueue(
+    rows: Array<{
+      id: string;
+      responseId: string;
+      tenantId: string;
+      endpoint: string;
+      type: string;
+      eventCreatedAt: number;
+      now: number;
+    }>,
+  ): Promise<void>;
   /** Pending deliveries due at `now` whose lease is free or expired, oldest first. */
   due(now: number, limit: number): Promise<WebhookDelivery[]>;
   /** Takes the lease of a due delivery and counts an attempt; true when this owner got it. */
   claim(id: string, owner: string, leaseExpiresAt: number, now: number): Promise<boolean>;
   /** Gives the lease back without counting the attempt (the run has not ended yet). */
-  postpone(id: string, owner: string, nextAttemptAt: number, now: number, type?: string): Promise<void>;
+  postpone(
+    id: string,
+    owner: string,
+    nextAttemptAt: number,
+    now: number,
+    type?: string,
+  ): Promise<void>;
   delivered(id: string, owner: string, outcome: AttemptOutcome): Promise<void>;
   /** A failed attempt: retry at `nextAttemptAt`. */
   retry(id: string, owner: string, nextAttemptAt: number, outcome: AttemptOutcome): Promise<void>;
   /** Gives up (`failed`, attempts exhausted or permanent error) or drops it (`skipped`). */
-  finish(id: string, owner: string, status: 'failed' | 'skipped', outcome: AttemptOutcome): Promise<void>;
+  finish(
+    id: string,
+    owner: string,
+    status: 'failed' | 'skipped',
+    outcome: AttemptOutcome,
+  ): Promise<void>;
   /** When the next pending delivery falls due (its lease expiry when it is leased), or null. */
   nextDue(): Promise<number | null>;
   /** Deliveries of one response (inspection, tests). */
@@ -145,10 +166,19 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
     deliveredAt: toNumberOrNull(row['delivered_at']),
   });
   const get = async (id: string): Promise<WebhookDelivery | undefined> => {
-    const row = await db.selectFrom('webhook_deliveries').selectAll().where('id', '=', id).executeTakeFirst();
+    const row = await db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst();
     return row ? decode(row as unknown as Record<string, unknown>) : undefined;
   };
-  const held = (id: string, owner: string) => db.updateTable('webhook_deliveries').where('id', '=', id).where('lease_owner', '=', owner).where('status', '=', 'pending');
+  const held = (id: string, owner: string) =>
+    db
+      .updateTable('webhook_deliveries')
+      .where('id', '=', id)
+      .where('lease_owner', '=', owner)
+      .where('status', '=', 'pending');
   return {
     async enqueue(rows) {
       if (rows.length === 0) return;
@@ -183,7 +213,9 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
         .selectAll()
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now as never)
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]))
+        .where((eb) =>
+          eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]),
+        )
         .orderBy('next_attempt_at')
         .limit(limit)
         .execute();
@@ -192,32 +224,68 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
     async claim(id, owner, leaseExpiresAt, now) {
       const result = await db
         .updateTable('webhook_deliveries')
-        .set({ lease_owner: owner, lease_expires_at: leaseExpiresAt, attempts: sql<number>`attempts + 1`, updated_at: now })
+        .set({
+          lease_owner: owner,
+          lease_expires_at: leaseExpiresAt,
+          attempts: sql<number>`attempts + 1`,
+          updated_at: now,
+        })
         .where('id', '=', id)
         .where('status', '=', 'pending')
         .where('next_attempt_at', '<=', now as never)
-        .where((eb) => eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]))
+        .where((eb) =>
+          eb.or([eb('lease_expires_at', 'is', null), eb('lease_expires_at', '<', now as never)]),
+        )
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
     },
     async postpone(id, owner, nextAttemptAt, now, type) {
       await held(id, owner)
-        .set({ lease_owner: null, lease_expires_at: null, attempts: sql<number>`attempts - 1`, next_attempt_at: nextAttemptAt, updated_at: now, ...(type ? { type } : {}) })
+        .set({
+          lease_owner: null,
+          lease_expires_at: null,
+          attempts: sql<number>`attempts - 1`,
+          next_attempt_at: nextAttemptAt,
+          updated_at: now,
+          ...(type ? { type } : {}),
+        })
         .execute();
     },
     async delivered(id, owner, outcome) {
       await held(id, owner)
-        .set({ status: 'delivered', lease_owner: null, lease_expires_at: null, last_status: outcome.lastStatus, last_error: null, delivered_at: outcome.now, updated_at: outcome.now })
+        .set({
+          status: 'delivered',
+          lease_owner: null,
+          lease_expires_at: null,
+          last_status: outcome.lastStatus,
+          last_error: null,
+          delivered_at: outcome.now,
+          updated_at: outcome.now,
+        })
         .execute();
     },
     async retry(id, owner, nextAttemptAt, outcome) {
       await held(id, owner)
-        .set({ lease_owner: null, lease_expires_at: null, next_attempt_at: nextAttemptAt, last_status: outcome.lastStatus, last_error: outcome.lastError, updated_at: outcome.now })
+        .set({
+          lease_owner: null,
+          lease_expires_at: null,
+          next_attempt_at: nextAttemptAt,
+          last_status: outcome.lastStatus,
+          last_error: outcome.lastError,
+          updated_at: outcome.now,
+        })
         .execute();
     },
     async finish(id, owner, status, outcome) {
       await held(id, owner)
-        .set({ status, lease_owner: null, lease_expires_at: null, last_status: outcome.lastStatus, last_error: outcome.lastError, updated_at: outcome.now })
+        .set({
+          status,
+          lease_owner: null,
+          lease_expires_at: null,
+          last_status: outcome.lastStatus,
+          last_error: outcome.lastError,
+          updated_at: outcome.now,
+        })
         .execute();
     },
     async nextDue() {
@@ -231,37 +299,66 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
         .execute();
       let earliest: number | null = null;
       for (const row of rows) {
-        const at = Math.max(toNumber(row.next_attempt_at), toNumberOrNull(row.lease_expires_at) ?? 0);
+        const at = Math.max(
+          toNumber(row.next_attempt_at),
+          toNumberOrNull(row.lease_expires_at) ?? 0,
+        );
         if (earliest === null || at < earliest) earliest = at;
       }
       return earliest;
     },
     async prune(before) {
-      const result = await db.deleteFrom('webhook_deliveries').where('status', 'in', ['delivered', 'failed', 'skipped']).where('updated_at', '<', before as never).executeTakeFirst();
+      const result = await db
+        .deleteFrom('webhook_deliveries')
+        .where('status', 'in', ['delivered', 'failed', 'skipped'])
+        .where('updated_at', '<', before as never)
+        .executeTakeFirst();
       return Number(result.numDeletedRows);
     },
     async forResponse(responseId) {
-      const rows = await db.selectFrom('webhook_deliveries').selectAll().where('response_id', '=', responseId).orderBy('created_at').orderBy('id').execute();
+      const rows = await db
+        .selectFrom('webhook_deliveries')
+        .selectAll()
+        .where('response_id', '=', responseId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
       return rows.map((row) => decode(row as unknown as Record<string, unknown>));
     },
     get,
     async list(options) {
       let query = db.selectFrom('webhook_deliveries').selectAll();
       if (options.status !== undefined) query = query.where('status', '=', options.status);
-      if (options.responseId !== undefined) query = query.where('response_id', '=', options.responseId);
+      if (options.responseId !== undefined)
+        query = query.where('response_id', '=', options.responseId);
       if (options.tenantId !== undefined) query = query.where('tenant_id', '=', options.tenantId);
       const after = options.after;
       if (after !== undefined) {
         // Keyset pagination on (created_at, id) descending: stable while rows are added.
-        query = query.where((eb) => eb.or([eb('created_at', '<', after.createdAt as never), eb.and([eb('created_at', '=', after.createdAt as never), eb('id', '<', after.id)])]));
+        query = query.where((eb) =>
+          eb.or([
+            eb('created_at', '<', after.createdAt as never),
+            eb.and([eb('created_at', '=', after.createdAt as never), eb('id', '<', after.id)]),
+          ]),
+        );
       }
-      const rows = await query.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(options.limit).execute();
+      const rows = await query
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(options.limit)
+        .execute();
       return rows.map((row) => decode(row as unknown as Record<string, unknown>));
     },
     async requeue(id, now) {
       const result = await db
         .updateTable('webhook_deliveries')
-        .set({ status: 'pending', next_attempt_at: now, lease_owner: null, lease_expires_at: null, updated_at: now })
+        .set({
+          status: 'pending',
+          next_attempt_at: now,
+          lease_owner: null,
+          lease_expires_at: null,
+          updated_at: now,
+        })
         .where('id', '=', id)
         .where('status', '=', 'failed')
         .executeTakeFirst();
@@ -272,7 +369,12 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
       // The 24 h count reads the range of the (created_at, id) index (migration 0009): the range is
       // a subquery with a LIMIT, which SQLite never flattens; a plain `group by status` makes it
       // scan the whole (status, next_attempt_at) index instead, for its order.
-      const recent = db.selectFrom('webhook_deliveries').select('status').where('created_at', '>=', since as never).limit(1_000_000_000).as('recent');
+      const recent = db
+        .selectFrom('webhook_deliveries')
+        .select('status')
+        .where('created_at', '>=', since as never)
+        .limit(1_000_000_000)
+        .as('recent');
       const counts = await db
         .selectFrom(recent)
         .select(['recent.status', (eb) => eb.fn.countAll().as('count')])
@@ -283,8 +385,12 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
         .select((eb) => eb.fn.min('created_at').as('oldest'))
         .where('status', '=', 'pending')
         .executeTakeFirst();
-      const stats: WebhookDeliveryStats = { counts: {}, oldestPendingAt: toNumberOrNull(oldest?.oldest) };
-      for (const row of counts) stats.counts[row.status as WebhookDelivery['status']] = toNumber(row.count);
+      const stats: WebhookDeliveryStats = {
+        counts: {},
+        oldestPendingAt: toNumberOrNull(oldest?.oldest),
+      };
+      for (const row of counts)
+        stats.counts[row.status as WebhookDelivery['status']] = toNumber(row.count);
       return stats;
     },
   };

@@ -2,7 +2,12 @@ import { type RawBuilder, sql } from 'kysely';
 import { parsePrice, type ModelPrice } from '../billing/prices.js';
 import type { Catalog } from '../router/catalog.js';
 import { type Database, migrate } from '../store/index.js';
-import { LATENCY_BOUNDS_MS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, telemetryDb } from './rollup-schema.js';
+import {
+  LATENCY_BOUNDS_MS,
+  ROLLUP_DIMENSIONS,
+  ROLLUP_MEASURES,
+  telemetryDb,
+} from './rollup-schema.js';
 import { ANY, MINUTE_RETENTION_MS } from './rollups.js';
 
 /** Options of {@link backfillRollups}. */
@@ -30,13 +35,24 @@ const n = (value: number | bigint) => sql.raw(String(value));
  * SQL from the same config prices as the live path (versioned prices by `effective`). For a store
  * that existed before roll-ups, or to repair a range; traffic arriving meanwhile is added on top.
  */
-export async function backfillRollups(options: BackfillOptions): Promise<{ events: number; from: number; to: number }> {
+export async function backfillRollups(
+  options: BackfillOptions,
+): Promise<{ events: number; from: number; to: number }> {
   const clock = options.clock ?? Date.now;
   const from = Math.floor(options.from / DAY) * DAY;
   const to = Math.ceil(options.to / DAY) * DAY;
   await migrate(options.database);
   const db = telemetryDb(options.database);
-  const count = async (start: number, end: number) => Number((await sql<{ count: number | bigint }>`select count(*) as count from usage_events where created_at >= ${start} and created_at < ${end}`.execute(db)).rows[0]?.count ?? 0);
+  const count = async (start: number, end: number) =>
+    Number(
+      (
+        await sql<{
+          count: number | bigint;
+        }>`select count(*) as count from usage_events where created_at >= ${start} and created_at < ${end}`.execute(
+          db,
+        )
+      ).rows[0]?.count ?? 0,
+    );
   const total = await count(from, to);
   const revenue = priceCase(options.catalog, 'revenue');
   const cost = priceCase(options.catalog, 'cost');
@@ -46,9 +62,18 @@ export async function backfillRollups(options: BackfillOptions): Promise<{ event
   for (let day = from; day < to; day += DAY) {
     const events = await count(day, day + DAY);
     await db.transaction().execute(async (trx) => {
-      await trx.deleteFrom('telemetry_usage_rollups').where('bucket_start', '>=', BigInt(day)).where('bucket_start', '<', BigInt(day + DAY)).execute();
+      await trx
+        .deleteFrom('telemetry_usage_rollups')
+        .where('bucket_start', '>=', BigInt(day))
+        .where('bucket_start', '<', BigInt(day + DAY))
+        .execute();
       if (events === 0) return;
-      for (const level of [{ detail: 0, minutes: 1 }, { detail: 0, minutes: 60 }, { detail: 0, minutes: 1440 }, { detail: 1, minutes: 60 }]) {
+      for (const level of [
+        { detail: 0, minutes: 1 },
+        { detail: 0, minutes: 60 },
+        { detail: 0, minutes: 1440 },
+        { detail: 1, minutes: 60 },
+      ]) {
         if (level.minutes === 1 && day + DAY <= minuteCutoff) continue;
         await sql`${insertSelect(level, day, revenue, cost)}`.execute(trx);
       }
@@ -60,7 +85,12 @@ export async function backfillRollups(options: BackfillOptions): Promise<{ event
 }
 
 /** One level's `insert … select … group by … on conflict add`. */
-function insertSelect(level: { detail: number; minutes: number }, day: number, revenue: RawBuilder<unknown>, cost: RawBuilder<unknown>): RawBuilder<unknown> {
+function insertSelect(
+  level: { detail: number; minutes: number },
+  day: number,
+  revenue: RawBuilder<unknown>,
+  cost: RawBuilder<unknown>,
+): RawBuilder<unknown> {
   const size = level.minutes * 60_000;
   const coarse = level.detail === 0;
   const dimensions = [
@@ -73,7 +103,13 @@ function insertSelect(level: { detail: number; minutes: number }, day: number, r
     sql`surface`,
     sql`status`,
   ];
-  const latency = [...LATENCY_BOUNDS_MS.map((bound, index) => sql`sum(case when latency_ms <= ${n(bound)}${index === 0 ? sql`` : sql` and latency_ms > ${n(LATENCY_BOUNDS_MS[index - 1]!)}`} then 1 else 0 end)`), sql`sum(case when latency_ms > ${n(LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!)} then 1 else 0 end)`];
+  const latency = [
+    ...LATENCY_BOUNDS_MS.map(
+      (bound, index) =>
+        sql`sum(case when latency_ms <= ${n(bound)}${index === 0 ? sql`` : sql` and latency_ms > ${n(LATENCY_BOUNDS_MS[index - 1]!)}`} then 1 else 0 end)`,
+    ),
+    sql`sum(case when latency_ms > ${n(LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!)} then 1 else 0 end)`,
+  ];
   const measures = [
     sql`count(*)`,
     sql`sum(case when status = 'error' then 1 else 0 end)`,
@@ -89,8 +125,17 @@ function insertSelect(level: { detail: number; minutes: number }, day: number, r
     sql`(cast(sum(${cost}) as bigint) + 500000) / 1000000`,
     ...latency,
   ];
-  const columns = ['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS, ...ROLLUP_MEASURES].map((column) => sql.ref(column));
-  const adds = ROLLUP_MEASURES.map((measure) => sql`${sql.ref(measure)} = telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`);
+  const columns = [
+    'detail',
+    'bucket_minutes',
+    'bucket_start',
+    ...ROLLUP_DIMENSIONS,
+    ...ROLLUP_MEASURES,
+  ].map((column) => sql.ref(column));
+  const adds = ROLLUP_MEASURES.map(
+    (measure) =>
+      sql`${sql.ref(measure)} = telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`,
+  );
   const bucket = sql`(created_at / ${n(size)}) * ${n(size)}`;
   return sql`insert into telemetry_usage_rollups (${sql.join(columns)})
     select ${n(level.detail)}, ${n(level.minutes)}, ${bucket}, ${sql.join(dimensions)}, ${sql.join(measures)}
@@ -109,13 +154,26 @@ function priceCase(catalog: Catalog, kind: 'revenue' | 'cost'): RawBuilder<unkno
     sql`(input_tokens - cached_input_tokens) * ${n(price.input)} + cached_input_tokens * ${n(price.cachedInput)} + (output_tokens - reasoning_tokens) * ${n(price.output)} + reasoning_tokens * ${n(price.reasoning)}`;
   for (const model of catalog.all()) {
     if (kind === 'revenue') {
-      const list = model.config.price === undefined ? [] : Array.isArray(model.config.price) ? model.config.price : [model.config.price];
+      const list =
+        model.config.price === undefined
+          ? []
+          : Array.isArray(model.config.price)
+            ? model.config.price
+            : [model.config.price];
       // Latest effective first; a version without `effective` applies from the start.
-      const versions = list.map((price, index) => parsePrice(price, index)).sort((a, b) => (b.effective ?? -Infinity) - (a.effective ?? -Infinity));
-      for (const version of versions) branches.push(sql`when model = ${model.name}${version.effective === undefined ? sql`` : sql` and created_at >= ${n(version.effective)}`} then ${picos(version)}`);
+      const versions = list
+        .map((price, index) => parsePrice(price, index))
+        .sort((a, b) => (b.effective ?? -Infinity) - (a.effective ?? -Infinity));
+      for (const version of versions)
+        branches.push(
+          sql`when model = ${model.name}${version.effective === undefined ? sql`` : sql` and created_at >= ${n(version.effective)}`} then ${picos(version)}`,
+        );
     } else {
       for (const deployment of model.deployments) {
-        if (deployment.config.cost) branches.push(sql`when model = ${model.name} and deployment = ${deployment.provider} then ${picos(parsePrice(deployment.config.cost))}`);
+        if (deployment.config.cost)
+          branches.push(
+            sql`when model = ${model.name} and deployment = ${deployment.provider} then ${picos(parsePrice(deployment.config.cost))}`,
+          );
       }
     }
   }

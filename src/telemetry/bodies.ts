@@ -27,8 +27,10 @@ export interface StoredBodies {
   response: unknown;
 }
 
-const SECRET_KEYS = /^(authorization|api[-_]?key|x-api-key|password|passwd|secret|client[-_]?secret|token|access[-_]?token|refresh[-_]?token|session[-_]?token|secret[-_]?access[-_]?key)$/i;
-const SECRET_VALUES = /\b(sk-[A-Za-z0-9_-]{8,}|sy-[A-Za-z0-9_-]{8,}|AKIA[0-9A-Z]{16}|xox[abp]-[A-Za-z0-9-]{8,}|gh[pousr]_[A-Za-z0-9]{20,})|Bearer\s+[A-Za-z0-9._~+/-]+=*/g;
+const SECRET_KEYS =
+  /^(authorization|api[-_]?key|x-api-key|password|passwd|secret|client[-_]?secret|token|access[-_]?token|refresh[-_]?token|session[-_]?token|secret[-_]?access[-_]?key)$/i;
+const SECRET_VALUES =
+  /\b(sk-[A-Za-z0-9_-]{8,}|sy-[A-Za-z0-9_-]{8,}|AKIA[0-9A-Z]{16}|xox[abp]-[A-Za-z0-9-]{8,}|gh[pousr]_[A-Za-z0-9]{20,})|Bearer\s+[A-Za-z0-9._~+/-]+=*/g;
 
 /** A copy of `value` with secret-named fields and secret-looking strings replaced by `[redacted]`. */
 export function redact(value: unknown, depth = 0): unknown {
@@ -36,20 +38,26 @@ export function redact(value: unknown, depth = 0): unknown {
   if (value === null || typeof value !== 'object' || depth > 32) return value;
   if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [key, item] of Object.entries(value)) out[key] = SECRET_KEYS.test(key) ? '[redacted]' : redact(item, depth + 1);
+  for (const [key, item] of Object.entries(value))
+    out[key] = SECRET_KEYS.test(key) ? '[redacted]' : redact(item, depth + 1);
   return out;
 }
 
 /** Redacted JSON text of `value`, cut to `maxBytes` (UTF-16 units, close enough for a debug cap). */
 export function captureText(value: unknown, maxBytes: number): string {
   const text = JSON.stringify(redact(value)) ?? 'null';
-  return text.length <= maxBytes ? text : `${text.slice(0, maxBytes)}…[cut ${text.length - maxBytes} chars]`;
+  return text.length <= maxBytes
+    ? text
+    : `${text.slice(0, maxBytes)}…[cut ${text.length - maxBytes} chars]`;
 }
 
 /** Creates the body store and the observer that feeds it. */
 export function createBodyStore(options: BodyStoreOptions) {
   const db = telemetryDb(options.database);
-  let pending = new Map<string, { created_at: number; request: string | null; response: string | null }>();
+  let pending = new Map<
+    string,
+    { created_at: number; request: string | null; response: string | null }
+  >();
   let timer: NodeJS.Timeout | undefined;
   let lastSweep = 0;
 
@@ -67,7 +75,10 @@ export function createBodyStore(options: BodyStoreOptions) {
       const now = options.clock();
       if (now - lastSweep > 600_000) {
         lastSweep = now;
-        await db.deleteFrom('telemetry_bodies').where('created_at', '<', BigInt(Math.trunc(now - options.retentionHours * 3_600_000))).execute();
+        await db
+          .deleteFrom('telemetry_bodies')
+          .where('created_at', '<', BigInt(Math.trunc(now - options.retentionHours * 3_600_000)))
+          .execute();
       }
     } catch (error) {
       options.onError?.(error);
@@ -82,7 +93,11 @@ export function createBodyStore(options: BodyStoreOptions) {
         headers: undefined,
         firstToken() {},
         end(event, response) {
-          pending.set(event.requestId, { created_at: event.createdAt, request, response: response === undefined ? null : captureText(response, options.maxBytes) });
+          pending.set(event.requestId, {
+            created_at: event.createdAt,
+            request,
+            response: response === undefined ? null : captureText(response, options.maxBytes),
+          });
         },
       };
     },
@@ -93,9 +108,18 @@ export function createBodyStore(options: BodyStoreOptions) {
     observer,
     flush,
     async get(requestId: string): Promise<StoredBodies | undefined> {
-      const row = await db.selectFrom('telemetry_bodies').selectAll().where('request_id', '=', requestId).executeTakeFirst();
+      const row = await db
+        .selectFrom('telemetry_bodies')
+        .selectAll()
+        .where('request_id', '=', requestId)
+        .executeTakeFirst();
       if (!row) return undefined;
-      return { requestId: row.request_id, createdAt: Number(row.created_at), request: row.request === null ? null : JSON.parse(row.request), response: row.response === null ? null : safeParse(row.response) };
+      return {
+        requestId: row.request_id,
+        createdAt: Number(row.created_at),
+        request: row.request === null ? null : JSON.parse(row.request),
+        response: row.response === null ? null : safeParse(row.response),
+      };
     },
     start() {
       timer ??= setInterval(() => void flush(), options.flushIntervalMs ?? 5000);

@@ -3,7 +3,10 @@ import type { Redis } from 'ioredis';
 import type { Catalog } from '../router/catalog.js';
 import type { HealthTracker } from '../router/health.js';
 import type { Database } from '../store/index.js';
-import { createWebhookDeliveryStore, WEBHOOK_DELIVERY_STATUSES } from '../store/webhook-deliveries.js';
+import {
+  createWebhookDeliveryStore,
+  WEBHOOK_DELIVERY_STATUSES,
+} from '../store/webhook-deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** What the scrape-time gauges read. */
@@ -37,10 +40,17 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
     for (const model of deps.catalog.all()) {
       for (const deployment of model.deployments) {
         const health = deps.health.get(deployment.key);
-        const labels = { model: model.name, deployment: deployment.provider, partner: deployment.partner ?? '' };
-        for (const state of STATES) metrics.breakerState.set({ ...labels, state }, health.state === state ? 1 : 0);
-        if (health.ttfbMs !== undefined) metrics.deploymentLatency.set({ ...labels, kind: 'ttfb' }, health.ttfbMs / 1000);
-        if (health.latencyMs !== undefined) metrics.deploymentLatency.set({ ...labels, kind: 'total' }, health.latencyMs / 1000);
+        const labels = {
+          model: model.name,
+          deployment: deployment.provider,
+          partner: deployment.partner ?? '',
+        };
+        for (const state of STATES)
+          metrics.breakerState.set({ ...labels, state }, health.state === state ? 1 : 0);
+        if (health.ttfbMs !== undefined)
+          metrics.deploymentLatency.set({ ...labels, kind: 'ttfb' }, health.ttfbMs / 1000);
+        if (health.latencyMs !== undefined)
+          metrics.deploymentLatency.set({ ...labels, kind: 'total' }, health.latencyMs / 1000);
       }
     }
     const pings: Array<Promise<void>> = [timeStore()];
@@ -52,7 +62,9 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
     }
     await Promise.all(pings);
     // The age grows between store reads, so it is computed at every scrape from the last read.
-    metrics.webhookOldestPending.set(oldestPendingAt === null ? 0 : Math.max(0, deps.clock() - oldestPendingAt) / 1000);
+    metrics.webhookOldestPending.set(
+      oldestPendingAt === null ? 0 : Math.max(0, deps.clock() - oldestPendingAt) / 1000,
+    );
   };
 
   async function timeStore() {
@@ -78,9 +90,15 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
   async function countRuns() {
     try {
       const since = deps.clock() - 86_400_000;
-      const result = await sql<{ status: string; count: number | bigint }>`select status, count(*) as count from runtime_responses where created_at >= ${since} group by status`.execute(deps.database.db);
+      const result = await sql<{
+        status: string;
+        count: number | bigint;
+      }>`select status, count(*) as count from runtime_responses where created_at >= ${since} group by status`.execute(
+        deps.database.db,
+      );
       metrics.backgroundRuns.reset();
-      for (const row of result.rows) metrics.backgroundRuns.set({ status: row.status }, Number(row.count));
+      for (const row of result.rows)
+        metrics.backgroundRuns.set({ status: row.status }, Number(row.count));
     } catch {
       // The runtime tables are absent in a store migrated by an older release: no gauge then.
     }
@@ -90,7 +108,8 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
     try {
       const stats = await webhooks.stats(deps.clock() - 86_400_000);
       // Every status is set (0 when absent), so an alert on `failed > 0` has a series before the first failure.
-      for (const status of WEBHOOK_DELIVERY_STATUSES) metrics.webhookDeliveries.set({ status }, stats.counts[status] ?? 0);
+      for (const status of WEBHOOK_DELIVERY_STATUSES)
+        metrics.webhookDeliveries.set({ status }, stats.counts[status] ?? 0);
       oldestPendingAt = stats.oldestPendingAt;
     } catch {
       // A store migrated by an older release has no webhook_deliveries: no series then.

@@ -49,8 +49,17 @@ export class FastCounter<L extends string> {
   }
 
   get() {
-    const values: PromValue[] = [...this.children.values()].map((entry) => ({ labels: entry.labels, value: entry.child.value }));
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    const values: PromValue[] = [...this.children.values()].map((entry) => ({
+      labels: entry.labels,
+      value: entry.child.value,
+    }));
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    };
   }
 
   reset() {
@@ -62,7 +71,10 @@ export class FastCounter<L extends string> {
 export class FastHistogram<L extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly children = new Map<string, { labels: Labels<L>; counts: Float64Array; state: { sum: number; count: number } }>();
+  private readonly children = new Map<
+    string,
+    { labels: Labels<L>; counts: Float64Array; state: { sum: number; count: number } }
+  >();
 
   constructor(
     readonly name: string,
@@ -78,7 +90,15 @@ export class FastHistogram<L extends string> {
   bind(labels: Labels<L>): HistogramChild {
     const key = this.labelNames.map((name) => labels[name]).join('\u0001');
     let entry = this.children.get(key);
-    if (!entry) this.children.set(key, (entry = { labels, counts: new Float64Array(this.buckets.length + 1), state: { sum: 0, count: 0 } }));
+    if (!entry)
+      this.children.set(
+        key,
+        (entry = {
+          labels,
+          counts: new Float64Array(this.buckets.length + 1),
+          state: { sum: 0, count: 0 },
+        }),
+      );
     const { counts, state } = entry;
     const buckets = this.buckets;
     return {
@@ -98,13 +118,31 @@ export class FastHistogram<L extends string> {
       let cumulative = 0;
       this.buckets.forEach((bound, index) => {
         cumulative += entry.counts[index]!;
-        values.push({ metricName: `${this.name}_bucket`, labels: { ...entry.labels, le: bound }, value: cumulative });
+        values.push({
+          metricName: `${this.name}_bucket`,
+          labels: { ...entry.labels, le: bound },
+          value: cumulative,
+        });
       });
-      values.push({ metricName: `${this.name}_bucket`, labels: { ...entry.labels, le: '+Inf' }, value: entry.state.count });
+      values.push({
+        metricName: `${this.name}_bucket`,
+        labels: { ...entry.labels, le: '+Inf' },
+        value: entry.state.count,
+      });
       values.push({ metricName: `${this.name}_sum`, labels: entry.labels, value: entry.state.sum });
-      values.push({ metricName: `${this.name}_count`, labels: entry.labels, value: entry.state.count });
+      values.push({
+        metricName: `${this.name}_count`,
+        labels: entry.labels,
+        value: entry.state.count,
+      });
     }
-    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+    return {
+      name: this.name,
+      help: this.help,
+      type: this.type,
+      aggregator: this.aggregator,
+      values,
+    };
   }
 
   reset() {

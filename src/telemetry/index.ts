@@ -46,7 +46,13 @@ export interface Telemetry {
   rollups: RollupRecorder | undefined;
   bodies: BodyStore | undefined;
   /** Counts a budget alert. */
-  budgetAlert(alert: { level: string; scope: string; percent: number; spentMicros: bigint; limitMicros: bigint }): void;
+  budgetAlert(alert: {
+    level: string;
+    scope: string;
+    percent: number;
+    spentMicros: bigint;
+    limitMicros: bigint;
+  }): void;
   /** Routes: /metrics and the dashboard's read API. */
   routes(gateway: Pick<Gateway, 'authenticate'>): Route[];
   /** Starts background flushes. */
@@ -62,17 +68,48 @@ export interface Telemetry {
  */
 export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
   const settings = deps.config.telemetry;
-  const providerTypes = new Map(Object.entries(deps.config.providers).map(([id, provider]) => [id, provider.type as string]));
+  const providerTypes = new Map(
+    Object.entries(deps.config.providers).map(([id, provider]) => [id, provider.type as string]),
+  );
   const pricer = createPricer(deps.catalog);
   const onError = (what: string) => (error: unknown) => deps.onError?.(error, what);
   const metrics = settings.metrics ? createGatewayMetrics({ providerTypes, pricer }) : undefined;
   const tracing = createTracing({ config: settings, providerTypes, exporter: deps.spanExporter });
-  const rollups = settings.rollups ? createRollupRecorder({ database: deps.database, pricer, clock: deps.clock, onError: onError('usage roll-up flush failed') }) : undefined;
-  const bodies = settings.bodies.enabled ? createBodyStore({ database: deps.database, maxBytes: settings.bodies.maxBytes, retentionHours: settings.bodies.retentionHours, clock: deps.clock, onError: onError('body capture failed') }) : undefined;
-  const observers = [metrics?.observer, tracing.observer, rollups?.observer, bodies?.observer].filter((observer): observer is GatewayObserver => observer !== undefined);
+  const rollups = settings.rollups
+    ? createRollupRecorder({
+        database: deps.database,
+        pricer,
+        clock: deps.clock,
+        onError: onError('usage roll-up flush failed'),
+      })
+    : undefined;
+  const bodies = settings.bodies.enabled
+    ? createBodyStore({
+        database: deps.database,
+        maxBytes: settings.bodies.maxBytes,
+        retentionHours: settings.bodies.retentionHours,
+        clock: deps.clock,
+        onError: onError('body capture failed'),
+      })
+    : undefined;
+  const observers = [
+    metrics?.observer,
+    tracing.observer,
+    rollups?.observer,
+    bodies?.observer,
+  ].filter((observer): observer is GatewayObserver => observer !== undefined);
   let closed = false;
   const rollupQueries = rollups ? createRollupQueries(deps.database) : undefined;
-  const collect = metrics ? createCollector({ metrics, catalog: deps.catalog, health: deps.health, database: deps.database, redis: deps.redis, clock: deps.clock }) : undefined;
+  const collect = metrics
+    ? createCollector({
+        metrics,
+        catalog: deps.catalog,
+        health: deps.health,
+        database: deps.database,
+        redis: deps.redis,
+        clock: deps.clock,
+      })
+    : undefined;
 
   return {
     observer: combineObservers(observers),
@@ -84,13 +121,23 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     budgetAlert(alert) {
       if (!metrics) return;
       metrics.budgetAlerts.inc({ level: alert.level, percent: String(alert.percent) });
-      if (alert.limitMicros > 0n) metrics.budgetUse.set({ level: alert.level, scope: alert.scope }, Number(alert.spentMicros) / Number(alert.limitMicros));
+      if (alert.limitMicros > 0n)
+        metrics.budgetUse.set(
+          { level: alert.level, scope: alert.scope },
+          Number(alert.spentMicros) / Number(alert.limitMicros),
+        );
     },
     routes(gateway) {
       return createTelemetryRoutes({
         gateway,
         clock: deps.clock,
-        metrics: metrics && collect ? { contentType: metrics.registry.contentType, render: async () => (await collect(), metrics.registry.metrics()) } : undefined,
+        metrics:
+          metrics && collect
+            ? {
+                contentType: metrics.registry.contentType,
+                render: async () => (await collect(), metrics.registry.metrics()),
+              }
+            : undefined,
         metricsPublic: settings.metricsPublic,
         rollups: rollupQueries,
         usage: createUsageQueries(deps.database),
@@ -103,7 +150,10 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     start() {
       rollups?.start();
       bodies?.start();
-      if (rollupQueries) void warmDashboard(rollupQueries, deps.clock()).catch((error: unknown) => closed || onError('dashboard warm-up failed')(error));
+      if (rollupQueries)
+        void warmDashboard(rollupQueries, deps.clock()).catch(
+          (error: unknown) => closed || onError('dashboard warm-up failed')(error),
+        );
     },
     async close() {
       closed = true;

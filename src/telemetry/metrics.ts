@@ -2,7 +2,12 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { UsageEvent } from '../store/index.js';
 import { genAiProviderName } from './gen-ai.js';
 import type { Pricer } from './money.js';
-import { type CounterChild, FastCounter, FastHistogram, type HistogramChild } from './fast-metrics.js';
+import {
+  type CounterChild,
+  FastCounter,
+  FastHistogram,
+  type HistogramChild,
+} from './fast-metrics.js';
 import type { AttemptEnd, AttemptStart, GatewayObserver, RequestStart } from './observer.js';
 
 /**
@@ -13,12 +18,21 @@ import type { AttemptEnd, AttemptStart, GatewayObserver, RequestStart } from './
  */
 
 /** Latency buckets, seconds (OTel GenAI recommendation for operation duration). */
-const DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92];
+const DURATION_BUCKETS = [
+  0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
 /** Token-count buckets (OTel GenAI recommendation for token usage). */
-const TOKEN_BUCKETS = [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864];
+const TOKEN_BUCKETS = [
+  1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864,
+];
 
 const REQUEST_LABELS = ['surface', 'model', 'deployment', 'partner'] as const;
-const GEN_AI_LABELS = ['gen_ai_operation_name', 'gen_ai_provider_name', 'gen_ai_request_model', 'gen_ai_response_model'] as const;
+const GEN_AI_LABELS = [
+  'gen_ai_operation_name',
+  'gen_ai_provider_name',
+  'gen_ai_request_model',
+  'gen_ai_response_model',
+] as const;
 
 /** What the metrics need to know about the deployments (provider id → type). */
 export interface MetricsOptions {
@@ -71,22 +85,88 @@ interface Bound {
 /** Creates the metric families and the observer that feeds them. */
 export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
   const registry = options.registry ?? new Registry();
-  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
+  if (options.processMetrics !== false)
+    collectDefaultMetrics({ register: registry, prefix: 'switchyard_' });
   const registers = [registry];
   // The request path's families are FastCounter/FastHistogram (bound children, no hashing);
   // rarer ones (errors, rejections, failed attempts) are plain prom-client metrics.
-  const requests = new FastCounter('switchyard_requests_total', 'Requests handled, by how they ended (status ok, error or aborted).', [...REQUEST_LABELS, 'status'], registry);
-  const errors = new Counter({ name: 'switchyard_request_errors_total', help: 'Failed requests by error code and class.', labelNames: [...REQUEST_LABELS, 'error_code', 'error_class'], registers });
-  const duration = new FastHistogram('switchyard_request_duration_seconds', 'Time from request arrival to the end of the answer.', [...REQUEST_LABELS, 'status'], DURATION_BUCKETS, registry);
-  const ttft = new FastHistogram('switchyard_time_to_first_token_seconds', 'Time from request arrival to the first streamed item.', REQUEST_LABELS, DURATION_BUCKETS, registry);
-  const tokens = new FastCounter('switchyard_tokens_total', 'Tokens metered (input includes cached_input, output includes reasoning).', [...REQUEST_LABELS, 'type'], registry);
-  const revenue = new FastCounter('switchyard_revenue_usd_total', 'Revenue at list price (model price), USD.', REQUEST_LABELS, registry);
-  const cost = new FastCounter('switchyard_cost_usd_total', 'Upstream cost (deployment cost), USD.', REQUEST_LABELS, registry);
-  const rejections = new Counter({ name: 'switchyard_rate_limit_rejections_total', help: 'Requests refused by a rate limit, concurrency limit or budget.', labelNames: ['surface', 'reason'], registers });
-  const attempts = new FastCounter('switchyard_upstream_attempts_total', 'Upstream attempts by outcome and error class.', ['deployment', 'partner', 'outcome', 'error_class'], registry);
-  const attemptDuration = new FastHistogram('switchyard_upstream_attempt_duration_seconds', 'Time of one upstream attempt until its first byte (or failure).', ['deployment', 'partner'], DURATION_BUCKETS, registry);
-  const genAiDuration = new FastHistogram('gen_ai_client_operation_duration_seconds', 'GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration).', [...GEN_AI_LABELS, 'error_type'], DURATION_BUCKETS, registry);
-  const genAiTokens = new FastHistogram('gen_ai_client_token_usage', 'Tokens per GenAI operation (OpenTelemetry gen_ai.client.token.usage).', [...GEN_AI_LABELS, 'gen_ai_token_type'], TOKEN_BUCKETS, registry);
+  const requests = new FastCounter(
+    'switchyard_requests_total',
+    'Requests handled, by how they ended (status ok, error or aborted).',
+    [...REQUEST_LABELS, 'status'],
+    registry,
+  );
+  const errors = new Counter({
+    name: 'switchyard_request_errors_total',
+    help: 'Failed requests by error code and class.',
+    labelNames: [...REQUEST_LABELS, 'error_code', 'error_class'],
+    registers,
+  });
+  const duration = new FastHistogram(
+    'switchyard_request_duration_seconds',
+    'Time from request arrival to the end of the answer.',
+    [...REQUEST_LABELS, 'status'],
+    DURATION_BUCKETS,
+    registry,
+  );
+  const ttft = new FastHistogram(
+    'switchyard_time_to_first_token_seconds',
+    'Time from request arrival to the first streamed item.',
+    REQUEST_LABELS,
+    DURATION_BUCKETS,
+    registry,
+  );
+  const tokens = new FastCounter(
+    'switchyard_tokens_total',
+    'Tokens metered (input includes cached_input, output includes reasoning).',
+    [...REQUEST_LABELS, 'type'],
+    registry,
+  );
+  const revenue = new FastCounter(
+    'switchyard_revenue_usd_total',
+    'Revenue at list price (model price), USD.',
+    REQUEST_LABELS,
+    registry,
+  );
+  const cost = new FastCounter(
+    'switchyard_cost_usd_total',
+    'Upstream cost (deployment cost), USD.',
+    REQUEST_LABELS,
+    registry,
+  );
+  const rejections = new Counter({
+    name: 'switchyard_rate_limit_rejections_total',
+    help: 'Requests refused by a rate limit, concurrency limit or budget.',
+    labelNames: ['surface', 'reason'],
+    registers,
+  });
+  const attempts = new FastCounter(
+    'switchyard_upstream_attempts_total',
+    'Upstream attempts by outcome and error class.',
+    ['deployment', 'partner', 'outcome', 'error_class'],
+    registry,
+  );
+  const attemptDuration = new FastHistogram(
+    'switchyard_upstream_attempt_duration_seconds',
+    'Time of one upstream attempt until its first byte (or failure).',
+    ['deployment', 'partner'],
+    DURATION_BUCKETS,
+    registry,
+  );
+  const genAiDuration = new FastHistogram(
+    'gen_ai_client_operation_duration_seconds',
+    'GenAI operation duration (OpenTelemetry gen_ai.client.operation.duration).',
+    [...GEN_AI_LABELS, 'error_type'],
+    DURATION_BUCKETS,
+    registry,
+  );
+  const genAiTokens = new FastHistogram(
+    'gen_ai_client_token_usage',
+    'Tokens per GenAI operation (OpenTelemetry gen_ai.client.token.usage).',
+    [...GEN_AI_LABELS, 'gen_ai_token_type'],
+    TOKEN_BUCKETS,
+    registry,
+  );
   let active = 0;
   new Gauge({
     name: 'switchyard_requests_in_flight',
@@ -100,16 +180,44 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
   // Usage commits are timed per group commit (billing's hook), not per request: one observation
   // per batch, and the figure an operator needs (how long the store takes to commit, and how
   // many events share a commit under the current load).
-  const storeDuration = new Histogram({ name: 'switchyard_store_operation_duration_seconds', help: 'Store writes on the request path (usage_commit: one group commit of usage events and their ledger postings).', labelNames: ['operation'], buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers });
+  const storeDuration = new Histogram({
+    name: 'switchyard_store_operation_duration_seconds',
+    help: 'Store writes on the request path (usage_commit: one group commit of usage events and their ledger postings).',
+    labelNames: ['operation'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers,
+  });
   const commitDuration = storeDuration.labels({ operation: 'usage_commit' });
-  const commitEvents = new Histogram({ name: 'switchyard_usage_commit_events', help: 'Usage events per group commit (grows with load as concurrent requests share a commit).', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048], registers });
+  const commitEvents = new Histogram({
+    name: 'switchyard_usage_commit_events',
+    help: 'Usage events per group commit (grows with load as concurrent requests share a commit).',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
+    registers,
+  });
 
-  const webhookAttempts = new Counter({ name: 'switchyard_webhook_attempts_total', help: 'Webhook delivery attempts by how they ended: delivered, retry (will try again), failed (gave up), interrupted (shutdown).', labelNames: ['outcome'], registers });
+  const webhookAttempts = new Counter({
+    name: 'switchyard_webhook_attempts_total',
+    help: 'Webhook delivery attempts by how they ended: delivered, retry (will try again), failed (gave up), interrupted (shutdown).',
+    labelNames: ['outcome'],
+    registers,
+  });
 
   const bound = new Map<string, Bound>();
-  const bind = (surface: string, model: string, deployment: string, partner: string, providerName: string, responseModel: string): Bound => {
+  const bind = (
+    surface: string,
+    model: string,
+    deployment: string,
+    partner: string,
+    providerName: string,
+    responseModel: string,
+  ): Bound => {
     const base = { surface, model, deployment, partner };
-    const genAi = { gen_ai_operation_name: 'chat', gen_ai_provider_name: providerName, gen_ai_request_model: model, gen_ai_response_model: responseModel };
+    const genAi = {
+      gen_ai_operation_name: 'chat',
+      gen_ai_provider_name: providerName,
+      gen_ai_request_model: model,
+      gen_ai_response_model: responseModel,
+    };
     return {
       requests: requests.bind({ ...base, status: 'ok' }),
       duration: duration.bind({ ...base, status: 'ok' }),
@@ -142,14 +250,35 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
         const code = event.errorCode ?? 'unknown';
         const errorClass = event.attemptLog.at(-1)?.errorClass ?? classOf(code);
         errors.inc({ ...labels, error_code: code, error_class: errorClass });
-        if (code === 'rate_limited' || code === 'budget_exceeded') rejections.inc({ surface: event.surface, reason: code });
-        if (deployment !== '') genAiDuration.bind({ gen_ai_operation_name: start.operation, gen_ai_provider_name: genAiProviderName(options.providerTypes.get(deployment)), gen_ai_request_model: model, gen_ai_response_model: event.upstreamModel ?? '', error_type: code }).observe(seconds);
+        if (code === 'rate_limited' || code === 'budget_exceeded')
+          rejections.inc({ surface: event.surface, reason: code });
+        if (deployment !== '')
+          genAiDuration
+            .bind({
+              gen_ai_operation_name: start.operation,
+              gen_ai_provider_name: genAiProviderName(options.providerTypes.get(deployment)),
+              gen_ai_request_model: model,
+              gen_ai_response_model: event.upstreamModel ?? '',
+              error_type: code,
+            })
+            .observe(seconds);
       }
       return;
     }
     const key = `${event.surface}\u0001${model}\u0001${deployment}\u0001${partner}\u0001${event.upstreamModel ?? ''}`;
     let children = bound.get(key);
-    if (!children) bound.set(key, (children = bind(event.surface, model, deployment, partner, genAiProviderName(options.providerTypes.get(deployment)), event.upstreamModel ?? '')));
+    if (!children)
+      bound.set(
+        key,
+        (children = bind(
+          event.surface,
+          model,
+          deployment,
+          partner,
+          genAiProviderName(options.providerTypes.get(deployment)),
+          event.upstreamModel ?? '',
+        )),
+      );
     children.requests.value += 1;
     children.duration.observe(seconds);
     children.genAiDuration.observe(seconds);
@@ -181,13 +310,32 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
         end(outcome: AttemptEnd) {
           const partner = start.partner ?? '';
           if (outcome.errorClass !== null) {
-            attempts.bind({ deployment: start.deployment, partner, outcome: 'error', error_class: outcome.errorClass }).value += 1;
-            attemptDuration.bind({ deployment: start.deployment, partner }).observe(outcome.ms / 1000);
+            attempts.bind({
+              deployment: start.deployment,
+              partner,
+              outcome: 'error',
+              error_class: outcome.errorClass,
+            }).value += 1;
+            attemptDuration
+              .bind({ deployment: start.deployment, partner })
+              .observe(outcome.ms / 1000);
             return;
           }
           const key = `${start.deployment}\u0001${partner}`;
           let children = attemptChildren.get(key);
-          if (!children) attemptChildren.set(key, (children = { ok: attempts.bind({ deployment: start.deployment, partner, outcome: 'ok', error_class: '' }), duration: attemptDuration.bind({ deployment: start.deployment, partner }) }));
+          if (!children)
+            attemptChildren.set(
+              key,
+              (children = {
+                ok: attempts.bind({
+                  deployment: start.deployment,
+                  partner,
+                  outcome: 'ok',
+                  error_class: '',
+                }),
+                duration: attemptDuration.bind({ deployment: start.deployment, partner }),
+              }),
+            );
           children.ok.value += 1;
           children.duration.observe(outcome.ms / 1000);
         },
@@ -198,21 +346,63 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
   return {
     registry,
     observer,
-    breakerState: new Gauge({ name: 'switchyard_breaker_state', help: 'Circuit breaker state per deployment (1 for the current state).', labelNames: ['model', 'deployment', 'partner', 'state'], registers }),
-    deploymentLatency: new Gauge({ name: 'switchyard_deployment_latency_seconds', help: "The router's latency estimate (EWMA) per deployment.", labelNames: ['model', 'deployment', 'partner', 'kind'], registers }),
-    budgetAlerts: new Counter({ name: 'switchyard_budget_alerts_total', help: 'Budget thresholds crossed.', labelNames: ['level', 'percent'], registers }),
-    budgetUse: new Gauge({ name: 'switchyard_budget_use_ratio', help: 'Share of a budget spent, as of its last alert.', labelNames: ['level', 'scope'], registers }),
-    backgroundRuns: new Gauge({ name: 'switchyard_background_runs', help: 'Stored responses (background runs) of the last 24 h by status.', labelNames: ['status'], registers }),
-    webhookDeliveries: new Gauge({ name: 'switchyard_webhook_deliveries', help: 'Webhook deliveries queued in the last 24 h by status (pending, delivered, failed, skipped).', labelNames: ['status'], registers }),
+    breakerState: new Gauge({
+      name: 'switchyard_breaker_state',
+      help: 'Circuit breaker state per deployment (1 for the current state).',
+      labelNames: ['model', 'deployment', 'partner', 'state'],
+      registers,
+    }),
+    deploymentLatency: new Gauge({
+      name: 'switchyard_deployment_latency_seconds',
+      help: "The router's latency estimate (EWMA) per deployment.",
+      labelNames: ['model', 'deployment', 'partner', 'kind'],
+      registers,
+    }),
+    budgetAlerts: new Counter({
+      name: 'switchyard_budget_alerts_total',
+      help: 'Budget thresholds crossed.',
+      labelNames: ['level', 'percent'],
+      registers,
+    }),
+    budgetUse: new Gauge({
+      name: 'switchyard_budget_use_ratio',
+      help: 'Share of a budget spent, as of its last alert.',
+      labelNames: ['level', 'scope'],
+      registers,
+    }),
+    backgroundRuns: new Gauge({
+      name: 'switchyard_background_runs',
+      help: 'Stored responses (background runs) of the last 24 h by status.',
+      labelNames: ['status'],
+      registers,
+    }),
+    webhookDeliveries: new Gauge({
+      name: 'switchyard_webhook_deliveries',
+      help: 'Webhook deliveries queued in the last 24 h by status (pending, delivered, failed, skipped).',
+      labelNames: ['status'],
+      registers,
+    }),
     webhookAttempt: (outcome) => webhookAttempts.inc({ outcome }),
-    webhookOldestPending: new Gauge({ name: 'switchyard_webhook_oldest_pending_seconds', help: 'Age of the oldest pending webhook delivery (0 when none is pending).', registers }),
+    webhookOldestPending: new Gauge({
+      name: 'switchyard_webhook_oldest_pending_seconds',
+      help: 'Age of the oldest pending webhook delivery (0 when none is pending).',
+      registers,
+    }),
     storeDuration,
     usageCommit(ms, events) {
       commitDuration.observe(ms / 1000);
       commitEvents.observe(events);
     },
-    storeLatency: new Gauge({ name: 'switchyard_store_ping_seconds', help: 'Round trip of `select 1` to the store, measured at scrape.', registers }),
-    redisLatency: new Gauge({ name: 'switchyard_redis_ping_seconds', help: 'Round trip of PING to Redis, measured at scrape (absent without Redis).', registers }),
+    storeLatency: new Gauge({
+      name: 'switchyard_store_ping_seconds',
+      help: 'Round trip of `select 1` to the store, measured at scrape.',
+      registers,
+    }),
+    redisLatency: new Gauge({
+      name: 'switchyard_redis_ping_seconds',
+      help: 'Round trip of PING to Redis, measured at scrape (absent without Redis).',
+      registers,
+    }),
   };
 }
 

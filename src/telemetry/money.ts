@@ -24,13 +24,23 @@ interface NumberPrice {
   reasoning: number;
 }
 
-const numbers = (price: ModelPrice): NumberPrice => ({ input: Number(price.input), cachedInput: Number(price.cachedInput), output: Number(price.output), reasoning: Number(price.reasoning) });
+const numbers = (price: ModelPrice): NumberPrice => ({
+  input: Number(price.input),
+  cachedInput: Number(price.cachedInput),
+  output: Number(price.output),
+  reasoning: Number(price.reasoning),
+});
 
 /** Pico-USD of an event at a price, as billing's `costPicos` (cached input and reasoning at their own rates). */
 function picos(event: UsageEvent, price: NumberPrice): number {
   const cached = Math.min(event.cachedInputTokens, event.inputTokens);
   const reasoning = Math.min(event.reasoningTokens, event.outputTokens);
-  return (event.inputTokens - cached) * price.input + cached * price.cachedInput + (event.outputTokens - reasoning) * price.output + reasoning * price.reasoning;
+  return (
+    (event.inputTokens - cached) * price.input +
+    cached * price.cachedInput +
+    (event.outputTokens - reasoning) * price.output +
+    reasoning * price.reasoning
+  );
 }
 
 /**
@@ -39,12 +49,18 @@ function picos(event: UsageEvent, price: NumberPrice): number {
  * metrics and roll-ups price the same event one after the other.
  */
 export function createPricer(catalog: Catalog): Pricer {
-  const prices: PriceBook = createPriceBook(Object.fromEntries(catalog.all().map((model) => [model.name, model.config])));
+  const prices: PriceBook = createPriceBook(
+    Object.fromEntries(catalog.all().map((model) => [model.name, model.config])),
+  );
   const revenue = new Map<ModelPrice, NumberPrice>();
   const costs = new Map<string, NumberPrice>();
   for (const model of catalog.all()) {
     for (const deployment of model.deployments) {
-      if (deployment.config.cost) costs.set(`${model.name}\u0001${deployment.provider}`, numbers(parsePrice(deployment.config.cost)));
+      if (deployment.config.cost)
+        costs.set(
+          `${model.name}\u0001${deployment.provider}`,
+          numbers(parsePrice(deployment.config.cost)),
+        );
     }
   }
   let lastEvent: UsageEvent | undefined;
@@ -53,11 +69,15 @@ export function createPricer(catalog: Catalog): Pricer {
     price(event) {
       if (event === lastEvent) return lastAmounts;
       lastEvent = event;
-      if (event.model === null || (event.inputTokens === 0 && event.outputTokens === 0)) return (lastAmounts = ZERO);
+      if (event.model === null || (event.inputTokens === 0 && event.outputTokens === 0))
+        return (lastAmounts = ZERO);
       const price = prices.at(event.model, event.createdAt);
       let revenuePrice = price && revenue.get(price);
       if (price && !revenuePrice) revenue.set(price, (revenuePrice = numbers(price)));
-      const cost = event.deployment === null ? undefined : costs.get(`${event.model}\u0001${event.deployment}`);
+      const cost =
+        event.deployment === null
+          ? undefined
+          : costs.get(`${event.model}\u0001${event.deployment}`);
       return (lastAmounts = {
         revenueUsd: revenuePrice ? picos(event, revenuePrice) / PICOS_PER_USD : 0,
         costUsd: cost ? picos(event, cost) / PICOS_PER_USD : 0,

@@ -81,7 +81,8 @@ class CombinedRequestScope implements RequestScope {
   }
 
   end(event: UsageEvent, response?: unknown): void {
-    for (let index = 0; index < this.scopes.length; index++) this.scopes[index]!.end(event, response);
+    for (let index = 0; index < this.scopes.length; index++)
+      this.scopes[index]!.end(event, response);
   }
 }
 
@@ -137,5 +138,12 @@ export interface HttpRequestScope {
 
 /** What the HTTP server tells telemetry (W3C trace context of each request, for logs and spans). */
 export interface HttpObserver {
-  requestStart(request: { method?: string | undefined; url?: string | undefined; headers: Record<string, string | string[] | undefined> }, requestId: string): HttpRequestScope | undefined;
+  requestStart(
+    request: {
+      method?: string | undefined;
+      url?: string | undefined;
+      headers: Record<string, string | string[] | undefined>;
+    },
+    requestId: string,
+  ): HttpRequestScope | undefined;
 }

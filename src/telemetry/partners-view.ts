@@ -6,7 +6,12 @@ export interface PartnerView {
   id: string;
   name: string;
   primary: boolean;
-  licence: { from: string | null; until: string | null; exclusive: boolean; models: string[] | null } | null;
+  licence: {
+    from: string | null;
+    until: string | null;
+    exclusive: boolean;
+    models: string[] | null;
+  } | null;
   revenueShare: {
     rate: string;
     cap: string | null;
@@ -30,7 +35,11 @@ const iso = (ms: number | undefined) => (ms === undefined ? null : new Date(ms).
  * partner's deployments served inside the share window (usage roll-ups) times the rate, capped.
  * The ledger's exact accruals replace this when billing is wired in.
  */
-export async function partnersView(config: Config, rollups: RollupQueries | undefined, now: number): Promise<PartnerView[]> {
+export async function partnersView(
+  config: Config,
+  rollups: RollupQueries | undefined,
+  now: number,
+): Promise<PartnerView[]> {
   const views: PartnerView[] = [];
   for (const [id, partner] of Object.entries(config.partners)) {
     const share = partner.revenueShare;
@@ -38,7 +47,8 @@ export async function partnersView(config: Config, rollups: RollupQueries | unde
     if (share) {
       const from = share.from ?? 0;
       const to = Math.min(share.until ?? now, now);
-      const top = rollups && to > from ? await rollups.top({ from, to, partner: id }, 'partner', 1) : [];
+      const top =
+        rollups && to > from ? await rollups.top({ from, to, partner: id }, 'partner', 1) : [];
       const revenueUsd = top[0]?.revenueUsd ?? 0;
       const raw = revenueUsd * Number(share.rate);
       const cap = share.cap === undefined ? undefined : Number(share.cap);
@@ -59,7 +69,14 @@ export async function partnersView(config: Config, rollups: RollupQueries | unde
       id,
       name: partner.name ?? id,
       primary: partner.primary,
-      licence: partner.license ? { from: iso(partner.license.from), until: iso(partner.license.until), exclusive: partner.license.exclusive, models: partner.license.models ?? null } : null,
+      licence: partner.license
+        ? {
+            from: iso(partner.license.from),
+            until: iso(partner.license.until),
+            exclusive: partner.license.exclusive,
+            models: partner.license.models ?? null,
+          }
+        : null,
       revenueShare,
     });
   }

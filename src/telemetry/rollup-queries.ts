@@ -1,6 +1,12 @@
 import { sql } from 'kysely';
 import type { Database } from '../store/index.js';
-import { LATENCY_BOUNDS_MS, LATENCY_COLUMNS, type RollupDimension, type TelemetryDb, telemetryDb } from './rollup-schema.js';
+import {
+  LATENCY_BOUNDS_MS,
+  LATENCY_COLUMNS,
+  type RollupDimension,
+  type TelemetryDb,
+  telemetryDb,
+} from './rollup-schema.js';
 
 /** Filters shared by the dashboard's queries ('' or undefined = any). */
 export interface UsageFilter {
@@ -75,7 +81,9 @@ export function createRollupQueries(database: Database) {
   const read = <T>(work: (reader: TelemetryDb) => Promise<T>): Promise<T> =>
     database.dialect === 'postgres'
       ? db.transaction().execute(async (trx) => {
-          await sql`select set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)`.execute(trx);
+          await sql`select set_config('jit', 'off', true), set_config('max_parallel_workers_per_gather', '0', true), set_config('enable_seqscan', 'off', true)`.execute(
+            trx,
+          );
           return work(trx);
         })
       : work(db);
@@ -88,7 +96,9 @@ export function createRollupQueries(database: Database) {
     // `bucket_minutes` out: then the key or project index is the only one that bounds the range,
     // and SQLite takes it even without planner statistics (with the term, the primary key looks
     // as good and it reads every detailed row of the range).
-    let query = reader.selectFrom('telemetry_usage_rollups').where(sql<boolean>`detail = ${sql.lit(detail)}`);
+    let query = reader
+      .selectFrom('telemetry_usage_rollups')
+      .where(sql<boolean>`detail = ${sql.lit(detail)}`);
     if (detail === 0) query = query.where('bucket_minutes', '=', BigInt(minutes));
     query = query
       .where('bucket_start', '>=', BigInt(Math.floor(filter.from / size) * size))
@@ -110,7 +120,13 @@ export function createRollupQueries(database: Database) {
 
   return {
     /** Requests, errors, tokens, money and latency percentiles per minute or hour. */
-    async series(filter: UsageFilter): Promise<{ bucketMinutes: number; points: SeriesPoint[]; latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null } }> {
+    async series(
+      filter: UsageFilter,
+    ): Promise<{
+      bucketMinutes: number;
+      points: SeriesPoint[];
+      latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };
+    }> {
       const { minutes } = levelFor(filter);
       const rows = await read((reader) =>
         base(reader, filter)
@@ -129,20 +145,51 @@ export function createRollupQueries(database: Database) {
           overall[index]! += count;
           return count;
         });
-        byBucket.set(Number(row.bucket_start), { at: Number(row.bucket_start), ...measures(row), p50Ms: percentile(histogram, 0.5), p95Ms: percentile(histogram, 0.95), p99Ms: percentile(histogram, 0.99) });
+        byBucket.set(Number(row.bucket_start), {
+          at: Number(row.bucket_start),
+          ...measures(row),
+          p50Ms: percentile(histogram, 0.5),
+          p95Ms: percentile(histogram, 0.95),
+          p99Ms: percentile(histogram, 0.99),
+        });
       }
       // Every bucket of the range, empty ones as zeros, so charts show quiet periods.
       const size = minutes * 60_000;
       const points: SeriesPoint[] = [];
       for (let at = Math.floor(filter.from / size) * size; at < filter.to; at += size) {
-        points.push(byBucket.get(at) ?? { at, requests: 0, errors: 0, inputTokens: 0, outputTokens: 0, revenueUsd: 0, costUsd: 0, p50Ms: null, p95Ms: null, p99Ms: null });
+        points.push(
+          byBucket.get(at) ?? {
+            at,
+            requests: 0,
+            errors: 0,
+            inputTokens: 0,
+            outputTokens: 0,
+            revenueUsd: 0,
+            costUsd: 0,
+            p50Ms: null,
+            p95Ms: null,
+            p99Ms: null,
+          },
+        );
       }
-      return { bucketMinutes: minutes, points, latency: { p50Ms: percentile(overall, 0.5), p95Ms: percentile(overall, 0.95), p99Ms: percentile(overall, 0.99) } };
+      return {
+        bucketMinutes: minutes,
+        points,
+        latency: {
+          p50Ms: percentile(overall, 0.5),
+          p95Ms: percentile(overall, 0.95),
+          p99Ms: percentile(overall, 0.99),
+        },
+      };
     },
 
     /** Totals grouped by one dimension, largest first. */
     async top(filter: UsageFilter, dimension: RollupDimension, limit = 10): Promise<GroupTotals[]> {
-      const grouped = async (piece: UsageFilter, level?: { detail: 0 | 1; minutes: 1 | 60 | 1440 }, cap?: number) => {
+      const grouped = async (
+        piece: UsageFilter,
+        level?: { detail: 0 | 1; minutes: 1 | 60 | 1440 },
+        cap?: number,
+      ) => {
         const rows = await read((reader) => {
           const query = base(reader, piece, level)
             .query.select(sql.ref(dimension).as('key'))
@@ -151,14 +198,18 @@ export function createRollupQueries(database: Database) {
             .orderBy(sql`sum(requests)`, 'desc');
           return (cap === undefined ? query : query.limit(cap)).execute();
         });
-        return rows.map((row) => ({ key: String((row as { key: unknown }).key ?? ''), ...measures(row) }));
+        return rows.map((row) => ({
+          key: String((row as { key: unknown }).key ?? ''),
+          ...measures(row),
+        }));
       };
       const level = levelFor(filter);
-      const firstDay = Math.ceil(Math.floor(filter.from / HOUR) * HOUR / DAY) * DAY;
+      const firstDay = Math.ceil((Math.floor(filter.from / HOUR) * HOUR) / DAY) * DAY;
       const lastDay = Math.floor(filter.to / DAY) * DAY;
       // A range of hour rows that spans whole days reads those days from day rows (24 times fewer)
       // and only its ragged ends from hour rows: the same sums, a third of the rows for 7 days.
-      if (level.detail === 1 || level.minutes !== 60 || lastDay <= firstDay) return grouped(filter, level, limit);
+      if (level.detail === 1 || level.minutes !== 60 || lastDay <= firstDay)
+        return grouped(filter, level, limit);
       const pieces = await Promise.all([
         filter.from < firstDay ? grouped({ ...filter, to: firstDay }, level) : [],
         grouped({ ...filter, from: firstDay, to: lastDay }, { detail: 0, minutes: 1440 }),
@@ -168,7 +219,16 @@ export function createRollupQueries(database: Database) {
       for (const row of pieces.flat()) {
         const seen = merged.get(row.key);
         if (!seen) merged.set(row.key, { ...row });
-        else for (const measure of ['requests', 'errors', 'inputTokens', 'outputTokens', 'revenueUsd', 'costUsd'] as const) seen[measure] += row[measure];
+        else
+          for (const measure of [
+            'requests',
+            'errors',
+            'inputTokens',
+            'outputTokens',
+            'revenueUsd',
+            'costUsd',
+          ] as const)
+            seen[measure] += row[measure];
       }
       return [...merged.values()].sort((a, b) => b.requests - a.requests).slice(0, limit);
     },
@@ -195,7 +255,10 @@ export function createRollupQueries(database: Database) {
             .as('recent');
           return reader.selectFrom(recent).select(column).distinct().limit(500).execute();
         });
-        out[field] = rows.map((row) => String((row as Record<string, unknown>)[column])).filter((value) => value !== '' && value !== '*').sort();
+        out[field] = rows
+          .map((row) => String((row as Record<string, unknown>)[column]))
+          .filter((value) => value !== '' && value !== '*')
+          .sort();
       }
       return out;
     },
@@ -204,7 +267,14 @@ export function createRollupQueries(database: Database) {
 
 export type RollupQueries = ReturnType<typeof createRollupQueries>;
 
-function measures(row: { requests: unknown; errors: unknown; input_tokens: unknown; output_tokens: unknown; revenue_micros: unknown; cost_micros: unknown }) {
+function measures(row: {
+  requests: unknown;
+  errors: unknown;
+  input_tokens: unknown;
+  output_tokens: unknown;
+  revenue_micros: unknown;
+  cost_micros: unknown;
+}) {
   return {
     requests: Number(row.requests ?? 0),
     errors: Number(row.errors ?? 0),

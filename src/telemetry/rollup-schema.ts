@@ -10,15 +10,40 @@ import type { Database, Int64, Schema } from '../store/index.js';
 /** Upper bounds (ms) of the latency histogram kept per roll-up row; the last bucket is open. */
 export const LATENCY_BOUNDS_MS = [50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000] as const;
 /** Histogram columns `lat_0` … `lat_9`. */
-export const LATENCY_COLUMNS = Array.from({ length: LATENCY_BOUNDS_MS.length + 1 }, (_, index) => `lat_${index}` as const);
+export const LATENCY_COLUMNS = Array.from(
+  { length: LATENCY_BOUNDS_MS.length + 1 },
+  (_, index) => `lat_${index}` as const,
+);
 export type LatencyColumn = (typeof LATENCY_COLUMNS)[number];
 
 /** Dimensions of a roll-up row ('' stands for none, so the primary key works on both dialects). */
-export const ROLLUP_DIMENSIONS = ['tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner', 'surface', 'status'] as const;
+export const ROLLUP_DIMENSIONS = [
+  'tenant_id',
+  'project_id',
+  'key_id',
+  'model',
+  'deployment',
+  'partner',
+  'surface',
+  'status',
+] as const;
 export type RollupDimension = (typeof ROLLUP_DIMENSIONS)[number];
 
 /** Additive measures of a roll-up row. */
-export const ROLLUP_MEASURES = ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'latency_ms_sum', 'ttft_ms_sum', 'ttft_count', 'revenue_micros', 'cost_micros', ...LATENCY_COLUMNS] as const;
+export const ROLLUP_MEASURES = [
+  'requests',
+  'errors',
+  'input_tokens',
+  'cached_input_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'latency_ms_sum',
+  'ttft_ms_sum',
+  'ttft_count',
+  'revenue_micros',
+  'cost_micros',
+  ...LATENCY_COLUMNS,
+] as const;
 export type RollupMeasure = (typeof ROLLUP_MEASURES)[number];
 
 /**
@@ -28,7 +53,12 @@ export type RollupMeasure = (typeof ROLLUP_MEASURES)[number];
  * project and key filters through their own indexes. The row count grows with time and distinct
  * dimensions, never with traffic.
  */
-export type UsageRollupsTable = { detail: Int64; bucket_minutes: Int64; bucket_start: Int64 } & Record<RollupDimension, string> & Record<RollupMeasure, Int64>;
+export type UsageRollupsTable = {
+  detail: Int64;
+  bucket_minutes: Int64;
+  bucket_start: Int64;
+} & Record<RollupDimension, string> &
+  Record<RollupMeasure, Int64>;
 
 /** `telemetry_bodies`: redacted request and response bodies, when `telemetry.bodies.enabled`. */
 export interface BodiesTable {

@@ -2,7 +2,13 @@ import { sql } from 'kysely';
 import type { Database, UsageEvent } from '../store/index.js';
 import type { Pricer } from './money.js';
 import type { GatewayObserver } from './observer.js';
-import { LATENCY_BOUNDS_MS, ROLLUP_DIMENSIONS, ROLLUP_MEASURES, type RollupMeasure, telemetryDb } from './rollup-schema.js';
+import {
+  LATENCY_BOUNDS_MS,
+  ROLLUP_DIMENSIONS,
+  ROLLUP_MEASURES,
+  type RollupMeasure,
+  telemetryDb,
+} from './rollup-schema.js';
 
 /**
  * Usage roll-ups: every finished request is added, in memory, to its minute and its hour row;
@@ -68,7 +74,12 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
   // Rows of the current buckets by dimension key (one slot per level), so an event usually lands
   // in its rows without building the full row keys.
   let hot = new Map<string, Array<Pending | undefined>>();
-  const rowFor = (dimensionKey: string, dimensions: string[], levelIndex: number, createdAt: number): Pending => {
+  const rowFor = (
+    dimensionKey: string,
+    dimensions: string[],
+    levelIndex: number,
+    createdAt: number,
+  ): Pending => {
     const level = LEVELS[levelIndex]!;
     const size = level.minutes * 60_000;
     const bucketStart = createdAt - (createdAt % size);
@@ -78,7 +89,17 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
     if (cached && cached.bucketStart === bucketStart) return cached;
     const key = `${levelIndex}\u0001${bucketStart}\u0001${dimensionKey}`;
     let row = pending.get(key);
-    if (!row) pending.set(key, (row = { dimensions, detail: level.detail, bucketMinutes: level.minutes, bucketStart, sums: zeroSums() }));
+    if (!row)
+      pending.set(
+        key,
+        (row = {
+          dimensions,
+          detail: level.detail,
+          bucketMinutes: level.minutes,
+          bucketStart,
+          sums: zeroSums(),
+        }),
+      );
     slots[levelIndex] = row;
     return row;
   };
@@ -103,8 +124,36 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
       const level = LEVELS[levelIndex]!;
       if (level.minutes === 1 && event.createdAt < minuteCutoff) continue; // a backfill of old events: minute rows would be pruned at once
       const row = level.detail
-        ? rowFor(detailedKey, (detailed ??= [event.tenantId, event.projectId, keyId, model, deployment, partner, event.surface, event.status]), levelIndex, event.createdAt)
-        : rowFor(coarseKey, (coarse ??= [event.tenantId, ANY, ANY, model, deployment, partner, event.surface, event.status]), levelIndex, event.createdAt);
+        ? rowFor(
+            detailedKey,
+            (detailed ??= [
+              event.tenantId,
+              event.projectId,
+              keyId,
+              model,
+              deployment,
+              partner,
+              event.surface,
+              event.status,
+            ]),
+            levelIndex,
+            event.createdAt,
+          )
+        : rowFor(
+            coarseKey,
+            (coarse ??= [
+              event.tenantId,
+              ANY,
+              ANY,
+              model,
+              deployment,
+              partner,
+              event.surface,
+              event.status,
+            ]),
+            levelIndex,
+            event.createdAt,
+          );
       const sums = row.sums;
       sums.requests += 1;
       if (event.status === 'error') sums.errors += 1;
@@ -125,20 +174,35 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
 
   const write = async (rows: Pending[]) => {
     if (rows.length === 0) return;
-    const addColumns = Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, sql`telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`]));
+    const addColumns = Object.fromEntries(
+      ROLLUP_MEASURES.map((measure) => [
+        measure,
+        sql`telemetry_usage_rollups.${sql.ref(measure)} + excluded.${sql.ref(measure)}`,
+      ]),
+    );
     await db.transaction().execute(async (trx) => {
       // Multi-row upserts: 400 rows × 32 columns stays under SQLite's and Postgres' bind limits.
       for (let start = 0; start < rows.length; start += 400) {
         const values = rows.slice(start, start + 400).map((row) => {
-          const value: Record<string, number | string> = { detail: row.detail, bucket_minutes: row.bucketMinutes, bucket_start: row.bucketStart };
-          ROLLUP_DIMENSIONS.forEach((dimension, index) => (value[dimension] = row.dimensions[index] ?? ''));
+          const value: Record<string, number | string> = {
+            detail: row.detail,
+            bucket_minutes: row.bucketMinutes,
+            bucket_start: row.bucketStart,
+          };
+          ROLLUP_DIMENSIONS.forEach(
+            (dimension, index) => (value[dimension] = row.dimensions[index] ?? ''),
+          );
           for (const measure of ROLLUP_MEASURES) value[measure] = row.sums[measure] ?? 0;
           return value;
         });
         await trx
           .insertInto('telemetry_usage_rollups')
           .values(values as never)
-          .onConflict((conflict) => conflict.columns(['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS]).doUpdateSet(addColumns as never))
+          .onConflict((conflict) =>
+            conflict
+              .columns(['detail', 'bucket_minutes', 'bucket_start', ...ROLLUP_DIMENSIONS])
+              .doUpdateSet(addColumns as never),
+          )
           .execute();
       }
     });
@@ -154,7 +218,12 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
         const now = options.clock();
         if (now - lastPrune > 3_600_000) {
           lastPrune = now;
-          await db.deleteFrom('telemetry_usage_rollups').where('detail', '=', 0n).where('bucket_minutes', '=', 1n).where('bucket_start', '<', BigInt(Math.trunc(now - MINUTE_RETENTION_MS))).execute();
+          await db
+            .deleteFrom('telemetry_usage_rollups')
+            .where('detail', '=', 0n)
+            .where('bucket_minutes', '=', 1n)
+            .where('bucket_start', '<', BigInt(Math.trunc(now - MINUTE_RETENTION_MS)))
+            .execute();
         }
       } catch (error) {
         options.onError?.(error);
@@ -165,7 +234,11 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
 
   return {
     observer: {
-      requestStart: (start) => ({ headers: undefined, firstToken() {}, end: (event) => void (start.internal || add(event)) }),
+      requestStart: (start) => ({
+        headers: undefined,
+        firstToken() {},
+        end: (event) => void (start.internal || add(event)),
+      }),
       attemptStart: () => NOOP_ATTEMPT,
     },
     add,
@@ -185,7 +258,8 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
 
 /** Index of the latency histogram bucket for `ms`. */
 export function latencyBucket(ms: number): number {
-  for (let index = 0; index < LATENCY_BOUNDS_MS.length; index++) if (ms <= LATENCY_BOUNDS_MS[index]!) return index;
+  for (let index = 0; index < LATENCY_BOUNDS_MS.length; index++)
+    if (ms <= LATENCY_BOUNDS_MS[index]!) return index;
   return LATENCY_BOUNDS_MS.length;
 }
 

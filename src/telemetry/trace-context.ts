@@ -28,7 +28,13 @@ export function parseTraceParent(header: string | string[] | undefined): TracePa
   if (value === undefined || value.length < 55) return undefined;
   const match = TRACEPARENT.exec(value.trim().toLowerCase());
   if (!match) return undefined;
-  const [, version, traceId, spanId, flags] = match as unknown as [string, string, string, string, string];
+  const [, version, traceId, spanId, flags] = match as unknown as [
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
   if (version === 'ff' || (version === '00' && value.trim().length !== 55)) return undefined;
   if (traceId === INVALID_TRACE || spanId === INVALID_SPAN) return undefined;
   return { traceId, spanId, flags: Number.parseInt(flags, 16) };

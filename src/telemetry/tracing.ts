@@ -1,11 +1,32 @@
-import { type Context, ROOT_CONTEXT, type Span, SpanKind, SpanStatusCode, type Tracer, createTraceState, trace } from '@opentelemetry/api';
+import {
+  type Context,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type Tracer,
+  createTraceState,
+  trace,
+} from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BasicTracerProvider, BatchSpanProcessor, ParentBasedSampler, SimpleSpanProcessor, type SpanExporter, TraceIdRatioBasedSampler } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config/index.js';
 import { genAiProviderName } from './gen-ai.js';
 import type { AttemptScope, GatewayObserver, HttpObserver, RequestScope } from './observer.js';
-import { formatTraceParent, newTraceParent, parseTraceParent, type TraceParent } from './trace-context.js';
+import {
+  formatTraceParent,
+  newTraceParent,
+  parseTraceParent,
+  type TraceParent,
+} from './trace-context.js';
 
 /**
  * Traces: a SERVER span per HTTP request (parent: the client's `traceparent`), a `chat {model}`
@@ -54,7 +75,15 @@ export function createTracing(options: TracingOptions): Tracing {
     if (tracestate) headers['tracestate'] = tracestate;
     requests.set(requestId, { parent, tracestate, headers });
   };
-  const exporter = options.exporter ?? (options.config.otlpEndpoint ? new OTLPTraceExporter({ url: options.config.otlpEndpoint, headers: options.config.otlpHeaders ?? {}, timeoutMillis: 10_000 }) : undefined);
+  const exporter =
+    options.exporter ??
+    (options.config.otlpEndpoint
+      ? new OTLPTraceExporter({
+          url: options.config.otlpEndpoint,
+          headers: options.config.otlpHeaders ?? {},
+          timeoutMillis: 10_000,
+        })
+      : undefined);
 
   if (!exporter) {
     return {
@@ -79,16 +108,39 @@ export function createTracing(options: TracingOptions): Tracing {
   }
 
   const provider = new BasicTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.config.serviceName, 'service.version': options.version ?? '0.1.0' }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(options.config.sampleRatio) }),
-    spanProcessors: [options.exporter ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter, { maxQueueSize: 4096, scheduledDelayMillis: 2000 })],
+    resource: resourceFromAttributes({
+      'service.name': options.config.serviceName,
+      'service.version': options.version ?? '0.1.0',
+    }),
+    sampler: new ParentBasedSampler({
+      root: new TraceIdRatioBasedSampler(options.config.sampleRatio),
+    }),
+    spanProcessors: [
+      options.exporter
+        ? new SimpleSpanProcessor(exporter)
+        : new BatchSpanProcessor(exporter, { maxQueueSize: 4096, scheduledDelayMillis: 2000 }),
+    ],
   });
   const tracer: Tracer = provider.getTracer('switchyard');
   const contextOf = (parent: TraceParent | undefined, tracestate: string | undefined): Context =>
-    parent ? trace.setSpanContext(ROOT_CONTEXT, { traceId: parent.traceId, spanId: parent.spanId, traceFlags: parent.flags, isRemote: true, ...(tracestate ? { traceState: createTraceState(tracestate) } : {}) }) : ROOT_CONTEXT;
+    parent
+      ? trace.setSpanContext(ROOT_CONTEXT, {
+          traceId: parent.traceId,
+          spanId: parent.spanId,
+          traceFlags: parent.flags,
+          isRemote: true,
+          ...(tracestate ? { traceState: createTraceState(tracestate) } : {}),
+        })
+      : ROOT_CONTEXT;
   const headersOf = (span: Span, tracestate: string | undefined): Record<string, string> => {
     const context = span.spanContext();
-    const headers: Record<string, string> = { traceparent: formatTraceParent({ traceId: context.traceId, spanId: context.spanId, flags: context.traceFlags }) };
+    const headers: Record<string, string> = {
+      traceparent: formatTraceParent({
+        traceId: context.traceId,
+        spanId: context.spanId,
+        flags: context.traceFlags,
+      }),
+    };
     if (tracestate) headers['tracestate'] = tracestate;
     return headers;
   };
@@ -98,9 +150,24 @@ export function createTracing(options: TracingOptions): Tracing {
       const client = parseTraceParent(request.headers['traceparent']);
       const tracestate = client ? header(request.headers['tracestate']) : undefined;
       const path = routeOf(request.url);
-      const span = tracer.startSpan(`${request.method ?? 'GET'} ${path}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': request.method ?? 'GET', 'url.path': path, 'switchyard.request_id': requestId } }, contextOf(client, tracestate));
+      const span = tracer.startSpan(
+        `${request.method ?? 'GET'} ${path}`,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            'http.request.method': request.method ?? 'GET',
+            'url.path': path,
+            'switchyard.request_id': requestId,
+          },
+        },
+        contextOf(client, tracestate),
+      );
       const context = span.spanContext();
-      remember(requestId, { traceId: context.traceId, spanId: context.spanId, flags: context.traceFlags }, tracestate);
+      remember(
+        requestId,
+        { traceId: context.traceId, spanId: context.spanId, flags: context.traceFlags },
+        tracestate,
+      );
       return {
         traceId: context.traceId,
         end(status) {
@@ -117,10 +184,20 @@ export function createTracing(options: TracingOptions): Tracing {
     requestStart(start): RequestScope {
       const entry = requests.get(start.requestId);
       const model = start.model ?? '';
-      const span = tracer.startSpan(`${start.operation} ${model}`.trim(), {
-        kind: SpanKind.INTERNAL,
-        attributes: { 'gen_ai.operation.name': start.operation, 'gen_ai.request.model': model, 'switchyard.request_id': start.requestId, 'switchyard.surface': start.surface, 'switchyard.stream': start.stream },
-      }, contextOf(entry?.parent, entry?.tracestate));
+      const span = tracer.startSpan(
+        `${start.operation} ${model}`.trim(),
+        {
+          kind: SpanKind.INTERNAL,
+          attributes: {
+            'gen_ai.operation.name': start.operation,
+            'gen_ai.request.model': model,
+            'switchyard.request_id': start.requestId,
+            'switchyard.surface': start.surface,
+            'switchyard.stream': start.stream,
+          },
+        },
+        contextOf(entry?.parent, entry?.tracestate),
+      );
       return {
         headers: headersOf(span, entry?.tracestate),
         firstToken(ms) {
@@ -129,7 +206,9 @@ export function createTracing(options: TracingOptions): Tracing {
         end(event) {
           span.setAttributes({
             'gen_ai.response.model': event.upstreamModel ?? '',
-            'gen_ai.provider.name': genAiProviderName(event.deployment === null ? undefined : options.providerTypes.get(event.deployment)),
+            'gen_ai.provider.name': genAiProviderName(
+              event.deployment === null ? undefined : options.providerTypes.get(event.deployment),
+            ),
             'gen_ai.usage.input_tokens': event.inputTokens,
             'gen_ai.usage.output_tokens': event.outputTokens,
             'switchyard.model': event.model ?? '',
@@ -140,7 +219,8 @@ export function createTracing(options: TracingOptions): Tracing {
             'switchyard.status': event.status,
             'http.response.status_code': event.httpStatus,
           });
-          if (event.cachedInputTokens > 0) span.setAttribute('gen_ai.usage.cache_read.input_tokens', event.cachedInputTokens);
+          if (event.cachedInputTokens > 0)
+            span.setAttribute('gen_ai.usage.cache_read.input_tokens', event.cachedInputTokens);
           if (event.status === 'error') {
             span.setAttribute('error.type', event.errorCode ?? 'error');
             span.setStatus({ code: SpanStatusCode.ERROR, message: event.errorCode ?? undefined });
@@ -152,20 +232,25 @@ export function createTracing(options: TracingOptions): Tracing {
     attemptStart(start) {
       const parent = parseTraceParent(start.propagateHeaders?.['traceparent']);
       const tracestate = start.propagateHeaders?.['tracestate'];
-      const span = tracer.startSpan(`${start.operation} ${start.upstreamModel}`, {
-        kind: SpanKind.CLIENT,
-        attributes: {
-          'gen_ai.operation.name': start.operation,
-          'gen_ai.provider.name': genAiProviderName(start.providerType),
-          'gen_ai.request.model': start.upstreamModel,
-          'switchyard.deployment': start.deployment,
-          'switchyard.partner': start.partner ?? '',
+      const span = tracer.startSpan(
+        `${start.operation} ${start.upstreamModel}`,
+        {
+          kind: SpanKind.CLIENT,
+          attributes: {
+            'gen_ai.operation.name': start.operation,
+            'gen_ai.provider.name': genAiProviderName(start.providerType),
+            'gen_ai.request.model': start.upstreamModel,
+            'switchyard.deployment': start.deployment,
+            'switchyard.partner': start.partner ?? '',
+          },
         },
-      }, contextOf(parent, tracestate));
+        contextOf(parent, tracestate),
+      );
       return {
         headers: headersOf(span, tracestate),
         end(outcome) {
-          if (outcome.status !== null) span.setAttribute('http.response.status_code', outcome.status);
+          if (outcome.status !== null)
+            span.setAttribute('http.response.status_code', outcome.status);
           if (outcome.errorClass !== null) {
             span.setAttribute('error.type', outcome.code ?? outcome.errorClass);
             span.setStatus({ code: SpanStatusCode.ERROR, message: outcome.errorClass });
@@ -193,5 +278,7 @@ function header(value: string | string[] | undefined): string | undefined {
 /** The path with id-like segments replaced, for a span name of bounded cardinality. */
 function routeOf(url: string | undefined): string {
   const path = (url ?? '/').split('?', 1)[0] ?? '/';
-  return path.replace(/\/[^/]*\d[^/]*(?=\/|$)/g, (segment) => (segment.length > 9 ? '/{id}' : segment));
+  return path.replace(/\/[^/]*\d[^/]*(?=\/|$)/g, (segment) =>
+    segment.length > 9 ? '/{id}' : segment,
+  );
 }

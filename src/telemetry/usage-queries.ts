@@ -24,7 +24,25 @@ export interface UsageRow {
 }
 
 /** Columns of the CSV export, in order. */
-export const CSV_COLUMNS: Array<keyof UsageRow> = ['requestId', 'createdAt', 'tenantId', 'projectId', 'keyId', 'surface', 'model', 'deployment', 'partner', 'status', 'httpStatus', 'errorCode', 'inputTokens', 'outputTokens', 'latencyMs', 'ttfbMs', 'attempts'];
+export const CSV_COLUMNS: Array<keyof UsageRow> = [
+  'requestId',
+  'createdAt',
+  'tenantId',
+  'projectId',
+  'keyId',
+  'surface',
+  'model',
+  'deployment',
+  'partner',
+  'status',
+  'httpStatus',
+  'errorCode',
+  'inputTokens',
+  'outputTokens',
+  'latencyMs',
+  'ttfbMs',
+  'attempts',
+];
 
 /**
  * Pages of `usage_events` newest first, filtered by time range (the `created_at` index bounds
@@ -33,10 +51,31 @@ export const CSV_COLUMNS: Array<keyof UsageRow> = ['requestId', 'createdAt', 'te
 export function createUsageQueries(database: Database) {
   const { db } = database;
 
-  async function page(filter: UsageFilter, options: { limit: number; before?: { createdAt: number; requestId: string } | undefined }): Promise<UsageRow[]> {
+  async function page(
+    filter: UsageFilter,
+    options: { limit: number; before?: { createdAt: number; requestId: string } | undefined },
+  ): Promise<UsageRow[]> {
     let query = db
       .selectFrom('usage_events')
-      .select(['request_id', 'created_at', 'tenant_id', 'project_id', 'key_id', 'surface', 'model', 'deployment', 'partner', 'status', 'http_status', 'error_code', 'input_tokens', 'output_tokens', 'latency_ms', 'ttfb_ms', 'attempts'])
+      .select([
+        'request_id',
+        'created_at',
+        'tenant_id',
+        'project_id',
+        'key_id',
+        'surface',
+        'model',
+        'deployment',
+        'partner',
+        'status',
+        'http_status',
+        'error_code',
+        'input_tokens',
+        'output_tokens',
+        'latency_ms',
+        'ttfb_ms',
+        'attempts',
+      ])
       .where('created_at', '>=', BigInt(Math.trunc(filter.from)))
       .where('created_at', '<', BigInt(Math.trunc(filter.to)));
     if (filter.tenantId) query = query.where('tenant_id', '=', filter.tenantId);
@@ -48,9 +87,18 @@ export function createUsageQueries(database: Database) {
     const before = options.before;
     if (before) {
       const at = BigInt(before.createdAt);
-      query = query.where((eb) => eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('request_id', '<', before.requestId)])]));
+      query = query.where((eb) =>
+        eb.or([
+          eb('created_at', '<', at),
+          eb.and([eb('created_at', '=', at), eb('request_id', '<', before.requestId)]),
+        ]),
+      );
     }
-    const rows = await query.orderBy('created_at', 'desc').orderBy('request_id', 'desc').limit(options.limit).execute();
+    const rows = await query
+      .orderBy('created_at', 'desc')
+      .orderBy('request_id', 'desc')
+      .limit(options.limit)
+      .execute();
     return rows.map((row) => ({
       requestId: row.request_id,
       createdAt: Number(row.created_at),
@@ -81,7 +129,13 @@ export function createUsageQueries(database: Database) {
       for (;;) {
         const rows = await page(filter, { limit: 5000, before });
         if (rows.length === 0) return;
-        yield rows.map((row) => CSV_COLUMNS.map((column) => csvCell(column === 'createdAt' ? new Date(row.createdAt).toISOString() : row[column])).join(',')).join('\n') + '\n';
+        yield rows
+          .map((row) =>
+            CSV_COLUMNS.map((column) =>
+              csvCell(column === 'createdAt' ? new Date(row.createdAt).toISOString() : row[column]),
+            ).join(','),
+          )
+          .join('\n') + '\n';
         const last = rows[rows.length - 1]!;
         before = { createdAt: last.createdAt, requestId: last.requestId };
         if (rows.length < 5000) return;

@@ -29,14 +29,17 @@ const codec = new EventStreamCodec(toUtf8, fromUtf8);
  * `:error-code`), `data` (the UTF-8 payload; for `error` frames `:error-message` when the
  * payload is empty) and every header as a string.
  */
-export async function* decodeEventStream(body: AsyncIterable<Uint8Array>): AsyncGenerator<UpstreamFrame> {
+export async function* decodeEventStream(
+  body: AsyncIterable<Uint8Array>,
+): AsyncGenerator<UpstreamFrame> {
   let buffer: Uint8Array = new Uint8Array(0);
   for await (const piece of body) {
     buffer = buffer.length === 0 ? piece : concat(buffer, piece);
     let offset = 0;
     while (buffer.length - offset >= 4) {
       const total = readUint32(buffer, offset);
-      if (total < FRAME_OVERHEAD || total > MAX_FRAME_BYTES) throw badFrame(`impossible frame length ${total}`);
+      if (total < FRAME_OVERHEAD || total > MAX_FRAME_BYTES)
+        throw badFrame(`impossible frame length ${total}`);
       if (buffer.length - offset < total) break;
       yield toFrame(buffer.subarray(offset, offset + total));
       offset += total;
@@ -44,7 +47,8 @@ export async function* decodeEventStream(body: AsyncIterable<Uint8Array>): Async
     // Copy the remainder so a consumed chunk is not kept alive by a small tail.
     buffer = offset === 0 ? buffer : buffer.slice(offset);
   }
-  if (buffer.length > 0) throw badFrame(`stream ended inside a frame (${buffer.length} bytes left)`);
+  if (buffer.length > 0)
+    throw badFrame(`stream ended inside a frame (${buffer.length} bytes left)`);
 }
 
 /** Decodes one complete message (CRCs checked) into a frame. */
@@ -62,9 +66,14 @@ function toFrame(bytes: Uint8Array): UpstreamFrame {
   const messageType = headers[':message-type'];
   const type = messageType === 'exception' || messageType === 'error' ? messageType : 'event';
   const event =
-    type === 'exception' ? headers[':exception-type'] : type === 'error' ? headers[':error-code'] : headers[':event-type'];
+    type === 'exception'
+      ? headers[':exception-type']
+      : type === 'error'
+        ? headers[':error-code']
+        : headers[':event-type'];
   let data = toUtf8(message.body);
-  if (type === 'error' && data === '') data = JSON.stringify({ message: headers[':error-message'] ?? 'Unknown error' });
+  if (type === 'error' && data === '')
+    data = JSON.stringify({ message: headers[':error-message'] ?? 'Unknown error' });
   return { event, data, messageType: type, headers };
 }
 
@@ -90,7 +99,11 @@ export function encodeEventFrame(eventType: string, payload: object): Uint8Array
  * union member name in lower camel case (`throttlingException`); the payload is
  * `{"message": ...}` plus any `extra` members (`originalStatusCode` for modelStreamErrorException).
  */
-export function encodeExceptionFrame(exceptionType: string, message: string, extra: Record<string, unknown> = {}): Uint8Array {
+export function encodeExceptionFrame(
+  exceptionType: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+): Uint8Array {
   return encode(
     {
       ':exception-type': { type: 'string', value: exceptionType },

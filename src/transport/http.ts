@@ -101,7 +101,8 @@ export function createTransport(options: TransportOptions = {}): Transport {
       }
     },
     async close() {
-      if (!options.dispatcher) await Promise.all([dispatcher.close(), ...[...pools.values()].map((pool) => pool.close())]);
+      if (!options.dispatcher)
+        await Promise.all([dispatcher.close(), ...[...pools.values()].map((pool) => pool.close())]);
     },
   };
 }
@@ -114,10 +115,26 @@ export function connectionError(error: unknown, url: string, signal?: AbortSigna
   if (signal?.aborted) {
     const reason = signal.reason;
     if (reason instanceof GatewayError) return reason;
-    return new GatewayError('Request aborted', { code: 'upstream_timeout', status: 499, errorClass: 'timeout', retryable: false, failover: false, cause: error });
+    return new GatewayError('Request aborted', {
+      code: 'upstream_timeout',
+      status: 499,
+      errorClass: 'timeout',
+      retryable: false,
+      failover: false,
+      cause: error,
+    });
   }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return new GatewayError(`Upstream ${origin} timed out`, { code: 'upstream_timeout', status: 504, errorClass: 'timeout', cause: error });
+  if (
+    code === 'UND_ERR_HEADERS_TIMEOUT' ||
+    code === 'UND_ERR_BODY_TIMEOUT' ||
+    code === 'UND_ERR_CONNECT_TIMEOUT'
+  ) {
+    return new GatewayError(`Upstream ${origin} timed out`, {
+      code: 'upstream_timeout',
+      status: 504,
+      errorClass: 'timeout',
+      cause: error,
+    });
   }
   return new GatewayError(`Upstream ${origin} unreachable (${code || (error as Error).message})`, {
     code: 'upstream_unreachable',

@@ -47,12 +47,17 @@ const ALGORITHM = 'AWS4-HMAC-SHA256';
  * encodeModelId('anthropic.claude-3-haiku-20240307-v1:0') // 'anthropic.claude-3-haiku-20240307-v1%3A0'
  */
 export function encodeModelId(modelId: string): string {
-  return encodeURIComponent(modelId).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(modelId).replace(
+    /[!'()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /** Hex SHA-256 of a body (node:crypto; much faster than the pure-JS hash for large bodies). */
 export function sha256Hex(body: string | Uint8Array | undefined): string {
-  return createHash('sha256').update(body ?? '').digest('hex');
+  return createHash('sha256')
+    .update(body ?? '')
+    .digest('hex');
 }
 
 /**
@@ -67,9 +72,13 @@ export function sha256Hex(body: string | Uint8Array | undefined): string {
  *   { region: 'us-east-1', credentials: { accessKeyId: 'AKID', secretAccessKey: 'secret' } },
  * );
  */
-export async function signRequest(upstream: UpstreamRequest, options: SignOptions): Promise<UpstreamRequest> {
+export async function signRequest(
+  upstream: UpstreamRequest,
+  options: SignOptions,
+): Promise<UpstreamRequest> {
   const url = new URL(upstream.url);
-  const credentials = typeof options.credentials === 'function' ? await options.credentials() : options.credentials;
+  const credentials =
+    typeof options.credentials === 'function' ? await options.credentials() : options.credentials;
   const signer = new SignatureV4({
     credentials,
     region: options.region,
@@ -109,7 +118,13 @@ export interface SignedRequest {
 }
 
 /** Why a signature was refused. */
-export type SigV4Failure = 'missing' | 'malformed' | 'unknown_key' | 'signature_mismatch' | 'expired' | 'body_hash_mismatch';
+export type SigV4Failure =
+  | 'missing'
+  | 'malformed'
+  | 'unknown_key'
+  | 'signature_mismatch'
+  | 'expired'
+  | 'body_hash_mismatch';
 
 /** The outcome of {@link verifySigV4}: expected data, not an exception. */
 export type SigV4Verification =
@@ -126,7 +141,8 @@ export interface VerifyOptions {
   maxSkewMs?: number;
 }
 
-const AUTH_PATTERN = /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})\s*$/;
+const AUTH_PATTERN =
+  /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]{64})\s*$/;
 const DATE_PATTERN = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
 
 /**
@@ -144,42 +160,79 @@ export async function verifySigV4(
   const authorization = header(request.headers, 'authorization');
   if (!authorization) return fail('missing', 'Missing Authentication Token');
   const match = AUTH_PATTERN.exec(authorization.trim());
-  if (!match) return fail('malformed', `Authorization header requires ${ALGORITHM} with Credential, SignedHeaders and Signature`);
+  if (!match)
+    return fail(
+      'malformed',
+      `Authorization header requires ${ALGORITHM} with Credential, SignedHeaders and Signature`,
+    );
   const [, credential = '', signedList = '', signature = ''] = match;
   const scope = credential.split('/');
   const [accessKeyId = '', shortDate = '', region = '', service = '', terminal = ''] = scope;
   const expectedService = options.service ?? BEDROCK_SIGNING_NAME;
-  if (scope.length !== 5 || !accessKeyId || terminal !== 'aws4_request') return fail('malformed', 'Malformed credential scope');
-  if (service !== expectedService) return fail('signature_mismatch', `Credential should be scoped to correct service: '${expectedService}'.`, accessKeyId);
+  if (scope.length !== 5 || !accessKeyId || terminal !== 'aws4_request')
+    return fail('malformed', 'Malformed credential scope');
+  if (service !== expectedService)
+    return fail(
+      'signature_mismatch',
+      `Credential should be scoped to correct service: '${expectedService}'.`,
+      accessKeyId,
+    );
   const signedHeaders = signedList.split(';');
   const amzDate = header(request.headers, 'x-amz-date');
   const dateMatch = amzDate === undefined ? null : DATE_PATTERN.exec(amzDate);
-  if (!dateMatch || !signedHeaders.includes('x-amz-date')) return fail('malformed', 'A signed x-amz-date header (YYYYMMDDTHHMMSSZ) is required', accessKeyId);
+  if (!dateMatch || !signedHeaders.includes('x-amz-date'))
+    return fail(
+      'malformed',
+      'A signed x-amz-date header (YYYYMMDDTHHMMSSZ) is required',
+      accessKeyId,
+    );
   const [, year, month, day, hour, minute, second] = dateMatch.map(Number) as number[];
   const signingDate = new Date(Date.UTC(year!, month! - 1, day!, hour!, minute!, second!));
   const now = (options.now ?? Date.now)();
   if (Math.abs(now - signingDate.getTime()) > (options.maxSkewMs ?? MAX_CLOCK_SKEW_MS)) {
-    return fail('expired', `Signature expired: ${amzDate} is now earlier or later than the allowed 15 minutes of skew.`, accessKeyId);
+    return fail(
+      'expired',
+      `Signature expired: ${amzDate} is now earlier or later than the allowed 15 minutes of skew.`,
+      accessKeyId,
+    );
   }
-  if (amzDate!.slice(0, 8) !== shortDate) return fail('signature_mismatch', 'Credential date does not match x-amz-date', accessKeyId);
+  if (amzDate!.slice(0, 8) !== shortDate)
+    return fail('signature_mismatch', 'Credential date does not match x-amz-date', accessKeyId);
   const bodyHash = sha256Hex(request.body);
   const declaredHash = header(request.headers, 'x-amz-content-sha256');
   if (declaredHash !== undefined && declaredHash !== bodyHash) {
-    return fail('body_hash_mismatch', 'The provided x-amz-content-sha256 header does not match what was computed.', accessKeyId);
+    return fail(
+      'body_hash_mismatch',
+      'The provided x-amz-content-sha256 header does not match what was computed.',
+      accessKeyId,
+    );
   }
   const secret = await secretFor(accessKeyId);
-  if (secret === undefined) return fail('unknown_key', 'The security token included in the request is invalid.', accessKeyId);
+  if (secret === undefined)
+    return fail(
+      'unknown_key',
+      'The security token included in the request is invalid.',
+      accessKeyId,
+    );
 
   const headers: Record<string, string> = {};
   for (const name of signedHeaders) {
-    const value = header(request.headers, name) ?? (name === 'host' ? header(request.headers, ':authority') : undefined);
+    const value =
+      header(request.headers, name) ??
+      (name === 'host' ? header(request.headers, ':authority') : undefined);
     if (value !== undefined) headers[name] = value;
   }
   // Hash the bytes we received, whatever the client declared (checked above).
   if (headers['x-amz-content-sha256'] !== undefined) headers['x-amz-content-sha256'] = bodyHash;
-  const sessionToken = signedHeaders.includes('x-amz-security-token') ? headers['x-amz-security-token'] : undefined;
+  const sessionToken = signedHeaders.includes('x-amz-security-token')
+    ? headers['x-amz-security-token']
+    : undefined;
   const signer = new SignatureV4({
-    credentials: { accessKeyId, secretAccessKey: secret, ...(sessionToken ? { sessionToken } : {}) },
+    credentials: {
+      accessKeyId,
+      secretAccessKey: secret,
+      ...(sessionToken ? { sessionToken } : {}),
+    },
     region,
     service,
     sha256: Sha256,
@@ -198,7 +251,8 @@ export async function verifySigV4(
     },
     { signingDate, signableHeaders: new Set(signedHeaders) },
   );
-  const expected = /Signature=([0-9a-f]{64})/.exec(recomputed.headers['authorization'] ?? '')?.[1] ?? '';
+  const expected =
+    /Signature=([0-9a-f]{64})/.exec(recomputed.headers['authorization'] ?? '')?.[1] ?? '';
   if (!safeEqual(expected, signature)) {
     return fail(
       'signature_mismatch',
@@ -222,7 +276,10 @@ function parseQuery(raw: string): Record<string, string | string[]> {
   return query;
 }
 
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+function header(
+  headers: Record<string, string | string[] | undefined>,
+  name: string,
+): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(',') : value;
 }
@@ -234,5 +291,7 @@ function safeEqual(a: string, b: string): boolean {
 }
 
 function fail(reason: SigV4Failure, message: string, accessKeyId?: string): SigV4Verification {
-  return accessKeyId === undefined ? { ok: false, reason, message } : { ok: false, reason, message, accessKeyId };
+  return accessKeyId === undefined
+    ? { ok: false, reason, message }
+    : { ok: false, reason, message, accessKeyId };
 }

@@ -5,7 +5,9 @@ import type { UpstreamFrame } from '../providers/adapter.js';
  * indexOf (no repeated split), handles CRLF, multi-line `data:` and partial UTF-8 across chunks.
  * https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  */
-export async function* decodeSse(body: AsyncIterable<Uint8Array | string>): AsyncGenerator<UpstreamFrame> {
+export async function* decodeSse(
+  body: AsyncIterable<Uint8Array | string>,
+): AsyncGenerator<UpstreamFrame> {
   const decoder = new TextDecoder();
   let buffer = '';
   for await (const piece of body) {

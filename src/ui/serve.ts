@@ -27,7 +27,8 @@ const TYPES: Record<string, string> = {
 
 /** Strict policy: scripts, styles and images from this origin only; API calls to this origin only. */
 const SECURITY_HEADERS = {
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -48,12 +49,21 @@ export function createUiRoutes(directory: string = assetsDirectory()): Route[] {
     const type = TYPES[extname(name)];
     if (!type) continue;
     const body = readFileSync(join(directory, name));
-    files.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` });
+    files.set(name, {
+      body,
+      type,
+      etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"`,
+    });
   }
   const index = files.get('index.html')!;
   // Revalidated on every load (no-cache + ETag): a new release is picked up at once, an unchanged asset costs a 304.
   const send = (context: HttpContext, file: Asset) => {
-    const headers = { ...SECURITY_HEADERS, 'content-type': file.type, 'cache-control': 'no-cache', etag: file.etag };
+    const headers = {
+      ...SECURITY_HEADERS,
+      'content-type': file.type,
+      'cache-control': 'no-cache',
+      etag: file.etag,
+    };
     if (context.request.headers['if-none-match'] === file.etag) {
       context.response.writeHead(304, headers).end();
       return;

@@ -1,22 +1,38 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BudgetBucket, type BudgetCounters, createMemoryBudgets, type SpendLoader } from '../../src/access/budgets.js';
+import {
+  type BudgetBucket,
+  type BudgetCounters,
+  createMemoryBudgets,
+  type SpendLoader,
+} from '../../src/access/budgets.js';
 import { createRedisBudgets } from '../../src/access/budgets-redis.js';
 import { redisTestUrl, uniquePrefix } from '../helpers/redis.js';
 
 /** The budget counters, in memory and in Redis: one contract. */
 
 const redisUrl = await redisTestUrl();
-if (!redisUrl) console.warn('Redis not reachable at redis://127.0.0.1:6379: Redis budget tests skipped. Start Redis or set SWITCHYARD_TEST_REDIS to run them.');
+if (!redisUrl)
+  console.warn(
+    'Redis not reachable at redis://127.0.0.1:6379: Redis budget tests skipped. Start Redis or set SWITCHYARD_TEST_REDIS to run them.',
+  );
 
-const bucket = (scope: string, limit: bigint, hard = true): BudgetBucket => ({ scope, periodStart: 0, periodEnd: Number.POSITIVE_INFINITY, limit, hard });
+const bucket = (scope: string, limit: bigint, hard = true): BudgetBucket => ({
+  scope,
+  periodStart: 0,
+  periodEnd: Number.POSITIVE_INFINITY,
+  limit,
+  hard,
+});
 
 function contract(name: string, make: (load: SpendLoader, leaseMs?: number) => BudgetCounters) {
   describe(name, () => {
     it('admits exactly what fits when a thousand reservations race', async () => {
       const counters = make(async () => 0n);
       const b = bucket('key:race', 700n);
-      const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => counters.reserve([b], `r${i}`, 7n, 1)));
+      const results = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) => counters.reserve([b], `r${i}`, 7n, 1)),
+      );
       expect(results.filter((result) => result.ok)).toHaveLength(100);
       expect(await counters.state(b)).toEqual({ spent: 0n, reserved: 700n });
     });
@@ -27,7 +43,11 @@ function contract(name: string, make: (load: SpendLoader, leaseMs?: number) => B
       const narrow = bucket('key:k', 10n);
       expect(await counters.reserve([wide, narrow], 'a', 8n, 1)).toEqual({ ok: true });
       const refused = await counters.reserve([wide, narrow], 'b', 8n, 1);
-      expect(refused).toMatchObject({ ok: false, bucket: narrow, state: { spent: 0n, reserved: 8n } });
+      expect(refused).toMatchObject({
+        ok: false,
+        bucket: narrow,
+        state: { spent: 0n, reserved: 8n },
+      });
       expect(await counters.state(wide)).toEqual({ spent: 0n, reserved: 8n });
     });
 
@@ -68,10 +88,22 @@ describe.skipIf(!redisUrl)('Redis budgets', () => {
   });
 
   let run = 0;
-  contract('contract', (load, leaseMs) => createRedisBudgets({ redis, prefix: `${prefix}${run++}:`, load, ...(leaseMs ? { leaseMs } : {}) }));
+  contract('contract', (load, leaseMs) =>
+    createRedisBudgets({
+      redis,
+      prefix: `${prefix}${run++}:`,
+      load,
+      ...(leaseMs ? { leaseMs } : {}),
+    }),
+  );
 
   it('drops reservations whose process died once their lease ends', async () => {
-    const counters = createRedisBudgets({ redis, prefix: `${prefix}lease:`, load: async () => 0n, leaseMs: 1000 });
+    const counters = createRedisBudgets({
+      redis,
+      prefix: `${prefix}lease:`,
+      load: async () => 0n,
+      leaseMs: 1000,
+    });
     const b = bucket('key:lease', 10n);
     expect((await counters.reserve([b], 'dead', 10n, 1_000)).ok).toBe(true);
     expect((await counters.reserve([b], 'next', 10n, 1_500)).ok).toBe(false);
@@ -83,7 +115,11 @@ describe.skipIf(!redisUrl)('Redis budgets', () => {
 
   it('rebuilds a bucket from the database when Redis lost it', async () => {
     let recorded = 0n;
-    const counters = createRedisBudgets({ redis, prefix: `${prefix}lost:`, load: async () => recorded });
+    const counters = createRedisBudgets({
+      redis,
+      prefix: `${prefix}lost:`,
+      load: async () => recorded,
+    });
     const b = bucket('key:lost', 100n);
     await counters.reserve([b], 'a', 40n, 1);
     recorded += 40n; // the caller writes the database first

@@ -18,12 +18,21 @@ beforeAll(async () => {
   gateway = await startGateway({
     auth: { masterKey: MASTER },
     providers: { up: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
-    models: { m: { deployments: [{ provider: 'up', model: 'x' }] }, 'gpt-4o-mini': { deployments: [{ provider: 'up', model: 'x' }] } },
+    models: {
+      m: { deployments: [{ provider: 'up', model: 'x' }] },
+      'gpt-4o-mini': { deployments: [{ provider: 'up', model: 'x' }] },
+    },
   });
   dir = mkdtempSync(join(tmpdir(), 'switchyard-import-'));
-  await call(`${gateway.url}/admin/v1/tenants`, { body: { id: 'acme', name: 'Acme' }, headers: admin });
+  await call(`${gateway.url}/admin/v1/tenants`, {
+    body: { id: 'acme', name: 'Acme' },
+    headers: admin,
+  });
   for (const id of ['web', 'api', 'quiet', 'other']) {
-    const answer = await call(`${gateway.url}/admin/v1/projects`, { body: { id, tenant_id: 'acme', name: id }, headers: admin });
+    const answer = await call(`${gateway.url}/admin/v1/projects`, {
+      body: { id, tenant_id: 'acme', name: id },
+      headers: admin,
+    });
     expect(answer.status).toBe(201);
   }
 });
@@ -34,8 +43,13 @@ async function cli(args: string[], options: { stdin?: string } = {}) {
   let out = '';
   let err = '';
   let progress = '';
-  const progressStream = Object.assign(new Writable({ write: (chunk, _encoding, done) => ((progress += String(chunk)), done()) }), { isTTY: false });
-  const program = new Command('switchyard').exitOverride().configureOutput({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
+  const progressStream = Object.assign(
+    new Writable({ write: (chunk, _encoding, done) => ((progress += String(chunk)), done()) }),
+    { isTTY: false },
+  );
+  const program = new Command('switchyard')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
   registerAccessCommands(program, {
     out: (text) => (out += text),
     err: (text) => (err += text),
@@ -44,7 +58,15 @@ async function cli(args: string[], options: { stdin?: string } = {}) {
   });
   process.exitCode = undefined;
   try {
-    await program.parseAsync(['node', 'switchyard', ...args, '--url', gateway.url, '--key', MASTER]);
+    await program.parseAsync([
+      'node',
+      'switchyard',
+      ...args,
+      '--url',
+      gateway.url,
+      '--key',
+      MASTER,
+    ]);
   } catch (error) {
     if ((error as { code?: string }).code !== 'commander.helpDisplayed') throw error;
   }
@@ -60,7 +82,9 @@ function file(name: string, text: string): string {
 }
 
 async function keysOf(project: string): Promise<any[]> {
-  const answer = await call(`${gateway.url}/admin/v1/keys?project_id=${project}&limit=1000`, { headers: admin });
+  const answer = await call(`${gateway.url}/admin/v1/keys?project_id=${project}&limit=1000`, {
+    headers: admin,
+  });
   expect(answer.status).toBe(200);
   return answer.body.data;
 }
@@ -70,7 +94,9 @@ async function modelsWith(secret: string) {
 }
 
 /** Rows of the secrets table printed on stdout: line, id, project, name, secret. */
-function secretsTable(out: string): { line: number; id: string; project: string; name: string; secret: string }[] {
+function secretsTable(
+  out: string,
+): { line: number; id: string; project: string; name: string; secret: string }[] {
   const lines = out.split('\n');
   const header = lines.findIndex((line) => /^LINE\s+ID\s+PROJECT\s+NAME\s+SECRET$/.test(line));
   expect(header).toBeGreaterThanOrEqual(0);
@@ -78,7 +104,13 @@ function secretsTable(out: string): { line: number; id: string; project: string;
   for (const line of lines.slice(header + 1)) {
     const match = /^(\d+)\s+(key_\S+)\s+(\S+)\s+(.+?)\s+(sk-sy-\S+)$/.exec(line);
     if (!match) break;
-    rows.push({ line: Number(match[1]), id: match[2]!, project: match[3]!, name: match[4]!, secret: match[5]! });
+    rows.push({
+      line: Number(match[1]),
+      id: match[2]!,
+      project: match[3]!,
+      name: match[4]!,
+      secret: match[5]!,
+    });
   }
   return rows;
 }
@@ -117,7 +149,8 @@ describe('switchyard keys import', () => {
     }
     expect((await modelsWith('sk-sy-not-a-real-key-000000000000000000000000')).status).toBe(401);
 
-    const ci = (await call(`${gateway.url}/admin/v1/keys/${created[0]!.id}`, { headers: admin })).body;
+    const ci = (await call(`${gateway.url}/admin/v1/keys/${created[0]!.id}`, { headers: admin }))
+      .body;
     expect(ci).toMatchObject({
       project_id: 'web',
       tenant_id: 'acme',
@@ -129,10 +162,21 @@ describe('switchyard keys import', () => {
       tags: ['ci', 'nightly'],
       expires_at: '2099-01-01T00:00:00.000Z',
     });
-    expect((await modelsWith(created[0]!.secret)).body.data.map((model: { id: string }) => model.id)).toEqual(['m']);
-    const batch = (await call(`${gateway.url}/admin/v1/keys/${created[2]!.id}`, { headers: admin })).body;
-    expect(batch).toMatchObject({ allowed_models: ['gpt-4o-mini'], limits: { rpm: 10 }, budget: { amount_micros: '100000000', period: 'month', mode: 'hard', alert_percent: null }, tags: ['batch'], expires_at: null });
-    expect((await call(`${gateway.url}/admin/v1/keys/${created[3]!.id}`, { headers: admin })).body).toMatchObject({ name: 'with, comma', allowed_models: null });
+    expect(
+      (await modelsWith(created[0]!.secret)).body.data.map((model: { id: string }) => model.id),
+    ).toEqual(['m']);
+    const batch = (await call(`${gateway.url}/admin/v1/keys/${created[2]!.id}`, { headers: admin }))
+      .body;
+    expect(batch).toMatchObject({
+      allowed_models: ['gpt-4o-mini'],
+      limits: { rpm: 10 },
+      budget: { amount_micros: '100000000', period: 'month', mode: 'hard', alert_percent: null },
+      tags: ['batch'],
+      expires_at: null,
+    });
+    expect(
+      (await call(`${gateway.url}/admin/v1/keys/${created[3]!.id}`, { headers: admin })).body,
+    ).toMatchObject({ name: 'with, comma', allowed_models: null });
 
     const listed = (await cli(['keys', 'list', '--project', 'web'])).out;
     expect(listed).toContain(created[0]!.id);
@@ -143,11 +187,24 @@ describe('switchyard keys import', () => {
 
   it('imports JSON Lines (the admin API body per line) from stdin, with --json', async () => {
     const lines = [
-      JSON.stringify({ project_id: 'web', name: 'j1', allowed_models: ['m'], limits: { rpm: 5 }, budget: { amount_micros: '2000000', period: 'day' } }),
+      JSON.stringify({
+        project_id: 'web',
+        name: 'j1',
+        allowed_models: ['m'],
+        limits: { rpm: 5 },
+        budget: { amount_micros: '2000000', period: 'day' },
+      }),
       '',
-      JSON.stringify({ project_id: 'api', name: 'j2', metadata: { a: 'b' }, expires_at: '2099-06-01T00:00:00Z' }),
+      JSON.stringify({
+        project_id: 'api',
+        name: 'j2',
+        metadata: { a: 'b' },
+        expires_at: '2099-06-01T00:00:00Z',
+      }),
     ];
-    const result = await cli(['keys', 'import', '-', '--format', 'jsonl', '--json'], { stdin: lines.join('\n') + '\n' });
+    const result = await cli(['keys', 'import', '-', '--format', 'jsonl', '--json'], {
+      stdin: lines.join('\n') + '\n',
+    });
     expect(result.code).toBe(0);
     expect(result.progress).toBe(''); // --json is for scripts: no progress lines
     const report = JSON.parse(result.out);
@@ -157,7 +214,12 @@ describe('switchyard keys import', () => {
       [3, 'api', 'j2'],
     ]);
     for (const key of report.created) expect((await modelsWith(key.secret)).status).toBe(200);
-    expect((await call(`${gateway.url}/admin/v1/keys/${report.created[0].id}`, { headers: admin })).body).toMatchObject({ limits: { rpm: 5 }, budget: { amount_micros: '2000000', period: 'day', mode: 'hard' } });
+    expect(
+      (await call(`${gateway.url}/admin/v1/keys/${report.created[0].id}`, { headers: admin })).body,
+    ).toMatchObject({
+      limits: { rpm: 5 },
+      budget: { amount_micros: '2000000', period: 'day', mode: 'hard' },
+    });
     expect(result.err).not.toContain('sk-sy-');
   });
 
@@ -169,14 +231,27 @@ describe('switchyard keys import', () => {
     const unknown = await cli(['keys', 'import', file('keys.txt', 'project\nother\n')]);
     expect(unknown.code).toBe(1);
     expect(unknown.err).toMatch(/pass --format csv or --format jsonl/);
-    expect((await cli(['keys', 'import', '-'], { stdin: 'project\nother\n' })).err).toMatch(/stdin needs --format/);
+    expect((await cli(['keys', 'import', '-'], { stdin: 'project\nother\n' })).err).toMatch(
+      /stdin needs --format/,
+    );
   });
 
   it('checks every row first: bad rows are named by line and nothing is created', async () => {
     const before = (await keysOf('other')).length;
     const path = file(
       'bad.csv',
-      ['project,name,models,rpm,budget_usd,period,metadata,expires', 'other,ok,m,10,,,,', 'other,bad-rpm,m,ten,,,,', ',no-project,m,,,,,', 'other,bad-model,"gpt*x",,,,,', 'other,ok2,,,,,,', 'other,bad-period,,,,fortnight,,', 'other,bad-meta,,,,,novalue,', 'other,bad-date,,,,,,someday', 'other,too-many,,,,,,,'].join('\n'),
+      [
+        'project,name,models,rpm,budget_usd,period,metadata,expires',
+        'other,ok,m,10,,,,',
+        'other,bad-rpm,m,ten,,,,',
+        ',no-project,m,,,,,',
+        'other,bad-model,"gpt*x",,,,,',
+        'other,ok2,,,,,,',
+        'other,bad-period,,,,fortnight,,',
+        'other,bad-meta,,,,,novalue,',
+        'other,bad-date,,,,,,someday',
+        'other,too-many,,,,,,,',
+      ].join('\n'),
     );
     const result = await cli(['keys', 'import', path]);
     expect(result.code).toBe(1);
@@ -192,7 +267,15 @@ describe('switchyard keys import', () => {
     expect(result.err).not.toMatch(/line [26]:/);
     expect((await keysOf('other')).length).toBe(before);
 
-    const jsonl = file('bad.jsonl', [JSON.stringify({ project_id: 'other' }), '{not json', JSON.stringify({ project_id: 'other', rpm: 5 }), '[1]'].join('\n'));
+    const jsonl = file(
+      'bad.jsonl',
+      [
+        JSON.stringify({ project_id: 'other' }),
+        '{not json',
+        JSON.stringify({ project_id: 'other', rpm: 5 }),
+        '[1]',
+      ].join('\n'),
+    );
     const jsonlResult = await cli(['keys', 'import', jsonl]);
     expect(jsonlResult.code).toBe(1);
     expect(jsonlResult.err).toMatch(/line 2: not JSON/);
@@ -201,14 +284,23 @@ describe('switchyard keys import', () => {
     expect((await keysOf('other')).length).toBe(before);
 
     const header = await cli(['keys', 'import', file('header.csv', 'name,colour\nx,red\n')]);
-    expect(header.err).toMatch(/line 1: header: unknown column "colour"; the "project" column is required/);
-    const quoting = await cli(['keys', 'import', file('quoting.csv', 'project,name\nother,"open\n')]);
+    expect(header.err).toMatch(
+      /line 1: header: unknown column "colour"; the "project" column is required/,
+    );
+    const quoting = await cli([
+      'keys',
+      'import',
+      file('quoting.csv', 'project,name\nother,"open\n'),
+    ]);
     expect(quoting.err).toMatch(/line 2: unterminated quoted field/);
   });
 
   it('--continue-on-error skips invalid rows and goes on past an API failure; exit 1 names them', async () => {
     const before = (await keysOf('other')).length;
-    const path = file('partial.csv', ['project,name', 'other,a', 'nope,b', 'other,c', 'other,d,extra', 'other,e'].join('\n'));
+    const path = file(
+      'partial.csv',
+      ['project,name', 'other,a', 'nope,b', 'other,c', 'other,d,extra', 'other,e'].join('\n'),
+    );
     const result = await cli(['keys', 'import', path, '--continue-on-error', '--concurrency', '2']);
     expect(result.code).toBe(1);
     expect(result.err).toMatch(/warning: skipping 1 invalid row\(s\).*\n\s+line 5: has 3 field/);
@@ -220,7 +312,10 @@ describe('switchyard keys import', () => {
 
   it('without --continue-on-error, stops at the first API failure and says what was not attempted', async () => {
     const before = (await keysOf('other')).length;
-    const path = file('stop.csv', ['project,name', 'other,s1', 'missing,s2', 'other,s3', 'other,s4', 'other,s5'].join('\n'));
+    const path = file(
+      'stop.csv',
+      ['project,name', 'other,s1', 'missing,s2', 'other,s3', 'other,s4', 'other,s5'].join('\n'),
+    );
     const result = await cli(['keys', 'import', path, '--concurrency', '1']);
     expect(result.code).toBe(1);
     expect(secretsTable(result.out).map((row) => row.line)).toEqual([2]);
@@ -257,7 +352,10 @@ describe('switchyard keys import', () => {
     // JSON Lines by the file's extension, whatever the input format.
     const jsonOut = join(dir, 'secrets.jsonl');
     expect((await cli(['keys', 'import', input, '--secrets-out', jsonOut])).code).toBe(0);
-    const entries = readFileSync(jsonOut, 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    const entries = readFileSync(jsonOut, 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     expect(entries.map((entry) => [entry.line, entry.project_id, entry.name])).toEqual([
       [2, 'other', 'f1'],
       [3, 'other', 'f2, quoted'],
@@ -269,7 +367,13 @@ describe('switchyard keys import', () => {
   it('reports progress on the progress stream, a line per 10% when not a terminal, and none with --quiet', async () => {
     const rows = Array.from({ length: 20 }, (_, index) => `quiet,p${index}`);
     const path = file('progress.csv', ['project,name', ...rows].join('\n'));
-    const result = await cli(['keys', 'import', path, '--secrets-out', join(dir, 'progress-secrets.csv')]);
+    const result = await cli([
+      'keys',
+      'import',
+      path,
+      '--secrets-out',
+      join(dir, 'progress-secrets.csv'),
+    ]);
     expect(result.code).toBe(0);
     const lines = result.progress.trim().split('\n');
     expect(lines.length).toBeGreaterThanOrEqual(11); // 0%..100% by tenths, then the closing line
@@ -279,7 +383,14 @@ describe('switchyard keys import', () => {
     expect(result.progress).toMatch(/done in \d+:\d\d\n$/);
     expect(result.err).toBe('');
 
-    const quiet = await cli(['keys', 'import', path, '--quiet', '--secrets-out', join(dir, 'quiet-secrets.csv')]);
+    const quiet = await cli([
+      'keys',
+      'import',
+      path,
+      '--quiet',
+      '--secrets-out',
+      join(dir, 'quiet-secrets.csv'),
+    ]);
     expect(quiet.code).toBe(0);
     expect(quiet.progress).toBe('');
     expect((await keysOf('quiet')).length).toBe(40);
@@ -287,22 +398,37 @@ describe('switchyard keys import', () => {
 
   it('--dry-run checks and shows what would be created, and creates nothing', async () => {
     const before = (await keysOf('other')).length;
-    const path = file('dry.csv', 'project,name,models,rpm,budget_usd\nother,d1,m,60,10\nother,d2,,,\n');
+    const path = file(
+      'dry.csv',
+      'project,name,models,rpm,budget_usd\nother,d1,m,60,10\nother,d2,,,\n',
+    );
     const result = await cli(['keys', 'import', path, '--dry-run']);
     expect(result.code).toBe(0);
-    expect(result.out).toMatch(/^Dry run: would create 2 key\(s\) from .*dry\.csv; nothing was created\./);
+    expect(result.out).toMatch(
+      /^Dry run: would create 2 key\(s\) from .*dry\.csv; nothing was created\./,
+    );
     expect(result.out).toMatch(/LINE\s+PROJECT\s+NAME\s+MODELS\s+LIMITS\s+BUDGET\s+EXPIRES/);
     expect(result.out).toMatch(/2\s+other\s+d1\s+m\s+60 rpm\s+\$10\/month hard\s+-/);
     expect(result.out).not.toContain('sk-sy-');
     expect(result.progress).toBe('');
     const secretsOut = join(dir, 'dry-secrets.csv');
-    expect((await cli(['keys', 'import', path, '--dry-run', '--secrets-out', secretsOut])).code).toBe(0);
+    expect(
+      (await cli(['keys', 'import', path, '--dry-run', '--secrets-out', secretsOut])).code,
+    ).toBe(0);
     expect(existsSync(secretsOut)).toBe(false);
     expect((await keysOf('other')).length).toBe(before);
 
-    const bad = await cli(['keys', 'import', file('dry-bad.csv', 'project,rpm\nother,0\n'), '--dry-run', '--continue-on-error']);
+    const bad = await cli([
+      'keys',
+      'import',
+      file('dry-bad.csv', 'project,rpm\nother,0\n'),
+      '--dry-run',
+      '--continue-on-error',
+    ]);
     expect(bad.code).toBe(1);
-    expect(bad.out).toMatch(/would create 0 key\(s\)[\s\S]*line 2: rpm: expected a positive integer/);
+    expect(bad.out).toMatch(
+      /would create 0 key\(s\)[\s\S]*line 2: rpm: expected a positive integer/,
+    );
   });
 
   it('has --help with the columns and an example', async () => {

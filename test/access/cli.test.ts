@@ -9,7 +9,11 @@ const MASTER = 'sk-master-cli-test';
 let gateway: RunningGateway;
 
 beforeAll(async () => {
-  gateway = await startGateway({ auth: { masterKey: MASTER }, providers: { up: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } }, models: { m: { deployments: [{ provider: 'up', model: 'x' }] } } });
+  gateway = await startGateway({
+    auth: { masterKey: MASTER },
+    providers: { up: { type: 'openai', baseUrl: 'http://127.0.0.1:9/v1' } },
+    models: { m: { deployments: [{ provider: 'up', model: 'x' }] } },
+  });
 });
 afterAll(() => gateway?.close());
 
@@ -24,12 +28,58 @@ async function cli(...args: string[]): Promise<{ out: string; err: string }> {
 
 describe('access CLI', () => {
   it('creates, lists, shows, updates, rotates and revokes over the admin API', async () => {
-    const first = await cli('tenants', 'create', '--name', 'Acme', '--id', 'acme', '--rpm', '100', '--budget-usd', '25.50', '--period', 'week', '--alert', '80', '--json');
+    const first = await cli(
+      'tenants',
+      'create',
+      '--name',
+      'Acme',
+      '--id',
+      'acme',
+      '--rpm',
+      '100',
+      '--budget-usd',
+      '25.50',
+      '--period',
+      'week',
+      '--alert',
+      '80',
+      '--json',
+    );
     if (!first.out) throw new Error(first.err);
     const tenant = JSON.parse(first.out);
-    expect(tenant).toMatchObject({ id: 'acme', limits: { rpm: 100 }, budget: { amount_micros: '25500000', period: 'week', mode: 'hard', alert_percent: 80 } });
-    await cli('projects', 'create', '--tenant', 'acme', '--name', 'Web', '--id', 'acme-web', '--tpm', '50000');
-    const created = await cli('keys', 'create', '--project', 'acme-web', '--name', 'ci', '--models', 'm,gpt-*', '--max-concurrent', '4', '--metadata', 'team=infra', '--tag', 'ci');
+    expect(tenant).toMatchObject({
+      id: 'acme',
+      limits: { rpm: 100 },
+      budget: { amount_micros: '25500000', period: 'week', mode: 'hard', alert_percent: 80 },
+    });
+    await cli(
+      'projects',
+      'create',
+      '--tenant',
+      'acme',
+      '--name',
+      'Web',
+      '--id',
+      'acme-web',
+      '--tpm',
+      '50000',
+    );
+    const created = await cli(
+      'keys',
+      'create',
+      '--project',
+      'acme-web',
+      '--name',
+      'ci',
+      '--models',
+      'm,gpt-*',
+      '--max-concurrent',
+      '4',
+      '--metadata',
+      'team=infra',
+      '--tag',
+      'ci',
+    );
     const secret = /secret:\s+(\S+)/.exec(created.out)![1]!;
     expect(secret).toMatch(/^sk-sy-/);
     expect(created.out).toMatch(/shown once/);
@@ -43,11 +93,22 @@ describe('access CLI', () => {
 
     const shown = (await cli('keys', 'show', keyId)).out;
     expect(shown).toMatch(/LEVEL\s+ID\s+LIMITS\s+BUDGET\s+SPENT\s+RESERVED\s+REMAINING/);
-    expect(shown).toMatch(/tenant\s+acme\s+100 rpm\s+\$25\.5\/week hard, alert 80%\s+\$0\s+\$0\s+\$25\.5/);
+    expect(shown).toMatch(
+      /tenant\s+acme\s+100 rpm\s+\$25\.5\/week hard, alert 80%\s+\$0\s+\$0\s+\$25\.5/,
+    );
     expect(shown).toMatch(/project\s+acme-web\s+50000 tpm/);
     expect(shown).toMatch(/key\s+\S+\s+4 concurrent/);
 
-    const update = await cli('keys', 'update', keyId, '--rpm', '10', '--max-concurrent', 'none', '--json');
+    const update = await cli(
+      'keys',
+      'update',
+      keyId,
+      '--rpm',
+      '10',
+      '--max-concurrent',
+      'none',
+      '--json',
+    );
     expect(update.err).toBe('');
     const updated = JSON.parse(update.out);
     expect(updated.limits).toEqual({ rpm: 10, tpm: null, max_concurrent: null });
@@ -57,7 +118,12 @@ describe('access CLI', () => {
     expect((await cli('tenants', 'disable', 'acme', '--json')).out).toMatch(/"status": "disabled"/);
 
     const audit = (await cli('audit', '--target-type', 'key', '--target-id', keyId)).out;
-    expect(audit.split('\n').slice(1, 5).map((line) => line.split(/\s+/)[2])).toEqual(['key.revoke', 'key.rotate', 'key.update', 'key.create']);
+    expect(
+      audit
+        .split('\n')
+        .slice(1, 5)
+        .map((line) => line.split(/\s+/)[2]),
+    ).toEqual(['key.revoke', 'key.rotate', 'key.update', 'key.create']);
   });
 
   it('prints the API error and sets a failing exit code', async () => {
@@ -65,7 +131,9 @@ describe('access CLI', () => {
     expect(err).toMatch(/^error: 404: No key with id "key_missing"/);
     expect(process.exitCode).toBe(1);
     process.exitCode = 0;
-    expect((await cli('tenants', 'create', '--name', 'x', '--period', 'day')).err).toMatch(/need --budget/);
+    expect((await cli('tenants', 'create', '--name', 'x', '--period', 'day')).err).toMatch(
+      /need --budget/,
+    );
     process.exitCode = 0;
   });
 });

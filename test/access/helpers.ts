@@ -13,11 +13,19 @@ export interface Answer {
 }
 
 /** Sends a JSON request and parses the answer. */
-export async function send(url: string, method: 'GET' | 'POST' | 'PATCH', key: string | undefined, body?: unknown): Promise<Answer> {
+export async function send(
+  url: string,
+  method: 'GET' | 'POST' | 'PATCH',
+  key: string | undefined,
+  body?: unknown,
+): Promise<Answer> {
   const response = await request(url, {
     method,
     dispatcher: agent,
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      ...(key ? { authorization: `Bearer ${key}` } : {}),
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await response.body.text();
@@ -27,14 +35,19 @@ export async function send(url: string, method: 'GET' | 'POST' | 'PATCH', key: s
   } catch {
     // keep text
   }
-  return { status: response.statusCode, headers: response.headers as Answer['headers'], body: parsed };
+  return {
+    status: response.statusCode,
+    headers: response.headers as Answer['headers'],
+    body: parsed,
+  };
 }
 
 /** An admin API client bound to a gateway URL and master key. */
 export function adminClient(base: string, masterKey: string) {
   const call = async (method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown) => {
     const answer = await send(`${base}/admin/v1${path}`, method, masterKey, body);
-    if (answer.status >= 300) throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
+    if (answer.status >= 300)
+      throw new Error(`${method} ${path}: ${answer.status} ${JSON.stringify(answer.body)}`);
     return answer.body;
   };
   return {
@@ -42,8 +55,16 @@ export function adminClient(base: string, masterKey: string) {
     /** Creates a tenant, a project in it and a key in the project, with the given policies. */
     async setup(input: { tenant?: object; project?: object; key?: object } = {}) {
       const tenant = await call('POST', '/tenants', { name: 'tenant', ...input.tenant });
-      const project = await call('POST', '/projects', { name: 'project', tenant_id: tenant.id, ...input.project });
-      const key = await call('POST', '/keys', { project_id: project.id, name: 'key', ...input.key });
+      const project = await call('POST', '/projects', {
+        name: 'project',
+        tenant_id: tenant.id,
+        ...input.project,
+      });
+      const key = await call('POST', '/keys', {
+        project_id: project.id,
+        name: 'key',
+        ...input.key,
+      });
       return { tenant, project, key, secret: key.secret as string };
     },
   };
@@ -54,7 +75,13 @@ export function chatBody(model: string, outputTokens: number) {
   return {
     model,
     max_tokens: outputTokens,
-    messages: [{ role: 'user', content: 'say one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty' }],
+    messages: [
+      {
+        role: 'user',
+        content:
+          'say one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty',
+      },
+    ],
   };
 }
 

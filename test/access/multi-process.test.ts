@@ -22,7 +22,10 @@ const MASTER = 'sk-master-multi-process';
 const redisUrl = await redisTestUrl();
 const database: PgTestDatabase | undefined = redisUrl ? await pgTestUrl() : undefined;
 const skip = !redisUrl || !database;
-if (!redisUrl) console.warn('Redis not reachable at redis://127.0.0.1:6379: multi-process access tests skipped. Start Redis or set SWITCHYARD_TEST_REDIS=redis://host:port to run them.');
+if (!redisUrl)
+  console.warn(
+    'Redis not reachable at redis://127.0.0.1:6379: multi-process access tests skipped. Start Redis or set SWITCHYARD_TEST_REDIS=redis://host:port to run them.',
+  );
 else if (!database) console.warn(PG_SKIP_MESSAGE);
 
 let emulator: Emulator;
@@ -31,7 +34,11 @@ let urls: string[] = [];
 let admin: ReturnType<typeof adminClient>;
 
 async function startWorker(config: object): Promise<string> {
-  const child = spawn(TSX, [WORKER], { cwd: ROOT, env: { ...process.env, SWITCHYARD_TEST_CONFIG: JSON.stringify(config) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(TSX, [WORKER], {
+    cwd: ROOT,
+    env: { ...process.env, SWITCHYARD_TEST_CONFIG: JSON.stringify(config) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   workers.push(child);
   let output = '';
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -54,7 +61,12 @@ describe.skipIf(skip)('three processes sharing Redis and Postgres', () => {
       auth: { masterKey: MASTER },
       logging: { level: 'silent' },
       providers: { up: { type: 'openai', baseUrl: `${emulator.url}/v1`, apiKey: 'sk-up' } },
-      models: { metered: { price: { input: '0', output: '1' }, deployments: [{ provider: 'up', model: 'gpt-4o-mini' }] } },
+      models: {
+        metered: {
+          price: { input: '0', output: '1' },
+          deployments: [{ provider: 'up', model: 'gpt-4o-mini' }],
+        },
+      },
     };
     urls = await Promise.all([0, 1, 2].map(() => startWorker(config)));
     admin = adminClient(urls[0]!, MASTER);
@@ -74,28 +86,41 @@ describe.skipIf(skip)('three processes sharing Redis and Postgres', () => {
   }, 60_000);
 
   it('500 concurrent requests across three processes against a budget for 100: exactly the budget spent', async () => {
-    const { key, secret } = await admin.setup({ key: { budget: { amount_micros: '1000', period: 'month' } } });
-    const answers = await Promise.all(Array.from({ length: 500 }, (_, i) => chat(urls[i % 3]!, secret, chatBody('metered', 10))));
+    const { key, secret } = await admin.setup({
+      key: { budget: { amount_micros: '1000', period: 'month' } },
+    });
+    const answers = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => chat(urls[i % 3]!, secret, chatBody('metered', 10))),
+    );
     expect(statusCounts(answers)).toEqual({ 200: 100, 402: 400 });
-    for (const answer of answers.filter((item) => item.status === 402)) expect(answer.body.error.code).toBe('budget_exceeded');
+    for (const answer of answers.filter((item) => item.status === 402))
+      expect(answer.body.error.code).toBe('budget_exceeded');
 
     const client = new pg.Client({ connectionString: database!.url });
     await client.connect();
     try {
-      const { rows } = await client.query('select spent from budget_spend where scope = $1', [`key:${key.id}:month`]);
+      const { rows } = await client.query('select spent from budget_spend where scope = $1', [
+        `key:${key.id}:month`,
+      ]);
       expect(rows).toEqual([{ spent: '1000' }]);
     } finally {
       await client.end();
     }
     for (const url of urls) {
       const shown = await adminClient(url, MASTER).call('GET', `/keys/${key.id}`);
-      expect(shown.levels[2].spend).toMatchObject({ spent_micros: '1000', reserved_micros: '0', remaining_micros: '0' });
+      expect(shown.levels[2].spend).toMatchObject({
+        spent_micros: '1000',
+        reserved_micros: '0',
+        remaining_micros: '0',
+      });
     }
   }, 120_000);
 
   it('a rate limit holds across three processes within one request', async () => {
     const { secret } = await admin.setup({ key: { limits: { rpm: 30 } } });
-    const answers = await Promise.all(Array.from({ length: 90 }, (_, i) => chat(urls[i % 3]!, secret, chatBody('metered', 3))));
+    const answers = await Promise.all(
+      Array.from({ length: 90 }, (_, i) => chat(urls[i % 3]!, secret, chatBody('metered', 3))),
+    );
     const counts = statusCounts(answers);
     expect(counts[200]).toBeGreaterThanOrEqual(29);
     expect(counts[200]).toBeLessThanOrEqual(30);
@@ -105,7 +130,8 @@ describe.skipIf(skip)('three processes sharing Redis and Postgres', () => {
   it('a key revoked on one process is refused by the others within one second', async () => {
     const { key, secret } = await admin.setup();
     // Every process has the key cached as valid.
-    for (const url of urls) expect((await chat(url, secret, chatBody('metered', 3))).status).toBe(200);
+    for (const url of urls)
+      expect((await chat(url, secret, chatBody('metered', 3))).status).toBe(200);
     await admin.call('POST', `/keys/${key.id}/revoke`);
     const revokedAt = Date.now();
     const refusedAfter = await Promise.all(

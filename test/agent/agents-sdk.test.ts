@@ -24,12 +24,22 @@ afterAll(async () => {
 describe('@openai/agents hosted MCP', () => {
   it('runs an agent whose hosted MCP tool Switchyard calls', async () => {
     const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
-    const runner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }), tracingDisabled: true });
+    const runner = new Runner({
+      modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }),
+      tracingDisabled: true,
+    });
     const agent = new Agent({
       name: 'Calculator',
       instructions: 'Use the tools.',
       model: 'fake',
-      tools: [hostedMcpTool({ serverLabel: 'calc', serverUrl: mcp.url, requireApproval: 'never', headers: { 'x-api-key': 'agents-secret' } })],
+      tools: [
+        hostedMcpTool({
+          serverLabel: 'calc',
+          serverUrl: mcp.url,
+          requireApproval: 'never',
+          headers: { 'x-api-key': 'agents-secret' },
+        }),
+      ],
     });
     const result = await runner.run(agent, 'CALL add {"a":40,"b":2}');
     expect(result.finalOutput).toBe('final: 42');
@@ -41,8 +51,15 @@ describe('@openai/agents hosted MCP', () => {
 
   it('streams an agent run with a hosted MCP tool', async () => {
     const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
-    const runner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }), tracingDisabled: true });
-    const agent = new Agent({ name: 'Echo', model: 'fake', tools: [hostedMcpTool({ serverLabel: 'calc', serverUrl: mcp.url, requireApproval: 'never' })] });
+    const runner = new Runner({
+      modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }),
+      tracingDisabled: true,
+    });
+    const agent = new Agent({
+      name: 'Echo',
+      model: 'fake',
+      tools: [hostedMcpTool({ serverLabel: 'calc', serverUrl: mcp.url, requireApproval: 'never' })],
+    });
     const result = await runner.run(agent, 'CALL echo {"text":"streamed"}', { stream: true });
     for await (const _event of result) {
       // drain

@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../src/core/ids.js';
-import { type AgentState, type Checkpointer, runAgent, RunStopped } from '../../src/runtime/agent/loop.js';
+import {
+  type AgentState,
+  type Checkpointer,
+  runAgent,
+  RunStopped,
+} from '../../src/runtime/agent/loop.js';
 import type { RuntimeDeps } from '../../src/runtime/deps.js';
 import { responseShell } from '../../src/runtime/response-object.js';
 import { DEFAULT_POLICY } from '../../src/runtime/tools/ssrf.js';
@@ -28,8 +33,13 @@ afterAll(async () => {
   await model?.close();
 });
 
-async function runToTheEnd(finalSave: 'lost' | null): Promise<{ id: string; outcome: Promise<unknown> }> {
-  const principal = await app.app.gateway.authenticate({ kind: 'bearer', token: TENANT_A_KEY }, '127.0.0.1');
+async function runToTheEnd(
+  finalSave: 'lost' | null,
+): Promise<{ id: string; outcome: Promise<unknown> }> {
+  const principal = await app.app.gateway.authenticate(
+    { kind: 'bearer', token: TENANT_A_KEY },
+    '127.0.0.1',
+  );
   const params = parseCreateResponse({ model: 'fake', input: 'hello', background: true });
   const id = randomId('resp_fence', 16);
   const deps: RuntimeDeps = {
@@ -40,8 +50,22 @@ async function runToTheEnd(finalSave: 'lost' | null): Promise<{ id: string; outc
     ids: (prefix) => randomId(prefix),
     retention: { retentionDays: 30, conversationRetentionDays: 0 },
   };
-  const input: Item = { id: randomId('msg_'), type: 'message', role: 'user', content: [{ type: 'input_text', text: 'hello' }] } as Item;
-  const state: AgentState = { history: [], input: [input], output: [], usage: null, steps: 0, started: [], events: [], done: false };
+  const input: Item = {
+    id: randomId('msg_'),
+    type: 'message',
+    role: 'user',
+    content: [{ type: 'input_text', text: 'hello' }],
+  } as Item;
+  const state: AgentState = {
+    history: [],
+    input: [input],
+    output: [],
+    usage: null,
+    steps: 0,
+    started: [],
+    events: [],
+    done: false,
+  };
   const saves: boolean[] = [];
   const checkpoints: Checkpointer = {
     async save(current) {
@@ -49,8 +73,22 @@ async function runToTheEnd(finalSave: 'lost' | null): Promise<{ id: string; outc
       return { stop: current.done ? finalSave : null };
     },
   };
-  const limits = { policy: { ...DEFAULT_POLICY, allowPrivateNetworks: true }, toolTimeoutMs: 5_000, maxSteps: 4, maxToolOutputChars: 1_000 };
-  const outcome = runAgent(deps, limits, { params, mcpTools: [], principal, requestId: randomId('req_', 12) }, { ...responseShell(params, id, 1), background: true }, state, checkpoints, new AbortController().signal, () => undefined).then(
+  const limits = {
+    policy: { ...DEFAULT_POLICY, allowPrivateNetworks: true },
+    toolTimeoutMs: 5_000,
+    maxSteps: 4,
+    maxToolOutputChars: 1_000,
+  };
+  const outcome = runAgent(
+    deps,
+    limits,
+    { params, mcpTools: [], principal, requestId: randomId('req_', 12) },
+    { ...responseShell(params, id, 1), background: true },
+    state,
+    checkpoints,
+    new AbortController().signal,
+    () => undefined,
+  ).then(
     (response) => ({ response, saves }),
     (error: unknown) => ({ error, saves }),
   );

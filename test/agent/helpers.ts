@@ -1,5 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server as HttpServer,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -36,11 +41,35 @@ export interface TestMcpServer {
 }
 
 const TOOLS = [
-  { name: 'add', description: 'Adds two numbers', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] } },
-  { name: 'echo', description: 'Echoes text', inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] } },
-  { name: 'slow', description: 'Waits ms milliseconds, then answers with the tag', inputSchema: { type: 'object', properties: { ms: { type: 'number' }, tag: { type: 'string' } }, required: ['ms', 'tag'] } },
+  {
+    name: 'add',
+    description: 'Adds two numbers',
+    inputSchema: {
+      type: 'object',
+      properties: { a: { type: 'number' }, b: { type: 'number' } },
+      required: ['a', 'b'],
+    },
+  },
+  {
+    name: 'echo',
+    description: 'Echoes text',
+    inputSchema: { type: 'object', properties: { text: { type: 'string' } }, required: ['text'] },
+  },
+  {
+    name: 'slow',
+    description: 'Waits ms milliseconds, then answers with the tag',
+    inputSchema: {
+      type: 'object',
+      properties: { ms: { type: 'number' }, tag: { type: 'string' } },
+      required: ['ms', 'tag'],
+    },
+  },
   { name: 'fail', description: 'Always fails', inputSchema: { type: 'object', properties: {} } },
-  { name: 'big', description: 'Returns n characters', inputSchema: { type: 'object', properties: { n: { type: 'number' } }, required: ['n'] } },
+  {
+    name: 'big',
+    description: 'Returns n characters',
+    inputSchema: { type: 'object', properties: { n: { type: 'number' } }, required: ['n'] },
+  },
 ];
 
 /** Starts an MCP server on 127.0.0.1 with tools add, echo, slow, fail, big. */
@@ -51,7 +80,10 @@ export async function startMcpServer(): Promise<TestMcpServer> {
   const sseTransports = new Map<string, SSEServerTransport>();
 
   const build = (headers: Record<string, string | string[] | undefined>) => {
-    const server = new Server({ name: 'test-mcp', version: '1.0.0' }, { capabilities: { tools: {} } });
+    const server = new Server(
+      { name: 'test-mcp', version: '1.0.0' },
+      { capabilities: { tools: {} } },
+    );
     server.setRequestHandler(ListToolsRequestSchema, async () => {
       listCount++;
       return { tools: TOOLS };
@@ -63,14 +95,19 @@ export async function startMcpServer(): Promise<TestMcpServer> {
       try {
         switch (request.params.name) {
           case 'add':
-            return { content: [{ type: 'text', text: String(Number(args['a']) + Number(args['b'])) }] };
+            return {
+              content: [{ type: 'text', text: String(Number(args['a']) + Number(args['b'])) }],
+            };
           case 'echo':
             return { content: [{ type: 'text', text: String(args['text']) }] };
           case 'slow':
             await new Promise((resolve) => setTimeout(resolve, Number(args['ms'])));
             return { content: [{ type: 'text', text: `slow done ${String(args['tag'])}` }] };
           case 'fail':
-            return { isError: true, content: [{ type: 'text', text: 'the tool failed on purpose' }] };
+            return {
+              isError: true,
+              content: [{ type: 'text', text: 'the tool failed on purpose' }],
+            };
           case 'big':
             return { content: [{ type: 'text', text: 'x'.repeat(Number(args['n'])) }] };
           default:
@@ -113,7 +150,10 @@ export async function startMcpServer(): Promise<TestMcpServer> {
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
-      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+      const transport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: undefined,
+        enableJsonResponse: true,
+      });
       const server = build({ ...req.headers });
       res.on('close', () => {
         void transport.close();
@@ -158,7 +198,11 @@ export interface ModelRequest {
  * so far it calls step k; when every step has a result, it answers `final: <last tool result>`.
  * `DELAY <ms>` anywhere in the message delays every answer.
  */
-export async function startScriptedModel(): Promise<{ url: string; requests: ModelRequest[]; close(): Promise<void> }> {
+export async function startScriptedModel(): Promise<{
+  url: string;
+  requests: ModelRequest[];
+  close(): Promise<void>;
+}> {
   const requests: ModelRequest[] = [];
   let counter = 0;
   const server = createServer((req, res) => {
@@ -167,24 +211,56 @@ export async function startScriptedModel(): Promise<{ url: string; requests: Mod
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ModelRequest;
       requests.push(body);
-      const users = body.messages.filter((message) => message.role === 'user').map((message) => (typeof message.content === 'string' ? message.content : JSON.stringify(message.content)));
+      const users = body.messages
+        .filter((message) => message.role === 'user')
+        .map((message) =>
+          typeof message.content === 'string' ? message.content : JSON.stringify(message.content),
+        );
       const script = users[0] ?? '';
-      const steps = [...script.matchAll(/CALL (\w+) (\{[^;]*\})/g)].map((match) => ({ name: match[1]!, args: match[2]! }));
+      const steps = [...script.matchAll(/CALL (\w+) (\{[^;]*\})/g)].map((match) => ({
+        name: match[1]!,
+        args: match[2]!,
+      }));
       const delay = Number(/DELAY (\d+)/.exec(script)?.[1] ?? 0);
       const results = body.messages.filter((message) => message.role === 'tool');
       const k = results.length;
       let message: Record<string, unknown>;
       let finish = 'stop';
-      if (k < steps.length && (body.tools ?? []).some((tool) => tool.function.name === steps[k]!.name)) {
-        message = { role: 'assistant', content: null, tool_calls: [{ id: `call_${++counter}`, type: 'function', function: { name: steps[k]!.name, arguments: steps[k]!.args } }] };
+      if (
+        k < steps.length &&
+        (body.tools ?? []).some((tool) => tool.function.name === steps[k]!.name)
+      ) {
+        message = {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: `call_${++counter}`,
+              type: 'function',
+              function: { name: steps[k]!.name, arguments: steps[k]!.args },
+            },
+          ],
+        };
         finish = 'tool_calls';
       } else {
         const last = results.at(-1);
-        message = { role: 'assistant', content: last ? `final: ${String(last.content)}` : `no tools: ${script.slice(0, 40)}` };
+        message = {
+          role: 'assistant',
+          content: last ? `final: ${String(last.content)}` : `no tools: ${script.slice(0, 40)}`,
+        };
       }
       setTimeout(() => {
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ id: `chatcmpl-${counter}`, object: 'chat.completion', created: 1, model: 'fake', choices: [{ index: 0, message, finish_reason: finish }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } }));
+        res.end(
+          JSON.stringify({
+            id: `chatcmpl-${counter}`,
+            object: 'chat.completion',
+            created: 1,
+            model: 'fake',
+            choices: [{ index: 0, message, finish_reason: finish }],
+            usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+          }),
+        );
       }, delay);
     });
   });
@@ -203,8 +279,20 @@ export async function startScriptedModel(): Promise<{ url: string; requests: Mod
 /** Config of a Switchyard routing model `fake` to the scripted model. */
 export function agentConfig(modelUrl: string, tools: Record<string, unknown> = {}) {
   return {
-    providers: { fake: { type: 'openai' as const, partner: 'openai', baseUrl: `${modelUrl}/v1`, apiKey: 'sk-fake' } },
-    models: { fake: { capabilities: ['tools' as const], deployments: [{ provider: 'fake', model: 'fake-model' }] } },
+    providers: {
+      fake: {
+        type: 'openai' as const,
+        partner: 'openai',
+        baseUrl: `${modelUrl}/v1`,
+        apiKey: 'sk-fake',
+      },
+    },
+    models: {
+      fake: {
+        capabilities: ['tools' as const],
+        deployments: [{ provider: 'fake', model: 'fake-model' }],
+      },
+    },
     runtime: { tools: { allowPrivateNetworks: true, ...tools } },
   };
 }
@@ -265,12 +353,18 @@ export async function storeBackends(): Promise<StoreBackend[]> {
   afterAll(async () => {
     await pgDatabase?.drop();
   });
-  const stores: StoreBackend[] = [{ name: 'sqlite', open: () => createDatabase('sqlite::memory:') }];
+  const stores: StoreBackend[] = [
+    { name: 'sqlite', open: () => createDatabase('sqlite::memory:') },
+  ];
   if (pgDatabase) stores.push({ name: 'postgres', open: () => createDatabase(pgDatabase.url) });
   return stores;
 }
 
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -292,20 +386,33 @@ export type ServeProcess = ChildProcess & { output: () => string };
  * tsx, from the sources), without the caller's SWITCHYARD_* variables; resolves once it
  * listens. Tests kill it with SIGKILL to simulate a crash.
  */
-export async function spawnServe(configPath: string, port: number, cwd: string): Promise<ServeProcess> {
+export async function spawnServe(
+  configPath: string,
+  port: number,
+  cwd: string,
+): Promise<ServeProcess> {
   const env = { ...process.env };
   delete env['SWITCHYARD_CONFIG'];
   delete env['SWITCHYARD_MASTER_KEY'];
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, 'serve', '--config', configPath, '--port', String(port)], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, MAIN, 'serve', '--config', configPath, '--port', String(port)],
+    { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let output = '';
   child.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
   child.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
   const serve = Object.assign(child, { output: () => output });
   try {
-    await waitFor(() => {
-      if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${output}`);
-      return output.includes('Switchyard listening on') ? true : undefined;
-    }, 60_000, 50);
+    await waitFor(
+      () => {
+        if (child.exitCode !== null)
+          throw new Error(`serve exited with ${child.exitCode}:\n${output}`);
+        return output.includes('Switchyard listening on') ? true : undefined;
+      },
+      60_000,
+      50,
+    );
   } catch (error) {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     throw error;

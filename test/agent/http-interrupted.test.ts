@@ -39,19 +39,73 @@ afterAll(async () => {
 
 /** Plants a background run whose `lookup` call was started by a dead owner, without a result. */
 async function plantHttpRun(app: RunningApp, id: string, idempotent: boolean): Promise<void> {
-  const principal = await app.app.gateway.authenticate({ kind: 'bearer', token: TENANT_A_KEY }, '127.0.0.1');
-  const params = parseCreateResponse({ model: 'fake', input: 'CALL lookup {"q":"x"}', background: true, tools: [{ type: 'function', name: 'lookup', parameters: { type: 'object', properties: { q: { type: 'string' } } } }] });
-  const tool: HttpTool = { name: 'lookup', description: null, parameters: { type: 'object', properties: { q: { type: 'string' } } }, url: `${toolUrl}/lookup`, authHeader: null, timeoutMs: 2000, idempotent, createdAt: 1 };
-  const shell = { id, object: 'response', created_at: 1, status: 'in_progress', background: true, model: 'fake', output: [], usage: null, error: null, incomplete_details: null, completed_at: null, store: true };
-  const call = { id: 'fc_planted', type: 'function_call', status: 'calling', arguments: '{"q":"x"}', call_id: 'call_planted', name: 'lookup', _step: 1, _http: true };
+  const principal = await app.app.gateway.authenticate(
+    { kind: 'bearer', token: TENANT_A_KEY },
+    '127.0.0.1',
+  );
+  const params = parseCreateResponse({
+    model: 'fake',
+    input: 'CALL lookup {"q":"x"}',
+    background: true,
+    tools: [
+      {
+        type: 'function',
+        name: 'lookup',
+        parameters: { type: 'object', properties: { q: { type: 'string' } } },
+      },
+    ],
+  });
+  const tool: HttpTool = {
+    name: 'lookup',
+    description: null,
+    parameters: { type: 'object', properties: { q: { type: 'string' } } },
+    url: `${toolUrl}/lookup`,
+    authHeader: null,
+    timeoutMs: 2000,
+    idempotent,
+    createdAt: 1,
+  };
+  const shell = {
+    id,
+    object: 'response',
+    created_at: 1,
+    status: 'in_progress',
+    background: true,
+    model: 'fake',
+    output: [],
+    usage: null,
+    error: null,
+    incomplete_details: null,
+    completed_at: null,
+    store: true,
+  };
+  const call = {
+    id: 'fc_planted',
+    type: 'function_call',
+    status: 'calling',
+    arguments: '{"q":"x"}',
+    call_id: 'call_planted',
+    name: 'lookup',
+    _step: 1,
+    _http: true,
+  };
   const state = {
     history: [],
-    input: [{ id: 'msg_planted', type: 'message', role: 'user', content: [{ type: 'input_text', text: 'CALL lookup {"q":"x"}' }] }],
+    input: [
+      {
+        id: 'msg_planted',
+        type: 'message',
+        role: 'user',
+        content: [{ type: 'input_text', text: 'CALL lookup {"q":"x"}' }],
+      },
+    ],
     output: [call],
     usage: null,
     steps: 1,
     started: ['fc_planted'],
-    events: [{ type: 'response.created', response: { ...shell, status: 'queued' }, sequence_number: 0 }],
+    events: [
+      { type: 'response.created', response: { ...shell, status: 'queued' }, sequence_number: 0 },
+    ],
     done: false,
   };
   await createAgentRunStore(app.app.database, app.app.runtime.agent.secrets).insert({
@@ -77,7 +131,10 @@ async function ended(app: RunningApp, id: string): Promise<Record<string, any>> 
   }, 15_000);
 }
 
-const outputs = (response: Record<string, any>) => (response.output as Array<Record<string, unknown>>).filter((item) => item['type'] === 'function_call_output');
+const outputs = (response: Record<string, any>) =>
+  (response.output as Array<Record<string, unknown>>).filter(
+    (item) => item['type'] === 'function_call_output',
+  );
 
 describe('an interrupted registered HTTP tool call', () => {
   it('is repeated once when the tool is idempotent, and not at all otherwise', async () => {
@@ -88,7 +145,10 @@ describe('an interrupted registered HTTP tool call', () => {
       const again = await ended(app, 'resp_http_idem');
       expect(again.status).toBe('completed');
       expect(received).toEqual(['{"q":"x"}']);
-      expect(outputs(again)[0]).toMatchObject({ call_id: 'call_planted', output: '{"answer":"looked up"}' });
+      expect(outputs(again)[0]).toMatchObject({
+        call_id: 'call_planted',
+        output: '{"answer":"looked up"}',
+      });
 
       received.length = 0;
       await plantHttpRun(app, 'resp_http_once', false);
@@ -102,7 +162,9 @@ describe('an interrupted registered HTTP tool call', () => {
   });
 
   it('fails the run under interruptedCalls: fail, with the interrupted call recorded first', async () => {
-    const app = await startApp(agentConfig(model.url, { leaseMs: 500, workerIntervalMs: 100, interruptedCalls: 'fail' }));
+    const app = await startApp(
+      agentConfig(model.url, { leaseMs: 500, workerIntervalMs: 100, interruptedCalls: 'fail' }),
+    );
     try {
       received.length = 0;
       await plantHttpRun(app, 'resp_http_strict', false);
@@ -110,7 +172,9 @@ describe('an interrupted registered HTTP tool call', () => {
       expect(failed.status).toBe('failed');
       expect(String(failed.error.message)).toMatch(/'lookup' was interrupted/);
       expect(received).toEqual([]);
-      expect(failed.output.find((item: Record<string, unknown>) => item['type'] === 'function_call')).toMatchObject({ id: 'fc_planted', status: 'completed' });
+      expect(
+        failed.output.find((item: Record<string, unknown>) => item['type'] === 'function_call'),
+      ).toMatchObject({ id: 'fc_planted', status: 'completed' });
       expect(String(outputs(failed)[0]!['output'])).toContain('interrupted');
     } finally {
       await app.close();

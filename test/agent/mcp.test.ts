@@ -26,18 +26,39 @@ beforeEach(() => {
 
 const SECRET = 'Bearer mcp-secret-value-123';
 const tool = (extra: Record<string, unknown> = {}) =>
-  ({ type: 'mcp', server_label: 'calc', server_url: mcp.url, headers: { Authorization: SECRET }, require_approval: 'never', ...extra }) as OpenAI.Responses.Tool.Mcp;
+  ({
+    type: 'mcp',
+    server_label: 'calc',
+    server_url: mcp.url,
+    headers: { Authorization: SECRET },
+    require_approval: 'never',
+    ...extra,
+  }) as OpenAI.Responses.Tool.Mcp;
 
 describe('mcp tools', () => {
   it('lists tools, calls one, feeds the result back and answers (openai SDK)', async () => {
-    const response = await client.responses.create({ model: 'fake', input: 'CALL add {"a":2,"b":3}', tools: [tool()] });
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'CALL add {"a":2,"b":3}',
+      tools: [tool()],
+    });
     expect(response.status).toBe('completed');
-    expect(response.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_call', 'message']);
+    expect(response.output.map((item) => item.type)).toEqual([
+      'mcp_list_tools',
+      'mcp_call',
+      'message',
+    ]);
     const list = response.output[0] as OpenAI.Responses.ResponseOutputItem.McpListTools;
     expect(list.server_label).toBe('calc');
     expect(list.tools.map((entry) => entry.name)).toEqual(['add', 'echo', 'slow', 'fail', 'big']);
     const call = response.output[1] as OpenAI.Responses.ResponseOutputItem.McpCall;
-    expect(call).toMatchObject({ name: 'add', server_label: 'calc', arguments: '{"a":2,"b":3}', output: '5', status: 'completed' });
+    expect(call).toMatchObject({
+      name: 'add',
+      server_label: 'calc',
+      arguments: '{"a":2,"b":3}',
+      output: '5',
+      status: 'completed',
+    });
     expect(response.output_text).toBe('final: 5');
     // The model saw the MCP tools as function tools, and the result as a tool message.
     expect(model.requests[0]!.tools!.map((entry) => entry.function.name)).toContain('add');
@@ -54,8 +75,14 @@ describe('mcp tools', () => {
   });
 
   it('runs several steps, records a failing tool as an error and continues', async () => {
-    const response = await client.responses.create({ model: 'fake', input: 'CALL echo {"text":"hi"}; CALL fail {}', tools: [tool()] });
-    const calls = response.output.filter((item) => item.type === 'mcp_call') as OpenAI.Responses.ResponseOutputItem.McpCall[];
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'CALL echo {"text":"hi"}; CALL fail {}',
+      tools: [tool()],
+    });
+    const calls = response.output.filter(
+      (item) => item.type === 'mcp_call',
+    ) as OpenAI.Responses.ResponseOutputItem.McpCall[];
     expect(calls.map((call) => [call.name, call.status])).toEqual([
       ['echo', 'completed'],
       ['fail', 'failed'],
@@ -65,7 +92,11 @@ describe('mcp tools', () => {
   });
 
   it('honours allowed_tools and truncates large output', async () => {
-    const response = await client.responses.create({ model: 'fake', input: 'CALL big {"n":5000}', tools: [tool({ allowed_tools: ['big', 'add'] })] });
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'CALL big {"n":5000}',
+      tools: [tool({ allowed_tools: ['big', 'add'] })],
+    });
     const list = response.output[0] as OpenAI.Responses.ResponseOutputItem.McpListTools;
     expect(list.tools.map((entry) => entry.name)).toEqual(['add', 'big']);
     const call = response.output[1] as OpenAI.Responses.ResponseOutputItem.McpCall;
@@ -74,7 +105,12 @@ describe('mcp tools', () => {
   });
 
   it('caps the number of model calls', async () => {
-    const response = await client.responses.create({ model: 'fake', input: 'CALL echo {"text":"1"}; CALL echo {"text":"2"}; CALL echo {"text":"3"}; CALL echo {"text":"4"}; CALL echo {"text":"5"}', tools: [tool()] });
+    const response = await client.responses.create({
+      model: 'fake',
+      input:
+        'CALL echo {"text":"1"}; CALL echo {"text":"2"}; CALL echo {"text":"3"}; CALL echo {"text":"4"}; CALL echo {"text":"5"}',
+      tools: [tool()],
+    });
     expect(model.requests).toHaveLength(4);
     expect(mcp.calls).toHaveLength(4);
     expect(response.status).toBe('completed');
@@ -83,9 +119,16 @@ describe('mcp tools', () => {
   });
 
   it('asks for approval, ends the response, and resumes on approve (previous_response_id)', async () => {
-    const first = await client.responses.create({ model: 'fake', input: 'CALL add {"a":1,"b":41}', tools: [tool({ require_approval: 'always' })] });
+    const first = await client.responses.create({
+      model: 'fake',
+      input: 'CALL add {"a":1,"b":41}',
+      tools: [tool({ require_approval: 'always' })],
+    });
     expect(first.status).toBe('completed');
-    expect(first.output.map((item) => item.type)).toEqual(['mcp_list_tools', 'mcp_approval_request']);
+    expect(first.output.map((item) => item.type)).toEqual([
+      'mcp_list_tools',
+      'mcp_approval_request',
+    ]);
     const ask = first.output[1] as OpenAI.Responses.ResponseOutputItem.McpApprovalRequest;
     expect(ask).toMatchObject({ name: 'add', server_label: 'calc', arguments: '{"a":1,"b":41}' });
     expect(ask.id).toMatch(/^mcpr_/);
@@ -100,13 +143,21 @@ describe('mcp tools', () => {
     });
     expect(mcp.listCount).toBe(listsBefore); // the listing is reused from the chain
     expect(second.output.map((item) => item.type)).toEqual(['mcp_call', 'message']);
-    expect(second.output[0]).toMatchObject({ name: 'add', output: '42', approval_request_id: ask.id });
+    expect(second.output[0]).toMatchObject({
+      name: 'add',
+      output: '42',
+      approval_request_id: ask.id,
+    });
     expect(second.output_text).toBe('final: 42');
     expect(mcp.calls).toHaveLength(1);
   });
 
   it('tells the model when a call is denied', async () => {
-    const first = await client.responses.create({ model: 'fake', input: 'CALL add {"a":1,"b":1}', tools: [tool({ require_approval: { never: { tool_names: ['echo'] } } })] });
+    const first = await client.responses.create({
+      model: 'fake',
+      input: 'CALL add {"a":1,"b":1}',
+      tools: [tool({ require_approval: { never: { tool_names: ['echo'] } } })],
+    });
     const ask = first.output.find((item) => item.type === 'mcp_approval_request')!;
     const second = await client.responses.create({
       model: 'fake',
@@ -119,12 +170,20 @@ describe('mcp tools', () => {
   });
 
   it('per-tool approval: never-listed tools run without asking', async () => {
-    const response = await client.responses.create({ model: 'fake', input: 'CALL echo {"text":"free"}', tools: [tool({ require_approval: { never: { tool_names: ['echo'] } } })] });
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'CALL echo {"text":"free"}',
+      tools: [tool({ require_approval: { never: { tool_names: ['echo'] } } })],
+    });
     expect(response.output_text).toBe('final: free');
   });
 
   it('streams the run with mcp events (openai SDK stream helper)', async () => {
-    const stream = client.responses.stream({ model: 'fake', input: 'CALL add {"a":20,"b":22}', tools: [tool()] });
+    const stream = client.responses.stream({
+      model: 'fake',
+      input: 'CALL add {"a":20,"b":22}',
+      tools: [tool()],
+    });
     const types: string[] = [];
     for await (const event of stream) types.push(event.type);
     const final = await stream.finalResponse();
@@ -139,12 +198,20 @@ describe('mcp tools', () => {
   });
 
   it('falls back to the legacy SSE transport', async () => {
-    const response = await client.responses.create({ model: 'fake', input: 'CALL add {"a":1,"b":2}', tools: [tool({ server_url: mcp.sseUrl })] });
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'CALL add {"a":1,"b":2}',
+      tools: [tool({ server_url: mcp.sseUrl })],
+    });
     expect(response.output_text).toBe('final: 3');
   });
 
   it('fails the response when the server cannot be listed', async () => {
-    const response = await client.responses.create({ model: 'fake', input: 'CALL add {"a":1,"b":2}', tools: [tool({ server_url: 'http://127.0.0.1:1/mcp' })] });
+    const response = await client.responses.create({
+      model: 'fake',
+      input: 'CALL add {"a":1,"b":2}',
+      tools: [tool({ server_url: 'http://127.0.0.1:1/mcp' })],
+    });
     expect(response.status).toBe('failed');
     expect(response.output[0]).toMatchObject({ type: 'mcp_list_tools' });
     expect((response.output[0] as { error?: string }).error).toContain('calc');

@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkUrl, guardedFetch, guardedLookup, isPrivateAddress, OutboundBlockedError } from '../../src/runtime/tools/ssrf.js';
+import {
+  checkUrl,
+  guardedFetch,
+  guardedLookup,
+  isPrivateAddress,
+  OutboundBlockedError,
+} from '../../src/runtime/tools/ssrf.js';
 import { startApp, TENANT_A_KEY } from '../runtime/helpers.js';
 import { agentConfig, startMcpServer, startScriptedModel, type TestMcpServer } from './helpers.js';
 
@@ -31,19 +37,34 @@ describe('address classification', () => {
   });
 
   it('refuses private literals, localhost and non-http URLs unless allowed', () => {
-    expect(() => checkUrl(strict, 'http://169.254.169.254/latest/meta-data/')).toThrow(OutboundBlockedError);
+    expect(() => checkUrl(strict, 'http://169.254.169.254/latest/meta-data/')).toThrow(
+      OutboundBlockedError,
+    );
     expect(() => checkUrl(strict, 'http://[::1]:8080/')).toThrow(OutboundBlockedError);
     expect(() => checkUrl(strict, 'http://localhost:8080/')).toThrow(OutboundBlockedError);
     expect(() => checkUrl(strict, 'file:///etc/passwd')).toThrow(OutboundBlockedError);
     expect(checkUrl(strict, 'https://example.com/mcp').hostname).toBe('example.com');
-    expect(checkUrl({ allowPrivateNetworks: false, allowHosts: ['127.0.0.1'] }, 'http://127.0.0.1:1/').port).toBe('1');
-    expect(checkUrl({ allowPrivateNetworks: true, allowHosts: [] }, 'http://10.0.0.1/').hostname).toBe('10.0.0.1');
+    expect(
+      checkUrl({ allowPrivateNetworks: false, allowHosts: ['127.0.0.1'] }, 'http://127.0.0.1:1/')
+        .port,
+    ).toBe('1');
+    expect(
+      checkUrl({ allowPrivateNetworks: true, allowHosts: [] }, 'http://10.0.0.1/').hostname,
+    ).toBe('10.0.0.1');
   });
 
   it('checks the resolved address, not the name', async () => {
-    const error = await new Promise<Error | null>((resolve) => guardedLookup(strict)('localhost', {}, (failure) => resolve(failure)));
+    const error = await new Promise<Error | null>((resolve) =>
+      guardedLookup(strict)('localhost', {}, (failure) => resolve(failure)),
+    );
     expect(error).toBeInstanceOf(OutboundBlockedError);
-    const allowed = await new Promise<Error | null>((resolve) => guardedLookup({ allowPrivateNetworks: false, allowHosts: ['localhost'] })('localhost', {}, (failure) => resolve(failure)));
+    const allowed = await new Promise<Error | null>((resolve) =>
+      guardedLookup({ allowPrivateNetworks: false, allowHosts: ['localhost'] })(
+        'localhost',
+        {},
+        (failure) => resolve(failure),
+      ),
+    );
     expect(allowed).toBeNull();
   });
 });
@@ -58,10 +79,14 @@ describe('guarded fetch', () => {
     server = createServer((req, res) => {
       hits.push(req.url ?? '');
       auth.push(req.headers.authorization);
-      if (req.url === '/to-ip') res.writeHead(302, { location: `http://127.0.0.1:${port}/secret` }).end();
-      else if (req.url === '/to-name') res.writeHead(302, { location: `http://${hostname()}:${port}/secret` }).end();
-      else if (req.url === '/to-metadata') res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
-      else if (req.url === '/to-ok') res.writeHead(302, { location: `http://localhost:${port}/ok` }).end();
+      if (req.url === '/to-ip')
+        res.writeHead(302, { location: `http://127.0.0.1:${port}/secret` }).end();
+      else if (req.url === '/to-name')
+        res.writeHead(302, { location: `http://${hostname()}:${port}/secret` }).end();
+      else if (req.url === '/to-metadata')
+        res.writeHead(307, { location: 'http://169.254.169.254/latest/meta-data/' }).end();
+      else if (req.url === '/to-ok')
+        res.writeHead(302, { location: `http://localhost:${port}/ok` }).end();
       else res.writeHead(200).end(req.url === '/secret' ? 'secret' : 'ok');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -74,7 +99,9 @@ describe('guarded fetch', () => {
 
   it('refuses a DNS name that resolves to a private address (checked at connect)', async () => {
     // This machine's own name resolves to a loopback or private address.
-    await expect(guardedFetch(strict)(`http://${hostname()}:${port}/ok`)).rejects.toMatchObject({ cause: { code: 'ESWITCHYARD_SSRF' } });
+    await expect(guardedFetch(strict)(`http://${hostname()}:${port}/ok`)).rejects.toMatchObject({
+      cause: { code: 'ESWITCHYARD_SSRF' },
+    });
     expect(hits).not.toContain('/ok');
   });
 
@@ -83,15 +110,22 @@ describe('guarded fetch', () => {
     const fetch = guardedFetch(policy);
     expect(await (await fetch(`http://localhost:${port}/to-ok`)).text()).toBe('ok');
     await expect(fetch(`http://localhost:${port}/to-ip`)).rejects.toThrow(/Refusing/);
-    await expect(fetch(`http://localhost:${port}/to-name`)).rejects.toMatchObject({ cause: { code: 'ESWITCHYARD_SSRF' } });
+    await expect(fetch(`http://localhost:${port}/to-name`)).rejects.toMatchObject({
+      cause: { code: 'ESWITCHYARD_SSRF' },
+    });
     await expect(fetch(`http://localhost:${port}/to-metadata`)).rejects.toThrow(/Refusing/);
     expect(hits).not.toContain('/secret');
   });
 
   it('drops credentials on a redirect to another origin', async () => {
-    const fetch = guardedFetch({ allowPrivateNetworks: false, allowHosts: ['localhost', '127.0.0.1'] });
+    const fetch = guardedFetch({
+      allowPrivateNetworks: false,
+      allowHosts: ['localhost', '127.0.0.1'],
+    });
     auth.length = 0;
-    const answer = await fetch(`http://localhost:${port}/to-ip`, { headers: { authorization: 'Bearer tool-secret' } });
+    const answer = await fetch(`http://localhost:${port}/to-ip`, {
+      headers: { authorization: 'Bearer tool-secret' },
+    });
     expect(await answer.text()).toBe('secret');
     expect(auth).toEqual(['Bearer tool-secret', undefined]);
   });
@@ -116,7 +150,11 @@ describe('policy and timeouts end to end', () => {
       const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
       for (const url of [mcp.url, 'http://169.254.169.254/mcp']) {
         const before = mcp.requests.length;
-        const response = await client.responses.create({ model: 'fake', input: 'CALL add {"a":1,"b":2}', tools: [{ type: 'mcp', server_label: 's', server_url: url, require_approval: 'never' }] });
+        const response = await client.responses.create({
+          model: 'fake',
+          input: 'CALL add {"a":1,"b":2}',
+          tools: [{ type: 'mcp', server_label: 's', server_url: url, require_approval: 'never' }],
+        });
         expect(response.status).toBe('failed');
         expect((response.output[0] as { error?: string }).error).toMatch(/Refusing to connect/);
         expect(mcp.requests.length).toBe(before);
@@ -131,9 +169,15 @@ describe('policy and timeouts end to end', () => {
     try {
       const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
       const started = Date.now();
-      const response = await client.responses.create({ model: 'fake', input: 'CALL slow {"ms":3000,"tag":"t"}', tools: [{ type: 'mcp', server_label: 's', server_url: mcp.url, require_approval: 'never' }] });
+      const response = await client.responses.create({
+        model: 'fake',
+        input: 'CALL slow {"ms":3000,"tag":"t"}',
+        tools: [{ type: 'mcp', server_label: 's', server_url: mcp.url, require_approval: 'never' }],
+      });
       expect(Date.now() - started).toBeLessThan(2500);
-      const call = response.output.find((item) => item.type === 'mcp_call') as OpenAI.Responses.ResponseOutputItem.McpCall;
+      const call = response.output.find(
+        (item) => item.type === 'mcp_call',
+      ) as OpenAI.Responses.ResponseOutputItem.McpCall;
       expect(call.status).toBe('failed');
       expect(call.error).toMatch(/timed out/i);
     } finally {

@@ -71,7 +71,18 @@ async function startModel() {
     incoming.resume();
     incoming.on('end', () => {
       response.writeHead(200, { 'content-type': 'application/json' });
-      response.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }));
+      response.end(
+        JSON.stringify({
+          id: 'chatcmpl-1',
+          object: 'chat.completion',
+          created: 1,
+          model: 'm',
+          choices: [
+            { index: 0, message: { role: 'assistant', content: 'ok' }, finish_reason: 'stop' },
+          ],
+          usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+        }),
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -99,7 +110,9 @@ afterAll(async () => {
   await pgDatabase?.drop();
 });
 
-const stores: Array<{ name: string; open: () => Promise<Database> }> = [{ name: 'sqlite', open: () => createDatabase(`sqlite:${join(workdir, 'store.db')}`) }];
+const stores: Array<{ name: string; open: () => Promise<Database> }> = [
+  { name: 'sqlite', open: () => createDatabase(`sqlite:${join(workdir, 'store.db')}`) },
+];
 if (pgDatabase) stores.push({ name: 'postgres', open: () => createDatabase(pgDatabase.url) });
 
 describe.each(stores)('webhook deliveries for operators on $name', ({ open }) => {
@@ -121,18 +134,39 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
         auth: { masterKey: MASTER },
         partners: { openai: { primary: true } },
         keys: [{ key: KEY, name: 'w', tenant: 'tenant-w', project: 'project-w' }],
-        providers: { fake: { type: 'openai', partner: 'openai', baseUrl: `${model.url}/v1`, apiKey: 'sk-fake' } },
+        providers: {
+          fake: {
+            type: 'openai',
+            partner: 'openai',
+            baseUrl: `${model.url}/v1`,
+            apiKey: 'sk-fake',
+          },
+        },
         models: { fake: { deployments: [{ provider: 'fake', model: 'm' }] } },
         routing: { retries: 0 },
         runtime: {
           tools: { leaseMs: 2000, workerIntervalMs: 60_000, allowPrivateNetworks: true },
           // Two quick attempts, then `failed`; a long timeout keeps the lease of a held attempt past the clock's jumps.
-          webhooks: [{ url: receiver.url, secret: '${SWY_TEST_WEBHOOK_SECRET}', maxAttempts: 2, backoffMs: 50, maxBackoffMs: 100, timeoutMs: 30_000 }],
+          webhooks: [
+            {
+              url: receiver.url,
+              secret: '${SWY_TEST_WEBHOOK_SECRET}',
+              maxAttempts: 2,
+              backoffMs: 50,
+              maxBackoffMs: 100,
+              timeoutMs: 30_000,
+            },
+          ],
         },
       },
       { SWY_TEST_WEBHOOK_SECRET: SECRET },
     );
-    app = await createApp({ config, database, clock: () => Date.now() + offset, logger: createLogger({ level: 'warn' }) });
+    app = await createApp({
+      config,
+      database,
+      clock: () => Date.now() + offset,
+      logger: createLogger({ level: 'warn' }),
+    });
     url = (await app.listen(0, '127.0.0.1')).url;
   });
   afterAll(async () => {
@@ -141,36 +175,81 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
     await database?.close();
   });
 
-  const admin = (path: string, method = 'GET') => http(`${url}/admin/v1/webhooks/deliveries${path}`, { key: MASTER, method });
+  const admin = (path: string, method = 'GET') =>
+    http(`${url}/admin/v1/webhooks/deliveries${path}`, { key: MASTER, method });
   /** Scrapes /metrics after moving the clock past the collector's store refresh. */
   const scrape = async () => {
     offset += 16_000;
     const text = (await http(`${url}/metrics`, { key: MASTER })).text;
-    const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+    const value = (series: string) =>
+      Number(new RegExp(`^${series.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
     return {
       pending: value('switchyard_webhook_deliveries{status="pending"}'),
       delivered: value('switchyard_webhook_deliveries{status="delivered"}'),
       failed: value('switchyard_webhook_deliveries{status="failed"}'),
       skipped: value('switchyard_webhook_deliveries{status="skipped"}'),
       oldestPending: value('switchyard_webhook_oldest_pending_seconds'),
-      attempts: Object.fromEntries(['delivered', 'retry', 'failed'].map((outcome) => [outcome, value(`switchyard_webhook_attempts_total{outcome="${outcome}"}`) || 0])),
+      attempts: Object.fromEntries(
+        ['delivered', 'retry', 'failed'].map((outcome) => [
+          outcome,
+          value(`switchyard_webhook_attempts_total{outcome="${outcome}"}`) || 0,
+        ]),
+      ),
     };
   };
 
-  it('lists a failed delivery, counts it, retries it on request and the receiver gets it signed', { timeout: 30_000 }, async () => {
-    expect(await scrape()).toEqual({ pending: 0, delivered: 0, failed: 0, skipped: 0, oldestPending: 0, attempts: { delivered: 0, retry: 0, failed: 0 } });
+  it('lists a failed delivery, counts it, retries it on request and the receiver gets it signed', {
+    timeout: 30_000,
+  }, async () => {
+    expect(await scrape()).toEqual({
+      pending: 0,
+      delivered: 0,
+      failed: 0,
+      skipped: 0,
+      oldestPending: 0,
+      attempts: { delivered: 0, retry: 0, failed: 0 },
+    });
 
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 });
-    const created = await client.responses.create({ model: 'fake', input: 'hello', background: true });
+    const created = await client.responses.create({
+      model: 'fake',
+      input: 'hello',
+      background: true,
+    });
     const failed = await waitFor(async () => {
       const page = (await admin(`?status=failed&response_id=${created.id}`)).json();
       return page.data.length === 1 ? page.data[0] : undefined;
     }, 15_000);
     expect(receiver.received).toHaveLength(2);
-    expect(failed).toMatchObject({ object: 'webhook.delivery', response_id: created.id, tenant_id: 'tenant-w', type: 'response.completed', status: 'failed', attempts: 2, next_attempt_at: null, last_status: 500, last_error: 'HTTP 500', delivered_at: null });
+    expect(failed).toMatchObject({
+      object: 'webhook.delivery',
+      response_id: created.id,
+      tenant_id: 'tenant-w',
+      type: 'response.completed',
+      status: 'failed',
+      attempts: 2,
+      next_attempt_at: null,
+      last_status: 500,
+      last_error: 'HTTP 500',
+      delivered_at: null,
+    });
     expect(failed.id).toBe(receiver.received[0]!.headers['webhook-id']);
     expect(Math.abs(failed.created_at - Date.now() / 1000)).toBeLessThan(60);
-    expect(Object.keys(failed).sort()).toEqual(['attempts', 'created_at', 'delivered_at', 'endpoint', 'id', 'last_error', 'last_status', 'next_attempt_at', 'object', 'response_id', 'status', 'tenant_id', 'type']);
+    expect(Object.keys(failed).sort()).toEqual([
+      'attempts',
+      'created_at',
+      'delivered_at',
+      'endpoint',
+      'id',
+      'last_error',
+      'last_status',
+      'next_attempt_at',
+      'object',
+      'response_id',
+      'status',
+      'tenant_id',
+      'type',
+    ]);
 
     // Filters and pages; no URL (nor its token) and no secret in the answer.
     const all = await admin('');
@@ -181,23 +260,53 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
     expect(all.text).not.toContain(SECRET.slice('whsec_'.length));
     expect((await admin('?status=delivered')).json().data).toEqual([]);
     expect((await admin('?tenant=someone-else')).json().data).toEqual([]);
-    expect((await admin('?tenant=tenant-w&limit=1')).json()).toMatchObject({ data: [{ id: failed.id }], has_more: false, last_id: failed.id }); // exact: the only delivery fills the page and nothing follows
-    expect((await admin(`?after=${failed.id}`)).json()).toMatchObject({ data: [], has_more: false, last_id: null });
-    for (const bad of ['?status=lost', '?limit=0', '?limit=101', '?limit=ten', '?after=evt_unknown', '?tenant=']) {
+    expect((await admin('?tenant=tenant-w&limit=1')).json()).toMatchObject({
+      data: [{ id: failed.id }],
+      has_more: false,
+      last_id: failed.id,
+    }); // exact: the only delivery fills the page and nothing follows
+    expect((await admin(`?after=${failed.id}`)).json()).toMatchObject({
+      data: [],
+      has_more: false,
+      last_id: null,
+    });
+    for (const bad of [
+      '?status=lost',
+      '?limit=0',
+      '?limit=101',
+      '?limit=ten',
+      '?after=evt_unknown',
+      '?tenant=',
+    ]) {
       const answer = await admin(bad);
       expect(answer.status, bad).toBe(400);
-      expect(answer.json().error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_request' });
+      expect(answer.json().error).toMatchObject({
+        type: 'invalid_request_error',
+        code: 'invalid_request',
+      });
     }
 
     // Two attempts (maxAttempts: 2): one retried, the second gave up.
-    expect(await scrape()).toEqual({ pending: 0, delivered: 0, failed: 1, skipped: 0, oldestPending: 0, attempts: { delivered: 0, retry: 1, failed: 1 } });
+    expect(await scrape()).toEqual({
+      pending: 0,
+      delivered: 0,
+      failed: 1,
+      skipped: 0,
+      oldestPending: 0,
+      attempts: { delivered: 0, retry: 1, failed: 1 },
+    });
 
     // The retry is held by the receiver: pending, and the oldest pending delivery's age shows.
     receiver.mode = 'hang';
     offset += 16_000; // past the last store read, so the next scrape reads again
     const retried = await admin(`/${failed.id}/retry`, 'POST');
     expect(retried.status).toBe(200);
-    expect(retried.json()).toMatchObject({ id: failed.id, status: 'pending', attempts: 2, last_status: 500 });
+    expect(retried.json()).toMatchObject({
+      id: failed.id,
+      status: 'pending',
+      attempts: 2,
+      last_status: 500,
+    });
     expect(Math.abs(retried.json().next_attempt_at - (Date.now() + offset) / 1000)).toBeLessThan(5);
     await waitFor(() => receiver.held.length === 1, 10_000);
     const during = await scrape();
@@ -213,14 +322,34 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
       const page = (await admin('?status=delivered')).json();
       return page.data.length === 1 ? page.data[0] : undefined;
     });
-    expect(delivered).toMatchObject({ id: failed.id, attempts: 3, last_status: 200, last_error: null, next_attempt_at: null });
+    expect(delivered).toMatchObject({
+      id: failed.id,
+      attempts: 3,
+      last_status: 200,
+      last_error: null,
+      next_attempt_at: null,
+    });
     expect(delivered.delivered_at).toBeGreaterThanOrEqual(delivered.created_at);
     expect(receiver.received).toHaveLength(3);
     const hook = receiver.received[2]!;
-    const event = (await verifier.webhooks.unwrap(hook.body, hook.headers as Record<string, string>)) as OpenAI.Webhooks.UnwrapWebhookEvent;
-    expect(event).toMatchObject({ id: failed.id, type: 'response.completed', data: { id: created.id } });
+    const event = (await verifier.webhooks.unwrap(
+      hook.body,
+      hook.headers as Record<string, string>,
+    )) as OpenAI.Webhooks.UnwrapWebhookEvent;
+    expect(event).toMatchObject({
+      id: failed.id,
+      type: 'response.completed',
+      data: { id: created.id },
+    });
     expect((await admin('?status=failed')).json().data).toEqual([]);
-    expect(await scrape()).toEqual({ pending: 0, delivered: 1, failed: 0, skipped: 0, oldestPending: 0, attempts: { delivered: 1, retry: 1, failed: 1 } });
+    expect(await scrape()).toEqual({
+      pending: 0,
+      delivered: 1,
+      failed: 0,
+      skipped: 0,
+      oldestPending: 0,
+      attempts: { delivered: 1, retry: 1, failed: 1 },
+    });
 
     // A delivered one is not sent again; an unknown id is 404; both in the OpenAI error shape.
     const again = await admin(`/${failed.id}/retry`, 'POST');
@@ -240,7 +369,9 @@ describe.each(stores)('webhook deliveries for operators on $name', ({ open }) =>
     ] as const) {
       const bare = await request(`${url}/admin/v1/webhooks/deliveries${path}`, { method });
       expect(bare.statusCode, `${method} ${path}`).toBe(401);
-      expect(((await bare.body.json()) as { error: { type: string } }).error.type).toBe('authentication_error');
+      expect(((await bare.body.json()) as { error: { type: string } }).error.type).toBe(
+        'authentication_error',
+      );
       const tenant = await http(`${url}/admin/v1/webhooks/deliveries${path}`, { key: KEY, method });
       expect(tenant.status).toBe(403);
     }

@@ -9,9 +9,16 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { validateConfig } from '../../src/config/index.js';
-import { createWebhookDispatcher, endpointKey, signWebhook } from '../../src/runtime/agent/webhooks.js';
+import {
+  createWebhookDispatcher,
+  endpointKey,
+  signWebhook,
+} from '../../src/runtime/agent/webhooks.js';
 import { createDatabase, type Database, migrate } from '../../src/store/index.js';
-import { createWebhookDeliveryStore, type WebhookDelivery } from '../../src/store/webhook-deliveries.js';
+import {
+  createWebhookDeliveryStore,
+  type WebhookDelivery,
+} from '../../src/store/webhook-deliveries.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { closedPort } from '../fakes/upstream.js';
 import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
@@ -58,13 +65,19 @@ async function startReceiver(): Promise<Receiver> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
       const path = request.url ?? '/';
-      received.push({ path, headers: request.headers, body: Buffer.concat(chunks).toString('utf8') });
+      received.push({
+        path,
+        headers: request.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
       const answer = plan.get(path)?.shift() ?? 200;
       if (answer === 'hang') {
         hanging.push(response);
         return;
       }
-      response.writeHead(answer, { 'content-type': 'text/plain' }).end(answer === 200 ? 'ok' : 'no');
+      response
+        .writeHead(answer, { 'content-type': 'text/plain' })
+        .end(answer === 200 ? 'ok' : 'no');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -88,16 +101,46 @@ async function startModel(): Promise<{ url: string; close(): Promise<void> }> {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { messages: Array<{ role: string; content: unknown }> };
-      const text = String(body.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '');
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        messages: Array<{ role: string; content: unknown }>;
+      };
+      const text = String(
+        body.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '',
+      );
       if (text.includes('FAIL')) {
-        response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { message: 'the model refused on purpose', type: 'invalid_request_error', param: null, code: null } }));
+        response
+          .writeHead(400, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              error: {
+                message: 'the model refused on purpose',
+                type: 'invalid_request_error',
+                param: null,
+                code: null,
+              },
+            }),
+          );
         return;
       }
       const delay = Number(/SLOW (\d+)/.exec(text)?.[1] ?? 0);
       const timer = setTimeout(() => {
         response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: `ok: ${text}` }, finish_reason: text.includes('LENGTH') ? 'length' : 'stop' }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } }));
+        response.end(
+          JSON.stringify({
+            id: 'chatcmpl-1',
+            object: 'chat.completion',
+            created: 1,
+            model: 'm',
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: `ok: ${text}` },
+                finish_reason: text.includes('LENGTH') ? 'length' : 'stop',
+              },
+            ],
+            usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+          }),
+        );
       }, delay);
       response.on('close', () => clearTimeout(timer));
     });
@@ -142,7 +185,11 @@ interface Gateway {
 }
 
 /** A Switchyard on `database` whose config names the secret as `${SWY_TEST_WEBHOOK_SECRET}`. */
-async function startGateway(database: Database, webhooks: Array<Record<string, unknown>>, tools: Record<string, unknown> = { allowPrivateNetworks: true }): Promise<Gateway> {
+async function startGateway(
+  database: Database,
+  webhooks: Array<Record<string, unknown>>,
+  tools: Record<string, unknown> = { allowPrivateNetworks: true },
+): Promise<Gateway> {
   const config = validateConfig(
     {
       store: 'sqlite::memory:',
@@ -150,19 +197,34 @@ async function startGateway(database: Database, webhooks: Array<Record<string, u
       auth: { masterKey: 'sk-master-webhook-tests' },
       partners: { openai: { primary: true } },
       keys: [{ key: KEY, name: 'w', tenant: 'tenant-w', project: 'project-w' }],
-      providers: { fake: { type: 'openai', partner: 'openai', baseUrl: `${model.url}/v1`, apiKey: 'sk-fake' } },
+      providers: {
+        fake: { type: 'openai', partner: 'openai', baseUrl: `${model.url}/v1`, apiKey: 'sk-fake' },
+      },
       models: { fake: { deployments: [{ provider: 'fake', model: 'm' }] } },
       routing: { retries: 0 },
-      runtime: { tools: { leaseMs: 2000, workerIntervalMs: 200, ...tools }, webhooks: webhooks.map((hook) => ({ secret: '${SWY_TEST_WEBHOOK_SECRET}', ...hook })) },
+      runtime: {
+        tools: { leaseMs: 2000, workerIntervalMs: 200, ...tools },
+        webhooks: webhooks.map((hook) => ({ secret: '${SWY_TEST_WEBHOOK_SECRET}', ...hook })),
+      },
     },
     { SWY_TEST_WEBHOOK_SECRET: SECRET },
   );
   let logs = '';
   const destination = new PassThrough();
   destination.on('data', (chunk: Buffer) => void (logs += chunk.toString()));
-  const app = await createApp({ config, database, logger: createLogger({ level: 'info', destination }) });
+  const app = await createApp({
+    config,
+    database,
+    logger: createLogger({ level: 'info', destination }),
+  });
   const { url } = await app.listen(0, '127.0.0.1');
-  return { app, url, client: new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 }), logs: () => logs, close: () => app.close() };
+  return {
+    app,
+    url,
+    client: new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 }),
+    logs: () => logs,
+    close: () => app.close(),
+  };
 }
 
 const hooksAt = (path: string) => receiver.received.filter((hook) => hook.path === path);
@@ -173,7 +235,9 @@ const freshPath = () => `/hooks/${++pathCounter}`;
 async function finished(client: OpenAI, id: string): Promise<OpenAI.Responses.Response> {
   return waitFor(async () => {
     const current = await client.responses.retrieve(id);
-    return ['completed', 'failed', 'cancelled', 'incomplete'].includes(current.status ?? '') ? current : undefined;
+    return ['completed', 'failed', 'cancelled', 'incomplete'].includes(current.status ?? '')
+      ? current
+      : undefined;
   }, 20_000);
 }
 
@@ -181,7 +245,15 @@ async function deliveries(database: Database, responseId: string): Promise<Webho
   return createWebhookDeliveryStore(database).forResponse(responseId);
 }
 
-const stores: Array<{ name: string; open: () => Promise<Database> }> = [{ name: 'sqlite', open: () => createDatabase(`sqlite:${join(workdir, `store-${Date.now()}-${Math.random().toString(36).slice(2)}.db`)}`) }];
+const stores: Array<{ name: string; open: () => Promise<Database> }> = [
+  {
+    name: 'sqlite',
+    open: () =>
+      createDatabase(
+        `sqlite:${join(workdir, `store-${Date.now()}-${Math.random().toString(36).slice(2)}.db`)}`,
+      ),
+  },
+];
 if (pgDatabase) stores.push({ name: 'postgres', open: () => createDatabase(pgDatabase.url) });
 
 describe.each(stores)('webhooks of background responses on $name', ({ open }) => {
@@ -198,36 +270,76 @@ describe.each(stores)('webhooks of background responses on $name', ({ open }) =>
     const path = freshPath();
     const gateway = await startGateway(database, [{ url: `${receiver.url}${path}` }]);
     try {
-      const created = await gateway.client.responses.create({ model: 'fake', input: 'hello webhooks', background: true });
+      const created = await gateway.client.responses.create({
+        model: 'fake',
+        input: 'hello webhooks',
+        background: true,
+      });
       expect(created.status).toBe('queued');
       const done = await finished(gateway.client, created.id);
       expect(done.status).toBe('completed');
       const [hook] = await waitFor(() => (hooksAt(path).length >= 1 ? hooksAt(path) : undefined));
 
       // Standard Webhooks headers, checked by the SDK (HMAC-SHA256 over "id.timestamp.body").
-      const event = (await verifier.webhooks.unwrap(hook!.body, hook!.headers as Record<string, string>)) as OpenAI.Webhooks.UnwrapWebhookEvent;
+      const event = (await verifier.webhooks.unwrap(
+        hook!.body,
+        hook!.headers as Record<string, string>,
+      )) as OpenAI.Webhooks.UnwrapWebhookEvent;
       expect(event.type).toBe('response.completed');
       expect(event).toMatchObject({ object: 'event', data: { id: created.id } });
       expect(event.id).toMatch(/^evt_/);
       expect(hook!.headers['webhook-id']).toBe(event.id);
       expect(hook!.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
-      expect(Math.abs(Number(hook!.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
+      expect(Math.abs(Number(hook!.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(
+        30,
+      );
       expect(Number.isInteger(event.created_at)).toBe(true);
       expect(Math.abs(event.created_at - Date.now() / 1000)).toBeLessThan(30);
-      expect(Object.keys(JSON.parse(hook!.body) as object).sort()).toEqual(['created_at', 'data', 'id', 'object', 'type']);
+      expect(Object.keys(JSON.parse(hook!.body) as object).sort()).toEqual([
+        'created_at',
+        'data',
+        'id',
+        'object',
+        'type',
+      ]);
       expect(hook!.headers['content-type']).toBe('application/json');
 
       // A changed body, a wrong secret or an old timestamp is refused.
-      await expect(verifier.webhooks.verifySignature(hook!.body.replace(created.id, 'resp_forged'), hook!.headers as Record<string, string>)).rejects.toThrow(/signature/);
-      await expect(verifier.webhooks.verifySignature(hook!.body, hook!.headers as Record<string, string>, 'whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==')).rejects.toThrow(/signature/);
+      await expect(
+        verifier.webhooks.verifySignature(
+          hook!.body.replace(created.id, 'resp_forged'),
+          hook!.headers as Record<string, string>,
+        ),
+      ).rejects.toThrow(/signature/);
+      await expect(
+        verifier.webhooks.verifySignature(
+          hook!.body,
+          hook!.headers as Record<string, string>,
+          'whsec_d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldA==',
+        ),
+      ).rejects.toThrow(/signature/);
       const stale = Math.floor(Date.now() / 1000) - 3600;
-      await expect(verifier.webhooks.verifySignature(hook!.body, { ...(hook!.headers as Record<string, string>), 'webhook-timestamp': String(stale), 'webhook-signature': signWebhook(SECRET, event.id, stale, hook!.body) })).rejects.toThrow(/too old/);
+      await expect(
+        verifier.webhooks.verifySignature(hook!.body, {
+          ...(hook!.headers as Record<string, string>),
+          'webhook-timestamp': String(stale),
+          'webhook-signature': signWebhook(SECRET, event.id, stale, hook!.body),
+        }),
+      ).rejects.toThrow(/too old/);
 
       // The secret is used to sign only.
       expect(JSON.stringify(hook)).not.toContain(SECRET);
       expect(JSON.stringify(hook)).not.toContain(SECRET.slice('whsec_'.length));
       const [row] = await deliveries(database, created.id);
-      expect(row).toMatchObject({ id: event.id, status: 'delivered', attempts: 1, lastStatus: 200, type: 'response.completed', tenantId: 'tenant-w', endpoint: endpointKey(`${receiver.url}${path}`) });
+      expect(row).toMatchObject({
+        id: event.id,
+        status: 'delivered',
+        attempts: 1,
+        lastStatus: 200,
+        type: 'response.completed',
+        tenantId: 'tenant-w',
+        endpoint: endpointKey(`${receiver.url}${path}`),
+      });
       // Exactly one delivery, even after the poller has run a few more times.
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(hooksAt(path)).toHaveLength(1);
@@ -240,19 +352,40 @@ describe.each(stores)('webhooks of background responses on $name', ({ open }) =>
     }
   });
 
-  it('sends response.failed, response.incomplete and response.cancelled, filtered by events; a cancelled stream ends cleanly', { timeout: 30_000 }, async () => {
+  it('sends response.failed, response.incomplete and response.cancelled, filtered by events; a cancelled stream ends cleanly', {
+    timeout: 30_000,
+  }, async () => {
     const all = freshPath();
     const onlyCompleted = freshPath();
-    const gateway = await startGateway(database, [{ url: `${receiver.url}${all}` }, { url: `${receiver.url}${onlyCompleted}`, events: ['response.completed'] }]);
+    const gateway = await startGateway(database, [
+      { url: `${receiver.url}${all}` },
+      { url: `${receiver.url}${onlyCompleted}`, events: ['response.completed'] },
+    ]);
     try {
-      const failed = await gateway.client.responses.create({ model: 'fake', input: 'FAIL please', background: true });
-      const incomplete = await gateway.client.responses.create({ model: 'fake', input: 'LENGTH please', background: true });
+      const failed = await gateway.client.responses.create({
+        model: 'fake',
+        input: 'FAIL please',
+        background: true,
+      });
+      const incomplete = await gateway.client.responses.create({
+        model: 'fake',
+        input: 'LENGTH please',
+        background: true,
+      });
       expect((await finished(gateway.client, failed.id)).status).toBe('failed');
       expect((await finished(gateway.client, incomplete.id)).status).toBe('incomplete');
 
       // Cancel a run while its model call is in flight; a follower of its stream (openai SDK) sees it end.
-      const slow = await gateway.client.responses.create({ model: 'fake', input: 'SLOW 5000', background: true });
-      await waitFor(async () => ((await gateway.client.responses.retrieve(slow.id)).status === 'in_progress' ? true : undefined));
+      const slow = await gateway.client.responses.create({
+        model: 'fake',
+        input: 'SLOW 5000',
+        background: true,
+      });
+      await waitFor(async () =>
+        (await gateway.client.responses.retrieve(slow.id)).status === 'in_progress'
+          ? true
+          : undefined,
+      );
       const follower = gateway.client.responses.stream({ response_id: slow.id });
       const types: string[] = [];
       const following = (async () => {
@@ -266,20 +399,41 @@ describe.each(stores)('webhooks of background responses on $name', ({ open }) =>
       const final = await following;
       expect(final.status).toBe('cancelled');
       expect(final.id).toBe(slow.id);
-      expect(types.slice(0, 3)).toEqual(['response.created', 'response.queued', 'response.in_progress']);
+      expect(types.slice(0, 3)).toEqual([
+        'response.created',
+        'response.queued',
+        'response.in_progress',
+      ]);
       // The stream has no event type of its own for a cancel: it ends with response.failed carrying the cancelled Response.
       expect(types.at(-1)).toBe('response.failed');
       const events = parseSse((await raw).text).map((entry) => entry.data);
-      expect(events.at(-1)).toMatchObject({ type: 'response.failed', response: { id: slow.id, status: 'cancelled', error: null } });
-      expect(events.map((entry) => entry['sequence_number'])).toEqual(events.map((_, index) => index));
+      expect(events.at(-1)).toMatchObject({
+        type: 'response.failed',
+        response: { id: slow.id, status: 'cancelled', error: null },
+      });
+      expect(events.map((entry) => entry['sequence_number'])).toEqual(
+        events.map((_, index) => index),
+      );
       expect(events.some((entry) => entry['type'] === 'error')).toBe(false);
 
       const types_ = async (path: string, count: number) => {
-        const hooks = await waitFor(() => (hooksAt(path).length >= count ? hooksAt(path) : undefined));
-        return Promise.all(hooks.map(async (hook) => (await verifier.webhooks.unwrap(hook.body, hook.headers as Record<string, string>)) as OpenAI.Webhooks.UnwrapWebhookEvent));
+        const hooks = await waitFor(() =>
+          hooksAt(path).length >= count ? hooksAt(path) : undefined,
+        );
+        return Promise.all(
+          hooks.map(
+            async (hook) =>
+              (await verifier.webhooks.unwrap(
+                hook.body,
+                hook.headers as Record<string, string>,
+              )) as OpenAI.Webhooks.UnwrapWebhookEvent,
+          ),
+        );
       };
       const events_ = await types_(all, 3);
-      const byResponse = new Map(events_.map((event) => [(event.data as { id: string }).id, event.type]));
+      const byResponse = new Map(
+        events_.map((event) => [(event.data as { id: string }).id, event.type]),
+      );
       expect(byResponse).toEqual(
         new Map([
           [failed.id, 'response.failed'],
@@ -297,14 +451,25 @@ describe.each(stores)('webhooks of background responses on $name', ({ open }) =>
     }
   });
 
-  it('retries 5xx answers and timeouts with the same webhook-id, then delivers', { timeout: 30_000 }, async () => {
+  it('retries 5xx answers and timeouts with the same webhook-id, then delivers', {
+    timeout: 30_000,
+  }, async () => {
     const path = freshPath();
     receiver.plan.set(path, [500, 'hang', 503]);
-    const gateway = await startGateway(database, [{ url: `${receiver.url}${path}`, timeoutMs: 400, backoffMs: 100, maxBackoffMs: 400 }]);
+    const gateway = await startGateway(database, [
+      { url: `${receiver.url}${path}`, timeoutMs: 400, backoffMs: 100, maxBackoffMs: 400 },
+    ]);
     try {
-      const created = await gateway.client.responses.create({ model: 'fake', input: 'retry me', background: true });
+      const created = await gateway.client.responses.create({
+        model: 'fake',
+        input: 'retry me',
+        background: true,
+      });
       await finished(gateway.client, created.id);
-      const hooks = await waitFor(() => (hooksAt(path).length >= 4 ? hooksAt(path) : undefined), 15_000);
+      const hooks = await waitFor(
+        () => (hooksAt(path).length >= 4 ? hooksAt(path) : undefined),
+        15_000,
+      );
       const row = await waitFor(async () => {
         const [current] = await deliveries(database, created.id);
         return current?.status === 'delivered' ? current : undefined;
@@ -312,7 +477,8 @@ describe.each(stores)('webhooks of background responses on $name', ({ open }) =>
       expect(row).toMatchObject({ attempts: 4, lastStatus: 200, lastError: null });
       expect(new Set(hooks.map((hook) => hook.headers['webhook-id']))).toEqual(new Set([row.id]));
       expect(new Set(hooks.map((hook) => hook.body)).size).toBe(1);
-      for (const hook of hooks) await verifier.webhooks.verifySignature(hook.body, hook.headers as Record<string, string>);
+      for (const hook of hooks)
+        await verifier.webhooks.verifySignature(hook.body, hook.headers as Record<string, string>);
       await new Promise((resolve) => setTimeout(resolve, 500));
       expect(hooksAt(path)).toHaveLength(4);
       expect(gateway.logs()).toContain('webhook delivery failed; will retry');
@@ -323,10 +489,24 @@ describe.each(stores)('webhooks of background responses on $name', ({ open }) =>
 
   it('gives up after maxAttempts, and never logs the secret', { timeout: 30_000 }, async () => {
     const path = freshPath();
-    receiver.plan.set(`${path}?token=url-token-123`, Array.from({ length: 10 }, () => 500));
-    const gateway = await startGateway(database, [{ url: `${receiver.url}${path}?token=url-token-123`, maxAttempts: 3, backoffMs: 50, maxBackoffMs: 100 }]);
+    receiver.plan.set(
+      `${path}?token=url-token-123`,
+      Array.from({ length: 10 }, () => 500),
+    );
+    const gateway = await startGateway(database, [
+      {
+        url: `${receiver.url}${path}?token=url-token-123`,
+        maxAttempts: 3,
+        backoffMs: 50,
+        maxBackoffMs: 100,
+      },
+    ]);
     try {
-      const created = await gateway.client.responses.create({ model: 'fake', input: 'never delivered', background: true });
+      const created = await gateway.client.responses.create({
+        model: 'fake',
+        input: 'never delivered',
+        background: true,
+      });
       await finished(gateway.client, created.id);
       const row = await waitFor(async () => {
         const [current] = await deliveries(database, created.id);
@@ -352,33 +532,58 @@ describe.each(stores)('webhooks of background responses on $name', ({ open }) =>
     const a = await startGateway(database, hooks);
     const b = await startGateway(database, hooks);
     try {
-      const created = await Promise.all(Array.from({ length: 8 }, (_, index) => (index % 2 === 0 ? a : b).client.responses.create({ model: 'fake', input: `replica run ${index} SLOW ${50 * index}`, background: true })));
+      const created = await Promise.all(
+        Array.from({ length: 8 }, (_, index) =>
+          (index % 2 === 0 ? a : b).client.responses.create({
+            model: 'fake',
+            input: `replica run ${index} SLOW ${50 * index}`,
+            background: true,
+          }),
+        ),
+      );
       for (const response of created) await finished(a.client, response.id);
       await waitFor(() => (hooksAt(path).length >= 8 ? true : undefined));
       await new Promise((resolve) => setTimeout(resolve, 800));
-      const received = hooksAt(path).map((hook) => (JSON.parse(hook.body) as { data: { id: string } }).data.id);
+      const received = hooksAt(path).map(
+        (hook) => (JSON.parse(hook.body) as { data: { id: string } }).data.id,
+      );
       expect(received.sort()).toEqual(created.map((response) => response.id).sort());
-      for (const response of created) expect(await deliveries(database, response.id)).toMatchObject([{ status: 'delivered', attempts: 1 }]);
+      for (const response of created)
+        expect(await deliveries(database, response.id)).toMatchObject([
+          { status: 'delivered', attempts: 1 },
+        ]);
     } finally {
       await a.close();
       await b.close();
     }
   });
 
-  it('keeps undelivered webhooks across a restart: the next process delivers them', { timeout: 30_000 }, async () => {
+  it('keeps undelivered webhooks across a restart: the next process delivers them', {
+    timeout: 30_000,
+  }, async () => {
     const path = freshPath();
     receiver.plan.set(path, [503]);
     const hooks = [{ url: `${receiver.url}${path}`, backoffMs: 1500, maxBackoffMs: 1500 }];
     const first = await startGateway(database, hooks);
     let id: string;
     try {
-      const created = await first.client.responses.create({ model: 'fake', input: 'across a restart', background: true });
+      const created = await first.client.responses.create({
+        model: 'fake',
+        input: 'across a restart',
+        background: true,
+      });
       id = created.id;
-      await waitFor(async () => ((await deliveries(database, created.id))[0]?.lastStatus === 503 ? true : undefined));
+      await waitFor(async () =>
+        (await deliveries(database, created.id))[0]?.lastStatus === 503 ? true : undefined,
+      );
     } finally {
       await first.close();
     }
-    expect((await deliveries(database, id))[0]).toMatchObject({ status: 'pending', attempts: 1, lastStatus: 503 });
+    expect((await deliveries(database, id))[0]).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      lastStatus: 503,
+    });
     const second = await startGateway(database, hooks);
     try {
       const row = await waitFor(async () => {
@@ -406,13 +611,26 @@ describe('webhook guard rails', () => {
   it('refuses a private or loopback webhook URL under the SSRF policy (no retries), unless the host is allowed', async () => {
     const literal = freshPath();
     const named = freshPath();
-    const gateway = await startGateway(database, [{ url: `${receiver.url}${literal}` }, { url: `${receiver.url.replace('127.0.0.1', 'localhost')}${named}` }], { allowPrivateNetworks: false });
+    const gateway = await startGateway(
+      database,
+      [
+        { url: `${receiver.url}${literal}` },
+        { url: `${receiver.url.replace('127.0.0.1', 'localhost')}${named}` },
+      ],
+      { allowPrivateNetworks: false },
+    );
     try {
-      const created = await gateway.client.responses.create({ model: 'fake', input: 'blocked webhook', background: true });
+      const created = await gateway.client.responses.create({
+        model: 'fake',
+        input: 'blocked webhook',
+        background: true,
+      });
       await finished(gateway.client, created.id);
       const rows = await waitFor(async () => {
         const current = await deliveries(database, created.id);
-        return current.length === 2 && current.every((row) => row.status === 'failed') ? current : undefined;
+        return current.length === 2 && current.every((row) => row.status === 'failed')
+          ? current
+          : undefined;
       });
       for (const row of rows) {
         expect(row.attempts).toBe(1);
@@ -425,9 +643,16 @@ describe('webhook guard rails', () => {
     }
 
     const allowedPath = freshPath();
-    const allowed = await startGateway(database, [{ url: `${receiver.url}${allowedPath}` }], { allowPrivateNetworks: false, allowHosts: ['127.0.0.1'] });
+    const allowed = await startGateway(database, [{ url: `${receiver.url}${allowedPath}` }], {
+      allowPrivateNetworks: false,
+      allowHosts: ['127.0.0.1'],
+    });
     try {
-      const created = await allowed.client.responses.create({ model: 'fake', input: 'allowed webhook', background: true });
+      const created = await allowed.client.responses.create({
+        model: 'fake',
+        input: 'allowed webhook',
+        background: true,
+      });
       await finished(allowed.client, created.id);
       await waitFor(() => (hooksAt(allowedPath).length === 1 ? true : undefined));
     } finally {
@@ -451,8 +676,18 @@ describe('webhook guard rails', () => {
     try {
       // The process that queued it expected "completed"; it lost its lease and the run failed elsewhere.
       const enqueuedAt = Date.now();
-      await dispatcher.enqueue({ responseId: 'resp_waiting', tenantId: 't', status: 'completed', at: Date.now() });
-      await dispatcher.enqueue({ responseId: 'resp_waiting', tenantId: 't', status: 'completed', at: Date.now() });
+      await dispatcher.enqueue({
+        responseId: 'resp_waiting',
+        tenantId: 't',
+        status: 'completed',
+        at: Date.now(),
+      });
+      await dispatcher.enqueue({
+        responseId: 'resp_waiting',
+        tenantId: 't',
+        status: 'completed',
+        at: Date.now(),
+      });
       dispatcher.kick();
       await new Promise((resolve) => setTimeout(resolve, 600));
       expect(hooksAt(path)).toHaveLength(0);
@@ -462,20 +697,40 @@ describe('webhook guard rails', () => {
       expect(pending!.nextAttemptAt).toBeGreaterThanOrEqual(enqueuedAt + 100);
       status.set('resp_waiting', 'failed');
       const [hook] = await waitFor(() => (hooksAt(path).length === 1 ? hooksAt(path) : undefined));
-      const event = (await verifier.webhooks.unwrap(hook!.body, hook!.headers as Record<string, string>)) as OpenAI.Webhooks.UnwrapWebhookEvent;
-      expect(event).toMatchObject({ id: pending!.id, type: 'response.failed', data: { id: 'resp_waiting' } });
-      expect(await dispatcher.store().forResponse('resp_waiting')).toMatchObject([{ status: 'delivered', attempts: 1, type: 'response.failed' }]);
+      const event = (await verifier.webhooks.unwrap(
+        hook!.body,
+        hook!.headers as Record<string, string>,
+      )) as OpenAI.Webhooks.UnwrapWebhookEvent;
+      expect(event).toMatchObject({
+        id: pending!.id,
+        type: 'response.failed',
+        data: { id: 'resp_waiting' },
+      });
+      expect(await dispatcher.store().forResponse('resp_waiting')).toMatchObject([
+        { status: 'delivered', attempts: 1, type: 'response.failed' },
+      ]);
 
       // A delivery for a response that no longer exists is dropped.
-      await dispatcher.enqueue({ responseId: 'resp_gone', tenantId: 't', status: 'completed', at: Date.now() });
+      await dispatcher.enqueue({
+        responseId: 'resp_gone',
+        tenantId: 't',
+        status: 'completed',
+        at: Date.now(),
+      });
       dispatcher.kick();
-      await waitFor(async () => ((await dispatcher.store().forResponse('resp_gone'))[0]?.status === 'skipped' ? true : undefined));
+      await waitFor(async () =>
+        (await dispatcher.store().forResponse('resp_gone'))[0]?.status === 'skipped'
+          ? true
+          : undefined,
+      );
     } finally {
       await dispatcher.stop();
     }
   });
 
-  it('a second process delivers a webhook whose sender was killed with SIGKILL mid-attempt', { timeout: 120_000 }, async () => {
+  it('a second process delivers a webhook whose sender was killed with SIGKILL mid-attempt', {
+    timeout: 120_000,
+  }, async () => {
     const path = freshPath();
     receiver.plan.set(path, ['hang']);
     const dir = mkdtempSync(join(workdir, 'kill-'));
@@ -488,9 +743,25 @@ describe('webhook guard rails', () => {
         auth: { masterKey: 'sk-master-webhook-kill' },
         partners: { openai: { primary: true } },
         keys: [{ key: KEY, name: 'w', tenant: 'tenant-w', project: 'project-w' }],
-        providers: { fake: { type: 'openai', partner: 'openai', baseUrl: `${model.url}/v1`, apiKey: 'sk-fake' } },
+        providers: {
+          fake: {
+            type: 'openai',
+            partner: 'openai',
+            baseUrl: `${model.url}/v1`,
+            apiKey: 'sk-fake',
+          },
+        },
         models: { fake: { deployments: [{ provider: 'fake', model: 'm' }] } },
-        runtime: { tools: { allowPrivateNetworks: true, leaseMs: 1500, workerIntervalMs: 200 }, webhooks: [{ url: `${receiver.url}${path}`, secret: '${SWY_TEST_WEBHOOK_SECRET}', timeoutMs: 1500 }] },
+        runtime: {
+          tools: { allowPrivateNetworks: true, leaseMs: 1500, workerIntervalMs: 200 },
+          webhooks: [
+            {
+              url: `${receiver.url}${path}`,
+              secret: '${SWY_TEST_WEBHOOK_SECRET}',
+              timeoutMs: 1500,
+            },
+          ],
+        },
       }),
     );
     process.env['SWY_TEST_WEBHOOK_SECRET'] = SECRET;
@@ -499,7 +770,10 @@ describe('webhook guard rails', () => {
       const portA = await closedPort();
       const a = await spawnServe(configPath, portA, dir);
       children.push(a);
-      const created = await http(`http://127.0.0.1:${portA}/v1/responses`, { key: KEY, body: { model: 'fake', input: 'killed mid-delivery', background: true } });
+      const created = await http(`http://127.0.0.1:${portA}/v1/responses`, {
+        key: KEY,
+        body: { model: 'fake', input: 'killed mid-delivery', background: true },
+      });
       const id = created.json().id as string;
       // The first attempt is hanging at the receiver: kill the sender.
       await waitFor(() => (hooksAt(path).length === 1 ? true : undefined), 20_000);
@@ -510,10 +784,16 @@ describe('webhook guard rails', () => {
       const b = await spawnServe(configPath, portB, dir);
       children.push(b);
       // B takes the delivery over once A's lease (2 × timeout + 1 s) has run out, with the same webhook-id.
-      const hooks = await waitFor(() => (hooksAt(path).length === 2 ? hooksAt(path) : undefined), 30_000);
+      const hooks = await waitFor(
+        () => (hooksAt(path).length === 2 ? hooksAt(path) : undefined),
+        30_000,
+      );
       expect(hooks[1]!.headers['webhook-id']).toBe(hooks[0]!.headers['webhook-id']);
       for (const hook of hooks) {
-        const event = (await verifier.webhooks.unwrap(hook.body, hook.headers as Record<string, string>)) as OpenAI.Webhooks.UnwrapWebhookEvent;
+        const event = (await verifier.webhooks.unwrap(
+          hook.body,
+          hook.headers as Record<string, string>,
+        )) as OpenAI.Webhooks.UnwrapWebhookEvent;
         expect(event).toMatchObject({ type: 'response.completed', data: { id } });
       }
       const database_ = await createDatabase(`sqlite:${join(dir, 'switchyard.db')}`);
@@ -530,7 +810,8 @@ describe('webhook guard rails', () => {
       expect(hooksAt(path)).toHaveLength(2);
       expect(a.output() + b.output()).not.toContain(SECRET.slice('whsec_'.length));
     } finally {
-      for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      for (const child of children)
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       delete process.env['SWY_TEST_WEBHOOK_SECRET'];
     }
   });

@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.js';
 import { scaledToDecimal } from '../../src/core/money.js';
-import { call, cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import {
+  call,
+  cloudProviders,
+  type Clouds,
+  type RunningGateway,
+  startClouds,
+  startGateway,
+} from '../helpers/gateway.js';
 import { streamRequest } from '../helpers/sse.js';
 
 /**
@@ -46,7 +53,11 @@ afterAll(async () => {
 const chat = (stream = false) =>
   call(`${gateway.url}/v1/chat/completions`, {
     headers: auth,
-    body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say hello from the gateway' }], ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}) },
+    body: {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'say hello from the gateway' }],
+      ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+    },
   });
 
 describe('billing through the gateway and the admin API', () => {
@@ -54,29 +65,54 @@ describe('billing through the gateway and the admin API', () => {
     const answer = await chat();
     expect(answer.status).toBe(200);
     const requestId = String(answer.headers['x-request-id']);
-    const { prompt_tokens: input, completion_tokens: output } = answer.body.usage as { prompt_tokens: number; completion_tokens: number };
+    const { prompt_tokens: input, completion_tokens: output } = answer.body.usage as {
+      prompt_tokens: number;
+      completion_tokens: number;
+    };
     // Committed before the answer ended: no waiting needed.
-    const ledger = await call(`${gateway.url}/admin/v1/billing/requests/${requestId}/transactions`, { headers: auth });
+    const ledger = await call(
+      `${gateway.url}/admin/v1/billing/requests/${requestId}/transactions`,
+      { headers: auth },
+    );
     expect(ledger.body.data).toHaveLength(1);
     const revenue = BigInt(input) * 1n + BigInt(output) * 2n; // µ$ (1 and 2 $ per 1M tokens)
-    expect(ledger.body.data[0]).toMatchObject({ id: `u:${requestId}`, kind: 'usage', revenue: scaledToDecimal(revenue, 6) });
-    expect(ledger.body.data[0].entries.map((entry: { account: string }) => entry.account)).toContain('share_payable:azure');
+    expect(ledger.body.data[0]).toMatchObject({
+      id: `u:${requestId}`,
+      kind: 'usage',
+      revenue: scaledToDecimal(revenue, 6),
+    });
+    expect(
+      ledger.body.data[0].entries.map((entry: { account: string }) => entry.account),
+    ).toContain('share_payable:azure');
 
     clouds.azure.setDown(true);
     try {
       const failover = await chat(true);
       expect(failover.status).toBe(200);
       const id = String(failover.headers['x-request-id']);
-      const [transaction] = (await call(`${gateway.url}/admin/v1/billing/requests/${id}/transactions`, { headers: auth })).body.data;
+      const [transaction] = (
+        await call(`${gateway.url}/admin/v1/billing/requests/${id}/transactions`, { headers: auth })
+      ).body.data;
       const accounts = transaction.entries.map((entry: { account: string }) => entry.account);
       expect(accounts).toEqual(expect.arrayContaining(['cost:openai', 'share_payable:openai']));
       expect(accounts.some((account: string) => account.includes('azure'))).toBe(false);
     } finally {
       clouds.azure.setDown(false);
     }
-    const report = await call(`${gateway.url}/admin/v1/billing/usage?group_by=partner,cloud&from=0`, { headers: auth });
+    const report = await call(
+      `${gateway.url}/admin/v1/billing/usage?group_by=partner,cloud&from=0`,
+      { headers: auth },
+    );
     expect(report.status).toBe(200);
-    expect(report.body.data.map((row: { partner: string; cloud: string; requests: number }) => [row.partner, row.cloud, row.requests]).sort()).toEqual([
+    expect(
+      report.body.data
+        .map((row: { partner: string; cloud: string; requests: number }) => [
+          row.partner,
+          row.cloud,
+          row.requests,
+        ])
+        .sort(),
+    ).toEqual([
       ['azure', 'azure-v1', 1],
       ['openai', 'openai', 1],
     ]);
@@ -87,35 +123,85 @@ describe('billing through the gateway and the admin API', () => {
     const requestId = String(answer.headers['x-request-id']);
     const period = new Date().toISOString().slice(0, 7);
 
-    const refund = await call(`${gateway.url}/admin/v1/billing/refunds`, { headers: auth, body: { request_id: requestId, amount: '0.000001', id: 'rf-api-1' } });
+    const refund = await call(`${gateway.url}/admin/v1/billing/refunds`, {
+      headers: auth,
+      body: { request_id: requestId, amount: '0.000001', id: 'rf-api-1' },
+    });
     expect(refund.status).toBe(201);
     expect(refund.body).toMatchObject({ id: 'r:rf-api-1', created: true, revenue: '-0.000001' });
-    expect((await call(`${gateway.url}/admin/v1/billing/refunds`, { headers: auth, body: { request_id: requestId, amount: '0.000001', id: 'rf-api-1' } })).status).toBe(200);
-    const badAmount = await call(`${gateway.url}/admin/v1/billing/refunds`, { headers: auth, body: { request_id: requestId, amount: 0.5 } });
+    expect(
+      (
+        await call(`${gateway.url}/admin/v1/billing/refunds`, {
+          headers: auth,
+          body: { request_id: requestId, amount: '0.000001', id: 'rf-api-1' },
+        })
+      ).status,
+    ).toBe(200);
+    const badAmount = await call(`${gateway.url}/admin/v1/billing/refunds`, {
+      headers: auth,
+      body: { request_id: requestId, amount: 0.5 },
+    });
     expect(badAmount.status).toBe(400);
-    const credit = await call(`${gateway.url}/admin/v1/billing/credits`, { headers: auth, body: { tenant_id: 'default', amount_micros: '5' } });
+    const credit = await call(`${gateway.url}/admin/v1/billing/credits`, {
+      headers: auth,
+      body: { tenant_id: 'default', amount_micros: '5' },
+    });
     expect(credit.status).toBe(201);
-    const reversal = await call(`${gateway.url}/admin/v1/billing/transactions/${encodeURIComponent(credit.body.id)}/reverse`, { headers: auth, body: {} });
+    const reversal = await call(
+      `${gateway.url}/admin/v1/billing/transactions/${encodeURIComponent(credit.body.id)}/reverse`,
+      { headers: auth, body: {} },
+    );
     expect(reversal.body).toMatchObject({ created: true, revenue: '0.000005' });
 
-    const statement = await call(`${gateway.url}/admin/v1/billing/statements/partner/azure/${period}`, { headers: auth });
-    expect(statement.body).toMatchObject({ object: 'statement', kind: 'partner', subject: 'azure', period, status: 'draft', currency: 'USD' });
+    const statement = await call(
+      `${gateway.url}/admin/v1/billing/statements/partner/azure/${period}`,
+      { headers: auth },
+    );
+    expect(statement.body).toMatchObject({
+      object: 'statement',
+      kind: 'partner',
+      subject: 'azure',
+      period,
+      status: 'draft',
+      currency: 'USD',
+    });
     expect(statement.body.entries.hash).toMatch(/^sha256:[0-9a-f]{64}$/);
-    const csv = await call(`${gateway.url}/admin/v1/billing/statements/customer/default/${period}?format=csv`, { headers: auth });
+    const csv = await call(
+      `${gateway.url}/admin/v1/billing/statements/customer/default/${period}?format=csv`,
+      { headers: auth },
+    );
     expect(csv.headers['content-type']).toContain('text/csv');
-    expect(csv.text.split('\r\n')[0]).toBe('statement,subject,period,status,line,model,cloud,adjusts_period,transactions,amount_usd,accrued_usd,hash');
+    expect(csv.text.split('\r\n')[0]).toBe(
+      'statement,subject,period,status,line,model,cloud,adjusts_period,transactions,amount_usd,accrued_usd,hash',
+    );
     expect(csv.text).toContain(',total,');
-    const early = await call(`${gateway.url}/admin/v1/billing/periods/${period}/close`, { headers: auth, body: {} });
+    const early = await call(`${gateway.url}/admin/v1/billing/periods/${period}/close`, {
+      headers: auth,
+      body: {},
+    });
     expect(early.status).toBe(400);
 
     const agreements = await call(`${gateway.url}/admin/v1/billing/agreements`, { headers: auth });
-    expect(agreements.body.data.map((clause: { id: string; rate: string }) => [clause.id, clause.rate])).toEqual([
+    expect(
+      agreements.body.data.map((clause: { id: string; rate: string }) => [clause.id, clause.rate]),
+    ).toEqual([
       ['azure', '0.2'],
       ['openai', '0.1'],
     ]);
-    const put = await call(`${gateway.url}/admin/v1/billing/agreements/openai`, { method: 'PUT', headers: auth, body: { rate: '0.10', cap: '1000', basis: 'gross' } });
-    expect(put.body).toMatchObject({ change: 'updated', agreement: { cap: '1000', source: 'admin' } });
-    const invalid = await call(`${gateway.url}/admin/v1/billing/agreements/openai`, { method: 'PUT', headers: auth, body: { rate: 0.1 } });
+    const put = await call(`${gateway.url}/admin/v1/billing/agreements/openai`, {
+      method: 'PUT',
+      headers: auth,
+      body: { rate: '0.10', cap: '1000', basis: 'gross' },
+    });
+    expect(put.body).toMatchObject({
+      change: 'updated',
+      agreement: { cap: '1000', source: 'admin' },
+    });
+    const invalid = await call(`${gateway.url}/admin/v1/billing/agreements/openai`, {
+      method: 'PUT',
+      headers: auth,
+      body: { rate: 0.1 },
+    });
     expect(invalid.status).toBe(400);
 
     const balances = await call(`${gateway.url}/admin/v1/billing/balances`, { headers: auth });
@@ -129,12 +215,20 @@ describe('billing through the gateway and the admin API', () => {
   it('a streamed answer is metered before its last byte reaches the client', async () => {
     const answer = await streamRequest(
       `${gateway.url}/v1/chat/completions`,
-      { model: 'gpt-4o-mini', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'count to three' }] },
+      {
+        model: 'gpt-4o-mini',
+        stream: true,
+        stream_options: { include_usage: true },
+        messages: [{ role: 'user', content: 'count to three' }],
+      },
       auth,
     );
     expect(answer.done).toBe(true);
     const requestId = String(answer.headers['x-request-id']);
-    const ledger = await call(`${gateway.url}/admin/v1/billing/requests/${requestId}/transactions`, { headers: auth });
+    const ledger = await call(
+      `${gateway.url}/admin/v1/billing/requests/${requestId}/transactions`,
+      { headers: auth },
+    );
     expect(ledger.body.data).toHaveLength(1);
   });
 });

@@ -33,10 +33,26 @@ beforeAll(async () => {
   const config = loadConfigFile(configPath);
   const database = await createDatabase(config.store);
   await migrate(database);
-  const billing = createBilling({ config, database, clock: () => Date.parse('2026-12-05T00:00:00Z') });
+  const billing = createBilling({
+    config,
+    database,
+    clock: () => Date.parse('2026-12-05T00:00:00Z'),
+  });
   await billing.start();
-  await billing.record(usageEvent({ createdAt: Date.parse('2026-11-10T10:00:00Z'), inputTokens: 1_500_000, tenantId: 'acme' }));
-  await billing.record(usageEvent({ createdAt: Date.parse('2026-11-11T10:00:00Z'), inputTokens: 500_000, tenantId: 'globex' }));
+  await billing.record(
+    usageEvent({
+      createdAt: Date.parse('2026-11-10T10:00:00Z'),
+      inputTokens: 1_500_000,
+      tenantId: 'acme',
+    }),
+  );
+  await billing.record(
+    usageEvent({
+      createdAt: Date.parse('2026-11-11T10:00:00Z'),
+      inputTokens: 500_000,
+      tenantId: 'globex',
+    }),
+  );
   await billing.closePeriod('2026-11');
   await database.close();
 });
@@ -46,29 +62,103 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function run(...args: string[]): Promise<string> {
   let text = '';
   const program = new Command('switchyard').exitOverride();
-  registerBillingCommands(program, { out: (chunk) => (text += chunk), err: (chunk) => (text += chunk) });
+  registerBillingCommands(program, {
+    out: (chunk) => (text += chunk),
+    err: (chunk) => (text += chunk),
+  });
   await program.parseAsync(['node', 'switchyard', ...args]);
   return text;
 }
 
 describe('billing CLI', () => {
   it('switchyard statement --partner azure --period 2026-11 prints the frozen statement (table, CSV, JSON)', async () => {
-    const text = await run('statement', '--config', configPath, '--partner', 'azure', '--period', '2026-11');
+    const text = await run(
+      'statement',
+      '--config',
+      configPath,
+      '--partner',
+      'azure',
+      '--period',
+      '2026-11',
+    );
     expect(text).toContain('partner statement azure 2026-11 (final, USD)');
     expect(text).toMatch(/usage\s+unit\s+azure-east\s+-\s+2\s+2\s+0\.4/);
     expect(text).toContain('accrued: 0.4');
-    const csv = await run('statement', '--config', configPath, '--partner', 'azure', '--period', '2026-11', '--csv');
-    expect(csv.split('\r\n')[1]).toMatch(/^partner,azure,2026-11,final,usage,unit,azure-east,,2,2,0\.4,sha256:/);
-    const json = JSON.parse(await run('statement', '--config', configPath, '--customer', 'acme', '--period', '2026-11', '--json'));
-    expect(json).toMatchObject({ kind: 'customer', subject: 'acme', status: 'final', totals: { net: '1.5' } });
+    const csv = await run(
+      'statement',
+      '--config',
+      configPath,
+      '--partner',
+      'azure',
+      '--period',
+      '2026-11',
+      '--csv',
+    );
+    expect(csv.split('\r\n')[1]).toMatch(
+      /^partner,azure,2026-11,final,usage,unit,azure-east,,2,2,0\.4,sha256:/,
+    );
+    const json = JSON.parse(
+      await run(
+        'statement',
+        '--config',
+        configPath,
+        '--customer',
+        'acme',
+        '--period',
+        '2026-11',
+        '--json',
+      ),
+    );
+    expect(json).toMatchObject({
+      kind: 'customer',
+      subject: 'acme',
+      status: 'final',
+      totals: { net: '1.5' },
+    });
   });
 
   it('switchyard usage groups by dimensions over a range', async () => {
-    const text = await run('usage', '--config', configPath, '--from', '2026-11-01', '--to', '2026-12-01', '--group-by', 'tenant,partner');
+    const text = await run(
+      'usage',
+      '--config',
+      configPath,
+      '--from',
+      '2026-11-01',
+      '--to',
+      '2026-12-01',
+      '--group-by',
+      'tenant,partner',
+    );
     const lines = text.trim().split('\n');
-    expect(lines[0]).toMatch(/^TENANT\s+PARTNER\s+REQUESTS\s+ERRORS\s+INPUT\s+OUTPUT\s+REVENUE\s+COST\s+SHARE\s+MARGIN$/);
+    expect(lines[0]).toMatch(
+      /^TENANT\s+PARTNER\s+REQUESTS\s+ERRORS\s+INPUT\s+OUTPUT\s+REVENUE\s+COST\s+SHARE\s+MARGIN$/,
+    );
     expect(lines[1]).toMatch(/^acme\s+azure\s+1\s+0\s+1500000\s+0\s+1\.5\s+0\s+0\.3\s+1\.2$/);
-    const json = JSON.parse(await run('usage', '--config', configPath, '--from', '2026-11-01', '--to', '2026-12-01', '--tenant', 'globex', '--json'));
-    expect(json.data).toEqual([{ requests: 1, errors: 0, input_tokens: 500000, output_tokens: 0, revenue: '0.5', cost: '0', share: '0.1', margin: '0.4' }]);
+    const json = JSON.parse(
+      await run(
+        'usage',
+        '--config',
+        configPath,
+        '--from',
+        '2026-11-01',
+        '--to',
+        '2026-12-01',
+        '--tenant',
+        'globex',
+        '--json',
+      ),
+    );
+    expect(json.data).toEqual([
+      {
+        requests: 1,
+        errors: 0,
+        input_tokens: 500000,
+        output_tokens: 0,
+        revenue: '0.5',
+        cost: '0',
+        share: '0.1',
+        margin: '0.4',
+      },
+    ]);
   });
 });

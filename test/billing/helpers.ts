@@ -17,7 +17,17 @@ export interface Target {
   open(): Promise<Database>;
 }
 
-const BILLING_TABLES = ['usage_events', 'ledger_transactions', 'ledger_entries', 'billing_clauses', 'billing_share_lines', 'billing_periods', 'billing_statements', 'billing_rollups', 'billing_rollups_daily'];
+const BILLING_TABLES = [
+  'usage_events',
+  'ledger_transactions',
+  'ledger_entries',
+  'billing_clauses',
+  'billing_share_lines',
+  'billing_periods',
+  'billing_statements',
+  'billing_rollups',
+  'billing_rollups_daily',
+];
 
 /**
  * SQLite `:memory:` always; Postgres when reachable (a database of its own per test file,
@@ -78,14 +88,22 @@ export function testClock(start = T0) {
 }
 
 /** Billing over `database` with `config`, agreements applied. */
-export async function startBilling(database: Database, config: Config, clock: () => number, periodUnit: PeriodUnit = 'month'): Promise<Billing> {
+export async function startBilling(
+  database: Database,
+  config: Config,
+  clock: () => number,
+  periodUnit: PeriodUnit = 'month',
+): Promise<Billing> {
   const billing = createBilling({ config, database, clock, periodUnit });
   await billing.start();
   return billing;
 }
 
 /** Accrued and basis totals of a clause. */
-export async function clauseTotals(billing: Billing, id: string): Promise<{ basis: bigint; accrued: bigint }> {
+export async function clauseTotals(
+  billing: Billing,
+  id: string,
+): Promise<{ basis: bigint; accrued: bigint }> {
   const clause = (await billing.clauses()).find((candidate) => candidate.id === id);
   if (!clause) throw new Error(`no clause ${id}`);
   return { basis: clause.basisTotal, accrued: clause.accruedTotal };
@@ -108,8 +126,20 @@ export async function expectReconciled(billing: Billing, database: Database): Pr
   const all = await billing.balances();
   for (const period of await billing.periods()) {
     const bounds = { id: period.id, startsAt: period.startsAt, endsAt: period.endsAt };
-    const partners = [...new Set([...all.keys()].filter((account) => account.startsWith('share_payable:')).map((account) => account.slice('share_payable:'.length)))];
-    const tenants = [...new Set([...all.keys()].filter((account) => account.startsWith('receivable:')).map((account) => account.slice('receivable:'.length)))];
+    const partners = [
+      ...new Set(
+        [...all.keys()]
+          .filter((account) => account.startsWith('share_payable:'))
+          .map((account) => account.slice('share_payable:'.length)),
+      ),
+    ];
+    const tenants = [
+      ...new Set(
+        [...all.keys()]
+          .filter((account) => account.startsWith('receivable:'))
+          .map((account) => account.slice('receivable:'.length)),
+      ),
+    ];
     for (const partner of partners) {
       const statement = await billing.statement('partner', partner, period.id);
       const payable = await accountTotals(db, [`share_payable:${partner}`], period.id);
@@ -129,7 +159,10 @@ export async function expectReconciled(billing: Billing, database: Database): Pr
   for (const clause of await billing.clauses()) {
     const lines = await db
       .selectFrom('billing_share_lines')
-      .select([sql<bigint>`coalesce(cast(sum(basis_delta) as bigint), 0)`.as('basis'), sql<bigint>`coalesce(cast(sum(accrual_delta) as bigint), 0)`.as('accrued')])
+      .select([
+        sql<bigint>`coalesce(cast(sum(basis_delta) as bigint), 0)`.as('basis'),
+        sql<bigint>`coalesce(cast(sum(accrual_delta) as bigint), 0)`.as('accrued'),
+      ])
       .where('clause_id', '=', clause.id)
       .executeTakeFirstOrThrow();
     expect(BigInt(lines.accrued)).toBe(clause.accruedTotal);
@@ -138,18 +171,46 @@ export async function expectReconciled(billing: Billing, database: Database): Pr
   // Rollups over all time equal the ledger and the usage rows.
   const totals = await billing.report({ from: 0, to: 8_640_000_000_000_000 });
   const revenue = -(all.get('revenue') ?? 0n);
-  const cost = [...all].filter(([account]) => account.startsWith('cost:')).reduce((sum, [, value]) => sum + value, 0n);
-  const share = [...all].filter(([account]) => account.startsWith('share_expense:')).reduce((sum, [, value]) => sum + value, 0n);
-  const usageCount = await db.selectFrom('usage_events').select((eb) => eb.fn.countAll().as('count')).executeTakeFirstOrThrow();
+  const cost = [...all]
+    .filter(([account]) => account.startsWith('cost:'))
+    .reduce((sum, [, value]) => sum + value, 0n);
+  const share = [...all]
+    .filter(([account]) => account.startsWith('share_expense:'))
+    .reduce((sum, [, value]) => sum + value, 0n);
+  const usageCount = await db
+    .selectFrom('usage_events')
+    .select((eb) => eb.fn.countAll().as('count'))
+    .executeTakeFirstOrThrow();
   const row = totals[0] ?? { revenue: 0n, cost: 0n, share: 0n, requests: 0 };
-  expect({ revenue: row.revenue, cost: row.cost, share: row.share, requests: row.requests }).toEqual({ revenue, cost, share, requests: Number(usageCount.count) });
+  expect({
+    revenue: row.revenue,
+    cost: row.cost,
+    share: row.share,
+    requests: row.requests,
+  }).toEqual({ revenue, cost, share, requests: Number(usageCount.count) });
   // Hourly and daily rollups hold the same totals; a range read from hourly rollups agrees too.
   const sums = async (table: 'billing_rollups' | 'billing_rollups_daily') =>
-    (await sql<{ requests: unknown; revenue: unknown; share: unknown }>`select coalesce(sum(requests), 0) as requests, coalesce(sum(revenue), 0) as revenue, coalesce(sum(share), 0) as share from ${sql.table(table)}`.execute(db)).rows.map((item) => [BigInt(String(item.requests)), BigInt(String(item.revenue)), BigInt(String(item.share))]);
+    (
+      await sql<{
+        requests: unknown;
+        revenue: unknown;
+        share: unknown;
+      }>`select coalesce(sum(requests), 0) as requests, coalesce(sum(revenue), 0) as revenue, coalesce(sum(share), 0) as share from ${sql.table(table)}`.execute(
+        db,
+      )
+    ).rows.map((item) => [
+      BigInt(String(item.requests)),
+      BigInt(String(item.revenue)),
+      BigInt(String(item.share)),
+    ]);
   expect(await sums('billing_rollups_daily')).toEqual(await sums('billing_rollups'));
   const hourly = await billing.report({ from: 3_600_000, to: 8_639_999_996_400_000 });
   expect(hourly[0]?.revenue ?? 0n).toBe(revenue);
   // Grouped by every dimension, the same totals.
-  const grouped = await billing.report({ from: 0, to: 8_640_000_000_000_000, groupBy: REPORT_DIMENSIONS });
+  const grouped = await billing.report({
+    from: 0,
+    to: 8_640_000_000_000_000,
+    groupBy: REPORT_DIMENSIONS,
+  });
   expect(grouped.reduce((sum, item) => sum + item.revenue, 0n)).toBe(revenue);
 }

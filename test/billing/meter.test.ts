@@ -15,8 +15,17 @@ function recorder(fail?: (events: UsageEvent[]) => unknown) {
     if (error) throw error;
     return events.map((event) =>
       event.inputTokens === 13
-        ? { status: 'conflict', error: new GatewayError('conflict', { code: 'invalid_request', status: 409 }) }
-        : { status: 'posted', transactionId: `u:${event.requestId}`, revenue: 1n, cost: 0n, share: 0n },
+        ? {
+            status: 'conflict',
+            error: new GatewayError('conflict', { code: 'invalid_request', status: 409 }),
+          }
+        : {
+            status: 'posted',
+            transactionId: `u:${event.requestId}`,
+            revenue: 1n,
+            cost: 0n,
+            share: 0n,
+          },
     );
   };
   return { batches, post };
@@ -35,10 +44,18 @@ describe('meter', () => {
 
   it('tells onCommit each group commit: its duration and its size, failed ones included', async () => {
     const commits: Array<{ ms: number; events: number }> = [];
-    const { post } = recorder((events) => (events.length === 2 ? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) : undefined));
+    const { post } = recorder((events) =>
+      events.length === 2
+        ? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
+        : undefined,
+    );
     const meter = createMeter({ post, onCommit: (ms, events) => commits.push({ ms, events }) });
     await Promise.all(Array.from({ length: 4 }, () => meter.record(usageEvent())));
-    await Promise.allSettled([meter.record(usageEvent()), meter.record(usageEvent()), meter.record(usageEvent())]);
+    await Promise.allSettled([
+      meter.record(usageEvent()),
+      meter.record(usageEvent()),
+      meter.record(usageEvent()),
+    ]);
     expect(commits.map((commit) => commit.events)).toEqual([1, 3, 1, 2]);
     // Each post waits 5 ms (the recorder's timer).
     expect(commits.every((commit) => commit.ms >= 4)).toBe(true);
@@ -47,24 +64,45 @@ describe('meter', () => {
   it('rejects only the event whose payload conflicts', async () => {
     const { post } = recorder();
     const meter = createMeter({ post });
-    const results = await Promise.allSettled([meter.record(usageEvent()), meter.record(usageEvent({ inputTokens: 13 })), meter.record(usageEvent())]);
+    const results = await Promise.allSettled([
+      meter.record(usageEvent()),
+      meter.record(usageEvent({ inputTokens: 13 })),
+      meter.record(usageEvent()),
+    ]);
     expect(results.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
   });
 
   it('splits a batch that failed on one bad event, so the others still commit', async () => {
-    const { batches, post } = recorder((events) => (events.length > 1 && events.some((event) => event.outputTokens === 7) ? new RangeError('out of range') : events[0]?.outputTokens === 7 ? new RangeError('out of range') : undefined));
+    const { batches, post } = recorder((events) =>
+      events.length > 1 && events.some((event) => event.outputTokens === 7)
+        ? new RangeError('out of range')
+        : events[0]?.outputTokens === 7
+          ? new RangeError('out of range')
+          : undefined,
+    );
     const meter = createMeter({ post });
     const first = meter.record(usageEvent());
-    const rest = [usageEvent(), usageEvent({ outputTokens: 7 }), usageEvent()].map((event) => meter.record(event));
+    const rest = [usageEvent(), usageEvent({ outputTokens: 7 }), usageEvent()].map((event) =>
+      meter.record(event),
+    );
     const results = await Promise.allSettled([first, ...rest]);
-    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(results.map((result) => result.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'fulfilled',
+    ]);
     expect(batches.map((batch) => batch.length)).toEqual([1, 3, 1, 1, 1]);
   });
 
   it('refuses a whole batch at once when the store itself fails', async () => {
-    const { batches, post } = recorder(() => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    const { batches, post } = recorder(() =>
+      Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+    );
     const meter = createMeter({ post });
-    const results = await Promise.allSettled(Array.from({ length: 5 }, () => meter.record(usageEvent())));
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => meter.record(usageEvent())),
+    );
     expect(results.every((result) => result.status === 'rejected')).toBe(true);
     expect(batches.map((batch) => batch.length)).toEqual([1, 4]);
     await meter.flush();

@@ -32,7 +32,12 @@ interface Store {
   url(): Promise<string>;
 }
 
-const stores: Store[] = [{ name: 'sqlite file', url: async () => `sqlite:${join(tempDir, `${Math.random().toString(36).slice(2)}.db`)}` }];
+const stores: Store[] = [
+  {
+    name: 'sqlite file',
+    url: async () => `sqlite:${join(tempDir, `${Math.random().toString(36).slice(2)}.db`)}`,
+  },
+];
 if (pg) {
   stores.push({
     name: 'postgres',
@@ -47,8 +52,15 @@ if (pg) {
 }
 await pg?.drop();
 
-function startWorker(env: Record<string, string>): { child: ChildProcess; progress: () => number; exit: Promise<{ code: number | null; signal: string | null; output: string }> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], { env: { ...process.env, CAP: '0.002', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startWorker(env: Record<string, string>): {
+  child: ChildProcess;
+  progress: () => number;
+  exit: Promise<{ code: number | null; signal: string | null; output: string }>;
+} {
+  const child = spawn(process.execPath, ['--import', 'tsx', WORKER], {
+    env: { ...process.env, CAP: '0.002', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let committed = 0;
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -57,8 +69,8 @@ function startWorker(env: Record<string, string>): { child: ChildProcess; progre
     if (match) committed = Number(match[1]);
   });
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<{ code: number | null; signal: string | null; output: string }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, output })),
+  const exit = new Promise<{ code: number | null; signal: string | null; output: string }>(
+    (resolve) => child.on('exit', (code, signal) => resolve({ code, signal, output })),
   );
   return { child, progress: () => committed, exit };
 }
@@ -77,12 +89,29 @@ function expected(basis: bigint): bigint {
 /** Checks that nothing is half posted: usage rows, ledger transactions, clause lines and rollups agree one to one. */
 async function expectWhole(database: Database): Promise<{ usage: number }> {
   const db = billingDb(database);
-  const count = async (query: ReturnType<typeof sql<{ n: unknown }>>) => Number((await query.execute(db)).rows[0]!.n);
+  const count = async (query: ReturnType<typeof sql<{ n: unknown }>>) =>
+    Number((await query.execute(db)).rows[0]!.n);
   const usage = await count(sql`select count(*) as n from usage_events`);
-  expect(await count(sql`select count(*) as n from usage_events u left join ledger_transactions t on t.id = 'u:' || u.request_id where t.id is null`)).toBe(0);
-  expect(await count(sql`select count(*) as n from ledger_transactions t left join usage_events u on t.id = 'u:' || u.request_id where u.request_id is null`)).toBe(0);
-  expect(await count(sql`select count(*) as n from ledger_transactions t left join billing_share_lines l on l.transaction_id = t.id where l.transaction_id is null`)).toBe(0);
-  expect(await count(sql`select count(*) as n from ledger_transactions t where 2 > (select count(*) from ledger_entries e where e.transaction_id = t.id)`)).toBe(0);
+  expect(
+    await count(
+      sql`select count(*) as n from usage_events u left join ledger_transactions t on t.id = 'u:' || u.request_id where t.id is null`,
+    ),
+  ).toBe(0);
+  expect(
+    await count(
+      sql`select count(*) as n from ledger_transactions t left join usage_events u on t.id = 'u:' || u.request_id where u.request_id is null`,
+    ),
+  ).toBe(0);
+  expect(
+    await count(
+      sql`select count(*) as n from ledger_transactions t left join billing_share_lines l on l.transaction_id = t.id where l.transaction_id is null`,
+    ),
+  ).toBe(0);
+  expect(
+    await count(
+      sql`select count(*) as n from ledger_transactions t where 2 > (select count(*) from ledger_entries e where e.transaction_id = t.id)`,
+    ),
+  ).toBe(0);
   return { usage };
 }
 
@@ -91,13 +120,21 @@ describe.each(stores)('metering processes on $name', (store) => {
     const url = await store.url();
     const setup = await openMigrated(url);
     const perWorker = 500;
-    const workers = [0, 1, 2, 3].map((worker) => startWorker({ STORE: url, WORKER: String(worker), FROM: '0', TO: String(perWorker) }));
+    const workers = [0, 1, 2, 3].map((worker) =>
+      startWorker({ STORE: url, WORKER: String(worker), FROM: '0', TO: String(perWorker) }),
+    );
     const exits = await Promise.all(workers.map((worker) => worker.exit));
     for (const exit of exits) expect(exit, exit.output).toMatchObject({ code: 0 });
     const billing = createBilling({ config: testConfig(), database: setup, clock: () => T0 });
-    const azure = [0, 1, 2, 3].reduce((sum, worker) => sum + workerTotals(worker, perWorker).azure, 0n);
+    const azure = [0, 1, 2, 3].reduce(
+      (sum, worker) => sum + workerTotals(worker, perWorker).azure,
+      0n,
+    );
     const clause = (await billing.clauses()).find((candidate) => candidate.id === 'azure')!;
-    expect({ basis: clause.basisTotal, accrued: clause.accruedTotal }).toEqual({ basis: azure, accrued: expected(azure) });
+    expect({ basis: clause.basisTotal, accrued: clause.accruedTotal }).toEqual({
+      basis: azure,
+      accrued: expected(azure),
+    });
     expect((await expectWhole(setup)).usage).toBe(4 * perWorker);
     await expectReconciled(billing, setup);
     await setup.close();
@@ -107,9 +144,16 @@ describe.each(stores)('metering processes on $name', (store) => {
     const url = await store.url();
     const setup = await openMigrated(url);
     const total = 50_000;
-    const crashing = startWorker({ STORE: url, WORKER: '7', FROM: '0', TO: String(total), INFLIGHT: '16' });
+    const crashing = startWorker({
+      STORE: url,
+      WORKER: '7',
+      FROM: '0',
+      TO: String(total),
+      INFLIGHT: '16',
+    });
     const deadline = Date.now() + 60_000;
-    while (crashing.progress() < 300 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (crashing.progress() < 300 && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
     expect(crashing.progress()).toBeGreaterThanOrEqual(300);
     crashing.child.kill('SIGKILL');
     const exit = await crashing.exit;
@@ -123,15 +167,27 @@ describe.each(stores)('metering processes on $name', (store) => {
 
     // Events are issued in order, at most 16 at a time: nothing past the highest stored index + 16 began.
     const db = billingDb(setup);
-    const highest = await db.selectFrom('usage_events').select((eb) => eb.fn.max('request_id').as('id')).executeTakeFirstOrThrow();
+    const highest = await db
+      .selectFrom('usage_events')
+      .select((eb) => eb.fn.max('request_id').as('id'))
+      .executeTakeFirstOrThrow();
     const upTo = Number(String(highest.id).split('-')[1]) + 17;
-    const replay = startWorker({ STORE: url, WORKER: '7', FROM: '0', TO: String(upTo), INFLIGHT: '16' });
+    const replay = startWorker({
+      STORE: url,
+      WORKER: '7',
+      FROM: '0',
+      TO: String(upTo),
+      INFLIGHT: '16',
+    });
     const done = await replay.exit;
     expect(done, done.output).toMatchObject({ code: 0 });
     expect((await expectWhole(setup)).usage).toBe(upTo);
     const azure = workerTotals(7, upTo).azure;
     const clause = (await billing.clauses()).find((candidate) => candidate.id === 'azure')!;
-    expect({ basis: clause.basisTotal, accrued: clause.accruedTotal }).toEqual({ basis: azure, accrued: expected(azure) });
+    expect({ basis: clause.basisTotal, accrued: clause.accruedTotal }).toEqual({
+      basis: azure,
+      accrued: expected(azure),
+    });
     await expectReconciled(billing, setup);
     await setup.close();
   }, 180_000);

@@ -56,9 +56,18 @@ describe('parseCsv', () => {
       }
       throw new Error('no error');
     };
-    expect(error('a,b\nc,"open\nstill open')).toMatchObject({ line: 2, message: expect.stringMatching(/^line 2: unterminated quoted field/) });
-    expect(error('a\n"x"y,z')).toMatchObject({ line: 2, message: expect.stringMatching(/after a closing quote/) });
-    expect(error('a\nb\nO"Brien,1')).toMatchObject({ line: 3, message: expect.stringMatching(/quote inside an unquoted field/) });
+    expect(error('a,b\nc,"open\nstill open')).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/^line 2: unterminated quoted field/),
+    });
+    expect(error('a\n"x"y,z')).toMatchObject({
+      line: 2,
+      message: expect.stringMatching(/after a closing quote/),
+    });
+    expect(error('a\nb\nO"Brien,1')).toMatchObject({
+      line: 3,
+      message: expect.stringMatching(/quote inside an unquoted field/),
+    });
   });
 });
 
@@ -73,7 +82,10 @@ describe('csvField and csvLine', () => {
   });
 
   it('round-trips any table of strings through csvLine and parseCsv', () => {
-    const row = fc.array(fc.string({ unit: fc.constantFrom('a', 'b', ',', '"', '\n', '\r', ' ', 'é', '=') }), { minLength: 2, maxLength: 5 });
+    const row = fc.array(
+      fc.string({ unit: fc.constantFrom('a', 'b', ',', '"', '\n', '\r', ' ', 'é', '=') }),
+      { minLength: 2, maxLength: 5 },
+    );
     fc.assert(
       fc.property(fc.array(row, { minLength: 1, maxLength: 6 }), (rows) => {
         const text = rows.map(csvLine).join('');

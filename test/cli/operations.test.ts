@@ -14,9 +14,20 @@ async function run(args: string[]) {
   let out = '';
   let err = '';
   const progressLines: string[] = [];
-  const progress = Object.assign(new Writable({ write: (chunk, _encoding, done) => (progressLines.push(String(chunk)), done()) }), { isTTY: false });
-  const program = new Command('switchyard').exitOverride().configureOutput({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
-  registerOperationsCommands(program, { out: (text) => (out += text), err: (text) => (err += text), progress });
+  const progress = Object.assign(
+    new Writable({
+      write: (chunk, _encoding, done) => (progressLines.push(String(chunk)), done()),
+    }),
+    { isTTY: false },
+  );
+  const program = new Command('switchyard')
+    .exitOverride()
+    .configureOutput({ writeOut: (text) => (out += text), writeErr: (text) => (err += text) });
+  registerOperationsCommands(program, {
+    out: (text) => (out += text),
+    err: (text) => (err += text),
+    progress,
+  });
   process.exitCode = undefined;
   try {
     await program.parseAsync(['node', 'switchyard', ...args]);
@@ -47,7 +58,10 @@ describe('switchyard doctor', () => {
   };
 
   it('prints a table of what works and exits 0 when all is well', async () => {
-    const path = write('ok.yaml', `  good: { type: openai, baseUrl: "${clouds.openai.url}/v1", apiKey: "${OPENAI_KEY}" }\n  bad: { type: azure-openai, baseUrl: "${clouds.azure.url}", apiKey: "${AZURE_KEY}", apiVersion: "2024-10-21" }\n`);
+    const path = write(
+      'ok.yaml',
+      `  good: { type: openai, baseUrl: "${clouds.openai.url}/v1", apiKey: "${OPENAI_KEY}" }\n  bad: { type: azure-openai, baseUrl: "${clouds.azure.url}", apiKey: "${AZURE_KEY}", apiVersion: "2024-10-21" }\n`,
+    );
     const result = await run(['doctor', '--config', path]);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/^CHECK\s+STATUS\s+MS\s+DETAIL/);
@@ -59,12 +73,18 @@ describe('switchyard doctor', () => {
   });
 
   it('names what failed and why, and exits 1', async () => {
-    const path = write('bad.yaml', `  good: { type: openai, baseUrl: "${clouds.openai.url}/v1", apiKey: "${OPENAI_KEY}" }\n  bad: { type: azure-openai, baseUrl: "${clouds.azure.url}", apiKey: "wrong-key-0000000", apiVersion: "2024-10-21" }\n  gone: { type: openai, baseUrl: "http://127.0.0.1:1/v1", apiKey: "x" }\n`, 'redis: redis://127.0.0.1:1\n');
+    const path = write(
+      'bad.yaml',
+      `  good: { type: openai, baseUrl: "${clouds.openai.url}/v1", apiKey: "${OPENAI_KEY}" }\n  bad: { type: azure-openai, baseUrl: "${clouds.azure.url}", apiKey: "wrong-key-0000000", apiVersion: "2024-10-21" }\n  gone: { type: openai, baseUrl: "http://127.0.0.1:1/v1", apiKey: "x" }\n`,
+      'redis: redis://127.0.0.1:1\n',
+    );
     const result = await run(['doctor', '--config', path, '--json', '--timeout-ms', '3000']);
     expect(result.code).toBe(1);
     const report = JSON.parse(result.out);
     expect(report.ok).toBe(false);
-    const byName = Object.fromEntries(report.checks.map((check: { name: string }) => [check.name, check]));
+    const byName = Object.fromEntries(
+      report.checks.map((check: { name: string }) => [check.name, check]),
+    );
     expect(byName['provider good'].status).toBe('ok');
     expect(byName['provider bad']).toMatchObject({ status: 'failed' });
     expect(byName['provider bad'].detail).toMatch(/401/);
@@ -95,11 +115,40 @@ describe('switchyard rollups backfill', () => {
     const usage = createUsageRepository(database);
     const now = Date.now();
     for (let i = 0; i < 50; i++) {
-      await usage.record({ requestId: `req_${i}`, createdAt: now - i * 3_600_000, tenantId: 't', projectId: 'p', keyId: null, surface: 'openai-chat', modelRequested: 'chat', model: 'chat', deployment: 'good', upstreamModel: 'm', partner: null, attempts: 1, attemptLog: [], inputTokens: 1, cachedInputTokens: 0, outputTokens: 1, reasoningTokens: 0, latencyMs: 5, ttfbMs: null, status: 'ok', httpStatus: 200, errorCode: null, stream: false, sandbox: false, metadata: null });
+      await usage.record({
+        requestId: `req_${i}`,
+        createdAt: now - i * 3_600_000,
+        tenantId: 't',
+        projectId: 'p',
+        keyId: null,
+        surface: 'openai-chat',
+        modelRequested: 'chat',
+        model: 'chat',
+        deployment: 'good',
+        upstreamModel: 'm',
+        partner: null,
+        attempts: 1,
+        attemptLog: [],
+        inputTokens: 1,
+        cachedInputTokens: 0,
+        outputTokens: 1,
+        reasoningTokens: 0,
+        latencyMs: 5,
+        ttfbMs: null,
+        status: 'ok',
+        httpStatus: 200,
+        errorCode: null,
+        stream: false,
+        sandbox: false,
+        metadata: null,
+      });
     }
     await database.close();
     const path = join(dir, 'config.yaml');
-    writeFileSync(path, `store: ${store}\nproviders:\n  good: { type: openai, baseUrl: "http://127.0.0.1:1/v1", apiKey: x }\nmodels:\n  chat:\n    deployments: [{ provider: good, model: m }]\n`);
+    writeFileSync(
+      path,
+      `store: ${store}\nproviders:\n  good: { type: openai, baseUrl: "http://127.0.0.1:1/v1", apiKey: x }\nmodels:\n  chat:\n    deployments: [{ provider: good, model: m }]\n`,
+    );
     const result = await run(['rollups', 'backfill', '--config', path]);
     expect(result.code).toBe(0);
     expect(result.out).toMatch(/Rebuilt roll-ups from 50 usage events/);
@@ -118,14 +167,19 @@ describe('switchyard migrate', () => {
     expect(first.out).toMatch(/^Applied \d+ migration\(s\): 0001-usage-events, /);
     expect(first.out).toContain('0007-telemetry');
     expect(first.progress).toMatch(/migrate \[█+\] 100%/);
-    expect((await run(['migrate', '--config', path, '--json'])).out).toBe('{\n  "applied": []\n}\n');
+    expect((await run(['migrate', '--config', path, '--json'])).out).toBe(
+      '{\n  "applied": []\n}\n',
+    );
   });
 });
 
 describe('progress bars', () => {
   it('redraw in place on a terminal and print one line per 10% elsewhere', () => {
     const written: string[] = [];
-    const stream = Object.assign(new Writable({ write: (chunk, _encoding, done) => (written.push(String(chunk)), done()) }), { isTTY: true });
+    const stream = Object.assign(
+      new Writable({ write: (chunk, _encoding, done) => (written.push(String(chunk)), done()) }),
+      { isTTY: true },
+    );
     let time = 0;
     const bar = createProgress({ label: 'export', total: 200, stream, now: () => (time += 200) });
     bar.update(50);
@@ -134,7 +188,10 @@ describe('progress bars', () => {
     expect(written[0]).toMatch(/^\rexport \[██████░+\]  25%  50\/200/);
     expect(written.at(-1)).toMatch(/done in/);
     const lines: string[] = [];
-    const plain = Object.assign(new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }), { isTTY: false });
+    const plain = Object.assign(
+      new Writable({ write: (chunk, _encoding, done) => (lines.push(String(chunk)), done()) }),
+      { isTTY: false },
+    );
     const quiet = createProgress({ label: 'import', total: 1000, stream: plain });
     for (let i = 1; i <= 1000; i++) quiet.update(i);
     expect(lines).toHaveLength(11); // 0%, 10%, …, 100%

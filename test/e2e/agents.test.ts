@@ -1,8 +1,21 @@
-import { Agent, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, tool } from '@openai/agents';
+import {
+  Agent,
+  run,
+  setDefaultOpenAIClient,
+  setOpenAIAPI,
+  setTracingDisabled,
+  tool,
+} from '@openai/agents';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import {
+  cloudProviders,
+  type Clouds,
+  type RunningGateway,
+  startClouds,
+  startGateway,
+} from '../helpers/gateway.js';
 
 /** `@openai/agents` in chat-completions mode, with one function tool, through Switchyard. */
 
@@ -13,11 +26,18 @@ beforeAll(async () => {
   gateway = await startGateway({
     partners: { openai: {} },
     providers: { openai: cloudProviders(clouds).openai },
-    models: { 'gpt-4o-mini': { capabilities: ['tools'], deployments: [{ provider: 'openai', model: 'gpt-4o-mini' }] } },
+    models: {
+      'gpt-4o-mini': {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'openai', model: 'gpt-4o-mini' }],
+      },
+    },
   });
   // No traces leave the machine.
   setTracingDisabled(true);
-  setDefaultOpenAIClient(new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'local-key', maxRetries: 0 }));
+  setDefaultOpenAIClient(
+    new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'local-key', maxRetries: 0 }),
+  );
   setOpenAIAPI('chat_completions');
 });
 afterAll(async () => {
@@ -37,7 +57,12 @@ describe('OpenAI Agents SDK', () => {
         return `rainy in ${city}`;
       },
     });
-    const agent = new Agent({ name: 'Forecaster', instructions: 'Answer with the weather.', model: 'gpt-4o-mini', tools: [getWeather] });
+    const agent = new Agent({
+      name: 'Forecaster',
+      instructions: 'Answer with the weather.',
+      model: 'gpt-4o-mini',
+      tools: [getWeather],
+    });
     const before = clouds.openai.requests;
     const result = await run(agent, 'call get_weather for "Bergen"');
     expect(calls).toEqual(['Bergen']);

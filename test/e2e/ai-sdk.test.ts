@@ -2,7 +2,13 @@ import { createOpenAI } from '@ai-sdk/openai';
 import { generateText, stepCountIs, streamText, tool } from 'ai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import {
+  cloudProviders,
+  type Clouds,
+  type RunningGateway,
+  startClouds,
+  startGateway,
+} from '../helpers/gateway.js';
 
 /** The Vercel AI SDK (`ai` v6 + `@ai-sdk/openai` v3) chat model pointed at Switchyard. */
 
@@ -14,7 +20,12 @@ beforeAll(async () => {
   gateway = await startGateway({
     partners: { azure: { primary: true } },
     providers: { azure: cloudProviders(clouds)['azure-classic'] },
-    models: { 'gpt-4o-mini': { capabilities: ['tools'], deployments: [{ provider: 'azure', model: 'gpt-4o-mini' }] } },
+    models: {
+      'gpt-4o-mini': {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'azure', model: 'gpt-4o-mini' }],
+      },
+    },
   });
   model = createOpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'local-key' }).chat('gpt-4o-mini');
 });
@@ -25,7 +36,11 @@ afterAll(async () => {
 
 describe('Vercel AI SDK', () => {
   it('generateText', async () => {
-    const result = await generateText({ model, prompt: 'say hello from the AI SDK', maxRetries: 0 });
+    const result = await generateText({
+      model,
+      prompt: 'say hello from the AI SDK',
+      maxRetries: 0,
+    });
     expect(result.text).toBe('hello from the AI SDK');
     expect(result.finishReason).toBe('stop');
     expect(result.usage.inputTokens).toBeGreaterThan(0);
@@ -64,7 +79,9 @@ describe('Vercel AI SDK', () => {
     });
     expect(seen).toEqual([{ city: 'Lisbon' }]);
     expect(result.steps).toHaveLength(2);
-    expect(result.steps[0]?.toolCalls.map((toolCall) => toolCall.toolName)).toEqual(['get_weather']);
+    expect(result.steps[0]?.toolCalls.map((toolCall) => toolCall.toolName)).toEqual([
+      'get_weather',
+    ]);
     expect(result.text).toBe('Tool get_weather returned: sunny in Lisbon');
   });
 
@@ -73,10 +90,17 @@ describe('Vercel AI SDK', () => {
       model,
       prompt: 'use a tool for "Oslo"',
       maxRetries: 0,
-      tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({ city: z.string() }) }) },
+      tools: {
+        get_weather: tool({
+          description: 'Weather in a city',
+          inputSchema: z.object({ city: z.string() }),
+        }),
+      },
     });
     const calls = await result.toolCalls;
-    expect(calls.map((toolCall) => [toolCall.toolName, toolCall.input])).toEqual([['get_weather', { city: 'Oslo' }]]);
+    expect(calls.map((toolCall) => [toolCall.toolName, toolCall.input])).toEqual([
+      ['get_weather', { city: 'Oslo' }],
+    ]);
     expect(await result.finishReason).toBe('tool-calls');
   });
 });

@@ -2,7 +2,14 @@ import { networkInterfaces } from 'node:os';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopback } from '../../src/access/index.js';
-import { call, cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import {
+  call,
+  cloudProviders,
+  type Clouds,
+  type RunningGateway,
+  startClouds,
+  startGateway,
+} from '../helpers/gateway.js';
 
 /** Who may call: the master key when set, else loopback clients only. */
 
@@ -39,30 +46,60 @@ describe('with auth.masterKey set', () => {
   it('answers 401 in the OpenAI shape when the key is missing', async () => {
     const answer = await call(`${gateway.url}/v1/chat/completions`, { body: chat });
     expect(answer.status).toBe(401);
-    expect(answer.body).toEqual({ error: { message: expect.stringMatching(/API key/), type: 'authentication_error', param: null, code: 'unauthorized' } });
+    expect(answer.body).toEqual({
+      error: {
+        message: expect.stringMatching(/API key/),
+        type: 'authentication_error',
+        param: null,
+        code: 'unauthorized',
+      },
+    });
     expect(answer.headers['x-request-id']).toMatch(/^req_/);
   });
 
   it('answers 401 for a wrong key (also on /v1/models)', async () => {
-    const answer = await call(`${gateway.url}/v1/chat/completions`, { body: chat, headers: { authorization: 'Bearer sk-wrong-key' } });
+    const answer = await call(`${gateway.url}/v1/chat/completions`, {
+      body: chat,
+      headers: { authorization: 'Bearer sk-wrong-key' },
+    });
     expect(answer.status).toBe(401);
     expect(answer.body.error).toMatchObject({ type: 'authentication_error', code: 'unauthorized' });
-    const models = await call(`${gateway.url}/v1/models`, { headers: { authorization: 'Bearer sk-wrong-key' } });
+    const models = await call(`${gateway.url}/v1/models`, {
+      headers: { authorization: 'Bearer sk-wrong-key' },
+    });
     expect(models.status).toBe(401);
 
-    const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'sk-wrong-key', maxRetries: 0 });
-    await expect(client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] })).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    const client = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: 'sk-wrong-key',
+      maxRetries: 0,
+    });
+    await expect(
+      client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'hi' }],
+      }),
+    ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
   });
 
   it('serves the right key (bearer, and api-key as Azure clients send it)', async () => {
-    const answer = await call(`${gateway.url}/v1/chat/completions`, { body: chat, headers: { authorization: `Bearer ${MASTER_KEY}` } });
+    const answer = await call(`${gateway.url}/v1/chat/completions`, {
+      body: chat,
+      headers: { authorization: `Bearer ${MASTER_KEY}` },
+    });
     expect(answer.status).toBe(200);
     expect(answer.body.choices[0].message.content).toBe('authorized');
-    const azureStyle = await call(`${gateway.url}/v1/chat/completions`, { body: chat, headers: { 'api-key': MASTER_KEY } });
+    const azureStyle = await call(`${gateway.url}/v1/chat/completions`, {
+      body: chat,
+      headers: { 'api-key': MASTER_KEY },
+    });
     expect(azureStyle.status).toBe(200);
 
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: MASTER_KEY, maxRetries: 0 });
-    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say authorized' }] });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'say authorized' }],
+    });
     expect(completion.choices[0]?.message.content).toBe('authorized');
   });
 });
@@ -85,15 +122,28 @@ describe('with no master key', () => {
   it('serves a loopback SDK client, which always sends some key', async () => {
     // The openai SDK refuses to run without an apiKey, so a newcomer passes any string.
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'anything', maxRetries: 0 });
-    const completion = await client.chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say authorized' }] });
+    const completion = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'say authorized' }],
+    });
     expect(completion.choices[0]?.message.content).toBe('authorized');
   });
 });
 
 describe('isLoopback', () => {
   it('accepts 127/8 and ::1 (plain and IPv4-mapped), nothing else', () => {
-    for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) expect(isLoopback(address), address).toBe(true);
-    for (const address of ['10.0.0.1', '192.168.1.20', '::ffff:10.0.0.1', 'fe80::1', '0.0.0.0', '', undefined]) expect(isLoopback(address), String(address)).toBe(false);
+    for (const address of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1'])
+      expect(isLoopback(address), address).toBe(true);
+    for (const address of [
+      '10.0.0.1',
+      '192.168.1.20',
+      '::ffff:10.0.0.1',
+      'fe80::1',
+      '0.0.0.0',
+      '',
+      undefined,
+    ])
+      expect(isLoopback(address), String(address)).toBe(false);
   });
 });
 
@@ -105,10 +155,18 @@ describe.skipIf(external === undefined)('with no master key, over a non-loopback
   it('refuses a client that is not on loopback', async () => {
     const gateway = await startGateway(config(), { host: '0.0.0.0' });
     try {
-      const answer = await call(`http://${external}:${gateway.port}/v1/chat/completions`, { body: chat });
+      const answer = await call(`http://${external}:${gateway.port}/v1/chat/completions`, {
+        body: chat,
+      });
       expect(answer.status).toBe(401);
-      expect(answer.body.error).toMatchObject({ code: 'unauthorized', message: expect.stringMatching(/loopback/) });
-      const withKey = await call(`http://${external}:${gateway.port}/v1/chat/completions`, { body: chat, headers: { authorization: 'Bearer anything' } });
+      expect(answer.body.error).toMatchObject({
+        code: 'unauthorized',
+        message: expect.stringMatching(/loopback/),
+      });
+      const withKey = await call(`http://${external}:${gateway.port}/v1/chat/completions`, {
+        body: chat,
+        headers: { authorization: 'Bearer anything' },
+      });
       expect(withKey.status).toBe(401);
       // The same server still serves loopback.
       expect((await call(`${gateway.url}/v1/chat/completions`, { body: chat })).status).toBe(200);

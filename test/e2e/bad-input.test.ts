@@ -1,6 +1,13 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import {
+  call,
+  cloudProviders,
+  type Clouds,
+  type RunningGateway,
+  startClouds,
+  startGateway,
+} from '../helpers/gateway.js';
 
 /** Bad requests get OpenAI-shaped 4xx answers, and the process keeps serving afterwards. */
 
@@ -17,7 +24,10 @@ beforeAll(async () => {
     providers: { openai: cloudProviders(clouds).openai },
     models: {
       'gpt-4o-mini': { deployments: [{ provider: 'openai', model: 'gpt-4o-mini' }] },
-      'text-embedding-3-small': { kind: 'embedding', deployments: [{ provider: 'openai', model: 'text-embedding-3-small' }] },
+      'text-embedding-3-small': {
+        kind: 'embedding',
+        deployments: [{ provider: 'openai', model: 'text-embedding-3-small' }],
+      },
     },
   });
   chatUrl = `${gateway.url}/v1/chat/completions`;
@@ -38,7 +48,10 @@ describe('bad input', () => {
     const answer = await call(chatUrl, { body: '{"model": "gpt-4o-mini", "messages": [' });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual(openAIError(null, 'invalid_json'));
-    const empty = await call(chatUrl, { method: 'POST', headers: { 'content-type': 'application/json' } });
+    const empty = await call(chatUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+    });
     expect(empty.status).toBe(400);
     expect(empty.body.error.code).toBe('invalid_json');
   });
@@ -47,7 +60,11 @@ describe('bad input', () => {
     ['messages is not an array', { model: 'gpt-4o-mini', messages: 'hello' }, 'messages'],
     ['model is a number', { model: 4, messages: valid.messages }, 'model'],
     ['stream is "yes"', { ...valid, stream: 'yes' }, 'stream'],
-    ['a message has no role', { model: 'gpt-4o-mini', messages: [{ content: 'x' }] }, 'messages[0].role'],
+    [
+      'a message has no role',
+      { model: 'gpt-4o-mini', messages: [{ content: 'x' }] },
+      'messages[0].role',
+    ],
     ['n is 0', { ...valid, n: 0 }, 'n'],
   ])('%s → 400 with param', async (_name, body, param) => {
     const before = clouds.openai.requests;
@@ -59,7 +76,9 @@ describe('bad input', () => {
   });
 
   it('embeddings without input → 400 with param', async () => {
-    const answer = await call(`${gateway.url}/v1/embeddings`, { body: { model: 'text-embedding-3-small' } });
+    const answer = await call(`${gateway.url}/v1/embeddings`, {
+      body: { model: 'text-embedding-3-small' },
+    });
     expect(answer.status).toBe(400);
     expect(answer.body).toEqual(openAIError('input', 'invalid_request'));
   });
@@ -74,7 +93,9 @@ describe('bad input', () => {
   });
 
   it('a chat model used for embeddings → 400', async () => {
-    const answer = await call(`${gateway.url}/v1/embeddings`, { body: { model: 'gpt-4o-mini', input: 'x' } });
+    const answer = await call(`${gateway.url}/v1/embeddings`, {
+      body: { model: 'gpt-4o-mini', input: 'x' },
+    });
     expect(answer.status).toBe(400);
     expect(answer.body.error.param).toBe('model');
   });
@@ -89,7 +110,9 @@ describe('bad input', () => {
     const chunked = await rawRequest(
       gateway.port,
       `POST /v1/chat/completions HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n` +
-        [JSON.stringify(big).slice(0, 1500), JSON.stringify(big).slice(1500)].map((part) => `${Buffer.byteLength(part).toString(16)}\r\n${part}\r\n`).join('') +
+        [JSON.stringify(big).slice(0, 1500), JSON.stringify(big).slice(1500)]
+          .map((part) => `${Buffer.byteLength(part).toString(16)}\r\n${part}\r\n`)
+          .join('') +
         '0\r\n\r\n',
     );
     expect(chunked).toMatch(/^HTTP\/1\.1 413 /);
@@ -127,7 +150,9 @@ function rawRequest(port: number, text: string): Promise<string> {
     const socket = connect(port, '127.0.0.1');
     const parts: Buffer[] = [];
     socket.on('data', (part) => parts.push(part));
-    socket.on('error', (error) => (parts.length > 0 ? resolve(Buffer.concat(parts).toString()) : reject(error)));
+    socket.on('error', (error) =>
+      parts.length > 0 ? resolve(Buffer.concat(parts).toString()) : reject(error),
+    );
     socket.on('close', () => resolve(Buffer.concat(parts).toString()));
     socket.setTimeout(3000, () => socket.destroy());
     socket.end(text);

@@ -1,7 +1,19 @@
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { closedPort, type FakeStep, type FakeUpstream, startFakeUpstream } from '../fakes/upstream.js';
-import { call, cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import {
+  closedPort,
+  type FakeStep,
+  type FakeUpstream,
+  startFakeUpstream,
+} from '../fakes/upstream.js';
+import {
+  call,
+  cloudProviders,
+  type Clouds,
+  type RunningGateway,
+  startClouds,
+  startGateway,
+} from '../helpers/gateway.js';
 import { streamRequest } from '../helpers/sse.js';
 
 /**
@@ -29,31 +41,107 @@ afterEach(async () => {
 });
 
 /** A gateway whose model tries `first` (at `firstUrl`), then the OpenAI emulator (`second`). */
-async function failoverGateway(firstUrl: string, routing: Record<string, unknown> = {}): Promise<RunningGateway> {
+async function failoverGateway(
+  firstUrl: string,
+  routing: Record<string, unknown> = {},
+): Promise<RunningGateway> {
   gateway = await startGateway({
     partners: { openai: {}, fakecloud: {} },
     providers: {
-      first: { type: 'openai', partner: 'fakecloud', baseUrl: `${firstUrl}/v1`, apiKey: 'sk-first' },
+      first: {
+        type: 'openai',
+        partner: 'fakecloud',
+        baseUrl: `${firstUrl}/v1`,
+        apiKey: 'sk-first',
+      },
       second: { ...cloudProviders(clouds).openai, partner: 'openai' },
     },
-    models: { 'gpt-4o-mini': { deployments: [{ provider: 'first', model: 'gpt-4o-mini' }, { provider: 'second', model: 'gpt-4o-mini' }] } },
+    models: {
+      'gpt-4o-mini': {
+        deployments: [
+          { provider: 'first', model: 'gpt-4o-mini' },
+          { provider: 'second', model: 'gpt-4o-mini' },
+        ],
+      },
+    },
     routing,
   });
   return gateway;
 }
 
-const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say answered by the second deployment' }] };
+const body = {
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'say answered by the second deployment' }],
+};
 
 const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
   `data: ${JSON.stringify({ id: 'chatcmpl-f', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
 
 const FAILURES: Array<[string, FakeStep, { status: number | null; errorClass: string }]> = [
-  ['429 with retry-after', { status: 429, headers: { 'retry-after': '1' }, body: { error: { message: 'Rate limit reached', type: 'requests', param: null, code: 'rate_limit_exceeded' } } }, { status: 429, errorClass: 'rate_limited' }],
-  ['500', { status: 500, body: { error: { message: 'The server had an error', type: 'server_error', param: null, code: null } } }, { status: 500, errorClass: 'server_error' }],
-  ['503', { status: 503, body: { error: { message: 'The engine is currently overloaded', type: 'server_error', param: null, code: null } } }, { status: 503, errorClass: 'overloaded' }],
-  ['529 (overloaded, as Anthropic and some proxies send it)', { status: 529, body: { error: { message: 'Overloaded', type: 'overloaded_error', param: null, code: null } } }, { status: 529, errorClass: 'overloaded' }],
-  ['garbage body (non-JSON 200)', { status: 200, body: '<html><body>502 Bad Gateway from some proxy</body></html>' }, { status: null, errorClass: 'bad_response' }],
-  ['reset before headers', { resetBeforeHeaders: true }, { status: null, errorClass: 'connection' }],
+  [
+    '429 with retry-after',
+    {
+      status: 429,
+      headers: { 'retry-after': '1' },
+      body: {
+        error: {
+          message: 'Rate limit reached',
+          type: 'requests',
+          param: null,
+          code: 'rate_limit_exceeded',
+        },
+      },
+    },
+    { status: 429, errorClass: 'rate_limited' },
+  ],
+  [
+    '500',
+    {
+      status: 500,
+      body: {
+        error: {
+          message: 'The server had an error',
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
+      },
+    },
+    { status: 500, errorClass: 'server_error' },
+  ],
+  [
+    '503',
+    {
+      status: 503,
+      body: {
+        error: {
+          message: 'The engine is currently overloaded',
+          type: 'server_error',
+          param: null,
+          code: null,
+        },
+      },
+    },
+    { status: 503, errorClass: 'overloaded' },
+  ],
+  [
+    '529 (overloaded, as Anthropic and some proxies send it)',
+    {
+      status: 529,
+      body: { error: { message: 'Overloaded', type: 'overloaded_error', param: null, code: null } },
+    },
+    { status: 529, errorClass: 'overloaded' },
+  ],
+  [
+    'garbage body (non-JSON 200)',
+    { status: 200, body: '<html><body>502 Bad Gateway from some proxy</body></html>' },
+    { status: null, errorClass: 'bad_response' },
+  ],
+  [
+    'reset before headers',
+    { resetBeforeHeaders: true },
+    { status: null, errorClass: 'connection' },
+  ],
 ];
 
 describe('failover to the second deployment', () => {
@@ -70,7 +158,9 @@ describe('failover to the second deployment', () => {
 
     const row = await app.usage.get(String(answer.headers['x-request-id']));
     expect(row).toMatchObject({ status: 'ok', deployment: 'second', attempts: 2 });
-    expect(row?.attemptLog.map((attempt) => [attempt.provider, attempt.status, attempt.errorClass])).toEqual([
+    expect(
+      row?.attemptLog.map((attempt) => [attempt.provider, attempt.status, attempt.errorClass]),
+    ).toEqual([
       ['first', first.status, first.errorClass],
       ['second', 200, null],
     ]);
@@ -103,41 +193,76 @@ describe('failover to the second deployment', () => {
   it.each([
     ['500', { status: 500, body: { error: { message: 'boom', type: 'server_error' } } }],
     ['reset before headers', { resetBeforeHeaders: true }],
-    ['a 200 HTML page instead of a stream', { status: 200, headers: { 'content-type': 'text/html' }, body: '<html><body>captive portal</body></html>' }],
+    [
+      'a 200 HTML page instead of a stream',
+      {
+        status: 200,
+        headers: { 'content-type': 'text/html' },
+        body: '<html><body>captive portal</body></html>',
+      },
+    ],
     ['a 200 stream with no event before [DONE]', { chunks: ['data: [DONE]\n\n'] }],
-    ['a 200 stream whose first event is not JSON', { chunks: ['data: upstream exploded\n\n', 'data: [DONE]\n\n'] }],
-  ] as Array<[string, FakeStep]>)('streaming: %s before the first byte → the second deployment streams', async (_name, step) => {
-    upstream.script([step]);
-    const { url } = await failoverGateway(upstream.url);
-    const answer = await streamRequest(`${url}/v1/chat/completions`, { ...body, stream: true });
-    expect(answer.status).toBe(200);
-    expect(answer.headers['x-switchyard-deployment']).toBe('second');
-    expect(answer.headers['x-switchyard-attempts']).toBe('2');
-    expect(answer.done).toBe(true);
-    expect(answer.chunks.map((item) => item.choices[0]?.delta.content ?? '').join('')).toBe('answered by the second deployment');
-  });
+    [
+      'a 200 stream whose first event is not JSON',
+      { chunks: ['data: upstream exploded\n\n', 'data: [DONE]\n\n'] },
+    ],
+  ] as Array<[string, FakeStep]>)(
+    'streaming: %s before the first byte → the second deployment streams',
+    async (_name, step) => {
+      upstream.script([step]);
+      const { url } = await failoverGateway(upstream.url);
+      const answer = await streamRequest(`${url}/v1/chat/completions`, { ...body, stream: true });
+      expect(answer.status).toBe(200);
+      expect(answer.headers['x-switchyard-deployment']).toBe('second');
+      expect(answer.headers['x-switchyard-attempts']).toBe('2');
+      expect(answer.done).toBe(true);
+      expect(answer.chunks.map((item) => item.choices[0]?.delta.content ?? '').join('')).toBe(
+        'answered by the second deployment',
+      );
+    },
+  );
 });
 
 describe('no failover', () => {
   it('a 400 from the first deployment is returned as is', async () => {
-    const upstreamError = { message: "Invalid 'temperature': decimal above maximum value.", type: 'invalid_request_error', param: 'temperature', code: 'decimal_above_max_value' };
+    const upstreamError = {
+      message: "Invalid 'temperature': decimal above maximum value.",
+      type: 'invalid_request_error',
+      param: 'temperature',
+      code: 'decimal_above_max_value',
+    };
     upstream.script([{ status: 400, body: { error: upstreamError } }]);
     const { url, app } = await failoverGateway(upstream.url);
     const before = clouds.openai.requests;
     const answer = await call(`${url}/v1/chat/completions`, { body: { ...body, temperature: 7 } });
     expect(answer.status).toBe(400);
-    expect(answer.body.error).toMatchObject({ message: upstreamError.message, type: 'invalid_request_error', param: 'temperature' });
+    expect(answer.body.error).toMatchObject({
+      message: upstreamError.message,
+      type: 'invalid_request_error',
+      param: 'temperature',
+    });
     expect(answer.headers['x-should-retry']).toBe('false');
     expect(upstream.requests).toHaveLength(1);
     expect(clouds.openai.requests).toBe(before);
     const row = await app.usage.get(String(answer.headers['x-request-id']));
-    expect(row).toMatchObject({ status: 'error', httpStatus: 400, attempts: 1, deployment: 'first' });
+    expect(row).toMatchObject({
+      status: 'error',
+      httpStatus: 400,
+      attempts: 1,
+      deployment: 'first',
+    });
   });
 
   it('a reset after the first streamed chunk ends the stream with an SSE error event and no [DONE]', async () => {
     upstream.script([
       {
-        chunks: [chunk({ role: 'assistant', content: '' }), chunk({ content: 'partial' }), chunk({ content: ' answer' }), chunk({}, 'stop'), 'data: [DONE]\n\n'],
+        chunks: [
+          chunk({ role: 'assistant', content: '' }),
+          chunk({ content: 'partial' }),
+          chunk({ content: ' answer' }),
+          chunk({}, 'stop'),
+          'data: [DONE]\n\n',
+        ],
         resetAfterChunks: 2,
       },
     ]);
@@ -147,18 +272,46 @@ describe('no failover', () => {
     expect(answer.status).toBe(200);
     expect(answer.done).toBe(false);
     expect(answer.events.some((event) => event.data === '[DONE]')).toBe(false);
-    expect(answer.chunks.slice(0, -1).map((item) => item.choices[0].delta.content)).toEqual(['', 'partial']);
+    expect(answer.chunks.slice(0, -1).map((item) => item.choices[0].delta.content)).toEqual([
+      '',
+      'partial',
+    ]);
     expect(answer.events.at(-1)?.event).toBeUndefined();
-    expect(answer.chunks.at(-1)).toEqual({ error: { message: expect.stringMatching(/first/), type: 'server_error', param: null, code: 'upstream_unreachable' } });
+    expect(answer.chunks.at(-1)).toEqual({
+      error: {
+        message: expect.stringMatching(/first/),
+        type: 'server_error',
+        param: null,
+        code: 'upstream_unreachable',
+      },
+    });
     // Never spliced with a second model's output.
     expect(clouds.openai.requests).toBe(before);
     const row = await app.usage.get(String(answer.headers['x-request-id']));
-    expect(row).toMatchObject({ status: 'error', deployment: 'first', attempts: 1, errorCode: 'upstream_unreachable' });
+    expect(row).toMatchObject({
+      status: 'error',
+      deployment: 'first',
+      attempts: 1,
+      errorCode: 'upstream_unreachable',
+    });
 
     // The openai SDK turns that event into an APIError.
-    upstream.script([{ chunks: [chunk({ role: 'assistant', content: '' }), chunk({ content: 'partial' }), chunk({}, 'stop')], resetAfterChunks: 2 }]);
+    upstream.script([
+      {
+        chunks: [
+          chunk({ role: 'assistant', content: '' }),
+          chunk({ content: 'partial' }),
+          chunk({}, 'stop'),
+        ],
+        resetAfterChunks: 2,
+      },
+    ]);
     const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: 'local', maxRetries: 0 });
-    const stream = await client.chat.completions.create({ ...body, messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const stream = await client.chat.completions.create({
+      ...body,
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
     const seen: string[] = [];
     await expect(
       (async () => {
@@ -236,7 +389,12 @@ describe('model chains: the client list and configured fallbacks', () => {
     return startGateway({
       partners: { openai: {}, fakecloud: {} },
       providers: {
-        first: { type: 'openai', partner: 'fakecloud', baseUrl: `${brokenUrl}/v1`, apiKey: 'sk-first' },
+        first: {
+          type: 'openai',
+          partner: 'fakecloud',
+          baseUrl: `${brokenUrl}/v1`,
+          apiKey: 'sk-first',
+        },
         second: { ...cloudProviders(clouds).openai, partner: 'openai' },
       },
       models: {
@@ -250,7 +408,9 @@ describe('model chains: the client list and configured fallbacks', () => {
 
   it('models: [...] tries the next model when every deployment of the first fails', async () => {
     gateway = await chainGateway(`http://127.0.0.1:${await closedPort()}`);
-    const answer = await call(`${gateway.url}/v1/chat/completions`, { body: { ...ask, model: 'broken', models: ['broken', 'backup'] } });
+    const answer = await call(`${gateway.url}/v1/chat/completions`, {
+      body: { ...ask, model: 'broken', models: ['broken', 'backup'] },
+    });
     expect(answer.status).toBe(200);
     expect(answer.body.choices[0].message.content).toBe('answered by the backup model');
     expect(answer.headers['x-switchyard-model']).toBe('backup');
@@ -266,27 +426,52 @@ describe('model chains: the client list and configured fallbacks', () => {
   it("a model's configured fallbacks serve when it is down, with the openai SDK", async () => {
     gateway = await chainGateway(`http://127.0.0.1:${await closedPort()}`, ['backup']);
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'local', maxRetries: 0 });
-    const { data, response } = await client.chat.completions.create({ model: 'broken', messages: [{ role: 'user', content: 'say answered by the backup model' }] }).withResponse();
+    const { data, response } = await client.chat.completions
+      .create({
+        model: 'broken',
+        messages: [{ role: 'user', content: 'say answered by the backup model' }],
+      })
+      .withResponse();
     expect(data.choices[0]?.message.content).toBe('answered by the backup model');
     expect(response.headers.get('x-switchyard-model')).toBe('backup');
 
-    const streamed = await streamRequest(`${gateway.url}/v1/chat/completions`, { ...ask, model: 'broken', stream: true });
+    const streamed = await streamRequest(`${gateway.url}/v1/chat/completions`, {
+      ...ask,
+      model: 'broken',
+      stream: true,
+    });
     expect(streamed.status).toBe(200);
     expect(streamed.headers['x-switchyard-model']).toBe('backup');
     expect(streamed.done).toBe(true);
   });
 
   it('a client error is not retried on the fallback model', async () => {
-    upstream.script([{ status: 400, body: { error: { message: 'bad temperature', type: 'invalid_request_error', param: 'temperature', code: null } } }]);
+    upstream.script([
+      {
+        status: 400,
+        body: {
+          error: {
+            message: 'bad temperature',
+            type: 'invalid_request_error',
+            param: 'temperature',
+            code: null,
+          },
+        },
+      },
+    ]);
     gateway = await chainGateway(upstream.url, ['backup']);
     const before = clouds.openai.requests;
-    const answer = await call(`${gateway.url}/v1/chat/completions`, { body: { ...ask, model: 'broken' } });
+    const answer = await call(`${gateway.url}/v1/chat/completions`, {
+      body: { ...ask, model: 'broken' },
+    });
     expect(answer.status).toBe(400);
     expect(answer.body.error.message).toBe('bad temperature');
     expect(clouds.openai.requests).toBe(before);
   });
 
   it('config check names a fallback that does not exist', async () => {
-    await expect(chainGateway(upstream.url, ['nope'])).rejects.toThrow(/models\.broken\.fallbacks\[0\]: unknown model "nope"/);
+    await expect(chainGateway(upstream.url, ['nope'])).rejects.toThrow(
+      /models\.broken\.fallbacks\[0\]: unknown model "nope"/,
+    );
   });
 });

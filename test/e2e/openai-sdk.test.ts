@@ -1,7 +1,15 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfigInput } from '../../src/config/index.js';
-import { AZURE_KEY, call, cloudProviders, type Clouds, type RunningGateway, startClouds, startGateway } from '../helpers/gateway.js';
+import {
+  AZURE_KEY,
+  call,
+  cloudProviders,
+  type Clouds,
+  type RunningGateway,
+  startClouds,
+  startGateway,
+} from '../helpers/gateway.js';
 import { streamRequest } from '../helpers/sse.js';
 
 /**
@@ -24,8 +32,15 @@ function configFor(kind: (typeof KINDS)[number]): ConfigInput {
     partners: { openai: {}, azure: { primary: true } },
     providers: { [kind]: cloudProviders(clouds)[kind] },
     models: {
-      'gpt-4o-mini': { contextWindow: 128000, capabilities: ['tools', 'json_schema'], deployments: [{ provider: kind, model: 'gpt-4o-mini' }] },
-      'text-embedding-3-small': { kind: 'embedding', deployments: [{ provider: kind, model: 'text-embedding-3-small' }] },
+      'gpt-4o-mini': {
+        contextWindow: 128000,
+        capabilities: ['tools', 'json_schema'],
+        deployments: [{ provider: kind, model: 'gpt-4o-mini' }],
+      },
+      'text-embedding-3-small': {
+        kind: 'embedding',
+        deployments: [{ provider: kind, model: 'text-embedding-3-small' }],
+      },
     },
   };
 }
@@ -33,11 +48,23 @@ function configFor(kind: (typeof KINDS)[number]): ConfigInput {
 const weatherTools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
   {
     type: 'function',
-    function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+    function: {
+      name: 'get_weather',
+      description: 'Weather in a city',
+      parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+    },
   },
   {
     type: 'function',
-    function: { name: 'get_time', description: 'Local time in a city', parameters: { type: 'object', properties: { city: { type: 'string' }, utc: { type: 'boolean' } }, required: ['city', 'utc'] } },
+    function: {
+      name: 'get_time',
+      description: 'Local time in a city',
+      parameters: {
+        type: 'object',
+        properties: { city: { type: 'string' }, utc: { type: 'boolean' } },
+        required: ['city', 'utc'],
+      },
+    },
   },
 ];
 
@@ -46,7 +73,11 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
   let client: OpenAI;
   beforeAll(async () => {
     gateway = await startGateway(configFor(kind));
-    client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused-on-loopback', maxRetries: 0 });
+    client = new OpenAI({
+      baseURL: `${gateway.url}/v1`,
+      apiKey: 'unused-on-loopback',
+      maxRetries: 0,
+    });
   });
   afterAll(async () => {
     await gateway.close();
@@ -54,13 +85,18 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
 
   it('answers a non-streaming chat with usage and routing headers', async () => {
     const { data, response } = await client.chat.completions
-      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say hello from the gateway' }] })
+      .create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'say hello from the gateway' }],
+      })
       .withResponse();
     expect(data.object).toBe('chat.completion');
     expect(data.choices[0]?.message.content).toBe('hello from the gateway');
     expect(data.choices[0]?.finish_reason).toBe('stop');
     expect(data.usage?.completion_tokens).toBeGreaterThan(0);
-    expect(data.usage?.total_tokens).toBe((data.usage?.prompt_tokens ?? 0) + (data.usage?.completion_tokens ?? 0));
+    expect(data.usage?.total_tokens).toBe(
+      (data.usage?.prompt_tokens ?? 0) + (data.usage?.completion_tokens ?? 0),
+    );
     expect(response.headers.get('x-switchyard-deployment')).toBe(kind);
     expect(response.headers.get('x-switchyard-attempts')).toBe('1');
     expect(response.headers.get('x-request-id')).toMatch(/^req_/);
@@ -80,7 +116,9 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
     const last = chunks.at(-1)!;
     expect(last.choices).toEqual([]);
     expect(last.usage?.completion_tokens).toBeGreaterThan(0);
-    expect(chunks.slice(0, -1).every((chunk) => chunk.choices.length === 1 && chunk.usage == null)).toBe(true);
+    expect(
+      chunks.slice(0, -1).every((chunk) => chunk.choices.length === 1 && chunk.usage == null),
+    ).toBe(true);
 
     // The wire framing itself: the usage chunk is the last event before [DONE], and [DONE] ends it.
     const raw = await streamRequest(`${gateway.url}/v1/chat/completions`, {
@@ -107,7 +145,9 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
     expect(raw.chunks.length).toBeGreaterThan(2);
     expect(raw.chunks.every((chunk) => chunk.choices.length === 1)).toBe(true);
     expect(raw.chunks.every((chunk) => chunk.usage == null)).toBe(true);
-    expect(raw.chunks.map((chunk) => chunk.choices[0].delta.content ?? '').join('')).toBe('one two three four');
+    expect(raw.chunks.map((chunk) => chunk.choices[0].delta.content ?? '').join('')).toBe(
+      'one two three four',
+    );
   });
 
   it('never forwards a chunk without choices (Azure filter-only first chunk)', async () => {
@@ -117,7 +157,10 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
       stream: true,
     });
     expect(raw.done).toBe(true);
-    expect(raw.chunks[0]).toMatchObject({ object: 'chat.completion.chunk', choices: [{ index: 0, delta: { role: 'assistant' } }] });
+    expect(raw.chunks[0]).toMatchObject({
+      object: 'chat.completion.chunk',
+      choices: [{ index: 0, delta: { role: 'assistant' } }],
+    });
     for (const chunk of raw.chunks) {
       expect(chunk.id).not.toBe('');
       expect(chunk.choices.length).toBe(1);
@@ -130,19 +173,34 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
         { messages: [{ role: 'user', content: 'say azure first chunk' }], stream: true },
         { 'api-key': AZURE_KEY },
       );
-      expect(direct.chunks[0]).toMatchObject({ id: '', choices: [], prompt_filter_results: expect.any(Array) });
+      expect(direct.chunks[0]).toMatchObject({
+        id: '',
+        choices: [],
+        prompt_filter_results: expect.any(Array),
+      });
     }
   });
 
   it('streams parallel tool calls that the SDK accumulates by index', async () => {
-    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [{ role: 'user', content: 'call get_weather and get_time for "Paris"' }];
-    const stream = client.chat.completions.stream({ model: 'gpt-4o-mini', messages, tools: weatherTools });
+    const messages: OpenAI.Chat.Completions.ChatCompletionMessageParam[] = [
+      { role: 'user', content: 'call get_weather and get_time for "Paris"' },
+    ];
+    const stream = client.chat.completions.stream({
+      model: 'gpt-4o-mini',
+      messages,
+      tools: weatherTools,
+    });
     let fragments = 0;
-    stream.on('chunk', (chunk) => void (fragments += chunk.choices[0]?.delta.tool_calls?.length ?? 0));
+    stream.on(
+      'chunk',
+      (chunk) => void (fragments += chunk.choices[0]?.delta.tool_calls?.length ?? 0),
+    );
     const final = await stream.finalChatCompletion();
     const choice = final.choices[0]!;
     expect(choice.finish_reason).toBe('tool_calls');
-    const calls = (choice.message.tool_calls ?? []).map((toolCall) => (toolCall.type === 'function' ? toolCall : undefined));
+    const calls = (choice.message.tool_calls ?? []).map((toolCall) =>
+      toolCall.type === 'function' ? toolCall : undefined,
+    );
     expect(calls.map((toolCall) => toolCall?.function.name)).toEqual(['get_weather', 'get_time']);
     expect(JSON.parse(calls[0]!.function.arguments)).toEqual({ city: 'Paris' });
     expect(JSON.parse(calls[1]!.function.arguments)).toEqual({ city: 'Paris', utc: true });
@@ -151,7 +209,11 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
     expect(fragments).toBeGreaterThan(4);
 
     // Same calls as the non-streaming answer.
-    const whole = await client.chat.completions.create({ model: 'gpt-4o-mini', messages, tools: weatherTools });
+    const whole = await client.chat.completions.create({
+      model: 'gpt-4o-mini',
+      messages,
+      tools: weatherTools,
+    });
     expect(whole.choices[0]?.message.tool_calls).toEqual(choice.message.tool_calls);
   });
 
@@ -164,7 +226,12 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
         json_schema: {
           name: 'person',
           strict: true,
-          schema: { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'], additionalProperties: false },
+          schema: {
+            type: 'object',
+            properties: { name: { type: 'string' }, age: { type: 'integer' } },
+            required: ['name', 'age'],
+            additionalProperties: false,
+          },
         },
       },
     });
@@ -184,7 +251,10 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
   it('lists the configured logical models', async () => {
     const models = [];
     for await (const model of client.models.list()) models.push(model);
-    expect(models.map((model) => model.id).sort()).toEqual(['gpt-4o-mini', 'text-embedding-3-small']);
+    expect(models.map((model) => model.id).sort()).toEqual([
+      'gpt-4o-mini',
+      'text-embedding-3-small',
+    ]);
     expect(models.every((model) => model.object === 'model')).toBe(true);
     const one = await client.models.retrieve('gpt-4o-mini');
     expect(one.id).toBe('gpt-4o-mini');
@@ -192,7 +262,11 @@ describe.each(KINDS)('openai SDK through a %s provider', (kind) => {
 
   it('embeds through POST /v1/embeddings', async () => {
     const { data, response } = await client.embeddings
-      .create({ model: 'text-embedding-3-small', input: ['hello', 'world'], encoding_format: 'float' })
+      .create({
+        model: 'text-embedding-3-small',
+        input: ['hello', 'world'],
+        encoding_format: 'float',
+      })
       .withResponse();
     expect(data.data).toHaveLength(2);
     expect(data.data[0]?.embedding.length).toBeGreaterThan(0);
@@ -224,14 +298,27 @@ describe('Azure content filter', () => {
     const gateway = await startGateway({
       partners: { openai: {}, azure: { primary: true } },
       providers: { 'azure-classic': providers['azure-classic'], openai: providers.openai },
-      models: { 'gpt-4o-mini': { deployments: [{ provider: 'azure-classic', model: 'gpt-4o-mini' }, { provider: 'openai', model: 'gpt-4o-mini' }] } },
+      models: {
+        'gpt-4o-mini': {
+          deployments: [
+            { provider: 'azure-classic', model: 'gpt-4o-mini' },
+            { provider: 'openai', model: 'gpt-4o-mini' },
+          ],
+        },
+      },
     });
     const client = new OpenAI({ baseURL: `${gateway.url}/v1`, apiKey: 'unused', maxRetries: 0 });
     try {
       const before = { azure: clouds.azure.requests, openai: clouds.openai.requests };
       const error = await client.chat.completions
-        .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'please say forbidden-content now' }] })
-        .then(() => undefined, (thrown: unknown) => thrown);
+        .create({
+          model: 'gpt-4o-mini',
+          messages: [{ role: 'user', content: 'please say forbidden-content now' }],
+        })
+        .then(
+          () => undefined,
+          (thrown: unknown) => thrown,
+        );
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
       const apiError = error as InstanceType<typeof OpenAI.BadRequestError>;
       expect(apiError.status).toBe(400);
@@ -249,7 +336,14 @@ describe('Azure content filter', () => {
         stream: true,
       });
       expect(raw.status).toBe(400);
-      expect(raw.chunks[0]).toEqual({ error: { message: expect.any(String), type: 'invalid_request_error', param: 'prompt', code: 'content_filter' } });
+      expect(raw.chunks[0]).toEqual({
+        error: {
+          message: expect.any(String),
+          type: 'invalid_request_error',
+          param: 'prompt',
+          code: 'content_filter',
+        },
+      });
       expect(clouds.openai.requests - before.openai).toBe(0);
     } finally {
       await gateway.close();

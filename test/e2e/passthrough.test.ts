@@ -30,7 +30,17 @@ beforeEach(() => {
 });
 
 const logprobs = (token: string) => ({
-  content: [{ token, logprob: -0.25, bytes: [...Buffer.from(token)], top_logprobs: [{ token, logprob: -0.25, bytes: [...Buffer.from(token)] }, { token: 'x', logprob: -3.5, bytes: [120] }] }],
+  content: [
+    {
+      token,
+      logprob: -0.25,
+      bytes: [...Buffer.from(token)],
+      top_logprobs: [
+        { token, logprob: -0.25, bytes: [...Buffer.from(token)] },
+        { token: 'x', logprob: -3.5, bytes: [120] },
+      ],
+    },
+  ],
   refusal: null,
 });
 
@@ -42,8 +52,18 @@ function completion(model: string) {
     model,
     system_fingerprint: 'fp_fake',
     choices: [
-      { index: 0, message: { role: 'assistant', content: 'first', refusal: null }, logprobs: logprobs('first'), finish_reason: 'stop' },
-      { index: 1, message: { role: 'assistant', content: 'second', refusal: null }, logprobs: logprobs('second'), finish_reason: 'stop' },
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'first', refusal: null },
+        logprobs: logprobs('first'),
+        finish_reason: 'stop',
+      },
+      {
+        index: 1,
+        message: { role: 'assistant', content: 'second', refusal: null },
+        logprobs: logprobs('second'),
+        finish_reason: 'stop',
+      },
     ],
     usage: { prompt_tokens: 9, completion_tokens: 2, total_tokens: 11 },
     upstream_extra: { kept: true },
@@ -55,7 +75,10 @@ describe('request passthrough to an OpenAI-family upstream', () => {
     upstream.script([{ body: completion('upstream-model-2025') }]);
     const body = {
       model: 'smart',
-      messages: [{ role: 'system' as const, content: 'be brief' }, { role: 'user' as const, content: 'hi' }],
+      messages: [
+        { role: 'system' as const, content: 'be brief' },
+        { role: 'user' as const, content: 'hi' },
+      ],
       n: 2,
       logprobs: true,
       top_logprobs: 2,
@@ -65,7 +88,9 @@ describe('request passthrough to an OpenAI-family upstream', () => {
       x_vendor_option: { nested: [1, 'two', { three: null }] },
       metadata: { trace: 'abc' },
     };
-    const result = await client.chat.completions.create(body as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
+    const result = await client.chat.completions.create(
+      body as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming,
+    );
 
     expect(upstream.requests).toHaveLength(1);
     const received = upstream.requests[0]!;
@@ -77,7 +102,9 @@ describe('request passthrough to an OpenAI-family upstream', () => {
     expect(result.choices.map((choice) => choice.message.content)).toEqual(['first', 'second']);
     expect(result.choices[1]?.logprobs?.content?.[0]?.top_logprobs).toHaveLength(2);
     // The upstream's answer is forwarded as it came, unknown fields included.
-    expect((result as unknown as Record<string, unknown>)['upstream_extra']).toEqual({ kept: true });
+    expect((result as unknown as Record<string, unknown>)['upstream_extra']).toEqual({
+      kept: true,
+    });
   });
 
   it('applies provider_options for this provider type and strips gateway-only fields', async () => {
@@ -88,7 +115,11 @@ describe('request passthrough to an OpenAI-family upstream', () => {
       provider_options: { openai: { service_tier: 'flex' }, anthropic: { top_k: 3 } },
     } as OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming);
     const received = JSON.parse(upstream.requests[0]!.body);
-    expect(received).toEqual({ model: 'upstream-model-2025', messages: [{ role: 'user', content: 'hi' }], service_tier: 'flex' });
+    expect(received).toEqual({
+      model: 'upstream-model-2025',
+      messages: [{ role: 'user', content: 'hi' }],
+      service_tier: 'flex',
+    });
   });
 
   it('asks a streaming upstream for usage, keeps the client fields, and forwards streamed logprobs', async () => {
@@ -97,9 +128,20 @@ describe('request passthrough to an OpenAI-family upstream', () => {
     upstream.script([
       {
         chunks: [
-          chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]),
-          chunk([{ index: 0, delta: { content: 'Hel' }, logprobs: logprobs('Hel'), finish_reason: null }]),
-          chunk([{ index: 0, delta: { content: 'lo' }, logprobs: logprobs('lo'), finish_reason: null }]),
+          chunk([
+            {
+              index: 0,
+              delta: { role: 'assistant', content: '' },
+              logprobs: null,
+              finish_reason: null,
+            },
+          ]),
+          chunk([
+            { index: 0, delta: { content: 'Hel' }, logprobs: logprobs('Hel'), finish_reason: null },
+          ]),
+          chunk([
+            { index: 0, delta: { content: 'lo' }, logprobs: logprobs('lo'), finish_reason: null },
+          ]),
           chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]),
           chunk([], { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 }),
           'data: [DONE]\n\n',
@@ -129,7 +171,11 @@ describe('request passthrough to an OpenAI-family upstream', () => {
       stream_options: { include_obfuscation: false, include_usage: true },
     });
     expect(received.map((item) => item.choices[0]?.delta.content ?? '').join('')).toBe('Hello');
-    expect(received.flatMap((item) => item.choices[0]?.logprobs?.content ?? []).map((entry) => entry.token)).toEqual(['Hel', 'lo']);
+    expect(
+      received
+        .flatMap((item) => item.choices[0]?.logprobs?.content ?? [])
+        .map((entry) => entry.token),
+    ).toEqual(['Hel', 'lo']);
     // The client did not ask for usage: the usage chunk the gateway asked for is not forwarded.
     expect(received.every((item) => item.choices.length === 1)).toBe(true);
   });

@@ -40,8 +40,14 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-function run(args: string[]): ChildProcess & { output: () => string; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, ...args], { cwd: workdir, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+function run(
+  args: string[],
+): ChildProcess & { output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--import', TSX_LOADER, MAIN, ...args], {
+    cwd: workdir,
+    env: childEnv(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   child.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
   child.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
@@ -79,100 +85,131 @@ async function firstRefusal(port: number): Promise<number> {
 }
 
 describe.concurrent('switchyard serve --sandbox', () => {
-  it('on SIGTERM finishes the in-flight stream, refuses new connections and exits 0', async () => {
-    const port = await closedPort();
-    const child = run(['serve', '--sandbox', '--port', String(port), '--token-delay-ms', '20']);
-    try {
-      await waitFor(
-        () => {
-          if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${child.output()}`);
-          return child.output().includes('Switchyard listening on');
-        },
-        TIMEOUT_MS - 10_000,
-        () => child.output(),
-      );
-      expect(child.output()).toContain(`http://127.0.0.1:${port}`);
+  it(
+    'on SIGTERM finishes the in-flight stream, refuses new connections and exits 0',
+    async () => {
+      const port = await closedPort();
+      const child = run(['serve', '--sandbox', '--port', String(port), '--token-delay-ms', '20']);
+      try {
+        await waitFor(
+          () => {
+            if (child.exitCode !== null)
+              throw new Error(`serve exited with ${child.exitCode}:\n${child.output()}`);
+            return child.output().includes('Switchyard listening on');
+          },
+          TIMEOUT_MS - 10_000,
+          () => child.output(),
+        );
+        expect(child.output()).toContain(`http://127.0.0.1:${port}`);
 
-      // 150 tokens at 20 ms: the stream outlasts the signal's trip through tsx even on a busy machine.
-      const words = Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ');
-      let signalledAt = 0;
-      let refusedAt: Promise<number> | undefined;
-      const answer = await streamRequest(
-        `http://127.0.0.1:${port}/v1/chat/completions`,
-        { model: 'gpt-4o-mini', messages: [{ role: 'user', content: `say ${words}` }], stream: true },
-        {},
-        () => {
-          if (refusedAt) return;
-          signalledAt = performance.now();
-          child.kill('SIGTERM');
-          refusedAt = firstRefusal(port);
-        },
-      );
-      expect(refusedAt).toBeDefined();
-      expect(answer.status).toBe(200);
-      expect(answer.done).toBe(true);
-      expect(answer.error).toBeUndefined();
-      expect(answer.chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe(words);
-      // New connections were refused while the stream was still being served.
-      const refused = await refusedAt!;
-      expect(refused - signalledAt, 'ms from SIGTERM to refusal').toBeLessThan(answer.events.at(-1)!.at - signalledAt);
-      expect(answer.endedAt - signalledAt, 'ms the stream went on after SIGTERM').toBeGreaterThan(500);
+        // 150 tokens at 20 ms: the stream outlasts the signal's trip through tsx even on a busy machine.
+        const words = Array.from({ length: 150 }, (_, i) => `word${i}`).join(' ');
+        let signalledAt = 0;
+        let refusedAt: Promise<number> | undefined;
+        const answer = await streamRequest(
+          `http://127.0.0.1:${port}/v1/chat/completions`,
+          {
+            model: 'gpt-4o-mini',
+            messages: [{ role: 'user', content: `say ${words}` }],
+            stream: true,
+          },
+          {},
+          () => {
+            if (refusedAt) return;
+            signalledAt = performance.now();
+            child.kill('SIGTERM');
+            refusedAt = firstRefusal(port);
+          },
+        );
+        expect(refusedAt).toBeDefined();
+        expect(answer.status).toBe(200);
+        expect(answer.done).toBe(true);
+        expect(answer.error).toBeUndefined();
+        expect(answer.chunks.map((chunk) => chunk.choices[0]?.delta.content ?? '').join('')).toBe(
+          words,
+        );
+        // New connections were refused while the stream was still being served.
+        const refused = await refusedAt!;
+        expect(refused - signalledAt, 'ms from SIGTERM to refusal').toBeLessThan(
+          answer.events.at(-1)!.at - signalledAt,
+        );
+        expect(answer.endedAt - signalledAt, 'ms the stream went on after SIGTERM').toBeGreaterThan(
+          500,
+        );
 
-      expect(await child.exited, child.output()).toBe(0);
-      expect(await connectionRefused(port)).toBe(true);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGKILL');
-    }
-  }, TIMEOUT_MS);
+        expect(await child.exited, child.output()).toBe(0);
+        expect(await connectionRefused(port)).toBe(true);
+      } finally {
+        if (child.exitCode === null) child.kill('SIGKILL');
+      }
+    },
+    TIMEOUT_MS,
+  );
 });
 
 describe.concurrent('switchyard config check', () => {
-  it('prints every error with its path and exits 1 on a bad file', async () => {
-    const file = join(workdir, 'bad.yaml');
-    writeFileSync(
-      file,
-      [
-        'server:',
-        '  port: eighty',
-        'routing:',
-        '  strategy: fastest',
-        'providers:',
-        '  p1:',
-        '    type: openai',
-        '    baseUrl: not-a-url',
-        'models:',
-        '  chat:',
-        '    deployments: []',
-        '',
-      ].join('\n'),
-    );
-    const child = run(['config', 'check', file]);
-    expect(await child.exited).toBe(1);
-    const lines = child.output().trim().split('\n');
-    for (const path of ['server.port', 'routing.strategy', 'providers.p1.baseUrl', 'models.chat.deployments']) {
-      expect(lines.some((line) => line.startsWith(`${file}: ${path}: `)), `${path} in:\n${child.output()}`).toBe(true);
-    }
-  }, TIMEOUT_MS);
+  it(
+    'prints every error with its path and exits 1 on a bad file',
+    async () => {
+      const file = join(workdir, 'bad.yaml');
+      writeFileSync(
+        file,
+        [
+          'server:',
+          '  port: eighty',
+          'routing:',
+          '  strategy: fastest',
+          'providers:',
+          '  p1:',
+          '    type: openai',
+          '    baseUrl: not-a-url',
+          'models:',
+          '  chat:',
+          '    deployments: []',
+          '',
+        ].join('\n'),
+      );
+      const child = run(['config', 'check', file]);
+      expect(await child.exited).toBe(1);
+      const lines = child.output().trim().split('\n');
+      for (const path of [
+        'server.port',
+        'routing.strategy',
+        'providers.p1.baseUrl',
+        'models.chat.deployments',
+      ]) {
+        expect(
+          lines.some((line) => line.startsWith(`${file}: ${path}: `)),
+          `${path} in:\n${child.output()}`,
+        ).toBe(true);
+      }
+    },
+    TIMEOUT_MS,
+  );
 
-  it('exits 0 on a good file', async () => {
-    const file = join(workdir, 'good.yaml');
-    writeFileSync(
-      file,
-      [
-        'providers:',
-        '  openai:',
-        '    type: openai',
-        '    apiKey: sk-test',
-        'models:',
-        '  gpt-4o-mini:',
-        '    deployments:',
-        '      - provider: openai',
-        '        model: gpt-4o-mini',
-        '',
-      ].join('\n'),
-    );
-    const child = run(['config', 'check', file]);
-    expect(await child.exited).toBe(0);
-    expect(child.output()).toContain(`${file}: ok (1 providers, 1 models)`);
-  }, TIMEOUT_MS);
+  it(
+    'exits 0 on a good file',
+    async () => {
+      const file = join(workdir, 'good.yaml');
+      writeFileSync(
+        file,
+        [
+          'providers:',
+          '  openai:',
+          '    type: openai',
+          '    apiKey: sk-test',
+          'models:',
+          '  gpt-4o-mini:',
+          '    deployments:',
+          '      - provider: openai',
+          '        model: gpt-4o-mini',
+          '',
+        ].join('\n'),
+      );
+      const child = run(['config', 'check', file]);
+      expect(await child.exited).toBe(0);
+      expect(child.output()).toContain(`${file}: ok (1 providers, 1 models)`);
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -31,7 +31,12 @@ const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
   `data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], usage: null })}\n\n`;
 const usageChunk = `data: ${JSON.stringify({ id: 'chatcmpl-s', object: 'chat.completion.chunk', created: 1, model: 'gpt-4o-mini', choices: [], usage: { prompt_tokens: 4, completion_tokens: 5, total_tokens: 9 } })}\n\n`;
 
-const body = { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'count' }], stream: true, stream_options: { include_usage: true } };
+const body = {
+  model: 'gpt-4o-mini',
+  messages: [{ role: 'user', content: 'count' }],
+  stream: true,
+  stream_options: { include_usage: true },
+};
 
 describe('stream forwarding', () => {
   it('forwards each chunk as it arrives (upstream chunks 200 ms apart)', async () => {
@@ -49,7 +54,9 @@ describe('stream forwarding', () => {
     ]);
     const answer = await streamRequest(`${gateway.url}/v1/chat/completions`, body);
     expect(answer.done).toBe(true);
-    const content = answer.events.filter((event) => event.data.includes('"content":"') && !event.data.includes('"content":""'));
+    const content = answer.events.filter(
+      (event) => event.data.includes('"content":"') && !event.data.includes('"content":""'),
+    );
     expect(content.map((event) => JSON.parse(event.data).choices[0].delta.content)).toEqual(words);
     const last = answer.events.at(-1)!;
     // Relative arrival times: the first word was in the client's hands long before the upstream finished.
@@ -62,10 +69,25 @@ describe('stream forwarding', () => {
 
 describe('client disconnect mid-stream', () => {
   it('aborts the upstream request and records the usage row as aborted', async () => {
-    const pieces = Array.from({ length: 30 }, (_, i) => ({ data: chunk({ content: ` w${i}` }), delayMs: 100 }));
-    upstream.script([{ chunks: [chunk({ role: 'assistant', content: '' }), ...pieces, chunk({}, 'stop'), usageChunk, 'data: [DONE]\n\n'] }]);
+    const pieces = Array.from({ length: 30 }, (_, i) => ({
+      data: chunk({ content: ` w${i}` }),
+      delayMs: 100,
+    }));
+    upstream.script([
+      {
+        chunks: [
+          chunk({ role: 'assistant', content: '' }),
+          ...pieces,
+          chunk({}, 'stop'),
+          usageChunk,
+          'data: [DONE]\n\n',
+        ],
+      },
+    ]);
     let received = 0;
-    const answer = await streamRequest(`${gateway.url}/v1/chat/completions`, body, {}, () => (++received === 3 ? 'stop' : undefined));
+    const answer = await streamRequest(`${gateway.url}/v1/chat/completions`, body, {}, () =>
+      ++received === 3 ? 'stop' : undefined,
+    );
     const leftAt = performance.now();
     expect(answer.done).toBe(false);
     expect(received).toBe(3);
@@ -81,8 +103,19 @@ describe('client disconnect mid-stream', () => {
 
     const requestId = String(answer.headers['x-request-id']);
     const row = await eventually(() => gateway.app.usage.get(requestId));
-    expect(row).toMatchObject({ requestId, status: 'aborted', httpStatus: 499, stream: true, deployment: 'fake', attempts: 1 });
-    expect(await gateway.app.usage.list({ limit: 1000 }).then((rows) => rows.filter((item) => item.requestId === requestId))).toHaveLength(1);
+    expect(row).toMatchObject({
+      requestId,
+      status: 'aborted',
+      httpStatus: 499,
+      stream: true,
+      deployment: 'fake',
+      attempts: 1,
+    });
+    expect(
+      await gateway.app.usage
+        .list({ limit: 1000 })
+        .then((rows) => rows.filter((item) => item.requestId === requestId)),
+    ).toHaveLength(1);
   });
 
   it('before the upstream has answered: aborts the waiting upstream request too', async () => {
@@ -108,7 +141,9 @@ describe('client disconnect mid-stream', () => {
     expect(connection.closedAt! - since).toBeLessThan(1500);
     const row = await eventually(async () => {
       const rows = await gateway.app.usage.list({ limit: 1000 });
-      return rows.length > rowsBefore.length ? rows.find((item) => !rowsBefore.some((old) => old.requestId === item.requestId)) : undefined;
+      return rows.length > rowsBefore.length
+        ? rows.find((item) => !rowsBefore.some((old) => old.requestId === item.requestId))
+        : undefined;
     });
     expect(row.requestId).toMatch(/^req_/);
     expect(row).toMatchObject({ status: 'aborted', httpStatus: 499, stream: false, attempts: 1 });

@@ -34,8 +34,15 @@ export interface StartGatewayOptions {
  * const gateway = await startGateway({ providers: {...}, models: {...} });
  * await fetch(gateway.url + '/healthz');
  */
-export async function startGateway(config: ConfigInput, options: StartGatewayOptions = {}): Promise<RunningGateway> {
-  const validated = validateConfig({ store: 'sqlite::memory:', logging: { level: 'silent' }, ...config });
+export async function startGateway(
+  config: ConfigInput,
+  options: StartGatewayOptions = {},
+): Promise<RunningGateway> {
+  const validated = validateConfig({
+    store: 'sqlite::memory:',
+    logging: { level: 'silent' },
+    ...config,
+  });
   const logger = options.logger ?? createLogger({ level: 'silent' });
   const app = await createApp({ config: validated, logger });
   try {
@@ -63,16 +70,40 @@ export async function startClouds(options: { tokenDelayMs?: number } = {}): Prom
   const tokenDelayMs = options.tokenDelayMs ?? 0;
   const openai = await startOpenAIEmulator({ flavor: 'openai', apiKey: OPENAI_KEY, tokenDelayMs });
   const azure = await startOpenAIEmulator({ flavor: 'azure', apiKey: AZURE_KEY, tokenDelayMs });
-  return { openai, azure, close: async () => void (await Promise.all([openai.close(), azure.close()])) };
+  return {
+    openai,
+    azure,
+    close: async () => void (await Promise.all([openai.close(), azure.close()])),
+  };
 }
 
 /** Provider configs pointing at the emulators, one per OpenAI-family provider type. */
 export function cloudProviders(clouds: Clouds) {
   return {
-    openai: { type: 'openai', partner: 'openai', baseUrl: `${clouds.openai.url}/v1`, apiKey: OPENAI_KEY },
-    'azure-classic': { type: 'azure-openai', partner: 'azure', baseUrl: clouds.azure.url, apiKey: AZURE_KEY, apiVersion: '2024-10-21' },
-    'azure-v1': { type: 'azure-openai', partner: 'azure', baseUrl: clouds.azure.url, apiKey: AZURE_KEY },
-    compatible: { type: 'openai-compatible', baseUrl: `${clouds.openai.url}/v1`, apiKey: OPENAI_KEY },
+    openai: {
+      type: 'openai',
+      partner: 'openai',
+      baseUrl: `${clouds.openai.url}/v1`,
+      apiKey: OPENAI_KEY,
+    },
+    'azure-classic': {
+      type: 'azure-openai',
+      partner: 'azure',
+      baseUrl: clouds.azure.url,
+      apiKey: AZURE_KEY,
+      apiVersion: '2024-10-21',
+    },
+    'azure-v1': {
+      type: 'azure-openai',
+      partner: 'azure',
+      baseUrl: clouds.azure.url,
+      apiKey: AZURE_KEY,
+    },
+    compatible: {
+      type: 'openai-compatible',
+      baseUrl: `${clouds.openai.url}/v1`,
+      apiKey: OPENAI_KEY,
+    },
   } as const;
 }
 
@@ -88,13 +119,21 @@ export interface JsonAnswer {
 /** Sends one request with undici and reads the whole answer. */
 export async function call(
   url: string,
-  options: { method?: 'GET' | 'POST' | 'PUT' | 'DELETE'; body?: unknown; headers?: Record<string, string> } = {},
+  options: {
+    method?: 'GET' | 'POST' | 'PUT' | 'DELETE';
+    body?: unknown;
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<JsonAnswer> {
   const hasBody = options.body !== undefined;
   const response = await request(url, {
     method: options.method ?? (hasBody ? 'POST' : 'GET'),
     headers: { ...(hasBody ? { 'content-type': 'application/json' } : {}), ...options.headers },
-    body: !hasBody ? null : typeof options.body === 'string' ? options.body : JSON.stringify(options.body),
+    body: !hasBody
+      ? null
+      : typeof options.body === 'string'
+        ? options.body
+        : JSON.stringify(options.body),
   });
   const text = await response.body.text();
   let body: unknown = text;
@@ -103,7 +142,12 @@ export async function call(
   } catch {
     // not JSON: keep the text
   }
-  return { status: response.statusCode, headers: response.headers as JsonAnswer['headers'], body, text };
+  return {
+    status: response.statusCode,
+    headers: response.headers as JsonAnswer['headers'],
+    body,
+    text,
+  };
 }
 
 /** A pino-compatible destination that keeps every line in memory. */
@@ -119,7 +163,10 @@ export function memoryDestination(): { stream: Writable; text(): string } {
 }
 
 /** Polls `check` until it returns a value other than undefined (default 2 s). */
-export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 2000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 2000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

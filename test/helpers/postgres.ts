@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 /** Server the Postgres suites use. Override with SWITCHYARD_TEST_PG (trust auth is fine). */
-export const PG_TEST_SERVER = process.env['SWITCHYARD_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
+export const PG_TEST_SERVER =
+  process.env['SWITCHYARD_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Why Postgres suites are skipped, and how to turn them on. */
 export const PG_SKIP_MESSAGE =
@@ -28,7 +29,9 @@ export async function pgTestUrl(): Promise<PgTestDatabase | undefined> {
     admin = await connectAdmin();
   } catch (error) {
     if (process.env['CI'] || process.env['SWITCHYARD_TEST_PG']) {
-      throw new Error(`Postgres is required here but unreachable at ${redact(PG_TEST_SERVER)}`, { cause: error });
+      throw new Error(`Postgres is required here but unreachable at ${redact(PG_TEST_SERVER)}`, {
+        cause: error,
+      });
     }
     return undefined;
   }
@@ -46,7 +49,10 @@ export async function pgTestUrl(): Promise<PgTestDatabase | undefined> {
       const client = await connectAdmin();
       try {
         // Pools a failed test forgot to close would otherwise block the drop.
-        await client.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [name]);
+        await client.query(
+          'select pg_terminate_backend(pid) from pg_stat_activity where datname = $1',
+          [name],
+        );
         await client.query(`drop database if exists "${name}"`);
       } finally {
         await client.end();

@@ -6,14 +6,20 @@ import { Redis } from 'ioredis';
  */
 export async function redisTestUrl(): Promise<string | undefined> {
   const url = process.env['SWITCHYARD_TEST_REDIS'] ?? 'redis://127.0.0.1:6379';
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: 1000, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: 1000,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.ping();
     return url;
   } catch (error) {
-    if (process.env['CI'] || process.env['SWITCHYARD_TEST_REDIS']) throw new Error(`Redis at ${url} is required here: ${(error as Error).message}`);
+    if (process.env['CI'] || process.env['SWITCHYARD_TEST_REDIS'])
+      throw new Error(`Redis at ${url} is required here: ${(error as Error).message}`);
     return undefined;
   } finally {
     client.disconnect();

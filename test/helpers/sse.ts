@@ -72,7 +72,9 @@ function parseBlock(block: string): ReceivedEvent | undefined {
     else if (field === 'event') event = value;
   }
   if (data === undefined) return undefined;
-  return event === undefined ? { data, at: performance.now() } : { event, data, at: performance.now() };
+  return event === undefined
+    ? { data, at: performance.now() }
+    : { event, data, at: performance.now() };
 }
 
 /**
@@ -94,16 +96,35 @@ export async function streamRequest(
     headers: { 'content-type': 'application/json', ...headers },
     body: JSON.stringify(body),
   });
-  const base = { status: response.statusCode, headers: response.headers as SseAnswer['headers'], sentAt };
+  const base = {
+    status: response.statusCode,
+    headers: response.headers as SseAnswer['headers'],
+    sentAt,
+  };
   if (response.statusCode !== 200) {
     const text = await response.body.text();
-    return { ...base, events: [], chunks: [safeParse(text)], done: false, endedAt: performance.now() };
+    return {
+      ...base,
+      events: [],
+      chunks: [safeParse(text)],
+      done: false,
+      endedAt: performance.now(),
+    };
   }
   const collected = await collectSse(response.body, onEvent);
   if (collected.stopped) response.body.destroy();
   const done = collected.events.at(-1)?.data === '[DONE]';
-  const chunks = collected.events.filter((event) => event.data !== '[DONE]').map((event) => safeParse(event.data));
-  return { ...base, events: collected.events, chunks, done, error: collected.error, endedAt: performance.now() };
+  const chunks = collected.events
+    .filter((event) => event.data !== '[DONE]')
+    .map((event) => safeParse(event.data));
+  return {
+    ...base,
+    events: collected.events,
+    chunks,
+    done,
+    error: collected.error,
+    endedAt: performance.now(),
+  };
 }
 
 function safeParse(text: string): unknown {

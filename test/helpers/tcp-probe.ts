@@ -68,7 +68,11 @@ export async function startTcpProbe(targetPort: number): Promise<TcpProbe> {
   return {
     url: `http://127.0.0.1:${port}`,
     connections,
-    lastActive: () => connections.reduce<ProbedConnection | undefined>((best, item) => ((item.lastDataAt ?? -1) > (best?.lastDataAt ?? -1) ? item : best), undefined),
+    lastActive: () =>
+      connections.reduce<ProbedConnection | undefined>(
+        (best, item) => ((item.lastDataAt ?? -1) > (best?.lastDataAt ?? -1) ? item : best),
+        undefined,
+      ),
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

@@ -71,33 +71,70 @@ export async function startMatrix(): Promise<Matrix> {
     routing: { retries: 0 },
     providers: {
       openai: { type: 'openai', baseUrl: `${emulators.openai.url}/v1`, apiKey: OPENAI_KEY },
-      'azure-openai': { type: 'azure-openai', baseUrl: emulators['azure-openai'].url, apiKey: AZURE_KEY, apiVersion: '2024-10-21' },
+      'azure-openai': {
+        type: 'azure-openai',
+        baseUrl: emulators['azure-openai'].url,
+        apiKey: AZURE_KEY,
+        apiVersion: '2024-10-21',
+      },
       bedrock: { type: 'bedrock', region: 'us-east-1', baseUrl: emulators.bedrock.url, ...AWS },
       anthropic: { type: 'anthropic', baseUrl: emulators.anthropic.url, apiKey: ANTHROPIC_KEY },
       gemini: { type: 'gemini', baseUrl: emulators.gemini.url, apiKey: GEMINI_KEY },
     },
     models: {
-      [MODEL.openai]: { capabilities: ['tools'], deployments: [{ provider: 'openai', model: 'gpt-4o-mini' }] },
-      [MODEL['azure-openai']]: { capabilities: ['tools'], deployments: [{ provider: 'azure-openai', model: 'gpt-4o-mini' }] },
-      [MODEL.bedrock]: { capabilities: ['tools'], deployments: [{ provider: 'bedrock', model: 'anthropic.claude-3-haiku-20240307-v1:0' }] },
-      [MODEL.anthropic]: { capabilities: ['tools'], deployments: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }] },
-      [MODEL.gemini]: { capabilities: ['tools'], deployments: [{ provider: 'gemini', model: 'gemini-3-flash' }] },
+      [MODEL.openai]: {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'openai', model: 'gpt-4o-mini' }],
+      },
+      [MODEL['azure-openai']]: {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'azure-openai', model: 'gpt-4o-mini' }],
+      },
+      [MODEL.bedrock]: {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'bedrock', model: 'anthropic.claude-3-haiku-20240307-v1:0' }],
+      },
+      [MODEL.anthropic]: {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }],
+      },
+      [MODEL.gemini]: {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'gemini', model: 'gemini-3-flash' }],
+      },
     },
   });
 
   const sent: SentRequest[] = [];
   const transport = createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs });
-  const origins = Object.entries(emulators).map(([name, emulator]) => [name as ProviderName, emulator.url] as const);
+  const origins = Object.entries(emulators).map(
+    ([name, emulator]) => [name as ProviderName, emulator.url] as const,
+  );
   const recording = {
     send(upstream: UpstreamRequest, signal: AbortSignal) {
       const provider = origins.find(([, origin]) => upstream.url.startsWith(`${origin}/`))?.[0];
-      const text = upstream.body === undefined ? '' : typeof upstream.body === 'string' ? upstream.body : Buffer.from(upstream.body).toString('utf8');
-      if (provider) sent.push({ provider, url: upstream.url, text, body: text === '' ? undefined : (JSON.parse(text) as unknown) });
+      const text =
+        upstream.body === undefined
+          ? ''
+          : typeof upstream.body === 'string'
+            ? upstream.body
+            : Buffer.from(upstream.body).toString('utf8');
+      if (provider)
+        sent.push({
+          provider,
+          url: upstream.url,
+          text,
+          body: text === '' ? undefined : (JSON.parse(text) as unknown),
+        });
       return transport.send(upstream, signal);
     },
     close: () => transport.close(),
   };
-  const app = await createApp({ config, logger: createLogger({ level: 'silent' }), transport: recording });
+  const app = await createApp({
+    config,
+    logger: createLogger({ level: 'silent' }),
+    transport: recording,
+  });
   const { url } = await app.listen(0, '127.0.0.1');
   return {
     app,
@@ -120,18 +157,27 @@ export interface SentToolId {
 /** The tool-call ids in a request body, read in the upstream's own wire format. */
 export function toolIdsOf(request: SentRequest): SentToolId[] {
   const ids: SentToolId[] = [];
-  const body = request.body as { messages?: Array<Record<string, unknown>>; contents?: unknown[] } | undefined;
+  const body = request.body as
+    | { messages?: Array<Record<string, unknown>>; contents?: unknown[] }
+    | undefined;
   for (const message of body?.messages ?? []) {
     if (request.provider === 'openai' || request.provider === 'azure-openai') {
-      for (const call of (message['tool_calls'] as Array<{ id: string }> | undefined) ?? []) ids.push({ kind: 'call', id: call.id });
-      if (message['role'] === 'tool') ids.push({ kind: 'result', id: String(message['tool_call_id']) });
+      for (const call of (message['tool_calls'] as Array<{ id: string }> | undefined) ?? [])
+        ids.push({ kind: 'call', id: call.id });
+      if (message['role'] === 'tool')
+        ids.push({ kind: 'result', id: String(message['tool_call_id']) });
     } else if (request.provider === 'anthropic') {
-      for (const block of Array.isArray(message['content']) ? (message['content'] as Array<Record<string, unknown>>) : []) {
+      for (const block of Array.isArray(message['content'])
+        ? (message['content'] as Array<Record<string, unknown>>)
+        : []) {
         if (block['type'] === 'tool_use') ids.push({ kind: 'call', id: String(block['id']) });
-        if (block['type'] === 'tool_result') ids.push({ kind: 'result', id: String(block['tool_use_id']) });
+        if (block['type'] === 'tool_result')
+          ids.push({ kind: 'result', id: String(block['tool_use_id']) });
       }
     } else if (request.provider === 'bedrock') {
-      for (const block of (message['content'] as Array<{ toolUse?: { toolUseId: string }; toolResult?: { toolUseId: string } }> | undefined) ?? []) {
+      for (const block of (message['content'] as
+        | Array<{ toolUse?: { toolUseId: string }; toolResult?: { toolUseId: string } }>
+        | undefined) ?? []) {
         if (block.toolUse) ids.push({ kind: 'call', id: block.toolUse.toolUseId });
         if (block.toolResult) ids.push({ kind: 'result', id: block.toolResult.toolUseId });
       }
@@ -149,9 +195,14 @@ export function toolIdsOf(request: SentRequest): SentToolId[] {
  *   (https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ToolUseBlock.html).
  * - Anthropic: `tool_use.id` and `tool_result.tool_use_id` match `^[a-zA-Z0-9_-]+$`.
  */
-export const ID_RULES: Partial<Record<ProviderName, { describe: string; test(id: string): boolean }>> = {
+export const ID_RULES: Partial<
+  Record<ProviderName, { describe: string; test(id: string): boolean }>
+> = {
   openai: { describe: 'at most 40 characters', test: (id) => id.length > 0 && id.length <= 40 },
-  'azure-openai': { describe: 'at most 40 characters', test: (id) => id.length > 0 && id.length <= 40 },
+  'azure-openai': {
+    describe: 'at most 40 characters',
+    test: (id) => id.length > 0 && id.length <= 40,
+  },
   bedrock: { describe: '1-64 of [a-zA-Z0-9_-]', test: (id) => /^[a-zA-Z0-9_-]{1,64}$/.test(id) },
   anthropic: { describe: '^[a-zA-Z0-9_-]+$', test: (id) => /^[a-zA-Z0-9_-]+$/.test(id) },
 };
@@ -162,9 +213,14 @@ export function idProblems(request: SentRequest): string[] {
   const rule = ID_RULES[request.provider];
   const problems: string[] = [];
   for (const { kind, id } of ids) {
-    if (rule && !rule.test(id)) problems.push(`${request.provider}: ${kind} id of ${id.length} chars is not ${rule.describe}: ${id.slice(0, 60)}…`);
+    if (rule && !rule.test(id))
+      problems.push(
+        `${request.provider}: ${kind} id of ${id.length} chars is not ${rule.describe}: ${id.slice(0, 60)}…`,
+      );
   }
   const calls = new Set(ids.filter((entry) => entry.kind === 'call').map((entry) => entry.id));
-  for (const { kind, id } of ids) if (kind === 'result' && !calls.has(id)) problems.push(`${request.provider}: result id ${id} answers no call`);
+  for (const { kind, id } of ids)
+    if (kind === 'result' && !calls.has(id))
+      problems.push(`${request.provider}: result id ${id} answers no call`);
   return problems;
 }

@@ -32,10 +32,19 @@ describe('anthropic request mapping', () => {
   it('builds url, headers and body', async () => {
     const adapter = anthropicAdapter(
       'anthropic',
-      { type: 'anthropic', apiKey: 'sk-ant-x', version: '2023-06-01', sandbox: false, baseUrl: 'http://127.0.0.1:9/', headers: { 'anthropic-beta': 'b1' } },
+      {
+        type: 'anthropic',
+        apiKey: 'sk-ant-x',
+        version: '2023-06-01',
+        sandbox: false,
+        baseUrl: 'http://127.0.0.1:9/',
+        headers: { 'anthropic-beta': 'b1' },
+      },
       { env: {}, now: () => 0 },
     );
-    const request = await adapter.buildRequest(call({ model: 'logical', messages: [{ role: 'user', content: 'hi' }] }, true));
+    const request = await adapter.buildRequest(
+      call({ model: 'logical', messages: [{ role: 'user', content: 'hi' }] }, true),
+    );
     expect(request.url).toBe('http://127.0.0.1:9/v1/messages');
     expect(request.headers).toMatchInlineSnapshot(`
       {
@@ -55,8 +64,14 @@ describe('anthropic request mapping', () => {
   });
 
   it('defaults to api.anthropic.com', async () => {
-    const adapter = anthropicAdapter('a', { type: 'anthropic', version: '2023-06-01', sandbox: false }, { env: {}, now: () => 0 });
-    const request = await adapter.buildRequest(call({ model: 'm', messages: [{ role: 'user', content: 'x' }] }));
+    const adapter = anthropicAdapter(
+      'a',
+      { type: 'anthropic', version: '2023-06-01', sandbox: false },
+      { env: {}, now: () => 0 },
+    );
+    const request = await adapter.buildRequest(
+      call({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
+    );
     expect(request.url).toBe('https://api.anthropic.com/v1/messages');
     expect(request.headers['x-api-key']).toBeUndefined();
   });
@@ -66,7 +81,10 @@ describe('anthropic request mapping', () => {
       model: 'logical',
       messages: [
         { role: 'system', content: 'Be brief.' },
-        { role: 'developer', content: [{ type: 'text', text: 'Use tools.', cache_control: { type: 'ephemeral' } }] },
+        {
+          role: 'developer',
+          content: [{ type: 'text', text: 'Use tools.', cache_control: { type: 'ephemeral' } }],
+        },
         {
           role: 'user',
           content: [
@@ -81,8 +99,16 @@ describe('anthropic request mapping', () => {
           reasoning_content: 'I should call the tool twice.',
           reasoning_signature: 'sig-abc',
           tool_calls: [
-            { id: 'toolu_01', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
-            { id: 'toolu_02', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Rome"}' } },
+            {
+              id: 'toolu_01',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+            },
+            {
+              id: 'toolu_02',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Rome"}' },
+            },
           ],
         },
         { role: 'tool', tool_call_id: 'toolu_01', content: '18C' },
@@ -92,7 +118,11 @@ describe('anthropic request mapping', () => {
       tools: [
         {
           type: 'function',
-          function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } },
+          function: {
+            name: 'get_weather',
+            description: 'Weather',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          },
         },
       ],
       tool_choice: 'required',
@@ -234,10 +264,21 @@ describe('anthropic request mapping', () => {
 
   it('maps tool_choice variants', () => {
     const base: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
-    expect(toAnthropicRequest({ ...base, tool_choice: 'auto' }, options).tool_choice).toEqual({ type: 'auto' });
-    expect(toAnthropicRequest({ ...base, tool_choice: 'none' }, options).tool_choice).toEqual({ type: 'none' });
-    expect(toAnthropicRequest({ ...base, tool_choice: 'required' }, options).tool_choice).toEqual({ type: 'any' });
-    expect(toAnthropicRequest({ ...base, tool_choice: { type: 'function', function: { name: 'f' } } }, options).tool_choice).toEqual({
+    expect(toAnthropicRequest({ ...base, tool_choice: 'auto' }, options).tool_choice).toEqual({
+      type: 'auto',
+    });
+    expect(toAnthropicRequest({ ...base, tool_choice: 'none' }, options).tool_choice).toEqual({
+      type: 'none',
+    });
+    expect(toAnthropicRequest({ ...base, tool_choice: 'required' }, options).tool_choice).toEqual({
+      type: 'any',
+    });
+    expect(
+      toAnthropicRequest(
+        { ...base, tool_choice: { type: 'function', function: { name: 'f' } } },
+        options,
+      ).tool_choice,
+    ).toEqual({
       type: 'tool',
       name: 'f',
     });
@@ -246,11 +287,23 @@ describe('anthropic request mapping', () => {
 
   it('uses output_config.format for json_schema and rejects json_object', () => {
     const base: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
-    const schema = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], additionalProperties: false };
-    expect(toAnthropicRequest({ ...base, response_format: { type: 'json_schema', json_schema: { name: 'r', schema } } }, options).output_config).toEqual({
+    const schema = {
+      type: 'object',
+      properties: { a: { type: 'string' } },
+      required: ['a'],
+      additionalProperties: false,
+    };
+    expect(
+      toAnthropicRequest(
+        { ...base, response_format: { type: 'json_schema', json_schema: { name: 'r', schema } } },
+        options,
+      ).output_config,
+    ).toEqual({
       format: { type: 'json_schema', schema },
     });
-    expect(toAnthropicRequest({ ...base, response_format: { type: 'text' } }, options).output_config).toBeUndefined();
+    expect(
+      toAnthropicRequest({ ...base, response_format: { type: 'text' } }, options).output_config,
+    ).toBeUndefined();
     const error = rejection({ ...base, response_format: { type: 'json_object' } });
     expect([error.code, error.param]).toEqual(['unsupported_parameter', 'response_format']);
   });
@@ -258,17 +311,34 @@ describe('anthropic request mapping', () => {
   it('maps reasoning_effort to a thinking budget below max_tokens', () => {
     const base: ChatRequest = { model: 'm', messages: [{ role: 'user', content: 'x' }] };
     const open = toAnthropicRequest({ ...base, reasoning_effort: 'medium' }, options);
-    expect([open.thinking, open.max_tokens]).toEqual([{ type: 'enabled', budget_tokens: 8192 }, 8192 + 4096]);
-    const capped = toAnthropicRequest({ ...base, reasoning_effort: 'high', max_tokens: 5000 }, options);
-    expect([capped.thinking, capped.max_tokens]).toEqual([{ type: 'enabled', budget_tokens: 4999 }, 5000]);
-    expect(toAnthropicRequest({ ...base, reasoning_effort: 'none' }, options).thinking).toBeUndefined();
-    expect(rejection({ ...base, reasoning_effort: 'low', max_tokens: 1000 }).param).toBe('max_tokens');
+    expect([open.thinking, open.max_tokens]).toEqual([
+      { type: 'enabled', budget_tokens: 8192 },
+      8192 + 4096,
+    ]);
+    const capped = toAnthropicRequest(
+      { ...base, reasoning_effort: 'high', max_tokens: 5000 },
+      options,
+    );
+    expect([capped.thinking, capped.max_tokens]).toEqual([
+      { type: 'enabled', budget_tokens: 4999 },
+      5000,
+    ]);
+    expect(
+      toAnthropicRequest({ ...base, reasoning_effort: 'none' }, options).thinking,
+    ).toBeUndefined();
+    expect(rejection({ ...base, reasoning_effort: 'low', max_tokens: 1000 }).param).toBe(
+      'max_tokens',
+    );
     expect(rejection({ ...base, reasoning_effort: 'huge' }).param).toBe('reasoning_effort');
   });
 
   it('merges provider_options.anthropic into the body and ignores other providers', () => {
     const body = toAnthropicRequest(
-      { model: 'm', messages: [{ role: 'user', content: 'x' }], provider_options: { anthropic: { top_k: 5, service_tier: 'auto' }, bedrock: { x: 1 } } },
+      {
+        model: 'm',
+        messages: [{ role: 'user', content: 'x' }],
+        provider_options: { anthropic: { top_k: 5, service_tier: 'auto' }, bedrock: { x: 1 } },
+      },
       options,
     );
     expect(body).toMatchObject({ top_k: 5, service_tier: 'auto' });
@@ -276,7 +346,10 @@ describe('anthropic request mapping', () => {
   });
 
   it('does not forward sampling parameters to anthropic-version 2026-10-21', () => {
-    const body = toAnthropicRequest({ model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 0.5, top_p: 1 }, { ...options, version: '2026-10-21' });
+    const body = toAnthropicRequest(
+      { model: 'm', messages: [{ role: 'user', content: 'x' }], temperature: 0.5, top_p: 1 },
+      { ...options, version: '2026-10-21' },
+    );
     expect(body).not.toHaveProperty('temperature');
     expect(body).not.toHaveProperty('top_p');
   });
@@ -287,12 +360,20 @@ describe('anthropic request mapping', () => {
         model: 'm',
         messages: [
           { role: 'user', content: 'x' },
-          { role: 'assistant', content: '', reasoning_content: 'from another provider', tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '' } }] },
+          {
+            role: 'assistant',
+            content: '',
+            reasoning_content: 'from another provider',
+            tool_calls: [{ id: 'c1', type: 'function', function: { name: 'f', arguments: '' } }],
+          },
         ],
       },
       options,
     );
-    expect(body.messages[1]).toEqual({ role: 'assistant', content: [{ type: 'tool_use', id: 'c1', name: 'f', input: {} }] });
+    expect(body.messages[1]).toEqual({
+      role: 'assistant',
+      content: [{ type: 'tool_use', id: 'c1', name: 'f', input: {} }],
+    });
   });
 
   it.each([
@@ -305,17 +386,30 @@ describe('anthropic request mapping', () => {
     [{ logit_bias: { '50256': -100 } }, 'logit_bias'],
     [{ modalities: ['text', 'audio'] }, 'modalities'],
     [{ prediction: { type: 'content', content: 'x' } }, 'prediction'],
-  ] as Array<[Partial<ChatRequest>, string]>)('rejects %j as unsupported_parameter', (extra, param) => {
-    const error = rejection({ model: 'm', messages: [{ role: 'user', content: 'x' }], ...extra });
-    expect(error.status).toBe(400);
-    expect(error.code).toBe('unsupported_parameter');
-    expect(error.param).toBe(param);
-  });
+  ] as Array<[Partial<ChatRequest>, string]>)(
+    'rejects %j as unsupported_parameter',
+    (extra, param) => {
+      const error = rejection({ model: 'm', messages: [{ role: 'user', content: 'x' }], ...extra });
+      expect(error.status).toBe(400);
+      expect(error.code).toBe('unsupported_parameter');
+      expect(error.param).toBe(param);
+    },
+  );
 
   it('accepts no-op values of unmappable fields', () => {
     expect(() =>
       toAnthropicRequest(
-        { model: 'm', messages: [{ role: 'user', content: 'x' }], n: 1, logprobs: false, presence_penalty: 0, frequency_penalty: 0, seed: null, logit_bias: {}, store: false },
+        {
+          model: 'm',
+          messages: [{ role: 'user', content: 'x' }],
+          n: 1,
+          logprobs: false,
+          presence_penalty: 0,
+          frequency_penalty: 0,
+          seed: null,
+          logit_bias: {},
+          store: false,
+        },
         options,
       ),
     ).not.toThrow();
@@ -326,14 +420,30 @@ describe('anthropic request mapping', () => {
     expect(rejection({ ...base, temperature: 1.5 }).param).toBe('temperature');
     expect(rejection({ ...base, messages: [] }).param).toBe('messages');
     expect(
-      rejection({ ...base, messages: [{ role: 'assistant', content: null, tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{bad' } }] }] })
-        .param,
+      rejection({
+        ...base,
+        messages: [
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id: 'a', type: 'function', function: { name: 'f', arguments: '{bad' } }],
+          },
+        ],
+      }).param,
     ).toBe('messages[0].tool_calls[0].function.arguments');
-    expect(rejection({ ...base, messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }] }).param).toBe(
-      'messages[0].content[0].type',
-    );
-    expect(rejection({ ...base, messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x' } }] }] }).param).toBe(
-      'messages[0].content[0].image_url.url',
-    );
+    expect(
+      rejection({
+        ...base,
+        messages: [{ role: 'user', content: [{ type: 'input_audio', input_audio: {} }] }],
+      }).param,
+    ).toBe('messages[0].content[0].type');
+    expect(
+      rejection({
+        ...base,
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'ftp://x' } }] },
+        ],
+      }).param,
+    ).toBe('messages[0].content[0].image_url.url');
   });
 });

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { GatewayError } from '../../src/errors/index.js';
 import { createHealthTracker } from '../../src/router/health.js';
 
-const serverError = () => new GatewayError('boom', { code: 'upstream_error', status: 502, errorClass: 'server_error' });
+const serverError = () =>
+  new GatewayError('boom', { code: 'upstream_error', status: 502, errorClass: 'server_error' });
 
 describe('circuit breaker', () => {
   it('opens after consecutive failures, half-opens after the cool-down with one trial, closes on success', () => {
@@ -38,7 +39,11 @@ describe('circuit breaker', () => {
   });
 
   it('opens on a failure rate over a full window even without a streak', () => {
-    const health = createHealthTracker(() => 0, { failureThreshold: 100, windowSize: 10, failureRate: 0.5 });
+    const health = createHealthTracker(() => 0, {
+      failureThreshold: 100,
+      windowSize: 10,
+      failureRate: 0.5,
+    });
     for (let i = 0; i < 5; i++) {
       health.recordSuccess('d', { ttfbMs: 1 });
       health.recordFailure('d', serverError());
@@ -49,7 +54,15 @@ describe('circuit breaker', () => {
   it('keeps a deployment out until its retry-after, without counting toward the breaker', () => {
     let now = 0;
     const health = createHealthTracker(() => now, { failureThreshold: 1 });
-    health.recordFailure('d', new GatewayError('slow down', { code: 'upstream_rate_limited', status: 429, errorClass: 'rate_limited', retryAfterMs: 2000 }));
+    health.recordFailure(
+      'd',
+      new GatewayError('slow down', {
+        code: 'upstream_rate_limited',
+        status: 429,
+        errorClass: 'rate_limited',
+        retryAfterMs: 2000,
+      }),
+    );
     expect(health.get('d').state).toBe('closed');
     expect(health.isAvailable('d')).toBe(false);
     now = 2000;
@@ -58,14 +71,31 @@ describe('circuit breaker', () => {
 
   it('cools a deployment down for long on quota exhaustion and ignores client errors', () => {
     let now = 0;
-    const health = createHealthTracker(() => now, { failureThreshold: 1, quotaCoolDownMs: 600_000 });
-    health.recordFailure('q', new GatewayError('quota', { code: 'quota_exhausted', status: 429, errorClass: 'quota_exhausted' }));
+    const health = createHealthTracker(() => now, {
+      failureThreshold: 1,
+      quotaCoolDownMs: 600_000,
+    });
+    health.recordFailure(
+      'q',
+      new GatewayError('quota', {
+        code: 'quota_exhausted',
+        status: 429,
+        errorClass: 'quota_exhausted',
+      }),
+    );
     now = 599_999;
     expect(health.isAvailable('q')).toBe(false);
     now = 600_000;
     expect(health.isAvailable('q')).toBe(true);
     health.recordFailure('c', new GatewayError('bad', { code: 'invalid_request', status: 400 }));
-    health.recordFailure('c', new GatewayError('long', { code: 'context_length_exceeded', status: 400, errorClass: 'context_overflow' }));
+    health.recordFailure(
+      'c',
+      new GatewayError('long', {
+        code: 'context_length_exceeded',
+        status: 400,
+        errorClass: 'context_overflow',
+      }),
+    );
     expect(health.get('c').state).toBe('closed');
     expect(health.isAvailable('c')).toBe(true);
   });

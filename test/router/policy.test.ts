@@ -6,7 +6,10 @@ import { createPolicy } from '../../src/router/policy.js';
 
 const UNTIL = Date.parse('2032-01-01T00:00:00Z');
 
-function setup(strategy: 'primary-first' | 'weighted' | 'least-latency' | 'lowest-cost' = 'primary-first', exclusive = false) {
+function setup(
+  strategy: 'primary-first' | 'weighted' | 'least-latency' | 'lowest-cost' = 'primary-first',
+  exclusive = false,
+) {
   const config = validateConfig({
     partners: {
       azure: { primary: true, license: { from: '2019-07-22', until: '2033-01-01' } },
@@ -22,8 +25,18 @@ function setup(strategy: 'primary-first' | 'weighted' | 'least-latency' | 'lowes
       m: {
         deployments: [
           { provider: 'local', model: 'm', cost: { input: '0.01', output: '0.01' } },
-          { provider: 'bedrock-west', model: 'openai.m-1:0', weight: 3, cost: { input: '0.10', output: '0.40' } },
-          { provider: 'azure-east', model: 'm', weight: 1, cost: { input: '0.15', output: '0.60' } },
+          {
+            provider: 'bedrock-west',
+            model: 'openai.m-1:0',
+            weight: 3,
+            cost: { input: '0.10', output: '0.40' },
+          },
+          {
+            provider: 'azure-east',
+            model: 'm',
+            weight: 1,
+            cost: { input: '0.15', output: '0.60' },
+          },
         ],
       },
     },
@@ -42,7 +55,8 @@ function setup(strategy: 'primary-first' | 'weighted' | 'least-latency' | 'lowes
     health,
     policy,
     setNow: (value: number) => (now = value),
-    plan: () => policy.plan({ model: catalog.get('m')!, now }).map((deployment) => deployment.provider),
+    plan: () =>
+      policy.plan({ model: catalog.get('m')!, now }).map((deployment) => deployment.provider),
   };
 }
 

@@ -23,7 +23,23 @@ afterEach(async () => {
   upstream.requests.length = 0;
 });
 
-const ok = { body: { id: 'chatcmpl-ok', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'retried fine' }, finish_reason: 'stop', logprobs: null }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } } };
+const ok = {
+  body: {
+    id: 'chatcmpl-ok',
+    object: 'chat.completion',
+    created: 1,
+    model: 'm',
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'retried fine' },
+        finish_reason: 'stop',
+        logprobs: null,
+      },
+    ],
+    usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 },
+  },
+};
 const overloaded = { message: 'overloaded', type: 'server_error', param: null, code: null };
 const body = { model: 'solo', messages: [{ role: 'user', content: 'hi' }] };
 
@@ -36,7 +52,9 @@ async function solo(routing: Record<string, unknown> = {}): Promise<RunningGatew
   return gateway;
 }
 
-async function timed(url: string): Promise<{ answer: Awaited<ReturnType<typeof call>>; ms: number }> {
+async function timed(
+  url: string,
+): Promise<{ answer: Awaited<ReturnType<typeof call>>; ms: number }> {
   const started = performance.now();
   const answer = await call(`${url}/v1/chat/completions`, { body });
   return { answer, ms: performance.now() - started };
@@ -44,7 +62,21 @@ async function timed(url: string): Promise<{ answer: Awaited<ReturnType<typeof c
 
 describe('delays between retries of one deployment', () => {
   it('honours retry-after-ms on a 429', async () => {
-    upstream.script([{ status: 429, headers: { 'retry-after-ms': '400' }, body: { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } } }, ok]);
+    upstream.script([
+      {
+        status: 429,
+        headers: { 'retry-after-ms': '400' },
+        body: {
+          error: {
+            message: 'slow down',
+            type: 'requests',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+      },
+      ok,
+    ]);
     const { url, app } = await solo();
     const { answer, ms } = await timed(url);
     expect(answer.status).toBe(200);
@@ -60,7 +92,10 @@ describe('delays between retries of one deployment', () => {
   });
 
   it('honours retry-after in seconds on a 503', async () => {
-    upstream.script([{ status: 503, headers: { 'retry-after': '1' }, body: { error: overloaded } }, ok]);
+    upstream.script([
+      { status: 503, headers: { 'retry-after': '1' }, body: { error: overloaded } },
+      ok,
+    ]);
     const { url } = await solo();
     const { answer, ms } = await timed(url);
     expect(answer.status).toBe(200);
@@ -68,7 +103,11 @@ describe('delays between retries of one deployment', () => {
   });
 
   it('backs off exponentially with jitter when the upstream gives no delay', async () => {
-    upstream.script([{ status: 500, body: { error: overloaded } }, { status: 500, body: { error: overloaded } }, ok]);
+    upstream.script([
+      { status: 500, body: { error: overloaded } },
+      { status: 500, body: { error: overloaded } },
+      ok,
+    ]);
     const { url } = await solo({ retries: 2 });
     const { answer, ms } = await timed(url);
     expect(answer.status).toBe(200);
@@ -78,7 +117,21 @@ describe('delays between retries of one deployment', () => {
   });
 
   it('does not wait past the total deadline: the upstream error comes back instead', async () => {
-    upstream.script([{ status: 429, headers: { 'retry-after': '5' }, body: { error: { message: 'slow down', type: 'requests', param: null, code: 'rate_limit_exceeded' } } }, ok]);
+    upstream.script([
+      {
+        status: 429,
+        headers: { 'retry-after': '5' },
+        body: {
+          error: {
+            message: 'slow down',
+            type: 'requests',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+      },
+      ok,
+    ]);
     const { url } = await solo({ totalTimeoutMs: 2000 });
     const { answer } = await timed(url);
     expect(answer.status).toBe(429);
@@ -87,7 +140,21 @@ describe('delays between retries of one deployment', () => {
   });
 
   it('does not wait for a delay longer than 10 s', async () => {
-    upstream.script([{ status: 429, headers: { 'retry-after': '60' }, body: { error: { message: 'come back in a minute', type: 'requests', param: null, code: 'rate_limit_exceeded' } } }, ok]);
+    upstream.script([
+      {
+        status: 429,
+        headers: { 'retry-after': '60' },
+        body: {
+          error: {
+            message: 'come back in a minute',
+            type: 'requests',
+            param: null,
+            code: 'rate_limit_exceeded',
+          },
+        },
+      },
+      ok,
+    ]);
     const { url } = await solo();
     const { answer } = await timed(url);
     expect(answer.status).toBe(429);

@@ -7,7 +7,10 @@ import { type Emulator, startOpenAIEmulator } from '../../src/sandbox/openai-emu
 
 const redis = await redisTestUrl();
 const suite = redis ? describe : describe.skip;
-if (!redis) console.warn('Skipping shared breaker tests: no Redis on 127.0.0.1:6379 (set SWITCHYARD_TEST_REDIS=redis://... to run them)');
+if (!redis)
+  console.warn(
+    'Skipping shared breaker tests: no Redis on 127.0.0.1:6379 (set SWITCHYARD_TEST_REDIS=redis://... to run them)',
+  );
 
 suite('breaker state shared through Redis', () => {
   let broken: FakeUpstream;
@@ -27,7 +30,14 @@ suite('breaker state shared through Redis', () => {
         broken: { type: 'openai' as const, partner: 'azure', baseUrl: `${broken.url}/v1` },
         healthy: { type: 'openai' as const, baseUrl: `${healthy.url}/v1` },
       },
-      models: { m: { deployments: [{ provider: 'broken', model: 'm' }, { provider: 'healthy', model: 'm' }] } },
+      models: {
+        m: {
+          deployments: [
+            { provider: 'broken', model: 'm' },
+            { provider: 'healthy', model: 'm' },
+          ],
+        },
+      },
       routing: { retries: 1 },
     };
     first = await startGateway(config);
@@ -54,14 +64,21 @@ suite('breaker state shared through Redis', () => {
     }
     const routing = async (gateway: RunningGateway) => {
       const response = await request(`${gateway.url}/v1/routing`);
-      return (await response.body.json()) as { data: Array<{ deployments: Array<{ provider: string; breaker: string }> }> };
+      return (await response.body.json()) as {
+        data: Array<{ deployments: Array<{ provider: string; breaker: string }> }>;
+      };
     };
     const firstView = await routing(first);
-    expect(firstView.data[0]!.deployments.find((deployment) => deployment.provider === 'broken')!.breaker).toBe('open');
+    expect(
+      firstView.data[0]!.deployments.find((deployment) => deployment.provider === 'broken')!
+        .breaker,
+    ).toBe('open');
     // The other process learns it over pub/sub, well within a second.
     let breaker = '';
     for (let i = 0; i < 50 && breaker !== 'open'; i++) {
-      breaker = (await routing(second)).data[0]!.deployments.find((deployment) => deployment.provider === 'broken')!.breaker;
+      breaker = (await routing(second)).data[0]!.deployments.find(
+        (deployment) => deployment.provider === 'broken',
+      )!.breaker;
       if (breaker !== 'open') await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(breaker).toBe('open');

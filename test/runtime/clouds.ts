@@ -30,7 +30,10 @@ export type CloudName = keyof typeof CLOUD_MODELS;
 export interface FiveClouds {
   clouds: Record<CloudName, RecordedCloud>;
   /** Config `providers` and `models` for them. */
-  config: { providers: NonNullable<ConfigInput['providers']>; models: NonNullable<ConfigInput['models']> };
+  config: {
+    providers: NonNullable<ConfigInput['providers']>;
+    models: NonNullable<ConfigInput['models']>;
+  };
   close(): Promise<void>;
 }
 
@@ -49,11 +52,38 @@ export async function startFiveClouds(): Promise<FiveClouds> {
     gemini: await recordingProxy(geminiEmulator.url, geminiEmulator),
   };
   const providers: NonNullable<ConfigInput['providers']> = {
-    'openai-direct': { type: 'openai', partner: 'openai', baseUrl: `${clouds.openai.url}/v1`, apiKey: OPENAI_KEY },
-    'azure-east': { type: 'azure-openai', partner: 'azure', baseUrl: clouds.azure.url, apiKey: AZURE_KEY, apiVersion: '2024-10-21' },
-    'anthropic-direct': { type: 'anthropic', partner: 'anthropic', baseUrl: clouds.anthropic.url, apiKey: ANTHROPIC_KEY },
-    'bedrock-east': { type: 'bedrock', partner: 'aws', region: 'us-east-1', baseUrl: clouds.bedrock.url, apiKey: BEDROCK_KEY },
-    'gemini-direct': { type: 'gemini', partner: 'google', baseUrl: clouds.gemini.url, apiKey: GEMINI_KEY },
+    'openai-direct': {
+      type: 'openai',
+      partner: 'openai',
+      baseUrl: `${clouds.openai.url}/v1`,
+      apiKey: OPENAI_KEY,
+    },
+    'azure-east': {
+      type: 'azure-openai',
+      partner: 'azure',
+      baseUrl: clouds.azure.url,
+      apiKey: AZURE_KEY,
+      apiVersion: '2024-10-21',
+    },
+    'anthropic-direct': {
+      type: 'anthropic',
+      partner: 'anthropic',
+      baseUrl: clouds.anthropic.url,
+      apiKey: ANTHROPIC_KEY,
+    },
+    'bedrock-east': {
+      type: 'bedrock',
+      partner: 'aws',
+      region: 'us-east-1',
+      baseUrl: clouds.bedrock.url,
+      apiKey: BEDROCK_KEY,
+    },
+    'gemini-direct': {
+      type: 'gemini',
+      partner: 'google',
+      baseUrl: clouds.gemini.url,
+      apiKey: GEMINI_KEY,
+    },
   };
   const models: NonNullable<ConfigInput['models']> = {
     [CLOUD_MODELS.azure]: pinned('azure-east'),
@@ -65,7 +95,8 @@ export async function startFiveClouds(): Promise<FiveClouds> {
   return {
     clouds,
     config: { providers, models },
-    close: async () => void (await Promise.all(Object.values(clouds).map((cloud) => cloud.close()))),
+    close: async () =>
+      void (await Promise.all(Object.values(clouds).map((cloud) => cloud.close()))),
   };
 }
 

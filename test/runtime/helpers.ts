@@ -38,7 +38,10 @@ export interface RecordedCloud {
 }
 
 /** Puts a recording reverse proxy in front of `target` (a base URL). */
-export async function recordingProxy(target: string, emulator: { close(): Promise<unknown> }): Promise<RecordedCloud> {
+export async function recordingProxy(
+  target: string,
+  emulator: { close(): Promise<unknown> },
+): Promise<RecordedCloud> {
   const requests: Recorded[] = [];
   const server = createServer((incoming: IncomingMessage, outgoing: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -49,10 +52,21 @@ export async function recordingProxy(target: string, emulator: { close(): Promis
       const headers = { ...incoming.headers };
       delete headers.host;
       delete headers['content-length'];
-      request(`${target}${incoming.url ?? '/'}`, { method: (incoming.method ?? 'GET') as 'POST', headers, body: body === '' ? null : body })
+      request(`${target}${incoming.url ?? '/'}`, {
+        method: (incoming.method ?? 'GET') as 'POST',
+        headers,
+        body: body === '' ? null : body,
+      })
         .then(async (answer) => {
           const out: Record<string, string | string[]> = {};
-          for (const [name, value] of Object.entries(answer.headers)) if (value !== undefined && name !== 'content-length' && name !== 'transfer-encoding' && name !== 'connection') out[name] = value;
+          for (const [name, value] of Object.entries(answer.headers))
+            if (
+              value !== undefined &&
+              name !== 'content-length' &&
+              name !== 'transfer-encoding' &&
+              name !== 'connection'
+            )
+              out[name] = value;
           outgoing.writeHead(answer.statusCode, out);
           for await (const chunk of answer.body) outgoing.write(chunk);
           outgoing.end();
@@ -65,7 +79,10 @@ export async function recordingProxy(target: string, emulator: { close(): Promis
   return {
     url: `http://127.0.0.1:${port}`,
     requests,
-    bodies: () => requests.filter((entry) => entry.body !== '').map((entry) => JSON.parse(entry.body) as Record<string, unknown>),
+    bodies: () =>
+      requests
+        .filter((entry) => entry.body !== '')
+        .map((entry) => JSON.parse(entry.body) as Record<string, unknown>),
     emulator,
     async close() {
       server.closeAllConnections();
@@ -76,25 +93,51 @@ export async function recordingProxy(target: string, emulator: { close(): Promis
 }
 
 /** The OpenAI and Azure OpenAI emulators, each behind a recording proxy. */
-export async function startOpenAIFamilyClouds(): Promise<{ openai: RecordedCloud; azure: RecordedCloud; close(): Promise<void> }> {
-  const openaiEmulator: Emulator = await startOpenAIEmulator({ flavor: 'openai', apiKey: OPENAI_KEY });
+export async function startOpenAIFamilyClouds(): Promise<{
+  openai: RecordedCloud;
+  azure: RecordedCloud;
+  close(): Promise<void>;
+}> {
+  const openaiEmulator: Emulator = await startOpenAIEmulator({
+    flavor: 'openai',
+    apiKey: OPENAI_KEY,
+  });
   const azureEmulator: Emulator = await startOpenAIEmulator({ flavor: 'azure', apiKey: AZURE_KEY });
   const openai = await recordingProxy(openaiEmulator.url, openaiEmulator);
   const azure = await recordingProxy(azureEmulator.url, azureEmulator);
-  return { openai, azure, close: async () => void (await Promise.all([openai.close(), azure.close()])) };
+  return {
+    openai,
+    azure,
+    close: async () => void (await Promise.all([openai.close(), azure.close()])),
+  };
 }
 
 /** Provider configs for the two OpenAI-family clouds. */
 export function openAIFamilyProviders(clouds: { openai: RecordedCloud; azure: RecordedCloud }) {
   return {
-    'openai-direct': { type: 'openai' as const, partner: 'openai', baseUrl: `${clouds.openai.url}/v1`, apiKey: OPENAI_KEY },
-    'azure-east': { type: 'azure-openai' as const, partner: 'azure', baseUrl: clouds.azure.url, apiKey: AZURE_KEY, apiVersion: '2024-10-21' },
+    'openai-direct': {
+      type: 'openai' as const,
+      partner: 'openai',
+      baseUrl: `${clouds.openai.url}/v1`,
+      apiKey: OPENAI_KEY,
+    },
+    'azure-east': {
+      type: 'azure-openai' as const,
+      partner: 'azure',
+      baseUrl: clouds.azure.url,
+      apiKey: AZURE_KEY,
+      apiVersion: '2024-10-21',
+    },
   };
 }
 
 /** A model served by exactly one provider. */
 export function pinned(provider: string, upstream = 'gpt-4o-mini', contextWindow?: number) {
-  return { capabilities: ['tools' as const, 'json_schema' as const, 'reasoning' as const], ...(contextWindow === undefined ? {} : { contextWindow }), deployments: [{ provider, model: upstream }] };
+  return {
+    capabilities: ['tools' as const, 'json_schema' as const, 'reasoning' as const],
+    ...(contextWindow === undefined ? {} : { contextWindow }),
+    deployments: [{ provider, model: upstream }],
+  };
 }
 
 /** A listening Switchyard. */
@@ -108,7 +151,10 @@ export interface RunningApp {
  * Starts Switchyard with a master key and two tenant keys (`tenant-a`, `tenant-b`); the store
  * is in-memory SQLite unless `database` (shared by several apps = replicas) is given.
  */
-export async function startApp(config: ConfigInput, options: { database?: Database; clock?: () => number } = {}): Promise<RunningApp> {
+export async function startApp(
+  config: ConfigInput,
+  options: { database?: Database; clock?: () => number } = {},
+): Promise<RunningApp> {
   const validated = validateConfig({
     store: 'sqlite::memory:',
     logging: { level: 'silent' },
@@ -120,13 +166,20 @@ export async function startApp(config: ConfigInput, options: { database?: Databa
     ],
     ...config,
   });
-  const app = await createApp({ config: validated, logger: createLogger({ level: 'silent' }), ...(options.database ? { database: options.database } : {}), ...(options.clock ? { clock: options.clock } : {}) });
+  const app = await createApp({
+    config: validated,
+    logger: createLogger({ level: 'silent' }),
+    ...(options.database ? { database: options.database } : {}),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
   const address = await app.listen(0, '127.0.0.1');
   return { app, url: address.url, close: () => app.close() };
 }
 
 /** Parses an SSE body into `{event, data}` pairs. */
-export function parseSse(text: string): Array<{ event: string | undefined; data: Record<string, unknown> }> {
+export function parseSse(
+  text: string,
+): Array<{ event: string | undefined; data: Record<string, unknown> }> {
   return text
     .split('\n\n')
     .filter((block) => block.trim() !== '')
@@ -142,10 +195,16 @@ export function parseSse(text: string): Array<{ event: string | undefined; data:
 }
 
 /** POSTs JSON (or sends another method) and reads the whole answer. */
-export async function http(url: string, options: { method?: string; key?: string; body?: unknown } = {}): Promise<{ status: number; text: string; json: () => any; headers: Record<string, unknown> }> {
+export async function http(
+  url: string,
+  options: { method?: string; key?: string; body?: unknown } = {},
+): Promise<{ status: number; text: string; json: () => any; headers: Record<string, unknown> }> {
   const answer = await request(url, {
     method: (options.method ?? (options.body === undefined ? 'GET' : 'POST')) as 'POST',
-    headers: { authorization: `Bearer ${options.key ?? TENANT_A_KEY}`, ...(options.body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${options.key ?? TENANT_A_KEY}`,
+      ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: options.body === undefined ? null : JSON.stringify(options.body),
   });
   const text = await answer.body.text();

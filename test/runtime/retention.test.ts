@@ -1,7 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openAIFamilyProviders, pinned, type RunningApp, startApp, startOpenAIFamilyClouds, TENANT_A_KEY } from './helpers.js';
+import {
+  openAIFamilyProviders,
+  pinned,
+  type RunningApp,
+  startApp,
+  startOpenAIFamilyClouds,
+  TENANT_A_KEY,
+} from './helpers.js';
 
 /**
  * Retention: stored responses and conversations live for their configured time, read as gone
@@ -24,7 +31,11 @@ describe('retention', () => {
   let client: OpenAI;
   beforeAll(async () => {
     app = await startApp(
-      { providers: openAIFamilyProviders(clouds), models: { 'azure-mini': pinned('azure-east') }, runtime: { retentionDays: 1, conversationRetentionDays: 2, sweepIntervalMs: 0 } },
+      {
+        providers: openAIFamilyProviders(clouds),
+        models: { 'azure-mini': pinned('azure-east') },
+        runtime: { retentionDays: 1, conversationRetentionDays: 2, sweepIntervalMs: 0 },
+      },
       { clock: () => now },
     );
     client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
@@ -35,8 +46,14 @@ describe('retention', () => {
 
   it('expires responses after retentionDays and conversations after conversationRetentionDays', async () => {
     const response = await client.responses.create({ model: 'azure-mini', input: 'say keep' });
-    const conversation = await client.conversations.create({ items: [{ type: 'message', role: 'user', content: 'hello' }] });
-    const inConversation = await client.responses.create({ model: 'azure-mini', conversation: conversation.id, input: 'say in conversation' });
+    const conversation = await client.conversations.create({
+      items: [{ type: 'message', role: 'user', content: 'hello' }],
+    });
+    const inConversation = await client.responses.create({
+      model: 'azure-mini',
+      conversation: conversation.id,
+      input: 'say in conversation',
+    });
 
     now += DAY - 1;
     expect((await client.responses.retrieve(response.id)).id).toBe(response.id);
@@ -44,7 +61,13 @@ describe('retention', () => {
     now += 2;
     // Expired: gone for reads and chaining even before the sweep runs.
     await expect(client.responses.retrieve(response.id)).rejects.toMatchObject({ status: 404 });
-    await expect(client.responses.create({ model: 'azure-mini', previous_response_id: response.id, input: 'x' })).rejects.toMatchObject({ status: 400 });
+    await expect(
+      client.responses.create({
+        model: 'azure-mini',
+        previous_response_id: response.id,
+        input: 'x',
+      }),
+    ).rejects.toMatchObject({ status: 400 });
     // The conversation lives longer, with the items the expired response added to it.
     expect((await client.conversations.items.list(conversation.id)).data).toHaveLength(3);
 
@@ -56,7 +79,9 @@ describe('retention', () => {
     expect((await client.conversations.items.list(conversation.id)).data).toHaveLength(3);
 
     now += DAY;
-    await expect(client.conversations.retrieve(conversation.id)).rejects.toMatchObject({ status: 404 });
+    await expect(client.conversations.retrieve(conversation.id)).rejects.toMatchObject({
+      status: 404,
+    });
     const second = await app.app.runtime.sweeper.runOnce();
     expect(second.conversations).toBe(1);
     expect(second.items).toBeGreaterThanOrEqual(3);
@@ -77,8 +102,14 @@ describe('the background sweep', () => {
       const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
       const response = await client.responses.create({ model: 'azure-mini', input: 'say brief' });
       const deadline = Date.now() + 5000;
-      while ((await app.app.runtime.repository.getResponse('tenant-a', response.id, 0)) !== undefined && Date.now() < deadline) await sleep(20);
-      expect(await app.app.runtime.repository.getResponse('tenant-a', response.id, 0)).toBeUndefined();
+      while (
+        (await app.app.runtime.repository.getResponse('tenant-a', response.id, 0)) !== undefined &&
+        Date.now() < deadline
+      )
+        await sleep(20);
+      expect(
+        await app.app.runtime.repository.getResponse('tenant-a', response.id, 0),
+      ).toBeUndefined();
     } finally {
       await app.close();
     }

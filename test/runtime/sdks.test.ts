@@ -1,5 +1,11 @@
 import { createOpenAI } from '@ai-sdk/openai';
-import { Agent, OpenAIProvider, Runner, setTracingDisabled, tool as agentTool } from '@openai/agents';
+import {
+  Agent,
+  OpenAIProvider,
+  Runner,
+  setTracingDisabled,
+  tool as agentTool,
+} from '@openai/agents';
 import { generateText, stepCountIs, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,16 +37,29 @@ afterAll(async () => {
 describe('ai + @ai-sdk/openai (Responses)', () => {
   it('chains turns across clouds with previousResponseId, streaming and not', async () => {
     const openai = createOpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY });
-    const first = await generateText({ model: openai(CLOUD_MODELS.anthropic), prompt: 'My name is Ada. say noted' });
+    const first = await generateText({
+      model: openai(CLOUD_MODELS.anthropic),
+      prompt: 'My name is Ada. say noted',
+    });
     expect(first.text).toBe('noted');
     const firstId = first.providerMetadata?.['openai']?.['responseId'];
     expect(String(firstId)).toMatch(/^resp_/);
 
-    const second = await generateText({ model: openai(CLOUD_MODELS.bedrock), prompt: 'say second turn', providerOptions: { openai: { previousResponseId: String(firstId) } } });
+    const second = await generateText({
+      model: openai(CLOUD_MODELS.bedrock),
+      prompt: 'say second turn',
+      providerOptions: { openai: { previousResponseId: String(firstId) } },
+    });
     expect(second.text).toBe('second turn');
     expect(lastSent(five.clouds.bedrock)).toContain('My name is Ada');
 
-    const third = streamText({ model: openai(CLOUD_MODELS.gemini), prompt: 'say streamed third', providerOptions: { openai: { previousResponseId: String(second.providerMetadata?.['openai']?.['responseId']) } } });
+    const third = streamText({
+      model: openai(CLOUD_MODELS.gemini),
+      prompt: 'say streamed third',
+      providerOptions: {
+        openai: { previousResponseId: String(second.providerMetadata?.['openai']?.['responseId']) },
+      },
+    });
     expect(await third.text).toBe('streamed third');
     const usage = await third.usage;
     expect(usage.inputTokens).toBeGreaterThan(0);
@@ -54,21 +73,37 @@ describe('ai + @ai-sdk/openai (Responses)', () => {
     const result = await generateText({
       model: openai(CLOUD_MODELS.gemini),
       prompt: 'Use get_weather for "Oslo"',
-      tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({ city: z.string() }), execute: async ({ city }) => `cold in ${city}` }) },
+      tools: {
+        get_weather: tool({
+          description: 'Weather in a city',
+          inputSchema: z.object({ city: z.string() }),
+          execute: async ({ city }) => `cold in ${city}`,
+        }),
+      },
       stopWhen: stepCountIs(3),
     });
     expect(result.steps).toHaveLength(2);
-    expect(result.steps[0]!.toolCalls[0]).toMatchObject({ toolName: 'get_weather', input: { city: 'Oslo' } });
+    expect(result.steps[0]!.toolCalls[0]).toMatchObject({
+      toolName: 'get_weather',
+      input: { city: 'Oslo' },
+    });
     // Gemini wraps a tool result in {result}; the tool name shows its model saw the call.
     expect(result.text).toMatch(/^Tool get_weather returned: .*cold in Oslo/);
   });
 
   it('resends earlier assistant output as item references (store: true), resolved from the store', async () => {
     const openai = createOpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY });
-    const first = await generateText({ model: openai(CLOUD_MODELS.azure), prompt: 'say the password is swordfish' });
+    const first = await generateText({
+      model: openai(CLOUD_MODELS.azure),
+      prompt: 'say the password is swordfish',
+    });
     const second = await generateText({
       model: openai(CLOUD_MODELS.anthropic),
-      messages: [{ role: 'user', content: 'say the password is swordfish' }, ...first.response.messages, { role: 'user', content: 'say understood' }],
+      messages: [
+        { role: 'user', content: 'say the password is swordfish' },
+        ...first.response.messages,
+        { role: 'user', content: 'say understood' },
+      ],
     });
     expect(JSON.stringify(second.request.body)).toContain('"type":"item_reference"');
     expect(second.text).toBe('understood');
@@ -79,14 +114,23 @@ describe('ai + @ai-sdk/openai (Responses)', () => {
 describe('@openai/agents (Responses mode)', () => {
   it('runs an agent with a function tool, then continues with previousResponseId on other clouds', async () => {
     const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
-    const runner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }), tracingDisabled: true });
+    const runner = new Runner({
+      modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }),
+      tracingDisabled: true,
+    });
     const getWeather = agentTool({
       name: 'get_weather',
       description: 'Weather in a city',
       parameters: z.object({ city: z.string() }),
       execute: async ({ city }) => `windy in ${city}`,
     });
-    const agentOn = (model: string) => new Agent({ name: 'Assistant', instructions: 'You answer briefly.', model, tools: [getWeather] });
+    const agentOn = (model: string) =>
+      new Agent({
+        name: 'Assistant',
+        instructions: 'You answer briefly.',
+        model,
+        tools: [getWeather],
+      });
 
     const first = await runner.run(agentOn(CLOUD_MODELS.anthropic), 'Use get_weather for "Bergen"');
     expect(first.finalOutput).toBe('Tool get_weather returned: windy in Bergen');
@@ -94,21 +138,32 @@ describe('@openai/agents (Responses mode)', () => {
     // The tool result went back to Anthropic with previous_response_id: the call came from the store.
     expect(lastSent(five.clouds.anthropic)).toContain('tool_result');
 
-    const second = await runner.run(agentOn(CLOUD_MODELS.azure), 'say still listening', { previousResponseId: first.lastResponseId! });
+    const second = await runner.run(agentOn(CLOUD_MODELS.azure), 'say still listening', {
+      previousResponseId: first.lastResponseId!,
+    });
     expect(second.finalOutput).toBe('still listening');
     const sent = lastSent(five.clouds.azure);
     expect(sent).toContain('Bergen');
     expect(sent).toContain('windy in Bergen');
 
-    const third = await runner.run(agentOn(CLOUD_MODELS.bedrock), 'Use get_weather for "Tromso"', { previousResponseId: second.lastResponseId! });
+    const third = await runner.run(agentOn(CLOUD_MODELS.bedrock), 'Use get_weather for "Tromso"', {
+      previousResponseId: second.lastResponseId!,
+    });
     expect(third.finalOutput).toBe('Tool get_weather returned: windy in Tromso');
     expect(lastSent(five.clouds.bedrock)).toContain('still listening');
   });
 
   it('streams an agent run', async () => {
     const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
-    const runner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }), tracingDisabled: true });
-    const agent = new Agent({ name: 'Streamer', instructions: 'Be brief.', model: CLOUD_MODELS.gemini });
+    const runner = new Runner({
+      modelProvider: new OpenAIProvider({ openAIClient: client, useResponses: true }),
+      tracingDisabled: true,
+    });
+    const agent = new Agent({
+      name: 'Streamer',
+      instructions: 'Be brief.',
+      model: CLOUD_MODELS.gemini,
+    });
     const result = await runner.run(agent, 'say streamed agent', { stream: true });
     let text = '';
     for await (const chunk of result.toTextStream()) text += chunk;

@@ -15,11 +15,25 @@ else it.skip(PG_SKIP_MESSAGE, () => undefined);
 const NOW = 1_760_000_000_000;
 const DAY = 86_400_000;
 
-function message(id: string, role: string, text: string, kind: 'input' | 'output' = 'input'): NewItem {
-  return { id, type: 'message', kind, body: { id, type: 'message', role, content: [{ type: 'input_text', text }] } };
+function message(
+  id: string,
+  role: string,
+  text: string,
+  kind: 'input' | 'output' = 'input',
+): NewItem {
+  return {
+    id,
+    type: 'message',
+    kind,
+    body: { id, type: 'message', role, content: [{ type: 'input_text', text }] },
+  };
 }
 
-function response(id: string, previous: string | null, extra: { conversationId?: string; expiresAt?: number | null } = {}) {
+function response(
+  id: string,
+  previous: string | null,
+  extra: { conversationId?: string; expiresAt?: number | null } = {},
+) {
   return {
     id,
     previousResponseId: previous,
@@ -46,8 +60,18 @@ describe.each(targets)('runtime repository on $name', ({ url }) => {
   });
 
   it('rebuilds a chain in order from the store, scoped to the tenant', async () => {
-    await repository.saveResponse({ tenantId: 't1', now: NOW, response: response('resp_a', null), items: [message('msg_1', 'user', 'one'), message('msg_2', 'assistant', 'two', 'output')] });
-    await repository.saveResponse({ tenantId: 't1', now: NOW, response: response('resp_b', 'resp_a'), items: [message('msg_3', 'user', 'three'), message('msg_4', 'assistant', 'four', 'output')] });
+    await repository.saveResponse({
+      tenantId: 't1',
+      now: NOW,
+      response: response('resp_a', null),
+      items: [message('msg_1', 'user', 'one'), message('msg_2', 'assistant', 'two', 'output')],
+    });
+    await repository.saveResponse({
+      tenantId: 't1',
+      now: NOW,
+      response: response('resp_b', 'resp_a'),
+      items: [message('msg_3', 'user', 'three'), message('msg_4', 'assistant', 'four', 'output')],
+    });
     const chain = await repository.loadChain('t1', 'resp_b', NOW);
     expect(chain?.map((item) => item['id'])).toEqual(['msg_1', 'msg_2', 'msg_3', 'msg_4']);
     expect(await repository.loadChain('t2', 'resp_b', NOW)).toBeUndefined();
@@ -58,33 +82,82 @@ describe.each(targets)('runtime repository on $name', ({ url }) => {
 
   it('pages input items with a cursor in both orders', async () => {
     const items = Array.from({ length: 5 }, (_, i) => message(`msg_p${i}`, 'user', `p${i}`));
-    await repository.saveResponse({ tenantId: 't1', now: NOW, response: response('resp_p', null), items: [...items, message('msg_out', 'assistant', 'x', 'output')] });
+    await repository.saveResponse({
+      tenantId: 't1',
+      now: NOW,
+      response: response('resp_p', null),
+      items: [...items, message('msg_out', 'assistant', 'x', 'output')],
+    });
     const first = await repository.listInputItems('t1', 'resp_p', { limit: 2, order: 'desc' }, NOW);
     expect(first?.items.map((item) => item['id'])).toEqual(['msg_p4', 'msg_p3']);
     expect(first?.hasMore).toBe(true);
-    const next = await repository.listInputItems('t1', 'resp_p', { limit: 10, order: 'desc', after: 'msg_p3' }, NOW);
+    const next = await repository.listInputItems(
+      't1',
+      'resp_p',
+      { limit: 10, order: 'desc', after: 'msg_p3' },
+      NOW,
+    );
     expect(next?.items.map((item) => item['id'])).toEqual(['msg_p2', 'msg_p1', 'msg_p0']);
     expect(next?.hasMore).toBe(false);
-    const asc = await repository.listInputItems('t1', 'resp_p', { limit: 2, order: 'asc', after: 'msg_p1' }, NOW);
+    const asc = await repository.listInputItems(
+      't1',
+      'resp_p',
+      { limit: 2, order: 'asc', after: 'msg_p1' },
+      NOW,
+    );
     expect(asc?.items.map((item) => item['id'])).toEqual(['msg_p2', 'msg_p3']);
-    expect(await repository.listInputItems('t9', 'resp_p', { limit: 2, order: 'asc' }, NOW)).toBeUndefined();
+    expect(
+      await repository.listInputItems('t9', 'resp_p', { limit: 2, order: 'asc' }, NOW),
+    ).toBeUndefined();
   });
 
   it('keeps conversation items in order across API appends and responses', async () => {
-    await repository.createConversation({ id: 'conv_1', tenantId: 't1', createdAt: NOW, expiresAt: null, metadata: { a: 'b' } }, [message('msg_c1', 'user', 'seed')]);
-    await repository.saveResponse({ tenantId: 't1', now: NOW, conversationId: 'conv_1', response: response('resp_c', null, { conversationId: 'conv_1' }), items: [message('msg_c2', 'user', 'hi'), message('msg_c3', 'assistant', 'hello', 'output')] });
-    await repository.appendConversationItems('t1', 'conv_1', [message('msg_c4', 'user', 'more')], NOW);
+    await repository.createConversation(
+      { id: 'conv_1', tenantId: 't1', createdAt: NOW, expiresAt: null, metadata: { a: 'b' } },
+      [message('msg_c1', 'user', 'seed')],
+    );
+    await repository.saveResponse({
+      tenantId: 't1',
+      now: NOW,
+      conversationId: 'conv_1',
+      response: response('resp_c', null, { conversationId: 'conv_1' }),
+      items: [message('msg_c2', 'user', 'hi'), message('msg_c3', 'assistant', 'hello', 'output')],
+    });
+    await repository.appendConversationItems(
+      't1',
+      'conv_1',
+      [message('msg_c4', 'user', 'more')],
+      NOW,
+    );
     // store:false response: items are owned by the conversation.
-    await repository.saveResponse({ tenantId: 't1', now: NOW, conversationId: 'conv_1', items: [message('msg_c5', 'user', 'unstored')] });
+    await repository.saveResponse({
+      tenantId: 't1',
+      now: NOW,
+      conversationId: 'conv_1',
+      items: [message('msg_c5', 'user', 'unstored')],
+    });
     const all = await repository.loadConversationItems('t1', 'conv_1');
-    expect(all.map((item) => item['id'])).toEqual(['msg_c1', 'msg_c2', 'msg_c3', 'msg_c4', 'msg_c5']);
-    const page = await repository.listConversationItems('t1', 'conv_1', { limit: 2, order: 'desc', after: 'msg_c4' });
+    expect(all.map((item) => item['id'])).toEqual([
+      'msg_c1',
+      'msg_c2',
+      'msg_c3',
+      'msg_c4',
+      'msg_c5',
+    ]);
+    const page = await repository.listConversationItems('t1', 'conv_1', {
+      limit: 2,
+      order: 'desc',
+      after: 'msg_c4',
+    });
     expect(page.items.map((item) => item['id'])).toEqual(['msg_c3', 'msg_c2']);
 
     // Removing a response-owned item unlinks it; the response keeps it.
     expect(await repository.deleteConversationItem('t1', 'conv_1', 'msg_c3')).toBe(true);
     expect(await repository.getConversationItem('t1', 'conv_1', 'msg_c3')).toBeUndefined();
-    expect((await repository.loadChain('t1', 'resp_c', NOW))?.map((item) => item['id'])).toEqual(['msg_c2', 'msg_c3']);
+    expect((await repository.loadChain('t1', 'resp_c', NOW))?.map((item) => item['id'])).toEqual([
+      'msg_c2',
+      'msg_c3',
+    ]);
     expect(await repository.deleteConversationItem('t1', 'conv_1', 'msg_c4')).toBe(true);
     expect(await repository.deleteConversationItem('t2', 'conv_1', 'msg_c1')).toBe(false);
 
@@ -100,10 +173,24 @@ describe.each(targets)('runtime repository on $name', ({ url }) => {
 
   it('sweeps expired responses, items, events and conversations in batches', async () => {
     for (let i = 0; i < 7; i++) {
-      await repository.saveResponse({ tenantId: 'tx', now: NOW, response: response(`resp_x${i}`, null, { expiresAt: NOW + 10 }), items: [message(`msg_x${i}`, 'user', 'x')], events: '[]' });
+      await repository.saveResponse({
+        tenantId: 'tx',
+        now: NOW,
+        response: response(`resp_x${i}`, null, { expiresAt: NOW + 10 }),
+        items: [message(`msg_x${i}`, 'user', 'x')],
+        events: '[]',
+      });
     }
-    await repository.createConversation({ id: 'conv_x', tenantId: 'tx', createdAt: NOW, expiresAt: NOW + 10, metadata: {} }, [message('msg_cx', 'user', 'x')]);
-    await repository.saveResponse({ tenantId: 'tx', now: NOW, response: response('resp_keep', null, { expiresAt: null }), items: [message('msg_keep', 'user', 'x')] });
+    await repository.createConversation(
+      { id: 'conv_x', tenantId: 'tx', createdAt: NOW, expiresAt: NOW + 10, metadata: {} },
+      [message('msg_cx', 'user', 'x')],
+    );
+    await repository.saveResponse({
+      tenantId: 'tx',
+      now: NOW,
+      response: response('resp_keep', null, { expiresAt: null }),
+      items: [message('msg_keep', 'user', 'x')],
+    });
     const result = await repository.sweep(NOW + 11, 3);
     expect(result.responses).toBeGreaterThanOrEqual(7);
     expect(result.events).toBeGreaterThanOrEqual(7);
@@ -115,14 +202,31 @@ describe.each(targets)('runtime repository on $name', ({ url }) => {
   });
 
   it('deletes a response with its own items but not its conversation items', async () => {
-    await repository.createConversation({ id: 'conv_d', tenantId: 't1', createdAt: NOW, expiresAt: null, metadata: {} }, []);
-    await repository.saveResponse({ tenantId: 't1', now: NOW, conversationId: 'conv_d', response: response('resp_d', null, { conversationId: 'conv_d' }), items: [message('msg_d1', 'user', 'x')] });
-    await repository.saveResponse({ tenantId: 't1', now: NOW, response: response('resp_e', null), items: [message('msg_e1', 'user', 'x')], events: '[{"type":"x"}]' });
+    await repository.createConversation(
+      { id: 'conv_d', tenantId: 't1', createdAt: NOW, expiresAt: null, metadata: {} },
+      [],
+    );
+    await repository.saveResponse({
+      tenantId: 't1',
+      now: NOW,
+      conversationId: 'conv_d',
+      response: response('resp_d', null, { conversationId: 'conv_d' }),
+      items: [message('msg_d1', 'user', 'x')],
+    });
+    await repository.saveResponse({
+      tenantId: 't1',
+      now: NOW,
+      response: response('resp_e', null),
+      items: [message('msg_e1', 'user', 'x')],
+      events: '[{"type":"x"}]',
+    });
     expect(await repository.deleteResponse('t2', 'resp_e')).toBe(false);
     expect(await repository.deleteResponse('t1', 'resp_e')).toBe(true);
     expect(await repository.deleteResponse('t1', 'resp_d')).toBe(true);
     expect(await repository.getEvents('t1', 'resp_e')).toBeUndefined();
-    expect((await repository.loadConversationItems('t1', 'conv_d')).map((item) => item['id'])).toEqual(['msg_d1']);
+    expect(
+      (await repository.loadConversationItems('t1', 'conv_d')).map((item) => item['id']),
+    ).toEqual(['msg_d1']);
     expect((await repository.findItems('t1', ['msg_e1'], NOW)).size).toBe(0);
   });
 });

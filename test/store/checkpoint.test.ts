@@ -16,7 +16,9 @@ describe('SQLite WAL checkpoints', () => {
     try {
       // The writer's own automatic checkpoint is only a backstop, far above SQLite's default 1,000 pages.
       expect(database.sqlite!.pragma('wal_autocheckpoint', { simple: true })).toBe(16_000n);
-      await sql`create table filler (id integer primary key, body text not null)`.execute(database.db);
+      await sql`create table filler (id integer primary key, body text not null)`.execute(
+        database.db,
+      );
       const before = statSync(file).size;
       const insert = database.sqlite!.prepare('insert into filler (body) values (?)');
       // ~2 MB in the WAL: below the backstop, so only the thread can move it into the file.

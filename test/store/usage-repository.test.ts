@@ -191,12 +191,18 @@ describe.each(targets)('usage repository on $name', ({ name, url }) => {
     }
     expect(pages).toEqual([['e', 'd'], ['c', 'b'], ['a']]);
     expect(ids(await usage.list({ tenantId: 't1', after: 'd' }))).toEqual(['c', 'a']);
-    await expect(usage.list({ after: 'nope' })).rejects.toMatchObject({ status: 400, param: 'after' });
+    await expect(usage.list({ after: 'nope' })).rejects.toMatchObject({
+      status: 400,
+      param: 'after',
+    });
   });
 
   it('summarises by model, deployment and partner', async () => {
     const at = (offset: number) => ({ requestId: `s${offset}`, createdAt: T0 + offset });
-    const tokens = (input: number, output: number) => ({ inputTokens: input, outputTokens: output });
+    const tokens = (input: number, output: number) => ({
+      inputTokens: input,
+      outputTokens: output,
+    });
     await usage.record(usageEvent({ ...at(0), ...tokens(10, 1) }));
     await usage.record(usageEvent({ ...at(1), ...tokens(20, 2) }));
     await usage.record(usageEvent({ ...at(2), ...tokens(0, 0), status: 'error' }));
@@ -208,11 +214,27 @@ describe.each(targets)('usage repository on $name', ({ name, url }) => {
 
     expect(await usage.summary()).toEqual([
       { ...unrouted, requests: 1, errors: 1, ...tokens(1200, 300), ...cached },
-      { ...azure, requests: 3, errors: 1, ...tokens(30, 3), cachedInputTokens: 3072, reasoningTokens: 192 },
+      {
+        ...azure,
+        requests: 3,
+        errors: 1,
+        ...tokens(30, 3),
+        cachedInputTokens: 3072,
+        reasoningTokens: 192,
+      },
       { ...azure, deployment: 'openai', requests: 1, errors: 0, ...tokens(1200, 300), ...cached },
     ]);
     const window = await usage.summary({ from: T0 + 1, to: T0 + 3 });
-    expect(window).toEqual([{ ...azure, requests: 2, errors: 1, ...tokens(20, 2), cachedInputTokens: 2048, reasoningTokens: 128 }]);
+    expect(window).toEqual([
+      {
+        ...azure,
+        requests: 2,
+        errors: 1,
+        ...tokens(20, 2),
+        cachedInputTokens: 2048,
+        reasoningTokens: 128,
+      },
+    ]);
     expect(await usage.summary({ tenantId: 'nobody' })).toEqual([]);
   });
 
@@ -236,7 +258,9 @@ describe.each(targets)('usage repository on $name', ({ name, url }) => {
     try {
       const applied = await Promise.all([migrate(first), migrate(second), migrate(first)]);
       expect(applied.flat().sort()).toEqual(MIGRATIONS.map((migration) => migration.name).sort());
-      const rows = await sql<{ n: bigint }>`select count(*) as n from switchyard_migrations`.execute(second.db);
+      const rows = await sql<{
+        n: bigint;
+      }>`select count(*) as n from switchyard_migrations`.execute(second.db);
       expect(rows.rows[0]?.n).toBe(BigInt(MIGRATIONS.length));
     } finally {
       await Promise.all([first.close(), second.close()]);
@@ -265,7 +289,9 @@ describe('createDatabase', () => {
   });
 
   it('rejects unknown schemes without echoing credentials', async () => {
-    await expect(createDatabase('mysql://user:secret@host/db')).rejects.toThrow(/unsupported store URL scheme "mysql:"/);
+    await expect(createDatabase('mysql://user:secret@host/db')).rejects.toThrow(
+      /unsupported store URL scheme "mysql:"/,
+    );
     await expect(createDatabase('mysql://user:secret@host/db')).rejects.not.toThrow(/secret/);
   });
 });

@@ -3,7 +3,11 @@ import type { ChatCompletion, ChatCompletionChunk } from '../../src/core/chat.js
 import { GatewayError } from '../../src/errors/index.js';
 import { toAnthropicRequest } from '../../src/providers/anthropic/request.js';
 import { toChatRequest } from '../../src/surfaces/anthropic-messages/parse.js';
-import { anthropicErrorOf, renderAnthropicError, toAnthropicMessage } from '../../src/surfaces/anthropic-messages/render.js';
+import {
+  anthropicErrorOf,
+  renderAnthropicError,
+  toAnthropicMessage,
+} from '../../src/surfaces/anthropic-messages/render.js';
 import { createAnthropicStreamRenderer } from '../../src/surfaces/anthropic-messages/stream.js';
 
 const conversation = {
@@ -15,7 +19,10 @@ const conversation = {
       role: 'user',
       content: [
         { type: 'text', text: 'Weather in Paris?' },
-        { type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' } },
+        {
+          type: 'image',
+          source: { type: 'base64', media_type: 'image/png', data: 'iVBORw0KGgo=' },
+        },
       ],
     },
     {
@@ -34,7 +41,13 @@ const conversation = {
       ],
     },
   ],
-  tools: [{ name: 'get_weather', description: 'Weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } }],
+  tools: [
+    {
+      name: 'get_weather',
+      description: 'Weather',
+      input_schema: { type: 'object', properties: { city: { type: 'string' } } },
+    },
+  ],
   tool_choice: { type: 'any', disable_parallel_tool_use: true },
   stop_sequences: ['END'],
   temperature: 0.3,
@@ -146,7 +159,11 @@ describe('anthropic surface: request parsing', () => {
   });
 
   it('round-trips through the Anthropic provider mapping', () => {
-    const back = toAnthropicRequest(toChatRequest(conversation), { model: 'claude-x', stream: false, version: '2023-06-01' });
+    const back = toAnthropicRequest(toChatRequest(conversation), {
+      model: 'claude-x',
+      stream: false,
+      version: '2023-06-01',
+    });
     const { system: _system, messages, ...rest } = back;
     expect(rest).toEqual({
       model: 'claude-x',
@@ -162,7 +179,13 @@ describe('anthropic surface: request parsing', () => {
     expect(messages).toEqual([
       conversation.messages[0],
       conversation.messages[1],
-      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01', content: '18C' }, { type: 'text', text: 'Thanks' }] },
+      {
+        role: 'user',
+        content: [
+          { type: 'tool_result', tool_use_id: 'toolu_01', content: '18C' },
+          { type: 'text', text: 'Thanks' },
+        ],
+      },
     ]);
   });
 
@@ -170,20 +193,43 @@ describe('anthropic surface: request parsing', () => {
     const request = toChatRequest({
       model: 'm',
       max_tokens: 20_000,
-      messages: [{ role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: 'boom', is_error: true }] }],
+      messages: [
+        {
+          role: 'user',
+          content: [{ type: 'tool_result', tool_use_id: 't1', content: 'boom', is_error: true }],
+        },
+      ],
       thinking: { type: 'enabled', budget_tokens: 8000 },
-      output_config: { format: { type: 'json_schema', schema: { type: 'object' } }, effort: 'high' },
+      output_config: {
+        format: { type: 'json_schema', schema: { type: 'object' } },
+        effort: 'high',
+      },
     });
     expect(request.reasoning_effort).toBe('medium');
-    expect(request.response_format).toEqual({ type: 'json_schema', json_schema: { name: 'output', schema: { type: 'object' }, strict: true } });
+    expect(request.response_format).toEqual({
+      type: 'json_schema',
+      json_schema: { name: 'output', schema: { type: 'object' }, strict: true },
+    });
     expect(request.provider_options?.anthropic).toEqual({
       thinking: { type: 'enabled', budget_tokens: 8000 },
-      output_config: { format: { type: 'json_schema', schema: { type: 'object' } }, effort: 'high' },
+      output_config: {
+        format: { type: 'json_schema', schema: { type: 'object' } },
+        effort: 'high',
+      },
     });
-    expect(request.messages).toEqual([{ role: 'tool', tool_call_id: 't1', content: 'Error: boom' }]);
-    const upstream = toAnthropicRequest(request, { model: 'm', stream: false, version: '2023-06-01' });
+    expect(request.messages).toEqual([
+      { role: 'tool', tool_call_id: 't1', content: 'Error: boom' },
+    ]);
+    const upstream = toAnthropicRequest(request, {
+      model: 'm',
+      stream: false,
+      version: '2023-06-01',
+    });
     expect(upstream.thinking).toEqual({ type: 'enabled', budget_tokens: 8000 });
-    expect(upstream.output_config).toEqual({ format: { type: 'json_schema', schema: { type: 'object' } }, effort: 'high' });
+    expect(upstream.output_config).toEqual({
+      format: { type: 'json_schema', schema: { type: 'object' } },
+      effort: 'high',
+    });
   });
 
   it.each([
@@ -192,14 +238,37 @@ describe('anthropic surface: request parsing', () => {
     [{ model: 'm', max_tokens: 5, messages: [] }, 'messages'],
     [{ model: 'm', max_tokens: 5, messages: [{ role: 'bot', content: 'x' }] }, 'messages.0.role'],
     [{ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], n: 2 }, 'n'],
-    [{ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'video' }] }] }, 'messages.0.content.0.type'],
-    [{ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], tools: [{ type: 'web_search_20250305', name: 'web_search' }] }, 'tools.0.type'],
-    [{ model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'x' }], tool_choice: { type: 'maybe' } }, 'tool_choice'],
+    [
+      { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: [{ type: 'video' }] }] },
+      'messages.0.content.0.type',
+    ],
+    [
+      {
+        model: 'm',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+        tools: [{ type: 'web_search_20250305', name: 'web_search' }],
+      },
+      'tools.0.type',
+    ],
+    [
+      {
+        model: 'm',
+        max_tokens: 5,
+        messages: [{ role: 'user', content: 'x' }],
+        tool_choice: { type: 'maybe' },
+      },
+      'tool_choice',
+    ],
   ])('rejects %j at %s', (body, param) => {
     const error = rejection(body);
     expect(error.status).toBe(400);
     expect(error.param).toBe(param);
-    expect(renderAnthropicError(error, 'req_1')).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' }, request_id: 'req_1' });
+    expect(renderAnthropicError(error, 'req_1')).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error' },
+      request_id: 'req_1',
+    });
   });
 });
 
@@ -219,11 +288,19 @@ describe('anthropic surface: rendering', () => {
             content: 'Let me look.',
             reasoning_content: 'hmm',
             reasoning_signature: 'sig',
-            tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } }],
+            tool_calls: [
+              { id: 'call_1', type: 'function', function: { name: 'f', arguments: '{"a":1}' } },
+            ],
           },
         },
       ],
-      usage: { prompt_tokens: 100, completion_tokens: 20, total_tokens: 120, prompt_tokens_details: { cached_tokens: 60 }, completion_tokens_details: { reasoning_tokens: 5 } },
+      usage: {
+        prompt_tokens: 100,
+        completion_tokens: 20,
+        total_tokens: 120,
+        prompt_tokens_details: { cached_tokens: 60 },
+        completion_tokens_details: { reasoning_tokens: 5 },
+      },
     };
     expect(toAnthropicMessage(completion, 'logical')).toMatchInlineSnapshot(`
       {
@@ -266,19 +343,52 @@ describe('anthropic surface: rendering', () => {
   });
 
   it('maps finish reasons and stop sequences', () => {
-    const base: ChatCompletion = { id: 'msg_1', object: 'chat.completion', created: 1, model: 'm', choices: [] };
-    const render = (finish: 'stop' | 'length' | 'content_filter', extra: Record<string, unknown> = {}) =>
-      toAnthropicMessage({ ...base, choices: [{ index: 0, finish_reason: finish, message: { role: 'assistant', content: 'x' }, ...extra }] }, 'm');
+    const base: ChatCompletion = {
+      id: 'msg_1',
+      object: 'chat.completion',
+      created: 1,
+      model: 'm',
+      choices: [],
+    };
+    const render = (
+      finish: 'stop' | 'length' | 'content_filter',
+      extra: Record<string, unknown> = {},
+    ) =>
+      toAnthropicMessage(
+        {
+          ...base,
+          choices: [
+            {
+              index: 0,
+              finish_reason: finish,
+              message: { role: 'assistant', content: 'x' },
+              ...extra,
+            },
+          ],
+        },
+        'm',
+      );
     expect(render('stop').stop_reason).toBe('end_turn');
     expect(render('length').stop_reason).toBe('max_tokens');
     expect(render('content_filter').stop_reason).toBe('refusal');
-    expect([render('stop', { stop_sequence: 'END' }).stop_reason, render('stop', { stop_sequence: 'END' }).stop_sequence]).toEqual(['stop_sequence', 'END']);
+    expect([
+      render('stop', { stop_sequence: 'END' }).stop_reason,
+      render('stop', { stop_sequence: 'END' }).stop_sequence,
+    ]).toEqual(['stop_sequence', 'END']);
   });
 
   it('maps gateway errors to Anthropic statuses and types', () => {
-    const error = (status: number, errorClass?: 'overloaded') => new GatewayError('x', { code: 'upstream_error', status, ...(errorClass ? { errorClass } : {}) });
+    const error = (status: number, errorClass?: 'overloaded') =>
+      new GatewayError('x', {
+        code: 'upstream_error',
+        status,
+        ...(errorClass ? { errorClass } : {}),
+      });
     expect(anthropicErrorOf(error(529))).toEqual({ status: 529, type: 'overloaded_error' });
-    expect(anthropicErrorOf(error(503, 'overloaded'))).toEqual({ status: 529, type: 'overloaded_error' });
+    expect(anthropicErrorOf(error(503, 'overloaded'))).toEqual({
+      status: 529,
+      type: 'overloaded_error',
+    });
     expect(anthropicErrorOf(error(429))).toEqual({ status: 429, type: 'rate_limit_error' });
     expect(anthropicErrorOf(error(401))).toEqual({ status: 401, type: 'authentication_error' });
     expect(anthropicErrorOf(error(402))).toEqual({ status: 402, type: 'billing_error' });
@@ -288,8 +398,18 @@ describe('anthropic surface: rendering', () => {
   });
 });
 
-function chunk(delta: ChatCompletionChunk['choices'][number]['delta'], finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null, extra: Record<string, unknown> = {}): ChatCompletionChunk {
-  return { id: 'chatcmpl-9', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [{ index: 0, delta, finish_reason: finish, ...extra }] };
+function chunk(
+  delta: ChatCompletionChunk['choices'][number]['delta'],
+  finish: ChatCompletionChunk['choices'][number]['finish_reason'] = null,
+  extra: Record<string, unknown> = {},
+): ChatCompletionChunk {
+  return {
+    id: 'chatcmpl-9',
+    object: 'chat.completion.chunk',
+    created: 1,
+    model: 'm',
+    choices: [{ index: 0, delta, finish_reason: finish, ...extra }],
+  };
 }
 
 describe('anthropic surface: stream rendering', () => {
@@ -301,12 +421,32 @@ describe('anthropic surface: stream rendering', () => {
       chunk({ reasoning_content: 'think.' }),
       chunk({ reasoning_signature: 'sig-9' }),
       chunk({ content: 'Calling.' }),
-      chunk({ tool_calls: [{ index: 0, id: 'toolu_a', type: 'function', function: { name: 'f', arguments: '' } }] }),
+      chunk({
+        tool_calls: [
+          { index: 0, id: 'toolu_a', type: 'function', function: { name: 'f', arguments: '' } },
+        ],
+      }),
       chunk({ tool_calls: [{ index: 0, function: { arguments: '{"x":' } }] }),
       chunk({ tool_calls: [{ index: 0, function: { arguments: '1}' } }] }),
-      chunk({ tool_calls: [{ index: 1, id: 'toolu_b', type: 'function', function: { name: 'g', arguments: '{}' } }] }),
+      chunk({
+        tool_calls: [
+          { index: 1, id: 'toolu_b', type: 'function', function: { name: 'g', arguments: '{}' } },
+        ],
+      }),
       chunk({}, 'tool_calls'),
-      { id: 'chatcmpl-9', object: 'chat.completion.chunk', created: 1, model: 'm', choices: [], usage: { prompt_tokens: 50, completion_tokens: 9, total_tokens: 59, prompt_tokens_details: { cached_tokens: 10 } } },
+      {
+        id: 'chatcmpl-9',
+        object: 'chat.completion.chunk',
+        created: 1,
+        model: 'm',
+        choices: [],
+        usage: {
+          prompt_tokens: 50,
+          completion_tokens: 9,
+          total_tokens: 59,
+          prompt_tokens_details: { cached_tokens: 10 },
+        },
+      },
     ];
     let text = renderer.start(chunks[0]);
     for (const item of chunks) text += renderer.push(item);
@@ -474,7 +614,11 @@ describe('anthropic surface: stream rendering', () => {
 
   it('reports the stop sequence in message_delta', () => {
     const renderer = createAnthropicStreamRenderer({ model: 'm' });
-    const text = renderer.start(undefined) + renderer.push(chunk({ content: 'a' })) + renderer.push(chunk({}, 'stop', { stop_sequence: 'END' })) + renderer.end();
+    const text =
+      renderer.start(undefined) +
+      renderer.push(chunk({ content: 'a' })) +
+      renderer.push(chunk({}, 'stop', { stop_sequence: 'END' })) +
+      renderer.end();
     expect(text).toContain('"delta":{"stop_reason":"stop_sequence","stop_sequence":"END"}');
   });
 });

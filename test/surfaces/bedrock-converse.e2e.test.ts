@@ -42,7 +42,12 @@ let url: string;
 const clients: BedrockRuntimeClient[] = [];
 
 function client(secretAccessKey = MASTER, accessKeyId = 'master'): BedrockRuntimeClient {
-  const created = new BedrockRuntimeClient({ endpoint: url, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey }, maxAttempts: 1 });
+  const created = new BedrockRuntimeClient({
+    endpoint: url,
+    region: 'us-east-1',
+    credentials: { accessKeyId, secretAccessKey },
+    maxAttempts: 1,
+  });
   clients.push(created);
   return created;
 }
@@ -60,9 +65,18 @@ beforeAll(async () => {
       oai: { type: 'openai', baseUrl: `${openai.url}/v1`, apiKey: OPENAI_KEY },
     },
     models: {
-      'claude-haiku': { capabilities: ['tools', 'reasoning'], deployments: [{ provider: 'aws', model: 'anthropic.claude-3-haiku-20240307-v1:0' }] },
-      'gpt-oss': { capabilities: ['tools'], deployments: [{ provider: 'aws', model: 'openai.gpt-oss-20b-1:0', api: 'openai' }] },
-      'gpt-4o-mini': { capabilities: ['tools'], deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }] },
+      'claude-haiku': {
+        capabilities: ['tools', 'reasoning'],
+        deployments: [{ provider: 'aws', model: 'anthropic.claude-3-haiku-20240307-v1:0' }],
+      },
+      'gpt-oss': {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'aws', model: 'openai.gpt-oss-20b-1:0', api: 'openai' }],
+      },
+      'gpt-4o-mini': {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'oai', model: 'gpt-4o-mini' }],
+      },
     },
   });
   app = await createApp({ config, logger: createLogger({ level: 'silent' }) });
@@ -76,82 +90,171 @@ afterAll(async () => {
 });
 
 const tools: ToolConfiguration = {
-  tools: [{ toolSpec: { name: 'get_weather', description: 'Weather in a city', inputSchema: { json: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } } }],
+  tools: [
+    {
+      toolSpec: {
+        name: 'get_weather',
+        description: 'Weather in a city',
+        inputSchema: {
+          json: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        },
+      },
+    },
+  ],
 };
 
-async function events(answer: { stream?: AsyncIterable<ConverseStreamOutput> | undefined }): Promise<ConverseStreamOutput[]> {
+async function events(answer: {
+  stream?: AsyncIterable<ConverseStreamOutput> | undefined;
+}): Promise<ConverseStreamOutput[]> {
   const out: ConverseStreamOutput[] = [];
   for await (const event of answer.stream!) out.push(event);
   return out;
 }
 
-describe.skipIf(!wired).each(BACKENDS)('AWS SDK → Switchyard Bedrock surface → %s', (_label, model) => {
-  it('answers Converse with text, stop reason and usage', async () => {
-    const answer = await client().send(new ConverseCommand({ modelId: model, messages: [{ role: 'user', content: [{ text: 'say "hello from bedrock"' }] }] }));
-    expect(answer.output?.message?.content).toEqual([{ text: 'hello from bedrock' }]);
-    expect(answer.stopReason).toBe('end_turn');
-    expect(answer.usage?.outputTokens).toBeGreaterThan(0);
-    expect(answer.usage?.totalTokens).toBe((answer.usage?.inputTokens ?? 0) + (answer.usage?.outputTokens ?? 0) + (answer.usage?.cacheReadInputTokens ?? 0));
-  });
+describe.skipIf(!wired).each(BACKENDS)(
+  'AWS SDK → Switchyard Bedrock surface → %s',
+  (_label, model) => {
+    it('answers Converse with text, stop reason and usage', async () => {
+      const answer = await client().send(
+        new ConverseCommand({
+          modelId: model,
+          messages: [{ role: 'user', content: [{ text: 'say "hello from bedrock"' }] }],
+        }),
+      );
+      expect(answer.output?.message?.content).toEqual([{ text: 'hello from bedrock' }]);
+      expect(answer.stopReason).toBe('end_turn');
+      expect(answer.usage?.outputTokens).toBeGreaterThan(0);
+      expect(answer.usage?.totalTokens).toBe(
+        (answer.usage?.inputTokens ?? 0) +
+          (answer.usage?.outputTokens ?? 0) +
+          (answer.usage?.cacheReadInputTokens ?? 0),
+      );
+    });
 
-  it('streams ConverseStream in Bedrock event order', async () => {
-    const list = await events(await client().send(new ConverseStreamCommand({ modelId: model, messages: [{ role: 'user', content: [{ text: 'say "one two three"' }] }] })));
-    const kinds = list.map((event) => Object.keys(event)[0]);
-    expect(kinds[0]).toBe('messageStart');
-    expect(kinds.slice(-3)).toEqual(['contentBlockStop', 'messageStop', 'metadata']);
-    expect(list.flatMap((event) => event.contentBlockDelta?.delta?.text ?? []).join('')).toBe('one two three');
-    expect(list.at(-1)?.metadata?.usage?.outputTokens).toBeGreaterThan(0);
-  });
+    it('streams ConverseStream in Bedrock event order', async () => {
+      const list = await events(
+        await client().send(
+          new ConverseStreamCommand({
+            modelId: model,
+            messages: [{ role: 'user', content: [{ text: 'say "one two three"' }] }],
+          }),
+        ),
+      );
+      const kinds = list.map((event) => Object.keys(event)[0]);
+      expect(kinds[0]).toBe('messageStart');
+      expect(kinds.slice(-3)).toEqual(['contentBlockStop', 'messageStop', 'metadata']);
+      expect(list.flatMap((event) => event.contentBlockDelta?.delta?.text ?? []).join('')).toBe(
+        'one two three',
+      );
+      expect(list.at(-1)?.metadata?.usage?.outputTokens).toBeGreaterThan(0);
+    });
 
-  it('round-trips a tool call (id preserved), then answers from the tool result', async () => {
-    const user: Message = { role: 'user', content: [{ text: 'call get_weather for "Paris"' }] };
-    const first: ConverseCommandOutput = await client().send(new ConverseCommand({ modelId: model, messages: [user], toolConfig: tools }));
-    expect(first.stopReason).toBe('tool_use');
-    const toolUse = first.output?.message?.content?.find((block) => block.toolUse)?.toolUse;
-    expect(toolUse).toMatchObject({ name: 'get_weather', input: { city: 'Paris' } });
+    it('round-trips a tool call (id preserved), then answers from the tool result', async () => {
+      const user: Message = { role: 'user', content: [{ text: 'call get_weather for "Paris"' }] };
+      const first: ConverseCommandOutput = await client().send(
+        new ConverseCommand({ modelId: model, messages: [user], toolConfig: tools }),
+      );
+      expect(first.stopReason).toBe('tool_use');
+      const toolUse = first.output?.message?.content?.find((block) => block.toolUse)?.toolUse;
+      expect(toolUse).toMatchObject({ name: 'get_weather', input: { city: 'Paris' } });
 
-    const streamed = await events(await client().send(new ConverseStreamCommand({ modelId: model, messages: [user], toolConfig: tools })));
-    const start = streamed.find((event) => event.contentBlockStart)?.contentBlockStart;
-    expect(start?.start?.toolUse).toMatchObject({ toolUseId: toolUse?.toolUseId, name: 'get_weather' });
-    const input = streamed.flatMap((event) => event.contentBlockDelta?.delta?.toolUse?.input ?? []).join('');
-    expect(JSON.parse(input)).toEqual({ city: 'Paris' });
-    expect(streamed.find((event) => event.messageStop)?.messageStop?.stopReason).toBe('tool_use');
+      const streamed = await events(
+        await client().send(
+          new ConverseStreamCommand({ modelId: model, messages: [user], toolConfig: tools }),
+        ),
+      );
+      const start = streamed.find((event) => event.contentBlockStart)?.contentBlockStart;
+      expect(start?.start?.toolUse).toMatchObject({
+        toolUseId: toolUse?.toolUseId,
+        name: 'get_weather',
+      });
+      const input = streamed
+        .flatMap((event) => event.contentBlockDelta?.delta?.toolUse?.input ?? [])
+        .join('');
+      expect(JSON.parse(input)).toEqual({ city: 'Paris' });
+      expect(streamed.find((event) => event.messageStop)?.messageStop?.stopReason).toBe('tool_use');
 
-    const second = await client().send(new ConverseCommand({
-      modelId: model,
-      toolConfig: tools,
-      messages: [user, first.output!.message!, { role: 'user', content: [{ toolResult: { toolUseId: toolUse!.toolUseId!, content: [{ text: '18°C' }] } }] }],
-    }));
-    expect(second.output?.message?.content).toEqual([{ text: 'Tool get_weather returned: 18°C' }]);
-  });
-});
+      const second = await client().send(
+        new ConverseCommand({
+          modelId: model,
+          toolConfig: tools,
+          messages: [
+            user,
+            first.output!.message!,
+            {
+              role: 'user',
+              content: [
+                { toolResult: { toolUseId: toolUse!.toolUseId!, content: [{ text: '18°C' }] } },
+              ],
+            },
+          ],
+        }),
+      );
+      expect(second.output?.message?.content).toEqual([
+        { text: 'Tool get_weather returned: 18°C' },
+      ]);
+    });
+  },
+);
 
 describe.skipIf(!wired)('AWS SDK → Switchyard Bedrock surface: protocol details', () => {
   it('keeps a reasoning signature valid across turns (Bedrock emulator checks it)', async () => {
     const user: Message = { role: 'user', content: [{ text: 'Think first. Say "ok"' }] };
-    const first = await client().send(new ConverseCommand({ modelId: 'claude-haiku', messages: [user] }));
+    const first = await client().send(
+      new ConverseCommand({ modelId: 'claude-haiku', messages: [user] }),
+    );
     const reasoning = first.output?.message?.content?.[0]?.reasoningContent?.reasoningText;
     expect(reasoning?.signature).toBeTruthy();
-    const second = await client().send(new ConverseCommand({ modelId: 'claude-haiku', messages: [user, first.output!.message!, { role: 'user', content: [{ text: 'say "again"' }] }] }));
+    const second = await client().send(
+      new ConverseCommand({
+        modelId: 'claude-haiku',
+        messages: [
+          user,
+          first.output!.message!,
+          { role: 'user', content: [{ text: 'say "again"' }] },
+        ],
+      }),
+    );
     expect(second.output?.message?.content).toEqual([{ text: 'again' }]);
   });
 
   it('refuses a wrong secret with 403 InvalidSignatureException', async () => {
-    await expect(client('wrong-secret').send(new ConverseCommand({ modelId: 'claude-haiku', messages: [{ role: 'user', content: [{ text: 'hi' }] }] }))).rejects.toMatchObject({
+    await expect(
+      client('wrong-secret').send(
+        new ConverseCommand({
+          modelId: 'claude-haiku',
+          messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        }),
+      ),
+    ).rejects.toMatchObject({
       name: 'InvalidSignatureException',
       $metadata: { httpStatusCode: 403 },
     });
   });
 
   it('refuses an unknown access key id with 403 UnrecognizedClientException', async () => {
-    await expect(client(MASTER, 'key_unknown').send(new ConverseCommand({ modelId: 'claude-haiku', messages: [{ role: 'user', content: [{ text: 'hi' }] }] }))).rejects.toMatchObject({
+    await expect(
+      client(MASTER, 'key_unknown').send(
+        new ConverseCommand({
+          modelId: 'claude-haiku',
+          messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        }),
+      ),
+    ).rejects.toMatchObject({
       name: 'UnrecognizedClientException',
       $metadata: { httpStatusCode: 403 },
     });
   });
 
   it('answers 404 ResourceNotFoundException for an unknown model', async () => {
-    await expect(client().send(new ConverseCommand({ modelId: 'no-such-model', messages: [{ role: 'user', content: [{ text: 'hi' }] }] }))).rejects.toMatchObject({
+    await expect(
+      client().send(
+        new ConverseCommand({
+          modelId: 'no-such-model',
+          messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+        }),
+      ),
+    ).rejects.toMatchObject({
       name: 'ResourceNotFoundException',
       $metadata: { httpStatusCode: 404 },
     });
@@ -160,7 +263,14 @@ describe.skipIf(!wired)('AWS SDK → Switchyard Bedrock surface: protocol detail
   it('answers 503 ServiceUnavailableException when the only cloud is down', async () => {
     bedrock.setDown(true);
     try {
-      await expect(client().send(new ConverseCommand({ modelId: 'claude-haiku', messages: [{ role: 'user', content: [{ text: 'hi' }] }] }))).rejects.toMatchObject({
+      await expect(
+        client().send(
+          new ConverseCommand({
+            modelId: 'claude-haiku',
+            messages: [{ role: 'user', content: [{ text: 'hi' }] }],
+          }),
+        ),
+      ).rejects.toMatchObject({
         name: 'ServiceUnavailableException',
         $metadata: { httpStatusCode: 503 },
       });

@@ -36,11 +36,18 @@ export function telemetryConfig(clouds: Clouds, extra: Partial<ConfigInput> = {}
 }
 
 /** Starts the emulators and a gateway with an in-memory span exporter. */
-export async function startTelemetryGateway(extra: Partial<ConfigInput> = {}, options: { logger?: Logger; withExporter?: boolean } = {}): Promise<TelemetryGateway> {
+export async function startTelemetryGateway(
+  extra: Partial<ConfigInput> = {},
+  options: { logger?: Logger; withExporter?: boolean } = {},
+): Promise<TelemetryGateway> {
   const clouds = await startClouds();
   const spans = new InMemorySpanExporter();
   const config = validateConfig(telemetryConfig(clouds, extra));
-  const app = await createApp({ config, logger: options.logger ?? createLogger({ level: 'silent' }), ...(options.withExporter === false ? {} : { spanExporter: spans }) });
+  const app = await createApp({
+    config,
+    logger: options.logger ?? createLogger({ level: 'silent' }),
+    ...(options.withExporter === false ? {} : { spanExporter: spans }),
+  });
   const address = await app.listen(0, '127.0.0.1');
   return {
     app,

@@ -34,11 +34,20 @@ afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
  * Sends `count` requests through `pool`; the upstream answers whenever `batch` requests are open
  * at once, so the test ends only if the pool lets `batch` through together.
  */
-async function sendAll(transport: ReturnType<typeof createTransport>, count: number, pool: string | undefined, batch: number) {
+async function sendAll(
+  transport: ReturnType<typeof createTransport>,
+  count: number,
+  pool: string | undefined,
+  batch: number,
+) {
   open = 0;
   peak = 0;
   const sent = Array.from({ length: count }, async () => {
-    const response = await transport.send({ url: `${origin}/v1/chat/completions`, method: 'POST', headers: {}, body: '{}' }, new AbortController().signal, pool);
+    const response = await transport.send(
+      { url: `${origin}/v1/chat/completions`, method: 'POST', headers: {}, body: '{}' },
+      new AbortController().signal,
+      pool,
+    );
     return response.text();
   });
   let done = false;

@@ -5,7 +5,15 @@ import { existsSync } from 'node:fs';
 export const CHROMIUM = process.env['SWITCHYARD_CHROMIUM'] ?? '/usr/bin/chromium';
 
 /** Flags for a quiet headless run that reaches nothing but the gateway under test. */
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
 
 /**
  * Makes sure Chromium is installed: when it is missing, apt-get is there and we are root (a Debian
@@ -18,12 +26,20 @@ export function ensureChromium(): string | undefined {
   if (existsSync(CHROMIUM)) return undefined;
   const apt = ['/usr/bin/apt-get', '/bin/apt-get'].find((path) => existsSync(path));
   const root = process.getuid?.() === 0;
-  let reason = !apt ? 'apt-get is not available' : !root ? 'not root, so apt-get cannot install it' : undefined;
+  let reason = !apt
+    ? 'apt-get is not available'
+    : !root
+      ? 'not root, so apt-get cannot install it'
+      : undefined;
   if (apt && root) {
     try {
       const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
       execFileSync(apt, ['update', '-qq'], { stdio: 'ignore', env, timeout: 300_000 });
-      execFileSync(apt, ['install', '-y', '-qq', 'chromium'], { stdio: 'ignore', env, timeout: 600_000 });
+      execFileSync(apt, ['install', '-y', '-qq', 'chromium'], {
+        stdio: 'ignore',
+        env,
+        timeout: 600_000,
+      });
     } catch (error) {
       reason = `apt-get install chromium failed: ${(error as Error).message}`;
     }

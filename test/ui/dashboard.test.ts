@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
-import { type SandboxClouds, sandboxConfig, sandboxRoutes, startSandboxClouds } from '../../src/sandbox/preset.js';
+import {
+  type SandboxClouds,
+  sandboxConfig,
+  sandboxRoutes,
+  startSandboxClouds,
+} from '../../src/sandbox/preset.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { call } from '../helpers/gateway.js';
 import { CHROMIUM, CHROMIUM_ARGS, ensureChromium } from './chromium.js';
@@ -25,24 +30,45 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
   let browser: Browser;
   let page: Page;
   const auth = { authorization: `Bearer ${MASTER_KEY}` };
-  const chat = (content: string) => call(`${url}/v1/chat/completions`, { body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] }, headers: auth });
-  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  const statValue = async (label: string) => (await page.locator(`[data-stat="${label}"] .value`).textContent())?.trim();
+  const chat = (content: string) =>
+    call(`${url}/v1/chat/completions`, {
+      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content }] },
+      headers: auth,
+    });
+  const shot = (name: string) =>
+    page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  const statValue = async (label: string) =>
+    (await page.locator(`[data-stat="${label}"] .value`).textContent())?.trim();
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     sandbox = await startSandboxClouds();
     const config = sandboxConfig(sandbox, { store: 'sqlite::memory:', masterKey: MASTER_KEY });
-    app = await createApp({ config, logger: createLogger({ level: 'silent' }), extraRoutes: () => sandboxRoutes(sandbox, MASTER_KEY) });
+    app = await createApp({
+      config,
+      logger: createLogger({ level: 'silent' }),
+      extraRoutes: () => sandboxRoutes(sandbox, MASTER_KEY),
+    });
     url = (await app.listen(0, '127.0.0.1')).url;
-    const tenant = await call(`${url}/admin/v1/tenants`, { body: { id: 'acme', name: 'Acme Corp' }, headers: auth });
-    await call(`${url}/admin/v1/projects`, { body: { id: 'acme-web', tenant_id: tenant.body.id, name: 'web' }, headers: auth });
+    const tenant = await call(`${url}/admin/v1/tenants`, {
+      body: { id: 'acme', name: 'Acme Corp' },
+      headers: auth,
+    });
+    await call(`${url}/admin/v1/projects`, {
+      body: { id: 'acme-web', tenant_id: tenant.body.id, name: 'web' },
+      headers: auth,
+    });
     for (let i = 0; i < 4; i++) expect((await chat(`say warm up ${i}`)).status).toBe(200);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, acceptDownloads: true });
+    const context = await browser.newContext({
+      viewport: { width: 1440, height: 900 },
+      acceptDownloads: true,
+    });
     page = await context.newPage();
     // Offline: the dashboard may reach nothing but the gateway.
-    await context.route('**/*', (route) => (route.request().url().startsWith(url) ? route.continue() : route.abort()));
+    await context.route('**/*', (route) =>
+      route.request().url().startsWith(url) ? route.continue() : route.abort(),
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -88,8 +114,13 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
     await page.locator('select[name="deployment"]').selectOption('sandbox-azure');
     await expect.poll(() => page.url()).toContain('deployment=sandbox-azure');
     await shot('04-usage');
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
-    const csv = readFileSync((await download.path())!, 'utf8').trim().split('\n');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    const csv = readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split('\n');
     expect(csv[0]).toContain('request_id,created_at,tenant_id');
     expect(csv.length).toBe(8);
   });
@@ -101,7 +132,10 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
     await page.getByRole('button', { name: 'Create key' }).click();
     const secret = (await page.locator('[data-secret] code').textContent())!.trim();
     expect(secret.length).toBeGreaterThan(20);
-    const used = await call(`${url}/v1/chat/completions`, { body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say key works' }] }, headers: { authorization: `Bearer ${secret}` } });
+    const used = await call(`${url}/v1/chat/completions`, {
+      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'say key works' }] },
+      headers: { authorization: `Bearer ${secret}` },
+    });
     expect(used.status).toBe(200);
     const row = page.locator('tr', { hasText: 'dashboard-bot' });
     await expect.poll(() => row.textContent()).toContain('active');
@@ -110,7 +144,10 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
     await row.locator('[data-action="revoke"]').click();
     await expect.poll(() => row.textContent()).toContain('revoked');
     await shot('06-keys-revoked');
-    const refused = await call(`${url}/v1/chat/completions`, { body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }, headers: { authorization: `Bearer ${secret}` } });
+    const refused = await call(`${url}/v1/chat/completions`, {
+      body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+      headers: { authorization: `Bearer ${secret}` },
+    });
     expect(refused.status).toBe(401);
   });
 
@@ -133,7 +170,14 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
 
   it('loads every page in under a second (navigation to data on screen, as the page measures it)', async () => {
     const times: Record<string, number> = {};
-    for (const name of ['Overview', 'Routing', 'Usage & spend', 'Partners', 'Conversations & runs', 'Keys']) {
+    for (const name of [
+      'Overview',
+      'Routing',
+      'Usage & spend',
+      'Partners',
+      'Conversations & runs',
+      'Keys',
+    ]) {
       await page.getByRole('link', { name }).click();
       const main = page.locator('main[data-load-ms]');
       await main.waitFor();
@@ -144,15 +188,28 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
   });
 
   it('follows a response chain', async () => {
-    const first = await call(`${url}/v1/responses`, { body: { model: 'gpt-4o-mini', input: 'say first step', store: true }, headers: auth });
+    const first = await call(`${url}/v1/responses`, {
+      body: { model: 'gpt-4o-mini', input: 'say first step', store: true },
+      headers: auth,
+    });
     expect(first.status).toBe(200);
-    const second = await call(`${url}/v1/responses`, { body: { model: 'gpt-4o-mini', input: 'say second step', previous_response_id: first.body.id, store: true }, headers: auth });
+    const second = await call(`${url}/v1/responses`, {
+      body: {
+        model: 'gpt-4o-mini',
+        input: 'say second step',
+        previous_response_id: first.body.id,
+        store: true,
+      },
+      headers: auth,
+    });
     expect(second.status).toBe(200);
     await page.getByRole('link', { name: 'Conversations & runs' }).click();
     await page.locator(`a:text("${second.body.id}")`).first().click();
     await page.locator(`[data-response="${first.body.id}"]`).waitFor();
     expect(await page.locator('[data-response]').count()).toBe(2);
-    expect(await page.locator(`[data-response="${second.body.id}"]`).textContent()).toContain('second step');
+    expect(await page.locator(`[data-response="${second.body.id}"]`).textContent()).toContain(
+      'second step',
+    );
     await shot('08-runs');
   });
 });

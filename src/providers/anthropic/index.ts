@@ -25,7 +25,8 @@ const DEFAULT_VERSION = '2023-06-01';
  * const adapter = anthropicAdapter('anthropic', { type: 'anthropic', apiKey: 'sk-ant-…', version: '2023-06-01', sandbox: false }, { env: {}, now: Date.now });
  */
 export const anthropicAdapter: AdapterFactory = (id, config, deps): ProviderAdapter => {
-  if (config.type !== 'anthropic') throw new Error(`anthropicAdapter: provider ${id} has type ${config.type}`);
+  if (config.type !== 'anthropic')
+    throw new Error(`anthropicAdapter: provider ${id} has type ${config.type}`);
   const version = config.version ?? DEFAULT_VERSION;
   const url = `${(config.baseUrl ?? DEFAULT_BASE_URL).replace(/\/+$/, '')}/v1/messages`;
   const seconds = () => Math.floor(deps.now() / 1000);
@@ -36,9 +37,17 @@ export const anthropicAdapter: AdapterFactory = (id, config, deps): ProviderAdap
     streamFormat: 'sse',
     async buildRequest(call) {
       if (call.operation !== 'chat') {
-        throw invalidRequest('Anthropic models do not serve embeddings', 'model', 'unsupported_parameter');
+        throw invalidRequest(
+          'Anthropic models do not serve embeddings',
+          'model',
+          'unsupported_parameter',
+        );
       }
-      const body = toAnthropicRequest(call.body as ChatRequest, { model: call.deployment.model, stream: call.stream, version });
+      const body = toAnthropicRequest(call.body as ChatRequest, {
+        model: call.deployment.model,
+        stream: call.stream,
+        version,
+      });
       const headers: Record<string, string> = {
         ...config.headers,
         ...call.propagateHeaders,
@@ -53,7 +62,11 @@ export const anthropicAdapter: AdapterFactory = (id, config, deps): ProviderAdap
       return fromAnthropicMessage(json, seconds());
     },
     mapStream(frames, call) {
-      return mapAnthropicStream(frames, { provider: id, created: seconds(), model: call.deployment.model });
+      return mapAnthropicStream(frames, {
+        provider: id,
+        created: seconds(),
+        model: call.deployment.model,
+      });
     },
     classifyError(response) {
       return classifyAnthropicError(response, id, deps.now);

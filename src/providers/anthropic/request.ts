@@ -1,4 +1,10 @@
-import type { ChatContentPart, ChatMessage, ChatRequest, ChatTool, ChatToolChoice } from '../../core/chat.js';
+import type {
+  ChatContentPart,
+  ChatMessage,
+  ChatRequest,
+  ChatTool,
+  ChatToolChoice,
+} from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
 import { ANTHROPIC_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import type {
@@ -50,7 +56,10 @@ const IGNORED = new Set(['stream_options', 'store', 'metadata', 'prompt_cache_ke
  * `output_config.format` (https://platform.claude.com/docs/en/build-with-claude/structured-outputs)
  * rather than a forced tool, so the answer stays a text block and tool calls keep their meaning.
  */
-export function toAnthropicRequest(body: ChatRequest, options: AnthropicRequestOptions): AnthropicRequest {
+export function toAnthropicRequest(
+  body: ChatRequest,
+  options: AnthropicRequestOptions,
+): AnthropicRequest {
   const {
     model: _model,
     messages,
@@ -76,9 +85,13 @@ export function toAnthropicRequest(body: ChatRequest, options: AnthropicRequestO
   rejectUnsupported(body, rest);
   if (n != null && n !== 1) throw unsupported('n', 'Anthropic returns one choice; n must be 1');
   if (logprobs === true || (top_logprobs != null && top_logprobs > 0)) {
-    throw unsupported(logprobs === true ? 'logprobs' : 'top_logprobs', 'Anthropic does not return logprobs');
+    throw unsupported(
+      logprobs === true ? 'logprobs' : 'top_logprobs',
+      'Anthropic does not return logprobs',
+    );
   }
-  if (!Array.isArray(messages) || messages.length === 0) throw invalidRequest('messages must be a non-empty array', 'messages');
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw invalidRequest('messages must be a non-empty array', 'messages');
 
   // Ids minted by other providers may hold characters Anthropic rejects (../internal/tool-call-ids.ts).
   const { system, turns } = mapMessages(fitToolCallIds(messages, ANTHROPIC_TOOL_CALL_IDS));
@@ -105,7 +118,10 @@ export function toAnthropicRequest(body: ChatRequest, options: AnthropicRequestO
     const schema = response_format.json_schema.schema ?? { type: 'object' };
     out.output_config = { format: { type: 'json_schema', schema } };
   } else if (response_format?.type === 'json_object') {
-    throw unsupported('response_format', 'Anthropic has no JSON mode; use response_format json_schema');
+    throw unsupported(
+      'response_format',
+      'Anthropic has no JSON mode; use response_format json_schema',
+    );
   }
   if (user !== undefined) out.metadata = { user_id: user };
   if (reasoning_effort !== undefined && reasoning_effort !== 'none') {
@@ -124,7 +140,12 @@ function rejectUnsupported(body: ChatRequest, rest: Record<string, unknown>): vo
     if (value === null || value === undefined || IGNORED.has(key)) continue;
     // Zero penalties and an empty logit_bias are the defaults: nothing to map.
     if ((key === 'presence_penalty' || key === 'frequency_penalty') && value === 0) continue;
-    if (key === 'logit_bias' && typeof value === 'object' && Object.keys(value as object).length === 0) continue;
+    if (
+      key === 'logit_bias' &&
+      typeof value === 'object' &&
+      Object.keys(value as object).length === 0
+    )
+      continue;
     throw unsupported(key, `Anthropic models do not support the parameter "${key}"`);
   }
   if (body.seed != null) throw unsupported('seed', 'Anthropic models do not support "seed"');
@@ -137,7 +158,10 @@ function unsupported(param: string, message: string) {
 function applyThinking(out: AnthropicRequest, effort: string, maxTokens: number | undefined): void {
   const wanted = THINKING_BUDGETS[effort];
   if (wanted === undefined) {
-    throw invalidRequest(`reasoning_effort must be one of none, ${Object.keys(THINKING_BUDGETS).join(', ')}`, 'reasoning_effort');
+    throw invalidRequest(
+      `reasoning_effort must be one of none, ${Object.keys(THINKING_BUDGETS).join(', ')}`,
+      'reasoning_effort',
+    );
   }
   if (maxTokens === undefined) {
     // The budget counts toward max_tokens: leave the default room for the answer itself.
@@ -146,13 +170,19 @@ function applyThinking(out: AnthropicRequest, effort: string, maxTokens: number 
     return;
   }
   if (maxTokens <= 1024) {
-    throw invalidRequest('max_tokens must be above 1024 when reasoning_effort is set (Anthropic thinking minimum)', 'max_tokens');
+    throw invalidRequest(
+      'max_tokens must be above 1024 when reasoning_effort is set (Anthropic thinking minimum)',
+      'max_tokens',
+    );
   }
   out.thinking = { type: 'enabled', budget_tokens: Math.min(wanted, maxTokens - 1) };
 }
 
 /** Splits system/developer messages out and maps the rest, merging consecutive same-role turns. */
-function mapMessages(messages: ChatMessage[]): { system: AnthropicTextBlock[]; turns: AnthropicMessageParam[] } {
+function mapMessages(messages: ChatMessage[]): {
+  system: AnthropicTextBlock[];
+  turns: AnthropicMessageParam[];
+} {
   const system: AnthropicTextBlock[] = [];
   const turns: Array<{ role: 'user' | 'assistant'; content: AnthropicContentBlock[] }> = [];
   const push = (role: 'user' | 'assistant', blocks: AnthropicContentBlock[]) => {
@@ -179,7 +209,10 @@ function mapMessages(messages: ChatMessage[]): { system: AnthropicTextBlock[]; t
         push('user', [toolResult(message, at)]);
         break;
       default:
-        throw invalidRequest(`unknown role "${String((message as { role: unknown }).role)}"`, `${at}.role`);
+        throw invalidRequest(
+          `unknown role "${String((message as { role: unknown }).role)}"`,
+          `${at}.role`,
+        );
     }
   });
   return { system, turns };
@@ -190,7 +223,10 @@ function textBlocks(content: ChatMessage['content'], at: string): AnthropicTextB
   if (typeof content === 'string') return [{ type: 'text', text: content }];
   return content.map((part, j) => {
     if (part.type !== 'text' || typeof part.text !== 'string') {
-      throw unsupported(`${at}.content[${j}].type`, `content part "${part.type}" is not allowed here`);
+      throw unsupported(
+        `${at}.content[${j}].type`,
+        `content part "${part.type}" is not allowed here`,
+      );
     }
     return textBlock(part.text, part);
   });
@@ -211,7 +247,10 @@ function userBlocks(content: ChatMessage['content'], at: string): AnthropicConte
     if (part.type === 'text' && typeof part.text === 'string') return textBlock(part.text, part);
     if (part.type === 'image_url') return imageBlock(part, where);
     if (part.type === 'file') return documentBlock(part, where);
-    throw unsupported(`${where}.type`, `content part "${part.type}" is not supported by Anthropic models`);
+    throw unsupported(
+      `${where}.type`,
+      `content part "${part.type}" is not supported by Anthropic models`,
+    );
   });
 }
 
@@ -219,7 +258,8 @@ const DATA_URL = /^data:([^;,]+);base64,(.*)$/s;
 
 function imageBlock(part: ChatContentPart, where: string): AnthropicImageBlock {
   const url = (part['image_url'] as { url?: unknown } | undefined)?.url;
-  if (typeof url !== 'string') throw invalidRequest('image_url.url must be a string', `${where}.image_url.url`);
+  if (typeof url !== 'string')
+    throw invalidRequest('image_url.url must be a string', `${where}.image_url.url`);
   const data = DATA_URL.exec(url);
   const block: AnthropicImageBlock = data
     ? { type: 'image', source: { type: 'base64', media_type: data[1] ?? '', data: data[2] ?? '' } }
@@ -232,14 +272,24 @@ function imageBlock(part: ChatContentPart, where: string): AnthropicImageBlock {
 }
 
 function invalidImage(where: string): never {
-  throw invalidRequest('image_url.url must be a base64 data: URL or an http(s) URL', `${where}.image_url.url`);
+  throw invalidRequest(
+    'image_url.url must be a base64 data: URL or an http(s) URL',
+    `${where}.image_url.url`,
+  );
 }
 
 function documentBlock(part: ChatContentPart, where: string): AnthropicContentBlock {
   const file = part['file'] as { file_data?: unknown } | undefined;
   const data = typeof file?.file_data === 'string' ? DATA_URL.exec(file.file_data) : null;
-  if (!data) throw unsupported(`${where}.file`, 'only inline file_data (base64 data: URL) files are supported by Anthropic models');
-  return { type: 'document', source: { type: 'base64', media_type: data[1] ?? '', data: data[2] ?? '' } };
+  if (!data)
+    throw unsupported(
+      `${where}.file`,
+      'only inline file_data (base64 data: URL) files are supported by Anthropic models',
+    );
+  return {
+    type: 'document',
+    source: { type: 'base64', media_type: data[1] ?? '', data: data[2] ?? '' },
+  };
 }
 
 function assistantBlocks(message: ChatMessage, at: string): AnthropicContentBlock[] {
@@ -247,12 +297,21 @@ function assistantBlocks(message: ChatMessage, at: string): AnthropicContentBloc
   // A thinking block must come first and carry its signature; reasoning without a signature
   // (from another provider) cannot be verified by Anthropic and is not sent back.
   if (message.reasoning_content !== undefined && message.reasoning_signature !== undefined) {
-    blocks.push({ type: 'thinking', thinking: message.reasoning_content, signature: message.reasoning_signature });
+    blocks.push({
+      type: 'thinking',
+      thinking: message.reasoning_content,
+      signature: message.reasoning_signature,
+    });
   }
   // Anthropic rejects empty text blocks.
   for (const block of textBlocks(message.content, at)) if (block.text !== '') blocks.push(block);
   message.tool_calls?.forEach((call, k) => {
-    blocks.push({ type: 'tool_use', id: call.id, name: call.function.name, input: parseArguments(call.function.arguments, `${at}.tool_calls[${k}]`) });
+    blocks.push({
+      type: 'tool_use',
+      id: call.id,
+      name: call.function.name,
+      input: parseArguments(call.function.arguments, `${at}.tool_calls[${k}]`),
+    });
   });
   return blocks;
 }
@@ -267,7 +326,8 @@ function parseArguments(text: string, at: string): unknown {
 }
 
 function toolResult(message: ChatMessage, at: string): AnthropicContentBlock {
-  if (typeof message.tool_call_id !== 'string') throw invalidRequest('tool messages need tool_call_id', `${at}.tool_call_id`);
+  if (typeof message.tool_call_id !== 'string')
+    throw invalidRequest('tool messages need tool_call_id', `${at}.tool_call_id`);
   const content = message.content;
   return {
     type: 'tool_result',
@@ -282,7 +342,11 @@ function toolResult(message: ChatMessage, at: string): AnthropicContentBlock {
 }
 
 function mapTool(tool: ChatTool, i: number): AnthropicTool {
-  if (tool.type !== 'function') throw unsupported(`tools[${i}].type`, `tool type "${String(tool.type)}" is not supported by Anthropic models`);
+  if (tool.type !== 'function')
+    throw unsupported(
+      `tools[${i}].type`,
+      `tool type "${String(tool.type)}" is not supported by Anthropic models`,
+    );
   const out: AnthropicTool = {
     name: tool.function.name,
     input_schema: tool.function.parameters ?? { type: 'object', properties: {} },
@@ -294,14 +358,24 @@ function mapTool(tool: ChatTool, i: number): AnthropicTool {
   return out;
 }
 
-function mapToolChoice(choice: ChatToolChoice | undefined, parallel: boolean | undefined): AnthropicToolChoice | undefined {
+function mapToolChoice(
+  choice: ChatToolChoice | undefined,
+  parallel: boolean | undefined,
+): AnthropicToolChoice | undefined {
   const single = parallel === false ? { disable_parallel_tool_use: true } : {};
   if (choice === undefined) return parallel === false ? { type: 'auto', ...single } : undefined;
   if (choice === 'none') return { type: 'none' };
   if (choice === 'auto') return { type: 'auto', ...single };
   if (choice === 'required') return { type: 'any', ...single };
-  if (typeof choice === 'object' && choice.type === 'function' && typeof choice.function?.name === 'string') {
+  if (
+    typeof choice === 'object' &&
+    choice.type === 'function' &&
+    typeof choice.function?.name === 'string'
+  ) {
     return { type: 'tool', name: choice.function.name, ...single };
   }
-  throw invalidRequest('tool_choice must be none, auto, required or a named function', 'tool_choice');
+  throw invalidRequest(
+    'tool_choice must be none, auto, required or a named function',
+    'tool_choice',
+  );
 }

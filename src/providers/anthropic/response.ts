@@ -1,4 +1,10 @@
-import type { ChatCompletion, ChatMessage, ChatToolCall, ChatUsage, FinishReason } from '../../core/chat.js';
+import type {
+  ChatCompletion,
+  ChatMessage,
+  ChatToolCall,
+  ChatUsage,
+  FinishReason,
+} from '../../core/chat.js';
 import { GatewayError } from '../../errors/index.js';
 import type { AnthropicMessage, AnthropicStopReason, AnthropicUsage } from './types.js';
 
@@ -7,7 +13,9 @@ import type { AnthropicMessage, AnthropicStopReason, AnthropicUsage } from './ty
  * `model_context_window_exceeded` ran out of room, as `length` does; `pause_turn` (a server-tool
  * loop paused) ends the turn normally.
  */
-export function finishReasonOf(reason: AnthropicStopReason | string | null | undefined): FinishReason {
+export function finishReasonOf(
+  reason: AnthropicStopReason | string | null | undefined,
+): FinishReason {
   switch (reason) {
     case 'max_tokens':
     case 'model_context_window_exceeded':
@@ -36,8 +44,13 @@ export function usageOf(usage: AnthropicUsage | undefined): ChatUsage {
     completion_tokens: output,
     total_tokens: prompt + output,
     // cache_creation_tokens is an extension: lets the Anthropic surface report cache writes back.
-    prompt_tokens_details: written > 0 ? { cached_tokens: read, cache_creation_tokens: written } : { cached_tokens: read },
-    completion_tokens_details: { reasoning_tokens: count(usage?.output_tokens_details?.thinking_tokens) },
+    prompt_tokens_details:
+      written > 0
+        ? { cached_tokens: read, cache_creation_tokens: written }
+        : { cached_tokens: read },
+    completion_tokens_details: {
+      reasoning_tokens: count(usage?.output_tokens_details?.thinking_tokens),
+    },
   };
 }
 
@@ -88,7 +101,15 @@ export function fromAnthropicMessage(json: unknown, created: number): ChatComple
     object: 'chat.completion',
     created,
     model: json.model,
-    choices: [{ index: 0, message, finish_reason: finishReasonOf(json.stop_reason), logprobs: null, ...stopSequenceOf(json.stop_sequence) }],
+    choices: [
+      {
+        index: 0,
+        message,
+        finish_reason: finishReasonOf(json.stop_reason),
+        logprobs: null,
+        ...stopSequenceOf(json.stop_sequence),
+      },
+    ],
     usage: usageOf(json.usage),
   };
 }

@@ -61,39 +61,64 @@ export async function* mapAnthropicStream(
       case 'content_block_start': {
         const block = event.content_block;
         if (block.type === 'text' && block.text !== '') yield chunk({ content: block.text });
-        else if (block.type === 'thinking' && block.thinking !== '') yield chunk({ reasoning_content: block.thinking });
+        else if (block.type === 'thinking' && block.thinking !== '')
+          yield chunk({ reasoning_content: block.thinking });
         else if (block.type === 'tool_use') {
           const index = toolCount++;
           toolIndex.set(event.index, index);
           // Some hosts put the whole input in the start block instead of streaming it.
           const input = block.input;
-          const initial = typeof input === 'object' && input !== null && Object.keys(input).length > 0 ? JSON.stringify(input) : '';
-          yield chunk({ tool_calls: [{ index, id: block.id, type: 'function', function: { name: block.name, arguments: initial } }] });
+          const initial =
+            typeof input === 'object' && input !== null && Object.keys(input).length > 0
+              ? JSON.stringify(input)
+              : '';
+          yield chunk({
+            tool_calls: [
+              {
+                index,
+                id: block.id,
+                type: 'function',
+                function: { name: block.name, arguments: initial },
+              },
+            ],
+          });
         }
         break;
       }
       case 'content_block_delta': {
         const delta = event.delta;
         if (delta.type === 'text_delta') yield chunk({ content: delta.text });
-        else if (delta.type === 'thinking_delta') yield chunk({ reasoning_content: delta.thinking });
-        else if (delta.type === 'signature_delta') yield chunk({ reasoning_signature: delta.signature });
+        else if (delta.type === 'thinking_delta')
+          yield chunk({ reasoning_content: delta.thinking });
+        else if (delta.type === 'signature_delta')
+          yield chunk({ reasoning_signature: delta.signature });
         else if (delta.type === 'input_json_delta' && delta.partial_json !== '') {
           const index = toolIndex.get(event.index);
-          if (index !== undefined) yield chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] });
+          if (index !== undefined)
+            yield chunk({ tool_calls: [{ index, function: { arguments: delta.partial_json } }] });
         }
         break;
       }
       case 'message_delta':
         if (event.delta?.stop_reason) finish = finishReasonOf(event.delta.stop_reason);
-        if (typeof event.delta?.stop_sequence === 'string') stopSequence = event.delta.stop_sequence;
+        if (typeof event.delta?.stop_sequence === 'string')
+          stopSequence = event.delta.stop_sequence;
         // Usage in message_delta is cumulative: the last non-null value of each field wins.
-        for (const [key, value] of Object.entries(event.usage ?? {})) if (value != null) usage[key] = value;
+        for (const [key, value] of Object.entries(event.usage ?? {}))
+          if (value != null) usage[key] = value;
         break;
       case 'message_stop': {
         const last = chunk({}, finish);
         Object.assign(last.chunk().choices[0] ?? {}, stopSequenceOf(stopSequence));
         yield last;
-        yield itemOf({ id, object: 'chat.completion.chunk', created: options.created, model, choices: [], usage: usageOf(usage) });
+        yield itemOf({
+          id,
+          object: 'chat.completion.chunk',
+          created: options.created,
+          model,
+          choices: [],
+          usage: usageOf(usage),
+        });
         return;
       }
       case 'error':
@@ -125,6 +150,7 @@ function parse(frame: UpstreamFrame): AnthropicStreamEvent | undefined {
   if (typeof json !== 'object' || json === null) return undefined;
   const event = json as AnthropicStreamEvent;
   // `data.type` equals the event name; fall back to the SSE name when a host leaves it out.
-  if (typeof event.type !== 'string' && frame.event !== undefined) return { ...(json as object), type: frame.event } as AnthropicStreamEvent;
+  if (typeof event.type !== 'string' && frame.event !== undefined)
+    return { ...(json as object), type: frame.event } as AnthropicStreamEvent;
   return event;
 }

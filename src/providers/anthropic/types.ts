@@ -32,7 +32,10 @@ export interface AnthropicImageBlock {
 
 export interface AnthropicDocumentBlock {
   type: 'document';
-  source: { type: 'base64'; media_type: string; data: string } | { type: 'url'; url: string } | { type: string; [key: string]: unknown };
+  source:
+    | { type: 'base64'; media_type: string; data: string }
+    | { type: 'url'; url: string }
+    | { type: string; [key: string]: unknown };
   [key: string]: unknown;
 }
 
@@ -115,7 +118,11 @@ export interface AnthropicRequest {
   tool_choice?: AnthropicToolChoice;
   thinking?: AnthropicThinkingConfig;
   metadata?: { user_id?: string };
-  output_config?: { format?: { type: 'json_schema'; schema: Record<string, unknown> }; effort?: string; [key: string]: unknown };
+  output_config?: {
+    format?: { type: 'json_schema'; schema: Record<string, unknown> };
+    effort?: string;
+    [key: string]: unknown;
+  };
   [key: string]: unknown;
 }
 

@@ -7,7 +7,11 @@ type BedrockConfig = Extract<ProviderConfig, { type: 'bedrock' }>;
 /** How requests to one Bedrock provider are authenticated. */
 export type BedrockAuth =
   | { kind: 'bearer'; token: string }
-  | { kind: 'sigv4'; source: 'config' | 'env' | 'default-chain'; credentials: () => Promise<AwsCredentials> };
+  | {
+      kind: 'sigv4';
+      source: 'config' | 'env' | 'default-chain';
+      credentials: () => Promise<AwsCredentials>;
+    };
 
 /**
  * Picks the credentials of a Bedrock provider, first match wins:
@@ -19,10 +23,18 @@ export type BedrockAuth =
  *    `@aws-sdk/credential-provider-node`, loaded on first use and memoised (it refreshes
  *    temporary credentials itself).
  */
-export function resolveBedrockAuth(config: BedrockConfig, env: Record<string, string | undefined>, provider: string): BedrockAuth {
+export function resolveBedrockAuth(
+  config: BedrockConfig,
+  env: Record<string, string | undefined>,
+  provider: string,
+): BedrockAuth {
   if (config.apiKey) return { kind: 'bearer', token: config.apiKey };
   if (config.accessKeyId && config.secretAccessKey) {
-    const credentials: AwsCredentials = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, sessionToken: config.sessionToken };
+    const credentials: AwsCredentials = {
+      accessKeyId: config.accessKeyId,
+      secretAccessKey: config.secretAccessKey,
+      sessionToken: config.sessionToken,
+    };
     return { kind: 'sigv4', source: 'config', credentials: async () => credentials };
   }
   const bearer = env['AWS_BEARER_TOKEN_BEDROCK'];
@@ -30,7 +42,11 @@ export function resolveBedrockAuth(config: BedrockConfig, env: Record<string, st
   const accessKeyId = env['AWS_ACCESS_KEY_ID'];
   const secretAccessKey = env['AWS_SECRET_ACCESS_KEY'];
   if (accessKeyId && secretAccessKey) {
-    const credentials: AwsCredentials = { accessKeyId, secretAccessKey, sessionToken: env['AWS_SESSION_TOKEN'] };
+    const credentials: AwsCredentials = {
+      accessKeyId,
+      secretAccessKey,
+      sessionToken: env['AWS_SESSION_TOKEN'],
+    };
     return { kind: 'sigv4', source: 'env', credentials: async () => credentials };
   }
   return { kind: 'sigv4', source: 'default-chain', credentials: defaultChain(provider) };
@@ -44,14 +60,17 @@ function defaultChain(provider: string): () => Promise<AwsCredentials> {
       return await (await chain)();
     } catch (error) {
       chain = undefined;
-      throw new GatewayError(`No AWS credentials for Bedrock provider ${provider}: ${(error as Error).message}`, {
-        code: 'upstream_auth',
-        status: 502,
-        errorClass: 'auth',
-        retryable: false,
-        failover: true,
-        cause: error,
-      });
+      throw new GatewayError(
+        `No AWS credentials for Bedrock provider ${provider}: ${(error as Error).message}`,
+        {
+          code: 'upstream_auth',
+          status: 502,
+          errorClass: 'auth',
+          retryable: false,
+          failover: true,
+          cause: error,
+        },
+      );
     }
   };
 }
@@ -59,6 +78,8 @@ function defaultChain(provider: string): () => Promise<AwsCredentials> {
 async function loadChain(): Promise<() => Promise<AwsCredentials>> {
   // Not a hard dependency: only deployments relying on the default chain need it.
   const specifier = '@aws-sdk/credential-provider-node';
-  const module = (await import(specifier)) as { defaultProvider: () => () => Promise<AwsCredentials> };
+  const module = (await import(specifier)) as {
+    defaultProvider: () => () => Promise<AwsCredentials>;
+  };
   return module.defaultProvider();
 }

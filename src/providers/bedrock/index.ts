@@ -29,9 +29,13 @@ import { mapConverseStream } from './stream.js';
  * call and on its result alike, so they still pair (../internal/tool-call-ids.ts).
  */
 export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
-  if (providerConfig.type !== 'bedrock') throw new Error(`bedrockAdapter cannot serve provider type ${providerConfig.type}`);
+  if (providerConfig.type !== 'bedrock')
+    throw new Error(`bedrockAdapter cannot serve provider type ${providerConfig.type}`);
   const config = providerConfig;
-  const base = (config.baseUrl ?? `https://bedrock-runtime.${config.region}.amazonaws.com`).replace(/\/+$/, '');
+  const base = (config.baseUrl ?? `https://bedrock-runtime.${config.region}.amazonaws.com`).replace(
+    /\/+$/,
+    '',
+  );
   const auth = resolveBedrockAuth(config, deps.env, id);
   const isOpenAI = (call: GatewayCall): boolean => call.deployment.api === 'openai';
   const meta = (call: GatewayCall) => ({
@@ -43,8 +47,16 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
   });
 
   async function authorize(upstream: UpstreamRequest): Promise<UpstreamRequest> {
-    if (auth.kind === 'bearer') return { ...upstream, headers: { ...upstream.headers, authorization: `Bearer ${auth.token}` } };
-    return signRequest(upstream, { region: config.region, credentials: auth.credentials, now: deps.now });
+    if (auth.kind === 'bearer')
+      return {
+        ...upstream,
+        headers: { ...upstream.headers, authorization: `Bearer ${auth.token}` },
+      };
+    return signRequest(upstream, {
+      region: config.region,
+      credentials: auth.credentials,
+      now: deps.now,
+    });
   }
 
   const adapter: ProviderAdapter = {
@@ -55,7 +67,13 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
     streamFormatFor: (call) => (isOpenAI(call) ? 'sse' : 'aws-eventstream'),
     async buildRequest(call) {
       if (call.operation !== 'chat') {
-        throw new GatewayError(`Bedrock provider ${id} serves chat only`, { code: 'invalid_request', status: 400, errorClass: 'invalid_request', retryable: false, failover: true });
+        throw new GatewayError(`Bedrock provider ${id} serves chat only`, {
+          code: 'invalid_request',
+          status: 400,
+          errorClass: 'invalid_request',
+          retryable: false,
+          failover: true,
+        });
       }
       let upstream: UpstreamRequest;
       if (isOpenAI(call)) upstream = buildOpenAIChatRequest(call, base);
@@ -65,19 +83,29 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
         upstream = {
           method: 'POST',
           url: `${base}/model/${encodeModelId(call.deployment.model)}/${operation}`,
-          headers: { 'content-type': 'application/json', accept: call.stream ? 'application/vnd.amazon.eventstream' : 'application/json' },
+          headers: {
+            'content-type': 'application/json',
+            accept: call.stream ? 'application/vnd.amazon.eventstream' : 'application/json',
+          },
           body: JSON.stringify(body),
         };
       }
       // Extra headers are signed too, so they go in before signing.
-      upstream.headers = { ...upstream.headers, ...lower(config.headers), ...lower(call.propagateHeaders) };
+      upstream.headers = {
+        ...upstream.headers,
+        ...lower(config.headers),
+        ...lower(call.propagateHeaders),
+      };
       return authorize(upstream);
     },
     parseResponse(json, call): ChatCompletion {
       if (!isOpenAI(call)) return parseConverseResponse(json, meta(call));
       const completion = json as ChatCompletion;
       if (!completion || typeof completion !== 'object' || !Array.isArray(completion.choices)) {
-        throw new GatewayError(`Upstream ${id} answered with something that is not a chat completion`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+        throw new GatewayError(
+          `Upstream ${id} answered with something that is not a chat completion`,
+          { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' },
+        );
       }
       return completion;
     },
@@ -86,7 +114,11 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
     },
     classifyError(response, call) {
       // Bedrock's OpenAI endpoint may answer in OpenAI's error shape; Converse never does.
-      if (isOpenAI(call) && first(response.headers['x-amzn-errortype']) === undefined && response.body.includes('"error"')) {
+      if (
+        isOpenAI(call) &&
+        first(response.headers['x-amzn-errortype']) === undefined &&
+        response.body.includes('"error"')
+      ) {
         return classifyOpenAIError(response, id);
       }
       return classifyBedrockError(response, id);
@@ -98,7 +130,9 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
 /** The forced structured-output tool name, when the request asks for that mode. */
 function jsonToolOf(body: ChatRequest): string | undefined {
   const structured = body.provider_options?.['bedrock']?.['structuredOutput'];
-  return body.response_format?.type === 'json_schema' && structured === 'tool' ? JSON_TOOL_NAME : undefined;
+  return body.response_format?.type === 'json_schema' && structured === 'tool'
+    ? JSON_TOOL_NAME
+    : undefined;
 }
 
 function lower(headers: Record<string, string> | undefined): Record<string, string> {

@@ -21,25 +21,44 @@ export function buildOpenAIChatRequest(call: GatewayCall, base: string): Upstrea
   const source = call.body as ChatRequest;
   const body: Record<string, unknown> = { ...source };
   for (const field of GATEWAY_FIELDS) delete body[field];
-  const { additionalModelRequestFields, structuredOutput: _converseOnly, ...extra } = source.provider_options?.['bedrock'] ?? {};
+  const {
+    additionalModelRequestFields,
+    structuredOutput: _converseOnly,
+    ...extra
+  } = source.provider_options?.['bedrock'] ?? {};
   for (const key of Object.keys(extra)) {
     if (CONVERSE_PASSTHROUGH.includes(key)) {
-      throw invalidRequest(`'${key}' applies to Bedrock Converse, not to this model's OpenAI-compatible endpoint`, `provider_options.bedrock.${key}`, 'unsupported_parameter');
+      throw invalidRequest(
+        `'${key}' applies to Bedrock Converse, not to this model's OpenAI-compatible endpoint`,
+        `provider_options.bedrock.${key}`,
+        'unsupported_parameter',
+      );
     }
   }
   Object.assign(body, extra);
-  if (additionalModelRequestFields && typeof additionalModelRequestFields === 'object') Object.assign(body, additionalModelRequestFields);
+  if (additionalModelRequestFields && typeof additionalModelRequestFields === 'object')
+    Object.assign(body, additionalModelRequestFields);
   body['model'] = call.deployment.model;
-  if (Array.isArray(body['messages'])) body['messages'] = fitToolCallIds(body['messages'] as ChatRequest['messages'], BEDROCK_OPENAI_TOOL_CALL_IDS);
+  if (Array.isArray(body['messages']))
+    body['messages'] = fitToolCallIds(
+      body['messages'] as ChatRequest['messages'],
+      BEDROCK_OPENAI_TOOL_CALL_IDS,
+    );
   body['stream'] = call.stream;
   if (call.stream) {
     const options = body['stream_options'];
-    body['stream_options'] = { ...(options && typeof options === 'object' ? options : {}), include_usage: true };
+    body['stream_options'] = {
+      ...(options && typeof options === 'object' ? options : {}),
+      include_usage: true,
+    };
   } else delete body['stream_options'];
   return {
     method: 'POST',
     url: `${base}/openai/v1/chat/completions`,
-    headers: { 'content-type': 'application/json', accept: call.stream ? 'text/event-stream' : 'application/json' },
+    headers: {
+      'content-type': 'application/json',
+      accept: call.stream ? 'text/event-stream' : 'application/json',
+    },
     body: JSON.stringify(body),
   };
 }

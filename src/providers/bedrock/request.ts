@@ -2,7 +2,13 @@ import type { ChatMessage, ChatRequest, ChatTool } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
 import { BEDROCK_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import { toContentBlocks, toSystemBlocks, toolResultBlock } from './content.js';
-import type { ConverseContentBlock, ConverseMessage, ConverseRequest, ConverseTool, ConverseToolChoice } from './types.js';
+import type {
+  ConverseContentBlock,
+  ConverseMessage,
+  ConverseRequest,
+  ConverseTool,
+  ConverseToolChoice,
+} from './types.js';
 
 /**
  * ChatRequest → Converse request body. Every known field is mapped or rejected; unknown
@@ -22,7 +28,10 @@ import type { ConverseContentBlock, ConverseMessage, ConverseRequest, ConverseTo
  * - `provider_options.bedrock`: `additionalModelRequestFields` (merged), the Converse fields
  *   in {@link CONVERSE_PASSTHROUGH}, and `structuredOutput`.
  */
-export function toConverseRequest(body: ChatRequest, modelId: string): { body: ConverseRequest; jsonTool?: string } {
+export function toConverseRequest(
+  body: ChatRequest,
+  modelId: string,
+): { body: ConverseRequest; jsonTool?: string } {
   const {
     model: _model,
     messages,
@@ -50,28 +59,49 @@ export function toConverseRequest(body: ChatRequest, modelId: string): { body: C
     ...rest
   } = body;
   for (const [field, value] of Object.entries(rest)) {
-    if (!isNeutral(field, value)) throw invalidRequest(`Bedrock does not support '${field}'`, field, 'unsupported_parameter');
+    if (!isNeutral(field, value))
+      throw invalidRequest(`Bedrock does not support '${field}'`, field, 'unsupported_parameter');
   }
-  if (n !== undefined && n !== null && n !== 1) throw invalidRequest('Bedrock supports only n=1', 'n', 'unsupported_parameter');
-  if (seed !== undefined && seed !== null) throw invalidRequest("Bedrock does not support 'seed'", 'seed', 'unsupported_parameter');
+  if (n !== undefined && n !== null && n !== 1)
+    throw invalidRequest('Bedrock supports only n=1', 'n', 'unsupported_parameter');
+  if (seed !== undefined && seed !== null)
+    throw invalidRequest("Bedrock does not support 'seed'", 'seed', 'unsupported_parameter');
   if (logprobs === true || (top_logprobs !== undefined && top_logprobs !== null)) {
-    throw invalidRequest('Bedrock does not return logprobs', logprobs === true ? 'logprobs' : 'top_logprobs', 'unsupported_parameter');
+    throw invalidRequest(
+      'Bedrock does not return logprobs',
+      logprobs === true ? 'logprobs' : 'top_logprobs',
+      'unsupported_parameter',
+    );
   }
   if (parallel_tool_calls === false) {
-    throw invalidRequest('Bedrock Converse cannot turn off parallel tool calls', 'parallel_tool_calls', 'unsupported_parameter');
+    throw invalidRequest(
+      'Bedrock Converse cannot turn off parallel tool calls',
+      'parallel_tool_calls',
+      'unsupported_parameter',
+    );
   }
-  if (!Array.isArray(messages) || messages.length === 0) throw invalidRequest("'messages' must be a non-empty array", 'messages');
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw invalidRequest("'messages' must be a non-empty array", 'messages');
 
-  const { structuredOutput, additionalModelRequestFields, ...passthrough } = provider_options?.['bedrock'] ?? {};
+  const { structuredOutput, additionalModelRequestFields, ...passthrough } =
+    provider_options?.['bedrock'] ?? {};
   for (const key of Object.keys(passthrough)) {
     if (!CONVERSE_PASSTHROUGH.includes(key)) {
-      throw invalidRequest(`Unknown provider_options.bedrock field '${key}'`, `provider_options.bedrock.${key}`, 'unsupported_parameter');
+      throw invalidRequest(
+        `Unknown provider_options.bedrock field '${key}'`,
+        `provider_options.bedrock.${key}`,
+        'unsupported_parameter',
+      );
     }
   }
 
   // toolUseId allows 1-64 of [a-zA-Z0-9_-]; longer ids (Gemini's) are shortened (../internal/tool-call-ids.ts).
-  const converse: ConverseRequest = { messages: toMessages(fitToolCallIds(messages, BEDROCK_TOOL_CALL_IDS)) };
-  const system = messages.filter((m) => m.role === 'system' || m.role === 'developer').flatMap((m, i) => toSystemBlocks(m, i));
+  const converse: ConverseRequest = {
+    messages: toMessages(fitToolCallIds(messages, BEDROCK_TOOL_CALL_IDS)),
+  };
+  const system = messages
+    .filter((m) => m.role === 'system' || m.role === 'developer')
+    .flatMap((m, i) => toSystemBlocks(m, i));
   if (system.length > 0) converse.system = system;
 
   const inference: NonNullable<ConverseRequest['inferenceConfig']> = {};
@@ -83,7 +113,9 @@ export function toConverseRequest(body: ChatRequest, modelId: string): { body: C
   else if (Array.isArray(stop) && stop.length > 0) inference.stopSequences = stop;
   if (Object.keys(inference).length > 0) converse.inferenceConfig = inference;
 
-  const hasToolHistory = converse.messages!.some((m) => m.content.some((b) => b.toolUse !== undefined || b.toolResult !== undefined));
+  const hasToolHistory = converse.messages!.some((m) =>
+    m.content.some((b) => b.toolUse !== undefined || b.toolResult !== undefined),
+  );
   if (tools !== undefined && tools.length > 0 && (tool_choice !== 'none' || hasToolHistory)) {
     converse.toolConfig = { tools: tools.map(toTool) };
     const choice = toToolChoice(tool_choice);
@@ -92,25 +124,47 @@ export function toConverseRequest(body: ChatRequest, modelId: string): { body: C
 
   let jsonTool: string | undefined;
   if (response_format?.type === 'json_object') {
-    throw invalidRequest("Bedrock Converse has no JSON mode; use response_format 'json_schema'", 'response_format', 'unsupported_parameter');
+    throw invalidRequest(
+      "Bedrock Converse has no JSON mode; use response_format 'json_schema'",
+      'response_format',
+      'unsupported_parameter',
+    );
   }
   if (response_format?.type === 'json_schema') {
     const { name, schema = {}, description } = response_format.json_schema;
     if (structuredOutput === 'tool') {
-      if (converse.toolConfig) throw invalidRequest("structuredOutput 'tool' cannot be combined with tools", 'response_format', 'unsupported_parameter');
+      if (converse.toolConfig)
+        throw invalidRequest(
+          "structuredOutput 'tool' cannot be combined with tools",
+          'response_format',
+          'unsupported_parameter',
+        );
       jsonTool = JSON_TOOL_NAME;
       converse.toolConfig = {
-        tools: [{ toolSpec: { name: jsonTool, description: description ?? `Respond with ${name}`, inputSchema: { json: schema } } }],
+        tools: [
+          {
+            toolSpec: {
+              name: jsonTool,
+              description: description ?? `Respond with ${name}`,
+              inputSchema: { json: schema },
+            },
+          },
+        ],
         toolChoice: { tool: { name: jsonTool } },
       };
     } else {
-      const jsonSchema = { schema: JSON.stringify(schema), name, ...(description ? { description } : {}) };
+      const jsonSchema = {
+        schema: JSON.stringify(schema),
+        name,
+        ...(description ? { description } : {}),
+      };
       converse.outputConfig = { textFormat: { type: 'json_schema', structure: { jsonSchema } } };
     }
   }
 
   const additional: Record<string, unknown> = { ...reasoningFields(reasoning_effort, modelId) };
-  if (additionalModelRequestFields !== undefined) Object.assign(additional, additionalModelRequestFields);
+  if (additionalModelRequestFields !== undefined)
+    Object.assign(additional, additionalModelRequestFields);
   if (Object.keys(additional).length > 0) converse.additionalModelRequestFields = additional;
 
   const requestMetadata: Record<string, string> = { ...metadata };
@@ -186,14 +240,18 @@ function assistantBlocks(message: ChatMessage, index: number): ConverseContentBl
     blocks.push({ reasoningContent: { reasoningText } });
   }
   const redacted = message['reasoning_redacted'];
-  if (typeof redacted === 'string' && redacted) blocks.push({ reasoningContent: { redactedContent: redacted } });
+  if (typeof redacted === 'string' && redacted)
+    blocks.push({ reasoningContent: { redactedContent: redacted } });
   blocks.push(...toContentBlocks(message.content, `messages[${index}].content`));
   for (const [i, call] of (message.tool_calls ?? []).entries()) {
     let input: unknown;
     try {
       input = call.function.arguments.trim() === '' ? {} : JSON.parse(call.function.arguments);
     } catch {
-      throw invalidRequest('Tool call arguments must be JSON', `messages[${index}].tool_calls[${i}].function.arguments`);
+      throw invalidRequest(
+        'Tool call arguments must be JSON',
+        `messages[${index}].tool_calls[${i}].function.arguments`,
+      );
     }
     blocks.push({ toolUse: { toolUseId: call.id, name: call.function.name, input } });
   }
@@ -202,10 +260,17 @@ function assistantBlocks(message: ChatMessage, index: number): ConverseContentBl
 
 function toTool(tool: ChatTool, index: number): ConverseTool {
   if (tool.type !== 'function' || !tool.function?.name) {
-    throw invalidRequest(`Bedrock supports only function tools (got '${String(tool.type)}')`, `tools[${index}]`, 'unsupported_parameter');
+    throw invalidRequest(
+      `Bedrock supports only function tools (got '${String(tool.type)}')`,
+      `tools[${index}]`,
+      'unsupported_parameter',
+    );
   }
   const { name, description, parameters, strict } = tool.function;
-  const toolSpec: NonNullable<ConverseTool['toolSpec']> = { name, inputSchema: { json: parameters ?? { type: 'object', properties: {} } } };
+  const toolSpec: NonNullable<ConverseTool['toolSpec']> = {
+    name,
+    inputSchema: { json: parameters ?? { type: 'object', properties: {} } },
+  };
   if (description) toolSpec.description = description;
   if (strict !== undefined) toolSpec.strict = strict;
   return { toolSpec };
@@ -215,7 +280,8 @@ function toToolChoice(choice: ChatRequest['tool_choice']): ConverseToolChoice | 
   if (choice === undefined || choice === 'none') return undefined;
   if (choice === 'auto') return { auto: {} };
   if (choice === 'required') return { any: {} };
-  if (typeof choice === 'object' && choice.function?.name) return { tool: { name: choice.function.name } };
+  if (typeof choice === 'object' && choice.function?.name)
+    return { tool: { name: choice.function.name } };
   throw invalidRequest('Unsupported tool_choice', 'tool_choice', 'unsupported_parameter');
 }
 
@@ -226,7 +292,12 @@ function reasoningFields(effort: string | undefined, modelId: string): Record<st
   if (/anthropic|claude/i.test(modelId)) {
     if (effort === 'none' || effort === 'minimal') return {};
     const budget = THINKING_BUDGET[effort];
-    if (budget === undefined) throw invalidRequest(`Unsupported reasoning_effort '${effort}'`, 'reasoning_effort', 'unsupported_parameter');
+    if (budget === undefined)
+      throw invalidRequest(
+        `Unsupported reasoning_effort '${effort}'`,
+        'reasoning_effort',
+        'unsupported_parameter',
+      );
     return { thinking: { type: 'enabled', budget_tokens: budget } };
   }
   return { reasoning_effort: effort };

@@ -1,6 +1,17 @@
-import type { ChatCompletion, ChatMessage, ChatToolCall, ChatUsage, FinishReason } from '../../core/chat.js';
+import type {
+  ChatCompletion,
+  ChatMessage,
+  ChatToolCall,
+  ChatUsage,
+  FinishReason,
+} from '../../core/chat.js';
 import { GatewayError } from '../../errors/index.js';
-import type { ConverseContentBlock, ConverseResponse, ConverseStopReason, ConverseTokenUsage } from './types.js';
+import type {
+  ConverseContentBlock,
+  ConverseResponse,
+  ConverseStopReason,
+  ConverseTokenUsage,
+} from './types.js';
 
 /** Converse `stopReason` → OpenAI `finish_reason`. Unknown reasons become `stop`. */
 export function finishReasonOf(stopReason: ConverseStopReason | string | undefined): FinishReason {
@@ -32,11 +43,19 @@ export function usageOf(usage: ConverseTokenUsage | undefined): ChatUsage | unde
   const completion = count(usage.outputTokens);
   const details: NonNullable<ChatUsage['prompt_tokens_details']> = { cached_tokens: cacheRead };
   if (cacheWrite > 0) details['cache_write_tokens'] = cacheWrite;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion, prompt_tokens_details: details };
+  return {
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: prompt + completion,
+    prompt_tokens_details: details,
+  };
 }
 
 /** Assistant Converse blocks → an OpenAI assistant message (tool ids kept, reasoning as extensions). */
-export function messageOf(blocks: ConverseContentBlock[], jsonTool?: string): ChatMessage & { role: 'assistant' } {
+export function messageOf(
+  blocks: ConverseContentBlock[],
+  jsonTool?: string,
+): ChatMessage & { role: 'assistant' } {
   let text = '';
   let reasoning = '';
   let signature: string | undefined;
@@ -44,19 +63,27 @@ export function messageOf(blocks: ConverseContentBlock[], jsonTool?: string): Ch
   const toolCalls: ChatToolCall[] = [];
   for (const block of blocks) {
     if (typeof block.text === 'string') text += block.text;
-    else if (block.toolUse && block.toolUse.name === jsonTool) text += JSON.stringify(block.toolUse.input ?? {});
+    else if (block.toolUse && block.toolUse.name === jsonTool)
+      text += JSON.stringify(block.toolUse.input ?? {});
     else if (block.toolUse) {
       toolCalls.push({
         id: block.toolUse.toolUseId,
         type: 'function',
-        function: { name: block.toolUse.name, arguments: JSON.stringify(block.toolUse.input ?? {}) },
+        function: {
+          name: block.toolUse.name,
+          arguments: JSON.stringify(block.toolUse.input ?? {}),
+        },
       });
     } else if (block.reasoningContent?.reasoningText) {
       reasoning += block.reasoningContent.reasoningText.text;
       signature = block.reasoningContent.reasoningText.signature ?? signature;
-    } else if (block.reasoningContent?.redactedContent !== undefined) redacted = block.reasoningContent.redactedContent;
+    } else if (block.reasoningContent?.redactedContent !== undefined)
+      redacted = block.reasoningContent.redactedContent;
   }
-  const message: ChatMessage & { role: 'assistant' } = { role: 'assistant', content: toolCalls.length > 0 && text === '' ? null : text };
+  const message: ChatMessage & { role: 'assistant' } = {
+    role: 'assistant',
+    content: toolCalls.length > 0 && text === '' ? null : text,
+  };
   if (toolCalls.length > 0) message.tool_calls = toolCalls;
   if (reasoning) message.reasoning_content = reasoning;
   if (signature) message.reasoning_signature = signature;
@@ -67,21 +94,31 @@ export function messageOf(blocks: ConverseContentBlock[], jsonTool?: string): Ch
 /** Maps a Converse response to a ChatCompletion. Throws `upstream_bad_response` on a malformed answer. */
 export function parseConverseResponse(
   json: unknown,
-  meta: { id: string; model: string; created: number; provider: string; jsonTool?: string | undefined },
+  meta: {
+    id: string;
+    model: string;
+    created: number;
+    provider: string;
+    jsonTool?: string | undefined;
+  },
 ): ChatCompletion {
   const response = json as ConverseResponse;
   const blocks = response?.output?.message?.content;
   if (!response || typeof response !== 'object' || !Array.isArray(blocks)) {
-    throw new GatewayError(`Upstream ${meta.provider} answered with something that is not a Converse response`, {
-      code: 'upstream_bad_response',
-      status: 502,
-      errorClass: 'bad_response',
-    });
+    throw new GatewayError(
+      `Upstream ${meta.provider} answered with something that is not a Converse response`,
+      {
+        code: 'upstream_bad_response',
+        status: 502,
+        errorClass: 'bad_response',
+      },
+    );
   }
   const message = messageOf(blocks, meta.jsonTool);
   let finish = finishReasonOf(response.stopReason);
   // A forced structured-output tool is an answer, not a tool call.
-  if (meta.jsonTool !== undefined && finish === 'tool_calls' && !message.tool_calls) finish = 'stop';
+  if (meta.jsonTool !== undefined && finish === 'tool_calls' && !message.tool_calls)
+    finish = 'stop';
   const completion: ChatCompletion = {
     id: meta.id,
     object: 'chat.completion',
@@ -91,7 +128,8 @@ export function parseConverseResponse(
   };
   const usage = usageOf(response.usage);
   if (usage) completion.usage = usage;
-  if (response.additionalModelResponseFields !== undefined) completion['additional_model_response_fields'] = response.additionalModelResponseFields;
+  if (response.additionalModelResponseFields !== undefined)
+    completion['additional_model_response_fields'] = response.additionalModelResponseFields;
   return completion;
 }
 

@@ -1,4 +1,9 @@
-import type { ChatChunkChoice, ChatCompletionChunk, ChatDelta, FinishReason } from '../../core/chat.js';
+import type {
+  ChatChunkChoice,
+  ChatCompletionChunk,
+  ChatDelta,
+  FinishReason,
+} from '../../core/chat.js';
 import { GatewayError } from '../../errors/index.js';
 import { itemOf, type StreamItem, type UpstreamFrame } from '../adapter.js';
 import { streamFrameError } from './errors.js';
@@ -22,9 +27,21 @@ export interface StreamMeta {
  * chunk from `metadata` (which Bedrock sends after `messageStop`) last. Exception and error
  * frames throw a classified GatewayError. Unknown events and the `p` padding field are ignored.
  */
-export async function* mapConverseStream(frames: AsyncIterable<UpstreamFrame>, meta: StreamMeta): AsyncGenerator<StreamItem> {
-  const chunk = (choice: { delta: ChatDelta; finish_reason: FinishReason | null } | undefined, usage?: ChatCompletionChunk['usage']): StreamItem => {
-    const out: ChatCompletionChunk = { id: meta.id, object: 'chat.completion.chunk', created: meta.created, model: meta.model, choices: [] };
+export async function* mapConverseStream(
+  frames: AsyncIterable<UpstreamFrame>,
+  meta: StreamMeta,
+): AsyncGenerator<StreamItem> {
+  const chunk = (
+    choice: { delta: ChatDelta; finish_reason: FinishReason | null } | undefined,
+    usage?: ChatCompletionChunk['usage'],
+  ): StreamItem => {
+    const out: ChatCompletionChunk = {
+      id: meta.id,
+      object: 'chat.completion.chunk',
+      created: meta.created,
+      model: meta.model,
+      choices: [],
+    };
     if (choice) out.choices.push({ index: 0, ...choice } satisfies ChatChunkChoice);
     if (usage) out.usage = usage;
     return itemOf(out);
@@ -42,14 +59,16 @@ export async function* mapConverseStream(frames: AsyncIterable<UpstreamFrame>, m
   }
 
   for await (const frame of frames) {
-    if (frame.messageType === 'exception' || frame.messageType === 'error') throw streamFrameError(frame, meta.provider);
+    if (frame.messageType === 'exception' || frame.messageType === 'error')
+      throw streamFrameError(frame, meta.provider);
     const payload = parse(frame, meta.provider);
     switch (frame.event) {
       case 'messageStart':
         yield* start();
         break;
       case 'contentBlockStart': {
-        const { contentBlockIndex, start: blockStart } = payload as ConverseStreamEvents['contentBlockStart'];
+        const { contentBlockIndex, start: blockStart } =
+          payload as ConverseStreamEvents['contentBlockStart'];
         const toolUse = blockStart?.toolUse;
         if (!toolUse) break;
         yield* start();
@@ -59,24 +78,42 @@ export async function* mapConverseStream(frames: AsyncIterable<UpstreamFrame>, m
         }
         const index = tools++;
         toolIndex.set(contentBlockIndex, index);
-        yield delta({ tool_calls: [{ index, id: toolUse.toolUseId, type: 'function', function: { name: toolUse.name, arguments: '' } }] });
+        yield delta({
+          tool_calls: [
+            {
+              index,
+              id: toolUse.toolUseId,
+              type: 'function',
+              function: { name: toolUse.name, arguments: '' },
+            },
+          ],
+        });
         break;
       }
       case 'contentBlockDelta': {
-        const { contentBlockIndex, delta: value } = payload as ConverseStreamEvents['contentBlockDelta'];
+        const { contentBlockIndex, delta: value } =
+          payload as ConverseStreamEvents['contentBlockDelta'];
         if (!value) break;
         yield* start();
         if (typeof value.text === 'string') yield delta({ content: value.text });
         else if (value.toolUse) {
           const index = toolIndex.get(contentBlockIndex);
-          if (index === undefined) throw bad(meta.provider, `tool input for block ${contentBlockIndex} without contentBlockStart`);
+          if (index === undefined)
+            throw bad(
+              meta.provider,
+              `tool input for block ${contentBlockIndex} without contentBlockStart`,
+            );
           if (index === -1) yield delta({ content: value.toolUse.input });
-          else yield delta({ tool_calls: [{ index, function: { arguments: value.toolUse.input } }] });
+          else
+            yield delta({ tool_calls: [{ index, function: { arguments: value.toolUse.input } }] });
         } else if (value.reasoningContent) {
           const reasoning = value.reasoningContent;
-          if (typeof reasoning.text === 'string') yield delta({ reasoning_content: reasoning.text });
-          if (typeof reasoning.signature === 'string') yield delta({ reasoning_signature: reasoning.signature });
-          if (typeof reasoning.redactedContent === 'string') yield delta({ reasoning_redacted: reasoning.redactedContent });
+          if (typeof reasoning.text === 'string')
+            yield delta({ reasoning_content: reasoning.text });
+          if (typeof reasoning.signature === 'string')
+            yield delta({ reasoning_signature: reasoning.signature });
+          if (typeof reasoning.redactedContent === 'string')
+            yield delta({ reasoning_redacted: reasoning.redactedContent });
         }
         break;
       }
@@ -112,5 +149,10 @@ function parse(frame: UpstreamFrame, provider: string): Record<string, unknown> 
 }
 
 function bad(provider: string, detail: string, cause?: unknown): GatewayError {
-  return new GatewayError(`Upstream ${provider} sent a malformed stream: ${detail}`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response', cause });
+  return new GatewayError(`Upstream ${provider} sent a malformed stream: ${detail}`, {
+    code: 'upstream_bad_response',
+    status: 502,
+    errorClass: 'bad_response',
+    cause,
+  });
 }

@@ -8,11 +8,22 @@
 /** A ContentBlock union member set: exactly one key is present. */
 export interface ConverseContentBlock {
   text?: string;
-  image?: { format: string; source: { bytes?: string; s3Location?: { uri: string; bucketOwner?: string } } };
+  image?: {
+    format: string;
+    source: { bytes?: string; s3Location?: { uri: string; bucketOwner?: string } };
+  };
   document?: Record<string, unknown>;
   toolUse?: { toolUseId: string; name: string; input: unknown; type?: string };
-  toolResult?: { toolUseId: string; content: ConverseToolResultContent[]; status?: 'success' | 'error'; type?: string };
-  reasoningContent?: { reasoningText?: { text: string; signature?: string }; redactedContent?: string };
+  toolResult?: {
+    toolUseId: string;
+    content: ConverseToolResultContent[];
+    status?: 'success' | 'error';
+    type?: string;
+  };
+  reasoningContent?: {
+    reasoningText?: { text: string; signature?: string };
+    redactedContent?: string;
+  };
   cachePoint?: { type: 'default'; ttl?: string };
   [key: string]: unknown;
 }
@@ -39,12 +50,20 @@ export interface ConverseSystemBlock {
 }
 
 export interface ConverseTool {
-  toolSpec?: { name: string; description?: string; inputSchema: { json: unknown }; strict?: boolean };
+  toolSpec?: {
+    name: string;
+    description?: string;
+    inputSchema: { json: unknown };
+    strict?: boolean;
+  };
   cachePoint?: { type: 'default' };
   [key: string]: unknown;
 }
 
-export type ConverseToolChoice = { auto: Record<string, never> } | { any: Record<string, never> } | { tool: { name: string } };
+export type ConverseToolChoice =
+  | { auto: Record<string, never> }
+  | { any: Record<string, never> }
+  | { tool: { name: string } };
 
 export interface ConverseInferenceConfig {
   maxTokens?: number;
@@ -62,7 +81,12 @@ export interface ConverseRequest {
   additionalModelRequestFields?: Record<string, unknown>;
   additionalModelResponseFieldPaths?: string[];
   requestMetadata?: Record<string, string>;
-  outputConfig?: { textFormat?: { type: 'json_schema'; structure: { jsonSchema: { schema: string; name?: string; description?: string } } } };
+  outputConfig?: {
+    textFormat?: {
+      type: 'json_schema';
+      structure: { jsonSchema: { schema: string; name?: string; description?: string } };
+    };
+  };
   [key: string]: unknown;
 }
 
@@ -106,7 +130,10 @@ export interface ConverseDelta {
 /** Payloads of the ConverseStream events, by `:event-type`. */
 export interface ConverseStreamEvents {
   messageStart: { role: 'assistant' };
-  contentBlockStart: { contentBlockIndex: number; start: { toolUse?: { toolUseId: string; name: string; type?: string }; [key: string]: unknown } };
+  contentBlockStart: {
+    contentBlockIndex: number;
+    start: { toolUse?: { toolUseId: string; name: string; type?: string }; [key: string]: unknown };
+  };
   contentBlockDelta: { contentBlockIndex: number; delta: ConverseDelta };
   contentBlockStop: { contentBlockIndex: number };
   messageStop: { stopReason: ConverseStopReason | string; additionalModelResponseFields?: unknown };

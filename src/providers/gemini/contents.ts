@@ -31,7 +31,10 @@ export interface MappedContents {
 }
 
 /** Maps `messages`; throws `invalidRequest` naming the offending field. */
-export function toGeminiContents(messages: ChatMessage[], options: ContentsOptions): MappedContents {
+export function toGeminiContents(
+  messages: ChatMessage[],
+  options: ContentsOptions,
+): MappedContents {
   const toolNames = new Map<string, string>();
   for (const message of messages) {
     for (const call of message.tool_calls ?? []) toolNames.set(call.id, call.function.name);
@@ -64,7 +67,8 @@ export function toGeminiContents(messages: ChatMessage[], options: ContentsOptio
         throw invalidRequest(`Unknown message role "${String(message.role)}"`, `${param}.role`);
     }
   });
-  if (contents.length === 0) throw invalidRequest('Gemini needs at least one user or assistant message', 'messages');
+  if (contents.length === 0)
+    throw invalidRequest('Gemini needs at least one user or assistant message', 'messages');
   return system.length > 0 ? { systemInstruction: { parts: system }, contents } : { contents };
 }
 
@@ -80,24 +84,44 @@ function contentPart(part: ChatContentPart, param: string): GeminiPart {
       return { text: String(part['text'] ?? '') };
     case 'image_url': {
       const url = (part['image_url'] as { url?: unknown } | undefined)?.url;
-      if (typeof url !== 'string') throw invalidRequest('image_url.url must be a string', `${param}.image_url.url`);
+      if (typeof url !== 'string')
+        throw invalidRequest('image_url.url must be a string', `${param}.image_url.url`);
       return urlPart(url, 'image/jpeg', `${param}.image_url.url`);
     }
     case 'input_audio': {
       const audio = part['input_audio'] as { data?: unknown; format?: unknown } | undefined;
-      if (typeof audio?.data !== 'string') throw invalidRequest('input_audio.data must be base64', `${param}.input_audio`);
-      return { inlineData: { mimeType: `audio/${String(audio.format ?? 'wav')}`, data: audio.data } };
+      if (typeof audio?.data !== 'string')
+        throw invalidRequest('input_audio.data must be base64', `${param}.input_audio`);
+      return {
+        inlineData: { mimeType: `audio/${String(audio.format ?? 'wav')}`, data: audio.data },
+      };
     }
     case 'file': {
-      const file = part['file'] as { file_data?: unknown; file_id?: unknown; filename?: unknown } | undefined;
-      if (typeof file?.file_data === 'string') return urlPart(file.file_data, 'application/pdf', `${param}.file.file_data`);
+      const file = part['file'] as
+        | { file_data?: unknown; file_id?: unknown; filename?: unknown }
+        | undefined;
+      if (typeof file?.file_data === 'string')
+        return urlPart(file.file_data, 'application/pdf', `${param}.file.file_data`);
       if (typeof file?.file_id === 'string' && /^(https?|gs):\/\//.test(file.file_id)) {
-        return { fileData: { mimeType: guessMime(file.file_id, String(file.filename ?? '')), fileUri: file.file_id } };
+        return {
+          fileData: {
+            mimeType: guessMime(file.file_id, String(file.filename ?? '')),
+            fileUri: file.file_id,
+          },
+        };
       }
-      throw invalidRequest('Gemini takes files as file_data (data: URL) or a Gemini/GCS file URI', `${param}.file`, 'unsupported_parameter');
+      throw invalidRequest(
+        'Gemini takes files as file_data (data: URL) or a Gemini/GCS file URI',
+        `${param}.file`,
+        'unsupported_parameter',
+      );
     }
     default:
-      throw invalidRequest(`Content part type "${part.type}" is not supported by Gemini`, `${param}.type`, 'unsupported_parameter');
+      throw invalidRequest(
+        `Content part type "${part.type}" is not supported by Gemini`,
+        `${param}.type`,
+        'unsupported_parameter',
+      );
   }
 }
 
@@ -108,15 +132,31 @@ function urlPart(url: string, fallbackMime: string, param: string): GeminiPart {
     const mimeType = data[1] || fallbackMime;
     const isBase64 = (data[2] ?? '').split(';').includes('base64');
     const payload = data[3] ?? '';
-    return { inlineData: { mimeType, data: isBase64 ? payload : Buffer.from(decodeURIComponent(payload)).toString('base64') } };
+    return {
+      inlineData: {
+        mimeType,
+        data: isBase64 ? payload : Buffer.from(decodeURIComponent(payload)).toString('base64'),
+      },
+    };
   }
-  if (/^(https?|gs):\/\//.test(url)) return { fileData: { mimeType: guessMime(url, '') || fallbackMime, fileUri: url } };
+  if (/^(https?|gs):\/\//.test(url))
+    return { fileData: { mimeType: guessMime(url, '') || fallbackMime, fileUri: url } };
   throw invalidRequest('Expected a data: URL or an http(s)/gs:// URL', param);
 }
 
 const MIME: Record<string, string> = {
-  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', webp: 'image/webp', heic: 'image/heic',
-  heif: 'image/heif', pdf: 'application/pdf', txt: 'text/plain', mp3: 'audio/mp3', wav: 'audio/wav', mp4: 'video/mp4',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  heic: 'image/heic',
+  heif: 'image/heif',
+  pdf: 'application/pdf',
+  txt: 'text/plain',
+  mp3: 'audio/mp3',
+  wav: 'audio/wav',
+  mp4: 'video/mp4',
 };
 
 function guessMime(url: string, filename: string): string {
@@ -126,25 +166,37 @@ function guessMime(url: string, filename: string): string {
 }
 
 function requireText(part: GeminiPart, param: string): GeminiPart {
-  if (part.text === undefined) throw invalidRequest('System messages may only hold text', `${param}.content`);
+  if (part.text === undefined)
+    throw invalidRequest('System messages may only hold text', `${param}.content`);
   return part;
 }
 
 function modelParts(message: ChatMessage, param: string, options: ContentsOptions): GeminiPart[] {
   const parts = userParts(message.content, param);
-  if (parts.length === 0 && typeof message.refusal === 'string' && message.refusal !== '') parts.push({ text: message.refusal });
+  if (parts.length === 0 && typeof message.refusal === 'string' && message.refusal !== '')
+    parts.push({ text: message.refusal });
   const lastText = parts.findLast((part) => part.text !== undefined);
   const textSignature = untagReasoningSignature(message.reasoning_signature);
   if (textSignature && lastText) lastText.thoughtSignature = textSignature;
   let signed = false;
   (message.tool_calls ?? []).forEach((call, j) => {
     const callParam = `${param}.tool_calls[${j}]`;
-    if (call.type !== 'function') throw invalidRequest('Only function tool calls are supported', `${callParam}.type`, 'unsupported_parameter');
+    if (call.type !== 'function')
+      throw invalidRequest(
+        'Only function tool calls are supported',
+        `${callParam}.type`,
+        'unsupported_parameter',
+      );
     const args = parseArguments(call.function.arguments, `${callParam}.function.arguments`);
     const { signature, geminiId } = decodeToolCallId(call.id);
-    const part: GeminiPart = { functionCall: geminiId ? { name: call.function.name, args, id: geminiId } : { name: call.function.name, args } };
+    const part: GeminiPart = {
+      functionCall: geminiId
+        ? { name: call.function.name, args, id: geminiId }
+        : { name: call.function.name, args },
+    };
     // Gemini 3 validates the signature on the first function call of a turn only.
-    const thoughtSignature = signature ?? (!signed && options.fillMissingSignatures ? SKIP_SIGNATURE : undefined);
+    const thoughtSignature =
+      signature ?? (!signed && options.fillMissingSignatures ? SKIP_SIGNATURE : undefined);
     if (thoughtSignature) part.thoughtSignature = thoughtSignature;
     signed = true;
     parts.push(part);
@@ -166,16 +218,25 @@ function parseArguments(text: string, param: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-function functionResponse(message: ChatMessage, param: string, toolNames: Map<string, string>): GeminiPart {
+function functionResponse(
+  message: ChatMessage,
+  param: string,
+  toolNames: Map<string, string>,
+): GeminiPart {
   const id = message.tool_call_id;
   const name = (id === undefined ? undefined : toolNames.get(id)) ?? message.name;
   if (name === undefined) {
-    throw invalidRequest(`No assistant tool call with id "${String(id)}" precedes this tool message`, `${param}.tool_call_id`);
+    throw invalidRequest(
+      `No assistant tool call with id "${String(id)}" precedes this tool message`,
+      `${param}.tool_call_id`,
+    );
   }
   const text =
     typeof message.content === 'string'
       ? message.content
-      : (message.content ?? []).map((part) => (part.type === 'text' ? String(part['text'] ?? '') : '')).join('');
+      : (message.content ?? [])
+          .map((part) => (part.type === 'text' ? String(part['text'] ?? '') : ''))
+          .join('');
   const geminiId = id === undefined ? undefined : decodeToolCallId(id).geminiId;
   const response = responseObject(text);
   return { functionResponse: geminiId ? { name, response, id: geminiId } : { name, response } };
@@ -185,7 +246,8 @@ function functionResponse(message: ChatMessage, param: string, toolNames: Map<st
 function responseObject(text: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(text);
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      return value as Record<string, unknown>;
     return { result: value };
   } catch {
     return { result: text };

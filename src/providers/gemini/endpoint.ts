@@ -26,14 +26,20 @@ export interface GeminiEndpoint {
 const GEMINI_BASE = 'https://generativelanguage.googleapis.com';
 
 /** Resolves the endpoint for a provider config; throws for configurations we cannot serve. */
-export function resolveEndpoint(id: string, config: GoogleConfig, env: Record<string, string | undefined>): GeminiEndpoint {
-  const method = (stream: boolean): string => (stream ? 'streamGenerateContent?alt=sse' : 'generateContent');
+export function resolveEndpoint(
+  id: string,
+  config: GoogleConfig,
+  env: Record<string, string | undefined>,
+): GeminiEndpoint {
+  const method = (stream: boolean): string =>
+    stream ? 'streamGenerateContent?alt=sse' : 'generateContent';
   const extra = config.headers ?? {};
   if (config.type === 'gemini') {
     const base = trimSlash(config.baseUrl ?? GEMINI_BASE);
     const key = config.apiKey ?? env['GEMINI_API_KEY'] ?? env['GOOGLE_API_KEY'];
     return {
-      url: (model, stream) => `${base}/v1beta/${/^(models|tunedModels)\//.test(model) ? model : `models/${model}`}:${method(stream)}`,
+      url: (model, stream) =>
+        `${base}/v1beta/${/^(models|tunedModels)\//.test(model) ? model : `models/${model}`}:${method(stream)}`,
       headers: { ...extra, ...(key ? { 'x-goog-api-key': key } : {}) },
     };
   }
@@ -42,7 +48,13 @@ export function resolveEndpoint(id: string, config: GoogleConfig, env: Record<st
     // token from `gcloud auth print-access-token` (or a sidecar that refreshes config) is required.
     throw new GatewayError(
       `Provider ${id}: vertex needs "accessToken"; ${config.credentials ? '"credentials" files are not supported yet' : 'none is set'}`,
-      { code: 'internal_error', status: 500, errorClass: 'internal', retryable: false, failover: true },
+      {
+        code: 'internal_error',
+        status: 500,
+        errorClass: 'internal',
+        retryable: false,
+        failover: true,
+      },
     );
   }
   const { project, location } = config;
@@ -64,7 +76,8 @@ export function resolveEndpoint(id: string, config: GoogleConfig, env: Record<st
 /** The regional, global or multi-region Vertex host. */
 export function vertexHost(location: string): string {
   if (location === 'global') return 'https://aiplatform.googleapis.com';
-  if (location === 'us' || location === 'eu') return `https://aiplatform.${location}.rep.googleapis.com`;
+  if (location === 'us' || location === 'eu')
+    return `https://aiplatform.${location}.rep.googleapis.com`;
   return `https://${location}-aiplatform.googleapis.com`;
 }
 

@@ -27,12 +27,23 @@ import type { GoogleErrorBody } from './types.js';
  * else a `retry-after` header.
  */
 
-type Rule = { code: ErrorCode; errorClass: ErrorClass; status: number; retryable?: boolean; failover?: boolean };
+type Rule = {
+  code: ErrorCode;
+  errorClass: ErrorClass;
+  status: number;
+  retryable?: boolean;
+  failover?: boolean;
+};
 
 const RULES: Record<string, Rule> = {
   INVALID_ARGUMENT: { code: 'invalid_request', errorClass: 'invalid_request', status: 400 },
   OUT_OF_RANGE: { code: 'invalid_request', errorClass: 'invalid_request', status: 400 },
-  FAILED_PRECONDITION: { code: 'quota_exhausted', errorClass: 'quota_exhausted', status: 429, retryable: false },
+  FAILED_PRECONDITION: {
+    code: 'quota_exhausted',
+    errorClass: 'quota_exhausted',
+    status: 429,
+    retryable: false,
+  },
   UNAUTHENTICATED: { code: 'upstream_auth', errorClass: 'auth', status: 502, retryable: false },
   PERMISSION_DENIED: { code: 'upstream_auth', errorClass: 'auth', status: 502, retryable: false },
   NOT_FOUND: { code: 'upstream_not_found', errorClass: 'not_found', status: 502, retryable: false },
@@ -45,12 +56,23 @@ const RULES: Record<string, Rule> = {
 };
 
 const HTTP_STATUS: Record<number, string> = {
-  400: 'INVALID_ARGUMENT', 401: 'UNAUTHENTICATED', 403: 'PERMISSION_DENIED', 404: 'NOT_FOUND', 409: 'ABORTED',
-  429: 'RESOURCE_EXHAUSTED', 500: 'INTERNAL', 503: 'UNAVAILABLE', 504: 'DEADLINE_EXCEEDED',
+  400: 'INVALID_ARGUMENT',
+  401: 'UNAUTHENTICATED',
+  403: 'PERMISSION_DENIED',
+  404: 'NOT_FOUND',
+  409: 'ABORTED',
+  429: 'RESOURCE_EXHAUSTED',
+  500: 'INTERNAL',
+  503: 'UNAVAILABLE',
+  504: 'DEADLINE_EXCEEDED',
 };
 
 /** Classifies a non-2xx Gemini/Vertex answer. */
-export function classifyGeminiError(response: UpstreamErrorResponse, provider: string, now?: () => number): UpstreamError {
+export function classifyGeminiError(
+  response: UpstreamErrorResponse,
+  provider: string,
+  now?: () => number,
+): UpstreamError {
   const error = parseGoogleError(response.body);
   const delay = error ? retryDelayMs(error) : undefined;
   return classifyGoogleError(error?.error, response.status, provider, {
@@ -66,22 +88,42 @@ export function classifyGoogleError(
   provider: string,
   extra: { body: string; retryAfterMs?: number | undefined },
 ): UpstreamError {
-  const status = error?.status ?? HTTP_STATUS[httpStatus] ?? (httpStatus >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT');
+  const status =
+    error?.status ??
+    HTTP_STATUS[httpStatus] ??
+    (httpStatus >= 500 ? 'INTERNAL' : 'INVALID_ARGUMENT');
   const detail = error?.message ?? (extra.body.slice(0, 200) || `HTTP ${httpStatus}`);
   let rule = RULES[status] ?? (httpStatus >= 500 ? RULES['INTERNAL']! : RULES['INVALID_ARGUMENT']!);
   if (status === 'INVALID_ARGUMENT' && isInvalidKey(error)) {
     rule = RULES['UNAUTHENTICATED']!;
-  } else if (status === 'INVALID_ARGUMENT' && /token count.*exceeds|exceeds the maximum number of tokens/i.test(detail)) {
-    rule = { code: 'context_length_exceeded', errorClass: 'context_overflow', status: 400, retryable: false, failover: true };
+  } else if (
+    status === 'INVALID_ARGUMENT' &&
+    /token count.*exceeds|exceeds the maximum number of tokens/i.test(detail)
+  ) {
+    rule = {
+      code: 'context_length_exceeded',
+      errorClass: 'context_overflow',
+      status: 400,
+      retryable: false,
+      failover: true,
+    };
   } else if (status === 'RESOURCE_EXHAUSTED' && error && isDailyQuota(error)) {
-    rule = { code: 'quota_exhausted', errorClass: 'quota_exhausted', status: 429, retryable: false };
+    rule = {
+      code: 'quota_exhausted',
+      errorClass: 'quota_exhausted',
+      status: 429,
+      retryable: false,
+    };
   }
   // Credential and resource errors describe the gateway's setup; keep upstream text out of client messages.
   const message =
     rule.errorClass === 'auth' || rule.errorClass === 'not_found'
       ? `Upstream ${provider} rejected the gateway's request (${status})`
       : `Upstream ${provider} ${status}: ${detail}`;
-  const retry = rule.errorClass === 'rate_limited' || rule.errorClass === 'overloaded' ? extra.retryAfterMs : undefined;
+  const retry =
+    rule.errorClass === 'rate_limited' || rule.errorClass === 'overloaded'
+      ? extra.retryAfterMs
+      : undefined;
   return new UpstreamError(message, {
     code: rule.code,
     status: rule.status,
@@ -113,7 +155,10 @@ export function parseGoogleError(body: string): GoogleErrorBody | undefined {
 /** RetryInfo.retryDelay ("17s"), else "Please retry in 17.5s" / "…in 250ms" in the message. */
 export function retryDelayMs(body: GoogleErrorBody): number | undefined {
   for (const detail of body.error.details ?? []) {
-    if (detail['@type']?.endsWith('google.rpc.RetryInfo') && typeof detail['retryDelay'] === 'string') {
+    if (
+      detail['@type']?.endsWith('google.rpc.RetryInfo') &&
+      typeof detail['retryDelay'] === 'string'
+    ) {
       const ms = durationToMs(detail['retryDelay']);
       if (ms !== undefined) return ms;
     }
@@ -133,8 +178,15 @@ function isInvalidKey(error: GoogleErrorBody['error'] | undefined): boolean {
 function isDailyQuota(error: GoogleErrorBody['error']): boolean {
   for (const detail of error.details ?? []) {
     if (!detail['@type']?.endsWith('google.rpc.QuotaFailure')) continue;
-    const violations = Array.isArray(detail['violations']) ? (detail['violations'] as Array<Record<string, unknown>>) : [];
-    if (violations.some((v) => /per_?day/i.test(`${String(v['quotaId'] ?? '')} ${String(v['quotaMetric'] ?? '')}`))) return true;
+    const violations = Array.isArray(detail['violations'])
+      ? (detail['violations'] as Array<Record<string, unknown>>)
+      : [];
+    if (
+      violations.some((v) =>
+        /per_?day/i.test(`${String(v['quotaId'] ?? '')} ${String(v['quotaMetric'] ?? '')}`),
+      )
+    )
+      return true;
   }
   return /per day|daily|limit: 0\b/i.test(error.message ?? '');
 }

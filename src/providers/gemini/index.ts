@@ -27,7 +27,10 @@ export const geminiAdapter: AdapterFactory = (id, config, deps) => {
   }
   const endpoint = resolveEndpoint(id, config, deps.env);
   const providerType = config.type;
-  const context = (call: { requestId: string; deployment: { model: string } }): ResponseContext => ({
+  const context = (call: {
+    requestId: string;
+    deployment: { model: string };
+  }): ResponseContext => ({
     provider: id,
     requestId: call.requestId,
     model: call.deployment.model,
@@ -41,7 +44,11 @@ export const geminiAdapter: AdapterFactory = (id, config, deps) => {
     streamFormat: 'sse',
     async buildRequest(call) {
       if (call.operation !== 'chat') {
-        throw invalidRequest(`Provider ${id} (${providerType}) serves chat only`, 'model', 'unsupported_parameter');
+        throw invalidRequest(
+          `Provider ${id} (${providerType}) serves chat only`,
+          'model',
+          'unsupported_parameter',
+        );
       }
       const model = call.deployment.model;
       const body = toGenerateContent(call.body as ChatRequest, { providerType, model });

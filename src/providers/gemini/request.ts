@@ -24,21 +24,50 @@ export interface RequestContext {
 }
 
 /** Builds the upstream body for a chat call. */
-export function toGenerateContent(body: ChatRequest, context: RequestContext): GenerateContentRequest {
+export function toGenerateContent(
+  body: ChatRequest,
+  context: RequestContext,
+): GenerateContentRequest {
   const {
-    model: _model, stream: _stream, stream_options: _streamOptions, user: _user, metadata: _metadata,
-    provider_options: providerOptions, messages, tools, tool_choice: toolChoice, parallel_tool_calls: parallelToolCalls,
-    response_format: responseFormat, temperature, top_p: topP, max_tokens: maxTokens,
-    max_completion_tokens: maxCompletionTokens, stop, n, seed, presence_penalty: presencePenalty,
-    frequency_penalty: frequencyPenalty, reasoning_effort: reasoningEffort, logprobs, top_logprobs: topLogprobs,
+    model: _model,
+    stream: _stream,
+    stream_options: _streamOptions,
+    user: _user,
+    metadata: _metadata,
+    provider_options: providerOptions,
+    messages,
+    tools,
+    tool_choice: toolChoice,
+    parallel_tool_calls: parallelToolCalls,
+    response_format: responseFormat,
+    temperature,
+    top_p: topP,
+    max_tokens: maxTokens,
+    max_completion_tokens: maxCompletionTokens,
+    stop,
+    n,
+    seed,
+    presence_penalty: presencePenalty,
+    frequency_penalty: frequencyPenalty,
+    reasoning_effort: reasoningEffort,
+    logprobs,
+    top_logprobs: topLogprobs,
     ...rest
   } = body;
   rejectUnknown(rest);
   if (logprobs === true || topLogprobs != null) {
-    throw invalidRequest('logprobs are not supported for Gemini deployments', logprobs === true ? 'logprobs' : 'top_logprobs', 'unsupported_parameter');
+    throw invalidRequest(
+      'logprobs are not supported for Gemini deployments',
+      logprobs === true ? 'logprobs' : 'top_logprobs',
+      'unsupported_parameter',
+    );
   }
   if (parallelToolCalls === false) {
-    throw invalidRequest('Gemini cannot be limited to one tool call per turn', 'parallel_tool_calls', 'unsupported_parameter');
+    throw invalidRequest(
+      'Gemini cannot be limited to one tool call per turn',
+      'parallel_tool_calls',
+      'unsupported_parameter',
+    );
   }
   if (!Array.isArray(messages)) throw invalidRequest('messages must be an array', 'messages');
 
@@ -58,16 +87,25 @@ export function toGenerateContent(body: ChatRequest, context: RequestContext): G
   else if (responseFormat?.type === 'json_schema') {
     generation['responseMimeType'] = 'application/json';
     const schema = responseFormat.json_schema?.schema;
-    if (schema) generation['responseSchema'] = toGeminiSchema(schema, 'response_format.json_schema.schema');
+    if (schema)
+      generation['responseSchema'] = toGeminiSchema(schema, 'response_format.json_schema.schema');
   } else if (responseFormat != null && responseFormat.type !== 'text') {
     const type = String((responseFormat as { type?: unknown }).type);
-    throw invalidRequest(`response_format "${type}" is not supported`, 'response_format.type', 'unsupported_parameter');
+    throw invalidRequest(
+      `response_format "${type}" is not supported`,
+      'response_format.type',
+      'unsupported_parameter',
+    );
   }
   const gemini3 = isGemini3(context.model);
-  if (reasoningEffort != null) generation['thinkingConfig'] = thinkingConfig(String(reasoningEffort), gemini3);
+  if (reasoningEffort != null)
+    generation['thinkingConfig'] = thinkingConfig(String(reasoningEffort), gemini3);
 
-  const request: GenerateContentRequest = { ...toGeminiContents(messages, { fillMissingSignatures: gemini3 }) };
-  if (tools != null && tools.length > 0) request.tools = [{ functionDeclarations: tools.map(declaration) }];
+  const request: GenerateContentRequest = {
+    ...toGeminiContents(messages, { fillMissingSignatures: gemini3 }),
+  };
+  if (tools != null && tools.length > 0)
+    request.tools = [{ functionDeclarations: tools.map(declaration) }];
   const toolConfig = functionCalling(toolChoice);
   if (toolConfig) request.toolConfig = toolConfig;
   if (Object.keys(generation).length > 0) request.generationConfig = generation;
@@ -86,7 +124,11 @@ const NO_OP: Record<string, (value: unknown) => boolean> = {
 function rejectUnknown(rest: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(rest)) {
     if (value === undefined || value === null || NO_OP[key]?.(value)) continue;
-    throw invalidRequest(`Parameter "${key}" is not supported for Gemini deployments`, key, 'unsupported_parameter');
+    throw invalidRequest(
+      `Parameter "${key}" is not supported for Gemini deployments`,
+      key,
+      'unsupported_parameter',
+    );
   }
 }
 
@@ -96,28 +138,50 @@ export function isGemini3(model: string): boolean {
   return major !== undefined && Number(major) >= 3;
 }
 
-const BUDGETS: Record<string, number> = { none: 0, minimal: 512, low: 1024, medium: 8192, high: 24_576 };
-const LEVELS: Record<string, string> = { none: 'minimal', minimal: 'minimal', low: 'low', medium: 'medium', high: 'high' };
+const BUDGETS: Record<string, number> = {
+  none: 0,
+  minimal: 512,
+  low: 1024,
+  medium: 8192,
+  high: 24_576,
+};
+const LEVELS: Record<string, string> = {
+  none: 'minimal',
+  minimal: 'minimal',
+  low: 'low',
+  medium: 'medium',
+  high: 'high',
+};
 
 /** reasoning_effort → thinkingConfig (Gemini 3: thinkingLevel; 2.x: thinkingBudget, 0 turns thinking off). */
 function thinkingConfig(effort: string, gemini3: boolean): Record<string, unknown> {
   const level = LEVELS[effort];
   const budget = BUDGETS[effort];
   if (level === undefined || budget === undefined) {
-    throw invalidRequest(`reasoning_effort "${effort}" is not one of ${Object.keys(BUDGETS).join(', ')}`, 'reasoning_effort');
+    throw invalidRequest(
+      `reasoning_effort "${effort}" is not one of ${Object.keys(BUDGETS).join(', ')}`,
+      'reasoning_effort',
+    );
   }
   const includeThoughts = effort !== 'none';
-  return gemini3 ? { thinkingLevel: level, includeThoughts } : { thinkingBudget: budget, includeThoughts };
+  return gemini3
+    ? { thinkingLevel: level, includeThoughts }
+    : { thinkingBudget: budget, includeThoughts };
 }
 
 function declaration(tool: ChatTool, index: number): GeminiFunctionDeclaration {
   if (tool.type !== 'function' || typeof tool.function?.name !== 'string') {
-    throw invalidRequest(`Tool type "${String(tool.type)}" is not supported by Gemini`, `tools[${index}].type`, 'unsupported_parameter');
+    throw invalidRequest(
+      `Tool type "${String(tool.type)}" is not supported by Gemini`,
+      `tools[${index}].type`,
+      'unsupported_parameter',
+    );
   }
   const { name, description, parameters } = tool.function;
   const out: GeminiFunctionDeclaration = { name };
   if (description) out.description = description;
-  if (parameters && !isEmptyObjectSchema(parameters)) out.parameters = toGeminiSchema(parameters, `tools[${index}].function.parameters`);
+  if (parameters && !isEmptyObjectSchema(parameters))
+    out.parameters = toGeminiSchema(parameters, `tools[${index}].function.parameters`);
   return out;
 }
 
@@ -126,7 +190,11 @@ function functionCalling(choice: ChatToolChoice | undefined): GenerateContentReq
   if (choice === 'auto') return { functionCallingConfig: { mode: 'AUTO' } };
   if (choice === 'none') return { functionCallingConfig: { mode: 'NONE' } };
   if (choice === 'required') return { functionCallingConfig: { mode: 'ANY' } };
-  if (typeof choice === 'object' && choice.type === 'function' && typeof choice.function?.name === 'string') {
+  if (
+    typeof choice === 'object' &&
+    choice.type === 'function' &&
+    typeof choice.function?.name === 'string'
+  ) {
     return { functionCallingConfig: { mode: 'ANY', allowedFunctionNames: [choice.function.name] } };
   }
   throw invalidRequest('tool_choice must be none, auto, required or a function', 'tool_choice');

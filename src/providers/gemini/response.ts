@@ -1,7 +1,18 @@
-import type { ChatChoice, ChatCompletion, ChatToolCall, ChatUsage, FinishReason } from '../../core/chat.js';
+import type {
+  ChatChoice,
+  ChatCompletion,
+  ChatToolCall,
+  ChatUsage,
+  FinishReason,
+} from '../../core/chat.js';
 import { UpstreamError } from '../../errors/index.js';
 import { encodeToolCallId, tagReasoningSignature } from './signatures.js';
-import type { GeminiCandidate, GeminiPart, GeminiUsageMetadata, GenerateContentResponse } from './types.js';
+import type {
+  GeminiCandidate,
+  GeminiPart,
+  GeminiUsageMetadata,
+  GenerateContentResponse,
+} from './types.js';
 
 /**
  * Gemini `GenerateContentResponse` → OpenAI `chat.completion`:
@@ -28,7 +39,14 @@ export interface ResponseContext {
 }
 
 const CONTENT_FILTER = new Set([
-  'SAFETY', 'RECITATION', 'BLOCKLIST', 'PROHIBITED_CONTENT', 'SPII', 'IMAGE_SAFETY', 'IMAGE_PROHIBITED_CONTENT', 'IMAGE_RECITATION',
+  'SAFETY',
+  'RECITATION',
+  'BLOCKLIST',
+  'PROHIBITED_CONTENT',
+  'SPII',
+  'IMAGE_SAFETY',
+  'IMAGE_PROHIBITED_CONTENT',
+  'IMAGE_RECITATION',
 ]);
 
 /** Maps a Gemini finishReason; `calledTools` turns STOP into `tool_calls`. */
@@ -56,7 +74,10 @@ export function toChatUsage(usage: GeminiUsageMetadata): ChatUsage {
 }
 
 /** Throws the content_filter error for a blocked prompt (no candidates, `promptFeedback.blockReason`). */
-export function assertNotBlocked(response: GenerateContentResponse, context: ResponseContext): void {
+export function assertNotBlocked(
+  response: GenerateContentResponse,
+  context: ResponseContext,
+): void {
   const reason = response.promptFeedback?.blockReason;
   if (reason === undefined || (response.candidates?.length ?? 0) > 0) return;
   const detail = response.promptFeedback?.blockReasonMessage;
@@ -80,17 +101,33 @@ export function toChatCompletion(json: unknown, context: ResponseContext): ChatC
   const choices = (response.candidates ?? []).map((candidate, position): ChatChoice => {
     const index = candidate.index ?? position;
     const parts = candidateParts(candidate);
-    const text = parts.filter((part) => part.text !== undefined && !part.thought).map((part) => part.text).join('');
-    const reasoning = parts.filter((part) => part.thought && part.text !== undefined).map((part) => part.text).join('');
-    const signature = parts.findLast((part) => !part.functionCall && part.thoughtSignature)?.thoughtSignature;
+    const text = parts
+      .filter((part) => part.text !== undefined && !part.thought)
+      .map((part) => part.text)
+      .join('');
+    const reasoning = parts
+      .filter((part) => part.thought && part.text !== undefined)
+      .map((part) => part.text)
+      .join('');
+    const signature = parts.findLast(
+      (part) => !part.functionCall && part.thoughtSignature,
+    )?.thoughtSignature;
     const toolCalls = parts
       .filter((part) => part.functionCall)
       .map((part, ordinal) => toToolCall(part, { responseId, candidate: index, ordinal }));
-    const message: ChatChoice['message'] = { role: 'assistant', content: text === '' && toolCalls.length > 0 ? null : text };
+    const message: ChatChoice['message'] = {
+      role: 'assistant',
+      content: text === '' && toolCalls.length > 0 ? null : text,
+    };
     if (reasoning !== '') message.reasoning_content = reasoning;
     if (signature) message.reasoning_signature = tagReasoningSignature(signature);
     if (toolCalls.length > 0) message.tool_calls = toolCalls;
-    return { index, message, finish_reason: toFinishReason(candidate.finishReason ?? 'STOP', toolCalls.length > 0), logprobs: null };
+    return {
+      index,
+      message,
+      finish_reason: toFinishReason(candidate.finishReason ?? 'STOP', toolCalls.length > 0),
+      logprobs: null,
+    };
   });
   const completion: ChatCompletion = {
     id: `chatcmpl-${responseId}`,
@@ -124,7 +161,8 @@ export function candidateParts(candidate: GeminiCandidate): GeminiPart[] {
 
 /** Narrows upstream JSON to a response object; anything else is a bad upstream answer. */
 export function asResponse(json: unknown, context: ResponseContext): GenerateContentResponse {
-  if (json !== null && typeof json === 'object' && !Array.isArray(json)) return json as GenerateContentResponse;
+  if (json !== null && typeof json === 'object' && !Array.isArray(json))
+    return json as GenerateContentResponse;
   throw new UpstreamError('Gemini returned a body that is not a GenerateContentResponse', {
     code: 'upstream_bad_response',
     status: 502,

@@ -54,7 +54,11 @@ export function toGeminiSchema(schema: Json, param: string): Json {
 /** True when the schema is an object with no properties (Gemini wants `parameters` omitted then). */
 export function isEmptyObjectSchema(schema: Json): boolean {
   const properties = asObject(schema['properties']);
-  return schema['type'] === 'object' && Object.keys(properties).length === 0 && schema['anyOf'] === undefined;
+  return (
+    schema['type'] === 'object' &&
+    Object.keys(properties).length === 0 &&
+    schema['anyOf'] === undefined
+  );
 }
 
 interface Context {
@@ -82,27 +86,41 @@ function convert(node: unknown, context: Context): Json {
   if (types.includes('null')) out['nullable'] = true;
   const concrete = types.filter((type) => type !== 'null');
   if (concrete.length === 1) out['type'] = concrete[0];
-  else if (concrete.length > 1) out['anyOf'] = concrete.map((type) => convert({ ...schema, type }, context));
+  else if (concrete.length > 1)
+    out['anyOf'] = concrete.map((type) => convert({ ...schema, type }, context));
   const format = schema['format'];
-  if (typeof format === 'string' && concrete.length === 1 && FORMATS[concrete[0]!]?.includes(format)) out['format'] = format;
+  if (
+    typeof format === 'string' &&
+    concrete.length === 1 &&
+    FORMATS[concrete[0]!]?.includes(format)
+  )
+    out['format'] = format;
 
   const properties = asObject(schema['properties']);
   if (schema['properties'] !== undefined) {
     const converted: Json = {};
-    for (const [name, property] of Object.entries(properties)) converted[name] = convert(property, context);
+    for (const [name, property] of Object.entries(properties))
+      converted[name] = convert(property, context);
     out['properties'] = converted;
   }
   if (Array.isArray(schema['required'])) {
-    const required = schema['required'].filter((name): name is string => typeof name === 'string' && name in properties);
+    const required = schema['required'].filter(
+      (name): name is string => typeof name === 'string' && name in properties,
+    );
     if (required.length > 0) out['required'] = required;
   }
-  if (schema['items'] !== undefined && !Array.isArray(schema['items'])) out['items'] = convert(schema['items'], context);
+  if (schema['items'] !== undefined && !Array.isArray(schema['items']))
+    out['items'] = convert(schema['items'], context);
 
-  const alternatives = [schema['anyOf'], schema['oneOf']].flatMap((list) => (Array.isArray(list) ? list : []));
+  const alternatives = [schema['anyOf'], schema['oneOf']].flatMap((list) =>
+    Array.isArray(list) ? list : [],
+  );
   if (alternatives.length > 0 && out['anyOf'] === undefined) {
     const branches = alternatives.map((branch) => convert(branch, context));
     // `{"type":"null"}` branches become `nullable` on the parent.
-    const nonNull = branches.filter((branch) => !(Object.keys(branch).length === 1 && branch['nullable'] === true));
+    const nonNull = branches.filter(
+      (branch) => !(Object.keys(branch).length === 1 && branch['nullable'] === true),
+    );
     if (nonNull.length < branches.length) out['nullable'] = true;
     if (nonNull.length === 1) Object.assign(out, nonNull[0]);
     else if (nonNull.length > 1) out['anyOf'] = nonNull;
@@ -118,10 +136,18 @@ function convertRef(schema: Json, ref: string, context: Context): Json {
   const name = /^#\/(?:\$defs|definitions)\/(.+)$/.exec(ref)?.[1];
   const target = name === undefined ? undefined : context.definitions[name];
   if (name === undefined || target === undefined) {
-    throw invalidRequest(`JSON schema $ref "${ref}" cannot be resolved`, context.param, 'unsupported_parameter');
+    throw invalidRequest(
+      `JSON schema $ref "${ref}" cannot be resolved`,
+      context.param,
+      'unsupported_parameter',
+    );
   }
   if (context.stack.includes(name)) {
-    throw invalidRequest(`Recursive JSON schema ($ref "${ref}") is not supported by Gemini`, context.param, 'unsupported_parameter');
+    throw invalidRequest(
+      `Recursive JSON schema ($ref "${ref}") is not supported by Gemini`,
+      context.param,
+      'unsupported_parameter',
+    );
   }
   const { $ref: _ref, ...siblings } = schema;
   context.stack.push(name);
@@ -135,11 +161,14 @@ function convertRef(schema: Json, ref: string, context: Context): Json {
 function mergeInto(target: Json, source: Json): void {
   for (const [key, value] of Object.entries(source)) {
     if (key === 'properties') target[key] = { ...asObject(target[key]), ...asObject(value) };
-    else if (key === 'required') target[key] = [...new Set([...((target[key] as string[]) ?? []), ...(value as string[])])];
+    else if (key === 'required')
+      target[key] = [...new Set([...((target[key] as string[]) ?? []), ...(value as string[])])];
     else target[key] ??= value;
   }
 }
 
 function asObject(value: unknown): Json {
-  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : {};
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Json)
+    : {};
 }

@@ -99,13 +99,16 @@ export function decodeToolCallId(id: string): CallCarrier {
     offset += 1 + length;
   }
   const rest = bytes.subarray(offset);
-  if (rest.length > 0) carrier.signature = flags & BASE64_SIGNATURE ? rest.toString('base64') : rest.toString('utf8');
+  if (rest.length > 0)
+    carrier.signature = flags & BASE64_SIGNATURE ? rest.toString('base64') : rest.toString('utf8');
   return carrier;
 }
 
 function hashId(position: CallPosition): string {
   const digest = createHash('sha256')
-    .update(`${position.responseId}\n${position.candidate}\n${position.ordinal}\n${position.name}\n${position.args}`)
+    .update(
+      `${position.responseId}\n${position.candidate}\n${position.ordinal}\n${position.name}\n${position.args}`,
+    )
     .digest();
   let out = '';
   for (let i = 0; i < 24; i++) out += BASE62[digest[i]! % 62];

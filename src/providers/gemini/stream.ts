@@ -1,9 +1,21 @@
-import type { ChatChunkChoice, ChatCompletionChunk, ChatDelta, ChatUsage } from '../../core/chat.js';
+import type {
+  ChatChunkChoice,
+  ChatCompletionChunk,
+  ChatDelta,
+  ChatUsage,
+} from '../../core/chat.js';
 import { UpstreamError } from '../../errors/index.js';
 import { itemOf } from '../adapter.js';
 import type { StreamItem, UpstreamFrame } from '../adapter.js';
 import { classifyGoogleError, retryDelayMs } from './errors.js';
-import { assertNotBlocked, asResponse, candidateParts, toChatUsage, toFinishReason, toToolCall } from './response.js';
+import {
+  assertNotBlocked,
+  asResponse,
+  candidateParts,
+  toChatUsage,
+  toFinishReason,
+  toToolCall,
+} from './response.js';
 import type { ResponseContext } from './response.js';
 import { tagReasoningSignature } from './signatures.js';
 import type { GenerateContentResponse, GoogleErrorBody } from './types.js';
@@ -35,15 +47,28 @@ export async function* mapGeminiStream(
     if (response['error'] !== null && typeof response['error'] === 'object') {
       const body = response as unknown as GoogleErrorBody;
       const status = typeof body.error.code === 'number' ? body.error.code : 500;
-      throw classifyGoogleError(body.error, status, context.provider, { body: data, retryAfterMs: retryDelayMs(body) });
+      throw classifyGoogleError(body.error, status, context.provider, {
+        body: data,
+        retryAfterMs: retryDelayMs(body),
+      });
     }
     assertNotBlocked(response, context);
     if (!head) {
       const responseId = response.responseId ?? context.requestId;
-      head = { id: `chatcmpl-${responseId}`, responseId, model: response.modelVersion ?? context.model };
+      head = {
+        id: `chatcmpl-${responseId}`,
+        responseId,
+        model: response.modelVersion ?? context.model,
+      };
     }
     const chunk = (choice: ChatChunkChoice): StreamItem =>
-      itemOf({ id: head!.id, object: 'chat.completion.chunk', created: context.created, model: head!.model, choices: [choice] });
+      itemOf({
+        id: head!.id,
+        object: 'chat.completion.chunk',
+        created: context.created,
+        model: head!.model,
+        choices: [choice],
+      });
 
     for (const [position, candidate] of (response.candidates ?? []).entries()) {
       const index = candidate.index ?? position;
@@ -64,13 +89,18 @@ export async function* mapGeminiStream(
             if (part.thought) delta.reasoning_content = part.text;
             else delta.content = part.text;
           }
-          if (part.thoughtSignature) delta.reasoning_signature = tagReasoningSignature(part.thoughtSignature);
+          if (part.thoughtSignature)
+            delta.reasoning_signature = tagReasoningSignature(part.thoughtSignature);
         }
         if (Object.keys(delta).length > 0) yield chunk({ index, delta, finish_reason: null });
       }
       if (candidate.finishReason) {
         state.finished = true;
-        yield chunk({ index, delta: {}, finish_reason: toFinishReason(candidate.finishReason, state.toolCalls > 0) });
+        yield chunk({
+          index,
+          delta: {},
+          finish_reason: toFinishReason(candidate.finishReason, state.toolCalls > 0),
+        });
       }
     }
     if (response.usageMetadata) usage = toChatUsage(response.usageMetadata);
@@ -85,7 +115,14 @@ export async function* mapGeminiStream(
     });
   }
   if (usage) {
-    const last: ChatCompletionChunk = { id: head.id, object: 'chat.completion.chunk', created: context.created, model: head.model, choices: [], usage };
+    const last: ChatCompletionChunk = {
+      id: head.id,
+      object: 'chat.completion.chunk',
+      created: context.created,
+      model: head.model,
+      choices: [],
+      usage,
+    };
     yield itemOf(last);
   }
 }

@@ -38,7 +38,10 @@ export interface GenerateContentRequest {
   systemInstruction?: { parts: GeminiPart[] };
   tools?: Array<{ functionDeclarations: GeminiFunctionDeclaration[]; [key: string]: unknown }>;
   toolConfig?: {
-    functionCallingConfig: { mode: 'AUTO' | 'ANY' | 'NONE' | 'VALIDATED'; allowedFunctionNames?: string[] };
+    functionCallingConfig: {
+      mode: 'AUTO' | 'ANY' | 'NONE' | 'VALIDATED';
+      allowedFunctionNames?: string[];
+    };
   };
   generationConfig?: Record<string, unknown>;
   [key: string]: unknown;

@@ -29,10 +29,16 @@ export const OPENAI_TOOL_CALL_IDS: ToolCallIdRule = { maxLength: 40 };
 export const BEDROCK_TOOL_CALL_IDS: ToolCallIdRule = { maxLength: 64, pattern: /^[a-zA-Z0-9_-]+$/ };
 
 /** Bedrock's OpenAI-compatible endpoint: OpenAI's length cap and Converse's characters. */
-export const BEDROCK_OPENAI_TOOL_CALL_IDS: ToolCallIdRule = { maxLength: 40, pattern: /^[a-zA-Z0-9_-]+$/ };
+export const BEDROCK_OPENAI_TOOL_CALL_IDS: ToolCallIdRule = {
+  maxLength: 40,
+  pattern: /^[a-zA-Z0-9_-]+$/,
+};
 
 /** Anthropic `tool_use.id` / `tool_result.tool_use_id`: "String should match pattern '^[a-zA-Z0-9_-]+$'" (no length cap). */
-export const ANTHROPIC_TOOL_CALL_IDS: ToolCallIdRule = { maxLength: Number.POSITIVE_INFINITY, pattern: /^[a-zA-Z0-9_-]+$/ };
+export const ANTHROPIC_TOOL_CALL_IDS: ToolCallIdRule = {
+  maxLength: Number.POSITIVE_INFINITY,
+  pattern: /^[a-zA-Z0-9_-]+$/,
+};
 
 const BASE62 = '0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 
@@ -57,13 +63,19 @@ export function shortToolCallId(id: string): string {
  * Returns `messages` itself (no copy) when every id already fits, which is the common case.
  */
 export function fitToolCallIds(messages: ChatMessage[], rule: ToolCallIdRule): ChatMessage[] {
-  if (!Array.isArray(messages) || !messages.some((message) => needsFit(message, rule))) return messages;
+  if (!Array.isArray(messages) || !messages.some((message) => needsFit(message, rule)))
+    return messages;
   return messages.map((message) => {
     if (!needsFit(message, rule)) return message;
     const fitted: ChatMessage = { ...message };
-    if (typeof message.tool_call_id === 'string') fitted.tool_call_id = fitToolCallId(message.tool_call_id, rule);
+    if (typeof message.tool_call_id === 'string')
+      fitted.tool_call_id = fitToolCallId(message.tool_call_id, rule);
     if (Array.isArray(message.tool_calls)) {
-      fitted.tool_calls = message.tool_calls.map((call) => (typeof call?.id === 'string' && !fits(call.id, rule) ? { ...call, id: shortToolCallId(call.id) } : call));
+      fitted.tool_calls = message.tool_calls.map((call) =>
+        typeof call?.id === 'string' && !fits(call.id, rule)
+          ? { ...call, id: shortToolCallId(call.id) }
+          : call,
+      );
     }
     return fitted;
   });
@@ -72,9 +84,16 @@ export function fitToolCallIds(messages: ChatMessage[], rule: ToolCallIdRule): C
 function needsFit(message: ChatMessage, rule: ToolCallIdRule): boolean {
   if (message === null || typeof message !== 'object') return false;
   if (typeof message.tool_call_id === 'string' && !fits(message.tool_call_id, rule)) return true;
-  return Array.isArray(message.tool_calls) && message.tool_calls.some((call) => typeof call?.id === 'string' && !fits(call.id, rule));
+  return (
+    Array.isArray(message.tool_calls) &&
+    message.tool_calls.some((call) => typeof call?.id === 'string' && !fits(call.id, rule))
+  );
 }
 
 function fits(id: string, rule: ToolCallIdRule): boolean {
-  return id.length > 0 && id.length <= rule.maxLength && (rule.pattern === undefined || rule.pattern.test(id));
+  return (
+    id.length > 0 &&
+    id.length <= rule.maxLength &&
+    (rule.pattern === undefined || rule.pattern.test(id))
+  );
 }

@@ -17,7 +17,11 @@ import { passthroughStream } from './stream.js';
  * are forwarded untouched, and their messages are not copied.
  */
 export const openAIAdapter: AdapterFactory = (id, config) => {
-  if (config.type !== 'openai' && config.type !== 'azure-openai' && config.type !== 'openai-compatible') {
+  if (
+    config.type !== 'openai' &&
+    config.type !== 'azure-openai' &&
+    config.type !== 'openai-compatible'
+  ) {
     throw new Error(`openAIAdapter cannot serve provider type ${config.type}`);
   }
   const adapter: ProviderAdapter = {
@@ -31,7 +35,10 @@ export const openAIAdapter: AdapterFactory = (id, config) => {
     parseResponse(json) {
       const completion = json as ChatCompletion;
       if (!completion || typeof completion !== 'object' || !Array.isArray(completion.choices)) {
-        throw new GatewayError(`Upstream ${id} answered with something that is not a chat completion`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+        throw new GatewayError(
+          `Upstream ${id} answered with something that is not a chat completion`,
+          { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' },
+        );
       }
       return completion;
     },
@@ -44,7 +51,10 @@ export const openAIAdapter: AdapterFactory = (id, config) => {
     parseEmbeddings(json) {
       const response = json as EmbeddingsResponse;
       if (!response || typeof response !== 'object' || !Array.isArray(response.data)) {
-        throw new GatewayError(`Upstream ${id} answered with something that is not an embeddings list`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+        throw new GatewayError(
+          `Upstream ${id} answered with something that is not an embeddings list`,
+          { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' },
+        );
       }
       return response;
     },

@@ -3,7 +3,10 @@ import type { ProviderConfig } from '../../config/index.js';
 import type { GatewayCall, UpstreamRequest } from '../adapter.js';
 import { fitToolCallIds, OPENAI_TOOL_CALL_IDS } from '../internal/tool-call-ids.js';
 
-type OpenAIFamilyConfig = Extract<ProviderConfig, { type: 'openai' | 'azure-openai' | 'openai-compatible' }>;
+type OpenAIFamilyConfig = Extract<
+  ProviderConfig,
+  { type: 'openai' | 'azure-openai' | 'openai-compatible' }
+>;
 
 /** Fields only Switchyard reads; never forwarded upstream. */
 const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as const;
@@ -22,10 +25,17 @@ export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig
   const extra = (call.body as ChatRequest).provider_options?.[config.type];
   if (extra) Object.assign(body, extra);
   body['model'] = call.deployment.model;
-  if (call.operation === 'chat' && Array.isArray(body['messages'])) body['messages'] = fitToolCallIds(body['messages'] as ChatRequest['messages'], OPENAI_TOOL_CALL_IDS);
+  if (call.operation === 'chat' && Array.isArray(body['messages']))
+    body['messages'] = fitToolCallIds(
+      body['messages'] as ChatRequest['messages'],
+      OPENAI_TOOL_CALL_IDS,
+    );
   if (call.operation === 'chat' && call.stream) {
     const options = body['stream_options'];
-    body['stream_options'] = { ...(options && typeof options === 'object' ? options : {}), include_usage: true };
+    body['stream_options'] = {
+      ...(options && typeof options === 'object' ? options : {}),
+      include_usage: true,
+    };
   }
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -33,7 +43,12 @@ export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig
     ...config.headers,
     ...call.propagateHeaders,
   };
-  return { method: 'POST', url: upstreamUrl(config, call.deployment.model, operation), headers: authHeaders(config, headers), body: JSON.stringify(body) };
+  return {
+    method: 'POST',
+    url: upstreamUrl(config, call.deployment.model, operation),
+    headers: authHeaders(config, headers),
+    body: JSON.stringify(body),
+  };
 }
 
 /** The URL of an operation on an OpenAI-family upstream. */
@@ -47,14 +62,18 @@ export function upstreamUrl(config: OpenAIFamilyConfig, model: string, operation
   return `${base}/${operation}`;
 }
 
-function authHeaders(config: OpenAIFamilyConfig, headers: Record<string, string>): Record<string, string> {
+function authHeaders(
+  config: OpenAIFamilyConfig,
+  headers: Record<string, string>,
+): Record<string, string> {
   if (config.type === 'azure-openai') {
     if (config.bearerToken) headers['authorization'] = `Bearer ${config.bearerToken}`;
     else if (config.apiKey) headers['api-key'] = config.apiKey;
     return headers;
   }
   if (config.apiKey) headers['authorization'] = `Bearer ${config.apiKey}`;
-  if (config.type === 'openai' && config.organization) headers['openai-organization'] = config.organization;
+  if (config.type === 'openai' && config.organization)
+    headers['openai-organization'] = config.organization;
   return headers;
 }
 

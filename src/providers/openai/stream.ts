@@ -12,14 +12,21 @@ const USAGE = /"usage"\s*:\s*\{/;
  * Azure's filter-only chunks (`choices: []` without usage) are dropped: they carry no delta,
  * and clients that index `choices[0]` crash on them (azure-openai.md, streaming quirk 1).
  */
-export async function* passthroughStream(frames: AsyncIterable<UpstreamFrame>, provider: string): AsyncGenerator<StreamItem> {
+export async function* passthroughStream(
+  frames: AsyncIterable<UpstreamFrame>,
+  provider: string,
+): AsyncGenerator<StreamItem> {
   for await (const frame of frames) {
     const raw = frame.data;
     if (raw === '[DONE]') return;
     if (raw.startsWith('{"error"') || frame.event === 'error') throw streamError(raw, provider);
     // Raw events are forwarded unparsed, so at least refuse what cannot be a JSON chunk (before the first byte, the router fails over).
     if (raw[0] !== '{' && !raw.trimStart().startsWith('{')) {
-      throw new GatewayError(`Upstream ${provider} sent a stream event that is not JSON`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+      throw new GatewayError(`Upstream ${provider} sent a stream event that is not JSON`, {
+        code: 'upstream_bad_response',
+        status: 502,
+        errorClass: 'bad_response',
+      });
     }
     const emptyChoices = EMPTY_CHOICES.test(raw);
     const hasUsage = emptyChoices && USAGE.test(raw);
@@ -31,7 +38,12 @@ export async function* passthroughStream(frames: AsyncIterable<UpstreamFrame>, p
       try {
         parsed = JSON.parse(raw) as ChatCompletionChunk;
       } catch (error) {
-        throw new GatewayError(`Upstream ${provider} sent a malformed stream event`, { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response', cause: error });
+        throw new GatewayError(`Upstream ${provider} sent a malformed stream event`, {
+          code: 'upstream_bad_response',
+          status: 502,
+          errorClass: 'bad_response',
+          cause: error,
+        });
       }
       if (!Array.isArray(parsed.choices)) parsed.choices = [];
       // Azure's asynchronous filter sends choices without a delta.

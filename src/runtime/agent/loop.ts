@@ -6,7 +6,13 @@ import { toChatRequest } from '../chat-request.js';
 import { expiry, type RuntimeDeps, seconds } from '../deps.js';
 import { failedResponse, finishedResponse, responseUsage } from '../response-object.js';
 import { itemsToMessages } from '../to-chat.js';
-import type { CreateResponseParams, FunctionTool, Item, ResponseObject, ResponseUsage } from '../types.js';
+import type {
+  CreateResponseParams,
+  FunctionTool,
+  Item,
+  ResponseObject,
+  ResponseUsage,
+} from '../types.js';
 import { connectMcp, type McpSession, type McpToolInfo } from '../tools/mcp-client.js';
 import type { OutboundPolicy } from '../tools/ssrf.js';
 import { callHttpTool, type HttpTool } from '../tools/http-tools.js';
@@ -76,7 +82,8 @@ export class RunStopped extends Error {
   }
 }
 
-const truncate = (text: string, max: number) => (text.length <= max ? text : `${text.slice(0, max)}\n…[truncated ${text.length - max} characters]`);
+const truncate = (text: string, max: number) =>
+  text.length <= max ? text : `${text.slice(0, max)}\n…[truncated ${text.length - max} characters]`;
 
 /** Runs (or resumes) the loop; resolves with the final Response (completed, incomplete, failed or cancelled). */
 export async function runAgent(
@@ -95,7 +102,12 @@ export async function runAgent(
     state.events.push(numbered);
     onEvent(numbered);
   };
-  const snapshot = (): ResponseObject => ({ ...shell, status: 'in_progress', output: clean(state.output), usage: state.usage });
+  const snapshot = (): ResponseObject => ({
+    ...shell,
+    status: 'in_progress',
+    output: clean(state.output),
+    usage: state.usage,
+  });
   const save = async () => {
     const { stop } = await checkpoints.save(state, snapshot());
     if (stop) throw new RunStopped(stop);
@@ -104,7 +116,12 @@ export async function runAgent(
   const session = async (tool: McpToolParam): Promise<McpSession> => {
     let open = sessions.get(tool.server_label);
     if (!open) {
-      open = await connectMcp({ url: tool.server_url, headers: tool.headers ?? {}, policy: limits.policy, timeoutMs: limits.toolTimeoutMs });
+      open = await connectMcp({
+        url: tool.server_url,
+        headers: tool.headers ?? {},
+        policy: limits.policy,
+        timeoutMs: limits.toolTimeoutMs,
+      });
       sessions.set(tool.server_label, open);
     }
     return open;
@@ -122,14 +139,21 @@ export async function runAgent(
   const clientTools: FunctionTool[] = params.tools.map((fn) => {
     const registered = httpByName.get(fn.name);
     if (!registered) return fn;
-    return { ...fn, description: fn.description ?? registered.description, parameters: fn.parameters ?? registered.parameters };
+    return {
+      ...fn,
+      description: fn.description ?? registered.description,
+      parameters: fn.parameters ?? registered.parameters,
+    };
   });
   try {
     if (state.events.length === 0) {
       emit({ type: 'response.created', response: { ...shell, status: 'in_progress' } });
       emit({ type: 'response.in_progress', response: { ...shell, status: 'in_progress' } });
       await save();
-    } else if (shell.background === true && !state.events.some((event) => event['type'] === 'response.in_progress')) {
+    } else if (
+      shell.background === true &&
+      !state.events.some((event) => event['type'] === 'response.in_progress')
+    ) {
       // A background run leaves `queued` as soon as a worker starts it (GET shows in_progress during its first model call).
       emit({ type: 'response.in_progress', response: { ...shell, status: 'in_progress' } });
       await save();
@@ -138,7 +162,8 @@ export async function runAgent(
     // 1. Tools of every server: from the chain or the input (a client keeping its own state sends
     //    its mcp_list_tools back) when listed there already, else listed now.
     for (const item of [...state.history, ...state.input, ...state.output]) {
-      if (item.type === 'mcp_list_tools' && item['error'] == null) listed.set(String(item['server_label']), item['tools'] as McpToolInfo[]);
+      if (item.type === 'mcp_list_tools' && item['error'] == null)
+        listed.set(String(item['server_label']), item['tools'] as McpToolInfo[]);
     }
     for (const tool of request.mcpTools) {
       if (listed.has(tool.server_label)) continue;
@@ -148,39 +173,83 @@ export async function runAgent(
       emit({ type: 'response.output_item.added', output_index: index, item: { ...item } });
       emit({ type: 'response.mcp_list_tools.in_progress', output_index: index, item_id: id });
       try {
-        const tools = (await (await session(tool)).listTools()).filter((entry) => toolAllowed(tool, entry.name));
+        const tools = (await (await session(tool)).listTools()).filter((entry) =>
+          toolAllowed(tool, entry.name),
+        );
         item['tools'] = tools;
         listed.set(tool.server_label, tools);
         emit({ type: 'response.mcp_list_tools.completed', output_index: index, item_id: id });
         emit({ type: 'response.output_item.done', output_index: index, item: { ...item } });
       } catch (thrown) {
-        item['error'] = `Error retrieving tool list from MCP server: '${tool.server_label}'. ${toolError(thrown)}`;
+        item['error'] =
+          `Error retrieving tool list from MCP server: '${tool.server_label}'. ${toolError(thrown)}`;
         emit({ type: 'response.mcp_list_tools.failed', output_index: index, item_id: id });
         emit({ type: 'response.output_item.done', output_index: index, item: { ...item } });
-        throw new GatewayError(String(item['error']), { code: 'upstream_bad_response', status: 424, errorClass: 'bad_response' });
+        throw new GatewayError(String(item['error']), {
+          code: 'upstream_bad_response',
+          status: 424,
+          errorClass: 'bad_response',
+        });
       }
       await save();
     }
     for (const tool of request.mcpTools) {
       for (const info of listed.get(tool.server_label) ?? []) {
         // A reused listing is filtered again: allowed_tools may be narrower in this request.
-        if (!toolAllowed(tool, info.name) || byName.has(info.name) || clientTools.some((fn) => fn.name === info.name)) continue;
+        if (
+          !toolAllowed(tool, info.name) ||
+          byName.has(info.name) ||
+          clientTools.some((fn) => fn.name === info.name)
+        )
+          continue;
         byName.set(info.name, tool);
-        functions.push({ type: 'function', name: info.name, description: info.description ?? null, parameters: info.input_schema ?? { type: 'object', properties: {} } });
+        functions.push({
+          type: 'function',
+          name: info.name,
+          description: info.description ?? null,
+          parameters: info.input_schema ?? { type: 'object', properties: {} },
+        });
       }
     }
 
     // 2. Approval responses in the input: run (or refuse) the requested calls.
     const everything = () => [...state.history, ...state.input, ...state.output];
-    for (const answer of state.input.filter((item) => item.type === 'mcp_approval_response' && item['approve'] === true)) {
+    for (const answer of state.input.filter(
+      (item) => item.type === 'mcp_approval_response' && item['approve'] === true,
+    )) {
       const requestId = String(answer['approval_request_id']);
       // Already run: in this response (a resumed run) or earlier (a client resending its items).
-      if (everything().some((item) => item.type === 'mcp_call' && item['approval_request_id'] === requestId)) continue;
-      const asked = everything().find((item) => item.type === 'mcp_approval_request' && item.id === requestId);
-      if (!asked) throw new GatewayError(`No mcp_approval_request with id '${requestId}' in this response chain.`, { code: 'invalid_request', status: 400, errorClass: 'invalid_request' });
+      if (
+        everything().some(
+          (item) => item.type === 'mcp_call' && item['approval_request_id'] === requestId,
+        )
+      )
+        continue;
+      const asked = everything().find(
+        (item) => item.type === 'mcp_approval_request' && item.id === requestId,
+      );
+      if (!asked)
+        throw new GatewayError(
+          `No mcp_approval_request with id '${requestId}' in this response chain.`,
+          { code: 'invalid_request', status: 400, errorClass: 'invalid_request' },
+        );
       const tool = request.mcpTools.find((entry) => entry.server_label === asked['server_label']);
-      if (!tool) throw new GatewayError(`The MCP server '${String(asked['server_label'])}' is not in 'tools'.`, { code: 'invalid_request', status: 400, errorClass: 'invalid_request' });
-      const call: Item = { id: deps.ids('mcp_'), type: 'mcp_call', server_label: tool.server_label, name: String(asked['name']), arguments: String(asked['arguments'] ?? '{}'), approval_request_id: requestId, output: null, error: null, status: 'calling' };
+      if (!tool)
+        throw new GatewayError(
+          `The MCP server '${String(asked['server_label'])}' is not in 'tools'.`,
+          { code: 'invalid_request', status: 400, errorClass: 'invalid_request' },
+        );
+      const call: Item = {
+        id: deps.ids('mcp_'),
+        type: 'mcp_call',
+        server_label: tool.server_label,
+        name: String(asked['name']),
+        arguments: String(asked['arguments'] ?? '{}'),
+        approval_request_id: requestId,
+        output: null,
+        error: null,
+        status: 'calling',
+      };
       announceCall(call);
       await save();
     }
@@ -190,38 +259,109 @@ export async function runAgent(
     while (!state.done) {
       if (state.steps >= limits.maxSteps) {
         state.done = true;
-        return await finish(finishedResponse(shell, clean(state.output), state.usage ?? responseUsage(undefined), null, seconds(deps.clock())), 'max_steps');
+        return await finish(
+          finishedResponse(
+            shell,
+            clean(state.output),
+            state.usage ?? responseUsage(undefined),
+            null,
+            seconds(deps.clock()),
+          ),
+          'max_steps',
+        );
       }
-      if (signal.aborted) throw signal.reason instanceof RunStopped ? signal.reason : new RunStopped('cancel');
-      const messages = [...(params.instructions ? [{ role: 'system' as const, content: params.instructions }] : []), ...itemsToMessages(mcpItemsForModel(everything()), params.model)];
-      const body = toChatRequest({ ...params, tools: [...clientTools, ...functions] }, messages, false);
-      const outcome = await deps.gateway.chat({ requestId: state.steps === 0 ? request.requestId : `${request.requestId}:step${state.steps}`, surface: 'openai-responses', body, principal: request.principal, signal, tags: request.tags });
-      if (outcome.kind !== 'json') throw new GatewayError('Expected a JSON answer from the model', { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+      if (signal.aborted)
+        throw signal.reason instanceof RunStopped ? signal.reason : new RunStopped('cancel');
+      const messages = [
+        ...(params.instructions ? [{ role: 'system' as const, content: params.instructions }] : []),
+        ...itemsToMessages(mcpItemsForModel(everything()), params.model),
+      ];
+      const body = toChatRequest(
+        { ...params, tools: [...clientTools, ...functions] },
+        messages,
+        false,
+      );
+      const outcome = await deps.gateway.chat({
+        requestId:
+          state.steps === 0 ? request.requestId : `${request.requestId}:step${state.steps}`,
+        surface: 'openai-responses',
+        body,
+        principal: request.principal,
+        signal,
+        tags: request.tags,
+      });
+      if (outcome.kind !== 'json')
+        throw new GatewayError('Expected a JSON answer from the model', {
+          code: 'upstream_bad_response',
+          status: 502,
+          errorClass: 'bad_response',
+        });
       state.steps++;
       const finishReason = applyModelAnswer(outcome.completion);
       await save();
       await runPendingCalls();
       const last = state.output;
-      const waiting = last.some((item) => item.type === 'mcp_approval_request' && !state.input.some((answer) => answer['approval_request_id'] === item.id) && item['_step'] === state.steps);
-      const clientCalls = last.some((item) => item.type === 'function_call' && item['_http'] !== true && item['_step'] === state.steps);
-      const mcpCalls = last.some((item) => (item.type === 'mcp_call' || item['_http'] === true) && item['_step'] === state.steps);
+      const waiting = last.some(
+        (item) =>
+          item.type === 'mcp_approval_request' &&
+          !state.input.some((answer) => answer['approval_request_id'] === item.id) &&
+          item['_step'] === state.steps,
+      );
+      const clientCalls = last.some(
+        (item) =>
+          item.type === 'function_call' && item['_http'] !== true && item['_step'] === state.steps,
+      );
+      const mcpCalls = last.some(
+        (item) =>
+          (item.type === 'mcp_call' || item['_http'] === true) && item['_step'] === state.steps,
+      );
       if (waiting || clientCalls || !mcpCalls) {
         state.done = true;
-        return await finish(finishedResponse(shell, clean(state.output), state.usage ?? responseUsage(undefined), finishReason, seconds(deps.clock())));
+        return await finish(
+          finishedResponse(
+            shell,
+            clean(state.output),
+            state.usage ?? responseUsage(undefined),
+            finishReason,
+            seconds(deps.clock()),
+          ),
+        );
       }
     }
-    return await finish(finishedResponse(shell, clean(state.output), state.usage ?? responseUsage(undefined), null, seconds(deps.clock())));
+    return await finish(
+      finishedResponse(
+        shell,
+        clean(state.output),
+        state.usage ?? responseUsage(undefined),
+        null,
+        seconds(deps.clock()),
+      ),
+    );
   } catch (thrown) {
     if (thrown instanceof RunStopped && thrown.reason === 'lost') throw thrown;
-    if (thrown instanceof RunStopped || (signal.aborted && signal.reason instanceof RunStopped && signal.reason.reason === 'cancel')) {
-      const cancelled: ResponseObject = { ...shell, status: 'cancelled', output: clean(state.output), usage: null };
+    if (
+      thrown instanceof RunStopped ||
+      (signal.aborted && signal.reason instanceof RunStopped && signal.reason.reason === 'cancel')
+    ) {
+      const cancelled: ResponseObject = {
+        ...shell,
+        status: 'cancelled',
+        output: clean(state.output),
+        usage: null,
+      };
       state.done = true;
       return await finish(cancelled);
     }
     if (signal.aborted && signal.reason instanceof RunStopped) throw signal.reason;
     const error = toGatewayError(thrown);
     const failed = failedResponse(shell, clean(state.output), state.usage, error);
-    emit({ type: 'error', code: error.code, message: error.message, param: null, error: { type: 'server_error', code: error.code, message: error.message, param: null } });
+    emit({
+      type: 'error',
+      code: error.code,
+      message: error.message,
+      param: null,
+      error: { type: 'server_error', code: error.code, message: error.message, param: null },
+    });
     state.done = true;
     return await finish(failed);
   } finally {
@@ -234,7 +374,12 @@ export async function runAgent(
     // know), so a cancelled run ends with `response.failed` carrying the Response, whose status is
     // `cancelled` and whose error is null: followers see a terminal event, and the final snapshot
     // is the cancelled Response that GET returns.
-    const type = response.status === 'completed' ? 'response.completed' : response.status === 'incomplete' ? 'response.incomplete' : 'response.failed';
+    const type =
+      response.status === 'completed'
+        ? 'response.completed'
+        : response.status === 'incomplete'
+          ? 'response.incomplete'
+          : 'response.failed';
     emit({ type, response });
     state.done = true;
     // Lost the lease while ending (stalled past it): the new owner finishes and stores the run;
@@ -248,14 +393,26 @@ export async function runAgent(
     const ok = response.status === 'completed' || response.status === 'incomplete';
     if (!params.store && (!ok || params.conversationId === null)) return;
     const items: NewItem[] = [];
-    for (const item of state.input) items.push({ id: String(item.id), type: item.type, kind: 'input', body: item });
-    if (ok) for (const item of response.output) items.push({ id: String(item.id), type: item.type, kind: 'output', body: item });
+    for (const item of state.input)
+      items.push({ id: String(item.id), type: item.type, kind: 'input', body: item });
+    if (ok)
+      for (const item of response.output)
+        items.push({ id: String(item.id), type: item.type, kind: 'output', body: item });
     const now = deps.clock();
     await deps.repository.saveResponse({
       tenantId: request.principal.tenantId,
       now,
       response: params.store
-        ? { id: response.id, previousResponseId: params.previousResponseId, conversationId: params.conversationId, status: response.status, model: params.model, createdAt: now, expiresAt: expiry(now, deps.retention.retentionDays), body: response }
+        ? {
+            id: response.id,
+            previousResponseId: params.previousResponseId,
+            conversationId: params.conversationId,
+            status: response.status,
+            model: params.model,
+            createdAt: now,
+            expiresAt: expiry(now, deps.retention.retentionDays),
+            body: response,
+          }
         : undefined,
       items,
       events: JSON.stringify(state.events),
@@ -266,20 +423,62 @@ export async function runAgent(
   /** Records the model's answer as items (message, client function calls, MCP calls or approval requests). */
   function applyModelAnswer(completion: ChatCompletion): string | null {
     const choice = completion.choices[0];
-    if (!choice) throw new GatewayError('The model returned no choices', { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' });
+    if (!choice)
+      throw new GatewayError('The model returned no choices', {
+        code: 'upstream_bad_response',
+        status: 502,
+        errorClass: 'bad_response',
+      });
     state.usage = addUsage(state.usage, responseUsage(completion.usage));
     const { message } = choice;
     if (typeof message.content === 'string' && message.content !== '') {
       const id = deps.ids('msg_');
       const text = message.content;
-      const item: Item = { id, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'output_text', text, annotations: [] }], _step: state.steps };
+      const item: Item = {
+        id,
+        type: 'message',
+        status: 'completed',
+        role: 'assistant',
+        content: [{ type: 'output_text', text, annotations: [] }],
+        _step: state.steps,
+      };
       const index = place(item);
       const part = { type: 'output_text', text: '', annotations: [] };
-      emit({ type: 'response.output_item.added', output_index: index, item: { id, type: 'message', status: 'in_progress', role: 'assistant', content: [] } });
-      emit({ type: 'response.content_part.added', item_id: id, output_index: index, content_index: 0, part });
-      emit({ type: 'response.output_text.delta', item_id: id, output_index: index, content_index: 0, delta: text, logprobs: [] });
-      emit({ type: 'response.output_text.done', item_id: id, output_index: index, content_index: 0, text, logprobs: [] });
-      emit({ type: 'response.content_part.done', item_id: id, output_index: index, content_index: 0, part: { ...part, text } });
+      emit({
+        type: 'response.output_item.added',
+        output_index: index,
+        item: { id, type: 'message', status: 'in_progress', role: 'assistant', content: [] },
+      });
+      emit({
+        type: 'response.content_part.added',
+        item_id: id,
+        output_index: index,
+        content_index: 0,
+        part,
+      });
+      emit({
+        type: 'response.output_text.delta',
+        item_id: id,
+        output_index: index,
+        content_index: 0,
+        delta: text,
+        logprobs: [],
+      });
+      emit({
+        type: 'response.output_text.done',
+        item_id: id,
+        output_index: index,
+        content_index: 0,
+        text,
+        logprobs: [],
+      });
+      emit({
+        type: 'response.content_part.done',
+        item_id: id,
+        output_index: index,
+        content_index: 0,
+        part: { ...part, text },
+      });
       emit({ type: 'response.output_item.done', output_index: index, item: strip(item) });
     }
     for (const call of message.tool_calls ?? []) {
@@ -288,26 +487,90 @@ export async function runAgent(
       const tool = byName.get(name);
       if (httpByName.has(name)) {
         const id = deps.ids('fc_');
-        const item: Item = { id, type: 'function_call', status: 'calling', arguments: args, call_id: call.id, name, _step: state.steps, _http: true };
+        const item: Item = {
+          id,
+          type: 'function_call',
+          status: 'calling',
+          arguments: args,
+          call_id: call.id,
+          name,
+          _step: state.steps,
+          _http: true,
+        };
         const index = place(item);
-        emit({ type: 'response.output_item.added', output_index: index, item: { ...strip(item), arguments: '', status: 'in_progress' } });
-        emit({ type: 'response.function_call_arguments.delta', item_id: id, output_index: index, delta: args });
-        emit({ type: 'response.function_call_arguments.done', item_id: id, output_index: index, name, arguments: args });
+        emit({
+          type: 'response.output_item.added',
+          output_index: index,
+          item: { ...strip(item), arguments: '', status: 'in_progress' },
+        });
+        emit({
+          type: 'response.function_call_arguments.delta',
+          item_id: id,
+          output_index: index,
+          delta: args,
+        });
+        emit({
+          type: 'response.function_call_arguments.done',
+          item_id: id,
+          output_index: index,
+          name,
+          arguments: args,
+        });
       } else if (!tool) {
         const id = deps.ids('fc_');
-        const item: Item = { id, type: 'function_call', status: 'completed', arguments: args, call_id: call.id, name, _step: state.steps };
+        const item: Item = {
+          id,
+          type: 'function_call',
+          status: 'completed',
+          arguments: args,
+          call_id: call.id,
+          name,
+          _step: state.steps,
+        };
         const index = place(item);
-        emit({ type: 'response.output_item.added', output_index: index, item: { ...strip(item), arguments: '', status: 'in_progress' } });
-        emit({ type: 'response.function_call_arguments.delta', item_id: id, output_index: index, delta: args });
-        emit({ type: 'response.function_call_arguments.done', item_id: id, output_index: index, name, arguments: args });
+        emit({
+          type: 'response.output_item.added',
+          output_index: index,
+          item: { ...strip(item), arguments: '', status: 'in_progress' },
+        });
+        emit({
+          type: 'response.function_call_arguments.delta',
+          item_id: id,
+          output_index: index,
+          delta: args,
+        });
+        emit({
+          type: 'response.function_call_arguments.done',
+          item_id: id,
+          output_index: index,
+          name,
+          arguments: args,
+        });
         emit({ type: 'response.output_item.done', output_index: index, item: strip(item) });
       } else if (needsApproval(tool, name)) {
-        const item: Item = { id: deps.ids('mcpr_'), type: 'mcp_approval_request', server_label: tool.server_label, name, arguments: args, _step: state.steps };
+        const item: Item = {
+          id: deps.ids('mcpr_'),
+          type: 'mcp_approval_request',
+          server_label: tool.server_label,
+          name,
+          arguments: args,
+          _step: state.steps,
+        };
         const index = place(item);
         emit({ type: 'response.output_item.added', output_index: index, item: strip(item) });
         emit({ type: 'response.output_item.done', output_index: index, item: strip(item) });
       } else {
-        announceCall({ id: deps.ids('mcp_'), type: 'mcp_call', server_label: tool.server_label, name, arguments: args, output: null, error: null, status: 'calling', _step: state.steps });
+        announceCall({
+          id: deps.ids('mcp_'),
+          type: 'mcp_call',
+          server_label: tool.server_label,
+          name,
+          arguments: args,
+          output: null,
+          error: null,
+          status: 'calling',
+          _step: state.steps,
+        });
       }
     }
     return choice.finish_reason;
@@ -316,9 +579,23 @@ export async function runAgent(
   function announceCall(call: Item): void {
     const index = place(call);
     const id = String(call.id);
-    emit({ type: 'response.output_item.added', output_index: index, item: { ...strip(call), arguments: '', status: 'in_progress' } });
-    emit({ type: 'response.mcp_call_arguments.delta', output_index: index, item_id: id, delta: call['arguments'] });
-    emit({ type: 'response.mcp_call_arguments.done', output_index: index, item_id: id, arguments: call['arguments'] });
+    emit({
+      type: 'response.output_item.added',
+      output_index: index,
+      item: { ...strip(call), arguments: '', status: 'in_progress' },
+    });
+    emit({
+      type: 'response.mcp_call_arguments.delta',
+      output_index: index,
+      item_id: id,
+      delta: call['arguments'],
+    });
+    emit({
+      type: 'response.mcp_call_arguments.done',
+      output_index: index,
+      item_id: id,
+      arguments: call['arguments'],
+    });
   }
 
   /** Whether the MCP server listed `name` with `annotations.idempotentHint: true`. */
@@ -330,7 +607,10 @@ export async function runAgent(
   /** Under `interruptedCalls: fail`, an interrupted call fails the run (after it is recorded). */
   function interrupted(name: string): void {
     if (limits.interruptedCalls !== 'fail') return;
-    throw new GatewayError(`The tool call '${name}' was interrupted when the process running it stopped, and the tool is not idempotent; runtime.tools.interruptedCalls is "fail".`, { code: 'tool_call_interrupted', status: 500, errorClass: 'internal' });
+    throw new GatewayError(
+      `The tool call '${name}' was interrupted when the process running it stopped, and the tool is not idempotent; runtime.tools.interruptedCalls is "fail".`,
+      { code: 'tool_call_interrupted', status: 500, errorClass: 'internal' },
+    );
   }
 
   /** Runs every recorded MCP call without a result, checkpointing its start and its result. */
@@ -345,9 +625,13 @@ export async function runAgent(
       // Started by an earlier owner that died before recording the result: repeated only when
       // the server marks the tool idempotent (MCP `annotations.idempotentHint`), else recorded
       // failed and, as `runtime.tools.interruptedCalls` says, the run goes on or fails.
-      if (state.started.includes(id) && !mcpIdempotent(String(call['server_label']), String(call['name']))) {
+      if (
+        state.started.includes(id) &&
+        !mcpIdempotent(String(call['server_label']), String(call['name']))
+      ) {
         call['status'] = 'failed';
-        call['error'] = 'The tool call was interrupted (the gateway restarted during the call); it was not retried.';
+        call['error'] =
+          'The tool call was interrupted (the gateway restarted during the call); it was not retried.';
         emit({ type: 'response.mcp_call.failed', output_index: index, item_id: id });
         emit({ type: 'response.output_item.done', output_index: index, item: strip(call) });
         await save();
@@ -359,7 +643,8 @@ export async function runAgent(
       emit({ type: 'response.mcp_call.in_progress', output_index: index, item_id: id });
       await save();
       try {
-        if (!tool) throw new Error(`MCP server '${String(call['server_label'])}' is not in 'tools'`);
+        if (!tool)
+          throw new Error(`MCP server '${String(call['server_label'])}' is not in 'tools'`);
         let args: Record<string, unknown> = {};
         try {
           args = JSON.parse(String(call['arguments'] || '{}')) as Record<string, unknown>;
@@ -388,13 +673,17 @@ export async function runAgent(
     let output: string;
     const wasInterrupted = state.started.includes(id) && !tool?.idempotent;
     if (wasInterrupted) {
-      output = 'Error: the tool call was interrupted (the gateway restarted during the call); it was not retried because the tool is not idempotent.';
+      output =
+        'Error: the tool call was interrupted (the gateway restarted during the call); it was not retried because the tool is not idempotent.';
     } else {
       if (!state.started.includes(id)) state.started.push(id);
       await save();
       try {
         if (!tool) throw new Error(`The tool '${String(call['name'])}' is no longer registered`);
-        output = truncate(await callHttpTool(tool, String(call['arguments'] || '{}'), limits.policy, signal), limits.maxToolOutputChars);
+        output = truncate(
+          await callHttpTool(tool, String(call['arguments'] || '{}'), limits.policy, signal),
+          limits.maxToolOutputChars,
+        );
       } catch (thrown) {
         if (signal.aborted && signal.reason instanceof RunStopped) throw signal.reason;
         output = `Error: ${truncate(toolError(thrown), limits.maxToolOutputChars)}`;
@@ -402,7 +691,13 @@ export async function runAgent(
     }
     call['status'] = 'completed';
     emit({ type: 'response.output_item.done', output_index: index, item: strip(call) });
-    const result: Item = { id: deps.ids('fco_'), type: 'function_call_output', call_id: String(call['call_id']), output, status: 'completed' };
+    const result: Item = {
+      id: deps.ids('fco_'),
+      type: 'function_call_output',
+      call_id: String(call['call_id']),
+      output,
+      status: 'completed',
+    };
     const at = place(result);
     emit({ type: 'response.output_item.added', output_index: at, item: result });
     emit({ type: 'response.output_item.done', output_index: at, item: result });
@@ -430,9 +725,14 @@ function addUsage(a: ResponseUsage | null, b: ResponseUsage): ResponseUsage {
   if (!a) return b;
   return {
     input_tokens: a.input_tokens + b.input_tokens,
-    input_tokens_details: { cached_tokens: a.input_tokens_details.cached_tokens + b.input_tokens_details.cached_tokens },
+    input_tokens_details: {
+      cached_tokens: a.input_tokens_details.cached_tokens + b.input_tokens_details.cached_tokens,
+    },
     output_tokens: a.output_tokens + b.output_tokens,
-    output_tokens_details: { reasoning_tokens: a.output_tokens_details.reasoning_tokens + b.output_tokens_details.reasoning_tokens },
+    output_tokens_details: {
+      reasoning_tokens:
+        a.output_tokens_details.reasoning_tokens + b.output_tokens_details.reasoning_tokens,
+    },
     total_tokens: a.total_tokens + b.total_tokens,
   };
 }

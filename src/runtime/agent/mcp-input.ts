@@ -11,38 +11,113 @@ import type { McpToolParam } from './mcp-items.js';
  * `mcp_approval_response` is run, a recorded call is the model's context.
  */
 
-export const MCP_ITEM_TYPES = new Set(['mcp_list_tools', 'mcp_call', 'mcp_approval_request', 'mcp_approval_response']);
+export const MCP_ITEM_TYPES = new Set([
+  'mcp_list_tools',
+  'mcp_call',
+  'mcp_approval_request',
+  'mcp_approval_response',
+]);
 
 const CALL_STATUSES = new Set(['in_progress', 'completed', 'incomplete', 'calling', 'failed']);
 
 /** Validates one MCP input item (`id` is the client's id, or a fresh one where the spec lets it be absent). */
-export function normalizeMcpItem(value: Record<string, unknown>, type: string, id: string, at: string): Item {
+export function normalizeMcpItem(
+  value: Record<string, unknown>,
+  type: string,
+  id: string,
+  at: string,
+): Item {
   const string = (field: string) => {
-    if (value[field] == null || value[field] === '') throw invalidParam(`Missing required parameter: '${at}.${field}'.`, `${at}.${field}`, 'missing_required_parameter');
-    if (typeof value[field] !== 'string') throw invalidParam(`Invalid type for '${at}.${field}': expected a string.`, `${at}.${field}`, 'invalid_type');
+    if (value[field] == null || value[field] === '')
+      throw invalidParam(
+        `Missing required parameter: '${at}.${field}'.`,
+        `${at}.${field}`,
+        'missing_required_parameter',
+      );
+    if (typeof value[field] !== 'string')
+      throw invalidParam(
+        `Invalid type for '${at}.${field}': expected a string.`,
+        `${at}.${field}`,
+        'invalid_type',
+      );
   };
   const optional = (field: string, check: (entry: unknown) => boolean, expected: string) => {
-    if (value[field] != null && !check(value[field])) throw invalidParam(`Invalid type for '${at}.${field}': expected ${expected}.`, `${at}.${field}`, 'invalid_type');
+    if (value[field] != null && !check(value[field]))
+      throw invalidParam(
+        `Invalid type for '${at}.${field}': expected ${expected}.`,
+        `${at}.${field}`,
+        'invalid_type',
+      );
   };
   const arguments_ = () => {
-    if (value['arguments'] == null) throw invalidParam(`Missing required parameter: '${at}.arguments'.`, `${at}.arguments`, 'missing_required_parameter');
-    if (typeof value['arguments'] !== 'string') throw invalidParam(`Invalid type for '${at}.arguments': expected a string (JSON).`, `${at}.arguments`, 'invalid_type');
+    if (value['arguments'] == null)
+      throw invalidParam(
+        `Missing required parameter: '${at}.arguments'.`,
+        `${at}.arguments`,
+        'missing_required_parameter',
+      );
+    if (typeof value['arguments'] !== 'string')
+      throw invalidParam(
+        `Invalid type for '${at}.arguments': expected a string (JSON).`,
+        `${at}.arguments`,
+        'invalid_type',
+      );
   };
   switch (type) {
     case 'mcp_list_tools': {
       string('id');
       string('server_label');
       const tools = value['tools'];
-      if (tools == null) throw invalidParam(`Missing required parameter: '${at}.tools'.`, `${at}.tools`, 'missing_required_parameter');
-      if (!Array.isArray(tools)) throw invalidParam(`Invalid type for '${at}.tools': expected an array.`, `${at}.tools`, 'invalid_type');
+      if (tools == null)
+        throw invalidParam(
+          `Missing required parameter: '${at}.tools'.`,
+          `${at}.tools`,
+          'missing_required_parameter',
+        );
+      if (!Array.isArray(tools))
+        throw invalidParam(
+          `Invalid type for '${at}.tools': expected an array.`,
+          `${at}.tools`,
+          'invalid_type',
+        );
       tools.forEach((tool, index) => {
         const where = `${at}.tools[${index}]`;
-        if (!isRecord(tool)) throw invalidParam(`Invalid type for '${where}': expected an object.`, where, 'invalid_type');
-        if (typeof tool['name'] !== 'string' || tool['name'] === '') throw invalidParam(`Missing required parameter: '${where}.name'.`, `${where}.name`, 'missing_required_parameter');
-        if (tool['input_schema'] == null) throw invalidParam(`Missing required parameter: '${where}.input_schema'.`, `${where}.input_schema`, 'missing_required_parameter');
-        if (!isRecord(tool['input_schema'])) throw invalidParam(`Invalid type for '${where}.input_schema': expected an object.`, `${where}.input_schema`, 'invalid_type');
-        if (tool['description'] != null && typeof tool['description'] !== 'string') throw invalidParam(`Invalid type for '${where}.description': expected a string.`, `${where}.description`, 'invalid_type');
-        if (tool['annotations'] != null && !isRecord(tool['annotations'])) throw invalidParam(`Invalid type for '${where}.annotations': expected an object.`, `${where}.annotations`, 'invalid_type');
+        if (!isRecord(tool))
+          throw invalidParam(
+            `Invalid type for '${where}': expected an object.`,
+            where,
+            'invalid_type',
+          );
+        if (typeof tool['name'] !== 'string' || tool['name'] === '')
+          throw invalidParam(
+            `Missing required parameter: '${where}.name'.`,
+            `${where}.name`,
+            'missing_required_parameter',
+          );
+        if (tool['input_schema'] == null)
+          throw invalidParam(
+            `Missing required parameter: '${where}.input_schema'.`,
+            `${where}.input_schema`,
+            'missing_required_parameter',
+          );
+        if (!isRecord(tool['input_schema']))
+          throw invalidParam(
+            `Invalid type for '${where}.input_schema': expected an object.`,
+            `${where}.input_schema`,
+            'invalid_type',
+          );
+        if (tool['description'] != null && typeof tool['description'] !== 'string')
+          throw invalidParam(
+            `Invalid type for '${where}.description': expected a string.`,
+            `${where}.description`,
+            'invalid_type',
+          );
+        if (tool['annotations'] != null && !isRecord(tool['annotations']))
+          throw invalidParam(
+            `Invalid type for '${where}.annotations': expected an object.`,
+            `${where}.annotations`,
+            'invalid_type',
+          );
       });
       optional('error', (entry) => typeof entry === 'string', 'a string');
       return { ...value, type, id } as Item;
@@ -55,8 +130,18 @@ export function normalizeMcpItem(value: Record<string, unknown>, type: string, i
       return { ...value, type, id } as Item;
     case 'mcp_approval_response':
       string('approval_request_id');
-      if (value['approve'] == null) throw invalidParam(`Missing required parameter: '${at}.approve'.`, `${at}.approve`, 'missing_required_parameter');
-      if (typeof value['approve'] !== 'boolean') throw invalidParam(`Invalid type for '${at}.approve': expected a boolean.`, `${at}.approve`, 'invalid_type');
+      if (value['approve'] == null)
+        throw invalidParam(
+          `Missing required parameter: '${at}.approve'.`,
+          `${at}.approve`,
+          'missing_required_parameter',
+        );
+      if (typeof value['approve'] !== 'boolean')
+        throw invalidParam(
+          `Invalid type for '${at}.approve': expected a boolean.`,
+          `${at}.approve`,
+          'invalid_type',
+        );
       optional('reason', (entry) => typeof entry === 'string', 'a string');
       return { ...value, type, id } as Item;
     case 'mcp_call': {
@@ -65,11 +150,18 @@ export function normalizeMcpItem(value: Record<string, unknown>, type: string, i
       string('name');
       arguments_();
       optional('output', (entry) => typeof entry === 'string', 'a string');
-      optional('error', (entry) => typeof entry === 'string' || isRecord(entry), 'a string or an object');
+      optional(
+        'error',
+        (entry) => typeof entry === 'string' || isRecord(entry),
+        'a string or an object',
+      );
       optional('approval_request_id', (entry) => typeof entry === 'string', 'a string');
       const status = value['status'];
       if (status != null && (typeof status !== 'string' || !CALL_STATUSES.has(status))) {
-        throw invalidParam(`Invalid value for '${at}.status': expected one of 'in_progress', 'completed', 'incomplete', 'calling' or 'failed'.`, `${at}.status`);
+        throw invalidParam(
+          `Invalid value for '${at}.status': expected one of 'in_progress', 'completed', 'incomplete', 'calling' or 'failed'.`,
+          `${at}.status`,
+        );
       }
       return { ...value, type, id } as Item;
     }
@@ -88,13 +180,24 @@ export function checkApprovals(history: Item[], input: Item[], mcpTools: McpTool
   for (const answer of input) {
     if (answer.type !== 'mcp_approval_response' || answer['approve'] !== true) continue;
     const requestId = String(answer['approval_request_id']);
-    if (context.some((item) => item.type === 'mcp_call' && item['approval_request_id'] === requestId)) continue;
-    const asked = context.find((item) => item.type === 'mcp_approval_request' && item.id === requestId);
+    if (
+      context.some((item) => item.type === 'mcp_call' && item['approval_request_id'] === requestId)
+    )
+      continue;
+    const asked = context.find(
+      (item) => item.type === 'mcp_approval_request' && item.id === requestId,
+    );
     if (!asked) {
-      throw invalidParam(`No mcp_approval_request with id '${requestId}' was found in the previous response chain or in 'input'; send it back with the approval when previous_response_id is not used.`, 'input');
+      throw invalidParam(
+        `No mcp_approval_request with id '${requestId}' was found in the previous response chain or in 'input'; send it back with the approval when previous_response_id is not used.`,
+        'input',
+      );
     }
     if (!mcpTools.some((tool) => tool.server_label === asked['server_label'])) {
-      throw invalidParam(`The approved call '${requestId}' is for the MCP server '${String(asked['server_label'])}', which is not in 'tools'.`, 'tools');
+      throw invalidParam(
+        `The approved call '${requestId}' is for the MCP server '${String(asked['server_label'])}', which is not in 'tools'.`,
+        'tools',
+      );
     }
   }
 }

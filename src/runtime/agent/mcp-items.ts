@@ -8,7 +8,14 @@ export interface McpToolParam {
   /** Secret headers: used for the connection only, never stored in items, events or logs. */
   headers?: Record<string, string> | null;
   allowed_tools?: string[] | { tool_names?: string[] | null; read_only?: boolean | null } | null;
-  require_approval?: 'always' | 'never' | { always?: { tool_names?: string[] | null } | null; never?: { tool_names?: string[] | null } | null } | null;
+  require_approval?:
+    | 'always'
+    | 'never'
+    | {
+        always?: { tool_names?: string[] | null } | null;
+        never?: { tool_names?: string[] | null } | null;
+      }
+    | null;
   server_description?: string | null;
   [key: string]: unknown;
 }
@@ -16,7 +23,13 @@ export interface McpToolParam {
 /** The tool as the Response echoes it: no headers. */
 export function echoMcpTool(tool: McpToolParam): Record<string, unknown> {
   const { headers: _headers, authorization: _authorization, ...rest } = tool;
-  return { ...rest, headers: null, allowed_tools: tool.allowed_tools ?? null, require_approval: tool.require_approval ?? 'always', server_description: tool.server_description ?? null };
+  return {
+    ...rest,
+    headers: null,
+    allowed_tools: tool.allowed_tools ?? null,
+    require_approval: tool.require_approval ?? 'always',
+    server_description: tool.server_description ?? null,
+  };
 }
 
 /** Whether a tool name passes the server's `allowed_tools`. */
@@ -50,20 +63,45 @@ export const DENIED_OUTPUT = 'The user denied this tool call; do not retry it.';
  */
 export function mcpItemsForModel(items: Item[]): Item[] {
   const answers = new Map<string, boolean>();
-  for (const item of items) if (item.type === 'mcp_approval_response') answers.set(String(item['approval_request_id']), item['approve'] === true);
+  for (const item of items)
+    if (item.type === 'mcp_approval_response')
+      answers.set(String(item['approval_request_id']), item['approve'] === true);
   const out: Item[] = [];
   for (const item of items) {
     switch (item.type) {
       case 'mcp_call': {
         if (item['output'] == null && item['error'] == null) break;
-        out.push({ type: 'function_call', id: `${String(item.id)}_fc`, call_id: String(item.id), name: String(item['name']), arguments: String(item['arguments'] ?? '{}') });
-        out.push({ type: 'function_call_output', id: `${String(item.id)}_fco`, call_id: String(item.id), output: item['error'] != null ? `Error: ${errorText(item['error'])}` : String(item['output']) });
+        out.push({
+          type: 'function_call',
+          id: `${String(item.id)}_fc`,
+          call_id: String(item.id),
+          name: String(item['name']),
+          arguments: String(item['arguments'] ?? '{}'),
+        });
+        out.push({
+          type: 'function_call_output',
+          id: `${String(item.id)}_fco`,
+          call_id: String(item.id),
+          output:
+            item['error'] != null ? `Error: ${errorText(item['error'])}` : String(item['output']),
+        });
         break;
       }
       case 'mcp_approval_request': {
         if (answers.get(String(item.id)) === false) {
-          out.push({ type: 'function_call', id: `${String(item.id)}_fc`, call_id: String(item.id), name: String(item['name']), arguments: String(item['arguments'] ?? '{}') });
-          out.push({ type: 'function_call_output', id: `${String(item.id)}_fco`, call_id: String(item.id), output: DENIED_OUTPUT });
+          out.push({
+            type: 'function_call',
+            id: `${String(item.id)}_fc`,
+            call_id: String(item.id),
+            name: String(item['name']),
+            arguments: String(item['arguments'] ?? '{}'),
+          });
+          out.push({
+            type: 'function_call_output',
+            id: `${String(item.id)}_fco`,
+            call_id: String(item.id),
+            output: DENIED_OUTPUT,
+          });
         }
         break;
       }
@@ -80,6 +118,11 @@ export function mcpItemsForModel(items: Item[]): Item[] {
 /** An `mcp_call` error as text: ours are strings; a client may send the spec's error objects back. */
 function errorText(error: unknown): string {
   if (typeof error === 'string') return error;
-  if (typeof error === 'object' && error !== null && typeof (error as { message?: unknown }).message === 'string') return (error as { message: string }).message;
+  if (
+    typeof error === 'object' &&
+    error !== null &&
+    typeof (error as { message?: unknown }).message === 'string'
+  )
+    return (error as { message: string }).message;
   return JSON.stringify(error);
 }

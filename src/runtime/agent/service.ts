@@ -12,13 +12,29 @@ import type { CallContext, CreateResponseParams, Item, ResponseObject } from '..
 import type { CreateOutcome } from '../responses-create.js';
 import { DEFAULT_POLICY, type OutboundPolicy } from '../tools/ssrf.js';
 import { createHttpToolRegistry, type HttpToolRegistry } from '../tools/http-tools.js';
-import { createMemoryStore, DEFAULT_MEMORY_LIMITS, type MemoryStore } from '../tools/memory-store.js';
+import {
+  createMemoryStore,
+  DEFAULT_MEMORY_LIMITS,
+  type MemoryStore,
+} from '../tools/memory-store.js';
 import { attachBuiltins, type MemoryOptions, withBuiltinTools } from '../tools/memory-tool.js';
 import { createSecretBox, type SecretBox } from '../secrets.js';
-import { type AgentLimits, type AgentRequest, type AgentState, type Checkpointer, runAgent, RunStopped } from './loop.js';
+import {
+  type AgentLimits,
+  type AgentRequest,
+  type AgentState,
+  type Checkpointer,
+  runAgent,
+  RunStopped,
+} from './loop.js';
 import { checkApprovals } from './mcp-input.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
-import { createWebhookDispatcher, type WebhookAttemptOutcome, type WebhookEndpoint, type WebhookLogger } from './webhooks.js';
+import {
+  createWebhookDispatcher,
+  type WebhookAttemptOutcome,
+  type WebhookEndpoint,
+  type WebhookLogger,
+} from './webhooks.js';
 
 /**
  * Responses with server-run tools and background mode, layered over the plain Responses
@@ -60,7 +76,12 @@ export interface AgentRuntime {
   responses: ResponsesService & {
     cancel(principal: Principal, id: string): Promise<ResponseObject>;
     /** SSE frames of a background run after `startingAfter`, following it live until it ends; undefined when `id` is not a background run. */
-    follow(principal: Principal, id: string, startingAfter: number | undefined, signal?: AbortSignal): Promise<AsyncIterable<string> | undefined>;
+    follow(
+      principal: Principal,
+      id: string,
+      startingAfter: number | undefined,
+      signal?: AbortSignal,
+    ): Promise<AsyncIterable<string> | undefined>;
   };
   /** Starts the takeover worker (call once the app listens). */
   start(): void;
@@ -79,13 +100,28 @@ export interface AgentRuntime {
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
 
-export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: ResponsesService, options: AgentOptions = {}): AgentRuntime {
+export function createAgentRuntime(
+  deps: RuntimeDeps,
+  database: Database,
+  base: ResponsesService,
+  options: AgentOptions = {},
+): AgentRuntime {
   const secrets = options.secrets ?? createSecretBox(randomBytes(32), 'ephemeral');
   const registry = createHttpToolRegistry(database, secrets);
   const { enabled: memoryEnabled = true, ...memoryLimits } = options.memory ?? {};
   const memory = createMemoryStore(database, { ...DEFAULT_MEMORY_LIMITS, ...memoryLimits });
-  const policy: OutboundPolicy = { ...DEFAULT_POLICY, allowPrivateNetworks: options.allowPrivateNetworks ?? false, allowHosts: (options.allowHosts ?? []).map((host) => host.toLowerCase()) };
-  const limits: AgentLimits = { policy, toolTimeoutMs: options.toolTimeoutMs ?? 60_000, maxSteps: options.maxSteps ?? 16, maxToolOutputChars: options.maxToolOutputChars ?? 100_000, interruptedCalls: options.interruptedCalls ?? 'continue' };
+  const policy: OutboundPolicy = {
+    ...DEFAULT_POLICY,
+    allowPrivateNetworks: options.allowPrivateNetworks ?? false,
+    allowHosts: (options.allowHosts ?? []).map((host) => host.toLowerCase()),
+  };
+  const limits: AgentLimits = {
+    policy,
+    toolTimeoutMs: options.toolTimeoutMs ?? 60_000,
+    maxSteps: options.maxSteps ?? 16,
+    maxToolOutputChars: options.maxToolOutputChars ?? 100_000,
+    interruptedCalls: options.interruptedCalls ?? 'continue',
+  };
   const leaseMs = options.leaseMs ?? 30_000;
   const owner = `${process.pid}-${randomUUID()}`;
   let store: AgentRunStore | undefined;
@@ -110,28 +146,75 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   });
 
   const isAgentRequest = (params: CreateResponseParams, httpTools: unknown[]) =>
-    httpTools.length > 0 || (params.mcpTools?.length ?? 0) > 0 || params.background === true || params.input.some((item) => isRecord(item) && typeof item['type'] === 'string' && item['type'].startsWith('mcp_'));
+    httpTools.length > 0 ||
+    (params.mcpTools?.length ?? 0) > 0 ||
+    params.background === true ||
+    params.input.some(
+      (item) =>
+        isRecord(item) && typeof item['type'] === 'string' && item['type'].startsWith('mcp_'),
+    );
 
   /** Normalizes the request's context once (approval responses are kept as input items). */
-  async function initialState(params: CreateResponseParams, principal: Principal): Promise<AgentState> {
+  async function initialState(
+    params: CreateResponseParams,
+    principal: Principal,
+  ): Promise<AgentState> {
     const approvals: Item[] = [];
     const rest: unknown[] = [];
     for (const item of params.input) {
       if (isRecord(item) && item['type'] === 'mcp_approval_response') {
-        if (typeof item['approval_request_id'] !== 'string' || typeof item['approve'] !== 'boolean') {
-          throw invalidParam("An mcp_approval_response needs 'approval_request_id' (string) and 'approve' (boolean).", 'input');
+        if (
+          typeof item['approval_request_id'] !== 'string' ||
+          typeof item['approve'] !== 'boolean'
+        ) {
+          throw invalidParam(
+            "An mcp_approval_response needs 'approval_request_id' (string) and 'approve' (boolean).",
+            'input',
+          );
         }
-        approvals.push({ ...item, type: 'mcp_approval_response', id: typeof item['id'] === 'string' ? item['id'] : deps.ids('mcpa_') } as Item);
+        approvals.push({
+          ...item,
+          type: 'mcp_approval_response',
+          id: typeof item['id'] === 'string' ? item['id'] : deps.ids('mcpa_'),
+        } as Item);
       } else rest.push(item);
     }
-    const loaded = await loadContext(deps.repository, { tenantId: principal.tenantId, previousResponseId: params.previousResponseId, conversationId: params.conversationId, input: rest }, deps.clock(), deps.ids);
+    const loaded = await loadContext(
+      deps.repository,
+      {
+        tenantId: principal.tenantId,
+        previousResponseId: params.previousResponseId,
+        conversationId: params.conversationId,
+        input: rest,
+      },
+      deps.clock(),
+      deps.ids,
+    );
     checkApprovals(loaded.history, [...loaded.input, ...approvals], params.mcpTools ?? []);
-    return { history: loaded.history, input: [...loaded.input, ...approvals], output: [], usage: null, steps: 0, started: [], events: [], done: false };
+    return {
+      history: loaded.history,
+      input: [...loaded.input, ...approvals],
+      output: [],
+      usage: null,
+      steps: 0,
+      started: [],
+      events: [],
+      done: false,
+    };
   }
 
-  function shellFor(params: CreateResponseParams, mcpTools: McpToolParam[], id: string, createdAt: number): ResponseObject {
+  function shellFor(
+    params: CreateResponseParams,
+    mcpTools: McpToolParam[],
+    id: string,
+    createdAt: number,
+  ): ResponseObject {
     const shell = responseShell(params, id, createdAt);
-    return { ...shell, background: params.background === true, tools: [...(shell['tools'] as unknown[]), ...mcpTools.map(echoMcpTool)] };
+    return {
+      ...shell,
+      background: params.background === true,
+      tools: [...(shell['tools'] as unknown[]), ...mcpTools.map(echoMcpTool)],
+    };
   }
 
   /** Runs a background run this process holds the lease of, renewing it; resolves when it ends or is lost. */
@@ -141,8 +224,18 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     if (!row || TERMINAL.has(row.status)) return;
     if (row.secretsError) {
       // Its tool secrets were sealed under a key this process lacks (runtime.secretKey differs): fail it, saying why.
-      await webhooks.enqueue({ responseId: id, tenantId: row.tenantId, status: 'failed', at: deps.clock() });
-      await store.fail(id, owner, { code: 'tool_secrets_unavailable', message: row.secretsError }, deps.clock());
+      await webhooks.enqueue({
+        responseId: id,
+        tenantId: row.tenantId,
+        status: 'failed',
+        at: deps.clock(),
+      });
+      await store.fail(
+        id,
+        owner,
+        { code: 'tool_secrets_unavailable', message: row.secretsError },
+        deps.clock(),
+      );
       await store.release(id, owner);
       webhooks.kick();
       return;
@@ -153,23 +246,34 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     const shell = { ...(row.response as ResponseObject), status: 'in_progress' as const };
     const controller = new AbortController();
     active.set(id, controller);
-    const renew = setInterval(() => {
-      const now = deps.clock();
-      store
-        .renew(id, owner, now + leaseMs, now)
-        .then(({ held, cancelRequested }) => {
-          if (!held) controller.abort(new RunStopped('lost'));
-          else if (cancelRequested) controller.abort(new RunStopped('cancel'));
-        })
-        .catch(() => undefined);
-    }, Math.max(50, Math.floor(leaseMs / 3)));
+    const renew = setInterval(
+      () => {
+        const now = deps.clock();
+        store
+          .renew(id, owner, now + leaseMs, now)
+          .then(({ held, cancelRequested }) => {
+            if (!held) controller.abort(new RunStopped('lost'));
+            else if (cancelRequested) controller.abort(new RunStopped('cancel'));
+          })
+          .catch(() => undefined);
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    );
     const checkpoints: Checkpointer = {
       async save(current, response) {
         const now = deps.clock();
         const status = current.done ? response.status : 'in_progress';
         // Queued before the terminal write, so a crash between the two cannot lose the webhook.
-        if (current.done) await webhooks.enqueue({ responseId: id, tenantId: row.tenantId, status, at: now });
-        const result = await store.checkpoint(id, owner, { status, state: current, response, events: current.events, leaseExpiresAt: now + leaseMs, now });
+        if (current.done)
+          await webhooks.enqueue({ responseId: id, tenantId: row.tenantId, status, at: now });
+        const result = await store.checkpoint(id, owner, {
+          status,
+          state: current,
+          response,
+          events: current.events,
+          leaseExpiresAt: now + leaseMs,
+          now,
+        });
         if (!result.held) return { stop: 'lost' };
         if (result.cancelRequested && !current.done) return { stop: 'cancel' };
         return { stop: null };
@@ -177,7 +281,16 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     };
     try {
       if (row.cancelRequested) controller.abort(new RunStopped('cancel'));
-      await runAgent(deps, limits, request, shell, state, checkpoints, controller.signal, () => undefined);
+      await runAgent(
+        deps,
+        limits,
+        request,
+        shell,
+        state,
+        checkpoints,
+        controller.signal,
+        () => undefined,
+      );
       webhooks.kick();
     } catch (error) {
       if (!(error instanceof RunStopped)) throw error;
@@ -202,7 +315,12 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     }
   }
 
-  async function* followRun(principal: Principal, id: string, startingAfter: number | undefined, signal?: AbortSignal): AsyncGenerator<string> {
+  async function* followRun(
+    principal: Principal,
+    id: string,
+    startingAfter: number | undefined,
+    signal?: AbortSignal,
+  ): AsyncGenerator<string> {
     const store = await runs();
     let next = startingAfter === undefined ? 0 : startingAfter + 1;
     for (;;) {
@@ -222,33 +340,86 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
   const responses: AgentRuntime['responses'] = {
     ...base,
     async create(params: CreateResponseParams, call: CallContext): Promise<CreateOutcome> {
-      const httpTools = withBuiltinTools([...(await registry.find(params.tools.map((tool) => tool.name))).values()], params, call.principal.tenantId, { store: memory, enabled: memoryEnabled, clock: deps.clock });
+      const httpTools = withBuiltinTools(
+        [...(await registry.find(params.tools.map((tool) => tool.name))).values()],
+        params,
+        call.principal.tenantId,
+        { store: memory, enabled: memoryEnabled, clock: deps.clock },
+      );
       if (!isAgentRequest(params, httpTools)) return base.create(params, call);
       const mcpTools = params.mcpTools ?? [];
       const started = deps.clock();
       const id = deps.ids('resp_');
       const shell = shellFor(params, mcpTools, id, seconds(started));
       const state = await initialState(params, call.principal);
-      const request: AgentRequest = { params, mcpTools, httpTools, principal: call.principal, requestId: call.requestId, tags: call.tags };
-      const meta: RouteMeta = { model: params.model, deployment: null, upstreamModel: null, partner: null, attempts: 1, sandbox: false, openAIFamily: false };
+      const request: AgentRequest = {
+        params,
+        mcpTools,
+        httpTools,
+        principal: call.principal,
+        requestId: call.requestId,
+        tags: call.tags,
+      };
+      const meta: RouteMeta = {
+        model: params.model,
+        deployment: null,
+        upstreamModel: null,
+        partner: null,
+        attempts: 1,
+        sandbox: false,
+        openAIFamily: false,
+      };
 
       if (params.background === true) {
-        if (!params.store) throw invalidParam('Background responses need store=true.', 'background');
+        if (!params.store)
+          throw invalidParam('Background responses need store=true.', 'background');
         const queued: ResponseObject = { ...shell, status: 'queued' };
-        state.events.push({ type: 'response.created', response: queued, sequence_number: 0 }, { type: 'response.queued', response: queued, sequence_number: 1 });
+        state.events.push(
+          { type: 'response.created', response: queued, sequence_number: 0 },
+          { type: 'response.queued', response: queued, sequence_number: 1 },
+        );
         const store = await runs();
-        await store.insert({ id, tenantId: call.principal.tenantId, status: 'queued', background: true, request, state, response: queued, events: state.events, owner, leaseExpiresAt: started + leaseMs, now: started });
+        await store.insert({
+          id,
+          tenantId: call.principal.tenantId,
+          status: 'queued',
+          background: true,
+          request,
+          state,
+          response: queued,
+          events: state.events,
+          owner,
+          leaseExpiresAt: started + leaseMs,
+          now: started,
+        });
         launch(id);
         if (!params.stream) return { kind: 'json', response: queued, meta };
-        return { kind: 'stream', meta, frames: followRun(call.principal, id, undefined, call.signal) };
+        return {
+          kind: 'stream',
+          meta,
+          frames: followRun(call.principal, id, undefined, call.signal),
+        };
       }
 
       const checkpoints: Checkpointer = { save: async () => ({ stop: null }) };
       if (!params.stream) {
-        const response = await runAgent(deps, limits, request, shell, state, checkpoints, call.signal, () => undefined);
+        const response = await runAgent(
+          deps,
+          limits,
+          request,
+          shell,
+          state,
+          checkpoints,
+          call.signal,
+          () => undefined,
+        );
         return { kind: 'json', response, meta };
       }
-      return { kind: 'stream', meta, frames: streamRun(request, shell, state, checkpoints, call.signal) };
+      return {
+        kind: 'stream',
+        meta,
+        frames: streamRun(request, shell, state, checkpoints, call.signal),
+      };
     },
     async retrieve(principal, id) {
       try {
@@ -272,8 +443,10 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
       const deadline = Date.now() + 10_000;
       for (;;) {
         const current = await store.get(principal.tenantId, id);
-        if (!current || TERMINAL.has(current.status)) return (current?.response ?? row.response) as ResponseObject;
-        if (Date.now() > deadline) return { ...(current.response as ResponseObject), status: 'cancelled' };
+        if (!current || TERMINAL.has(current.status))
+          return (current?.response ?? row.response) as ResponseObject;
+        if (Date.now() > deadline)
+          return { ...(current.response as ResponseObject), status: 'cancelled' };
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     },
@@ -284,7 +457,13 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
     },
   };
 
-  async function* streamRun(request: AgentRequest, shell: ResponseObject, state: AgentState, checkpoints: Checkpointer, signal: AbortSignal): AsyncGenerator<string> {
+  async function* streamRun(
+    request: AgentRequest,
+    shell: ResponseObject,
+    state: AgentState,
+    checkpoints: Checkpointer,
+    signal: AbortSignal,
+  ): AsyncGenerator<string> {
     const pending: string[] = [];
     let wake: (() => void) | undefined;
     let finished = false;
@@ -348,4 +527,3 @@ export function createAgentRuntime(deps: RuntimeDeps, database: Database, base: 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
-

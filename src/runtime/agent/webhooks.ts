@@ -1,8 +1,17 @@
 import { createHash, createHmac } from 'node:crypto';
 import { type Agent, fetch as undiciFetch } from 'undici';
 import type { Database } from '../../store/database.js';
-import { createWebhookDeliveryStore, type WebhookDelivery, type WebhookDeliveryStore } from '../../store/webhook-deliveries.js';
-import { checkUrl, guardedAgent, OutboundBlockedError, type OutboundPolicy } from '../tools/ssrf.js';
+import {
+  createWebhookDeliveryStore,
+  type WebhookDelivery,
+  type WebhookDeliveryStore,
+} from '../../store/webhook-deliveries.js';
+import {
+  checkUrl,
+  guardedAgent,
+  OutboundBlockedError,
+  type OutboundPolicy,
+} from '../tools/ssrf.js';
 
 /**
  * Webhooks for background responses (config `runtime.webhooks`), sent the way OpenAI sends
@@ -24,7 +33,12 @@ import { checkUrl, guardedAgent, OutboundBlockedError, type OutboundPolicy } fro
  *   by host.
  */
 
-export const WEBHOOK_EVENT_TYPES = ['response.completed', 'response.failed', 'response.cancelled', 'response.incomplete'] as const;
+export const WEBHOOK_EVENT_TYPES = [
+  'response.completed',
+  'response.failed',
+  'response.cancelled',
+  'response.incomplete',
+] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** One configured endpoint (config `runtime.webhooks[]`). */
@@ -108,7 +122,9 @@ export function webhookTypeOf(status: string): WebhookEventType | null {
 
 /** The HMAC key of a secret, as the openai SDKs derive it. */
 export function webhookKey(secret: string): Buffer {
-  return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
+  return secret.startsWith('whsec_')
+    ? Buffer.from(secret.slice('whsec_'.length), 'base64')
+    : Buffer.from(secret, 'utf8');
 }
 
 /** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. */
@@ -122,8 +138,16 @@ export function endpointKey(url: string): string {
 }
 
 /** The body of an event. */
-export function webhookBody(delivery: Pick<WebhookDelivery, 'id' | 'type' | 'responseId' | 'eventCreatedAt'>): string {
-  return JSON.stringify({ id: delivery.id, object: 'event', created_at: Math.floor(delivery.eventCreatedAt / 1000), type: delivery.type, data: { id: delivery.responseId } });
+export function webhookBody(
+  delivery: Pick<WebhookDelivery, 'id' | 'type' | 'responseId' | 'eventCreatedAt'>,
+): string {
+  return JSON.stringify({
+    id: delivery.id,
+    object: 'event',
+    created_at: Math.floor(delivery.eventCreatedAt / 1000),
+    type: delivery.type,
+    data: { id: delivery.responseId },
+  });
 }
 
 interface Endpoint {
@@ -139,7 +163,10 @@ interface Endpoint {
   maxBackoffMs: number;
 }
 
-export function createWebhookDispatcher(database: Database, options: WebhookDispatcherOptions): WebhookDispatcher {
+export function createWebhookDispatcher(
+  database: Database,
+  options: WebhookDispatcherOptions,
+): WebhookDispatcher {
   const endpoints = new Map<string, Endpoint>();
   for (const endpoint of options.endpoints) {
     const key = endpointKey(endpoint.url);
@@ -177,7 +204,10 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
   let prunedAt = 0;
 
   const backoff = (endpoint: Endpoint, attempts: number) => {
-    const base = Math.min(endpoint.maxBackoffMs, endpoint.backoffMs * 2 ** Math.max(0, attempts - 1));
+    const base = Math.min(
+      endpoint.maxBackoffMs,
+      endpoint.backoffMs * 2 ** Math.max(0, attempts - 1),
+    );
     return Math.round(base * (0.8 + Math.random() * 0.4));
   };
 
@@ -186,19 +216,31 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
     const endpoint = endpoints.get(row.endpoint);
     const now = clock();
     if (!endpoint) {
-      await deliveries.finish(row.id, owner, 'skipped', { now, lastStatus: null, lastError: 'The endpoint is no longer configured.' });
+      await deliveries.finish(row.id, owner, 'skipped', {
+        now,
+        lastStatus: null,
+        lastError: 'The endpoint is no longer configured.',
+      });
       return;
     }
     const status = await options.runStatus(row.responseId);
     const type = status === null ? null : webhookTypeOf(status);
     if (status === null) {
-      await deliveries.finish(row.id, owner, 'skipped', { now, lastStatus: null, lastError: 'The response no longer exists.' });
+      await deliveries.finish(row.id, owner, 'skipped', {
+        now,
+        lastStatus: null,
+        lastError: 'The response no longer exists.',
+      });
       return;
     }
     if (type === null) {
       // Queued ahead of a terminal checkpoint that has not landed (yet): wait for it.
       if (now - row.eventCreatedAt > MAX_WAIT_FOR_RUN_MS) {
-        await deliveries.finish(row.id, owner, 'failed', { now, lastStatus: null, lastError: `The response is still ${status}.` });
+        await deliveries.finish(row.id, owner, 'failed', {
+          now,
+          lastStatus: null,
+          lastError: `The response is still ${status}.`,
+        });
         return;
       }
       await deliveries.postpone(row.id, owner, now + Math.min(options.pollMs, 250), now);
@@ -206,7 +248,12 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
     }
     if (type !== row.type) {
       // The run ended differently than the process that queued the webhook expected (it lost its lease).
-      if (!endpoint.events.has(type)) await deliveries.finish(row.id, owner, 'skipped', { now, lastStatus: null, lastError: `The response ended ${status}; the endpoint does not take ${type}.` });
+      if (!endpoint.events.has(type))
+        await deliveries.finish(row.id, owner, 'skipped', {
+          now,
+          lastStatus: null,
+          lastError: `The response ended ${status}; the endpoint does not take ${type}.`,
+        });
       else await deliveries.postpone(row.id, owner, now, now, type);
       return;
     }
@@ -252,7 +299,15 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
       await deliveries.delivered(row.id, owner, { now: done, lastStatus, lastError: null });
       return;
     }
-    const fields = { webhook: endpoint.host, event: row.id, type: row.type, responseId: row.responseId, attempt: row.attempts, status: lastStatus ?? undefined, error: lastError };
+    const fields = {
+      webhook: endpoint.host,
+      event: row.id,
+      type: row.type,
+      responseId: row.responseId,
+      attempt: row.attempts,
+      status: lastStatus ?? undefined,
+      error: lastError,
+    };
     if (abort.signal.aborted && !permanent) {
       options.onAttempt?.('interrupted');
       await deliveries.retry(row.id, owner, done, { now: done, lastStatus, lastError });
@@ -296,7 +351,9 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
         for (const row of await deliveries.due(clock(), room + inFlight.size)) {
           if (inFlight.has(row.id) || inFlight.size >= MAX_IN_FLIGHT || stopped) continue;
           const task = claimAndSend(row)
-            .catch((error: unknown) => logger?.warn({ err: error, event: row.id }, 'webhook dispatcher error'))
+            .catch((error: unknown) =>
+              logger?.warn({ err: error, event: row.id }, 'webhook dispatcher error'),
+            )
             .finally(() => {
               inFlight.delete(row.id);
               if (!stopped) void tick();
@@ -320,7 +377,9 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
     if (stopped || !started) return;
     if (clock() - prunedAt > PRUNE_EVERY_MS) {
       prunedAt = clock();
-      await deliveries.prune(prunedAt - KEEP_FINISHED_MS).catch((error: unknown) => logger?.warn({ err: error }, 'webhook deliveries prune failed'));
+      await deliveries
+        .prune(prunedAt - KEEP_FINISHED_MS)
+        .catch((error: unknown) => logger?.warn({ err: error }, 'webhook deliveries prune failed'));
     }
     let wait = options.pollMs;
     try {
@@ -342,8 +401,20 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
       if (!enabled || type === null) return;
       const now = clock();
       const rows = [...endpoints.values()]
-        .filter((endpoint) => endpoint.events.has(type) && (endpoint.tenants === null || endpoint.tenants.has(run.tenantId)))
-        .map((endpoint) => ({ id: options.ids('evt_'), responseId: run.responseId, tenantId: run.tenantId, endpoint: endpoint.key, type, eventCreatedAt: run.at, now }));
+        .filter(
+          (endpoint) =>
+            endpoint.events.has(type) &&
+            (endpoint.tenants === null || endpoint.tenants.has(run.tenantId)),
+        )
+        .map((endpoint) => ({
+          id: options.ids('evt_'),
+          responseId: run.responseId,
+          tenantId: run.tenantId,
+          endpoint: endpoint.key,
+          type,
+          eventCreatedAt: run.at,
+          now,
+        }));
       await deliveries.enqueue(rows);
     },
     kick() {
@@ -371,8 +442,16 @@ export function createWebhookDispatcher(database: Database, options: WebhookDisp
 
 /** The SSRF refusal behind an error (thrown by checkUrl, or by the guarded DNS lookup inside fetch). */
 function refusal(thrown: unknown): Error | undefined {
-  for (let error = thrown, depth = 0; error instanceof Error && depth < 4; error = (error as { cause?: unknown }).cause, depth++) {
-    if (error instanceof OutboundBlockedError || (error as NodeJS.ErrnoException).code === 'ESWITCHYARD_SSRF') return error;
+  for (
+    let error = thrown, depth = 0;
+    error instanceof Error && depth < 4;
+    error = (error as { cause?: unknown }).cause, depth++
+  ) {
+    if (
+      error instanceof OutboundBlockedError ||
+      (error as NodeJS.ErrnoException).code === 'ESWITCHYARD_SSRF'
+    )
+      return error;
   }
   return undefined;
 }

@@ -85,16 +85,34 @@ export function createHttpToolRegistry(database: Database, secrets: SecretBox): 
   /** Seals auth headers written in clear before encryption existed (once per process). */
   const upgrade = () =>
     (upgraded ??= (async () => {
-      const rows = await db.selectFrom('agent_http_tools').select(['name', 'auth_header']).where('auth_header', 'is not', null).execute();
+      const rows = await db
+        .selectFrom('agent_http_tools')
+        .select(['name', 'auth_header'])
+        .where('auth_header', 'is not', null)
+        .execute();
       for (const row of rows) {
         if (row.auth_header === null || secrets.isSealed(row.auth_header)) continue;
-        await db.updateTable('agent_http_tools').set({ auth_header: secrets.seal(row.auth_header, context(row.name)) }).where('name', '=', row.name).where('auth_header', '=', row.auth_header).execute();
+        await db
+          .updateTable('agent_http_tools')
+          .set({ auth_header: secrets.seal(row.auth_header, context(row.name)) })
+          .where('name', '=', row.name)
+          .where('auth_header', '=', row.auth_header)
+          .execute();
       }
     })().catch((error: unknown) => {
       upgraded = undefined;
       throw error;
     }));
-  type Row = { name: string; description: string | null; parameters: string; url: string; auth_header: string | null; timeout_ms: number | bigint; idempotent: number | bigint; created_at: number | bigint };
+  type Row = {
+    name: string;
+    description: string | null;
+    parameters: string;
+    url: string;
+    auth_header: string | null;
+    timeout_ms: number | bigint;
+    idempotent: number | bigint;
+    created_at: number | bigint;
+  };
   const decode = (row: Row): HttpTool => {
     let authHeader: string | null = null;
     let secretsError: string | undefined;
@@ -120,31 +138,54 @@ export function createHttpToolRegistry(database: Database, secrets: SecretBox): 
   return {
     async put(tool) {
       await upgrade();
-      const auth = tool.authHeader === null ? null : secrets.seal(tool.authHeader, context(tool.name));
+      const auth =
+        tool.authHeader === null ? null : secrets.seal(tool.authHeader, context(tool.name));
       await db.deleteFrom('agent_http_tools').where('name', '=', tool.name).execute();
       await db
         .insertInto('agent_http_tools')
-        .values({ name: tool.name, description: tool.description, parameters: JSON.stringify(tool.parameters), url: tool.url, auth_header: auth, timeout_ms: tool.timeoutMs, idempotent: tool.idempotent ? 1 : 0, created_at: tool.createdAt })
+        .values({
+          name: tool.name,
+          description: tool.description,
+          parameters: JSON.stringify(tool.parameters),
+          url: tool.url,
+          auth_header: auth,
+          timeout_ms: tool.timeoutMs,
+          idempotent: tool.idempotent ? 1 : 0,
+          created_at: tool.createdAt,
+        })
         .execute();
     },
     async get(name) {
       await upgrade();
-      const row = await db.selectFrom('agent_http_tools').selectAll().where('name', '=', name).executeTakeFirst();
+      const row = await db
+        .selectFrom('agent_http_tools')
+        .selectAll()
+        .where('name', '=', name)
+        .executeTakeFirst();
       return row ? decode(row) : undefined;
     },
     async list() {
       await upgrade();
-      return (await db.selectFrom('agent_http_tools').selectAll().orderBy('name').execute()).map((row) => decode(row));
+      return (await db.selectFrom('agent_http_tools').selectAll().orderBy('name').execute()).map(
+        (row) => decode(row),
+      );
     },
     async remove(name) {
-      const result = await db.deleteFrom('agent_http_tools').where('name', '=', name).executeTakeFirst();
+      const result = await db
+        .deleteFrom('agent_http_tools')
+        .where('name', '=', name)
+        .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
     async find(names) {
       const out = new Map<string, HttpTool>();
       if (names.length === 0) return out;
       await upgrade();
-      const rows = await db.selectFrom('agent_http_tools').selectAll().where('name', 'in', names).execute();
+      const rows = await db
+        .selectFrom('agent_http_tools')
+        .selectAll()
+        .where('name', 'in', names)
+        .execute();
       for (const row of rows) out.set(row.name, decode(row));
       return out;
     },
@@ -152,26 +193,43 @@ export function createHttpToolRegistry(database: Database, secrets: SecretBox): 
 }
 
 /** Calls an HTTP tool: POST the arguments as JSON; the answer's text is the output (non-2xx throws). */
-export async function callHttpTool(tool: HttpTool, args: string, policy: OutboundPolicy, signal?: AbortSignal): Promise<string> {
+export async function callHttpTool(
+  tool: HttpTool,
+  args: string,
+  policy: OutboundPolicy,
+  signal?: AbortSignal,
+): Promise<string> {
   if (tool.builtin) {
-    if (!tool.execute) throw new Error(`The built-in tool '${tool.name}' is not available in this process`);
+    if (!tool.execute)
+      throw new Error(`The built-in tool '${tool.name}' is not available in this process`);
     return tool.execute(args, signal);
   }
-  if (tool.secretsError) throw new Error(`The auth header of the tool '${tool.name}' cannot be decrypted here: ${tool.secretsError}`);
+  if (tool.secretsError)
+    throw new Error(
+      `The auth header of the tool '${tool.name}' cannot be decrypted here: ${tool.secretsError}`,
+    );
   const headers: Record<string, string> = { 'content-type': 'application/json' };
   if (tool.authHeader) {
     const colon = tool.authHeader.indexOf(':');
-    if (colon > 0) headers[tool.authHeader.slice(0, colon).trim()] = tool.authHeader.slice(colon + 1).trim();
+    if (colon > 0)
+      headers[tool.authHeader.slice(0, colon).trim()] = tool.authHeader.slice(colon + 1).trim();
   }
   const timeout = AbortSignal.timeout(tool.timeoutMs);
   const combined = signal ? AbortSignal.any([signal, timeout]) : timeout;
   try {
-    const answer = await guardedFetch(policy)(tool.url, { method: 'POST', headers, body: args, signal: combined });
+    const answer = await guardedFetch(policy)(tool.url, {
+      method: 'POST',
+      headers,
+      body: args,
+      signal: combined,
+    });
     const text = await answer.text();
-    if (answer.status < 200 || answer.status >= 300) throw new Error(`HTTP tool '${tool.name}' answered ${answer.status}: ${text.slice(0, 500)}`);
+    if (answer.status < 200 || answer.status >= 300)
+      throw new Error(`HTTP tool '${tool.name}' answered ${answer.status}: ${text.slice(0, 500)}`);
     return text;
   } catch (error) {
-    if (timeout.aborted && !(signal?.aborted ?? false)) throw new Error(`HTTP tool '${tool.name}' timed out after ${tool.timeoutMs} ms`);
+    if (timeout.aborted && !(signal?.aborted ?? false))
+      throw new Error(`HTTP tool '${tool.name}' timed out after ${tool.timeoutMs} ms`);
     throw error;
   }
 }

@@ -46,12 +46,17 @@ export async function connectMcp(options: McpConnectOptions): Promise<McpSession
   const requestInit = { headers: options.headers };
   let client = new Client({ name: 'switchyard', version: '0.1.0' });
   try {
-    await client.connect(new StreamableHTTPClientTransport(url, { requestInit, fetch }), { timeout: options.timeoutMs });
+    await client.connect(new StreamableHTTPClientTransport(url, { requestInit, fetch }), {
+      timeout: options.timeoutMs,
+    });
   } catch (streamableError) {
     // Servers that only speak the 2024-11-05 HTTP+SSE transport.
     client = new Client({ name: 'switchyard', version: '0.1.0' });
     try {
-      await client.connect(new SSEClientTransport(url, { requestInit, fetch, eventSourceInit: { fetch } as never }), { timeout: options.timeoutMs });
+      await client.connect(
+        new SSEClientTransport(url, { requestInit, fetch, eventSourceInit: { fetch } as never }),
+        { timeout: options.timeoutMs },
+      );
     } catch {
       await dispatcher.destroy().catch(() => undefined);
       throw streamableError;
@@ -62,7 +67,9 @@ export async function connectMcp(options: McpConnectOptions): Promise<McpSession
       const tools: McpToolInfo[] = [];
       let cursor: string | undefined;
       do {
-        const page = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout: options.timeoutMs });
+        const page = await client.listTools(cursor === undefined ? {} : { cursor }, {
+          timeout: options.timeoutMs,
+        });
         for (const tool of page.tools) {
           tools.push({
             name: tool.name,
@@ -76,7 +83,10 @@ export async function connectMcp(options: McpConnectOptions): Promise<McpSession
       return tools;
     },
     async callTool(name, args, signal) {
-      const result = await client.callTool({ name, arguments: args }, undefined, { timeout: options.timeoutMs, ...(signal ? { signal } : {}) });
+      const result = await client.callTool({ name, arguments: args }, undefined, {
+        timeout: options.timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
       const text = toolText(result);
       if (result.isError === true) throw new McpToolError(text);
       return text;
@@ -91,7 +101,9 @@ export async function connectMcp(options: McpConnectOptions): Promise<McpSession
 function toolText(result: Record<string, unknown>): string {
   const content = result['content'];
   if (Array.isArray(content)) {
-    const parts = content.map((part: Record<string, unknown>) => (part['type'] === 'text' ? String(part['text']) : JSON.stringify(part)));
+    const parts = content.map((part: Record<string, unknown>) =>
+      part['type'] === 'text' ? String(part['text']) : JSON.stringify(part),
+    );
     return parts.join('\n');
   }
   if (result['structuredContent'] !== undefined) return JSON.stringify(result['structuredContent']);

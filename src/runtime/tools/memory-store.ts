@@ -29,7 +29,11 @@ export interface MemoryLimits {
   maxBytesPerUser: number;
 }
 
-export const DEFAULT_MEMORY_LIMITS: MemoryLimits = { maxValueBytes: 16_384, maxEntriesPerUser: 1_000, maxBytesPerUser: 1_048_576 };
+export const DEFAULT_MEMORY_LIMITS: MemoryLimits = {
+  maxValueBytes: 16_384,
+  maxEntriesPerUser: 1_000,
+  maxBytesPerUser: 1_048_576,
+};
 
 /** Longest key or user id, bytes (UTF-8). */
 export const MAX_KEY_BYTES = 256;
@@ -84,11 +88,21 @@ export interface MemoryStore {
   addNote(scope: MemoryScope, text: string, now: number): Promise<MemoryEntry>;
   remove(scope: MemoryScope, kind: MemoryKind, key: string): Promise<boolean>;
   /** Entries and notes by kind then key; `after` is a cursor from {@link memoryCursor}. */
-  list(scope: MemoryScope, options: { kind?: MemoryKind | undefined; limit: number; after?: string | undefined }): Promise<MemoryEntry[]>;
-  search(scope: MemoryScope, query: string, options: { kind?: MemoryKind | undefined; limit: number }): Promise<MemoryEntry[]>;
+  list(
+    scope: MemoryScope,
+    options: { kind?: MemoryKind | undefined; limit: number; after?: string | undefined },
+  ): Promise<MemoryEntry[]>;
+  search(
+    scope: MemoryScope,
+    query: string,
+    options: { kind?: MemoryKind | undefined; limit: number },
+  ): Promise<MemoryEntry[]>;
   usage(scope: MemoryScope): Promise<{ entries: number; bytes: number }>;
   /** The users of a tenant that have memory, by user id. */
-  users(tenantId: string, options: { limit: number; after?: string | undefined }): Promise<MemoryUserSummary[]>;
+  users(
+    tenantId: string,
+    options: { limit: number; after?: string | undefined },
+  ): Promise<MemoryUserSummary[]>;
   /** Deletes a tenant's memory, or one user's; returns the rows deleted. */
   clear(tenantId: string, user?: string): Promise<number>;
 }
@@ -120,15 +134,31 @@ const bytesOf = (text: string) => Buffer.byteLength(text, 'utf8');
 
 /** Checks a key, user id or note id: 1–256 bytes, no NUL or other control characters. */
 export function checkKey(key: unknown, what: string): string {
-  if (typeof key !== 'string' || key === '') throw new MemoryError(`'${what}' must be a non-empty string`, 'invalid_memory_request');
-  if (bytesOf(key) > MAX_KEY_BYTES) throw new MemoryError(`'${what}' is longer than ${MAX_KEY_BYTES} bytes`, 'invalid_memory_request');
-  if (/[\u0000-\u001f\u007f]/.test(key)) throw new MemoryError(`'${what}' may not contain control characters`, 'invalid_memory_request');
+  if (typeof key !== 'string' || key === '')
+    throw new MemoryError(`'${what}' must be a non-empty string`, 'invalid_memory_request');
+  if (bytesOf(key) > MAX_KEY_BYTES)
+    throw new MemoryError(
+      `'${what}' is longer than ${MAX_KEY_BYTES} bytes`,
+      'invalid_memory_request',
+    );
+  if (/[\u0000-\u001f\u007f]/.test(key))
+    throw new MemoryError(`'${what}' may not contain control characters`, 'invalid_memory_request');
   return key;
 }
 
-export function createMemoryStore(database: Database, limits: MemoryLimits = DEFAULT_MEMORY_LIMITS): MemoryStore {
+export function createMemoryStore(
+  database: Database,
+  limits: MemoryLimits = DEFAULT_MEMORY_LIMITS,
+): MemoryStore {
   const db = database.db.withTables<{ agent_memory: MemoryTable }>() as unknown as MemoryDb;
-  const decode = (row: { kind: string; key: string; value: string; bytes: number | bigint; created_at: number | bigint; updated_at: number | bigint }): MemoryEntry => ({
+  const decode = (row: {
+    kind: string;
+    key: string;
+    value: string;
+    bytes: number | bigint;
+    created_at: number | bigint;
+    updated_at: number | bigint;
+  }): MemoryEntry => ({
     kind: row.kind as MemoryKind,
     key: row.key,
     value: row.value,
@@ -136,10 +166,19 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   });
-  const scoped = (query: MemoryDb, scope: MemoryScope) => query.selectFrom('agent_memory').where('tenant_id', '=', scope.tenantId).where('user_id', '=', scope.user);
+  const scoped = (query: MemoryDb, scope: MemoryScope) =>
+    query
+      .selectFrom('agent_memory')
+      .where('tenant_id', '=', scope.tenantId)
+      .where('user_id', '=', scope.user);
   /** Entries plus notes and their bytes, for one user (on `query`: the database or a transaction). */
   const usageOf = async (query: MemoryDb, scope: MemoryScope) => {
-    const row = await scoped(query, scope).select([sql<number | bigint>`count(*)`.as('entries'), sql<number | bigint | null>`sum(bytes)`.as('bytes')]).executeTakeFirst();
+    const row = await scoped(query, scope)
+      .select([
+        sql<number | bigint>`count(*)`.as('entries'),
+        sql<number | bigint | null>`sum(bytes)`.as('bytes'),
+      ])
+      .executeTakeFirst();
     return { entries: Number(row?.entries ?? 0), bytes: Number(row?.bytes ?? 0) };
   };
 
@@ -149,7 +188,9 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
       try {
         if (database.dialect === 'postgres') {
           return await db.transaction().execute(async (trx) => {
-            await sql`select pg_advisory_xact_lock(hashtextextended(${JSON.stringify(['agent_memory', scope.tenantId, scope.user])}, 0))`.execute(trx);
+            await sql`select pg_advisory_xact_lock(hashtextextended(${JSON.stringify(['agent_memory', scope.tenantId, scope.user])}, 0))`.execute(
+              trx,
+            );
             return work(trx as unknown as MemoryDb);
           });
         }
@@ -161,38 +202,65 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
             await sql.raw('commit').execute(trx);
             return result;
           } catch (error) {
-            await sql.raw('rollback').execute(trx).catch(() => undefined);
+            await sql
+              .raw('rollback')
+              .execute(trx)
+              .catch(() => undefined);
             throw error;
           }
         });
       } catch (error) {
         const code = (error as { code?: unknown } | null)?.code;
-        if (attempt >= 5 || (code !== 'SQLITE_BUSY' && code !== '40P01' && code !== '40001')) throw error;
+        if (attempt >= 5 || (code !== 'SQLITE_BUSY' && code !== '40P01' && code !== '40001'))
+          throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
       }
     }
   }
 
   /** Writes one row after checking the limits against the user's usage without the row it replaces. */
-  async function put(scope: MemoryScope, kind: MemoryKind, key: string, value: string, now: number): Promise<MemoryEntry> {
+  async function put(
+    scope: MemoryScope,
+    kind: MemoryKind,
+    key: string,
+    value: string,
+    now: number,
+  ): Promise<MemoryEntry> {
     checkKey(scope.user, 'user');
     checkKey(key, kind === 'kv' ? 'key' : 'id');
-    if (value.includes('\u0000')) throw new MemoryError('A memory value may not contain NUL characters', 'invalid_memory_request');
+    if (value.includes('\u0000'))
+      throw new MemoryError(
+        'A memory value may not contain NUL characters',
+        'invalid_memory_request',
+      );
     const valueBytes = bytesOf(value);
     if (valueBytes > limits.maxValueBytes) {
-      throw new MemoryError(`The ${kind === 'kv' ? 'value' : 'note'} is ${valueBytes} bytes; the limit is ${limits.maxValueBytes} bytes (runtime.memory.maxValueBytes)`, 'memory_limit_exceeded');
+      throw new MemoryError(
+        `The ${kind === 'kv' ? 'value' : 'note'} is ${valueBytes} bytes; the limit is ${limits.maxValueBytes} bytes (runtime.memory.maxValueBytes)`,
+        'memory_limit_exceeded',
+      );
     }
     const bytes = bytesOf(key) + valueBytes;
     return writing(scope, async (trx) => {
-      const existing = await scoped(trx, scope).select(['bytes', 'created_at']).where('kind', '=', kind).where('key', '=', key).executeTakeFirst();
+      const existing = await scoped(trx, scope)
+        .select(['bytes', 'created_at'])
+        .where('kind', '=', kind)
+        .where('key', '=', key)
+        .executeTakeFirst();
       const usage = await usageOf(trx, scope);
       const entries = usage.entries + (existing ? 0 : 1);
       const total = usage.bytes - Number(existing?.bytes ?? 0) + bytes;
       if (entries > limits.maxEntriesPerUser) {
-        throw new MemoryError(`This user's memory holds ${entries - 1} entries and notes; the limit is ${limits.maxEntriesPerUser} (runtime.memory.maxEntriesPerUser). Delete some first.`, 'memory_limit_exceeded');
+        throw new MemoryError(
+          `This user's memory holds ${entries - 1} entries and notes; the limit is ${limits.maxEntriesPerUser} (runtime.memory.maxEntriesPerUser). Delete some first.`,
+          'memory_limit_exceeded',
+        );
       }
       if (total > limits.maxBytesPerUser) {
-        throw new MemoryError(`This write would bring the user's memory to ${total} bytes; the limit is ${limits.maxBytesPerUser} bytes (runtime.memory.maxBytesPerUser). Delete some first.`, 'memory_limit_exceeded');
+        throw new MemoryError(
+          `This write would bring the user's memory to ${total} bytes; the limit is ${limits.maxBytesPerUser} bytes (runtime.memory.maxBytesPerUser). Delete some first.`,
+          'memory_limit_exceeded',
+        );
       }
       const createdAt = existing ? Number(existing.created_at) : now;
       if (existing) {
@@ -205,7 +273,19 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
           .where('key', '=', key)
           .execute();
       } else {
-        await trx.insertInto('agent_memory').values({ tenant_id: scope.tenantId, user_id: scope.user, kind, key, value, bytes, created_at: now, updated_at: now }).execute();
+        await trx
+          .insertInto('agent_memory')
+          .values({
+            tenant_id: scope.tenantId,
+            user_id: scope.user,
+            kind,
+            key,
+            value,
+            bytes,
+            created_at: now,
+            updated_at: now,
+          })
+          .execute();
       }
       return { kind, key, value, bytes, createdAt, updatedAt: now };
     });
@@ -214,13 +294,23 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
   return {
     limits,
     async get(scope, kind, key) {
-      const row = await scoped(db, scope).selectAll().where('kind', '=', kind).where('key', '=', key).executeTakeFirst();
+      const row = await scoped(db, scope)
+        .selectAll()
+        .where('kind', '=', kind)
+        .where('key', '=', key)
+        .executeTakeFirst();
       return row ? decode(row) : undefined;
     },
     set: (scope, key, value, now) => put(scope, 'kv', key, value, now),
     addNote: (scope, text, now) => put(scope, 'note', noteId(text), text, now),
     async remove(scope, kind, key) {
-      const result = await db.deleteFrom('agent_memory').where('tenant_id', '=', scope.tenantId).where('user_id', '=', scope.user).where('kind', '=', kind).where('key', '=', key).executeTakeFirst();
+      const result = await db
+        .deleteFrom('agent_memory')
+        .where('tenant_id', '=', scope.tenantId)
+        .where('user_id', '=', scope.user)
+        .where('kind', '=', kind)
+        .where('key', '=', key)
+        .executeTakeFirst();
       return Number(result.numDeletedRows) > 0;
     },
     async list(scope, options) {
@@ -230,21 +320,37 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
         const colon = options.after.indexOf(':');
         const kind = options.after.slice(0, colon);
         const key = options.after.slice(colon + 1);
-        query = query.where((eb) => eb.or([eb('kind', '>', kind), eb.and([eb('kind', '=', kind), eb('key', '>', key)])]));
+        query = query.where((eb) =>
+          eb.or([eb('kind', '>', kind), eb.and([eb('kind', '=', kind), eb('key', '>', key)])]),
+        );
       }
-      const rows = await query.orderBy('kind').orderBy('key').limit(Math.min(options.limit, MAX_RESULTS)).execute();
+      const rows = await query
+        .orderBy('kind')
+        .orderBy('key')
+        .limit(Math.min(options.limit, MAX_RESULTS))
+        .execute();
       return rows.map(decode);
     },
     async search(scope, text, options) {
-      const words = [...new Set(text.toLowerCase().split(/[\s,.;:!?"'()[\]{}]+/).filter((word) => word.length >= 2))].slice(0, 16);
+      const words = [
+        ...new Set(
+          text
+            .toLowerCase()
+            .split(/[\s,.;:!?"'()[\]{}]+/)
+            .filter((word) => word.length >= 2),
+        ),
+      ].slice(0, 16);
       const limit = Math.min(Math.max(1, options.limit), MAX_RESULTS);
       let query = scoped(db, scope).selectAll();
       if (options.kind) query = query.where('kind', '=', options.kind);
-      if (words.length === 0) return (await query.orderBy('updated_at', 'desc').limit(limit).execute()).map(decode);
+      if (words.length === 0)
+        return (await query.orderBy('updated_at', 'desc').limit(limit).execute()).map(decode);
       const like = (word: string) => `%${word.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
       const haystack = sql`lower(${sql.ref('key')} || ' ' || ${sql.ref('value')})`;
       const score = sql.join(
-        words.map((word) => sql`(case when ${haystack} like ${like(word)} escape '\\' then 1 else 0 end)`),
+        words.map(
+          (word) => sql`(case when ${haystack} like ${like(word)} escape '\\' then 1 else 0 end)`,
+        ),
         sql` + `,
       );
       const rows = await query
@@ -269,8 +375,18 @@ export function createMemoryStore(database: Database, limits: MemoryLimits = DEF
         ])
         .where('tenant_id', '=', tenantId);
       if (options.after !== undefined) query = query.where('user_id', '>', options.after);
-      const rows = await query.groupBy('user_id').orderBy('user_id').limit(Math.min(options.limit, MAX_RESULTS)).execute();
-      return rows.map((row) => ({ user: row.user_id, entries: Number(row.entries), notes: Number(row.notes), bytes: Number(row.bytes), updatedAt: Number(row.updated_at) }));
+      const rows = await query
+        .groupBy('user_id')
+        .orderBy('user_id')
+        .limit(Math.min(options.limit, MAX_RESULTS))
+        .execute();
+      return rows.map((row) => ({
+        user: row.user_id,
+        entries: Number(row.entries),
+        notes: Number(row.notes),
+        bytes: Number(row.bytes),
+        updatedAt: Number(row.updated_at),
+      }));
     },
     async clear(tenantId, user) {
       let query = db.deleteFrom('agent_memory').where('tenant_id', '=', tenantId);

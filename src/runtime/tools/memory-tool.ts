@@ -1,7 +1,13 @@
 import { invalidParam } from '../errors.js';
 import type { FunctionTool } from '../types.js';
 import type { HttpTool } from './http-tools.js';
-import { checkKey, MemoryError, type MemoryEntry, type MemoryScope, type MemoryStore } from './memory-store.js';
+import {
+  checkKey,
+  MemoryError,
+  type MemoryEntry,
+  type MemoryScope,
+  type MemoryStore,
+} from './memory-store.js';
 
 /**
  * The built-in `memory` tool (a Switchyard extension of the Responses API). A request opts in
@@ -35,12 +41,20 @@ export const MEMORY_FUNCTION: FunctionTool = {
     type: 'object',
     properties: {
       operation: { type: 'string', enum: [...OPERATIONS] },
-      key: { type: 'string', description: 'Entry key (get, set, delete), e.g. "preferred_language"' },
+      key: {
+        type: 'string',
+        description: 'Entry key (get, set, delete), e.g. "preferred_language"',
+      },
       value: { type: 'string', description: 'Entry value (set)' },
       text: { type: 'string', description: 'Note text (add_note)' },
       id: { type: 'string', description: 'Note id (delete_note)' },
       query: { type: 'string', description: 'Words to look for (search); empty: the most recent' },
-      limit: { type: 'integer', minimum: 1, maximum: 100, description: 'Most results (search, list); default 20' },
+      limit: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 100,
+        description: 'Most results (search, list); default 20',
+      },
     },
     required: ['operation'],
     additionalProperties: false,
@@ -69,38 +83,70 @@ export function memoryTool(store: MemoryStore, scope: MemoryScope, clock: () => 
  * Re-attaches the executors of built-in tools to the tools of a run read back from the store
  * (functions do not survive JSON). Tools of other kinds are returned unchanged.
  */
-export function attachBuiltins(tools: HttpTool[] | undefined, store: MemoryStore | undefined, clock: () => number): HttpTool[] | undefined {
-  return tools?.map((tool) => (tool.builtin?.kind === 'memory' && store ? memoryTool(store, { tenantId: tool.builtin.tenantId, user: tool.builtin.user }, clock) : tool));
+export function attachBuiltins(
+  tools: HttpTool[] | undefined,
+  store: MemoryStore | undefined,
+  clock: () => number,
+): HttpTool[] | undefined {
+  return tools?.map((tool) =>
+    tool.builtin?.kind === 'memory' && store
+      ? memoryTool(store, { tenantId: tool.builtin.tenantId, user: tool.builtin.user }, clock)
+      : tool,
+  );
 }
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
 const preview = (text: string, max = 200) => (text.length <= max ? text : `${text.slice(0, max)}…`);
-const render = (entry: MemoryEntry) => (entry.kind === 'kv' ? { kind: 'entry', key: entry.key, value: entry.value, updated_at: seconds(entry.updatedAt) } : { kind: 'note', id: entry.key, text: entry.value, updated_at: seconds(entry.updatedAt) });
+const render = (entry: MemoryEntry) =>
+  entry.kind === 'kv'
+    ? { kind: 'entry', key: entry.key, value: entry.value, updated_at: seconds(entry.updatedAt) }
+    : { kind: 'note', id: entry.key, text: entry.value, updated_at: seconds(entry.updatedAt) };
 
 /** Runs one call (`args`: the model's JSON arguments); resolves with the JSON answer, rejects with a message for the model. */
-export async function runMemoryCall(store: MemoryStore, scope: MemoryScope, args: string, now: number): Promise<string> {
+export async function runMemoryCall(
+  store: MemoryStore,
+  scope: MemoryScope,
+  args: string,
+  now: number,
+): Promise<string> {
   let input: Record<string, unknown>;
   try {
     const parsed = JSON.parse(args || '{}') as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new Error('not an object');
     input = parsed as Record<string, unknown>;
   } catch {
-    throw new MemoryError('The arguments must be a JSON object such as {"operation":"get","key":"name"}', 'invalid_memory_request');
+    throw new MemoryError(
+      'The arguments must be a JSON object such as {"operation":"get","key":"name"}',
+      'invalid_memory_request',
+    );
   }
   const operation = input['operation'] as Operation;
-  if (!OPERATIONS.includes(operation)) throw new MemoryError(`'operation' must be one of ${OPERATIONS.join(', ')}`, 'invalid_memory_request');
+  if (!OPERATIONS.includes(operation))
+    throw new MemoryError(
+      `'operation' must be one of ${OPERATIONS.join(', ')}`,
+      'invalid_memory_request',
+    );
   const text = (field: string): string => {
     const value = input[field];
     if (typeof value === 'string') return value;
-    if (value === undefined || value === null) throw new MemoryError(`'${field}' is required for ${operation}`, 'invalid_memory_request');
+    if (value === undefined || value === null)
+      throw new MemoryError(`'${field}' is required for ${operation}`, 'invalid_memory_request');
     return JSON.stringify(value);
   };
-  const limit = typeof input['limit'] === 'number' && Number.isInteger(input['limit']) && input['limit'] > 0 ? Math.min(input['limit'], 100) : 20;
+  const limit =
+    typeof input['limit'] === 'number' && Number.isInteger(input['limit']) && input['limit'] > 0
+      ? Math.min(input['limit'], 100)
+      : 20;
   switch (operation) {
     case 'get': {
       const key = checkKey(input['key'], 'key');
       const entry = await store.get(scope, 'kv', key);
-      return JSON.stringify(entry ? { key, value: entry.value, updated_at: seconds(entry.updatedAt) } : { key, found: false });
+      return JSON.stringify(
+        entry
+          ? { key, value: entry.value, updated_at: seconds(entry.updatedAt) }
+          : { key, found: false },
+      );
     }
     case 'set': {
       const entry = await store.set(scope, checkKey(input['key'], 'key'), text('value'), now);
@@ -125,7 +171,10 @@ export async function runMemoryCall(store: MemoryStore, scope: MemoryScope, args
     case 'list': {
       const entries = await store.list(scope, { kind: 'kv', limit });
       const notes = await store.list(scope, { kind: 'note', limit });
-      return JSON.stringify({ entries: entries.map((entry) => ({ key: entry.key, bytes: entry.bytes })), notes: notes.map((note) => ({ id: note.key, text: preview(note.value) })) });
+      return JSON.stringify({
+        entries: entries.map((entry) => ({ key: entry.key, bytes: entry.bytes })),
+        notes: notes.map((note) => ({ id: note.key, text: preview(note.value) })),
+      });
     }
   }
 }
@@ -143,8 +192,20 @@ export interface MemoryOptions {
  * The server-run tools of a request: the registered HTTP tools it names, plus the memory tool
  * when it lists `{type: "memory"}` (which then takes the name `memory` over a registered tool).
  */
-export function withBuiltinTools(registered: HttpTool[], params: { memory?: { user: string } | undefined }, tenantId: string, memory: { store: MemoryStore; enabled: boolean; clock: () => number }): HttpTool[] {
+export function withBuiltinTools(
+  registered: HttpTool[],
+  params: { memory?: { user: string } | undefined },
+  tenantId: string,
+  memory: { store: MemoryStore; enabled: boolean; clock: () => number },
+): HttpTool[] {
   if (!params.memory) return registered;
-  if (!memory.enabled) throw invalidParam('The memory tool is turned off on this gateway (runtime.memory.enabled).', 'tools');
-  return [...registered.filter((tool) => tool.name !== MEMORY_TOOL_NAME), memoryTool(memory.store, { tenantId, user: params.memory.user }, memory.clock)];
+  if (!memory.enabled)
+    throw invalidParam(
+      'The memory tool is turned off on this gateway (runtime.memory.enabled).',
+      'tools',
+    );
+  return [
+    ...registered.filter((tool) => tool.name !== MEMORY_TOOL_NAME),
+    memoryTool(memory.store, { tenantId, user: params.memory.user }, memory.clock),
+  ];
 }

@@ -40,7 +40,8 @@ for (const [network, prefix] of [
   ['198.18.0.0', 15],
   ['224.0.0.0', 4],
   ['240.0.0.0', 4],
-] as const) blocked.addSubnet(network, prefix, 'ipv4');
+] as const)
+  blocked.addSubnet(network, prefix, 'ipv4');
 for (const [network, prefix] of [
   ['::', 128],
   ['::1', 128],
@@ -48,7 +49,8 @@ for (const [network, prefix] of [
   ['fe80::', 10],
   ['ff00::', 8],
   ['64:ff9b::', 96],
-] as const) blocked.addSubnet(network, prefix, 'ipv6');
+] as const)
+  blocked.addSubnet(network, prefix, 'ipv6');
 
 /** True when `address` (an IP literal) is private, loopback, link-local, metadata or otherwise non-public. */
 export function isPrivateAddress(address: string): boolean {
@@ -64,7 +66,10 @@ export function isPrivateAddress(address: string): boolean {
 }
 
 function allowedHost(policy: OutboundPolicy, host: string): boolean {
-  return policy.allowPrivateNetworks || policy.allowHosts.includes(host.toLowerCase().replace(/^\[|\]$/g, ''));
+  return (
+    policy.allowPrivateNetworks ||
+    policy.allowHosts.includes(host.toLowerCase().replace(/^\[|\]$/g, ''))
+  );
 }
 
 /** Checks a URL before connecting: http(s) only; an IP-literal host must be public unless allowed. */
@@ -75,16 +80,26 @@ export function checkUrl(policy: OutboundPolicy, raw: string): URL {
   } catch {
     throw new OutboundBlockedError(`Invalid tool URL: ${raw}`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new OutboundBlockedError(`Tool URLs must be http or https, got ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new OutboundBlockedError(`Tool URLs must be http or https, got ${url.protocol}`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (host.toLowerCase() === 'localhost' && !allowedHost(policy, host)) throw new OutboundBlockedError(`Refusing to connect to ${host}: loopback addresses are not allowed for tools`);
+  if (host.toLowerCase() === 'localhost' && !allowedHost(policy, host))
+    throw new OutboundBlockedError(
+      `Refusing to connect to ${host}: loopback addresses are not allowed for tools`,
+    );
   if (isIP(host) !== 0 && isPrivateAddress(host) && !allowedHost(policy, host)) {
-    throw new OutboundBlockedError(`Refusing to connect to ${host}: private, loopback, link-local and metadata addresses are not allowed for tools`);
+    throw new OutboundBlockedError(
+      `Refusing to connect to ${host}: private, loopback, link-local and metadata addresses are not allowed for tools`,
+    );
   }
   return url;
 }
 
-type LookupCallback = (error: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
+type LookupCallback = (
+  error: NodeJS.ErrnoException | null,
+  address: string | LookupAddress[],
+  family?: number,
+) => void;
 
 /** A `connect.lookup` that resolves, then refuses private addresses unless the host is allowed. */
 export function guardedLookup(policy: OutboundPolicy) {
@@ -98,7 +113,9 @@ export function guardedLookup(policy: OutboundPolicy) {
       if (!allowedHost(policy, hostname)) {
         const bad = list.find((entry) => isPrivateAddress(entry.address));
         if (bad) {
-          const refused: NodeJS.ErrnoException = new OutboundBlockedError(`Refusing to connect to ${hostname} (${bad.address}): private, loopback, link-local and metadata addresses are not allowed for tools`);
+          const refused: NodeJS.ErrnoException = new OutboundBlockedError(
+            `Refusing to connect to ${hostname} (${bad.address}): private, loopback, link-local and metadata addresses are not allowed for tools`,
+          );
           refused.code = 'ESWITCHYARD_SSRF';
           callback(refused, []);
           return;
@@ -121,12 +138,22 @@ const MAX_REDIRECTS = 5;
  * A `fetch` for tool traffic: checks the URL, connects through the guarded dispatcher, and
  * follows redirects by hand (each hop checked), so a redirect to a private address is refused.
  */
-export function guardedFetch(policy: OutboundPolicy, dispatcher: Agent = guardedAgent(policy)): typeof fetch {
+export function guardedFetch(
+  policy: OutboundPolicy,
+  dispatcher: Agent = guardedAgent(policy),
+): typeof fetch {
   const run = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    let url = checkUrl(policy, typeof input === 'string' ? input : input instanceof URL ? input.href : input.url);
+    let url = checkUrl(
+      policy,
+      typeof input === 'string' ? input : input instanceof URL ? input.href : input.url,
+    );
     let request = init ?? {};
     for (let hop = 0; ; hop++) {
-      const answer = (await undiciFetch(url, { ...(request as object), redirect: 'manual', dispatcher } as never)) as unknown as Response;
+      const answer = (await undiciFetch(url, {
+        ...(request as object),
+        redirect: 'manual',
+        dispatcher,
+      } as never)) as unknown as Response;
       const location = answer.headers.get('location');
       if (answer.status < 300 || answer.status >= 400 || location === null) return answer;
       if (hop >= MAX_REDIRECTS) throw new OutboundBlockedError('Too many redirects');
@@ -135,11 +162,16 @@ export function guardedFetch(policy: OutboundPolicy, dispatcher: Agent = guarded
       if (target.origin !== url.origin) {
         // Credentials given for the tool's origin never follow a redirect to another origin.
         const headers = new Headers(request.headers);
-        for (const name of ['authorization', 'cookie', 'proxy-authorization', 'x-api-key']) headers.delete(name);
+        for (const name of ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'])
+          headers.delete(name);
         request = { ...request, headers };
       }
       url = target;
-      if (answer.status === 303 || ((answer.status === 301 || answer.status === 302) && (request.method ?? 'GET').toUpperCase() === 'POST')) {
+      if (
+        answer.status === 303 ||
+        ((answer.status === 301 || answer.status === 302) &&
+          (request.method ?? 'GET').toUpperCase() === 'POST')
+      ) {
         request = { ...request, method: 'GET', body: null };
       }
     }

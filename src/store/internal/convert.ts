@@ -9,7 +9,9 @@ export function toBigInt(value: unknown): bigint {
   if (typeof value === 'bigint') return value;
   if (typeof value === 'number' && Number.isInteger(value)) return BigInt(value);
   if (typeof value === 'string' && /^-?\d+$/.test(value)) return BigInt(value);
-  throw new TypeError(`expected an integer from the database, got ${typeof value} ${String(value)}`);
+  throw new TypeError(
+    `expected an integer from the database, got ${typeof value} ${String(value)}`,
+  );
 }
 
 /** Converts a driver integer to `number`; throws if it is outside the safe-integer range. */
@@ -28,7 +30,8 @@ export function toNumberOrNull(value: unknown): number | null {
 
 /** Checks a value before it is written to an integer column, so both dialects reject the same inputs. */
 export function assertInteger(value: number, field: string): number {
-  if (!Number.isSafeInteger(value)) throw new RangeError(`${field} must be a safe integer, got ${value}`);
+  if (!Number.isSafeInteger(value))
+    throw new RangeError(`${field} must be a safe integer, got ${value}`);
   return value;
 }
 

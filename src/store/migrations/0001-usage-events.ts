@@ -34,7 +34,11 @@ export const usageEvents: Migration = {
       .addColumn('sandbox', 'integer', (column) => column.notNull())
       .addColumn('metadata', 'text')
       .execute();
-    await db.schema.createIndex('usage_events_created_at').on('usage_events').column('created_at').execute();
+    await db.schema
+      .createIndex('usage_events_created_at')
+      .on('usage_events')
+      .column('created_at')
+      .execute();
     await db.schema
       .createIndex('usage_events_tenant_created_at')
       .on('usage_events')

@@ -25,7 +25,11 @@ export const runtimeState: Migration = {
       // Large JSON last: SQLite reads overflow pages only for the columns a query needs.
       .addColumn('body', 'text', (column) => column.notNull())
       .execute();
-    await db.schema.createIndex('runtime_responses_expires_at').on('runtime_responses').column('expires_at').execute();
+    await db.schema
+      .createIndex('runtime_responses_expires_at')
+      .on('runtime_responses')
+      .column('expires_at')
+      .execute();
 
     await db.schema
       .createTable('runtime_items')
@@ -43,13 +47,21 @@ export const runtimeState: Migration = {
       .addColumn('body', 'text', (column) => column.notNull())
       .addPrimaryKeyConstraint('runtime_items_pk', ['owner_id', 'seq'])
       .execute();
-    await db.schema.createIndex('runtime_items_tenant_id').on('runtime_items').columns(['tenant_id', 'id']).execute();
+    await db.schema
+      .createIndex('runtime_items_tenant_id')
+      .on('runtime_items')
+      .columns(['tenant_id', 'id'])
+      .execute();
     await db.schema
       .createIndex('runtime_items_conversation')
       .on('runtime_items')
       .columns(['conversation_id', 'conversation_seq'])
       .execute();
-    await db.schema.createIndex('runtime_items_expires_at').on('runtime_items').column('expires_at').execute();
+    await db.schema
+      .createIndex('runtime_items_expires_at')
+      .on('runtime_items')
+      .column('expires_at')
+      .execute();
 
     await db.schema
       .createTable('runtime_conversations')
@@ -60,7 +72,11 @@ export const runtimeState: Migration = {
       .addColumn('metadata', 'text', (column) => column.notNull())
       .addColumn('item_seq', big, (column) => column.notNull())
       .execute();
-    await db.schema.createIndex('runtime_conversations_expires_at').on('runtime_conversations').column('expires_at').execute();
+    await db.schema
+      .createIndex('runtime_conversations_expires_at')
+      .on('runtime_conversations')
+      .column('expires_at')
+      .execute();
 
     await db.schema
       .createTable('runtime_response_events')

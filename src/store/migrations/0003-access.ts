@@ -50,7 +50,11 @@ export const access: Migration = {
       .addColumn('created_at', big, (column) => column.notNull())
       .addColumn('expires_at', big)
       .execute();
-    await db.schema.createIndex('api_key_secrets_key').on('api_key_secrets').column('key_id').execute();
+    await db.schema
+      .createIndex('api_key_secrets_key')
+      .on('api_key_secrets')
+      .column('key_id')
+      .execute();
     await db.schema
       .createTable('budget_spend')
       .addColumn('scope', 'text', (column) => column.notNull())
@@ -72,6 +76,10 @@ export const access: Migration = {
       .addColumn('request_id', 'text')
       .execute();
     await db.schema.createIndex('audit_log_at').on('audit_log').columns(['at', 'id']).execute();
-    await db.schema.createIndex('audit_log_target').on('audit_log').columns(['target_type', 'target_id', 'at']).execute();
+    await db.schema
+      .createIndex('audit_log_target')
+      .on('audit_log')
+      .columns(['target_type', 'target_id', 'at'])
+      .execute();
   },
 };

@@ -38,7 +38,12 @@ export const agent: Migration = {
       .addColumn('events', 'text', (column) => column.notNull())
       .execute();
     // The takeover worker's scan: unfinished runs by lease expiry.
-    await db.schema.createIndex('agent_runs_lease').ifNotExists().on('agent_runs').columns(['status', 'lease_expires_at']).execute();
+    await db.schema
+      .createIndex('agent_runs_lease')
+      .ifNotExists()
+      .on('agent_runs')
+      .columns(['status', 'lease_expires_at'])
+      .execute();
 
     await db.schema
       .createTable('agent_http_tools')
@@ -68,6 +73,11 @@ export const agent: Migration = {
       .addPrimaryKeyConstraint('agent_memory_pk', ['tenant_id', 'user_id', 'kind', 'key'])
       .execute();
     // Recent notes first (search, listing) within one user's memory.
-    await db.schema.createIndex('agent_memory_recent').ifNotExists().on('agent_memory').columns(['tenant_id', 'user_id', 'kind', 'updated_at']).execute();
+    await db.schema
+      .createIndex('agent_memory_recent')
+      .ifNotExists()
+      .on('agent_memory')
+      .columns(['tenant_id', 'user_id', 'kind', 'updated_at'])
+      .execute();
   },
 };

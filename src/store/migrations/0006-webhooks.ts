@@ -31,7 +31,16 @@ export const webhooks: Migration = {
       .addColumn('updated_at', big, (column) => column.notNull())
       .addColumn('delivered_at', big)
       .execute();
-    await db.schema.createIndex('webhook_deliveries_response_endpoint').unique().on('webhook_deliveries').columns(['response_id', 'endpoint']).execute();
-    await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
+    await db.schema
+      .createIndex('webhook_deliveries_response_endpoint')
+      .unique()
+      .on('webhook_deliveries')
+      .columns(['response_id', 'endpoint'])
+      .execute();
+    await db.schema
+      .createIndex('webhook_deliveries_due')
+      .on('webhook_deliveries')
+      .columns(['status', 'next_attempt_at'])
+      .execute();
   },
 };

@@ -16,8 +16,30 @@ export const telemetry: Migration = {
   name: '0007-telemetry',
   async up(db, dialect) {
     const big = int64(dialect);
-    const dimensions = ['tenant_id', 'project_id', 'key_id', 'model', 'deployment', 'partner', 'surface', 'status'];
-    const measures = ['requests', 'errors', 'input_tokens', 'cached_input_tokens', 'output_tokens', 'reasoning_tokens', 'latency_ms_sum', 'ttft_ms_sum', 'ttft_count', 'revenue_micros', 'cost_micros', ...Array.from({ length: 10 }, (_, index) => `lat_${index}`)];
+    const dimensions = [
+      'tenant_id',
+      'project_id',
+      'key_id',
+      'model',
+      'deployment',
+      'partner',
+      'surface',
+      'status',
+    ];
+    const measures = [
+      'requests',
+      'errors',
+      'input_tokens',
+      'cached_input_tokens',
+      'output_tokens',
+      'reasoning_tokens',
+      'latency_ms_sum',
+      'ttft_ms_sum',
+      'ttft_count',
+      'revenue_micros',
+      'cost_micros',
+      ...Array.from({ length: 10 }, (_, index) => `lat_${index}`),
+    ];
     // One row per (level, bucket, dimensions): `detail` 0 rows (project and key '*') per minute,
     // hour and day; `detail` 1 rows (every dimension) per hour.
     let rollups = db.schema
@@ -26,13 +48,30 @@ export const telemetry: Migration = {
       .addColumn('detail', 'integer', (column) => column.notNull())
       .addColumn('bucket_minutes', 'integer', (column) => column.notNull())
       .addColumn('bucket_start', big, (column) => column.notNull());
-    for (const dimension of dimensions) rollups = rollups.addColumn(dimension, 'text', (column) => column.notNull());
-    for (const measure of measures) rollups = rollups.addColumn(measure, big, (column) => column.notNull().defaultTo(0));
-    rollups = rollups.addPrimaryKeyConstraint('telemetry_usage_rollups_pk', ['detail', 'bucket_minutes', 'bucket_start', ...dimensions] as never);
+    for (const dimension of dimensions)
+      rollups = rollups.addColumn(dimension, 'text', (column) => column.notNull());
+    for (const measure of measures)
+      rollups = rollups.addColumn(measure, big, (column) => column.notNull().defaultTo(0));
+    rollups = rollups.addPrimaryKeyConstraint('telemetry_usage_rollups_pk', [
+      'detail',
+      'bucket_minutes',
+      'bucket_start',
+      ...dimensions,
+    ] as never);
     // SQLite: rows clustered by the primary key, so a time range is one contiguous read.
     await (dialect === 'sqlite' ? rollups.modifyEnd(sql`without rowid`) : rollups).execute();
-    await db.schema.createIndex('telemetry_usage_rollups_key').ifNotExists().on('telemetry_usage_rollups').columns(['detail', 'key_id', 'bucket_start']).execute();
-    await db.schema.createIndex('telemetry_usage_rollups_project').ifNotExists().on('telemetry_usage_rollups').columns(['detail', 'project_id', 'bucket_start']).execute();
+    await db.schema
+      .createIndex('telemetry_usage_rollups_key')
+      .ifNotExists()
+      .on('telemetry_usage_rollups')
+      .columns(['detail', 'key_id', 'bucket_start'])
+      .execute();
+    await db.schema
+      .createIndex('telemetry_usage_rollups_project')
+      .ifNotExists()
+      .on('telemetry_usage_rollups')
+      .columns(['detail', 'project_id', 'bucket_start'])
+      .execute();
 
     // Redacted request and response bodies (`telemetry.bodies.enabled`), pruned by age.
     await db.schema
@@ -43,9 +82,19 @@ export const telemetry: Migration = {
       .addColumn('request', 'text')
       .addColumn('response', 'text')
       .execute();
-    await db.schema.createIndex('telemetry_bodies_created_at').ifNotExists().on('telemetry_bodies').column('created_at').execute();
+    await db.schema
+      .createIndex('telemetry_bodies_created_at')
+      .ifNotExists()
+      .on('telemetry_bodies')
+      .column('created_at')
+      .execute();
 
     // The usage page's newest-first list filtered by key reads this instead of scanning the range.
-    await db.schema.createIndex('usage_events_key_created_at').ifNotExists().on('usage_events').columns(['key_id', 'created_at']).execute();
+    await db.schema
+      .createIndex('usage_events_key_created_at')
+      .ifNotExists()
+      .on('usage_events')
+      .columns(['key_id', 'created_at'])
+      .execute();
   },
 };

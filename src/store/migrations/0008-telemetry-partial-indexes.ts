@@ -15,7 +15,11 @@ export const telemetryPartialIndexes: Migration = {
   async up(db) {
     await sql`drop index if exists telemetry_usage_rollups_key`.execute(db);
     await sql`drop index if exists telemetry_usage_rollups_project`.execute(db);
-    await sql`create index if not exists telemetry_usage_rollups_detail_key on telemetry_usage_rollups (key_id, bucket_start) where detail = 1`.execute(db);
-    await sql`create index if not exists telemetry_usage_rollups_detail_project on telemetry_usage_rollups (project_id, bucket_start) where detail = 1`.execute(db);
+    await sql`create index if not exists telemetry_usage_rollups_detail_key on telemetry_usage_rollups (key_id, bucket_start) where detail = 1`.execute(
+      db,
+    );
+    await sql`create index if not exists telemetry_usage_rollups_detail_project on telemetry_usage_rollups (project_id, bucket_start) where detail = 1`.execute(
+      db,
+    );
   },
 };

@@ -11,6 +11,8 @@ import type { Migration } from './types.js';
 export const webhookDeliveriesCreated: Migration = {
   name: '0009-webhook-deliveries-created',
   async up(db) {
-    await sql`create index if not exists webhook_deliveries_created on webhook_deliveries (created_at, id)`.execute(db);
+    await sql`create index if not exists webhook_deliveries_created on webhook_deliveries (created_at, id)`.execute(
+      db,
+    );
   },
 };

@@ -22,7 +22,17 @@ import { webhookDeliveriesCreated } from './0009-webhook-deliveries-created.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
-export const MIGRATIONS: readonly Migration[] = [usageEvents, runtimeState, access, billing, agent, webhooks, telemetry, telemetryPartialIndexes, webhookDeliveriesCreated];
+export const MIGRATIONS: readonly Migration[] = [
+  usageEvents,
+  runtimeState,
+  access,
+  billing,
+  agent,
+  webhooks,
+  telemetry,
+  telemetryPartialIndexes,
+  webhookDeliveriesCreated,
+];
 
 export { int64 } from './types.js';
 export type { Migration } from './types.js';

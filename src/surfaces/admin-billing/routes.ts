@@ -9,7 +9,13 @@ import type { HttpContext, Route } from '../../server/types.js';
 import type { ClauseRecord } from '../../store/billing-store.js';
 import { parseJsonBody } from '../openai/validate.js';
 import { credentialFrom } from '../shared/credentials.js';
-import { parseAgreement, parseCredit, parseRefund, parseReportQuery, parseReverse } from './parse.js';
+import {
+  parseAgreement,
+  parseCredit,
+  parseRefund,
+  parseReportQuery,
+  parseReverse,
+} from './parse.js';
 
 /** What the billing admin routes need. */
 export interface AdminBillingRoutesDeps {
@@ -18,7 +24,9 @@ export interface AdminBillingRoutesDeps {
   clock: Clock;
 }
 
-type Reply = { status?: number; body: unknown } | { status?: number; csv: string; headers?: Record<string, string> };
+type Reply =
+  | { status?: number; body: unknown }
+  | { status?: number; csv: string; headers?: Record<string, string> };
 
 /**
  * The billing admin API under `/admin/v1/billing` (master key only; with no master key
@@ -29,18 +37,35 @@ type Reply = { status?: number; body: unknown } | { status?: number; csv: string
  */
 export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] {
   const { billing } = deps;
-  const route = (method: Route['method'], path: string, handler: (context: HttpContext) => Promise<Reply>): Route => ({
+  const route = (
+    method: Route['method'],
+    path: string,
+    handler: (context: HttpContext) => Promise<Reply>,
+  ): Route => ({
     method,
     path: `/admin/v1/billing${path}`,
     async handler(context) {
       try {
-        const principal = await deps.gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
+        const principal = await deps.gateway.authenticate(
+          credentialFrom(context.request),
+          context.remoteAddress,
+        );
         if (!principal.isMaster) {
-          throw new GatewayError('The admin API needs the master key', { code: 'forbidden', status: 403, errorClass: 'auth', retryable: false, failover: false });
+          throw new GatewayError('The admin API needs the master key', {
+            code: 'forbidden',
+            status: 403,
+            errorClass: 'auth',
+            retryable: false,
+            failover: false,
+          });
         }
         const reply = await handler(context);
         if ('csv' in reply) {
-          context.response.writeHead(reply.status ?? 200, { ...reply.headers, 'content-type': 'text/csv; charset=utf-8', 'content-length': Buffer.byteLength(reply.csv) });
+          context.response.writeHead(reply.status ?? 200, {
+            ...reply.headers,
+            'content-type': 'text/csv; charset=utf-8',
+            'content-length': Buffer.byteLength(reply.csv),
+          });
           context.response.end(reply.csv);
         } else {
           sendJson(context.response, reply.status ?? 200, reply.body);
@@ -60,14 +85,37 @@ export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] 
     route('GET', '/usage', async (context) => {
       const query = parseReportQuery(context.url.searchParams, deps.clock());
       const rows = await billing.report(query);
-      return { body: { object: 'list', from: new Date(query.from).toISOString(), to: new Date(query.to).toISOString(), currency: 'USD', group_by: query.groupBy, data: rows.map(reportJson) } };
+      return {
+        body: {
+          object: 'list',
+          from: new Date(query.from).toISOString(),
+          to: new Date(query.to).toISOString(),
+          currency: 'USD',
+          group_by: query.groupBy,
+          data: rows.map(reportJson),
+        },
+      };
     }),
     route('GET', '/statements/:kind/:subject/:period', async (context) => {
       const kind = param(context, 'kind');
-      if (kind !== 'partner' && kind !== 'customer') throw invalidRequest('statement kind must be partner or customer', 'kind');
-      const statement = await billing.statement(kind as StatementKind, param(context, 'subject'), param(context, 'period'));
-      const wantsCsv = context.url.searchParams.get('format') === 'csv' || (context.request.headers.accept ?? '').includes('text/csv');
-      if (wantsCsv) return { csv: statementCsv(statement), headers: { 'x-statement-hash': statement.entries.hash, 'x-statement-status': statement.status } };
+      if (kind !== 'partner' && kind !== 'customer')
+        throw invalidRequest('statement kind must be partner or customer', 'kind');
+      const statement = await billing.statement(
+        kind as StatementKind,
+        param(context, 'subject'),
+        param(context, 'period'),
+      );
+      const wantsCsv =
+        context.url.searchParams.get('format') === 'csv' ||
+        (context.request.headers.accept ?? '').includes('text/csv');
+      if (wantsCsv)
+        return {
+          csv: statementCsv(statement),
+          headers: {
+            'x-statement-hash': statement.entries.hash,
+            'x-statement-status': statement.status,
+          },
+        };
       return { body: statement };
     }),
     route('GET', '/periods', async () => ({
@@ -86,11 +134,29 @@ export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] 
     })),
     route('POST', '/periods/:period/close', async (context) => {
       const result = await billing.closePeriod(param(context, 'period'));
-      return { body: { object: 'billing_period_close', period: result.period, closed: result.closed, statements: result.statements } };
+      return {
+        body: {
+          object: 'billing_period_close',
+          period: result.period,
+          closed: result.closed,
+          statements: result.statements,
+        },
+      };
     }),
-    route('POST', '/refunds', async (context) => adjustment(await billing.refund(parseRefund(await body(context))))),
-    route('POST', '/credits', async (context) => adjustment(await billing.credit(parseCredit(await body(context))))),
-    route('POST', '/transactions/:id/reverse', async (context) => adjustment(await billing.reverse({ transactionId: param(context, 'id'), ...parseReverse(await body(context)) }))),
+    route('POST', '/refunds', async (context) =>
+      adjustment(await billing.refund(parseRefund(await body(context)))),
+    ),
+    route('POST', '/credits', async (context) =>
+      adjustment(await billing.credit(parseCredit(await body(context)))),
+    ),
+    route('POST', '/transactions/:id/reverse', async (context) =>
+      adjustment(
+        await billing.reverse({
+          transactionId: param(context, 'id'),
+          ...parseReverse(await body(context)),
+        }),
+      ),
+    ),
     route('GET', '/requests/:id/transactions', async (context) => ({
       body: {
         object: 'list',
@@ -106,27 +172,55 @@ export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] 
           revenue: usd(transaction.revenue),
           cost: usd(transaction.cost),
           share: usd(transaction.share),
-          entries: transaction.entries.map((entry) => ({ account: entry.account, amount: usd(entry.amount) })),
+          entries: transaction.entries.map((entry) => ({
+            account: entry.account,
+            amount: usd(entry.amount),
+          })),
         })),
       },
     })),
-    route('GET', '/agreements', async () => ({ body: { object: 'list', data: (await billing.clauses()).map(clauseJson) } })),
+    route('GET', '/agreements', async () => ({
+      body: { object: 'list', data: (await billing.clauses()).map(clauseJson) },
+    })),
     route('PUT', '/agreements/:partner', async (context) => {
       const partner = param(context, 'partner');
-      const change = await billing.putAgreement(partner, parseAgreement(partner, await body(context)));
-      const clause = (await billing.clauses()).find((candidate) => candidate.partner === partner && candidate.status === 'active');
+      const change = await billing.putAgreement(
+        partner,
+        parseAgreement(partner, await body(context)),
+      );
+      const clause = (await billing.clauses()).find(
+        (candidate) => candidate.partner === partner && candidate.status === 'active',
+      );
       return { body: { change, agreement: clause ? clauseJson(clause) : null } };
     }),
-    route('DELETE', '/agreements/:partner', async (context) => ({ body: { change: await billing.removeAgreement(param(context, 'partner')) } })),
+    route('DELETE', '/agreements/:partner', async (context) => ({
+      body: { change: await billing.removeAgreement(param(context, 'partner')) },
+    })),
     route('GET', '/balances', async (context) => {
       const through = context.url.searchParams.get('through') ?? undefined;
       const balances = await billing.balances(through);
       const total = [...balances.values()].reduce((sum, value) => sum + value, 0n);
-      return { body: { object: 'trial_balance', currency: 'USD', through: through ?? null, total: usd(total), accounts: [...balances].map(([account, balance]) => ({ account, balance: usd(balance) })) } };
+      return {
+        body: {
+          object: 'trial_balance',
+          currency: 'USD',
+          through: through ?? null,
+          total: usd(total),
+          accounts: [...balances].map(([account, balance]) => ({ account, balance: usd(balance) })),
+        },
+      };
     }),
     route('GET', '/check', async () => {
       const check = await billing.check();
-      return { status: check.balanced ? 200 : 500, body: { object: 'ledger_check', balanced: check.balanced, total: usd(check.total), unbalanced_transactions: check.unbalanced } };
+      return {
+        status: check.balanced ? 200 : 500,
+        body: {
+          object: 'ledger_check',
+          balanced: check.balanced,
+          total: usd(check.total),
+          unbalanced_transactions: check.unbalanced,
+        },
+      };
     }),
   ];
 }
@@ -134,7 +228,14 @@ export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] 
 function adjustment(result: Awaited<ReturnType<Billing['refund']>>): Reply {
   return {
     status: result.created ? 201 : 200,
-    body: { object: 'ledger_transaction', id: result.transactionId, created: result.created, period: result.period, revenue: usd(result.revenue), share: usd(result.share) },
+    body: {
+      object: 'ledger_transaction',
+      id: result.transactionId,
+      created: result.created,
+      period: result.period,
+      revenue: usd(result.revenue),
+      share: usd(result.share),
+    },
   };
 }
 
@@ -173,6 +274,9 @@ function clauseJson(clause: ClauseRecord) {
     clawback: clause.clawback,
     basis_total: usd(clause.basisTotal),
     accrued: usd(clause.accruedTotal),
-    headroom: clause.cap === null ? null : usd(clause.cap - clause.accruedTotal > 0n ? clause.cap - clause.accruedTotal : 0n),
+    headroom:
+      clause.cap === null
+        ? null
+        : usd(clause.cap - clause.accruedTotal > 0n ? clause.cap - clause.accruedTotal : 0n),
   };
 }

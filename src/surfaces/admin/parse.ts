@@ -14,9 +14,14 @@ const limitsSchema = z.strictObject({
 });
 
 const micros = z
-  .union([z.string().regex(/^\d+$/, 'must be a whole number of µUSD'), z.number().int().nonnegative()])
+  .union([
+    z.string().regex(/^\d+$/, 'must be a whole number of µUSD'),
+    z.number().int().nonnegative(),
+  ])
   .transform((value) => BigInt(value))
-  .refine((value) => value <= MAX_BUDGET_MICROS, { message: `must be at most ${MAX_BUDGET_MICROS} µUSD` });
+  .refine((value) => value <= MAX_BUDGET_MICROS, {
+    message: `must be at most ${MAX_BUDGET_MICROS} µUSD`,
+  });
 
 const budgetSchema = z.strictObject({
   amount_micros: micros,
@@ -26,14 +31,19 @@ const budgetSchema = z.strictObject({
 });
 
 /** An instant: ISO string or epoch ms. */
-const instant = z.union([z.number().int().nonnegative(), z.string()]).transform((value, context) => {
-  const ms = typeof value === 'number' ? value : Date.parse(value);
-  if (Number.isNaN(ms)) {
-    context.addIssue({ code: 'custom', message: 'must be an ISO date-time or epoch milliseconds' });
-    return z.NEVER;
-  }
-  return ms;
-});
+const instant = z
+  .union([z.number().int().nonnegative(), z.string()])
+  .transform((value, context) => {
+    const ms = typeof value === 'number' ? value : Date.parse(value);
+    if (Number.isNaN(ms)) {
+      context.addIssue({
+        code: 'custom',
+        message: 'must be an ISO date-time or epoch milliseconds',
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
 
 const entityFields = {
   name: z.string().min(1).max(200).optional(),
@@ -45,16 +55,42 @@ const entityFields = {
 
 const keyFields = {
   ...entityFields,
-  allowed_models: z.array(z.string().regex(/^[^*]+\*?$|^\*$/, 'a model name, or a prefix ending in *')).min(1).nullable().optional(),
+  allowed_models: z
+    .array(z.string().regex(/^[^*]+\*?$|^\*$/, 'a model name, or a prefix ending in *'))
+    .min(1)
+    .nullable()
+    .optional(),
   expires_at: instant.nullable().optional(),
 };
 
-const tenantCreate = z.strictObject({ id: z.string().optional(), ...entityFields, name: z.string().min(1).max(200) });
-const projectCreate = z.strictObject({ id: z.string().optional(), tenant_id: z.string().min(1), ...entityFields, name: z.string().min(1).max(200) });
+const tenantCreate = z.strictObject({
+  id: z.string().optional(),
+  ...entityFields,
+  name: z.string().min(1).max(200),
+});
+const projectCreate = z.strictObject({
+  id: z.string().optional(),
+  tenant_id: z.string().min(1),
+  ...entityFields,
+  name: z.string().min(1).max(200),
+});
 const keyCreate = z.strictObject({ project_id: z.string().min(1), ...keyFields });
-const entityUpdate = z.strictObject({ ...entityFields, status: z.enum(['active', 'disabled']).optional() });
-const keyUpdate = z.strictObject({ ...keyFields, status: z.enum(['active', 'disabled']).optional() });
-const rotate = z.strictObject({ grace_seconds: z.number().int().min(0).max(30 * 86_400).default(3600) });
+const entityUpdate = z.strictObject({
+  ...entityFields,
+  status: z.enum(['active', 'disabled']).optional(),
+});
+const keyUpdate = z.strictObject({
+  ...keyFields,
+  status: z.enum(['active', 'disabled']).optional(),
+});
+const rotate = z.strictObject({
+  grace_seconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 86_400)
+    .default(3600),
+});
 
 function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   const result = schema.safeParse(value ?? {});
@@ -72,7 +108,12 @@ function patchOf(body: Partial<EntityFields>): EntityPatch {
   if (body.status !== undefined) patch.status = body.status;
   if (body.metadata !== undefined) patch.metadata = body.metadata;
   if (body.tags !== undefined) patch.tags = body.tags;
-  if (body.limits !== undefined) patch.limits = { rpm: body.limits.rpm, tpm: body.limits.tpm, maxConcurrent: body.limits.max_concurrent };
+  if (body.limits !== undefined)
+    patch.limits = {
+      rpm: body.limits.rpm,
+      tpm: body.limits.tpm,
+      maxConcurrent: body.limits.max_concurrent,
+    };
   if (body.budget !== undefined) {
     patch.budget = body.budget && {
       amountMicros: body.budget.amount_micros,

@@ -6,7 +6,14 @@ import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { parseJsonBody } from '../openai/validate.js';
 import { credentialFrom } from '../shared/credentials.js';
-import { parseEntityUpdate, parseKeyCreate, parseKeyUpdate, parseProjectCreate, parseRotate, parseTenantCreate } from './parse.js';
+import {
+  parseEntityUpdate,
+  parseKeyCreate,
+  parseKeyUpdate,
+  parseProjectCreate,
+  parseRotate,
+  parseTenantCreate,
+} from './parse.js';
 
 /** What the admin routes need. */
 export interface AdminRoutesDeps {
@@ -28,9 +35,18 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
     path: `/admin/v1${path}`,
     async handler(context) {
       try {
-        const principal = await deps.gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
+        const principal = await deps.gateway.authenticate(
+          credentialFrom(context.request),
+          context.remoteAddress,
+        );
         if (!principal.isMaster) {
-          throw new GatewayError('The admin API needs the master key', { code: 'forbidden', status: 403, errorClass: 'auth', retryable: false, failover: false });
+          throw new GatewayError('The admin API needs the master key', {
+            code: 'forbidden',
+            status: 403,
+            errorClass: 'auth',
+            retryable: false,
+            failover: false,
+          });
         }
         const actor: Actor = { actor: principal.keyId ?? 'loopback', requestId: context.requestId };
         const result = await handler(context, actor);
@@ -45,43 +61,92 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
     return bytes.length === 0 ? {} : parseJsonBody(bytes);
   };
   const id = (context: HttpContext) => context.params['id'] ?? '';
-  const query = (context: HttpContext, name: string) => context.url.searchParams.get(name) ?? undefined;
+  const query = (context: HttpContext, name: string) =>
+    context.url.searchParams.get(name) ?? undefined;
   const page = (context: HttpContext) => {
     const limit = query(context, 'limit');
-    if (limit !== undefined && !/^\d+$/.test(limit)) throw invalidRequest('limit must be a positive integer', 'limit');
-    return { limit: limit === undefined ? undefined : Number(limit), after: query(context, 'after') };
+    if (limit !== undefined && !/^\d+$/.test(limit))
+      throw invalidRequest('limit must be a positive integer', 'limit');
+    return {
+      limit: limit === undefined ? undefined : Number(limit),
+      after: query(context, 'after'),
+    };
   };
-  const list = <T extends { id: string }>(items: T[], render: (item: T) => unknown, limit: number | undefined) => ({
+  const list = <T extends { id: string }>(
+    items: T[],
+    render: (item: T) => unknown,
+    limit: number | undefined,
+  ) => ({
     object: 'list',
     data: items.map(render),
     last_id: items.at(-1)?.id ?? null,
     has_more: items.length === (limit ?? 100),
   });
-  const withStatus = async (kind: 'tenant' | 'project' | 'key', entityId: string, rendered: object) => ({
+  const withStatus = async (
+    kind: 'tenant' | 'project' | 'key',
+    entityId: string,
+    rendered: object,
+  ) => ({
     ...rendered,
     levels: (await admin.status(kind, entityId)).map(levelStatusJson),
   });
 
   return [
-    route('POST', '/tenants', async (context, actor) => ({ status: 201, body: tenantJson(await admin.createTenant(parseTenantCreate(await body(context)), actor)) })),
+    route('POST', '/tenants', async (context, actor) => ({
+      status: 201,
+      body: tenantJson(await admin.createTenant(parseTenantCreate(await body(context)), actor)),
+    })),
     route('GET', '/tenants', async (context) => {
       const paging = page(context);
       return { body: list(await admin.listTenants(paging), tenantJson, paging.limit) };
     }),
-    route('GET', '/tenants/:id', async (context) => ({ body: await withStatus('tenant', id(context), tenantJson(await admin.getTenant(id(context)))) })),
-    route('PATCH', '/tenants/:id', async (context, actor) => ({ body: tenantJson(await admin.updateTenant(id(context), parseEntityUpdate(await body(context)), actor)) })),
-    route('POST', '/tenants/:id/disable', async (context, actor) => ({ body: tenantJson(await admin.updateTenant(id(context), { status: 'disabled' }, actor)) })),
-    route('POST', '/tenants/:id/enable', async (context, actor) => ({ body: tenantJson(await admin.updateTenant(id(context), { status: 'active' }, actor)) })),
+    route('GET', '/tenants/:id', async (context) => ({
+      body: await withStatus('tenant', id(context), tenantJson(await admin.getTenant(id(context)))),
+    })),
+    route('PATCH', '/tenants/:id', async (context, actor) => ({
+      body: tenantJson(
+        await admin.updateTenant(id(context), parseEntityUpdate(await body(context)), actor),
+      ),
+    })),
+    route('POST', '/tenants/:id/disable', async (context, actor) => ({
+      body: tenantJson(await admin.updateTenant(id(context), { status: 'disabled' }, actor)),
+    })),
+    route('POST', '/tenants/:id/enable', async (context, actor) => ({
+      body: tenantJson(await admin.updateTenant(id(context), { status: 'active' }, actor)),
+    })),
 
-    route('POST', '/projects', async (context, actor) => ({ status: 201, body: projectJson(await admin.createProject(parseProjectCreate(await body(context)), actor)) })),
+    route('POST', '/projects', async (context, actor) => ({
+      status: 201,
+      body: projectJson(await admin.createProject(parseProjectCreate(await body(context)), actor)),
+    })),
     route('GET', '/projects', async (context) => {
       const paging = page(context);
-      return { body: list(await admin.listProjects({ ...paging, tenantId: query(context, 'tenant_id') }), projectJson, paging.limit) };
+      return {
+        body: list(
+          await admin.listProjects({ ...paging, tenantId: query(context, 'tenant_id') }),
+          projectJson,
+          paging.limit,
+        ),
+      };
     }),
-    route('GET', '/projects/:id', async (context) => ({ body: await withStatus('project', id(context), projectJson(await admin.getProject(id(context)))) })),
-    route('PATCH', '/projects/:id', async (context, actor) => ({ body: projectJson(await admin.updateProject(id(context), parseEntityUpdate(await body(context)), actor)) })),
-    route('POST', '/projects/:id/disable', async (context, actor) => ({ body: projectJson(await admin.updateProject(id(context), { status: 'disabled' }, actor)) })),
-    route('POST', '/projects/:id/enable', async (context, actor) => ({ body: projectJson(await admin.updateProject(id(context), { status: 'active' }, actor)) })),
+    route('GET', '/projects/:id', async (context) => ({
+      body: await withStatus(
+        'project',
+        id(context),
+        projectJson(await admin.getProject(id(context))),
+      ),
+    })),
+    route('PATCH', '/projects/:id', async (context, actor) => ({
+      body: projectJson(
+        await admin.updateProject(id(context), parseEntityUpdate(await body(context)), actor),
+      ),
+    })),
+    route('POST', '/projects/:id/disable', async (context, actor) => ({
+      body: projectJson(await admin.updateProject(id(context), { status: 'disabled' }, actor)),
+    })),
+    route('POST', '/projects/:id/enable', async (context, actor) => ({
+      body: projectJson(await admin.updateProject(id(context), { status: 'active' }, actor)),
+    })),
 
     route('POST', '/keys', async (context, actor) => {
       const created = await admin.createKey(parseKeyCreate(await body(context)), actor);
@@ -89,19 +154,49 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
     }),
     route('GET', '/keys', async (context) => {
       const paging = page(context);
-      return { body: list(await admin.listKeys({ ...paging, tenantId: query(context, 'tenant_id'), projectId: query(context, 'project_id') }), keyJson, paging.limit) };
+      return {
+        body: list(
+          await admin.listKeys({
+            ...paging,
+            tenantId: query(context, 'tenant_id'),
+            projectId: query(context, 'project_id'),
+          }),
+          keyJson,
+          paging.limit,
+        ),
+      };
     }),
-    route('GET', '/keys/:id', async (context) => ({ body: await withStatus('key', id(context), keyJson(await admin.getKey(id(context)))) })),
-    route('PATCH', '/keys/:id', async (context, actor) => ({ body: keyJson(await admin.updateKey(id(context), parseKeyUpdate(await body(context)), actor)) })),
+    route('GET', '/keys/:id', async (context) => ({
+      body: await withStatus('key', id(context), keyJson(await admin.getKey(id(context)))),
+    })),
+    route('PATCH', '/keys/:id', async (context, actor) => ({
+      body: keyJson(await admin.updateKey(id(context), parseKeyUpdate(await body(context)), actor)),
+    })),
     route('POST', '/keys/:id/rotate', async (context, actor) => {
-      const rotated = await admin.rotateKey(id(context), parseRotate(await body(context)).graceMs, actor);
-      return { body: { ...keyJson(rotated.key), secret: rotated.secret, previous_valid_until: new Date(rotated.previousValidUntil).toISOString() } };
+      const rotated = await admin.rotateKey(
+        id(context),
+        parseRotate(await body(context)).graceMs,
+        actor,
+      );
+      return {
+        body: {
+          ...keyJson(rotated.key),
+          secret: rotated.secret,
+          previous_valid_until: new Date(rotated.previousValidUntil).toISOString(),
+        },
+      };
     }),
-    route('POST', '/keys/:id/revoke', async (context, actor) => ({ body: keyJson(await admin.revokeKey(id(context), actor)) })),
+    route('POST', '/keys/:id/revoke', async (context, actor) => ({
+      body: keyJson(await admin.revokeKey(id(context), actor)),
+    })),
 
     route('GET', '/audit', async (context) => {
       const paging = page(context);
-      const entries = await admin.listAudit({ ...paging, targetType: query(context, 'target_type'), targetId: query(context, 'target_id') });
+      const entries = await admin.listAudit({
+        ...paging,
+        targetType: query(context, 'target_type'),
+        targetId: query(context, 'target_id'),
+      });
       const render = (entry: (typeof entries)[number]) => ({
         id: entry.id,
         object: 'audit_entry',

@@ -20,10 +20,11 @@ export function estimateInputTokens(body: ChatRequest): number {
   };
   for (const message of body.messages) {
     if (typeof message.content === 'string') text(message.content);
-    else for (const part of message.content ?? []) {
-      if (part.type === 'text' && typeof part.text === 'string') text(part.text);
-      else if (part.type === 'image_url' || part.type === 'file') total += IMAGE_TOKENS;
-    }
+    else
+      for (const part of message.content ?? []) {
+        if (part.type === 'text' && typeof part.text === 'string') text(part.text);
+        else if (part.type === 'image_url' || part.type === 'file') total += IMAGE_TOKENS;
+      }
     if (message.reasoning_content !== undefined) text(message.reasoning_content);
     for (const call of message.tool_calls ?? []) {
       text(call.function.name);

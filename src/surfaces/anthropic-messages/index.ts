@@ -8,7 +8,12 @@ import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../shared/route-headers.js';
 import { estimateInputTokens } from './count-tokens.js';
 import { parseJson, toChatRequest } from './parse.js';
-import { anthropicErrorHeaders, anthropicErrorOf, renderAnthropicError, toAnthropicMessage } from './render.js';
+import {
+  anthropicErrorHeaders,
+  anthropicErrorOf,
+  renderAnthropicError,
+  toAnthropicMessage,
+} from './render.js';
 import { createAnthropicStreamRenderer, sseError, sseEvent } from './stream.js';
 
 /** How often an idle stream gets a `ping` event, ms (keeps proxies from closing quiet connections). */
@@ -37,7 +42,14 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
       model = body.model;
       stream = body.stream === true;
       reached = true;
-      const outcome = await gateway.chat({ requestId, surface: 'anthropic-messages', body, principal, signal: context.signal, tags: tagsFrom(request.headers['x-switchyard-tags']) });
+      const outcome = await gateway.chat({
+        requestId,
+        surface: 'anthropic-messages',
+        body,
+        principal,
+        signal: context.signal,
+        tags: tagsFrom(request.headers['x-switchyard-tags']),
+      });
       const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
       if (outcome.kind === 'json') {
         sendJson(response, 200, toAnthropicMessage(outcome.completion, body.model), headers);
@@ -47,7 +59,15 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
     } catch (thrown) {
       const error = toGatewayError(thrown);
       if (!reached) {
-        await gateway.recordRejected({ requestId, surface: 'anthropic-messages', principal, model, status: anthropicErrorOf(error).status, code: error.code, stream });
+        await gateway.recordRejected({
+          requestId,
+          surface: 'anthropic-messages',
+          principal,
+          model,
+          status: anthropicErrorOf(error).status,
+          code: error.code,
+          stream,
+        });
       }
       sendError(response, error, requestId);
     }
@@ -60,7 +80,9 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
       await gateway.authenticate(credentialFrom(request), context.remoteAddress);
       const raw = parseJson(await context.readBody());
       // count_tokens takes no max_tokens; validate the rest with a placeholder.
-      const body = toChatRequest(raw !== null && typeof raw === 'object' ? { max_tokens: 1, ...raw } : raw);
+      const body = toChatRequest(
+        raw !== null && typeof raw === 'object' ? { max_tokens: 1, ...raw } : raw,
+      );
       sendJson(response, 200, { input_tokens: estimateInputTokens(body) });
     } catch (thrown) {
       sendError(response, toGatewayError(thrown), requestId);
@@ -77,7 +99,12 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
  * Streams the items as Anthropic events. The first item is awaited before any byte goes out,
  * so a failure that happens before the answer starts is still a plain HTTP error with its status.
  */
-async function writeStream(response: ServerResponse, items: AsyncIterable<StreamItem>, model: string, headers: Record<string, string>): Promise<void> {
+async function writeStream(
+  response: ServerResponse,
+  items: AsyncIterable<StreamItem>,
+  model: string,
+  headers: Record<string, string>,
+): Promise<void> {
   const iterator = items[Symbol.asyncIterator]();
   const first = await iterator.next();
   const renderer = createAnthropicStreamRenderer({ model });
@@ -112,12 +139,20 @@ function sendError(response: ServerResponse, error: GatewayError, requestId: str
     if (!response.writableEnded) response.end(sseError(error));
     return;
   }
-  sendJson(response, anthropicErrorOf(error).status, renderAnthropicError(error, requestId), anthropicErrorHeaders(error, requestId));
+  sendJson(
+    response,
+    anthropicErrorOf(error).status,
+    renderAnthropicError(error, requestId),
+    anthropicErrorHeaders(error, requestId),
+  );
 }
 
 /** `x-switchyard-tags: a,b` → ['a','b']. */
 function tagsFrom(header: string | string[] | undefined): string[] | undefined {
   if (header === undefined) return undefined;
-  const tags = (Array.isArray(header) ? header.join(',') : header).split(',').map((tag) => tag.trim()).filter(Boolean);
+  const tags = (Array.isArray(header) ? header.join(',') : header)
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter(Boolean);
   return tags.length > 0 ? tags : undefined;
 }

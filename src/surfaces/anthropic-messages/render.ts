@@ -1,10 +1,19 @@
 import type { ChatCompletion, ChatUsage, FinishReason } from '../../core/chat.js';
 import { randomId } from '../../core/ids.js';
 import { type GatewayError, errorHeaders } from '../../errors/index.js';
-import type { AnthropicContentBlock, AnthropicErrorBody, AnthropicMessage, AnthropicStopReason, AnthropicUsage } from '../../providers/anthropic/index.js';
+import type {
+  AnthropicContentBlock,
+  AnthropicErrorBody,
+  AnthropicMessage,
+  AnthropicStopReason,
+  AnthropicUsage,
+} from '../../providers/anthropic/index.js';
 
 /** `finish_reason` → Anthropic `stop_reason` (a known stop sequence turns `stop` into `stop_sequence`). */
-export function stopReasonOf(finish: FinishReason | null | undefined, stopSequence: string | null): AnthropicStopReason {
+export function stopReasonOf(
+  finish: FinishReason | null | undefined,
+  stopSequence: string | null,
+): AnthropicStopReason {
   switch (finish) {
     case 'length':
       return 'max_tokens';
@@ -22,10 +31,23 @@ export function stopReasonOf(finish: FinishReason | null | undefined, stopSequen
  * OpenAI usage → Anthropic usage: Anthropic's `input_tokens` excludes cache reads and writes,
  * OpenAI's `prompt_tokens` includes them.
  */
-export function anthropicUsageOf(usage: ChatUsage | null | undefined): Required<Pick<AnthropicUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens'>> & AnthropicUsage {
+export function anthropicUsageOf(
+  usage: ChatUsage | null | undefined,
+): Required<
+  Pick<
+    AnthropicUsage,
+    'input_tokens' | 'output_tokens' | 'cache_read_input_tokens' | 'cache_creation_input_tokens'
+  >
+> &
+  AnthropicUsage {
   const read = count(usage?.prompt_tokens_details?.cached_tokens);
   const written = count(usage?.prompt_tokens_details?.['cache_creation_tokens']);
-  const out: AnthropicUsage & { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number } = {
+  const out: AnthropicUsage & {
+    input_tokens: number;
+    output_tokens: number;
+    cache_read_input_tokens: number;
+    cache_creation_input_tokens: number;
+  } = {
     input_tokens: Math.max(0, count(usage?.prompt_tokens) - read - written),
     output_tokens: count(usage?.completion_tokens),
     cache_creation_input_tokens: written,
@@ -65,15 +87,26 @@ export function toAnthropicMessage(completion: ChatCompletion, model: string): A
   const message = choice?.message;
   const content: AnthropicContentBlock[] = [];
   if (message?.reasoning_content !== undefined && message.reasoning_content !== '') {
-    content.push({ type: 'thinking', thinking: message.reasoning_content, signature: message.reasoning_signature ?? '' });
+    content.push({
+      type: 'thinking',
+      thinking: message.reasoning_content,
+      signature: message.reasoning_signature ?? '',
+    });
   }
-  const text = textOf(message?.content) || (typeof message?.refusal === 'string' ? message.refusal : '');
+  const text =
+    textOf(message?.content) || (typeof message?.refusal === 'string' ? message.refusal : '');
   if (text !== '') content.push({ type: 'text', text });
   for (const call of message?.tool_calls ?? []) {
-    content.push({ type: 'tool_use', id: call.id, name: call.function.name, input: toolInputOf(call.function.arguments) });
+    content.push({
+      type: 'tool_use',
+      id: call.id,
+      name: call.function.name,
+      input: toolInputOf(call.function.arguments),
+    });
   }
   if (content.length === 0) content.push({ type: 'text', text: '' });
-  const stopSequence = typeof choice?.['stop_sequence'] === 'string' ? choice['stop_sequence'] : null;
+  const stopSequence =
+    typeof choice?.['stop_sequence'] === 'string' ? choice['stop_sequence'] : null;
   return {
     id: messageIdOf(completion.id),
     type: 'message',
@@ -89,7 +122,11 @@ export function toAnthropicMessage(completion: ChatCompletion, model: string): A
 function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
-  return content.map((part: { type?: unknown; text?: unknown }) => (part.type === 'text' && typeof part.text === 'string' ? part.text : '')).join('');
+  return content
+    .map((part: { type?: unknown; text?: unknown }) =>
+      part.type === 'text' && typeof part.text === 'string' ? part.text : '',
+    )
+    .join('');
 }
 
 /**
@@ -98,7 +135,8 @@ function textOf(content: unknown): string {
  * (../shared/protocols/error-classification.md §3).
  */
 export function anthropicErrorOf(error: GatewayError): { status: number; type: string } {
-  if (error.status === 529 || error.errorClass === 'overloaded') return { status: 529, type: 'overloaded_error' };
+  if (error.status === 529 || error.errorClass === 'overloaded')
+    return { status: 529, type: 'overloaded_error' };
   const status = error.status;
   const type =
     status === 401
@@ -123,10 +161,17 @@ export function anthropicErrorOf(error: GatewayError): { status: number; type: s
 
 /** The Anthropic error body `{"type":"error","error":{"type","message"},"request_id"}`. */
 export function renderAnthropicError(error: GatewayError, requestId: string): AnthropicErrorBody {
-  return { type: 'error', error: { type: anthropicErrorOf(error).type, message: error.message }, request_id: requestId };
+  return {
+    type: 'error',
+    error: { type: anthropicErrorOf(error).type, message: error.message },
+    request_id: requestId,
+  };
 }
 
 /** Headers for an error answer: retry hints (`retry-after`, `x-should-retry`) plus the request id. */
-export function anthropicErrorHeaders(error: GatewayError, requestId: string): Record<string, string> {
+export function anthropicErrorHeaders(
+  error: GatewayError,
+  requestId: string,
+): Record<string, string> {
   return { ...errorHeaders(error), 'request-id': requestId };
 }

@@ -10,7 +10,10 @@ export function sseEvent(data: { type: string; [key: string]: unknown }): string
 
 /** The `event: error` sent when an answer fails after its first byte. */
 export function sseError(error: GatewayError): string {
-  return sseEvent({ type: 'error', error: { type: anthropicErrorOf(error).type, message: error.message } });
+  return sseEvent({
+    type: 'error',
+    error: { type: anthropicErrorOf(error).type, message: error.message },
+  });
 }
 
 /** Turns Chat Completions chunks into Anthropic Messages stream events, in order. */
@@ -49,13 +52,19 @@ export function createAnthropicStreamRenderer(options: { model: string }): Anthr
   const begin = (block: Block, contentBlock: Record<string, unknown>): string => {
     const text = close();
     open = { ...block, index: next++ };
-    return text + sseEvent({ type: 'content_block_start', index: open.index, content_block: contentBlock });
+    return (
+      text +
+      sseEvent({ type: 'content_block_start', index: open.index, content_block: contentBlock })
+    );
   };
   const ensure = (kind: 'text' | 'thinking'): string => {
     if (open?.kind === kind) return '';
-    return kind === 'text' ? begin({ kind }, { type: 'text', text: '' }) : begin({ kind }, { type: 'thinking', thinking: '', signature: '' });
+    return kind === 'text'
+      ? begin({ kind }, { type: 'text', text: '' })
+      : begin({ kind }, { type: 'thinking', thinking: '', signature: '' });
   };
-  const delta = (index: number, payload: Record<string, unknown>) => sseEvent({ type: 'content_block_delta', index, delta: payload });
+  const delta = (index: number, payload: Record<string, unknown>) =>
+    sseEvent({ type: 'content_block_delta', index, delta: payload });
 
   return {
     start(first) {
@@ -68,7 +77,12 @@ export function createAnthropicStreamRenderer(options: { model: string }): Anthr
         stop_reason: null,
         stop_sequence: null,
         // Input usage is known only at the end; the final message_delta carries the real totals.
-        usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        usage: {
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        },
       };
       return sseEvent({ type: 'message_start', message }) + sseEvent({ type: 'ping' });
     },
@@ -79,22 +93,37 @@ export function createAnthropicStreamRenderer(options: { model: string }): Anthr
         if (choice.index !== 0) continue;
         const d = choice.delta ?? {};
         if (typeof d.reasoning_content === 'string' && d.reasoning_content !== '') {
-          out += ensure('thinking') + delta(open!.index, { type: 'thinking_delta', thinking: d.reasoning_content });
+          out +=
+            ensure('thinking') +
+            delta(open!.index, { type: 'thinking_delta', thinking: d.reasoning_content });
         }
         if (typeof d.reasoning_signature === 'string' && d.reasoning_signature !== '') {
-          out += ensure('thinking') + delta(open!.index, { type: 'signature_delta', signature: d.reasoning_signature });
+          out +=
+            ensure('thinking') +
+            delta(open!.index, { type: 'signature_delta', signature: d.reasoning_signature });
         }
-        const text = (typeof d.content === 'string' ? d.content : '') + (typeof d.refusal === 'string' ? d.refusal : '');
+        const text =
+          (typeof d.content === 'string' ? d.content : '') +
+          (typeof d.refusal === 'string' ? d.refusal : '');
         if (text !== '') out += ensure('text') + delta(open!.index, { type: 'text_delta', text });
         for (const call of d.tool_calls ?? []) {
           let index = toolBlocks.get(call.index);
           if (index === undefined) {
-            out += begin({ kind: 'tool', toolIndex: call.index }, { type: 'tool_use', id: call.id ?? randomId('toolu_'), name: call.function?.name ?? '', input: {} });
+            out += begin(
+              { kind: 'tool', toolIndex: call.index },
+              {
+                type: 'tool_use',
+                id: call.id ?? randomId('toolu_'),
+                name: call.function?.name ?? '',
+                input: {},
+              },
+            );
             index = open!.index;
             toolBlocks.set(call.index, index);
           }
           const fragment = call.function?.arguments;
-          if (typeof fragment === 'string' && fragment !== '') out += delta(index, { type: 'input_json_delta', partial_json: fragment });
+          if (typeof fragment === 'string' && fragment !== '')
+            out += delta(index, { type: 'input_json_delta', partial_json: fragment });
         }
         if (choice.finish_reason) {
           finish = choice.finish_reason;
@@ -107,7 +136,11 @@ export function createAnthropicStreamRenderer(options: { model: string }): Anthr
       const usageOut = anthropicUsageOf(usage);
       return (
         close() +
-        sseEvent({ type: 'message_delta', delta: { stop_reason: stopReasonOf(finish, stopSequence), stop_sequence: stopSequence }, usage: usageOut }) +
+        sseEvent({
+          type: 'message_delta',
+          delta: { stop_reason: stopReasonOf(finish, stopSequence), stop_sequence: stopSequence },
+          usage: usageOut,
+        }) +
         sseEvent({ type: 'message_stop' })
       );
     },

@@ -19,7 +19,11 @@ export interface BedrockException {
 /** A SigV4 or API-key failure, already named the way AWS names it. */
 export class BedrockAuthError extends Error {
   constructor(
-    readonly type: 'UnrecognizedClientException' | 'InvalidSignatureException' | 'IncompleteSignatureException' | 'MissingAuthenticationTokenException',
+    readonly type:
+      | 'UnrecognizedClientException'
+      | 'InvalidSignatureException'
+      | 'IncompleteSignatureException'
+      | 'MissingAuthenticationTokenException',
     message: string,
   ) {
     super(message);
@@ -29,29 +33,57 @@ export class BedrockAuthError extends Error {
 /** Which Bedrock exception a GatewayError becomes. */
 export function bedrockExceptionOf(error: GatewayError): BedrockException {
   const code = error.code;
-  if (code === 'rate_limited' || code === 'upstream_rate_limited') return { status: 429, type: 'ThrottlingException', streamType: 'throttlingException' };
+  if (code === 'rate_limited' || code === 'upstream_rate_limited')
+    return { status: 429, type: 'ThrottlingException', streamType: 'throttlingException' };
   if (code === 'quota_exhausted' || code === 'budget_exceeded') {
-    return { status: 400, type: 'ServiceQuotaExceededException', streamType: 'validationException' };
+    return {
+      status: 400,
+      type: 'ServiceQuotaExceededException',
+      streamType: 'validationException',
+    };
   }
-  if (code === 'model_not_found' || code === 'not_found') return { status: 404, type: 'ResourceNotFoundException', streamType: 'validationException' };
-  if (error.status === 401 || error.status === 403) return { status: 403, type: 'AccessDeniedException', streamType: 'validationException' };
+  if (code === 'model_not_found' || code === 'not_found')
+    return { status: 404, type: 'ResourceNotFoundException', streamType: 'validationException' };
+  if (error.status === 401 || error.status === 403)
+    return { status: 403, type: 'AccessDeniedException', streamType: 'validationException' };
   if (code === 'upstream_timeout' || error.status === 504 || error.status === 408) {
     return { status: 408, type: 'ModelTimeoutException', streamType: 'modelStreamErrorException' };
   }
-  if (error.status === 503 || error.status === 529 || code === 'upstream_overloaded' || code === 'no_deployment_available') {
-    return { status: 503, type: 'ServiceUnavailableException', streamType: 'serviceUnavailableException' };
+  if (
+    error.status === 503 ||
+    error.status === 529 ||
+    code === 'upstream_overloaded' ||
+    code === 'no_deployment_available'
+  ) {
+    return {
+      status: 503,
+      type: 'ServiceUnavailableException',
+      streamType: 'serviceUnavailableException',
+    };
   }
-  if (error.status === 429) return { status: 429, type: 'ThrottlingException', streamType: 'throttlingException' };
+  if (error.status === 429)
+    return { status: 429, type: 'ThrottlingException', streamType: 'throttlingException' };
   if (error.status >= 500) {
     const upstream = code.startsWith('upstream_');
-    return { status: upstream ? 424 : 500, type: upstream ? 'ModelErrorException' : 'InternalServerException', streamType: upstream ? 'modelStreamErrorException' : 'internalServerException' };
+    return {
+      status: upstream ? 424 : 500,
+      type: upstream ? 'ModelErrorException' : 'InternalServerException',
+      streamType: upstream ? 'modelStreamErrorException' : 'internalServerException',
+    };
   }
-  if (error.status === 409) return { status: 400, type: 'ConflictException', streamType: 'validationException' };
+  if (error.status === 409)
+    return { status: 400, type: 'ConflictException', streamType: 'validationException' };
   return { status: 400, type: 'ValidationException', streamType: 'validationException' };
 }
 
 /** Writes a Bedrock error answer (or drops the connection if the answer has begun). */
-export function sendBedrockError(response: ServerResponse, status: number, type: string, message: string, headers: Record<string, string> = {}): void {
+export function sendBedrockError(
+  response: ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+  headers: Record<string, string> = {},
+): void {
   if (response.headersSent) {
     response.destroy();
     return;
@@ -67,7 +99,14 @@ export function sendBedrockError(response: ServerResponse, status: number, type:
 }
 
 /** Writes a GatewayError in Bedrock's shape, with retry hints. */
-export function sendGatewayErrorAsBedrock(response: ServerResponse, error: GatewayError, headers: Record<string, string> = {}): void {
+export function sendGatewayErrorAsBedrock(
+  response: ServerResponse,
+  error: GatewayError,
+  headers: Record<string, string> = {},
+): void {
   const exception = bedrockExceptionOf(error);
-  sendBedrockError(response, exception.status, exception.type, error.message, { ...errorHeaders(error), ...headers });
+  sendBedrockError(response, exception.status, exception.type, error.message, {
+    ...errorHeaders(error),
+    ...headers,
+  });
 }

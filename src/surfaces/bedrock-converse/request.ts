@@ -2,9 +2,22 @@ import type { ChatMessage, ChatRequest, ChatTool, ChatToolCall } from '../../cor
 import { invalidRequest } from '../../errors/index.js';
 import { fromContentBlocks } from '../../providers/bedrock/content.js';
 import { CONVERSE_PASSTHROUGH } from '../../providers/bedrock/request.js';
-import type { ConverseContentBlock, ConverseRequest, ConverseTool } from '../../providers/bedrock/types.js';
+import type {
+  ConverseContentBlock,
+  ConverseRequest,
+  ConverseTool,
+} from '../../providers/bedrock/types.js';
 
-const KNOWN = new Set(['modelId', 'messages', 'system', 'inferenceConfig', 'toolConfig', 'additionalModelRequestFields', 'outputConfig', ...CONVERSE_PASSTHROUGH]);
+const KNOWN = new Set([
+  'modelId',
+  'messages',
+  'system',
+  'inferenceConfig',
+  'toolConfig',
+  'additionalModelRequestFields',
+  'outputConfig',
+  ...CONVERSE_PASSTHROUGH,
+]);
 
 /**
  * Converse request → ChatRequest: the inverse of the Bedrock provider's mapping, so a Converse
@@ -15,26 +28,48 @@ const KNOWN = new Set(['modelId', 'messages', 'system', 'inferenceConfig', 'tool
  * Throws a 400 GatewayError (rendered as ValidationException) for malformed input.
  */
 export function converseToChat(body: unknown, model: string, stream: boolean): ChatRequest {
-  if (!isRecord(body)) throw invalidRequest('Malformed input request, please reformat your input and try again.');
+  if (!isRecord(body))
+    throw invalidRequest('Malformed input request, please reformat your input and try again.');
   const request = body as ConverseRequest;
   for (const key of Object.keys(request)) {
-    if (!KNOWN.has(key)) throw invalidRequest(`Unsupported Converse field '${key}'`, key, 'unsupported_parameter');
+    if (!KNOWN.has(key))
+      throw invalidRequest(`Unsupported Converse field '${key}'`, key, 'unsupported_parameter');
   }
-  const { messages, system, inferenceConfig, toolConfig, additionalModelRequestFields, outputConfig, requestMetadata } = request;
-  if (!Array.isArray(messages) || messages.length === 0) throw invalidRequest('A conversation must start with a user message.', 'messages');
+  const {
+    messages,
+    system,
+    inferenceConfig,
+    toolConfig,
+    additionalModelRequestFields,
+    outputConfig,
+    requestMetadata,
+  } = request;
+  if (!Array.isArray(messages) || messages.length === 0)
+    throw invalidRequest('A conversation must start with a user message.', 'messages');
 
   const out: ChatMessage[] = [];
   const systemText = (system ?? []).map((block, i) => {
     if (typeof block.text === 'string') return block.text;
     if (block.cachePoint) return undefined;
-    throw invalidRequest('Only text and cachePoint system blocks are supported', `system[${i}]`, 'unsupported_parameter');
+    throw invalidRequest(
+      'Only text and cachePoint system blocks are supported',
+      `system[${i}]`,
+      'unsupported_parameter',
+    );
   });
   const texts = systemText.filter((t): t is string => t !== undefined);
   if (texts.length > 0) out.push({ role: 'system', content: texts.join('\n') });
 
   messages.forEach((message, i) => {
-    if (!isRecord(message) || (message.role !== 'user' && message.role !== 'assistant') || !Array.isArray(message.content)) {
-      throw invalidRequest(`messages.${i} must have role user or assistant and a content list`, `messages[${i}]`);
+    if (
+      !isRecord(message) ||
+      (message.role !== 'user' && message.role !== 'assistant') ||
+      !Array.isArray(message.content)
+    ) {
+      throw invalidRequest(
+        `messages.${i} must have role user or assistant and a content list`,
+        `messages[${i}]`,
+      );
     }
     if (message.role === 'assistant') out.push(assistantMessage(message.content, i));
     else out.push(...userMessages(message.content, i));
@@ -52,7 +87,8 @@ export function converseToChat(body: unknown, model: string, stream: boolean): C
     const choice = toolConfig.toolChoice as Record<string, { name?: string }> | undefined;
     if (choice?.['auto']) chat.tool_choice = 'auto';
     else if (choice?.['any']) chat.tool_choice = 'required';
-    else if (choice?.['tool']?.name) chat.tool_choice = { type: 'function', function: { name: choice['tool'].name } };
+    else if (choice?.['tool']?.name)
+      chat.tool_choice = { type: 'function', function: { name: choice['tool'].name } };
   }
   const jsonSchema = outputConfig?.textFormat?.structure?.jsonSchema;
   if (jsonSchema) {
@@ -60,14 +96,25 @@ export function converseToChat(body: unknown, model: string, stream: boolean): C
     try {
       schema = JSON.parse(jsonSchema.schema) as Record<string, unknown>;
     } catch {
-      throw invalidRequest('outputConfig.textFormat.structure.jsonSchema.schema must be a JSON document', 'outputConfig');
+      throw invalidRequest(
+        'outputConfig.textFormat.structure.jsonSchema.schema must be a JSON document',
+        'outputConfig',
+      );
     }
-    chat.response_format = { type: 'json_schema', json_schema: { name: jsonSchema.name ?? 'response', schema, ...(jsonSchema.description ? { description: jsonSchema.description } : {}) } };
+    chat.response_format = {
+      type: 'json_schema',
+      json_schema: {
+        name: jsonSchema.name ?? 'response',
+        schema,
+        ...(jsonSchema.description ? { description: jsonSchema.description } : {}),
+      },
+    };
   }
   if (requestMetadata) chat.metadata = requestMetadata;
   const bedrock: Record<string, unknown> = {};
   for (const key of CONVERSE_PASSTHROUGH) {
-    if (key !== 'outputConfig' && key !== 'requestMetadata' && request[key] !== undefined) bedrock[key] = request[key];
+    if (key !== 'outputConfig' && key !== 'requestMetadata' && request[key] !== undefined)
+      bedrock[key] = request[key];
   }
   if (additionalModelRequestFields !== undefined) {
     bedrock['additionalModelRequestFields'] = additionalModelRequestFields;
@@ -83,8 +130,16 @@ function userMessages(blocks: ConverseContentBlock[], index: number): ChatMessag
   const out: ChatMessage[] = [];
   const rest: ConverseContentBlock[] = [];
   for (const block of blocks) {
-    if (!isRecord(block)) throw invalidRequest(`messages.${index}: content blocks must be objects`, `messages[${index}].content`);
-    if (block.toolUse || block.reasoningContent) throw invalidRequest(`messages.${index}: toolUse and reasoningContent belong to assistant messages`, `messages[${index}].content`);
+    if (!isRecord(block))
+      throw invalidRequest(
+        `messages.${index}: content blocks must be objects`,
+        `messages[${index}].content`,
+      );
+    if (block.toolUse || block.reasoningContent)
+      throw invalidRequest(
+        `messages.${index}: toolUse and reasoningContent belong to assistant messages`,
+        `messages[${index}].content`,
+      );
     if (!block.toolResult) {
       rest.push(checkPlain(block, index));
       continue;
@@ -93,9 +148,17 @@ function userMessages(blocks: ConverseContentBlock[], index: number): ChatMessag
     const text = (content ?? []).map((part) => {
       if (typeof part.text === 'string') return part.text;
       if (part.json !== undefined) return JSON.stringify(part.json);
-      throw invalidRequest('Tool results may hold text or json only', `messages[${index}].content`, 'unsupported_parameter');
+      throw invalidRequest(
+        'Tool results may hold text or json only',
+        `messages[${index}].content`,
+        'unsupported_parameter',
+      );
     });
-    const message: ChatMessage = { role: 'tool', tool_call_id: toolUseId, content: text.join('\n') };
+    const message: ChatMessage = {
+      role: 'tool',
+      tool_call_id: toolUseId,
+      content: text.join('\n'),
+    };
     if (status === 'error') message['is_error'] = true;
     out.push(message);
   }
@@ -111,12 +174,23 @@ function assistantMessage(blocks: ConverseContentBlock[], index: number): ChatMe
   for (const block of blocks) {
     if (block.toolUse) {
       const { toolUseId, name, input } = block.toolUse;
-      calls.push({ id: toolUseId, type: 'function', function: { name, arguments: JSON.stringify(input ?? {}) } });
+      calls.push({
+        id: toolUseId,
+        type: 'function',
+        function: { name, arguments: JSON.stringify(input ?? {}) },
+      });
     } else if (block.reasoningContent?.reasoningText) {
-      message.reasoning_content = (message.reasoning_content ?? '') + block.reasoningContent.reasoningText.text;
-      if (block.reasoningContent.reasoningText.signature) message.reasoning_signature = block.reasoningContent.reasoningText.signature;
-    } else if (block.reasoningContent?.redactedContent !== undefined) message['reasoning_redacted'] = block.reasoningContent.redactedContent;
-    else if (block.toolResult) throw invalidRequest(`messages.${index}: toolResult belongs to user messages`, `messages[${index}].content`);
+      message.reasoning_content =
+        (message.reasoning_content ?? '') + block.reasoningContent.reasoningText.text;
+      if (block.reasoningContent.reasoningText.signature)
+        message.reasoning_signature = block.reasoningContent.reasoningText.signature;
+    } else if (block.reasoningContent?.redactedContent !== undefined)
+      message['reasoning_redacted'] = block.reasoningContent.redactedContent;
+    else if (block.toolResult)
+      throw invalidRequest(
+        `messages.${index}: toolResult belongs to user messages`,
+        `messages[${index}].content`,
+      );
     else content.push(checkPlain(block, index));
   }
   if (content.length > 0) message.content = fromContentBlocks(content);
@@ -129,13 +203,23 @@ const PLAIN = ['text', 'image', 'document', 'cachePoint'];
 /** A block that maps to OpenAI content; anything else (video, audio, guardContent...) is refused, not dropped. */
 function checkPlain(block: ConverseContentBlock, index: number): ConverseContentBlock {
   const member = Object.keys(block).find((key) => block[key] !== undefined) ?? '';
-  if (!PLAIN.includes(member)) throw invalidRequest(`messages.${index}: '${member}' content blocks are not supported`, `messages[${index}].content`, 'unsupported_parameter');
+  if (!PLAIN.includes(member))
+    throw invalidRequest(
+      `messages.${index}: '${member}' content blocks are not supported`,
+      `messages[${index}].content`,
+      'unsupported_parameter',
+    );
   return block;
 }
 
 function toTool(tool: ConverseTool, index: number): ChatTool[] {
   if (tool.cachePoint) return [];
-  if (!tool.toolSpec?.name) throw invalidRequest('Only toolSpec tools are supported', `toolConfig.tools[${index}]`, 'unsupported_parameter');
+  if (!tool.toolSpec?.name)
+    throw invalidRequest(
+      'Only toolSpec tools are supported',
+      `toolConfig.tools[${index}]`,
+      'unsupported_parameter',
+    );
   const { name, description, inputSchema, strict } = tool.toolSpec;
   const fn: ChatTool['function'] = { name };
   if (description) fn.description = description;

@@ -1,5 +1,9 @@
 import type { ChatCompletion, ChatMessage, ChatUsage, FinishReason } from '../../core/chat.js';
-import type { ConverseContentBlock, ConverseStopReason, ConverseTokenUsage } from '../../providers/bedrock/types.js';
+import type {
+  ConverseContentBlock,
+  ConverseStopReason,
+  ConverseTokenUsage,
+} from '../../providers/bedrock/types.js';
 
 /** OpenAI `finish_reason` → Converse `stopReason`. */
 export function stopReasonOf(finish: FinishReason | null | undefined): ConverseStopReason {
@@ -18,7 +22,11 @@ export function converseUsageOf(usage: ChatUsage | null | undefined): ConverseTo
   const output = usage?.completion_tokens ?? 0;
   const cacheRead = Number(usage?.prompt_tokens_details?.cached_tokens ?? 0) || 0;
   const cacheWrite = Number(usage?.prompt_tokens_details?.['cache_write_tokens'] ?? 0) || 0;
-  const out: ConverseTokenUsage = { inputTokens: Math.max(0, prompt - cacheRead - cacheWrite), outputTokens: output, totalTokens: prompt + output };
+  const out: ConverseTokenUsage = {
+    inputTokens: Math.max(0, prompt - cacheRead - cacheWrite),
+    outputTokens: output,
+    totalTokens: prompt + output,
+  };
   if (cacheRead > 0) out.cacheReadInputTokens = cacheRead;
   if (cacheWrite > 0) out.cacheWriteInputTokens = cacheWrite;
   return out;
@@ -34,21 +42,36 @@ export function blocksOf(message: ChatMessage | undefined): ConverseContentBlock
     blocks.push({ reasoningContent: { reasoningText } });
   }
   const redacted = message['reasoning_redacted'];
-  if (typeof redacted === 'string') blocks.push({ reasoningContent: { redactedContent: redacted } });
-  const text = typeof message.content === 'string'
-    ? message.content
-    : (message.content ?? []).flatMap((part) => (part.type === 'text' && typeof part['text'] === 'string' ? [part['text']] : [])).join('');
+  if (typeof redacted === 'string')
+    blocks.push({ reasoningContent: { redactedContent: redacted } });
+  const text =
+    typeof message.content === 'string'
+      ? message.content
+      : (message.content ?? [])
+          .flatMap((part) =>
+            part.type === 'text' && typeof part['text'] === 'string' ? [part['text']] : [],
+          )
+          .join('');
   if (text) blocks.push({ text });
   else if (message.refusal) blocks.push({ text: message.refusal });
   for (const call of message.tool_calls ?? []) {
-    blocks.push({ toolUse: { toolUseId: call.id, name: call.function.name, input: parseArguments(call.function.arguments) } });
+    blocks.push({
+      toolUse: {
+        toolUseId: call.id,
+        name: call.function.name,
+        input: parseArguments(call.function.arguments),
+      },
+    });
   }
   if (blocks.length === 0) blocks.push({ text: '' });
   return blocks;
 }
 
 /** A ChatCompletion → the Converse response body. */
-export function converseResponseOf(completion: ChatCompletion, latencyMs: number): Record<string, unknown> {
+export function converseResponseOf(
+  completion: ChatCompletion,
+  latencyMs: number,
+): Record<string, unknown> {
   const choice = completion.choices[0];
   return {
     output: { message: { role: 'assistant', content: blocksOf(choice?.message) } },

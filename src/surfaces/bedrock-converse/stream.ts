@@ -2,7 +2,11 @@ import type { ServerResponse } from 'node:http';
 import type { ChatDelta, ChatUsage, FinishReason } from '../../core/chat.js';
 import { toGatewayError } from '../../errors/index.js';
 import type { StreamItem } from '../../providers/adapter.js';
-import { encodeEventFrame, encodeExceptionFrame, EVENT_STREAM_CONTENT_TYPE } from '../../transport/aws-eventstream.js';
+import {
+  encodeEventFrame,
+  encodeExceptionFrame,
+  EVENT_STREAM_CONTENT_TYPE,
+} from '../../transport/aws-eventstream.js';
 import { write } from '../../server/respond.js';
 import { bedrockExceptionOf, sendGatewayErrorAsBedrock } from './errors.js';
 import { converseUsageOf, stopReasonOf } from './response.js';
@@ -31,7 +35,11 @@ export async function writeConverseStream(
   const send = async (event: string, payload: object): Promise<void> => {
     if (!started) {
       started = true;
-      response.writeHead(200, { ...options.headers, 'content-type': EVENT_STREAM_CONTENT_TYPE, 'x-amzn-requestid': options.requestId });
+      response.writeHead(200, {
+        ...options.headers,
+        'content-type': EVENT_STREAM_CONTENT_TYPE,
+        'x-amzn-requestid': options.requestId,
+      });
       response.flushHeaders();
       await write(response, encodeEventFrame('messageStart', { role: 'assistant' }));
     }
@@ -47,7 +55,8 @@ export async function writeConverseStream(
     open = block;
     if (start) await send('contentBlockStart', { contentBlockIndex: index, start });
   };
-  const delta = (value: object) => send('contentBlockDelta', { contentBlockIndex: index, delta: value });
+  const delta = (value: object) =>
+    send('contentBlockDelta', { contentBlockIndex: index, delta: value });
 
   try {
     for await (const item of items) {
@@ -65,12 +74,16 @@ export async function writeConverseStream(
     }
     await close();
     if (!stopped) await send('messageStop', { stopReason: stopReasonOf(finish) });
-    await send('metadata', { usage: converseUsageOf(usage), metrics: { latencyMs: Math.max(0, Date.now() - options.startedAt) } });
+    await send('metadata', {
+      usage: converseUsageOf(usage),
+      metrics: { latencyMs: Math.max(0, Date.now() - options.startedAt) },
+    });
     response.end();
   } catch (thrown) {
     const error = toGatewayError(thrown);
     if (!started) return sendGatewayErrorAsBedrock(response, error, options.headers);
-    if (!response.destroyed) response.end(encodeExceptionFrame(bedrockExceptionOf(error).streamType, error.message));
+    if (!response.destroyed)
+      response.end(encodeExceptionFrame(bedrockExceptionOf(error).streamType, error.message));
   }
 
   async function onDelta(value: ChatDelta): Promise<void> {
@@ -87,15 +100,23 @@ export async function writeConverseStream(
       await openBlock({ kind: 'reasoning' });
       await delta({ reasoningContent: { redactedContent: redacted } });
     }
-    const text = typeof value.content === 'string' && value.content !== '' ? value.content : value.refusal;
+    const text =
+      typeof value.content === 'string' && value.content !== '' ? value.content : value.refusal;
     if (typeof text === 'string' && text !== '') {
       if (open?.kind !== 'text') await openBlock({ kind: 'text' });
       await delta({ text });
     }
     for (const call of value.tool_calls ?? []) {
-      if (open?.kind !== 'tool' || open.openAIIndex !== call.index || (call.id !== undefined && call.id !== open.id)) {
+      if (
+        open?.kind !== 'tool' ||
+        open.openAIIndex !== call.index ||
+        (call.id !== undefined && call.id !== open.id)
+      ) {
         const id = call.id ?? `tooluse_${options.requestId}_${call.index}`;
-        await openBlock({ kind: 'tool', openAIIndex: call.index, id }, { toolUse: { toolUseId: id, name: call.function?.name ?? '' } });
+        await openBlock(
+          { kind: 'tool', openAIIndex: call.index, id },
+          { toolUse: { toolUseId: id, name: call.function?.name ?? '' } },
+        );
       }
       const input = call.function?.arguments;
       if (input) await delta({ toolUse: { input } });

@@ -22,18 +22,29 @@ export function createConversationsRoutes(deps: ConversationsRoutesDeps): Route[
   const create = jsonHandler(gateway, async (context, principal) => {
     const body = (await optionalBody(context)) ?? {};
     const items = body['items'] ?? [];
-    if (!Array.isArray(items)) throw invalidParam("Invalid type for 'items': expected an array.", 'items', 'invalid_type');
+    if (!Array.isArray(items))
+      throw invalidParam("Invalid type for 'items': expected an array.", 'items', 'invalid_type');
     return conversations.create(principal, { metadata: parseMetadata(body['metadata']), items });
   });
   const update = jsonHandler(gateway, async (context, principal) => {
     const body = (await optionalBody(context)) ?? {};
-    if (body['metadata'] === undefined) throw invalidParam("Missing required parameter: 'metadata'.", 'metadata', 'missing_required_parameter');
+    if (body['metadata'] === undefined)
+      throw invalidParam(
+        "Missing required parameter: 'metadata'.",
+        'metadata',
+        'missing_required_parameter',
+      );
     return conversations.update(principal, id(context), parseMetadata(body['metadata']));
   });
   const createItems = jsonHandler(gateway, async (context, principal) => {
     const body = (await optionalBody(context)) ?? {};
     const items = body['items'];
-    if (!Array.isArray(items)) throw invalidParam("Missing required parameter: 'items'.", 'items', 'missing_required_parameter');
+    if (!Array.isArray(items))
+      throw invalidParam(
+        "Missing required parameter: 'items'.",
+        'items',
+        'missing_required_parameter',
+      );
     return conversations.createItems(principal, id(context), items);
   });
 
@@ -42,13 +53,43 @@ export function createConversationsRoutes(deps: ConversationsRoutesDeps): Route[
     const base = `${prefix}/conversations`;
     routes.push(
       { method: 'POST', path: base, handler: create },
-      { method: 'GET', path: `${base}/:id`, handler: jsonHandler(gateway, (context, principal) => conversations.retrieve(principal, id(context))) },
+      {
+        method: 'GET',
+        path: `${base}/:id`,
+        handler: jsonHandler(gateway, (context, principal) =>
+          conversations.retrieve(principal, id(context)),
+        ),
+      },
       { method: 'POST', path: `${base}/:id`, handler: update },
-      { method: 'DELETE', path: `${base}/:id`, handler: jsonHandler(gateway, (context, principal) => conversations.delete(principal, id(context))) },
+      {
+        method: 'DELETE',
+        path: `${base}/:id`,
+        handler: jsonHandler(gateway, (context, principal) =>
+          conversations.delete(principal, id(context)),
+        ),
+      },
       { method: 'POST', path: `${base}/:id/items`, handler: createItems },
-      { method: 'GET', path: `${base}/:id/items`, handler: jsonHandler(gateway, (context, principal) => conversations.listItems(principal, id(context), listOptions(context.url))) },
-      { method: 'GET', path: `${base}/:id/items/:item`, handler: jsonHandler(gateway, (context, principal) => conversations.getItem(principal, id(context), context.params['item']!)) },
-      { method: 'DELETE', path: `${base}/:id/items/:item`, handler: jsonHandler(gateway, (context, principal) => conversations.deleteItem(principal, id(context), context.params['item']!)) },
+      {
+        method: 'GET',
+        path: `${base}/:id/items`,
+        handler: jsonHandler(gateway, (context, principal) =>
+          conversations.listItems(principal, id(context), listOptions(context.url)),
+        ),
+      },
+      {
+        method: 'GET',
+        path: `${base}/:id/items/:item`,
+        handler: jsonHandler(gateway, (context, principal) =>
+          conversations.getItem(principal, id(context), context.params['item']!),
+        ),
+      },
+      {
+        method: 'DELETE',
+        path: `${base}/:id/items/:item`,
+        handler: jsonHandler(gateway, (context, principal) =>
+          conversations.deleteItem(principal, id(context), context.params['item']!),
+        ),
+      },
     );
   }
   return routes;
@@ -59,6 +100,7 @@ async function optionalBody(context: HttpContext): Promise<Record<string, unknow
   const bytes = await context.readBody();
   if (bytes.length === 0) return undefined;
   const body = parseJsonBody(bytes);
-  if (!isObject(body)) throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
+  if (!isObject(body))
+    throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
   return body;
 }

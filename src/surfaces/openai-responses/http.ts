@@ -1,5 +1,10 @@
 import type { ServerResponse } from 'node:http';
-import { type GatewayError, errorHeaders, openAIStatus, toGatewayError } from '../../errors/index.js';
+import {
+  type GatewayError,
+  errorHeaders,
+  openAIStatus,
+  toGatewayError,
+} from '../../errors/index.js';
 import type { Gateway, Principal } from '../../gateway/types.js';
 import { invalidParam, type ListOptions, renderResponsesError } from '../../runtime/index.js';
 import { sendJson } from '../../server/respond.js';
@@ -36,15 +41,26 @@ export async function readJson(context: HttpContext): Promise<unknown> {
 export function listOptions(url: URL): ListOptions {
   const rawLimit = url.searchParams.get('limit');
   const limit = rawLimit === null ? 20 : Number(rawLimit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw invalidParam(`Invalid 'limit': expected an integer between 1 and 100, but got ${rawLimit} instead.`, 'limit');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+    throw invalidParam(
+      `Invalid 'limit': expected an integer between 1 and 100, but got ${rawLimit} instead.`,
+      'limit',
+    );
   const order = url.searchParams.get('order') ?? 'desc';
-  if (order !== 'asc' && order !== 'desc') throw invalidParam(`Invalid value for 'order': '${order}'. Supported values are: 'asc' and 'desc'.`, 'order');
+  if (order !== 'asc' && order !== 'desc')
+    throw invalidParam(
+      `Invalid value for 'order': '${order}'. Supported values are: 'asc' and 'desc'.`,
+      'order',
+    );
   const after = url.searchParams.get('after');
   return { limit, order, ...(after ? { after } : {}) };
 }
 
 /** A handler that authenticates, then answers JSON from `run`, or the error. */
-export function jsonHandler(gateway: Gateway, run: (context: HttpContext, principal: Principal) => Promise<unknown>) {
+export function jsonHandler(
+  gateway: Gateway,
+  run: (context: HttpContext, principal: Principal) => Promise<unknown>,
+) {
   return async (context: HttpContext): Promise<void> => {
     try {
       const principal = await authenticate(gateway, context);

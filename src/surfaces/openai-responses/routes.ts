@@ -1,6 +1,11 @@
 import { toGatewayError } from '../../errors/index.js';
 import type { Gateway, Principal } from '../../gateway/types.js';
-import { type CallContext, invalidParam, type ResponsesService, RuntimeError } from '../../runtime/index.js';
+import {
+  type CallContext,
+  invalidParam,
+  type ResponsesService,
+  RuntimeError,
+} from '../../runtime/index.js';
 import { sendJson, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { tagsFrom } from '../openai/chat.js';
@@ -52,7 +57,15 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       const error = toGatewayError(thrown);
       // Failures before the model was called have no usage row yet (the gateway writes its own).
       if (!parsed || error instanceof RuntimeError) {
-        await gateway.recordRejected({ requestId: context.requestId, surface: 'openai-responses', principal, model, status: error.status, code: error.code, stream });
+        await gateway.recordRejected({
+          requestId: context.requestId,
+          surface: 'openai-responses',
+          principal,
+          model,
+          status: error.status,
+          code: error.code,
+          stream,
+        });
       }
       sendResponsesError(response, error);
     }
@@ -68,7 +81,11 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       }
       const raw = context.url.searchParams.get('starting_after');
       const startingAfter = raw === null ? undefined : Number(raw);
-      if (startingAfter !== undefined && !Number.isInteger(startingAfter)) throw invalidParam(`Invalid 'starting_after': expected an integer, got ${raw}.`, 'starting_after');
+      if (startingAfter !== undefined && !Number.isInteger(startingAfter))
+        throw invalidParam(
+          `Invalid 'starting_after': expected an integer, got ${raw}.`,
+          'starting_after',
+        );
       const live = await responses.follow?.(principal, id, startingAfter, context.signal);
       if (live) {
         startSse(context.response);
@@ -93,12 +110,37 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       const body = await readJson(context);
       const params = parseCreateResponse(body);
       model = params.model;
-      if (params.conversationId !== null) throw invalidParam("'conversation' is not a parameter of /responses/compact; pass the conversation's items as input.", 'conversation', 'unknown_parameter');
-      sendJson(context.response, 200, await responses.compact({ model: params.model, input: params.input, previousResponseId: params.previousResponseId, instructions: params.instructions }, callContext(context, principal)));
+      if (params.conversationId !== null)
+        throw invalidParam(
+          "'conversation' is not a parameter of /responses/compact; pass the conversation's items as input.",
+          'conversation',
+          'unknown_parameter',
+        );
+      sendJson(
+        context.response,
+        200,
+        await responses.compact(
+          {
+            model: params.model,
+            input: params.input,
+            previousResponseId: params.previousResponseId,
+            instructions: params.instructions,
+          },
+          callContext(context, principal),
+        ),
+      );
     } catch (thrown) {
       const error = toGatewayError(thrown);
       if (error instanceof RuntimeError || principal === null) {
-        await gateway.recordRejected({ requestId: context.requestId, surface: 'openai-responses', principal, model, status: error.status, code: error.code, stream: false });
+        await gateway.recordRejected({
+          requestId: context.requestId,
+          surface: 'openai-responses',
+          principal,
+          model,
+          status: error.status,
+          code: error.code,
+          stream: false,
+        });
       }
       sendResponsesError(context.response, error);
     }
@@ -106,8 +148,12 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
 
   const inputTokens = jsonHandler(gateway, async (context, principal) => {
     const body = await readJson(context);
-    if (!isObject(body)) throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
-    const params = parseCreateResponse({ ...body, input: parseInput(body['input']) }, { requireModel: false });
+    if (!isObject(body))
+      throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
+    const params = parseCreateResponse(
+      { ...body, input: parseInput(body['input']) },
+      { requireModel: false },
+    );
     return responses.countInputTokens(params, callContext(context, principal));
   });
 
@@ -124,8 +170,20 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       { method: 'POST', path: `${prefix}/responses/compact`, handler: compact },
       { method: 'POST', path: `${prefix}/responses/input_tokens`, handler: inputTokens },
       { method: 'GET', path: `${prefix}/responses/:id`, handler: retrieve },
-      { method: 'DELETE', path: `${prefix}/responses/:id`, handler: jsonHandler(gateway, (context, principal) => responses.delete(principal, context.params['id']!)) },
-      { method: 'GET', path: `${prefix}/responses/:id/input_items`, handler: jsonHandler(gateway, (context, principal) => responses.listInputItems(principal, context.params['id']!, listOptions(context.url))) },
+      {
+        method: 'DELETE',
+        path: `${prefix}/responses/:id`,
+        handler: jsonHandler(gateway, (context, principal) =>
+          responses.delete(principal, context.params['id']!),
+        ),
+      },
+      {
+        method: 'GET',
+        path: `${prefix}/responses/:id/input_items`,
+        handler: jsonHandler(gateway, (context, principal) =>
+          responses.listInputItems(principal, context.params['id']!, listOptions(context.url)),
+        ),
+      },
       { method: 'POST', path: `${prefix}/responses/:id/cancel`, handler: cancel },
     );
   }
@@ -133,5 +191,10 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
 }
 
 function callContext(context: HttpContext, principal: Principal): CallContext {
-  return { principal, requestId: context.requestId, signal: context.signal, tags: tagsFrom(context.request.headers['x-switchyard-tags']) };
+  return {
+    principal,
+    requestId: context.requestId,
+    signal: context.signal,
+    tags: tagsFrom(context.request.headers['x-switchyard-tags']),
+  };
 }

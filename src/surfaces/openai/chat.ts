@@ -25,7 +25,14 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       stream = body.stream === true;
       const includeUsage = body.stream_options?.include_usage === true;
       reached = true;
-      const outcome = await gateway.chat({ requestId: context.requestId, surface: 'openai-chat', body, principal, signal: context.signal, tags: tagsFrom(request.headers['x-switchyard-tags']) });
+      const outcome = await gateway.chat({
+        requestId: context.requestId,
+        surface: 'openai-chat',
+        body,
+        principal,
+        signal: context.signal,
+        tags: tagsFrom(request.headers['x-switchyard-tags']),
+      });
       const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
       if (outcome.kind === 'json') {
         sendJson(response, 200, outcome.rawBody ?? outcome.completion, headers);
@@ -55,19 +62,32 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       }
     } catch (thrown) {
       const error = toGatewayError(thrown);
-      if (!reached) await gateway.recordRejected({ requestId: context.requestId, surface: 'openai-chat', principal, model, status: error.status, code: error.code, stream });
+      if (!reached)
+        await gateway.recordRejected({
+          requestId: context.requestId,
+          surface: 'openai-chat',
+          principal,
+          model,
+          status: error.status,
+          code: error.code,
+          stream,
+        });
       sendOpenAIError(response, error);
     }
   };
-  return [{ method: 'POST', path: '/v1/chat/completions', handler }, { method: 'POST', path: '/chat/completions', handler }];
+  return [
+    { method: 'POST', path: '/v1/chat/completions', handler },
+    { method: 'POST', path: '/chat/completions', handler },
+  ];
 }
 
 /** `x-switchyard-tags: a,b` → ['a','b']. */
 export function tagsFrom(header: string | string[] | undefined): string[] | undefined {
   if (header === undefined) return undefined;
   const joined = Array.isArray(header) ? header.join(',') : header;
-  const tags = joined.split(',').map((tag) => tag.trim()).filter(Boolean);
+  const tags = joined
+    .split(',')
+    .map((tag) => tag.trim())
+    .filter(Boolean);
   return tags.length > 0 ? tags : undefined;
 }
-
-

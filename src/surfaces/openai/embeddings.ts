@@ -14,17 +14,41 @@ export function createOpenAIEmbeddingsRoutes(deps: { gateway: Gateway }): Route[
     let model: string | null = null;
     let reached = false;
     try {
-      principal = await gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
+      principal = await gateway.authenticate(
+        credentialFrom(context.request),
+        context.remoteAddress,
+      );
       const body = validateEmbeddingsRequest(parseJsonBody(await context.readBody()));
       model = body.model;
       reached = true;
-      const outcome = await gateway.embeddings({ requestId: context.requestId, surface: 'openai-embeddings', body, principal, signal: context.signal });
-      sendJson(context.response, 200, outcome.response, { ...outcome.headers, ...routeHeaders(outcome.meta) });
+      const outcome = await gateway.embeddings({
+        requestId: context.requestId,
+        surface: 'openai-embeddings',
+        body,
+        principal,
+        signal: context.signal,
+      });
+      sendJson(context.response, 200, outcome.response, {
+        ...outcome.headers,
+        ...routeHeaders(outcome.meta),
+      });
     } catch (thrown) {
       const error = toGatewayError(thrown);
-      if (!reached) await gateway.recordRejected({ requestId: context.requestId, surface: 'openai-embeddings', principal, model, status: error.status, code: error.code, stream: false });
+      if (!reached)
+        await gateway.recordRejected({
+          requestId: context.requestId,
+          surface: 'openai-embeddings',
+          principal,
+          model,
+          status: error.status,
+          code: error.code,
+          stream: false,
+        });
       sendOpenAIError(context.response, error);
     }
   };
-  return [{ method: 'POST', path: '/v1/embeddings', handler }, { method: 'POST', path: '/embeddings', handler }];
+  return [
+    { method: 'POST', path: '/v1/embeddings', handler },
+    { method: 'POST', path: '/embeddings', handler },
+  ];
 }

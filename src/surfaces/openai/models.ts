@@ -22,8 +22,14 @@ export function createOpenAIModelsRoutes(deps: { gateway: Gateway; created: numb
       path: '/v1/models',
       async handler(context) {
         try {
-          const principal = await gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
-          sendJson(context.response, 200, { object: 'list', data: gateway.models(principal).map(render) });
+          const principal = await gateway.authenticate(
+            credentialFrom(context.request),
+            context.remoteAddress,
+          );
+          sendJson(context.response, 200, {
+            object: 'list',
+            data: gateway.models(principal).map(render),
+          });
         } catch (error) {
           sendOpenAIError(context.response, toGatewayError(error));
         }
@@ -34,9 +40,20 @@ export function createOpenAIModelsRoutes(deps: { gateway: Gateway; created: numb
       path: '/v1/models/:model',
       async handler(context) {
         try {
-          const principal = await gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
-          const model = gateway.models(principal).find((item) => item.id === context.params['model']);
-          if (!model) throw new GatewayError(`The model '${context.params['model']}' does not exist`, { code: 'model_not_found', status: 404, param: 'model', retryable: false });
+          const principal = await gateway.authenticate(
+            credentialFrom(context.request),
+            context.remoteAddress,
+          );
+          const model = gateway
+            .models(principal)
+            .find((item) => item.id === context.params['model']);
+          if (!model)
+            throw new GatewayError(`The model '${context.params['model']}' does not exist`, {
+              code: 'model_not_found',
+              status: 404,
+              param: 'model',
+              retryable: false,
+            });
           sendJson(context.response, 200, render(model));
         } catch (error) {
           sendOpenAIError(context.response, toGatewayError(error));

@@ -43,11 +43,15 @@ export function routingView(deps: RoutingViewDeps) {
             sandbox: deployment.sandbox,
             breaker: health.state,
             available: deps.health.isAvailable(deployment.key),
-            unavailable_until: health.unavailableUntil > now && health.unavailableUntil < Number.MAX_SAFE_INTEGER ? new Date(health.unavailableUntil).toISOString() : null,
+            unavailable_until:
+              health.unavailableUntil > now && health.unavailableUntil < Number.MAX_SAFE_INTEGER
+                ? new Date(health.unavailableUntil).toISOString()
+                : null,
             consecutive_failures: health.consecutiveFailures,
             last_error: health.lastError ?? null,
             ttfb_ms: health.ttfbMs === undefined ? null : Math.round(health.ttfbMs * 10) / 10,
-            latency_ms: health.latencyMs === undefined ? null : Math.round(health.latencyMs * 10) / 10,
+            latency_ms:
+              health.latencyMs === undefined ? null : Math.round(health.latencyMs * 10) / 10,
             licence: {
               from: licence?.from === undefined ? null : new Date(licence.from).toISOString(),
               until: licence?.until === undefined ? null : new Date(licence.until).toISOString(),
@@ -66,8 +70,17 @@ export function routingView(deps: RoutingViewDeps) {
 export function createRoutingRoutes(deps: RoutingViewDeps): Route[] {
   const handler: Route['handler'] = async (context) => {
     try {
-      const principal = await deps.gateway.authenticate(credentialFrom(context.request), context.remoteAddress);
-      if (!principal.isMaster) throw new GatewayError('The routing view needs the master key', { code: 'forbidden', status: 403, errorClass: 'auth', retryable: false });
+      const principal = await deps.gateway.authenticate(
+        credentialFrom(context.request),
+        context.remoteAddress,
+      );
+      if (!principal.isMaster)
+        throw new GatewayError('The routing view needs the master key', {
+          code: 'forbidden',
+          status: 403,
+          errorClass: 'auth',
+          retryable: false,
+        });
       sendJson(context.response, 200, routingView(deps));
     } catch (error) {
       sendOpenAIError(context.response, toGatewayError(error));

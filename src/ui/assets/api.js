@@ -45,7 +45,11 @@ export async function api(path, options = {}) {
   const headers = {};
   if (key) headers['authorization'] = `Bearer ${key}`;
   if (options.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(path, { method: options.method ?? (options.body === undefined ? 'GET' : 'POST'), headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
+  const response = await fetch(path, {
+    method: options.method ?? (options.body === undefined ? 'GET' : 'POST'),
+    headers,
+    body: options.body === undefined ? undefined : JSON.stringify(options.body),
+  });
   if (response.status === 401 && !options.key) onUnauthorized();
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
@@ -83,7 +87,8 @@ export async function download(path, filename) {
 /** Query string from an object, skipping empty values. @param {Record<string, any>} params */
 export function query(params) {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params)) if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
   const text = search.toString();
   return text ? `?${text}` : '';
 }

@@ -42,7 +42,14 @@ function current() {
 function login(message = '') {
   cleanup?.();
   cleanup = undefined;
-  const input = h('input', { type: 'password', name: 'key', placeholder: 'sk-…', autocomplete: 'off', required: true, 'aria-label': 'Master key' });
+  const input = h('input', {
+    type: 'password',
+    name: 'key',
+    placeholder: 'sk-…',
+    autocomplete: 'off',
+    required: true,
+    'aria-label': 'Master key',
+  });
   const error = h('div', { class: 'error', role: 'alert' }, message);
   const form = h(
     'form',
@@ -55,12 +62,23 @@ function login(message = '') {
           session.set(key);
           render();
         } catch (thrown) {
-          mount(error, /** @type {any} */ (thrown).status === 403 ? 'This key is not an admin key.' : /** @type {any} */ (thrown).status === 401 ? 'Unknown key.' : String(/** @type {any} */ (thrown).message));
+          mount(
+            error,
+            /** @type {any} */ (thrown).status === 403
+              ? 'This key is not an admin key.'
+              : /** @type {any} */ (thrown).status === 401
+                ? 'Unknown key.'
+                : String(/** @type {any} */ (thrown).message),
+          );
         }
       },
     },
     h('h1', null, h('img', { src: '/ui/favicon.svg', alt: '' }), 'Switchyard'),
-    h('div', { class: 'sub' }, 'Sign in with the master key (or an admin key). It is kept in this tab only.'),
+    h(
+      'div',
+      { class: 'sub' },
+      'Sign in with the master key (or an admin key). It is kept in this tab only.',
+    ),
     h('label', null, 'Key', input),
     error,
     h('button', { class: 'primary', type: 'submit' }, 'Sign in'),
@@ -90,7 +108,17 @@ async function render() {
     { class: 'side' },
     h('div', { class: 'brand' }, h('img', { src: '/ui/favicon.svg', alt: '' }), 'Switchyard'),
     PAGES.map((page) =>
-      h('a', { href: `/ui/${page.path}`, class: page === active ? 'active' : '', onclick: (/** @type {MouseEvent} */ event) => (event.preventDefault(), go(`/ui/${page.path}`)) }, page.title),
+      h(
+        'a',
+        {
+          href: `/ui/${page.path}`,
+          class: page === active ? 'active' : '',
+          onclick: (/** @type {MouseEvent} */ event) => (
+            event.preventDefault(), go(`/ui/${page.path}`)
+          ),
+        },
+        page.title,
+      ),
     ),
     h('div', { class: 'spacer' }),
     h('button', { onclick: () => (session.clear(), login()) }, 'Sign out'),
@@ -103,7 +131,13 @@ async function render() {
     // How long the page took, from navigation to its data on screen (read by the browser tests).
     main.dataset['loadMs'] = String(Math.round(performance.now() - started));
   } catch (error) {
-    main.append(h('div', { class: 'error' }, `Could not load this page: ${/** @type {Error} */ (error).message}`));
+    main.append(
+      h(
+        'div',
+        { class: 'error' },
+        `Could not load this page: ${/** @type {Error} */ (error).message}`,
+      ),
+    );
   }
 }
 

@@ -13,7 +13,8 @@ export function h(tag, attrs, ...children) {
   const element = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
-    if (key.startsWith('on') && typeof value === 'function') element.addEventListener(key.slice(2), value);
+    if (key.startsWith('on') && typeof value === 'function')
+      element.addEventListener(key.slice(2), value);
     else if (key === 'value') /** @type {any} */ (element).value = value;
     // Through the CSSOM: the page's CSP allows no inline style attributes.
     else if (key === 'style') element.style.cssText = String(value);
@@ -74,7 +75,9 @@ export function percent(value) {
 export function when(at) {
   if (at === null || at === undefined) return '–';
   const date = new Date(at);
-  return Number.isNaN(date.getTime()) ? '–' : date.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
+  return Number.isNaN(date.getTime())
+    ? '–'
+    : date.toLocaleString('en-GB', { dateStyle: 'medium', timeStyle: 'medium' });
 }
 
 /** A badge. @param {string} text @param {'ok'|'warn'|'bad'|'info'|''} [tone] */
@@ -84,7 +87,13 @@ export function badge(text, tone = '') {
 
 /** A labelled stat card. @param {string} label @param {string} value @param {string} [note] */
 export function stat(label, value, note) {
-  return h('div', { class: 'panel stat', 'data-stat': label }, h('div', { class: 'label' }, label), h('div', { class: 'value' }, value), note ? h('div', { class: 'note' }, note) : null);
+  return h(
+    'div',
+    { class: 'panel stat', 'data-stat': label },
+    h('div', { class: 'label' }, label),
+    h('div', { class: 'value' }, value),
+    note ? h('div', { class: 'note' }, note) : null,
+  );
 }
 
 /**
@@ -99,8 +108,26 @@ export function table(columns, rows, empty = 'Nothing yet.') {
   return h(
     'table',
     null,
-    h('thead', null, h('tr', null, columns.map(([title, , cls]) => h('th', { class: cls }, title)))),
-    h('tbody', null, rows.map((row) => h('tr', null, columns.map(([, cell, cls]) => h('td', { class: cls }, cell(row)))))),
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        columns.map(([title, , cls]) => h('th', { class: cls }, title)),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      rows.map((row) =>
+        h(
+          'tr',
+          null,
+          columns.map(([, cell, cls]) => h('td', { class: cls }, cell(row))),
+        ),
+      ),
+    ),
   );
 }
 

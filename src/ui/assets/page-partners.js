@@ -11,26 +11,51 @@ const YEAR = 365.25 * 86_400_000;
  */
 function timeline(windows) {
   const now = Date.now();
-  const times = windows.flatMap((window) => [window.from, window.until]).filter((value) => value !== null).map((value) => Date.parse(/** @type {string} */ (value)));
+  const times = windows
+    .flatMap((window) => [window.from, window.until])
+    .filter((value) => value !== null)
+    .map((value) => Date.parse(/** @type {string} */ (value)));
   const start = Math.min(now - YEAR, ...times);
   const end = Math.max(now + YEAR, ...times);
   const x = (/** @type {number} */ t) => `${(((t - start) / (end - start)) * 100).toFixed(2)}%`;
   const ticks = [];
-  for (let year = new Date(start).getUTCFullYear() + 1; year <= new Date(end).getUTCFullYear(); year += Math.max(1, Math.ceil((end - start) / YEAR / 8))) ticks.push(Date.UTC(year, 0, 1));
+  for (
+    let year = new Date(start).getUTCFullYear() + 1;
+    year <= new Date(end).getUTCFullYear();
+    year += Math.max(1, Math.ceil((end - start) / YEAR / 8))
+  )
+    ticks.push(Date.UTC(year, 0, 1));
   return h(
     'div',
     null,
     windows.map((window) => [
-      h('div', { class: 'timeline-label' }, `${window.label}: ${window.from?.slice(0, 10) ?? 'always'} → ${window.until?.slice(0, 10) ?? 'open-ended'}`),
+      h(
+        'div',
+        { class: 'timeline-label' },
+        `${window.label}: ${window.from?.slice(0, 10) ?? 'always'} → ${window.until?.slice(0, 10) ?? 'open-ended'}`,
+      ),
       h(
         'div',
         { class: 'timeline' },
         h('div', { class: 'track' }),
-        h('div', { class: 'win', style: `left:${x(window.from ? Date.parse(window.from) : start)};width:calc(${x(window.until ? Date.parse(window.until) : end)} - ${x(window.from ? Date.parse(window.from) : start)});top:5px;background:${window.color}` }),
+        h('div', {
+          class: 'win',
+          style: `left:${x(window.from ? Date.parse(window.from) : start)};width:calc(${x(window.until ? Date.parse(window.until) : end)} - ${x(window.from ? Date.parse(window.from) : start)});top:5px;background:${window.color}`,
+        }),
         h('div', { class: 'now', title: 'now', style: `left:${x(now)};top:0;bottom:0` }),
       ),
     ]),
-    h('div', { class: 'timeline', style: 'height:18px' }, ticks.map((tick) => h('div', { class: 'tick', style: `left:${x(tick)}` }, String(new Date(tick).getUTCFullYear())))),
+    h(
+      'div',
+      { class: 'timeline', style: 'height:18px' },
+      ticks.map((tick) =>
+        h(
+          'div',
+          { class: 'tick', style: `left:${x(tick)}` },
+          String(new Date(tick).getUTCFullYear()),
+        ),
+      ),
+    ),
   );
 }
 
@@ -52,55 +77,178 @@ async function optional(path) {
  * @param {string} partner @param {any[] | null} periods
  */
 function statements(partner, periods) {
-  if (periods === null) return h('div', { class: 'notice', 'data-unavailable': 'statements' }, 'Period statements are not available in this build (no billing statements API).');
+  if (periods === null)
+    return h(
+      'div',
+      { class: 'notice', 'data-unavailable': 'statements' },
+      'Period statements are not available in this build (no billing statements API).',
+    );
   if (periods.length === 0) return h('div', { class: 'sub' }, 'No billing periods yet.');
   return h(
     'div',
     { class: 'row' },
-    periods.slice(0, 6).map((period) =>
-      h(
-        'button',
-        { 'data-statement': period.id, title: `${period.starts_at.slice(0, 10)} → ${period.ends_at.slice(0, 10)}`, onclick: () => void download(`/admin/v1/billing/statements/partner/${encodeURIComponent(partner)}/${encodeURIComponent(period.id)}?format=csv`, `statement-${partner}-${period.id}.csv`) },
-        `⬇ ${period.id}`,
-        ' ',
-        badge(period.status, period.status === 'closed' ? 'ok' : 'info'),
+    periods
+      .slice(0, 6)
+      .map((period) =>
+        h(
+          'button',
+          {
+            'data-statement': period.id,
+            title: `${period.starts_at.slice(0, 10)} → ${period.ends_at.slice(0, 10)}`,
+            onclick: () =>
+              void download(
+                `/admin/v1/billing/statements/partner/${encodeURIComponent(partner)}/${encodeURIComponent(period.id)}?format=csv`,
+                `statement-${partner}-${period.id}.csv`,
+              ),
+          },
+          `⬇ ${period.id}`,
+          ' ',
+          badge(period.status, period.status === 'closed' ? 'ok' : 'info'),
+        ),
       ),
-    ),
   );
 }
 
 /** @type {import('./app.js').Page} */
 export async function partnersPage(main) {
-  const [partners, agreements, periods] = await Promise.all([api('/admin/v1/dashboard/partners'), optional('/admin/v1/billing/agreements'), optional('/admin/v1/billing/periods')]);
-  const ordered = periods === null ? null : [...periods.data].sort((/** @type {any} */ a, /** @type {any} */ b) => b.starts_at.localeCompare(a.starts_at));
+  const [partners, agreements, periods] = await Promise.all([
+    api('/admin/v1/dashboard/partners'),
+    optional('/admin/v1/billing/agreements'),
+    optional('/admin/v1/billing/periods'),
+  ]);
+  const ordered =
+    periods === null
+      ? null
+      : [...periods.data].sort((/** @type {any} */ a, /** @type {any} */ b) =>
+          b.starts_at.localeCompare(a.starts_at),
+        );
   const cards = partners.data.map((/** @type {any} */ partner) => {
     // The ledger's exact accrual when billing is there; else the roll-up estimate.
-    const clause = agreements?.data.find((/** @type {any} */ item) => item.partner === partner.id && item.status === 'active');
+    const clause = agreements?.data.find(
+      (/** @type {any} */ item) => item.partner === partner.id && item.status === 'active',
+    );
     const estimate = partner.revenueShare;
     const share = clause
-      ? { rate: clause.rate, accrued: Number(clause.accrued), cap: clause.cap === null ? null : Number(clause.cap), basisTotal: Number(clause.basis_total), basis: clause.basis, from: clause.from, until: clause.until, source: 'ledger' }
-      : estimate && { rate: estimate.rate, accrued: estimate.accruedUsd, cap: estimate.cap === null ? null : Number(estimate.cap), basisTotal: estimate.revenueUsd, basis: estimate.basis, from: estimate.from, until: estimate.until, source: 'estimate' };
+      ? {
+          rate: clause.rate,
+          accrued: Number(clause.accrued),
+          cap: clause.cap === null ? null : Number(clause.cap),
+          basisTotal: Number(clause.basis_total),
+          basis: clause.basis,
+          from: clause.from,
+          until: clause.until,
+          source: 'ledger',
+        }
+      : estimate && {
+          rate: estimate.rate,
+          accrued: estimate.accruedUsd,
+          cap: estimate.cap === null ? null : Number(estimate.cap),
+          basisTotal: estimate.revenueUsd,
+          basis: estimate.basis,
+          from: estimate.from,
+          until: estimate.until,
+          source: 'estimate',
+        };
     const ratio = share && share.cap ? Math.min(1, share.accrued / share.cap) : 0;
-    const capped = share !== null && share !== undefined && share.cap !== null && share.accrued >= share.cap;
+    const capped =
+      share !== null && share !== undefined && share.cap !== null && share.accrued >= share.cap;
     const windows = [];
-    if (partner.licence) windows.push({ label: `licence${partner.licence.exclusive ? ' (exclusive)' : ''}`, from: partner.licence.from, until: partner.licence.until, color: 'var(--c1)' });
-    if (share) windows.push({ label: `revenue share ${(Number(share.rate) * 100).toFixed(1)}%`, from: share.from, until: share.until, color: 'var(--c4)' });
+    if (partner.licence)
+      windows.push({
+        label: `licence${partner.licence.exclusive ? ' (exclusive)' : ''}`,
+        from: partner.licence.from,
+        until: partner.licence.until,
+        color: 'var(--c1)',
+      });
+    if (share)
+      windows.push({
+        label: `revenue share ${(Number(share.rate) * 100).toFixed(1)}%`,
+        from: share.from,
+        until: share.until,
+        color: 'var(--c4)',
+      });
     return h(
       'section',
       { class: 'panel model', 'data-partner': partner.id },
-      h('h2', null, partner.name, ' ', h('span', { class: 'sub mono' }, partner.id), partner.primary ? [' ', badge('primary partner', 'info')] : null),
+      h(
+        'h2',
+        null,
+        partner.name,
+        ' ',
+        h('span', { class: 'sub mono' }, partner.id),
+        partner.primary ? [' ', badge('primary partner', 'info')] : null,
+      ),
       share
         ? h(
             'div',
             null,
-            h('div', { class: 'row' }, h('strong', null, `Accrued ${usd(share.accrued)}`), h('span', { class: 'sub' }, share.cap === null ? 'no cap' : `of ${usd(share.cap)} cap (${(ratio * 100).toFixed(ratio < 0.01 ? 4 : 1)}%)`), capped ? badge('cap reached', 'bad') : null, badge(share.source === 'ledger' ? 'ledger' : 'estimate', share.source === 'ledger' ? 'ok' : 'warn')),
-            h('div', { class: `progress${capped ? ' full' : ''}`, role: 'progressbar', 'aria-valuenow': (ratio * 100).toFixed(4), 'aria-valuemin': '0', 'aria-valuemax': '100' }, h('span', { style: `width:${Math.max(ratio * 100, share.accrued > 0 ? 0.5 : 0)}%` })),
-            h('div', { class: 'sub' }, `${(Number(share.rate) * 100).toFixed(1)}% of ${share.basis} revenue ${usd(share.basisTotal)} counted toward the share${share.source === 'ledger' ? ' (from the billing ledger).' : '; estimated from usage roll-ups (no billing ledger in this build).'}`),
+            h(
+              'div',
+              { class: 'row' },
+              h('strong', null, `Accrued ${usd(share.accrued)}`),
+              h(
+                'span',
+                { class: 'sub' },
+                share.cap === null
+                  ? 'no cap'
+                  : `of ${usd(share.cap)} cap (${(ratio * 100).toFixed(ratio < 0.01 ? 4 : 1)}%)`,
+              ),
+              capped ? badge('cap reached', 'bad') : null,
+              badge(
+                share.source === 'ledger' ? 'ledger' : 'estimate',
+                share.source === 'ledger' ? 'ok' : 'warn',
+              ),
+            ),
+            h(
+              'div',
+              {
+                class: `progress${capped ? ' full' : ''}`,
+                role: 'progressbar',
+                'aria-valuenow': (ratio * 100).toFixed(4),
+                'aria-valuemin': '0',
+                'aria-valuemax': '100',
+              },
+              h('span', { style: `width:${Math.max(ratio * 100, share.accrued > 0 ? 0.5 : 0)}%` }),
+            ),
+            h(
+              'div',
+              { class: 'sub' },
+              `${(Number(share.rate) * 100).toFixed(1)}% of ${share.basis} revenue ${usd(share.basisTotal)} counted toward the share${share.source === 'ledger' ? ' (from the billing ledger).' : '; estimated from usage roll-ups (no billing ledger in this build).'}`,
+            ),
           )
         : h('div', { class: 'sub' }, 'No revenue-share agreement.'),
-      windows.length ? h('div', { style: 'margin-top:12px' }, h('div', { class: 'sub' }, 'Agreement and licence windows'), timeline(windows)) : h('div', { class: 'sub', style: 'margin-top:8px' }, 'No licence window: may serve any time.'),
-      h('div', { style: 'margin-top:12px' }, h('div', { class: 'sub', style: 'margin-bottom:6px' }, 'Period statements'), statements(partner.id, ordered)),
+      windows.length
+        ? h(
+            'div',
+            { style: 'margin-top:12px' },
+            h('div', { class: 'sub' }, 'Agreement and licence windows'),
+            timeline(windows),
+          )
+        : h(
+            'div',
+            { class: 'sub', style: 'margin-top:8px' },
+            'No licence window: may serve any time.',
+          ),
+      h(
+        'div',
+        { style: 'margin-top:12px' },
+        h('div', { class: 'sub', style: 'margin-bottom:6px' }, 'Period statements'),
+        statements(partner.id, ordered),
+      ),
     );
   });
-  mount(main, h('div', { class: 'head' }, h('div', null, h('h1', null, 'Partners'), h('div', { class: 'sub' }, 'Agreements, licences and what each cloud partner is owed'))), cards.length ? cards : h('div', { class: 'notice' }, 'No partners configured.'));
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'head' },
+      h(
+        'div',
+        null,
+        h('h1', null, 'Partners'),
+        h('div', { class: 'sub' }, 'Agreements, licences and what each cloud partner is owed'),
+      ),
+    ),
+    cards.length ? cards : h('div', { class: 'notice' }, 'No partners configured.'),
+  );
 }

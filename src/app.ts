@@ -33,7 +33,7 @@ import { createAdminRoutes } from './surfaces/admin/index.js';
 import { createToolAdminRoutes } from './surfaces/admin/tools-routes.js';
 import { createMemoryAdminRoutes } from './surfaces/admin/memory-routes.js';
 import { createWebhookAdminRoutes } from './surfaces/admin/webhook-routes.js';
-import { createWebhookDeliveryStore } from './store/webhook-deliveries.js';
+import { createWebhookDeliveryStore } from './store/webhooks/deliveries.js';
 import { createAdminBillingRoutes } from './surfaces/admin-billing/index.js';
 import { createAnthropicMessagesRoutes } from './surfaces/anthropic-messages/index.js';
 import { createBedrockConverseRoutes } from './surfaces/bedrock-converse/index.js';

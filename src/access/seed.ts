@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.js';
-import { entityColumns } from '../store/access-records.js';
+import { entityColumns } from '../store/access/records.js';
 import { accessDb, type Database } from '../store/index.js';
 import { displayPrefix, hashSecret } from './secrets.js';
 

@@ -8,7 +8,7 @@ import {
   type Dimensions,
   type LedgerPostingRow,
   type StoredTransaction,
-} from '../store/billing-store.js';
+} from '../store/billing/store.js';
 import { type Booking, bookings, type ClauseLedger, lockClauses, rollupFor } from './booking.js';
 import { assertInt64, legs } from './legs.js';
 import type { PeriodUnit } from './periods.js';
@@ -216,7 +216,7 @@ interface Draft {
   memo: string | null;
 }
 
-/** Periods are locked before clauses, in every transaction (see store/billing-store.ts). */
+/** Periods are locked before clauses, in every transaction (see store/billing/store.ts). */
 async function bookingAt(
   tx: BillingTx,
   deps: AdjustmentDeps,

@@ -1,6 +1,6 @@
 import type { Config } from '../config/index.js';
 import type { Database } from '../store/index.js';
-import { billingTransaction, type BillingTx, type ClauseRecord } from '../store/billing-store.js';
+import { billingTransaction, type BillingTx, type ClauseRecord } from '../store/billing/store.js';
 import { type ClauseTerms, termsFromConfig, termsHash } from './agreements.js';
 
 /**

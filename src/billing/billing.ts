@@ -1,8 +1,8 @@
 import type { Config, PartnerConfig } from '../config/index.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import type { Database, UsageEvent } from '../store/index.js';
-import { billingDb } from '../store/billing-schema.js';
-import { type ClauseRecord, billingTransaction } from '../store/billing-store.js';
+import { billingDb } from '../store/billing/schema.js';
+import { type ClauseRecord, billingTransaction } from '../store/billing/store.js';
 import {
   allClauses,
   balances,
@@ -11,7 +11,7 @@ import {
   requestTransactions,
   statementSubjects,
   unbalancedTransactions,
-} from '../store/billing-queries.js';
+} from '../store/billing/queries.js';
 import { type AdjustmentResult, credit, refund, reverse } from './adjustments.js';
 import { type ClauseChange, putClause, retireClause, syncAgreements } from './agreement-sync.js';
 import { termsFromConfig } from './agreements.js';

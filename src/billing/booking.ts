@@ -1,4 +1,4 @@
-import type { BillingTx, ClauseRecord, Dimensions, RollupDelta } from '../store/billing-store.js';
+import type { BillingTx, ClauseRecord, Dimensions, RollupDelta } from '../store/billing/store.js';
 import { accrue, type AccrualMode, counts, type Sale } from './agreements.js';
 import { nextPeriod, type PeriodBounds, periodOf, type PeriodUnit } from './periods.js';
 

@@ -1,5 +1,5 @@
 import type { UsageEvent } from '../store/index.js';
-import { usageRow } from '../store/billing-rows.js';
+import { usageRow } from '../store/billing/rows.js';
 import type { UsageOutcome } from './post-usage.js';
 
 /**

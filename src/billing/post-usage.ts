@@ -5,7 +5,7 @@ import {
   type Dimensions,
   type LedgerPostingRow,
   type RollupDelta,
-} from '../store/billing-store.js';
+} from '../store/billing/store.js';
 import { counts } from './agreements.js';
 import { bookings, lockClauses, rollupFor } from './booking.js';
 import { assertInt64, legs } from './legs.js';

@@ -1,6 +1,6 @@
 import { invalidRequest } from '../errors/index.js';
 import type { Database } from '../store/index.js';
-import { billingDb } from '../store/billing-schema.js';
+import { billingDb } from '../store/billing/schema.js';
 import {
   moneySums,
   type ReportColumn,
@@ -8,7 +8,7 @@ import {
   type ReportSums,
   rollupSums,
   usageSums,
-} from '../store/billing-reports.js';
+} from '../store/billing/reports.js';
 
 /**
  * Usage and revenue reports by tenant, project, key, model, partner and cloud over any time

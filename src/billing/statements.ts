@@ -3,15 +3,15 @@ import { csvField } from '../core/csv.js';
 import { scaledToDecimal } from '../core/money.js';
 import { GatewayError, invalidRequest } from '../errors/index.js';
 import type { Database } from '../store/index.js';
-import { type BillingDb, billingDb } from '../store/billing-schema.js';
-import { billingTransaction } from '../store/billing-store.js';
+import { type BillingDb, billingDb } from '../store/billing/schema.js';
+import { billingTransaction } from '../store/billing/store.js';
 import {
   customerLines,
   forEachEntry,
   frozenStatement,
   partnerLines,
   statementSubjects,
-} from '../store/billing-queries.js';
+} from '../store/billing/queries.js';
 import { accounts } from './legs.js';
 import { parsePeriod, type PeriodUnit } from './periods.js';
 

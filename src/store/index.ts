@@ -11,7 +11,7 @@ export type {
   Schema,
   UsageEventsTable,
 } from './schema.js';
-export { createUsageRepository } from './usage-repository.js';
+export { createUsageRepository } from './usage/repository.js';
 export type {
   UsageAttempt,
   UsageEvent,
@@ -20,8 +20,8 @@ export type {
   UsageStatus,
   UsageSummaryFilter,
   UsageSummaryRow,
-} from './usage-repository.js';
-export { createRuntimeRepository } from './runtime-repository.js';
+} from './usage/repository.js';
+export { createRuntimeRepository } from './runtime/repository.js';
 export type {
   ConversationRecord,
   ItemBody,
@@ -32,12 +32,12 @@ export type {
   SaveResponseInput,
   StoredResponse,
   SweepResult,
-} from './runtime-repository.js';
-export { createAccessRepository } from './access-repository.js';
-export type { AccessRepository, KeyLookup, Page } from './access-repository.js';
-export { createAccessLedger } from './access-ledger.js';
-export type { AccessLedger, AuditEntry, AuditFilter, SpendEntry } from './access-ledger.js';
-export { accessDb } from './access-records.js';
+} from './runtime/repository.js';
+export { createAccessRepository } from './access/repository.js';
+export type { AccessRepository, KeyLookup, Page } from './access/repository.js';
+export { createAccessLedger } from './access/ledger.js';
+export type { AccessLedger, AuditEntry, AuditFilter, SpendEntry } from './access/ledger.js';
+export { accessDb } from './access/records.js';
 export type {
   AccessDb,
   Budget,
@@ -49,4 +49,4 @@ export type {
   Policy,
   ProjectRecord,
   TenantRecord,
-} from './access-records.js';
+} from './access/records.js';

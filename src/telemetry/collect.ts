@@ -6,7 +6,7 @@ import type { Database } from '../store/index.js';
 import {
   createWebhookDeliveryStore,
   WEBHOOK_DELIVERY_STATUSES,
-} from '../store/webhook-deliveries.js';
+} from '../store/webhooks/deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
 
 /** What the scrape-time gauges read. */

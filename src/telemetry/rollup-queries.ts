@@ -120,9 +120,7 @@ export function createRollupQueries(database: Database) {
 
   return {
     /** Requests, errors, tokens, money and latency percentiles per minute or hour. */
-    async series(
-      filter: UsageFilter,
-    ): Promise<{
+    async series(filter: UsageFilter): Promise<{
       bucketMinutes: number;
       points: SeriesPoint[];
       latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };

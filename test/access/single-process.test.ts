@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { accessDb } from '../../src/store/access-records.js';
+import { accessDb } from '../../src/store/access/records.js';
 import { type Emulator, startOpenAIEmulator } from '../../src/sandbox/openai-emulator.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { adminClient, chat, chatBody, send, statusCounts } from './helpers.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createSpendWriter } from '../../src/access/spend-writer.js';
-import type { SpendEntry } from '../../src/store/access-ledger.js';
+import type { SpendEntry } from '../../src/store/access/ledger.js';
 
 describe('spend writer (group commit)', () => {
   it('merges settles of one event-loop turn per bucket into one write, and resolves after it commits', async () => {

@@ -10,7 +10,7 @@ import type { RuntimeDeps } from '../../src/runtime/deps.js';
 import { responseShell } from '../../src/runtime/response-object.js';
 import { DEFAULT_POLICY } from '../../src/runtime/tools/ssrf.js';
 import type { Item } from '../../src/runtime/types.js';
-import { createRuntimeRepository } from '../../src/store/runtime-repository.js';
+import { createRuntimeRepository } from '../../src/store/runtime/repository.js';
 import { parseCreateResponse } from '../../src/surfaces/openai-responses/validate.js';
 import { http, type RunningApp, startApp, TENANT_A_KEY } from '../runtime/helpers.js';
 import { agentConfig, startScriptedModel } from './helpers.js';

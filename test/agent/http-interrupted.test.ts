@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpTool } from '../../src/runtime/tools/http-tools.js';
-import { createAgentRunStore } from '../../src/store/agent-runs.js';
+import { createAgentRunStore } from '../../src/store/runtime/agent-runs.js';
 import { parseCreateResponse } from '../../src/surfaces/openai-responses/validate.js';
 import { http, type RunningApp, startApp, TENANT_A_KEY } from '../runtime/helpers.js';
 import { agentConfig, startScriptedModel, waitFor } from './helpers.js';

@@ -30,13 +30,11 @@ beforeAll(async () => {
       });
       if (req.url === '/broken') res.writeHead(500).end('boom');
       else
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              answer: `looked up ${String((JSON.parse(body) as { q?: string }).q)}`,
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            answer: `looked up ${String((JSON.parse(body) as { q?: string }).q)}`,
+          }),
+        );
     });
   });
   await new Promise<void>((resolve) => toolServer.listen(0, '127.0.0.1', resolve));

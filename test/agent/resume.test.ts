@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createAgentRunStore } from '../../src/store/agent-runs.js';
+import { createAgentRunStore } from '../../src/store/runtime/agent-runs.js';
 import { parseCreateResponse } from '../../src/surfaces/openai-responses/validate.js';
 import { http, type RunningApp, startApp, TENANT_A_KEY } from '../runtime/helpers.js';
 import {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { createSecretBox } from '../../src/runtime/secrets.js';
-import { createAgentRunStore } from '../../src/store/agent-runs.js';
+import { createAgentRunStore } from '../../src/store/runtime/agent-runs.js';
 import { migrate } from '../../src/store/index.js';
 import { storeBackends } from './helpers.js';
 

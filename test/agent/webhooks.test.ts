@@ -18,7 +18,7 @@ import { createDatabase, type Database, migrate } from '../../src/store/index.js
 import {
   createWebhookDeliveryStore,
   type WebhookDelivery,
-} from '../../src/store/webhook-deliveries.js';
+} from '../../src/store/webhooks/deliveries.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { closedPort } from '../fakes/upstream.js';
 import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
@@ -108,18 +108,16 @@ async function startModel(): Promise<{ url: string; close(): Promise<void> }> {
         body.messages.filter((message) => message.role === 'user').at(-1)?.content ?? '',
       );
       if (text.includes('FAIL')) {
-        response
-          .writeHead(400, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              error: {
-                message: 'the model refused on purpose',
-                type: 'invalid_request_error',
-                param: null,
-                code: null,
-              },
-            }),
-          );
+        response.writeHead(400, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            error: {
+              message: 'the model refused on purpose',
+              type: 'invalid_request_error',
+              param: null,
+              code: null,
+            },
+          }),
+        );
         return;
       }
       const delay = Number(/SLOW (\d+)/.exec(text)?.[1] ?? 0);

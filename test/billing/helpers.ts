@@ -6,8 +6,8 @@ import { buildStatement } from '../../src/billing/statements.js';
 import type { Config } from '../../src/config/index.js';
 import { decimalToScaled } from '../../src/core/money.js';
 import { createDatabase, type Database, migrate } from '../../src/store/index.js';
-import { billingDb } from '../../src/store/billing-schema.js';
-import { accountTotals } from '../../src/store/billing-queries.js';
+import { billingDb } from '../../src/store/billing/schema.js';
+import { accountTotals } from '../../src/store/billing/queries.js';
 import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
 
 /** A store the billing suites run against. */

@@ -5,7 +5,7 @@ import { billingTargets, startBilling, T0, testClock, testConfig, usageEvent } f
 
 /**
  * The metering transaction exists three ways: pre-prepared better-sqlite3 statements
- * (billing-sqlite.ts, SQLite's hot path), the Kysely transaction on SQLite (a database
+ * (store/billing/sqlite.ts, SQLite's hot path), the Kysely transaction on SQLite (a database
  * without a raw handle) and the Kysely transaction on Postgres. The same events, in the same
  * order and under the same clock, must leave the same rows in every billing table.
  */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBilling } from '../../src/billing/index.js';
-import { billingDb } from '../../src/store/billing-schema.js';
+import { billingDb } from '../../src/store/billing/schema.js';
 import { createDatabase, type Database, migrate } from '../../src/store/index.js';
 import { T0, testConfig, workerTotals } from './fixtures/events.js';
 import { expectReconciled, PG_SKIP_MESSAGE, pgTestUrl } from './helpers.js';

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Principal, RouteMeta } from '../../gateway/types.js';
-import { type AgentRunStore, createAgentRunStore } from '../../store/agent-runs.js';
+import { type AgentRunStore, createAgentRunStore } from '../../store/runtime/agent-runs.js';
 import type { Database } from '../../store/index.js';
 import { loadContext } from '../context.js';
 import { type RuntimeDeps, seconds } from '../deps.js';
@@ -41,7 +41,7 @@ import {
  * service: a request with `mcp` tools, an `mcp_approval_response` input or `background: true`
  * runs through the agent loop (loop.ts); anything else goes to the plain service unchanged.
  *
- * Background runs live in `agent_runs` (store/agent-runs.ts) under a lease: the process that
+ * Background runs live in `agent_runs` (store/runtime/agent-runs.ts) under a lease: the process that
  * creates one runs it at once; a worker in every process takes over runs whose lease expired
  * (their owner died) and resumes them from the last checkpoint.
  */

@@ -5,7 +5,7 @@ import {
   createWebhookDeliveryStore,
   type WebhookDelivery,
   type WebhookDeliveryStore,
-} from '../../store/webhook-deliveries.js';
+} from '../../store/webhooks/deliveries.js';
 import {
   checkUrl,
   guardedAgent,
@@ -19,7 +19,7 @@ import {
  * with `webhook-id`, `webhook-timestamp` and `webhook-signature: v1,<base64 HMAC-SHA256 of
  * "id.timestamp.body">`, so `client.webhooks.unwrap()` of the `openai` SDKs verifies it.
  *
- * Delivery is an outbox (`webhook_deliveries`, store/webhook-deliveries.ts):
+ * Delivery is an outbox (`webhook_deliveries`, store/webhooks/deliveries.ts):
  * - {@link WebhookDispatcher.enqueue} writes one row per subscribed endpoint *before* the run's
  *   terminal checkpoint, so a crash between the two delays the webhook but cannot lose it. A
  *   row whose run has not ended yet (the terminal write did not happen, or the run was taken

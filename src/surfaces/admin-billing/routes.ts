@@ -6,7 +6,7 @@ import { GatewayError, invalidRequest, toGatewayError } from '../../errors/index
 import type { Gateway } from '../../gateway/types.js';
 import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
-import type { ClauseRecord } from '../../store/billing-store.js';
+import type { ClauseRecord } from '../../store/billing/store.js';
 import { parseJsonBody } from '../openai/validate.js';
 import { credentialFrom } from '../shared/credentials.js';
 import {

@@ -5,7 +5,7 @@ import {
   WEBHOOK_DELIVERY_STATUSES,
   type WebhookDelivery,
   type WebhookDeliveryStore,
-} from '../../store/webhook-deliveries.js';
+} from '../../store/webhooks/deliveries.js';
 import { type MasterRouteHandler, masterRoute, pageLimit } from './master-route.js';
 
 /**

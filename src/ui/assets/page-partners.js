@@ -87,25 +87,23 @@ function statements(partner, periods) {
   return h(
     'div',
     { class: 'row' },
-    periods
-      .slice(0, 6)
-      .map((period) =>
-        h(
-          'button',
-          {
-            'data-statement': period.id,
-            title: `${period.starts_at.slice(0, 10)} → ${period.ends_at.slice(0, 10)}`,
-            onclick: () =>
-              void download(
-                `/admin/v1/billing/statements/partner/${encodeURIComponent(partner)}/${encodeURIComponent(period.id)}?format=csv`,
-                `statement-${partner}-${period.id}.csv`,
-              ),
-          },
-          `⬇ ${period.id}`,
-          ' ',
-          badge(period.status, period.status === 'closed' ? 'ok' : 'info'),
-        ),
+    periods.slice(0, 6).map((period) =>
+      h(
+        'button',
+        {
+          'data-statement': period.id,
+          title: `${period.starts_at.slice(0, 10)} → ${period.ends_at.slice(0, 10)}`,
+          onclick: () =>
+            void download(
+              `/admin/v1/billing/statements/partner/${encodeURIComponent(partner)}/${encodeURIComponent(period.id)}?format=csv`,
+              `statement-${partner}-${period.id}.csv`,
+            ),
+        },
+        `⬇ ${period.id}`,
+        ' ',
+        badge(period.status, period.status === 'closed' ? 'ok' : 'info'),
       ),
+    ),
   );
 }
 

@@ -1,12 +1,6 @@
-import type {
-  AccessDb,
-  EntityRecord,
-  KeyRecord,
-  ProjectRecord,
-  TenantRecord,
-} from './access-records.js';
-import { entityColumns, entityFrom, keyFrom, projectFrom } from './access-records.js';
-import { toNumberOrNull } from './internal/convert.js';
+import type { AccessDb, EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from './records.js';
+import { entityColumns, entityFrom, keyFrom, projectFrom } from './records.js';
+import { toNumberOrNull } from '../internal/convert.js';
 
 /** Paging of admin lists: ascending ids after a cursor. */
 export interface Page {

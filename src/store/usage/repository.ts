@@ -1,9 +1,9 @@
 import { sql } from 'kysely';
 import type { Selectable } from 'kysely';
-import { invalidRequest } from '../errors/index.js';
-import type { Database } from './database.js';
-import { assertInteger, parseJson, toNumber, toNumberOrNull } from './internal/convert.js';
-import type { UsageEventsTable } from './schema.js';
+import { invalidRequest } from '../../errors/index.js';
+import type { Database } from '../database.js';
+import { assertInteger, parseJson, toNumber, toNumberOrNull } from '../internal/convert.js';
+import type { UsageEventsTable } from '../schema.js';
 
 /** Client protocol a request arrived on. Known values listed; others are allowed. */
 export type UsageSurface =

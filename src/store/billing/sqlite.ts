@@ -10,9 +10,9 @@ import {
   TRANSACTION_COLUMNS,
   USAGE_COLUMNS,
   usageValues,
-} from './billing-columns.js';
-import { clauseFromRow, usageFromRow } from './billing-rows.js';
-import type { BillingTx, PeriodState } from './billing-tx.js';
+} from './columns.js';
+import { clauseFromRow, usageFromRow } from './rows.js';
+import type { BillingTx, PeriodState } from './tx.js';
 
 /**
  * The metering path's statements on SQLite, run as pre-prepared better-sqlite3 statements
@@ -127,7 +127,7 @@ export type SqliteFastOperations = Pick<
   | 'addRollups'
 >;
 
-/** Same contract as the Kysely transaction's methods of the same names (`billing-tx.ts`). */
+/** Same contract as the Kysely transaction's methods of the same names (`tx.ts`). */
 export function sqliteFastOperations(handle: SqliteDatabase.Database): SqliteFastOperations {
   const s = statementsOf(handle);
   return {

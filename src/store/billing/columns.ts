@@ -1,5 +1,5 @@
-import type { BulkType } from './billing-bulk.js';
-import { type LedgerPostingRow, type RollupDelta, usageRow } from './billing-rows.js';
+import type { BulkType } from './bulk.js';
+import { type LedgerPostingRow, type RollupDelta, usageRow } from './rows.js';
 
 /**
  * Column lists of the tables the metering path writes, in the order their value arrays are
@@ -72,7 +72,7 @@ const USAGE_ORDER = Object.keys(
   }),
 );
 if (USAGE_ORDER.join() !== USAGE_COLUMNS.map(([name]) => name).join())
-  throw new Error('billing-columns: USAGE_COLUMNS does not match usageRow()');
+  throw new Error('store/billing/columns: USAGE_COLUMNS does not match usageRow()');
 
 export const TRANSACTION_COLUMNS: readonly Column[] = [
   text('id'),

@@ -5,10 +5,10 @@ import type {
   EntityColumns,
   PolicyColumns,
   ProjectsTable,
-} from './access-schema.js';
-import type { Database } from './database.js';
-import { parseJson, toBigInt, toNumber, toNumberOrNull } from './internal/convert.js';
-import type { Schema } from './schema.js';
+} from './schema.js';
+import type { Database } from '../database.js';
+import { parseJson, toBigInt, toNumber, toNumberOrNull } from '../internal/convert.js';
+import type { Schema } from '../schema.js';
 
 /** The query builder over the shared schema plus the access tables. */
 export type AccessDb = Kysely<Schema & AccessSchema>;

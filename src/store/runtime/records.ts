@@ -1,5 +1,5 @@
-import { parseJson, toNumber, toNumberOrNull } from './internal/convert.js';
-import type { RuntimeItemsTable } from './runtime-schema.js';
+import { parseJson, toNumber, toNumberOrNull } from '../internal/convert.js';
+import type { RuntimeItemsTable } from './schema.js';
 
 /** A Responses/Conversations item as the API shows it (`type`, usually `id`, and its fields). */
 export type ItemBody = Record<string, unknown>;

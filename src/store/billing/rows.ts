@@ -1,8 +1,8 @@
 import type { Insertable, Selectable } from 'kysely';
-import { assertInteger, toBigInt, toNumber, toNumberOrNull } from './internal/convert.js';
-import type { BillingClausesTable } from './billing-schema.js';
-import type { UsageEventsTable } from './schema.js';
-import type { UsageEvent, UsageStatus } from './usage-repository.js';
+import { assertInteger, toBigInt, toNumber, toNumberOrNull } from '../internal/convert.js';
+import type { BillingClausesTable } from './schema.js';
+import type { UsageEventsTable } from '../schema.js';
+import type { UsageEvent, UsageStatus } from '../usage/repository.js';
 
 /**
  * Row mappings used by the billing store. The `usage_events` mapping matches the usage

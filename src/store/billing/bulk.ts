@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import type { Dialect } from './database.js';
+import type { Dialect } from '../database.js';
 
 /**
  * Multi-row INSERT for the metering hot path. The query builder spends more time parsing and

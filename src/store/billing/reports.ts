@@ -1,6 +1,6 @@
 import { type RawBuilder, sql } from 'kysely';
-import type { BillingDb } from './billing-schema.js';
-import { toBigInt, toNumber } from './internal/convert.js';
+import type { BillingDb } from './schema.js';
+import { toBigInt, toNumber } from '../internal/convert.js';
 
 /**
  * Report queries: sums over daily and hourly rollups for whole days and hours, and over the raw rows

@@ -1,4 +1,4 @@
-import { invalidRequest } from '../errors/index.js';
+import { invalidRequest } from '../../errors/index.js';
 import {
   type ConversationRecord,
   type ItemBody,
@@ -10,8 +10,8 @@ import {
   parseJson,
   toNumber,
   toNumberOrNull,
-} from './runtime-records.js';
-import type { RuntimeDb } from './runtime-schema.js';
+} from './records.js';
+import type { RuntimeDb } from './schema.js';
 
 /**
  * Queries over conversations and their items. A conversation's items are the rows with its

@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
-import type { BillingDb } from './billing-schema.js';
-import { type ClauseRecord, clauseFromRow } from './billing-rows.js';
-import { toBigInt, toNumber, toNumberOrNull } from './internal/convert.js';
+import type { BillingDb } from './schema.js';
+import { type ClauseRecord, clauseFromRow } from './rows.js';
+import { toBigInt, toNumber, toNumberOrNull } from '../internal/convert.js';
 
 /**
  * Billing reads: clauses, periods, balances, statement data and ledger checks. Each function

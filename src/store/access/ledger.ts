@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { AccessDb } from './access-records.js';
-import { parseJson, toBigInt, toNumber } from './internal/convert.js';
+import type { AccessDb } from './records.js';
+import { parseJson, toBigInt, toNumber } from '../internal/convert.js';
 
 /** Spend to add to one budget bucket. */
 export interface SpendEntry {
@@ -67,11 +67,9 @@ export function createAccessLedger(db: AccessDb): AccessLedger {
         .insertInto('budget_spend')
         .values(rows)
         .onConflict((conflict) =>
-          conflict
-            .columns(['scope', 'period_start'])
-            .doUpdateSet((eb) => ({
-              spent: sql`${eb.ref('budget_spend.spent')} + ${eb.ref('excluded.spent')}`,
-            })),
+          conflict.columns(['scope', 'period_start']).doUpdateSet((eb) => ({
+            spent: sql`${eb.ref('budget_spend.spent')} + ${eb.ref('excluded.spent')}`,
+          })),
         )
         .execute();
     },

@@ -1,7 +1,7 @@
 import { type Kysely, sql } from 'kysely';
-import type { Database } from './database.js';
-import { toNumber, toNumberOrNull } from './internal/convert.js';
-import type { Int32, Int64, Int64Nullable, Schema } from './schema.js';
+import type { Database } from '../database.js';
+import { toNumber, toNumberOrNull } from '../internal/convert.js';
+import type { Int32, Int64, Int64Nullable, Schema } from '../schema.js';
 
 /**
  * `webhook_deliveries` (migration 0006): the outbox of webhooks for background responses. One

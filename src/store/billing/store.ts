@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { Database, Dialect } from './database.js';
-import { type BillingDb, billingDb } from './billing-schema.js';
+import type { Database, Dialect } from '../database.js';
+import { type BillingDb, billingDb } from './schema.js';
 import {
   ENTRY_COLUMNS,
   entryValues,
@@ -12,13 +12,13 @@ import {
   TRANSACTION_COLUMNS,
   USAGE_COLUMNS,
   usageValues,
-} from './billing-columns.js';
-import { clauseFromRow, clauseToRow, usageFromRow } from './billing-rows.js';
-import { sqliteFastOperations, sqliteTransactionControl } from './billing-sqlite.js';
-import { bulkInsert } from './billing-bulk.js';
-import type { BillingTx, StoredTransaction } from './billing-tx.js';
-import { toBigInt, toNumber } from './internal/convert.js';
-import type { UsageEvent } from './usage-repository.js';
+} from './columns.js';
+import { clauseFromRow, clauseToRow, usageFromRow } from './rows.js';
+import { sqliteFastOperations, sqliteTransactionControl } from './sqlite.js';
+import { bulkInsert } from './bulk.js';
+import type { BillingTx, StoredTransaction } from './tx.js';
+import { toBigInt, toNumber } from '../internal/convert.js';
+import type { UsageEvent } from '../usage/repository.js';
 
 /**
  * The billing store's write side: one database transaction at a time, with the locks the
@@ -380,7 +380,7 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
   };
 }
 
-export { rollupKey } from './billing-columns.js';
+export { rollupKey } from './columns.js';
 
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
@@ -389,5 +389,5 @@ function chunks<T>(items: readonly T[], size: number): T[][] {
   return out;
 }
 
-export type { ClauseRecord, Dimensions, LedgerPostingRow, RollupDelta } from './billing-rows.js';
-export type { BillingTx, PeriodState, StoredTransaction } from './billing-tx.js';
+export type { ClauseRecord, Dimensions, LedgerPostingRow, RollupDelta } from './rows.js';
+export type { BillingTx, PeriodState, StoredTransaction } from './tx.js';

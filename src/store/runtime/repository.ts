@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
-import type { Database } from './database.js';
-import * as conversations from './runtime-conversations.js';
+import type { Database } from '../database.js';
+import * as conversations from './conversations.js';
 import type {
   ConversationRecord,
   ItemBody,
@@ -10,9 +10,9 @@ import type {
   SaveResponseInput,
   StoredResponse,
   SweepResult,
-} from './runtime-records.js';
-import * as responses from './runtime-responses.js';
-import { runtimeDb } from './runtime-schema.js';
+} from './records.js';
+import * as responses from './responses.js';
+import { runtimeDb } from './schema.js';
 
 /**
  * Storage of the stateful runtime: responses, items, conversations, stream event logs. Every
@@ -142,4 +142,4 @@ export type {
   SaveResponseInput,
   StoredResponse,
   SweepResult,
-} from './runtime-records.js';
+} from './records.js';

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './database.js';
-import { toNumberOrNull } from './internal/convert.js';
-import type { Int32, Int64, Int64Nullable, Schema } from './schema.js';
+import type { Database } from '../database.js';
+import { toNumberOrNull } from '../internal/convert.js';
+import type { Int32, Int64, Int64Nullable, Schema } from '../schema.js';
 
 /**
  * `agent_runs`: the checkpointed state of a server-run agent loop (a Responses request with

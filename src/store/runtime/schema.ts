@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
-import type { Database } from './database.js';
-import type { Int32, Int64, Int64Nullable, Schema } from './schema.js';
+import type { Database } from '../database.js';
+import type { Int32, Int64, Int64Nullable, Schema } from '../schema.js';
 
 /**
  * Tables of the stateful runtime (Responses and Conversations), created by migration

@@ -1,4 +1,4 @@
-import type { Int32Nullable, Int64, Int64Nullable } from './schema.js';
+import type { Int32Nullable, Int64, Int64Nullable } from '../schema.js';
 
 /**
  * Tables of access control: tenants, projects, virtual keys (with their hashed secrets), budget

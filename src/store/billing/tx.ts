@@ -1,9 +1,9 @@
-import type { Dialect } from './database.js';
-import type { BillingDb } from './billing-schema.js';
-import type { ClauseRecord, Dimensions, LedgerPostingRow, RollupDelta } from './billing-rows.js';
-import type { UsageEvent } from './usage-repository.js';
+import type { Dialect } from '../database.js';
+import type { BillingDb } from './schema.js';
+import type { ClauseRecord, Dimensions, LedgerPostingRow, RollupDelta } from './rows.js';
+import type { UsageEvent } from '../usage/repository.js';
 
-/** The operations of one billing transaction (implemented in `billing-store.ts`). */
+/** The operations of one billing transaction (implemented in `store.ts`). */
 
 /** Period status as seen inside a billing transaction. */
 export interface PeriodState {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { invalidRequest } from '../errors/index.js';
+import { invalidRequest } from '../../errors/index.js';
 import {
   type ItemBody,
   type ItemPage,
@@ -11,8 +11,8 @@ import {
   type StoredResponse,
   toNumber,
   toNumberOrNull,
-} from './runtime-records.js';
-import type { RuntimeDb } from './runtime-schema.js';
+} from './records.js';
+import type { RuntimeDb } from './schema.js';
 
 /** Rows per multi-row insert: well under SQLite's bound-parameter limit. */
 const INSERT_BATCH = 500;

@@ -23,28 +23,9 @@ import { createRateLimits } from './rate-limits.js';
 import { secretMatcher } from './secrets.js';
 import { seedKeys } from './seed.js';
 import { createSpendWriter } from './spend-writer.js';
+import type { Admission, AdmissionRequest } from './types.js';
 
-/** What a request asks for, as access sees it before the call. */
-export interface AdmissionRequest {
-  requestId: string;
-  principal: Principal;
-  /** Logical model name. */
-  model: string;
-  /** The client body (chat or embeddings), for token estimates. */
-  body: ChatRequest | EmbeddingsRequest;
-  operation: 'chat' | 'embeddings';
-  now: number;
-}
-
-/**
- * A request let in: limits counted and budget reserved. Exactly one of `settle` (with the real
- * usage, or undefined when the call failed) must be called when the request ends.
- */
-export interface Admission {
-  /** Headers to send with the answer (x-ratelimit-*). */
-  headers: Record<string, string>;
-  settle(usage: Usage | undefined): Promise<void>;
-}
+export type { Admission, AdmissionRequest } from './types.js';
 
 /** Resolves credentials to principals, and admits requests against limits and budgets. */
 export interface Access {

@@ -1,5 +1,5 @@
 import type { EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from '../store/index.js';
-import type { LevelStatus } from './admin.js';
+import type { LevelStatus } from './types.js';
 import type { Budget, Limits, Policy } from './policy.js';
 
 /**

@@ -18,6 +18,9 @@ import {
   type TenantRecord,
 } from '../store/index.js';
 import { keyJson, projectJson, tenantJson } from './admin-json.js';
+import type { LevelStatus } from './types.js';
+
+export type { LevelStatus } from './types.js';
 import type { BudgetCounters } from './budgets.js';
 import { type Budget, budgetScope, type Level, type Limits, periodOf } from './policy.js';
 import { newSecret } from './secrets.js';
@@ -59,22 +62,6 @@ export interface KeyPatch extends EntityPatch {
 /** A new key. */
 export interface KeyInput extends KeyPatch {
   projectId: string;
-}
-
-/** Budget state of one level in its current period. */
-export interface LevelStatus {
-  kind: Level['kind'];
-  id: string;
-  name: string;
-  limits: Limits;
-  budget: Budget | null;
-  spend: {
-    periodStart: number;
-    periodEnd: number;
-    spentMicros: bigint;
-    reservedMicros: bigint;
-    remainingMicros: bigint | null;
-  } | null;
 }
 
 /** Management of tenants, projects and keys; every change is audited. */

@@ -5,7 +5,7 @@ import type { Usage } from '../core/usage.js';
 import { GatewayError } from '../errors/index.js';
 import type { AccessLedger } from '../store/index.js';
 import type { SpendWriter } from './spend-writer.js';
-import type { Admission, AdmissionRequest } from './access.js';
+import type { Admission, AdmissionRequest } from './types.js';
 import type { BudgetBucket, BudgetCounters } from './budgets.js';
 import type { ConcurrencyGate, Slot } from './concurrency.js';
 import { type EstimateOptions, estimateTokens } from './estimate.js';

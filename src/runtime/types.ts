@@ -1,5 +1,4 @@
 import type { Principal } from '../gateway/types.js';
-import type { McpToolParam } from './agent/mcp-items.js';
 
 /**
  * Types of the Responses/Conversations runtime. Items and Response objects follow the OpenAI
@@ -126,4 +125,24 @@ export interface ItemList {
   first_id: string | null;
   last_id: string | null;
   has_more: boolean;
+}
+
+/** A `{type: "mcp"}` tool of a request, as validated (headers kept apart from what is echoed). */
+export interface McpToolParam {
+  type: 'mcp';
+  server_label: string;
+  server_url: string;
+  /** Secret headers: used for the connection only, never stored in items, events or logs. */
+  headers?: Record<string, string> | null;
+  allowed_tools?: string[] | { tool_names?: string[] | null; read_only?: boolean | null } | null;
+  require_approval?:
+    | 'always'
+    | 'never'
+    | {
+        always?: { tool_names?: string[] | null } | null;
+        never?: { tool_names?: string[] | null } | null;
+      }
+    | null;
+  server_description?: string | null;
+  [key: string]: unknown;
 }

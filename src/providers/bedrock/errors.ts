@@ -1,4 +1,4 @@
-import { GatewayError, UpstreamError } from '../../errors/index.js';
+import { type GatewayError, UpstreamError } from '../../errors/index.js';
 import { first } from '../../transport/retry-after.js';
 import type { UpstreamErrorResponse, UpstreamFrame } from '../adapter.js';
 

@@ -1,4 +1,4 @@
-import { GatewayError, UpstreamError } from '../../errors/index.js';
+import { type GatewayError, UpstreamError } from '../../errors/index.js';
 import { retryAfterMs } from '../../transport/retry-after.js';
 import type { UpstreamErrorResponse } from '../adapter.js';
 

@@ -1,24 +1,6 @@
-import type { Item } from '../types.js';
+import type { Item, McpToolParam } from '../types.js';
 
-/** A `{type: "mcp"}` tool of a request, as validated (headers kept apart from what is echoed). */
-export interface McpToolParam {
-  type: 'mcp';
-  server_label: string;
-  server_url: string;
-  /** Secret headers: used for the connection only, never stored in items, events or logs. */
-  headers?: Record<string, string> | null;
-  allowed_tools?: string[] | { tool_names?: string[] | null; read_only?: boolean | null } | null;
-  require_approval?:
-    | 'always'
-    | 'never'
-    | {
-        always?: { tool_names?: string[] | null } | null;
-        never?: { tool_names?: string[] | null } | null;
-      }
-    | null;
-  server_description?: string | null;
-  [key: string]: unknown;
-}
+export type { McpToolParam } from '../types.js';
 
 /** The tool as the Response echoes it: no headers. */
 export function echoMcpTool(tool: McpToolParam): Record<string, unknown> {

@@ -6,7 +6,7 @@ import { loadContext } from '../context.js';
 import { type RuntimeDeps, seconds } from '../deps.js';
 import { invalidParam } from '../errors.js';
 import { frame } from '../event-log.js';
-import type { ResponsesService } from '../index.js';
+import type { ResponsesService } from '../responses-service.js';
 import { responseShell } from '../response-object.js';
 import type { CallContext, CreateResponseParams, Item, ResponseObject } from '../types.js';
 import type { CreateOutcome } from '../responses-create.js';

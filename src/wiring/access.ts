@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis';
+import { type AccessModule, createAccess } from '../access/index.js';
+import type { Config } from '../config/index.js';
+import type { Clock } from '../core/clock.js';
+import type { Database } from '../store/index.js';
+import type { Telemetry } from '../telemetry/index.js';
+import type { Logger } from '../telemetry/logger.js';
+
+/** The access plane and the Redis command connection it shares with telemetry's scrape. */
+export interface AccessPlane {
+  access: AccessModule;
+  redis: Redis | undefined;
+}
+
+/**
+ * Keys, limits and budgets. One command connection serves limits, budgets and revocations
+ * (auto-pipelined: the checks of one request go out together); access opens its own subscriber
+ * for revocation messages. Budget alerts reach telemetry and the log.
+ */
+export async function wireAccess(deps: {
+  config: Config;
+  database: Database;
+  clock: Clock;
+  logger: Logger;
+  telemetry: Telemetry;
+}): Promise<AccessPlane> {
+  const { config, logger, telemetry } = deps;
+  const redis = config.redis
+    ? new Redis(config.redis, {
+        lazyConnect: true,
+        enableAutoPipelining: true,
+        maxRetriesPerRequest: 2,
+      })
+    : undefined;
+  if (redis) {
+    redis.on('error', (error) => logger.warn({ err: error }, 'redis (access) error'));
+    await redis.connect();
+  }
+  const access = await createAccess({
+    config,
+    database: deps.database,
+    redis,
+    prefix: config.redisPrefix,
+    clock: deps.clock,
+    onAlert: (alert) => {
+      telemetry.budgetAlert({
+        level: alert.level.kind,
+        scope: alert.scope,
+        percent: alert.percent,
+        spentMicros: alert.spentMicros,
+        limitMicros: alert.limitMicros,
+      });
+      logger.warn(
+        {
+          level: alert.level,
+          scope: alert.scope,
+          percent: alert.percent,
+          spentMicros: alert.spentMicros.toString(),
+          limitMicros: alert.limitMicros.toString(),
+        },
+        'budget alert',
+      );
+    },
+    onError: (error) => logger.warn({ err: error }, 'access error'),
+  });
+  return { access, redis };
+}

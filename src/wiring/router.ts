@@ -1,0 +1,84 @@
+import type { Config } from '../config/index.js';
+import type { Clock } from '../core/clock.js';
+import { createAdapters } from '../providers/index.js';
+import { type Catalog, createCatalog } from '../router/catalog.js';
+import { createExecutor, type Executor, type FrameDecoder } from '../router/executor.js';
+import { createHealthTracker, type HealthTracker } from '../router/health.js';
+import { createPolicy, type Policy } from '../router/policy.js';
+import { shareHealth } from '../router/shared-health.js';
+import type { Telemetry } from '../telemetry/index.js';
+import type { Logger } from '../telemetry/logger.js';
+import { decodeEventStream } from '../transport/aws-eventstream.js';
+import { createTransport, type Transport } from '../transport/http.js';
+import { decodeSse } from '../transport/sse.js';
+
+/** The routing plane before the executor: what telemetry reads, and what the executor needs. */
+export interface RouterBase {
+  catalog: Catalog;
+  health: HealthTracker;
+  policy: Policy;
+  transport: Transport;
+  /** Whether the app created the transport (and so closes it). */
+  ownsTransport: boolean;
+  /** Breaker transitions shared through Redis, when configured. */
+  sharedHealth: { close(): Promise<void> } | undefined;
+}
+
+/** Transport, catalog, breakers (shared through Redis when configured) and the routing policy. */
+export async function wireRouterBase(deps: {
+  config: Config;
+  clock: Clock;
+  logger: Logger;
+  transport?: Transport;
+}): Promise<RouterBase> {
+  const { config, clock, logger } = deps;
+  const poolConnections = Object.fromEntries(
+    Object.entries(config.providers).flatMap(([id, provider]) =>
+      provider.maxConnections === undefined ? [] : [[id, provider.maxConnections]],
+    ),
+  );
+  const transport =
+    deps.transport ??
+    createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs, poolConnections });
+  const catalog = createCatalog(config);
+  const health = createHealthTracker(clock);
+  const sharedHealth = config.redis
+    ? await shareHealth(health, config.redis, config.redisPrefix, (error) =>
+        logger.warn({ err: error }, 'redis (health) error'),
+      )
+    : undefined;
+  const policy = createPolicy({ routing: config.routing, health });
+  return {
+    catalog,
+    health,
+    policy,
+    transport,
+    ownsTransport: deps.transport === undefined,
+    sharedHealth,
+  };
+}
+
+/** The executor: provider adapters over the transport, ordered by the policy, observed. */
+export function wireExecutor(deps: {
+  config: Config;
+  env: Record<string, string | undefined>;
+  clock: Clock;
+  router: RouterBase;
+  telemetry: Telemetry;
+}): Executor {
+  const { config, clock, router } = deps;
+  const decoders: Partial<Record<'sse' | 'aws-eventstream', FrameDecoder>> = {
+    sse: decodeSse,
+    'aws-eventstream': decodeEventStream,
+  };
+  return createExecutor({
+    adapters: createAdapters(config, { env: deps.env, now: clock }),
+    transport: router.transport,
+    health: router.health,
+    policy: router.policy,
+    routing: config.routing,
+    clock,
+    decoders,
+    observer: deps.telemetry.observer,
+  });
+}

@@ -9,6 +9,17 @@ export interface Usage {
   cachedInputTokens: number;
   outputTokens: number;
   reasoningTokens: number;
+  /**
+   * Input tokens written to a prompt cache (Anthropic `cache_creation_input_tokens`, Bedrock
+   * `cacheWriteInputTokens`), included in `inputTokens`; absent means none. In the OpenAI-shaped
+   * usage block they travel as the extension `prompt_tokens_details.cache_write_tokens`.
+   */
+  cacheWriteTokens?: number;
+  /**
+   * The part of `cacheWriteTokens` written with a one-hour lifetime (Anthropic's
+   * `cache_creation.ephemeral_1h_input_tokens`); extension `cache_write_1h_tokens`.
+   */
+  cacheWrite1hTokens?: number;
 }
 
 /** Zero usage, for failed requests. */
@@ -27,6 +38,18 @@ export function usageFromOpenAI(usage: ChatUsage | null | undefined): Usage | un
     cachedInputTokens: num(usage.prompt_tokens_details?.cached_tokens),
     outputTokens: num(usage.completion_tokens),
     reasoningTokens: num(usage.completion_tokens_details?.reasoning_tokens),
+    ...cacheWrites(usage.prompt_tokens_details as Record<string, unknown> | undefined),
+  };
+}
+
+function cacheWrites(
+  details: Record<string, unknown> | undefined,
+): Pick<Usage, 'cacheWriteTokens' | 'cacheWrite1hTokens'> {
+  const written = num(details?.['cache_write_tokens']);
+  const hour = num(details?.['cache_write_1h_tokens']);
+  return {
+    ...(written > 0 && { cacheWriteTokens: written }),
+    ...(hour > 0 && { cacheWrite1hTokens: hour }),
   };
 }
 
@@ -36,7 +59,11 @@ export function usageToOpenAI(usage: Usage): ChatUsage {
     prompt_tokens: usage.inputTokens,
     completion_tokens: usage.outputTokens,
     total_tokens: usage.inputTokens + usage.outputTokens,
-    prompt_tokens_details: { cached_tokens: usage.cachedInputTokens },
+    prompt_tokens_details: {
+      cached_tokens: usage.cachedInputTokens,
+      ...(usage.cacheWriteTokens ? { cache_write_tokens: usage.cacheWriteTokens } : {}),
+      ...(usage.cacheWrite1hTokens ? { cache_write_1h_tokens: usage.cacheWrite1hTokens } : {}),
+    },
     completion_tokens_details: { reasoning_tokens: usage.reasoningTokens },
   };
 }

@@ -285,7 +285,9 @@ async function stepPhase(fakes: Child, gateway: Child, client: Client): Promise<
       throw new Error(`run ${index}: ${g.length} / ${d.length} steps seen, expected ${STEPS}`);
     through.push(...g);
     direct.push(...d);
-    g.forEach((gap, step) => paired.push(gap[0] + gap[1] - d[step]![0] - d[step]![1]));
+    g.forEach((gap, step) => {
+      paired.push(gap[0] + gap[1] - d[step]![0] - d[step]![1]);
+    });
   }
   const sum = (gaps: Array<[number, number]>) => gaps.map(([a, b]) => a + b);
   const perStep = { through: sum(through), direct: sum(direct) };

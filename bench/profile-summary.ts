@@ -27,9 +27,9 @@ const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
 const top = Number(topArg);
 
 const selfUs = new Map<number, number>();
-profile.samples.forEach((id, index) =>
-  selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0)),
-);
+profile.samples.forEach((id, index) => {
+  selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[index] ?? 0));
+});
 const total = [...selfUs.values()].reduce((sum, value) => sum + value, 0);
 const nodes = new Map(profile.nodes.map((node) => [node.id, node]));
 const idle = new Set(['(idle)', '(program)', '(garbage collector)']);

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, gatewayModule } from './built.js';
-import { type Child, processStats, profilerHandlers, serveIpc, startChild } from './ipc.js';
+import { processStats, profilerHandlers, serveIpc, startChild } from './ipc.js';
 import { load, MASTER_KEY } from './load.js';
 import { dashboard, dashboardChild } from './telemetry-dashboard.js';
 
@@ -240,7 +240,7 @@ async function throughput(quick: boolean) {
   const otlp = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/v1/traces`;
   const pin = cpuPinning();
   const fake = await startChild('./fake-upstream.ts');
-  let pinned = pin !== undefined && pin(fake.process.pid, 0);
+  let pinned = pin?.(fake.process.pid, 0);
   const variants = (process.env['BENCH_VARIANTS'] ?? 'off,default,traces').split(',');
   if (variants[0] !== 'off') variants.unshift('off');
   const rounds = quick ? 1 : Number(process.env['BENCH_ROUNDS'] ?? 6);
@@ -329,7 +329,7 @@ async function sameProcess(quick: boolean) {
   const gateway = await startChild('./telemetry.ts', {
     env: { TELEMETRY_BENCH_CHILD: 'off,default', BENCH_UPSTREAM_URL: fake.url },
   });
-  const pinned = pin !== undefined && pin(fake.process.pid, 0) && pin(gateway.process.pid, 1);
+  const pinned = pin?.(fake.process.pid, 0) && pin(gateway.process.pid, 1);
   const urls = await gateway.call<Record<string, string>>('urls');
   const rounds = quick ? 2 : Number(process.env['BENCH_ROUNDS'] ?? 12);
   const seconds = quick ? 1 : 4;

@@ -29,7 +29,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     process.env['SWITCHYARD_CONFIG'] ??
     (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
   let sandbox: SandboxClouds | undefined;
-  let config;
+  let config: ReturnType<typeof loadConfigFile>;
   if (path !== undefined && !options.sandbox) {
     config = loadConfigFile(path);
   } else {
@@ -54,7 +54,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const model = app.catalog.all().find((item) => item.config.kind === 'chat')?.name ?? 'MODEL';
   process.stderr.write(
     [
-      `Switchyard listening on ${address.url}${sandbox ? ' (sandbox clouds: ' + [...sandbox.clouds.keys()].join(', ') + ')' : ''}`,
+      `Switchyard listening on ${address.url}${sandbox ? ` (sandbox clouds: ${[...sandbox.clouds.keys()].join(', ')})` : ''}`,
       `Try it:`,
       `  curl ${address.url}/v1/chat/completions${auth} -H 'content-type: application/json' \\`,
       `    -d '{"model":"${model}","messages":[{"role":"user","content":"say hello from Switchyard"}]}'`,

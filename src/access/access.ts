@@ -1,9 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createPriceBook } from '../billing/prices.js';
 import type { Config } from '../config/index.js';
-import type { ChatRequest, EmbeddingsRequest } from '../core/chat.js';
 import { type Clock, systemClock } from '../core/clock.js';
-import type { Usage } from '../core/usage.js';
 import { GatewayError } from '../errors/index.js';
 import type { Credential, Principal } from '../gateway/types.js';
 import {

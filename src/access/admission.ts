@@ -174,7 +174,7 @@ export function createAdmitter(
       };
     });
     if (buckets.length > 0) {
-      let reserved;
+      let reserved: Awaited<ReturnType<typeof budgets.reserve>>;
       try {
         reserved = await budgets.reserve(buckets, requestId, amount, now);
       } catch (error) {

@@ -57,7 +57,7 @@ export function createKeyCache(repository: AccessRepository, ttlMs = 500): KeyCa
     const entry = map.get(id);
     if (entry && now - entry.loadedAt < ttlMs && now >= entry.loadedAt) return entry.value;
     const inFlight = pending.get(id);
-    if (inFlight) return inFlight;
+    if (inFlight !== undefined) return inFlight;
     const promise = load()
       .then((lookup) => {
         const value = lookup && resolve(lookup);

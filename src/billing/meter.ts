@@ -66,7 +66,9 @@ export function createMeter(options: MeterOptions): Meter {
     try {
       const outcomes = await options.post(batch.map((waiter) => waiter.event));
       onCommit?.(performance.now() - started, batch.length);
-      batch.forEach((waiter, index) => settle(waiter, outcomes[index]!));
+      batch.forEach((waiter, index) => {
+        settle(waiter, outcomes[index]!);
+      });
     } catch (error) {
       onCommit?.(performance.now() - started, batch.length);
       if (batch.length === 1 || !aboutData(error)) {

@@ -283,7 +283,7 @@ export function statementCsv(statement: Statement): string {
     statement.totals['accrued'] ?? '',
     statement.entries.hash,
   ]);
-  return [header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n') + '\r\n';
+  return `${[header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
 }
 
 /** Id of a frozen statement. */

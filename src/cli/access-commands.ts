@@ -1,6 +1,12 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { decimalToScaled, isDecimalString } from '../core/money.js';
-import { AdminError, adminRequest, adminTarget, type AdminTarget } from './admin-client.js';
+import {
+  AdminError,
+  type AdminJson,
+  adminRequest,
+  adminTarget,
+  type AdminTarget,
+} from './admin-client.js';
 import { budgetText, cell, details, limitsText, table, usd } from './table.js';
 
 /**
@@ -44,12 +50,15 @@ interface PolicyFlags {
   tag?: string[];
 }
 
+/** A command's parsed flags (commander types them loosely). */
+type CommandOptions = AdminJson;
+
 /** Registers the access commands on `program`. */
 export function registerAccessCommands(program: Command, output: Output = STDIO): void {
   const run =
     (
-      work: (target: AdminTarget, options: any, ...args: string[]) => Promise<unknown>,
-      render: (result: any, options: any) => string,
+      work: (target: AdminTarget, options: CommandOptions, ...args: string[]) => Promise<unknown>,
+      render: (result: AdminJson, options: CommandOptions) => string,
     ) =>
     async (...args: unknown[]) => {
       const command = args[args.length - 1] as Command;
@@ -133,7 +142,7 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
     ).action(
       run(
         (target, _options, id) => adminRequest(target, 'GET', `${path}/${encodeURIComponent(id!)}`),
-        (result) => details(summary(result)) + '\n' + levelsTable(result.levels),
+        (result) => `${details(summary(result))}\n${levelsTable(result.levels)}`,
       ),
     );
 
@@ -260,7 +269,7 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
         (result) =>
           table(
             ['at', 'actor', 'action', 'target', 'id'],
-            result.data.map((entry: any) => [
+            result.data.map((entry: AdminJson) => [
               entry.at,
               entry.actor,
               entry.action,
@@ -361,12 +370,12 @@ function budgetMicros(options: PolicyFlags): string | null | undefined {
   return undefined;
 }
 
-function summary(entity: any): Record<string, unknown> {
+function summary(entity: AdminJson): Record<string, unknown> {
   const { levels: _levels, secret: _secret, limits, budget, ...rest } = entity;
   return { ...rest, limits: limitsText(limits), budget: budgetText(budget) };
 }
 
-function listTable(kind: 'tenants' | 'projects' | 'keys', items: any[]): string {
+function listTable(kind: 'tenants' | 'projects' | 'keys', items: AdminJson[]): string {
   if (kind === 'keys') {
     return table(
       ['id', 'project', 'name', 'prefix', 'status', 'models', 'expires', 'limits', 'budget'],
@@ -400,7 +409,7 @@ function listTable(kind: 'tenants' | 'projects' | 'keys', items: any[]): string 
   );
 }
 
-function levelsTable(levels: any[] | undefined): string {
+function levelsTable(levels: AdminJson[] | undefined): string {
   if (!levels) return '';
   return table(
     ['level', 'id', 'limits', 'budget', 'spent', 'reserved', 'remaining'],

@@ -1,6 +1,13 @@
 import { request } from 'undici';
 
 /** Where the admin commands send requests, and with which key. */
+/**
+ * The admin API's JSON as the server sends it. The CLI only formats it (the server validated it),
+ * so it is read without a schema of its own.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: see above
+export type AdminJson = any;
+
 export interface AdminTarget {
   /** Switchyard base URL. Default `$SWITCHYARD_URL`, else `http://127.0.0.1:8080`. */
   url: string;
@@ -36,7 +43,7 @@ export async function adminRequest(
   method: 'GET' | 'POST' | 'PATCH',
   path: string,
   body?: unknown,
-): Promise<any> {
+): Promise<AdminJson> {
   const response = await request(`${target.url}/admin/v1${path}`, {
     method,
     headers: {
@@ -46,7 +53,7 @@ export async function adminRequest(
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await response.body.text();
-  let parsed: any;
+  let parsed: AdminJson;
   try {
     parsed = JSON.parse(text);
   } catch {

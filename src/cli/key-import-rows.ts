@@ -123,7 +123,7 @@ function parseJsonlImport(text: string): { rows: ImportRow[]; problems: RowProbl
 }
 
 function parseCsvImport(text: string): { rows: ImportRow[]; problems: RowProblem[] } {
-  let records;
+  let records: ReturnType<typeof parseCsv>;
   try {
     records = parseCsv(text);
   } catch (error) {

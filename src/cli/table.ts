@@ -12,17 +12,15 @@ export function table(columns: string[], rows: string[][]): string {
       .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(columns.map((column) => column.toUpperCase())), ...rows.map(line)].join('\n') + '\n';
+  return `${[line(columns.map((column) => column.toUpperCase())), ...rows.map(line)].join('\n')}\n`;
 }
 
 /** Renders an object as `key: value` lines; nested objects and arrays as compact JSON. */
 export function details(value: Record<string, unknown>): string {
   const width = Math.max(...Object.keys(value).map((key) => key.length));
-  return (
-    Object.entries(value)
-      .map(([key, item]) => `${`${key}:`.padEnd(width + 2)}${cell(item)}`)
-      .join('\n') + '\n'
-  );
+  return `${Object.entries(value)
+    .map(([key, item]) => `${`${key}:`.padEnd(width + 2)}${cell(item)}`)
+    .join('\n')}\n`;
 }
 
 /** One value as a table cell: `-` for null, JSON for objects. */

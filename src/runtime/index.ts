@@ -1,6 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { IdSource } from '../core/ids.js';
-import type { Gateway, Principal } from '../gateway/types.js';
+import type { Gateway } from '../gateway/types.js';
 import type { Catalog } from '../router/catalog.js';
 import { createRuntimeRepository, type Database, type RuntimeRepository } from '../store/index.js';
 import { createConversationsService, type ConversationsService } from './conversations-service.js';
@@ -8,10 +8,8 @@ import type { RetentionOptions, RuntimeDeps } from './deps.js';
 import { pooledId } from './ids.js';
 import { countInputTokens } from './prepare.js';
 import { toChatRequest } from './chat-request.js';
-import { type CreateOutcome, createResponse } from './responses-create.js';
+import { createResponse } from './responses-create.js';
 import {
-  type CompactParams,
-  type CompactResource,
   compactContext,
   deleteStoredResponse,
   listInputItems,
@@ -20,14 +18,6 @@ import {
 } from './responses-read.js';
 import { createRetentionSweeper, type RetentionSweeper } from './retention.js';
 import { type AgentOptions, type AgentRuntime, createAgentRuntime } from './agent/service.js';
-import type {
-  CallContext,
-  CreateResponseParams,
-  Item,
-  ItemList,
-  ListOptions,
-  ResponseObject,
-} from './types.js';
 import type { ResponsesService } from './responses-service.js';
 
 export type { ResponsesService } from './responses-service.js';

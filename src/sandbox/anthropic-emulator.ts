@@ -212,7 +212,9 @@ function parseRequest(
   const systemText =
     typeof system === 'string' ? system : Array.isArray(system) ? blocksText(system) : '';
   if (systemText !== '') input.messages.push({ role: 'system', text: systemText });
-  messages.forEach((message, i) => parseMessage(message, i, input));
+  messages.forEach((message, i) => {
+    parseMessage(message, i, input);
+  });
   if (Array.isArray(tools)) {
     input.tools = tools.filter(isRecord).map((tool) => ({
       name: String(tool.name),

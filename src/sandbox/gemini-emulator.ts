@@ -432,9 +432,9 @@ function checkSchema(schema: Record<string, unknown>, at: string): void {
         checkSchema(sub as Record<string, unknown>, `${at}.properties[${name}].value`);
     if (key === 'items') checkSchema(value as Record<string, unknown>, `${at}.items`);
     if (key === 'anyOf')
-      (value as Array<Record<string, unknown>>).forEach((sub, k) =>
-        checkSchema(sub, `${at}.any_of[${k}]`),
-      );
+      (value as Array<Record<string, unknown>>).forEach((sub, k) => {
+        checkSchema(sub, `${at}.any_of[${k}]`);
+      });
   }
 }
 

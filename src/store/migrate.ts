@@ -33,6 +33,7 @@ export async function migrate(
   assertUniqueNames(migrations);
   const { dialect } = database;
   return database.db.connection().execute(async (connection) => {
+    // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema as it was then, not today's type
     const db = connection as unknown as Kysely<any>;
     await sql.raw(dialect === 'sqlite' ? 'begin immediate' : 'begin').execute(db);
     try {

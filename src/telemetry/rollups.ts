@@ -189,9 +189,9 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
             bucket_minutes: row.bucketMinutes,
             bucket_start: row.bucketStart,
           };
-          ROLLUP_DIMENSIONS.forEach(
-            (dimension, index) => (value[dimension] = row.dimensions[index] ?? ''),
-          );
+          ROLLUP_DIMENSIONS.forEach((dimension, index) => {
+            value[dimension] = row.dimensions[index] ?? '';
+          });
           for (const measure of ROLLUP_MEASURES) value[measure] = row.sums[measure] ?? 0;
           return value;
         });

@@ -129,13 +129,13 @@ export function createUsageQueries(database: Database) {
       for (;;) {
         const rows = await page(filter, { limit: 5000, before });
         if (rows.length === 0) return;
-        yield rows
+        yield `${rows
           .map((row) =>
             CSV_COLUMNS.map((column) =>
               csvCell(column === 'createdAt' ? new Date(row.createdAt).toISOString() : row[column]),
             ).join(','),
           )
-          .join('\n') + '\n';
+          .join('\n')}\n`;
         const last = rows[rows.length - 1]!;
         before = { createdAt: last.createdAt, requestId: last.requestId };
         if (rows.length < 5000) return;

@@ -53,7 +53,7 @@ export async function* decodeEventStream(
 
 /** Decodes one complete message (CRCs checked) into a frame. */
 function toFrame(bytes: Uint8Array): UpstreamFrame {
-  let message;
+  let message: ReturnType<typeof codec.decode>;
   try {
     message = codec.decode(bytes);
   } catch (error) {

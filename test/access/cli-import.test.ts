@@ -119,14 +119,14 @@ describe('switchyard keys import', () => {
   it('imports a CSV across two projects; the keys authenticate and are listed', async () => {
     const path = file(
       'keys.csv',
-      [
+      `${[
         'Project,Name,Models,RPM,TPM,Max-Concurrent,Budget_USD,Period,Soft,Alert,Metadata,Tags,Expires',
         'web,ci,"m,claude-*",600,,4,25.50,week,true,80,team=infra;owner=ana,ci;nightly,2099-01-01T00:00:00Z',
         'web,dev,,,50000,,,,,,,,',
         '',
         'api,batch,gpt-4o-mini,10,,,100,,,,,batch,',
         '"api","with, comma",all,,,,,,,,,,never',
-      ].join('\r\n') + '\r\n',
+      ].join('\r\n')}\r\n`,
     );
     const result = await cli(['keys', 'import', path]);
     expect(result.err).toBe('');
@@ -203,7 +203,7 @@ describe('switchyard keys import', () => {
       }),
     ];
     const result = await cli(['keys', 'import', '-', '--format', 'jsonl', '--json'], {
-      stdin: lines.join('\n') + '\n',
+      stdin: `${lines.join('\n')}\n`,
     });
     expect(result.code).toBe(0);
     expect(result.progress).toBe(''); // --json is for scripts: no progress lines

@@ -2,20 +2,19 @@ import { Agent, hostedMcpTool, OpenAIProvider, Runner, setTracingDisabled } from
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningApp, TENANT_A_KEY } from '../runtime/helpers.js';
-import { type AgentRig, type ScriptedModel, startAgentRig, type TestMcpServer } from './helpers.js';
+import { type AgentRig, startAgentRig, type TestMcpServer } from './helpers.js';
 
 /** @openai/agents hosted MCP tools, run by Switchyard. */
 
 setTracingDisabled(true);
 
 let mcp: TestMcpServer;
-let model: ScriptedModel;
 let app: RunningApp;
 let rig: AgentRig | undefined;
 
 beforeAll(async () => {
   rig = await startAgentRig();
-  ({ mcp, model, app } = rig);
+  ({ mcp, app } = rig);
 });
 afterAll(async () => {
   await rig?.close();

@@ -1,25 +1,18 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { http, parseSse, type RunningApp, TENANT_A_KEY, TENANT_B_KEY } from '../runtime/helpers.js';
-import {
-  type AgentRig,
-  type ScriptedModel,
-  startAgentRig,
-  type TestMcpServer,
-  waitFor,
-} from './helpers.js';
+import { type AgentRig, startAgentRig, type TestMcpServer, waitFor } from './helpers.js';
 
 /** `background: true`: queued at once, run by the in-process worker, polled, cancelled, replayed live. */
 
 let mcp: TestMcpServer;
-let model: ScriptedModel;
 let app: RunningApp;
 let client: OpenAI;
 let rig: AgentRig | undefined;
 
 beforeAll(async () => {
   rig = await startAgentRig({ leaseMs: 2000, workerIntervalMs: 200 });
-  ({ mcp, model, app } = rig);
+  ({ mcp, app } = rig);
   client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
 });
 afterAll(async () => {

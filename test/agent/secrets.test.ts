@@ -35,7 +35,6 @@ import { PG_SKIP_MESSAGE, pgTestUrl } from '../helpers/postgres.js';
 import { http, type RunningApp, TENANT_A_KEY } from '../runtime/helpers.js';
 import {
   type AgentRig,
-  type ScriptedModel,
   type ServeProcess,
   spawnServe,
   startAgentRig,
@@ -288,12 +287,11 @@ describe.each(stores)('upgrading a database from before 0005 on $name', ({ open 
 
 describe('a run whose secrets were sealed under another key', () => {
   let mcp: TestMcpServer;
-  let model: ScriptedModel;
   let app: RunningApp;
   let rig: AgentRig | undefined;
   beforeAll(async () => {
     rig = await startAgentRig({ leaseMs: 500, workerIntervalMs: 100 });
-    ({ mcp, model, app } = rig);
+    ({ mcp, app } = rig);
   });
   afterAll(async () => {
     await rig?.close();

@@ -185,7 +185,7 @@ describe('progress bars', () => {
     bar.update(50);
     bar.update(200);
     bar.done();
-    expect(written[0]).toMatch(/^\rexport \[██████░+\]  25%  50\/200/);
+    expect(written[0]).toMatch(/^\rexport \[██████░+\] {2}25% {2}50\/200/);
     expect(written.at(-1)).toMatch(/done in/);
     const lines: string[] = [];
     const plain = Object.assign(

@@ -115,7 +115,7 @@ describe.concurrent('switchyard serve --sandbox', () => {
           },
           {},
           () => {
-            if (refusedAt) return;
+            if (refusedAt !== undefined) return;
             signalledAt = performance.now();
             child.kill('SIGTERM');
             refusedAt = firstRefusal(port);

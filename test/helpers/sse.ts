@@ -32,6 +32,7 @@ export interface SseAnswer {
  */
 export async function collectSse(
   body: AsyncIterable<Uint8Array | string>,
+  // biome-ignore lint/suspicious/noConfusingVoidType: callers pass plain callbacks that return nothing
   onEvent?: (event: ReceivedEvent) => void | 'stop',
 ): Promise<{ events: ReceivedEvent[]; error?: unknown; stopped: boolean }> {
   const decoder = new TextDecoder();
@@ -88,6 +89,7 @@ export async function streamRequest(
   url: string,
   body: unknown,
   headers: Record<string, string> = {},
+  // biome-ignore lint/suspicious/noConfusingVoidType: callers pass plain callbacks that return nothing
   onEvent?: (event: ReceivedEvent) => void | 'stop',
 ): Promise<SseAnswer> {
   const sentAt = performance.now();

@@ -7,7 +7,7 @@ import type {
   ChatRequest,
   ChatToolCall,
 } from '../../src/core/chat.js';
-import { GatewayError } from '../../src/errors/index.js';
+import type { GatewayError } from '../../src/errors/index.js';
 import type { GatewayCall, ProviderAdapter } from '../../src/providers/adapter.js';
 import { geminiAdapter } from '../../src/providers/gemini/index.js';
 import { decodeToolCallId } from '../../src/providers/gemini/signatures.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ChatCompletionChunk } from '../../src/core/chat.js';
-import { GatewayError } from '../../src/errors/index.js';
+import type { GatewayError } from '../../src/errors/index.js';
 import type { GatewayCall } from '../../src/providers/adapter.js';
 import { geminiAdapter } from '../../src/providers/gemini/index.js';
 import { decodeToolCallId } from '../../src/providers/gemini/signatures.js';

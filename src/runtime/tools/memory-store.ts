@@ -141,6 +141,7 @@ export function checkKey(key: unknown, what: string): string {
       `'${what}' is longer than ${MAX_KEY_BYTES} bytes`,
       'invalid_memory_request',
     );
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   if (/[\u0000-\u001f\u007f]/.test(key))
     throw new MemoryError(`'${what}' may not contain control characters`, 'invalid_memory_request');
   return key;

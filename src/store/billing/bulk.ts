@@ -25,6 +25,7 @@ const CACHE_LIMIT = 2000;
  * clause, `returning ...`); it must not contain placeholders.
  */
 export async function bulkInsert<Row = unknown>(
+  // biome-ignore lint/suspicious/noExplicitAny: the table is named by a string, so no schema type applies
   db: Kysely<any>,
   dialect: Dialect,
   table: string,

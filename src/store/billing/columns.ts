@@ -201,9 +201,9 @@ export function postingValues(postings: readonly LedgerPostingRow[]): {
       posting.memo,
     ]);
     const from = posting.entriesFrom ?? 0;
-    posting.entries.forEach((entry, index) =>
-      entries.push([posting.id, from + index, entry.account, entry.amount, posting.period]),
-    );
+    posting.entries.forEach((entry, index) => {
+      entries.push([posting.id, from + index, entry.account, entry.amount, posting.period]);
+    });
     for (const line of posting.shareLines)
       lines.push([
         posting.id,

@@ -10,6 +10,7 @@ export interface Migration {
   /** Unique and never renamed: it is what the migrations table records. */
   readonly name: string;
   // `any`: a migration sees the schema as it was when it was written, not today's `Schema`.
+  // biome-ignore lint/suspicious/noExplicitAny: a migration sees the schema as it was then, not today's type
   up(db: Kysely<any>, dialect: Dialect): Promise<void>;
 }
 

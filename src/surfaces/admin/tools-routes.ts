@@ -6,7 +6,7 @@ import {
   httpToolJson,
 } from '../../runtime/tools/http-tools.js';
 import { checkUrl, type OutboundPolicy } from '../../runtime/tools/ssrf.js';
-import type { HttpContext, Route } from '../../server/types.js';
+import type { Route } from '../../server/types.js';
 import { isObject, parseJsonBody } from '../openai/validate.js';
 import { type MasterRouteHandler, masterRoute } from './master-route.js';
 

@@ -86,7 +86,9 @@ export function toChatRequest(body: unknown): ChatRequest {
     throw badRequest('messages: at least one message is required', 'messages');
   const out: ChatRequest = { model, max_tokens, messages: [] };
   if (body.system !== undefined) out.messages.push(systemMessage(body.system, 'system'));
-  messages.forEach((message, i) => out.messages.push(...mapMessage(message, `messages.${i}`)));
+  messages.forEach((message, i) => {
+    out.messages.push(...mapMessage(message, `messages.${i}`));
+  });
   if (body.stream !== undefined) out.stream = bool(body.stream, 'stream');
   if (body.stop_sequences !== undefined)
     out.stop = stringArray(body.stop_sequences, 'stop_sequences');

@@ -31,7 +31,7 @@ let cleanup;
 /** @param {string} path */
 function go(path) {
   history.pushState(null, '', path);
-  render();
+  void render();
 }
 
 function current() {
@@ -60,7 +60,7 @@ function login(message = '') {
         try {
           await api('/admin/v1/usage/dimensions', { key });
           session.set(key);
-          render();
+          void render();
         } catch (thrown) {
           mount(
             error,
@@ -146,4 +146,4 @@ whenUnauthorized(() => {
   login('The key was refused; sign in again.');
 });
 window.addEventListener('popstate', () => render());
-render();
+void render();

@@ -147,7 +147,7 @@ export async function partnersPage(main) {
           until: estimate.until,
           source: 'estimate',
         };
-    const ratio = share && share.cap ? Math.min(1, share.accrued / share.cap) : 0;
+    const ratio = share?.cap ? Math.min(1, share.accrued / share.cap) : 0;
     const capped =
       share !== null && share !== undefined && share.cap !== null && share.accrued >= share.cap;
     const windows = [];

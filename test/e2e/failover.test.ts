@@ -179,15 +179,13 @@ describe('failover to the second deployment', () => {
   it('slow headers past routing.attemptTimeoutMs → answered by the second deployment', async () => {
     upstream.script([{ headersDelayMs: 5000, body: { never: 'used' } }]);
     const { url } = await failoverGateway(upstream.url, { attemptTimeoutMs: 400 });
-    const started = performance.now();
     const answer = await call(`${url}/v1/chat/completions`, { body });
-    const elapsed = performance.now() - started;
     expect(answer.status).toBe(200);
+    // Failed over on the attempt timeout: had it waited the upstream's 5 s, the first deployment
+    // would have answered. (No wall-clock assertion: a loaded machine stretches durations.)
     expect(answer.headers['x-switchyard-deployment']).toBe('second');
     expect(answer.headers['x-switchyard-attempts']).toBe('2');
     expect(upstream.requests).toHaveLength(1);
-    // Failed over on the attempt timeout, not after the upstream's 5 s.
-    expect(elapsed).toBeLessThan(3000);
   });
 
   it.each([

@@ -147,6 +147,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const last = attempts[attempts.length - 1];
       event.deployment = last?.deployment ?? null;
       event.upstreamModel = last?.upstreamModel ?? null;
+      // A failed request is the failure of the cloud it last tried: partner error rates count it.
+      event.partner = last?.partner ?? null;
     }
   };
 

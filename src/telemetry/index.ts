@@ -73,7 +73,14 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
   );
   const pricer = createPricer(deps.catalog);
   const onError = (what: string) => (error: unknown) => deps.onError?.(error, what);
-  const metrics = settings.metrics ? createGatewayMetrics({ providerTypes, pricer }) : undefined;
+  const metrics = settings.metrics
+    ? createGatewayMetrics({
+        providerTypes,
+        pricer,
+        models: new Set(deps.catalog.all().map((model) => model.name)),
+        redis: deps.config.redis !== undefined,
+      })
+    : undefined;
   const tracing = createTracing({ config: settings, providerTypes, exporter: deps.spanExporter });
   const rollups = settings.rollups
     ? createRollupRecorder({

@@ -7,6 +7,7 @@ import type { Route } from '../server/types.js';
 import type { Database } from '../store/index.js';
 import { type BodyStore, createBodyStore } from './bodies.js';
 import { createCollector } from './collect.js';
+import { upstreamAddress } from './gen-ai.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { createPricer } from './money.js';
 import { combineObservers, type GatewayObserver, type HttpObserver } from './observer.js';
@@ -81,7 +82,18 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
         redis: deps.config.redis !== undefined,
       })
     : undefined;
-  const tracing = createTracing({ config: settings, providerTypes, exporter: deps.spanExporter });
+  const providerAddresses = new Map(
+    Object.entries(deps.config.providers).flatMap(([id, provider]) => {
+      const address = upstreamAddress(provider);
+      return address ? [[id, address] as const] : [];
+    }),
+  );
+  const tracing = createTracing({
+    config: settings,
+    providerTypes,
+    providerAddresses,
+    exporter: deps.spanExporter,
+  });
   const rollups = settings.rollups
     ? createRollupRecorder({
         database: deps.database,

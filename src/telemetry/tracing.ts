@@ -19,7 +19,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config/index.js';
-import { genAiProviderName } from './gen-ai.js';
+import { genAiProviderName, type ServerAddress } from './gen-ai.js';
 import type { AttemptScope, GatewayObserver, HttpObserver, RequestScope } from './observer.js';
 import {
   formatTraceParent,
@@ -42,6 +42,8 @@ export interface TracingOptions {
   config: Config['telemetry'];
   /** Provider id → provider type, for `gen_ai.provider.name`. */
   providerTypes: ReadonlyMap<string, string>;
+  /** Provider id → the upstream's address, for `server.address` / `server.port` on CLIENT spans. */
+  providerAddresses?: ReadonlyMap<string, ServerAddress>;
   /** Replaces the OTLP exporter (tests pass an in-memory one); spans are then exported one by one. */
   exporter?: SpanExporter | undefined;
   version?: string;
@@ -147,9 +149,12 @@ export function createTracing(options: TracingOptions): Tracing {
 
   const http: HttpObserver = {
     requestStart(request, requestId) {
+      const path = routeOf(request.url);
+      // Probes and scrapes arrive every few seconds from every replica: tracing them would bury
+      // the requests worth reading (and cost a span each).
+      if (UNTRACED_PATHS.has(path)) return undefined;
       const client = parseTraceParent(request.headers['traceparent']);
       const tracestate = client ? header(request.headers['tracestate']) : undefined;
-      const path = routeOf(request.url);
       const span = tracer.startSpan(
         `${request.method ?? 'GET'} ${path}`,
         {
@@ -232,6 +237,7 @@ export function createTracing(options: TracingOptions): Tracing {
     attemptStart(start) {
       const parent = parseTraceParent(start.propagateHeaders?.['traceparent']);
       const tracestate = start.propagateHeaders?.['tracestate'];
+      const server = options.providerAddresses?.get(start.deployment);
       const span = tracer.startSpan(
         `${start.operation} ${start.upstreamModel}`,
         {
@@ -240,6 +246,7 @@ export function createTracing(options: TracingOptions): Tracing {
             'gen_ai.operation.name': start.operation,
             'gen_ai.provider.name': genAiProviderName(start.providerType),
             'gen_ai.request.model': start.upstreamModel,
+            ...(server && { 'server.address': server.address, 'server.port': server.port }),
             'switchyard.deployment': start.deployment,
             'switchyard.partner': start.partner ?? '',
           },
@@ -269,6 +276,9 @@ export function createTracing(options: TracingOptions): Tracing {
     shutdown: () => provider.shutdown(),
   };
 }
+
+/** Health checks and the metrics scrape: never traced. */
+const UNTRACED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 function header(value: string | string[] | undefined): string | undefined {
   const text = Array.isArray(value) ? value.join(',') : value;

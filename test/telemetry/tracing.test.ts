@@ -89,6 +89,24 @@ describe('traces', () => {
     expect(attempts[0]!.attributes['gen_ai.provider.name']).toBe('azure.ai.openai');
     expect(attempts[0]!.status.code).toBe(2); // ERROR
     expect(attempts[0]!.attributes['error.type']).toBeDefined();
+    // HTTP client conventions: where each attempt went (the sandbox clouds listen on loopback).
+    const azureUrl = new URL(gateway.app.config.providers['azure']!.baseUrl!);
+    expect(attempts[0]!.attributes['server.address']).toBe(azureUrl.hostname);
+    expect(attempts[0]!.attributes['server.port']).toBe(Number(azureUrl.port));
+    expect(attempts[1]!.attributes['server.port']).toBe(
+      Number(new URL(gateway.app.config.providers['openai']!.baseUrl!).port),
+    );
+  });
+
+  it('does not trace health checks or the metrics scrape', async () => {
+    gateway.spans.reset();
+    for (const path of ['/healthz', '/readyz', '/metrics'])
+      await call(`${gateway.url}${path}`, { headers: MASTER });
+    await call(`${gateway.url}/v1/models`, { headers: MASTER });
+    await gateway.app.telemetry.tracing.flush();
+    const names = gateway.spans.getFinishedSpans().map((span) => span.name);
+    expect(names).toContain('GET /v1/models');
+    expect(names.filter((name) => /healthz|readyz|metrics/.test(name))).toEqual([]);
   });
 
   it('marks a failed request with error.type', async () => {

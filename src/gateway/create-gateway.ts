@@ -10,6 +10,7 @@ import { featuresOf } from '../router/features.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
+import { failureHeaders } from './route-headers.js';
 import type {
   ChatInvocation,
   ChatOutcome,
@@ -163,6 +164,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     event.status = signal.aborted ? 'aborted' : 'error';
     event.httpStatus = signal.aborted ? 499 : error.status;
     event.errorCode = error.code;
+    // Every surface renders error.headers: the error answer names the route like a success does.
+    // A fresh object, since an error's headers may be shared with other requests.
+    (error as { headers: Record<string, string> }).headers = {
+      ...error.headers,
+      ...failureHeaders(event),
+    };
     event.latencyMs = clock() - started;
     await write(event);
     scope?.end(event);

@@ -46,6 +46,10 @@ export interface TracingOptions {
   providerAddresses?: ReadonlyMap<string, ServerAddress>;
   /** Replaces the OTLP exporter (tests pass an in-memory one); spans are then exported one by one. */
   exporter?: SpanExporter | undefined;
+  /** Told when a batch of spans could not be exported (the collector is down or refuses). */
+  onExportError?: (error: Error | undefined) => void;
+  /** Longest wait for the last spans at shutdown, ms. Default 1000. */
+  shutdownTimeoutMs?: number;
   version?: string;
 }
 
@@ -119,8 +123,11 @@ export function createTracing(options: TracingOptions): Tracing {
     }),
     spanProcessors: [
       options.exporter
-        ? new SimpleSpanProcessor(exporter)
-        : new BatchSpanProcessor(exporter, { maxQueueSize: 4096, scheduledDelayMillis: 2000 }),
+        ? new SimpleSpanProcessor(reporting(exporter, options.onExportError))
+        : new BatchSpanProcessor(reporting(exporter, options.onExportError), {
+            maxQueueSize: 4096,
+            scheduledDelayMillis: 2000,
+          }),
     ],
   });
   const tracer: Tracer = provider.getTracer('switchyard');
@@ -273,8 +280,41 @@ export function createTracing(options: TracingOptions): Tracing {
     http,
     observer,
     flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    // A dead collector must not hold the process at shutdown: the last spans get a bounded wait.
+    shutdown: () => bounded(provider.shutdown(), options.shutdownTimeoutMs ?? 1000),
   };
+}
+
+/** An exporter that reports failed exports (the OTLP exporter itself says nothing). */
+function reporting(
+  exporter: SpanExporter,
+  onError: ((error: Error | undefined) => void) | undefined,
+): SpanExporter {
+  if (!onError) return exporter;
+  return {
+    export(spans, done) {
+      exporter.export(spans, (result) => {
+        // ExportResultCode.SUCCESS (@opentelemetry/core) is 0.
+        if (result.code !== 0) onError(result.error);
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    ...(exporter.forceFlush && { forceFlush: () => exporter.forceFlush!() }),
+  };
+}
+
+/** Resolves when `work` does or after `ms`, whichever comes first; never rejects. */
+async function bounded(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 /** Health checks and the metrics scrape: never traced. */

@@ -275,3 +275,50 @@ describe('OTLP export', () => {
     );
   });
 });
+
+describe('OTLP export failures', () => {
+  it('logs refused exports, once per burst', async () => {
+    let exports = 0;
+    const receiver = createServer((request: IncomingMessage, response) => {
+      request.resume();
+      request.on('end', () => {
+        exports += 1;
+        response.writeHead(500).end('collector broken');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as AddressInfo).port;
+    const clouds = await startClouds();
+    const logs = memoryDestination();
+    const app = await createApp({
+      config: validateConfig({
+        ...telemetryConfig(clouds),
+        logging: { level: 'warn' },
+        telemetry: { otlpEndpoint: `http://127.0.0.1:${port}/v1/traces` },
+      }),
+      logger: createLogger({ level: 'warn', destination: logs.stream }),
+    });
+    try {
+      const address = await app.listen(0, '127.0.0.1');
+      for (let i = 0; i < 3; i++) {
+        await call(`${address.url}/v1/chat/completions`, {
+          body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+          headers: MASTER,
+        });
+        await app.telemetry.tracing.flush().catch(() => undefined);
+      }
+      const failures = logs
+        .text()
+        .split('\n')
+        .filter((line) => line.includes('OTLP trace export failed'));
+      expect(exports).toBeGreaterThanOrEqual(3);
+      expect(failures.length).toBe(1);
+      expect(failures[0]).toContain(`127.0.0.1:${port}`);
+    } finally {
+      await app.close();
+      await clouds.close();
+      receiver.closeAllConnections();
+      receiver.close();
+    }
+  });
+});

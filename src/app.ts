@@ -86,6 +86,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     clock,
     spanExporter: options.spanExporter,
     onError: (error, what) => logger.warn({ err: error }, what),
+    logger,
   });
   // Usage rows are written by billing, in the same transaction as their ledger postings.
   // Usage commits are timed once per group commit (the metrics' store histogram), not per request.

@@ -10,6 +10,7 @@ import { featuresOf } from '../router/features.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
+import { failureHeaders } from './route-headers.js';
 import type {
   ChatInvocation,
   ChatOutcome,
@@ -147,6 +148,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const last = attempts[attempts.length - 1];
       event.deployment = last?.deployment ?? null;
       event.upstreamModel = last?.upstreamModel ?? null;
+      // A failed request is the failure of the cloud it last tried: partner error rates count it.
+      event.partner = last?.partner ?? null;
     }
   };
 
@@ -161,6 +164,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     event.status = signal.aborted ? 'aborted' : 'error';
     event.httpStatus = signal.aborted ? 499 : error.status;
     event.errorCode = error.code;
+    // Every surface renders error.headers: the error answer names the route like a success does.
+    // A fresh object, since an error's headers may be shared with other requests.
+    (error as { headers: Record<string, string> }).headers = {
+      ...error.headers,
+      ...failureHeaders(event),
+    };
     event.latencyMs = clock() - started;
     await write(event);
     scope?.end(event);

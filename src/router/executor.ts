@@ -18,6 +18,8 @@ import type { Policy } from './policy.js';
 export interface AttemptRecord {
   deployment: string;
   upstreamModel: string;
+  /** The deployment's partner, so a failed request is still attributed to the cloud it tried. */
+  partner: string | null;
   /** Upstream HTTP status, or null when no answer came (connection error, timeout). */
   status: number | null;
   errorClass: string | null;
@@ -145,6 +147,7 @@ export function createExecutor(deps: ExecutorDeps) {
         const record: AttemptRecord = {
           deployment: deployment.provider,
           upstreamModel: deployment.upstreamModel,
+          partner: deployment.partner,
           status: upstreamStatus ?? null,
           errorClass: error.errorClass,
           code: error.code,
@@ -308,6 +311,7 @@ export function createExecutor(deps: ExecutorDeps) {
     const record: AttemptRecord = {
       deployment: deployment.provider,
       upstreamModel: deployment.upstreamModel,
+      partner: deployment.partner,
       status,
       errorClass: null,
       code: null,

@@ -78,6 +78,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
             status: response.statusCode,
             ms: Math.round((performance.now() - started) * 100) / 100,
             aborted: controller.signal.aborted || undefined,
+            ...observed?.logFields?.(),
           },
           'request',
         );

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
+import type { Gauge } from 'prom-client';
 import type { Catalog } from '../router/catalog.js';
 import type { HealthTracker } from '../router/health.js';
 import type { Database } from '../store/index.js';
@@ -55,7 +56,7 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
     }
     const pings: Array<Promise<void>> = [timeStore()];
     const redis = deps.redis?.();
-    if (redis) pings.push(timeRedis(redis));
+    if (redis && metrics.redisLatency) pings.push(timeRedis(redis, metrics.redisLatency));
     if (deps.clock() - storeReadAt >= STORE_REFRESH_MS) {
       storeReadAt = deps.clock();
       pings.push(countRuns(), countWebhooks());
@@ -77,13 +78,13 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
     }
   }
 
-  async function timeRedis(redis: Redis) {
+  async function timeRedis(redis: Redis, gauge: Gauge) {
     const started = performance.now();
     try {
       await redis.ping();
-      metrics.redisLatency.set((performance.now() - started) / 1000);
+      gauge.set((performance.now() - started) / 1000);
     } catch {
-      metrics.redisLatency.set(Number.NaN);
+      gauge.set(Number.NaN);
     }
   }
 

@@ -7,9 +7,18 @@ import type { Route } from '../server/types.js';
 import type { Database } from '../store/index.js';
 import { type BodyStore, createBodyStore } from './bodies.js';
 import { createCollector } from './collect.js';
+import { upstreamAddress } from './gen-ai.js';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics.js';
 import { createPricer } from './money.js';
-import { combineObservers, type GatewayObserver, type HttpObserver } from './observer.js';
+import { createLogLimiter } from './log-limiter.js';
+import type { Logger } from './logger.js';
+import {
+  combineHttpObservers,
+  combineObservers,
+  type GatewayObserver,
+  type HttpObserver,
+} from './observer.js';
+import { createRequestLog } from './request-log.js';
 import { createRollupQueries, type RollupQueries } from './rollup-queries.js';
 import { createRollupRecorder, type RollupRecorder } from './rollups.js';
 import { createTelemetryRoutes } from './routes.js';
@@ -33,6 +42,8 @@ export interface TelemetryDeps {
   /** Replaces the OTLP exporter (tests). */
   spanExporter?: SpanExporter | undefined;
   onError?: (error: unknown, what: string) => void;
+  /** Gets the on-call lines: failed upstream attempts, failovers, OTLP export failures. */
+  logger?: Logger;
 }
 
 /** Metrics, traces, roll-ups and body capture, wired for the app. */
@@ -73,8 +84,37 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
   );
   const pricer = createPricer(deps.catalog);
   const onError = (what: string) => (error: unknown) => deps.onError?.(error, what);
-  const metrics = settings.metrics ? createGatewayMetrics({ providerTypes, pricer }) : undefined;
-  const tracing = createTracing({ config: settings, providerTypes, exporter: deps.spanExporter });
+  const metrics = settings.metrics
+    ? createGatewayMetrics({
+        providerTypes,
+        pricer,
+        models: new Set(deps.catalog.all().map((model) => model.name)),
+        redis: deps.config.redis !== undefined,
+      })
+    : undefined;
+  const providerAddresses = new Map(
+    Object.entries(deps.config.providers).flatMap(([id, provider]) => {
+      const address = upstreamAddress(provider);
+      return address ? [[id, address] as const] : [];
+    }),
+  );
+  // One limiter for every on-call line: an outage logs a line per deployment and fault every
+  // few seconds, with the count of what it held back, not one per request.
+  const limiter = createLogLimiter();
+  const tracing = createTracing({
+    config: settings,
+    providerTypes,
+    providerAddresses,
+    exporter: deps.spanExporter,
+    onExportError: (error) =>
+      limiter.run('otlp-export', (suppressed) =>
+        deps.logger?.warn(
+          { err: error, endpoint: settings.otlpEndpoint, ...(suppressed > 0 && { suppressed }) },
+          'OTLP trace export failed',
+        ),
+      ),
+  });
+  const requestLog = deps.logger ? createRequestLog({ logger: deps.logger, limiter }) : undefined;
   const rollups = settings.rollups
     ? createRollupRecorder({
         database: deps.database,
@@ -97,6 +137,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
     tracing.observer,
     rollups?.observer,
     bodies?.observer,
+    requestLog?.observer,
   ].filter((observer): observer is GatewayObserver => observer !== undefined);
   let closed = false;
   const rollupQueries = rollups ? createRollupQueries(deps.database) : undefined;
@@ -113,7 +154,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
 
   return {
     observer: combineObservers(observers),
-    http: tracing.http,
+    http: requestLog ? combineHttpObservers([tracing.http, requestLog.http]) : tracing.http,
     metrics,
     tracing,
     rollups,

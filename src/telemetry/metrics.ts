@@ -40,9 +40,21 @@ export interface MetricsOptions {
   /** Provider id → provider type, for `gen_ai_provider_name`. */
   providerTypes: ReadonlyMap<string, string>;
   pricer: Pricer;
+  /**
+   * The model names of the configuration. A `model` label takes only these values: any other
+   * name a client sends is counted as `unknown`, so clients cannot grow /metrics without bound.
+   */
+  models: ReadonlySet<string>;
+  /** Whether Redis is configured: without it, no Redis series is exported at all. */
+  redis?: boolean;
   /** Default process metrics (CPU, memory, event loop). Default true. */
   processMetrics?: boolean;
 }
+
+/** The label of a model name that is not in the configuration. */
+export const UNKNOWN_LABEL = 'unknown';
+/** Distinct upstream response-model names kept as label values before the rest become `other`. */
+const MAX_RESPONSE_MODELS = 64;
 
 /** The metric families, for scrape-time collectors and other hooks. */
 export interface GatewayMetrics {
@@ -63,7 +75,8 @@ export interface GatewayMetrics {
   /** Billing's group-commit hook: one usage commit of `events` events took `ms`. */
   usageCommit(ms: number, events: number): void;
   storeLatency: Gauge;
-  redisLatency: Gauge;
+  /** Present only when Redis is configured. */
+  redisLatency: Gauge | undefined;
 }
 
 /** Children pre-bound to one label set, so the request path does no label hashing. */
@@ -202,6 +215,17 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     registers,
   });
 
+  // Label values come from the configuration only (model names, deployments, partners); what an
+  // upstream reports as its model is kept for the first MAX_RESPONSE_MODELS names, then `other`.
+  const modelLabel = (name: string): string => (options.models.has(name) ? name : UNKNOWN_LABEL);
+  const responseModels = new Set<string>();
+  const responseModelLabel = (name: string | null): string => {
+    if (name === null || name === '') return '';
+    if (responseModels.has(name)) return name;
+    if (responseModels.size >= MAX_RESPONSE_MODELS) return 'other';
+    responseModels.add(name);
+    return name;
+  };
   const bound = new Map<string, Bound>();
   const bind = (
     surface: string,
@@ -238,7 +262,8 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
   const end = (start: RequestStart, event: UsageEvent) => {
     active -= 1;
     if (start.internal) return; // the runtime's response-level request is metered, not each step twice
-    const model = event.model ?? event.modelRequested ?? '';
+    const model = modelLabel(event.model ?? event.modelRequested ?? '');
+    const responseModel = responseModelLabel(event.upstreamModel);
     const deployment = event.deployment ?? '';
     const partner = event.partner ?? '';
     const seconds = event.latencyMs / 1000;
@@ -258,14 +283,14 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
               gen_ai_operation_name: start.operation,
               gen_ai_provider_name: genAiProviderName(options.providerTypes.get(deployment)),
               gen_ai_request_model: model,
-              gen_ai_response_model: event.upstreamModel ?? '',
+              gen_ai_response_model: responseModel,
               error_type: code,
             })
             .observe(seconds);
       }
       return;
     }
-    const key = `${event.surface}\u0001${model}\u0001${deployment}\u0001${partner}\u0001${event.upstreamModel ?? ''}`;
+    const key = `${event.surface}\u0001${model}\u0001${deployment}\u0001${partner}\u0001${responseModel}`;
     let children = bound.get(key);
     if (!children)
       bound.set(
@@ -276,7 +301,7 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
           deployment,
           partner,
           genAiProviderName(options.providerTypes.get(deployment)),
-          event.upstreamModel ?? '',
+          responseModel,
         )),
       );
     children.requests.value += 1;
@@ -398,11 +423,13 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
       help: 'Round trip of `select 1` to the store, measured at scrape.',
       registers,
     }),
-    redisLatency: new Gauge({
-      name: 'switchyard_redis_ping_seconds',
-      help: 'Round trip of PING to Redis, measured at scrape (absent without Redis).',
-      registers,
-    }),
+    redisLatency: options.redis
+      ? new Gauge({
+          name: 'switchyard_redis_ping_seconds',
+          help: 'Round trip of PING to Redis, measured at scrape (absent without Redis).',
+          registers,
+        })
+      : undefined,
   };
 }
 

@@ -134,6 +134,8 @@ export interface HttpRequestScope {
   traceId: string | undefined;
   /** The response closed with `status`. */
   end(status: number): void;
+  /** Fields for the request's log line (model, deployment, partner, attempts, error code). */
+  logFields?(): Record<string, unknown> | undefined;
 }
 
 /** What the HTTP server tells telemetry (W3C trace context of each request, for logs and spans). */
@@ -146,4 +148,33 @@ export interface HttpObserver {
     },
     requestId: string,
   ): HttpRequestScope | undefined;
+}
+
+/** Combines HTTP observers: the first trace id wins, every scope ends, log fields merge. */
+export function combineHttpObservers(observers: HttpObserver[]): HttpObserver {
+  if (observers.length === 1) return observers[0]!;
+  return {
+    requestStart(request, requestId) {
+      const scopes: HttpRequestScope[] = [];
+      for (const observer of observers) {
+        const scope = observer.requestStart(request, requestId);
+        if (scope) scopes.push(scope);
+      }
+      if (scopes.length === 0) return undefined;
+      return {
+        traceId: scopes.find((scope) => scope.traceId !== undefined)?.traceId,
+        end(status) {
+          for (const scope of scopes) scope.end(status);
+        },
+        logFields() {
+          let fields: Record<string, unknown> | undefined;
+          for (const scope of scopes) {
+            const more = scope.logFields?.();
+            if (more) fields = fields ? { ...fields, ...more } : more;
+          }
+          return fields;
+        },
+      };
+    },
+  };
 }

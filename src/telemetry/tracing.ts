@@ -19,7 +19,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace-base';
 import type { Config } from '../config/index.js';
-import { genAiProviderName } from './gen-ai.js';
+import { genAiProviderName, type ServerAddress } from './gen-ai.js';
 import type { AttemptScope, GatewayObserver, HttpObserver, RequestScope } from './observer.js';
 import {
   formatTraceParent,
@@ -42,8 +42,14 @@ export interface TracingOptions {
   config: Config['telemetry'];
   /** Provider id → provider type, for `gen_ai.provider.name`. */
   providerTypes: ReadonlyMap<string, string>;
+  /** Provider id → the upstream's address, for `server.address` / `server.port` on CLIENT spans. */
+  providerAddresses?: ReadonlyMap<string, ServerAddress>;
   /** Replaces the OTLP exporter (tests pass an in-memory one); spans are then exported one by one. */
   exporter?: SpanExporter | undefined;
+  /** Told when a batch of spans could not be exported (the collector is down or refuses). */
+  onExportError?: (error: Error | undefined) => void;
+  /** Longest wait for the last spans at shutdown, ms. Default 1000. */
+  shutdownTimeoutMs?: number;
   version?: string;
 }
 
@@ -117,8 +123,11 @@ export function createTracing(options: TracingOptions): Tracing {
     }),
     spanProcessors: [
       options.exporter
-        ? new SimpleSpanProcessor(exporter)
-        : new BatchSpanProcessor(exporter, { maxQueueSize: 4096, scheduledDelayMillis: 2000 }),
+        ? new SimpleSpanProcessor(reporting(exporter, options.onExportError))
+        : new BatchSpanProcessor(reporting(exporter, options.onExportError), {
+            maxQueueSize: 4096,
+            scheduledDelayMillis: 2000,
+          }),
     ],
   });
   const tracer: Tracer = provider.getTracer('switchyard');
@@ -147,9 +156,12 @@ export function createTracing(options: TracingOptions): Tracing {
 
   const http: HttpObserver = {
     requestStart(request, requestId) {
+      const path = routeOf(request.url);
+      // Probes and scrapes arrive every few seconds from every replica: tracing them would bury
+      // the requests worth reading (and cost a span each).
+      if (UNTRACED_PATHS.has(path)) return undefined;
       const client = parseTraceParent(request.headers['traceparent']);
       const tracestate = client ? header(request.headers['tracestate']) : undefined;
-      const path = routeOf(request.url);
       const span = tracer.startSpan(
         `${request.method ?? 'GET'} ${path}`,
         {
@@ -232,6 +244,7 @@ export function createTracing(options: TracingOptions): Tracing {
     attemptStart(start) {
       const parent = parseTraceParent(start.propagateHeaders?.['traceparent']);
       const tracestate = start.propagateHeaders?.['tracestate'];
+      const server = options.providerAddresses?.get(start.deployment);
       const span = tracer.startSpan(
         `${start.operation} ${start.upstreamModel}`,
         {
@@ -240,6 +253,7 @@ export function createTracing(options: TracingOptions): Tracing {
             'gen_ai.operation.name': start.operation,
             'gen_ai.provider.name': genAiProviderName(start.providerType),
             'gen_ai.request.model': start.upstreamModel,
+            ...(server && { 'server.address': server.address, 'server.port': server.port }),
             'switchyard.deployment': start.deployment,
             'switchyard.partner': start.partner ?? '',
           },
@@ -266,9 +280,45 @@ export function createTracing(options: TracingOptions): Tracing {
     http,
     observer,
     flush: () => provider.forceFlush(),
-    shutdown: () => provider.shutdown(),
+    // A dead collector must not hold the process at shutdown: the last spans get a bounded wait.
+    shutdown: () => bounded(provider.shutdown(), options.shutdownTimeoutMs ?? 1000),
   };
 }
+
+/** An exporter that reports failed exports (the OTLP exporter itself says nothing). */
+function reporting(
+  exporter: SpanExporter,
+  onError: ((error: Error | undefined) => void) | undefined,
+): SpanExporter {
+  if (!onError) return exporter;
+  return {
+    export(spans, done) {
+      exporter.export(spans, (result) => {
+        // ExportResultCode.SUCCESS (@opentelemetry/core) is 0.
+        if (result.code !== 0) onError(result.error);
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    ...(exporter.forceFlush && { forceFlush: () => exporter.forceFlush!() }),
+  };
+}
+
+/** Resolves when `work` does or after `ms`, whichever comes first; never rejects. */
+async function bounded(work: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work.catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** Health checks and the metrics scrape: never traced. */
+const UNTRACED_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics']);
 
 function header(value: string | string[] | undefined): string | undefined {
   const text = Array.isArray(value) ? value.join(',') : value;

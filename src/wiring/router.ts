@@ -48,6 +48,7 @@ export async function wireRouterBase(deps: {
       )
     : undefined;
   const policy = createPolicy({ routing: config.routing, health });
+  logBreakerTransitions(health, logger);
   return {
     catalog,
     health,
@@ -80,5 +81,31 @@ export function wireExecutor(deps: {
     clock,
     decoders,
     observer: deps.telemetry.observer,
+  });
+}
+
+/**
+ * One log line per breaker transition of this replica (opened, half-open, closed), so on-call
+ * can see which cloud failed and when it came back. Transitions only: the listener also hears
+ * every change of a deployment's hold-off time, which is not news.
+ */
+function logBreakerTransitions(health: HealthTracker, logger: Logger): void {
+  const last = new Map<string, string>();
+  health.onChange((key, state) => {
+    const previous = last.get(key) ?? 'closed';
+    if (state.state === previous) return;
+    last.set(key, state.state);
+    const fields = {
+      deployment: key,
+      from: previous,
+      to: state.state,
+      ...(state.state === 'open' && {
+        retryAt: new Date(state.unavailableUntil).toISOString(),
+      }),
+      lastError: health.get(key).lastError,
+    };
+    if (state.state === 'open') logger.warn(fields, 'breaker opened');
+    else if (state.state === 'closed') logger.info(fields, 'breaker closed');
+    else logger.info(fields, 'breaker half-open');
   });
 }

@@ -119,12 +119,58 @@ describe('GET /metrics', () => {
     ).toBeGreaterThanOrEqual(1);
     expect(
       sample(text, 'switchyard_request_errors_total', {
-        model: 'nope',
+        model: 'unknown',
         error_code: 'model_not_found',
         error_class: 'not_found',
       }),
     ).toBe(1);
+    expect(text).not.toContain('model="nope"');
   });
+
+  it('attributes a failed request to the partner of the cloud it tried', async () => {
+    gateway.clouds.azure.setDown(true);
+    gateway.clouds.openai.setDown(true);
+    try {
+      expect((await chat({})).status).toBeGreaterThanOrEqual(500);
+    } finally {
+      gateway.clouds.azure.setDown(false);
+      gateway.clouds.openai.setDown(false);
+    }
+    const text = (await call(`${gateway.url}/metrics`, { headers: MASTER })).text;
+    const failed = text
+      .split('\n')
+      .filter((line) => line.startsWith('switchyard_request_errors_total{'));
+    const ours = failed.filter((line) => line.includes('model="gpt-4o-mini"'));
+    expect(ours.length).toBeGreaterThan(0);
+    for (const line of ours) expect(line).toMatch(/partner="(azure|openai)"/);
+  });
+
+  it('stays bounded when clients invent model names, and exports no Redis series without Redis', async () => {
+    const before = (await call(`${gateway.url}/metrics`, { headers: MASTER })).text.length;
+    for (let batch = 0; batch < 20; batch++)
+      await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          call(`${gateway.url}/v1/chat/completions`, {
+            body: {
+              model: `invented-${batch}-${i}-${'x'.repeat(40)}`,
+              messages: [{ role: 'user', content: 'hi' }],
+            },
+            headers: MASTER,
+          }),
+        ),
+      );
+    const text = (await call(`${gateway.url}/metrics`, { headers: MASTER })).text;
+    expect(text).not.toContain('invented-');
+    // 2,000 invented names add at most the few `unknown` series, not 2,000 of them.
+    expect(text.length - before).toBeLessThan(20_000);
+    expect(
+      sample(text, 'switchyard_request_errors_total', {
+        model: 'unknown',
+        error_code: 'model_not_found',
+      }),
+    ).toBeGreaterThanOrEqual(2000);
+    expect(text).not.toContain('switchyard_redis_ping_seconds');
+  }, 120_000);
 
   it('can be served without a key (metricsPublic) or turned off', async () => {
     const open = await startTelemetryGateway(

@@ -89,6 +89,24 @@ describe('traces', () => {
     expect(attempts[0]!.attributes['gen_ai.provider.name']).toBe('azure.ai.openai');
     expect(attempts[0]!.status.code).toBe(2); // ERROR
     expect(attempts[0]!.attributes['error.type']).toBeDefined();
+    // HTTP client conventions: where each attempt went (the sandbox clouds listen on loopback).
+    const azureUrl = new URL(gateway.app.config.providers['azure']!.baseUrl!);
+    expect(attempts[0]!.attributes['server.address']).toBe(azureUrl.hostname);
+    expect(attempts[0]!.attributes['server.port']).toBe(Number(azureUrl.port));
+    expect(attempts[1]!.attributes['server.port']).toBe(
+      Number(new URL(gateway.app.config.providers['openai']!.baseUrl!).port),
+    );
+  });
+
+  it('does not trace health checks or the metrics scrape', async () => {
+    gateway.spans.reset();
+    for (const path of ['/healthz', '/readyz', '/metrics'])
+      await call(`${gateway.url}${path}`, { headers: MASTER });
+    await call(`${gateway.url}/v1/models`, { headers: MASTER });
+    await gateway.app.telemetry.tracing.flush();
+    const names = gateway.spans.getFinishedSpans().map((span) => span.name);
+    expect(names).toContain('GET /v1/models');
+    expect(names.filter((name) => /healthz|readyz|metrics/.test(name))).toEqual([]);
   });
 
   it('marks a failed request with error.type', async () => {
@@ -255,5 +273,52 @@ describe('OTLP export', () => {
     expect(names).toEqual(
       expect.arrayContaining(['POST /v1/chat/completions', 'chat gpt-4o-mini']),
     );
+  });
+});
+
+describe('OTLP export failures', () => {
+  it('logs refused exports, once per burst', async () => {
+    let exports = 0;
+    const receiver = createServer((request: IncomingMessage, response) => {
+      request.resume();
+      request.on('end', () => {
+        exports += 1;
+        response.writeHead(500).end('collector broken');
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const port = (receiver.address() as AddressInfo).port;
+    const clouds = await startClouds();
+    const logs = memoryDestination();
+    const app = await createApp({
+      config: validateConfig({
+        ...telemetryConfig(clouds),
+        logging: { level: 'warn' },
+        telemetry: { otlpEndpoint: `http://127.0.0.1:${port}/v1/traces` },
+      }),
+      logger: createLogger({ level: 'warn', destination: logs.stream }),
+    });
+    try {
+      const address = await app.listen(0, '127.0.0.1');
+      for (let i = 0; i < 3; i++) {
+        await call(`${address.url}/v1/chat/completions`, {
+          body: { model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] },
+          headers: MASTER,
+        });
+        await app.telemetry.tracing.flush().catch(() => undefined);
+      }
+      const failures = logs
+        .text()
+        .split('\n')
+        .filter((line) => line.includes('OTLP trace export failed'));
+      expect(exports).toBeGreaterThanOrEqual(3);
+      expect(failures.length).toBe(1);
+      expect(failures[0]).toContain(`127.0.0.1:${port}`);
+    } finally {
+      await app.close();
+      await clouds.close();
+      receiver.closeAllConnections();
+      receiver.close();
+    }
   });
 });

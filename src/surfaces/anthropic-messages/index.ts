@@ -5,7 +5,7 @@ import type { StreamItem } from '../../providers/adapter.js';
 import { sendJson, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
-import { routeHeaders } from '../shared/route-headers.js';
+import { routeHeaders } from '../../gateway/route-headers.js';
 import { estimateInputTokens } from './count-tokens.js';
 import { parseJson, toChatRequest } from './parse.js';
 import {

@@ -2,7 +2,7 @@ import { GatewayError, toGatewayError } from '../../errors/index.js';
 import type { Gateway, Principal } from '../../gateway/types.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { verifySigV4 } from '../../transport/sigv4.js';
-import { routeHeaders } from '../shared/route-headers.js';
+import { routeHeaders } from '../../gateway/route-headers.js';
 import { BedrockAuthError, sendBedrockError, sendGatewayErrorAsBedrock } from './errors.js';
 import { converseToChat } from './request.js';
 import { converseResponseOf } from './response.js';

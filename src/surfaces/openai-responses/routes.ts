@@ -10,7 +10,7 @@ import { sendJson, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { tagsFrom } from '../openai/chat.js';
 import { isObject } from '../openai/validate.js';
-import { routeHeaders } from '../shared/route-headers.js';
+import { routeHeaders } from '../../gateway/route-headers.js';
 import { authenticate, jsonHandler, listOptions, readJson, sendResponsesError } from './http.js';
 import { parseCreateResponse, parseInput } from './validate.js';
 

@@ -3,7 +3,7 @@ import { renderOpenAIError, toGatewayError } from '../../errors/index.js';
 import { flush, sendJson, sendOpenAIError, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
-import { routeHeaders } from '../shared/route-headers.js';
+import { routeHeaders } from '../../gateway/route-headers.js';
 import { parseJsonBody, validateChatRequest } from './validate.js';
 
 /**

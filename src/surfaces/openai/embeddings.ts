@@ -3,7 +3,7 @@ import { toGatewayError } from '../../errors/index.js';
 import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
-import { routeHeaders } from '../shared/route-headers.js';
+import { routeHeaders } from '../../gateway/route-headers.js';
 import { parseJsonBody, validateEmbeddingsRequest } from './validate.js';
 
 /** POST /v1/embeddings. */

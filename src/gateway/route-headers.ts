@@ -1,0 +1,33 @@
+import type { RouteMeta } from './types.js';
+
+/** Response headers that say where a request went. */
+export function routeHeaders(meta: RouteMeta): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-switchyard-model': meta.model,
+    'x-switchyard-attempts': String(meta.attempts),
+  };
+  if (meta.deployment) headers['x-switchyard-deployment'] = meta.deployment;
+  if (meta.partner) headers['x-switchyard-partner'] = meta.partner;
+  if (meta.sandbox) headers['x-switchyard-sandbox'] = 'true';
+  return headers;
+}
+
+/**
+ * The same headers for a request that failed after routing began (and its error code), so an
+ * error answer says which model, cloud and how many attempts, like a successful one does.
+ */
+export function failureHeaders(event: {
+  model: string | null;
+  deployment: string | null;
+  partner: string | null;
+  attempts: number;
+  errorCode: string | null;
+}): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (event.model !== null) headers['x-switchyard-model'] = event.model;
+  if (event.attempts > 0) headers['x-switchyard-attempts'] = String(event.attempts);
+  if (event.deployment) headers['x-switchyard-deployment'] = event.deployment;
+  if (event.partner) headers['x-switchyard-partner'] = event.partner;
+  if (event.errorCode) headers['x-switchyard-error-code'] = event.errorCode;
+  return headers;
+}

@@ -71,6 +71,14 @@ export function percent(value) {
   return Number.isFinite(value) ? `${(value * 100).toFixed(value < 0.1 ? 2 : 1)}%` : '–';
 }
 
+/** A clock time, 24-hour like every time on the dashboard. @param {number | string} at */
+export function clock(at) {
+  const date = new Date(at);
+  return Number.isNaN(date.getTime())
+    ? '–'
+    : date.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
 /** @param {number | string | null | undefined} at */
 export function when(at) {
   if (at === null || at === undefined) return '–';
@@ -105,26 +113,31 @@ export function stat(label, value, note) {
  */
 export function table(columns, rows, empty = 'Nothing yet.') {
   if (rows.length === 0) return h('div', { class: 'empty' }, empty);
+  // Wide tables scroll inside their panel on a phone instead of widening the page.
   return h(
-    'table',
-    null,
+    'div',
+    { class: 'scroll' },
     h(
-      'thead',
+      'table',
       null,
       h(
-        'tr',
+        'thead',
         null,
-        columns.map(([title, , cls]) => h('th', { class: cls }, title)),
-      ),
-    ),
-    h(
-      'tbody',
-      null,
-      rows.map((row) =>
         h(
           'tr',
           null,
-          columns.map(([, cell, cls]) => h('td', { class: cls }, cell(row))),
+          columns.map(([title, , cls]) => h('th', { class: cls }, title)),
+        ),
+      ),
+      h(
+        'tbody',
+        null,
+        rows.map((row) =>
+          h(
+            'tr',
+            null,
+            columns.map(([, cell, cls]) => h('td', { class: cls }, cell(row))),
+          ),
         ),
       ),
     ),

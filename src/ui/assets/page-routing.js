@@ -1,7 +1,7 @@
 // @ts-check
 /** Routing: each model's deployments with partner, health, breaker, latency, licence window and current order. */
 import { api } from './api.js';
-import { badge, h, mount, ms, table, when } from './dom.js';
+import { badge, clock, h, mount, ms, table, when } from './dom.js';
 
 /** @param {string} state */
 function breaker(state) {
@@ -113,7 +113,7 @@ export function routingPage(main) {
                     ? badge('available', 'ok')
                     : badge(
                         row.unavailable_until
-                          ? `held until ${new Date(row.unavailable_until).toLocaleTimeString()}`
+                          ? `held until ${clock(row.unavailable_until)}`
                           : 'unavailable',
                         'bad',
                       ),

@@ -21,6 +21,12 @@ export interface UsageFilter {
   partner?: string | undefined;
   /** The deployment (provider id) that served: the "cloud". */
   deployment?: string | undefined;
+  /**
+   * How requests ended (`ok`, `error`, `aborted`) and the error code: these narrow the list of
+   * requests and its export; the roll-up charts and totals count every status.
+   */
+  status?: string | undefined;
+  errorCode?: string | undefined;
 }
 
 /** One point of a time series. */

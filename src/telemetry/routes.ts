@@ -262,5 +262,15 @@ export function filterOf(url: URL, now: number): UsageFilter {
     model: text('model'),
     partner: text('partner'),
     deployment: text('deployment'),
+    status: statusOf(text('status')),
+    errorCode: text('error_code'),
   };
+}
+
+const STATUSES = ['ok', 'error', 'aborted'];
+
+function statusOf(value: string | undefined): string | undefined {
+  if (value !== undefined && !STATUSES.includes(value))
+    throw invalidRequest(`status must be one of ${STATUSES.join(', ')}`, 'status');
+  return value;
 }

@@ -84,6 +84,8 @@ export function createUsageQueries(database: Database) {
     if (filter.model) query = query.where('model', '=', filter.model);
     if (filter.partner) query = query.where('partner', '=', filter.partner);
     if (filter.deployment) query = query.where('deployment', '=', filter.deployment);
+    if (filter.status) query = query.where('status', '=', filter.status as never);
+    if (filter.errorCode) query = query.where('error_code', '=', filter.errorCode);
     const before = options.before;
     if (before) {
       const at = BigInt(before.createdAt);

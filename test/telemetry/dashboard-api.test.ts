@@ -122,6 +122,21 @@ describe.each(stores)('dashboard read API (%s)', (_dialect, store) => {
     );
     expect(lines).toHaveLength(2);
     expect(csvCell('=cmd()')).toBe("'=cmd()");
+    // Status and error-code filters narrow the list and the export.
+    const ok = (
+      await call(`${gateway.url}/admin/v1/usage/events?range=1h&status=ok`, { headers: MASTER })
+    ).body.data;
+    expect(ok.length).toBeGreaterThan(0);
+    expect(ok.every((row: { status: string }) => row.status === 'ok')).toBe(true);
+    const none = (
+      await call(`${gateway.url}/admin/v1/usage/events?range=1h&status=error&error_code=nope`, {
+        headers: MASTER,
+      })
+    ).body.data;
+    expect(none).toEqual([]);
+    expect(
+      (await call(`${gateway.url}/admin/v1/usage/events?status=weird`, { headers: MASTER })).status,
+    ).toBe(400);
     expect(csvCell('a,"b"')).toBe('"a,""b"""');
   });
 

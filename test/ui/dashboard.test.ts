@@ -204,10 +204,9 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
       for (const path of ['', 'routing', 'usage', 'partners', 'runs', 'keys']) {
         await small.goto(`${url}/ui/${path}`);
         await small.locator('main[data-load-ms]').waitFor();
-        const [scroll, inner] = await small.evaluate(() => [
-          document.documentElement.scrollWidth,
-          window.innerWidth,
-        ]);
+        const [scroll, inner] = (await small.evaluate(
+          '[document.documentElement.scrollWidth, window.innerWidth]',
+        )) as [number, number];
         if (scroll > inner) overflow[path || 'overview'] = scroll;
         if (width === 390)
           await small.screenshot({

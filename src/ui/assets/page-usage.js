@@ -13,12 +13,15 @@ const FIELDS = [
   ['deployment', 'deployment', 'Cloud (deployment)'],
 ];
 const RANGES = ['1h', '6h', '24h', '7d', '30d'];
+const STATUSES = ['ok', 'error', 'aborted'];
 
 /** @type {import('./app.js').Page} */
 export async function usagePage(main, { params }) {
   /** @type {Record<string, string>} */
   const filter = { range: params.get('range') ?? '24h' };
   for (const [name] of FIELDS) filter[name] = params.get(name) ?? '';
+  filter.status = params.get('status') ?? '';
+  filter.error_code = params.get('error_code') ?? '';
   const dimensions = await api('/admin/v1/usage/dimensions');
   const controls = h(
     'div',
@@ -42,6 +45,37 @@ export async function usagePage(main, { params }) {
         ),
       );
     }),
+    h(
+      'label',
+      null,
+      'Status',
+      h(
+        'select',
+        {
+          name: 'status',
+          onchange: (/** @type {Event} */ event) => {
+            filter.status = /** @type {HTMLSelectElement} */ (event.target).value;
+            void apply();
+          },
+        },
+        h('option', { value: '' }, 'all'),
+        STATUSES.map((value) => h('option', { value, selected: value === filter.status }, value)),
+      ),
+    ),
+    h(
+      'label',
+      null,
+      'Error code',
+      h('input', {
+        name: 'error_code',
+        placeholder: 'e.g. upstream_unreachable',
+        value: filter.error_code,
+        onchange: (/** @type {Event} */ event) => {
+          filter.error_code = /** @type {HTMLInputElement} */ (event.target).value.trim();
+          void apply();
+        },
+      }),
+    ),
     h(
       'label',
       null,

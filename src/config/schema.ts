@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressOrCidr } from '../core/addresses.js';
 import { isDecimalString } from '../core/money.js';
 
 /**
@@ -282,6 +283,23 @@ export const configSchema = z.strictObject({
         .default(10 * 1024 * 1024),
       /** How long SIGTERM waits for in-flight requests before closing them, in ms. */
       drainTimeoutMs: z.number().int().nonnegative().default(30_000),
+      /**
+       * Proxies whose X-Forwarded-For is believed: addresses or CIDRs (`127.0.0.1`,
+       * `10.0.0.0/8`). Default none: the socket's address is the client, and a loopback peer
+       * that forwards for someone gets no loopback rights.
+       */
+      trustProxy: z
+        .array(
+          z.string().refine(isAddressOrCidr, {
+            message: 'must be an IP address or a CIDR block such as 10.0.0.0/8',
+          }),
+        )
+        .default([]),
+      /**
+       * Listen on a non-loopback address without auth.masterKey (virtual keys only; the admin
+       * API stays loopback-only). Default false: such a start is refused.
+       */
+      allowNoMasterKey: z.boolean().default(false),
     })
     .prefault({}),
   store: z.string().default('sqlite:./data/switchyard.db'),

@@ -72,7 +72,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logging.level });
-  const { database, usage, ownsDatabase } = await wireStore(config, options.database);
+  const { database, usage, ownsDatabase } = await wireStore(config, options.database, logger);
   const router = await wireRouterBase({
     config,
     clock,

@@ -115,10 +115,7 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     const pgbouncer = startService({
       name: 'pgbouncer',
       command: 'pgbouncer',
-      args: [
-        ...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []),
-        join(dir, 'pgbouncer.ini'),
-      ],
+      args: [...(process.getuid?.() === 0 ? ['-u', 'nobody'] : []), join(dir, 'pgbouncer.ini')],
       onLine: options.onLine,
     });
     cleanups.push(async () => void (await pgbouncer.stop()));
@@ -163,7 +160,9 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
     );
     cleanups.push(async () => void (await Promise.all(replicas.map((r) => r.service.stop()))));
     // All together, as a deployment's first rollout does: the migrations must run once.
-    await Promise.all(replicas.map((replica) => waitForHttp(`${replica.url}/readyz`, replica.service)));
+    await Promise.all(
+      replicas.map((replica) => waitForHttp(`${replica.url}/readyz`, replica.service)),
+    );
 
     const haproxyPort = await freePort();
     writeFileSync(join(dir, 'haproxy.cfg'), haproxyConfig(haproxyPort, ports));
@@ -211,6 +210,8 @@ export function haproxyConfig(port: number, replicaPorts: number[]): string {
     '  timeout client 120s',
     '  timeout server 120s',
     '  timeout http-request 10s',
+    // Without it a check must finish within `inter`, which a busy machine misses: all DOWN, 503.
+    '  timeout check 5s',
     '  option http-server-close',
     '  option forwardfor',
     '  option http-buffer-request',
@@ -224,8 +225,10 @@ export function haproxyConfig(port: number, replicaPorts: number[]): string {
     '  balance roundrobin',
     '  option httpchk GET /readyz',
     '  http-check expect status 200',
-    '  default-server inter 250ms fall 1 rise 2',
-    ...replicaPorts.map((replica, index) => `  server gateway-${index + 1} 127.0.0.1:${replica} check`),
+    '  default-server inter 500ms fall 2 rise 2',
+    ...replicaPorts.map(
+      (replica, index) => `  server gateway-${index + 1} 127.0.0.1:${replica} check`,
+    ),
     '',
   ].join('\n');
 }

@@ -97,9 +97,7 @@ describe('Dockerfile', () => {
 });
 
 describe('deploy/compose.yaml', () => {
-  // biome-ignore lint/suspicious/noExplicitAny: parsed YAML whose fields the assertions read one by one.
   const [compose] = yamlDocuments('deploy/compose.yaml') as [Record<string, any>];
-  // biome-ignore lint/suspicious/noExplicitAny: as above.
   const services = compose['services'] as Record<string, any>;
   const configText = readRepoFile('deploy/compose/switchyard.yaml');
 

@@ -38,7 +38,6 @@ interface Manifest {
   apiVersion: string;
   kind: string;
   metadata: { name: string; labels?: Record<string, string> };
-  // biome-ignore lint/suspicious/noExplicitAny: parsed YAML whose fields the assertions read one by one.
   [field: string]: any;
 }
 

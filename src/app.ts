@@ -8,6 +8,7 @@ import type { Gateway } from './gateway/types.js';
 import type { Catalog } from './router/catalog.js';
 import type { HealthTracker } from './router/health.js';
 import type { Runtime } from './runtime/index.js';
+import { checkExposure } from './server/exposure.js';
 import { createHttpServer1And2 } from './server/http-server.js';
 import type { Route } from './server/types.js';
 import type { Database, UsageRepository } from './store/index.js';
@@ -52,6 +53,10 @@ export interface App {
   /** Metrics, traces, usage roll-ups and the debug body store. */
   telemetry: Telemetry;
   logger: Logger;
+  /**
+   * Listens; refuses (ExposureError) a non-loopback host when there is no master key, unless
+   * `server.allowNoMasterKey` is set.
+   */
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
   /** Drains in-flight requests, then closes the server, the store and upstream connections. */
   close(): Promise<void>;
@@ -67,7 +72,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logging.level });
-  const { database, usage, ownsDatabase } = await wireStore(config, options.database);
+  const { database, usage, ownsDatabase } = await wireStore(config, options.database, logger);
   const router = await wireRouterBase({
     config,
     clock,
@@ -139,6 +144,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     observer: telemetry.http,
     maxBodyBytes: config.server.maxBodyBytes,
     drainTimeoutMs: config.server.drainTimeoutMs,
+    trustProxy: config.server.trustProxy,
   });
   let listening = false;
 
@@ -155,6 +161,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     runtime,
     logger,
     async listen(port = config.server.port, host = config.server.host) {
+      await checkExposure({
+        host,
+        masterKey: config.auth.masterKey,
+        allowNoMasterKey: config.server.allowNoMasterKey,
+      });
       const address = await server.listen(port, host);
       listening = true;
       runtime.sweeper.start();

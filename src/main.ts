@@ -7,6 +7,7 @@ import {
   sandboxRoutes,
   startSandboxClouds,
 } from './sandbox/preset.js';
+import { ExposureError } from './server/exposure.js';
 import { createLogger } from './telemetry/logger.js';
 
 /** Options of `switchyard serve`. */
@@ -46,10 +47,21 @@ export async function serve(options: ServeOptions): Promise<void> {
     logger,
     ...(sandbox ? { extraRoutes: () => sandboxRoutes(sandbox, masterKey) } : {}),
   });
-  const address = await app.listen(
-    options.port ?? config.server.port,
-    options.host ?? config.server.host,
-  );
+  let address: { url: string; port: number };
+  try {
+    address = await app.listen(
+      options.port ?? config.server.port,
+      options.host ?? config.server.host,
+    );
+  } catch (error) {
+    await app.close();
+    await sandbox?.close();
+    if (!(error instanceof ExposureError)) throw error;
+    // An operator's mistake, not a crash: one line saying what to change, and exit 1.
+    logger.fatal(error.message);
+    process.stderr.write(`switchyard: ${error.message}\n`);
+    process.exit(1);
+  }
   const auth = masterKey === undefined ? '' : ` -H "Authorization: Bearer $SWITCHYARD_MASTER_KEY"`;
   const model = app.catalog.all().find((item) => item.config.kind === 'chat')?.name ?? 'MODEL';
   process.stderr.write(

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { createPriceBook } from '../billing/prices.js';
 import type { Config } from '../config/index.js';
+import { isLoopback } from '../core/addresses.js';
 import { type Clock, systemClock } from '../core/clock.js';
 import { GatewayError } from '../errors/index.js';
 import type { Credential, Principal } from '../gateway/types.js';
@@ -182,10 +183,4 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
       if (subscriber) subscriber.disconnect();
     },
   };
-}
-
-/** True for 127.0.0.0/8, ::1 and their IPv4-mapped forms. */
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }

@@ -1,4 +1,5 @@
-export { createAccess, isLoopback } from './access.js';
+export { isLoopback } from '../core/addresses.js';
+export { createAccess } from './access.js';
 export type { Access, AccessModule, AccessOptions, Admission, AdmissionRequest } from './access.js';
 export type {
   AccessAdmin,

@@ -46,10 +46,11 @@ export function validateConfig(raw: unknown, env: Record<string, string | undefi
     for (const issue of result.error.issues)
       problems.push({ path: formatPath(issue.path), message: issue.message });
   }
-  if (result.success) {
-    for (const [path, message] of crossCheck(result.data)) problems.push({ path, message });
-  }
-  if (problems.length > 0 || !result.success) throw new ConfigError(problems);
+  // References are checked even when the schema failed, on the raw shape, so one pass reports
+  // every error (an operator fixing a file should not discover a second batch after the first).
+  const references = crossCheck(result.success ? result.data : interpolated);
+  for (const [path, message] of references) problems.push({ path, message });
+  if (problems.length > 0 || !result.success) throw new ConfigError(sortByPath(problems));
   return deepFreeze(result.data);
 }
 
@@ -98,6 +99,25 @@ function interpolate(
     return out;
   }
   return value;
+}
+
+/**
+ * Orders problems by path, keeping each path's own order, so the schema's and the references'
+ * errors about one section are printed together.
+ */
+function sortByPath(
+  problems: Array<{ path: string; message: string }>,
+): Array<{ path: string; message: string }> {
+  return problems
+    .map((problem, index) => ({ problem, index }))
+    .sort((a, b) =>
+      a.problem.path === b.problem.path
+        ? a.index - b.index
+        : a.problem.path < b.problem.path
+          ? -1
+          : 1,
+    )
+    .map(({ problem }) => problem);
 }
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {

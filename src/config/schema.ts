@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isAddressOrCidr } from '../core/addresses.js';
 import { isDecimalString } from '../core/money.js';
 
 /**
@@ -282,6 +283,23 @@ export const configSchema = z.strictObject({
         .default(10 * 1024 * 1024),
       /** How long SIGTERM waits for in-flight requests before closing them, in ms. */
       drainTimeoutMs: z.number().int().nonnegative().default(30_000),
+      /**
+       * Proxies whose X-Forwarded-For is believed: addresses or CIDRs (`127.0.0.1`,
+       * `10.0.0.0/8`). Default none: the socket's address is the client, and a loopback peer
+       * that forwards for someone gets no loopback rights.
+       */
+      trustProxy: z
+        .array(
+          z.string().refine(isAddressOrCidr, {
+            message: 'must be an IP address or a CIDR block such as 10.0.0.0/8',
+          }),
+        )
+        .default([]),
+      /**
+       * Listen on a non-loopback address without auth.masterKey (virtual keys only; the admin
+       * API stays loopback-only). Default false: such a start is refused.
+       */
+      allowNoMasterKey: z.boolean().default(false),
     })
     .prefault({}),
   store: z.string().default('sqlite:./data/switchyard.db'),
@@ -387,49 +405,93 @@ export type RoutingRule = RoutingConfig['rules'][number];
 export type TokenPrice = z.output<typeof tokenPriceSchema>;
 export type Capability = z.output<typeof capability>;
 
-/** Cross-field checks: references between sections. Returns [path, message] pairs. */
-export function crossCheck(config: Config): Array<[string, string]> {
+/** A plain object (not an array, not null), or undefined: what the reference checks can walk. */
+function record(value: unknown): Record<string, unknown> | undefined {
+  return value !== null && typeof value === 'object' && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : undefined;
+}
+
+/** The items of an array, or none. */
+function items(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
+/**
+ * Cross-field checks: references between sections. Returns [path, message] pairs.
+ *
+ * Written against the raw (interpolated, not yet validated) shape as well as a parsed Config, so
+ * `config check` can report a reference error (`unknown provider "bedrok"`) in the same pass as
+ * the schema errors: a part whose shape is wrong is skipped here (the schema reports it), and a
+ * default the schema would fill (`kind: chat`, no fallbacks) is assumed.
+ */
+export function crossCheck(config: unknown): Array<[string, string]> {
   const problems: Array<[string, string]> = [];
-  for (const [id, provider] of Object.entries(config.providers)) {
-    if (provider.partner !== undefined && !(provider.partner in config.partners)) {
-      problems.push([`providers.${id}.partner`, `unknown partner "${provider.partner}"`]);
+  const root = record(config) ?? {};
+  const partners = record(root['partners']) ?? {};
+  const providers = record(root['providers']) ?? {};
+  const models = record(root['models']) ?? {};
+  for (const [id, value] of Object.entries(providers)) {
+    const provider = record(value);
+    if (!provider) continue;
+    const partner = provider['partner'];
+    if (typeof partner === 'string' && !Object.hasOwn(partners, partner)) {
+      problems.push([`providers.${id}.partner`, `unknown partner "${partner}"`]);
     }
     if (
-      provider.type === 'bedrock' &&
-      (provider.accessKeyId === undefined) !== (provider.secretAccessKey === undefined)
+      provider['type'] === 'bedrock' &&
+      (provider['accessKeyId'] === undefined) !== (provider['secretAccessKey'] === undefined)
     ) {
       problems.push([`providers.${id}`, 'accessKeyId and secretAccessKey go together']);
     }
   }
-  for (const [name, model] of Object.entries(config.models)) {
-    model.deployments.forEach((deployment, index) => {
-      const provider = config.providers[deployment.provider];
+  const kindOf = (model: Record<string, unknown>) =>
+    typeof model['kind'] === 'string' ? model['kind'] : 'chat';
+  for (const [name, value] of Object.entries(models)) {
+    const model = record(value);
+    if (!model) continue;
+    items(model['deployments']).forEach((item, index) => {
+      const deployment = record(item);
+      if (!deployment || typeof deployment['provider'] !== 'string') return;
       const path = `models.${name}.deployments[${index}]`;
-      if (!provider)
-        problems.push([`${path}.provider`, `unknown provider "${deployment.provider}"`]);
-      else if (deployment.api !== undefined && provider.type !== 'bedrock') {
+      if (!Object.hasOwn(providers, deployment['provider'])) {
+        problems.push([`${path}.provider`, `unknown provider "${deployment['provider']}"`]);
+        return;
+      }
+      const provider = record(providers[deployment['provider']]);
+      if (
+        provider &&
+        deployment['api'] !== undefined &&
+        typeof provider['type'] === 'string' &&
+        provider['type'] !== 'bedrock'
+      ) {
         problems.push([
           `${path}.api`,
-          `"api" applies to bedrock deployments only, not ${provider.type}`,
+          `"api" applies to bedrock deployments only, not ${provider['type']}`,
         ]);
       }
     });
-    model.fallbacks.forEach((fallback, index) => {
+    items(model['fallbacks']).forEach((fallback, index) => {
+      if (typeof fallback !== 'string') return;
       const path = `models.${name}.fallbacks[${index}]`;
-      if (!(fallback in config.models)) problems.push([path, `unknown model "${fallback}"`]);
+      const target = Object.hasOwn(models, fallback) ? record(models[fallback]) : undefined;
+      if (!Object.hasOwn(models, fallback)) problems.push([path, `unknown model "${fallback}"`]);
       else if (fallback === name) problems.push([path, 'a model cannot be its own fallback']);
-      else if (config.models[fallback]!.kind !== model.kind)
+      else if (target && kindOf(target) !== kindOf(model))
         problems.push([
           path,
-          `"${fallback}" is an ${config.models[fallback]!.kind} model; "${name}" is a ${model.kind} model`,
+          `"${fallback}" is an ${kindOf(target)} model; "${name}" is a ${kindOf(model)} model`,
         ]);
     });
   }
-  config.routing.rules.forEach((rule, index) => {
-    if (!(rule.model in config.models))
-      problems.push([`routing.rules[${index}].model`, `unknown model "${rule.model}"`]);
+  items(record(root['routing'])?.['rules']).forEach((item, index) => {
+    const model = record(item)?.['model'];
+    if (typeof model === 'string' && !Object.hasOwn(models, model))
+      problems.push([`routing.rules[${index}].model`, `unknown model "${model}"`]);
   });
-  const primaries = Object.entries(config.partners).filter(([, partner]) => partner.primary);
+  const primaries = Object.entries(partners).filter(
+    ([, partner]) => record(partner)?.['primary'] === true,
+  );
   if (primaries.length > 1)
     problems.push([
       'partners',

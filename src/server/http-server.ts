@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { timeOrderedId } from '../core/ids.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
 import type { HttpObserver } from '../telemetry/observer.js';
+import { createClientAddress } from './client-address.js';
 import { sendOpenAIError } from './respond.js';
 import { createRouteTable } from './router.js';
 import type { HttpContext, Route } from './types.js';
@@ -22,6 +23,8 @@ export interface HttpServerOptions {
   drainTimeoutMs: number;
   /** Telemetry: trace context per request; its trace id goes on the request's log line. */
   observer?: HttpObserver;
+  /** Proxies whose X-Forwarded-For is believed (`server.trustProxy`). Default none. */
+  trustProxy?: readonly string[];
 }
 
 /** The listening server. */
@@ -40,6 +43,7 @@ const H2_PREFACE = 'PRI * HTTP/2.0';
  */
 export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const table = createRouteTable(options.routes);
+  const clientAddress = createClientAddress(options.trustProxy ?? []);
   const logInfo = options.logger.isLevelEnabled('info');
   let active = 0;
   let draining = false;
@@ -136,7 +140,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       params: matched.params,
       readBody: () => readBody(request, options.maxBodyBytes),
       signal,
-      remoteAddress: request.socket?.remoteAddress,
+      remoteAddress: clientAddress(request.socket?.remoteAddress, request.headers),
     };
     try {
       await matched.handler(context);

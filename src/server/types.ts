@@ -13,6 +13,10 @@ export interface HttpContext {
   readBody(): Promise<Buffer>;
   /** Aborted when the client disconnects before the answer is complete. */
   signal: AbortSignal;
+  /**
+   * The client's address as far as it can be believed (see server/client-address.ts): read
+   * through X-Forwarded-For only from a `server.trustProxy` peer; undefined when unknown.
+   */
   remoteAddress: string | undefined;
 }
 

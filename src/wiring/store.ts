@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.js';
+import type { Logger } from '../telemetry/logger.js';
 import {
   createDatabase,
   createUsageRepository,
@@ -15,10 +16,21 @@ export interface StorePlane {
   ownsDatabase: boolean;
 }
 
-/** Opens (and migrates) the configured database, unless the caller passes one already open. */
-export async function wireStore(config: Config, database?: Database): Promise<StorePlane> {
+/**
+ * Opens (and migrates) the configured database, unless the caller passes one already open.
+ * Replicas starting together are safe: migrate() serialises them (see store/migrate.ts), and the
+ * one that applied migrations says so in its log.
+ */
+export async function wireStore(
+  config: Config,
+  database?: Database,
+  logger?: Logger,
+): Promise<StorePlane> {
   const ownsDatabase = database === undefined;
   const db = database ?? (await createDatabase(config.store));
-  if (ownsDatabase) await migrate(db);
+  if (ownsDatabase) {
+    const applied = await migrate(db);
+    if (applied.length > 0) logger?.info({ migrations: applied }, 'migrations applied');
+  }
   return { database: db, usage: createUsageRepository(db), ownsDatabase };
 }

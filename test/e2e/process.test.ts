@@ -166,6 +166,10 @@ describe.concurrent('switchyard config check', () => {
           'models:',
           '  chat:',
           '    deployments: []',
+          '  gpt-oss-120b:',
+          '    deployments:',
+          '      - { provider: p1, model: gpt-oss-120b }',
+          '      - { provider: bedrok, model: "openai.gpt-oss-120b-1:0" }',
           '',
         ].join('\n'),
       );
@@ -183,6 +187,10 @@ describe.concurrent('switchyard config check', () => {
           `${path} in:\n${child.output()}`,
         ).toBe(true);
       }
+      // The reference error comes in the same pass as the schema errors (the docs' own example).
+      expect(lines).toContain(
+        `${file}: models.gpt-oss-120b.deployments[1].provider: unknown provider "bedrok"`,
+      );
     },
     TIMEOUT_MS,
   );

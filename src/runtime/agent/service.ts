@@ -160,6 +160,7 @@ export function createAgentRuntime(
   let stopped = false;
   /** Set while handing over (shutdown): checkpoints stop their runs, new runs are not started here. */
   let stopping: Promise<void> | undefined;
+  let handingOver = false;
   let busStarted = false;
   const webhooks = createWebhookDispatcher(database, {
     endpoints: options.webhooks ?? [],
@@ -318,13 +319,13 @@ export function createAgentRuntime(
         if (!result.held) return { stop: 'lost' };
         if (result.cancelRequested && !current.done) return { stop: 'cancel' };
         // Shutting down: what the run has is recorded (above); the next owner goes on from it.
-        if (stopping && !current.done) return { stop: 'handover' };
+        if (handingOver && !current.done) return { stop: 'handover' };
         return { stop: null };
       },
     };
     try {
       if (row.cancelRequested) local.stop('cancel');
-      else if (stopping) local.stop('handover');
+      else if (handingOver) local.stop('handover');
       await runAgent(
         deps,
         limits,
@@ -355,11 +356,11 @@ export function createAgentRuntime(
 
   /** Takes over runs whose lease expired and runs them here. */
   async function sweep(): Promise<void> {
-    if (stopping) return;
+    if (handingOver) return;
     const store = await runs();
     const now = deps.clock();
     for (const id of await store.expired(now, 50)) {
-      if (active.has(id) || stopping) continue;
+      if (active.has(id) || handingOver) continue;
       if (await store.claim(id, owner, now + leaseMs, now)) launch(id);
     }
   }
@@ -374,7 +375,7 @@ export function createAgentRuntime(
 
   function onMessage(message: RunMessage): void {
     if (message.kind === 'cancel') active.get(message.id)?.stop('cancel');
-    else if (!stopped && !stopping) sweep().catch(() => undefined);
+    else if (!stopped && !handingOver) sweep().catch(() => undefined);
   }
 
   /**
@@ -469,7 +470,7 @@ export function createAgentRuntime(
         );
         const store = await runs();
         // While this process hands over, a new run is left for another replica (no lease).
-        const handing = stopping !== undefined;
+        const handing = handingOver;
         await store.insert({
           id,
           tenantId: call.principal.tenantId,
@@ -592,6 +593,7 @@ export function createAgentRuntime(
     start() {
       stopped = false;
       stopping = undefined;
+      handingOver = false;
       const interval = options.workerIntervalMs ?? 5_000;
       if (!busStarted) {
         busStarted = true;
@@ -614,6 +616,7 @@ export function createAgentRuntime(
     stop(graceMs = 0) {
       stopping ??= (async () => {
         stopped = true;
+        handingOver = true;
         if (timer) clearTimeout(timer);
         const handed = [...active.values()];
         for (const run of handed) run.stop('handover');

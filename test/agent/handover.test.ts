@@ -127,6 +127,7 @@ describe.skipIf(!pgDatabase)('handover on Postgres, two replicas', () => {
   }, async () => {
     const id = await startRun(
       a,
+      mcp,
       [
         { tag: 'pg-term-1', ms: 2_000 },
         { tag: 'pg-term-2', ms: 50 },
@@ -161,6 +162,7 @@ describe.skipIf(!pgDatabase)('handover on Postgres, two replicas', () => {
   }, async () => {
     const id = await startRun(
       a,
+      mcp,
       [
         { tag: 'pg-kill-1', ms: 50 },
         { tag: 'pg-kill-2', ms: 50 },
@@ -229,6 +231,7 @@ describe('handover on SQLite, one replica restarted', () => {
   }, async () => {
     const id = await startRun(
       solo,
+      mcp,
       [
         { tag: 'lite-term-1', ms: 1_500 },
         { tag: 'lite-term-2', ms: 50 },
@@ -259,6 +262,7 @@ describe('handover on SQLite, one replica restarted', () => {
   }, async () => {
     const id = await startRun(
       solo,
+      mcp,
       [
         { tag: 'lite-kill-1', ms: 50 },
         { tag: 'lite-kill-2', ms: 50 },

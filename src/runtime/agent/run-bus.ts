@@ -128,17 +128,6 @@ function postgresBus(url: string, options: RunBusOptions): RunBus {
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
   let handler: ((message: RunMessage) => void) | undefined;
-  // NOTIFY goes through a short-lived pool of one (not the store's pool: a full pool must not
-  // delay a cancel, and the store's pool belongs to the store).
-  const notifier = new pg.Pool({
-    connectionString: url,
-    max: 1,
-    connectionTimeoutMillis: timeoutMs,
-    query_timeout: timeoutMs,
-    idleTimeoutMillis: 10_000,
-  });
-  notifier.on('error', (error) => options.onError(error, 'run bus (postgres notifier)'));
-
   /** Opens the LISTEN connection; after a failure or a drop, tries again every second. */
   const listen = async (): Promise<void> => {
     if (closed) return;
@@ -187,8 +176,11 @@ function postgresBus(url: string, options: RunBusOptions): RunBus {
       await listen();
     },
     async publish(message) {
+      // NOTIFY goes out on the listening connection: it is open already (no connect on the
+      // cancel's path) and the store's pool, which may be busy, is not in the way.
       try {
-        await notifier.query('select pg_notify($1, $2)', [PG_CHANNEL, JSON.stringify(message)]);
+        if (!listener) throw new Error('not connected');
+        await listener.query('select pg_notify($1, $2)', [PG_CHANNEL, JSON.stringify(message)]);
       } catch (error) {
         options.onError(error, 'run bus (postgres) notify failed');
       }
@@ -199,7 +191,6 @@ function postgresBus(url: string, options: RunBusOptions): RunBus {
       const client = listener;
       listener = undefined;
       await client?.end().catch(() => undefined);
-      await notifier.end().catch(() => undefined);
     },
   };
 }

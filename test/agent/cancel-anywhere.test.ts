@@ -122,7 +122,7 @@ describe.skipIf(!pgDatabase)('cancel through a replica that does not own the run
       startReplica(workdir, 'via', config('via', { cancelTakeoverMs: LONG }), children),
       startReplica(workdir, 'rescuer', config('rescuer', {}), children),
     ]);
-  }, 180_000);
+  }, 400_000);
 
   it('reaches the live owner over Postgres LISTEN/NOTIFY', { timeout: 120_000 }, async () => {
     // Twice: the first cancel of a fresh process includes its warm-up.
@@ -173,7 +173,7 @@ describe.skipIf(!pgDatabase || !redisUrl)('cancel through a non-owner, with Redi
       config('redis-via', { cancelTakeoverMs: LONG }, redisUrl),
       children,
     );
-  }, 180_000);
+  }, 400_000);
 
   it('reaches the live owner over Redis pub/sub', { timeout: 120_000 }, async () => {
     const times: number[] = [];

@@ -120,10 +120,10 @@ describe.skipIf(!pgDatabase)('handover on Postgres, two replicas', () => {
     // A first: it creates the schema; B then starts on a database that has it.
     a = await startReplica(workdir, 'pg-a', config('a'), children);
     b = await startReplica(workdir, 'pg-b', config('b'), children);
-  }, 120_000);
+  }, 400_000);
 
   it('SIGTERM during a tool call: the call finishes and is recorded, B resumes at once', {
-    timeout: 120_000,
+    timeout: 400_000,
   }, async () => {
     const id = await startRun(
       a,
@@ -158,7 +158,7 @@ describe.skipIf(!pgDatabase)('handover on Postgres, two replicas', () => {
   });
 
   it('kill -9, then the same replicaId restarted: it takes its run back without waiting for the lease', {
-    timeout: 120_000,
+    timeout: 400_000,
   }, async () => {
     const id = await startRun(
       a,
@@ -224,10 +224,10 @@ describe('handover on SQLite, one replica restarted', () => {
       }),
       children,
     );
-  }, 120_000);
+  }, 400_000);
 
   it('SIGTERM during a tool call: recorded and released; the restarted process resumes at start', {
-    timeout: 120_000,
+    timeout: 400_000,
   }, async () => {
     const id = await startRun(
       solo,
@@ -258,7 +258,7 @@ describe('handover on SQLite, one replica restarted', () => {
   });
 
   it('kill -9 with a replicaId: taken back at start, not after the lease', {
-    timeout: 120_000,
+    timeout: 400_000,
   }, async () => {
     const id = await startRun(
       solo,

@@ -13,6 +13,8 @@ import { type ServeProcess, spawnServe, type TestMcpServer, waitFor } from './he
  */
 
 export const KEY = 'sk-handover-tenant-0123456789';
+/** Start-up through tsx takes 10–60 s of a busy 2-core machine. */
+const START_TIMEOUT_MS = 150_000;
 export const TERMINAL = ['completed', 'failed', 'cancelled', 'incomplete'];
 export const INTERRUPTED =
   'The tool call was interrupted (the gateway restarted during the call); it was not retried.';
@@ -67,7 +69,7 @@ export async function startReplica(
   const configPath = join(workdir, `${name}.json`);
   writeFileSync(configPath, JSON.stringify(config));
   const port = await closedPort();
-  const child = await spawnServe(configPath, port, workdir);
+  const child = await spawnServe(configPath, port, workdir, START_TIMEOUT_MS);
   children.push(child);
   return { name, url: `http://127.0.0.1:${port}`, port, configPath, child };
 }
@@ -75,7 +77,7 @@ export async function startReplica(
 /** Starts the replica's process again, same config and port. */
 export async function restart(replica: Replica, children: ServeProcess[]): Promise<void> {
   const workdir = join(replica.configPath, '..');
-  replica.child = await spawnServe(replica.configPath, replica.port, workdir);
+  replica.child = await spawnServe(replica.configPath, replica.port, workdir, START_TIMEOUT_MS);
   children.push(replica.child);
 }
 

@@ -86,8 +86,11 @@ async function startHaproxy(backends: Replica[]): Promise<void> {
     ].join('\n'),
   );
   haproxy = spawn('haproxy', ['-db', '-f', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-  haproxy.stdout!.on('data', (data: Buffer) => void (haproxyOutput += data.toString()));
-  haproxy.stderr!.on('data', (data: Buffer) => void (haproxyOutput += data.toString()));
+  const collect = (data: Buffer) => {
+    haproxyOutput += data.toString();
+  };
+  haproxy.stdout!.on('data', collect);
+  haproxy.stderr!.on('data', collect);
   front = `http://127.0.0.1:${port}`;
 }
 

@@ -153,6 +153,18 @@ describe.skipIf(!hasHaproxy)('SIGTERM behind haproxy with a /readyz check', () =
         }
       }
     };
+    // haproxy listens and has checked both replicas up before the load starts (its own start-up is not under test).
+    const ready = new Set<string>();
+    await waitFor(
+      async () => {
+        const answer = await fetch(`${front}/readyz`).catch(() => undefined);
+        if (answer?.status === 200) ready.add(answer.headers.get('x-served-by') ?? '?');
+        await answer?.arrayBuffer();
+        return ready.has('a') && ready.has('b') ? true : undefined;
+      },
+      60_000,
+      50,
+    );
     const load = Promise.all(Array.from({ length: WORKERS }, worker));
     const seenSince = (name: string, since: number) =>
       waitFor(() => ((lastSeen.get(name) ?? 0) > since ? true : undefined), 120_000, 20);

@@ -58,7 +58,17 @@ export interface App {
    * `server.allowNoMasterKey` is set.
    */
   listen(port?: number, host?: string): Promise<{ url: string; port: number }>;
-  /** Drains in-flight requests, then closes the server, the store and upstream connections. */
+  /**
+   * The SIGTERM sequence: readiness answers 503 at once and background runs hand over to other
+   * replicas, while the listener keeps serving for `server.shutdownDelayMs` (load balancers see
+   * "not ready" and stop sending); then {@link App.close}.
+   */
+  shutdown(): Promise<void>;
+  /**
+   * Drains in-flight requests (and hands background runs over, a tool call in flight getting
+   * up to `server.drainTimeoutMs` to finish), then closes the server, the store and upstream
+   * connections.
+   */
   close(): Promise<void>;
 }
 
@@ -147,6 +157,22 @@ export async function createApp(options: AppOptions): Promise<App> {
     trustProxy: config.server.trustProxy,
   });
   let listening = false;
+  async function close(): Promise<void> {
+    draining = true;
+    // Runs hand over while requests drain; both are bounded by the drain timeout.
+    const handover = runtime.agent.stop(config.server.drainTimeoutMs);
+    if (listening) await server.close();
+    await runtime.sweeper.stop();
+    await handover;
+    await runtime.agent.close();
+    await telemetry.close();
+    await billing.flush();
+    if (router.ownsTransport) await router.transport.close();
+    await router.sharedHealth?.close();
+    await access.close();
+    redis?.disconnect();
+    if (ownsDatabase) await database.close();
+  }
 
   return {
     config,
@@ -173,19 +199,18 @@ export async function createApp(options: AppOptions): Promise<App> {
       telemetry.start();
       return address;
     },
-    async close() {
+    async shutdown() {
       draining = true;
-      if (listening) await server.close();
-      await runtime.sweeper.stop();
-      await runtime.agent.stop();
-      await telemetry.close();
-      await billing.flush();
-      if (router.ownsTransport) await router.transport.close();
-      await router.sharedHealth?.close();
-      await access.close();
-      redis?.disconnect();
-      if (ownsDatabase) await database.close();
+      const handover = runtime.agent.stop(config.server.drainTimeoutMs);
+      logger.info(
+        { delayMs: config.server.shutdownDelayMs },
+        'shutting down: not ready, still serving',
+      );
+      await new Promise((resolve) => setTimeout(resolve, config.server.shutdownDelayMs));
+      await close();
+      await handover;
     },
+    close,
   };
 }
 

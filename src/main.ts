@@ -22,7 +22,8 @@ export interface ServeOptions {
 
 /**
  * Process entry: load the config (or start the sandbox when there is none), create the app,
- * listen, and drain gracefully on SIGTERM/SIGINT.
+ * listen, and on SIGTERM/SIGINT run the shutdown sequence (App.shutdown: not ready, still
+ * serving for server.shutdownDelayMs, then drain and hand background runs over).
  */
 export async function serve(options: ServeOptions): Promise<void> {
   const path =
@@ -76,13 +77,22 @@ export async function serve(options: ServeOptions): Promise<void> {
   );
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator wants out now (runs keep their leases, as after a crash).
+      logger.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
     stopping = true;
     logger.info({ signal }, 'draining');
-    await app.close();
-    await sandbox?.close();
-    logger.info('stopped');
-    process.exit(0);
+    try {
+      await app.shutdown();
+      await sandbox?.close();
+      logger.info('stopped');
+      process.exit(0);
+    } catch (error) {
+      logger.error({ err: error }, 'shutdown failed');
+      process.exit(1);
+    }
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -300,6 +300,21 @@ export const configSchema = z.strictObject({
        * API stays loopback-only). Default false: such a start is refused.
        */
       allowNoMasterKey: z.boolean().default(false),
+      /**
+       * After SIGTERM, how long /readyz answers 503 while the listener still serves, so load
+       * balancers stop sending new connections before it closes, in ms. Default 5000 (two
+       * failed checks at a 2 s interval plus propagation; docs/operations.md).
+       */
+      shutdownDelayMs: z.number().int().nonnegative().default(5_000),
+      /**
+       * A stable name of this replica (a StatefulSet pod name, `${HOSTNAME}`): restarted under
+       * the same name after a crash, it takes its background runs back at once instead of
+       * waiting for their leases. Two live processes must never share one.
+       */
+      replicaId: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-" (at most 64)')
+        .optional(),
     })
     .prefault({}),
   store: z.string().default('sqlite:./data/switchyard.db'),
@@ -365,6 +380,11 @@ export const configSchema = z.strictObject({
           leaseMs: z.number().int().positive().default(30_000),
           /** Interval of the takeover worker, ms. Default 5000. */
           workerIntervalMs: z.number().int().nonnegative().default(5_000),
+          /**
+           * How long a cancel waits for the run's owner (told through Redis or Postgres) to end
+           * the run before this replica takes it over and cancels it itself, ms. Default 1000.
+           */
+          cancelTakeoverMs: z.number().int().nonnegative().default(1_000),
           /**
            * A non-idempotent tool call in flight when its process died is never repeated:
            * `continue` records it failed and lets the model go on; `fail` fails the run.

@@ -74,7 +74,12 @@ export function sandboxConfig(
 ): Config {
   const url = (name: string) => sandbox.clouds.get(name)!.url;
   return validateConfig({
-    server: { port: overrides.port ?? 8080, host: overrides.host ?? '127.0.0.1' },
+    // No load balancer watches the sandbox's readiness: stopping it need not wait for one.
+    server: {
+      port: overrides.port ?? 8080,
+      host: overrides.host ?? '127.0.0.1',
+      shutdownDelayMs: 0,
+    },
     store: overrides.store ?? 'sqlite:./data/switchyard.db',
     auth: overrides.masterKey === undefined ? {} : { masterKey: overrides.masterKey },
     partners: {

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Gateway } from '../gateway/types.js';
 import type { Catalog } from '../router/catalog.js';
+import { createRunBus } from '../runtime/agent/run-bus.js';
 import { createRuntime, type Runtime } from '../runtime/index.js';
 import { resolveSecretBox } from '../runtime/secrets.js';
 import type { Database } from '../store/index.js';
@@ -11,7 +12,8 @@ import type { Logger } from '../telemetry/logger.js';
 /**
  * The stateful runtime: Responses and Conversations over the gateway, background runs, tools,
  * memory and webhooks. Tool secrets at rest (runtime/secrets.ts) are sealed with
- * runtime.secretKey, else a key derived from the master key, else a key file.
+ * runtime.secretKey, else a key derived from the master key, else a key file. Background runs
+ * talk between replicas over Redis when configured, else Postgres LISTEN/NOTIFY (run-bus.ts).
  */
 export function wireRuntime(deps: {
   config: Config;
@@ -48,6 +50,14 @@ export function wireRuntime(deps: {
       maxToolOutputChars: tools.maxOutputChars,
       leaseMs: tools.leaseMs,
       workerIntervalMs: tools.workerIntervalMs,
+      cancelTakeoverMs: tools.cancelTakeoverMs,
+      ...(config.server.replicaId !== undefined && { replicaId: config.server.replicaId }),
+      bus: createRunBus({
+        redis: config.redis,
+        redisPrefix: config.redisPrefix,
+        store: config.store,
+        onError: (error, what) => logger.warn({ err: error }, what),
+      }),
       interruptedCalls: tools.interruptedCalls,
       secrets: sealed.box,
       memory: config.runtime.memory,

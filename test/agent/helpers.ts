@@ -390,6 +390,7 @@ export async function spawnServe(
   configPath: string,
   port: number,
   cwd: string,
+  startTimeoutMs = 60_000,
 ): Promise<ServeProcess> {
   const env = { ...process.env };
   delete env['SWITCHYARD_CONFIG'];
@@ -410,7 +411,7 @@ export async function spawnServe(
           throw new Error(`serve exited with ${child.exitCode}:\n${output}`);
         return output.includes('Switchyard listening on') ? true : undefined;
       },
-      60_000,
+      startTimeoutMs,
       50,
     );
   } catch (error) {

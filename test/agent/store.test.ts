@@ -98,4 +98,69 @@ describe.each(stores)('agent runs on $name', ({ open }) => {
       await database.close();
     }
   });
+  it("seizes a live lease for a cancel and gives a replica its earlier lives' runs back, never finished ones", async () => {
+    const database = await open();
+    try {
+      await migrate(database);
+      const store = createAgentRunStore(database, createSecretBox(randomBytes(32), 'ephemeral'));
+      const suffix = Math.random().toString(36).slice(2);
+      const insert = (id: string, owner: string, status = 'in_progress') =>
+        store.insert({
+          id,
+          tenantId: 't1',
+          status,
+          background: true,
+          request: {},
+          state: {},
+          response: { id },
+          events: [],
+          owner,
+          leaseExpiresAt: 10_000,
+          now: 0,
+        });
+      const ids = {
+        old: `resp_old_${suffix}`,
+        older: `resp_older_${suffix}`,
+        mine: `resp_mine_${suffix}`,
+        other: `resp_other_${suffix}`,
+        lookalike: `resp_like_${suffix}`,
+        done: `resp_done_${suffix}`,
+      };
+      await insert(ids.old, 'r_1/life-1');
+      await insert(ids.older, 'r_1/life-0');
+      await insert(ids.mine, 'r_1/life-2');
+      await insert(ids.other, 'r-2/life-1');
+      // "_" would match any character under LIKE: the prefix is compared exactly.
+      await insert(ids.lookalike, 'rx1/life-1');
+      await insert(ids.done, 'r_1/life-1', 'completed');
+
+      const taken = await store.reclaim('r_1/', 'r_1/life-2', 20_000, 100);
+      expect(taken.sort()).toEqual([ids.old, ids.older].sort());
+      expect(await store.get('t1', ids.old)).toMatchObject({
+        leaseOwner: 'r_1/life-2',
+        leaseExpiresAt: 20_000,
+      });
+      expect((await store.get('t1', ids.other))?.leaseOwner).toBe('r-2/life-1');
+      expect((await store.get('t1', ids.lookalike))?.leaseOwner).toBe('rx1/life-1');
+      expect((await store.get('t1', ids.done))?.leaseOwner).toBe('r_1/life-1');
+
+      // A live lease (expires at 10 000, now 100) is not claimable, but can be seized.
+      expect(await store.claim(ids.other, 'C', 20_000, 100)).toBe(false);
+      expect(await store.seize(ids.other, 'C', 20_000, 100)).toBe(true);
+      expect((await store.get('t1', ids.other))?.leaseOwner).toBe('C');
+      // The old owner is fenced off.
+      const fenced = await store.checkpoint(ids.other, 'r-2/life-1', {
+        status: 'in_progress',
+        state: {},
+        response: { id: ids.other },
+        events: [],
+        leaseExpiresAt: 30_000,
+        now: 200,
+      });
+      expect(fenced.held).toBe(false);
+      expect(await store.seize(ids.done, 'C', 20_000, 100)).toBe(false);
+    } finally {
+      await database.close();
+    }
+  });
 });

@@ -73,19 +73,30 @@ export interface AgentState {
 
 /** Where a run's progress goes. Returns `cancel: true` when the run should stop. */
 export interface Checkpointer {
-  save(state: AgentState, response: ResponseObject): Promise<{ stop: 'cancel' | 'lost' | null }>;
+  save(state: AgentState, response: ResponseObject): Promise<{ stop: StopReason | null }>;
 }
 
+/**
+ * Why a run stops before its end: `cancel` (it ends cancelled), `lost` (another owner holds
+ * the lease now) or `handover` (this process is shutting down: the run stops at its next
+ * checkpoint, its lease is released and another replica resumes it from there).
+ */
+export type StopReason = 'cancel' | 'lost' | 'handover';
+
 export class RunStopped extends Error {
-  constructor(readonly reason: 'cancel' | 'lost') {
-    super(reason === 'cancel' ? 'cancelled' : 'lease lost');
+  constructor(readonly reason: StopReason) {
+    super(reason === 'cancel' ? 'cancelled' : reason === 'lost' ? 'lease lost' : 'handed over');
   }
 }
 
 const truncate = (text: string, max: number) =>
   text.length <= max ? text : `${text.slice(0, max)}\n…[truncated ${text.length - max} characters]`;
 
-/** Runs (or resumes) the loop; resolves with the final Response (completed, incomplete, failed or cancelled). */
+/**
+ * Runs (or resumes) the loop; resolves with the final Response (completed, incomplete, failed
+ * or cancelled). `toolSignal` aborts tool calls; it is `signal` unless the caller lets a tool
+ * call in flight finish (and its result be recorded) after `signal` stopped the run (handover).
+ */
 export async function runAgent(
   deps: RuntimeDeps,
   limits: AgentLimits,
@@ -95,6 +106,7 @@ export async function runAgent(
   checkpoints: Checkpointer,
   signal: AbortSignal,
   onEvent: (event: Record<string, unknown>) => void,
+  toolSignal: AbortSignal = signal,
 ): Promise<ResponseObject> {
   const { params } = request;
   const emit = (event: Record<string, unknown>) => {
@@ -158,6 +170,10 @@ export async function runAgent(
       emit({ type: 'response.in_progress', response: { ...shell, status: 'in_progress' } });
       await save();
     }
+
+    // Stopped before it resumed (a cancel taken over from a dead owner): nothing more is run.
+    if (signal.aborted)
+      throw signal.reason instanceof RunStopped ? signal.reason : new RunStopped('cancel');
 
     // 1. Tools of every server: from the chain or the input (a client keeping its own state sends
     //    its mcp_list_tools back) when listed there already, else listed now.
@@ -338,7 +354,7 @@ export async function runAgent(
       ),
     );
   } catch (thrown) {
-    if (thrown instanceof RunStopped && thrown.reason === 'lost') throw thrown;
+    if (thrown instanceof RunStopped && thrown.reason !== 'cancel') throw thrown;
     if (
       thrown instanceof RunStopped ||
       (signal.aborted && signal.reason instanceof RunStopped && signal.reason.reason === 'cancel')
@@ -651,12 +667,12 @@ export async function runAgent(
         } catch {
           throw new Error('The model sent arguments that are not valid JSON');
         }
-        const output = await (await session(tool)).callTool(String(call['name']), args, signal);
+        const output = await (await session(tool)).callTool(String(call['name']), args, toolSignal);
         call['output'] = truncate(output, limits.maxToolOutputChars);
         call['status'] = 'completed';
         emit({ type: 'response.mcp_call.completed', output_index: index, item_id: id });
       } catch (thrown) {
-        if (signal.aborted && signal.reason instanceof RunStopped) throw signal.reason;
+        if (toolSignal.aborted && toolSignal.reason instanceof RunStopped) throw toolSignal.reason;
         call['error'] = truncate(toolError(thrown), limits.maxToolOutputChars);
         call['status'] = 'failed';
         emit({ type: 'response.mcp_call.failed', output_index: index, item_id: id });
@@ -681,11 +697,11 @@ export async function runAgent(
       try {
         if (!tool) throw new Error(`The tool '${String(call['name'])}' is no longer registered`);
         output = truncate(
-          await callHttpTool(tool, String(call['arguments'] || '{}'), limits.policy, signal),
+          await callHttpTool(tool, String(call['arguments'] || '{}'), limits.policy, toolSignal),
           limits.maxToolOutputChars,
         );
       } catch (thrown) {
-        if (signal.aborted && signal.reason instanceof RunStopped) throw signal.reason;
+        if (toolSignal.aborted && toolSignal.reason instanceof RunStopped) throw toolSignal.reason;
         output = `Error: ${truncate(toolError(thrown), limits.maxToolOutputChars)}`;
       }
     }

@@ -27,6 +27,7 @@ import {
   runAgent,
   RunStopped,
 } from './loop.js';
+import { localBus, type RunBus, type RunMessage } from './run-bus.js';
 import { checkApprovals } from './mcp-input.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
 import {
@@ -69,6 +70,16 @@ export interface AgentOptions {
   logger?: WebhookLogger;
   /** Told how each webhook delivery attempt ended (metrics). */
   onWebhookAttempt?: (outcome: WebhookAttemptOutcome) => void;
+  /**
+   * A stable name of this replica (config `server.replicaId`): lease owners start with it, and
+   * a replica restarting under the same name takes back the runs its earlier life held at once
+   * rather than when their leases expire (after kill -9). Default: none (owners are per process).
+   */
+  replicaId?: string;
+  /** Carries cancels and handovers between replicas (run-bus.ts). Default: this process only. */
+  bus?: RunBus;
+  /** How long a cancel waits for the run's owner to end the run before taking it over, ms. Default 1 000. */
+  cancelTakeoverMs?: number;
 }
 
 /** The agent layer: a Responses service plus the background worker. */
@@ -83,9 +94,18 @@ export interface AgentRuntime {
       signal?: AbortSignal,
     ): Promise<AsyncIterable<string> | undefined>;
   };
-  /** Starts the takeover worker (call once the app listens). */
+  /** Starts the takeover worker and the run bus (call once the app listens). */
   start(): void;
-  stop(): Promise<void>;
+  /**
+   * Hands this process's runs over (the shutdown): no new run starts here; each running run
+   * stops at its next checkpoint (a model call in flight is abandoned, to be repeated by the
+   * next owner; a tool call in flight may finish within `graceMs`, and its result is recorded),
+   * then its lease is released and the other replicas are told. Calling it again returns the
+   * same promise. Default grace 0: tool calls in flight are interrupted.
+   */
+  stop(graceMs?: number): Promise<void>;
+  /** {@link AgentRuntime.stop} (if not yet called), then closes the run bus. */
+  close(): Promise<void>;
   /** This process's lease owner id. */
   owner: string;
   /** Server-registered HTTP tools (admin API). */
@@ -123,16 +143,25 @@ export function createAgentRuntime(
     interruptedCalls: options.interruptedCalls ?? 'continue',
   };
   const leaseMs = options.leaseMs ?? 30_000;
-  const owner = `${process.pid}-${randomUUID()}`;
+  const cancelTakeoverMs = options.cancelTakeoverMs ?? 1_000;
+  // With a replica id the owner says which replica (and which life of it) holds a lease.
+  const replicaPrefix = options.replicaId === undefined ? undefined : `${options.replicaId}/`;
+  const owner = `${replicaPrefix ?? `${process.pid}-`}${randomUUID()}`;
+  const bus = options.bus ?? localBus();
+  const log = options.logger;
   let store: AgentRunStore | undefined;
   const runs = async (): Promise<AgentRunStore> => {
     store ??= createAgentRunStore(database, secrets);
     return store;
   };
-  /** Local runs, by response id: their abort controllers. */
-  const active = new Map<string, AbortController>();
+  /** Local runs, by response id: what stops the run, what stops its tool calls, and its end. */
+  const active = new Map<string, LocalRun>();
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  /** Set while handing over (shutdown): checkpoints stop their runs, new runs are not started here. */
+  let stopping: Promise<void> | undefined;
+  let handingOver = false;
+  let busStarted = false;
   const webhooks = createWebhookDispatcher(database, {
     endpoints: options.webhooks ?? [],
     policy,
@@ -245,15 +274,28 @@ export function createAgentRuntime(
     const state = row.state as unknown as AgentState;
     const shell = { ...(row.response as ResponseObject), status: 'in_progress' as const };
     const controller = new AbortController();
-    active.set(id, controller);
+    const tools = new AbortController();
+    let ended!: () => void;
+    const local: LocalRun = {
+      stop: (reason) => {
+        controller.abort(new RunStopped(reason));
+        // A handover lets a tool call in flight finish (stop() interrupts it after the grace).
+        if (reason !== 'handover') tools.abort(new RunStopped(reason));
+      },
+      interrupt: () => tools.abort(new RunStopped('handover')),
+      ended: new Promise<void>((resolve) => {
+        ended = resolve;
+      }),
+    };
+    active.set(id, local);
     const renew = setInterval(
       () => {
         const now = deps.clock();
         store
           .renew(id, owner, now + leaseMs, now)
           .then(({ held, cancelRequested }) => {
-            if (!held) controller.abort(new RunStopped('lost'));
-            else if (cancelRequested) controller.abort(new RunStopped('cancel'));
+            if (!held) local.stop('lost');
+            else if (cancelRequested) local.stop('cancel');
           })
           .catch(() => undefined);
       },
@@ -276,11 +318,14 @@ export function createAgentRuntime(
         });
         if (!result.held) return { stop: 'lost' };
         if (result.cancelRequested && !current.done) return { stop: 'cancel' };
+        // Shutting down: what the run has is recorded (above); the next owner goes on from it.
+        if (handingOver && !current.done) return { stop: 'handover' };
         return { stop: null };
       },
     };
     try {
-      if (row.cancelRequested) controller.abort(new RunStopped('cancel'));
+      if (row.cancelRequested) local.stop('cancel');
+      else if (handingOver) local.stop('handover');
       await runAgent(
         deps,
         limits,
@@ -290,6 +335,7 @@ export function createAgentRuntime(
         checkpoints,
         controller.signal,
         () => undefined,
+        tools.signal,
       );
       webhooks.kick();
     } catch (error) {
@@ -298,21 +344,65 @@ export function createAgentRuntime(
       clearInterval(renew);
       active.delete(id);
       await store.release(id, owner).catch(() => undefined);
+      ended();
     }
   }
 
   function launch(id: string): void {
-    execute(id).catch(() => undefined);
+    execute(id).catch((error: unknown) =>
+      log?.warn({ err: error, responseId: id }, 'background run stopped by an error'),
+    );
   }
 
   /** Takes over runs whose lease expired and runs them here. */
   async function sweep(): Promise<void> {
+    if (handingOver) return;
     const store = await runs();
     const now = deps.clock();
     for (const id of await store.expired(now, 50)) {
-      if (active.has(id)) continue;
+      if (active.has(id) || handingOver) continue;
       if (await store.claim(id, owner, now + leaseMs, now)) launch(id);
     }
+  }
+
+  /** Another life of this replica (killed) held these runs: they are ours again, now. */
+  async function reclaim(): Promise<void> {
+    if (replicaPrefix === undefined) return;
+    const now = deps.clock();
+    const ids = await (await runs()).reclaim(replicaPrefix, owner, now + leaseMs, now);
+    for (const id of ids) if (!active.has(id)) launch(id);
+  }
+
+  function onMessage(message: RunMessage): void {
+    if (message.kind === 'cancel') active.get(message.id)?.stop('cancel');
+    else if (!stopped && !handingOver) sweep().catch(() => undefined);
+  }
+
+  /**
+   * Waits for the run to end after a cancel; when it has not ended within `cancelTakeoverMs`
+   * (its owner is dead, or never got the message), takes it over and ends it here.
+   */
+  async function awaitCancel(tenantId: string, id: string): Promise<ResponseObject | undefined> {
+    const store = await runs();
+    const deadline = Date.now() + cancelTakeoverMs;
+    for (;;) {
+      const current = await store.get(tenantId, id);
+      if (!current || TERMINAL.has(current.status)) return current?.response as ResponseObject;
+      const local = active.get(id);
+      if (local) {
+        // Our own run ends at its next await; it is not taken from ourselves.
+        await Promise.race([local.ended, sleep(10_000)]);
+        continue;
+      }
+      // No live lease (its owner died and the lease ran out, or it was handed over): no one to wait for.
+      const unowned = current.leaseOwner === null || (current.leaseExpiresAt ?? 0) < deps.clock();
+      if (unowned || Date.now() >= deadline) break;
+      await sleep(25);
+    }
+    const now = deps.clock();
+    if (await store.seize(id, owner, now + leaseMs, now)) await execute(id);
+    const done = await store.get(tenantId, id);
+    return done?.response as ResponseObject | undefined;
   }
 
   async function* followRun(
@@ -379,6 +469,8 @@ export function createAgentRuntime(
           { type: 'response.queued', response: queued, sequence_number: 1 },
         );
         const store = await runs();
+        // While this process hands over, a new run is left for another replica (no lease).
+        const handing = handingOver;
         await store.insert({
           id,
           tenantId: call.principal.tenantId,
@@ -392,7 +484,10 @@ export function createAgentRuntime(
           leaseExpiresAt: started + leaseMs,
           now: started,
         });
-        launch(id);
+        if (handing) {
+          await store.release(id, owner);
+          await bus.publish({ kind: 'released' });
+        } else launch(id);
         if (!params.stream) return { kind: 'json', response: queued, meta };
         return {
           kind: 'stream',
@@ -439,16 +534,11 @@ export function createAgentRuntime(
       }
       if (TERMINAL.has(row.status)) return row.response as ResponseObject;
       await store.requestCancel(principal.tenantId, id, deps.clock());
-      active.get(id)?.abort(new RunStopped('cancel'));
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const current = await store.get(principal.tenantId, id);
-        if (!current || TERMINAL.has(current.status))
-          return (current?.response ?? row.response) as ResponseObject;
-        if (Date.now() > deadline)
-          return { ...(current.response as ResponseObject), status: 'cancelled' };
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
+      const local = active.get(id);
+      if (local) local.stop('cancel');
+      else await bus.publish({ kind: 'cancel', id });
+      // The answer is what the store says, so GET, the stream replay and lists agree with it.
+      return (await awaitCancel(principal.tenantId, id)) ?? (row.response as ResponseObject);
     },
     async follow(principal, id, startingAfter, signal) {
       const row = await (await runs()).get(principal.tenantId, id);
@@ -502,7 +592,16 @@ export function createAgentRuntime(
     secrets,
     start() {
       stopped = false;
+      stopping = undefined;
+      handingOver = false;
       const interval = options.workerIntervalMs ?? 5_000;
+      if (!busStarted) {
+        busStarted = true;
+        bus.start(onMessage).catch(() => undefined);
+      }
+      reclaim().catch((error: unknown) =>
+        log?.warn({ err: error }, 'could not take back the runs of this replica'),
+      );
       const tick = () => {
         if (stopped) return;
         sweep()
@@ -514,14 +613,45 @@ export function createAgentRuntime(
       tick();
       webhooks.start();
     },
-    async stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      await webhooks.stop();
-      // Local runs keep their leases until they expire; another process (or this one, restarted) resumes them.
-      for (const controller of active.values()) controller.abort(new RunStopped('lost'));
+    stop(graceMs = 0) {
+      stopping ??= (async () => {
+        stopped = true;
+        handingOver = true;
+        if (timer) clearTimeout(timer);
+        const handed = [...active.values()];
+        for (const run of handed) run.stop('handover');
+        const all = Promise.all(handed.map((run) => run.ended));
+        // Tool calls still running after the grace are interrupted (recorded so by the next owner).
+        const grace = setTimeout(() => {
+          for (const run of handed) run.interrupt();
+        }, graceMs);
+        await all;
+        clearTimeout(grace);
+        if (handed.length > 0) await bus.publish({ kind: 'released' });
+        await webhooks.stop();
+      })();
+      return stopping;
+    },
+    async close() {
+      await this.stop();
+      busStarted = false;
+      await bus.close();
     },
   };
+}
+
+/** A run executing in this process. */
+interface LocalRun {
+  /** Stops the run at its next step (a handover lets a tool call in flight finish first). */
+  stop(reason: 'cancel' | 'lost' | 'handover'): void;
+  /** Aborts a tool call in flight (the handover's grace is over). */
+  interrupt(): void;
+  /** Resolves once the run stopped here and its lease is released. */
+  ended: Promise<void>;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import type { Database } from '../database.js';
 import { toNumberOrNull } from '../internal/convert.js';
 import type { Int32, Int64, Int64Nullable, Schema } from '../schema.js';
@@ -115,6 +115,16 @@ export interface AgentRunStore {
   expired(now: number, limit: number): Promise<string[]>;
   /** Takes the lease of an unfinished run whose lease expired; true when this owner got it. */
   claim(id: string, owner: string, leaseExpiresAt: number, now: number): Promise<boolean>;
+  /**
+   * Takes the lease of an unfinished run whatever its lease says (a cancel whose owner did not
+   * answer); the old owner's next write is fenced off. True when this owner got it.
+   */
+  seize(id: string, owner: string, leaseExpiresAt: number, now: number): Promise<boolean>;
+  /**
+   * Takes back the unfinished runs leased to earlier lives of this replica (owners that start
+   * with `prefix`, other than `owner`), whatever their leases say; returns their ids.
+   */
+  reclaim(prefix: string, owner: string, leaseExpiresAt: number, now: number): Promise<string[]>;
 }
 
 const UNFINISHED = ['queued', 'in_progress'];
@@ -381,6 +391,27 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         )
         .executeTakeFirst();
       return Number(result.numUpdatedRows) === 1;
+    },
+    async seize(id, owner, leaseExpiresAt, now) {
+      const result = await db
+        .updateTable('agent_runs')
+        .set({ lease_owner: owner, lease_expires_at: leaseExpiresAt, updated_at: now })
+        .where('id', '=', id)
+        .where('status', 'in', UNFINISHED)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) === 1;
+    },
+    async reclaim(prefix, owner, leaseExpiresAt, now) {
+      // substr rather than LIKE: a replica id may hold LIKE's wildcards; both dialects have it.
+      const rows = await db
+        .updateTable('agent_runs')
+        .set({ lease_owner: owner, lease_expires_at: leaseExpiresAt, updated_at: now })
+        .where('status', 'in', UNFINISHED)
+        .where(sql<string>`substr(lease_owner, 1, ${prefix.length})`, '=', prefix)
+        .where('lease_owner', '!=', owner)
+        .returning('id')
+        .execute();
+      return rows.map((row) => row.id);
     },
   };
 }

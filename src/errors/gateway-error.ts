@@ -1,4 +1,5 @@
 import type { ErrorClass, ErrorCode } from './codes.js';
+import { isStoreUnavailable, storeUnavailable } from './store.js';
 
 /** Options for a GatewayError. */
 export interface GatewayErrorOptions {
@@ -104,9 +105,14 @@ function defaultRetryable(errorClass: ErrorClass): boolean {
   ].includes(errorClass);
 }
 
-/** Wraps anything thrown into a GatewayError (unknown errors become 500 internal_error). */
+/**
+ * Wraps anything thrown into a GatewayError: a store outage (connection lost, timeout, busy
+ * file) becomes 503 `store_unavailable` with retry-after; anything else unknown is 500
+ * internal_error.
+ */
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
+  if (isStoreUnavailable(error)) return storeUnavailable(error);
   return new GatewayError('Internal error', {
     code: 'internal_error',
     status: 500,

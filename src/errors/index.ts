@@ -3,3 +3,10 @@ export { openAIErrorType } from './codes.js';
 export { GatewayError, UpstreamError, invalidRequest, toGatewayError } from './gateway-error.js';
 export type { GatewayErrorOptions } from './gateway-error.js';
 export { errorHeaders, openAIStatus, renderOpenAIError } from './render.js';
+export {
+  isStoreUnavailable,
+  STORE_RETRY_AFTER_MS,
+  StoreTimeoutError,
+  storeUnavailable,
+  withStoreTimeout,
+} from './store.js';

@@ -308,6 +308,14 @@ export const configSchema = z.strictObject({
   redis: z.string().optional(),
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisPrefix: z.string().default('switchyard:'),
+  /** Opening a Redis connection, ms. Default 2000. */
+  redisConnectTimeoutMs: z.number().int().positive().default(2_000),
+  /**
+   * One Redis command, ms: past it, limits and budgets take their fallback (memory windows;
+   * 503 for budgets and concurrency) and the client counts as stalled until a PING answers.
+   * Default 150.
+   */
+  redisCommandTimeoutMs: z.number().int().positive().default(150),
   auth: z
     .strictObject({
       masterKey: z.string().min(1).optional(),

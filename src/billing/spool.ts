@@ -187,8 +187,7 @@ export function createSpool(options: SpoolOptions): UsageSpool {
         if (await renamed(name, to)) sealed.push(to);
       } else if (name.endsWith(REPLAYING)) {
         const [claimant, segment] = name.slice(0, -REPLAYING.length).split('~');
-        if (segment && orphaned(claimant!) && (await renamed(name, segment)))
-          sealed.push(segment);
+        if (segment && orphaned(claimant!) && (await renamed(name, segment))) sealed.push(segment);
       }
     }
     return sealed.sort();

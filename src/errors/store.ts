@@ -39,6 +39,7 @@ const SQLITE_CODES = /^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN|PROTOCOL|NOMEM|IN
 const PG_MESSAGES = [
   'Connection terminated',
   'timeout exceeded when trying to connect',
+  'timeout expired', // pg Client connect timeout
   'Query read timeout',
   'Client has encountered a connection error',
   'Cannot use a pool after calling end',

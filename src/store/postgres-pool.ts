@@ -71,7 +71,8 @@ export function createPgPool(
     const result = query.apply(this, args);
     if (!(result instanceof Promise)) return result;
     return result.catch((error: unknown) => {
-      if ((error as Error | undefined)?.message === READ_TIMEOUT) this.connection?.stream?.destroy();
+      if ((error as Error | undefined)?.message === READ_TIMEOUT)
+        this.connection?.stream?.destroy();
       throw error;
     });
   };

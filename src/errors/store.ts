@@ -73,7 +73,8 @@ export function storeUnavailable(cause?: unknown): GatewayError {
   return new GatewayError('The store is unavailable right now; try again shortly.', {
     code: 'store_unavailable',
     status: 503,
-    errorClass: 'overloaded',
+    // Not 'overloaded': Anthropic renders that as 529 overloaded_error, a cloud capacity signal.
+    errorClass: 'server_error',
     retryAfterMs: STORE_RETRY_AFTER_MS,
     // Another deployment cannot help: the store is ours, not the cloud's.
     failover: false,

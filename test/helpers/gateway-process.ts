@@ -27,6 +27,8 @@ export interface GatewayProcess {
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Whether the process ended without being told to (a crash). */
   crashed(): boolean;
+  /** Whether it was told to stop (SIGKILL or SIGTERM sent). */
+  told(): boolean;
   kill9(): Promise<void>;
   /** SIGTERM, then waits for the exit (the drain). */
   terminate(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -63,15 +65,20 @@ export async function startGatewayProcess(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
-  child.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
-  child.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
+  const collect = (data: Buffer) => {
+    output += data.toString();
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
   let told = false;
   const exited = once(child, 'exit').then(([code, signal]) => ({
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));
   let ended = false;
-  void exited.then(() => (ended = true));
+  void exited.then(() => {
+    ended = true;
+  });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
   for (;;) {
@@ -95,6 +102,7 @@ export async function startGatewayProcess(
     output: () => output,
     exited,
     crashed: () => ended && !told,
+    told: () => told,
     async kill9() {
       told = true;
       child.kill('SIGKILL');

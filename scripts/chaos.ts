@@ -363,8 +363,14 @@ async function send(port: number, kind: Kind, key: string, redisFault: boolean):
     }
     let code = '';
     try {
-      const body = JSON.parse(text) as { error?: { code?: string; type?: string } };
+      const body = JSON.parse(text) as {
+        error?: { code?: string; type?: string; message?: string };
+        message?: string;
+      };
       code = body.error?.code ?? body.error?.type ?? '';
+      // 5xx: the message says which fallback answered (limits, store).
+      const message = body.error?.message ?? body.message;
+      if (response.status >= 500 && message) code += ` (${message.slice(0, 40)})`;
     } catch {
       // not JSON
     }

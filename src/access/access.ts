@@ -127,7 +127,8 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
     // (Re)subscribe on every connect, so a subscriber that lost Redis listens again once back;
     // missed messages are covered by the cache TTL.
     subscriber.on('ready', () => void subscriber!.subscribe(channel).catch(onError));
-    if (subscriber.status === 'ready') await subscriber.subscribe(channel).catch(onError);
+    // The first subscription is awaited, as before (bounded by the command timeout).
+    await subscriber.subscribe(channel).catch(onError);
   }
   const changed = async () => {
     cache.clear();

@@ -75,6 +75,7 @@ export function guardRedis(redis: Redis, options: GuardOptions = {}): () => void
   // Every command goes through sendCommand; its promise tells whether it timed out.
   const send = redis.sendCommand.bind(redis);
   redis.sendCommand = ((command, stream) => {
+    lagTolerant(command as unknown as TimedCommand);
     const result = send(command, stream);
     command.promise.catch((error: unknown) => {
       if ((error as Error | undefined)?.message === 'Command timed out') mark();
@@ -104,4 +105,30 @@ export function guardRedis(redis: Redis, options: GuardOptions = {}): () => void
   }, options.intervalMs ?? 1_000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** The parts of an ioredis Command its command timeout uses. */
+interface TimedCommand {
+  isResolved: boolean;
+  _commandTimeoutTimer?: NodeJS.Timeout;
+  reject(error: Error): void;
+  setTimeout(ms: number): void;
+}
+
+/**
+ * Replaces the command's timeout (ioredis calls `setTimeout(commandTimeout)` when sending) with
+ * one that lets an I/O poll pass before it fires: on a busy event loop the timer phase runs
+ * before the poll that would read an answer already waiting in the socket, so a plain timer
+ * reports a healthy Redis as stalled (seen under a CPU-starved test machine). `setImmediate`
+ * runs after that poll.
+ */
+function lagTolerant(command: TimedCommand): void {
+  command.setTimeout = (ms: number) => {
+    if (command._commandTimeoutTimer) return;
+    command._commandTimeoutTimer = setTimeout(() => {
+      setImmediate(() => {
+        if (!command.isResolved) command.reject(new Error('Command timed out'));
+      });
+    }, ms);
+  };
 }

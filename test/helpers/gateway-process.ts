@@ -75,14 +75,17 @@ export async function startGatewayProcess(
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));
-  let ended = false;
-  void exited.then(() => {
-    ended = true;
+  let ended: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  void exited.then((how) => {
+    ended = how;
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
   for (;;) {
-    if (ended) throw new Error(`gateway ${name} exited at start:\n${output}`);
+    if (ended)
+      throw new Error(
+        `gateway ${name} exited at start (code ${ended.code}, signal ${ended.signal}):\n${output}`,
+      );
     try {
       const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(1000) });
       if (response.ok) break;
@@ -101,7 +104,7 @@ export async function startGatewayProcess(
     child,
     output: () => output,
     exited,
-    crashed: () => ended && !told,
+    crashed: () => ended !== undefined && !told,
     told: () => told,
     async kill9() {
       told = true;

@@ -1,5 +1,5 @@
 import type { ErrorClass, ErrorCode } from './codes.js';
-import { isStoreUnavailable, storeUnavailable } from './store.js';
+import { isStoreUnavailable, STORE_RETRY_AFTER_MS } from './store.js';
 
 /** Options for a GatewayError. */
 export interface GatewayErrorOptions {
@@ -118,5 +118,19 @@ export function toGatewayError(error: unknown): GatewayError {
     status: 500,
     errorClass: 'internal',
     cause: error,
+  });
+}
+
+/** The client-facing error for a request that cannot be decided or served without the store. */
+export function storeUnavailable(cause?: unknown): GatewayError {
+  return new GatewayError('The store is unavailable right now; try again shortly.', {
+    code: 'store_unavailable',
+    status: 503,
+    // Not 'overloaded': Anthropic renders that as 529 overloaded_error, a cloud capacity signal.
+    errorClass: 'server_error',
+    retryAfterMs: STORE_RETRY_AFTER_MS,
+    // Another deployment cannot help: the store is ours, not the cloud's.
+    failover: false,
+    ...(cause !== undefined && { cause }),
   });
 }

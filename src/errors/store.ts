@@ -1,5 +1,3 @@
-import { GatewayError } from './gateway-error.js';
-
 /**
  * Store (database) failures that are about the store being away or slow, not about the data:
  * they map to `503 store_unavailable` with `retry-after`, never to a 500. Kept here, free of
@@ -66,20 +64,6 @@ export function isStoreUnavailable(error: unknown, depth = 0): boolean {
   if (typeof message === 'string' && PG_MESSAGES.some((text) => message.includes(text)))
     return true;
   return isStoreUnavailable((error as { cause?: unknown }).cause, depth + 1);
-}
-
-/** The client-facing error for a request that cannot be decided or served without the store. */
-export function storeUnavailable(cause?: unknown): GatewayError {
-  return new GatewayError('The store is unavailable right now; try again shortly.', {
-    code: 'store_unavailable',
-    status: 503,
-    // Not 'overloaded': Anthropic renders that as 529 overloaded_error, a cloud capacity signal.
-    errorClass: 'server_error',
-    retryAfterMs: STORE_RETRY_AFTER_MS,
-    // Another deployment cannot help: the store is ours, not the cloud's.
-    failover: false,
-    ...(cause !== undefined && { cause }),
-  });
 }
 
 /**

@@ -6,7 +6,7 @@ import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { KyselyConfig, SqliteDatabase as KyselySqliteDatabase } from 'kysely';
 import type { StorePoolConfig } from '../config/store-schema.js';
-import { createPgPool } from './postgres-pool.js';
+import { createPgPool } from './internal/postgres-pool.js';
 import type { Schema } from './schema.js';
 
 /** SQL dialect behind a {@link Database}. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { StorePoolConfig } from '../config/store-schema.js';
+import type { StorePoolConfig } from '../../config/store-schema.js';
 
 /** int8 — the type of `bigint` columns, `count(*)` and `sum(int4)` in Postgres. */
 const PG_INT8_OID = 20;

@@ -106,7 +106,9 @@ export async function startTopology(options: TopologyOptions = {}): Promise<Topo
         'default_pool_size = 10',
         'max_client_conn = 500',
         // pg sends these at connect; PgBouncer must not refuse the session for them.
-        'ignore_startup_parameters = extra_float_digits,options',
+        // statement_timeout and idle_in_transaction_session_timeout come from store.pool (set them
+        // on the database or role instead when a pooler sits in front).
+        'ignore_startup_parameters = extra_float_digits,options,statement_timeout,idle_in_transaction_session_timeout',
         'server_reset_query =',
         '',
       ].join('\n'),

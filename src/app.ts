@@ -3,6 +3,7 @@ import type { AccessModule } from './access/index.js';
 import { type Billing, createBilling } from './billing/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/clock.js';
+import { withStoreTimeout } from './errors/index.js';
 import { createGateway } from './gateway/create-gateway.js';
 import type { Gateway } from './gateway/types.js';
 import type { Catalog } from './router/catalog.js';
@@ -20,6 +21,7 @@ import { wireExecutor, wireRouterBase } from './wiring/router.js';
 import { wireRoutes } from './wiring/routes.js';
 import { wireRuntime } from './wiring/runtime.js';
 import { wireStore } from './wiring/store.js';
+import { wireUsageSink } from './wiring/usage.js';
 
 /** What createApp needs. Tests pass a config object and, optionally, a clock and a logger. */
 export interface AppOptions {
@@ -112,6 +114,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...(telemetry.metrics && { onCommit: telemetry.metrics.usageCommit }),
   });
   await billing.start();
+  // Usage the store cannot take in time is spooled on local disk and replayed later.
+  const usageSink = wireUsageSink({ config, billing, clock, logger, telemetry });
   const executor = wireExecutor({ config, env, clock, router, telemetry });
   const accessPlane = await wireAccess({ config, database, clock, logger, telemetry });
   const { access } = accessPlane;
@@ -121,7 +125,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     catalog,
     executor,
     access,
-    usage: billing,
+    usage: usageSink,
     observer: telemetry.observer,
     clock,
     onUsageError: (error, event) =>
@@ -145,6 +149,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       runtime,
       telemetry,
       draining: () => draining,
+      spool: () => usageSink.stats(),
     }),
     ...(options.extraRoutes?.({ health, catalog }) ?? []),
   ];
@@ -166,12 +171,20 @@ export async function createApp(options: AppOptions): Promise<App> {
     await handover;
     await runtime.agent.close();
     await telemetry.close();
-    await billing.flush();
+    await usageSink.stop();
+    // Bounded: every event still in a commit was spooled when its commit timed out.
+    await withStoreTimeout(billing.flush(), config.store.spool.commitTimeoutMs, 'flush').catch(
+      () => undefined,
+    );
     if (router.ownsTransport) await router.transport.close();
     await router.sharedHealth?.close();
     await access.close();
     redis?.disconnect();
-    if (ownsDatabase) await database.close();
+    // A stalled store must not hold shutdown: queries end at their own timeouts after exit.
+    if (ownsDatabase)
+      await withStoreTimeout(database.close(), config.store.readyTimeoutMs, 'close').catch(
+        (error: unknown) => logger.warn({ err: error }, 'store close'),
+      );
   }
 
   return {
@@ -197,6 +210,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       runtime.sweeper.start();
       runtime.agent.start();
       telemetry.start();
+      usageSink.start();
       return address;
     },
     async shutdown() {

@@ -53,7 +53,7 @@ export interface AccessOptions {
   /** Prefix of every Redis key and channel. Default `config.redisPrefix`, else `switchyard:`. */
   prefix?: string | undefined;
   clock?: Clock | undefined;
-  /** How long a key lookup is cached, ms. Default 500: a revocation holds everywhere within it. */
+  /** How long a key lookup is cached, ms. Default `auth.keyCache.ttlMs` (500): a revocation holds everywhere within it. */
   cacheTtlMs?: number | undefined;
   /** Token estimate tuning (see estimate.ts). */
   estimate?: EstimateOptions | undefined;
@@ -93,7 +93,14 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
   const db = accessDb(database);
   const repository = createAccessRepository(db);
   const ledger = createAccessLedger(db);
-  const cache = createKeyCache(repository, options.cacheTtlMs ?? 500);
+  const keyCache = (config.auth as Partial<Config['auth']>).keyCache;
+  const cache = createKeyCache(repository, {
+    ttlMs: options.cacheTtlMs ?? keyCache?.ttlMs ?? 500,
+    ...(keyCache && {
+      staleWhileErrorMs: keyCache.staleWhileErrorMs,
+      lookupTimeoutMs: keyCache.lookupTimeoutMs,
+    }),
+  });
   const load = (scope: string, periodStart: number) => ledger.spent(scope, periodStart);
   const redis = options.redis;
   const budgets = redis ? createRedisBudgets({ redis, prefix, load }) : createMemoryBudgets(load);
@@ -117,7 +124,11 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
     subscriber = redis.duplicate();
     subscriber.on('error', onError);
     subscriber.on('message', () => cache.clear());
-    await subscriber.subscribe(channel);
+    // (Re)subscribe on every connect, so a subscriber that lost Redis listens again once back;
+    // missed messages are covered by the cache TTL.
+    subscriber.on('ready', () => void subscriber!.subscribe(channel).catch(onError));
+    // The first subscription is awaited, as before (bounded by the command timeout).
+    await subscriber.subscribe(channel).catch(onError);
   }
   const changed = async () => {
     cache.clear();

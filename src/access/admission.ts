@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import { costMicros, type ModelPrice, type PriceBook } from '../billing/prices.js';
 import { scaledToDecimal } from '../core/money.js';
 import type { Usage } from '../core/usage.js';
-import { GatewayError } from '../errors/index.js';
+import { GatewayError, isStoreUnavailable, storeUnavailable } from '../errors/index.js';
 import type { AccessLedger } from '../store/index.js';
 import type { SpendWriter } from './spend-writer.js';
 import type { Admission, AdmissionRequest } from './types.js';
@@ -268,6 +268,8 @@ async function unavailable<T>(work: Promise<T>): Promise<T> {
     return await work;
   } catch (error) {
     if (error instanceof GatewayError) throw error;
+    // Budgets read spend from the store: its outage is named as such (same 503, retry-after).
+    if (isStoreUnavailable(error)) throw storeUnavailable(error);
     throw new GatewayError('Limits and budgets are unavailable right now; try again shortly.', {
       code: 'internal_error',
       status: 503,

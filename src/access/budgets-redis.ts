@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisAway, redisUnavailable } from './redis-guard.js';
 import type { BucketState, BudgetBucket, BudgetCounters, SpendLoader } from './budgets.js';
 
 /**
@@ -109,6 +110,8 @@ export function createRedisBudgets(options: RedisBudgetsOptions): BudgetCounters
   return {
     async reserve(buckets, reservationId, amount, now) {
       if (buckets.length === 0) return { ok: true };
+      // Redis away: fail at once (admission answers its documented 503) rather than wait.
+      if (redisAway(redis)) throw redisUnavailable();
       const keys = keysOf(buckets);
       const perBucket = buckets.flatMap((bucket) => [
         bucket.hard ? bucket.limit.toString() : '-1',
@@ -141,6 +144,8 @@ export function createRedisBudgets(options: RedisBudgetsOptions): BudgetCounters
     },
     async settle(buckets, reservationId, reserved, spent) {
       if (buckets.length === 0) return;
+      // The spend is in the database already; the reservation's lease ends it in Redis.
+      if (redisAway(redis)) throw redisUnavailable();
       const keys = keysOf(buckets);
       await redis.syBudgetSettle(
         keys.length,

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { redisAway, redisUnavailable } from './redis-guard.js';
 
 /**
  * Requests in flight per bucket. In memory it is a set of request ids per bucket; in Redis a
@@ -60,6 +61,7 @@ export function createConcurrencyGate(options: ConcurrencyOptions = {}): Concurr
   return {
     async acquire(slots, requestId, now) {
       if (slots.length === 0) return -1;
+      if (redisAway(redis)) throw redisUnavailable();
       const keys = slots.map((slot) => key(slot.scope));
       const full = await redis.syConcurrencyAcquire(
         keys.length,
@@ -74,6 +76,8 @@ export function createConcurrencyGate(options: ConcurrencyOptions = {}): Concurr
     },
     async release(scopes, requestId) {
       if (scopes.length === 0) return;
+      // Slots of a replica cut off from Redis end with their lease.
+      if (redisAway(redis)) throw redisUnavailable();
       const keys = scopes.map(key);
       await redis.syConcurrencyRelease(keys.length, ...keys, requestId);
     },

@@ -1,3 +1,4 @@
+import { storeUnavailable, withStoreTimeout } from '../errors/index.js';
 import type { Principal } from '../gateway/types.js';
 import type { AccessRepository, KeyLookup } from '../store/index.js';
 import type { Level } from './policy.js';
@@ -37,13 +38,38 @@ interface Entry {
 
 const MAX_ENTRIES = 50_000;
 
+/** Options of {@link createKeyCache} (`auth.keyCache`). */
+export interface KeyCacheOptions {
+  /** How long an entry is trusted, ms. Default 500. */
+  ttlMs?: number;
+  /** How long past its TTL an entry still answers while the store fails, ms. Default 300000. */
+  staleWhileErrorMs?: number;
+  /** A lookup slower than this fails (stale answer, else 503 store_unavailable), ms. Default 2000. */
+  lookupTimeoutMs?: number;
+  /** Told when a lookup fails and a stale entry answers instead. */
+  onStale?: (error: unknown) => void;
+}
+
 /**
  * A read-through cache over the repository. Entries live `ttlMs` (default 500 ms), so a key
  * revoked on another replica stops working here within that time even if the revocation message
  * is lost; unknown hashes are cached too (a random secret cannot be guessed, so a miss stays a
  * miss). Concurrent misses for one key share one database query.
+ *
+ * Store outages: a lookup is bounded by `lookupTimeoutMs`; when it fails or times out, an entry
+ * loaded less than `ttlMs + staleWhileErrorMs` ago answers as it last did (keys already known
+ * keep working), and a key never seen answers 503 `store_unavailable`. A timed-out lookup
+ * leaves the shared in-flight slot at once, so the next request asks the store again instead
+ * of waiting on a dead query.
  */
-export function createKeyCache(repository: AccessRepository, ttlMs = 500): KeyCache {
+export function createKeyCache(
+  repository: AccessRepository,
+  options: KeyCacheOptions | number = {},
+): KeyCache {
+  const settings = typeof options === 'number' ? { ttlMs: options } : options;
+  const ttlMs = settings.ttlMs ?? 500;
+  const staleMs = settings.staleWhileErrorMs ?? 300_000;
+  const lookupTimeoutMs = settings.lookupTimeoutMs ?? 2_000;
   const byHash = new Map<string, Entry>();
   const byId = new Map<string, Entry>();
   const pending = new Map<string, Promise<ResolvedKey | undefined>>();
@@ -56,18 +82,31 @@ export function createKeyCache(repository: AccessRepository, ttlMs = 500): KeyCa
   ) => {
     const entry = map.get(id);
     if (entry && now - entry.loadedAt < ttlMs && now >= entry.loadedAt) return entry.value;
-    const inFlight = pending.get(id);
-    if (inFlight !== undefined) return inFlight;
-    const promise = load()
-      .then((lookup) => {
-        const value = lookup && resolve(lookup);
-        if (map.size >= MAX_ENTRIES) map.clear();
-        map.set(id, { value, loadedAt: now });
-        return value;
-      })
-      .finally(() => pending.delete(id));
-    pending.set(id, promise);
-    return promise;
+    let inFlight = pending.get(id);
+    if (inFlight === undefined) {
+      const promise = withStoreTimeout(load(), lookupTimeoutMs, 'key lookup')
+        .then((lookup) => {
+          const value = lookup && resolve(lookup);
+          if (map.size >= MAX_ENTRIES) map.clear();
+          map.set(id, { value, loadedAt: now });
+          return value;
+        })
+        .finally(() => {
+          if (pending.get(id) === promise) pending.delete(id);
+        });
+      pending.set(id, promise);
+      inFlight = promise;
+    }
+    try {
+      return await inFlight;
+    } catch (error) {
+      // Stale-while-error: what this key was a moment ago beats refusing a paying client.
+      if (entry && now >= entry.loadedAt && now - entry.loadedAt < ttlMs + staleMs) {
+        settings.onStale?.(error);
+        return entry.value;
+      }
+      throw storeUnavailable(error);
+    }
   };
 
   return {

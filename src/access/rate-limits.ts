@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
 import { type Clock, systemClock } from '../core/clock.js';
+import { redisUsable } from './redis-guard.js';
 
 /**
  * Per-minute request and token limits as a **sliding window of sub-window counters**: the
@@ -237,7 +238,7 @@ export function createRateLimits(options: RateLimitsOptions = {}): RateLimits {
   // A bucket outlives its newest slot by a window and a slot; then Redis drops it.
   const ttlMs = Math.ceil(windowMs + 2 * slotMs);
   // Not ready (connecting, reconnecting, closed): answer from memory at once rather than queue.
-  const ready = () => redis.status === 'ready';
+  const ready = () => redisUsable(redis);
   return {
     async consume(kind, scope, limit, points) {
       const at = frame(clock());

@@ -45,7 +45,7 @@ export async function runDoctor(options: DoctorOptions): Promise<Check[]> {
       ms: null,
     },
   ];
-  checks.push(await timed('store', timeoutMs, () => checkStore(config.store)));
+  checks.push(await timed('store', timeoutMs, () => checkStore(config.store.url)));
   checks.push(
     config.redis
       ? await timed('redis', timeoutMs, () => checkRedis(config.redis!, timeoutMs))

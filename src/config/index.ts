@@ -13,3 +13,5 @@ export type {
   RoutingRule,
   TokenPrice,
 } from './schema.js';
+export type { StoreConfig, StorePoolConfig, StoreSpoolConfig } from './store-schema.js';
+export { DEFAULT_STORE_URL } from './store-schema.js';

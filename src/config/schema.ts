@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { isAddressOrCidr } from '../core/addresses.js';
 import { isDecimalString } from '../core/money.js';
+import { storeSchema } from './store-schema.js';
 
 /**
  * The configuration users write (see docs/configuration.md). Field names are a contract.
@@ -317,11 +318,38 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .prefault({}),
-  store: z.string().default('sqlite:./data/switchyard.db'),
+  /** The store: a URL, or `{url, pool, spool, readyTimeoutMs}` (store-schema.ts). */
+  store: storeSchema,
   redis: z.string().optional(),
   /** Prefix of every Redis key and channel, so several deployments can share one Redis. */
   redisPrefix: z.string().default('switchyard:'),
-  auth: z.strictObject({ masterKey: z.string().min(1).optional() }).prefault({}),
+  /** Opening a Redis connection, ms. Default 2000. */
+  redisConnectTimeoutMs: z.number().int().positive().default(2_000),
+  /**
+   * One Redis command, ms: past it, limits and budgets take their fallback (memory windows;
+   * 503 for budgets and concurrency) and the client counts as stalled until a PING answers.
+   * Default 150.
+   */
+  redisCommandTimeoutMs: z.number().int().positive().default(150),
+  auth: z
+    .strictObject({
+      masterKey: z.string().min(1).optional(),
+      /** Virtual key lookups (src/access/key-cache.ts). */
+      keyCache: z
+        .strictObject({
+          /** How long a lookup is trusted without asking the store, ms. Default 500. */
+          ttlMs: z.number().int().positive().default(500),
+          /**
+           * While the store fails or is slow, a key looked up before keeps its last answer for this
+           * long past its TTL, ms (0 = never). Default 300000 (5 minutes).
+           */
+          staleWhileErrorMs: z.number().int().nonnegative().default(300_000),
+          /** A lookup that takes longer fails (stale answer, else 503), ms. Default 2000. */
+          lookupTimeoutMs: z.number().int().positive().default(2_000),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

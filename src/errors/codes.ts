@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'upstream_bad_response'
   | 'no_deployment_available'
   | 'tool_call_interrupted'
+  /** The store (database) cannot answer now: 503 with retry-after, never a 500. */
+  | 'store_unavailable'
   | 'internal_error';
 
 /** What kind of failure this is, for retry and failover decisions. */

@@ -1,4 +1,5 @@
 import type { ErrorClass, ErrorCode } from './codes.js';
+import { isStoreUnavailable, STORE_RETRY_AFTER_MS } from './store.js';
 
 /** Options for a GatewayError. */
 export interface GatewayErrorOptions {
@@ -104,13 +105,32 @@ function defaultRetryable(errorClass: ErrorClass): boolean {
   ].includes(errorClass);
 }
 
-/** Wraps anything thrown into a GatewayError (unknown errors become 500 internal_error). */
+/**
+ * Wraps anything thrown into a GatewayError: a store outage (connection lost, timeout, busy
+ * file) becomes 503 `store_unavailable` with retry-after; anything else unknown is 500
+ * internal_error.
+ */
 export function toGatewayError(error: unknown): GatewayError {
   if (error instanceof GatewayError) return error;
+  if (isStoreUnavailable(error)) return storeUnavailable(error);
   return new GatewayError('Internal error', {
     code: 'internal_error',
     status: 500,
     errorClass: 'internal',
     cause: error,
+  });
+}
+
+/** The client-facing error for a request that cannot be decided or served without the store. */
+export function storeUnavailable(cause?: unknown): GatewayError {
+  return new GatewayError('The store is unavailable right now; try again shortly.', {
+    code: 'store_unavailable',
+    status: 503,
+    // Not 'overloaded': Anthropic renders that as 529 overloaded_error, a cloud capacity signal.
+    errorClass: 'server_error',
+    retryAfterMs: STORE_RETRY_AFTER_MS,
+    // Another deployment cannot help: the store is ours, not the cloud's.
+    failover: false,
+    ...(cause !== undefined && { cause }),
   });
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
+import { redisTimeouts } from '../access/redis-guard.js';
 import type { HealthTracker, SharedHealthState } from './health.js';
 
 /** Replicates breaker state between Switchyard processes through Redis. */
@@ -22,6 +23,7 @@ export async function shareHealth(
   url: string,
   prefix = 'switchyard:',
   onError: (error: unknown) => void = () => {},
+  limits: { connectTimeoutMs?: number; commandTimeoutMs?: number } = {},
 ): Promise<SharedHealth> {
   const origin = randomUUID();
   const channel = `${prefix}health`;
@@ -29,23 +31,38 @@ export async function shareHealth(
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: false,
+    ...redisTimeouts(limits),
   } as const;
   const publisher = new Redis(url, options);
-  const subscriber = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+  const subscriber = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 2,
+    ...redisTimeouts(limits),
+  });
   publisher.on('error', onError);
   subscriber.on('error', onError);
-  await Promise.all([publisher.connect(), subscriber.connect()]);
-  const now = Date.now();
-  for (const [key, text] of Object.entries(await publisher.hgetall(channel))) {
-    const state = parse(text);
-    if (state && (state.state !== 'open' || state.unavailableUntil > now))
-      tracker.applyRemote(key, state);
-  }
   subscriber.on('message', (_channel: string, text: string) => {
     const message = parse(text);
     if (message && message.origin !== origin) tracker.applyRemote(message.key, message);
   });
-  await subscriber.subscribe(channel);
+  // Each (re)connect reads the latest states and subscribes again, so sharing resumes by itself
+  // after an outage; until then (or if Redis is away at start) this replica learns health alone.
+  const catchUp = async () => {
+    const now = Date.now();
+    for (const [key, text] of Object.entries(await publisher.hgetall(channel))) {
+      const state = parse(text);
+      if (state && (state.state !== 'open' || state.unavailableUntil > now))
+        tracker.applyRemote(key, state);
+    }
+  };
+  const subscribe = () => subscriber.subscribe(channel).then(() => undefined);
+  await Promise.all([
+    publisher.connect().then(catchUp).catch(onError),
+    subscriber.connect().then(subscribe).catch(onError),
+  ]);
+  // Registered after the first connect, so that one is not done twice.
+  publisher.on('ready', () => void catchUp().catch(onError));
+  subscriber.on('ready', () => void subscribe().catch(onError));
   tracker.onChange((key, state) => {
     const message: Message = {
       origin,

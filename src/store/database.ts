@@ -5,7 +5,8 @@ import { Worker } from 'node:worker_threads';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import type { KyselyConfig, SqliteDatabase as KyselySqliteDatabase } from 'kysely';
-import pg from 'pg';
+import type { StorePoolConfig } from '../config/store-schema.js';
+import { createPgPool } from './internal/postgres-pool.js';
 import type { Schema } from './schema.js';
 
 /** SQL dialect behind a {@link Database}. */
@@ -30,18 +31,17 @@ export interface Database {
 export interface DatabaseOptions {
   /** Kysely query logging (levels array or a function). Default: none. */
   log?: KyselyConfig['log'];
-  /** Postgres only: maximum pooled connections. Default: 10. */
+  /** Postgres only: maximum pooled connections (wins over `pool.size`). Default: 10. */
   poolSize?: number;
+  /** Postgres only: pool size and time limits (`store.pool`); missing fields take the defaults. */
+  pool?: Partial<StorePoolConfig>;
   /**
-   * Postgres only: called when an idle pooled connection fails (for example the server
-   * restarted). pg drops that connection and the next query opens a new one.
+   * Postgres only: called when a pooled connection fails, idle or checked out (for example the
+   * server restarted). pg drops that connection and the next query opens a new one.
    * Default: `process.emitWarning`.
    */
   onError?: (error: Error) => void;
 }
-
-/** int8 — the type of `bigint` columns, `count(*)` and `sum(int4)` in Postgres. */
-const PG_INT8_OID = 20;
 
 /**
  * Opens a database from a store URL.
@@ -61,9 +61,10 @@ const PG_INT8_OID = 20;
  * await migrate(database);
  */
 export async function createDatabase(
-  url: string,
+  store: string | { url: string; pool?: Partial<StorePoolConfig> },
   options: DatabaseOptions = {},
 ): Promise<Database> {
+  const url = typeof store === 'string' ? store : store.url;
   const base = options.log === undefined ? {} : { log: options.log };
   if (url.startsWith('sqlite:')) {
     const path = sqlitePath(url);
@@ -74,19 +75,13 @@ export async function createDatabase(
     return wrap(kysely, 'sqlite', handle);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: options.poolSize ?? 10,
-      types: {
-        getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-          oid === PG_INT8_OID && format !== 'binary'
-            ? (value: string) => BigInt(value)
-            : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-      },
-    });
+    const limits = {
+      ...(typeof store === 'string' ? {} : store.pool),
+      ...options.pool,
+      ...(options.poolSize !== undefined && { size: options.poolSize }),
+    };
     const onError = options.onError ?? ((error: Error) => process.emitWarning(error));
-    // Without a listener, an idle connection error is an unhandled 'error' event and kills the process.
-    pool.on('error', onError);
+    const pool = createPgPool(url, limits, onError);
     const kysely = new Kysely<Schema>({ ...base, dialect: new PostgresDialect({ pool }) });
     try {
       await ping(kysely);

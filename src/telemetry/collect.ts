@@ -1,6 +1,7 @@
 import { sql } from 'kysely';
 import type { Redis } from 'ioredis';
 import type { Gauge } from 'prom-client';
+import { withStoreTimeout } from '../errors/index.js';
 import type { Catalog } from '../router/catalog.js';
 import type { HealthTracker } from '../router/health.js';
 import type { Database } from '../store/index.js';
@@ -23,6 +24,11 @@ export interface CollectDeps {
 const STATES = ['closed', 'open', 'half-open'] as const;
 /** Store counts are read at most this often, ms (scrapes may come every few seconds). */
 const STORE_REFRESH_MS = 15_000;
+/**
+ * Longest a scrape waits for the store and Redis, ms: a stalled store must not hang /metrics
+ * (the ping then reads NaN and the counts keep their last values).
+ */
+const SCRAPE_TIMEOUT_MS = 2_000;
 
 /**
  * Returns a function that refreshes the gauges read at scrape time: breaker states and latency
@@ -61,7 +67,7 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
       storeReadAt = deps.clock();
       pings.push(countRuns(), countWebhooks());
     }
-    await Promise.all(pings);
+    await withStoreTimeout(Promise.all(pings), SCRAPE_TIMEOUT_MS, 'scrape').catch(() => undefined);
     // The age grows between store reads, so it is computed at every scrape from the last read.
     metrics.webhookOldestPending.set(
       oldestPendingAt === null ? 0 : Math.max(0, deps.clock() - oldestPendingAt) / 1000,
@@ -71,7 +77,11 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
   async function timeStore() {
     const started = performance.now();
     try {
-      await sql`select 1`.execute(deps.database.db);
+      await withStoreTimeout(
+        sql`select 1`.execute(deps.database.db),
+        SCRAPE_TIMEOUT_MS - 100,
+        'ping',
+      );
       metrics.storeLatency.set((performance.now() - started) / 1000);
     } catch {
       metrics.storeLatency.set(Number.NaN);
@@ -81,7 +91,7 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
   async function timeRedis(redis: Redis, gauge: Gauge) {
     const started = performance.now();
     try {
-      await redis.ping();
+      await withStoreTimeout(redis.ping(), SCRAPE_TIMEOUT_MS - 100, 'redis ping');
       gauge.set((performance.now() - started) / 1000);
     } catch {
       gauge.set(Number.NaN);

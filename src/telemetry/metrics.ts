@@ -77,6 +77,17 @@ export interface GatewayMetrics {
   storeLatency: Gauge;
   /** Present only when Redis is configured. */
   redisLatency: Gauge | undefined;
+  /** Reads the usage spool's counters at scrape (spooled, replayed, waiting, oldest). */
+  watchSpool(read: () => SpoolCounters | undefined): void;
+}
+
+/** The usage spool's counters, as billing/spool.ts reports them. */
+export interface SpoolCounters {
+  spooled: number;
+  replayed: number;
+  rejected: number;
+  waiting: number;
+  oldestAt: number | null;
 }
 
 /** Children pre-bound to one label set, so the request path does no label hashing. */
@@ -206,6 +217,52 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     help: 'Usage events per group commit (grows with load as concurrent requests share a commit).',
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048],
     registers,
+  });
+
+  // The usage spool (store outages): read at scrape from the spool's own counters.
+  let readSpool: () => SpoolCounters | undefined = () => undefined;
+  const spoolTotal = (name: string, help: string, pick: (counters: SpoolCounters) => number) =>
+    new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const counters = readSpool();
+        this.reset();
+        if (counters) this.inc(pick(counters));
+      },
+    });
+  spoolTotal(
+    'switchyard_usage_spooled_total',
+    'Usage events written to the local spool because the store could not commit them in time.',
+    (counters) => counters.spooled,
+  );
+  spoolTotal(
+    'switchyard_usage_replayed_total',
+    'Spooled usage events replayed into the store.',
+    (counters) => counters.replayed,
+  );
+  spoolTotal(
+    'switchyard_usage_rejected_total',
+    'Spooled usage events the store refused for their data, set aside in rejected.jsonl.',
+    (counters) => counters.rejected,
+  );
+  new Gauge({
+    name: 'switchyard_usage_spool_waiting',
+    help: 'Usage events waiting in the local spool for the store.',
+    registers,
+    collect() {
+      this.set(readSpool()?.waiting ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'switchyard_usage_spool_oldest_seconds',
+    help: 'Age of the oldest usage event waiting in the spool (0 when none): what to alert on.',
+    registers,
+    collect() {
+      const oldest = readSpool()?.oldestAt ?? null;
+      this.set(oldest === null ? 0 : Math.max(0, Date.now() - oldest) / 1000);
+    },
   });
 
   const webhookAttempts = new Counter({
@@ -417,6 +474,9 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     usageCommit(ms, events) {
       commitDuration.observe(ms / 1000);
       commitEvents.observe(events);
+    },
+    watchSpool(read) {
+      readSpool = read;
     },
     storeLatency: new Gauge({
       name: 'switchyard_store_ping_seconds',

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { type AccessModule, createAccess } from '../access/index.js';
+import { guardRedis, redisTimeouts } from '../access/redis-guard.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../store/index.js';
@@ -30,10 +31,22 @@ export async function wireAccess(deps: {
         lazyConnect: true,
         enableAutoPipelining: true,
         maxRetriesPerRequest: 2,
+        // Every command is bounded: a stalled Redis costs a request one timeout, not forever.
+        ...redisTimeouts({
+          connectTimeoutMs: config.redisConnectTimeoutMs,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+        }),
       })
     : undefined;
   if (redis) {
     redis.on('error', (error) => logger.warn({ err: error }, 'redis (access) error'));
+    const stop = guardRedis(redis, {
+      onChange: (state) =>
+        state === 'stalled'
+          ? logger.warn('redis (access) stalled: limits and budgets take their fallback')
+          : logger.info('redis (access) answers again'),
+    });
+    redis.once('end', stop);
     await redis.connect();
   }
   const access = await createAccess({

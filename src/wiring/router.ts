@@ -43,8 +43,15 @@ export async function wireRouterBase(deps: {
   const catalog = createCatalog(config);
   const health = createHealthTracker(clock);
   const sharedHealth = config.redis
-    ? await shareHealth(health, config.redis, config.redisPrefix, (error) =>
-        logger.warn({ err: error }, 'redis (health) error'),
+    ? await shareHealth(
+        health,
+        config.redis,
+        config.redisPrefix,
+        (error) => logger.warn({ err: error }, 'redis (health) error'),
+        {
+          connectTimeoutMs: config.redisConnectTimeoutMs,
+          commandTimeoutMs: config.redisCommandTimeoutMs,
+        },
       )
     : undefined;
   const policy = createPolicy({ routing: config.routing, health });

@@ -6,6 +6,7 @@ import type { Clock } from '../core/clock.js';
 import type { Gateway } from '../gateway/types.js';
 import type { RouterBase } from './router.js';
 import type { Runtime } from '../runtime/index.js';
+import { withStoreTimeout } from '../errors/index.js';
 import { createHealthRoutes } from '../server/health-routes.js';
 import type { Route } from '../server/types.js';
 import type { Database } from '../store/index.js';
@@ -39,6 +40,8 @@ export interface RouteDeps {
   billing: Billing;
   runtime: Runtime;
   telemetry: Telemetry;
+  /** Usage events waiting in the local spool (shown by /readyz; they do not make it unready). */
+  spool?: () => { waiting: number } | undefined;
   /** Whether the process is draining (readiness answers 503). */
   draining: () => boolean;
 }
@@ -51,12 +54,19 @@ export function wireRoutes(deps: RouteDeps): Route[] {
     ...createHealthRoutes({
       ready: async () => {
         const checks: Record<string, string> = {};
+        // Bounded: a stalled store answers "not ready" within store.readyTimeoutMs, never hangs.
         try {
-          await sql`select 1`.execute(database.db);
+          await withStoreTimeout(
+            sql`select 1`.execute(database.db),
+            config.store.readyTimeoutMs,
+            'readiness check',
+          );
           checks['store'] = 'ok';
         } catch (error) {
           checks['store'] = (error as Error).message;
         }
+        const spool = deps.spool?.();
+        if (spool) checks['usage_spool'] = `${spool.waiting} waiting`;
         const draining = deps.draining();
         if (draining) checks['server'] = 'draining';
         return { ok: checks['store'] === 'ok' && !draining, checks };

@@ -29,7 +29,7 @@ export function wireRuntime(deps: {
     secretKey: config.runtime.secretKey,
     previousSecretKeys: config.runtime.previousSecretKeys,
     masterKey: config.auth.masterKey,
-    store: config.store,
+    store: config.store.url,
   });
   if (sealed.warning) logger.warn({ keyId: sealed.box.keyId }, sealed.warning);
   else logger.debug({ keyId: sealed.box.keyId, source: sealed.box.source }, 'tool secrets key');
@@ -55,7 +55,7 @@ export function wireRuntime(deps: {
       bus: createRunBus({
         redis: config.redis,
         redisPrefix: config.redisPrefix,
-        store: config.store,
+        store: config.store.url,
         onError: (error, what) => logger.warn({ err: error }, what),
       }),
       interruptedCalls: tools.interruptedCalls,

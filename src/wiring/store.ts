@@ -20,6 +20,7 @@ export interface StorePlane {
  * Opens (and migrates) the configured database, unless the caller passes one already open.
  * Replicas starting together are safe: migrate() serialises them (see store/migrate.ts), and the
  * one that applied migrations says so in its log.
+ * Pooled connections that fail are logged (`store connection error`); pg opens new ones.
  */
 export async function wireStore(
   config: Config,
@@ -27,7 +28,9 @@ export async function wireStore(
   logger?: Logger,
 ): Promise<StorePlane> {
   const ownsDatabase = database === undefined;
-  const db = database ?? (await createDatabase(config.store));
+  // `store.pool` limits apply; a connection lost at any time is logged, never crashes.
+  const onError = (error: Error) => logger?.warn({ err: error }, 'store connection error');
+  const db = database ?? (await createDatabase(config.store, { onError }));
   if (ownsDatabase) {
     const applied = await migrate(db);
     if (applied.length > 0) logger?.info({ migrations: applied }, 'migrations applied');

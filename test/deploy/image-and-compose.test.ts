@@ -63,7 +63,7 @@ describe('Dockerfile', () => {
     const healthcheck = finalStage.find((instruction) => instruction.keyword === 'HEALTHCHECK');
     expect(healthcheck?.rest).toContain(`127.0.0.1:${defaults.server.port}/healthz`);
     const workdir = finalStage.findLast((instruction) => instruction.keyword === 'WORKDIR')!.rest;
-    const storePath = defaults.store.replace(/^sqlite:/, '');
+    const storePath = defaults.store.url.replace(/^sqlite:/, '');
     const dataDir = posix.dirname(posix.resolve(workdir, storePath));
     const volumes = json(finalStage.find((instruction) => instruction.keyword === 'VOLUME')!.rest);
     expect(volumes).toContain(dataDir);
@@ -145,7 +145,7 @@ describe('deploy/compose.yaml', () => {
     expect(config.server.trustProxy).toEqual(
       compose['networks'].switchyard.ipam.config.map((entry: { subnet: string }) => entry.subnet),
     );
-    expect(config.store).toMatch(/@postgres:5432\//);
+    expect(config.store.url).toMatch(/@postgres:5432\//);
     expect(config.redis).toBe('redis://redis:6379');
   });
 

@@ -300,6 +300,23 @@ export const configSchema = z.strictObject({
        * API stays loopback-only). Default false: such a start is refused.
        */
       allowNoMasterKey: z.boolean().default(false),
+      /** Time a client has to send a request's headers (from the connection, or the next request's first byte), ms. */
+      headersTimeoutMs: z.number().int().positive().default(30_000),
+      /** Longest silence while a request body is being received, ms. */
+      bodyIdleTimeoutMs: z.number().int().positive().default(30_000),
+      /** How long an idle connection is kept open for the next request, ms. */
+      keepAliveTimeoutMs: z.number().int().positive().default(65_000),
+      /** Largest request head (request line and headers; HTTP/2 header list), bytes. */
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * 1024)
+        .default(16_384),
+      /** Most client connections open at once; more are closed as they arrive. */
+      maxConnections: z.number().int().positive().default(10_000),
+      /** Deepest nesting of a JSON request body (objects and arrays); deeper → 400 json_too_deep. */
+      maxJsonDepth: z.number().int().min(8).max(1000).default(128),
     })
     .prefault({}),
   store: z.string().default('sqlite:./data/switchyard.db'),

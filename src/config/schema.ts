@@ -151,6 +151,10 @@ const deploymentSchema = z.strictObject({
   /** Bedrock only: `converse` (default) or `openai` (Bedrock's OpenAI-compatible endpoint). */
   api: z.enum(['converse', 'openai']).optional(),
   contextWindow: z.number().int().positive().optional(),
+  /** Longest silence between stream events from this deployment, ms. Default: the model's, else routing's. */
+  streamIdleTimeoutMs: z.number().int().positive().optional(),
+  /** Longest stream from this deployment (from the attempt's start), ms. Default: the model's, else routing's. */
+  streamTimeoutMs: z.number().int().positive().optional(),
 });
 
 const capability = z.enum(['tools', 'vision', 'json_schema', 'reasoning', 'logprobs']);
@@ -166,6 +170,10 @@ const modelSchema = z.strictObject({
   tags: z.array(z.string()).default([]),
   /** Models to try, in order, when every deployment of this one fails in a way another model could fix. */
   fallbacks: z.array(z.string()).default([]),
+  /** Longest silence between stream events, ms, for this model's deployments. Default: routing's. */
+  streamIdleTimeoutMs: z.number().int().positive().optional(),
+  /** Longest stream (from the attempt's start), ms, for this model's deployments. Default: routing's. */
+  streamTimeoutMs: z.number().int().positive().optional(),
   deployments: z.array(deploymentSchema).min(1),
 });
 
@@ -190,6 +198,10 @@ const routingSchema = z.strictObject({
   retries: z.number().int().min(0).max(10).default(2),
   attemptTimeoutMs: z.number().int().positive().default(30_000),
   totalTimeoutMs: z.number().int().positive().default(120_000),
+  /** Longest silence between upstream stream events once a stream has started, ms. */
+  streamIdleTimeoutMs: z.number().int().positive().default(60_000),
+  /** Longest upstream stream, from the attempt's start, ms. */
+  streamTimeoutMs: z.number().int().positive().default(900_000),
   rules: z.array(ruleSchema).default([]),
 });
 

@@ -24,7 +24,7 @@ import {
   startHeaderDeadlines,
 } from './client-limits.js';
 import { tooDeepAt } from './json-depth.js';
-import { sendOpenAIError } from './respond.js';
+import { failureOf, sendOpenAIError } from './respond.js';
 import { createRouteTable } from './router.js';
 import type { HttpContext, Route } from './types.js';
 
@@ -83,6 +83,19 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       if (!response.writableFinished) controller.abort(clientClosed());
       active -= 1;
       observed?.end(response.statusCode);
+      // Every 5xx is logged with its cause: none should come from client input.
+      if (response.statusCode >= 500) {
+        const failure = failureOf(response);
+        options.logger.error(
+          {
+            requestId,
+            status: response.statusCode,
+            code: failure?.code,
+            err: failure?.cause ?? failure,
+          },
+          failure?.code === 'internal_error' ? 'unhandled error' : 'server error answered',
+        );
+      }
       // The line's fields are built only when it will be written (production often runs at warn).
       if (logInfo)
         options.logger.info(
@@ -161,14 +174,8 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     try {
       await matched.handler(context);
     } catch (thrown) {
-      const error = toGatewayError(thrown);
-      // Every 5xx is logged with its cause: none should come from client input.
-      if (error.status >= 500)
-        options.logger.error(
-          { requestId, code: error.code, err: error.cause ?? error },
-          error.code === 'internal_error' ? 'unhandled error' : 'request failed',
-        );
-      sendOpenAIError(response, error);
+      // Logged (with its cause) when the answer closes, as every 5xx is.
+      sendOpenAIError(response, toGatewayError(thrown));
     }
   };
 

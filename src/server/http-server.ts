@@ -7,7 +7,7 @@ import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { timeOrderedId } from '../core/ids.js';
-import { GatewayError, toGatewayError } from '../errors/index.js';
+import { GatewayError, toGatewayError, UpstreamError } from '../errors/index.js';
 import type { HttpObserver } from '../telemetry/observer.js';
 import { createClientAddress } from './client-address.js';
 import {
@@ -86,12 +86,19 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       // Every 5xx is logged with its cause: none should come from client input.
       if (response.statusCode >= 500) {
         const failure = failureOf(response);
+        // Message and code only: an upstream's body may echo a key, so it is never logged; the
+        // cause (with its stack) is logged for the gateway's own failures.
+        const upstream = failure instanceof UpstreamError ? failure : undefined;
         options.logger.error(
           {
             requestId,
             status: response.statusCode,
             code: failure?.code,
-            err: failure?.cause ?? failure,
+            error: failure?.message,
+            upstreamStatus: upstream?.upstreamStatus,
+            provider: upstream?.provider,
+            err:
+              upstream === undefined && failure?.cause instanceof Error ? failure.cause : undefined,
           },
           failure?.code === 'internal_error' ? 'unhandled error' : 'server error answered',
         );

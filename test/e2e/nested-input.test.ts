@@ -58,7 +58,6 @@ async function post(path: string, body: string, headers: Record<string, string> 
     body,
   });
   const text = await response.body.text();
-  // biome-ignore lint/suspicious/noExplicitAny: three surfaces' error shapes, read field by field
   return { status: response.statusCode, text, json: JSON.parse(text) as Record<string, any> };
 }
 

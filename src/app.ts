@@ -160,6 +160,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     maxBodyBytes: config.server.maxBodyBytes,
     drainTimeoutMs: config.server.drainTimeoutMs,
     trustProxy: config.server.trustProxy,
+    maxJsonDepth: config.server.maxJsonDepth,
+    limits: config.server,
   });
   let listening = false;
   async function close(): Promise<void> {

@@ -152,6 +152,10 @@ const deploymentSchema = z.strictObject({
   /** Bedrock only: `converse` (default) or `openai` (Bedrock's OpenAI-compatible endpoint). */
   api: z.enum(['converse', 'openai']).optional(),
   contextWindow: z.number().int().positive().optional(),
+  /** Longest silence between stream events from this deployment, ms. Default: the model's, else routing's. */
+  streamIdleTimeoutMs: z.number().int().positive().optional(),
+  /** Longest stream from this deployment (from the attempt's start), ms. Default: the model's, else routing's. */
+  streamTimeoutMs: z.number().int().positive().optional(),
 });
 
 const capability = z.enum(['tools', 'vision', 'json_schema', 'reasoning', 'logprobs']);
@@ -167,6 +171,10 @@ const modelSchema = z.strictObject({
   tags: z.array(z.string()).default([]),
   /** Models to try, in order, when every deployment of this one fails in a way another model could fix. */
   fallbacks: z.array(z.string()).default([]),
+  /** Longest silence between stream events, ms, for this model's deployments. Default: routing's. */
+  streamIdleTimeoutMs: z.number().int().positive().optional(),
+  /** Longest stream (from the attempt's start), ms, for this model's deployments. Default: routing's. */
+  streamTimeoutMs: z.number().int().positive().optional(),
   deployments: z.array(deploymentSchema).min(1),
 });
 
@@ -191,6 +199,10 @@ const routingSchema = z.strictObject({
   retries: z.number().int().min(0).max(10).default(2),
   attemptTimeoutMs: z.number().int().positive().default(30_000),
   totalTimeoutMs: z.number().int().positive().default(120_000),
+  /** Longest silence between upstream stream events once a stream has started, ms. */
+  streamIdleTimeoutMs: z.number().int().positive().default(60_000),
+  /** Longest upstream stream, from the attempt's start, ms. */
+  streamTimeoutMs: z.number().int().positive().default(900_000),
   rules: z.array(ruleSchema).default([]),
 });
 
@@ -316,6 +328,23 @@ export const configSchema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, ".", "_" and "-" (at most 64)')
         .optional(),
+      /** Time a client has to send a request's headers (from the connection, or the next request's first byte), ms. */
+      headersTimeoutMs: z.number().int().positive().default(30_000),
+      /** Longest silence while a request body is being received, ms. */
+      bodyIdleTimeoutMs: z.number().int().positive().default(30_000),
+      /** How long an idle connection is kept open for the next request, ms. */
+      keepAliveTimeoutMs: z.number().int().positive().default(65_000),
+      /** Largest request head (request line and headers; HTTP/2 header list), bytes. */
+      maxHeaderBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(1024 * 1024)
+        .default(16_384),
+      /** Most client connections open at once; more are closed as they arrive. */
+      maxConnections: z.number().int().positive().default(10_000),
+      /** Deepest nesting of a JSON request body (objects and arrays); deeper → 400 json_too_deep. */
+      maxJsonDepth: z.number().int().min(8).max(1000).default(128),
     })
     .prefault({}),
   /** The store: a URL, or `{url, pool, spool, readyTimeoutMs}` (store-schema.ts). */

@@ -7,6 +7,10 @@ export type ErrorCode =
   | 'invalid_request'
   | 'unsupported_parameter'
   | 'body_too_large'
+  | 'headers_too_large'
+  | 'request_timeout'
+  | 'json_too_deep'
+  | 'client_closed_request'
   | 'model_not_found'
   | 'not_found'
   | 'method_not_allowed'
@@ -46,6 +50,8 @@ export type ErrorClass =
   | 'conflict'
   | 'connection'
   | 'bad_response'
+  /** The client went away before the answer was complete: neither the deployment's fault nor retryable. */
+  | 'client_closed'
   | 'internal';
 
 /** OpenAI error `type` for each HTTP status family. */

@@ -1,5 +1,6 @@
 import type { Access, Admission } from '../access/index.js';
 import type { Config } from '../config/index.js';
+import type { ChatRequest } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
@@ -10,6 +11,7 @@ import { featuresOf } from '../router/features.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
+import { forwardedUsage } from './forwarded.js';
 import { failureHeaders } from './route-headers.js';
 import type {
   ChatInvocation,
@@ -270,6 +272,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           kind: 'stream',
           items: metered(
             execution.items,
+            body,
             event,
             started,
             signal,
@@ -442,6 +445,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** Wraps a stream so that usage is read from it and recorded exactly once, before it ends. */
   async function* metered(
     items: AsyncIterable<StreamItem>,
+    body: ChatRequest,
     event: UsageEvent,
     started: number,
     signal: AbortSignal,
@@ -452,6 +456,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     let usage: Usage | undefined;
     let finished = false;
     let failure: unknown;
+    // What the client has been sent, counted only if the upstream never reports usage.
+    const forwarded: StreamItem[] = [];
     try {
       for await (const item of items) {
         if (event.ttfbMs === null) {
@@ -460,12 +466,15 @@ export function createGateway(deps: GatewayDeps): Gateway {
         }
         if (item.usageOnly) usage = usageFromOpenAI(item.chunk().usage) ?? usage;
         yield item;
+        // The consumer asks for the next item once this one is written.
+        if (!item.usageOnly) forwarded.push(item);
       }
       finished = true;
     } catch (error) {
       failure = error;
       throw error;
     } finally {
+      if (!finished && usage === undefined) usage = forwardedUsage(forwarded, body);
       Object.assign(event, usage ?? ZERO_USAGE);
       event.latencyMs = clock() - started;
       if (!finished) {

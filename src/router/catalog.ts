@@ -26,6 +26,10 @@ export interface Deployment {
   costRank: number;
   /** 0 for the primary partner's deployments, 1 otherwise. */
   primaryRank: number;
+  /** Longest silence between upstream stream events, ms (deployment, else model, else routing). */
+  streamIdleTimeoutMs: number;
+  /** Longest upstream stream from the attempt's start, ms (deployment, else model, else routing). */
+  streamTimeoutMs: number;
 }
 
 /** A logical model with its resolved deployments. */
@@ -68,6 +72,12 @@ export function createCatalog(config: Config): Catalog {
           ? Number(deployment.cost.input) + Number(deployment.cost.output)
           : Number.POSITIVE_INFINITY,
         primaryRank: partner !== null && config.partners[partner]?.primary ? 0 : 1,
+        streamIdleTimeoutMs:
+          deployment.streamIdleTimeoutMs ??
+          model.streamIdleTimeoutMs ??
+          config.routing.streamIdleTimeoutMs,
+        streamTimeoutMs:
+          deployment.streamTimeoutMs ?? model.streamTimeoutMs ?? config.routing.streamTimeoutMs,
       };
     });
     models.set(name, { name, config: model, deployments });

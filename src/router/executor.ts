@@ -7,12 +7,14 @@ import type {
   ProviderAdapter,
   StreamItem,
   UpstreamFrame,
+  UpstreamRequest,
 } from '../providers/index.js';
 import type { AttemptScope, GatewayObserver } from '../telemetry/observer.js';
 import type { Transport, UpstreamResponse } from '../transport/http.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import type { HealthTracker } from './health.js';
 import type { Policy } from './policy.js';
+import { watchStream } from './stream-watch.js';
 
 /** One try against one deployment, as recorded in the usage event. */
 export interface AttemptRecord {
@@ -156,7 +158,10 @@ export function createExecutor(deps: ExecutorDeps) {
         attempts.push(record);
         observed?.end(record);
         if (call.signal.aborted) throw abortError(call.signal);
-        deps.health.recordFailure(deployment.key, error);
+        // A request that could not even be built (invalid, cannot be serialised) says nothing
+        // about the deployment: no breaker, and no other deployment would fare better.
+        if (REQUEST_SIDE.has(error)) throw error;
+        if (!BUILD_FAILED.has(error)) deps.health.recordFailure(deployment.key, error);
         if (!error.failover && !error.retryable) throw error;
         if (!error.retryable)
           skipped.add(deployment.key); // the same index now points at the next one
@@ -218,8 +223,9 @@ export function createExecutor(deps: ExecutorDeps) {
       },
     };
     let response: UpstreamResponse | undefined;
+    let watchStop: (() => void) | undefined;
     try {
-      const upstream = await adapter.buildRequest(call);
+      const upstream = await buildRequest(adapter, call, deployment);
       response = await deps.transport.send(upstream, controller.signal, deployment.provider);
       if (response.status < 200 || response.status >= 300) {
         const body = await response.text(64 * 1024);
@@ -260,7 +266,17 @@ export function createExecutor(deps: ExecutorDeps) {
           status: 500,
           errorClass: 'internal',
         });
-      const iterator = adapter.mapStream(decode(response.body), call)[Symbol.asyncIterator]();
+      const watch = watchStream({
+        provider: deployment.provider,
+        idleMs: deployment.streamIdleTimeoutMs,
+        totalMs: deployment.streamTimeoutMs,
+        startedAt: Date.now() - (deps.clock() - start),
+        abort: (error) => controller.abort(error),
+      });
+      watchStop = watch.stop;
+      const iterator = adapter
+        .mapStream(watch.frames(decode(response.body)), call)
+        [Symbol.asyncIterator]();
       const first = await iterator.next();
       // A 200 that ends without a single event (an HTML page, a JSON body, a bare [DONE]) is a bad answer; nothing is flushed yet, so fail over.
       if (first.done)
@@ -268,8 +284,10 @@ export function createExecutor(deps: ExecutorDeps) {
           `Upstream ${deployment.provider} ended its stream without any event`,
           { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' },
         );
-      // The first item is in hand: from here on the answer belongs to this deployment.
+      // The first item is in hand: from here on the answer belongs to this deployment, and the
+      // stream's own deadlines (silence, total length) replace the attempt's.
       clearTimeout(timer);
+      watch.start();
       const ttfb = deps.clock() - start;
       deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb });
       attempts.push(success(deployment, response.status, ttfb, observed));
@@ -278,15 +296,28 @@ export function createExecutor(deps: ExecutorDeps) {
         try {
           if (!first.done) yield first.value;
           for (;;) {
+            watch.waiting(true);
             const next = await iterator.next();
+            watch.waiting(false);
             if (next.done) break;
             yield next.value;
           }
           deps.health.recordLatency(deployment.key, deps.clock() - start);
-        } catch (error) {
+        } catch (thrown) {
           if (base.signal.aborted) throw abortError(base.signal);
-          throw error instanceof GatewayError ? error : midStreamError(deployment, error);
+          const reason = controller.signal.reason;
+          const error =
+            controller.signal.aborted && reason instanceof GatewayError
+              ? reason
+              : thrown instanceof GatewayError
+                ? thrown
+                : midStreamError(deployment, thrown);
+          // The answer is already the client's, so no failover; but a stream the upstream cut,
+          // stalled or garbled is the deployment's failure and counts toward its breaker.
+          deps.health.recordFailure(deployment.key, error);
+          throw error;
         } finally {
+          watch.stop();
           release();
           body.destroy();
         }
@@ -294,6 +325,7 @@ export function createExecutor(deps: ExecutorDeps) {
       return { kind: 'stream', deployment, items };
     } catch (error) {
       release();
+      watchStop?.();
       response?.body.destroy();
       if (error instanceof GatewayError) throw error;
       if (controller.signal.aborted && controller.signal.reason instanceof GatewayError)
@@ -341,6 +373,13 @@ function parseJson(text: string, provider: string): unknown {
 
 function midStreamError(deployment: Deployment, error: unknown): GatewayError {
   const code = (error as { code?: string }).code ?? (error as Error).message;
+  if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT')
+    return new GatewayError(`Upstream ${deployment.provider} timed out mid-answer`, {
+      code: 'upstream_timeout',
+      status: 504,
+      errorClass: 'timeout',
+      cause: error,
+    });
   return new GatewayError(`Connection to ${deployment.provider} failed (${code})`, {
     code: 'upstream_unreachable',
     status: 502,
@@ -352,12 +391,57 @@ function midStreamError(deployment: Deployment, error: unknown): GatewayError {
 function abortError(signal: AbortSignal): GatewayError {
   if (signal.reason instanceof GatewayError) return signal.reason;
   return new GatewayError('Client closed the request', {
-    code: 'upstream_timeout',
+    code: 'client_closed_request',
     status: 499,
-    errorClass: 'timeout',
+    errorClass: 'client_closed',
     retryable: false,
     failover: false,
   });
+}
+
+/** Failures of the request itself (it could not be built): never retried, never the deployment's. */
+const REQUEST_SIDE = new WeakSet<GatewayError>();
+/** Errors an adapter raised while building the request: they keep their own failover flags (another provider may support what this one refused) but say nothing of the deployment's health. */
+const BUILD_FAILED = new WeakSet<GatewayError>();
+
+/**
+ * Builds the upstream request. Whatever goes wrong here is the request's doing, not the
+ * deployment's: a body nested too deeply to serialise (RangeError) is a 400; anything else
+ * unexpected is a 500 internal error (logged by the server), neither retried nor counted.
+ */
+async function buildRequest(
+  adapter: ProviderAdapter,
+  call: GatewayCall,
+  deployment: Deployment,
+): Promise<UpstreamRequest> {
+  try {
+    return await adapter.buildRequest(call);
+  } catch (thrown) {
+    if (thrown instanceof GatewayError) {
+      BUILD_FAILED.add(thrown);
+      throw thrown;
+    }
+    const error =
+      thrown instanceof RangeError
+        ? new GatewayError(`The request cannot be serialised for ${deployment.provider}`, {
+            code: 'invalid_request',
+            status: 400,
+            errorClass: 'invalid_request',
+            retryable: false,
+            failover: false,
+            cause: thrown,
+          })
+        : new GatewayError(`Request for ${deployment.provider} could not be built`, {
+            code: 'internal_error',
+            status: 500,
+            errorClass: 'internal',
+            retryable: false,
+            failover: false,
+            cause: thrown,
+          });
+    REQUEST_SIDE.add(error);
+    throw error;
+  }
 }
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {

@@ -146,7 +146,9 @@ export function createHealthTracker(clock: Clock, options: HealthOptions = {}): 
       if (
         error.errorClass === 'invalid_request' ||
         error.errorClass === 'context_overflow' ||
-        error.errorClass === 'content_policy'
+        error.errorClass === 'content_policy' ||
+        error.errorClass === 'client_closed' ||
+        error.errorClass === 'internal'
       )
         return;
       const before = `${health.state}:${health.unavailableUntil}`;

@@ -7,10 +7,24 @@ import { createServer as createHttp2Server } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { timeOrderedId } from '../core/ids.js';
-import { GatewayError, toGatewayError } from '../errors/index.js';
+import { GatewayError, toGatewayError, UpstreamError } from '../errors/index.js';
 import type { HttpObserver } from '../telemetry/observer.js';
 import { createClientAddress } from './client-address.js';
-import { sendOpenAIError } from './respond.js';
+import {
+  answerClientError,
+  type ClientLimits,
+  dropLogger,
+  firstBytesDeadline,
+  guardBody,
+  guardSession,
+  headersTooLarge,
+  http1Options,
+  http2HeadersTooLarge,
+  http2Settings,
+  startHeaderDeadlines,
+} from './client-limits.js';
+import { tooDeepAt } from './json-depth.js';
+import { failureOf, sendOpenAIError } from './respond.js';
 import { createRouteTable } from './router.js';
 import type { HttpContext, Route } from './types.js';
 
@@ -21,6 +35,10 @@ export interface HttpServerOptions {
   maxBodyBytes: number;
   /** How long close() waits for in-flight requests, ms. */
   drainTimeoutMs: number;
+  /** Deepest nesting of a JSON body; deeper → 400 json_too_deep before it is parsed. */
+  maxJsonDepth?: number;
+  /** Header/body/idle deadlines, header size and connection cap (defaults: the config's). */
+  limits?: Partial<ClientLimits>;
   /** Telemetry: trace context per request; its trace id goes on the request's log line. */
   observer?: HttpObserver;
   /** Proxies whose X-Forwarded-For is believed (`server.trustProxy`). Default none. */
@@ -49,6 +67,8 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   let draining = false;
   const sockets = new Set<Socket>();
   const idle = new Set<() => void>();
+  const limits: ClientLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
 
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     active += 1;
@@ -57,20 +77,32 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     response.setHeader('x-request-id', requestId);
     const observed = options.observer?.requestStart(request, requestId);
     if (draining) response.setHeader('connection', 'close');
+    guardBody(request, limits);
     const controller = new AbortController();
     response.once('close', () => {
-      if (!response.writableFinished)
-        controller.abort(
-          new GatewayError('Client closed the request', {
-            code: 'upstream_timeout',
-            status: 499,
-            errorClass: 'timeout',
-            retryable: false,
-            failover: false,
-          }),
-        );
+      if (!response.writableFinished) controller.abort(clientClosed());
       active -= 1;
       observed?.end(response.statusCode);
+      // Every 5xx is logged with its cause: none should come from client input.
+      if (response.statusCode >= 500) {
+        const failure = failureOf(response);
+        // Message and code only: an upstream's body may echo a key, so it is never logged; the
+        // cause (with its stack) is logged for the gateway's own failures.
+        const upstream = failure instanceof UpstreamError ? failure : undefined;
+        options.logger.error(
+          {
+            requestId,
+            status: response.statusCode,
+            code: failure?.code,
+            error: failure?.message,
+            upstreamStatus: upstream?.upstreamStatus,
+            provider: upstream?.provider,
+            err:
+              upstream === undefined && failure?.cause instanceof Error ? failure.cause : undefined,
+          },
+          failure?.code === 'internal_error' ? 'unhandled error' : 'server error answered',
+        );
+      }
       // The line's fields are built only when it will be written (production often runs at warn).
       if (logInfo)
         options.logger.info(
@@ -97,6 +129,10 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     requestId: string,
     signal: AbortSignal,
   ) => {
+    if (http2HeadersTooLarge(request, limits)) {
+      sendOpenAIError(response, headersTooLarge());
+      return;
+    }
     let url: URL;
     try {
       url = new URL(request.url ?? '/', 'http://localhost');
@@ -138,26 +174,23 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       requestId,
       url,
       params: matched.params,
-      readBody: () => readBody(request, options.maxBodyBytes),
+      readBody: () => readBody(request, options.maxBodyBytes, maxJsonDepth),
       signal,
       remoteAddress: clientAddress(request.socket?.remoteAddress, request.headers),
     };
     try {
       await matched.handler(context);
     } catch (thrown) {
-      const error = toGatewayError(thrown);
-      if (error.status >= 500 && error.code === 'internal_error')
-        options.logger.error({ requestId, err: error.cause ?? error }, 'unhandled error');
-      sendOpenAIError(response, error);
+      // Logged (with its cause) when the answer closes, as every 5xx is.
+      sendOpenAIError(response, toGatewayError(thrown));
     }
   };
 
-  const http1 = createHttpServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, handle);
-  const http2 = createHttp2Server({}, handle as never);
-  http1.on('clientError', (_error, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
-  });
+  const http1 = createHttpServer(http1Options(limits), handle);
+  const http2 = createHttp2Server({ settings: http2Settings(limits) }, handle as never);
+  http1.on('clientError', answerClientError);
+  startHeaderDeadlines(http1);
+  http2.on('session', (session) => guardSession(session, limits));
 
   // noDelay: node:http sets TCP_NODELAY only on sockets its own listener accepts, and these come
   // from this net server. Without it, Nagle holds each SSE event until the previous segment is
@@ -165,16 +198,24 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const net = createNetServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    socket.once('readable', () => {
-      const head: Buffer | null =
-        socket.read(Math.min(socket.readableLength, H2_PREFACE.length)) ?? socket.read();
-      if (head) socket.unshift(head);
-      const target =
-        head && head.toString('latin1', 0, H2_PREFACE.length) === H2_PREFACE ? http2 : http1;
-      target.emit('connection', socket);
-    });
+    const cancelDeadline = firstBytesDeadline(socket, limits);
+    let head: Buffer = Buffer.alloc(0);
+    const route = () => {
+      for (let piece = socket.read() as Buffer | null; piece !== null; piece = socket.read())
+        head = head.length === 0 ? piece : Buffer.concat([head, piece]);
+      const text = head.toString('latin1', 0, H2_PREFACE.length);
+      // Nothing yet, or a preface arriving in pieces: wait for more (the deadline still runs).
+      if (text.length < H2_PREFACE.length && H2_PREFACE.startsWith(text))
+        return void socket.once('readable', route);
+      cancelDeadline();
+      socket.unshift(head);
+      (text === H2_PREFACE ? http2 : http1).emit('connection', socket);
+    };
+    socket.once('readable', route);
     socket.on('error', () => socket.destroy());
   });
+  net.maxConnections = limits.maxConnections;
+  net.on('drop', dropLogger(options.logger, limits));
 
   return {
     listen(port, host) {
@@ -202,14 +243,42 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
         });
       }
       for (const socket of sockets) socket.destroy();
+      http1.close(); // stops the header-deadline check
       await closed;
     },
     inFlight: () => active,
   };
 }
 
-/** Reads the whole body, refusing more than `limit` bytes with 413. */
-export async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+const DEFAULT_LIMITS: ClientLimits = {
+  headersTimeoutMs: 30_000,
+  bodyIdleTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 65_000,
+  maxHeaderBytes: 16_384,
+  maxConnections: 10_000,
+};
+const DEFAULT_JSON_DEPTH = 128;
+
+/** The abort reason of a request whose client went away: not an upstream failure. */
+export function clientClosed(): GatewayError {
+  return new GatewayError('Client closed the request', {
+    code: 'client_closed_request',
+    status: 499,
+    errorClass: 'client_closed',
+    retryable: false,
+    failover: false,
+  });
+}
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes with 413 and, when it is JSON (starts
+ * with `{` or `[`), nesting deeper than `maxDepth` with 400 json_too_deep naming the field.
+ */
+export async function readBody(
+  request: IncomingMessage,
+  limit: number,
+  maxDepth = DEFAULT_JSON_DEPTH,
+): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     request.resume();
@@ -226,7 +295,29 @@ export async function readBody(request: IncomingMessage, limit: number): Promise
     }
     parts.push(buffer);
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+  if (looksLikeJson(body)) {
+    const at = tooDeepAt(body, maxDepth);
+    if (at !== undefined)
+      throw new GatewayError(`JSON nested deeper than ${maxDepth} levels at \`${at}\``, {
+        code: 'json_too_deep',
+        status: 400,
+        param: at,
+        errorClass: 'invalid_request',
+        retryable: false,
+        failover: false,
+      });
+  }
+  return body;
+}
+
+function looksLikeJson(body: Buffer): boolean {
+  for (let i = 0; i < body.length; i++) {
+    const byte = body[i]!;
+    if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09) continue;
+    return byte === 0x7b || byte === 0x5b;
+  }
+  return false;
 }
 
 function tooLarge(limit: number): GatewayError {

@@ -23,8 +23,24 @@ export function sendJson(
   response.end(text);
 }
 
+const failures = new WeakMap<ServerResponse, GatewayError>();
+
+/**
+ * Remembers the error an answer is about to carry, so the server can log every 5xx with its
+ * cause once the answer is done (surfaces render errors themselves, in their own shapes).
+ */
+export function noteFailure(response: ServerResponse, error: GatewayError): void {
+  failures.set(response, error);
+}
+
+/** The error noted for this answer, if any. */
+export function failureOf(response: ServerResponse): GatewayError | undefined {
+  return failures.get(response);
+}
+
 /** Writes an error in the OpenAI shape, with retry hints. */
 export function sendOpenAIError(response: ServerResponse, error: GatewayError): void {
+  noteFailure(response, error);
   if (response.headersSent) {
     response.destroy();
     return;

@@ -395,7 +395,8 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
             attempts.bind({
               deployment: start.deployment,
               partner,
-              outcome: 'error',
+              // The request's own failures (invalid, the client left) are not the deployment's errors.
+              outcome: CLIENT_CAUSED.has(outcome.errorClass) ? 'client_error' : 'error',
               error_class: outcome.errorClass,
             }).value += 1;
             attemptDuration
@@ -492,6 +493,14 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
       : undefined,
   };
 }
+
+/** Attempt error classes caused by the request or its client, not by the deployment. */
+const CLIENT_CAUSED = new Set([
+  'invalid_request',
+  'context_overflow',
+  'content_policy',
+  'client_closed',
+]);
 
 function classOf(code: string): string {
   if (code === 'rate_limited' || code === 'budget_exceeded') return 'rate_limited';

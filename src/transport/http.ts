@@ -116,9 +116,9 @@ export function connectionError(error: unknown, url: string, signal?: AbortSigna
     const reason = signal.reason;
     if (reason instanceof GatewayError) return reason;
     return new GatewayError('Request aborted', {
-      code: 'upstream_timeout',
+      code: 'client_closed_request',
       status: 499,
-      errorClass: 'timeout',
+      errorClass: 'client_closed',
       retryable: false,
       failover: false,
       cause: error,

@@ -39,7 +39,13 @@ export async function wireRouterBase(deps: {
   );
   const transport =
     deps.transport ??
-    createTransport({ headersTimeoutMs: config.routing.attemptTimeoutMs, poolConnections });
+    createTransport({
+      headersTimeoutMs: config.routing.attemptTimeoutMs,
+      // No fixed body timeout: the executor bounds every body (the attempt timeout, then each
+      // stream's idle and total timeouts, per model or deployment).
+      bodyTimeoutMs: 0,
+      poolConnections,
+    });
   const catalog = createCatalog(config);
   const health = createHealthTracker(clock);
   const sharedHealth = config.redis

@@ -25,7 +25,7 @@ export interface FakeStep {
    * Raw pieces written one by one after the headers are flushed (default content type
    * `text/event-stream`); each may wait `delayMs` first. SSE framing is the test's job.
    */
-  chunks?: Array<string | { data: string; delayMs?: number }>;
+  chunks?: Array<string | Uint8Array | { data: string | Uint8Array; delayMs?: number }>;
   /** Wait before writing the status line and headers. */
   headersDelayMs?: number;
   /**
@@ -35,6 +35,11 @@ export interface FakeStep {
   resetAfterChunks?: number;
   /** Destroy the socket as soon as the request is read, before any response byte. */
   resetBeforeHeaders?: boolean;
+  /**
+   * Stop writing after this many chunks and keep the connection open, silent, until the client
+   * closes it: a stalled upstream.
+   */
+  stallAfterChunks?: number;
 }
 
 /** One request as the fake received it. */
@@ -115,14 +120,18 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
     response.flushHeaders();
     for (const [i, chunk] of step.chunks.entries()) {
       if (step.resetAfterChunks === i) return void incoming.socket.destroy();
+      if (step.stallAfterChunks === i) return;
       const { data, delayMs } =
-        typeof chunk === 'string' ? { data: chunk, delayMs: undefined } : chunk;
+        typeof chunk === 'string' || chunk instanceof Uint8Array
+          ? { data: chunk, delayMs: undefined }
+          : chunk;
       if (delayMs !== undefined) await sleep(delayMs);
       if (!(await writeFlushed(response, data))) return;
     }
     if (step.resetAfterChunks !== undefined && step.resetAfterChunks >= step.chunks.length) {
       return void incoming.socket.destroy();
     }
+    if (step.stallAfterChunks !== undefined && step.stallAfterChunks >= step.chunks.length) return;
     response.end();
   }
 
@@ -145,7 +154,7 @@ export async function startFakeUpstream(): Promise<FakeUpstream> {
  * Writes and waits until the piece is handed to the socket, so a reset that follows cannot drop
  * it and a slow reader pushes back. Resolves false when the client has gone.
  */
-function writeFlushed(response: ServerResponse, data: string): Promise<boolean> {
+function writeFlushed(response: ServerResponse, data: string | Uint8Array): Promise<boolean> {
   if (response.destroyed) return Promise.resolve(false);
   return new Promise((resolve) => {
     const onClose = (): void => resolve(false);

@@ -48,8 +48,15 @@ type Json = Record<string, unknown>;
 /** Returns the Gemini schema for `schema`; `param` names the request field for errors. */
 export function toGeminiSchema(schema: Json, param: string): Json {
   const definitions = { ...asObject(schema['definitions']), ...asObject(schema['$defs']) };
-  return convert(schema, { definitions, param, stack: [] });
+  return convert(schema, { definitions, param, stack: [], depth: 0 });
 }
+
+/**
+ * Deepest schema nesting converted. Bodies are depth-checked at the edge (server.maxJsonDepth),
+ * but schemas also come from elsewhere (MCP servers, stored responses): a deeper one is refused
+ * as a bad request instead of overflowing the stack.
+ */
+const MAX_DEPTH = 256;
 
 /** True when the schema is an object with no properties (Gemini wants `parameters` omitted then). */
 export function isEmptyObjectSchema(schema: Json): boolean {
@@ -65,10 +72,26 @@ interface Context {
   definitions: Json;
   param: string;
   stack: string[];
+  depth: number;
 }
 
 function convert(node: unknown, context: Context): Json {
   if (node === null || typeof node !== 'object' || Array.isArray(node)) return {};
+  if (context.depth >= MAX_DEPTH)
+    throw invalidRequest(
+      `JSON schema nested deeper than ${MAX_DEPTH} levels`,
+      context.param,
+      'unsupported_parameter',
+    );
+  context.depth++;
+  try {
+    return convertObject(node as Json, context);
+  } finally {
+    context.depth--;
+  }
+}
+
+function convertObject(node: Json, context: Context): Json {
   const schema = node as Json;
   if (typeof schema['$ref'] === 'string') return convertRef(schema, schema['$ref'], context);
   const out: Json = {};

@@ -16,20 +16,20 @@ export async function* passthroughStream(
   frames: AsyncIterable<UpstreamFrame>,
   provider: string,
 ): AsyncGenerator<StreamItem> {
+  let finished = false;
+  let usage = false;
   for await (const frame of frames) {
     const raw = frame.data;
     if (raw === '[DONE]') return;
     if (raw.startsWith('{"error"') || frame.event === 'error') throw streamError(raw, provider);
-    // Raw events are forwarded unparsed, so at least refuse what cannot be a JSON chunk (before the first byte, the router fails over).
-    if (raw[0] !== '{' && !raw.trimStart().startsWith('{')) {
-      throw new GatewayError(`Upstream ${provider} sent a stream event that is not JSON`, {
-        code: 'upstream_bad_response',
-        status: 502,
-        errorClass: 'bad_response',
-      });
-    }
+    // Raw events are forwarded unparsed, so at least refuse what cannot be a whole JSON object:
+    // a chunk cut short (the usual corruption) never reaches the client. Before the first byte,
+    // the router fails over.
+    if (!wholeObject(raw)) throw badEvent(provider);
     const emptyChoices = EMPTY_CHOICES.test(raw);
     const hasUsage = emptyChoices && USAGE.test(raw);
+    if (!finished && FINISHED.test(raw)) finished = true;
+    if (hasUsage) usage = true;
     // Filter-only chunks carry no delta (Azure's first chunk; OpenAI sends none of these).
     if (emptyChoices && !hasUsage) continue;
     let parsed: ChatCompletionChunk | undefined;
@@ -55,4 +55,29 @@ export async function* passthroughStream(
       yield { chunk, raw, usageOnly: true };
     } else yield { chunk, raw };
   }
+  // No [DONE]: complete only if the answer finished and its usage came (some compatible servers
+  // omit [DONE]); otherwise the stream was cut and must not look complete.
+  if (!(finished && usage))
+    throw new GatewayError(`Upstream ${provider} ended its stream before [DONE]`, {
+      code: 'upstream_bad_response',
+      status: 502,
+      errorClass: 'bad_response',
+    });
+}
+
+const FINISHED = /"finish_reason"\s*:\s*"/;
+
+/** Starts with `{` and ends with `}` (white space aside): cheap, and catches truncation. */
+function wholeObject(raw: string): boolean {
+  const first = raw[0] === '{' ? '{' : raw.trimStart()[0];
+  const last = raw[raw.length - 1] === '}' ? '}' : raw.trimEnd().at(-1);
+  return first === '{' && last === '}';
+}
+
+function badEvent(provider: string): GatewayError {
+  return new GatewayError(`Upstream ${provider} sent a stream event that is not a JSON object`, {
+    code: 'upstream_bad_response',
+    status: 502,
+    errorClass: 'bad_response',
+  });
 }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { type GatewayError, toGatewayError } from '../../errors/index.js';
 import type { Gateway, Principal } from '../../gateway/types.js';
 import type { StreamItem } from '../../providers/adapter.js';
-import { sendJson, startSse, write } from '../../server/respond.js';
+import { noteFailure, sendJson, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
@@ -135,6 +135,7 @@ async function emit(response: ServerResponse, text: string): Promise<void> {
 }
 
 function sendError(response: ServerResponse, error: GatewayError, requestId: string): void {
+  noteFailure(response, error);
   if (response.headersSent) {
     if (!response.writableEnded) response.end(sseError(error));
     return;

@@ -1,3 +1,4 @@
+import { noteFailure } from '../../server/respond.js';
 import type { ServerResponse } from 'node:http';
 import { errorHeaders, type GatewayError } from '../../errors/index.js';
 import { ERROR_TYPE_SUFFIX } from '../../providers/bedrock/types.js';
@@ -104,6 +105,7 @@ export function sendGatewayErrorAsBedrock(
   error: GatewayError,
   headers: Record<string, string> = {},
 ): void {
+  noteFailure(response, error);
   const exception = bedrockExceptionOf(error);
   sendBedrockError(response, exception.status, exception.type, error.message, {
     ...errorHeaders(error),

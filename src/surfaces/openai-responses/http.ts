@@ -7,7 +7,7 @@ import {
 } from '../../errors/index.js';
 import type { Gateway, Principal } from '../../gateway/types.js';
 import { invalidParam, type ListOptions, renderResponsesError } from '../../runtime/index.js';
-import { sendJson } from '../../server/respond.js';
+import { noteFailure, sendJson } from '../../server/respond.js';
 import type { HttpContext } from '../../server/types.js';
 import { parseJsonBody } from '../openai/validate.js';
 import { credentialFrom } from '../shared/credentials.js';
@@ -20,6 +20,7 @@ import { credentialFrom } from '../shared/credentials.js';
 /** Writes an error as `{error: {message, type, param, code}}` with retry hints; destroys a started answer. */
 export function sendResponsesError(response: ServerResponse, thrown: unknown): void {
   const error: GatewayError = toGatewayError(thrown);
+  noteFailure(response, error);
   if (response.headersSent) {
     response.destroy();
     return;

@@ -1,0 +1,218 @@
+import type { IncomingMessage, Server as Http1Server, ServerOptions } from 'node:http';
+import { constants, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import { GatewayError, renderOpenAIError } from '../errors/index.js';
+
+/**
+ * What a client may hold of the server: how long it may take to send headers and body, how long
+ * an idle connection stays, how big the headers may be, how many connections at once
+ * (`server.*` in the config). One slow or silent client must not keep a socket forever.
+ */
+export interface ClientLimits {
+  headersTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  maxHeaderBytes: number;
+  maxConnections: number;
+}
+
+/** node:http options that enforce the limits on HTTP/1.1. */
+export function http1Options(limits: ClientLimits): ServerOptions {
+  return {
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    headersTimeout: limits.headersTimeoutMs,
+    // The whole request has no deadline (uploads may be long); the body has an idle timeout.
+    requestTimeout: 0,
+    maxHeaderSize: limits.maxHeaderBytes,
+    // How often node:http looks for connections past their header deadline.
+    connectionsCheckingInterval: checkInterval(limits),
+  };
+}
+
+/**
+ * Starts node:http's header-deadline check on a server that never listens itself. The check
+ * (and `headersTimeout` with it) starts on the server's 'listening' event; sockets reach this
+ * server through emit('connection') from the port-sharing net server, so without this the
+ * timeout never ran and a client sending one byte a second held its connection forever.
+ * http1.close() stops the check.
+ */
+export function startHeaderDeadlines(http1: Http1Server): void {
+  http1.emit('listening');
+}
+
+/** The check interval: a tenth of the header timeout, between 50 ms and 1 s. */
+function checkInterval(limits: ClientLimits): number {
+  return Math.min(1_000, Math.max(50, Math.floor(limits.headersTimeoutMs / 10)));
+}
+
+/** Answers node:http parse errors in the OpenAI error shape instead of an empty 400. */
+export function answerClientError(error: Error & { code?: string }, socket: Duplex): void {
+  const response = (socket as Duplex & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (!socket.writable || response?.headersSent || error.code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const [status, reason, gatewayError] = describe(error);
+  const body = JSON.stringify(renderOpenAIError(gatewayError));
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
+}
+
+function describe(error: Error & { code?: string }): [number, string, GatewayError] {
+  if (error.code === 'HPE_HEADER_OVERFLOW')
+    return [431, 'Request Header Fields Too Large', headersTooLarge()];
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return [408, 'Request Timeout', requestTimeout('Request headers were not received in time')];
+  return [
+    400,
+    'Bad Request',
+    new GatewayError('Malformed HTTP request', {
+      code: 'invalid_request',
+      status: 400,
+      retryable: false,
+      failover: false,
+    }),
+  ];
+}
+
+function requestTimeout(message: string): GatewayError {
+  return new GatewayError(message, {
+    code: 'request_timeout',
+    status: 408,
+    errorClass: 'invalid_request',
+    retryable: false,
+    failover: false,
+  });
+}
+
+/**
+ * Closes a request whose body goes quiet for longer than the idle timeout. HTTP/2: the stream's
+ * own idle timeout. HTTP/1.1: the socket's byte count, sampled four times per timeout (the
+ * socket's own timeout would also fire while a complete request waits for its answer, and
+ * node:http then destroys the socket). Stops once the body has arrived whole.
+ */
+export function guardBody(request: IncomingMessage, limits: ClientLimits): void {
+  if (request.complete) return;
+  const idleMs = limits.bodyIdleTimeoutMs;
+  // The reader (readBody) fails with 408, which the handler answers when it still can.
+  const stall = () => request.destroy(requestTimeout('Request body stalled'));
+  if (request.httpVersionMajor >= 2) {
+    const stream = (request as unknown as Http2ServerRequest).stream;
+    // The client's half of the stream stays open after the answer: reset it (NO_ERROR, as
+    // RFC 9113 §8.1 allows once the response is complete) so the client stops and the stream ends.
+    const reset = () => {
+      if (!stream.destroyed) stream.close(constants.NGHTTP2_NO_ERROR);
+    };
+    request.setTimeout(idleMs, () => {
+      if (request.complete) return;
+      stall();
+      // The compat response emits no 'finish' while the request side is open; the stream does.
+      if (stream.writableFinished) reset();
+      else stream.once('finish', reset);
+    });
+    request.once('end', () => request.setTimeout(0));
+    return;
+  }
+  const socket = request.socket;
+  let seen = socket.bytesRead;
+  let quietSince = Date.now();
+  const timer = setInterval(
+    () => {
+      if (request.complete || socket.destroyed) return void clearInterval(timer);
+      const now = Date.now();
+      if (socket.bytesRead !== seen) {
+        seen = socket.bytesRead;
+        quietSince = now;
+      } else if (now - quietSince >= idleMs) {
+        clearInterval(timer);
+        stall();
+      }
+    },
+    Math.max(10, Math.floor(idleMs / 4)),
+  );
+  timer.unref();
+  request.once('close', () => clearInterval(timer));
+}
+
+/** Header and idle deadlines of one HTTP/2 session (node:http2 has only an activity timeout). */
+export function guardSession(session: ServerHttp2Session, limits: ClientLimits): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = (ms: number) => {
+    clearTimeout(timer);
+    // A session with no stream in flight must send its next HEADERS within the deadline; a
+    // client trickling a frame byte by byte is cut at the same time.
+    timer = setTimeout(() => session.destroy(), ms);
+    timer.unref();
+  };
+  arm(limits.headersTimeoutMs);
+  session.on('stream', (stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once('close', () => {
+      open--;
+      if (open === 0 && !session.destroyed) arm(limits.keepAliveTimeoutMs);
+    });
+  });
+  session.once('close', () => clearTimeout(timer));
+  session.on('error', () => session.destroy());
+}
+
+/**
+ * HTTP/2 header lists over the limit (RFC 9113 size: name + value + 32 per field). nghttp2
+ * enforces SETTINGS_MAX_HEADER_LIST_SIZE only once the client has acknowledged the settings,
+ * so a request sent with the connection preface reaches the handler and is refused here (431).
+ */
+export function http2HeadersTooLarge(request: IncomingMessage, limits: ClientLimits): boolean {
+  if (request.httpVersionMajor < 2) return false;
+  let size = 0;
+  const raw = request.rawHeaders;
+  for (let i = 0; i < raw.length; i++) size += raw[i]!.length + (i % 2 === 0 ? 32 : 0);
+  return size > limits.maxHeaderBytes;
+}
+
+/** The 431 answer (HTTP/1.1 builds it in answerClientError, HTTP/2 in the handler). */
+export function headersTooLarge(): GatewayError {
+  return new GatewayError('Request headers are too large', {
+    code: 'headers_too_large',
+    status: 431,
+    retryable: false,
+    failover: false,
+  });
+}
+
+/** HTTP/2 settings that enforce the header size limit. */
+export function http2Settings(limits: ClientLimits) {
+  return { maxHeaderListSize: limits.maxHeaderBytes };
+}
+
+/**
+ * Closes connections that have not been handed to a protocol parser within the header timeout
+ * (silent, or sending the HTTP/2 preface byte by byte). Returns the canceller.
+ */
+export function firstBytesDeadline(socket: Socket, limits: ClientLimits): () => void {
+  const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+  timer.unref();
+  return () => clearTimeout(timer);
+}
+
+/** Logs refused connections at most once a second (a flood must not flood the log too). */
+export function dropLogger(logger: Logger, limits: ClientLimits): () => void {
+  let dropped = 0;
+  let last = 0;
+  return () => {
+    dropped++;
+    const now = Date.now();
+    if (now - last < 1_000) return;
+    last = now;
+    logger.warn(
+      { dropped, maxConnections: limits.maxConnections },
+      'connection refused: server.maxConnections reached',
+    );
+    dropped = 0;
+  };
+}

@@ -1,0 +1,247 @@
+import { connect as connectHttp2, constants } from 'node:http2';
+import { connect, type Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RunningGateway, startGateway } from '../helpers/gateway.js';
+
+/**
+ * Slow, silent and oversized clients over real sockets, on HTTP/1.1 and h2c: each is cut off by
+ * the `server.*` limits (headers, body idle, keep-alive, header size, connection cap) instead of
+ * holding a connection forever. Deadlines are short here; what is asserted is that the server
+ * closes the connection before the client has finished (or at all), not how fast.
+ */
+
+const MASTER = 'sk-switchyard-slow-clients-master-0123';
+const LIMITS = {
+  headersTimeoutMs: 600,
+  bodyIdleTimeoutMs: 600,
+  keepAliveTimeoutMs: 600,
+  maxHeaderBytes: 4096,
+  maxConnections: 4,
+};
+
+let gateway: RunningGateway;
+
+beforeAll(async () => {
+  gateway = await startGateway({ auth: { masterKey: MASTER }, server: LIMITS });
+});
+afterAll(async () => {
+  await gateway?.close();
+});
+
+interface Conversation {
+  socket: Socket;
+  received(): string;
+  closed: Promise<void>;
+  isClosed(): boolean;
+}
+
+function open(): Promise<Conversation> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(gateway.port, '127.0.0.1');
+    let text = '';
+    let closed = false;
+    socket.on('data', (data) => {
+      text += data.toString('latin1');
+    });
+    socket.on('error', () => {});
+    const done = new Promise<void>((resolveClosed) =>
+      socket.once('close', () => {
+        closed = true;
+        resolveClosed();
+      }),
+    );
+    socket.once('connect', () =>
+      resolve({ socket, received: () => text, closed: done, isClosed: () => closed }),
+    );
+    socket.once('error', reject);
+  });
+}
+
+/** Writes `text` one byte at a time, `gapMs` apart, until done or the server closes. Returns bytes sent. */
+async function trickle(conversation: Conversation, text: string, gapMs: number): Promise<number> {
+  let sent = 0;
+  for (const char of text) {
+    if (conversation.isClosed() || conversation.socket.destroyed) break;
+    conversation.socket.write(char);
+    sent++;
+    await sleep(gapMs);
+  }
+  return sent;
+}
+
+function bodyOf(answer: string): { error: Record<string, unknown> } {
+  return JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+    error: Record<string, unknown>;
+  };
+}
+
+describe('HTTP/1.1 clients', () => {
+  it('a client sending its headers at 1 byte per 100 ms is answered 408 and disconnected within the header timeout', async () => {
+    const conversation = await open();
+    const head = `GET /v1/models HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${MASTER}\r\n\r\n`;
+    // The whole head takes ~9 s at this pace; the header timeout is 0.6 s.
+    const sent = await trickle(conversation, head, 100);
+    await conversation.closed;
+    expect(sent).toBeLessThan(head.length);
+    expect(conversation.received()).toMatch(/^HTTP\/1\.1 408 /);
+    expect(bodyOf(conversation.received()).error).toMatchObject({
+      code: 'request_timeout',
+      type: 'invalid_request_error',
+    });
+  });
+
+  it('a silent connection is closed', async () => {
+    const conversation = await open();
+    await conversation.closed;
+    expect(conversation.received()).toBe('');
+  });
+
+  it('a body that stalls is cut off by the body idle timeout', async () => {
+    const conversation = await open();
+    conversation.socket.write(
+      `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${MASTER}\r\n` +
+        'content-type: application/json\r\ncontent-length: 100\r\n\r\n{"model":',
+    );
+    await conversation.closed;
+    expect(conversation.received()).not.toMatch(/^HTTP\/1\.1 2/);
+  });
+
+  it('a body sent at 1 byte per 100 ms is still accepted while it keeps coming (idle, not total)', async () => {
+    const conversation = await open();
+    const body = '{"x":1,"y":22}';
+    conversation.socket.write(
+      `POST /admin/v1/nothing-here HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${MASTER}\r\n` +
+        `content-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`,
+    );
+    // 14 bytes over ~1.4 s: longer than the idle timeout in total, never idle that long.
+    const sent = await trickle(conversation, body, 100);
+    expect(sent).toBe(body.length);
+    await conversation.closed;
+    expect(conversation.received()).toMatch(/^HTTP\/1\.1 404 /);
+  });
+
+  it('an idle kept-alive connection is closed after the keep-alive timeout', async () => {
+    const conversation = await open();
+    conversation.socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    await conversation.closed;
+    expect(conversation.received()).toMatch(/^HTTP\/1\.1 200 /);
+    expect(conversation.received()).toContain('keep-alive');
+  });
+
+  it('headers larger than maxHeaderBytes get 431 in the OpenAI error shape', async () => {
+    const conversation = await open();
+    conversation.socket.write(
+      `GET /v1/models HTTP/1.1\r\nhost: x\r\nx-padding: ${'a'.repeat(8192)}\r\n\r\n`,
+    );
+    await conversation.closed;
+    expect(conversation.received()).toMatch(/^HTTP\/1\.1 431 /);
+    expect(bodyOf(conversation.received())).toEqual({
+      error: {
+        message: 'Request headers are too large',
+        type: 'invalid_request_error',
+        param: null,
+        code: 'headers_too_large',
+      },
+    });
+  });
+
+  it('connections beyond maxConnections are closed as they arrive; the others still work', async () => {
+    const held = await Promise.all(Array.from({ length: LIMITS.maxConnections }, () => open()));
+    const extra = await open();
+    extra.socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    await extra.closed;
+    expect(extra.received()).toBe('');
+    held[0]!.socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
+    await held[0]!.closed;
+    expect(held[0]!.received()).toMatch(/^HTTP\/1\.1 200 /);
+    for (const conversation of held) conversation.socket.destroy();
+    await Promise.all(held.map((conversation) => conversation.closed));
+  });
+});
+
+describe('h2c clients', () => {
+  it('a client that sends the preface byte by byte and stops is disconnected', async () => {
+    const conversation = await open();
+    const sent = await trickle(conversation, 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 100);
+    await conversation.closed;
+    expect(sent).toBeLessThan(24);
+  });
+
+  it('a session that opens no stream is closed by the header timeout', async () => {
+    const session = connectHttp2(gateway.url);
+    session.on('error', () => {});
+    await new Promise<void>((resolve) => session.once('close', () => resolve()));
+    expect(session.destroyed).toBe(true);
+  });
+
+  it('a session is closed after the keep-alive timeout once its streams are done', async () => {
+    const session = connectHttp2(gateway.url);
+    session.on('error', () => {});
+    const stream = session.request({ ':path': '/healthz' });
+    const status = await new Promise<number>((resolve) =>
+      stream.once('response', (headers) => resolve(Number(headers[':status']))),
+    );
+    stream.resume();
+    expect(status).toBe(200);
+    await new Promise<void>((resolve) => session.once('close', () => resolve()));
+  });
+
+  it('a request body that stalls is answered 408 and its stream reset by the body idle timeout', async () => {
+    const session = connectHttp2(gateway.url);
+    session.on('error', () => {});
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': '/v1/chat/completions',
+      authorization: `Bearer ${MASTER}`,
+      'content-type': 'application/json',
+    });
+    stream.on('error', () => {});
+    stream.resume();
+    stream.write('{"model":');
+    const closed = await new Promise<{ rstCode: number; status?: number }>((resolve) => {
+      let status: number | undefined;
+      stream.once('response', (headers) => {
+        status = Number(headers[':status']);
+      });
+      stream.once('close', () => resolve({ rstCode: stream.rstCode, status }));
+    });
+    expect(closed.status).toBe(408);
+    expect(closed.rstCode).toBe(constants.NGHTTP2_NO_ERROR);
+    session.destroy();
+  });
+
+  it('a header list larger than maxHeaderBytes gets 431, or a reset once the settings are acknowledged', async () => {
+    const session = connectHttp2(gateway.url);
+    session.on('error', () => {});
+    const send = () => {
+      const stream = session.request({ ':path': '/v1/models', 'x-padding': 'a'.repeat(8192) });
+      stream.on('error', () => {});
+      let text = '';
+      stream.on('data', (data) => {
+        text += String(data);
+      });
+      return new Promise<{ status?: number; rstCode: number; text: string }>((resolve) => {
+        let status: number | undefined;
+        stream.once('response', (headers) => {
+          status = Number(headers[':status']);
+        });
+        stream.once('close', () => resolve({ status, rstCode: stream.rstCode, text }));
+      });
+    };
+    // Sent with the preface, before nghttp2 applies the limit: the handler answers 431.
+    const first = await send();
+    expect(first.status).toBe(431);
+    expect(JSON.parse(first.text).error).toMatchObject({
+      code: 'headers_too_large',
+      type: 'invalid_request_error',
+    });
+    // After the settings exchange nghttp2 refuses the block itself (no status is possible).
+    if (!session.destroyed) {
+      const second = await send();
+      expect(second.status).toBeUndefined();
+      expect(second.rstCode).toBe(constants.NGHTTP2_ENHANCE_YOUR_CALM);
+    }
+    session.destroy();
+  });
+});

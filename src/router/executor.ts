@@ -57,6 +57,12 @@ export type Execution =
       deployment: Deployment;
       /** Items, the first one already received from the upstream (so failover was still possible for it). */
       items: AsyncIterable<StreamItem>;
+      /**
+       * Stops reading the upstream (closes its body). Once the first item is in hand the client's
+       * signal no longer does this by itself: the gateway keeps reading a cut stream to its end,
+       * for the upstream's usage, and calls this when its drain time is up.
+       */
+      cancel(reason?: unknown): void;
     };
 
 /** Longest server-given delay we wait for before failing over or giving up, ms. */
@@ -268,8 +274,11 @@ export function createExecutor(deps: ExecutorDeps) {
           `Upstream ${deployment.provider} ended its stream without any event`,
           { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' },
         );
-      // The first item is in hand: from here on the answer belongs to this deployment.
+      // The first item is in hand: from here on the answer belongs to this deployment, and the
+      // stream's reader decides when to stop it (cancel), so a client that leaves does not cut
+      // the upstream before its usage arrives.
       clearTimeout(timer);
+      base.signal.removeEventListener('abort', onClientAbort);
       const ttfb = deps.clock() - start;
       deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb });
       attempts.push(success(deployment, response.status, ttfb, observed));
@@ -284,6 +293,8 @@ export function createExecutor(deps: ExecutorDeps) {
           }
           deps.health.recordLatency(deployment.key, deps.clock() - start);
         } catch (error) {
+          if (controller.signal.aborted && controller.signal.reason instanceof GatewayError)
+            throw controller.signal.reason;
           if (base.signal.aborted) throw abortError(base.signal);
           throw error instanceof GatewayError ? error : midStreamError(deployment, error);
         } finally {
@@ -291,7 +302,12 @@ export function createExecutor(deps: ExecutorDeps) {
           body.destroy();
         }
       })();
-      return { kind: 'stream', deployment, items };
+      return {
+        kind: 'stream',
+        deployment,
+        items,
+        cancel: (reason?: unknown) => controller.abort(reason ?? abortError(base.signal)),
+      };
     } catch (error) {
       release();
       response?.body.destroy();

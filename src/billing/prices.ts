@@ -44,8 +44,7 @@ const PER_MILLION = 1_000_000n;
 export function parsePrice(price: TokenPrice, version = 0): ModelPrice {
   const input = decimalToScaled(price.input, 6);
   const output = decimalToScaled(price.output, 6);
-  const cacheWrite =
-    price.cacheWrite === undefined ? input : decimalToScaled(price.cacheWrite, 6);
+  const cacheWrite = price.cacheWrite === undefined ? input : decimalToScaled(price.cacheWrite, 6);
   return {
     input,
     cachedInput: price.cachedInput === undefined ? input : decimalToScaled(price.cachedInput, 6),

@@ -3,7 +3,6 @@ import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
-import type { StreamItem } from '../providers/index.js';
 import type { Catalog, CatalogModel, Deployment } from '../router/catalog.js';
 import type { AttemptRecord, Execution, ExecutionCall, Executor } from '../router/executor.js';
 import { featuresOf } from '../router/features.js';
@@ -192,7 +191,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const started = clock();
       const { principal, signal } = invocation;
       const { body, asked } = costSwitch(invocation.body);
-      const includeCost = asked || invocation.includeCost === true || deps.config.billing.costInBody;
+      const includeCost =
+        asked || invocation.includeCost === true || deps.config.billing.costInBody;
       const stream = body.stream === true;
       const event = baseEvent({
         requestId: invocation.requestId,
@@ -531,12 +531,17 @@ function allowed(principal: Principal, model: string): boolean {
  * OpenRouter's request switch `usage: { include: true }` asks for `usage.cost` in the answer.
  * The field is Switchyard's to read, never forwarded: upstreams refuse unknown parameters.
  */
-function costSwitch(body: ChatInvocation['body']): { body: ChatInvocation['body']; asked: boolean } {
+function costSwitch(body: ChatInvocation['body']): {
+  body: ChatInvocation['body'];
+  asked: boolean;
+} {
   const usage = body['usage'];
   if (usage === undefined) return { body, asked: false };
   const { usage: _dropped, ...rest } = body;
   const asked =
-    typeof usage === 'object' && usage !== null && (usage as { include?: unknown }).include === true;
+    typeof usage === 'object' &&
+    usage !== null &&
+    (usage as { include?: unknown }).include === true;
   return { body: rest as ChatInvocation['body'], asked };
 }
 

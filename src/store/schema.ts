@@ -25,7 +25,11 @@ export type Int64Nullable = ColumnType<
 export type Int32 = ColumnType<number | bigint, number, number>;
 /** A nullable 32-bit integer column. */
 /** An integer column with a default (added by a later migration): optional on insert. */
-export type DefaultedInt = ColumnType<number | bigint, number | bigint | undefined, number | bigint>;
+export type DefaultedInt = ColumnType<
+  number | bigint,
+  number | bigint | undefined,
+  number | bigint
+>;
 export type Int32Nullable = ColumnType<number | bigint | null, number | null, number | null>;
 
 /** `usage_events`: one row per gateway request, written once (primary key `request_id`). */

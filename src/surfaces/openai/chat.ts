@@ -24,8 +24,11 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       const body = validateChatRequest(parseJsonBody(await context.readBody()));
       model = body.model;
       stream = body.stream === true;
-      // OpenRouter's `usage: {include: true}` asks for the usage chunk (with its cost) too.
+      // Asking for the cost (header, or OpenRouter's `usage: {include: true}`) asks for the usage
+      // chunk that carries it.
+      const includeCost = includeCostAsked(request.headers);
       const includeUsage =
+        includeCost ||
         body.stream_options?.include_usage === true ||
         (body['usage'] as { include?: unknown } | undefined)?.include === true;
       reached = true;
@@ -36,7 +39,7 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
         principal,
         signal: context.signal,
         tags: tagsFrom(request.headers['x-switchyard-tags']),
-        includeCost: includeCostAsked(request.headers),
+        includeCost,
       });
       const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
       if (outcome.kind === 'json') {

@@ -8,7 +8,8 @@ import type { SpendWriter } from './spend-writer.js';
 import type { Admission, AdmissionRequest } from './types.js';
 import type { BudgetBucket, BudgetCounters } from './budgets.js';
 import type { ConcurrencyGate, Slot } from './concurrency.js';
-import { type EstimateOptions, estimateTokens } from './estimate.js';
+import type { ChatRequest } from '../core/chat.js';
+import { choicesOf, type EstimateOptions, estimateTokens, requestedMaxTokens } from './estimate.js';
 import { budgetScope, type Level, limitScope, periodOf } from './policy.js';
 import type { RateKind, RateLimits, RateResult } from './rate-limits.js';
 
@@ -54,6 +55,31 @@ export function createAdmitter(
   deps: AdmitterDeps,
 ): (request: AdmissionRequest, levels: Level[]) => Promise<Admission> {
   const { rates, gate, budgets } = deps;
+
+  const minOutput = deps.config.billing.budgetMinOutputTokens;
+
+  /**
+   * How a request without a max is clamped: `minimum` is the cost of its input plus
+   * `minOutput` tokens per choice (rounded up, as reservations are); `outputFor(granted)` is the
+   * most output per choice that `granted` µUSD buys after the input. Output tokens are priced at
+   * the dearer of the output and reasoning rates, so the limit is affordable whatever they are.
+   */
+  function clampTerms(body: ChatRequest, estimate: { inputTokens: number }, price: ModelPrice) {
+    if (requestedMaxTokens(body) !== undefined) return undefined;
+    const perOutput = price.reasoning > price.output ? price.reasoning : price.output;
+    if (perOutput === 0n) return undefined;
+    const choices = BigInt(choicesOf(body));
+    const inputPicos = BigInt(estimate.inputTokens) * price.input;
+    const minimumPicos = inputPicos + BigInt(minOutput) * choices * perOutput;
+    return {
+      minOutput,
+      minimum: (minimumPicos + 999_999n) / 1_000_000n,
+      outputFor(granted: bigint): number {
+        const room = granted * 1_000_000n - inputPicos;
+        return Number(room / perOutput / choices);
+      },
+    };
+  }
 
   return async function admit(request, levels) {
     const { now, requestId } = request;
@@ -150,7 +176,7 @@ export function createAdmitter(
     }
 
     // Step 2: reserve the worst-case cost in every budget.
-    const amount = price
+    let amount = price
       ? costMicros(
           {
             inputTokens: estimate.inputTokens,
@@ -173,10 +199,17 @@ export function createAdmitter(
         hard: budget.mode === 'hard',
       };
     });
+    // A request that sets no max may be clamped: it gets the output the remainder can buy, and is
+    // refused only when that is below the input plus a minimum output (docs/access.md).
+    const clamp =
+      price && request.operation === 'chat' && buckets.some((bucket) => bucket.hard)
+        ? clampTerms(request.body as ChatRequest, estimate, price)
+        : undefined;
+    let maxOutputTokens: number | undefined;
     if (buckets.length > 0) {
       let reserved: Awaited<ReturnType<typeof budgets.reserve>>;
       try {
-        reserved = await budgets.reserve(buckets, requestId, amount, now);
+        reserved = await budgets.reserve(buckets, requestId, amount, now, clamp?.minimum);
       } catch (error) {
         await Promise.all([undoRates(), gate.release(scopes, requestId)]).catch(() => undefined);
         return unavailable(Promise.reject(error));
@@ -185,8 +218,11 @@ export function createAdmitter(
         await Promise.all([undoRates(), gate.release(scopes, requestId)]);
         const level = budgeted[buckets.indexOf(reserved.bucket)]!;
         const { spent, reserved: held } = reserved.state;
+        const need = clamp
+          ? `this request needs ${usd(clamp.minimum)} for its input and ${clamp.minOutput} output tokens`
+          : `this request may cost up to ${usd(amount)}`;
         throw new GatewayError(
-          `Budget exceeded for ${describe(level)}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(level)}; this request may cost up to ${usd(amount)}.`,
+          `Budget exceeded for ${describe(level)}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(level)}; ${need}.`,
           {
             code: 'budget_exceeded',
             status: 402,
@@ -196,11 +232,19 @@ export function createAdmitter(
           },
         );
       }
+      if (reserved.amount < amount && clamp) {
+        maxOutputTokens = clamp.outputFor(reserved.amount);
+        amount = reserved.amount;
+      }
     }
 
     let settled = false;
+    const headers = headersOf(checks, results);
+    if (maxOutputTokens !== undefined)
+      headers['x-switchyard-budget-max-tokens'] = String(maxOutputTokens);
     return {
-      headers: headersOf(checks, results),
+      headers,
+      ...(maxOutputTokens !== undefined && { maxOutputTokens }),
       async settle(usage: Usage | undefined) {
         if (settled) return;
         settled = true;

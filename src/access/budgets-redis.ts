@@ -6,8 +6,9 @@ import type { BucketState, BudgetBucket, BudgetCounters, SpendLoader } from './b
  * Budget counters in Redis, shared by every replica. Per bucket and period: a hash
  * `{spent, reserved}` and a sorted set of live reservations (`<id>:<amount>`, scored by lease
  * deadline). Reserving runs one Lua script over all levels: drop expired reservations, check
- * `spent + reserved + amount ≤ limit` on every hard bucket, then add to all, so concurrent
- * requests on any number of processes can never reserve past a hard limit.
+ * `spent + reserved + amount ≤ limit` on every hard bucket (or, for a clamped request, reserve
+ * what the tightest bucket has left when that is at least the minimum), then add to all, so
+ * concurrent requests on any number of processes can never reserve past a hard limit.
  *
  * A bucket whose hash has no `spent` (first use in a period, or Redis lost its data) makes the
  * script answer `seed`: `spent` is read from the database, set with HSETNX, and the reservation
@@ -22,6 +23,7 @@ import type { BucketState, BudgetBucket, BudgetCounters, SpendLoader } from './b
 const RESERVE = `
 local now = tonumber(ARGV[1])
 local amount = tonumber(ARGV[3])
+local minimum = tonumber(ARGV[5])
 local n = (#KEYS) / 2
 for i = 1, n do
   local h = KEYS[2 * i - 1]
@@ -34,27 +36,34 @@ for i = 1, n do
   end
   if redis.call('HEXISTS', h, 'spent') == 0 then return {'seed', i} end
 end
+local grant = amount
 for i = 1, n do
-  local limit = tonumber(ARGV[4 + 2 * i - 1])
+  local limit = tonumber(ARGV[5 + 2 * i - 1])
   if limit >= 0 then
     local h = KEYS[2 * i - 1]
     local spent = redis.call('HGET', h, 'spent')
     local reserved = redis.call('HGET', h, 'reserved') or '0'
-    if tonumber(spent) + tonumber(reserved) + amount > limit then return {'over', i, spent, reserved} end
+    local room = limit - tonumber(spent) - tonumber(reserved)
+    if room < grant then
+      if minimum >= 0 and room >= minimum then grant = room
+      else return {'over', i, spent, reserved} end
+    end
   end
 end
+local granted = string.format('%d', grant)
+local member = ARGV[2] .. ':' .. granted
 for i = 1, n do
   local h = KEYS[2 * i - 1]
   local z = KEYS[2 * i]
-  redis.call('HINCRBY', h, 'reserved', ARGV[3])
-  redis.call('ZADD', z, ARGV[4], ARGV[2])
-  local ttl = tonumber(ARGV[4 + 2 * i])
+  redis.call('HINCRBY', h, 'reserved', granted)
+  redis.call('ZADD', z, ARGV[4], member)
+  local ttl = tonumber(ARGV[5 + 2 * i])
   if ttl > 0 then
     redis.call('EXPIRE', h, ttl)
     redis.call('EXPIRE', z, ttl)
   end
 end
-return {'ok'}`;
+return {'ok', granted}`;
 
 const SETTLE = `
 local n = (#KEYS) / 2
@@ -108,8 +117,8 @@ export function createRedisBudgets(options: RedisBudgetsOptions): BudgetCounters
   };
 
   return {
-    async reserve(buckets, reservationId, amount, now) {
-      if (buckets.length === 0) return { ok: true };
+    async reserve(buckets, reservationId, amount, now, minimum) {
+      if (buckets.length === 0) return { ok: true, amount };
       // Redis away: fail at once (admission answers its documented 503) rather than wait.
       if (redisAway(redis)) throw redisUnavailable();
       const keys = keysOf(buckets);
@@ -122,13 +131,14 @@ export function createRedisBudgets(options: RedisBudgetsOptions): BudgetCounters
           keys.length,
           ...keys,
           now,
-          member(reservationId, amount),
+          reservationId,
           amount.toString(),
           now + leaseMs,
+          minimum === undefined ? '-1' : minimum.toString(),
           ...perBucket,
         );
         const [status, index] = answer;
-        if (status === 'ok') return { ok: true };
+        if (status === 'ok') return { ok: true, amount: BigInt(String(index)) };
         const bucket = buckets[Number(index) - 1]!;
         if (status === 'seed') {
           await seed(bucket);

@@ -28,20 +28,27 @@ export interface BucketState {
   reserved: bigint;
 }
 
-/** The outcome of a reservation. */
-export type ReserveResult = { ok: true } | { ok: false; bucket: BudgetBucket; state: BucketState };
+/** The outcome of a reservation: `amount` is what was reserved (below the ask when clamped). */
+export type ReserveResult =
+  | { ok: true; amount: bigint }
+  | { ok: false; bucket: BudgetBucket; state: BucketState };
 
 /** Reads a bucket's recorded spend from the database. */
 export type SpendLoader = (scope: string, periodStart: number) => Promise<bigint>;
 
 /** Live budget counters. */
 export interface BudgetCounters {
-  /** Reserves `amount` µUSD in every bucket, or in none. */
+  /**
+   * Reserves `amount` µUSD in every bucket, or in none. With `minimum`, a request that does not
+   * fit whole reserves what the tightest hard bucket has left instead, if that is at least
+   * `minimum` (the check and the add are one atomic step, so concurrent clamps never overdraw).
+   */
   reserve(
     buckets: BudgetBucket[],
     reservationId: string,
     amount: bigint,
     now: number,
+    minimum?: bigint,
   ): Promise<ReserveResult>;
   /**
    * Ends a reservation: drops `reserved` and adds `spent` (the real cost, already written to the
@@ -95,21 +102,27 @@ export function createMemoryBudgets(load: SpendLoader): BudgetCounters {
   };
 
   return {
-    async reserve(list, _reservationId, amount, now) {
+    async reserve(list, _reservationId, amount, now, minimum) {
       const pending = list.map(ensure).filter((item) => item !== undefined);
       if (pending.length > 0) await Promise.all(pending);
       // From here to the end there is no await: check-and-add is atomic on the event loop.
       const states = list.map((bucket) => buckets.get(keyOf(bucket))!);
+      let grant = amount;
       for (let i = 0; i < list.length; i++) {
         const bucket = list[i]!;
         const state = states[i]!;
-        if (bucket.hard && state.spent + state.reserved + amount > bucket.limit) {
-          return { ok: false, bucket, state: { spent: state.spent, reserved: state.reserved } };
+        if (!bucket.hard) continue;
+        const room = bucket.limit - state.spent - state.reserved;
+        if (room >= grant) continue;
+        if (minimum !== undefined && room >= minimum) {
+          grant = room;
+          continue;
         }
+        return { ok: false, bucket, state: { spent: state.spent, reserved: state.reserved } };
       }
-      for (const state of states) state.reserved += amount;
+      for (const state of states) state.reserved += grant;
       prune(now);
-      return { ok: true };
+      return { ok: true, amount: grant };
     },
     async settle(list, _reservationId, reserved, spent) {
       for (const bucket of list) {

@@ -68,10 +68,20 @@ export function estimateTokens(
     input += overhead.perMessage + messageTokens(message, imageTokens);
   if (Array.isArray(chat.tools) && chat.tools.length > 0)
     input += countTokens(JSON.stringify(chat.tools));
-  const requested = positive(chat.max_completion_tokens) ?? positive(chat.max_tokens);
+  const requested = requestedMaxTokens(chat);
   const max = requested ?? options.modelMaxOutputTokens ?? options.defaultMaxOutputTokens ?? 4096;
-  const choices = positive(chat.n) ?? 1;
+  const choices = choicesOf(chat);
   return { inputTokens: input, outputTokens: max * choices };
+}
+
+/** The output limit the request itself sets (`max_completion_tokens`, else `max_tokens`), if any. */
+export function requestedMaxTokens(body: ChatRequest): number | undefined {
+  return positive(body.max_completion_tokens) ?? positive(body.max_tokens);
+}
+
+/** The number of choices a chat request asks for (`n`, default 1). */
+export function choicesOf(body: ChatRequest): number {
+  return positive(body.n) ?? 1;
 }
 
 function messageTokens(message: ChatMessage, imageTokens: number): number {

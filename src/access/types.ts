@@ -20,8 +20,14 @@ export interface AdmissionRequest {
  * usage, or undefined when the call failed) must be called when the request ends.
  */
 export interface Admission {
-  /** Headers to send with the answer (x-ratelimit-*). */
+  /** Headers to send with the answer (x-ratelimit-*, x-switchyard-budget-max-tokens). */
   headers: Record<string, string>;
+  /**
+   * Set when a hard budget could not cover the request's worst case (it set no max): the output
+   * limit, per choice, that the budget's remainder can buy. The gateway sends it upstream as
+   * `max_completion_tokens`.
+   */
+  maxOutputTokens?: number;
   settle(usage: Usage | undefined): Promise<void>;
 }
 

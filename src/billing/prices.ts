@@ -25,6 +25,10 @@ export interface ModelPrice {
   output: bigint;
   /** Reasoning tokens; defaults to `output`. */
   reasoning: bigint;
+  /** Input tokens written to a prompt cache (5-minute writes); defaults to `input`. */
+  cacheWrite: bigint;
+  /** Input tokens written to a one-hour prompt cache; defaults to `cacheWrite`. */
+  cacheWrite1h: bigint;
   /** Epoch ms from which this version applies; undefined = since forever. */
   effective: number | undefined;
   /** Index of this version in the model's `price` list (0 for a single price). */
@@ -40,11 +44,15 @@ const PER_MILLION = 1_000_000n;
 export function parsePrice(price: TokenPrice, version = 0): ModelPrice {
   const input = decimalToScaled(price.input, 6);
   const output = decimalToScaled(price.output, 6);
+  const cacheWrite = price.cacheWrite === undefined ? input : decimalToScaled(price.cacheWrite, 6);
   return {
     input,
     cachedInput: price.cachedInput === undefined ? input : decimalToScaled(price.cachedInput, 6),
     output,
     reasoning: price.reasoning === undefined ? output : decimalToScaled(price.reasoning, 6),
+    cacheWrite,
+    cacheWrite1h:
+      price.cacheWrite1h === undefined ? cacheWrite : decimalToScaled(price.cacheWrite1h, 6),
     effective: price.effective,
     version,
   };
@@ -107,17 +115,24 @@ export function createPriceBook(models: Record<string, Pick<ModelConfig, 'price'
 
 /**
  * Exact cost of `usage` in pico-USD (µUSD × 10⁻⁶): no rounding at all. `inputTokens` includes
- * `cachedInputTokens` and `outputTokens` includes `reasoningTokens` (see core/usage.ts), so each
- * token is priced once, at its own rate.
+ * `cachedInputTokens` (cache reads) and `cacheWriteTokens` (cache writes, of which
+ * `cacheWrite1hTokens` were one-hour writes), and `outputTokens` includes `reasoningTokens` (see
+ * core/usage.ts), so each token is priced once, at its own rate. Counts that claim more than
+ * their total are capped to it, so a malformed usage block can never price a token twice.
  */
 export function costPicos(usage: Usage, price: ModelPrice): bigint {
-  const cached = BigInt(Math.min(usage.cachedInputTokens, usage.inputTokens));
+  const total = usage.inputTokens;
+  const cachedTokens = Math.min(usage.cachedInputTokens, total);
+  const writeTokens = Math.min(usage.cacheWriteTokens ?? 0, total - cachedTokens);
+  const hourTokens = Math.min(usage.cacheWrite1hTokens ?? 0, writeTokens);
   const reasoning = BigInt(Math.min(usage.reasoningTokens, usage.outputTokens));
-  const input = BigInt(usage.inputTokens) - cached;
+  const input = BigInt(total - cachedTokens - writeTokens);
   const output = BigInt(usage.outputTokens) - reasoning;
   return (
     input * price.input +
-    cached * price.cachedInput +
+    BigInt(cachedTokens) * price.cachedInput +
+    BigInt(writeTokens - hourTokens) * price.cacheWrite +
+    BigInt(hourTokens) * price.cacheWrite1h +
     output * price.output +
     reasoning * price.reasoning
   );

@@ -92,6 +92,10 @@ export function payloadHash(event: UsageEvent): string {
     event.reasoningTokens,
     event.status,
   ];
+  // Cache writes joined the hash later: appended only when present, so the hashes of events
+  // without them (every event recorded before) are unchanged.
+  if (event.cacheWriteTokens || event.cacheWrite1hTokens)
+    fields.push(event.cacheWriteTokens ?? 0, event.cacheWrite1hTokens ?? 0);
   return createHash('sha256').update(JSON.stringify(fields)).digest('hex');
 }
 
@@ -101,6 +105,8 @@ function usageOf(event: UsageEvent): Usage {
     cachedInputTokens: event.cachedInputTokens,
     outputTokens: event.outputTokens,
     reasoningTokens: event.reasoningTokens,
+    ...(event.cacheWriteTokens && { cacheWriteTokens: event.cacheWriteTokens }),
+    ...(event.cacheWrite1hTokens && { cacheWrite1hTokens: event.cacheWrite1hTokens }),
   };
 }
 

@@ -61,6 +61,17 @@ const billingSchema = z.strictObject({
   period: z
     .enum(['month', 'week', 'day'], { error: 'expected month, week or day' })
     .default('month'),
+  /**
+   * Answer `usage.cost` (the booked cost, USD) in every model call's body, as a request's
+   * `usage: {include: true}` or header `x-switchyard-include-cost: true` does. Default false;
+   * the `x-switchyard-cost` header is always sent.
+   */
+  costInBody: z.boolean().default(false),
+  /**
+   * Fewest output tokens a request without a max must be able to buy from a hard budget's
+   * remainder; below this it is refused (402). Default 16.
+   */
+  budgetMinOutputTokens: z.number().int().positive().default(16),
 });
 
 const partnerSchema = z.strictObject({
@@ -138,6 +149,10 @@ const tokenPriceSchema = z.strictObject({
   cachedInput: decimal.optional(),
   output: decimal,
   reasoning: decimal.optional(),
+  /** Input tokens written to a prompt cache (5-minute lifetime where the provider has several); defaults to `input`. */
+  cacheWrite: decimal.optional(),
+  /** Input tokens written to a one-hour prompt cache (Anthropic); defaults to `cacheWrite`. */
+  cacheWrite1h: decimal.optional(),
   /** Instant from which this price applies (for versioned prices). */
   effective: instant.optional(),
 });
@@ -203,6 +218,12 @@ const routingSchema = z.strictObject({
   streamIdleTimeoutMs: z.number().int().positive().default(60_000),
   /** Longest upstream stream, from the attempt's start, ms. */
   streamTimeoutMs: z.number().int().positive().default(900_000),
+  /**
+   * How long a stream whose client went away is still read, ms, for the upstream's own usage
+   * (the upstream charges for the whole answer). 0 = stop at once (the usage is then estimated
+   * with the tokenizer). Default 30000.
+   */
+  drainOnDisconnectMs: z.number().int().nonnegative().default(30_000),
   rules: z.array(ruleSchema).default([]),
 });
 

@@ -57,6 +57,8 @@ export type ErrorClass =
 /** OpenAI error `type` for each HTTP status family. */
 export function openAIErrorType(status: number): string {
   if (status === 401) return 'authentication_error';
+  // A payment condition (a hard budget spent), as OpenAI types quota and billing refusals.
+  if (status === 402) return 'insufficient_quota';
   if (status === 403) return 'permission_error';
   if (status === 404) return 'not_found_error';
   if (status === 429) return 'rate_limit_error';

@@ -1,18 +1,17 @@
 import type { Access, Admission } from '../access/index.js';
 import type { Config } from '../config/index.js';
-import type { ChatRequest } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
-import type { StreamItem } from '../providers/index.js';
 import type { Catalog, CatalogModel, Deployment } from '../router/catalog.js';
 import type { AttemptRecord, Execution, ExecutionCall, Executor } from '../router/executor.js';
 import { featuresOf } from '../router/features.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
-import { forwardedUsage } from './forwarded.js';
 import { failureHeaders } from './route-headers.js';
+import { bookedCost, COST_HEADER, costDecimal, usageWithCost } from './cost.js';
+import { meteredStream } from './metered-stream.js';
 import type {
   ChatInvocation,
   ChatOutcome,
@@ -50,13 +49,18 @@ export interface GatewayDeps {
 export function createGateway(deps: GatewayDeps): Gateway {
   const { catalog, executor, clock } = deps;
 
-  const write = async (event: UsageEvent) => {
+  /** Records the usage row; resolves the cost the ledger booked for it, µUSD, when known. */
+  const write = async (event: UsageEvent): Promise<bigint | undefined> => {
     try {
-      await deps.usage.record(event);
+      return bookedCost(await deps.usage.record(event));
     } catch (error) {
       deps.onUsageError?.(error, event);
+      return undefined;
     }
   };
+  /** Admission headers plus the booked cost (a new object: admissions may share theirs). */
+  const withCostHeader = (headers: Record<string, string>, cost: bigint | undefined) =>
+    cost === undefined ? headers : { ...headers, [COST_HEADER]: costDecimal(cost) };
 
   const resolveModel = (
     name: unknown,
@@ -185,7 +189,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     async chat(invocation: ChatInvocation): Promise<ChatOutcome> {
       const started = clock();
-      const { body, principal, signal } = invocation;
+      const { principal, signal } = invocation;
+      const { body, asked } = costSwitch(invocation.body);
+      const includeCost =
+        asked || invocation.includeCost === true || deps.config.billing.costInBody;
       const stream = body.stream === true;
       const event = baseEvent({
         requestId: invocation.requestId,
@@ -230,12 +237,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
           operation: 'chat',
           now: started,
         });
+        // A hard budget that could not cover the worst case lowered the output limit.
+        const routed =
+          admission.maxOutputTokens === undefined
+            ? body
+            : { ...body, max_completion_tokens: admission.maxOutputTokens };
         const execution = await runChain(
           chain,
           {
             requestId: invocation.requestId,
             operation: 'chat',
-            body,
+            body: routed,
             stream,
             signal,
             ...(scope?.headers && { propagateHeaders: scope.headers }),
@@ -252,15 +264,24 @@ export function createGateway(deps: GatewayDeps): Gateway {
           event.latencyMs = clock() - started;
           event.ttfbMs = event.latencyMs;
           await settle(admission, usage);
-          if (!invocation.internal) await write(event);
+          const cost = invocation.internal ? undefined : await write(event);
           scope?.end(event, execution.completion);
+          const shown = includeCost && cost !== undefined && execution.completion.usage;
+          const completion = shown
+            ? {
+                ...execution.completion,
+                usage: usageWithCost(execution.completion.usage!, cost),
+              }
+            : execution.completion;
           return {
             kind: 'json',
-            completion: execution.completion,
-            rawBody: meta.openAIFamily ? execution.rawBody : undefined,
+            completion,
+            // The raw body is forwarded only when it is the whole answer (no cost added).
+            rawBody: meta.openAIFamily && !shown ? execution.rawBody : undefined,
             usage,
             meta,
-            headers: admission.headers,
+            headers: withCostHeader(admission.headers, cost),
+            ...(cost !== undefined && { cost }),
           };
         }
         if (execution.kind !== 'stream')
@@ -268,18 +289,23 @@ export function createGateway(deps: GatewayDeps): Gateway {
             code: 'internal_error',
             status: 500,
           });
+        const admitted = admission;
         return {
           kind: 'stream',
-          items: metered(
-            execution.items,
-            body,
+          items: meteredStream({
+            items: execution.items,
+            cancel: execution.cancel,
             event,
+            body,
             started,
             signal,
-            invocation.internal === true,
-            admission,
+            drainMs: deps.config.routing.drainOnDisconnectMs,
+            clock,
             scope,
-          ),
+            includeCost,
+            settle: (usage) => settle(admitted, usage),
+            book: (row) => (invocation.internal ? Promise.resolve(undefined) : write(row)),
+          }),
           meta,
           headers: admission.headers,
         };
@@ -344,12 +370,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         event.latencyMs = clock() - started;
         event.ttfbMs = event.latencyMs;
         await settle(admission, { ...ZERO_USAGE, inputTokens: event.inputTokens });
-        await write(event);
+        const cost = await write(event);
         scope?.end(event);
         return {
           response: execution.response,
           meta: metaOf(model.name, execution.deployment, attempts.length),
-          headers: admission.headers,
+          headers: withCostHeader(admission.headers, cost),
         };
       } catch (error) {
         served(event, undefined, attempts);
@@ -441,53 +467,6 @@ export function createGateway(deps: GatewayDeps): Gateway {
       deps.onUsageError?.(error, undefined);
     }
   }
-
-  /** Wraps a stream so that usage is read from it and recorded exactly once, before it ends. */
-  async function* metered(
-    items: AsyncIterable<StreamItem>,
-    body: ChatRequest,
-    event: UsageEvent,
-    started: number,
-    signal: AbortSignal,
-    internal: boolean,
-    admission: Admission,
-    scope: RequestScope | undefined,
-  ): AsyncGenerator<StreamItem> {
-    let usage: Usage | undefined;
-    let finished = false;
-    let failure: unknown;
-    // What the client has been sent, counted only if the upstream never reports usage.
-    const forwarded: StreamItem[] = [];
-    try {
-      for await (const item of items) {
-        if (event.ttfbMs === null) {
-          event.ttfbMs = clock() - started;
-          scope?.firstToken(event.ttfbMs);
-        }
-        if (item.usageOnly) usage = usageFromOpenAI(item.chunk().usage) ?? usage;
-        yield item;
-        // The consumer asks for the next item once this one is written.
-        if (!item.usageOnly) forwarded.push(item);
-      }
-      finished = true;
-    } catch (error) {
-      failure = error;
-      throw error;
-    } finally {
-      if (!finished && usage === undefined) usage = forwardedUsage(forwarded, body);
-      Object.assign(event, usage ?? ZERO_USAGE);
-      event.latencyMs = clock() - started;
-      if (!finished) {
-        const error = failure === undefined ? undefined : toGatewayError(failure);
-        event.status = signal.aborted || failure === undefined ? 'aborted' : 'error';
-        event.httpStatus = event.status === 'aborted' ? 499 : 200;
-        event.errorCode = error?.code ?? null;
-      }
-      await settle(admission, usage);
-      if (!internal) await write(event);
-      scope?.end(event);
-    }
-  }
 }
 
 function metaOf(model: string, deployment: Deployment, attempts: number): RouteMeta {
@@ -546,6 +525,24 @@ function allowed(principal: Principal, model: string): boolean {
   return patterns.some((pattern) =>
     pattern.endsWith('*') ? model.startsWith(pattern.slice(0, -1)) : pattern === model,
   );
+}
+
+/**
+ * OpenRouter's request switch `usage: { include: true }` asks for `usage.cost` in the answer.
+ * The field is Switchyard's to read, never forwarded: upstreams refuse unknown parameters.
+ */
+function costSwitch(body: ChatInvocation['body']): {
+  body: ChatInvocation['body'];
+  asked: boolean;
+} {
+  const usage = body['usage'];
+  if (usage === undefined) return { body, asked: false };
+  const { usage: _dropped, ...rest } = body;
+  const asked =
+    typeof usage === 'object' &&
+    usage !== null &&
+    (usage as { include?: unknown }).include === true;
+  return { body: rest as ChatInvocation['body'], asked };
 }
 
 function stringRecord(value: unknown): Record<string, string> | null {

@@ -41,6 +41,12 @@ export interface ChatInvocation {
   tags?: string[] | undefined;
   /** Skip recording usage (the runtime records its own per-response usage). Default false. */
   internal?: boolean;
+  /**
+   * Answer `usage.cost` (the booked cost, USD) in the body: the surface saw the caller ask
+   * (header `x-switchyard-include-cost: true`). The chat body's `usage: {include: true}` and
+   * the config's `billing.costInBody` ask too. Default false.
+   */
+  includeCost?: boolean;
 }
 
 /** Where a request went, for response headers and the usage record. */
@@ -65,7 +71,10 @@ export type ChatOutcome =
       rawBody?: string | undefined;
       usage: Usage | undefined;
       meta: RouteMeta;
+      /** Access headers (x-ratelimit-*) and `x-switchyard-cost`. */
       headers: Record<string, string>;
+      /** What the ledger booked for the request, µUSD; absent when unknown (not recorded). */
+      cost?: bigint;
     }
   | {
       kind: 'stream';

@@ -59,6 +59,12 @@ export type Execution =
       deployment: Deployment;
       /** Items, the first one already received from the upstream (so failover was still possible for it). */
       items: AsyncIterable<StreamItem>;
+      /**
+       * Stops reading the upstream (closes its body). Once the first item is in hand the client's
+       * signal no longer does this by itself: the gateway keeps reading a cut stream to its end,
+       * for the upstream's usage, and calls this when its drain time is up.
+       */
+      cancel(reason?: unknown): void;
     };
 
 /** Longest server-given delay we wait for before failing over or giving up, ms. */
@@ -285,9 +291,13 @@ export function createExecutor(deps: ExecutorDeps) {
           { code: 'upstream_bad_response', status: 502, errorClass: 'bad_response' },
         );
       // The first item is in hand: from here on the answer belongs to this deployment, and the
-      // stream's own deadlines (silence, total length) replace the attempt's.
+      // stream's own deadlines (silence, total length) replace the attempt's, and the stream's
+      // reader decides when to stop it (cancel), so a client that leaves does not cut the
+      // upstream before its usage arrives.
       clearTimeout(timer);
       watch.start();
+      base.signal.removeEventListener('abort', onClientAbort);
+      let cancelled = false;
       const ttfb = deps.clock() - start;
       deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb });
       attempts.push(success(deployment, response.status, ttfb, observed));
@@ -304,6 +314,11 @@ export function createExecutor(deps: ExecutorDeps) {
           }
           deps.health.recordLatency(deployment.key, deps.clock() - start);
         } catch (thrown) {
+          // Stopped by its reader (the drain after a client left ended): not the upstream's fault.
+          if (cancelled)
+            throw controller.signal.reason instanceof GatewayError
+              ? controller.signal.reason
+              : abortError(base.signal);
           if (base.signal.aborted) throw abortError(base.signal);
           const reason = controller.signal.reason;
           const error =
@@ -322,7 +337,15 @@ export function createExecutor(deps: ExecutorDeps) {
           body.destroy();
         }
       })();
-      return { kind: 'stream', deployment, items };
+      return {
+        kind: 'stream',
+        deployment,
+        items,
+        cancel: (reason?: unknown) => {
+          cancelled = true;
+          controller.abort(reason ?? abortError(base.signal));
+        },
+      };
     } catch (error) {
       release();
       watchStop?.();

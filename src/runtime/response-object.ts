@@ -122,5 +122,7 @@ export function responseUsage(
         (extra?.output_tokens_details.reasoning_tokens ?? 0),
     },
     total_tokens: input + output,
+    // Switchyard's extension: the booked cost, USD, when the caller asked for it.
+    ...(typeof usage?.['cost'] === 'number' && { cost: usage['cost'] }),
   };
 }

@@ -18,8 +18,19 @@ import type { CallContext, CreateResponseParams, Item, ResponseObject } from './
 
 /** The answer to `POST /v1/responses`: a Response, or its event stream (SSE text pieces). */
 export type CreateOutcome =
-  | { kind: 'json'; response: ResponseObject; meta: RouteMeta }
-  | { kind: 'stream'; meta: RouteMeta; frames: AsyncIterable<string> };
+  | {
+      kind: 'json';
+      response: ResponseObject;
+      meta: RouteMeta;
+      /** The gateway's headers (x-ratelimit-*, x-switchyard-cost), when a model call made them. */
+      headers?: Record<string, string>;
+    }
+  | {
+      kind: 'stream';
+      meta: RouteMeta;
+      frames: AsyncIterable<string>;
+      headers?: Record<string, string>;
+    };
 
 /**
  * Creates a response: prepare the context, call the gateway once (plus once to compact, if
@@ -46,6 +57,7 @@ export async function createResponse(
     principal: call.principal,
     signal: call.signal,
     tags: call.tags,
+    ...(call.includeCost && { includeCost: true }),
   });
   const builder = (sink?: (event: Record<string, unknown>) => void) => {
     const output = new OutputBuilder({ ids: deps.ids, sink, model: params.model });
@@ -64,11 +76,12 @@ export async function createResponse(
       seconds(deps.clock()),
     );
     await persist(deps, params, call, prepared, response, undefined, started);
-    return { kind: 'json', response, meta: outcome.meta };
+    return { kind: 'json', response, meta: outcome.meta, headers: outcome.headers };
   }
   return {
     kind: 'stream',
     meta: outcome.meta,
+    headers: outcome.headers,
     frames: streamFrames(deps, params, call, prepared, shell, outcome.items, builder, started),
   };
 }

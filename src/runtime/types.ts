@@ -86,6 +86,8 @@ export interface CallContext {
   requestId: string;
   signal: AbortSignal;
   tags?: string[] | undefined;
+  /** The caller asked for `usage.cost` (header `x-switchyard-include-cost`). */
+  includeCost?: boolean | undefined;
 }
 
 /** `ResponseUsage`. */
@@ -95,6 +97,8 @@ export interface ResponseUsage {
   output_tokens: number;
   output_tokens_details: { reasoning_tokens: number };
   total_tokens: number;
+  /** Switchyard's extension: the booked cost, USD, when the caller asked for it. */
+  cost?: number;
 }
 
 /** The Response object (`object: "response"`). */

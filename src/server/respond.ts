@@ -69,12 +69,25 @@ export function startSse(
   if (options.flush !== false) response.flushHeaders();
 }
 
-/** Writes a piece, waiting for the socket to drain when its buffer is full (backpressure). */
+/**
+ * Writes a piece, waiting for the socket to drain when its buffer is full (backpressure).
+ * Throws once the client is gone, on HTTP/1.1 and HTTP/2 alike: an HTTP/2 response has no
+ * `destroyed` of its own (its stream has), and waiting for a `close` that was already emitted
+ * would hold the answer, and the usage row written at its end, forever.
+ */
 export async function write(response: ServerResponse, piece: string | Uint8Array): Promise<void> {
-  if (response.destroyed) throw new Error('client went away');
+  if (gone(response)) throw new Error('client went away');
   if (!response.write(piece)) {
+    if (gone(response)) throw new Error('client went away');
     await Promise.race([once(response, 'drain'), once(response, 'close')]);
   }
+}
+
+/** True when the client can no longer be written to. */
+function gone(response: ServerResponse): boolean {
+  if (response.destroyed) return true;
+  const stream = (response as { stream?: { destroyed?: boolean } }).stream;
+  return stream?.destroyed === true;
 }
 
 /**

@@ -24,6 +24,12 @@ export type Int64Nullable = ColumnType<
 /** A 32-bit integer column (counts, HTTP statuses, 0/1 flags): `number` on Postgres, `bigint` on SQLite. */
 export type Int32 = ColumnType<number | bigint, number, number>;
 /** A nullable 32-bit integer column. */
+/** An integer column with a default (added by a later migration): optional on insert. */
+export type DefaultedInt = ColumnType<
+  number | bigint,
+  number | bigint | undefined,
+  number | bigint
+>;
 export type Int32Nullable = ColumnType<number | bigint | null, number | null, number | null>;
 
 /** `usage_events`: one row per gateway request, written once (primary key `request_id`). */
@@ -57,6 +63,12 @@ export interface UsageEventsTable {
   sandbox: Int32;
   /** JSON text: object of string values, or null. */
   metadata: string | null;
+  /** Prompt-cache writes (part of input_tokens); migration 0010. */
+  cache_write_tokens: DefaultedInt;
+  /** The one-hour part of cache_write_tokens. */
+  cache_write_1h_tokens: DefaultedInt;
+  /** 0/1: tokens counted by Switchyard's tokenizer, the upstream reported none. */
+  estimated: DefaultedInt;
 }
 
 /** `switchyard_migrations`: names of applied migrations. Managed by `migrate()`. */

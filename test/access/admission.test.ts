@@ -32,7 +32,7 @@ describe('admission when the limits store fails', () => {
     const budgets: BudgetCounters = {
       reserve: async () => {
         if (failing) throw new Error('ECONNREFUSED');
-        return { ok: true };
+        return { ok: true, amount: 0n };
       },
       settle: async () => {},
       state: async () => ({ spent: 0n, reserved: 0n }),

@@ -41,7 +41,7 @@ function contract(name: string, make: (load: SpendLoader, leaseMs?: number) => B
       const counters = make(async () => 0n);
       const wide = bucket('tenant:t', 1000n);
       const narrow = bucket('key:k', 10n);
-      expect(await counters.reserve([wide, narrow], 'a', 8n, 1)).toEqual({ ok: true });
+      expect(await counters.reserve([wide, narrow], 'a', 8n, 1)).toEqual({ ok: true, amount: 8n });
       const refused = await counters.reserve([wide, narrow], 'b', 8n, 1);
       expect(refused).toMatchObject({
         ok: false,

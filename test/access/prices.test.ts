@@ -67,6 +67,8 @@ describe('prices', () => {
             cachedInput: BigInt(pi),
             output: BigInt(po),
             reasoning: BigInt(po),
+            cacheWrite: BigInt(pi),
+            cacheWrite1h: BigInt(pi),
             effective: undefined,
             version: 0,
           };

@@ -44,7 +44,7 @@ describe('hard budget on one process', () => {
     const refused = answers.find((answer) => answer.status === 402)!;
     expect(refused.body.error).toMatchObject({
       code: 'budget_exceeded',
-      type: 'invalid_request_error',
+      type: 'insufficient_quota',
     });
     expect(refused.body.error.message).toMatch(/Budget exceeded for key/);
     const shown = await admin.call('GET', `/keys/${key.id}`);

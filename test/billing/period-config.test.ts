@@ -27,7 +27,11 @@ describe('billing config validation', () => {
   };
 
   it('billing.period is month, week or day (default month), and errors name the field', () => {
-    expect(validateConfig({}).billing).toEqual({ period: 'month' });
+    expect(validateConfig({}).billing).toEqual({
+      period: 'month',
+      costInBody: false,
+      budgetMinOutputTokens: 16,
+    });
     expect(validateConfig({ billing: { period: 'week' } }).billing.period).toBe('week');
     expect(problems({ billing: { period: 'fortnight' } })).toContain(
       'billing.period: expected month, week or day',

@@ -5,7 +5,11 @@ import { eventually, type RunningGateway, startGateway } from '../helpers/gatewa
 import { streamRequest } from '../helpers/sse.js';
 import { startTcpProbe, type TcpProbe } from '../helpers/tcp-probe.js';
 
-/** Streams are forwarded chunk by chunk, and a client that leaves takes the upstream call with it. */
+/**
+ * Streams are forwarded chunk by chunk. A client that leaves does not take the upstream call with
+ * it (the upstream charges for the whole answer): it is read to its end for its usage, unless
+ * routing.drainOnDisconnectMs is 0.
+ */
 
 let upstream: FakeUpstream;
 let probe: TcpProbe;
@@ -68,10 +72,10 @@ describe('stream forwarding', () => {
 });
 
 describe('client disconnect mid-stream', () => {
-  it('aborts the upstream request and records the usage row as aborted', async () => {
+  const slowStream = () => {
     const pieces = Array.from({ length: 30 }, (_, i) => ({
       data: chunk({ content: ` w${i}` }),
-      delayMs: 100,
+      delayMs: 50,
     }));
     upstream.script([
       {
@@ -84,25 +88,20 @@ describe('client disconnect mid-stream', () => {
         ],
       },
     ]);
+  };
+
+  it('keeps reading the upstream to its end and books the usage it reports', async () => {
+    slowStream();
     let received = 0;
     const answer = await streamRequest(`${gateway.url}/v1/chat/completions`, body, {}, () =>
       ++received === 3 ? 'stop' : undefined,
     );
-    const leftAt = performance.now();
     expect(answer.done).toBe(false);
     expect(received).toBe(3);
 
-    // The gateway closed its upstream connection (so the fake saw its socket close) soon after,
-    // well before the upstream's 3 s of chunks were through.
-    const connection = probe.lastActive()!;
-    expect(connection).toBeDefined();
-    await eventually(() => (connection.closedAt === undefined ? undefined : true), 2000);
-    expect(connection.closedBy).toBe('client');
-    expect(connection.closedAt! - leftAt).toBeLessThan(1000);
-    expect(upstream.requests).toHaveLength(1);
-
     const requestId = String(answer.headers['x-request-id']);
-    const row = await eventually(() => gateway.app.usage.get(requestId));
+    const row = await eventually(() => gateway.app.usage.get(requestId), 10_000);
+    // The upstream's own usage: only its last event carries it.
     expect(row).toMatchObject({
       requestId,
       status: 'aborted',
@@ -110,12 +109,48 @@ describe('client disconnect mid-stream', () => {
       stream: true,
       deployment: 'fake',
       attempts: 1,
+      inputTokens: 4,
+      outputTokens: 5,
     });
+    expect(row.estimated).toBeUndefined();
+    expect(upstream.requests).toHaveLength(1);
     expect(
       await gateway.app.usage
         .list({ limit: 1000 })
         .then((rows) => rows.filter((item) => item.requestId === requestId)),
     ).toHaveLength(1);
+  });
+
+  it('with routing.drainOnDisconnectMs 0: closes the upstream at once and estimates the tokens', async () => {
+    const quick = await startGateway({
+      providers: { fake: { type: 'openai', baseUrl: `${probe.url}/v1`, apiKey: 'sk-fake' } },
+      models: { 'gpt-4o-mini': { deployments: [{ provider: 'fake', model: 'gpt-4o-mini' }] } },
+      routing: { drainOnDisconnectMs: 0 },
+    });
+    try {
+      slowStream();
+      let received = 0;
+      const answer = await streamRequest(`${quick.url}/v1/chat/completions`, body, {}, () =>
+        ++received === 3 ? 'stop' : undefined,
+      );
+      expect(answer.done).toBe(false);
+      // The gateway closed its upstream connection (the fake saw its socket close), before the
+      // upstream's chunks were through.
+      const connection = probe.lastActive()!;
+      expect(connection).toBeDefined();
+      await eventually(() => (connection.closedAt === undefined ? undefined : true), 2000);
+      expect(connection.closedBy).toBe('client');
+
+      const requestId = String(answer.headers['x-request-id']);
+      const row = await eventually(() => quick.app.usage.get(requestId));
+      expect(row).toMatchObject({ status: 'aborted', httpStatus: 499, estimated: true });
+      // "count" plus the chat overhead; the words the gateway had read (" w0", " w1", …).
+      expect(row.inputTokens).toBeGreaterThan(1);
+      expect(row.outputTokens).toBeGreaterThanOrEqual(2);
+      expect(row.outputTokens).toBeLessThan(60);
+    } finally {
+      await quick.close();
+    }
   });
 
   it('before the upstream has answered: aborts the waiting upstream request too', async () => {

@@ -40,6 +40,9 @@ export const USAGE_COLUMNS: readonly Column[] = [
   int4('stream'),
   int4('sandbox'),
   text('metadata'),
+  int8('cache_write_tokens'),
+  int8('cache_write_1h_tokens'),
+  int4('estimated'),
 ];
 // Values are sent in `usageRow()` key order: fail at start-up, not on a wrong column, if they drift apart.
 const USAGE_ORDER = Object.keys(

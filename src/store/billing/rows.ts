@@ -110,6 +110,9 @@ export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
     stream: event.stream ? 1 : 0,
     sandbox: event.sandbox ? 1 : 0,
     metadata: event.metadata === null ? null : JSON.stringify(event.metadata),
+    cache_write_tokens: assertInteger(event.cacheWriteTokens ?? 0, 'cacheWriteTokens'),
+    cache_write_1h_tokens: assertInteger(event.cacheWrite1hTokens ?? 0, 'cacheWrite1hTokens'),
+    estimated: event.estimated ? 1 : 0,
   };
 }
 
@@ -140,6 +143,7 @@ export function usageFromRow(row: Selectable<UsageEventsTable>): UsageEvent {
     errorCode: row.error_code,
     stream: toNumber(row.stream) !== 0,
     sandbox: toNumber(row.sandbox) !== 0,
+    ...cacheAndEstimate(row),
     metadata: null,
   };
 }
@@ -187,5 +191,18 @@ export function clauseToRow(
     terms_hash: clause.termsHash,
     basis_total: clause.basisTotal,
     accrued_total: clause.accruedTotal,
+  };
+}
+
+/** The migration-0010 fields, present on the event only when set (as the gateway writes them). */
+function cacheAndEstimate(
+  row: Selectable<UsageEventsTable>,
+): Pick<UsageEvent, 'cacheWriteTokens' | 'cacheWrite1hTokens' | 'estimated'> {
+  const written = toNumber(row.cache_write_tokens ?? 0);
+  const hour = toNumber(row.cache_write_1h_tokens ?? 0);
+  return {
+    ...(written > 0 && { cacheWriteTokens: written }),
+    ...(hour > 0 && { cacheWrite1hTokens: hour }),
+    ...(toNumber(row.estimated ?? 0) !== 0 && { estimated: true }),
   };
 }

@@ -55,6 +55,15 @@ export interface UsageEvent {
   /** Includes `reasoningTokens`. */
   outputTokens: number;
   reasoningTokens: number;
+  /** Input tokens written to a prompt cache (part of `inputTokens`); absent = 0. */
+  cacheWriteTokens?: number;
+  /** The part of `cacheWriteTokens` written for one hour; absent = 0. */
+  cacheWrite1hTokens?: number;
+  /**
+   * True when the tokens were counted by Switchyard's tokenizer because the upstream reported
+   * none (a stream cut before its usage arrived); absent = false.
+   */
+  estimated?: boolean;
   latencyMs: number;
   /** Time to first byte sent to the client; null when nothing was sent. */
   ttfbMs: number | null;
@@ -263,6 +272,9 @@ function toRow(event: UsageEvent) {
     stream: event.stream ? 1 : 0,
     sandbox: event.sandbox ? 1 : 0,
     metadata: event.metadata === null ? null : JSON.stringify(event.metadata),
+    cache_write_tokens: assertInteger(event.cacheWriteTokens ?? 0, 'cacheWriteTokens'),
+    cache_write_1h_tokens: assertInteger(event.cacheWrite1hTokens ?? 0, 'cacheWrite1hTokens'),
+    estimated: event.estimated ? 1 : 0,
   };
 }
 
@@ -292,6 +304,20 @@ function fromRow(row: Selectable<UsageEventsTable>): UsageEvent {
     errorCode: row.error_code,
     stream: toNumber(row.stream) !== 0,
     sandbox: toNumber(row.sandbox) !== 0,
+    ...cacheAndEstimate(row),
     metadata: parseJson<Record<string, string>>(row.metadata, 'metadata'),
+  };
+}
+
+/** The migration-0010 fields, present on the event only when set (as the gateway writes them). */
+function cacheAndEstimate(
+  row: Selectable<UsageEventsTable>,
+): Pick<UsageEvent, 'cacheWriteTokens' | 'cacheWrite1hTokens' | 'estimated'> {
+  const written = toNumber(row.cache_write_tokens ?? 0);
+  const hour = toNumber(row.cache_write_1h_tokens ?? 0);
+  return {
+    ...(written > 0 && { cacheWriteTokens: written }),
+    ...(hour > 0 && { cacheWrite1hTokens: hour }),
+    ...(toNumber(row.estimated ?? 0) !== 0 && { estimated: true }),
   };
 }

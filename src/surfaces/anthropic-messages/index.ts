@@ -6,6 +6,7 @@ import { noteFailure, sendJson, startSse, write } from '../../server/respond.js'
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
+import { includeCostAsked } from '../shared/cost.js';
 import { estimateInputTokens } from './count-tokens.js';
 import { parseJson, toChatRequest } from './parse.js';
 import {
@@ -49,6 +50,7 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
         principal,
         signal: context.signal,
         tags: tagsFrom(request.headers['x-switchyard-tags']),
+        includeCost: includeCostAsked(request.headers),
       });
       const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
       if (outcome.kind === 'json') {

@@ -55,6 +55,8 @@ export function anthropicUsageOf(
   };
   const reasoning = count(usage?.completion_tokens_details?.reasoning_tokens);
   if (reasoning > 0) out.output_tokens_details = { thinking_tokens: reasoning };
+  // Switchyard's extension: the booked cost, USD, when the caller asked for it.
+  if (typeof usage?.['cost'] === 'number') out['cost'] = usage['cost'];
   return out;
 }
 

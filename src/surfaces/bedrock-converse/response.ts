@@ -29,6 +29,8 @@ export function converseUsageOf(usage: ChatUsage | null | undefined): ConverseTo
   };
   if (cacheRead > 0) out.cacheReadInputTokens = cacheRead;
   if (cacheWrite > 0) out.cacheWriteInputTokens = cacheWrite;
+  // Switchyard's extension: the booked cost, USD, when the caller asked for it.
+  if (typeof usage?.['cost'] === 'number') out['cost'] = usage['cost'];
   return out;
 }
 

@@ -3,6 +3,7 @@ import type { Gateway, Principal } from '../../gateway/types.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { verifySigV4 } from '../../transport/sigv4.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
+import { includeCostAsked } from '../shared/cost.js';
 import { BedrockAuthError, sendBedrockError, sendGatewayErrorAsBedrock } from './errors.js';
 import { converseToChat } from './request.js';
 import { converseResponseOf } from './response.js';
@@ -42,6 +43,7 @@ export function createBedrockConverseRoutes(deps: { gateway: Gateway }): Route[]
           principal,
           signal: context.signal,
           tags: tagsFrom(request.headers['x-switchyard-tags']),
+          includeCost: includeCostAsked(request.headers),
         });
         const headers = { ...baseHeaders, ...outcome.headers, ...routeHeaders(outcome.meta) };
         if (outcome.kind === 'stream') {

@@ -11,6 +11,7 @@ import type { HttpContext, Route } from '../../server/types.js';
 import { tagsFrom } from '../openai/chat.js';
 import { isObject } from '../openai/validate.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
+import { includeCostAsked } from '../shared/cost.js';
 import { authenticate, jsonHandler, listOptions, readJson, sendResponsesError } from './http.js';
 import { parseCreateResponse, parseInput } from './validate.js';
 
@@ -40,7 +41,7 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       ({ model, stream } = params);
       parsed = true;
       const outcome = await responses.create(params, callContext(context, principal));
-      const headers = routeHeaders(outcome.meta);
+      const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
       if (outcome.kind === 'json') {
         sendJson(response, 200, outcome.response, headers);
         return;
@@ -196,5 +197,6 @@ function callContext(context: HttpContext, principal: Principal): CallContext {
     requestId: context.requestId,
     signal: context.signal,
     tags: tagsFrom(context.request.headers['x-switchyard-tags']),
+    includeCost: includeCostAsked(context.request.headers),
   };
 }

@@ -4,6 +4,7 @@ import { flush, sendJson, sendOpenAIError, startSse, write } from '../../server/
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
+import { includeCostAsked } from '../shared/cost.js';
 import { parseJsonBody, validateChatRequest } from './validate.js';
 
 /**
@@ -23,7 +24,13 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       const body = validateChatRequest(parseJsonBody(await context.readBody()));
       model = body.model;
       stream = body.stream === true;
-      const includeUsage = body.stream_options?.include_usage === true;
+      // Asking for the cost (header, or OpenRouter's `usage: {include: true}`) asks for the usage
+      // chunk that carries it.
+      const includeCost = includeCostAsked(request.headers);
+      const includeUsage =
+        includeCost ||
+        body.stream_options?.include_usage === true ||
+        (body['usage'] as { include?: unknown } | undefined)?.include === true;
       reached = true;
       const outcome = await gateway.chat({
         requestId: context.requestId,
@@ -32,6 +39,7 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
         principal,
         signal: context.signal,
         tags: tagsFrom(request.headers['x-switchyard-tags']),
+        includeCost,
       });
       const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
       if (outcome.kind === 'json') {

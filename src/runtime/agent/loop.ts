@@ -74,6 +74,11 @@ export interface AgentState {
 /** Where a run's progress goes. Returns `cancel: true` when the run should stop. */
 export interface Checkpointer {
   save(state: AgentState, response: ResponseObject): Promise<{ stop: StopReason | null }>;
+  /**
+   * Called once the final response is stored: a background run deleted while it ended (its row
+   * gone) removes what was just stored, so a DELETE racing the end of a run still wins.
+   */
+  persisted?(): Promise<void>;
 }
 
 /**
@@ -402,6 +407,7 @@ export async function runAgent(
     // storing it here as well would store it twice.
     if ((await checkpoints.save(state, response)).stop === 'lost') throw new RunStopped('lost');
     await persist(response);
+    await checkpoints.persisted?.();
     return response;
   }
 

@@ -6,15 +6,18 @@ import { GatewayError } from '../errors/index.js';
 import type { AccessLedger } from '../store/index.js';
 import type { SpendWriter } from './spend-writer.js';
 import type { Admission, AdmissionRequest } from './types.js';
-import type { BudgetBucket, BudgetCounters } from './budgets.js';
+import type { BudgetCounters } from './budgets.js';
+import { chargedBuckets, endUserOf } from './buckets.js';
 import type { ConcurrencyGate, Slot } from './concurrency.js';
 import { type EstimateOptions, estimateTokens } from './estimate.js';
-import { budgetScope, type Level, limitScope, periodOf } from './policy.js';
+import { type BudgetPeriod, type Level, limitScope } from './policy.js';
 import type { RateKind, RateLimits, RateResult } from './rate-limits.js';
 
 /** A budget alert: a level's spend crossed its alert threshold in this period. */
 export interface BudgetAlert {
   level: Pick<Level, 'kind' | 'id'>;
+  /** Which bucket: `key k1`, or a rule's `key k1, models gpt-4o*, user alice`. */
+  label: string;
   scope: string;
   periodStart: number;
   percent: number;
@@ -59,10 +62,16 @@ export function createAdmitter(
     const { now, requestId } = request;
     const checks: RateCheck[] = [];
     const slots: Slot[] = [];
-    const budgeted: Level[] = [];
+    // Which budget buckets this request charges (each level's budget, its matching rules).
+    const charged = chargedBuckets(
+      levels,
+      request.model,
+      request.endUser ?? endUserOf(request.body as unknown as Record<string, unknown>),
+      now,
+    );
     let needTokens = false;
     for (const level of levels) {
-      const { limits, budget } = level.policy;
+      const { limits } = level.policy;
       if (limits.rpm !== undefined)
         checks.push({ kind: 'requests', level, limit: limits.rpm, points: 1 });
       if (limits.tpm !== undefined) {
@@ -71,12 +80,11 @@ export function createAdmitter(
       }
       if (limits.maxConcurrent !== undefined)
         slots.push({ scope: limitScope(level), max: limits.maxConcurrent });
-      if (budget) budgeted.push(level);
     }
-    if (checks.length === 0 && slots.length === 0 && budgeted.length === 0) return NO_ADMISSION;
+    if (checks.length === 0 && slots.length === 0 && charged.length === 0) return NO_ADMISSION;
 
     const price: ModelPrice | undefined =
-      budgeted.length > 0 ? deps.prices.at(request.model, now) : undefined;
+      charged.length > 0 ? deps.prices.at(request.model, now) : undefined;
     let estimate = { inputTokens: 0, outputTokens: 0 };
     if (needTokens || price) {
       const modelMax = deps.config.models[request.model]?.maxOutputTokens;
@@ -162,17 +170,7 @@ export function createAdmitter(
           'up',
         )
       : 0n;
-    const buckets = budgeted.map((level): BudgetBucket => {
-      const budget = level.policy.budget!;
-      const period = periodOf(budget.period, now);
-      return {
-        scope: budgetScope(level, budget.period),
-        periodStart: period.start,
-        periodEnd: period.end,
-        limit: budget.amountMicros,
-        hard: budget.mode === 'hard',
-      };
-    });
+    const buckets = charged.map((item) => item.bucket);
     if (buckets.length > 0) {
       let reserved: Awaited<ReturnType<typeof budgets.reserve>>;
       try {
@@ -183,10 +181,10 @@ export function createAdmitter(
       }
       if (!reserved.ok) {
         await Promise.all([undoRates(), gate.release(scopes, requestId)]);
-        const level = budgeted[buckets.indexOf(reserved.bucket)]!;
+        const refused = charged[buckets.indexOf(reserved.bucket)]!;
         const { spent, reserved: held } = reserved.state;
         throw new GatewayError(
-          `Budget exceeded for ${describe(level)}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(level)}; this request may cost up to ${usd(amount)}.`,
+          `Budget exceeded for ${refused.label}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(refused.budget.period)}; this request may cost up to ${usd(amount)}.`,
           {
             code: 'budget_exceeded',
             status: 402,
@@ -242,14 +240,15 @@ export function createAdmitter(
     async function alerts(real: bigint) {
       for (let i = 0; i < buckets.length; i++) {
         const bucket = buckets[i]!;
-        const percent = budgeted[i]!.policy.budget!.alertPercent;
+        const percent = charged[i]!.budget.alertPercent;
         if (percent === undefined || bucket.limit <= 0n) continue;
         const threshold = (bucket.limit * BigInt(percent)) / 100n;
         const { spent } = await budgets.state(bucket);
         if (spent < threshold || spent - real >= threshold) continue;
         if (await deps.ledger.claimAlert(bucket.scope, bucket.periodStart, percent)) {
           deps.onAlert!({
-            level: { kind: budgeted[i]!.kind, id: budgeted[i]!.id },
+            level: { kind: charged[i]!.level.kind, id: charged[i]!.level.id },
+            label: charged[i]!.label,
             scope: bucket.scope,
             periodStart: bucket.periodStart,
             percent,
@@ -334,8 +333,7 @@ function describe(level: Level): string {
   return `${level.kind} ${level.id}`;
 }
 
-function periodName(level: Level): string {
-  const period = level.policy.budget?.period ?? 'total';
+function periodName(period: BudgetPeriod): string {
   return period === 'total' ? 'lifetime' : period;
 }
 

@@ -227,6 +227,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           body,
           operation: 'chat',
           now: started,
+          endUser: invocation.endUser,
         });
         const execution = await runChain(
           chain,

@@ -41,6 +41,11 @@ export interface ChatInvocation {
   tags?: string[] | undefined;
   /** Skip recording usage (the runtime records its own per-response usage). Default false. */
   internal?: boolean;
+  /**
+   * The end user for per-user budgets when it is not in the body (the Responses API's
+   * `safety_identifier`); else the body's `user` / `safety_identifier` is used.
+   */
+  endUser?: string | undefined;
 }
 
 /** Where a request went, for response headers and the usage record. */

@@ -2,7 +2,7 @@ import type { ChatCompletion } from '../../core/chat.js';
 import { GatewayError, toGatewayError } from '../../errors/index.js';
 import type { Principal } from '../../gateway/types.js';
 import type { NewItem } from '../../store/index.js';
-import { toChatRequest } from '../chat-request.js';
+import { endUserOf, toChatRequest } from '../chat-request.js';
 import { expiry, type RuntimeDeps, seconds } from '../deps.js';
 import { failedResponse, finishedResponse, responseUsage } from '../response-object.js';
 import { itemsToMessages } from '../to-chat.js';
@@ -310,6 +310,7 @@ export async function runAgent(
         principal: request.principal,
         signal,
         tags: request.tags,
+        endUser: endUserOf(params),
       });
       if (outcome.kind !== 'json')
         throw new GatewayError('Expected a JSON answer from the model', {

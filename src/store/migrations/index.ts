@@ -19,6 +19,7 @@ import { webhooks } from './0006-webhooks.js';
 import { telemetry } from './0007-telemetry.js';
 import { telemetryPartialIndexes } from './0008-telemetry-partial-indexes.js';
 import { webhookDeliveriesCreated } from './0009-webhook-deliveries-created.js';
+import { budgetRules } from './0010-budget-rules.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
@@ -32,6 +33,7 @@ export const MIGRATIONS: readonly Migration[] = [
   telemetry,
   telemetryPartialIndexes,
   webhookDeliveriesCreated,
+  budgetRules,
 ];
 
 export { int64 } from './types.js';

@@ -147,15 +147,14 @@ function patchOf(body: Partial<EntityFields>): EntityPatch {
   }
   if (body.budget_rules !== undefined) {
     patch.budgetRules =
-      body.budget_rules &&
-      body.budget_rules.map((rule) => ({
+      body.budget_rules?.map((rule) => ({
         models: rule.models ?? null,
         perUser: rule.per_user,
         amountMicros: rule.amount_micros,
         period: rule.period,
         mode: rule.mode,
         ...(rule.alert_percent == null ? {} : { alertPercent: rule.alert_percent }),
-      }));
+      })) ?? null;
   }
   return patch;
 }

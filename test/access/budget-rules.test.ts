@@ -1,5 +1,7 @@
+import { Command } from 'commander';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registerAccessCommands } from '../../src/cli/access-commands.js';
 import { type Emulator, startOpenAIEmulator } from '../../src/sandbox/openai-emulator.js';
 import { accessDb } from '../../src/store/access/records.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
@@ -160,5 +162,66 @@ describe('budget rules', () => {
     expect(
       (await admin.call('PATCH', `/keys/${key.id}`, { budget_rules: null })).budget_rules,
     ).toEqual([]);
+  });
+
+  it('the keys CLI sets, shows and removes rules', async () => {
+    const cli = async (...args: string[]) => {
+      let out = '';
+      const program = new Command('switchyard').exitOverride();
+      registerAccessCommands(program, {
+        out: (text) => (out += text),
+        err: (text) => (out += text),
+      });
+      await program.parseAsync([
+        'node',
+        'switchyard',
+        ...args,
+        '--url',
+        gateway.url,
+        '--key',
+        MASTER,
+      ]);
+      return out;
+    };
+    const { key } = await admin.setup();
+    const updated = JSON.parse(
+      await cli(
+        'keys',
+        'update',
+        key.id,
+        '--budget-rule',
+        'models=gpt-4o*+o3*,usd=2.5,period=day,alert=80',
+        'per-user,micros=500',
+        '--json',
+      ),
+    );
+    expect(updated.budget_rules).toEqual([
+      {
+        models: ['gpt-4o*', 'o3*'],
+        per_user: false,
+        amount_micros: '2500000',
+        period: 'day',
+        mode: 'hard',
+        alert_percent: 80,
+      },
+      {
+        models: null,
+        per_user: true,
+        amount_micros: '500',
+        period: 'month',
+        mode: 'hard',
+        alert_percent: null,
+      },
+    ]);
+    expect(await cli('keys', 'show', key.id)).toContain(
+      'gpt-4o*+o3*: $2.5/day hard, alert 80%; per user: $0.0005/month hard',
+    );
+    expect(await cli('keys', 'update', key.id, '--budget-rule', 'models=x')).toMatch(
+      /needs usd=N or micros=N/,
+    );
+    const cleared = JSON.parse(
+      await cli('keys', 'update', key.id, '--budget-rule', 'none', '--json'),
+    );
+    expect(cleared.budget_rules).toEqual([]);
   });
 });

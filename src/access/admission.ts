@@ -240,23 +240,33 @@ export function createAdmitter(
     async function alerts(real: bigint) {
       for (let i = 0; i < buckets.length; i++) {
         const bucket = buckets[i]!;
-        const percent = charged[i]!.budget.alertPercent;
-        if (percent === undefined || bucket.limit <= 0n) continue;
-        const threshold = (bucket.limit * BigInt(percent)) / 100n;
+        const thresholds = alertThresholds(charged[i]!.budget.alertPercent);
+        if (thresholds.length === 0 || bucket.limit <= 0n) continue;
         const { spent } = await budgets.state(bucket);
-        if (spent < threshold || spent - real >= threshold) continue;
-        if (await deps.ledger.claimAlert(bucket.scope, bucket.periodStart, percent)) {
-          deps.onAlert!({
-            level: { kind: charged[i]!.level.kind, id: charged[i]!.level.id },
-            label: charged[i]!.label,
-            scope: bucket.scope,
-            periodStart: bucket.periodStart,
-            percent,
-            spentMicros: spent,
-            limitMicros: bucket.limit,
-          });
+        // Lowest first: a settle that crosses 80% and 100% at once claims (and announces) both.
+        for (const percent of thresholds) {
+          const threshold = (bucket.limit * BigInt(percent)) / 100n;
+          if (spent < threshold || spent - real >= threshold) continue;
+          if (await deps.ledger.claimAlert(bucket.scope, bucket.periodStart, percent)) {
+            deps.onAlert!({
+              level: { kind: charged[i]!.level.kind, id: charged[i]!.level.id },
+              label: charged[i]!.label,
+              scope: bucket.scope,
+              periodStart: bucket.periodStart,
+              percent,
+              spentMicros: spent,
+              limitMicros: bucket.limit,
+            });
+          }
         }
       }
+    }
+
+    /** The budget's own alert percent and the config's `alerts.budgetThresholds`, ascending. */
+    function alertThresholds(own: number | undefined): number[] {
+      const all = new Set(deps.config.alerts.budgetThresholds);
+      if (own !== undefined) all.add(own);
+      return [...all].sort((a, b) => a - b);
     }
   };
 }

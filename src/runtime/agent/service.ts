@@ -27,6 +27,7 @@ import {
   runAgent,
   RunStopped,
 } from './loop.js';
+import type { AlertEvent } from './alert-body.js';
 import { localBus, type RunBus, type RunMessage } from './run-bus.js';
 import { checkApprovals } from './mcp-input.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
@@ -66,6 +67,8 @@ export interface AgentOptions {
   memory?: MemoryOptions;
   /** Webhooks for background runs (config `runtime.webhooks`; agent/webhooks.ts). */
   webhooks?: WebhookEndpoint[];
+  /** Alert endpoints (config `alerts.webhooks`), served by the same outbox and dispatcher. */
+  alertWebhooks?: WebhookEndpoint[];
   /** Where webhook delivery problems are logged (never with secrets). */
   logger?: WebhookLogger;
   /** Told how each webhook delivery attempt ended (metrics). */
@@ -116,6 +119,8 @@ export interface AgentRuntime {
   secrets: SecretBox;
   /** Looks for due webhook deliveries now (after an admin retry), instead of at the next poll. */
   kickWebhooks(): void;
+  /** Queues an alert for the alert endpoints (alerts/index.ts). */
+  sendAlert(alert: AlertEvent): Promise<void>;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
@@ -165,7 +170,10 @@ export function createAgentRuntime(
   let handingOver = false;
   let busStarted = false;
   const webhooks = createWebhookDispatcher(database, {
-    endpoints: options.webhooks ?? [],
+    endpoints: [
+      ...(options.webhooks ?? []),
+      ...(options.alertWebhooks ?? []).map((endpoint) => ({ ...endpoint, alerts: true })),
+    ],
     policy,
     clock: deps.clock,
     ids: deps.ids,
@@ -612,6 +620,7 @@ export function createAgentRuntime(
     responses,
     owner,
     kickWebhooks: () => webhooks.kick(),
+    sendAlert: (alert) => webhooks.enqueueAlert(alert),
     httpTools: registry,
     memory,
     secrets,

@@ -20,6 +20,7 @@ import { telemetry } from './0007-telemetry.js';
 import { telemetryPartialIndexes } from './0008-telemetry-partial-indexes.js';
 import { webhookDeliveriesCreated } from './0009-webhook-deliveries-created.js';
 import { budgetRules } from './0010-budget-rules.js';
+import { webhookPayload } from './0011-webhook-payload.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
@@ -34,6 +35,7 @@ export const MIGRATIONS: readonly Migration[] = [
   telemetryPartialIndexes,
   webhookDeliveriesCreated,
   budgetRules,
+  webhookPayload,
 ];
 
 export { int64 } from './types.js';

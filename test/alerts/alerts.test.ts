@@ -25,7 +25,7 @@ interface Received {
   body: string;
 }
 
-let received: Received[] = [];
+const received: Received[] = [];
 let receiver: ReturnType<typeof createServer>;
 let receiverUrl: string;
 let emulator: Emulator;

@@ -136,7 +136,8 @@ describe('alerts', () => {
         ? ok
         : undefined;
     });
-    expect(slack[0]!.headers['webhook-id']).toBe(slack[1]!.headers['webhook-id']);
+    const refusedId = slack[0]!.headers['webhook-id'];
+    expect(slack.filter((item) => item.headers['webhook-id'] === refusedId)).toHaveLength(2);
     for (const item of slack) {
       await verified(item);
       expect(Object.keys(JSON.parse(item.body))).toEqual(['text']);
@@ -146,7 +147,11 @@ describe('alerts', () => {
     );
 
     // Partner cap (the 50% share of 50 µUSD hit the 10 µUSD cap) and licence (5 days left).
-    const raised = await gateway.app.alerts.check();
+    // Accruals are posted by billing in the background: check until the cap shows.
+    const raised = await waitFor(async () => {
+      const found = await gateway.app.alerts.check();
+      return found.some((alert) => alert.type === 'partner.share_cap') ? found : undefined;
+    });
     expect(raised.map((alert) => alert.type).sort()).toEqual([
       'licence.ending',
       'partner.share_cap',

@@ -1,5 +1,6 @@
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
-import type { AccessModule } from './access/index.js';
+import type { AccessModule, BudgetAlert } from './access/index.js';
+import { type Alerts, createAlerts } from './alerts/index.js';
 import { type Billing, createBilling } from './billing/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/clock.js';
@@ -41,6 +42,8 @@ export interface AppOptions {
 /** A composed Switchyard: every plane wired, not yet listening. */
 export interface App {
   config: Config;
+  /** Budget, partner-cap and licence alerts (config `alerts`). */
+  alerts: Alerts;
   gateway: Gateway;
   health: HealthTracker;
   catalog: Catalog;
@@ -117,7 +120,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Usage the store cannot take in time is spooled on local disk and replayed later.
   const usageSink = wireUsageSink({ config, billing, clock, logger, telemetry });
   const executor = wireExecutor({ config, env, clock, router, telemetry });
-  const accessPlane = await wireAccess({ config, database, clock, logger, telemetry });
+  const alertSink: { send?: (alert: BudgetAlert) => Promise<void> } = {};
+  const accessPlane = await wireAccess({ config, database, clock, logger, telemetry, alertSink });
   const { access } = accessPlane;
   redis = accessPlane.redis;
   const gateway = createGateway({
@@ -135,6 +139,14 @@ export async function createApp(options: AppOptions): Promise<App> {
       ),
   });
   const runtime = wireRuntime({ config, database, gateway, catalog, clock, logger, telemetry });
+  const alerts = createAlerts({
+    config,
+    database,
+    clock,
+    send: (alert) => runtime.agent.sendAlert(alert),
+    onError: (error) => logger.warn({ err: error }, 'alert check failed'),
+  });
+  alertSink.send = (alert) => alerts.budget(alert);
 
   let draining = false;
   const routes: Route[] = [
@@ -170,6 +182,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     const handover = runtime.agent.stop(config.server.drainTimeoutMs);
     if (listening) await server.close();
     await runtime.sweeper.stop();
+    alerts.stop();
     await handover;
     await runtime.agent.close();
     await telemetry.close();
@@ -191,6 +204,7 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   return {
     config,
+    alerts,
     gateway,
     health,
     catalog,
@@ -211,6 +225,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       listening = true;
       runtime.sweeper.start();
       runtime.agent.start();
+      alerts.start();
       telemetry.start();
       usageSink.start();
       return address;

@@ -1,6 +1,6 @@
 import type { EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from '../store/index.js';
 import type { LevelStatus } from './types.js';
-import type { Budget, Limits, Policy } from './policy.js';
+import type { Budget, BudgetRule, Limits, Policy } from './policy.js';
 
 /**
  * The admin API's JSON shapes (snake_case, money as decimal strings of µUSD, times as ISO
@@ -42,8 +42,17 @@ export function budgetJson(budget: Budget | null): BudgetJson | null {
   };
 }
 
+/** A budget rule as JSON: the budget's fields plus `models` and `per_user`. */
+export function budgetRuleJson(rule: BudgetRule) {
+  return { ...budgetJson(rule)!, models: rule.models, per_user: rule.perUser };
+}
+
 function policyJson(policy: Policy) {
-  return { limits: limitsJson(policy.limits), budget: budgetJson(policy.budget) };
+  return {
+    limits: limitsJson(policy.limits),
+    budget: budgetJson(policy.budget),
+    budget_rules: (policy.budgetRules ?? []).map(budgetRuleJson),
+  };
 }
 
 function iso(ms: number | null): string | null {

@@ -22,7 +22,14 @@ import type { LevelStatus } from './types.js';
 
 export type { LevelStatus } from './types.js';
 import type { BudgetCounters } from './budgets.js';
-import { type Budget, budgetScope, type Level, type Limits, periodOf } from './policy.js';
+import {
+  type Budget,
+  type BudgetRule,
+  budgetScope,
+  type Level,
+  type Limits,
+  periodOf,
+} from './policy.js';
 import { newSecret } from './secrets.js';
 
 /** Who made a change, for the audit log. */
@@ -40,6 +47,8 @@ export interface EntityPatch {
   limits?: { [K in keyof Limits]?: number | null } | undefined;
   /** Replaces the budget; null removes it. */
   budget?: Budget | null | undefined;
+  /** Replaces the budget rules (per model pattern, per end user); null or [] removes them. */
+  budgetRules?: BudgetRule[] | null | undefined;
 }
 
 /** A new tenant. */
@@ -172,7 +181,14 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
       status: patch.status ?? record.status,
       metadata: patch.metadata === undefined ? record.metadata : patch.metadata,
       tags: patch.tags ?? record.tags,
-      policy: { limits, budget: patch.budget === undefined ? record.policy.budget : patch.budget },
+      policy: {
+        limits,
+        budget: patch.budget === undefined ? record.policy.budget : patch.budget,
+        budgetRules:
+          patch.budgetRules === undefined
+            ? record.policy.budgetRules
+            : (patch.budgetRules ?? undefined),
+      },
       updatedAt: now,
     };
   };

@@ -6,16 +6,19 @@ import { GatewayError, isStoreUnavailable, storeUnavailable } from '../errors/in
 import type { AccessLedger } from '../store/index.js';
 import type { SpendWriter } from './spend-writer.js';
 import type { Admission, AdmissionRequest } from './types.js';
-import type { BudgetBucket, BudgetCounters } from './budgets.js';
+import type { BudgetCounters } from './budgets.js';
+import { chargedBuckets, endUserOf } from './buckets.js';
 import type { ConcurrencyGate, Slot } from './concurrency.js';
 import type { ChatRequest } from '../core/chat.js';
 import { choicesOf, type EstimateOptions, estimateTokens, requestedMaxTokens } from './estimate.js';
-import { budgetScope, type Level, limitScope, periodOf } from './policy.js';
+import { type BudgetPeriod, type Level, limitScope } from './policy.js';
 import type { RateKind, RateLimits, RateResult } from './rate-limits.js';
 
 /** A budget alert: a level's spend crossed its alert threshold in this period. */
 export interface BudgetAlert {
   level: Pick<Level, 'kind' | 'id'>;
+  /** Which bucket: `key k1`, or a rule's `key k1, models gpt-4o*, user alice`. */
+  label: string;
   scope: string;
   periodStart: number;
   percent: number;
@@ -85,10 +88,16 @@ export function createAdmitter(
     const { now, requestId } = request;
     const checks: RateCheck[] = [];
     const slots: Slot[] = [];
-    const budgeted: Level[] = [];
+    // Which budget buckets this request charges (each level's budget, its matching rules).
+    const charged = chargedBuckets(
+      levels,
+      request.model,
+      request.endUser ?? endUserOf(request.body as unknown as Record<string, unknown>),
+      now,
+    );
     let needTokens = false;
     for (const level of levels) {
-      const { limits, budget } = level.policy;
+      const { limits } = level.policy;
       if (limits.rpm !== undefined)
         checks.push({ kind: 'requests', level, limit: limits.rpm, points: 1 });
       if (limits.tpm !== undefined) {
@@ -97,12 +106,11 @@ export function createAdmitter(
       }
       if (limits.maxConcurrent !== undefined)
         slots.push({ scope: limitScope(level), max: limits.maxConcurrent });
-      if (budget) budgeted.push(level);
     }
-    if (checks.length === 0 && slots.length === 0 && budgeted.length === 0) return NO_ADMISSION;
+    if (checks.length === 0 && slots.length === 0 && charged.length === 0) return NO_ADMISSION;
 
     const price: ModelPrice | undefined =
-      budgeted.length > 0 ? deps.prices.at(request.model, now) : undefined;
+      charged.length > 0 ? deps.prices.at(request.model, now) : undefined;
     let estimate = { inputTokens: 0, outputTokens: 0 };
     if (needTokens || price) {
       const modelMax = deps.config.models[request.model]?.maxOutputTokens;
@@ -188,17 +196,7 @@ export function createAdmitter(
           'up',
         )
       : 0n;
-    const buckets = budgeted.map((level): BudgetBucket => {
-      const budget = level.policy.budget!;
-      const period = periodOf(budget.period, now);
-      return {
-        scope: budgetScope(level, budget.period),
-        periodStart: period.start,
-        periodEnd: period.end,
-        limit: budget.amountMicros,
-        hard: budget.mode === 'hard',
-      };
-    });
+    const buckets = charged.map((item) => item.bucket);
     // A request that sets no max may be clamped: it gets the output the remainder can buy, and is
     // refused only when that is below the input plus a minimum output (docs/access.md).
     const clamp =
@@ -216,13 +214,13 @@ export function createAdmitter(
       }
       if (!reserved.ok) {
         await Promise.all([undoRates(), gate.release(scopes, requestId)]);
-        const level = budgeted[buckets.indexOf(reserved.bucket)]!;
+        const refused = charged[buckets.indexOf(reserved.bucket)]!;
         const { spent, reserved: held } = reserved.state;
         const need = clamp
           ? `this request needs ${usd(clamp.minimum)} for its input and ${clamp.minOutput} output tokens`
           : `this request may cost up to ${usd(amount)}`;
         throw new GatewayError(
-          `Budget exceeded for ${describe(level)}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(level)}; ${need}.`,
+          `Budget exceeded for ${refused.label}: ${usd(spent)} spent and ${usd(held)} reserved of ${usd(reserved.bucket.limit)} per ${periodName(refused.budget.period)}; ${need}.`,
           {
             code: 'budget_exceeded',
             status: 402,
@@ -286,22 +284,33 @@ export function createAdmitter(
     async function alerts(real: bigint) {
       for (let i = 0; i < buckets.length; i++) {
         const bucket = buckets[i]!;
-        const percent = budgeted[i]!.policy.budget!.alertPercent;
-        if (percent === undefined || bucket.limit <= 0n) continue;
-        const threshold = (bucket.limit * BigInt(percent)) / 100n;
+        const thresholds = alertThresholds(charged[i]!.budget.alertPercent);
+        if (thresholds.length === 0 || bucket.limit <= 0n) continue;
         const { spent } = await budgets.state(bucket);
-        if (spent < threshold || spent - real >= threshold) continue;
-        if (await deps.ledger.claimAlert(bucket.scope, bucket.periodStart, percent)) {
-          deps.onAlert!({
-            level: { kind: budgeted[i]!.kind, id: budgeted[i]!.id },
-            scope: bucket.scope,
-            periodStart: bucket.periodStart,
-            percent,
-            spentMicros: spent,
-            limitMicros: bucket.limit,
-          });
+        // Lowest first: a settle that crosses 80% and 100% at once claims (and announces) both.
+        for (const percent of thresholds) {
+          const threshold = (bucket.limit * BigInt(percent)) / 100n;
+          if (spent < threshold || spent - real >= threshold) continue;
+          if (await deps.ledger.claimAlert(bucket.scope, bucket.periodStart, percent)) {
+            deps.onAlert!({
+              level: { kind: charged[i]!.level.kind, id: charged[i]!.level.id },
+              label: charged[i]!.label,
+              scope: bucket.scope,
+              periodStart: bucket.periodStart,
+              percent,
+              spentMicros: spent,
+              limitMicros: bucket.limit,
+            });
+          }
         }
       }
+    }
+
+    /** The budget's own alert percent and the config's `alerts.budgetThresholds`, ascending. */
+    function alertThresholds(own: number | undefined): number[] {
+      const all = new Set(deps.config.alerts.budgetThresholds);
+      if (own !== undefined) all.add(own);
+      return [...all].sort((a, b) => a - b);
     }
   };
 }
@@ -380,8 +389,7 @@ function describe(level: Level): string {
   return `${level.kind} ${level.id}`;
 }
 
-function periodName(level: Level): string {
-  const period = level.policy.budget?.period ?? 'total';
+function periodName(period: BudgetPeriod): string {
   return period === 'total' ? 'lifetime' : period;
 }
 

@@ -20,5 +20,5 @@ export {
   tenantJson,
 } from './admin-json.js';
 export type { BudgetAlert } from './admission.js';
-export type { Budget, BudgetPeriod, Level, Limits, Policy } from './policy.js';
+export type { Budget, BudgetPeriod, BudgetRule, Level, Limits, Policy } from './policy.js';
 export { MAX_BUDGET_MICROS, modelAllowed, periodOf } from './policy.js';

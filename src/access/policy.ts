@@ -5,7 +5,7 @@ import type { BudgetPeriod, Policy } from '../store/index.js';
  * that has a limit or a budget set.
  */
 
-export type { Budget, BudgetPeriod, Limits, Policy } from '../store/index.js';
+export type { Budget, BudgetPeriod, BudgetRule, Limits, Policy } from '../store/index.js';
 
 /** The kinds of things that carry a policy. */
 export type LevelKind = 'tenant' | 'project' | 'key';

@@ -13,6 +13,11 @@ export interface AdmissionRequest {
   body: ChatRequest | EmbeddingsRequest;
   operation: 'chat' | 'embeddings';
   now: number;
+  /**
+   * The end user for per-user budgets when the surface knows it apart from the body (the
+   * Responses API's `safety_identifier`); else the body's `user` / `safety_identifier`.
+   */
+  endUser?: string | undefined;
 }
 
 /**

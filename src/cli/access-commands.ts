@@ -7,6 +7,7 @@ import {
   adminTarget,
   type AdminTarget,
 } from './admin-client.js';
+import { budgetRulesBody, budgetRulesText } from './budget-rules.js';
 import { budgetText, cell, details, limitsText, table, usd } from './table.js';
 
 /**
@@ -48,6 +49,7 @@ interface PolicyFlags {
   alert?: number;
   metadata?: string[];
   tag?: string[];
+  budgetRule?: string[];
 }
 
 /** A command's parsed flags (commander types them loosely). */
@@ -291,6 +293,10 @@ function policy(command: Command): Command {
     .option('--period <period>', 'budget period: day | week | month | total (default month)')
     .option('--soft', 'soft budget: alert, never refuse')
     .option('--alert <percent>', 'alert when spend reaches this percent of the budget', integer)
+    .option(
+      '--budget-rule <spec...>',
+      'budget per model and/or end user, e.g. "models=gpt-4o*+o3,usd=25,period=day,per-user,alert=80"; replaces all rules ("none" removes them)',
+    )
     .option('--metadata <key=value...>', 'metadata entries')
     .option('--tag <tag...>', 'tags');
 }
@@ -332,6 +338,8 @@ function entityBody(
   } else if (options.period !== undefined || options.soft || options.alert !== undefined) {
     throw new InvalidArgumentError('--period, --soft and --alert need --budget or --budget-usd');
   }
+  const rules = budgetRulesBody(options.budgetRule);
+  if (rules !== undefined) body['budget_rules'] = rules;
   if (options.metadata) body['metadata'] = Object.fromEntries(options.metadata.map(pair));
   if (options.tag) body['tags'] = options.tag;
   if (creating && body['status'] !== undefined) delete body['status'];
@@ -371,8 +379,13 @@ function budgetMicros(options: PolicyFlags): string | null | undefined {
 }
 
 function summary(entity: AdminJson): Record<string, unknown> {
-  const { levels: _levels, secret: _secret, limits, budget, ...rest } = entity;
-  return { ...rest, limits: limitsText(limits), budget: budgetText(budget) };
+  const { levels: _levels, secret: _secret, limits, budget, budget_rules, ...rest } = entity;
+  return {
+    ...rest,
+    limits: limitsText(limits),
+    budget: budgetText(budget),
+    budget_rules: budgetRulesText(budget_rules),
+  };
 }
 
 function listTable(kind: 'tenants' | 'projects' | 'keys', items: AdminJson[]): string {

@@ -236,6 +236,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           body,
           operation: 'chat',
           now: started,
+          endUser: invocation.endUser,
         });
         // A hard budget that could not cover the worst case lowered the output limit.
         const routed =

@@ -47,6 +47,11 @@ export interface ChatInvocation {
    * the config's `billing.costInBody` ask too. Default false.
    */
   includeCost?: boolean;
+  /**
+   * The end user for per-user budgets when it is not in the body (the Responses API's
+   * `safety_identifier`); else the body's `user` / `safety_identifier` is used.
+   */
+  endUser?: string | undefined;
 }
 
 /** Where a request went, for response headers and the usage record. */

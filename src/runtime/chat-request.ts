@@ -71,3 +71,13 @@ function toChatTool(tool: FunctionTool): ChatTool {
     },
   };
 }
+
+/**
+ * The end user a Responses request names, for per-user budgets: `safety_identifier`, else
+ * `user` (the gateway cannot see `safety_identifier`: it stays out of the chat body).
+ */
+export function endUserOf(params: CreateResponseParams): string | undefined {
+  const safety = params.echo['safety_identifier'];
+  if (typeof safety === 'string' && safety !== '') return safety;
+  return params.user !== null && params.user !== '' ? params.user : undefined;
+}

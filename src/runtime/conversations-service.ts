@@ -19,7 +19,8 @@ export const MAX_ITEMS_PER_CALL = 20;
 
 /**
  * The Conversations API over the runtime store: conversations with metadata and an ordered
- * item list that responses append to. Deleting a conversation does not delete its items.
+ * item list that responses append to. Deleting a conversation deletes the items it owns; items
+ * a stored response added stay with that response.
  * Every operation is scoped to the caller's tenant; another tenant's conversation is a 404.
  */
 export function createConversationsService(deps: RuntimeDeps) {

@@ -32,6 +32,14 @@ export function expiry(now: number, days: number): number | null {
 }
 
 /**
+ * Objects created at or before this time are past a retention of `days` at `now` (undefined
+ * when `days` is 0: kept until deleted). For rows that carry no `expires_at` of their own.
+ */
+export function retentionCutoff(now: number, days: number): number | undefined {
+  return days > 0 ? now - Math.round(days * DAY_MS) : undefined;
+}
+
+/**
  * The context window of a logical model: `models.<name>.contextWindow`, else the smallest
  * window among its deployments, else undefined (no limit known: nothing is truncated).
  */

@@ -88,6 +88,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     repository,
     clock: options.clock,
     intervalMs: options.sweepIntervalMs ?? 600_000,
+    runRetentionDays: deps.retention.retentionDays,
     ...(options.onSweepError ? { onError: options.onSweepError } : {}),
   });
   const agent = createAgentRuntime(deps, options.database, responses, options.tools);

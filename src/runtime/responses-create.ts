@@ -3,7 +3,7 @@ import { GatewayError, toGatewayError } from '../errors/index.js';
 import type { RouteMeta } from '../gateway/types.js';
 import type { StreamItem } from '../providers/index.js';
 import type { NewItem } from '../store/index.js';
-import { toChatRequest } from './chat-request.js';
+import { endUserOf, toChatRequest } from './chat-request.js';
 import { expiry, type RuntimeDeps, seconds } from './deps.js';
 import { errorEvent, EventLog } from './event-log.js';
 import { OutputBuilder } from './output-builder.js';
@@ -58,6 +58,7 @@ export async function createResponse(
     signal: call.signal,
     tags: call.tags,
     ...(call.includeCost && { includeCost: true }),
+    endUser: endUserOf(params),
   });
   const builder = (sink?: (event: Record<string, unknown>) => void) => {
     const output = new OutputBuilder({ ids: deps.ids, sink, model: params.model });

@@ -1,5 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import type { RuntimeRepository, SweepResult } from '../store/index.js';
+import { retentionCutoff } from './deps.js';
 
 /** Options of {@link createRetentionSweeper}. */
 export interface RetentionSweeperOptions {
@@ -7,6 +8,8 @@ export interface RetentionSweeperOptions {
   clock: Clock;
   /** Time between sweeps, ms; 0 disables the timer (runOnce still works). */
   intervalMs: number;
+  /** Days a background run's row (agent_runs) is kept after creation; 0 = until deleted. */
+  runRetentionDays?: number;
   /** Rows per delete statement. Default 1000. */
   batchSize?: number;
   /** Told about each sweep that removed something, and about failures. */
@@ -25,7 +28,7 @@ export interface RetentionSweeper {
 }
 
 /**
- * Deletes expired responses, items, event logs and conversations on a timer. Every replica
+ * Deletes expired responses, items, event logs, conversations and background-run rows on a timer. Every replica
  * may run one: deletes are idempotent, and reads already treat expired rows as gone, so the
  * sweep only reclaims space and never decides visibility.
  */
@@ -33,15 +36,21 @@ export function createRetentionSweeper(options: RetentionSweeperOptions): Retent
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<SweepResult> | undefined;
   const runOnce = (): Promise<SweepResult> => {
-    running ??= options.repository.sweep(options.clock(), options.batchSize).finally(() => {
-      running = undefined;
-    });
+    const now = options.clock();
+    running ??= options.repository
+      .sweep(now, options.batchSize, retentionCutoff(now, options.runRetentionDays ?? 0))
+      .finally(() => {
+        running = undefined;
+      });
     return running;
   };
   const tick = () => {
     runOnce().then(
       (result) => {
-        if (result.responses + result.items + result.conversations + result.events > 0)
+        if (
+          result.responses + result.items + result.conversations + result.events + result.runs >
+          0
+        )
           options.onSweep?.(result);
       },
       (error: unknown) => options.onError?.(error),

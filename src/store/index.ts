@@ -42,6 +42,7 @@ export type {
   AccessDb,
   Budget,
   BudgetPeriod,
+  BudgetRule,
   EntityRecord,
   EntityStatus,
   KeyRecord,

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { type AccessModule, createAccess } from '../access/index.js';
+import { type AccessModule, type BudgetAlert, createAccess } from '../access/index.js';
 import { guardRedis, redisTimeouts } from '../access/redis-guard.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
@@ -16,7 +16,7 @@ export interface AccessPlane {
 /**
  * Keys, limits and budgets. One command connection serves limits, budgets and revocations
  * (auto-pipelined: the checks of one request go out together); access opens its own subscriber
- * for revocation messages. Budget alerts reach telemetry and the log.
+ * for revocation messages. Budget alerts reach telemetry, the log and the alert webhooks.
  */
 export async function wireAccess(deps: {
   config: Config;
@@ -24,6 +24,8 @@ export async function wireAccess(deps: {
   clock: Clock;
   logger: Logger;
   telemetry: Telemetry;
+  /** Where budget alerts go beyond telemetry and the log (alerts/index.ts, bound once the runtime exists). */
+  alertSink?: { send?: (alert: BudgetAlert) => Promise<void> };
 }): Promise<AccessPlane> {
   const { config, logger, telemetry } = deps;
   const redis = config.redis
@@ -73,6 +75,11 @@ export async function wireAccess(deps: {
         },
         'budget alert',
       );
+      deps.alertSink
+        ?.send?.(alert)
+        .catch((error: unknown) =>
+          logger.warn({ err: error, scope: alert.scope }, 'budget alert not queued'),
+        );
     },
     onError: (error) => logger.warn({ err: error }, 'access error'),
   });

@@ -62,6 +62,10 @@ export function wireRuntime(deps: {
       secrets: sealed.box,
       memory: config.runtime.memory,
       webhooks: config.runtime.webhooks,
+      alertWebhooks: config.alerts.webhooks.map(({ events, ...endpoint }) => ({
+        ...endpoint,
+        ...(events ? { alertEvents: events } : {}),
+      })),
       logger,
       ...(telemetry.metrics && { onWebhookAttempt: telemetry.metrics.webhookAttempt }),
     },

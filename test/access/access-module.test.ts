@@ -217,16 +217,18 @@ describe('access module', () => {
           now,
         })
       ).settle(usage);
-    expect(alerts).toEqual([
-      {
-        level: { kind: 'key', id: key.id },
-        scope: `key:${key.id}:month`,
-        periodStart: Date.parse('2026-03-01T00:00:00Z'),
-        percent: 50,
-        spentMicros: cost * 2n,
-        limitMicros: cost * 4n,
-      },
-    ]);
+    // Its own 50% and the default alerts.budgetThresholds (50, 80, 100), each once: the last
+    // request crosses 80% and 100% together.
+    const alert = (percent: number, spent: bigint) => ({
+      level: { kind: 'key', id: key.id },
+      label: `key ${key.id}`,
+      scope: `key:${key.id}:month`,
+      periodStart: Date.parse('2026-03-01T00:00:00Z'),
+      percent,
+      spentMicros: spent,
+      limitMicros: cost * 4n,
+    });
+    expect(alerts).toEqual([alert(50, cost * 2n), alert(80, cost * 4n), alert(100, cost * 4n)]);
   });
 
   it('rotation: old and new secrets both work during the grace period, then only the new one', async () => {

@@ -116,6 +116,42 @@ describe.skipIf(skip)('three processes sharing Redis and Postgres', () => {
     }
   }, 120_000);
 
+  it('per-model and per-user budget rules stay exact across three processes', async () => {
+    const { key, secret } = await admin.setup({
+      key: {
+        budget_rules: [
+          { models: ['metered'], amount_micros: '300', period: 'month' },
+          { per_user: true, amount_micros: '100', period: 'month' },
+        ],
+      },
+    });
+    // 5 users × 30 requests of 10 µUSD: each user's 100 lets 10 through, the model's 300 caps all at 30.
+    const users = ['u1', 'u2', 'u3', 'u4', 'u5'];
+    const answers = await Promise.all(
+      Array.from({ length: 150 }, (_, i) =>
+        chat(urls[i % 3]!, secret, { ...chatBody('metered', 10), user: users[i % 5] }),
+      ),
+    );
+    expect(statusCounts(answers)).toEqual({ 200: 30, 402: 120 });
+    const client = new pg.Client({ connectionString: database!.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ scope: string; spent: string }>(
+        'select scope, spent from budget_spend where scope like $1 order by scope',
+        [`key:${key.id}:month:%`],
+      );
+      const byScope = Object.fromEntries(rows.map((row) => [row.scope, BigInt(row.spent)]));
+      expect(byScope[`key:${key.id}:month:models=metered`]).toBe(300n);
+      const perUser = users.map(
+        (user) => byScope[`key:${key.id}:month:models=*:user=${user}`] ?? 0n,
+      );
+      expect(perUser.reduce((sum, value) => sum + value, 0n)).toBe(300n);
+      for (const value of perUser) expect(value <= 100n).toBe(true);
+    } finally {
+      await client.end();
+    }
+  }, 120_000);
+
   it('a rate limit holds across three processes within one request', async () => {
     const { secret } = await admin.setup({ key: { limits: { rpm: 30 } } });
     const answers = await Promise.all(

@@ -165,10 +165,17 @@ describe.each(targets)('runtime repository on $name', ({ url }) => {
     expect((await repository.getConversation('t1', 'conv_1', NOW))?.metadata).toEqual({ x: 'y' });
     expect(await repository.getConversation('t2', 'conv_1', NOW)).toBeUndefined();
 
-    // Deleting the conversation leaves its items in place (they now expire like response items).
+    // Deleting the conversation deletes the items it owns; a response's items stay with it.
     expect(await repository.deleteConversation('t1', 'conv_1', NOW + DAY)).toBe(true);
     expect(await repository.getConversation('t1', 'conv_1', NOW)).toBeUndefined();
-    expect((await repository.findItems('t1', ['msg_c1', 'msg_c2'], NOW)).size).toBe(2);
+    expect([
+      ...(await repository.findItems('t1', ['msg_c1', 'msg_c2', 'msg_c5'], NOW)).keys(),
+    ]).toEqual(['msg_c2']);
+    expect((await repository.loadChain('t1', 'resp_c', NOW))?.map((item) => item['id'])).toEqual([
+      'msg_c2',
+      'msg_c3',
+    ]);
+    expect((await repository.findItems('t1', ['msg_c2'], NOW + DAY)).size).toBe(0);
   });
 
   it('sweeps expired responses, items, events and conversations in batches', async () => {

@@ -2,7 +2,7 @@ import type { ChatCompletion } from '../../core/chat.js';
 import { GatewayError, toGatewayError } from '../../errors/index.js';
 import type { Principal } from '../../gateway/types.js';
 import type { NewItem } from '../../store/index.js';
-import { toChatRequest } from '../chat-request.js';
+import { endUserOf, toChatRequest } from '../chat-request.js';
 import { expiry, type RuntimeDeps, seconds } from '../deps.js';
 import { failedResponse, finishedResponse, responseUsage } from '../response-object.js';
 import { itemsToMessages } from '../to-chat.js';
@@ -74,6 +74,11 @@ export interface AgentState {
 /** Where a run's progress goes. Returns `cancel: true` when the run should stop. */
 export interface Checkpointer {
   save(state: AgentState, response: ResponseObject): Promise<{ stop: StopReason | null }>;
+  /**
+   * Called once the final response is stored: a background run deleted while it ended (its row
+   * gone) removes what was just stored, so a DELETE racing the end of a run still wins.
+   */
+  persisted?(): Promise<void>;
 }
 
 /**
@@ -305,6 +310,7 @@ export async function runAgent(
         principal: request.principal,
         signal,
         tags: request.tags,
+        endUser: endUserOf(params),
       });
       if (outcome.kind !== 'json')
         throw new GatewayError('Expected a JSON answer from the model', {
@@ -402,6 +408,7 @@ export async function runAgent(
     // storing it here as well would store it twice.
     if ((await checkpoints.save(state, response)).stop === 'lost') throw new RunStopped('lost');
     await persist(response);
+    await checkpoints.persisted?.();
     return response;
   }
 

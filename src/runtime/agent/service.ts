@@ -3,7 +3,7 @@ import type { Principal, RouteMeta } from '../../gateway/types.js';
 import { type AgentRunStore, createAgentRunStore } from '../../store/runtime/agent-runs.js';
 import type { Database } from '../../store/index.js';
 import { loadContext } from '../context.js';
-import { type RuntimeDeps, seconds } from '../deps.js';
+import { retentionCutoff, type RuntimeDeps, seconds } from '../deps.js';
 import { invalidParam } from '../errors.js';
 import { frame } from '../event-log.js';
 import type { ResponsesService } from '../responses-service.js';
@@ -27,6 +27,7 @@ import {
   runAgent,
   RunStopped,
 } from './loop.js';
+import type { AlertEvent } from './alert-body.js';
 import { localBus, type RunBus, type RunMessage } from './run-bus.js';
 import { checkApprovals } from './mcp-input.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
@@ -66,6 +67,8 @@ export interface AgentOptions {
   memory?: MemoryOptions;
   /** Webhooks for background runs (config `runtime.webhooks`; agent/webhooks.ts). */
   webhooks?: WebhookEndpoint[];
+  /** Alert endpoints (config `alerts.webhooks`), served by the same outbox and dispatcher. */
+  alertWebhooks?: WebhookEndpoint[];
   /** Where webhook delivery problems are logged (never with secrets). */
   logger?: WebhookLogger;
   /** Told how each webhook delivery attempt ended (metrics). */
@@ -116,6 +119,8 @@ export interface AgentRuntime {
   secrets: SecretBox;
   /** Looks for due webhook deliveries now (after an admin retry), instead of at the next poll. */
   kickWebhooks(): void;
+  /** Queues an alert for the alert endpoints (alerts/index.ts). */
+  sendAlert(alert: AlertEvent): Promise<void>;
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
@@ -154,6 +159,8 @@ export function createAgentRuntime(
     store ??= createAgentRunStore(database, secrets);
     return store;
   };
+  /** Runs created at or before this are past retention: read as gone (the sweep deletes them). */
+  const liveAfter = () => retentionCutoff(deps.clock(), deps.retention.retentionDays);
   /** Local runs, by response id: what stops the run, what stops its tool calls, and its end. */
   const active = new Map<string, LocalRun>();
   let timer: NodeJS.Timeout | undefined;
@@ -163,7 +170,10 @@ export function createAgentRuntime(
   let handingOver = false;
   let busStarted = false;
   const webhooks = createWebhookDispatcher(database, {
-    endpoints: options.webhooks ?? [],
+    endpoints: [
+      ...(options.webhooks ?? []),
+      ...(options.alertWebhooks ?? []).map((endpoint) => ({ ...endpoint, alerts: true })),
+    ],
     policy,
     clock: deps.clock,
     ids: deps.ids,
@@ -322,6 +332,10 @@ export function createAgentRuntime(
         if (handingOver && !current.done) return { stop: 'handover' };
         return { stop: null };
       },
+      async persisted() {
+        if ((await store.status(id)) === null)
+          await deps.repository.deleteResponse(row.tenantId, id);
+      },
     };
     try {
       if (row.cancelRequested) local.stop('cancel');
@@ -414,7 +428,7 @@ export function createAgentRuntime(
     const store = await runs();
     let next = startingAfter === undefined ? 0 : startingAfter + 1;
     for (;;) {
-      const row = await store.get(principal.tenantId, id);
+      const row = await store.get(principal.tenantId, id, liveAfter());
       if (!row) return;
       const fresh = row.events.filter((event) => Number(event['sequence_number']) >= next);
       for (const event of fresh) {
@@ -520,14 +534,33 @@ export function createAgentRuntime(
       try {
         return await base.retrieve(principal, id);
       } catch (error) {
-        const row = await (await runs()).get(principal.tenantId, id);
+        const row = await (await runs()).get(principal.tenantId, id, liveAfter());
         if (!row) throw error;
         return row.response as ResponseObject;
       }
     },
+    async delete(principal, id) {
+      // The run row first: a run ending meanwhile sees it gone and removes what it stores (persisted()).
+      const store = await runs();
+      const run = await store.get(principal.tenantId, id, liveAfter());
+      if (run && !TERMINAL.has(run.status)) {
+        await store.requestCancel(principal.tenantId, id, deps.clock());
+        const local = active.get(id);
+        if (local) local.stop('cancel');
+        else await bus.publish({ kind: 'cancel', id });
+      }
+      const removedRun = await store.delete(principal.tenantId, id);
+      try {
+        return await base.delete(principal, id);
+      } catch (error) {
+        // A run that had not stored its response yet: deleting the run row deleted it.
+        if (run && removedRun) return { id, object: 'response' as const, deleted: true as const };
+        throw error;
+      }
+    },
     async cancel(principal, id) {
       const store = await runs();
-      const row = await store.get(principal.tenantId, id);
+      const row = await store.get(principal.tenantId, id, liveAfter());
       if (!row) {
         await base.retrieve(principal, id);
         throw invalidParam('Only responses created with background=true can be cancelled.', null);
@@ -541,7 +574,7 @@ export function createAgentRuntime(
       return (await awaitCancel(principal.tenantId, id)) ?? (row.response as ResponseObject);
     },
     async follow(principal, id, startingAfter, signal) {
-      const row = await (await runs()).get(principal.tenantId, id);
+      const row = await (await runs()).get(principal.tenantId, id, liveAfter());
       if (!row) return undefined;
       return followRun(principal, id, startingAfter, signal);
     },
@@ -587,6 +620,7 @@ export function createAgentRuntime(
     responses,
     owner,
     kickWebhooks: () => webhooks.kick(),
+    sendAlert: (alert) => webhooks.enqueueAlert(alert),
     httpTools: registry,
     memory,
     secrets,

@@ -12,6 +12,7 @@ import {
   OutboundBlockedError,
   type OutboundPolicy,
 } from '../tools/ssrf.js';
+import { type AlertEvent, alertBody, alertPayload } from './alert-body.js';
 
 /**
  * Webhooks for background responses (config `runtime.webhooks`), sent the way OpenAI sends
@@ -58,6 +59,12 @@ export interface WebhookEndpoint {
   backoffMs?: number;
   /** Longest wait between attempts, ms. Default 3 600 000. */
   maxBackoffMs?: number;
+  /** An endpoint of config `alerts.webhooks`: it takes alert events (all three by default), never response events. */
+  alerts?: boolean;
+  /** Body of alert events: `standard` (signed event) or `slack` (`{text}`). Default standard. */
+  format?: 'standard' | 'slack';
+  /** Alert event types sent (alert endpoints). Default: all. */
+  alertEvents?: AlertEvent['type'][];
 }
 
 /** Where the dispatcher reports (pino-compatible). */
@@ -98,6 +105,8 @@ export interface WebhookDispatcher {
   readonly enabled: boolean;
   /** Queues the run's webhooks (idempotent per response and endpoint). */
   enqueue(run: TerminalRun): Promise<void>;
+  /** Queues an alert for the alert endpoints that take it (idempotent per alert key and endpoint). */
+  enqueueAlert(alert: AlertEvent): Promise<void>;
   /** Looks for due deliveries now (after a terminal checkpoint). */
   kick(): void;
   start(): void;
@@ -108,6 +117,11 @@ export interface WebhookDispatcher {
 }
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
+const ALERT_TYPES: AlertEvent['type'][] = [
+  'budget.threshold',
+  'partner.share_cap',
+  'licence.ending',
+];
 /** A delivery whose run has not ended this long after it was queued is given up. */
 const MAX_WAIT_FOR_RUN_MS = 86_400_000;
 const MAX_IN_FLIGHT = 16;
@@ -161,6 +175,7 @@ interface Endpoint {
   maxAttempts: number;
   backoffMs: number;
   maxBackoffMs: number;
+  format: 'standard' | 'slack';
 }
 
 export function createWebhookDispatcher(
@@ -169,7 +184,8 @@ export function createWebhookDispatcher(
 ): WebhookDispatcher {
   const endpoints = new Map<string, Endpoint>();
   for (const endpoint of options.endpoints) {
-    const key = endpointKey(endpoint.url);
+    // An alert endpoint gets a key of its own, so a URL may take both kinds of events.
+    const key = endpointKey(endpoint.alerts ? `alerts ${endpoint.url}` : endpoint.url);
     let host = '(invalid URL)';
     try {
       host = new URL(endpoint.url).host;
@@ -181,7 +197,12 @@ export function createWebhookDispatcher(
       url: endpoint.url,
       host,
       secret: endpoint.secret,
-      events: new Set(endpoint.events ?? WEBHOOK_EVENT_TYPES),
+      events: new Set<string>(
+        endpoint.alerts
+          ? (endpoint.alertEvents ?? ALERT_TYPES)
+          : (endpoint.events ?? WEBHOOK_EVENT_TYPES),
+      ),
+      format: endpoint.format ?? 'standard',
       tenants: endpoint.tenants ? new Set(endpoint.tenants) : null,
       timeoutMs: endpoint.timeoutMs ?? 10_000,
       maxAttempts: endpoint.maxAttempts ?? 12,
@@ -223,6 +244,12 @@ export function createWebhookDispatcher(
       });
       return;
     }
+    if (row.payload === null && !(await responseReady(row, endpoint, now))) return;
+    await send(row, endpoint);
+  }
+
+  /** Whether a response webhook can go now (its run ended as queued); settles the row when not. */
+  async function responseReady(row: WebhookDelivery, endpoint: Endpoint, now: number) {
     const status = await options.runStatus(row.responseId);
     const type = status === null ? null : webhookTypeOf(status);
     if (status === null) {
@@ -231,7 +258,7 @@ export function createWebhookDispatcher(
         lastStatus: null,
         lastError: 'The response no longer exists.',
       });
-      return;
+      return false;
     }
     if (type === null) {
       // Queued ahead of a terminal checkpoint that has not landed (yet): wait for it.
@@ -241,10 +268,10 @@ export function createWebhookDispatcher(
           lastStatus: null,
           lastError: `The response is still ${status}.`,
         });
-        return;
+        return false;
       }
       await deliveries.postpone(row.id, owner, now + Math.min(options.pollMs, 250), now);
-      return;
+      return false;
     }
     if (type !== row.type) {
       // The run ended differently than the process that queued the webhook expected (it lost its lease).
@@ -255,10 +282,14 @@ export function createWebhookDispatcher(
           lastError: `The response ended ${status}; the endpoint does not take ${type}.`,
         });
       else await deliveries.postpone(row.id, owner, now, now, type);
-      return;
+      return false;
     }
+    return true;
+  }
 
-    const body = webhookBody(row);
+  /** One attempt at sending a claimed delivery, and its outcome recorded. */
+  async function send(row: WebhookDelivery, endpoint: Endpoint): Promise<void> {
+    const body = row.payload === null ? webhookBody(row) : alertBody(row, endpoint.format);
     const timestamp = Math.floor(clock() / 1000);
     const timeout = AbortSignal.timeout(endpoint.timeoutMs);
     let lastStatus: number | null = null;
@@ -416,6 +447,30 @@ export function createWebhookDispatcher(
           now,
         }));
       await deliveries.enqueue(rows);
+    },
+    async enqueueAlert(alert) {
+      if (!enabled) return;
+      const now = clock();
+      const rows = [...endpoints.values()]
+        .filter(
+          (endpoint) =>
+            endpoint.events.has(alert.type) &&
+            (endpoint.tenants === null ||
+              (alert.tenantId !== null && endpoint.tenants.has(alert.tenantId))),
+        )
+        .map((endpoint) => ({
+          id: options.ids('evt_'),
+          // The alert's key stands in for the response id: unique per endpoint, so it is queued once.
+          responseId: alert.key,
+          tenantId: alert.tenantId ?? '-',
+          endpoint: endpoint.key,
+          type: alert.type,
+          eventCreatedAt: alert.at,
+          now,
+          payload: alertPayload(alert),
+        }));
+      await deliveries.enqueue(rows);
+      if (rows.length > 0 && started && !stopped) void tick();
     },
     kick() {
       if (enabled && started && !stopped) void tick();

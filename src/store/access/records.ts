@@ -41,10 +41,22 @@ export interface Budget {
   alertPercent?: number | undefined;
 }
 
+/**
+ * A finer-grained budget inside a level: it charges only requests for models matching
+ * `models` (patterns as in allowed models; null = every model), and with `perUser` each end
+ * user (`user` / `safety_identifier` of the request) has a bucket of its own.
+ */
+export interface BudgetRule extends Budget {
+  models: string[] | null;
+  perUser: boolean;
+}
+
 /** Limits and budget of one tenant, project or key. */
 export interface Policy {
   limits: Limits;
   budget: Budget | null;
+  /** Budgets per model pattern and per end user (access/buckets.ts); absent = none. */
+  budgetRules?: BudgetRule[] | undefined;
 }
 
 /** Whether an entity may be used. */
@@ -93,7 +105,7 @@ export function policyColumns(policy: Policy): Omit<
   budget_micros: bigint | null;
   budget_alert_percent: number | null;
 } {
-  const { limits, budget } = policy;
+  const { limits, budget, budgetRules } = policy;
   return {
     rpm: limits.rpm ?? null,
     tpm: limits.tpm ?? null,
@@ -102,7 +114,36 @@ export function policyColumns(policy: Policy): Omit<
     budget_period: budget?.period ?? null,
     budget_mode: budget?.mode ?? null,
     budget_alert_percent: budget?.alertPercent ?? null,
+    budget_rules:
+      budgetRules && budgetRules.length > 0
+        ? JSON.stringify(
+            budgetRules.map((rule) => ({
+              models: rule.models,
+              perUser: rule.perUser,
+              amountMicros: rule.amountMicros.toString(),
+              period: rule.period,
+              mode: rule.mode,
+              alertPercent: rule.alertPercent ?? null,
+            })),
+          )
+        : null,
   };
+}
+
+/** `budget_rules` JSON → rules (amounts stored as decimal strings: JSON has no bigint). */
+function rulesFrom(text: string | null | undefined): BudgetRule[] {
+  const raw = parseJson<Array<Record<string, unknown>>>(text ?? null, 'budget_rules') ?? [];
+  return raw.map((rule) => {
+    const parsed: BudgetRule = {
+      models: Array.isArray(rule['models']) ? (rule['models'] as string[]) : null,
+      perUser: rule['perUser'] === true,
+      amountMicros: BigInt(String(rule['amountMicros'])),
+      period: rule['period'] as BudgetPeriod,
+      mode: rule['mode'] === 'soft' ? 'soft' : 'hard',
+    };
+    if (typeof rule['alertPercent'] === 'number') parsed.alertPercent = rule['alertPercent'];
+    return parsed;
+  });
 }
 
 /** Entity columns (without id and times) from a record's fields. */
@@ -136,7 +177,8 @@ function policyFrom(row: Selectable<PolicyColumns>): Policy {
     const alert = toNumberOrNull(row.budget_alert_percent);
     if (alert !== null) budget.alertPercent = alert;
   }
-  return { limits, budget };
+  const budgetRules = rulesFrom(row.budget_rules);
+  return budgetRules.length > 0 ? { limits, budget, budgetRules } : { limits, budget };
 }
 
 /** Row → tenant. */

@@ -18,6 +18,8 @@ export interface PolicyColumns {
   /** hard | soft */
   budget_mode: string | null;
   budget_alert_percent: Int32Nullable;
+  /** JSON array of budget rules (per model pattern, per end user), or NULL (migration 0010). */
+  budget_rules: string | null;
 }
 
 /** Columns every managed entity has. */

@@ -20,6 +20,8 @@ import { telemetry } from './0007-telemetry.js';
 import { telemetryPartialIndexes } from './0008-telemetry-partial-indexes.js';
 import { webhookDeliveriesCreated } from './0009-webhook-deliveries-created.js';
 import { usageCacheWrites } from './0010-usage-cache-writes.js';
+import { budgetRules } from './0011-budget-rules.js';
+import { webhookPayload } from './0012-webhook-payload.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
@@ -34,6 +36,8 @@ export const MIGRATIONS: readonly Migration[] = [
   telemetryPartialIndexes,
   webhookDeliveriesCreated,
   usageCacheWrites,
+  budgetRules,
+  webhookPayload,
 ];
 
 export { int64 } from './types.js';

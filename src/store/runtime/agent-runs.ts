@@ -75,7 +75,17 @@ export interface AgentRunStore {
     leaseExpiresAt: number;
     now: number;
   }): Promise<void>;
-  get(tenantId: string | null, id: string): Promise<AgentRunRecord | undefined>;
+  /**
+   * A run row; undefined when missing, of another tenant, or created at or before
+   * `createdAfter` (a run past its retention reads as gone before the sweep deletes it).
+   */
+  get(
+    tenantId: string | null,
+    id: string,
+    createdAfter?: number,
+  ): Promise<AgentRunRecord | undefined>;
+  /** Deletes the run row (request, state, events, sealed tool secrets); false when the tenant has none. */
+  delete(tenantId: string, id: string): Promise<boolean>;
   /** The run's status alone (no request, state or events read, no secrets opened), or null when it does not exist. */
   status(id: string): Promise<string | null>;
   /** Writes a checkpoint if `owner` still holds the lease; returns false when it lost it. Also reports a pending cancel. */
@@ -265,9 +275,10 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         .executeTakeFirst();
       return row?.status ?? null;
     },
-    async get(tenantId, id) {
+    async get(tenantId, id, createdAfter) {
       let query = db.selectFrom('agent_runs').selectAll().where('id', '=', id);
       if (tenantId !== null) query = query.where('tenant_id', '=', tenantId);
+      if (createdAfter !== undefined) query = query.where('created_at', '>', createdAfter as never);
       const row = await query.executeTakeFirst();
       if (!row) return undefined;
       const opened = openRunRequest(secrets, row.id, JSON.parse(row.request));
@@ -287,6 +298,14 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         leaseOwner: row.lease_owner,
         leaseExpiresAt: toNumberOrNull(row.lease_expires_at),
       };
+    },
+    async delete(tenantId, id) {
+      const result = await db
+        .deleteFrom('agent_runs')
+        .where('id', '=', id)
+        .where('tenant_id', '=', tenantId)
+        .executeTakeFirst();
+      return result.numDeletedRows > 0n;
     },
     async checkpoint(id, owner, update) {
       // One statement (RETURNING: SQLite ≥ 3.35 and Postgres) rather than an update and a read.

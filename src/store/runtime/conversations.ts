@@ -100,9 +100,11 @@ export async function updateConversationMetadata(
 }
 
 /**
- * Deletes a conversation. Its items are not deleted (the API's rule): they stay readable
- * through the responses that hold them, and from now on expire like response items
- * (`itemsExpireAt`) instead of living as long as the conversation.
+ * Deletes a conversation and the items it owns (added through the Conversations API or by
+ * `store: false` responses): their content leaves the database now. Items a stored response
+ * added stay with that response (its input items, its chain), unlinked from the conversation,
+ * and from now on expire like response items (`itemsExpireAt`) instead of living as long as
+ * the conversation; deleting the response deletes them.
  */
 export async function deleteConversation(
   db: RuntimeDb,
@@ -117,6 +119,11 @@ export async function deleteConversation(
       .where('tenant_id', '=', tenantId)
       .executeTakeFirst();
     if (deleted.numDeletedRows === 0n) return false;
+    await trx
+      .deleteFrom('runtime_items')
+      .where('owner_id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .execute();
     if (itemsExpireAt !== null) {
       await trx
         .updateTable('runtime_items')
@@ -128,6 +135,12 @@ export async function deleteConversation(
         )
         .execute();
     }
+    await trx
+      .updateTable('runtime_items')
+      .set({ conversation_id: null, conversation_seq: null })
+      .where('conversation_id', '=', id)
+      .where('tenant_id', '=', tenantId)
+      .execute();
     return true;
   });
 }

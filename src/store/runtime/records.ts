@@ -72,6 +72,8 @@ export interface SweepResult {
   items: number;
   conversations: number;
   events: number;
+  /** Background-run rows (`agent_runs`) past their retention. */
+  runs: number;
 }
 
 /** Row values for an item insert. */

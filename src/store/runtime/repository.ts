@@ -62,8 +62,12 @@ export interface RuntimeRepository {
   getConversationItem(tenantId: string, id: string, itemId: string): Promise<ItemBody | undefined>;
   deleteConversationItem(tenantId: string, id: string, itemId: string): Promise<boolean>;
 
-  /** Deletes rows expired at `now`, in batches of `batchSize` per statement. */
-  sweep(now: number, batchSize?: number): Promise<SweepResult>;
+  /**
+   * Deletes rows expired at `now`, in batches of `batchSize` per statement, and background-run
+   * rows (`agent_runs`, which have no `expires_at`) created at or before `runsCreatedBefore`
+   * whose lease is not held (none when undefined).
+   */
+  sweep(now: number, batchSize?: number, runsCreatedBefore?: number): Promise<SweepResult>;
 }
 
 /** Most batches one sweep runs per table, so a huge backlog is worked off over several sweeps. */
@@ -104,7 +108,7 @@ export function createRuntimeRepository(database: Database): RuntimeRepository {
     deleteConversationItem: (tenantId, id, itemId) =>
       conversations.deleteConversationItem(db, tenantId, id, itemId),
 
-    async sweep(now, batchSize = 1000) {
+    async sweep(now, batchSize = 1000, runsCreatedBefore) {
       // `delete … where key in (select … limit n)`: both dialects accept it (Postgres has no DELETE … LIMIT).
       const run = async (statement: () => Promise<bigint>): Promise<number> => {
         let total = 0;
@@ -128,6 +132,15 @@ export function createRuntimeRepository(database: Database): RuntimeRepository {
             .execute(db)
             .then((result) => result.numAffectedRows ?? 0n),
         ),
+        // A run still leased is being worked on (a stuck one loses its lease and goes next time).
+        runs:
+          runsCreatedBefore === undefined
+            ? 0
+            : await run(() =>
+                sql`delete from agent_runs where id in (select id from agent_runs where created_at <= ${runsCreatedBefore} and (lease_owner is null or lease_expires_at is null or lease_expires_at < ${now}) limit ${batchSize})`
+                  .execute(db)
+                  .then((result) => result.numAffectedRows ?? 0n),
+              ),
       };
     },
   };

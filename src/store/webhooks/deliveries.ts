@@ -37,6 +37,8 @@ export type WebhookDeliveriesTable = {
   created_at: Int64;
   updated_at: Int64;
   delivered_at: Int64Nullable;
+  /** JSON of an alert's `{type, text, data}` (migration 0011); NULL for response webhooks. */
+  payload: string | null;
 };
 
 type WebhookTables = { webhook_deliveries: WebhookDeliveriesTable };
@@ -59,6 +61,8 @@ export interface WebhookDelivery {
   /** Epoch ms it was queued. */
   createdAt: number;
   deliveredAt: number | null;
+  /** An alert's event (JSON text), or null for a response webhook. */
+  payload: string | null;
 }
 
 /** The statuses a delivery can have. */
@@ -103,6 +107,7 @@ export interface WebhookDeliveryStore {
       type: string;
       eventCreatedAt: number;
       now: number;
+      payload?: string | null;
     }>,
   ): Promise<void>;
   /** Pending deliveries due at `now` whose lease is free or expired, oldest first. */
@@ -164,6 +169,7 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
     eventCreatedAt: toNumber(row['event_created_at']),
     createdAt: toNumber(row['created_at']),
     deliveredAt: toNumberOrNull(row['delivered_at']),
+    payload: (row['payload'] as string | null | undefined) ?? null,
   });
   const get = async (id: string): Promise<WebhookDelivery | undefined> => {
     const row = await db
@@ -202,6 +208,7 @@ export function createWebhookDeliveryStore(database: Database): WebhookDeliveryS
             created_at: row.now,
             updated_at: row.now,
             delivered_at: null,
+            payload: row.payload ?? null,
           })),
         )
         .onConflict((conflict) => conflict.columns(['response_id', 'endpoint']).doNothing())

@@ -30,6 +30,14 @@ const budgetSchema = z.strictObject({
   alert_percent: z.number().int().min(1).max(100).nullable().optional(),
 });
 
+const modelPattern = z.string().regex(/^[^*]+\*?$|^\*$/, 'a model name, or a prefix ending in *');
+
+/** A budget per model pattern and/or per end user (access/buckets.ts). */
+const budgetRuleSchema = budgetSchema.extend({
+  models: z.array(modelPattern).min(1).max(50).nullable().optional(),
+  per_user: z.boolean().default(false),
+});
+
 /** An instant: ISO string or epoch ms. */
 const instant = z
   .union([z.number().int().nonnegative(), z.string()])
@@ -51,15 +59,30 @@ const entityFields = {
   tags: z.array(z.string().min(1).max(100)).max(50).optional(),
   limits: limitsSchema.optional(),
   budget: budgetSchema.nullable().optional(),
+  budget_rules: z
+    .array(budgetRuleSchema)
+    .max(50)
+    .superRefine((rules, context) => {
+      // Two rules with one period, model set and per-user flag would count into one bucket.
+      const seen = new Set<string>();
+      rules.forEach((rule, index) => {
+        const key = `${rule.period}|${rule.per_user}|${[...(rule.models ?? ['*'])].sort().join(',')}`;
+        if (seen.has(key))
+          context.addIssue({
+            code: 'custom',
+            path: [index],
+            message: 'duplicates an earlier rule (same period, models and per_user)',
+          });
+        seen.add(key);
+      });
+    })
+    .nullable()
+    .optional(),
 };
 
 const keyFields = {
   ...entityFields,
-  allowed_models: z
-    .array(z.string().regex(/^[^*]+\*?$|^\*$/, 'a model name, or a prefix ending in *'))
-    .min(1)
-    .nullable()
-    .optional(),
+  allowed_models: z.array(modelPattern).min(1).nullable().optional(),
   expires_at: instant.nullable().optional(),
 };
 
@@ -121,6 +144,17 @@ function patchOf(body: Partial<EntityFields>): EntityPatch {
       mode: body.budget.mode,
       ...(body.budget.alert_percent == null ? {} : { alertPercent: body.budget.alert_percent }),
     };
+  }
+  if (body.budget_rules !== undefined) {
+    patch.budgetRules =
+      body.budget_rules?.map((rule) => ({
+        models: rule.models ?? null,
+        perUser: rule.per_user,
+        amountMicros: rule.amount_micros,
+        period: rule.period,
+        mode: rule.mode,
+        ...(rule.alert_percent == null ? {} : { alertPercent: rule.alert_percent }),
+      })) ?? null;
   }
   return patch;
 }

@@ -233,6 +233,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           {
             requestId: invocation.requestId,
             operation: 'chat',
+            surface: invocation.surface,
             body,
             stream,
             signal,

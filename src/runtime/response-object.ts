@@ -101,6 +101,11 @@ export function responseErrorCode(error: GatewayError): string {
   return 'server_error';
 }
 
+/** The cache-write extension, present only when there were writes (OpenAI never reports any). */
+export function cacheWrites(tokens: number): { cache_write_tokens?: number } {
+  return Number.isFinite(tokens) && tokens > 0 ? { cache_write_tokens: tokens } : {};
+}
+
 /** Chat usage → `ResponseUsage` (zeros when the provider reported none). */
 export function responseUsage(
   usage: ChatUsage | null | undefined,
@@ -114,6 +119,10 @@ export function responseUsage(
       cached_tokens:
         (usage?.prompt_tokens_details?.cached_tokens ?? 0) +
         (extra?.input_tokens_details.cached_tokens ?? 0),
+      ...cacheWrites(
+        Number(usage?.prompt_tokens_details?.['cache_write_tokens'] ?? 0) +
+          (extra?.input_tokens_details.cache_write_tokens ?? 0),
+      ),
     },
     output_tokens: output,
     output_tokens_details: {

@@ -91,7 +91,8 @@ export interface CallContext {
 /** `ResponseUsage`. */
 export interface ResponseUsage {
   input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
+  /** `cache_write_tokens`: extension, prompt-cache writes (Anthropic, Bedrock), when any. */
+  input_tokens_details: { cached_tokens: number; cache_write_tokens?: number };
   output_tokens: number;
   output_tokens_details: { reasoning_tokens: number };
   total_tokens: number;

@@ -4,7 +4,12 @@ import type { Principal } from '../../gateway/types.js';
 import type { NewItem } from '../../store/index.js';
 import { toChatRequest } from '../chat-request.js';
 import { expiry, type RuntimeDeps, seconds } from '../deps.js';
-import { failedResponse, finishedResponse, responseUsage } from '../response-object.js';
+import {
+  cacheWrites,
+  failedResponse,
+  finishedResponse,
+  responseUsage,
+} from '../response-object.js';
 import { itemsToMessages } from '../to-chat.js';
 import type {
   CreateResponseParams,
@@ -743,6 +748,10 @@ function addUsage(a: ResponseUsage | null, b: ResponseUsage): ResponseUsage {
     input_tokens: a.input_tokens + b.input_tokens,
     input_tokens_details: {
       cached_tokens: a.input_tokens_details.cached_tokens + b.input_tokens_details.cached_tokens,
+      ...cacheWrites(
+        (a.input_tokens_details.cache_write_tokens ?? 0) +
+          (b.input_tokens_details.cache_write_tokens ?? 0),
+      ),
     },
     output_tokens: a.output_tokens + b.output_tokens,
     output_tokens_details: {

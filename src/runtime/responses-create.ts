@@ -48,7 +48,12 @@ export async function createResponse(
     tags: call.tags,
   });
   const builder = (sink?: (event: Record<string, unknown>) => void) => {
-    const output = new OutputBuilder({ ids: deps.ids, sink, model: params.model });
+    const output = new OutputBuilder({
+      ids: deps.ids,
+      sink,
+      model: params.model,
+      namespaced: params.namespaced,
+    });
     if (prepared.compaction) output.addComplete(prepared.compaction.item);
     return output;
   };

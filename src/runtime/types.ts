@@ -77,6 +77,10 @@ export interface CreateResponseParams {
   memory?: { user: string };
   /** `background: true`: run asynchronously (runtime/agent). */
   background?: boolean;
+  /** Function tools flattened out of `namespace` tools (tools/hosted-tools.ts), to map calls back. */
+  namespaced?: Map<string, { namespace: string; name: string }>;
+  /** What the request lost on the way (dropped hosted tools), for the `x-switchyard-warnings` header. */
+  warnings?: string[];
 }
 
 /** Who asks and on which request: passed to every runtime operation. */

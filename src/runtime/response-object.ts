@@ -93,8 +93,13 @@ export function failedResponse(
   } as const);
 }
 
-/** `ResponseErrorCode` for a gateway error (the spec's enum has no finer codes for these). */
+/**
+ * `ResponseErrorCode` for a gateway error (the spec's enum has no finer codes for these). A tool
+ * call interrupted under `runtime.tools.interruptedCalls: fail` keeps its own code, so a client
+ * can tell it from a server fault and decide whether to run the tool again itself.
+ */
 export function responseErrorCode(error: GatewayError): string {
+  if (error.code === 'tool_call_interrupted') return 'tool_call_interrupted';
   if (error.status === 429 || error.errorClass === 'rate_limited') return 'rate_limit_exceeded';
   if (error.errorClass === 'invalid_request' || error.errorClass === 'context_overflow')
     return 'invalid_prompt';

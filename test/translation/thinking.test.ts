@@ -159,3 +159,22 @@ describe('adaptive thinking is a permission', () => {
     expect(anthropic.thinking).toEqual({ type: 'adaptive' });
   });
 });
+
+describe('Bedrock surface types (issue 21, item 5)', () => {
+  const converse = (inferenceConfig: unknown) => () =>
+    converseToChat(
+      { messages: [{ role: 'user', content: [{ text: 'hi' }] }], inferenceConfig },
+      'any',
+      false,
+    );
+
+  it('refuses a string for maxTokens, as Bedrock validates its Smithy types', () => {
+    expect(converse({ maxTokens: '100' })).toThrow(
+      /Value at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must be an integer/,
+    );
+    expect(converse({ temperature: '0.5' })).toThrow(/inferenceConfig.temperature/);
+    expect(converse({ stopSequences: 'END' })).toThrow(/inferenceConfig.stopSequences/);
+    expect(converse({ maxTokens: 0 })).toThrow(/greater than or equal to 1/);
+    expect(converse({ maxTokens: 100, temperature: 0.5 })().max_tokens).toBe(100);
+  });
+});

@@ -7,7 +7,7 @@ import type {
 } from '../core/chat.js';
 import type { ProviderConfig, ProviderType } from '../config/index.js';
 import type { GatewayError } from '../errors/index.js';
-import type { SurfaceName } from '../gateway/types.js';
+import type { SurfaceName } from '../core/surface.js';
 
 /**
  * The ProviderAdapter contract: how one upstream protocol maps to and from the internal

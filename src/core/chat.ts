@@ -89,6 +89,17 @@ export interface ChatRequest {
   user?: string;
   metadata?: Record<string, string>;
   reasoning_effort?: string;
+  /**
+   * Extension: an explicit thinking budget in tokens (Anthropic `thinking.budget_tokens`, Bedrock
+   * `additionalModelRequestFields.thinking`). Providers map it faithfully: Anthropic and Bedrock
+   * keep it exact, OpenAI gets an effort from it, Gemini 2.x a `thinkingBudget`.
+   */
+  reasoning_budget_tokens?: number;
+  /**
+   * Extension: `adaptive` is Anthropic's "may think" (`thinking: {type: "adaptive"}`): a
+   * permission, not a requirement. Claude models get it; models that do not reason ignore it.
+   */
+  reasoning_mode?: 'adaptive';
   /** Extension: provider-only fields, keyed by provider type (`provider_options.anthropic.top_k`). */
   provider_options?: Record<string, Record<string, unknown>>;
   [key: string]: unknown;

@@ -248,6 +248,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           {
             requestId: invocation.requestId,
             operation: 'chat',
+            surface: invocation.surface,
             body: routed,
             stream,
             signal,

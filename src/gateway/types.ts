@@ -7,13 +7,9 @@ import type {
 import type { Usage } from '../core/usage.js';
 import type { StreamItem } from '../providers/adapter.js';
 
-/** Which client protocol a request arrived on. */
-export type SurfaceName =
-  | 'openai-chat'
-  | 'openai-embeddings'
-  | 'openai-responses'
-  | 'anthropic-messages'
-  | 'bedrock-converse';
+import type { SurfaceName } from '../core/surface.js';
+
+export type { SurfaceName };
 
 /** Who is calling: resolved from the API key by access. */
 export interface Principal {

@@ -7,6 +7,7 @@ import type {
 } from '../core/chat.js';
 import type { ProviderConfig, ProviderType } from '../config/index.js';
 import type { GatewayError } from '../errors/index.js';
+import type { SurfaceName } from '../core/surface.js';
 
 /**
  * The ProviderAdapter contract: how one upstream protocol maps to and from the internal
@@ -36,6 +37,12 @@ export interface GatewayCall {
   signal: AbortSignal;
   /** Headers to propagate upstream (W3C trace context). */
   propagateHeaders?: Record<string, string>;
+  /**
+   * The protocol the client spoke. Unknown client fields pass through only where it is the
+   * upstream's own (an OpenAI chat client to an OpenAI-family upstream); a request translated
+   * from another protocol is cut down to the upstream's published request shape.
+   */
+  surface?: SurfaceName | undefined;
 }
 
 /** What the transport sends. */

@@ -25,7 +25,13 @@ export function featuresOf(body: ChatRequest, tags: string[] = []): RequestFeatu
   if (Array.isArray(body.tools) && body.tools.length > 0) needs.add('tools');
   if (body.response_format?.type === 'json_schema') needs.add('json_schema');
   if (body.logprobs === true) needs.add('logprobs');
-  if (body.reasoning_effort !== undefined) needs.add('reasoning');
+  // An explicit effort or budget needs a reasoning model; adaptive thinking (reasoning_mode) only
+  // allows one, so it never narrows the choice of deployment.
+  if (
+    (body.reasoning_effort !== undefined && body.reasoning_effort !== 'none') ||
+    typeof body.reasoning_budget_tokens === 'number'
+  )
+    needs.add('reasoning');
   let characters = 0;
   for (const message of body.messages) {
     characters += textLength(message);

@@ -46,6 +46,7 @@ export class OutputBuilder {
   private readonly ids: IdSource;
   private readonly sink: EventSink | undefined;
   private readonly model: string | undefined;
+  private readonly namespaced: Map<string, { namespace: string; name: string }> | undefined;
 
   /**
    * @param options.ids Mints item ids (`msg_`, `fc_`, `rs_`, `call_` prefixes).
@@ -56,8 +57,11 @@ export class OutputBuilder {
     ids: IdSource;
     sink?: EventSink | undefined;
     model?: string | undefined;
+    /** Flattened namespace tools: their calls are shown with `namespace` and the bare `name`. */
+    namespaced?: Map<string, { namespace: string; name: string }> | undefined;
   }) {
     this.ids = options.ids;
+    this.namespaced = options.namespaced;
     this.sink = options.sink;
     this.model = options.model;
   }
@@ -377,7 +381,7 @@ export class OutputBuilder {
   }
 
   private callItem(open: Extract<Open, { kind: 'function_call' }>, status: string): Item {
-    return {
+    const item: Item = {
       id: open.id,
       type: 'function_call',
       status,
@@ -385,6 +389,9 @@ export class OutputBuilder {
       call_id: open.callId,
       name: open.name,
     };
+    const member = this.namespaced?.get(open.name);
+    if (member) Object.assign(item, { namespace: member.namespace, name: member.name });
+    return item;
   }
 
   private place(index: number, item: Item): void {

@@ -93,12 +93,22 @@ export function failedResponse(
   } as const);
 }
 
-/** `ResponseErrorCode` for a gateway error (the spec's enum has no finer codes for these). */
+/**
+ * `ResponseErrorCode` for a gateway error (the spec's enum has no finer codes for these). A tool
+ * call interrupted under `runtime.tools.interruptedCalls: fail` keeps its own code, so a client
+ * can tell it from a server fault and decide whether to run the tool again itself.
+ */
 export function responseErrorCode(error: GatewayError): string {
+  if (error.code === 'tool_call_interrupted') return 'tool_call_interrupted';
   if (error.status === 429 || error.errorClass === 'rate_limited') return 'rate_limit_exceeded';
   if (error.errorClass === 'invalid_request' || error.errorClass === 'context_overflow')
     return 'invalid_prompt';
   return 'server_error';
+}
+
+/** The cache-write extension, present only when there were writes (OpenAI never reports any). */
+export function cacheWrites(tokens: number): { cache_write_tokens?: number } {
+  return Number.isFinite(tokens) && tokens > 0 ? { cache_write_tokens: tokens } : {};
 }
 
 /** Chat usage → `ResponseUsage` (zeros when the provider reported none). */
@@ -114,6 +124,10 @@ export function responseUsage(
       cached_tokens:
         (usage?.prompt_tokens_details?.cached_tokens ?? 0) +
         (extra?.input_tokens_details.cached_tokens ?? 0),
+      ...cacheWrites(
+        Number(usage?.prompt_tokens_details?.['cache_write_tokens'] ?? 0) +
+          (extra?.input_tokens_details.cache_write_tokens ?? 0),
+      ),
     },
     output_tokens: output,
     output_tokens_details: {

@@ -61,7 +61,12 @@ export async function createResponse(
     endUser: endUserOf(params),
   });
   const builder = (sink?: (event: Record<string, unknown>) => void) => {
-    const output = new OutputBuilder({ ids: deps.ids, sink, model: params.model });
+    const output = new OutputBuilder({
+      ids: deps.ids,
+      sink,
+      model: params.model,
+      namespaced: params.namespaced,
+    });
     if (prepared.compaction) output.addComplete(prepared.compaction.item);
     return output;
   };

@@ -1,3 +1,4 @@
+import { flatToolName } from './tools/hosted-tools.js';
 import type { ChatContentPart, ChatMessage, ChatToolCall } from '../core/chat.js';
 import { decodeCompaction, decodeReasoning } from './envelope.js';
 import { invalidParam } from './errors.js';
@@ -55,7 +56,11 @@ export function itemsToMessages(items: Item[], model: string): ChatMessage[] {
         const call: ChatToolCall = {
           id: String(item['call_id']),
           type: 'function',
-          function: { name: String(item['name']), arguments: String(item['arguments'] ?? '') },
+          // A call made in a namespace goes back under the flattened name the model was offered.
+          function: {
+            name: flatToolName(String(item['name']), item['namespace']),
+            arguments: String(item['arguments'] ?? ''),
+          },
         };
         (turn.tool_calls ??= []).push(call);
         break;

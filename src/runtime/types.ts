@@ -77,6 +77,10 @@ export interface CreateResponseParams {
   memory?: { user: string };
   /** `background: true`: run asynchronously (runtime/agent). */
   background?: boolean;
+  /** Function tools flattened out of `namespace` tools (tools/hosted-tools.ts), to map calls back. */
+  namespaced?: Map<string, { namespace: string; name: string }>;
+  /** What the request lost on the way (dropped hosted tools), for the `x-switchyard-warnings` header. */
+  warnings?: string[];
 }
 
 /** Who asks and on which request: passed to every runtime operation. */
@@ -93,7 +97,8 @@ export interface CallContext {
 /** `ResponseUsage`. */
 export interface ResponseUsage {
   input_tokens: number;
-  input_tokens_details: { cached_tokens: number };
+  /** `cache_write_tokens`: extension, prompt-cache writes (Anthropic, Bedrock), when any. */
+  input_tokens_details: { cached_tokens: number; cache_write_tokens?: number };
   output_tokens: number;
   output_tokens_details: { reasoning_tokens: number };
   total_tokens: number;

@@ -206,14 +206,46 @@ describe('mcp tools', () => {
     expect(response.output_text).toBe('final: 3');
   });
 
-  it('fails the response when the server cannot be listed', async () => {
-    const response = await client.responses.create({
+  it('answers 424 when the server cannot be listed, as OpenAI does', async () => {
+    // Unreachable (a closed port) and refused by the SSRF policy (cloud metadata address).
+    for (const url of ['http://127.0.0.1:1/mcp', 'http://169.254.169.254/mcp']) {
+      const failure = await client.responses
+        .create({
+          model: 'fake',
+          input: 'CALL add {"a":1,"b":2}',
+          tools: [tool({ server_url: url })],
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(failure).toBeInstanceOf(OpenAI.APIError);
+      expect(failure).toMatchObject({
+        status: 424,
+        type: 'external_connector_error',
+        param: 'tools',
+      });
+      expect((failure as Error).message).toContain(
+        "Error retrieving tool list from MCP server: 'calc'",
+      );
+    }
+    expect(model.requests).toHaveLength(0);
+  });
+
+  it('streams the failed listing, then the error (the stream had already begun)', async () => {
+    const stream = await client.responses.create({
       model: 'fake',
       input: 'CALL add {"a":1,"b":2}',
       tools: [tool({ server_url: 'http://127.0.0.1:1/mcp' })],
+      stream: true,
     });
-    expect(response.status).toBe('failed');
-    expect(response.output[0]).toMatchObject({ type: 'mcp_list_tools' });
-    expect((response.output[0] as { error?: string }).error).toContain('calc');
+    const types: string[] = [];
+    // The SDK throws at the stream's error event, after the failed listing was shown.
+    await expect(
+      (async () => {
+        for await (const event of stream) types.push(event.type);
+      })(),
+    ).rejects.toThrow("Error retrieving tool list from MCP server: 'calc'");
+    expect(types).toContain('response.mcp_list_tools.failed');
   });
 });

@@ -180,7 +180,7 @@ describe('takeover from a checkpoint', () => {
         return body && body.status === 'failed' ? body : undefined;
       }, 15_000);
       // The Response error code stays in the spec's enum; the message says what happened.
-      expect(done.error).toMatchObject({ code: 'server_error' });
+      expect(done.error).toMatchObject({ code: 'tool_call_interrupted' });
       expect(String(done.error.message)).toMatch(
         /'slow' was interrupted.*interruptedCalls is "fail"/,
       );

@@ -150,13 +150,17 @@ describe('policy and timeouts end to end', () => {
       const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
       for (const url of [mcp.url, 'http://169.254.169.254/mcp']) {
         const before = mcp.requests.length;
-        const response = await client.responses.create({
-          model: 'fake',
-          input: 'CALL add {"a":1,"b":2}',
-          tools: [{ type: 'mcp', server_label: 's', server_url: url, require_approval: 'never' }],
+        // The refused listing answers 424, as OpenAI answers an unreadable MCP tool list.
+        await expect(
+          client.responses.create({
+            model: 'fake',
+            input: 'CALL add {"a":1,"b":2}',
+            tools: [{ type: 'mcp', server_label: 's', server_url: url, require_approval: 'never' }],
+          }),
+        ).rejects.toMatchObject({
+          status: 424,
+          message: expect.stringMatching(/Refusing to connect/),
         });
-        expect(response.status).toBe('failed');
-        expect((response.output[0] as { error?: string }).error).toMatch(/Refusing to connect/);
         expect(mcp.requests.length).toBe(before);
       }
     } finally {

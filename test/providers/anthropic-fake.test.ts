@@ -157,7 +157,7 @@ describe('anthropic adapter against a scripted upstream', () => {
           },
           "prompt_tokens": 130,
           "prompt_tokens_details": {
-            "cache_creation_tokens": 20,
+            "cache_write_tokens": 20,
             "cached_tokens": 100,
           },
           "total_tokens": 137,

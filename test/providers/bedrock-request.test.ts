@@ -124,9 +124,12 @@ describe('ChatRequest → Converse', () => {
   });
 
   it('maps reasoning_effort per model family and passes provider_options.bedrock through', () => {
-    expect(map({ reasoning_effort: 'medium' }).body.additionalModelRequestFields).toEqual({
-      thinking: { type: 'enabled', budget_tokens: 4096 },
+    // The same effort table as the Anthropic provider; with no max tokens, room for the answer.
+    const medium = map({ reasoning_effort: 'medium' }).body;
+    expect(medium.additionalModelRequestFields).toEqual({
+      thinking: { type: 'enabled', budget_tokens: 8192 },
     });
+    expect(medium.inferenceConfig?.maxTokens).toBe(8192 + 4096);
     expect(
       map({ reasoning_effort: 'low' }, 'openai.gpt-oss-120b-1:0').body.additionalModelRequestFields,
     ).toEqual({ reasoning_effort: 'low' });

@@ -236,8 +236,26 @@ describe('responses with the openai SDK', () => {
     expect(
       one.output.map((item) => (item.type === 'function_call' ? item.name : item.type)),
     ).toEqual(['get_weather']);
+    // A hosted tool no deployment can run is dropped, and the answer says so (issue 21).
+    const { data, response } = await client.responses
+      .create({
+        model: 'azure-mini',
+        input: 'x',
+        // Codex CLI's form; external_web_access is newer than this SDK's types.
+        tools: [{ type: 'web_search', external_web_access: false } as never],
+      })
+      .withResponse();
+    expect(data.status).toBe('completed');
+    expect(response.headers.get('x-switchyard-warnings')).toBe(
+      'tool web_search dropped: not run by Switchyard',
+    );
+    // A type that is not in the API at all is still refused by name.
     await expect(
-      client.responses.create({ model: 'azure-mini', input: 'x', tools: [{ type: 'web_search' }] }),
+      client.responses.create({
+        model: 'azure-mini',
+        input: 'x',
+        tools: [{ type: 'teleport' } as never],
+      }),
     ).rejects.toMatchObject({
       status: 400,
       error: { code: 'unsupported_parameter', param: 'tools[0].type' },

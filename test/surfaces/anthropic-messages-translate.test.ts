@@ -205,7 +205,9 @@ describe('anthropic surface: request parsing', () => {
         effort: 'high',
       },
     });
-    expect(request.reasoning_effort).toBe('medium');
+    // An explicit budget stays a budget (each provider maps it faithfully), not an effort level.
+    expect(request.reasoning_effort).toBeUndefined();
+    expect(request.reasoning_budget_tokens).toBe(8000);
     expect(request.response_format).toEqual({
       type: 'json_schema',
       json_schema: { name: 'output', schema: { type: 'object' }, strict: true },
@@ -218,7 +220,7 @@ describe('anthropic surface: request parsing', () => {
       },
     });
     expect(request.messages).toEqual([
-      { role: 'tool', tool_call_id: 't1', content: 'Error: boom' },
+      { role: 'tool', tool_call_id: 't1', content: 'boom', is_error: true },
     ]);
     const upstream = toAnthropicRequest(request, {
       model: 'm',

@@ -6,6 +6,7 @@ import type {
   ChatToolChoice,
 } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
+import { claudeThinking, THINKING_BUDGETS } from '../internal/thinking.js';
 import { ANTHROPIC_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import type {
   AnthropicCacheControl,
@@ -21,17 +22,8 @@ import type {
 /** Anthropic requires `max_tokens`; this is sent when the client gave none. */
 export const DEFAULT_MAX_TOKENS = 4096;
 
-/**
- * Thinking budget per OpenAI `reasoning_effort`. Anthropic's minimum budget is 1024 tokens and
- * the budget must stay below `max_tokens` (https://docs.anthropic.com/en/docs/build-with-claude/extended-thinking).
- */
-export const THINKING_BUDGETS: Readonly<Record<string, number>> = {
-  minimal: 1024,
-  low: 2048,
-  medium: 8192,
-  high: 16_384,
-  xhigh: 32_000,
-};
+/** Thinking budget per OpenAI `reasoning_effort` (shared with Bedrock: ../internal/thinking.ts). */
+export { THINKING_BUDGETS };
 
 /** Options that shape the body for one configured provider. */
 export interface AnthropicRequestOptions {
@@ -79,6 +71,8 @@ export function toAnthropicRequest(
     top_logprobs,
     user,
     reasoning_effort,
+    reasoning_budget_tokens,
+    reasoning_mode,
     provider_options,
     ...rest
   } = body;
@@ -124,8 +118,15 @@ export function toAnthropicRequest(
     );
   }
   if (user !== undefined) out.metadata = { user_id: user };
-  if (reasoning_effort !== undefined && reasoning_effort !== 'none') {
-    applyThinking(out, reasoning_effort, max_completion_tokens ?? max_tokens ?? undefined);
+  const thinking = claudeThinking({
+    effort: reasoning_effort,
+    budget: reasoning_budget_tokens,
+    mode: reasoning_mode,
+    maxTokens: max_completion_tokens ?? max_tokens ?? undefined,
+  });
+  if (thinking !== undefined) {
+    out.thinking = thinking.thinking;
+    if (thinking.maxTokens !== undefined) out.max_tokens = thinking.maxTokens;
   }
   if (options.stream) out.stream = true;
   // The escape hatch: provider-only fields (top_k, thinking, service_tier, …) win over mapped ones.
@@ -153,29 +154,6 @@ function rejectUnsupported(body: ChatRequest, rest: Record<string, unknown>): vo
 
 function unsupported(param: string, message: string) {
   return invalidRequest(message, param, 'unsupported_parameter');
-}
-
-function applyThinking(out: AnthropicRequest, effort: string, maxTokens: number | undefined): void {
-  const wanted = THINKING_BUDGETS[effort];
-  if (wanted === undefined) {
-    throw invalidRequest(
-      `reasoning_effort must be one of none, ${Object.keys(THINKING_BUDGETS).join(', ')}`,
-      'reasoning_effort',
-    );
-  }
-  if (maxTokens === undefined) {
-    // The budget counts toward max_tokens: leave the default room for the answer itself.
-    out.max_tokens = wanted + DEFAULT_MAX_TOKENS;
-    out.thinking = { type: 'enabled', budget_tokens: wanted };
-    return;
-  }
-  if (maxTokens <= 1024) {
-    throw invalidRequest(
-      'max_tokens must be above 1024 when reasoning_effort is set (Anthropic thinking minimum)',
-      'max_tokens',
-    );
-  }
-  out.thinking = { type: 'enabled', budget_tokens: Math.min(wanted, maxTokens - 1) };
 }
 
 /** Splits system/developer messages out and maps the rest, merging consecutive same-role turns. */
@@ -332,6 +310,8 @@ function toolResult(message: ChatMessage, at: string): AnthropicContentBlock {
   return {
     type: 'tool_result',
     tool_use_id: message.tool_call_id,
+    // Extension from the Anthropic and Bedrock surfaces: the tool failed.
+    ...(message['is_error'] === true && { is_error: true }),
     content:
       content == null
         ? ''

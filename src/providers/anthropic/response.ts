@@ -31,23 +31,26 @@ export function finishReasonOf(
 
 /**
  * Maps Anthropic usage to OpenAI usage. Anthropic's `input_tokens` excludes cache reads and
- * writes; OpenAI's `prompt_tokens` includes them, with reads reported as `cached_tokens`.
+ * writes; OpenAI's `prompt_tokens` includes them, with reads reported as `cached_tokens` and
+ * writes as the extension `cache_write_tokens` (the one-hour part as `cache_write_1h_tokens`,
+ * from `cache_creation.ephemeral_1h_input_tokens`), the names src/core/usage.ts reads.
  */
 export function usageOf(usage: AnthropicUsage | undefined): ChatUsage {
   const input = count(usage?.input_tokens);
   const read = count(usage?.cache_read_input_tokens);
   const written = count(usage?.cache_creation_input_tokens);
+  const hour = count(usage?.cache_creation?.ephemeral_1h_input_tokens);
   const output = count(usage?.output_tokens);
   const prompt = input + read + written;
   return {
     prompt_tokens: prompt,
     completion_tokens: output,
     total_tokens: prompt + output,
-    // cache_creation_tokens is an extension: lets the Anthropic surface report cache writes back.
-    prompt_tokens_details:
-      written > 0
-        ? { cached_tokens: read, cache_creation_tokens: written }
-        : { cached_tokens: read },
+    prompt_tokens_details: {
+      cached_tokens: read,
+      ...(written > 0 && { cache_write_tokens: written }),
+      ...(hour > 0 && { cache_write_1h_tokens: Math.min(hour, written) }),
+    },
     completion_tokens_details: {
       reasoning_tokens: count(usage?.output_tokens_details?.thinking_tokens),
     },

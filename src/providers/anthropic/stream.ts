@@ -56,7 +56,13 @@ export async function* mapAnthropicStream(
         id = event.message.id ?? id;
         model = event.message.model ?? model;
         usage = { ...event.message.usage };
-        yield chunk({ role: 'assistant', content: '' });
+        {
+          // Extension `input_usage`: the input side is known now, so an Anthropic client's
+          // message_start can report it (the usage-only chunk at the end stays the metered one).
+          const first = chunk({ role: 'assistant', content: '' });
+          first.chunk()['input_usage'] = usageOf(usage);
+          yield first;
+        }
         break;
       case 'content_block_start': {
         const block = event.content_block;

@@ -44,6 +44,7 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
     created: Math.floor(deps.now() / 1000),
     provider: id,
     jsonTool: jsonToolOf(call.body as ChatRequest),
+    stop: (call.body as ChatRequest).stop,
   });
 
   async function authorize(upstream: UpstreamRequest): Promise<UpstreamRequest> {

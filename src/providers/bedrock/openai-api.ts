@@ -2,6 +2,8 @@ import type { ChatRequest } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
 import type { GatewayCall, UpstreamRequest } from '../adapter.js';
 import { BEDROCK_OPENAI_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
+import { toOpenAIShape } from '../openai/allow-list.js';
+import { sameProtocol } from '../openai/request.js';
 import { CONVERSE_PASSTHROUGH } from './request.js';
 
 /** Fields only Switchyard reads; never forwarded upstream. */
@@ -10,7 +12,8 @@ const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as cons
 /**
  * The request for Bedrock's OpenAI-compatible Chat Completions endpoint
  * (`POST {base}/openai/v1/chat/completions`, bedrock.md §8), used by deployments with
- * `api: 'openai'`. The body is the client's OpenAI body with targeted edits only: `model`
+ * `api: 'openai'`. The body is the client's OpenAI body (cut down to OpenAI's request shape when
+ * it was translated from another protocol: ../openai/allow-list.ts) with targeted edits: `model`
  * set to the Bedrock model id, `stream_options.include_usage` when streaming (for metering),
  * gateway fields stripped. From `provider_options.bedrock`, `additionalModelRequestFields` are
  * merged into the body (they are model fields) and other plain fields are forwarded; the
@@ -19,7 +22,10 @@ const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as cons
  */
 export function buildOpenAIChatRequest(call: GatewayCall, base: string): UpstreamRequest {
   const source = call.body as ChatRequest;
-  const body: Record<string, unknown> = { ...source };
+  // A body translated from another protocol keeps only members of OpenAI's chat request.
+  const body: Record<string, unknown> = sameProtocol(call)
+    ? { ...source }
+    : toOpenAIShape(source, { azure: false, maxCompletionTokens: true });
   for (const field of GATEWAY_FIELDS) delete body[field];
   const {
     additionalModelRequestFields,

@@ -1,5 +1,6 @@
 import type { ChatMessage, ChatRequest, ChatTool } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
+import { claudeThinking, effortForBudget } from '../internal/thinking.js';
 import { BEDROCK_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import { toContentBlocks, toSystemBlocks, toolResultBlock } from './content.js';
 import type {
@@ -19,9 +20,11 @@ import type {
  *   With `provider_options.bedrock.structuredOutput: 'tool'` it becomes a forced tool named
  *   {@link JSON_TOOL_NAME} instead (for models without structured outputs); its input is
  *   returned as the message text. `json_object` has no Converse equivalent and is rejected.
- * - `reasoning_effort` → Anthropic models: `additionalModelRequestFields.thinking` with a
- *   budget (low 1024, medium 4096, high 16384 tokens); other models (gpt-oss):
- *   `additionalModelRequestFields.reasoning_effort`.
+ * - Reasoning → Claude models: `additionalModelRequestFields.thinking`, an explicit budget kept
+ *   exact, an effort through the same table as the Anthropic provider, both below `maxTokens`
+ *   (../internal/thinking.ts), adaptive as is; other models (gpt-oss):
+ *   `additionalModelRequestFields.reasoning_effort` (from the budget when one was given);
+ *   adaptive thinking is dropped for them (a permission, not a requirement).
  * - `tool_choice: 'none'` → no toolConfig, unless the history holds tool calls (Converse then
  *   requires toolConfig): the tools are kept and the model is not forced.
  * - `user` and `metadata` → `requestMetadata` (Bedrock invocation logs). Message `name` is ignored.
@@ -53,6 +56,8 @@ export function toConverseRequest(
     user,
     metadata,
     reasoning_effort,
+    reasoning_budget_tokens,
+    reasoning_mode,
     provider_options,
     models: _models,
     fallback_models: _fallbackModels,
@@ -162,7 +167,16 @@ export function toConverseRequest(
     }
   }
 
-  const additional: Record<string, unknown> = { ...reasoningFields(reasoning_effort, modelId) };
+  const reasoning = reasoningFields(
+    { effort: reasoning_effort, budget: reasoning_budget_tokens, mode: reasoning_mode },
+    modelId,
+    inference.maxTokens,
+  );
+  if (reasoning.maxTokens !== undefined && reasoning.maxTokens !== inference.maxTokens) {
+    inference.maxTokens = reasoning.maxTokens;
+    converse.inferenceConfig = inference;
+  }
+  const additional: Record<string, unknown> = { ...reasoning.fields };
   if (additionalModelRequestFields !== undefined)
     Object.assign(additional, additionalModelRequestFields);
   if (Object.keys(additional).length > 0) converse.additionalModelRequestFields = additional;
@@ -285,20 +299,19 @@ function toToolChoice(choice: ChatRequest['tool_choice']): ConverseToolChoice | 
   throw invalidRequest('Unsupported tool_choice', 'tool_choice', 'unsupported_parameter');
 }
 
-const THINKING_BUDGET: Record<string, number> = { low: 1024, medium: 4096, high: 16_384 };
-
-function reasoningFields(effort: string | undefined, modelId: string): Record<string, unknown> {
-  if (effort === undefined) return {};
+function reasoningFields(
+  asked: { effort: string | undefined; budget: number | undefined; mode: 'adaptive' | undefined },
+  modelId: string,
+  maxTokens: number | undefined,
+): { fields: Record<string, unknown>; maxTokens?: number | undefined } {
   if (/anthropic|claude/i.test(modelId)) {
-    if (effort === 'none' || effort === 'minimal') return {};
-    const budget = THINKING_BUDGET[effort];
-    if (budget === undefined)
-      throw invalidRequest(
-        `Unsupported reasoning_effort '${effort}'`,
-        'reasoning_effort',
-        'unsupported_parameter',
-      );
-    return { thinking: { type: 'enabled', budget_tokens: budget } };
+    // `minimal` asks for as little reasoning as possible: Claude's equivalent is none.
+    const effort = asked.effort === 'minimal' ? undefined : asked.effort;
+    const thinking = claudeThinking({ ...asked, effort, maxTokens });
+    if (thinking === undefined) return { fields: {} };
+    return { fields: { thinking: thinking.thinking }, maxTokens: thinking.maxTokens };
   }
-  return { reasoning_effort: effort };
+  const effort =
+    asked.effort ?? (asked.budget === undefined ? undefined : effortForBudget(asked.budget));
+  return effort === undefined ? { fields: {} } : { fields: { reasoning_effort: effort } };
 }

@@ -91,6 +91,25 @@ export function messageOf(
   return message;
 }
 
+/**
+ * The stop sequence that ended a `stop_sequence` answer, kept on the choice (extension
+ * `stop_sequence`, as the Anthropic provider does) so surfaces can report it. Claude on Bedrock
+ * names it in `additionalModelResponseFields.stop_sequence`; otherwise, with a single sequence
+ * asked for, it was that one; else it is unknown (empty).
+ */
+export function stopSequenceOf(
+  stopReason: unknown,
+  fields: unknown,
+  asked: string | string[] | null | undefined,
+): { stop_sequence?: string } {
+  if (stopReason !== 'stop_sequence') return {};
+  const named = (fields as { stop_sequence?: unknown } | null | undefined)?.stop_sequence;
+  if (typeof named === 'string') return { stop_sequence: named };
+  if (typeof asked === 'string') return { stop_sequence: asked };
+  if (Array.isArray(asked) && asked.length === 1) return { stop_sequence: String(asked[0]) };
+  return { stop_sequence: '' };
+}
+
 /** Maps a Converse response to a ChatCompletion. Throws `upstream_bad_response` on a malformed answer. */
 export function parseConverseResponse(
   json: unknown,
@@ -100,6 +119,7 @@ export function parseConverseResponse(
     created: number;
     provider: string;
     jsonTool?: string | undefined;
+    stop?: string | string[] | null | undefined;
   },
 ): ChatCompletion {
   const response = json as ConverseResponse;
@@ -124,7 +144,15 @@ export function parseConverseResponse(
     object: 'chat.completion',
     created: meta.created,
     model: meta.model,
-    choices: [{ index: 0, message, finish_reason: finish, logprobs: null }],
+    choices: [
+      {
+        index: 0,
+        message,
+        finish_reason: finish,
+        logprobs: null,
+        ...stopSequenceOf(response.stopReason, response.additionalModelResponseFields, meta.stop),
+      },
+    ],
   };
   const usage = usageOf(response.usage);
   if (usage) completion.usage = usage;

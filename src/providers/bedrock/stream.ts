@@ -7,7 +7,7 @@ import type {
 import { GatewayError } from '../../errors/index.js';
 import { itemOf, type StreamItem, type UpstreamFrame } from '../adapter.js';
 import { streamFrameError } from './errors.js';
-import { finishReasonOf, usageOf } from './response.js';
+import { finishReasonOf, stopSequenceOf, usageOf } from './response.js';
 import type { ConverseStreamEvents } from './types.js';
 
 /** Identity stamped on every chunk of one stream. */
@@ -18,6 +18,8 @@ export interface StreamMeta {
   provider: string;
   /** Name of the forced structured-output tool, whose input is streamed as text. */
   jsonTool?: string | undefined;
+  /** The stop sequences asked for, to name the one that ended the answer. */
+  stop?: string | string[] | null | undefined;
 }
 
 /**
@@ -119,11 +121,17 @@ export async function* mapConverseStream(
       }
       case 'messageStop': {
         yield* start();
-        const { stopReason } = payload as ConverseStreamEvents['messageStop'];
+        const { stopReason, additionalModelResponseFields } =
+          payload as ConverseStreamEvents['messageStop'];
         finish = finishReasonOf(stopReason);
         // The forced structured-output tool is the answer itself.
         if (finish === 'tool_calls' && tools === 0 && meta.jsonTool !== undefined) finish = 'stop';
-        yield chunk({ delta: {}, finish_reason: finish });
+        const last = chunk({ delta: {}, finish_reason: finish });
+        Object.assign(
+          last.chunk().choices[0] ?? {},
+          stopSequenceOf(stopReason, additionalModelResponseFields, meta.stop),
+        );
+        yield last;
         break;
       }
       case 'metadata': {

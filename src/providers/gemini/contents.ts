@@ -238,7 +238,8 @@ function functionResponse(
           .map((part) => (part.type === 'text' ? String(part['text'] ?? '') : ''))
           .join('');
   const geminiId = id === undefined ? undefined : decodeToolCallId(id).geminiId;
-  const response = responseObject(text);
+  // Gemini's documented shape for a failed call is `{error: …}` rather than `{output: …}`.
+  const response = message['is_error'] === true ? { error: text } : responseObject(text);
   return { functionResponse: geminiId ? { name, response, id: geminiId } : { name, response } };
 }
 

@@ -1,5 +1,6 @@
 import type { ChatRequest, ChatTool, ChatToolChoice } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
+import { effortForBudget } from '../internal/thinking.js';
 import { toGeminiContents } from './contents.js';
 import { isEmptyObjectSchema, toGeminiSchema } from './schema.js';
 import type { GeminiFunctionDeclaration, GenerateContentRequest } from './types.js';
@@ -50,6 +51,8 @@ export function toGenerateContent(
     presence_penalty: presencePenalty,
     frequency_penalty: frequencyPenalty,
     reasoning_effort: reasoningEffort,
+    reasoning_budget_tokens: budget,
+    reasoning_mode: _adaptive,
     logprobs,
     top_logprobs: topLogprobs,
     ...rest
@@ -100,6 +103,12 @@ export function toGenerateContent(
   const gemini3 = isGemini3(context.model);
   if (reasoningEffort != null)
     generation['thinkingConfig'] = thinkingConfig(String(reasoningEffort), gemini3);
+  else if (typeof budget === 'number')
+    // An explicit budget (Anthropic/Bedrock clients): 2.x takes it as is, 3+ thinks in levels.
+    // Adaptive thinking (`reasoning_mode`) is Gemini's default (dynamic thinking): nothing to send.
+    generation['thinkingConfig'] = gemini3
+      ? { thinkingLevel: effortForBudget(budget), includeThoughts: true }
+      : { thinkingBudget: budget, includeThoughts: true };
 
   const request: GenerateContentRequest = {
     ...toGeminiContents(messages, { fillMissingSignatures: gemini3 }),

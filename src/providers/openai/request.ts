@@ -2,6 +2,7 @@ import type { ChatRequest, EmbeddingsRequest } from '../../core/chat.js';
 import type { ProviderConfig } from '../../config/index.js';
 import type { GatewayCall, UpstreamRequest } from '../adapter.js';
 import { fitToolCallIds, OPENAI_TOOL_CALL_IDS } from '../internal/tool-call-ids.js';
+import { toOpenAIShape } from './allow-list.js';
 
 type OpenAIFamilyConfig = Extract<
   ProviderConfig,
@@ -12,15 +13,32 @@ type OpenAIFamilyConfig = Extract<
 const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as const;
 
 /**
- * Builds the upstream request for an OpenAI-shaped upstream: the client body forwarded with
- * targeted edits only (model or deployment name, `stream_options.include_usage` so usage can
- * be metered, gateway-only fields stripped, tool-call ids over OpenAI's 40 characters, such as
- * Gemini's signature-carrying ones, shortened: see ../internal/tool-call-ids.ts). Unknown fields
- * pass through untouched.
+ * Whether a chat body is forwarded as the client sent it: only when the client spoke OpenAI
+ * chat itself (or the call came from inside the process with no surface, as in unit tests).
+ */
+export function sameProtocol(call: GatewayCall): boolean {
+  return call.surface === undefined || call.surface === 'openai-chat';
+}
+
+/**
+ * Builds the upstream request for an OpenAI-shaped upstream. An OpenAI chat client's body is
+ * forwarded with targeted edits only (model or deployment name, `stream_options.include_usage`
+ * so usage can be metered, gateway-only fields stripped, tool-call ids over OpenAI's 40
+ * characters, such as Gemini's signature-carrying ones, shortened: see
+ * ../internal/tool-call-ids.ts); its unknown fields pass through untouched. A body translated
+ * from another protocol keeps only members of OpenAI's published request (./allow-list.ts) and
+ * says `max_completion_tokens`, which reasoning models require, to OpenAI and Azure.
  */
 export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig): UpstreamRequest {
   const operation = call.operation === 'chat' ? 'chat/completions' : 'embeddings';
-  const body: Record<string, unknown> = { ...(call.body as ChatRequest | EmbeddingsRequest) };
+  const source = call.body as ChatRequest | EmbeddingsRequest;
+  const body: Record<string, unknown> =
+    call.operation === 'chat' && !sameProtocol(call)
+      ? toOpenAIShape(source as ChatRequest, {
+          azure: config.type === 'azure-openai',
+          maxCompletionTokens: config.type !== 'openai-compatible',
+        })
+      : { ...source };
   for (const field of GATEWAY_FIELDS) delete body[field];
   const extra = (call.body as ChatRequest).provider_options?.[config.type];
   if (extra) Object.assign(body, extra);

@@ -1,10 +1,16 @@
 import type { ChatCompletion } from '../../core/chat.js';
 import { GatewayError, toGatewayError } from '../../errors/index.js';
+import { RuntimeError } from '../errors.js';
 import type { Principal } from '../../gateway/types.js';
 import type { NewItem } from '../../store/index.js';
 import { endUserOf, toChatRequest } from '../chat-request.js';
 import { expiry, type RuntimeDeps, seconds } from '../deps.js';
-import { failedResponse, finishedResponse, responseUsage } from '../response-object.js';
+import {
+  cacheWrites,
+  failedResponse,
+  finishedResponse,
+  responseUsage,
+} from '../response-object.js';
 import { itemsToMessages } from '../to-chat.js';
 import type {
   CreateResponseParams,
@@ -96,6 +102,21 @@ export class RunStopped extends Error {
 
 const truncate = (text: string, max: number) =>
   text.length <= max ? text : `${text.slice(0, max)}\n…[truncated ${text.length - max} characters]`;
+
+/**
+ * The error for an MCP server whose tool list cannot be read (unreachable, refused by the SSRF
+ * policy, not MCP): OpenAI answers it with HTTP 424 `external_connector_error` before any
+ * output, so a whole (non-background, non-streamed) request does the same (agent/service.ts).
+ */
+export function mcpListError(message: string): RuntimeError {
+  return new RuntimeError(message, {
+    status: 424,
+    param: 'tools',
+    apiType: 'external_connector_error',
+    apiCode: 'http_error',
+    code: 'upstream_bad_response',
+  });
+}
 
 /**
  * Runs (or resumes) the loop; resolves with the final Response (completed, incomplete, failed
@@ -206,11 +227,7 @@ export async function runAgent(
           `Error retrieving tool list from MCP server: '${tool.server_label}'. ${toolError(thrown)}`;
         emit({ type: 'response.mcp_list_tools.failed', output_index: index, item_id: id });
         emit({ type: 'response.output_item.done', output_index: index, item: { ...item } });
-        throw new GatewayError(String(item['error']), {
-          code: 'upstream_bad_response',
-          status: 424,
-          errorClass: 'bad_response',
-        });
+        throw mcpListError(String(item['error']));
       }
       await save();
     }
@@ -365,6 +382,11 @@ export async function runAgent(
       thrown instanceof RunStopped ||
       (signal.aborted && signal.reason instanceof RunStopped && signal.reason.reason === 'cancel')
     ) {
+      // Every item ends in a terminal status, as OpenAI's cancelled responses do: a call that was
+      // still running is `incomplete`, never left `calling` or `in_progress` forever.
+      for (const item of state.output)
+        if (item['status'] === 'calling' || item['status'] === 'in_progress')
+          item['status'] = 'incomplete';
       const cancelled: ResponseObject = {
         ...shell,
         status: 'cancelled',
@@ -750,6 +772,10 @@ function addUsage(a: ResponseUsage | null, b: ResponseUsage): ResponseUsage {
     input_tokens: a.input_tokens + b.input_tokens,
     input_tokens_details: {
       cached_tokens: a.input_tokens_details.cached_tokens + b.input_tokens_details.cached_tokens,
+      ...cacheWrites(
+        (a.input_tokens_details.cache_write_tokens ?? 0) +
+          (b.input_tokens_details.cache_write_tokens ?? 0),
+      ),
     },
     output_tokens: a.output_tokens + b.output_tokens,
     output_tokens_details: {

@@ -24,6 +24,7 @@ import {
   type AgentRequest,
   type AgentState,
   type Checkpointer,
+  mcpListError,
   runAgent,
   RunStopped,
 } from './loop.js';
@@ -522,6 +523,15 @@ export function createAgentRuntime(
           call.signal,
           () => undefined,
         );
+        // An unreadable MCP tool list fails the request itself with OpenAI's 424 (the output
+        // holds nothing but listings, the last one failed), so SDK users' error handling sees it.
+        const listing = response.output.at(-1);
+        if (
+          response.status === 'failed' &&
+          response.output.every((item) => item.type === 'mcp_list_tools') &&
+          typeof listing?.['error'] === 'string'
+        )
+          throw mcpListError(listing['error']);
         return { kind: 'json', response, meta };
       }
       return {

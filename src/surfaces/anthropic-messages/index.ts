@@ -57,7 +57,9 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
         sendJson(response, 200, toAnthropicMessage(outcome.completion, body.model), headers);
         return;
       }
-      await writeStream(response, outcome.items, body.model, headers);
+      await writeStream(response, outcome.items, body.model, headers, () =>
+        estimateInputTokens(body),
+      );
     } catch (thrown) {
       const error = toGatewayError(thrown);
       if (!reached) {
@@ -106,10 +108,11 @@ async function writeStream(
   items: AsyncIterable<StreamItem>,
   model: string,
   headers: Record<string, string>,
+  estimate: () => number,
 ): Promise<void> {
   const iterator = items[Symbol.asyncIterator]();
   const first = await iterator.next();
-  const renderer = createAnthropicStreamRenderer({ model });
+  const renderer = createAnthropicStreamRenderer({ model, estimateInputTokens: estimate });
   startSse(response, headers);
   const ping = setInterval(() => {
     if (!response.destroyed && !response.writableEnded) response.write(sseEvent({ type: 'ping' }));

@@ -203,13 +203,10 @@ function toolMessage(block: Json, at: string): ChatMessage {
       `${at}.content: Input should be a string or a list of blocks`,
       `${at}.content`,
     );
-  // Chat tool messages have no error flag: say it in the content so any model sees it.
-  if (block.is_error === true)
-    content =
-      typeof content === 'string'
-        ? `Error: ${content}`
-        : [{ type: 'text', text: 'Error:' }, ...content];
-  return { role: 'tool', tool_call_id: block.tool_use_id, content };
+  const message: ChatMessage = { role: 'tool', tool_call_id: block.tool_use_id, content };
+  // Extension: providers with an error flag (Anthropic, Bedrock) keep it; others say it in text.
+  if (block.is_error === true) message['is_error'] = true;
+  return message;
 }
 
 function assistantMessage(blocks: unknown[], at: string): ChatMessage {
@@ -296,33 +293,38 @@ function mapToolChoice(choice: unknown): ChatToolChoice {
 }
 
 /**
- * `thinking` → `reasoning_effort` for any upstream (budget thresholds mirror the provider's
- * table), and the exact config in `provider_options.anthropic` so an Anthropic upstream gets it
- * unchanged.
+ * `thinking` → the internal reasoning extensions: an explicit budget stays a budget
+ * (`reasoning_budget_tokens`, which each provider maps faithfully: ../../providers/internal/thinking.ts),
+ * adaptive thinking stays a permission (`reasoning_mode: 'adaptive'`), never a requirement, so a
+ * model that does not reason still serves Claude Code. The exact config also goes to
+ * `provider_options.anthropic` so an Anthropic upstream gets it unchanged.
  */
 function mapThinking(thinking: unknown, out: ChatRequest, anthropic: Json): void {
   if (thinking === undefined) return;
   if (!isRecord(thinking)) throw badRequest('thinking: Input should be an object', 'thinking');
-  anthropic.thinking = thinking;
-  if (thinking.type === 'disabled') return;
-  if (thinking.type === 'adaptive') return void (out.reasoning_effort = 'medium');
-  if (thinking.type !== 'enabled' || typeof thinking.budget_tokens !== 'number') {
+  if (thinking.type === 'disabled') {
+    anthropic.thinking = thinking;
+    return;
+  }
+  if (thinking.type === 'adaptive') {
+    anthropic.thinking = thinking;
+    out.reasoning_mode = 'adaptive';
+    return;
+  }
+  const budget = thinking.budget_tokens;
+  if (
+    thinking.type !== 'enabled' ||
+    typeof budget !== 'number' ||
+    !Number.isInteger(budget) ||
+    budget < 1024
+  ) {
     throw badRequest(
-      'thinking: expected {"type":"enabled","budget_tokens":N}, {"type":"adaptive"} or {"type":"disabled"}',
+      'thinking: expected {"type":"enabled","budget_tokens":N} with N ≥ 1024, {"type":"adaptive"} or {"type":"disabled"}',
       'thinking',
     );
   }
-  const budget = thinking.budget_tokens;
-  out.reasoning_effort =
-    budget <= 1024
-      ? 'minimal'
-      : budget <= 2048
-        ? 'low'
-        : budget <= 8192
-          ? 'medium'
-          : budget <= 16_384
-            ? 'high'
-            : 'xhigh';
+  anthropic.thinking = thinking;
+  out.reasoning_budget_tokens = budget;
 }
 
 /** `output_config.format` → `response_format: json_schema`; the whole config also goes to Anthropic as is. */

@@ -41,7 +41,8 @@ export function anthropicUsageOf(
 > &
   AnthropicUsage {
   const read = count(usage?.prompt_tokens_details?.cached_tokens);
-  const written = count(usage?.prompt_tokens_details?.['cache_creation_tokens']);
+  const written = count(usage?.prompt_tokens_details?.['cache_write_tokens']);
+  const hour = Math.min(written, count(usage?.prompt_tokens_details?.['cache_write_1h_tokens']));
   const out: AnthropicUsage & {
     input_tokens: number;
     output_tokens: number;
@@ -53,6 +54,11 @@ export function anthropicUsageOf(
     cache_creation_input_tokens: written,
     cache_read_input_tokens: read,
   };
+  if (written > 0)
+    out.cache_creation = {
+      ephemeral_5m_input_tokens: written - hour,
+      ephemeral_1h_input_tokens: hour,
+    };
   const reasoning = count(usage?.completion_tokens_details?.reasoning_tokens);
   if (reasoning > 0) out.output_tokens_details = { thinking_tokens: reasoning };
   // Switchyard's extension: the booked cost, USD, when the caller asked for it.
@@ -116,7 +122,8 @@ export function toAnthropicMessage(completion: ChatCompletion, model: string): A
     model,
     content,
     stop_reason: stopReasonOf(choice?.finish_reason, stopSequence),
-    stop_sequence: stopSequence,
+    // Bedrock may not say which sequence matched: the reason is kept, the unknown text is null.
+    stop_sequence: stopSequence || null,
     usage: anthropicUsageOf(completion.usage),
   };
 }

@@ -34,7 +34,11 @@ type Block = { kind: 'text' } | { kind: 'thinking' } | { kind: 'tool'; toolIndex
  * them: https://docs.anthropic.com/en/api/messages-streaming. Tool-call argument fragments
  * become `input_json_delta`; reasoning becomes `thinking_delta` and `signature_delta`.
  */
-export function createAnthropicStreamRenderer(options: { model: string }): AnthropicStreamRenderer {
+export function createAnthropicStreamRenderer(options: {
+  model: string;
+  /** Input tokens to report in `message_start` when the upstream did not say (lazily computed). */
+  estimateInputTokens?: () => number;
+}): AnthropicStreamRenderer {
   let open: (Block & { index: number }) | undefined;
   let next = 0;
   /** OpenAI tool_calls index → Anthropic block index. */
@@ -76,13 +80,9 @@ export function createAnthropicStreamRenderer(options: { model: string }): Anthr
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        // Input usage is known only at the end; the final message_delta carries the real totals.
-        usage: {
-          input_tokens: 0,
-          output_tokens: 0,
-          cache_creation_input_tokens: 0,
-          cache_read_input_tokens: 0,
-        },
+        // The input side as the upstream reported it at its start (Anthropic does), else the
+        // estimate; the final message_delta carries the real totals either way.
+        usage: startUsage(first, options.estimateInputTokens),
       };
       return sseEvent({ type: 'message_start', message }) + sseEvent({ type: 'ping' });
     },
@@ -138,11 +138,37 @@ export function createAnthropicStreamRenderer(options: { model: string }): Anthr
         close() +
         sseEvent({
           type: 'message_delta',
-          delta: { stop_reason: stopReasonOf(finish, stopSequence), stop_sequence: stopSequence },
+          delta: {
+            stop_reason: stopReasonOf(finish, stopSequence),
+            stop_sequence: stopSequence || null,
+          },
           usage: usageOut,
         }) +
         sseEvent({ type: 'message_stop' })
       );
     },
+  };
+}
+
+/** `message_start` usage: the first chunk's `input_usage` extension, else an estimate, else 0. */
+function startUsage(
+  first: ChatCompletionChunk | undefined,
+  estimate: (() => number) | undefined,
+): Record<string, number> {
+  const known = first?.['input_usage'] as ChatUsage | undefined;
+  if (known && typeof known === 'object') {
+    const usage = anthropicUsageOf(known);
+    return {
+      input_tokens: usage.input_tokens ?? 0,
+      output_tokens: 0,
+      cache_creation_input_tokens: usage.cache_creation_input_tokens ?? 0,
+      cache_read_input_tokens: usage.cache_read_input_tokens ?? 0,
+    };
+  }
+  return {
+    input_tokens: estimate?.() ?? 0,
+    output_tokens: 0,
+    cache_creation_input_tokens: 0,
+    cache_read_input_tokens: 0,
   };
 }

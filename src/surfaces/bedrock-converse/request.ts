@@ -77,9 +77,10 @@ export function converseToChat(body: unknown, model: string, stream: boolean): C
 
   const chat: ChatRequest = { model, messages: out, stream };
   if (stream) chat.stream_options = { include_usage: true };
-  if (inferenceConfig?.maxTokens !== undefined) chat.max_tokens = inferenceConfig.maxTokens;
-  if (inferenceConfig?.temperature !== undefined) chat.temperature = inferenceConfig.temperature;
-  if (inferenceConfig?.topP !== undefined) chat.top_p = inferenceConfig.topP;
+  checkInferenceConfig(inferenceConfig);
+  if (inferenceConfig?.maxTokens != null) chat.max_tokens = inferenceConfig.maxTokens;
+  if (inferenceConfig?.temperature != null) chat.temperature = inferenceConfig.temperature;
+  if (inferenceConfig?.topP != null) chat.top_p = inferenceConfig.topP;
   if (inferenceConfig?.stopSequences?.length) chat.stop = inferenceConfig.stopSequences;
   if (toolConfig) {
     const tools = (toolConfig.tools ?? []).flatMap((tool, i) => toTool(tool, i));
@@ -118,12 +119,83 @@ export function converseToChat(body: unknown, model: string, stream: boolean): C
   }
   if (additionalModelRequestFields !== undefined) {
     bedrock['additionalModelRequestFields'] = additionalModelRequestFields;
-    // gpt-oss style effort hint: meaningful to every reasoning-capable provider.
-    const effort = (additionalModelRequestFields as Record<string, unknown>)['reasoning_effort'];
-    if (typeof effort === 'string') chat.reasoning_effort = effort;
+    mapReasoning(additionalModelRequestFields, chat);
   }
   if (Object.keys(bedrock).length > 0) chat.provider_options = { bedrock };
   return chat;
+}
+
+/**
+ * Reasoning asked through `additionalModelRequestFields`, made meaningful to every provider:
+ * gpt-oss's `reasoning_effort`, Claude's `thinking` (an explicit budget kept exact, adaptive a
+ * permission), so a Converse client reaches Anthropic and OpenAI with the same intent.
+ */
+function mapReasoning(fields: unknown, chat: ChatRequest): void {
+  if (!isRecord(fields)) return;
+  if (typeof fields['reasoning_effort'] === 'string')
+    chat.reasoning_effort = fields['reasoning_effort'];
+  const thinking = fields['thinking'];
+  if (!isRecord(thinking)) return;
+  if (thinking['type'] === 'adaptive') chat.reasoning_mode = 'adaptive';
+  else if (thinking['type'] === 'enabled') {
+    const budget = thinking['budget_tokens'];
+    if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 1024)
+      throw invalidRequest(
+        'additionalModelRequestFields.thinking.budget_tokens must be an integer of at least 1024',
+        'additionalModelRequestFields.thinking.budget_tokens',
+      );
+    chat.reasoning_budget_tokens = budget;
+  }
+}
+
+/**
+ * Bedrock validates member types as its Smithy model declares them (`maxTokens` an integer ≥ 1,
+ * `temperature` and `topP` floats in 0..1, `stopSequences` a list of up to 4 strings); so does
+ * this surface, rather than passing a string on to a provider that may coerce it.
+ */
+function checkInferenceConfig(config: unknown): void {
+  if (config === undefined) return;
+  if (!isRecord(config)) throw validation('inferenceConfig', 'Member must be a structure');
+  for (const key of Object.keys(config)) {
+    if (!['maxTokens', 'temperature', 'topP', 'stopSequences'].includes(key))
+      throw invalidRequest(`Unsupported inferenceConfig field '${key}'`, `inferenceConfig.${key}`);
+  }
+  const { maxTokens, temperature, topP, stopSequences } = config;
+  if (maxTokens != null && (typeof maxTokens !== 'number' || !Number.isInteger(maxTokens)))
+    throw validation('inferenceConfig.maxTokens', 'Member must be an integer');
+  if (typeof maxTokens === 'number' && maxTokens < 1)
+    throw validation(
+      'inferenceConfig.maxTokens',
+      'Member must have value greater than or equal to 1',
+    );
+  for (const [name, value] of [
+    ['temperature', temperature],
+    ['topP', topP],
+  ] as const) {
+    if (value == null) continue;
+    if (typeof value !== 'number' || !Number.isFinite(value))
+      throw validation(`inferenceConfig.${name}`, 'Member must be a number');
+    if (value < 0 || value > 1)
+      throw validation(`inferenceConfig.${name}`, 'Member must have value between 0 and 1');
+  }
+  if (
+    stopSequences != null &&
+    (!Array.isArray(stopSequences) ||
+      stopSequences.length > 4 ||
+      !stopSequences.every((item) => typeof item === 'string' && item !== ''))
+  )
+    throw validation(
+      'inferenceConfig.stopSequences',
+      'Member must be a list of at most 4 non-empty strings',
+    );
+}
+
+/** A 400 worded as AWS words its model validation errors. */
+function validation(member: string, constraint: string) {
+  return invalidRequest(
+    `1 validation error detected: Value at '${member}' failed to satisfy constraint: ${constraint}`,
+    member,
+  );
 }
 
 function userMessages(blocks: ConverseContentBlock[], index: number): ChatMessage[] {

@@ -5,12 +5,19 @@ import type {
   ConverseTokenUsage,
 } from '../../providers/bedrock/types.js';
 
-/** OpenAI `finish_reason` → Converse `stopReason`. */
-export function stopReasonOf(finish: FinishReason | null | undefined): ConverseStopReason {
+/**
+ * OpenAI `finish_reason` → Converse `stopReason`; a stop the provider attributed to a stop
+ * sequence (choice extension `stop_sequence`, set by the Anthropic and Bedrock providers) stays
+ * `stop_sequence`.
+ */
+export function stopReasonOf(
+  finish: FinishReason | null | undefined,
+  stopSequence?: unknown,
+): ConverseStopReason {
   if (finish === 'tool_calls' || finish === 'function_call') return 'tool_use';
   if (finish === 'length') return 'max_tokens';
   if (finish === 'content_filter') return 'content_filtered';
-  return 'end_turn';
+  return typeof stopSequence === 'string' ? 'stop_sequence' : 'end_turn';
 }
 
 /**
@@ -77,7 +84,7 @@ export function converseResponseOf(
   const choice = completion.choices[0];
   return {
     output: { message: { role: 'assistant', content: blocksOf(choice?.message) } },
-    stopReason: stopReasonOf(choice?.finish_reason),
+    stopReason: stopReasonOf(choice?.finish_reason, choice?.['stop_sequence']),
     usage: converseUsageOf(completion.usage),
     metrics: { latencyMs },
   };

@@ -68,7 +68,9 @@ export async function writeConverseStream(
       if (choice.finish_reason) {
         finish = choice.finish_reason;
         await close();
-        await send('messageStop', { stopReason: stopReasonOf(finish) });
+        await send('messageStop', {
+          stopReason: stopReasonOf(finish, choice['stop_sequence']),
+        });
         stopped = true;
       }
     }

@@ -41,7 +41,12 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       ({ model, stream } = params);
       parsed = true;
       const outcome = await responses.create(params, callContext(context, principal));
-      const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
+      const headers: Record<string, string> = {
+        ...outcome.headers,
+        ...routeHeaders(outcome.meta),
+      };
+      // Dropped hosted tools (runtime/tools/hosted-tools.ts): said, not silent.
+      if (params.warnings) headers['x-switchyard-warnings'] = params.warnings.join('; ');
       if (outcome.kind === 'json') {
         sendJson(response, 200, outcome.response, headers);
         return;

@@ -7,6 +7,7 @@ import {
   unsupportedParam,
 } from '../../runtime/index.js';
 import type { McpToolParam } from '../../runtime/agent/mcp-items.js';
+import { prepareTools } from '../../runtime/tools/hosted-tools.js';
 import { checkKey } from '../../runtime/tools/memory-store.js';
 import { MEMORY_FUNCTION, MEMORY_TOOL_NAME } from '../../runtime/tools/memory-tool.js';
 import { isObject } from '../openai/validate.js';
@@ -55,6 +56,9 @@ const KNOWN = new Set<string>([
   'include',
   'user',
   'prompt',
+  // Codex CLI sends it on every turn (its own bookkeeping, not in OpenAI's spec): accepted,
+  // never forwarded (the runtime builds upstream requests from known fields only).
+  'client_metadata',
 ]);
 
 /** Validates a create body. `requireModel: false` for `/responses/input_tokens` (model optional there). */
@@ -85,14 +89,21 @@ export function parseCreateResponse(
   for (const key of ECHOED)
     if (value[key] != null && key !== 'stream_options' && key !== 'personality')
       echo[key] = value[key];
-  const mcpTools = parseMcpTools(value['tools']);
-  const memory = parseMemoryTool(value);
+  if (value['client_metadata'] != null && !isObject(value['client_metadata']))
+    throw invalidParam(
+      "Invalid type for 'client_metadata': expected an object.",
+      'client_metadata',
+      'invalid_type',
+    );
+  const prepared = prepareTools(value['tools']);
+  const mcpTools = parseMcpTools(prepared.tools);
+  const memory = parseMemoryTool({ ...value, tools: prepared.tools });
   const tools = parseTools(
-    Array.isArray(value['tools'])
-      ? value['tools'].filter(
+    Array.isArray(prepared.tools)
+      ? prepared.tools.filter(
           (tool) => !(isObject(tool) && (tool['type'] === 'mcp' || tool['type'] === 'memory')),
         )
-      : value['tools'],
+      : prepared.tools,
   );
   if (memory) {
     if (tools.some((tool) => tool.name === MEMORY_TOOL_NAME))
@@ -127,6 +138,8 @@ export function parseCreateResponse(
     ...(mcpTools.length > 0 ? { mcpTools } : {}),
     ...(memory ? { memory } : {}),
     ...(optionalBoolean(value, 'background') === true ? { background: true } : {}),
+    ...(prepared.namespaced.size > 0 ? { namespaced: prepared.namespaced } : {}),
+    ...(prepared.warnings.length > 0 ? { warnings: prepared.warnings } : {}),
   };
 }
 

@@ -3,6 +3,13 @@ import type { AccessModule } from './access/index.js';
 import { type Billing, createBilling } from './billing/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/clock.js';
+import type { ClusterClient } from './cluster/ipc.js';
+import {
+  clusterChanges,
+  clusterCounters,
+  clusterUsageSink,
+  shareHealthInCluster,
+} from './cluster/shared.js';
 import { createGateway } from './gateway/create-gateway.js';
 import type { Gateway } from './gateway/types.js';
 import type { Catalog } from './router/catalog.js';
@@ -34,6 +41,12 @@ export interface AppOptions {
   transport?: Transport;
   /** Receives the trace spans instead of the OTLP exporter (tests). */
   spanExporter?: SpanExporter;
+  /**
+   * Set in a `server.workers` worker: the channel to the cluster primary. Without Redis the
+   * primary owns rate limits, concurrency, budgets and breaker fan-out; on SQLite it is also the
+   * one usage writer (see src/cluster/primary.ts).
+   */
+  cluster?: ClusterClient;
 }
 
 /** A composed Switchyard: every plane wired, not yet listening. */
@@ -90,6 +103,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...(options.transport && { transport: options.transport }),
   });
   const { catalog, health } = router;
+  const cluster = options.cluster;
+  // With Redis, workers share state through Redis as separate replicas do; without it, the primary.
+  const viaPrimary = cluster !== undefined && !config.redis;
+  if (viaPrimary) shareHealthInCluster(health, cluster);
   // Telemetry reads Redis only at scrape time, after access has connected it below.
   let redis: AccessPlaneRedis;
   const telemetry = await createTelemetry({
@@ -113,7 +130,17 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   await billing.start();
   const executor = wireExecutor({ config, env, clock, router, telemetry });
-  const accessPlane = await wireAccess({ config, database, clock, logger, telemetry });
+  const accessPlane = await wireAccess({
+    config,
+    database,
+    clock,
+    logger,
+    telemetry,
+    ...(viaPrimary && { shared: clusterCounters(cluster) }),
+    ...(cluster && { changes: clusterChanges(cluster) }),
+  });
+  // SQLite has one writer per file: in a cluster the primary commits every worker's usage.
+  const usageSink = cluster && database.dialect === 'sqlite' ? clusterUsageSink(cluster) : billing;
   const { access } = accessPlane;
   redis = accessPlane.redis;
   const gateway = createGateway({
@@ -121,7 +148,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     catalog,
     executor,
     access,
-    usage: billing,
+    usage: usageSink,
     observer: telemetry.observer,
     clock,
     onUsageError: (error, event) =>
@@ -166,6 +193,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await handover;
     await runtime.agent.close();
     await telemetry.close();
+    await usageSink.flush();
     await billing.flush();
     if (router.ownsTransport) await router.transport.close();
     await router.sharedHealth?.close();

@@ -1,5 +1,10 @@
 import { Redis } from 'ioredis';
-import { type AccessModule, createAccess } from '../access/index.js';
+import {
+  type AccessModule,
+  type ChangeRelay,
+  createAccess,
+  type SharedCounters,
+} from '../access/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Database } from '../store/index.js';
@@ -23,6 +28,10 @@ export async function wireAccess(deps: {
   clock: Clock;
   logger: Logger;
   telemetry: Telemetry;
+  /** Counters owned by the cluster primary (`server.workers` without Redis). */
+  shared?: SharedCounters | undefined;
+  /** "Keys changed" relayed between cluster workers. */
+  changes?: ChangeRelay | undefined;
 }): Promise<AccessPlane> {
   const { config, logger, telemetry } = deps;
   const redis = config.redis
@@ -42,6 +51,8 @@ export async function wireAccess(deps: {
     redis,
     prefix: config.redisPrefix,
     clock: deps.clock,
+    shared: deps.shared,
+    changes: deps.changes,
     onAlert: (alert) => {
       telemetry.budgetAlert({
         level: alert.level.kind,

@@ -86,7 +86,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<Primary> {
     holdings.set(worker.id, { slots: new Map(), reservations: new Map() });
     serveWorker(worker, worker.id, {
       ...counters?.forWorker(holdings.get(worker.id)!),
-      ...(billing && { 'usage.record': (_worker: number, event) => billing.record(event as never) }),
+      ...(billing && {
+        'usage.record': (_worker: number, event) => billing.record(event as never),
+      }),
     } as Handlers);
     worker.on('message', (message: unknown) => {
       if (isMessage(message)) relay(worker, message);
@@ -131,7 +133,9 @@ export async function runPrimary(options: PrimaryOptions): Promise<Primary> {
     async stop() {
       if (stopping) return;
       stopping = true;
-      await Promise.all(Object.values(cluster.workers ?? {}).map((worker) => worker && drain(worker)));
+      await Promise.all(
+        Object.values(cluster.workers ?? {}).map((worker) => worker && drain(worker)),
+      );
       await billing?.flush();
       await counters?.flush();
       await database.close();
@@ -166,21 +170,42 @@ function counterHandlers(database: Database) {
           rates.consume(kind as never, scope as never, limit as never, points as never),
         'rates.adjust': (_w, kind, scope, limit, delta, at) =>
           rates.adjust(kind as never, scope, limit, delta, at),
-        'gate.acquire': async (_w, slots: Parameters<ConcurrencyGate['acquire']>[0], id: string, now: number) => {
+        'gate.acquire': async (
+          _w,
+          slots: Parameters<ConcurrencyGate['acquire']>[0],
+          id: string,
+          now: number,
+        ) => {
           const full = await gate.acquire(slots, id, now);
-          if (full === -1) held.slots.set(id, slots.map((slot) => slot.scope));
+          if (full === -1)
+            held.slots.set(
+              id,
+              slots.map((slot) => slot.scope),
+            );
           return full;
         },
         'gate.release': (_w, scopes: string[], id: string) => {
           held.slots.delete(id);
           return gate.release(scopes, id);
         },
-        'budgets.reserve': async (_w, buckets: BudgetBucket[], id: string, amount: bigint, now: number) => {
+        'budgets.reserve': async (
+          _w,
+          buckets: BudgetBucket[],
+          id: string,
+          amount: bigint,
+          now: number,
+        ) => {
           const result = await budgets.reserve(buckets, id, amount, now);
           if (result.ok) held.reservations.set(id, { buckets, amount });
           return result;
         },
-        'budgets.settle': (_w, buckets: BudgetBucket[], id: string, reserved: bigint, spent: bigint) => {
+        'budgets.settle': (
+          _w,
+          buckets: BudgetBucket[],
+          id: string,
+          reserved: bigint,
+          spent: bigint,
+        ) => {
           held.reservations.delete(id);
           return budgets.settle(buckets, id, reserved, spent);
         },

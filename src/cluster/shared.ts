@@ -30,7 +30,12 @@ export function clusterCounters(client: ClusterClient): SharedCounters {
   };
   const budgets: BudgetCounters = {
     async reserve(buckets, id, amount, now) {
-      const result = await client.call<ReserveResult>('budgets.reserve', [buckets, id, amount, now]);
+      const result = await client.call<ReserveResult>('budgets.reserve', [
+        buckets,
+        id,
+        amount,
+        now,
+      ]);
       if (result.ok) return result;
       // The refused bucket comes back as a copy; callers find it among theirs by identity.
       const bucket = buckets.find(
@@ -73,7 +78,11 @@ export function clusterChanges(client: ClusterClient): ChangeRelay {
 /** Breaker transitions shared between workers through the primary (as shared-health.ts does over Redis). */
 export function shareHealthInCluster(tracker: HealthTracker, client: ClusterClient): void {
   tracker.onChange((key, state) =>
-    client.broadcast('health', { key, state: state.state, unavailableUntil: state.unavailableUntil }),
+    client.broadcast('health', {
+      key,
+      state: state.state,
+      unavailableUntil: state.unavailableUntil,
+    }),
   );
   client.onBroadcast('health', (payload) => {
     const message = payload as { key: string } & SharedHealthState;

@@ -153,7 +153,9 @@ async function startWorkers(upstream: string, directory: string, n: number): Pro
     { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SWITCHYARD_MASTER_KEY: '' } },
   );
   let errors = '';
-  child.stderr!.on('data', (data: Buffer) => void (errors += data.toString()));
+  child.stderr!.on('data', (data: Buffer) => {
+    errors += data.toString();
+  });
   const deadline = Date.now() + 120_000;
   while (!errors.includes('listening on')) {
     if (child.exitCode !== null || Date.now() > deadline)

@@ -5,7 +5,7 @@ import { createMemoryBudgets } from '../access/budgets.js';
 import { type ConcurrencyGate, createConcurrencyGate } from '../access/concurrency.js';
 import { createRateLimits } from '../access/rate-limits.js';
 import { createSpendWriter } from '../access/spend-writer.js';
-import { type Billing, createBilling } from '../billing/index.js';
+import { createBilling } from '../billing/index.js';
 import type { Config } from '../config/index.js';
 import {
   accessDb,

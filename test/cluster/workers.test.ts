@@ -82,8 +82,12 @@ beforeAll(async () => {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  primary.stdout!.on('data', (data: Buffer) => void (output += data.toString()));
-  primary.stderr!.on('data', (data: Buffer) => void (output += data.toString()));
+  primary.stdout!.on('data', (data: Buffer) => {
+    output += data.toString();
+  });
+  primary.stderr!.on('data', (data: Buffer) => {
+    output += data.toString();
+  });
   await waitFor(() => output.includes('(2 workers)'), 'the workers to listen');
   base = `http://127.0.0.1:${port}`;
 }, TIMEOUT_MS);

@@ -58,6 +58,19 @@ serveIpc(url, {
     return processStats(message['gc'] === true);
   },
   ...loopDelayHandler(),
+  // Usage group commits so far (the switchyard_usage_commit_events histogram): events and commits.
+  async commits() {
+    const metric = app.telemetry.metrics?.registry.getSingleMetric(
+      'switchyard_usage_commit_events',
+    );
+    const values = metric ? (await metric.get()).values : [];
+    const named = (suffix: string) =>
+      values.find((value) => (value as { metricName?: string }).metricName?.endsWith(suffix))
+        ?.value ?? 0;
+    const sum = named('_sum');
+    const count = named('_count');
+    return { events: sum, commits: count };
+  },
   ...profilerHandlers(),
   async shutdown() {
     await app.close();

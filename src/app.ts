@@ -4,6 +4,13 @@ import { type Alerts, createAlerts } from './alerts/index.js';
 import { type Billing, createBilling } from './billing/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/clock.js';
+import type { ClusterClient } from './cluster/ipc.js';
+import {
+  clusterChanges,
+  clusterCounters,
+  clusterUsageSink,
+  shareHealthInCluster,
+} from './cluster/shared.js';
 import { withStoreTimeout } from './errors/index.js';
 import { createGateway } from './gateway/create-gateway.js';
 import type { Gateway } from './gateway/types.js';
@@ -37,6 +44,12 @@ export interface AppOptions {
   transport?: Transport;
   /** Receives the trace spans instead of the OTLP exporter (tests). */
   spanExporter?: SpanExporter;
+  /**
+   * Set in a `server.workers` worker: the channel to the cluster primary. Without Redis the
+   * primary owns rate limits, concurrency, budgets and breaker fan-out; on SQLite it is also the
+   * one usage writer (see src/cluster/primary.ts).
+   */
+  cluster?: ClusterClient;
 }
 
 /** A composed Switchyard: every plane wired, not yet listening. */
@@ -95,6 +108,10 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...(options.transport && { transport: options.transport }),
   });
   const { catalog, health } = router;
+  const cluster = options.cluster;
+  // With Redis, workers share state through Redis as separate replicas do; without it, the primary.
+  const viaPrimary = cluster !== undefined && !config.redis;
+  if (viaPrimary) shareHealthInCluster(health, cluster);
   // Telemetry reads Redis only at scrape time, after access has connected it below.
   let redis: AccessPlaneRedis;
   const telemetry = await createTelemetry({
@@ -117,11 +134,30 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...(telemetry.metrics && { onCommit: telemetry.metrics.usageCommit }),
   });
   await billing.start();
-  // Usage the store cannot take in time is spooled on local disk and replayed later.
-  const usageSink = wireUsageSink({ config, billing, clock, logger, telemetry });
   const executor = wireExecutor({ config, env, clock, router, telemetry });
   const alertSink: { send?: (alert: BudgetAlert) => Promise<void> } = {};
-  const accessPlane = await wireAccess({ config, database, clock, logger, telemetry, alertSink });
+  const accessPlane = await wireAccess({
+    config,
+    database,
+    clock,
+    logger,
+    telemetry,
+    alertSink,
+    ...(viaPrimary && { shared: clusterCounters(cluster) }),
+    ...(cluster && { changes: clusterChanges(cluster) }),
+  });
+  // SQLite has one writer per file: in a cluster the primary commits every worker's usage.
+  const commitSink =
+    cluster && database.dialect === 'sqlite' ? clusterUsageSink(cluster) : undefined;
+  // The gateway's usage sink: billing's group commit (or the primary's); usage the store cannot
+  // take in time is spooled on local disk and replayed later.
+  const usageSink = wireUsageSink({
+    config,
+    billing: commitSink ?? billing,
+    clock,
+    logger,
+    telemetry,
+  });
   const { access } = accessPlane;
   redis = accessPlane.redis;
   const gateway = createGateway({
@@ -187,6 +223,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await runtime.agent.close();
     await telemetry.close();
     await usageSink.stop();
+    if (commitSink) await commitSink.flush().catch(() => undefined);
     // Bounded: every event still in a commit was spooled when its commit timed out.
     await withStoreTimeout(billing.flush(), config.store.spool.commitTimeoutMs, 'flush').catch(
       () => undefined,

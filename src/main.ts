@@ -1,5 +1,7 @@
+import cluster from 'node:cluster';
 import { existsSync } from 'node:fs';
 import { createApp } from './app.js';
+import { workerCount } from './cluster/cpus.js';
 import { loadConfigFile } from './config/index.js';
 import {
   type SandboxClouds,
@@ -8,7 +10,8 @@ import {
   startSandboxClouds,
 } from './sandbox/preset.js';
 import { ExposureError } from './server/exposure.js';
-import { createLogger } from './telemetry/logger.js';
+import type { Config } from './config/index.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
 
 /** Options of `switchyard serve`. */
 export interface ServeOptions {
@@ -42,6 +45,11 @@ export async function serve(options: ServeOptions): Promise<void> {
     config = sandboxConfig(sandbox, { masterKey: process.env['SWITCHYARD_MASTER_KEY'] });
   }
   const logger = createLogger({ level: config.logging.level });
+  // The sandbox's emulated clouds live in this process, so it always serves from one process.
+  const workers = sandbox ? 1 : workerCount(config.server.workers);
+  const port = options.port ?? config.server.port;
+  const host = options.host ?? config.server.host;
+  if (workers > 1) return serveCluster({ config, logger, workers, port, host });
   const masterKey = config.auth.masterKey;
   const app = await createApp({
     config,
@@ -50,10 +58,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   });
   let address: { url: string; port: number };
   try {
-    address = await app.listen(
-      options.port ?? config.server.port,
-      options.host ?? config.server.host,
-    );
+    address = await app.listen(port, host);
   } catch (error) {
     await app.close();
     await sandbox?.close();
@@ -96,4 +101,39 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/** `server.workers` > 1: this process is the primary, or one of the workers it forked. */
+async function serveCluster(options: {
+  config: Config;
+  logger: Logger;
+  workers: number;
+  port: number;
+  host: string;
+}): Promise<void> {
+  const { config, logger } = options;
+  if (cluster.isWorker) {
+    const { runWorker } = await import('./cluster/worker.js');
+    return runWorker(options);
+  }
+  const { runPrimary } = await import('./cluster/primary.js');
+  const primary = await runPrimary({ config, logger, workers: options.workers });
+  process.stderr.write(
+    `Switchyard listening on http://${options.host}:${primary.port} (${options.workers} workers)\n`,
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    await primary.stop();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: restarting the workers one at a time');
+    primary.restart().catch((error: unknown) => logger.error({ err: error }, 'restart failed'));
+  });
 }

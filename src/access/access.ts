@@ -13,15 +13,15 @@ import {
 } from '../store/index.js';
 import { type AccessAdmin, createAccessAdmin } from './admin.js';
 import { type BudgetAlert, createAdmitter } from './admission.js';
-import { createMemoryBudgets } from './budgets.js';
+import { type BudgetCounters, createMemoryBudgets } from './budgets.js';
 import { createRedisBudgets } from './budgets-redis.js';
-import { createConcurrencyGate } from './concurrency.js';
+import { type ConcurrencyGate, createConcurrencyGate } from './concurrency.js';
 import type { EstimateOptions } from './estimate.js';
 import { createKeyCache, refusal, type ResolvedKey } from './key-cache.js';
-import { createRateLimits } from './rate-limits.js';
+import { createRateLimits, type RateLimits } from './rate-limits.js';
 import { secretMatcher } from './secrets.js';
 import { seedKeys } from './seed.js';
-import { createSpendWriter } from './spend-writer.js';
+import { createSpendWriter, type SpendWriter } from './spend-writer.js';
 import type { Admission, AdmissionRequest } from './types.js';
 
 export type { Admission, AdmissionRequest } from './types.js';
@@ -59,6 +59,27 @@ export interface AccessOptions {
   estimate?: EstimateOptions | undefined;
   onAlert?: ((alert: BudgetAlert) => void) | undefined;
   onError?: ((error: unknown) => void) | undefined;
+  /**
+   * Counters owned by another process: a `server.workers` worker without Redis asks the cluster
+   * primary, so N workers count as one process does. Used instead of memory or Redis.
+   */
+  shared?: SharedCounters | undefined;
+  /** Tells other processes that keys changed, without Redis (cluster workers relay it). */
+  changes?: ChangeRelay | undefined;
+}
+
+/** Rate limits, concurrency slots, budgets and spend writes kept by one owner for many processes. */
+export interface SharedCounters {
+  rates: RateLimits;
+  gate: ConcurrencyGate;
+  budgets: BudgetCounters;
+  spend: SpendWriter;
+}
+
+/** A fan-out of "keys changed" between processes. */
+export interface ChangeRelay {
+  publish(): void;
+  subscribe(listener: () => void): void;
 }
 
 const MASTER: Principal = {
@@ -103,15 +124,18 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
   });
   const load = (scope: string, periodStart: number) => ledger.spent(scope, periodStart);
   const redis = options.redis;
-  const budgets = redis ? createRedisBudgets({ redis, prefix, load }) : createMemoryBudgets(load);
+  const shared = options.shared;
+  const budgets =
+    shared?.budgets ??
+    (redis ? createRedisBudgets({ redis, prefix, load }) : createMemoryBudgets(load));
   const admitter = createAdmitter({
     config,
     prices: createPriceBook(config.models),
-    rates: createRateLimits({ redis, prefix, clock, onError }),
-    gate: createConcurrencyGate({ redis, prefix }),
+    rates: shared?.rates ?? createRateLimits({ redis, prefix, clock, onError }),
+    gate: shared?.gate ?? createConcurrencyGate({ redis, prefix }),
     budgets,
     ledger,
-    spend: createSpendWriter(ledger),
+    spend: shared?.spend ?? createSpendWriter(ledger),
     estimate: options.estimate,
     onAlert: options.onAlert,
   });
@@ -130,8 +154,10 @@ export async function createAccess(options: AccessOptions): Promise<AccessModule
     // The first subscription is awaited, as before (bounded by the command timeout).
     await subscriber.subscribe(channel).catch(onError);
   }
+  options.changes?.subscribe(() => cache.clear());
   const changed = async () => {
     cache.clear();
+    options.changes?.publish();
     if (redis) await redis.publish(channel, 'changed').catch(onError);
   };
 

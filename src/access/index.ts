@@ -1,6 +1,14 @@
 export { isLoopback } from '../core/addresses.js';
 export { createAccess } from './access.js';
-export type { Access, AccessModule, AccessOptions, Admission, AdmissionRequest } from './access.js';
+export type {
+  Access,
+  AccessModule,
+  AccessOptions,
+  Admission,
+  AdmissionRequest,
+  ChangeRelay,
+  SharedCounters,
+} from './access.js';
 export type {
   AccessAdmin,
   Actor,

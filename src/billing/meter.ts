@@ -5,9 +5,15 @@ import type { UsageOutcome } from './post-usage.js';
 /**
  * Group commit for usage events. `record()` resolves only once the event's usage row and
  * ledger transaction are committed (so the gateway keeps its promise: nothing is lost once the
- * client got the whole answer), but events that arrive while a commit is in flight share the
- * next one. Under light load each event commits alone at once; under heavy load batches grow
- * and the cost per event falls, so metering keeps up without a timer adding latency.
+ * client got the whole answer), but events recorded in the same turn of the event loop, and
+ * those that arrive while a commit is in flight, share one transaction.
+ *
+ * Why a turn and not "whatever arrives while a commit runs": better-sqlite3 is synchronous, so
+ * a SQLite commit started from `record()` finished inside that same macrotask and nothing could
+ * ever arrive meanwhile (1.00 events per commit at 20 concurrent requests). The first record of
+ * a turn therefore schedules the commit with `setImmediate`: it runs after the poll phase has
+ * delivered every upstream answer that was ready, so the synchronous work happens once per
+ * batch. Under light load an event waits one loop turn (microseconds); no timer adds latency.
  */
 
 /** Options of {@link createMeter}. */
@@ -53,6 +59,7 @@ export function createMeter(options: MeterOptions): Meter {
   const queue: Waiter[] = [];
   let running = 0;
   let inFlight = 0;
+  let scheduled = false;
   let idle: Array<() => void> = [];
 
   const settle = (waiter: Waiter, outcome: UsageOutcome) => {
@@ -81,6 +88,7 @@ export function createMeter(options: MeterOptions): Meter {
   };
 
   const pump = async () => {
+    scheduled = false;
     running++;
     try {
       while (queue.length > 0) {
@@ -109,7 +117,10 @@ export function createMeter(options: MeterOptions): Meter {
       return new Promise<UsageOutcome>((resolve, reject) => {
         queue.push({ event, resolve, reject });
         inFlight++;
-        if (running < concurrency) void pump();
+        if (running < concurrency && !scheduled) {
+          scheduled = true;
+          setImmediate(() => void pump());
+        }
       });
     },
     flush() {

@@ -339,7 +339,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: z.number().int().min(0).max(65_535).default(8080),
-      workers: z.number().int().min(1).default(1),
+      /**
+       * Processes serving the one port (node:cluster): a count, or `auto` for the CPUs this
+       * process may use (affinity and cgroup quota). Default 1. See src/cluster/primary.ts.
+       */
+      workers: z.union([z.number().int().min(1).max(256), z.literal('auto')]).default(1),
       /** Largest request body accepted, in bytes. */
       maxBodyBytes: z
         .number()

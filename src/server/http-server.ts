@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import { timeOrderedId } from '../core/ids.js';
 import { GatewayError, toGatewayError, UpstreamError } from '../errors/index.js';
 import type { HttpObserver } from '../telemetry/observer.js';
+import { plainLogger } from '../telemetry/logger.js';
 import { createClientAddress } from './client-address.js';
 import {
   answerClientError,
@@ -63,6 +64,8 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const table = createRouteTable(options.routes);
   const clientAddress = createClientAddress(options.trustProxy ?? []);
   const logInfo = options.logger.isLevelEnabled('info');
+  // The request line's fields are ours and hold no secret: no redaction walk per request.
+  const requestLog = plainLogger(options.logger);
   let active = 0;
   let draining = false;
   const sockets = new Set<Socket>();
@@ -105,7 +108,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       }
       // The line's fields are built only when it will be written (production often runs at warn).
       if (logInfo)
-        options.logger.info(
+        requestLog.info(
           {
             requestId,
             traceId: observed?.traceId,

@@ -1,6 +1,9 @@
-import { pino, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 
-/** Paths redacted from every log line: keys and credentials never reach the logs. */
+/**
+ * Paths redacted from log lines that carry objects from outside Switchyard (errors, headers,
+ * config parts): keys and credentials never reach the logs.
+ */
 export const REDACT_PATHS = [
   'authorization',
   '*.authorization',
@@ -25,12 +28,20 @@ export const REDACT_PATHS = [
 /** Options of the process logger. */
 export interface LoggerOptions {
   level: string;
-  /** Where lines go; default stdout. */
+  /** Where lines go; default stdout through an asynchronous buffered writer. */
   destination?: NodeJS.WritableStream;
 }
 
-/** Structured JSON logs (pino), one line per event, secrets redacted. */
+/**
+ * Structured JSON logs (pino), one line per event, secrets redacted. By default lines go to
+ * stdout through sonic-boom in asynchronous mode: a line is a string append, and the buffer is
+ * written with `fs.write` (libuv's thread pool) instead of one `fs.writeSync` per line on the
+ * event loop (7% of the gateway's busy time at 20 connections with info logs); under load the
+ * lines of many requests share one write. What is buffered is written
+ * synchronously when the process exits, so a last line before a crash is not lost.
+ */
 export function createLogger(options: LoggerOptions): Logger {
+  const destination: DestinationStream = options.destination ?? stdoutAsync();
   return pino(
     {
       level: options.level,
@@ -38,8 +49,31 @@ export function createLogger(options: LoggerOptions): Logger {
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    options.destination ?? process.stdout,
+    destination,
   );
+}
+
+/**
+ * A child of `logger` for lines whose fields Switchyard builds itself from values that cannot
+ * hold a secret (the per-request line: ids, method, path without its query, status, timing).
+ * It skips the redaction walk, which cost about 11 µs per line with the wildcard paths.
+ */
+export function plainLogger(logger: Logger): Logger {
+  return logger.child({}, { redact: { paths: [] } });
+}
+
+let stdoutBoom: DestinationStream | undefined;
+
+/**
+ * One asynchronous stdout writer per process. pino registers it for a synchronous flush when
+ * the process exits (its `autoEnd`), which test/telemetry/logger.test.ts checks with a child
+ * that exits in the same tick as it logs.
+ */
+function stdoutAsync(): DestinationStream {
+  // No minLength: a line goes out at once when no write is in flight (a quiet process's logs are
+  // never held back); lines logged while one is in flight join the next write.
+  stdoutBoom ??= pino.destination({ dest: 1, sync: false });
+  return stdoutBoom;
 }
 
 export type { Logger };

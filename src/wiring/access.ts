@@ -1,5 +1,11 @@
 import { Redis } from 'ioredis';
-import { type AccessModule, type BudgetAlert, createAccess } from '../access/index.js';
+import {
+  type AccessModule,
+  type BudgetAlert,
+  type ChangeRelay,
+  createAccess,
+  type SharedCounters,
+} from '../access/index.js';
 import { guardRedis, redisTimeouts } from '../access/redis-guard.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
@@ -26,6 +32,10 @@ export async function wireAccess(deps: {
   telemetry: Telemetry;
   /** Where budget alerts go beyond telemetry and the log (alerts/index.ts, bound once the runtime exists). */
   alertSink?: { send?: (alert: BudgetAlert) => Promise<void> };
+  /** Counters owned by the cluster primary (`server.workers` without Redis). */
+  shared?: SharedCounters | undefined;
+  /** "Keys changed" relayed between cluster workers. */
+  changes?: ChangeRelay | undefined;
 }): Promise<AccessPlane> {
   const { config, logger, telemetry } = deps;
   const redis = config.redis
@@ -57,6 +67,8 @@ export async function wireAccess(deps: {
     redis,
     prefix: config.redisPrefix,
     clock: deps.clock,
+    shared: deps.shared,
+    changes: deps.changes,
     onAlert: (alert) => {
       telemetry.budgetAlert({
         level: alert.level.kind,

@@ -30,7 +30,8 @@ export function spoolDirFor(store: StoreConfig): string | undefined {
  */
 export function wireUsageSink(deps: {
   config: Config;
-  billing: Billing;
+  /** Where events are committed: billing, or the cluster primary's billing from a worker. */
+  billing: Pick<Billing, 'record'>;
   clock: Clock;
   logger: Logger;
   telemetry: Telemetry;

@@ -32,20 +32,48 @@ function recorder(fail?: (events: UsageEvent[]) => unknown) {
 }
 
 describe('meter', () => {
-  it('commits the first event alone, then everything that arrived meanwhile in one batch', async () => {
+  it('commits the events of one loop turn together, then everything that arrived meanwhile', async () => {
     const { batches, post } = recorder();
     const meter = createMeter({ post, maxBatch: 100 });
     const events = Array.from({ length: 50 }, () => usageEvent());
-    const outcomes = await Promise.all(events.map((event) => meter.record(event)));
+    const first = events.slice(0, 20).map((event) => meter.record(event));
+    // Recorded while the first commit is in flight (the recorder's post takes 5 ms).
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    const rest = events.slice(20).map((event) => meter.record(event));
+    const outcomes = await Promise.all([...first, ...rest]);
     expect(outcomes.every((outcome) => outcome.status === 'posted')).toBe(true);
-    expect(batches.map((batch) => batch.length)).toEqual([1, 49]);
+    expect(batches.map((batch) => batch.length)).toEqual([20, 30]);
     expect(meter.pending).toBe(0);
+  });
+
+  it('groups events recorded in separate macrotasks of one loop turn, even when the post is synchronous', async () => {
+    // better-sqlite3 is synchronous: a post that never yields used to commit each event alone.
+    const batches: number[] = [];
+    const meter = createMeter({
+      post: async (events) => {
+        batches.push(events.length);
+        return events.map(() => ({ status: 'recorded' }) as const);
+      },
+    });
+    // Twenty timers due at once run one after another in the same timers phase, as upstream
+    // answers that are ready together run in one poll phase.
+    const recorded = await Promise.all(
+      Array.from(
+        { length: 20 },
+        () =>
+          new Promise<Promise<UsageOutcome>>((resolve) =>
+            setTimeout(() => resolve(meter.record(usageEvent())), 0),
+          ),
+      ),
+    );
+    await Promise.all(recorded);
+    expect(batches).toEqual([20]);
   });
 
   it('tells onCommit each group commit: its duration and its size, failed ones included', async () => {
     const commits: Array<{ ms: number; events: number }> = [];
     const { post } = recorder((events) =>
-      events.length === 2
+      events.length === 3
         ? Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })
         : undefined,
     );
@@ -56,7 +84,7 @@ describe('meter', () => {
       meter.record(usageEvent()),
       meter.record(usageEvent()),
     ]);
-    expect(commits.map((commit) => commit.events)).toEqual([1, 3, 1, 2]);
+    expect(commits.map((commit) => commit.events)).toEqual([4, 3]);
     // Each post waits 5 ms (the recorder's timer).
     expect(commits.every((commit) => commit.ms >= 4)).toBe(true);
   });
@@ -92,7 +120,7 @@ describe('meter', () => {
       'rejected',
       'fulfilled',
     ]);
-    expect(batches.map((batch) => batch.length)).toEqual([1, 3, 1, 1, 1]);
+    expect(batches.map((batch) => batch.length)).toEqual([4, 1, 1, 1, 1]);
   });
 
   it('refuses a whole batch at once when the store itself fails', async () => {
@@ -104,7 +132,7 @@ describe('meter', () => {
       Array.from({ length: 5 }, () => meter.record(usageEvent())),
     );
     expect(results.every((result) => result.status === 'rejected')).toBe(true);
-    expect(batches.map((batch) => batch.length)).toEqual([1, 4]);
+    expect(batches.map((batch) => batch.length)).toEqual([5]);
     await meter.flush();
   });
 

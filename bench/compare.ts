@@ -1,0 +1,301 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { ensureBuilt } from './built.js';
+import { type Child, startChild } from './ipc.js';
+import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY, STREAM_BODY } from './load.js';
+
+/**
+ * `npx tsx bench/compare.ts`: one run, side by side and interleaved in rounds, of the same load
+ * against the fake upstream directly, the naive Node proxy (bench/reference-proxy.ts), nginx
+ * (Debian's nginx-light, when installed; skipped with a message otherwise), Switchyard in one
+ * process and Switchyard with `server.workers: N`. Prints req/s (or streams/s), the CPU each
+ * proxy spent per request (its whole process tree, from /proc), and every ratio: to direct and to
+ * the naive proxy. Switchyard runs as built (`dist/`), with the default config plus a master key:
+ * SQLite, telemetry and logs at their defaults (logs at `info` to a file).
+ *
+ * Environment: BENCH_SECONDS (per measurement, default 8), BENCH_ROUNDS (default 3),
+ * BENCH_CONNECTIONS (default 20), BENCH_WORKERS (comma list of worker counts, default `1,2`),
+ * BENCH_MODE (`json` non-streaming, default, or `stream`: 200-event streams),
+ * BENCH_STREAM_CHUNKS (default 200).
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const seconds = Number(process.env['BENCH_SECONDS'] ?? 8);
+const rounds = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 20);
+const workerCounts = (process.env['BENCH_WORKERS'] ?? '1,2').split(',').map(Number);
+const stream = process.env['BENCH_MODE'] === 'stream';
+const chunks = Number(process.env['BENCH_STREAM_CHUNKS'] ?? 200);
+const log = (message: string) => process.stderr.write(`[compare] ${message}\n`);
+
+/** A target under load: its origin and the pids whose CPU counts as its own. */
+interface Target {
+  name: string;
+  origin: string;
+  pids: () => number[];
+  stop(): Promise<void>;
+}
+
+const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString().trim() || 100);
+
+/** utime + stime of a process, µs (0 once it is gone). */
+function cpuOf(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  } catch {
+    return 0;
+  }
+}
+
+/** A process and its descendants. */
+function tree(pid: number): number[] {
+  const all = [pid];
+  try {
+    for (const task of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim();
+      if (children) for (const child of children.split(/\s+/)) all.push(...tree(Number(child)));
+    }
+  } catch {
+    // gone
+  }
+  return all;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+function fromChild(name: string, child: Child): Target {
+  return {
+    name,
+    origin: child.url,
+    pids: () => tree(child.process.pid!),
+    stop: () => child.stop(),
+  };
+}
+
+/** nginx as a reverse proxy with upstream keep-alive, one worker process (as Node has one loop). */
+async function startNginx(upstream: string, directory: string): Promise<Target | undefined> {
+  const binary = ['/usr/sbin/nginx', '/usr/bin/nginx'].find(
+    (path) => spawnSync(path, ['-v']).status === 0,
+  );
+  if (!binary) {
+    log('nginx not installed (apt-get install -y nginx-light): skipped');
+    return undefined;
+  }
+  const port = await freePort();
+  const conf = join(directory, 'nginx.conf');
+  writeFileSync(
+    conf,
+    `worker_processes 1;
+daemon off;
+pid ${join(directory, 'nginx.pid')};
+error_log ${join(directory, 'nginx-error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${directory};
+  proxy_temp_path ${directory};
+  upstream fake { server ${new URL(upstream).host}; keepalive 256; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+`,
+  );
+  const child = spawn(binary, ['-c', conf, '-p', directory], { stdio: 'ignore' });
+  await waitListening(port);
+  return {
+    name: 'nginx',
+    origin: `http://127.0.0.1:${port}`,
+    pids: () => tree(child.pid!),
+    stop: async () => {
+      child.kill('SIGQUIT');
+      await once(child, 'exit');
+    },
+  };
+}
+
+/** Switchyard with `server.workers: n`, as `npm start` runs it (dist/cli/main.js serve). */
+async function startWorkers(upstream: string, directory: string, n: number): Promise<Target> {
+  const port = await freePort();
+  const config = join(directory, `switchyard-${n}.json`);
+  writeFileSync(
+    config,
+    JSON.stringify({
+      server: { host: '127.0.0.1', port, workers: n },
+      store: `sqlite:${join(directory, `workers-${n}.db`)}`,
+      auth: { masterKey: MASTER_KEY },
+      providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream' } },
+      models: { 'bench-model': { deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
+    }),
+  );
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [join(ROOT, 'dist/cli/main.js'), 'serve', '--config', config],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SWITCHYARD_MASTER_KEY: '' } },
+  );
+  let errors = '';
+  child.stderr!.on('data', (data: Buffer) => {
+    errors += data.toString();
+  });
+  const deadline = Date.now() + 120_000;
+  while (!errors.includes('listening on')) {
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`switchyard workers=${n} did not start: ${errors}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    name: `Switchyard ×${n}`,
+    origin: `http://127.0.0.1:${port}`,
+    pids: () => tree(child.pid!),
+    stop: async () => {
+      child.kill('SIGTERM');
+      await once(child, 'exit');
+    },
+  };
+}
+
+async function waitListening(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = createServer().listen(port, '127.0.0.1');
+      socket.once('listening', () => socket.close(() => resolve(false)));
+      socket.once('error', () => resolve(true));
+    });
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+async function hit(origin: string, duration: number) {
+  const result = await autocannon({
+    url: origin + CHAT_PATH,
+    method: 'POST',
+    headers: HEADERS,
+    body: stream ? STREAM_BODY : CHAT_BODY,
+    connections,
+    duration,
+  });
+  return {
+    ok: result['2xx'],
+    bad: result.non2xx + result.errors,
+    rps: result['2xx'] / result.duration,
+    p50: result.latency.p50,
+  };
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+
+async function main() {
+  ensureBuilt();
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-compare-'));
+  const fake = await startChild('./fake-upstream.ts');
+  await fake.call('configure', { chunks: stream ? chunks : 10, delayMs: 0 });
+  const targets: Target[] = [
+    { name: 'direct', origin: fake.url, pids: () => [], stop: async () => {} },
+    fromChild(
+      'naive proxy',
+      await startChild('./reference-proxy.ts', { env: { BENCH_UPSTREAM_URL: fake.url } }),
+    ),
+  ];
+  const nginx = await startNginx(fake.url, directory);
+  if (nginx) targets.push(nginx);
+  let single: Child | undefined;
+  for (const n of workerCounts) {
+    if (n === 1) {
+      single = await startChild('./gateway-process.ts', {
+        env: {
+          BENCH_UPSTREAM_URL: fake.url,
+          BENCH_MASTER_KEY: MASTER_KEY,
+          BENCH_LOG_LEVEL: 'info',
+          BENCH_UPSTREAM_CONNECTIONS: '',
+        },
+        stdout: 'ignore',
+      });
+      targets.push(fromChild('Switchyard ×1', single));
+    } else targets.push(await startWorkers(fake.url, directory, n));
+  }
+  const load0 = loadavg()[0]!;
+  log(
+    `${stream ? `${chunks}-event streams` : 'non-streaming'}, ${connections} connections, ${rounds} rounds × ${seconds} s per target, load average ${load0.toFixed(1)}`,
+  );
+  const figures = new Map<string, { rps: number[]; cpu: number[]; p50: number[]; bad: number }>();
+  const commitsBefore = single
+    ? await single.call<{ events: number; commits: number }>('commits')
+    : undefined;
+  // Fresh processes compile as they go: a longer first warm-up for each before any measurement.
+  for (const target of targets) await hit(target.origin, 4);
+  for (let round = 0; round < rounds; round++) {
+    for (const target of targets) {
+      await hit(target.origin, 1); // warm-up
+      const pids = target.pids();
+      const cpu0 = pids.reduce((sum, pid) => sum + cpuOf(pid), 0);
+      const result = await hit(target.origin, seconds);
+      const cpu = pids.reduce((sum, pid) => sum + cpuOf(pid), 0) - cpu0;
+      const entry = figures.get(target.name) ?? { rps: [], cpu: [], p50: [], bad: 0 };
+      entry.rps.push(result.rps);
+      entry.cpu.push(result.ok > 0 ? cpu / result.ok : Number.NaN);
+      entry.p50.push(result.p50);
+      entry.bad += result.bad;
+      figures.set(target.name, entry);
+      log(
+        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)}/s, ${(cpu / result.ok).toFixed(0)} µs CPU each`,
+      );
+    }
+  }
+  const commitsAfter = single
+    ? await single.call<{ events: number; commits: number }>('commits')
+    : undefined;
+  const load1 = loadavg()[0]!;
+
+  const direct = median(figures.get('direct')!.rps);
+  const naive = figures.get('naive proxy')!;
+  const unit = stream ? 'streams/s' : 'req/s';
+  const rows = [
+    `| Target | ${unit} (median) | × direct | × naive proxy | CPU per ${stream ? 'stream' : 'request'} (µs) | CPU × naive | latency p50 (ms) | failures |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const [name, entry] of figures) {
+    const rps = median(entry.rps);
+    const cpu = median(entry.cpu);
+    rows.push(
+      `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${name === 'direct' ? '—' : (rps / median(naive.rps)).toFixed(2)} | ${name === 'direct' ? '—' : cpu.toFixed(0)} | ${name === 'direct' ? '—' : (cpu / median(naive.cpu)).toFixed(2)} | ${median(entry.p50).toFixed(1)} | ${entry.bad} |`,
+    );
+  }
+  process.stdout.write(`${rows.join('\n')}\n`);
+  if (commitsBefore && commitsAfter) {
+    const events = commitsAfter.events - commitsBefore.events;
+    const commits = commitsAfter.commits - commitsBefore.commits;
+    process.stdout.write(
+      `Switchyard ×1 usage group commits: ${events} events in ${commits} commits = ${(events / commits).toFixed(2)} events per commit\n`,
+    );
+  }
+  process.stdout.write(`Load average: ${load0.toFixed(1)} at start, ${load1.toFixed(1)} at end\n`);
+  for (const target of targets.slice(1)) await target.stop();
+  await fake.stop();
+  rmSync(directory, { recursive: true, force: true });
+}
+
+await main();

@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { createLogger, plainLogger } from '../../src/telemetry/logger.js';
+
+/** The process logger: asynchronous stdout that still flushes at exit, redaction where it matters. */
+
+const loggerModule = fileURLToPath(new URL('../../src/telemetry/logger.ts', import.meta.url));
+
+function lines(stream: PassThrough): Array<Record<string, unknown>> {
+  const text = (stream.read() as Buffer | null)?.toString() ?? '';
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+describe('logger', () => {
+  it('redacts secret-bearing fields on ordinary lines', () => {
+    const stream = new PassThrough();
+    const logger = createLogger({ level: 'info', destination: stream });
+    logger.warn(
+      { apiKey: 'sk-live-1', err: { headers: { authorization: 'Bearer sk-live-2' } } },
+      'upstream refused',
+    );
+    const [line] = lines(stream);
+    expect(line!['apiKey']).toBe('[redacted]');
+    expect(JSON.stringify(line)).not.toContain('sk-live');
+  });
+
+  it('writes the per-request line with its fields through the plain child', () => {
+    const stream = new PassThrough();
+    const requestLog = plainLogger(createLogger({ level: 'info', destination: stream }));
+    requestLog.info(
+      { requestId: 'req_1', method: 'POST', path: '/v1/chat/completions', status: 200, ms: 1.5 },
+      'request',
+    );
+    const [line] = lines(stream);
+    expect(line).toMatchObject({
+      service: 'switchyard',
+      requestId: 'req_1',
+      method: 'POST',
+      path: '/v1/chat/completions',
+      status: 200,
+      ms: 1.5,
+      msg: 'request',
+    });
+  });
+
+  it('buffers stdout asynchronously and still writes every line when the process exits at once', () => {
+    // A child logs 2,000 lines (more than the writer's buffer) and exits in the same tick:
+    // without the exit flush the tail of the buffer would be lost.
+    const script = `
+      const { createLogger } = await import(${JSON.stringify(loggerModule)});
+      const logger = createLogger({ level: 'info' });
+      for (let i = 0; i < 2000; i++) logger.info({ i }, 'line');
+      logger.error({ token: 'sk-secret' }, 'fatal');
+      process.exit(3);
+    `;
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    expect(child.status).toBe(3);
+    const written = child.stdout.trim().split('\n');
+    expect(written).toHaveLength(2001);
+    expect(JSON.parse(written.at(-1)!)).toMatchObject({ msg: 'fatal', token: '[redacted]' });
+  });
+});

@@ -170,6 +170,20 @@ describe.skipIf(!pgDatabase)('handover on Postgres, two replicas', () => {
       1_500,
     );
     await called('pg-kill-1', true);
+    // kill -9 cannot record a result the process has not written yet: wait until the first
+    // call's result is in the run's checkpoint, so the kill lands in the model's delay (a model
+    // call is simply made again), not between the tool's answer and its checkpoint.
+    await waitFor(
+      async () => {
+        const { rows } = await pool!.query<{ state: string }>(
+          'select state from agent_runs where id = $1',
+          [id],
+        );
+        return rows[0]?.state.includes('slow done pg-kill-1') ? true : undefined;
+      },
+      20_000,
+      10,
+    );
     const before = await leaseOf(id);
     expect(before.owner?.startsWith('a/')).toBe(true);
     expect(await stop(a, 'SIGKILL')).toBe(null);
@@ -270,6 +284,22 @@ describe('handover on SQLite, one replica restarted', () => {
       1_500,
     );
     await called('lite-kill-1', true);
+    // As on Postgres: kill only once the first result is in the checkpoint.
+    await waitFor(
+      () => {
+        const db = new SqliteDatabase(file, { readonly: true, fileMustExist: true });
+        try {
+          const row = db.prepare('select state from agent_runs where id = ?').get(id) as
+            | { state: string }
+            | undefined;
+          return row?.state.includes('slow done lite-kill-1') ? true : undefined;
+        } finally {
+          db.close();
+        }
+      },
+      20_000,
+      10,
+    );
     const before = leaseOf(id);
     expect(await stop(solo, 'SIGKILL')).toBe(null);
     await restart(solo, children);

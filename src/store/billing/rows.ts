@@ -1,5 +1,5 @@
 import type { Insertable, Selectable } from 'kysely';
-import { assertInteger, toBigInt, toNumber, toNumberOrNull } from '../internal/convert.js';
+import { toBigInt, toNumber, toNumberOrNull } from '../internal/convert.js';
 import type { BillingClausesTable } from './schema.js';
 import type { UsageEventsTable } from '../schema.js';
 import type { UsageEvent, UsageStatus } from '../usage/repository.js';
@@ -82,39 +82,8 @@ export interface ClauseRecord {
   accruedTotal: bigint;
 }
 
-/** Maps a usage event to its `usage_events` row (same mapping as the usage repository). */
-export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
-  return {
-    request_id: event.requestId,
-    created_at: assertInteger(event.createdAt, 'createdAt'),
-    tenant_id: event.tenantId,
-    project_id: event.projectId,
-    key_id: event.keyId,
-    surface: event.surface,
-    model_requested: event.modelRequested,
-    model: event.model,
-    deployment: event.deployment,
-    upstream_model: event.upstreamModel,
-    partner: event.partner,
-    attempts: assertInteger(event.attempts, 'attempts'),
-    attempt_log: JSON.stringify(event.attemptLog),
-    input_tokens: assertInteger(event.inputTokens, 'inputTokens'),
-    cached_input_tokens: assertInteger(event.cachedInputTokens, 'cachedInputTokens'),
-    output_tokens: assertInteger(event.outputTokens, 'outputTokens'),
-    reasoning_tokens: assertInteger(event.reasoningTokens, 'reasoningTokens'),
-    latency_ms: assertInteger(event.latencyMs, 'latencyMs'),
-    ttfb_ms: event.ttfbMs === null ? null : assertInteger(event.ttfbMs, 'ttfbMs'),
-    status: event.status,
-    http_status: assertInteger(event.httpStatus, 'httpStatus'),
-    error_code: event.errorCode,
-    stream: event.stream ? 1 : 0,
-    sandbox: event.sandbox ? 1 : 0,
-    metadata: event.metadata === null ? null : JSON.stringify(event.metadata),
-    cache_write_tokens: assertInteger(event.cacheWriteTokens ?? 0, 'cacheWriteTokens'),
-    cache_write_1h_tokens: assertInteger(event.cacheWrite1hTokens ?? 0, 'cacheWrite1hTokens'),
-    estimated: event.estimated ? 1 : 0,
-  };
-}
+/** Maps a usage event to its `usage_events` row: the usage repository's one mapping. */
+export { usageRow } from '../usage/repository.js';
 
 /** Reads back the fields of a stored usage row that billing needs (the rest get neutral values). */
 export function usageFromRow(row: Selectable<UsageEventsTable>): UsageEvent {

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import { invalidRequest } from '../../errors/index.js';
 import type { Database } from '../database.js';
 import { assertInteger, parseJson, toNumber, toNumberOrNull } from '../internal/convert.js';
@@ -137,7 +137,7 @@ export function createUsageRepository(database: Database): UsageRepository {
     async record(event) {
       const result = await db
         .insertInto('usage_events')
-        .values(toRow(event))
+        .values(usageRow(event))
         .onConflict((conflict) => conflict.column('request_id').doNothing())
         .executeTakeFirst();
       return result.numInsertedOrUpdatedRows === 1n;
@@ -245,7 +245,8 @@ function compareNullable(a: string | null, b: string | null): number {
   return a < b ? -1 : 1;
 }
 
-function toRow(event: UsageEvent) {
+/** Maps a usage event to its `usage_events` row (billing's usage insert uses it too). */
+export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
   return {
     request_id: event.requestId,
     created_at: assertInteger(event.createdAt, 'createdAt'),

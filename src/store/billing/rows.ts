@@ -1,8 +1,8 @@
 import type { Insertable, Selectable } from 'kysely';
-import { toBigInt, toNumber, toNumberOrNull } from '../internal/convert.js';
+import { toBigInt, toNumberOrNull } from '../internal/convert.js';
 import type { BillingClausesTable } from './schema.js';
 import type { UsageEventsTable } from '../schema.js';
-import type { UsageEvent, UsageStatus } from '../usage/repository.js';
+import { type UsageEvent, usageFromRow as usageEventFromRow } from '../usage/repository.js';
 
 /**
  * Row mappings used by the billing store. The `usage_events` mapping matches the usage
@@ -85,36 +85,9 @@ export interface ClauseRecord {
 /** Maps a usage event to its `usage_events` row: the usage repository's one mapping. */
 export { usageRow } from '../usage/repository.js';
 
-/** Reads back the fields of a stored usage row that billing needs (the rest get neutral values). */
+/** Reads back the fields of a stored usage row that billing needs (the usage repository's mapping). */
 export function usageFromRow(row: Selectable<UsageEventsTable>): UsageEvent {
-  return {
-    requestId: row.request_id,
-    createdAt: toNumber(row.created_at),
-    tenantId: row.tenant_id,
-    projectId: row.project_id,
-    keyId: row.key_id,
-    surface: row.surface,
-    modelRequested: row.model_requested,
-    model: row.model,
-    deployment: row.deployment,
-    upstreamModel: row.upstream_model,
-    partner: row.partner,
-    attempts: toNumber(row.attempts),
-    attemptLog: [],
-    inputTokens: toNumber(row.input_tokens),
-    cachedInputTokens: toNumber(row.cached_input_tokens),
-    outputTokens: toNumber(row.output_tokens),
-    reasoningTokens: toNumber(row.reasoning_tokens),
-    latencyMs: toNumber(row.latency_ms),
-    ttfbMs: toNumberOrNull(row.ttfb_ms),
-    status: row.status as UsageStatus,
-    httpStatus: toNumber(row.http_status),
-    errorCode: row.error_code,
-    stream: toNumber(row.stream) !== 0,
-    sandbox: toNumber(row.sandbox) !== 0,
-    ...cacheAndEstimate(row),
-    metadata: null,
-  };
+  return usageEventFromRow(row, false);
 }
 
 /** Maps a `billing_clauses` row to a {@link ClauseRecord}. */
@@ -160,18 +133,5 @@ export function clauseToRow(
     terms_hash: clause.termsHash,
     basis_total: clause.basisTotal,
     accrued_total: clause.accruedTotal,
-  };
-}
-
-/** The migration-0010 fields, present on the event only when set (as the gateway writes them). */
-function cacheAndEstimate(
-  row: Selectable<UsageEventsTable>,
-): Pick<UsageEvent, 'cacheWriteTokens' | 'cacheWrite1hTokens' | 'estimated'> {
-  const written = toNumber(row.cache_write_tokens ?? 0);
-  const hour = toNumber(row.cache_write_1h_tokens ?? 0);
-  return {
-    ...(written > 0 && { cacheWriteTokens: written }),
-    ...(hour > 0 && { cacheWrite1hTokens: hour }),
-    ...(toNumber(row.estimated ?? 0) !== 0 && { estimated: true }),
   };
 }

@@ -149,7 +149,7 @@ export function createUsageRepository(database: Database): UsageRepository {
         .selectAll()
         .where('request_id', '=', requestId)
         .executeTakeFirst();
-      return row && fromRow(row);
+      return row && usageFromRow(row);
     },
 
     async list(filter = {}) {
@@ -182,7 +182,7 @@ export function createUsageRepository(database: Database): UsageRepository {
         .orderBy('request_id', 'desc')
         .limit(limit)
         .execute();
-      return rows.map(fromRow);
+      return rows.map((row) => usageFromRow(row));
     },
 
     async summary(filter = {}) {
@@ -279,7 +279,12 @@ export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
   };
 }
 
-function fromRow(row: Selectable<UsageEventsTable>): UsageEvent {
+/**
+ * Reads a `usage_events` row back into a usage event: the one mapping. Billing reads rows only
+ * to rate them again, so it asks for `detail: false` and skips parsing the attempt log and
+ * metadata (neutral values instead).
+ */
+export function usageFromRow(row: Selectable<UsageEventsTable>, detail = true): UsageEvent {
   return {
     requestId: row.request_id,
     createdAt: toNumber(row.created_at),
@@ -293,7 +298,7 @@ function fromRow(row: Selectable<UsageEventsTable>): UsageEvent {
     upstreamModel: row.upstream_model,
     partner: row.partner,
     attempts: toNumber(row.attempts),
-    attemptLog: parseJson<UsageAttempt[]>(row.attempt_log, 'attempt_log') ?? [],
+    attemptLog: detail ? (parseJson<UsageAttempt[]>(row.attempt_log, 'attempt_log') ?? []) : [],
     inputTokens: toNumber(row.input_tokens),
     cachedInputTokens: toNumber(row.cached_input_tokens),
     outputTokens: toNumber(row.output_tokens),
@@ -306,7 +311,7 @@ function fromRow(row: Selectable<UsageEventsTable>): UsageEvent {
     stream: toNumber(row.stream) !== 0,
     sandbox: toNumber(row.sandbox) !== 0,
     ...cacheAndEstimate(row),
-    metadata: parseJson<Record<string, string>>(row.metadata, 'metadata'),
+    metadata: detail ? parseJson<Record<string, string>>(row.metadata, 'metadata') : null,
   };
 }
 

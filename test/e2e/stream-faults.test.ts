@@ -13,10 +13,10 @@ import { streamRequest } from '../helpers/sse.js';
  * terminal event, a malformed (truncated JSON) event, a stall, a connection reset — on every
  * provider family (OpenAI, Anthropic, Bedrock, Gemini wire formats from one fake upstream) and
  * every streaming surface (OpenAI chat, Anthropic messages, Bedrock ConverseStream through the
- * AWS SDK, Responses stateless and stored). Each must end, for the client, in its surface's error event and never
- * in its completion; the malformed event's text never reaches the client; the usage row is an
- * error carrying the tokens forwarded ("Hello world"), with a code telling a timeout from an
- * unreachable upstream from a bad response.
+ * AWS SDK, Responses stateless and stored). Each must end, for the client, in its surface's
+ * error event and never in its completion; the malformed event's text never reaches the client;
+ * the usage row is an error carrying the tokens forwarded ("Hello world"), with a code telling a
+ * timeout from an unreachable upstream from a bad response; a stored response reads back failed.
  */
 
 const MASTER = 'sk-switchyard-stream-faults-master-0123';

@@ -83,6 +83,10 @@ export async function rollingRestart(rig: Rig, index: number, others: number[]):
   const outcomes = new Map<string, number>();
   let sent = 0;
   let onRestarted = 0;
+  // Requests the balancer still sent to the replica after SIGTERM (before /readyz said 503).
+  let afterSignal = 0;
+  let signalled: number | undefined;
+  let exitedMs: number | undefined;
   const probe = async () => {
     while (running) {
       const choices = indexes.filter((i) => ready.get(i));
@@ -91,7 +95,10 @@ export async function rollingRestart(rig: Rig, index: number, others: number[]):
         await sleep(50);
         continue;
       }
-      if (chosen === index) onRestarted++;
+      if (chosen === index) {
+        onRestarted++;
+        if (signalled !== undefined && exitedMs === undefined) afterSignal++;
+      }
       let outcome: string;
       try {
         const answer = await call(`${rig.replicas[chosen]!.url}/v1/chat/completions`, {
@@ -110,10 +117,10 @@ export async function rollingRestart(rig: Rig, index: number, others: number[]):
     }
   };
   const probes = Array.from({ length: 4 }, probe);
-  await sleep(1_000);
-  const signalled = Date.now();
+  await sleep(2_000);
+  signalled = Date.now();
   const exit = await rig.replicas[index]!.terminate();
-  const exitedMs = Date.now() - signalled;
+  exitedMs = Date.now() - signalled;
   await rig.start(index);
   await poll(() => (ready.get(index) ? true : undefined), 30_000, 100);
   const readyMs = Date.now() - signalled;
@@ -124,7 +131,7 @@ export async function rollingRestart(rig: Rig, index: number, others: number[]):
   rig.check(
     `SIGTERM rolling restart of replica ${index} behind a /readyz balancer`,
     errors.length === 0 && exit.code === 0 && (outcomes.get('ok') ?? 0) > 0,
-    `${outcomes.get('ok') ?? 0} requests answered (${onRestarted} sent to replica ${index}), errors ${errors.length === 0 ? 'none' : errors.map(([o, n]) => `${o} ×${n}`).join(', ')}; exit code ${exit.code} after ${exitedMs} ms, ready again ${readyMs} ms after SIGTERM`,
+    `${outcomes.get('ok') ?? 0} requests answered (${onRestarted} sent to replica ${index}, ${afterSignal} of them after its SIGTERM), errors ${errors.length === 0 ? 'none' : errors.map(([o, n]) => `${o} ×${n}`).join(', ')}; exit code ${exit.code} after ${exitedMs} ms, ready again ${readyMs} ms after SIGTERM`,
   );
 }
 

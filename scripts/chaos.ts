@@ -86,7 +86,8 @@ async function main(): Promise<number> {
     server: {
       ...CLIENT_LIMITS,
       // /readyz says 503 this long after SIGTERM while the listener still serves.
-      shutdownDelayMs: 1_500,
+      // Longer than the rolling-restart balancer takes to drop it (2 checks 500 ms apart).
+      shutdownDelayMs: 3_000,
       drainTimeoutMs: 20_000,
     },
     store: {

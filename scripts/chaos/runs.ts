@@ -52,14 +52,22 @@ const callsOf = (mcp: TestMcpServer, tag: string) =>
   mcp.calls.filter((record) => record.args['tag'] === tag).length;
 
 /**
- * SIGTERM rolling restart of replica `index` under a probe load balanced by /readyz (polled
- * every 200 ms, as a load balancer's health check): the replica answers 503 on /readyz for
- * server.shutdownDelayMs while still serving, then drains; the probe sees zero errors.
+ * SIGTERM rolling restart of replica `index` under a probe load balanced by /readyz, checked
+ * as a load balancer does (every 500 ms; out after 2 failed checks in a row, back in after 1
+ * good one), so the replica still gets requests for a while after SIGTERM: it answers 503 on
+ * /readyz for server.shutdownDelayMs while still serving, then drains; the probe sees zero
+ * errors.
  */
 export async function rollingRestart(rig: Rig, index: number, others: number[]): Promise<void> {
   const indexes = [index, ...others];
   await Promise.all(indexes.map((i) => rig.live(i)));
   const ready = new Map<number, boolean>(indexes.map((i) => [i, true]));
+  const failures = new Map<number, number>(indexes.map((i) => [i, 0]));
+  const note = (i: number, ok: boolean) => {
+    failures.set(i, ok ? 0 : failures.get(i)! + 1);
+    if (ok) ready.set(i, true);
+    else if (failures.get(i)! >= 2) ready.set(i, false);
+  };
   let running = true;
   const poller = (async () => {
     while (running) {
@@ -71,13 +79,13 @@ export async function rollingRestart(rig: Rig, index: number, others: number[]):
               signal: AbortSignal.timeout(1_000),
             });
             await answer.arrayBuffer();
-            ready.set(i, answer.ok);
+            note(i, answer.ok);
           } catch {
-            ready.set(i, false);
+            note(i, false);
           }
         }),
       );
-      await sleep(200);
+      await sleep(500);
     }
   })();
   const outcomes = new Map<string, number>();
@@ -177,11 +185,15 @@ export async function killWithRun(rig: Rig, index: number, mcp: TestMcpServer): 
     200,
   );
   const doneMs = Date.now() - killedAt;
+  const { rows: after } = await rig.pg.query<{ lease_owner: string | null }>(
+    'select lease_owner from agent_runs where id = $1',
+    [id],
+  );
   const calls = tags.map((t) => callsOf(mcp, t));
   rig.check(
     `kill -9 of replica ${index} with a background run in flight`,
     checkpointed === true && status === 'completed' && calls.every((n) => n === 1),
-    `run ${status ?? 'not finished'} ${doneMs} ms after the kill (restarted and listening after ${listeningMs} ms; lease was ${owner.rows[0]?.lease_owner}); tool calls ${calls.join(', ')} (each once expected)`,
+    `run ${status ?? 'not finished'} ${doneMs - listeningMs} ms after the restarted replica listened (${listeningMs} ms after the kill; the lease is 30 s), lease ${owner.rows[0]?.lease_owner} → ${after[0]?.lease_owner ?? 'released'}; tool calls ${calls.join(', ')} (each once expected)`,
   );
 }
 

@@ -196,13 +196,35 @@ export function http2Settings(limits: ClientLimits) {
 }
 
 /**
- * Closes connections that have not been handed to a protocol parser within the header timeout
- * (silent, or sending the HTTP/2 preface byte by byte). Returns the canceller.
+ * The header deadline of a connection's first request, counted from the connection: closes
+ * connections not handed to a protocol parser in time (silent, or sending the HTTP/2 preface
+ * byte by byte). Once a connection is HTTP/1.1, `http1()` keeps the same deadline running until
+ * its first request's headers are in (`headersDone()`), answering 408 when it passes, so the
+ * time spent telling the protocols apart (a `P` could start `POST` or `PRI`) is not granted on
+ * top of node:http's own header timeout (which takes over for later requests). Returns
+ * `cancel` (HTTP/2 hands over to the session's own deadlines), `http1` and `headersDone`.
  */
-export function firstBytesDeadline(socket: Socket, limits: ClientLimits): () => void {
-  const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+export function firstBytesDeadline(
+  socket: Socket,
+  limits: ClientLimits,
+): { cancel(): void; http1(): void; headersDone(): void } {
+  let expire: () => void = () => socket.destroy();
+  const timer = setTimeout(() => expire(), limits.headersTimeoutMs);
   timer.unref();
-  return () => clearTimeout(timer);
+  const cancel = () => clearTimeout(timer);
+  socket.once('close', cancel);
+  return {
+    cancel,
+    http1() {
+      expire = () => {
+        const timeout = Object.assign(new Error('Request headers timeout'), {
+          code: 'ERR_HTTP_REQUEST_TIMEOUT',
+        });
+        answerClientError(timeout, socket);
+      };
+    },
+    headersDone: cancel,
+  };
 }
 
 /**

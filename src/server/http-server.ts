@@ -74,12 +74,21 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   // Connections over server.maxConnections: answered 503 and closed (see refuseOverCap).
   const refusing = new Set<Socket>();
   const refusingSessions = new WeakSet<object>();
+  // HTTP/1.1 connections whose first request's headers are awaited (see firstBytesDeadline).
+  const firstHeaders = new WeakMap<object, () => void>();
   let nextSessionRefused = false;
   const idle = new Set<() => void>();
   const limits: ClientLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
 
   const handle = (request: IncomingMessage, response: ServerResponse) => {
+    if (request.httpVersionMajor < 2) {
+      const done = firstHeaders.get(request.socket);
+      if (done !== undefined) {
+        done();
+        firstHeaders.delete(request.socket);
+      }
+    }
     if (refusing.size > 0 && isRefused(request)) return void answerOverloaded(request, response);
     active += 1;
     const started = performance.now();
@@ -228,7 +237,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     }
-    const cancelDeadline = firstBytesDeadline(socket, limits);
+    const deadline = firstBytesDeadline(socket, limits);
     let head: Buffer = Buffer.alloc(0);
     const route = () => {
       for (let piece = socket.read() as Buffer | null; piece !== null; piece = socket.read())
@@ -237,9 +246,13 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       // Nothing yet, or a preface arriving in pieces: wait for more (the deadline still runs).
       if (text.length < H2_PREFACE.length && H2_PREFACE.startsWith(text))
         return void socket.once('readable', route);
-      cancelDeadline();
       socket.unshift(head);
-      if (text !== H2_PREFACE) return void http1.emit('connection', socket);
+      if (text !== H2_PREFACE) {
+        deadline.http1();
+        firstHeaders.set(socket, deadline.headersDone);
+        return void http1.emit('connection', socket);
+      }
+      deadline.cancel();
       nextSessionRefused = over;
       try {
         http2.emit('connection', socket);

@@ -71,7 +71,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   let active = 0;
   let draining = false;
   const sockets = new Set<Socket>();
-  // Connections over server.maxConnections: answered 503 and closed (see refuseOverCap).
+  // Connections over server.maxConnections: answered 503 and closed (answerOverloaded).
   const refusing = new Set<Socket>();
   const refusingSessions = new WeakSet<object>();
   // HTTP/1.1 connections whose first request's headers are awaited (see firstBytesDeadline).

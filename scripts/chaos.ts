@@ -1,18 +1,27 @@
 /**
- * Chaos run: two gateway replicas (real processes) on one Postgres and one Redis, each behind a
- * breakable TCP proxy, under a bounded mixed load (~1 minute) while a schedule of faults is
- * injected: Postgres connections cut (idle, in a usage insert, at COMMIT), Postgres stalled and
- * refusing, Redis stalled and refusing, a replica killed with SIGKILL and one drained with
- * SIGTERM while the store is away. Prints requests answered, errors by class, crashes, usage
- * rows against answered requests and the ledger balance.
+ * Chaos run: two gateway replicas (real processes) on one Postgres and one Redis, both reached
+ * through a breakable TCP proxy, under a bounded mixed load (~90 s) while a schedule of faults
+ * is injected:
+ * - store and Redis (the first minute): Postgres connections cut (idle, in a usage insert, at
+ *   COMMIT), Postgres stalled and refusing, Redis stalled and refusing, a replica killed with
+ *   SIGKILL and one drained with SIGTERM while the store is away;
+ * - clients (scripts/chaos/client-faults.ts): headers and a body at 1 byte/s, JSON nested
+ *   100,000 deep and a tool schema 5,000 deep;
+ * - upstream streams (scripts/chaos/stream-faults.ts): truncated, stalled and reset mid-answer;
+ * - shutdown and background runs (scripts/chaos/runs.ts): a SIGTERM rolling restart behind a
+ *   /readyz balancer, kill -9 with a background run in flight, a cancel through the replica
+ *   that does not own the run.
+ * Each of the later steps checks its expected outcome. Prints requests answered, errors by
+ * class, crashes, usage rows against answered requests, the ledger balance, breaker states and
+ * every step's check.
  *
- *   CI=true npx tsx scripts/chaos.ts [--seconds 60] [--concurrency 12]
+ *   CI=true npx tsx scripts/chaos.ts [--seconds 90] [--concurrency 12]
  *
  * Needs Postgres (SWITCHYARD_TEST_PG or 127.0.0.1:5432/test) and Redis (SWITCHYARD_TEST_REDIS or
- * 127.0.0.1:6379). Exit code 1 if anything was lost, unbalanced or crashed.
+ * 127.0.0.1:6379). Exit code 1 if anything was lost, unbalanced or crashed, or a check failed.
  *
- * To add a fault: push a step onto `schedule` (at: seconds from start, run: what to do). To add
- * a request kind: add an entry to `KINDS`.
+ * To add a fault: push a step onto `schedule` (at: seconds from start, run: what to do; record
+ * its outcome with `rig.check`). To add a request kind: add an entry to `KINDS` (chaos/load.ts).
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,72 +32,40 @@ import { createBilling } from '../src/billing/index.js';
 import { startOpenAIEmulator } from '../src/sandbox/openai-emulator.js';
 import { createDatabase } from '../src/store/index.js';
 import { adminClient } from '../test/access/helpers.js';
+import { startScriptedModel } from '../test/agent/helpers.js';
 import { type GatewayProcess, startGatewayProcess } from '../test/helpers/gateway-process.js';
 import { pgTestUrl } from '../test/helpers/postgres.js';
 import { redisTestUrl, uniquePrefix } from '../test/helpers/redis.js';
 import { startTcpProxy, type TcpProxy } from '../test/helpers/tcp-proxy.js';
+import {
+  breakerStates,
+  CLIENT_LIMITS,
+  nestedJson,
+  slowBody,
+  slowHeaders,
+} from './chaos/client-faults.js';
+import { KINDS, type Outcome, send } from './chaos/load.js';
+import { alive, type Check, type Rig } from './chaos/rig.js';
+import { cancelElsewhere, killWithRun, rollingRestart, startMcpServer } from './chaos/runs.js';
+import {
+  checkStreamRows,
+  FAULTS,
+  type PendingRow,
+  STREAM_IDLE_TIMEOUT_MS,
+  startFaultyUpstream,
+  streamFault,
+} from './chaos/stream-faults.js';
 
 const { values } = parseArgs({
   options: {
-    seconds: { type: 'string', default: '60' },
+    seconds: { type: 'string', default: '90' },
     concurrency: { type: 'string', default: '12' },
   },
 });
 const SECONDS = Number(values.seconds);
 const CONCURRENCY = Number(values.concurrency);
 const MASTER = 'sk-master-chaos';
-
-/** One request kind of the mixed load. */
-interface Kind {
-  name: string;
-  /** Whether it runs with the virtual key (limits and budgets in Redis) or the master key. */
-  virtual: boolean;
-  path: string;
-  body: unknown;
-  stream?: boolean;
-}
-const prompt = 'count from one to five';
-const KINDS: Kind[] = [
-  {
-    name: 'openai-chat',
-    virtual: false,
-    path: '/v1/chat/completions',
-    body: { model: 'priced', max_tokens: 5, messages: [{ role: 'user', content: prompt }] },
-  },
-  {
-    name: 'openai-chat-vkey',
-    virtual: true,
-    path: '/v1/chat/completions',
-    body: { model: 'priced', max_tokens: 5, messages: [{ role: 'user', content: prompt }] },
-  },
-  {
-    name: 'openai-stream-vkey',
-    virtual: true,
-    stream: true,
-    path: '/v1/chat/completions',
-    body: {
-      model: 'priced',
-      max_tokens: 5,
-      stream: true,
-      stream_options: { include_usage: true },
-      messages: [{ role: 'user', content: prompt }],
-    },
-  },
-  {
-    name: 'anthropic-messages',
-    virtual: false,
-    path: '/v1/messages',
-    body: { model: 'priced', max_tokens: 5, messages: [{ role: 'user', content: prompt }] },
-  },
-];
-
-interface Outcome {
-  kind: string;
-  klass: string;
-  requestId?: string;
-  ms: number;
-  redisFault: boolean;
-}
+const RUN_KEY = 'sk-chaos-runs-tenant-0123456789';
 
 async function main(): Promise<number> {
   const pgDatabase = await pgTestUrl();
@@ -101,8 +78,18 @@ async function main(): Promise<number> {
   const pgProxy = await startTcpProxy(pgDatabase.url);
   const redisProxy = await startTcpProxy(redisUrl);
   const emulator = await startOpenAIEmulator({ flavor: 'openai' });
+  const faulty = await startFaultyUpstream();
+  const scripted = await startScriptedModel();
+  const mcp = await startMcpServer();
   const spoolDir = join(workdir, 'spool');
   const config = {
+    server: {
+      ...CLIENT_LIMITS,
+      // /readyz says 503 this long after SIGTERM while the listener still serves.
+      // Longer than the rolling-restart balancer takes to drop it (2 checks 500 ms apart).
+      shutdownDelayMs: 3_000,
+      drainTimeoutMs: 20_000,
+    },
     store: {
       url: pgProxy.url(pgDatabase.url),
       pool: { size: 5, connectTimeoutMs: 1000, acquireTimeoutMs: 1500, queryTimeoutMs: 3000 },
@@ -113,13 +100,27 @@ async function main(): Promise<number> {
     redisPrefix: uniquePrefix('chaos'),
     auth: { masterKey: MASTER },
     logging: { level: 'error' },
-    providers: { up: { type: 'openai', baseUrl: `${emulator.url}/v1`, apiKey: 'sk-up' } },
+    keys: [{ key: RUN_KEY, name: 'chaos-runs', tenant: 'tenant-chaos', project: 'project-chaos' }],
+    providers: {
+      up: { type: 'openai', baseUrl: `${emulator.url}/v1`, apiKey: 'sk-up' },
+      faulty: { type: 'openai', baseUrl: `${faulty.url}/v1`, apiKey: 'sk-faulty' },
+      scripted: { type: 'openai', baseUrl: `${scripted.url}/v1`, apiKey: 'sk-scripted' },
+    },
     models: {
       priced: {
         price: { input: '1', output: '2' },
         deployments: [{ provider: 'up', model: 'gpt-4o-mini' }],
       },
+      faulty: {
+        streamIdleTimeoutMs: STREAM_IDLE_TIMEOUT_MS,
+        deployments: [{ provider: 'faulty', model: 'gpt-x' }],
+      },
+      agent: {
+        capabilities: ['tools'],
+        deployments: [{ provider: 'scripted', model: 'fake-model' }],
+      },
     },
+    runtime: { tools: { allowPrivateNetworks: true } },
   };
 
   const replicas: Array<GatewayProcess | undefined> = [];
@@ -133,7 +134,9 @@ async function main(): Promise<number> {
     return starting[index]!;
   };
   const startReplica = async (index: number) => {
-    const replica = await startGatewayProcess(workdir, `replica-${index}`, config, {
+    // A stable replicaId: restarted after kill -9, a replica takes its runs back at once.
+    const own = { ...config, server: { ...config.server, replicaId: `replica-${index}` } };
+    const replica = await startGatewayProcess(workdir, `replica-${index}`, own, {
       ...(ports[index] !== undefined && { port: ports[index] }),
     });
     ports[index] = replica.port;
@@ -160,6 +163,26 @@ async function main(): Promise<number> {
   let redisFault = false;
   const log = (text: string) =>
     console.log(`[${((performance.now() - began) / 1000).toFixed(1)}s] ${text}`);
+  const checks: Check[] = [];
+  const direct = new pg.Pool({ connectionString: pgDatabase.url, max: 2 });
+  const rig: Rig = {
+    replicas,
+    start,
+    async live(index) {
+      await starting[index];
+      if (!alive(replicas[index])) await start(index);
+      return replicas[index]!;
+    },
+    pg: direct,
+    master: MASTER,
+    runKey: RUN_KEY,
+    log,
+    check(step, ok, detail) {
+      checks.push({ step, ok, detail });
+      log(`  ${ok ? 'ok  ' : 'FAIL'} ${step}: ${detail}`);
+    },
+  };
+  const pendingRows: PendingRow[] = [];
   const schedule: Array<{ at: number; what: string; run: () => Promise<unknown> | unknown }> = [
     { at: 5, what: 'postgres: cut every connection (idle and busy)', run: () => pgProxy.cutAll() },
     {
@@ -206,7 +229,46 @@ async function main(): Promise<number> {
         await stallRedis(redisProxy, false);
       },
     },
+    // Clients, upstream streams, shutdown and runs: each step checks its outcome (rig.check).
+    {
+      at: 56,
+      what: 'clients: headers at 1 byte/s, a body at 1 byte/s (in the background)',
+      run: () => {
+        background.push(slowHeaders(rig, 0), slowBody(rig, 1));
+      },
+    },
+    {
+      at: 57,
+      what: 'clients: JSON nested 100,000 deep, a tool schema nested 5,000 deep',
+      run: () => nestedJson(rig, 0),
+    },
+    {
+      at: 60,
+      what: 'upstream streams: truncated, stalled, reset mid-answer',
+      run: async () => {
+        for (const [n, fault] of FAULTS.entries()) {
+          const pending = await streamFault(rig, n % 2, fault);
+          if (pending) pendingRows.push(pending);
+        }
+      },
+    },
+    {
+      at: 63,
+      what: 'replica 1: SIGTERM rolling restart behind a /readyz balancer',
+      run: () => rollingRestart(rig, 1, [0]),
+    },
+    {
+      at: 72,
+      what: 'replica 0: kill -9 with a background run in flight, restarted at once',
+      run: () => killWithRun(rig, 0, mcp),
+    },
+    {
+      at: 80,
+      what: 'cancel through replica 1 of a run owned by replica 0',
+      run: () => cancelElsewhere(rig, 0, 1, mcp),
+    },
   ].filter((step) => step.at < SECONDS - 3);
+  const background: Array<Promise<void>> = [];
   function fail(error: unknown) {
     log(`  failed: ${(error as Error).message.split('\n')[0]}`);
   }
@@ -251,19 +313,22 @@ async function main(): Promise<number> {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   await faults;
+  await Promise.all(background);
   log('load done; waiting for the spools to drain');
 
   // Both replicas up, faults healed: every spooled event must reach the store.
   await pgProxy.restore();
   await redisProxy.restore();
   await Promise.all(starting);
-  for (const [index, replica] of replicas.entries())
-    if (!replica || !alive(replica)) await start(index);
+  for (const [index, replica] of replicas.entries()) if (!alive(replica)) await start(index);
   const drainDeadline = Date.now() + 60_000;
   while (spoolFiles(spoolDir).length > 0 && Date.now() < drainDeadline)
     await new Promise((done) => setTimeout(done, 250));
   const leftInSpool = spoolFiles(spoolDir);
+  const breakers = await breakerStates(rig, 0).catch((error: Error) => [error.message]);
+  await checkStreamRows(rig, pendingRows);
   for (const replica of replicas) await replica?.terminate();
+  await direct.end();
 
   // The verdict, read straight from Postgres (not through the proxy).
   const answered = outcomes.filter((outcome) => outcome.klass === 'answered');
@@ -316,18 +381,30 @@ async function main(): Promise<number> {
   );
   console.log(`virtual-key latency, Redis faults: ${latency(redisLatencies)}`);
   console.log(`virtual-key latency, otherwise:    ${latency(baseline)}`);
+  console.log(
+    `client errors      ${outcomes.length - answered.length} of ${outcomes.length} load requests`,
+  );
+  console.log(`breakers           ${breakers.join(', ')}`);
+  const failed = checks.filter((check) => !check.ok);
+  console.log(`checks             ${checks.length - failed.length} of ${checks.length} passed`);
+  for (const check of checks)
+    console.log(`  ${check.ok ? 'ok  ' : 'FAIL'} ${check.step}\n         ${check.detail}`);
 
   await emulator.close();
+  await faulty.close();
+  await scripted.close();
+  await mcp.close();
   await pgProxy.close();
   await redisProxy.close();
   await pgDatabase.drop();
   rmSync(workdir, { recursive: true, force: true });
-  return crashes === 0 && lost.length === 0 && check.balanced && leftInSpool.length === 0 ? 0 : 1;
-}
-
-/** Whether a replica process is running and not being stopped. */
-function alive(replica: GatewayProcess): boolean {
-  return replica.child.exitCode === null && replica.child.signalCode === null && !replica.told();
+  return crashes === 0 &&
+    lost.length === 0 &&
+    check.balanced &&
+    leftInSpool.length === 0 &&
+    failed.length === 0
+    ? 0
+    : 1;
 }
 
 /** Segments still waiting (rejected.jsonl is an operator's file, counted separately). */
@@ -336,51 +413,6 @@ function spoolFiles(dir: string): string[] {
     return readdirSync(dir).filter((name) => name !== 'rejected.jsonl');
   } catch {
     return [];
-  }
-}
-
-async function send(port: number, kind: Kind, key: string, redisFault: boolean): Promise<Outcome> {
-  const started = performance.now();
-  const done = (klass: string, requestId?: string): Outcome => ({
-    kind: kind.name,
-    klass,
-    ms: performance.now() - started,
-    redisFault,
-    ...(requestId && { requestId }),
-  });
-  try {
-    const response = await fetch(`http://127.0.0.1:${port}${kind.path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify(kind.body),
-      signal: AbortSignal.timeout(20_000),
-    });
-    const text = await response.text();
-    const requestId = response.headers.get('x-request-id') ?? undefined;
-    if (response.ok) {
-      if (kind.stream && !text.includes('data: [DONE]')) return done('stream cut before [DONE]');
-      return done('answered', requestId);
-    }
-    let code = '';
-    try {
-      const body = JSON.parse(text) as {
-        error?: { code?: string; type?: string; message?: string };
-        message?: string;
-      };
-      code = body.error?.code ?? body.error?.type ?? '';
-      // 5xx: the message says which fallback answered (limits, store).
-      const message = body.error?.message ?? body.message;
-      if (response.status >= 500 && message) code += ` (${message.slice(0, 40)})`;
-    } catch {
-      // not JSON
-    }
-    return done(`${response.status} ${code}`.trim());
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    if (cause === 'ECONNREFUSED') return done('connection refused (replica restarting)');
-    if (cause === 'UND_ERR_SOCKET' || cause === 'ECONNRESET')
-      return done('connection reset (replica killed mid-request)');
-    return done(`client error: ${(error as Error).name}`);
   }
 }
 

@@ -33,6 +33,8 @@ export type ErrorCode =
   | 'tool_call_interrupted'
   /** The store (database) cannot answer now: 503 with retry-after, never a 500. */
   | 'store_unavailable'
+  /** This process is at `server.maxConnections`: 503 with retry-after on the refused connection. */
+  | 'server_overloaded'
   | 'internal_error';
 
 /** What kind of failure this is, for retry and failover decisions. */

@@ -1,9 +1,14 @@
-import type { IncomingMessage, Server as Http1Server, ServerOptions } from 'node:http';
+import type {
+  IncomingMessage,
+  Server as Http1Server,
+  ServerOptions,
+  ServerResponse,
+} from 'node:http';
 import { constants, type Http2ServerRequest, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { GatewayError, renderOpenAIError } from '../errors/index.js';
+import { errorHeaders, GatewayError, renderOpenAIError } from '../errors/index.js';
 
 /**
  * What a client may hold of the server: how long it may take to send headers and body, how long
@@ -191,13 +196,71 @@ export function http2Settings(limits: ClientLimits) {
 }
 
 /**
- * Closes connections that have not been handed to a protocol parser within the header timeout
- * (silent, or sending the HTTP/2 preface byte by byte). Returns the canceller.
+ * The header deadline of a connection's first request, counted from the connection: closes
+ * connections not handed to a protocol parser in time (silent, or sending the HTTP/2 preface
+ * byte by byte). Once a connection is HTTP/1.1, `http1()` keeps the same deadline running until
+ * its first request's headers are in (`headersDone()`), answering 408 when it passes, so the
+ * time spent telling the protocols apart (a `P` could start `POST` or `PRI`) is not granted on
+ * top of node:http's own header timeout (which takes over for later requests). Returns
+ * `cancel` (HTTP/2 hands over to the session's own deadlines), `http1` and `headersDone`.
  */
-export function firstBytesDeadline(socket: Socket, limits: ClientLimits): () => void {
-  const timer = setTimeout(() => socket.destroy(), limits.headersTimeoutMs);
+export function firstBytesDeadline(
+  socket: Socket,
+  limits: ClientLimits,
+): { cancel(): void; http1(): void; headersDone(): void } {
+  let expire: () => void = () => socket.destroy();
+  const timer = setTimeout(() => expire(), limits.headersTimeoutMs);
   timer.unref();
-  return () => clearTimeout(timer);
+  const cancel = () => clearTimeout(timer);
+  socket.once('close', cancel);
+  return {
+    cancel,
+    http1() {
+      expire = () => {
+        const timeout = Object.assign(new Error('Request headers timeout'), {
+          code: 'ERR_HTTP_REQUEST_TIMEOUT',
+        });
+        answerClientError(timeout, socket);
+      };
+    },
+    headersDone: cancel,
+  };
+}
+
+/**
+ * The answer to a request on a connection over `server.maxConnections`: 503 `server_overloaded`
+ * in the OpenAI error shape with `retry-after`, then the connection (HTTP/1.1) or session (h2c,
+ * a graceful GOAWAY) is closed. A retry opens a new connection, which a load balancer may send
+ * to another replica. Not counted or logged as a request (a flood would flood the log).
+ */
+export function answerOverloaded(request: IncomingMessage, response: ServerResponse): void {
+  const error = new GatewayError('Too many connections to this server; retry shortly', {
+    code: 'server_overloaded',
+    status: 503,
+    errorClass: 'overloaded',
+    retryAfterMs: 1_000,
+  });
+  if (request.httpVersionMajor >= 2) {
+    const session = (request as unknown as Http2ServerRequest).stream.session;
+    response.once('finish', () => session?.close());
+  } else response.setHeader('connection', 'close');
+  const body = JSON.stringify(renderOpenAIError(error));
+  response.writeHead(503, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...errorHeaders(error),
+  });
+  response.end(body);
+}
+
+/**
+ * How long a connection over the cap may take to send the request that gets the 503: the header
+ * timeout, at most 5 s. It is closed then whatever it did.
+ */
+export function refuseDeadline(socket: Socket, limits: ClientLimits): void {
+  const timer = setTimeout(() => socket.destroy(), Math.min(limits.headersTimeoutMs, 5_000));
+  timer.unref();
+  socket.once('close', () => clearTimeout(timer));
 }
 
 /** Logs refused connections at most once a second (a flood must not flood the log too). */
@@ -211,7 +274,7 @@ export function dropLogger(logger: Logger, limits: ClientLimits): () => void {
     last = now;
     logger.warn(
       { dropped, maxConnections: limits.maxConnections },
-      'connection refused: server.maxConnections reached',
+      'connections over server.maxConnections refused (503 server_overloaded)',
     );
     dropped = 0;
   };

@@ -3,7 +3,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
-import { createServer as createHttp2Server } from 'node:http2';
+import { createServer as createHttp2Server, type Http2ServerRequest } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { timeOrderedId } from '../core/ids.js';
@@ -13,6 +13,7 @@ import { plainLogger } from '../telemetry/logger.js';
 import { createClientAddress } from './client-address.js';
 import {
   answerClientError,
+  answerOverloaded,
   type ClientLimits,
   dropLogger,
   firstBytesDeadline,
@@ -22,6 +23,7 @@ import {
   http1Options,
   http2HeadersTooLarge,
   http2Settings,
+  refuseDeadline,
   startHeaderDeadlines,
 } from './client-limits.js';
 import { tooDeepAt } from './json-depth.js';
@@ -69,11 +71,25 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   let active = 0;
   let draining = false;
   const sockets = new Set<Socket>();
+  // Connections over server.maxConnections: answered 503 and closed (answerOverloaded).
+  const refusing = new Set<Socket>();
+  const refusingSessions = new WeakSet<object>();
+  // HTTP/1.1 connections whose first request's headers are awaited (see firstBytesDeadline).
+  const firstHeaders = new WeakMap<object, () => void>();
+  let nextSessionRefused = false;
   const idle = new Set<() => void>();
   const limits: ClientLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
 
   const handle = (request: IncomingMessage, response: ServerResponse) => {
+    if (request.httpVersionMajor < 2) {
+      const done = firstHeaders.get(request.socket);
+      if (done !== undefined) {
+        done();
+        firstHeaders.delete(request.socket);
+      }
+    }
+    if (refusing.size > 0 && isRefused(request)) return void answerOverloaded(request, response);
     active += 1;
     const started = performance.now();
     const requestId = timeOrderedId('req_');
@@ -193,15 +209,35 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const http2 = createHttp2Server({ settings: http2Settings(limits) }, handle as never);
   http1.on('clientError', answerClientError);
   startHeaderDeadlines(http1);
-  http2.on('session', (session) => guardSession(session, limits));
+  http2.on('session', (session) => {
+    // 'session' is emitted inside http2.emit('connection'), so the flag names this session.
+    if (nextSessionRefused) refusingSessions.add(session);
+    guardSession(session, limits);
+  });
+  const isRefused = (request: IncomingMessage) =>
+    request.httpVersionMajor >= 2
+      ? refusingSessions.has((request as unknown as Http2ServerRequest).stream.session!)
+      : refusing.has(request.socket);
+  const dropped = dropLogger(options.logger, limits);
 
   // noDelay: node:http sets TCP_NODELAY only on sockets its own listener accepts, and these come
   // from this net server. Without it, Nagle holds each SSE event until the previous segment is
   // ACKed (up to the peer's ~40 ms delayed ACK): time to first token +40 ms, events bunched.
   const net = createNetServer({ noDelay: true }, (socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    const cancelDeadline = firstBytesDeadline(socket, limits);
+    socket.on('error', () => socket.destroy());
+    const over = sockets.size >= limits.maxConnections;
+    if (over) {
+      dropped();
+      // Answered 503 once its request is read, then closed; a flood beyond that is cut at once.
+      if (refusing.size >= Math.min(limits.maxConnections, MAX_REFUSING)) return socket.destroy();
+      refusing.add(socket);
+      socket.once('close', () => refusing.delete(socket));
+      refuseDeadline(socket, limits);
+    } else {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    }
+    const deadline = firstBytesDeadline(socket, limits);
     let head: Buffer = Buffer.alloc(0);
     const route = () => {
       for (let piece = socket.read() as Buffer | null; piece !== null; piece = socket.read())
@@ -210,15 +246,22 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       // Nothing yet, or a preface arriving in pieces: wait for more (the deadline still runs).
       if (text.length < H2_PREFACE.length && H2_PREFACE.startsWith(text))
         return void socket.once('readable', route);
-      cancelDeadline();
       socket.unshift(head);
-      (text === H2_PREFACE ? http2 : http1).emit('connection', socket);
+      if (text !== H2_PREFACE) {
+        deadline.http1();
+        firstHeaders.set(socket, deadline.headersDone);
+        return void http1.emit('connection', socket);
+      }
+      deadline.cancel();
+      nextSessionRefused = over;
+      try {
+        http2.emit('connection', socket);
+      } finally {
+        nextSessionRefused = false;
+      }
     };
     socket.once('readable', route);
-    socket.on('error', () => socket.destroy());
   });
-  net.maxConnections = limits.maxConnections;
-  net.on('drop', dropLogger(options.logger, limits));
 
   return {
     listen(port, host) {
@@ -246,6 +289,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
         });
       }
       for (const socket of sockets) socket.destroy();
+      for (const socket of refusing) socket.destroy();
       http1.close(); // stops the header-deadline check
       await closed;
     },
@@ -261,6 +305,8 @@ const DEFAULT_LIMITS: ClientLimits = {
   maxConnections: 10_000,
 };
 const DEFAULT_JSON_DEPTH = 128;
+/** Most connections over the cap being answered 503 at once (more are closed unanswered). */
+const MAX_REFUSING = 1024;
 
 /** The abort reason of a request whose client went away: not an upstream failure. */
 export function clientClosed(): GatewayError {

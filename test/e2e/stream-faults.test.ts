@@ -13,10 +13,10 @@ import { streamRequest } from '../helpers/sse.js';
  * terminal event, a malformed (truncated JSON) event, a stall, a connection reset — on every
  * provider family (OpenAI, Anthropic, Bedrock, Gemini wire formats from one fake upstream) and
  * every streaming surface (OpenAI chat, Anthropic messages, Bedrock ConverseStream through the
- * AWS SDK, Responses). Each must end, for the client, in its surface's error event and never
- * in its completion; the malformed event's text never reaches the client; the usage row is an
- * error carrying the tokens forwarded ("Hello world"), with a code telling a timeout from an
- * unreachable upstream from a bad response.
+ * AWS SDK, Responses stateless and stored). Each must end, for the client, in its surface's
+ * error event and never in its completion; the malformed event's text never reaches the client;
+ * the usage row is an error carrying the tokens forwarded ("Hello world"), with a code telling a
+ * timeout from an unreachable upstream from a bad response; a stored response reads back failed.
  */
 
 const MASTER = 'sk-switchyard-stream-faults-master-0123';
@@ -244,32 +244,41 @@ const SURFACES: Record<string, (model: string) => Promise<Seen>> = {
     }
     return { errored, completed, text, requestId };
   },
-  async 'openai-responses'(model) {
-    const answer = await streamRequest(
-      `${gateway.url}/v1/responses`,
-      { model, input: 'hi', stream: true, store: false },
-      auth,
-    );
-    expect(answer.status).toBe(200);
-    const types = answer.chunks.map((chunk) => chunk.type as string);
-    return {
-      errored: types.includes('response.failed') || types.includes('error'),
-      completed: types.includes('response.completed'),
-      text: answer.chunks
-        .filter((chunk) => chunk.type === 'response.output_text.delta')
-        .map((chunk) => chunk.delta as string)
-        .join(''),
-      requestId: answer.headers['x-request-id'] as string,
-    };
-  },
+  'openai-responses': (model) => responsesStream(model, false),
+  // Stored: the response is saved (failed) as well as streamed.
+  'openai-responses-stored': (model) => responsesStream(model, true),
 };
 
-/** The usage row of the last chat request on `surface` (the runtime's own steps are internal). */
-async function lastRow(surface: string) {
+/** A streamed /v1/responses request, stateless (`store: false`) or stored. */
+async function responsesStream(model: string, store: boolean): Promise<Seen> {
+  const answer = await streamRequest(
+    `${gateway.url}/v1/responses`,
+    { model, input: 'hi', stream: true, store },
+    auth,
+  );
+  expect(answer.status).toBe(200);
+  const types = answer.chunks.map((chunk) => chunk.type as string);
+  // What a later GET reads agrees with the stream: stored as failed, or never stored.
+  const id = answer.chunks.find((chunk) => chunk.type === 'response.created')?.response?.id;
+  expect(id).toMatch(/^resp_/);
+  const stored = await fetch(`${gateway.url}/v1/responses/${id}`, { headers: auth });
+  if (store) expect(((await stored.json()) as { status: string }).status).toBe('failed');
+  else expect(stored.status).toBe(404);
+  return {
+    errored: types.includes('response.failed') || types.includes('error'),
+    completed: types.includes('response.completed'),
+    text: answer.chunks
+      .filter((chunk) => chunk.type === 'response.output_text.delta')
+      .map((chunk) => chunk.delta as string)
+      .join(''),
+    requestId: answer.headers['x-request-id'] as string,
+  };
+}
+
+/** The usage row of one request (the gateway's x-request-id; Bedrock's is the same id). */
+async function rowOf(requestId: string | undefined) {
   const rows = await gateway.app.usage.list({ limit: 1000 });
-  return rows
-    .filter((row) => row.surface === surface)
-    .sort((a, b) => b.createdAt - a.createdAt || (b.requestId > a.requestId ? 1 : -1))[0];
+  return rows.find((row) => row.requestId === requestId);
 }
 
 describe.each(Object.keys(SURFACES))('%s surface', (surface) => {
@@ -281,8 +290,9 @@ describe.each(Object.keys(SURFACES))('%s surface', (surface) => {
       expect(seen.completed).toBe(false);
       expect(seen.text).not.toContain('LEAK');
       expect(FORWARDED.startsWith(seen.text)).toBe(true);
-      if (surface === 'openai-responses') return; // metered per response by the runtime
-      const row = await lastRow(surface);
+      // Every surface books the request's row as an error carrying the tokens forwarded.
+      const row = await rowOf(seen.requestId);
+      expect(row?.surface).toBe(surface.replace('-stored', ''));
       expect(row).toMatchObject({ status: 'error', errorCode: EXPECTED_CODE[which] });
       expect(row!.outputTokens).toBe(countTokens(FORWARDED));
       expect(row!.inputTokens).toBeGreaterThan(0);

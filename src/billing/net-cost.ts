@@ -51,7 +51,7 @@ export function marginalShare(
 ): MarginFigure | undefined {
   // Scope (partner, clouds, models) is judged at an instant inside the window; the window next.
   const inside = clause.startsAt ?? (clause.endsAt === null ? sale.at : clause.endsAt - 1);
-  if (!counts(clause, { ...sale, at: inside })) return undefined;
+  if (!counts(clause, inside === sale.at ? sale : { ...sale, at: inside })) return undefined;
   const figure: MarginFigure = {
     clause: clause.id,
     partner: clause.partner,
@@ -121,6 +121,14 @@ export function createAccrualCache(options: AccrualCacheOptions): AccrualCache {
   const timeoutMs = options.timeoutMs ?? 5000;
   let clauses: ClauseStand[] = [];
   let byId = new Map<string, ClauseStand>();
+  let index = indexOf(clauses);
+  /** The last decision's figures per partner (cleared whenever the clauses change). */
+  const memo = {
+    at: Number.NaN,
+    revenue: -1n,
+    model: null as string | null,
+    byPartner: new Map<string | null, MarginFigure[]>(),
+  };
   /** Clause id → local update sequence, so a read begun before a local booking does not undo it. */
   const touched = new Map<string, number>();
   let sequence = 0;
@@ -143,6 +151,8 @@ export function createAccrualCache(options: AccrualCacheOptions): AccrualCache {
       }
       clauses = next;
       byId = new Map(next.map((clause) => [clause.id, clause]));
+      index = indexOf(next);
+      memo.byPartner.clear();
       loadedAt = options.now();
     } catch (error) {
       options.onError?.(error);
@@ -161,11 +171,29 @@ export function createAccrualCache(options: AccrualCacheOptions): AccrualCache {
       return loadedAt;
     },
     shares(sale, revenue) {
-      const out: MarginFigure[] = [];
-      for (const clause of clauses) {
-        const figure = marginalShare(clause, sale, revenue);
-        if (figure) out.push(figure);
+      // Clauses without `clouds` depend on the partner only: one routing decision asks for the
+      // same instant, model and revenue for every deployment, so each partner is worked out once.
+      const memoable = index.named.length === 0;
+      if (memoable) {
+        if (memo.at !== sale.at || memo.revenue !== revenue || memo.model !== sale.model) {
+          memo.at = sale.at;
+          memo.revenue = revenue;
+          memo.model = sale.model;
+          memo.byPartner.clear();
+        }
+        const known = memo.byPartner.get(sale.partner);
+        if (known) return known;
       }
+      const out: MarginFigure[] = [];
+      const own = sale.partner === null ? undefined : index.own.get(sale.partner);
+      for (const list of [own, index.named]) {
+        if (!list) continue;
+        for (const clause of list) {
+          const figure = marginalShare(clause, sale, revenue);
+          if (figure) out.push(figure);
+        }
+      }
+      if (memoable) memo.byPartner.set(sale.partner, out);
       return out;
     },
     apply(totals) {
@@ -177,6 +205,7 @@ export function createAccrualCache(options: AccrualCacheOptions): AccrualCache {
         clause.accruedTotal = total.accrued;
         touched.set(total.id, sequence);
       }
+      memo.byPartner.clear();
     },
     refresh,
     start() {
@@ -191,6 +220,24 @@ export function createAccrualCache(options: AccrualCacheOptions): AccrualCache {
   };
 }
 
+/**
+ * Clauses by what they count: a partner's own sales (no `clouds`), found by partner; clauses
+ * naming clouds are checked for every sale. Keeps a decision at a few clauses, not all.
+ */
+function indexOf(clauses: readonly ClauseStand[]) {
+  const own = new Map<string, ClauseStand[]>();
+  const named: ClauseStand[] = [];
+  for (const clause of clauses) {
+    if (clause.clouds !== null) named.push(clause);
+    else {
+      const list = own.get(clause.partner) ?? [];
+      list.push(clause);
+      own.set(clause.partner, list);
+    }
+  }
+  return { own, named };
+}
+
 /** Token counts of an estimate as a usage block. */
 function usageOf(estimate: { inputTokens: number; outputTokens: number }): Usage {
   return {
@@ -201,6 +248,35 @@ function usageOf(estimate: { inputTokens: number; outputTokens: number }): Usage
   };
 }
 
+/** A price's input and output rates as Numbers (exact: µUSD per 1M tokens are small integers). */
+const asNumbers = new WeakMap<ModelPrice, [number, number]>();
+
+/**
+ * `costMicros(estimate, price, 'half-even')`, computed in exact integer Number arithmetic while
+ * every product stays below 2^53 (a routing decision prices 50 deployments; bigint arithmetic
+ * was most of its time), else in bigint. Equal to the bigint result in both cases.
+ */
+export function priceOf(
+  estimate: { inputTokens: number; outputTokens: number },
+  price: ModelPrice,
+): bigint {
+  let numbers = asNumbers.get(price);
+  if (!numbers) asNumbers.set(price, (numbers = [Number(price.input), Number(price.output)]));
+  const [input, output] = numbers;
+  const picos = estimate.inputTokens * input + estimate.outputTokens * output;
+  if (
+    !Number.isSafeInteger(picos) ||
+    !Number.isSafeInteger(estimate.inputTokens * input) ||
+    !Number.isSafeInteger(estimate.outputTokens * output)
+  )
+    return costMicros(usageOf(estimate), price, 'half-even');
+  const remainder = picos % 1_000_000;
+  const quotient = (picos - remainder) / 1_000_000;
+  if (remainder * 2 > 1_000_000 || (remainder * 2 === 1_000_000 && quotient % 2 === 1))
+    return BigInt(quotient + 1);
+  return BigInt(quotient);
+}
+
 /**
  * The router's `NetCostSource` over the config's prices and an {@link AccrualCache}: cloud
  * price and customer price rated like the ledger rates them (half to even, once), shares from
@@ -209,6 +285,8 @@ function usageOf(estimate: { inputTokens: number; outputTokens: number }): Usage
 export function createNetCostSource(config: Pick<Config, 'models'>, accruals: AccrualCache) {
   const book = createPriceBook(config.models);
   const costs = new Map<string, ModelPrice>();
+  /** Each deployment's cost price, found once per deployment object (routing's hot path). */
+  const prepared = new WeakMap<object, ModelPrice | null>();
   for (const [name, model] of Object.entries(config.models))
     for (const deployment of model.deployments)
       if (deployment.cost)
@@ -223,15 +301,19 @@ export function createNetCostSource(config: Pick<Config, 'models'>, accruals: Ac
       estimate: { inputTokens: number; outputTokens: number },
       at: number,
     ): bigint | undefined {
-      const price = costs.get(
-        `${model}\u0000${deployment.provider}\u0000${deployment.upstreamModel}`,
-      );
+      let price = prepared.get(deployment);
+      if (price === undefined) {
+        price =
+          costs.get(`${model}\u0000${deployment.provider}\u0000${deployment.upstreamModel}`) ??
+          null;
+        prepared.set(deployment, price);
+      }
       if (!price || (price.effective !== undefined && price.effective > at)) return undefined;
-      return costMicros(usageOf(estimate), price, 'half-even');
+      return priceOf(estimate, price);
     },
     revenue(model: string, estimate: { inputTokens: number; outputTokens: number }, at: number) {
       const price = book.at(model, at);
-      return price ? costMicros(usageOf(estimate), price, 'half-even') : 0n;
+      return price ? priceOf(estimate, price) : 0n;
     },
     shares: (sale: Sale, revenue: bigint) => accruals.shares(sale, revenue),
   };

@@ -490,7 +490,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
 /**
  * The plan hints of a chat request: the strategy its rule chose and, when the strategy is
- * `lowest-net-cost`, its expected tokens (input by the tokenizer; output by the request's limit,
+ * `lowest-net-cost`, its expected tokens (input: characters / 4; output: the request's limit,
  * else the model's `maxOutputTokens`, else 1024) and a map for the figures behind the order.
  */
 function planHints(
@@ -504,7 +504,8 @@ function planHints(
   if (strategy !== 'lowest-net-cost') return hints;
   const limit = body.max_completion_tokens ?? body.max_tokens;
   hints.estimate = {
-    inputTokens: features.inputTokens(),
+    // Characters / 4 (o200k's English average): a request is not tokenized just to be routed.
+    inputTokens: Math.ceil(features.inputCharacters / 4),
     outputTokens:
       typeof limit === 'number' && limit > 0
         ? limit

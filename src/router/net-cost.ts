@@ -142,16 +142,29 @@ export function orderByNetCost(
   figures: Map<string, NetCostFigure> = new Map(),
 ): Deployment[] {
   netCostFigures(source, deployments, estimate, at, figures);
-  return deployments.sort((a, b) => {
-    const x = figures.get(a.key)!.net;
-    const y = figures.get(b.key)!.net;
-    if (x !== y) {
-      if (x === null) return 1;
-      if (y === null) return -1;
-      return x < y ? -1 : 1;
-    }
-    return a.primaryRank - b.primaryRank || a.index - b.index;
-  });
+  const ranked = deployments.map((deployment) => ({
+    deployment,
+    net: figures.get(deployment.key)!.net,
+  }));
+  ranked.sort(byNet);
+  for (let index = 0; index < ranked.length; index++)
+    deployments[index] = ranked[index]!.deployment;
+  return deployments;
+}
+
+/** Cheapest net first, unknown cloud price last; ties: primary partner first, then config order. */
+function byNet(
+  a: { deployment: Deployment; net: bigint | null },
+  b: { deployment: Deployment; net: bigint | null },
+): number {
+  if (a.net !== b.net) {
+    if (a.net === null) return 1;
+    if (b.net === null) return -1;
+    return a.net < b.net ? -1 : 1;
+  }
+  return (
+    a.deployment.primaryRank - b.deployment.primaryRank || a.deployment.index - b.deployment.index
+  );
 }
 
 /** µUSD as a decimal USD string: 1234n → "0.001234". */

@@ -7,7 +7,9 @@ import {
   createAccrualCache,
   createNetCostSource,
   marginalShare,
+  priceOf,
 } from '../../src/billing/net-cost.js';
+import { costMicros, parsePrice } from '../../src/billing/prices.js';
 import type { ClauseRecord } from '../../src/store/billing/rows.js';
 import { createDatabase, migrate } from '../../src/store/index.js';
 import { createCatalog } from '../../src/router/catalog.js';
@@ -112,6 +114,24 @@ describe('the revenue share owed at the margin', () => {
       state = { basis: booked.basis, accrued: booked.accrued };
     }
     expect(state.accrued).toBe(100n);
+  });
+});
+
+describe('pricing an estimate', () => {
+  it('equals the ledger’s half-even bigint rating, also past 2^53', () => {
+    const price = parsePrice({ input: '2.5', output: '10.000001' });
+    for (const [inputTokens, outputTokens] of [
+      [0, 0],
+      [1, 1],
+      [333, 777],
+      [1_000_000, 3],
+      [2 ** 40, 2 ** 40],
+    ] as const) {
+      const usage = { inputTokens, outputTokens, cachedInputTokens: 0, reasoningTokens: 0 };
+      expect(priceOf({ inputTokens, outputTokens }, price)).toBe(
+        costMicros(usage, price, 'half-even'),
+      );
+    }
   });
 });
 

@@ -165,3 +165,58 @@ describe.skipIf(!pgDatabase)('lowest-net-cost across two replicas on Postgres', 
 });
 
 if (!pgDatabase) it.skip(PG_SKIP_MESSAGE, () => undefined);
+
+describe('the strategy rule action through the gateway (SQLite)', () => {
+  let clouds: Clouds;
+  let app: RunningApp;
+  beforeAll(async () => {
+    clouds = await startClouds();
+    const providers = cloudProviders(clouds);
+    app = await startApp({
+      partners: {
+        azure: { primary: true, revenueShare: { rate: '0.5' } },
+        openai: {},
+      },
+      providers: { openai: providers.openai, 'azure-v1': providers['azure-v1'] },
+      models: {
+        gpt: {
+          price: { input: '1000', output: '1000' },
+          deployments: [
+            { provider: 'openai', model: 'gpt-4o-mini', cost: { input: '300', output: '300' } },
+            { provider: 'azure-v1', model: 'gpt-4o-mini', cost: { input: '100', output: '100' } },
+          ],
+        },
+      },
+      routing: { rules: [{ when: { tag: 'net' }, strategy: 'lowest-net-cost' as const }] },
+    });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await clouds?.close();
+  });
+
+  it('orders by net cost only the requests the rule matches', async () => {
+    const client = new OpenAI({ baseURL: `${app.url}/v1`, apiKey: TENANT_A_KEY, maxRetries: 0 });
+    const send = (headers: Record<string, string>) =>
+      client.chat.completions
+        .create(
+          { model: 'gpt', messages: [{ role: 'user', content: 'hi' }], max_tokens: 20 },
+          { headers },
+        )
+        .withResponse();
+    // No tag: primary-first sends it to Azure, and no net-cost figures are claimed.
+    const plain = await send({});
+    expect(plain.response.headers.get('x-switchyard-deployment')).toBe('azure-v1');
+    expect(plain.response.headers.get('x-switchyard-net-cost')).toBeNull();
+    // Tagged: Azure's 50 % share makes OpenAI the cheaper cloud for the operator.
+    const tagged = await send({ 'x-switchyard-tags': 'net' });
+    expect(tagged.response.headers.get('x-switchyard-deployment')).toBe('openai');
+    const costs = tagged.response.headers.get('x-switchyard-net-costs')!;
+    expect(costs).toMatch(/^openai\/gpt-4o-mini;net=[\d.]+;cloud=[\d.]+;share=0;state=none, /);
+    expect(costs).toMatch(
+      /azure-v1\/gpt-4o-mini;net=[\d.]+;cloud=[\d.]+;share=[\d.]+;state=azure:rate$/,
+    );
+    const net = Number(tagged.response.headers.get('x-switchyard-net-cost'));
+    expect(net).toBeGreaterThan(0);
+  });
+});

@@ -105,6 +105,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     clock,
     logger,
+    database,
     ...(options.transport && { transport: options.transport }),
   });
   const { catalog, health } = router;
@@ -132,8 +133,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     database,
     clock,
     ...(telemetry.metrics && { onCommit: telemetry.metrics.usageCommit }),
+    ...(router.accruals && { onClauseTotals: router.accruals.apply }),
   });
   await billing.start();
+  // Share accruals for `lowest-net-cost`: read once the config's clauses are in, then kept fresh.
+  await router.accruals?.refresh();
+  router.accruals?.start();
   const executor = wireExecutor({ config, env, clock, router, telemetry });
   const alertSink: { send?: (alert: BudgetAlert) => Promise<void> } = {};
   const accessPlane = await wireAccess({
@@ -228,6 +233,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     await withStoreTimeout(billing.flush(), config.store.spool.commitTimeoutMs, 'flush').catch(
       () => undefined,
     );
+    router.accruals?.stop();
     if (router.ownsTransport) await router.transport.close();
     await router.sharedHealth?.close();
     await access.close();

@@ -17,7 +17,7 @@ import { type ClauseChange, putClause, retireClause, syncAgreements } from './ag
 import { termsFromConfig } from './agreements.js';
 import { createMeter } from './meter.js';
 import { parsePeriod, type PeriodUnit } from './periods.js';
-import { postUsage, type UsageOutcome } from './post-usage.js';
+import { type PostUsageDeps, postUsage, type UsageOutcome } from './post-usage.js';
 import { createRater } from './rating.js';
 import { report, type ReportQuery, type ReportRow } from './reports.js';
 import { closePeriod, getStatement, type Statement, type StatementKind } from './statements.js';
@@ -41,6 +41,8 @@ export interface BillingOptions {
   concurrency?: number;
   /** Told after each group commit of usage events: its duration, ms, and its size (telemetry). */
   onCommit?: (ms: number, events: number) => void;
+  /** Told the revenue-share clause totals each committed posting moved (`lowest-net-cost` routing). */
+  onClauseTotals?: PostUsageDeps['onClauseTotals'];
 }
 
 /**
@@ -117,7 +119,7 @@ export function createBilling(options: BillingOptions): Billing {
     ),
   };
   const meter = createMeter({
-    post: (events) => postUsage({ ...deps, rater }, events),
+    post: (events) => postUsage({ ...deps, rater, onClauseTotals: options.onClauseTotals }, events),
     maxBatch: options.maxBatch ?? 2000,
     concurrency: options.concurrency ?? 1,
     ...(options.onCommit && { onCommit: options.onCommit }),

@@ -58,8 +58,8 @@ export interface ClauseLedger {
   apply(clauseId: string, basisDelta: bigint, mode: AccrualMode): bigint;
   /** The clause as locked (terms and current totals). */
   get(clauseId: string): ClauseRecord | undefined;
-  /** Writes the totals that changed. */
-  save(now: number): Promise<void>;
+  /** Writes the totals that changed; resolves them. */
+  save(now: number): Promise<Array<{ id: string; basis: bigint; accrued: bigint }>>;
 }
 
 /**
@@ -103,6 +103,7 @@ export async function lockClauses(
           accrued: clause.accruedTotal,
         }));
       await tx.saveTotals(totals, now);
+      return totals;
     },
   };
 }

@@ -29,6 +29,13 @@ export interface PostUsageDeps {
   rater: Rater;
   now: () => number;
   periodUnit: PeriodUnit;
+  /**
+   * Told the clause totals a posting moved, once its transaction has committed (the accrual
+   * cache behind `lowest-net-cost` routing takes them at once).
+   */
+  onClauseTotals?:
+    | ((totals: Array<{ id: string; basis: bigint; accrued: bigint }>) => void)
+    | undefined;
 }
 
 /**
@@ -50,6 +57,7 @@ export async function postUsage(
   for (const event of events) if (!first.has(event.requestId)) first.set(event.requestId, event);
   const unique = [...first.values()];
 
+  let saved: Array<{ id: string; basis: bigint; accrued: bigint }> = [];
   const outcomes = await billingTransaction(deps.database, async (tx) => {
     const now = deps.now();
     const result = new Map<string, UsageOutcome>();
@@ -191,11 +199,18 @@ export async function postUsage(
       rollup.cost += rating.cost;
       rollup.share += share;
     }
-    await clauses.save(now);
+    saved = await clauses.save(now);
     await tx.insertPostings(postings);
     await tx.addRollups([...rollups.values()]);
     return result;
   });
+  if (saved.length > 0 && deps.onClauseTotals) {
+    try {
+      deps.onClauseTotals(saved);
+    } catch {
+      // A listener's failure must not fail a committed posting; the cache re-reads anyway.
+    }
+  }
 
   return events.map((event) => {
     const outcome = outcomes.get(event.requestId)!;

@@ -193,6 +193,18 @@ const modelSchema = z.strictObject({
   deployments: z.array(deploymentSchema).min(1),
 });
 
+/**
+ * How a model's deployments are ordered. `lowest-net-cost`: the cloud's price for the request's
+ * expected tokens plus the revenue share it adds at the margin (docs/configuration.md#lowest-net-cost).
+ */
+const strategySchema = z.enum([
+  'primary-first',
+  'weighted',
+  'least-latency',
+  'lowest-cost',
+  'lowest-net-cost',
+]);
+
 const ruleSchema = z.strictObject({
   when: z.strictObject({
     needs: z.array(capability).optional(),
@@ -204,13 +216,14 @@ const ruleSchema = z.strictObject({
     model: z.string().optional(),
     contextOverflow: z.boolean().optional(),
   }),
-  model: z.string(),
+  /** The model to send a matching request to; optional when the rule sets `strategy`. */
+  model: z.string().optional(),
+  /** Rule action: order the request's deployments by this strategy (e.g. `lowest-net-cost`). */
+  strategy: strategySchema.optional(),
 });
 
 const routingSchema = z.strictObject({
-  strategy: z
-    .enum(['primary-first', 'weighted', 'least-latency', 'lowest-cost'])
-    .default('primary-first'),
+  strategy: strategySchema.default('primary-first'),
   retries: z.number().int().min(0).max(10).default(2),
   attemptTimeoutMs: z.number().int().positive().default(30_000),
   totalTimeoutMs: z.number().int().positive().default(120_000),
@@ -623,6 +636,16 @@ export function crossCheck(config: unknown): Array<[string, string]> {
     const model = record(item)?.['model'];
     if (typeof model === 'string' && !Object.hasOwn(models, model))
       problems.push([`routing.rules[${index}].model`, `unknown model "${model}"`]);
+    if (model === undefined && record(item) !== undefined) {
+      const overflow = record(record(item)?.['when'])?.['contextOverflow'] === true;
+      if (overflow || record(item)?.['strategy'] === undefined)
+        problems.push([
+          `routing.rules[${index}].model`,
+          overflow
+            ? 'a contextOverflow rule needs `model`'
+            : 'a rule needs `model`, `strategy`, or both',
+        ]);
+    }
   });
   const primaries = Object.entries(partners).filter(
     ([, partner]) => record(partner)?.['primary'] === true,

@@ -1,11 +1,25 @@
 import type { Access, Admission } from '../access/index.js';
 import type { Config } from '../config/index.js';
+import type { ChatRequest } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
 import type { Catalog, CatalogModel, Deployment } from '../router/catalog.js';
-import type { AttemptRecord, Execution, ExecutionCall, Executor } from '../router/executor.js';
-import { featuresOf } from '../router/features.js';
+import type {
+  AttemptRecord,
+  Execution,
+  ExecutionCall,
+  Executor,
+  PlanHints,
+} from '../router/executor.js';
+import { featuresOf, type RequestFeatures } from '../router/features.js';
+import {
+  DEFAULT_OUTPUT_TOKENS,
+  microsToUsd,
+  type NetCostFigure,
+  netCostHeader,
+} from '../router/net-cost.js';
+import type { RoutingStrategy } from '../router/policy.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
@@ -243,6 +257,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
           admission.maxOutputTokens === undefined
             ? body
             : { ...body, max_completion_tokens: admission.maxOutputTokens };
+        const hints = planHints(chain, features, routed, deps.config.routing.strategy);
         const execution = await runChain(
           chain,
           {
@@ -255,11 +270,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
             ...(scope?.headers && { propagateHeaders: scope.headers }),
           },
           attempts,
+          hints,
         );
         const model = execution.model;
         deployment = execution.deployment;
         served(event, deployment, attempts);
-        const meta = metaOf(model.name, deployment, attempts.length);
+        const meta = metaOf(model.name, deployment, attempts.length, model, hints.figures);
         if (execution.kind === 'json') {
           const usage = usageFromOpenAI(execution.completion.usage);
           Object.assign(event, usage ?? ZERO_USAGE);
@@ -430,6 +446,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     chain: ModelChain,
     call: ExecutionCall,
     attempts: AttemptRecord[],
+    hints: PlanHints,
   ): Promise<Execution & { model: CatalogModel }> {
     const queue = [...chain.models];
     let lastError: GatewayError | undefined;
@@ -437,7 +454,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const model = queue[index]!;
       if (index > 0 && call.signal.aborted) break;
       try {
-        const execution = await executor.execute(model, call, attempts);
+        const execution = await executor.execute(model, call, attempts, hints);
         return { ...execution, model };
       } catch (thrown) {
         const error = toGatewayError(thrown);
@@ -471,7 +488,40 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 }
 
-function metaOf(model: string, deployment: Deployment, attempts: number): RouteMeta {
+/**
+ * The plan hints of a chat request: the strategy its rule chose and, when the strategy is
+ * `lowest-net-cost`, its expected tokens (input: characters / 4; output: the request's limit,
+ * else the model's `maxOutputTokens`, else 1024) and a map for the figures behind the order.
+ */
+function planHints(
+  chain: ModelChain,
+  features: RequestFeatures,
+  body: ChatRequest,
+  configured: RoutingStrategy,
+): PlanHints {
+  const strategy = chain.strategy ?? configured;
+  const hints: PlanHints = chain.strategy ? { strategy } : {};
+  if (strategy !== 'lowest-net-cost') return hints;
+  const limit = body.max_completion_tokens ?? body.max_tokens;
+  hints.estimate = {
+    // Characters / 4 (o200k's English average): a request is not tokenized just to be routed.
+    inputTokens: Math.ceil(features.inputCharacters / 4),
+    outputTokens:
+      typeof limit === 'number' && limit > 0
+        ? limit
+        : (chain.models[0]!.config.maxOutputTokens ?? DEFAULT_OUTPUT_TOKENS),
+  };
+  hints.figures = new Map();
+  return hints;
+}
+
+function metaOf(
+  model: string,
+  deployment: Deployment,
+  attempts: number,
+  served?: CatalogModel,
+  figures?: Map<string, NetCostFigure>,
+): RouteMeta {
   const type = deployment.providerConfig.type;
   const openAIFamily =
     type === 'openai' ||
@@ -486,6 +536,29 @@ function metaOf(model: string, deployment: Deployment, attempts: number): RouteM
     attempts,
     sandbox: deployment.sandbox,
     openAIFamily,
+    ...(served && figures && figures.size > 0 && netCostMeta(deployment, served, figures)),
+  };
+}
+
+/** The `x-switchyard-net-cost(s)` figures of the served model's plan. */
+function netCostMeta(
+  deployment: Deployment,
+  model: CatalogModel,
+  figures: Map<string, NetCostFigure>,
+): Pick<RouteMeta, 'netCost' | 'netCosts'> {
+  const chosen = figures.get(deployment.key);
+  const ranked = model.deployments
+    .map((candidate) => figures.get(candidate.key))
+    .filter((figure): figure is NetCostFigure => figure !== undefined)
+    .sort((a, b) =>
+      a.net === b.net ? 0 : a.net === null ? 1 : b.net === null ? -1 : a.net < b.net ? -1 : 1,
+    );
+  return {
+    ...(chosen && { netCost: chosen.net === null ? 'unknown' : microsToUsd(chosen.net) }),
+    netCosts: netCostHeader(
+      ranked.map((figure) => figure.deployment),
+      figures,
+    ),
   };
 }
 

@@ -9,6 +9,8 @@ export function routeHeaders(meta: RouteMeta): Record<string, string> {
   if (meta.deployment) headers['x-switchyard-deployment'] = meta.deployment;
   if (meta.partner) headers['x-switchyard-partner'] = meta.partner;
   if (meta.sandbox) headers['x-switchyard-sandbox'] = 'true';
+  if (meta.netCost !== undefined) headers['x-switchyard-net-cost'] = meta.netCost;
+  if (meta.netCosts) headers['x-switchyard-net-costs'] = meta.netCosts;
   return headers;
 }
 

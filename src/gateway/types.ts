@@ -62,6 +62,10 @@ export interface RouteMeta {
   sandbox: boolean;
   /** True when the serving upstream speaks OpenAI chat (raw forwarding possible). */
   openAIFamily: boolean;
+  /** `lowest-net-cost`: the serving deployment's estimated net cost, USD (`x-switchyard-net-cost`). */
+  netCost?: string;
+  /** `lowest-net-cost`: every ranked deployment's figures (`x-switchyard-net-costs`). */
+  netCosts?: string;
 }
 
 /** The answer to a chat invocation: a whole completion, or a stream of items. */

@@ -13,7 +13,7 @@ import type { AttemptScope, GatewayObserver } from '../telemetry/observer.js';
 import type { Transport, UpstreamResponse } from '../transport/http.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import type { HealthTracker } from './health.js';
-import type { Policy } from './policy.js';
+import type { PlanInput, Policy } from './policy.js';
 import { watchStream } from './stream-watch.js';
 
 /** One try against one deployment, as recorded in the usage event. */
@@ -46,6 +46,9 @@ export interface ExecutorDeps {
   /** Telemetry: told when each attempt starts and ends; may replace the propagated trace headers. */
   observer?: Pick<GatewayObserver, 'attemptStart'>;
 }
+
+/** What the request adds to its plan: a rule's strategy, its expected tokens, a place for the figures. */
+export type PlanHints = Pick<PlanInput, 'strategy' | 'estimate' | 'figures'>;
 
 /** A call to execute; the executor adds the deployment. */
 export type ExecutionCall = Omit<GatewayCall, 'deployment'>;
@@ -83,10 +86,11 @@ export function createExecutor(deps: ExecutorDeps) {
     model: CatalogModel,
     call: ExecutionCall,
     attempts: AttemptRecord[],
+    hints?: PlanHints,
   ): Promise<Execution> {
     const started = deps.clock();
     const deadline = started + deps.routing.totalTimeoutMs;
-    const plan = deps.policy.plan({ model, now: started });
+    const plan = deps.policy.plan({ ...hints, model, now: started });
     if (plan.length === 0) {
       throw new GatewayError(
         `No deployment of model "${model.name}" may serve now (licence windows)`,

@@ -1,19 +1,38 @@
 import type { RoutingConfig } from '../config/index.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import type { HealthTracker } from './health.js';
+import {
+  type NetCostFigure,
+  type NetCostSource,
+  netCostFigures,
+  orderByNetCost,
+  REFERENCE_ESTIMATE,
+  type TokenEstimate,
+} from './net-cost.js';
 
 /** Inputs to ordering a model's deployments. */
 export interface PlanInput {
   model: CatalogModel;
   /** Request time, epoch ms (licence windows are checked against it). */
   now: number;
+  /** The strategy a routing rule chose for this request; default `routing.strategy`. */
+  strategy?: RoutingStrategy | undefined;
+  /** Expected tokens of the request (`lowest-net-cost`); default {@link REFERENCE_ESTIMATE}. */
+  estimate?: TokenEstimate | undefined;
+  /** Filled with the figures behind a `lowest-net-cost` order, per deployment key. */
+  figures?: Map<string, NetCostFigure> | undefined;
 }
+
+/** A routing strategy (`routing.strategy`, or a rule's `strategy`). */
+export type RoutingStrategy = RoutingConfig['strategy'];
 
 /** Orders deployments by policy: allowed by agreements, healthy first, then the strategy. */
 export interface Policy {
   plan(input: PlanInput): Deployment[];
   /** Why a deployment is excluded now (licence), or undefined when allowed. */
   excluded(deployment: Deployment, now: number, all: Deployment[]): string | undefined;
+  /** The net-cost figures of every deployment of `model` (the routing view shows them). */
+  netCosts(model: CatalogModel, now: number, estimate?: TokenEstimate): Map<string, NetCostFigure>;
 }
 
 /** Options of the policy. */
@@ -22,6 +41,8 @@ export interface PolicyDeps {
   health: HealthTracker;
   /** Random source in [0,1) for weighted choice (tests inject a fixed one). */
   random?: () => number;
+  /** Live prices and share accruals for `lowest-net-cost` (billing's, see wiring/router.ts). */
+  netCost?: NetCostSource | undefined;
 }
 
 /** Creates the routing policy. */
@@ -45,8 +66,16 @@ export function createPolicy(deps: PolicyDeps): Policy {
   };
 
   /** Orders in place (callers pass fresh arrays). */
-  const order = (deployments: Deployment[]): Deployment[] => {
-    switch (deps.routing.strategy) {
+  const order = (deployments: Deployment[], input: PlanInput): Deployment[] => {
+    switch (input.strategy ?? deps.routing.strategy) {
+      case 'lowest-net-cost':
+        return orderByNetCost(
+          deployments,
+          deps.netCost,
+          input.estimate ?? REFERENCE_ESTIMATE,
+          input.now,
+          input.figures,
+        );
       case 'weighted':
         return weightedShuffle(deployments, random);
       case 'least-latency':
@@ -62,7 +91,10 @@ export function createPolicy(deps: PolicyDeps): Policy {
 
   return {
     excluded,
-    plan({ model, now }) {
+    netCosts: (model, now, estimate = REFERENCE_ESTIMATE) =>
+      netCostFigures(deps.netCost, model.deployments, estimate, now),
+    plan(input) {
+      const { model, now } = input;
       const healthy: Deployment[] = [];
       const unhealthy: Deployment[] = [];
       for (const deployment of model.deployments) {
@@ -70,7 +102,9 @@ export function createPolicy(deps: PolicyDeps): Policy {
         (deps.health.isAvailable(deployment.key) ? healthy : unhealthy).push(deployment);
       }
       // Unhealthy deployments stay at the end as a last resort rather than failing outright.
-      return unhealthy.length === 0 ? order(healthy) : [...order(healthy), ...order(unhealthy)];
+      return unhealthy.length === 0
+        ? order(healthy, input)
+        : [...order(healthy, input), ...order(unhealthy, input)];
     },
   };
 }

@@ -3,6 +3,7 @@ import { GatewayError } from '../errors/index.js';
 import type { Principal } from '../gateway/types.js';
 import type { Catalog, CatalogModel } from './catalog.js';
 import type { RequestFeatures } from './features.js';
+import type { RoutingStrategy } from './policy.js';
 
 /** The longest chain of models one request tries (client list plus configured fallbacks). */
 const MAX_CHAIN = 10;
@@ -12,6 +13,8 @@ export interface ModelChain {
   models: CatalogModel[];
   /** Model to move to when a model answers context_length_exceeded (a `contextOverflow` rule). */
   overflow: Map<string, CatalogModel>;
+  /** The strategy the matching rule chose (its `strategy` action), if any. */
+  strategy?: RoutingStrategy | undefined;
 }
 
 export interface ChainInput {
@@ -55,12 +58,19 @@ export function resolveChain(input: ChainInput): ModelChain {
     lookup(name, input.list ? `models[${index}]` : 'model'),
   );
   const first = models[0]!;
+  let strategy: RoutingStrategy | undefined;
+  // The first matching rule that does something decides: another model, a strategy, or both.
   for (const rule of input.rules) {
     if (rule.when.contextOverflow) continue;
-    if (rule.model === first.name || !matches(rule, first.name, input.features, input.principal))
+    const moves = rule.model !== undefined && rule.model !== first.name;
+    if (
+      (!moves && rule.strategy === undefined) ||
+      !matches(rule, first.name, input.features, input.principal)
+    )
       continue;
-    const target = input.catalog.get(rule.model);
+    const target = moves ? input.catalog.get(rule.model!) : undefined;
     if (target) models[0] = target;
+    strategy = rule.strategy;
     break;
   }
   // Each model's configured fallbacks follow the models the client named, in order, once each;
@@ -84,7 +94,7 @@ export function resolveChain(input: ChainInput): ModelChain {
         candidate.when.contextOverflow &&
         (candidate.when.model === undefined || candidate.when.model === model.name),
     );
-    const target = rule ? input.catalog.get(rule.model) : undefined;
+    const target = rule?.model === undefined ? undefined : input.catalog.get(rule.model);
     if (target && target.name !== model.name) overflow.set(model.name, target);
   }
   // Skip models that cannot take the request at all; keep the reason for a clear error.
@@ -102,7 +112,7 @@ export function resolveChain(input: ChainInput): ModelChain {
   };
   for (const model of models) visit(model, 0);
   if (able.length === 0) throw refusal!;
-  return { models: able, overflow };
+  return { models: able, overflow, ...(strategy && { strategy }) };
 }
 
 /** Why a model cannot take a request (missing capability, context too small), or undefined. */

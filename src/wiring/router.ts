@@ -1,11 +1,19 @@
+import {
+  type AccrualCache,
+  clauseLoader,
+  createAccrualCache,
+  createNetCostSource,
+} from '../billing/net-cost.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import { createAdapters } from '../providers/index.js';
 import { type Catalog, createCatalog } from '../router/catalog.js';
 import { createExecutor, type Executor, type FrameDecoder } from '../router/executor.js';
 import { createHealthTracker, type HealthTracker } from '../router/health.js';
+import type { NetCostSource } from '../router/net-cost.js';
 import { createPolicy, type Policy } from '../router/policy.js';
 import { shareHealth } from '../router/shared-health.js';
+import type { Database } from '../store/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { decodeEventStream } from '../transport/aws-eventstream.js';
@@ -22,6 +30,12 @@ export interface RouterBase {
   ownsTransport: boolean;
   /** Breaker transitions shared through Redis, when configured. */
   sharedHealth: { close(): Promise<void> } | undefined;
+  /**
+   * Revenue-share clause totals for `lowest-net-cost` (read from the store in the background;
+   * billing's `onClauseTotals` feeds it this replica's bookings at once). Undefined without a
+   * database.
+   */
+  accruals: AccrualCache | undefined;
 }
 
 /** Transport, catalog, breakers (shared through Redis when configured) and the routing policy. */
@@ -30,6 +44,8 @@ export async function wireRouterBase(deps: {
   clock: Clock;
   logger: Logger;
   transport?: Transport;
+  /** The store the revenue-share accruals are read from (`lowest-net-cost`). */
+  database?: Database;
 }): Promise<RouterBase> {
   const { config, clock, logger } = deps;
   const poolConnections = Object.fromEntries(
@@ -60,7 +76,18 @@ export async function wireRouterBase(deps: {
         },
       )
     : undefined;
-  const policy = createPolicy({ routing: config.routing, health });
+  const accruals = deps.database
+    ? createAccrualCache({
+        load: clauseLoader(deps.database),
+        now: clock,
+        timeoutMs: config.store.readyTimeoutMs,
+        onError: (error) => logger.warn({ err: error }, 'revenue-share accruals not refreshed'),
+      })
+    : undefined;
+  const netCost: NetCostSource | undefined = accruals
+    ? createNetCostSource(config, accruals)
+    : undefined;
+  const policy = createPolicy({ routing: config.routing, health, netCost });
   logBreakerTransitions(health, logger);
   return {
     catalog,
@@ -69,6 +96,7 @@ export async function wireRouterBase(deps: {
     transport,
     ownsTransport: deps.transport === undefined,
     sharedHealth,
+    accruals,
   };
 }
 

@@ -117,3 +117,61 @@ describe('routing rules', () => {
     );
   });
 });
+
+describe('the strategy rule action', () => {
+  const withStrategy = validateConfig({
+    providers: { p: { type: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
+    models: {
+      gpt: { deployments: [{ provider: 'p', model: 'gpt' }] },
+      big: { deployments: [{ provider: 'p', model: 'big' }] },
+    },
+    routing: {
+      rules: [
+        { when: { tag: 'net' }, strategy: 'lowest-net-cost' },
+        { when: { tag: 'big' }, model: 'big', strategy: 'least-latency' },
+      ],
+    },
+  });
+  const resolve = (tags: string[]) =>
+    resolveChain({
+      requested: 'gpt',
+      list: undefined,
+      features: featuresOf({ model: 'gpt', messages: [{ role: 'user', content: 'hi' }] }, tags),
+      principal,
+      rules: withStrategy.routing.rules,
+      catalog: createCatalog(withStrategy),
+      allowed: () => true,
+    });
+
+  it('keeps the model and sets the strategy for matching requests only', () => {
+    const net = resolve(['net']);
+    expect(net.models.map((model) => model.name)).toEqual(['gpt']);
+    expect(net.strategy).toBe('lowest-net-cost');
+    expect(resolve([]).strategy).toBeUndefined();
+  });
+
+  it('moves the model and sets the strategy when the rule does both', () => {
+    const big = resolve(['big']);
+    expect(big.models.map((model) => model.name)).toEqual(['big']);
+    expect(big.strategy).toBe('least-latency');
+  });
+
+  it('refuses a rule that does nothing, and a contextOverflow rule without a model', () => {
+    const base = {
+      providers: { p: { type: 'openai', baseUrl: 'http://127.0.0.1:1/v1' } },
+      models: { gpt: { deployments: [{ provider: 'p', model: 'gpt' }] } },
+    } as const;
+    expect(() => validateConfig({ ...base, routing: { rules: [{ when: { tag: 'x' } }] } })).toThrow(
+      /routing\.rules\[0\]\.model/,
+    );
+    expect(() =>
+      validateConfig({
+        ...base,
+        routing: { rules: [{ when: { contextOverflow: true }, strategy: 'lowest-net-cost' }] },
+      }),
+    ).toThrow(/contextOverflow rule needs `model`/);
+    expect(() =>
+      validateConfig({ ...base, routing: { rules: [{ when: {}, strategy: 'cheapest' }] } }),
+    ).toThrow(/strategy/);
+  });
+});

@@ -1,8 +1,15 @@
 import type { Clock } from '../../core/clock.js';
+import { scaledToDecimal } from '../../core/money.js';
 import { GatewayError, toGatewayError } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
 import type { Catalog } from '../../router/catalog.js';
 import type { HealthTracker } from '../../router/health.js';
+import {
+  microsToUsd,
+  type NetCostFigure,
+  REFERENCE_ESTIMATE,
+  type TokenEstimate,
+} from '../../router/net-cost.js';
 import type { Policy } from '../../router/policy.js';
 import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { Route } from '../../server/types.js';
@@ -15,16 +22,25 @@ export interface RoutingViewDeps {
   health: HealthTracker;
   policy: Policy;
   clock: Clock;
+  /** `routing.strategy`, shown at the top of the view. */
+  strategy?: string;
 }
 
-/** The routing state of every model: deployments, partner, breaker, latency, licence, current order. */
-export function routingView(deps: RoutingViewDeps) {
+/**
+ * The routing state of every model: deployments, partner, breaker, latency, licence, current
+ * order, and the net cost of a reference request (`estimate`, default 1,000 tokens in and out)
+ * with the revenue-share figures behind it.
+ */
+export function routingView(deps: RoutingViewDeps, estimate: TokenEstimate = REFERENCE_ESTIMATE) {
   const now = deps.clock();
   return {
     object: 'list',
     at: new Date(now).toISOString(),
+    strategy: deps.strategy ?? null,
+    estimate: { input_tokens: estimate.inputTokens, output_tokens: estimate.outputTokens },
     data: deps.catalog.all().map((model) => {
-      const order = deps.policy.plan({ model, now }).map((deployment) => deployment.key);
+      const order = deps.policy.plan({ model, now, estimate }).map((deployment) => deployment.key);
+      const figures = deps.policy.netCosts(model, now, estimate);
       return {
         model: model.name,
         kind: model.config.kind,
@@ -59,10 +75,55 @@ export function routingView(deps: RoutingViewDeps) {
               excluded: deps.policy.excluded(deployment, now, model.deployments) ?? null,
             },
             position: order.indexOf(deployment.key),
+            net_cost: netCostView(figures.get(deployment.key)),
           };
         }),
       };
     }),
+  };
+}
+
+/** A deployment's net-cost figures in USD decimal strings (null when the cloud price is unknown). */
+function netCostView(figure: NetCostFigure | undefined) {
+  if (!figure) return null;
+  const usd = (micros: bigint | null) => (micros === null ? null : microsToUsd(micros));
+  return {
+    net_usd: usd(figure.net),
+    cloud_usd: usd(figure.cloud),
+    revenue_usd: usd(figure.revenue),
+    share_usd: usd(figure.share),
+    shares: figure.clauses.map((clause) => ({
+      clause: clause.clause,
+      partner: clause.partner,
+      rate: scaledToDecimal(clause.ratePpm, 6),
+      cap_usd: usd(clause.cap),
+      basis_usd: usd(clause.basis),
+      accrued_usd: usd(clause.accrued),
+      share_usd: usd(clause.share),
+      state: clause.state,
+    })),
+  };
+}
+
+/** `?input_tokens=&output_tokens=`: the routing view's reference request; a bad value is a 400. */
+function estimateFrom(query: URLSearchParams): TokenEstimate {
+  const read = (name: string, fallback: number): number => {
+    const raw = query.get(name);
+    if (raw === null) return fallback;
+    const value = Number(raw);
+    if (!/^\d{1,9}$/.test(raw) || !Number.isSafeInteger(value))
+      throw new GatewayError(`\`${name}\` must be a whole number of tokens`, {
+        code: 'invalid_request',
+        status: 400,
+        param: name,
+        errorClass: 'invalid_request',
+        retryable: false,
+      });
+    return value;
+  };
+  return {
+    inputTokens: read('input_tokens', REFERENCE_ESTIMATE.inputTokens),
+    outputTokens: read('output_tokens', REFERENCE_ESTIMATE.outputTokens),
   };
 }
 
@@ -81,7 +142,7 @@ export function createRoutingRoutes(deps: RoutingViewDeps): Route[] {
           errorClass: 'auth',
           retryable: false,
         });
-      sendJson(context.response, 200, routingView(deps));
+      sendJson(context.response, 200, routingView(deps, estimateFrom(context.url.searchParams)));
     } catch (error) {
       sendOpenAIError(context.response, toGatewayError(error));
     }

@@ -105,6 +105,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     clock,
     logger,
+    database,
     ...(options.transport && { transport: options.transport }),
   });
   const { catalog, health } = router;
@@ -160,12 +161,15 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const { access } = accessPlane;
   redis = accessPlane.redis;
+  // Reserved capacity counts across replicas through the access plane's Redis, when there is one.
+  router.capacity.useRedis(redis, config.redisPrefix);
   const gateway = createGateway({
     config,
     catalog,
     executor,
     access,
-    usage: usageSink,
+    // Each usage event also corrects the reserved-capacity estimates of its request.
+    usage: router.capacity.meter(usageSink),
     observer: telemetry.observer,
     clock,
     onUsageError: (error, event) =>
@@ -219,6 +223,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (listening) await server.close();
     await runtime.sweeper.stop();
     alerts.stop();
+    router.commitments?.stop();
     await handover;
     await runtime.agent.close();
     await telemetry.close();
@@ -263,6 +268,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       runtime.sweeper.start();
       runtime.agent.start();
       alerts.start();
+      router.commitments?.start();
       telemetry.start();
       usageSink.start();
       return address;

@@ -1,5 +1,6 @@
 import type { RoutingConfig } from '../config/index.js';
 import type { CatalogModel, Deployment } from './catalog.js';
+import { type CommitmentView, commitmentOrder, type ReservedCapacity } from './commitments.js';
 import type { HealthTracker } from './health.js';
 
 /** Inputs to ordering a model's deployments. */
@@ -22,6 +23,10 @@ export interface PolicyDeps {
   health: HealthTracker;
   /** Random source in [0,1) for weighted choice (tests inject a fixed one). */
   random?: () => number;
+  /** Reserved capacity's local view: a full deployment goes last (router/commitments.ts). */
+  capacity?: ReservedCapacity | undefined;
+  /** Partners with committed spend left this period: their deployments before pay-as-you-go. */
+  commitments?: CommitmentView | undefined;
 }
 
 /** Creates the routing policy. */
@@ -69,8 +74,10 @@ export function createPolicy(deps: PolicyDeps): Policy {
         if (excluded(deployment, now, model.deployments) !== undefined) continue;
         (deps.health.isAvailable(deployment.key) ? healthy : unhealthy).push(deployment);
       }
+      // Commitments first: reserved capacity, then committed spend, then pay-as-you-go.
+      const ordered = commitmentOrder(order(healthy), model.deployments, deps, now);
       // Unhealthy deployments stay at the end as a last resort rather than failing outright.
-      return unhealthy.length === 0 ? order(healthy) : [...order(healthy), ...order(unhealthy)];
+      return unhealthy.length === 0 ? ordered : [...ordered, ...order(unhealthy)];
     },
   };
 }

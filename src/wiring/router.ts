@@ -6,11 +6,18 @@ import { createExecutor, type Executor, type FrameDecoder } from '../router/exec
 import { createHealthTracker, type HealthTracker } from '../router/health.js';
 import { createPolicy, type Policy } from '../router/policy.js';
 import { shareHealth } from '../router/shared-health.js';
+import type { Database } from '../store/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { decodeEventStream } from '../transport/aws-eventstream.js';
 import { createTransport, type Transport } from '../transport/http.js';
 import { decodeSse } from '../transport/sse.js';
+import {
+  type CapacityPlane,
+  type CommitmentCache,
+  createCapacityPlane,
+  createCommitmentCache,
+} from './commitments.js';
 
 /** The routing plane before the executor: what telemetry reads, and what the executor needs. */
 export interface RouterBase {
@@ -22,6 +29,10 @@ export interface RouterBase {
   ownsTransport: boolean;
   /** Breaker transitions shared through Redis, when configured. */
   sharedHealth: { close(): Promise<void> } | undefined;
+  /** Reserved capacity (`reservedTpm`) counters and spill-over state. */
+  capacity: CapacityPlane;
+  /** Partners whose committed spend is still open this period (refreshed in the background). */
+  commitments: CommitmentCache | undefined;
 }
 
 /** Transport, catalog, breakers (shared through Redis when configured) and the routing policy. */
@@ -30,6 +41,8 @@ export async function wireRouterBase(deps: {
   clock: Clock;
   logger: Logger;
   transport?: Transport;
+  /** The ledger the commitment burn-down is read from (none: commitments are taken as open). */
+  database?: Database;
 }): Promise<RouterBase> {
   const { config, clock, logger } = deps;
   const poolConnections = Object.fromEntries(
@@ -60,7 +73,11 @@ export async function wireRouterBase(deps: {
         },
       )
     : undefined;
-  const policy = createPolicy({ routing: config.routing, health });
+  const capacity = createCapacityPlane({ catalog, clock, logger });
+  const commitments = deps.database
+    ? createCommitmentCache({ config, database: deps.database, clock, logger })
+    : undefined;
+  const policy = createPolicy({ routing: config.routing, health, capacity, commitments });
   logBreakerTransitions(health, logger);
   return {
     catalog,
@@ -69,6 +86,8 @@ export async function wireRouterBase(deps: {
     transport,
     ownsTransport: deps.transport === undefined,
     sharedHealth,
+    capacity,
+    commitments,
   };
 }
 
@@ -94,6 +113,7 @@ export function wireExecutor(deps: {
     clock,
     decoders,
     observer: deps.telemetry.observer,
+    capacity: router.capacity,
   });
 }
 

@@ -112,8 +112,7 @@ export function figures(input: {
   const at = Math.min(Math.max(input.at, input.startsAt), input.endsAt);
   const gone = at - input.startsAt;
   // Nothing has elapsed yet: the rate is unknown, so project what is already consumed.
-  const projected =
-    gone <= 0 ? input.consumed : (input.consumed * BigInt(length)) / BigInt(gone);
+  const projected = gone <= 0 ? input.consumed : (input.consumed * BigInt(length)) / BigInt(gone);
   const shortfall = input.committed > projected ? input.committed - projected : 0n;
   const elapsed = length > 0 ? gone / length : 1;
   const underUse = shortfall > 0n;
@@ -145,7 +144,9 @@ async function consumedCost(
   to: number,
 ): Promise<bigint> {
   if (providers.length === 0) return 0n;
-  const result = await sql<{ total: string | number | bigint }>`select coalesce(sum(cost), 0) as total
+  const result = await sql<{
+    total: string | number | bigint;
+  }>`select coalesce(sum(cost), 0) as total
     from ledger_transactions
     where effective_at >= ${from} and effective_at < ${to}
       and deployment in (${sql.join(providers)})`.execute(database.db);

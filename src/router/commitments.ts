@@ -86,8 +86,14 @@ export function commitmentOrder(
 }
 
 /** Whether a failed attempt is reserved capacity saying "full" (429 rate limit): spill, not a failure. */
-export function isReservedSpill(deployment: Deployment, status: number | undefined, code: string): boolean {
+export function isReservedSpill(
+  deployment: Deployment,
+  status: number | undefined,
+  code: string,
+): boolean {
   return (
-    deployment.config.reservedTpm !== undefined && status === 429 && code === 'upstream_rate_limited'
+    deployment.config.reservedTpm !== undefined &&
+    status === 429 &&
+    code === 'upstream_rate_limited'
   );
 }

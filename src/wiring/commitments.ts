@@ -154,9 +154,7 @@ export function createCapacityPlane(deps: {
       if (limits.size === 0) return sink;
       return {
         record(event) {
-          plane
-            .settle(event)
-            .catch((error: unknown) => onError(error));
+          plane.settle(event).catch((error: unknown) => onError(error));
           return sink.record(event);
         },
       };

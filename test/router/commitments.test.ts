@@ -1,7 +1,6 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Emulator, startOpenAIEmulator } from '../../src/sandbox/openai-emulator.js';
-import type { UsageEvent } from '../../src/store/index.js';
 import { waitFor } from '../agent/helpers.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 import { redisTestUrl, uniquePrefix } from '../helpers/redis.js';
@@ -85,23 +84,17 @@ async function ask(gateway: RunningGateway, model: string) {
   return { completion: data, deployment: response.headers.get('x-switchyard-deployment') };
 }
 
-async function usageOf(gateway: RunningGateway, requestId: string): Promise<UsageEvent> {
-  return waitFor(() => gateway.app.usage.get(requestId));
-}
-
 describe('reserved capacity (reservedTpm) on the sandbox Azure PTU', () => {
   it('an upstream 429 from the PTU spills to pay-as-you-go at once, without opening its breaker', async () => {
     const gateway = await startGateway(config('ptu-429', 'gpt-4o-mini-ptu', 1_000_000));
     gateways.push(gateway);
     azure.requests = 0;
     const served: string[] = [];
-    const ids: string[] = [];
     // Until the PTU's minute is used and a request lands on pay-as-you-go.
     for (let i = 0; i < 10 && !served.includes('payg'); i++) {
       const { completion, deployment } = await ask(gateway, 'ptu-429');
       expect(completion.choices[0]!.message.content).toBeTruthy();
       served.push(deployment!);
-      ids.push(completion.id);
     }
     expect(served[0]).toBe('azure-ptu');
     expect(served.at(-1)).toBe('payg');

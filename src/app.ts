@@ -68,6 +68,8 @@ export interface App {
   access: AccessModule;
   /** Responses and Conversations state; its retention sweeper runs while the app listens. */
   runtime: Runtime;
+  /** Partners whose committed spend is still open this period, as routing sees it (refreshed in the background). */
+  commitments: { refresh(): Promise<void>; open(partner: string): boolean } | undefined;
   /** Metrics, traces, usage roll-ups and the debug body store. */
   telemetry: Telemetry;
   logger: Logger;
@@ -254,6 +256,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     usage,
     billing,
     access,
+    commitments: router.commitments,
     telemetry,
     runtime,
     logger,

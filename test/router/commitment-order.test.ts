@@ -80,7 +80,7 @@ describe('commitments in the routing plan', () => {
     const routing = setup();
     routing.health.recordFailure(
       'azure/m-ptu',
-      new GatewayError('down', { code: 'upstream_error', status: 502, errorClass: 'server' }),
+      new GatewayError('down', { code: 'upstream_error', status: 502, errorClass: 'server_error' }),
     );
     expect(routing.plan()).toEqual(['bedrock/m-1:0', 'azure/m', 'local/m', 'azure/m-ptu']);
   });

@@ -165,6 +165,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   redis = accessPlane.redis;
   // Reserved capacity counts across replicas through the access plane's Redis, when there is one.
   router.capacity.useRedis(redis, config.redisPrefix);
+  // Workers without Redis: the primary's counters, as for rate limits.
+  if (viaPrimary) router.capacity.useRates(clusterCounters(cluster).rates);
   const gateway = createGateway({
     config,
     catalog,

@@ -16,7 +16,8 @@ import type { Logger } from '../telemetry/logger.js';
  * Commitments wired to the planes (issue 18 item 3):
  * - reserved capacity: each `reservedTpm` deployment has a tokens-per-minute window in the
  *   access plane's sliding-window counters (`rlw:tokens:reserved:<provider/model>`), shared by
- *   every replica through Redis (one atomic script per take) and in process memory without it.
+ *   every replica through Redis (one atomic script per take), by the cluster primary for
+ *   `server.workers` without Redis, and in process memory otherwise.
  *   An attempt takes the request's estimated tokens (input by the tokenizer, plus the output
  *   max the request sets); the usage event corrects the estimate to the tokens really used,
  *   and gives back what failed attempts took.
@@ -41,6 +42,8 @@ const RESERVATION_TTL_MS = 5 * 60_000;
 export interface CapacityPlane extends ReservedCapacity {
   /** Counts through Redis from now on (called once access has connected it). */
   useRedis(redis: Redis | undefined, prefix: string): void;
+  /** Counts through other counters (a `server.workers` worker without Redis: the primary's). */
+  useRates(shared: RateLimits): void;
   /** Corrects a request's reservations to its real tokens (from its usage event). */
   settle(event: UsageEvent): Promise<void>;
   /** Wraps the gateway's usage sink so every usage event settles its reservations. */
@@ -129,6 +132,9 @@ export function createCapacityPlane(deps: {
     },
     useRedis(redis, prefix) {
       if (redis) rates = createRateLimits({ redis, prefix, clock, onError });
+    },
+    useRates(shared) {
+      rates = shared;
     },
     async settle(event) {
       const list = pending.get(event.requestId);

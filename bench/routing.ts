@@ -35,7 +35,11 @@ async function decisionCost(
   const providers: Record<string, object> = {};
   const deployments: object[] = [];
   for (let i = 0; i < 50; i++) {
-    partners[`p${i}`] ??= { license: { from: '2020-01-01', until: '2032-01-01' } };
+    partners[`p${i}`] ??= {
+      license: { from: '2020-01-01', until: '2032-01-01' },
+      // Commitments (issue 18 item 3): some partners have committed spend.
+      ...(i % 3 === 0 && { commitment: { spend: '1000' } }),
+    };
     providers[`d${i}`] = {
       type: 'openai',
       partner: `p${i % 10}`,
@@ -46,6 +50,8 @@ async function decisionCost(
       model: `m-${i}`,
       weight: 1 + (i % 3),
       cost: { input: `0.${i + 10}`, output: '1.00' },
+      // Every fifth deployment has reserved capacity (PTU-like).
+      ...(i % 5 === 0 && { reservedTpm: 100_000 }),
     });
   }
   const config = validateConfig({
@@ -75,7 +81,17 @@ async function decisionCost(
       }) as never,
     );
   for (let i = 0; i < 50; i++) health.recordSuccess(`d${i}/m-${i}`, { ttfbMs: 10 + i });
-  const policy = createPolicy({ routing: config.routing, health });
+  // Reserved capacity's local view (one deployment full) and the commitment cache, as wired.
+  const policy = createPolicy({
+    routing: config.routing,
+    health,
+    capacity: {
+      full: (key) => key === 'd5/m-5',
+      take: async () => true,
+      exhausted: () => {},
+    },
+    commitments: { open: (partner) => partner !== 'p3' },
+  });
   const body: ChatRequest = {
     model: 'big',
     messages: [

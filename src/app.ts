@@ -68,6 +68,8 @@ export interface App {
   access: AccessModule;
   /** Responses and Conversations state; its retention sweeper runs while the app listens. */
   runtime: Runtime;
+  /** Partners whose committed spend is still open this period, as routing sees it (refreshed in the background). */
+  commitments: { refresh(): Promise<void>; open(partner: string): boolean } | undefined;
   /** Metrics, traces, usage roll-ups and the debug body store. */
   telemetry: Telemetry;
   logger: Logger;
@@ -165,12 +167,17 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   const { access } = accessPlane;
   redis = accessPlane.redis;
+  // Reserved capacity counts across replicas through the access plane's Redis, when there is one.
+  router.capacity.useRedis(redis, config.redisPrefix);
+  // Workers without Redis: the primary's counters, as for rate limits.
+  if (viaPrimary) router.capacity.useRates(clusterCounters(cluster).rates);
   const gateway = createGateway({
     config,
     catalog,
     executor,
     access,
-    usage: usageSink,
+    // Each usage event also corrects the reserved-capacity estimates of its request.
+    usage: router.capacity.meter(usageSink),
     observer: telemetry.observer,
     clock,
     onUsageError: (error, event) =>
@@ -224,6 +231,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (listening) await server.close();
     await runtime.sweeper.stop();
     alerts.stop();
+    router.commitments?.stop();
     await handover;
     await runtime.agent.close();
     await telemetry.close();
@@ -255,6 +263,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     usage,
     billing,
     access,
+    commitments: router.commitments,
     telemetry,
     runtime,
     logger,
@@ -269,6 +278,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       runtime.sweeper.start();
       runtime.agent.start();
       alerts.start();
+      router.commitments?.start();
       telemetry.start();
       usageSink.start();
       return address;

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { BudgetAlert } from '../access/index.js';
+import { burnDown } from '../billing/commitments.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import { scaledToDecimal } from '../core/money.js';
@@ -9,7 +10,8 @@ import type { Database } from '../store/index.js';
 /**
  * Alerts that reach people (config `alerts`): budget thresholds (raised by admission as spend
  * crosses them, once per bucket, period and percent on any replica), a partner's revenue share
- * nearing its cap, and a partner licence nearing its end (both checked on a timer by every
+ * nearing its cap, a partner licence nearing its end and a commitment heading for under-use
+ * (src/billing/commitments.ts) (these checked on a timer by every
  * replica). Each alert has a key naming its occurrence, and the webhook outbox queues a key
  * once per endpoint, so replicas that raise the same alert send it once. Delivery (signatures,
  * retries, the admin list) is the outbox's (runtime/agent/webhooks.ts).
@@ -105,10 +107,34 @@ export function createAlerts(options: AlertsOptions): Alerts {
     return raised;
   }
 
+  /** Commitments whose projection to the period's end falls short (once per partner and period). */
+  async function commitments(now: number): Promise<AlertEvent[]> {
+    const rows = await burnDown(options.database, config, { at: now });
+    return rows
+      .filter((row) => row.warn)
+      .map((row) => ({
+        type: 'commitment.under_use' as const,
+        key: `commitment:${row.partner}:${row.period}`,
+        tenantId: null,
+        text: `Partner ${row.partner}: commitment of $${scaledToDecimal(row.committed, 6)} for ${row.period} will be under-used: $${scaledToDecimal(row.consumed, 6)} consumed, $${scaledToDecimal(row.projected, 6)} projected by ${new Date(row.endsAt).toISOString()} ($${scaledToDecimal(row.shortfall, 6)} short).`,
+        data: {
+          partner: row.partner,
+          period: row.period,
+          ends_at: new Date(row.endsAt).toISOString(),
+          elapsed_percent: Math.round(row.elapsed * 10_000) / 100,
+          committed_micros: row.committed.toString(),
+          consumed_micros: row.consumed.toString(),
+          projected_micros: row.projected.toString(),
+          shortfall_micros: row.shortfall.toString(),
+        },
+        at: now,
+      }));
+  }
+
   async function check(): Promise<AlertEvent[]> {
     if (!enabled) return [];
     const now = clock();
-    const raised = [...(await partnerCaps(now)), ...licences(now)];
+    const raised = [...(await partnerCaps(now)), ...licences(now), ...(await commitments(now))];
     for (const alert of raised) await options.send(alert);
     return raised;
   }

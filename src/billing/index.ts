@@ -19,3 +19,5 @@ export { REPORT_DIMENSIONS } from './reports.js';
 export type { ReportDimension, ReportQuery, ReportRow } from './reports.js';
 export { statementCsv, usd } from './statements.js';
 export type { Statement, StatementKind, StatementLine } from './statements.js';
+export { burnDown, burnDownJson, figures as burnDownFigures } from './commitments.js';
+export type { BurnDownQuery, CommitmentBurnDown } from './commitments.js';

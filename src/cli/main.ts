@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { registerAccessCommands } from './access-commands.js';
 import { registerBillingCommands } from './billing-commands.js';
+import { registerCommitmentsCommand } from './commitments-command.js';
 import { registerOperationsCommands } from './operations-commands.js';
 
 /** The `switchyard` command. */
@@ -58,6 +59,7 @@ export function buildCli(): Command {
   registerAccessCommands(program);
   registerOperationsCommands(program);
   registerBillingCommands(program);
+  registerCommitmentsCommand(program);
 
   return program;
 }

@@ -74,11 +74,30 @@ const billingSchema = z.strictObject({
   budgetMinOutputTokens: z.number().int().positive().default(16),
 });
 
+/**
+ * `partners.<id>.commitment`: spend committed to the partner's clouds per period (an Azure
+ * MACC, an AWS private offer). Consumed = the upstream cost the ledger booked on the partner's
+ * providers (`cost:<provider>` accounts) in the period; see src/billing/commitments.ts.
+ */
+const commitmentSchema = z.strictObject({
+  /** Committed spend per period, USD decimal ("50000.00"). */
+  spend: decimal,
+  /** Length of the commitment's period: month, week or day. Default: `billing.period`. */
+  period: z.enum(['month', 'week', 'day'], { error: 'expected month, week or day' }).optional(),
+  /**
+   * Percent of the period that must have elapsed before a projection below the commitment is
+   * reported as under-use (the first hours say little about a month). Default 10.
+   */
+  warnAfterPercent: z.number().min(0).max(100).default(10),
+});
+
 const partnerSchema = z.strictObject({
   name: z.string().optional(),
   primary: z.boolean().default(false),
   license: licenseSchema.optional(),
   revenueShare: revenueShareSchema.optional(),
+  /** Committed spend with this partner's clouds per period, burned down before pay-as-you-go (docs/configuration.md#commitments). */
+  commitment: commitmentSchema.optional(),
 });
 
 const common = {
@@ -167,6 +186,12 @@ const deploymentSchema = z.strictObject({
   /** Bedrock only: `converse` (default) or `openai` (Bedrock's OpenAI-compatible endpoint). */
   api: z.enum(['converse', 'openai']).optional(),
   contextWindow: z.number().int().positive().optional(),
+  /**
+   * Reserved capacity (PTU-like) of this deployment, tokens per minute: routing fills it first
+   * and spills to pay-as-you-go deployments of the model when it is used up (counted across
+   * replicas through Redis) or the upstream answers 429. Default: none (pay-as-you-go).
+   */
+  reservedTpm: z.number().int().positive().optional(),
   /** Longest silence between stream events from this deployment, ms. Default: the model's, else routing's. */
   streamIdleTimeoutMs: z.number().int().positive().optional(),
   /** Longest stream from this deployment (from the attempt's start), ms. Default: the model's, else routing's. */
@@ -321,6 +346,7 @@ export const ALERT_EVENT_TYPES = [
   'budget.threshold',
   'partner.share_cap',
   'licence.ending',
+  'commitment.under_use',
 ] as const;
 
 const percentList = z.array(z.number().int().min(1).max(100)).max(10);

@@ -12,6 +12,7 @@ import type {
 import type { AttemptScope, GatewayObserver } from '../telemetry/observer.js';
 import type { Transport, UpstreamResponse } from '../transport/http.js';
 import type { CatalogModel, Deployment } from './catalog.js';
+import { isReservedSpill, type ReservedCapacity } from './commitments.js';
 import type { HealthTracker } from './health.js';
 import type { PlanInput, Policy } from './policy.js';
 import { watchStream } from './stream-watch.js';
@@ -45,6 +46,8 @@ export interface ExecutorDeps {
   random?: () => number;
   /** Telemetry: told when each attempt starts and ends; may replace the propagated trace headers. */
   observer?: Pick<GatewayObserver, 'attemptStart'>;
+  /** Reserved capacity (`reservedTpm`): its tokens-per-minute windows and 429 spill-over. */
+  capacity?: ReservedCapacity | undefined;
 }
 
 /** What the request adds to its plan: a rule's strategy, its expected tokens, a place for the figures. */
@@ -128,6 +131,18 @@ export function createExecutor(deps: ExecutorDeps) {
         await sleep(delay, call.signal);
       }
       if (call.signal.aborted) throw abortError(call.signal);
+      // Reserved capacity whose minute is used up spills at once to the next deployment: no
+      // upstream call, no attempt spent. The last candidate is tried anyway (its upstream judges).
+      if (
+        deps.capacity &&
+        deployment.config.reservedTpm !== undefined &&
+        !(await deps.capacity.take(deployment, call)) &&
+        candidates.length > 1
+      ) {
+        skipped.add(deployment.key);
+        attempt -= 1;
+        continue;
+      }
       const attemptStart = deps.clock();
       if (attemptStart >= deadline) break;
       lastKey = deployment.key;
@@ -171,7 +186,16 @@ export function createExecutor(deps: ExecutorDeps) {
         // A request that could not even be built (invalid, cannot be serialised) says nothing
         // about the deployment: no breaker, and no other deployment would fare better.
         if (REQUEST_SIDE.has(error)) throw error;
-        if (!BUILD_FAILED.has(error)) deps.health.recordFailure(deployment.key, error);
+        // A 429 from reserved capacity is expected spill-over, not a failure of the deployment:
+        // no breaker, and on to pay-as-you-go at once (no retry delay, no attempt spent).
+        if (isReservedSpill(deployment, upstreamStatus, error.code)) {
+          deps.capacity?.exhausted(deployment.key, deps.clock() + (error.retryAfterMs ?? 1_000));
+          if (candidates.length > 1) {
+            skipped.add(deployment.key);
+            attempt -= 1;
+            continue;
+          }
+        } else if (!BUILD_FAILED.has(error)) deps.health.recordFailure(deployment.key, error);
         if (!error.failover && !error.retryable) throw error;
         if (!error.retryable)
           skipped.add(deployment.key); // the same index now points at the next one

@@ -1,5 +1,6 @@
 import type { RoutingConfig } from '../config/index.js';
 import type { CatalogModel, Deployment } from './catalog.js';
+import { type CommitmentView, commitmentOrder, type ReservedCapacity } from './commitments.js';
 import type { HealthTracker } from './health.js';
 import {
   type NetCostFigure,
@@ -43,6 +44,10 @@ export interface PolicyDeps {
   random?: () => number;
   /** Live prices and share accruals for `lowest-net-cost` (billing's, see wiring/router.ts). */
   netCost?: NetCostSource | undefined;
+  /** Reserved capacity's local view: a full deployment goes last (router/commitments.ts). */
+  capacity?: ReservedCapacity | undefined;
+  /** Partners with committed spend left this period: their deployments before pay-as-you-go. */
+  commitments?: CommitmentView | undefined;
 }
 
 /** Creates the routing policy. */
@@ -101,10 +106,10 @@ export function createPolicy(deps: PolicyDeps): Policy {
         if (excluded(deployment, now, model.deployments) !== undefined) continue;
         (deps.health.isAvailable(deployment.key) ? healthy : unhealthy).push(deployment);
       }
+      // Commitments first: reserved capacity, then committed spend, then pay-as-you-go.
+      const ordered = commitmentOrder(order(healthy, input), model.deployments, deps, now);
       // Unhealthy deployments stay at the end as a last resort rather than failing outright.
-      return unhealthy.length === 0
-        ? order(healthy, input)
-        : [...order(healthy, input), ...order(unhealthy, input)];
+      return unhealthy.length === 0 ? ordered : [...ordered, ...order(unhealthy, input)];
     },
   };
 }

@@ -25,6 +25,7 @@ import {
   parseJsonBody,
 } from './openai-wire.js';
 import type { CompletionMeta } from './openai-wire.js';
+import { createPtuWindow, type PtuWindow } from './ptu.js';
 
 /** A running emulated cloud endpoint. */
 export interface Emulator {
@@ -59,6 +60,12 @@ export interface OpenAIEmulatorOptions {
   models?: string[];
   /** Input-token limit; larger prompts get 400 `context_length_exceeded`. Default: none. */
   contextWindow?: number;
+  /**
+   * Azure only: provisioned (PTU) deployments and their capacity in tokens per minute. A chat
+   * request to one is admitted against prompt tokens plus its `max_tokens` and answered 429
+   * with `retry-after-ms` and `x-ratelimit-remaining-tokens` once the minute is used (./ptu.ts).
+   */
+  ptu?: Record<string, number>;
 }
 
 type Route =
@@ -88,6 +95,12 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
   let down = false;
   let tokenDelayMs = options.tokenDelayMs ?? 0;
   let requests = 0;
+  const ptu = new Map<string, PtuWindow>(
+    Object.entries(azure ? (options.ptu ?? {}) : {}).map(([name, tpm]) => [
+      name,
+      createPtuWindow(tpm),
+    ]),
+  );
 
   const notFound = (request: IncomingMessage): HttpError =>
     azure ? azureNotFound() : openAIError(404, `Invalid URL (${request.method} ${request.url})`);
@@ -214,6 +227,12 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
         `This model's maximum context length is ${limit} tokens. However, your messages resulted in ${output.usage.inputTokens} tokens. Please reduce the length of the messages.`,
         { param: 'messages', code: 'context_length_exceeded' },
       );
+    }
+    const window = ptu.get(model);
+    if (window) {
+      const used = output.usage.inputTokens + output.usage.outputTokens;
+      window.settle(window.admit(output.usage.inputTokens + (input.maxTokens ?? 0)), used);
+      Object.assign(headers, window.headers());
     }
     const meta: CompletionMeta = {
       id: randomId('chatcmpl-'),

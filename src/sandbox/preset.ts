@@ -14,6 +14,12 @@ const SANDBOX_AWS = {
   secretAccessKey: 'sandbox-secret-access-key',
 };
 
+/**
+ * The sandbox Azure's provisioned (PTU) deployment and its capacity, tokens per minute: route a
+ * model to it with `reservedTpm` to watch reserved capacity fill and spill (docs/commitments.md).
+ */
+export const SANDBOX_PTU = { deployment: 'gpt-4o-mini-ptu', tpm: 2_000 } as const;
+
 /** The running emulated clouds, by name (`azure`, `openai`, ...). */
 export interface SandboxClouds {
   clouds: Map<string, Emulator>;
@@ -34,7 +40,12 @@ export async function startSandboxClouds(options: SandboxOptions = {}): Promise<
   const clouds = new Map<string, Emulator>();
   clouds.set(
     'azure',
-    await startOpenAIEmulator({ flavor: 'azure', tokenDelayMs, apiKey: 'sandbox-azure-key' }),
+    await startOpenAIEmulator({
+      flavor: 'azure',
+      tokenDelayMs,
+      apiKey: 'sandbox-azure-key',
+      ptu: { [SANDBOX_PTU.deployment]: SANDBOX_PTU.tpm },
+    }),
   );
   clouds.set(
     'openai',

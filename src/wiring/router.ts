@@ -19,6 +19,12 @@ import type { Logger } from '../telemetry/logger.js';
 import { decodeEventStream } from '../transport/aws-eventstream.js';
 import { createTransport, type Transport } from '../transport/http.js';
 import { decodeSse } from '../transport/sse.js';
+import {
+  type CapacityPlane,
+  type CommitmentCache,
+  createCapacityPlane,
+  createCommitmentCache,
+} from './commitments.js';
 
 /** The routing plane before the executor: what telemetry reads, and what the executor needs. */
 export interface RouterBase {
@@ -36,6 +42,10 @@ export interface RouterBase {
    * database.
    */
   accruals: AccrualCache | undefined;
+  /** Reserved capacity (`reservedTpm`) counters and spill-over state. */
+  capacity: CapacityPlane;
+  /** Partners whose committed spend is still open this period (refreshed in the background). */
+  commitments: CommitmentCache | undefined;
 }
 
 /** Transport, catalog, breakers (shared through Redis when configured) and the routing policy. */
@@ -44,7 +54,7 @@ export async function wireRouterBase(deps: {
   clock: Clock;
   logger: Logger;
   transport?: Transport;
-  /** The store the revenue-share accruals are read from (`lowest-net-cost`). */
+  /** The store the revenue-share accruals and the commitment burn-down are read from. */
   database?: Database;
 }): Promise<RouterBase> {
   const { config, clock, logger } = deps;
@@ -87,7 +97,17 @@ export async function wireRouterBase(deps: {
   const netCost: NetCostSource | undefined = accruals
     ? createNetCostSource(config, accruals)
     : undefined;
-  const policy = createPolicy({ routing: config.routing, health, netCost });
+  const capacity = createCapacityPlane({ catalog, clock, logger });
+  const commitments = deps.database
+    ? createCommitmentCache({ config, database: deps.database, clock, logger })
+    : undefined;
+  const policy = createPolicy({
+    routing: config.routing,
+    health,
+    netCost,
+    capacity,
+    commitments,
+  });
   logBreakerTransitions(health, logger);
   return {
     catalog,
@@ -97,6 +117,8 @@ export async function wireRouterBase(deps: {
     ownsTransport: deps.transport === undefined,
     sharedHealth,
     accruals,
+    capacity,
+    commitments,
   };
 }
 
@@ -122,6 +144,7 @@ export function wireExecutor(deps: {
     clock,
     decoders,
     observer: deps.telemetry.observer,
+    capacity: router.capacity,
   });
 }
 

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type { AccessModule } from '../access/index.js';
-import type { Billing } from '../billing/index.js';
+import { type Billing, burnDown } from '../billing/index.js';
 import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Gateway } from '../gateway/types.js';
@@ -98,7 +98,12 @@ export function wireRoutes(deps: RouteDeps): Route[] {
       },
       clock,
     }),
-    ...createAdminBillingRoutes({ gateway, billing, clock }),
+    ...createAdminBillingRoutes({
+      gateway,
+      billing,
+      clock,
+      commitments: (query) => burnDown(database, config, query),
+    }),
     ...createWebhookAdminRoutes({
       gateway,
       deliveries: createWebhookDeliveryStore(database),

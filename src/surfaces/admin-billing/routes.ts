@@ -1,5 +1,11 @@
-import type { Billing, ReportRow, StatementKind } from '../../billing/index.js';
-import { statementCsv, usd } from '../../billing/index.js';
+import type {
+  Billing,
+  BurnDownQuery,
+  CommitmentBurnDown,
+  ReportRow,
+  StatementKind,
+} from '../../billing/index.js';
+import { burnDownJson, statementCsv, usd } from '../../billing/index.js';
 import type { Clock } from '../../core/clock.js';
 import { scaledToDecimal } from '../../core/money.js';
 import { GatewayError, invalidRequest, toGatewayError } from '../../errors/index.js';
@@ -22,6 +28,8 @@ export interface AdminBillingRoutesDeps {
   gateway: Pick<Gateway, 'authenticate'>;
   billing: Billing;
   clock: Clock;
+  /** Burn-down of partner commitments (billing/commitments.ts); absent: the route answers an empty list. */
+  commitments?: (query: BurnDownQuery) => Promise<CommitmentBurnDown[]>;
 }
 
 type Reply =
@@ -117,6 +125,32 @@ export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] 
           },
         };
       return { body: statement };
+    }),
+    route('GET', '/commitments', async (context) => {
+      const search = context.url.searchParams;
+      const atText = search.get('at');
+      const at = atText === null ? deps.clock() : Date.parse(atText);
+      if (Number.isNaN(at)) throw invalidRequest('`at` must be an ISO date-time', 'at');
+      const query: BurnDownQuery = {
+        at,
+        period: search.get('period') ?? undefined,
+        partner: search.get('partner') ?? undefined,
+      };
+      let rows: CommitmentBurnDown[];
+      try {
+        rows = deps.commitments ? await deps.commitments(query) : [];
+      } catch (error) {
+        // parsePeriod names the expected shape; anything else is the store's and stays a 5xx.
+        if (error instanceof TypeError) throw invalidRequest(error.message, 'period');
+        throw error;
+      }
+      return {
+        body: {
+          object: 'list',
+          currency: 'USD',
+          data: rows.map((row) => ({ object: 'commitment_burn_down', ...burnDownJson(row, usd) })),
+        },
+      };
     }),
     route('GET', '/periods', async () => ({
       body: {

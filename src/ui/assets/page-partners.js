@@ -1,5 +1,5 @@
 // @ts-check
-/** Partners: revenue share accrued against its cap, agreement and licence windows on a timeline, statements. */
+/** Partners: revenue share accrued against its cap, agreement and licence windows on a timeline, commitment burn-down, statements. */
 import { ApiError, api, download } from './api.js';
 import { badge, h, mount, usd } from './dom.js';
 
@@ -107,12 +107,61 @@ function statements(partner, periods) {
   );
 }
 
+/**
+ * Committed spend burn-down (`partners.<id>.commitment`): consumed against committed this
+ * period, the projection to its end, and an under-use warning (GET /admin/v1/billing/commitments).
+ * @param {any} row
+ */
+function commitment(row) {
+  const committed = Number(row.committed);
+  const consumed = Number(row.consumed);
+  const projected = Number(row.projected);
+  const ratio = committed > 0 ? Math.min(1, consumed / committed) : 1;
+  return h(
+    'div',
+    { style: 'margin-top:12px', 'data-commitment': row.partner },
+    h('div', { class: 'sub', style: 'margin-bottom:6px' }, `Commitment, ${row.period}`),
+    h(
+      'div',
+      { class: 'row' },
+      h('strong', null, `Consumed ${usd(consumed)}`),
+      h(
+        'span',
+        { class: 'sub' },
+        `of ${usd(committed)} committed (${(ratio * 100).toFixed(1)}%), ${row.elapsed_percent}% of the period gone`,
+      ),
+      row.warn
+        ? badge('under-use', 'bad')
+        : row.under_use
+          ? badge('behind', 'warn')
+          : badge('on track', 'ok'),
+    ),
+    h(
+      'div',
+      {
+        class: 'progress',
+        role: 'progressbar',
+        'aria-valuenow': (ratio * 100).toFixed(2),
+        'aria-valuemin': '0',
+        'aria-valuemax': '100',
+      },
+      h('span', { style: `width:${Math.max(ratio * 100, consumed > 0 ? 0.5 : 0)}%` }),
+    ),
+    h(
+      'div',
+      { class: 'sub' },
+      `Projected ${usd(projected)} by ${row.ends_at.slice(0, 10)} at the current rate${row.under_use ? `: ${usd(Number(row.shortfall))} short.` : '.'}`,
+    ),
+  );
+}
+
 /** @type {import('./app.js').Page} */
 export async function partnersPage(main) {
-  const [partners, agreements, periods] = await Promise.all([
+  const [partners, agreements, periods, commitments] = await Promise.all([
     api('/admin/v1/dashboard/partners'),
     optional('/admin/v1/billing/agreements'),
     optional('/admin/v1/billing/periods'),
+    optional('/admin/v1/billing/commitments'),
   ]);
   const ordered =
     periods === null
@@ -120,6 +169,10 @@ export async function partnersPage(main) {
       : [...periods.data].sort((/** @type {any} */ a, /** @type {any} */ b) =>
           b.starts_at.localeCompare(a.starts_at),
         );
+  const commitmentRow = (/** @type {string} */ id) => {
+    const row = commitments?.data.find((/** @type {any} */ item) => item.partner === id);
+    return row ? commitment(row) : null;
+  };
   const cards = partners.data.map((/** @type {any} */ partner) => {
     // The ledger's exact accrual when billing is there; else the roll-up estimate.
     const clause = agreements?.data.find(
@@ -227,6 +280,7 @@ export async function partnersPage(main) {
             { class: 'sub', style: 'margin-top:8px' },
             'No licence window: may serve any time.',
           ),
+      commitmentRow(partner.id),
       h(
         'div',
         { style: 'margin-top:12px' },

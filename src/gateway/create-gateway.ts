@@ -192,7 +192,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const { principal, signal } = invocation;
       const { body, asked } = costSwitch(invocation.body);
       const includeCost =
-        asked || invocation.includeCost === true || deps.config.billing.costInBody;
+        asked ||
+        invocation.includeCost === true ||
+        principal.includeCost === true ||
+        deps.config.billing.costInBody;
       const stream = body.stream === true;
       const event = baseEvent({
         requestId: invocation.requestId,

@@ -20,6 +20,8 @@ export interface Principal {
   isMaster: boolean;
   /** Model patterns this key may use; undefined = all. */
   allowedModels?: string[] | undefined;
+  /** The key asks for `usage.cost` in every body (its `include_cost` option). Default false. */
+  includeCost?: boolean | undefined;
 }
 
 /** A credential as a surface found it. */

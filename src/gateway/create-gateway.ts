@@ -8,6 +8,7 @@ import type { AttemptRecord, Execution, ExecutionCall, Executor } from '../route
 import { featuresOf } from '../router/features.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
+import { droppedControls } from '../providers/controls.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
 import { failureHeaders } from './route-headers.js';
 import { bookedCost, COST_HEADER, costDecimal, usageWithCost } from './cost.js';
@@ -262,7 +263,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const model = execution.model;
         deployment = execution.deployment;
         served(event, deployment, attempts);
-        const meta = metaOf(model.name, deployment, attempts.length);
+        const meta = metaOf(model.name, deployment, attempts.length, body);
         if (execution.kind === 'json') {
           const usage = usageFromOpenAI(execution.completion.usage);
           Object.assign(event, usage ?? ZERO_USAGE);
@@ -474,13 +475,19 @@ export function createGateway(deps: GatewayDeps): Gateway {
   }
 }
 
-function metaOf(model: string, deployment: Deployment, attempts: number): RouteMeta {
+function metaOf(
+  model: string,
+  deployment: Deployment,
+  attempts: number,
+  body?: Record<string, unknown>,
+): RouteMeta {
   const type = deployment.providerConfig.type;
   const openAIFamily =
     type === 'openai' ||
     type === 'azure-openai' ||
     type === 'openai-compatible' ||
     (type === 'bedrock' && deployment.api === 'openai');
+  const dropped = body && droppedControls(type, deployment.api, body);
   return {
     model,
     deployment: deployment.provider,
@@ -489,6 +496,7 @@ function metaOf(model: string, deployment: Deployment, attempts: number): RouteM
     attempts,
     sandbox: deployment.sandbox,
     openAIFamily,
+    ...(dropped && dropped.length > 0 && { dropped }),
   };
 }
 

@@ -6,6 +6,7 @@ import type {
 } from '../core/chat.js';
 import type { Usage } from '../core/usage.js';
 import type { StreamItem } from '../providers/adapter.js';
+import type { DroppedControl } from '../providers/controls.js';
 
 import type { SurfaceName } from '../core/surface.js';
 
@@ -64,6 +65,11 @@ export interface RouteMeta {
   sandbox: boolean;
   /** True when the serving upstream speaks OpenAI chat (raw forwarding possible). */
   openAIFamily: boolean;
+  /**
+   * Request controls the serving deployment could not honour (prompt caching, service tier, ...:
+   * providers/controls.ts), left out of the upstream request; said in `x-switchyard-warnings`.
+   */
+  dropped?: DroppedControl[] | undefined;
 }
 
 /** The answer to a chat invocation: a whole completion, or a stream of items. */

@@ -263,7 +263,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const model = execution.model;
         deployment = execution.deployment;
         served(event, deployment, attempts);
-        const meta = metaOf(model.name, deployment, attempts.length, body);
+        const meta = metaOf(model.name, deployment, attempts.length, {
+          body,
+          translated: invocation.surface !== 'openai-chat',
+        });
         if (execution.kind === 'json') {
           const usage = usageFromOpenAI(execution.completion.usage);
           Object.assign(event, usage ?? ZERO_USAGE);
@@ -479,7 +482,7 @@ function metaOf(
   model: string,
   deployment: Deployment,
   attempts: number,
-  body?: Record<string, unknown>,
+  request?: { body: Record<string, unknown>; translated: boolean },
 ): RouteMeta {
   const type = deployment.providerConfig.type;
   const openAIFamily =
@@ -487,7 +490,8 @@ function metaOf(
     type === 'azure-openai' ||
     type === 'openai-compatible' ||
     (type === 'bedrock' && deployment.api === 'openai');
-  const dropped = body && droppedControls(type, deployment.api, body);
+  const dropped =
+    request && droppedControls(type, deployment.api, request.body, request.translated);
   return {
     model,
     deployment: deployment.provider,

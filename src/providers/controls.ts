@@ -57,6 +57,7 @@ export function droppedControls(
   type: string,
   api: string | undefined,
   body: Record<string, unknown>,
+  translated = true,
 ): DroppedControl[] {
   const present = (field: string) => body[field] != null;
   const dropped: DroppedControl[] = [];
@@ -66,8 +67,13 @@ export function droppedControls(
   const tier = body['service_tier'];
   switch (type) {
     case 'openai':
-    case 'azure-openai':
     case 'openai-compatible':
+      return dropped;
+    case 'azure-openai':
+      // Azure's published chat request (azure-openai-v1.openapi.json) has none of them; an
+      // OpenAI chat client's own body still passes through as sent (same protocol).
+      if (translated)
+        for (const field of CONTROL_FIELDS) drop(field, "not in Azure OpenAI's chat request");
       return dropped;
     case 'anthropic':
       drop(

@@ -61,6 +61,13 @@ beforeAll(async () => {
     routing: { retries: 0 },
     providers: {
       openai: { type: 'openai', baseUrl: `${upstreams.openai.url}/v1`, apiKey: 'sk-test' },
+      // Azure's requests reach the OpenAI fake too (same answer shape).
+      azure: {
+        type: 'azure-openai',
+        baseUrl: upstreams.openai.url,
+        apiKey: 'azure-key',
+        apiVersion: '2024-10-21',
+      },
       anthropic: { type: 'anthropic', baseUrl: upstreams.anthropic.url, apiKey: 'sk-ant-test' },
       bedrock: {
         type: 'bedrock',
@@ -72,6 +79,7 @@ beforeAll(async () => {
     },
     models: {
       'via-openai': { deployments: [{ provider: 'openai', model: 'gpt-4o-mini' }] },
+      'via-azure': { deployments: [{ provider: 'azure', model: 'gpt-4o-mini' }] },
       'via-anthropic': { deployments: [{ provider: 'anthropic', model: 'claude-sonnet-4-5' }] },
       'via-bedrock': {
         deployments: [{ provider: 'bedrock', model: 'anthropic.claude-sonnet-4-5-v1:0' }],
@@ -128,6 +136,16 @@ describe('/v1/responses controls', () => {
       safety_identifier: 'user-hash-1',
       service_tier: 'default',
     });
+  });
+
+  it('Azure OpenAI: dropped with a warning (its published chat request has none of them)', async () => {
+    const { data, response } = await create('via-azure');
+    const body = sent('openai');
+    expect(openAIChatValidator('azure')(body)).toEqual([]);
+    for (const field of ['prompt_cache_key', 'safety_identifier', 'service_tier'])
+      expect(body).not.toHaveProperty(field);
+    expect(response.headers.get('x-switchyard-warnings')).toContain('prompt_cache_key dropped');
+    expect(data).toMatchObject({ prompt_cache_key: null, service_tier: 'default' });
   });
 
   it('Anthropic: cache_control breakpoints (1h for 24h retention), metadata.user_id, tier dropped', async () => {

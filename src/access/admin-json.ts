@@ -93,6 +93,7 @@ export function keyJson(key: KeyRecord) {
     allowed_models: key.allowedModels,
     expires_at: iso(key.expiresAt),
     revoked_at: iso(key.revokedAt),
+    include_cost: key.includeCost,
   };
 }
 

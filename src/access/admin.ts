@@ -66,6 +66,8 @@ export interface ProjectInput extends TenantInput {
 export interface KeyPatch extends EntityPatch {
   allowedModels?: string[] | null | undefined;
   expiresAt?: number | null | undefined;
+  /** Every call with the key answers `usage.cost` in its body. */
+  includeCost?: boolean | undefined;
 }
 
 /** A new key. */
@@ -299,6 +301,7 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
           prefix: secret.prefix,
           expiresAt: input.expiresAt ?? null,
           revokedAt: null,
+          includeCost: input.includeCost ?? false,
         };
         await repo.insertKey(key, secret);
         await audit({
@@ -320,6 +323,7 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
           allowedModels:
             patch.allowedModels === undefined ? before.allowedModels : patch.allowedModels,
           expiresAt: patch.expiresAt === undefined ? before.expiresAt : patch.expiresAt,
+          includeCost: patch.includeCost ?? before.includeCost,
         };
         await repo.updateKey(after);
         await audit({

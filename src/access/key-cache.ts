@@ -133,6 +133,7 @@ function resolve(lookup: KeyLookup): ResolvedKey {
       projectId: project.id,
       isMaster: false,
       allowedModels: key.allowedModels ?? undefined,
+      ...(key.includeCost && { includeCost: true }),
     },
     levels: [
       { kind: 'tenant', id: tenant.id, policy: tenant.policy },

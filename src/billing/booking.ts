@@ -133,5 +133,7 @@ export function rollupFor(dimensions: Dimensions, at: number): RollupDelta {
     revenue: 0n,
     cost: 0n,
     share: 0n,
+    cacheWriteTokens: 0,
+    cacheWrite1hTokens: 0,
   };
 }

@@ -193,6 +193,8 @@ export async function postUsage(
       rollup.cachedInputTokens += event.cachedInputTokens;
       rollup.outputTokens += event.outputTokens;
       rollup.reasoningTokens += event.reasoningTokens;
+      rollup.cacheWriteTokens += event.cacheWriteTokens ?? 0;
+      rollup.cacheWrite1hTokens += event.cacheWrite1hTokens ?? 0;
       const share = shares.get(event.requestId);
       if (share === undefined) continue;
       rollup.revenue += rating.revenue;

@@ -57,6 +57,9 @@ export interface ReportRow {
   errors: number;
   inputTokens: number;
   cachedInputTokens: number;
+  /** Prompt-cache writes, and their one-hour part (priced apart: billing/prices.ts). */
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
   outputTokens: number;
   reasoningTokens: number;
   revenue: bigint;
@@ -130,6 +133,8 @@ export async function report(database: Database, query: ReportQuery): Promise<Re
     into.errors += row.errors;
     into.inputTokens += row.inputTokens;
     into.cachedInputTokens += row.cachedInputTokens;
+    into.cacheWriteTokens += row.cacheWriteTokens;
+    into.cacheWrite1hTokens += row.cacheWrite1hTokens;
     into.outputTokens += row.outputTokens;
     into.reasoningTokens += row.reasoningTokens;
     into.revenue += row.revenue;
@@ -146,6 +151,8 @@ export async function report(database: Database, query: ReportQuery): Promise<Re
         errors: Number(row.errors),
         inputTokens: Number(row.inputTokens),
         cachedInputTokens: Number(row.cachedInputTokens),
+        cacheWriteTokens: Number(row.cacheWriteTokens),
+        cacheWrite1hTokens: Number(row.cacheWrite1hTokens),
         outputTokens: Number(row.outputTokens),
         reasoningTokens: Number(row.reasoningTokens),
         revenue: row.revenue,

@@ -307,7 +307,19 @@ function keyFlags(command: Command): Command {
       '--models <patterns>',
       'allowed models, comma-separated ("gpt-4o*"; "all" for every model)',
     )
-    .option('--expires <instant>', 'expiry (ISO date-time; "never" to clear)');
+    .option('--expires <instant>', 'expiry (ISO date-time; "never" to clear)')
+    .option(
+      '--include-cost <on|off>',
+      'answer usage.cost (the booked cost, USD) in the body of every call made with the key',
+      onOff,
+    );
+}
+
+/** `on` / `off` (also true/false, yes/no, 1/0) → boolean. */
+function onOff(value: string): boolean {
+  if (/^(on|true|yes|1)$/i.test(value)) return true;
+  if (/^(off|false|no|0)$/i.test(value)) return false;
+  throw new InvalidArgumentError('expected on or off');
 }
 
 function entityBody(
@@ -347,7 +359,7 @@ function entityBody(
 }
 
 function keyBody(
-  options: PolicyFlags & { models?: string; expires?: string },
+  options: PolicyFlags & { models?: string; expires?: string; includeCost?: boolean },
 ): Record<string, unknown> {
   const body = entityBody(options, false);
   if (options.models !== undefined)
@@ -360,6 +372,7 @@ function keyBody(
             .filter(Boolean);
   if (options.expires !== undefined)
     body['expires_at'] = options.expires === 'never' ? null : options.expires;
+  if (options.includeCost !== undefined) body['include_cost'] = options.includeCost;
   return body;
 }
 
@@ -391,7 +404,18 @@ function summary(entity: AdminJson): Record<string, unknown> {
 function listTable(kind: 'tenants' | 'projects' | 'keys', items: AdminJson[]): string {
   if (kind === 'keys') {
     return table(
-      ['id', 'project', 'name', 'prefix', 'status', 'models', 'expires', 'limits', 'budget'],
+      [
+        'id',
+        'project',
+        'name',
+        'prefix',
+        'status',
+        'models',
+        'expires',
+        'limits',
+        'budget',
+        'cost',
+      ],
       items.map((key) => [
         key.id,
         key.project_id,
@@ -402,6 +426,7 @@ function listTable(kind: 'tenants' | 'projects' | 'keys', items: AdminJson[]): s
         cell(key.expires_at),
         limitsText(key.limits),
         budgetText(key.budget),
+        key.include_cost === true ? 'in body' : '',
       ]),
     );
   }

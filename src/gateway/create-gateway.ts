@@ -22,6 +22,7 @@ import {
 import type { RoutingStrategy } from '../router/policy.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
+import { droppedControls } from '../providers/controls.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
 import { failureHeaders } from './route-headers.js';
 import { bookedCost, COST_HEADER, costDecimal, usageWithCost } from './cost.js';
@@ -206,7 +207,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const { principal, signal } = invocation;
       const { body, asked } = costSwitch(invocation.body);
       const includeCost =
-        asked || invocation.includeCost === true || deps.config.billing.costInBody;
+        asked ||
+        invocation.includeCost === true ||
+        principal.includeCost === true ||
+        deps.config.billing.costInBody;
       const stream = body.stream === true;
       const event = baseEvent({
         requestId: invocation.requestId,
@@ -275,7 +279,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const model = execution.model;
         deployment = execution.deployment;
         served(event, deployment, attempts);
-        const meta = metaOf(model.name, deployment, attempts.length, model, hints.figures);
+        const meta = metaOf(model.name, deployment, attempts.length, {
+          served: model,
+          figures: hints.figures,
+          request: { body, translated: invocation.surface !== 'openai-chat' },
+        });
         if (execution.kind === 'json') {
           const usage = usageFromOpenAI(execution.completion.usage);
           Object.assign(event, usage ?? ZERO_USAGE);
@@ -519,8 +527,11 @@ function metaOf(
   model: string,
   deployment: Deployment,
   attempts: number,
-  served?: CatalogModel,
-  figures?: Map<string, NetCostFigure>,
+  extra: {
+    served?: CatalogModel;
+    figures?: Map<string, NetCostFigure> | undefined;
+    request?: { body: Record<string, unknown>; translated: boolean };
+  } = {},
 ): RouteMeta {
   const type = deployment.providerConfig.type;
   const openAIFamily =
@@ -528,6 +539,9 @@ function metaOf(
     type === 'azure-openai' ||
     type === 'openai-compatible' ||
     (type === 'bedrock' && deployment.api === 'openai');
+  const { served, figures, request } = extra;
+  const dropped =
+    request && droppedControls(type, deployment.api, request.body, request.translated);
   return {
     model,
     deployment: deployment.provider,
@@ -536,6 +550,7 @@ function metaOf(
     attempts,
     sandbox: deployment.sandbox,
     openAIFamily,
+    ...(dropped && dropped.length > 0 && { dropped }),
     ...(served && figures && figures.size > 0 && netCostMeta(deployment, served, figures)),
   };
 }

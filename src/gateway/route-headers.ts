@@ -1,4 +1,8 @@
+import { controlWarnings } from '../providers/controls.js';
 import type { RouteMeta } from './types.js';
+
+/** The header that says what a request lost on the way (dropped controls, hosted tools). */
+export const WARNINGS_HEADER = 'x-switchyard-warnings';
 
 /** Response headers that say where a request went. */
 export function routeHeaders(meta: RouteMeta): Record<string, string> {
@@ -11,6 +15,8 @@ export function routeHeaders(meta: RouteMeta): Record<string, string> {
   if (meta.sandbox) headers['x-switchyard-sandbox'] = 'true';
   if (meta.netCost !== undefined) headers['x-switchyard-net-cost'] = meta.netCost;
   if (meta.netCosts) headers['x-switchyard-net-costs'] = meta.netCosts;
+  if (meta.dropped && meta.dropped.length > 0)
+    headers[WARNINGS_HEADER] = controlWarnings(meta.dropped).join('; ');
   return headers;
 }
 

@@ -6,6 +6,7 @@ import type {
 } from '../core/chat.js';
 import type { Usage } from '../core/usage.js';
 import type { StreamItem } from '../providers/adapter.js';
+import type { DroppedControl } from '../providers/controls.js';
 
 import type { SurfaceName } from '../core/surface.js';
 
@@ -20,6 +21,8 @@ export interface Principal {
   isMaster: boolean;
   /** Model patterns this key may use; undefined = all. */
   allowedModels?: string[] | undefined;
+  /** The key asks for `usage.cost` in every body (its `include_cost` option). Default false. */
+  includeCost?: boolean | undefined;
 }
 
 /** A credential as a surface found it. */
@@ -66,6 +69,11 @@ export interface RouteMeta {
   netCost?: string;
   /** `lowest-net-cost`: every ranked deployment's figures (`x-switchyard-net-costs`). */
   netCosts?: string;
+  /**
+   * Request controls the serving deployment could not honour (prompt caching, service tier, ...:
+   * providers/controls.ts), left out of the upstream request; said in `x-switchyard-warnings`.
+   */
+  dropped?: DroppedControl[] | undefined;
 }
 
 /** The answer to a chat invocation: a whole completion, or a stream of items. */

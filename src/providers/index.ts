@@ -17,6 +17,7 @@ export type {
   UpstreamRequest,
 } from './adapter.js';
 export { itemOf } from './adapter.js';
+export { controlWarnings, type DroppedControl, droppedControls } from './controls.js';
 
 /** Adapter factory per provider type. */
 const FACTORIES: Partial<Record<ProviderType, AdapterFactory>> = {

@@ -10,7 +10,11 @@ import type { CreateResponseParams, FunctionTool } from './types.js';
  * - `tool_choice` `{type:"function", name}` → `{type:"function", function:{name}}`;
  *   `allowed_tools` → the listed tools only, with its `mode` as the choice;
  * - `parallel_tool_calls` only when tools are sent and the client set it;
- * - `metadata`, `store`, `truncation`, `include`, … stay in the runtime (echoed in the Response).
+ * - the controls chat shares (`prompt_cache_key`, `prompt_cache_retention`,
+ *   `prompt_cache_options`, `service_tier`, `safety_identifier`) travel as they are; each
+ *   provider forwards, translates or drops them (providers/controls.ts);
+ * - `metadata`, `store`, `truncation`, `include`, … stay in the runtime (echoed in the Response;
+ *   metadata is Switchyard's own record of the response, as it is OpenAI's).
  */
 export function toChatRequest(
   params: CreateResponseParams,
@@ -38,6 +42,10 @@ export function toChatRequest(
   if (params.temperature !== null) body.temperature = params.temperature;
   if (params.topP !== null) body.top_p = params.topP;
   if (params.user !== null) body.user = params.user;
+  for (const field of CHAT_CONTROLS) {
+    const value = params.echo[field];
+    if (value != null) body[field] = value;
+  }
   const effort = params.reasoning?.effort;
   if (typeof effort === 'string') body.reasoning_effort = effort;
   const format = params.text.format;
@@ -60,6 +68,15 @@ export function toChatRequest(
   return body;
 }
 
+/** Responses fields that Chat Completions has under the same name and meaning. */
+const CHAT_CONTROLS = [
+  'prompt_cache_key',
+  'prompt_cache_retention',
+  'prompt_cache_options',
+  'service_tier',
+  'safety_identifier',
+] as const;
+
 function toChatTool(tool: FunctionTool): ChatTool {
   return {
     type: 'function',
@@ -72,10 +89,7 @@ function toChatTool(tool: FunctionTool): ChatTool {
   };
 }
 
-/**
- * The end user a Responses request names, for per-user budgets: `safety_identifier`, else
- * `user` (the gateway cannot see `safety_identifier`: it stays out of the chat body).
- */
+/** The end user a Responses request names, for per-user budgets: `safety_identifier`, else `user`. */
 export function endUserOf(params: CreateResponseParams): string | undefined {
   const safety = params.echo['safety_identifier'];
   if (typeof safety === 'string' && safety !== '') return safety;

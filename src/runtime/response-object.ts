@@ -54,6 +54,22 @@ export function responseShell(
   };
 }
 
+/**
+ * The shell as honoured by the deployment that served it: a control it dropped
+ * (providers/controls.ts) is not echoed (`service_tier` falls back to `default`), and
+ * `service_tier` is the tier the upstream says it used, when it says one.
+ */
+export function honouredShell(
+  shell: ResponseObject,
+  dropped: readonly { field: string }[] | undefined,
+  usedTier?: unknown,
+): ResponseObject {
+  const out: ResponseObject = { ...shell };
+  for (const { field } of dropped ?? []) out[field] = field === 'service_tier' ? 'default' : null;
+  if (typeof usedTier === 'string' && usedTier !== '') out['service_tier'] = usedTier;
+  return out;
+}
+
 /** The terminal state of a run: `completed`, or `incomplete` with its reason. */
 export function finishedResponse(
   shell: ResponseObject,

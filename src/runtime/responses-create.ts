@@ -11,6 +11,7 @@ import { type Prepared, prepare } from './prepare.js';
 import {
   failedResponse,
   finishedResponse,
+  honouredShell,
   responseShell,
   responseUsage,
 } from './response-object.js';
@@ -73,9 +74,10 @@ export async function createResponse(
 
   if (outcome.kind === 'json') {
     const output = builder();
+    const honoured = honouredShell(shell, outcome.meta.dropped, outcome.completion.service_tier);
     const finish = applyCompletion(output, outcome.completion);
     const response = finishedResponse(
-      shell,
+      honoured,
       output.items,
       responseUsage(outcome.completion.usage, prepared.compaction?.usage),
       finish,
@@ -88,7 +90,16 @@ export async function createResponse(
     kind: 'stream',
     meta: outcome.meta,
     headers: outcome.headers,
-    frames: streamFrames(deps, params, call, prepared, shell, outcome.items, builder, started),
+    frames: streamFrames(
+      deps,
+      params,
+      call,
+      prepared,
+      honouredShell(shell, outcome.meta.dropped),
+      outcome.items,
+      builder,
+      started,
+    ),
   };
 }
 
@@ -109,10 +120,12 @@ async function* streamFrames(
   yield log.drain();
   let usage: ChatUsage | undefined;
   let finish: FinishReason | null = null;
+  let tier: string | undefined;
   try {
     for await (const item of items) {
       const chunk = item.chunk();
       if (chunk.usage) usage = chunk.usage;
+      if (typeof chunk.service_tier === 'string') tier = chunk.service_tier;
       for (const choice of chunk.choices) {
         if (choice.index !== 0) continue;
         output.delta(choice.delta);
@@ -138,7 +151,7 @@ async function* streamFrames(
   }
   output.close(finish === 'length' ? 'incomplete' : 'completed');
   const response = finishedResponse(
-    shell,
+    honouredShell(shell, undefined, tier),
     output.items,
     responseUsage(usage, prepared.compaction?.usage),
     finish,

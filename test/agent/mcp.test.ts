@@ -232,20 +232,43 @@ describe('mcp tools', () => {
     expect(model.requests).toHaveLength(0);
   });
 
-  it('streams the failed listing, then the error (the stream had already begun)', async () => {
+  it('answers 424 before the stream starts when the server cannot be listed (stream: true)', async () => {
+    // OpenAI lists the tools before it commits the stream, so the SDK's create() rejects with an
+    // APIError (status 424) rather than a 200 stream ending in an error event.
+    for (const url of ['http://127.0.0.1:1/mcp', 'http://169.254.169.254/mcp']) {
+      const failure = await client.responses
+        .create({
+          model: 'fake',
+          input: 'CALL add {"a":1,"b":2}',
+          tools: [tool({ server_url: url })],
+          stream: true,
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(failure).toBeInstanceOf(OpenAI.APIError);
+      expect(failure).toMatchObject({
+        status: 424,
+        type: 'external_connector_error',
+        param: 'tools',
+      });
+      expect((failure as Error).message).toContain(
+        "Error retrieving tool list from MCP server: 'calc'",
+      );
+    }
+    expect(model.requests).toHaveLength(0);
+    // A readable server still streams: the listing events come first, then the model's answer.
     const stream = await client.responses.create({
       model: 'fake',
       input: 'CALL add {"a":1,"b":2}',
-      tools: [tool({ server_url: 'http://127.0.0.1:1/mcp' })],
+      tools: [tool()],
       stream: true,
     });
     const types: string[] = [];
-    // The SDK throws at the stream's error event, after the failed listing was shown.
-    await expect(
-      (async () => {
-        for await (const event of stream) types.push(event.type);
-      })(),
-    ).rejects.toThrow("Error retrieving tool list from MCP server: 'calc'");
-    expect(types).toContain('response.mcp_list_tools.failed');
+    for await (const event of stream) types.push(event.type);
+    expect(types[0]).toBe('response.created');
+    expect(types).toContain('response.mcp_list_tools.completed');
+    expect(types.at(-1)).toBe('response.completed');
   });
 });

@@ -131,4 +131,52 @@ describe('cache writes through Bedrock, metered and booked', () => {
     expect(posted!.revenue).toBe(3_000n + 600n + 150_000n + 7_500n);
     expect(answer.headers['x-switchyard-cost']).toBe('0.1611');
   });
+
+  it('reports sum cache reads and writes, from the raw rows and from the rollups alike', async () => {
+    const answer = await call(`${gateway.url}/v1/chat/completions`, {
+      headers: { authorization: 'Bearer sk-cache-master-0123' },
+      body: { model: 'claude', messages: [{ role: 'user', content: 'hi again' }] },
+    });
+    expect(answer.status).toBe(200);
+    const row = await gateway.app.usage.get(String(answer.headers['x-request-id']));
+    const at = row!.createdAt;
+    const day = 86_400_000;
+    // Around the request only (raw rows), and over days either side (hourly and daily rollups).
+    const ranges = [
+      { from: at - 1, to: at + 1 },
+      { from: at - 3 * day - 12_345, to: at + 3 * day + 6_789 },
+    ];
+    const [raw, rolled] = await Promise.all(
+      ranges.map((range) => gateway.app.billing.report({ ...range, groupBy: ['model'] })),
+    );
+    expect(raw).toHaveLength(1);
+    expect(raw![0]).toMatchObject({
+      requests: 1,
+      cachedInputTokens: 2_000,
+      cacheWriteTokens: 40_000,
+      cacheWrite1hTokens: 0,
+    });
+    // Both requests of this suite, summed by the rollups written with the ledger.
+    expect(rolled![0]).toMatchObject({
+      requests: 2,
+      cachedInputTokens: 4_000,
+      cacheWriteTokens: 80_000,
+    });
+
+    // The admin API shows the same sums.
+    const from = new Date(ranges[1]!.from).toISOString();
+    const to = new Date(ranges[1]!.to).toISOString();
+    const api = await fetch(
+      `${gateway.url}/admin/v1/billing/usage?from=${from}&to=${to}&group_by=model`,
+      { headers: { authorization: 'Bearer sk-cache-master-0123' } },
+    );
+    expect(api.status).toBe(200);
+    const data = ((await api.json()) as { data: Array<Record<string, unknown>> }).data;
+    expect(data[0]).toMatchObject({
+      model: 'claude',
+      cached_input_tokens: 4_000,
+      cache_write_tokens: 80_000,
+      cache_write_1h_tokens: 0,
+    });
+  });
 });

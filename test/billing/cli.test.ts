@@ -131,9 +131,11 @@ describe('billing CLI', () => {
     );
     const lines = text.trim().split('\n');
     expect(lines[0]).toMatch(
-      /^TENANT\s+PARTNER\s+REQUESTS\s+ERRORS\s+INPUT\s+OUTPUT\s+REVENUE\s+COST\s+SHARE\s+MARGIN$/,
+      /^TENANT\s+PARTNER\s+REQUESTS\s+ERRORS\s+INPUT\s+CACHE READ\s+CACHE WRITE\s+OUTPUT\s+REVENUE\s+COST\s+SHARE\s+MARGIN$/,
     );
-    expect(lines[1]).toMatch(/^acme\s+azure\s+1\s+0\s+1500000\s+0\s+1\.5\s+0\s+0\.3\s+1\.2$/);
+    expect(lines[1]).toMatch(
+      /^acme\s+azure\s+1\s+0\s+1500000\s+0\s+0\s+0\s+1\.5\s+0\s+0\.3\s+1\.2$/,
+    );
     const json = JSON.parse(
       await run(
         'usage',
@@ -153,6 +155,9 @@ describe('billing CLI', () => {
         requests: 1,
         errors: 0,
         input_tokens: 500000,
+        cached_input_tokens: 0,
+        cache_write_tokens: 0,
+        cache_write_1h_tokens: 0,
         output_tokens: 0,
         revenue: '0.5',
         cost: '0',

@@ -6,6 +6,7 @@ import type {
   ChatToolChoice,
 } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
+import { ANTHROPIC_SERVICE_TIERS, cacheTtl, cachingAsked } from '../controls.js';
 import { claudeThinking, THINKING_BUDGETS } from '../internal/thinking.js';
 import { ANTHROPIC_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import type {
@@ -37,9 +38,10 @@ export interface AnthropicRequestOptions {
 /**
  * Fields that are harmless no-ops for Anthropic and are ignored on purpose:
  * `stream_options` (Anthropic always reports usage), `store` and `metadata` (OpenAI-side
- * storage tags), `prompt_cache_key` (Anthropic caches by `cache_control`, not by key).
+ * storage tags), `prompt_cache_options` (OpenAI's own breakpoint options; dropped with a
+ * warning, ../controls.ts).
  */
-const IGNORED = new Set(['stream_options', 'store', 'metadata', 'prompt_cache_key']);
+const IGNORED = new Set(['stream_options', 'store', 'metadata', 'prompt_cache_options']);
 
 /**
  * Maps an internal ChatRequest to an Anthropic Messages body. Every top-level field is either
@@ -70,6 +72,10 @@ export function toAnthropicRequest(
     logprobs,
     top_logprobs,
     user,
+    safety_identifier,
+    prompt_cache_key: _cacheKey,
+    prompt_cache_retention: _cacheRetention,
+    service_tier,
     reasoning_effort,
     reasoning_budget_tokens,
     reasoning_mode,
@@ -117,7 +123,15 @@ export function toAnthropicRequest(
       'Anthropic has no JSON mode; use response_format json_schema',
     );
   }
-  if (user !== undefined) out.metadata = { user_id: user };
+  // OpenAI's end-user identifiers → Anthropic's (safety_identifier is the newer, stricter one).
+  const endUser = typeof safety_identifier === 'string' ? safety_identifier : user;
+  if (typeof endUser === 'string') out.metadata = { user_id: endUser };
+  const tier = typeof service_tier === 'string' ? ANTHROPIC_SERVICE_TIERS[service_tier] : undefined;
+  if (tier !== undefined) out.service_tier = tier;
+  // OpenAI caches by prefix on its own; Anthropic only at `cache_control` breakpoints. A client
+  // asking for caching (a key or a retention) without breakpoints of its own gets two: after the
+  // system prompt and after the last message (the prefix every next turn repeats).
+  if (cachingAsked(body)) addCacheBreakpoints(out, cacheTtl(body));
   const thinking = claudeThinking({
     effort: reasoning_effort,
     budget: reasoning_budget_tokens,
@@ -134,6 +148,35 @@ export function toAnthropicRequest(
   const own = provider_options?.anthropic;
   if (own !== undefined) Object.assign(out, own);
   return out;
+}
+
+/**
+ * Marks the end of the system prompt and of the last message as cache breakpoints, unless the
+ * request already holds one (Anthropic's limit is four, and the client's own placement wins).
+ * https://platform.claude.com/docs/en/build-with-claude/prompt-caching
+ */
+function addCacheBreakpoints(out: AnthropicRequest, ttl: '1h' | undefined): void {
+  const hint: AnthropicCacheControl = { type: 'ephemeral', ...(ttl ? { ttl } : {}) };
+  const system = Array.isArray(out.system) ? out.system : [];
+  const blocks: Array<{ cache_control?: AnthropicCacheControl }> = [
+    ...system,
+    ...(out.tools ?? []),
+    ...out.messages.flatMap((message) =>
+      Array.isArray(message.content)
+        ? (message.content as Array<{ cache_control?: AnthropicCacheControl }>)
+        : [],
+    ),
+  ];
+  if (blocks.some((block) => block.cache_control !== undefined)) return;
+  const lastSystem = system.at(-1);
+  if (lastSystem) lastSystem.cache_control = { ...hint };
+  const last = out.messages.at(-1);
+  if (last && typeof last.content === 'string')
+    last.content = [{ type: 'text', text: last.content, cache_control: { ...hint } }];
+  else if (last && Array.isArray(last.content)) {
+    const block = last.content.at(-1) as { cache_control?: AnthropicCacheControl } | undefined;
+    if (block) block.cache_control = { ...hint };
+  }
 }
 
 function rejectUnsupported(body: ChatRequest, rest: Record<string, unknown>): void {

@@ -114,7 +114,14 @@ export function fromAnthropicMessage(json: unknown, created: number): ChatComple
       },
     ],
     usage: usageOf(json.usage),
+    ...serviceTierOf((json.usage as { service_tier?: unknown } | undefined)?.service_tier),
   };
+}
+
+/** Anthropic's `usage.service_tier` (`standard`, `priority`, `batch`) in OpenAI's words. */
+function serviceTierOf(tier: unknown): { service_tier?: string } {
+  if (typeof tier !== 'string') return {};
+  return { service_tier: tier === 'standard' ? 'default' : tier };
 }
 
 /**

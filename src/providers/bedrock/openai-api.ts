@@ -1,6 +1,7 @@
 import type { ChatRequest } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
 import type { GatewayCall, UpstreamRequest } from '../adapter.js';
+import { droppedControls } from '../controls.js';
 import { BEDROCK_OPENAI_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import { toOpenAIShape } from '../openai/allow-list.js';
 import { sameProtocol } from '../openai/request.js';
@@ -27,6 +28,8 @@ export function buildOpenAIChatRequest(call: GatewayCall, base: string): Upstrea
     ? { ...source }
     : toOpenAIShape(source, { azure: false, maxCompletionTokens: true });
   for (const field of GATEWAY_FIELDS) delete body[field];
+  // OpenAI account features this endpoint does not take: dropped with a warning header.
+  for (const { field } of droppedControls('bedrock', 'openai', body)) delete body[field];
   const {
     additionalModelRequestFields,
     structuredOutput: _converseOnly,

@@ -1,5 +1,6 @@
 import type { ChatMessage, ChatRequest, ChatTool } from '../../core/chat.js';
 import { invalidRequest } from '../../errors/index.js';
+import { BEDROCK_SERVICE_TIERS, cacheTtl, cachingAsked } from '../controls.js';
 import { claudeThinking, effortForBudget } from '../internal/thinking.js';
 import { BEDROCK_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-call-ids.js';
 import { toContentBlocks, toSystemBlocks, toolResultBlock } from './content.js';
@@ -27,7 +28,12 @@ import type {
  *   adaptive thinking is dropped for them (a permission, not a requirement).
  * - `tool_choice: 'none'` → no toolConfig, unless the history holds tool calls (Converse then
  *   requires toolConfig): the tools are kept and the model is not forced.
- * - `user` and `metadata` → `requestMetadata` (Bedrock invocation logs). Message `name` is ignored.
+ * - `user`, `safety_identifier` and `metadata` → `requestMetadata` (Bedrock invocation logs).
+ *   Message `name` is ignored.
+ * - Prompt caching asked (`prompt_cache_key` / `prompt_cache_retention`) without cache points
+ *   of the client's own → `cachePoint` blocks after the system prompt and the last message
+ *   (`ttl: '1h'` for OpenAI's extended `24h` retention); `service_tier` → `serviceTier`
+ *   (../controls.ts says what is dropped instead).
  * - `provider_options.bedrock`: `additionalModelRequestFields` (merged), the Converse fields
  *   in {@link CONVERSE_PASSTHROUGH}, and `structuredOutput`.
  */
@@ -55,6 +61,11 @@ export function toConverseRequest(
     top_logprobs,
     user,
     metadata,
+    safety_identifier,
+    prompt_cache_key: _cacheKey,
+    prompt_cache_retention: _cacheRetention,
+    prompt_cache_options: _cacheOptions,
+    service_tier,
     reasoning_effort,
     reasoning_budget_tokens,
     reasoning_mode,
@@ -183,10 +194,32 @@ export function toConverseRequest(
 
   const requestMetadata: Record<string, string> = { ...metadata };
   if (user) requestMetadata['user'] = user;
+  if (typeof safety_identifier === 'string' && safety_identifier !== '')
+    requestMetadata['safety_identifier'] = safety_identifier;
   if (Object.keys(requestMetadata).length > 0) converse.requestMetadata = requestMetadata;
+
+  const tier = typeof service_tier === 'string' ? BEDROCK_SERVICE_TIERS[service_tier] : undefined;
+  if (tier !== undefined) converse.serviceTier = { type: tier };
+  if (cachingAsked(body)) addCachePoints(converse, cacheTtl(body));
 
   Object.assign(converse, passthrough);
   return jsonTool === undefined ? { body: converse } : { body: converse, jsonTool };
+}
+
+/**
+ * Cache points after the system prompt and after the last message's content, unless the request
+ * holds one already (the client's placement wins; Bedrock allows four).
+ */
+function addCachePoints(converse: ConverseRequest, ttl: '1h' | undefined): void {
+  const point = { cachePoint: { type: 'default' as const, ...(ttl ? { ttl } : {}) } };
+  const messages = converse.messages ?? [];
+  const placed =
+    (converse.system ?? []).some((block) => block.cachePoint !== undefined) ||
+    messages.some((message) => message.content.some((block) => block.cachePoint !== undefined));
+  if (placed) return;
+  if (converse.system && converse.system.length > 0) converse.system.push({ ...point });
+  const last = messages.at(-1);
+  if (last && last.content.length > 0) last.content.push({ ...point });
 }
 
 /** Name of the forced tool used for structured output in `structuredOutput: 'tool'` mode. */
@@ -209,7 +242,6 @@ const NEUTRAL: Record<string, (value: unknown) => boolean> = {
   presence_penalty: (v) => v === 0,
   logit_bias: (v) => typeof v === 'object' && Object.keys(v ?? {}).length === 0,
   store: (v) => v === false,
-  service_tier: (v) => v === 'auto' || v === 'default',
   modalities: (v) => Array.isArray(v) && v.length === 1 && v[0] === 'text',
 };
 

@@ -158,6 +158,9 @@ export function parseConverseResponse(
   if (usage) completion.usage = usage;
   if (response.additionalModelResponseFields !== undefined)
     completion['additional_model_response_fields'] = response.additionalModelResponseFields;
+  // The tier Bedrock says it served the request on (Smithy `ConverseResponse.serviceTier`).
+  const tier = (response as { serviceTier?: { type?: unknown } }).serviceTier?.type;
+  if (typeof tier === 'string') completion.service_tier = tier;
   return completion;
 }
 

@@ -35,6 +35,13 @@ export function toGenerateContent(
     stream_options: _streamOptions,
     user: _user,
     metadata: _metadata,
+    // Dropped with an x-switchyard-warnings header (../controls.ts): Gemini caches
+    // implicitly and its request has no tier or end-user field.
+    prompt_cache_key: _cacheKey,
+    prompt_cache_retention: _cacheRetention,
+    prompt_cache_options: _cacheOptions,
+    service_tier: _serviceTier,
+    safety_identifier: _safetyIdentifier,
     provider_options: providerOptions,
     messages,
     tools,

@@ -1,4 +1,5 @@
 import type { ChatMessage, ChatRequest } from '../../core/chat.js';
+import { CONTROL_FIELDS } from '../controls.js';
 import { effortForBudget } from '../internal/thinking.js';
 
 /**
@@ -112,6 +113,9 @@ export function toOpenAIShape(
     if (CHAT_REQUEST_FIELDS.has(key) || (options.azure && AZURE_CHAT_REQUEST_FIELDS.has(key)))
       out[key] = value;
   }
+  // Azure's chat request has no caching, tier or safety-identifier members: dropped with a
+  // warning header (../controls.ts).
+  if (options.azure) for (const field of CONTROL_FIELDS) delete out[field];
   if (out['reasoning_effort'] === undefined && typeof body.reasoning_budget_tokens === 'number')
     out['reasoning_effort'] = effortForBudget(body.reasoning_budget_tokens);
   if (options.maxCompletionTokens && out['max_tokens'] != null) {

@@ -122,6 +122,7 @@ export function mcpListError(message: string): RuntimeError {
  * Runs (or resumes) the loop; resolves with the final Response (completed, incomplete, failed
  * or cancelled). `toolSignal` aborts tool calls; it is `signal` unless the caller lets a tool
  * call in flight finish (and its result be recorded) after `signal` stopped the run (handover).
+ * `onListed` is called once every MCP server's tool list was read (before any model call).
  */
 export async function runAgent(
   deps: RuntimeDeps,
@@ -133,6 +134,7 @@ export async function runAgent(
   signal: AbortSignal,
   onEvent: (event: Record<string, unknown>) => void,
   toolSignal: AbortSignal = signal,
+  onListed?: () => void,
 ): Promise<ResponseObject> {
   const { params } = request;
   const emit = (event: Record<string, unknown>) => {
@@ -231,6 +233,8 @@ export async function runAgent(
       }
       await save();
     }
+    // Every server is listed: a streamed request may commit its SSE headers now (service.ts).
+    onListed?.();
     for (const tool of request.mcpTools) {
       for (const info of listed.get(tool.server_label) ?? []) {
         // A reused listing is filtered again: allowed_tools may be narrower in this request.

@@ -537,7 +537,7 @@ export function createAgentRuntime(
       return {
         kind: 'stream',
         meta,
-        frames: streamRun(request, shell, state, checkpoints, call.signal),
+        frames: await streamRun(request, shell, state, checkpoints, call.signal),
       };
     },
     async retrieve(principal, id) {
@@ -590,40 +590,77 @@ export function createAgentRuntime(
     },
   };
 
-  async function* streamRun(
+  /**
+   * Starts a streamed (foreground) run and resolves with its frames once every MCP server was
+   * listed, before the SSE headers are sent: an unreadable tool list throws OpenAI's 424 instead
+   * of a 200 stream ending in an error event (the events so far are then not sent).
+   */
+  async function streamRun(
     request: AgentRequest,
     shell: ResponseObject,
     state: AgentState,
     checkpoints: Checkpointer,
     signal: AbortSignal,
-  ): AsyncGenerator<string> {
+  ): Promise<AsyncGenerator<string>> {
     const pending: string[] = [];
     let wake: (() => void) | undefined;
     let finished = false;
     let failure: unknown;
-    runAgent(deps, limits, request, shell, state, checkpoints, signal, (event) => {
-      pending.push(frame(event));
-      wake?.();
-    })
+    let result: ResponseObject | undefined;
+    let listed: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => {
+      listed = resolve;
+    });
+    runAgent(
+      deps,
+      limits,
+      request,
+      shell,
+      state,
+      checkpoints,
+      signal,
+      (event) => {
+        pending.push(frame(event));
+        wake?.();
+      },
+      signal,
+      listed,
+    )
+      .then((response) => {
+        result = response;
+      })
       .catch((error: unknown) => {
         failure = error;
       })
       .finally(() => {
         finished = true;
+        listed();
         wake?.();
       });
-    for (;;) {
-      if (pending.length > 0) {
-        yield pending.splice(0).join('');
-        continue;
+    await gate;
+    const listing = result?.output.at(-1);
+    if (
+      result?.status === 'failed' &&
+      result.output.every((item) => item.type === 'mcp_list_tools') &&
+      typeof listing?.['error'] === 'string'
+    )
+      throw mcpListError(listing['error']);
+    return drain();
+
+    async function* drain(): AsyncGenerator<string> {
+      for (;;) {
+        if (pending.length > 0) {
+          yield pending.splice(0).join('');
+          continue;
+        }
+        if (finished) break;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        wake = undefined;
       }
-      if (finished) break;
-      await new Promise<void>((resolve) => {
-        wake = resolve;
-      });
-      wake = undefined;
+      if (failure) throw failure;
     }
-    if (failure) throw failure;
   }
 
   return {

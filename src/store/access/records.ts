@@ -92,6 +92,8 @@ export interface KeyRecord extends EntityRecord {
   prefix: string;
   expiresAt: number | null;
   revokedAt: number | null;
+  /** Every call made with this key answers `usage.cost` in its body (as `billing.costInBody`). */
+  includeCost: boolean;
 }
 
 /** Policy → columns. */
@@ -210,5 +212,6 @@ export function keyFrom(row: Selectable<ApiKeysTable>): KeyRecord {
     prefix: row.key_prefix,
     expiresAt: toNumberOrNull(row.expires_at),
     revokedAt: toNumberOrNull(row.revoked_at),
+    includeCost: Number(row.include_cost) === 1,
   };
 }

@@ -228,5 +228,6 @@ function keyColumns(key: KeyRecord) {
     key_prefix: key.prefix,
     expires_at: key.expiresAt,
     revoked_at: key.revokedAt,
+    include_cost: key.includeCost ? 1 : 0,
   };
 }

@@ -1,4 +1,4 @@
-import type { Int32Nullable, Int64, Int64Nullable } from '../schema.js';
+import type { DefaultedInt, Int32Nullable, Int64, Int64Nullable } from '../schema.js';
 
 /**
  * Tables of access control: tenants, projects, virtual keys (with their hashed secrets), budget
@@ -54,6 +54,8 @@ export interface ApiKeysTable extends EntityColumns {
   key_prefix: string;
   expires_at: Int64Nullable;
   revoked_at: Int64Nullable;
+  /** 1: every call with this key answers `usage.cost` in its body (migration 0013). */
+  include_cost: DefaultedInt;
 }
 
 /** `api_key_secrets`: SHA-256 hashes of a key's secrets; several during a rotation grace period. */

@@ -134,6 +134,8 @@ const ROLLUP_SUMS = [
   'revenue',
   'cost',
   'share',
+  'cache_write_tokens',
+  'cache_write_1h_tokens',
 ];
 export const ROLLUP_COLUMNS: readonly Column[] = [
   int8('bucket'),
@@ -247,6 +249,8 @@ export function rollupValues(deltas: readonly RollupDelta[]): {
     delta.revenue,
     delta.cost,
     delta.share,
+    delta.cacheWriteTokens,
+    delta.cacheWrite1hTokens,
   ]);
   const byDay = new Map<string, unknown[]>();
   for (const row of hourly) {

@@ -29,6 +29,8 @@ export interface ReportSums {
   cachedInputTokens: bigint;
   outputTokens: bigint;
   reasoningTokens: bigint;
+  cacheWriteTokens: bigint;
+  cacheWrite1hTokens: bigint;
   revenue: bigint;
   cost: bigint;
   share: bigint;
@@ -41,6 +43,8 @@ const COUNTERS = [
   'cached_input_tokens',
   'output_tokens',
   'reasoning_tokens',
+  'cache_write_tokens',
+  'cache_write_1h_tokens',
 ] as const;
 const MONEY = ['revenue', 'cost', 'share'] as const;
 
@@ -157,6 +161,8 @@ async function run(
       errors: big(row['errors']),
       inputTokens: big(row['input_tokens']),
       cachedInputTokens: big(row['cached_input_tokens']),
+      cacheWriteTokens: big(row['cache_write_tokens']),
+      cacheWrite1hTokens: big(row['cache_write_1h_tokens']),
       outputTokens: big(row['output_tokens']),
       reasoningTokens: big(row['reasoning_tokens']),
       revenue: big(row['revenue']),

@@ -60,6 +60,9 @@ export interface RollupDelta extends Dimensions {
   revenue: bigint;
   cost: bigint;
   share: bigint;
+  /** Prompt-cache writes, and their one-hour part. */
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
 }
 
 /** A stored revenue-share clause, as the store returns it. */

@@ -153,6 +153,9 @@ export interface BillingRollupsTable {
   revenue: Int64;
   cost: Int64;
   share: Int64;
+  /** Prompt-cache writes, and their one-hour part (migration 0014). */
+  cache_write_tokens: Int64;
+  cache_write_1h_tokens: Int64;
 }
 
 /** The billing tables, as Kysely sees them. */

@@ -22,6 +22,8 @@ import { webhookDeliveriesCreated } from './0009-webhook-deliveries-created.js';
 import { usageCacheWrites } from './0010-usage-cache-writes.js';
 import { budgetRules } from './0011-budget-rules.js';
 import { webhookPayload } from './0012-webhook-payload.js';
+import { keyIncludeCost } from './0013-key-include-cost.js';
+import { rollupCacheWrites } from './0014-rollup-cache-writes.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
@@ -38,6 +40,8 @@ export const MIGRATIONS: readonly Migration[] = [
   usageCacheWrites,
   budgetRules,
   webhookPayload,
+  keyIncludeCost,
+  rollupCacheWrites,
 ];
 
 export { int64 } from './types.js';

@@ -280,6 +280,8 @@ function reportJson(row: ReportRow) {
     errors: row.errors,
     input_tokens: row.inputTokens,
     cached_input_tokens: row.cachedInputTokens,
+    cache_write_tokens: row.cacheWriteTokens,
+    cache_write_1h_tokens: row.cacheWrite1hTokens,
     output_tokens: row.outputTokens,
     reasoning_tokens: row.reasoningTokens,
     revenue: usd(row.revenue),

@@ -84,6 +84,7 @@ const keyFields = {
   ...entityFields,
   allowed_models: z.array(modelPattern).min(1).nullable().optional(),
   expires_at: instant.nullable().optional(),
+  include_cost: z.boolean().optional(),
 };
 
 const tenantCreate = z.strictObject({
@@ -163,6 +164,7 @@ function keyPatchOf(body: z.output<typeof keyUpdate>): KeyPatch {
   const patch: KeyPatch = patchOf(body);
   if (body.allowed_models !== undefined) patch.allowedModels = body.allowed_models;
   if (body.expires_at !== undefined) patch.expiresAt = body.expires_at;
+  if (body.include_cost !== undefined) patch.includeCost = body.include_cost;
   return patch;
 }
 

@@ -10,7 +10,7 @@ import { sendJson, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { tagsFrom } from '../openai/chat.js';
 import { isObject } from '../openai/validate.js';
-import { routeHeaders } from '../../gateway/route-headers.js';
+import { routeHeaders, WARNINGS_HEADER } from '../../gateway/route-headers.js';
 import { includeCostAsked } from '../shared/cost.js';
 import { authenticate, jsonHandler, listOptions, readJson, sendResponsesError } from './http.js';
 import { parseCreateResponse, parseInput } from './validate.js';
@@ -45,8 +45,10 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
         ...outcome.headers,
         ...routeHeaders(outcome.meta),
       };
-      // Dropped hosted tools (runtime/tools/hosted-tools.ts): said, not silent.
-      if (params.warnings) headers['x-switchyard-warnings'] = params.warnings.join('; ');
+      // Dropped hosted tools (runtime/tools/hosted-tools.ts) and controls (validate.ts, and the
+      // serving deployment's: providers/controls.ts): said, not silent.
+      const warnings = [...(params.warnings ?? []), headers[WARNINGS_HEADER]].filter(Boolean);
+      if (warnings.length > 0) headers[WARNINGS_HEADER] = warnings.join('; ');
       if (outcome.kind === 'json') {
         sendJson(response, 200, outcome.response, headers);
         return;

@@ -89,6 +89,7 @@ export function parseCreateResponse(
   for (const key of ECHOED)
     if (value[key] != null && key !== 'stream_options' && key !== 'personality')
       echo[key] = value[key];
+  const dropped = surfaceDrops(value, echo);
   if (value['client_metadata'] != null && !isObject(value['client_metadata']))
     throw invalidParam(
       "Invalid type for 'client_metadata': expected an object.",
@@ -139,8 +140,28 @@ export function parseCreateResponse(
     ...(memory ? { memory } : {}),
     ...(optionalBoolean(value, 'background') === true ? { background: true } : {}),
     ...(prepared.namespaced.size > 0 ? { namespaced: prepared.namespaced } : {}),
-    ...(prepared.warnings.length > 0 ? { warnings: prepared.warnings } : {}),
+    ...(prepared.warnings.length + dropped.length > 0
+      ? { warnings: [...prepared.warnings, ...dropped] }
+      : {}),
   };
+}
+
+/**
+ * Controls no deployment honours on /v1/responses (served over Chat Completions): removed from
+ * the echo, so the Response shows what was done, and said in `x-switchyard-warnings`.
+ * - `top_logprobs`: output text carries no logprobs here.
+ * - `reasoning.summary`: no upstream is asked for a summary; reasoning text a model returns
+ *   (Claude thinking, Gemini thoughts) is shown as `summary_text` whatever was asked.
+ */
+function surfaceDrops(value: Record<string, unknown>, echo: Record<string, unknown>): string[] {
+  const warnings: string[] = [];
+  if (typeof value['top_logprobs'] === 'number' && value['top_logprobs'] > 0)
+    warnings.push('top_logprobs dropped: /v1/responses returns no logprobs');
+  delete echo['top_logprobs'];
+  const reasoning = value['reasoning'];
+  if (isObject(reasoning) && (reasoning['summary'] ?? reasoning['generate_summary']) != null)
+    warnings.push('reasoning.summary dropped: no upstream is asked for a reasoning summary');
+  return warnings;
 }
 
 /** `string` → one user message; null/absent → no input items. */
@@ -407,11 +428,8 @@ function parseReasoning(value: unknown): CreateResponseParams['reasoning'] {
       'invalid_type',
     );
   const effort = value['effort'];
-  const summary = value['summary'] ?? value['generate_summary'];
-  return {
-    effort: typeof effort === 'string' ? effort : null,
-    summary: typeof summary === 'string' ? summary : null,
-  };
+  // The summary asked for is not honoured (surfaceDrops): the Response echoes null.
+  return { effort: typeof effort === 'string' ? effort : null, summary: null };
 }
 
 function parseTruncation(value: unknown): 'auto' | 'disabled' {

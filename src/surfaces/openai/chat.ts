@@ -29,6 +29,7 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       const includeCost = includeCostAsked(request.headers);
       const includeUsage =
         includeCost ||
+        principal.includeCost === true ||
         body.stream_options?.include_usage === true ||
         (body['usage'] as { include?: unknown } | undefined)?.include === true;
       reached = true;

@@ -22,6 +22,7 @@ import { webhookDeliveriesCreated } from './0009-webhook-deliveries-created.js';
 import { usageCacheWrites } from './0010-usage-cache-writes.js';
 import { budgetRules } from './0011-budget-rules.js';
 import { webhookPayload } from './0012-webhook-payload.js';
+import { telemetryTtfbHistogram } from './0013-telemetry-ttfb-histogram.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
@@ -38,6 +39,7 @@ export const MIGRATIONS: readonly Migration[] = [
   usageCacheWrites,
   budgetRules,
   webhookPayload,
+  telemetryTtfbHistogram,
 ];
 
 export { int64 } from './types.js';

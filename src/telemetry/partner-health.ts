@@ -10,6 +10,8 @@ export const HEALTH_WINDOW_MS = 5 * 60_000;
 /** Buckets of the in-memory attempt window (10 s each). */
 const BUCKET_MS = 10_000;
 const BUCKETS = HEALTH_WINDOW_MS / BUCKET_MS;
+/** How long stored facts (request counts, last errors) are reused between reads, ms. */
+const STORED_CACHE_MS = 2_000;
 /** How far back the last stored error of a partner is looked for, ms. */
 const LAST_ERROR_LOOKBACK_MS = 3_600_000;
 /**
@@ -153,13 +155,20 @@ export function createPartnerHealth(deps: PartnerHealthDeps) {
           errors: Number(row.errors ?? 0),
         });
     }
+    // The last stored error: its minute from the roll-ups (last hour), then that minute of
+    // usage_events; without roll-ups, the window itself. Either way a bounded range.
     const lastErrors = new Map<string, { code: string; at: number; deployment: string | null }>();
+    const minutes = rollups
+      ? await rollups.lastErrorMinutes(now - LAST_ERROR_LOOKBACK_MS)
+      : new Map([...tracks.keys()].map((partner) => [partner, from]));
     await Promise.all(
-      [...tracks.keys()].map(async (partner) => {
+      [...minutes].map(async ([partner, start]) => {
+        if (!tracks.has(partner)) return;
         const row = await deps.database.db
           .selectFrom('usage_events')
           .select(['error_code', 'created_at', 'deployment'])
-          .where('created_at', '>=', BigInt(now - LAST_ERROR_LOOKBACK_MS))
+          .where('created_at', '>=', BigInt(start))
+          .where('created_at', '<', BigInt(rollups ? start + 60_000 : now + 1))
           .where('status', '=', 'error')
           .where('partner', '=', partner)
           .orderBy('created_at', 'desc')
@@ -176,12 +185,25 @@ export function createPartnerHealth(deps: PartnerHealthDeps) {
     return { requests, lastErrors };
   };
 
+  // Stored facts are read at most every few seconds however many dashboards poll.
+  let cached: { at: number; value: Promise<Awaited<ReturnType<typeof stored>>> } | undefined;
+  const storedCached = (now: number, rollups: RollupQueries | undefined) => {
+    if (!cached || now - cached.at >= STORED_CACHE_MS || now < cached.at) {
+      const value = stored(now, rollups);
+      cached = { at: now, value };
+      value.catch(() => {
+        if (cached?.value === value) cached = undefined;
+      });
+    }
+    return cached.value;
+  };
+
   return {
     observer,
     /** The summary of every configured partner, worst first. */
     async summary(rollups: RollupQueries | undefined): Promise<PartnerHealth[]> {
       const now = deps.clock();
-      const { requests, lastErrors } = await stored(now, rollups);
+      const { requests, lastErrors } = await storedCached(now, rollups);
       const deployments = new Map<string, PartnerHealth['deployments']>();
       for (const model of deps.catalog.all())
         for (const deployment of model.deployments) {

@@ -308,6 +308,30 @@ export function createRollupQueries(database: Database) {
     },
 
     /**
+     * The start of the latest minute with a failed request, per partner, since `since` (minute
+     * rows: a range of the primary key), so the caller can look for the error itself in that
+     * one minute of `usage_events` instead of scanning an hour of them.
+     */
+    async lastErrorMinutes(since: number): Promise<Map<string, number>> {
+      const rows = await read((reader) =>
+        reader
+          .selectFrom('telemetry_usage_rollups')
+          .select(['partner', sql<bigint>`max(bucket_start)`.as('at')])
+          .where(sql<boolean>`detail = ${sql.lit(0)}`)
+          .where('bucket_minutes', '=', 1n)
+          .where('bucket_start', '>=', BigInt(Math.floor(since / 60_000) * 60_000))
+          .where('errors', '>', 0n)
+          .groupBy('partner')
+          .execute(),
+      );
+      return new Map(
+        rows
+          .filter((row) => row.partner !== '')
+          .map((row) => [row.partner, Number((row as { at: unknown }).at)]),
+      );
+    },
+
+    /**
      * Distinct values of the filterable dimensions (for the filter lists): tenants, models,
      * partners and clouds of the last 30 days, projects and keys of the last day.
      */

@@ -157,6 +157,9 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
     await azure.waitFor();
     expect(await azure.locator('[role="progressbar"]').count()).toBe(1);
     expect(await azure.textContent()).toContain('primary partner');
+    expect(await azure.locator('[data-health-state]').getAttribute('data-health-state')).toBe(
+      'healthy',
+    );
     expect(await azure.locator('.timeline .win').count()).toBe(2);
     expect(await azure.locator('.badge', { hasText: 'ledger' }).count()).toBe(1);
     const button = azure.locator('[data-statement]').first();

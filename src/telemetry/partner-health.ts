@@ -2,7 +2,7 @@ import type { Config } from '../config/index.js';
 import type { Catalog } from '../router/catalog.js';
 import type { HealthTracker } from '../router/health.js';
 import type { Database } from '../store/index.js';
-import type { AttemptEnd, AttemptScope, GatewayObserver } from './observer.js';
+import type { AttemptEnd, AttemptScope, GatewayObserver, RequestScope } from './observer.js';
 import type { RollupQueries } from './rollup-queries.js';
 
 /** The window the health summary looks at, ms. */
@@ -111,7 +111,7 @@ export function createPartnerHealth(deps: PartnerHealthDeps) {
   };
 
   const observer: GatewayObserver = {
-    requestStart: () => ({ headers: undefined, firstToken() {}, end() {} }),
+    requestStart: () => NOOP_REQUEST,
     attemptStart(start): AttemptScope {
       const partner = start.partner;
       if (partner === null || !tracks.has(partner)) return NOOP_ATTEMPT;
@@ -271,6 +271,7 @@ export function createPartnerHealth(deps: PartnerHealthDeps) {
 export type PartnerHealthView = ReturnType<typeof createPartnerHealth>;
 
 const NOOP_ATTEMPT: AttemptScope = { headers: undefined, end() {} };
+const NOOP_REQUEST: RequestScope = { headers: undefined, firstToken() {}, end() {} };
 
 /** The state from breakers and error rates (thresholds documented in docs/observability.md). */
 export function judge(input: {

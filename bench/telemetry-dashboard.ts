@@ -303,11 +303,20 @@ async function timePages(store: string) {
     ['/admin/v1/usage/dimensions'],
     [`/admin/v1/metrics/summary?${filter}&top=none`, `/admin/v1/usage/events?${filter}&limit=50`],
   ];
+  const overview = (range: string): string[][] => [
+    [
+      `/admin/v1/metrics/summary?range=${range}&top=models,tenants`,
+      '/admin/v1/dashboard/health',
+      `/admin/v1/dashboard/latency?range=${range}&by=model`,
+    ],
+  ];
   const pages: Record<string, string[][]> = {
     'sign-in': [['/ui/', '/ui/app.js', '/ui/style.css'], ['/admin/v1/usage/dimensions']],
-    'overview (1h, the default)': [['/admin/v1/metrics/summary?range=1h&top=models,tenants']],
-    'overview (24h)': [['/admin/v1/metrics/summary?range=24h&top=models,tenants']],
-    'overview (7d)': [['/admin/v1/metrics/summary?range=7d&top=models,tenants']],
+    // The overview's three calls: summary, partner health, latency per model.
+    'overview (1h, the default)': overview('1h'),
+    'overview (24h)': overview('24h'),
+    'overview (7d)': overview('7d'),
+    'overview latency by partner (7d)': [['/admin/v1/dashboard/latency?range=7d&by=partner']],
     'usage (24h, the default)': usage('range=24h'),
     'usage (30d, all)': usage('range=30d'),
     'usage (30d, one key)': usage('range=30d&key=key_7'),

@@ -110,6 +110,13 @@ function insertSelect(
     ),
     sql`sum(case when latency_ms > ${n(LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!)} then 1 else 0 end)`,
   ];
+  const histogram = (column: RawBuilder<unknown>) => [
+    ...LATENCY_BOUNDS_MS.map(
+      (bound, index) =>
+        sql`sum(case when ${column} <= ${n(bound)}${index === 0 ? sql`` : sql` and ${column} > ${n(LATENCY_BOUNDS_MS[index - 1]!)}`} then 1 else 0 end)`,
+    ),
+    sql`sum(case when ${column} > ${n(LATENCY_BOUNDS_MS[LATENCY_BOUNDS_MS.length - 1]!)} then 1 else 0 end)`,
+  ];
   const measures = [
     sql`count(*)`,
     sql`sum(case when status = 'error' then 1 else 0 end)`,
@@ -124,6 +131,7 @@ function insertSelect(
     sql`(cast(sum(${revenue}) as bigint) + 500000) / 1000000`,
     sql`(cast(sum(${cost}) as bigint) + 500000) / 1000000`,
     ...latency,
+    ...histogram(sql`ttfb_ms`),
   ];
   const columns = [
     'detail',

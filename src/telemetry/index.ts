@@ -18,6 +18,7 @@ import {
   type GatewayObserver,
   type HttpObserver,
 } from './observer.js';
+import { createPartnerHealth } from './partner-health.js';
 import { createRequestLog } from './request-log.js';
 import { createRollupQueries, type RollupQueries } from './rollup-queries.js';
 import { createRollupRecorder, type RollupRecorder } from './rollups.js';
@@ -132,8 +133,16 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
         onError: onError('body capture failed'),
       })
     : undefined;
+  const partnerHealth = createPartnerHealth({
+    config: deps.config,
+    catalog: deps.catalog,
+    health: deps.health,
+    database: deps.database,
+    clock: deps.clock,
+  });
   const observers = [
     metrics?.observer,
+    partnerHealth.observer,
     tracing.observer,
     rollups?.observer,
     bodies?.observer,
@@ -186,6 +195,7 @@ export async function createTelemetry(deps: TelemetryDeps): Promise<Telemetry> {
         flushRollups: rollups?.flush,
         partners: deps.config,
         database: deps.database,
+        partnerHealth,
       });
     },
     start() {

@@ -4,6 +4,7 @@ import {
   LATENCY_BOUNDS_MS,
   LATENCY_COLUMNS,
   type RollupDimension,
+  TTFB_COLUMNS,
   type TelemetryDb,
   telemetryDb,
 } from './rollup-schema.js';
@@ -52,6 +53,19 @@ export interface GroupTotals {
   outputTokens: number;
   revenueUsd: number;
   costUsd: number;
+}
+
+/** Latency and error rate of one group (a model, a partner, a deployment) over a window. */
+export interface GroupLatency {
+  key: string;
+  requests: number;
+  errors: number;
+  /** errors / requests (0 without requests). */
+  errorRate: number;
+  /** Total latency percentiles, ms, estimated from the roll-ups' histogram (null: no requests). */
+  latency: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null };
+  /** Time-to-first-byte percentiles, ms (null: no request with a measured first byte). */
+  ttfb: { p50Ms: number | null; p95Ms: number | null; p99Ms: number | null; samples: number };
 }
 
 const FILTER_COLUMNS: Array<[keyof UsageFilter, RollupDimension]> = [
@@ -235,6 +249,86 @@ export function createRollupQueries(database: Database) {
             seen[measure] += row[measure];
       }
       return [...merged.values()].sort((a, b) => b.requests - a.requests).slice(0, limit);
+    },
+
+    /**
+     * Requests, errors, error rate and p50/p95/p99 of total latency and of time to first byte per
+     * value of `dimension` over the filter's window, busiest first. Percentiles come from the
+     * histograms summed in SQL (so every replica's traffic counts, on SQLite and Postgres alike),
+     * interpolated inside a bucket as Prometheus' histogram_quantile does.
+     */
+    async breakdown(
+      filter: UsageFilter,
+      dimension: 'model' | 'partner' | 'deployment',
+      limit = 50,
+    ): Promise<GroupLatency[]> {
+      const rows = await read((reader) =>
+        base(reader, filter)
+          .query.select(sql.ref(dimension).as('key'))
+          .select([
+            sql<bigint>`sum(requests)`.as('requests'),
+            sql<bigint>`sum(errors)`.as('errors'),
+          ])
+          .select(
+            [...LATENCY_COLUMNS, ...TTFB_COLUMNS].map((column) =>
+              sql<bigint>`sum(${sql.ref(column)})`.as(column),
+            ),
+          )
+          .groupBy(dimension)
+          .orderBy(sql`sum(requests)`, 'desc')
+          .limit(limit)
+          .execute(),
+      );
+      return rows.map((row) => {
+        const record = row as Record<string, unknown>;
+        const counts = (columns: readonly string[]) =>
+          columns.map((column) => Number(record[column] ?? 0));
+        const latency = counts(LATENCY_COLUMNS);
+        const ttfb = counts(TTFB_COLUMNS);
+        const requests = Number(record['requests'] ?? 0);
+        const errors = Number(record['errors'] ?? 0);
+        return {
+          key: String(record['key'] ?? ''),
+          requests,
+          errors,
+          errorRate: requests === 0 ? 0 : errors / requests,
+          latency: {
+            p50Ms: percentile(latency, 0.5),
+            p95Ms: percentile(latency, 0.95),
+            p99Ms: percentile(latency, 0.99),
+          },
+          ttfb: {
+            p50Ms: percentile(ttfb, 0.5),
+            p95Ms: percentile(ttfb, 0.95),
+            p99Ms: percentile(ttfb, 0.99),
+            samples: ttfb.reduce((sum, count) => sum + count, 0),
+          },
+        };
+      });
+    },
+
+    /**
+     * The start of the latest minute with a failed request, per partner, since `since` (minute
+     * rows: a range of the primary key), so the caller can look for the error itself in that
+     * one minute of `usage_events` instead of scanning an hour of them.
+     */
+    async lastErrorMinutes(since: number): Promise<Map<string, number>> {
+      const rows = await read((reader) =>
+        reader
+          .selectFrom('telemetry_usage_rollups')
+          .select(['partner', sql<bigint>`max(bucket_start)`.as('at')])
+          .where(sql<boolean>`detail = ${sql.lit(0)}`)
+          .where('bucket_minutes', '=', 1n)
+          .where('bucket_start', '>=', BigInt(Math.floor(since / 60_000) * 60_000))
+          .where('errors', '>', 0n)
+          .groupBy('partner')
+          .execute(),
+      );
+      return new Map(
+        rows
+          .filter((row) => row.partner !== '')
+          .map((row) => [row.partner, Number((row as { at: unknown }).at)]),
+      );
     },
 
     /**

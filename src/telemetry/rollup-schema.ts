@@ -15,6 +15,15 @@ export const LATENCY_COLUMNS = Array.from(
   (_, index) => `lat_${index}` as const,
 );
 export type LatencyColumn = (typeof LATENCY_COLUMNS)[number];
+/**
+ * Histogram columns `ttfb_0` … `ttfb_9` of time to first byte (same bounds as latency; migration
+ * `0015-telemetry-ttfb-histogram`): every event with a measured first byte, streamed or not.
+ */
+export const TTFB_COLUMNS = Array.from(
+  { length: LATENCY_BOUNDS_MS.length + 1 },
+  (_, index) => `ttfb_${index}` as const,
+);
+export type TtfbColumn = (typeof TTFB_COLUMNS)[number];
 
 /** Dimensions of a roll-up row ('' stands for none, so the primary key works on both dialects). */
 export const ROLLUP_DIMENSIONS = [
@@ -43,6 +52,7 @@ export const ROLLUP_MEASURES = [
   'revenue_micros',
   'cost_micros',
   ...LATENCY_COLUMNS,
+  ...TTFB_COLUMNS,
 ] as const;
 export type RollupMeasure = (typeof ROLLUP_MEASURES)[number];
 

@@ -119,6 +119,8 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
     const costMicros = Math.round(amounts.costUsd * 1e6);
     const latency = `lat_${latencyBucket(event.latencyMs)}` as RollupMeasure;
     const streamed = event.stream && event.ttfbMs !== null;
+    const ttfb =
+      event.ttfbMs === null ? undefined : (`ttfb_${latencyBucket(event.ttfbMs)}` as RollupMeasure);
     const minuteCutoff = options.clock() - MINUTE_RETENTION_MS;
     for (let levelIndex = 0; levelIndex < LEVELS.length; levelIndex++) {
       const level = LEVELS[levelIndex]!;
@@ -169,6 +171,7 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
       sums.revenue_micros += revenueMicros;
       sums.cost_micros += costMicros;
       sums[latency] += 1;
+      if (ttfb !== undefined) sums[ttfb] += 1;
     }
   };
 
@@ -181,7 +184,7 @@ export function createRollupRecorder(options: RollupOptions): RollupRecorder {
       ]),
     );
     await db.transaction().execute(async (trx) => {
-      // Multi-row upserts: 400 rows × 32 columns stays under SQLite's and Postgres' bind limits.
+      // Multi-row upserts: 400 rows × 42 columns stays under SQLite's and Postgres' bind limits.
       for (let start = 0; start < rows.length; start += 400) {
         const values = rows.slice(start, start + 400).map((row) => {
           const value: Record<string, number | string> = {

@@ -5,6 +5,7 @@ import type { HttpContext, Route } from '../server/types.js';
 import { credentialFrom } from '../surfaces/shared/credentials.js';
 import type { Config } from '../config/index.js';
 import type { BodyStore } from './bodies.js';
+import type { PartnerHealthView } from './partner-health.js';
 import { partnersView } from './partners-view.js';
 import { createRunsView } from './runs-view.js';
 import type { Database } from '../store/index.js';
@@ -25,6 +26,8 @@ export interface TelemetryRoutesDeps {
   database: Database;
   /** Partners and agreements, for the Partners page. */
   partners: Config;
+  /** Which cloud is failing now (in-memory attempt window, stored usage, breakers). */
+  partnerHealth?: PartnerHealthView | undefined;
   /** Writes pending roll-ups before a summary is read. */
   flushRollups?: (() => Promise<void>) | undefined;
 }
@@ -41,7 +44,8 @@ const RANGES: Record<string, number> = {
 /**
  * `GET /metrics` (Prometheus text format) and the dashboard's read API under `/admin/v1`:
  * `metrics/summary` (series, totals, top models/tenants/deployments from the roll-ups),
- * `usage/events` (a page of usage events), `usage/export.csv`, `usage/dimensions` (filter
+ * `usage/events` (a page of usage events), `dashboard/latency` (p50/p95/p99 of latency and TTFB
+ * and error rates per model, partner or deployment), `dashboard/health` (which cloud is failing), `usage/export.csv`, `usage/dimensions` (filter
  * values) and `debug/bodies/:requestId`. All need the master key; /metrics too unless
  * `telemetry.metricsPublic`.
  */
@@ -156,6 +160,40 @@ export function createTelemetryRoutes(deps: TelemetryRoutesDeps): Route[] {
       sendJson(context.response, 200, {
         object: 'list',
         data: await partnersView(deps.partners, deps.rollups, deps.clock()),
+      });
+    }),
+    admin('/admin/v1/dashboard/latency', async (context) => {
+      if (!deps.rollups)
+        throw new GatewayError('Usage roll-ups are off (telemetry.rollups: false)', {
+          code: 'not_found',
+          status: 404,
+          retryable: false,
+        });
+      const by = context.url.searchParams.get('by') ?? 'model';
+      if (by !== 'model' && by !== 'partner' && by !== 'deployment')
+        throw invalidRequest('by must be one of model, partner, deployment', 'by');
+      const filter = filterOf(context.url, deps.clock());
+      await deps.flushRollups?.();
+      sendJson(context.response, 200, {
+        object: 'list',
+        by,
+        from: filter.from,
+        to: filter.to,
+        data: await deps.rollups.breakdown(filter, by),
+      });
+    }),
+    admin('/admin/v1/dashboard/health', async (context) => {
+      if (!deps.partnerHealth)
+        throw new GatewayError('Partner health is not available', {
+          code: 'not_found',
+          status: 404,
+          retryable: false,
+        });
+      await deps.flushRollups?.();
+      sendJson(context.response, 200, {
+        object: 'list',
+        at: deps.clock(),
+        data: await deps.partnerHealth.summary(deps.rollups),
       });
     }),
     admin('/admin/v1/dashboard/responses', async (context) => {

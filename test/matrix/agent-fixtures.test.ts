@@ -13,8 +13,9 @@ import {
 
 /**
  * Issue 21: requests recorded from real clients (Claude Code and Codex CLI by
- * scripts/coding-agents.sh, the AI SDK against a loopback recorder; LangChain's is reconstructed,
- * see its `captured` field) replayed as sent through every provider, with only the model
+ * scripts/coding-agents.sh, LangChain JS's ChatOpenAI over Chat Completions and Responses and
+ * ChatAnthropic by scripts/langchain-capture.sh, the AI SDK against a loopback recorder; each
+ * names how in its `captured` field) replayed as sent through every provider, with only the model
  * changed. Each must succeed, and every upstream request it causes must conform to the
  * provider's published request shape (OpenAI, Azure, Bedrock: validated against the spec) and
  * carry none of Switchyard's internal extensions (all providers).
@@ -31,6 +32,7 @@ interface Fixture {
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'agents');
 const FIXTURES = readdirSync(DIR)
   .filter((name) => name.endsWith('.json'))
+  .sort()
   .map((name) => [name, JSON.parse(readFileSync(join(DIR, name), 'utf8')) as Fixture] as const);
 
 const VALIDATORS: Partial<Record<ProviderName, (body: unknown) => string[]>> = {
@@ -62,6 +64,20 @@ function headersFor(path: string): Record<string, string> {
     ? { 'x-api-key': MASTER_KEY, 'anthropic-version': '2023-06-01' }
     : { authorization: `Bearer ${MASTER_KEY}` };
 }
+
+it('holds only recorded requests, none reconstructed by hand', () => {
+  for (const [name, fixture] of FIXTURES)
+    expect(`${name}: ${fixture.captured}`).toMatch(/: (recorded|scripts\/coding-agents\.sh)/);
+  // LangChain: both turns (a tool call, then the tool's result streamed) of all three clients.
+  expect(FIXTURES.filter(([name]) => name.startsWith('langchain-')).map(([name]) => name)).toEqual([
+    'langchain-anthropic-1.json',
+    'langchain-anthropic-2.json',
+    'langchain-openai-chat-1.json',
+    'langchain-openai-chat-2.json',
+    'langchain-openai-responses-1.json',
+    'langchain-openai-responses-2.json',
+  ]);
+});
 
 describe.each(FIXTURES)('%s', (_name, fixture) => {
   it.each(PROVIDERS)('replays through %s', async (provider) => {

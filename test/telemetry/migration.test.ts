@@ -52,10 +52,13 @@ describe.each(stores)('telemetry tables in the ordered migrations (%s)', (_diale
         { name: 'telemetry-0002-bodies', up: async () => {} },
         { name: 'telemetry-0003-usage-events-key-index', up: async () => {} },
       ]);
-      const zeros = Object.fromEntries(ROLLUP_MEASURES.map((measure) => [measure, 0n])) as Record<
-        RollupMeasure,
-        bigint
-      >;
+      // The old table has no TTFB histogram (a later migration adds it).
+      const zeros = Object.fromEntries(
+        ROLLUP_MEASURES.filter((measure) => !measure.startsWith('ttfb_')).map((measure) => [
+          measure,
+          0n,
+        ]),
+      ) as Record<RollupMeasure, bigint>;
       const row = {
         detail: 0n,
         bucket_minutes: 60n,
@@ -77,9 +80,11 @@ describe.each(stores)('telemetry tables in the ordered migrations (%s)', (_diale
       expect(applied).toContain('0007-telemetry');
       const kept = await telemetryDb(database)
         .selectFrom('telemetry_usage_rollups')
-        .select(['tenant_id', 'requests'])
+        .select(['tenant_id', 'requests', 'ttfb_0'])
         .execute();
-      expect(kept.map((found) => [found.tenant_id, Number(found.requests)])).toEqual([['acme', 7]]);
+      expect(
+        kept.map((found) => [found.tenant_id, Number(found.requests), Number(found.ttfb_0)]),
+      ).toEqual([['acme', 7, 0]]);
       const names = (
         await sql<{ name: string }>`select name from switchyard_migrations`.execute(database.db)
       ).rows.map((found) => found.name);

@@ -157,6 +157,9 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
     await azure.waitFor();
     expect(await azure.locator('[role="progressbar"]').count()).toBe(1);
     expect(await azure.textContent()).toContain('primary partner');
+    expect(await azure.locator('[data-health-state]').getAttribute('data-health-state')).toBe(
+      'healthy',
+    );
     expect(await azure.locator('.timeline .win').count()).toBe(2);
     expect(await azure.locator('.badge', { hasText: 'ledger' }).count()).toBe(1);
     const button = azure.locator('[data-statement]').first();
@@ -244,4 +247,65 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
     );
     await shot('08-runs');
   });
+
+  it('shows partner health and latency per model and partner, and calls a cloud that is down "down" at 390 px and on a wide screen', async () => {
+    await page.getByRole('link', { name: 'Overview' }).click();
+    const azureCard = page.locator('[data-health="azure"]');
+    await azureCard.waitFor();
+    expect(await azureCard.getAttribute('data-state')).toBe('healthy');
+    const latency = page.locator('[data-section="latency"]');
+    await expect
+      .poll(() => latency.locator('tbody tr').first().textContent())
+      .toContain('gpt-4o-mini');
+    // Percentiles are measured: the p50 · p95 · p99 cells hold numbers, not dashes.
+    expect(await latency.locator('tbody tr').first().textContent()).toMatch(
+      /\d+ ms · \d+ ms · \d+ ms/,
+    );
+    await latency.getByRole('button', { name: 'by partner' }).click();
+    await expect.poll(() => page.url()).toContain('by=partner');
+    await expect.poll(() => latency.locator('tbody').textContent()).toContain('azure');
+    await shot('09-overview-health');
+
+    const down = await call(`${url}/sandbox/clouds/azure/down`, { method: 'POST', headers: auth });
+    expect(down.status).toBe(200);
+    try {
+      // Azure fails and OpenAI takes over: the client sees answers, the dashboard sees Azure down.
+      for (let i = 0; i < 6; i++) expect((await chat(`say azure is down ${i}`)).status).toBe(200);
+      await expect
+        .poll(() => azureCard.getAttribute('data-state'), { timeout: 15_000 })
+        .toBe('down');
+      expect(await azureCard.textContent()).toContain('last error');
+      expect(await page.locator('[data-health="openai"]').getAttribute('data-state')).toBe(
+        'healthy',
+      );
+      // Worst first.
+      expect(await page.locator('[data-health]').first().getAttribute('data-health')).toBe('azure');
+      await shot('10-overview-azure-down');
+      for (const width of [390, 1440]) {
+        const context = await browser.newContext({ viewport: { width, height: 844 } });
+        await context.route('**/*', (route) =>
+          route.request().url().startsWith(url) ? route.continue() : route.abort(),
+        );
+        const view = await context.newPage();
+        await view.goto(`${url}/ui`);
+        await view.getByLabel('Master key').fill(MASTER_KEY);
+        await view.getByRole('button', { name: 'Sign in' }).click();
+        const card = view.locator('[data-health="azure"]');
+        await card.waitFor();
+        expect(await card.getAttribute('data-state')).toBe('down');
+        await view.locator('[data-section="latency"] tbody tr').first().waitFor();
+        const [scroll, inner] = (await view.evaluate(
+          '[document.documentElement.scrollWidth, window.innerWidth]',
+        )) as [number, number];
+        await view.screenshot({
+          path: join(ARTIFACTS, `health-down-${width}.png`),
+          fullPage: true,
+        });
+        await context.close();
+        expect({ width, scroll }).toEqual({ width, scroll: inner });
+      }
+    } finally {
+      await call(`${url}/sandbox/clouds/azure/up`, { method: 'POST', headers: auth });
+    }
+  }, 120_000);
 });

@@ -24,6 +24,7 @@ import { budgetRules } from './0011-budget-rules.js';
 import { webhookPayload } from './0012-webhook-payload.js';
 import { keyIncludeCost } from './0013-key-include-cost.js';
 import { rollupCacheWrites } from './0014-rollup-cache-writes.js';
+import { telemetryTtfbHistogram } from './0015-telemetry-ttfb-histogram.js';
 import type { Migration } from './types.js';
 
 /** Every migration, oldest first. Append only. */
@@ -42,6 +43,7 @@ export const MIGRATIONS: readonly Migration[] = [
   webhookPayload,
   keyIncludeCost,
   rollupCacheWrites,
+  telemetryTtfbHistogram,
 ];
 
 export { int64 } from './types.js';

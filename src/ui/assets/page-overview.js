@@ -1,14 +1,21 @@
 // @ts-check
-/** Overview: traffic, errors, latency percentiles and tokens over time; top models and tenants. */
+/**
+ * Overview: partner health (which cloud is failing now); traffic, errors, latency percentiles and
+ * tokens over time; latency and error rates per model or partner; top models and tenants.
+ */
 import { api, query } from './api.js';
 import { lineChart } from './charts.js';
 import { bar, h, mount, ms, num, percent, stat, table, usd } from './dom.js';
+import { healthCards, latencyTable } from './health.js';
 
 const RANGES = ['15m', '1h', '6h', '24h', '7d'];
 
 /** @type {import('./app.js').Page} */
 export function overviewPage(main, { params, go }) {
   let range = params.get('range') ?? '1h';
+  /** Latency table grouped by model or partner. */
+  let by = params.get('by') === 'partner' ? 'partner' : 'model';
+  const here = () => `/ui/?${new URLSearchParams({ range, by })}`;
   const body = h('div');
   const segment = h('div', { class: 'seg' });
   const drawSegment = () =>
@@ -20,10 +27,7 @@ export function overviewPage(main, { params, go }) {
           {
             class: item === range ? 'on' : '',
             onclick: () => (
-              (range = item),
-              history.replaceState(null, '', `/ui/?range=${item}`),
-              drawSegment(),
-              refresh()
+              (range = item), history.replaceState(null, '', here()), drawSegment(), refresh()
             ),
           },
           item,
@@ -47,11 +51,32 @@ export function overviewPage(main, { params, go }) {
     body,
   );
 
+  const bySegment = h('div', { class: 'seg', 'data-by': '' });
+  const drawBy = () =>
+    mount(
+      bySegment,
+      ['model', 'partner'].map((item) =>
+        h(
+          'button',
+          {
+            class: item === by ? 'on' : '',
+            onclick: () => (
+              (by = item), history.replaceState(null, '', here()), drawBy(), refresh()
+            ),
+          },
+          `by ${item}`,
+        ),
+      ),
+    );
+  drawBy();
+
   let stopped = false;
   async function refresh() {
-    const summary = await api(
-      `/admin/v1/metrics/summary${query({ range, top: 'models,tenants' })}`,
-    );
+    const [summary, health, latency] = await Promise.all([
+      api(`/admin/v1/metrics/summary${query({ range, top: 'models,tenants' })}`),
+      api('/admin/v1/dashboard/health'),
+      api(`/admin/v1/dashboard/latency${query({ range, by })}`),
+    ]);
     if (stopped) return;
     const { totals, series, top } = summary;
     const times = series.map((/** @type {any} */ point) => point.at);
@@ -62,6 +87,17 @@ export function overviewPage(main, { params, go }) {
     const bucketMs = summary.bucket_minutes * 60_000;
     mount(
       body,
+      h(
+        'section',
+        { 'data-section': 'health' },
+        h(
+          'h2',
+          { class: 'section-title' },
+          'Partner health ',
+          h('span', { class: 'sub' }, 'last 5 minutes'),
+        ),
+        healthCards(health.data),
+      ),
       h(
         'div',
         { class: 'grid cards' },
@@ -138,6 +174,17 @@ export function overviewPage(main, { params, go }) {
             ],
             format: usd,
           }),
+        ),
+        h(
+          'section',
+          { class: 'panel wide', 'data-section': 'latency' },
+          h(
+            'div',
+            { class: 'row spread' },
+            h('h2', null, `Latency and errors by ${by} (${range})`),
+            bySegment,
+          ),
+          latencyTable(latency.data, by === 'model' ? 'Model' : 'Partner'),
         ),
         h(
           'section',

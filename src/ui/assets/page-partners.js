@@ -1,5 +1,5 @@
 // @ts-check
-/** Partners: revenue share accrued against its cap, agreement and licence windows on a timeline, commitment burn-down, statements. */
+/** Partners: health now, revenue share accrued against its cap, agreement and licence windows on a timeline, commitment burn-down, statements. */
 import { ApiError, api, download } from './api.js';
 import { badge, h, mount, usd } from './dom.js';
 
@@ -157,12 +157,15 @@ function commitment(row) {
 
 /** @type {import('./app.js').Page} */
 export async function partnersPage(main) {
-  const [partners, agreements, periods, commitments] = await Promise.all([
+  const [partners, agreements, periods, commitments, health] = await Promise.all([
     api('/admin/v1/dashboard/partners'),
     optional('/admin/v1/billing/agreements'),
     optional('/admin/v1/billing/periods'),
     optional('/admin/v1/billing/commitments'),
+    optional('/admin/v1/dashboard/health'),
   ]);
+  /** @type {Map<string, any>} */
+  const states = new Map((health?.data ?? []).map((/** @type {any} */ item) => [item.id, item]));
   const ordered =
     periods === null
       ? null
@@ -228,6 +231,24 @@ export async function partnersPage(main) {
         ' ',
         h('span', { class: 'sub mono' }, partner.id),
         partner.primary ? [' ', badge('primary partner', 'info')] : null,
+        states.has(partner.id)
+          ? [
+              ' ',
+              h(
+                'span',
+                {
+                  'data-health-state': states.get(partner.id).state,
+                  title: `${states.get(partner.id).reason} (last 5 minutes; details on the Overview)`,
+                },
+                badge(
+                  states.get(partner.id).state,
+                  { healthy: 'ok', degraded: 'warn', down: 'bad' }[
+                    /** @type {'healthy' | 'degraded' | 'down'} */ (states.get(partner.id).state)
+                  ] ?? '',
+                ),
+              ),
+            ]
+          : null,
       ),
       share
         ? h(

@@ -1,0 +1,146 @@
+import type { Database, UsageAttempt, UsageEvent, UsageStatus } from '../store/index.js';
+
+/**
+ * Streams stored usage (`usage_events`) in time order, `(created_at, request_id)`, one page at a
+ * time, so a replay of millions of rows holds one page in memory. Pages are keyset ranges on
+ * `created_at` (the column both dialects index); the rows sharing the last instant of a full
+ * page are read on their own, so a page boundary never splits an instant and no OFFSET is used.
+ */
+
+/** Options of {@link usageInOrder}. */
+export interface UsageScan {
+  /** Epoch ms, inclusive. */
+  from: number;
+  /** Epoch ms, exclusive. */
+  to: number;
+  /** Rows per page. Default 5000. */
+  pageSize?: number;
+}
+
+const COLUMNS = [
+  'request_id',
+  'created_at',
+  'tenant_id',
+  'project_id',
+  'key_id',
+  'surface',
+  'model_requested',
+  'model',
+  'deployment',
+  'upstream_model',
+  'partner',
+  'attempts',
+  'attempt_log',
+  'input_tokens',
+  'cached_input_tokens',
+  'output_tokens',
+  'reasoning_tokens',
+  'cache_write_tokens',
+  'cache_write_1h_tokens',
+  'status',
+  'http_status',
+] as const;
+
+/** Number of stored usage rows in `[from, to)` (for progress). */
+export async function countUsage(database: Database, scan: UsageScan): Promise<number> {
+  const row = await database.db
+    .selectFrom('usage_events')
+    .select((eb) => eb.fn.countAll().as('rows'))
+    .where('created_at', '>=', BigInt(scan.from))
+    .where('created_at', '<', BigInt(scan.to))
+    .executeTakeFirst();
+  return Number(row?.rows ?? 0);
+}
+
+/**
+ * Yields pages of usage events in `[from, to)`, oldest first, ties by request id.
+ * Fields the rating does not read (latency, metadata, stream flags) are left at neutral values.
+ */
+export async function* usageInOrder(
+  database: Database,
+  scan: UsageScan,
+): AsyncGenerator<UsageEvent[]> {
+  const pageSize = scan.pageSize ?? 5000;
+  const to = BigInt(scan.to);
+  let after: bigint | null = null;
+  for (;;) {
+    let query = database.db
+      .selectFrom('usage_events')
+      .select(COLUMNS)
+      .where('created_at', '<', to)
+      .orderBy('created_at')
+      .orderBy('request_id')
+      .limit(pageSize);
+    query =
+      after === null
+        ? query.where('created_at', '>=', BigInt(scan.from))
+        : query.where('created_at', '>', after);
+    const rows = await query.execute();
+    if (rows.length === 0) return;
+    const last = BigInt(rows[rows.length - 1]!.created_at);
+    if (rows.length < pageSize) {
+      yield rows.map(toEvent);
+      return;
+    }
+    // A full page: its last instant may continue on the next page, so read that instant whole.
+    const head = rows.filter((row) => BigInt(row.created_at) !== last);
+    const tie = await database.db
+      .selectFrom('usage_events')
+      .select(COLUMNS)
+      .where('created_at', '=', last)
+      .orderBy('request_id')
+      .execute();
+    yield [...head, ...tie].map(toEvent);
+    after = last;
+  }
+}
+
+type Row = {
+  [K in (typeof COLUMNS)[number]]: unknown;
+};
+
+function toEvent(row: Row): UsageEvent {
+  const attempts = Number(row.attempts);
+  const cacheWrite = Number(row.cache_write_tokens ?? 0);
+  const cacheWrite1h = Number(row.cache_write_1h_tokens ?? 0);
+  return {
+    requestId: row.request_id as string,
+    createdAt: Number(row.created_at),
+    tenantId: row.tenant_id as string,
+    projectId: row.project_id as string,
+    keyId: row.key_id as string | null,
+    surface: row.surface as string,
+    modelRequested: row.model_requested as string,
+    model: row.model as string | null,
+    deployment: row.deployment as string | null,
+    upstreamModel: row.upstream_model as string | null,
+    partner: row.partner as string | null,
+    attempts,
+    // Only a request that failed over has attempts worth reading (the replay's health).
+    attemptLog: attempts > 1 ? parseAttempts(row.attempt_log) : [],
+    inputTokens: Number(row.input_tokens),
+    cachedInputTokens: Number(row.cached_input_tokens),
+    outputTokens: Number(row.output_tokens),
+    reasoningTokens: Number(row.reasoning_tokens),
+    ...(cacheWrite > 0 && { cacheWriteTokens: cacheWrite }),
+    ...(cacheWrite1h > 0 && { cacheWrite1hTokens: cacheWrite1h }),
+    latencyMs: 0,
+    ttfbMs: null,
+    status: row.status as UsageStatus,
+    httpStatus: Number(row.http_status),
+    errorCode: null,
+    stream: false,
+    sandbox: false,
+    metadata: null,
+  };
+}
+
+function parseAttempts(text: unknown): UsageAttempt[] {
+  if (typeof text !== 'string') return [];
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return Array.isArray(parsed) ? (parsed as UsageAttempt[]) : [];
+  } catch {
+    return [];
+  }
+}

@@ -3,6 +3,7 @@ import { ConfigError, loadConfigFile } from '../config/index.js';
 import { registerAccessCommands } from './access-commands.js';
 import { registerBillingCommands } from './billing-commands.js';
 import { registerOperationsCommands } from './operations-commands.js';
+import { registerWhatIfCommand } from './whatif-command.js';
 
 /** The `switchyard` command. */
 export function buildCli(): Command {
@@ -58,6 +59,7 @@ export function buildCli(): Command {
   registerAccessCommands(program);
   registerOperationsCommands(program);
   registerBillingCommands(program);
+  registerWhatIfCommand(program);
 
   return program;
 }

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Database, UsageAttempt, UsageEvent, UsageStatus } from '../store/index.js';
 
 /**
@@ -17,20 +18,18 @@ export interface UsageScan {
   pageSize?: number;
 }
 
+/** Only what routing and rating read: fewer columns is most of a page's cost. */
 const COLUMNS = [
   'request_id',
   'created_at',
+  // Tenant and surface: what a licence scoped by tenant region and API kind will read.
   'tenant_id',
-  'project_id',
-  'key_id',
   'surface',
-  'model_requested',
   'model',
   'deployment',
   'upstream_model',
   'partner',
   'attempts',
-  'attempt_log',
   'input_tokens',
   'cached_input_tokens',
   'output_tokens',
@@ -38,7 +37,6 @@ const COLUMNS = [
   'cache_write_tokens',
   'cache_write_1h_tokens',
   'status',
-  'http_status',
 ] as const;
 
 /** Number of stored usage rows in `[from, to)` (for progress). */
@@ -54,7 +52,8 @@ export async function countUsage(database: Database, scan: UsageScan): Promise<n
 
 /**
  * Yields pages of usage events in `[from, to)`, oldest first, ties by request id.
- * Fields the rating does not read (latency, metadata, stream flags) are left at neutral values.
+ * Only the fields routing and rating read are filled; the others (project, key, latency,
+ * metadata) are left empty.
  */
 export async function* usageInOrder(
   database: Database,
@@ -67,6 +66,7 @@ export async function* usageInOrder(
     let query = database.db
       .selectFrom('usage_events')
       .select(COLUMNS)
+      .select(attemptLog)
       .where('created_at', '<', to)
       .orderBy('created_at')
       .orderBy('request_id')
@@ -87,6 +87,7 @@ export async function* usageInOrder(
     const tie = await database.db
       .selectFrom('usage_events')
       .select(COLUMNS)
+      .select(attemptLog)
       .where('created_at', '=', last)
       .orderBy('request_id')
       .execute();
@@ -95,8 +96,11 @@ export async function* usageInOrder(
   }
 }
 
+/** The attempt log is read only for requests that failed over (the replay's health). */
+const attemptLog = sql<string | null>`case when attempts > 1 then attempt_log end`.as('attempt_log');
+
 type Row = {
-  [K in (typeof COLUMNS)[number]]: unknown;
+  [K in (typeof COLUMNS)[number] | 'attempt_log']: unknown;
 };
 
 function toEvent(row: Row): UsageEvent {
@@ -107,10 +111,10 @@ function toEvent(row: Row): UsageEvent {
     requestId: row.request_id as string,
     createdAt: Number(row.created_at),
     tenantId: row.tenant_id as string,
-    projectId: row.project_id as string,
-    keyId: row.key_id as string | null,
+    projectId: '',
+    keyId: null,
     surface: row.surface as string,
-    modelRequested: row.model_requested as string,
+    modelRequested: (row.model as string | null) ?? '',
     model: row.model as string | null,
     deployment: row.deployment as string | null,
     upstreamModel: row.upstream_model as string | null,
@@ -127,7 +131,7 @@ function toEvent(row: Row): UsageEvent {
     latencyMs: 0,
     ttfbMs: null,
     status: row.status as UsageStatus,
-    httpStatus: Number(row.http_status),
+    httpStatus: 0,
     errorCode: null,
     stream: false,
     sandbox: false,

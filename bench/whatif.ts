@@ -94,9 +94,10 @@ try {
   await migrate(database);
   const seedStart = performance.now();
   database.sqlite!.prepare(SEED).run({
-    rows,
-    t0: T0,
-    span: SPAN,
+    // BigInt binds as INTEGER, so the time arithmetic is integer arithmetic.
+    rows: BigInt(rows),
+    t0: BigInt(T0),
+    span: BigInt(SPAN),
     failedOver: FAILED_OVER,
     served: SERVED,
     m0: MODELS[0],

@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { type CompiledQuery, sql } from 'kysely';
 import type { Database, UsageAttempt, UsageEvent, UsageStatus } from '../store/index.js';
 
 /**
@@ -68,36 +68,72 @@ export async function* usageInOrder(
       .select(COLUMNS)
       .select(attemptLog)
       .where('created_at', '<', to)
+      // Index order only: with request_id too, SQLite sorts everything after the cursor for
+      // every page. Ties within the page are put in request-id order below.
       .orderBy('created_at')
-      .orderBy('request_id')
       .limit(pageSize);
     query =
       after === null
         ? query.where('created_at', '>=', BigInt(scan.from))
         : query.where('created_at', '>', after);
-    const rows = await query.execute();
+    const rows = await execute(database, query);
     if (rows.length === 0) return;
     const last = BigInt(rows[rows.length - 1]!.created_at);
     if (rows.length < pageSize) {
-      yield rows.map(toEvent);
+      yield rows.sort(inOrder).map(toEvent);
       return;
     }
     // A full page: its last instant may continue on the next page, so read that instant whole.
     const head = rows.filter((row) => BigInt(row.created_at) !== last);
-    const tie = await database.db
-      .selectFrom('usage_events')
-      .select(COLUMNS)
-      .select(attemptLog)
-      .where('created_at', '=', last)
-      .orderBy('request_id')
-      .execute();
-    yield [...head, ...tie].map(toEvent);
+    const tie = await execute(
+      database,
+      database.db
+        .selectFrom('usage_events')
+        .select(COLUMNS)
+        .select(attemptLog)
+        .where('created_at', '=', last)
+        .orderBy('request_id'),
+    );
+    yield [...head.sort(inOrder), ...tie].map(toEvent);
     after = last;
   }
 }
 
+/**
+ * Runs a page query. On SQLite it runs on the better-sqlite3 handle (holding Kysely's
+ * connection, as `Database.sqlite` asks) with safe integers off: every integer of a page would
+ * otherwise be a BigInt, and those allocations were most of a page's cost. Timestamps and token
+ * counts are far below 2^53.
+ */
+async function execute<Row>(database: Database, query: Compilable<Row>): Promise<Row[]> {
+  const handle = database.sqlite;
+  if (!handle) return query.execute();
+  const compiled = query.compile();
+  return database.db.connection().execute(
+    async () =>
+      handle
+        .prepare(compiled.sql)
+        .safeIntegers(false)
+        .all(...(compiled.parameters as unknown[])) as Row[],
+  );
+}
+
+interface Compilable<Row> {
+  compile(): CompiledQuery<Row>;
+  execute(): Promise<Row[]>;
+}
+
+/** `(created_at, request_id)` order; pages come in created_at order, so this is nearly free. */
+function inOrder(a: { created_at: unknown; request_id: unknown }, b: typeof a): number {
+  const at = Number(a.created_at) - Number(b.created_at);
+  if (at !== 0) return at;
+  return (a.request_id as string) < (b.request_id as string) ? -1 : 1;
+}
+
 /** The attempt log is read only for requests that failed over (the replay's health). */
-const attemptLog = sql<string | null>`case when attempts > 1 then attempt_log end`.as('attempt_log');
+const attemptLog = sql<string | null>`case when attempts > 1 then attempt_log end`.as(
+  'attempt_log',
+);
 
 type Row = {
   [K in (typeof COLUMNS)[number] | 'attempt_log']: unknown;

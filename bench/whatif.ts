@@ -17,17 +17,28 @@ import { alternativeConfig, runWhatIf } from '../src/whatif/index.js';
 
 const rows = Number(process.env['BENCH_ROWS'] ?? 1_000_000);
 const log = (message: string) =>
-  process.stderr.write(`[whatif ${((performance.now() / 1000) | 0).toString().padStart(4)}s] ${message}\n`);
+  process.stderr.write(
+    `[whatif ${((performance.now() / 1000) | 0).toString().padStart(4)}s] ${message}\n`,
+  );
 const T0 = Date.parse('2026-10-01T00:00:00Z');
 const SPAN = 61 * 86_400_000;
 
 const current = validateConfig({
   partners: {
-    azure: { primary: true, license: { exclusive: false }, revenueShare: { rate: '0.20', cap: '500000' } },
+    azure: {
+      primary: true,
+      license: { exclusive: false },
+      revenueShare: { rate: '0.20', cap: '500000' },
+    },
     aws: { revenueShare: { rate: '0.10' } },
   },
   providers: {
-    'azure-east': { type: 'azure-openai', partner: 'azure', baseUrl: 'https://example.openai.azure.com', apiKey: 'k' },
+    'azure-east': {
+      type: 'azure-openai',
+      partner: 'azure',
+      baseUrl: 'https://example.openai.azure.com',
+      apiKey: 'k',
+    },
     'bedrock-west': { type: 'bedrock', partner: 'aws', region: 'us-west-2', apiKey: 'k' },
     openai: { type: 'openai', apiKey: 'k' },
   },
@@ -38,7 +49,11 @@ const current = validateConfig({
         price: { input: ['0.15', '0.3', '0.45'][index]!, output: ['0.6', '1.2', '1.8'][index]! },
         deployments: [
           { provider: 'azure-east', model, cost: { input: '0.1', output: '0.4' } },
-          { provider: 'bedrock-west', model: `${model}-1:0`, cost: { input: '0.09', output: '0.35' } },
+          {
+            provider: 'bedrock-west',
+            model: `${model}-1:0`,
+            cost: { input: '0.09', output: '0.35' },
+          },
           { provider: 'openai', model, cost: { input: '0.12', output: '0.45' } },
         ],
       },
@@ -137,7 +152,10 @@ try {
         baseline_revenue_micros: String(report.total.baseline.revenue),
         alternative_revenue_micros: String(report.total.alternative.revenue),
         alternative_accruals_micros: Object.fromEntries(
-          Object.entries(report.total.alternative.accruals).map(([key, value]) => [key, String(value)]),
+          Object.entries(report.total.alternative.accruals).map(([key, value]) => [
+            key,
+            String(value),
+          ]),
         ),
       },
       null,

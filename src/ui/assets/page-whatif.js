@@ -63,7 +63,7 @@ function lines(period) {
 function toMicros(usd) {
   const negative = usd.startsWith('-');
   const [whole = '0', fraction = ''] = usd.replace(/^[-+]/, '').split('.');
-  const value = BigInt(whole) * 1_000_000n + BigInt((fraction + '000000').slice(0, 6));
+  const value = BigInt(whole) * 1_000_000n + BigInt(`${fraction}000000`.slice(0, 6));
   return negative ? -value : value;
 }
 

@@ -31,6 +31,7 @@ interface WhatIfCommandOptions {
   store?: string;
   from?: number;
   to?: number;
+  capsFrom?: number;
   periodUnit?: PeriodUnit;
   json?: boolean;
   csv?: boolean;
@@ -56,6 +57,11 @@ export function registerWhatIfCommand(program: Command, output: WhatIfOutput = S
       instant,
     )
     .option('--to <time>', 'end, exclusive; default now', instant)
+    .option(
+      '--caps-from <time>',
+      'count usage from this instant toward revenue-share caps (replayed, not reported); default --from',
+      instant,
+    )
     .option(
       '--period-unit <unit>',
       "period length for the breakdown: month, week or day (default: the config's billing.period)",
@@ -112,6 +118,7 @@ async function whatIf(options: WhatIfCommandOptions, output: WhatIfOutput): Prom
       alternative,
       from: options.from ?? 0,
       to: options.to ?? Date.now(),
+      ...(options.capsFrom !== undefined && { capsFrom: options.capsFrom }),
       ...(options.periodUnit !== undefined && { periodUnit: options.periodUnit }),
       onProgress: (done, total) => progress.update(done, total),
     });

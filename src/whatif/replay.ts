@@ -1,5 +1,6 @@
 import { type PeriodBounds, periodOf, type PeriodUnit } from '../billing/periods.js';
 import type { Config } from '../config/index.js';
+import type { Deployment } from '../router/catalog.js';
 import type { Database, UsageEvent } from '../store/index.js';
 import { createDryLedger, type DryPosting } from './dry-ledger.js';
 import { createChooser } from './routing.js';
@@ -14,8 +15,8 @@ import { countUsage, usageInOrder } from './usage-rows.js';
  *   and rated there, with the partner of the deployment it would have gone to.
  *
  * Token counts are the stored ones: a request is assumed to use the same tokens on any cloud.
- * Revenue-share clauses start at zero totals at `from` in both scenarios, so caps count from the
- * start of the window. Rows without a serving deployment (every attempt failed) stay unserved.
+ * Revenue-share clauses start at zero totals at `capsFrom` (default `from`) in both scenarios, so
+ * caps count from there. Rows without a serving deployment (every attempt failed) stay unserved.
  * Nothing is written to the store.
  */
 
@@ -28,6 +29,11 @@ export interface WhatIfOptions {
   from: number;
   /** Epoch ms, exclusive. */
   to: number;
+  /**
+   * Epoch ms: usage from here to `from` is replayed too, only so that it counts toward the
+   * revenue-share caps (in both scenarios); it is not reported. Default: `from`.
+   */
+  capsFrom?: number;
   /** Default: the current config's `billing.period`. */
   periodUnit?: PeriodUnit;
   /** Rows read per page. Default 5000. */
@@ -79,8 +85,9 @@ export const NOT_SERVED = '(not served)';
 /** Runs a what-if over the stored usage of `[from, to)`. */
 export async function runWhatIf(options: WhatIfOptions): Promise<WhatIfReport> {
   const unit = options.periodUnit ?? options.current.billing.period;
+  const capsFrom = Math.min(options.capsFrom ?? options.from, options.from);
   const scan = {
-    from: options.from,
+    from: capsFrom,
     to: options.to,
     ...(options.pageSize !== undefined && { pageSize: options.pageSize }),
   };
@@ -94,6 +101,14 @@ export async function runWhatIf(options: WhatIfOptions): Promise<WhatIfReport> {
   options.onProgress?.(0, total);
   for await (const page of usageInOrder(options.database, scan)) {
     for (const event of page) {
+      if (event.createdAt < options.from) {
+        // Before the window: only the running totals of the clauses move.
+        if (event.deployment === null) continue;
+        baseline.post(event);
+        const choice = choose(event);
+        if (choice !== null) alternative.post(replayedOn(event, choice));
+        continue;
+      }
       if (!period || event.createdAt >= period.endsAt || event.createdAt < period.startsAt) {
         period = emptyPeriod(periodOf(event.createdAt, unit));
         periods.push(period);
@@ -115,18 +130,7 @@ export async function runWhatIf(options: WhatIfOptions): Promise<WhatIfReport> {
       }
       count(period.alternative, choice.key);
       if (choice.key !== servedKey) period.moved += 1;
-      const replayed: UsageEvent =
-        choice.provider === event.deployment &&
-        choice.upstreamModel === event.upstreamModel &&
-        choice.partner === event.partner
-          ? event
-          : {
-              ...event,
-              deployment: choice.provider,
-              upstreamModel: choice.upstreamModel,
-              partner: choice.partner,
-            };
-      add(period.alternative, alternative.post(replayed));
+      add(period.alternative, alternative.post(replayedOn(event, choice)));
     }
     done += page.length;
     options.onProgress?.(done, Math.max(total, done));
@@ -138,6 +142,22 @@ export async function runWhatIf(options: WhatIfOptions): Promise<WhatIfReport> {
     unit,
     periods,
     total: sum(periods, options.from, options.to),
+  };
+}
+
+/** The event as the chosen deployment would have served it. */
+function replayedOn(event: UsageEvent, choice: Deployment): UsageEvent {
+  if (
+    choice.provider === event.deployment &&
+    choice.upstreamModel === event.upstreamModel &&
+    choice.partner === event.partner
+  )
+    return event;
+  return {
+    ...event,
+    deployment: choice.provider,
+    upstreamModel: choice.upstreamModel,
+    partner: choice.partner,
   };
 }
 

@@ -125,6 +125,28 @@ describe('what-if over stored usage', async () => {
         });
         expect(report.total.alternative.accruals).toEqual({ azure: 120n, aws: 50n });
 
+        // November alone: AWS's cap counts from November unless October counts toward it.
+        const alone = await runWhatIf({
+          database,
+          current,
+          alternative: alternativeConfig(current, ALTERNATIVE),
+          from: Date.parse('2026-11-01'),
+          to: Date.parse('2026-12-01'),
+        });
+        expect(alone.total.alternative.accruals).toEqual({ aws: 50n }); // 15, then 75 capped
+        const withOctober = await runWhatIf({
+          database,
+          current,
+          alternative: alternativeConfig(current, ALTERNATIVE),
+          from: Date.parse('2026-11-01'),
+          to: Date.parse('2026-12-01'),
+          capsFrom: Date.parse('2026-10-01'),
+        });
+        expect(withOctober.periods.map((period) => period.period)).toEqual(['2026-11']);
+        expect(withOctober.total.requests).toBe(3);
+        expect(withOctober.total.alternative).toEqual(november!.alternative);
+        expect(withOctober.total.baseline).toEqual(november!.baseline);
+
         // The baseline is what the ledger holds.
         const ledger = await ledgerFigures(database);
         expect(report.total.baseline.revenue).toBe(ledger.revenue);

@@ -22,8 +22,8 @@ export interface WhatIfRoutesDeps {
  * `POST /admin/v1/billing/whatif` (master key): replays the stored usage of a window through
  * alternative agreements, as `switchyard whatif` does, over this gateway's store and config.
  *
- * Body: `{ "agreements": "<YAML text>", "from"?: ISO, "to"?: ISO, "period_unit"?: "month",
- * "format"?: "json" | "csv" }`. `from` defaults to 30 days before `to`, `to` to now. One
+ * Body: `{ "agreements": "<YAML text>", "from"?: ISO, "to"?: ISO, "caps_from"?: ISO,
+ * "period_unit"?: "month", "format"?: "json" | "csv" }`. `from` defaults to 30 days before `to`, `to` to now. One
  * what-if runs at a time per process (409 otherwise); it reads the store page by page and
  * never writes it.
  */
@@ -73,6 +73,7 @@ export function createWhatIfRoutes(deps: WhatIfRoutesDeps): Route[] {
               alternative,
               from: input.from,
               to: input.to,
+              ...(input.capsFrom !== undefined && { capsFrom: input.capsFrom }),
               ...(input.periodUnit !== undefined && { periodUnit: input.periodUnit }),
             });
             if (input.format === 'csv') {
@@ -100,6 +101,7 @@ interface WhatIfInput {
   agreements: string;
   from: number;
   to: number;
+  capsFrom: number | undefined;
   periodUnit: PeriodUnit | undefined;
   format: 'json' | 'csv';
 }
@@ -117,13 +119,16 @@ function parseInput(body: unknown, now: number): WhatIfInput {
   const to = instant(fields['to'], 'to') ?? now;
   const from = instant(fields['from'], 'from') ?? to - 30 * 86_400_000;
   if (from >= to) throw invalidRequest('from must be before to', 'from');
+  const capsFrom = instant(fields['caps_from'], 'caps_from');
+  if (capsFrom !== undefined && capsFrom > from)
+    throw invalidRequest('caps_from must not be after from', 'caps_from');
   const unit = fields['period_unit'];
   if (unit !== undefined && !PERIOD_UNITS.includes(unit as PeriodUnit))
     throw invalidRequest(`period_unit must be one of ${PERIOD_UNITS.join(', ')}`, 'period_unit');
   const format = fields['format'] ?? 'json';
   if (format !== 'json' && format !== 'csv')
     throw invalidRequest('format must be json or csv', 'format');
-  return { agreements, from, to, periodUnit: unit as PeriodUnit | undefined, format };
+  return { agreements, from, to, capsFrom, periodUnit: unit as PeriodUnit | undefined, format };
 }
 
 function instant(value: unknown, field: string): number | undefined {

@@ -4,6 +4,7 @@ import { registerAccessCommands } from './access-commands.js';
 import { registerBillingCommands } from './billing-commands.js';
 import { registerCommitmentsCommand } from './commitments-command.js';
 import { registerOperationsCommands } from './operations-commands.js';
+import { registerWhatIfCommand } from './whatif-command.js';
 
 /** The `switchyard` command. */
 export function buildCli(): Command {
@@ -60,6 +61,7 @@ export function buildCli(): Command {
   registerOperationsCommands(program);
   registerBillingCommands(program);
   registerCommitmentsCommand(program);
+  registerWhatIfCommand(program);
 
   return program;
 }

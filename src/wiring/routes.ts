@@ -16,6 +16,7 @@ import { createMemoryAdminRoutes } from '../surfaces/admin/memory-routes.js';
 import { createToolAdminRoutes } from '../surfaces/admin/tools-routes.js';
 import { createWebhookAdminRoutes } from '../surfaces/admin/webhook-routes.js';
 import { createAdminBillingRoutes } from '../surfaces/admin-billing/index.js';
+import { createWhatIfRoutes } from '../surfaces/admin-billing/whatif-routes.js';
 import { createAnthropicMessagesRoutes } from '../surfaces/anthropic-messages/index.js';
 import { createBedrockConverseRoutes } from '../surfaces/bedrock-converse/index.js';
 import {
@@ -104,6 +105,7 @@ export function wireRoutes(deps: RouteDeps): Route[] {
       clock,
       commitments: (query) => burnDown(database, config, query),
     }),
+    ...createWhatIfRoutes({ gateway, database, config, clock }),
     ...createWebhookAdminRoutes({
       gateway,
       deliveries: createWebhookDeliveryStore(database),

@@ -178,6 +178,7 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
       'Routing',
       'Usage & spend',
       'Partners',
+      'What-if',
       'Conversations & runs',
       'Keys',
     ]) {
@@ -204,7 +205,7 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
       await small.getByRole('button', { name: 'Sign in' }).click();
       await small.locator('[data-stat="Requests"]').waitFor();
       const overflow: Record<string, number> = {};
-      for (const path of ['', 'routing', 'usage', 'partners', 'runs', 'keys']) {
+      for (const path of ['', 'routing', 'usage', 'partners', 'whatif', 'runs', 'keys']) {
         await small.goto(`${url}/ui/${path}`);
         await small.locator('main[data-load-ms]').waitFor();
         const [scroll, inner] = (await small.evaluate(

@@ -8,6 +8,7 @@ import { partnersPage } from './page-partners.js';
 import { routingPage } from './page-routing.js';
 import { runsPage } from './page-runs.js';
 import { usagePage } from './page-usage.js';
+import { whatifPage } from './page-whatif.js';
 
 /**
  * A page renders into `main` and may return a cleanup (timers).
@@ -20,6 +21,7 @@ const PAGES = [
   { path: 'routing', title: 'Routing', page: routingPage },
   { path: 'usage', title: 'Usage & spend', page: usagePage },
   { path: 'partners', title: 'Partners', page: partnersPage },
+  { path: 'whatif', title: 'What-if', page: whatifPage },
   { path: 'runs', title: 'Conversations & runs', page: runsPage },
   { path: 'keys', title: 'Keys', page: keysPage },
 ];

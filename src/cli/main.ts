@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { registerAccessCommands } from './access-commands.js';
+import { registerAgreementsCommands } from './agreements-commands.js';
 import { registerBillingCommands } from './billing-commands.js';
 import { registerOperationsCommands } from './operations-commands.js';
 
@@ -58,6 +59,7 @@ export function buildCli(): Command {
   registerAccessCommands(program);
   registerOperationsCommands(program);
   registerBillingCommands(program);
+  registerAgreementsCommands(program);
 
   return program;
 }

@@ -349,6 +349,7 @@ export const ALERT_EVENT_TYPES = [
   'budget.threshold',
   'partner.share_cap',
   'licence.ending',
+  'agreement.gap',
 ] as const;
 
 const percentList = z.array(z.number().int().min(1).max(100)).max(10);

@@ -21,6 +21,7 @@ import {
 } from '../router/net-cost.js';
 import type { RoutingStrategy } from '../router/policy.js';
 import {
+  type AgreementGap,
   hasAgreement,
   type RouteScope,
   type Skip,
@@ -64,16 +65,6 @@ export interface GatewayDeps {
    * `routing.coverageGuard` is `alert` (metrics, log, the `agreement.gap` alert).
    */
   onAgreementGap?: (gap: AgreementGap) => void;
-}
-
-/** A request served where no agreement is in force (coverage guard `alert`). */
-export interface AgreementGap {
-  model: string;
-  partner: string;
-  deployment: string;
-  api: ApiKind;
-  region: string | null;
-  at: number;
 }
 
 /** Header naming the deployments routing left out of a request, and why. */

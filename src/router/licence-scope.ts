@@ -26,6 +26,18 @@ export interface Skip {
   reason: string;
 }
 
+/** A request served where no agreement is in force (coverage guard `alert`). */
+export interface AgreementGap {
+  model: string;
+  partner: string;
+  /** Provider id of the deployment that served. */
+  deployment: string;
+  api: ApiKind;
+  region: string | null;
+  /** Epoch ms. */
+  at: number;
+}
+
 /** What `routing.coverageGuard` does with a deployment whose partner has no licence for the model. */
 export type CoverageGuard = 'refuse' | 'alert' | 'off';
 

@@ -121,6 +121,7 @@ const ALERT_TYPES: AlertEvent['type'][] = [
   'budget.threshold',
   'partner.share_cap',
   'licence.ending',
+  'agreement.gap',
 ];
 /** A delivery whose run has not ended this long after it was queued is given up. */
 const MAX_WAIT_FOR_RUN_MS = 86_400_000;

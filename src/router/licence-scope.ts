@@ -41,14 +41,79 @@ export interface AgreementGap {
 /** What `routing.coverageGuard` does with a deployment whose partner has no licence for the model. */
 export type CoverageGuard = 'refuse' | 'alert' | 'off';
 
-/** True when `region` is one of `patterns` (exact, or a prefix ending in `*`). */
+/** True when `region` is one of `patterns` (exact, or a prefix ending in `*`). Allocates nothing. */
 export function regionMatches(patterns: readonly string[], region: string): boolean {
-  for (const pattern of patterns) {
-    if (pattern.endsWith('*') ? region.startsWith(pattern.slice(0, -1)) : pattern === region)
-      return true;
-  }
+  for (const pattern of patterns) if (matchesOne(pattern, region)) return true;
   return false;
 }
+
+function matchesOne(pattern: string, value: string): boolean {
+  const last = pattern.length - 1;
+  if (last < 0 || pattern.charCodeAt(last) !== 42 /* '*' */) return pattern === value;
+  if (value.length < last) return false;
+  for (let i = 0; i < last; i++) if (pattern.charCodeAt(i) !== value.charCodeAt(i)) return false;
+  return true;
+}
+
+type Exclusion = Omit<Skip, 'deployment'>;
+
+/**
+ * Reasons are built once per API kind or region and reused: a routing decision at 50
+ * deployments must not allocate a string per deployment left out (bench/routing.ts). The
+ * keys come from the config (API kinds, deployment regions), so the memo stays small.
+ */
+const reasons = new Map<string, Exclusion>();
+function reason(cause: Skip['cause'], text: string): Exclusion {
+  let found = reasons.get(text);
+  if (!found) {
+    found = Object.freeze({ cause, reason: text });
+    if (reasons.size < 10_000) reasons.set(text, found);
+  }
+  return found;
+}
+const API_REASONS = new Map<string, Exclusion>();
+const REGION_REASONS = new Map<string, Exclusion>();
+const TENANT_REASONS = new Map<string, Exclusion>();
+const AGREEMENT_REASONS = new Map<string, Exclusion>();
+const EXCLUSIVE_REASONS = new Map<string, Exclusion>();
+
+/** Licence window reasons (policy.ts). */
+export const NOT_YET_IN_FORCE: Exclusion = Object.freeze({
+  cause: 'window',
+  reason: 'licence not yet in force',
+});
+export const LICENCE_ENDED: Exclusion = Object.freeze({ cause: 'window', reason: 'licence ended' });
+
+/** `exclusive licence of <partner>`, built once per partner. */
+export function exclusiveReason(partner: string | null): Exclusion {
+  return memo(
+    EXCLUSIVE_REASONS,
+    String(partner),
+    'exclusive',
+    (id) => `exclusive licence of ${id}`,
+  );
+}
+function memo(
+  table: Map<string, Exclusion>,
+  key: string,
+  cause: Skip['cause'],
+  text: (key: string) => string,
+): Exclusion {
+  let found = table.get(key);
+  if (!found) {
+    found = reason(cause, text(key));
+    if (table.size < 10_000) table.set(key, found);
+  }
+  return found;
+}
+const REGION_UNKNOWN = Object.freeze({
+  cause: 'licence',
+  reason: 'licence is limited to regions; deployment region unknown',
+} satisfies Exclusion);
+const TENANT_REGION_UNKNOWN = Object.freeze({
+  cause: 'region',
+  reason: 'region unknown; tenant is pinned to regions',
+} satisfies Exclusion);
 
 /** True when `name` is one of `patterns` (exact, or a prefix ending in `*`), as licence models are. */
 export function modelMatches(patterns: readonly string[], name: string): boolean {
@@ -75,32 +140,40 @@ export function scopeExclusion(
   deployment: Deployment,
   scope: RouteScope | undefined,
   guard: CoverageGuard,
-): Omit<Skip, 'deployment'> | undefined {
+): Exclusion | undefined {
   const licence = deployment.partnerConfig?.license;
   if (guard === 'refuse' && !hasAgreement(deployment))
-    return {
-      cause: 'agreement',
-      reason: `no agreement in force (partner ${deployment.partner} has no licence for ${deployment.model})`,
-    };
+    return memo(
+      AGREEMENT_REASONS,
+      deployment.key,
+      'agreement',
+      () =>
+        `no agreement in force (partner ${deployment.partner} has no licence for ${deployment.model})`,
+    );
   const api = scope?.api;
   if (licence?.apis && api !== undefined && !licence.apis.includes(api))
-    return { cause: 'licence', reason: `licence does not cover ${api}` };
+    return memo(API_REASONS, api, 'licence', (kind) => `licence does not cover ${kind}`);
   const region = deployment.region;
   if (licence?.regions) {
-    if (region === undefined)
-      return {
-        cause: 'licence',
-        reason: 'licence is limited to regions; deployment region unknown',
-      };
+    if (region === undefined) return REGION_UNKNOWN;
     if (!regionMatches(licence.regions, region))
-      return { cause: 'licence', reason: `licence does not cover region ${region}` };
+      return memo(
+        REGION_REASONS,
+        region,
+        'licence',
+        (name) => `licence does not cover region ${name}`,
+      );
   }
   const pinned = scope?.regions;
   if (pinned) {
-    if (region === undefined)
-      return { cause: 'region', reason: 'region unknown; tenant is pinned to regions' };
+    if (region === undefined) return TENANT_REGION_UNKNOWN;
     if (!regionMatches(pinned, region))
-      return { cause: 'region', reason: `region ${region} is outside the tenant's regions` };
+      return memo(
+        TENANT_REASONS,
+        region,
+        'region',
+        (name) => `region ${name} is outside the tenant's regions`,
+      );
   }
   return undefined;
 }

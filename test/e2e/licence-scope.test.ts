@@ -5,11 +5,14 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import Anthropic from '@anthropic-ai/sdk';
 import OpenAI from 'openai';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { type ConfigInput, validateConfig } from '../../src/config/index.js';
 import { SANDBOX_AWS, type SandboxClouds, startSandboxClouds } from '../../src/sandbox/preset.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { waitFor } from '../agent/helpers.js';
 
 /**
  * Licences scoped by API kind and region, tenant residency and the coverage guard (issue 18,
@@ -265,27 +268,61 @@ describe('coverage guard: refuse', () => {
 });
 
 describe('coverage guard: alert (the default)', () => {
-  it('serves through a partner with no licence, counts it and reports the gap', async () => {
+  it('serves through a partner with no licence, counts it, alerts once and reports the gap', async () => {
+    const secret = `whsec_${Buffer.from('licence-scope-alert-secret-0123456789').toString('base64')}`;
+    const received: string[] = [];
+    const headers: Array<Record<string, string>> = [];
+    const receiver = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        received.push(Buffer.concat(chunks).toString('utf8'));
+        headers.push(request.headers as Record<string, string>);
+        response.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/alerts`;
     const alerting = await createApp({
-      config: validateConfig(config(sandbox, 'alert')),
+      config: validateConfig({
+        ...config(sandbox, 'alert'),
+        runtime: { tools: { allowPrivateNetworks: true, workerIntervalMs: 100 } },
+        alerts: { webhooks: [{ url: hook, secret, events: ['agreement.gap'] }] },
+      }),
       logger: createLogger({ level: 'silent' }),
     });
     try {
       const base = (await alerting.listen(0, '127.0.0.1')).url;
       const client = new Anthropic({ baseURL: base, apiKey: MASTER, maxRetries: 0 });
-      const { response } = await client.messages
-        .create({
+      for (let i = 0; i < 2; i++) {
+        const { response } = await client.messages
+          .create({
+            model: 'claude-sonnet',
+            max_tokens: 64,
+            messages: [{ role: 'user', content: `hello ${i}` }],
+          })
+          .withResponse();
+        expect(response.headers.get('x-switchyard-deployment')).toBe('sandbox-anthropic');
+      }
+      // One signed agreement.gap alert for the two requests (once per day and combination).
+      const verifier = new OpenAI({ apiKey: 'unused', webhookSecret: secret });
+      const first = await waitFor(() => received[0], 20_000);
+      // Signed as every alert is (Standard Webhooks, checked with the openai SDK).
+      expect(await verifier.webhooks.unwrap(first, headers[0]!)).toMatchObject({
+        type: 'agreement.gap',
+        data: {
           model: 'claude-sonnet',
-          max_tokens: 64,
-          messages: [{ role: 'user', content: 'hello' }],
-        })
-        .withResponse();
-      expect(response.headers.get('x-switchyard-deployment')).toBe('sandbox-anthropic');
+          partner: 'anthropic',
+          deployment: 'sandbox-anthropic',
+          api: 'chat',
+          region: null,
+        },
+      });
       const metrics = await (
         await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${MASTER}` } })
       ).text();
       expect(metrics).toContain(
-        'switchyard_agreement_gap_requests_total{model="claude-sonnet",partner="anthropic",api="chat"} 1',
+        'switchyard_agreement_gap_requests_total{model="claude-sonnet",partner="anthropic",api="chat"} 2',
       );
       expect(metrics).toMatch(
         /switchyard_agreement_coverage\{model="claude-sonnet",partner="anthropic",api="chat",region="unknown",status="gap"\} 1/,
@@ -296,8 +333,10 @@ describe('coverage guard: alert (the default)', () => {
         })
       ).json()) as { gaps: Array<{ model: string; api: string }> };
       expect(coverage.gaps).toContainEqual({ model: 'claude-sonnet', api: 'chat' });
+      expect(received.filter((body) => body.includes('agreement.gap'))).toHaveLength(1);
     } finally {
       await alerting.close();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
     }
   });
 });

@@ -1,7 +1,10 @@
 /**
- * Routing microbenchmark (issue 4): the cost of one routing decision — request features, rules,
- * model chain, licence/health filtering and strategy ordering — at 50 deployments, and the
- * time a failover adds after a refused connection.
+ * Routing microbenchmark (issues 4 and 18): the cost of one routing decision — request
+ * features, rules, model chain, licence/health filtering and strategy ordering — at 50
+ * deployments, and the time a failover adds after a refused connection. The `scoped` rows give
+ * every licence `apis` and `regions`, every deployment a region, one partner an exclusive
+ * licence for some API kinds, the coverage guard `refuse`, and the request an API kind and a
+ * tenant's pinned regions (issue 18, item 1).
  *
  *   npx tsx bench/routing.ts          (BENCH_QUICK=1 for a short run)
  */
@@ -26,17 +29,39 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+const REGIONS = ['eastus', 'westeurope', 'us-west-2', 'eu-central-1', 'ap-southeast-2'];
+
 async function decisionCost(
   strategy: 'primary-first' | 'weighted' | 'least-latency' | 'lowest-cost',
+  scoped = false,
 ) {
   const partners: Record<string, object> = {
-    p0: { primary: true, license: { from: '2019-01-01', until: '2033-01-01' } },
+    p0: scoped
+      ? {
+          primary: true,
+          license: {
+            from: '2019-01-01',
+            until: '2033-01-01',
+            exclusive: true,
+            apis: ['embeddings', 'batch'],
+            regions: ['eastus', 'westeurope'],
+          },
+        }
+      : { primary: true, license: { from: '2019-01-01', until: '2033-01-01' } },
   };
   const providers: Record<string, object> = {};
   const deployments: object[] = [];
   for (let i = 0; i < 50; i++) {
     partners[`p${i}`] ??= {
-      license: { from: '2020-01-01', until: '2032-01-01' },
+      license: scoped
+        ? {
+            from: '2020-01-01',
+            until: '2032-01-01',
+            models: ['big', 'vision'],
+            apis: i % 2 === 0 ? ['chat', 'responses'] : ['chat', 'responses', 'stateful'],
+            regions: ['us-*', 'eastus', 'eu-*', 'westeurope'],
+          }
+        : { from: '2020-01-01', until: '2032-01-01' },
       // Commitments (issue 18 item 3): some partners have committed spend.
       ...(i % 3 === 0 && { commitment: { spend: '1000' } }),
     };
@@ -52,6 +77,7 @@ async function decisionCost(
       cost: { input: `0.${i + 10}`, output: '1.00' },
       // Every fifth deployment has reserved capacity (PTU-like).
       ...(i % 5 === 0 && { reservedTpm: 100_000 }),
+      ...(scoped && { region: REGIONS[i % REGIONS.length] }),
     });
   }
   const config = validateConfig({
@@ -59,10 +85,13 @@ async function decisionCost(
     providers,
     models: {
       big: { contextWindow: 128000, capabilities: ['tools', 'vision', 'json_schema'], deployments },
-      vision: { deployments: [{ provider: 'd0', model: 'v' }] },
+      vision: {
+        deployments: [{ provider: 'd0', model: 'v', ...(scoped && { region: 'eastus' }) }],
+      },
     },
     routing: {
       strategy,
+      ...(scoped && { coverageGuard: 'refuse' }),
       rules: [
         { when: { tag: 'never-set' }, model: 'vision' },
         { when: { maxInputTokens: 10, tag: 'cheap' }, model: 'vision' },
@@ -100,6 +129,10 @@ async function decisionCost(
     ],
     max_tokens: 512,
   };
+  // A stateful request of a tenant pinned to US and EU regions (gateway/create-gateway.ts scopeOf).
+  const scope = { api: 'stateful' as const, regions: ['us-*', 'eu-*'] };
+  if (scoped && policy.plan({ model: catalog.get('big')!, now: Date.now(), ...scope }).length === 0)
+    throw new Error('the scoped model must keep some deployments');
   const iterations = quick ? 20_000 : 200_000;
   const decide = () => {
     const features = featuresOf(body, []);
@@ -112,7 +145,9 @@ async function decisionCost(
       catalog,
       allowed: () => true,
     });
-    return policy.plan({ model: chain.models[0]!, now: Date.now() });
+    return scoped
+      ? policy.plan({ model: chain.models[0]!, now: Date.now(), ...scope, skipped: [] })
+      : policy.plan({ model: chain.models[0]!, now: Date.now() });
   };
   for (let i = 0; i < 20_000; i++) decide();
   const samples: number[] = [];
@@ -188,10 +223,19 @@ async function failoverCost() {
 }
 
 const rows: string[] = [];
-for (const strategy of ['primary-first', 'weighted', 'least-latency', 'lowest-cost'] as const) {
-  const cost = await decisionCost(strategy);
+for (const [strategy, scoped] of [
+  ['primary-first', false],
+  ['weighted', false],
+  ['least-latency', false],
+  ['lowest-cost', false],
+  ['primary-first', true],
+  ['weighted', true],
+  ['least-latency', true],
+  ['lowest-cost', true],
+] as const) {
+  const cost = await decisionCost(strategy, scoped);
   rows.push(
-    `routing decision, 50 deployments, ${strategy.padEnd(13)}  p50 ${cost.p50.toFixed(2)} µs  p99 ${cost.p99.toFixed(2)} µs  (target ≤ 20 µs)  ${cost.p50 <= 20 ? 'MET' : 'MISSED'}`,
+    `routing decision, 50 deployments, ${strategy.padEnd(13)}${scoped ? ' scoped' : '       '}  p50 ${cost.p50.toFixed(2)} µs  p99 ${cost.p99.toFixed(2)} µs  (target ≤ 20 µs)  ${cost.p50 <= 20 ? 'MET' : 'MISSED'}`,
   );
 }
 const failover = await failoverCost();

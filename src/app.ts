@@ -1,6 +1,8 @@
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type { AccessModule, BudgetAlert } from './access/index.js';
 import { type Alerts, createAlerts } from './alerts/index.js';
+import type { AgreementGap } from './router/licence-scope.js';
+import { createCoverageMetrics } from './telemetry/coverage-metrics.js';
 import { type Billing, createBilling } from './billing/index.js';
 import type { Config } from './config/index.js';
 import { type Clock, systemClock } from './core/clock.js';
@@ -143,6 +145,12 @@ export async function createApp(options: AppOptions): Promise<App> {
   router.accruals?.start();
   const executor = wireExecutor({ config, env, clock, router, telemetry });
   const alertSink: { send?: (alert: BudgetAlert) => Promise<void> } = {};
+  // Coverage guard `alert`: counted, logged once a day per combination, and sent as an alert.
+  const coverageMetrics = telemetry.metrics
+    ? createCoverageMetrics(telemetry.metrics.registry, catalog, clock)
+    : undefined;
+  const gapSink: { send?: (gap: AgreementGap) => Promise<void> } = {};
+  const gapsLogged = new Set<string>();
   const accessPlane = await wireAccess({
     config,
     database,
@@ -180,6 +188,12 @@ export async function createApp(options: AppOptions): Promise<App> {
     usage: router.capacity.meter(usageSink),
     observer: telemetry.observer,
     clock,
+    onAgreementGap: (gap) => {
+      coverageMetrics?.gapServed(gap);
+      gapSink
+        .send?.(gap)
+        .catch((error: unknown) => logger.warn({ err: error }, 'agreement gap alert not queued'));
+    },
     onUsageError: (error, event) =>
       logger.error(
         { err: error, requestId: event?.requestId },
@@ -195,6 +209,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     onError: (error) => logger.warn({ err: error }, 'alert check failed'),
   });
   alertSink.send = (alert) => alerts.budget(alert);
+  gapSink.send = async (gap) => {
+    if (gapsLogged.size < 10_000 && !gapsLogged.has(gapKey(gap))) {
+      gapsLogged.add(gapKey(gap));
+      logger.warn({ ...gap }, 'served with no agreement in force (routing.coverageGuard: alert)');
+    }
+    await alerts.gap(gap);
+  };
 
   let draining = false;
   const routes: Route[] = [
@@ -299,3 +320,8 @@ export async function createApp(options: AppOptions): Promise<App> {
 }
 
 type AccessPlaneRedis = Awaited<ReturnType<typeof wireAccess>>['redis'];
+
+/** Model × partner × API × region: the warning line is logged once per combination and app. */
+function gapKey(gap: AgreementGap): string {
+  return `${gap.model}|${gap.partner}|${gap.api}|${gap.region ?? ''}`;
+}

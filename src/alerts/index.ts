@@ -5,6 +5,7 @@ import type { Config } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import { scaledToDecimal } from '../core/money.js';
 import type { AlertEvent } from '../runtime/agent/alert-body.js';
+import type { AgreementGap } from '../router/licence-scope.js';
 import type { Database } from '../store/index.js';
 
 /**
@@ -33,6 +34,12 @@ export interface AlertsOptions {
 export interface Alerts {
   /** A budget crossed a threshold (admission's onAlert). */
   budget(alert: BudgetAlert): Promise<void>;
+  /**
+   * A request was served through a partner with no licence for the model (coverage guard
+   * `alert`). Raised once per model × partner × API × region and UTC day: the first request of
+   * the day on this replica queues it, and the outbox key makes it once across replicas.
+   */
+  gap(gap: AgreementGap): Promise<void>;
   /** Checks partner caps and licences now; resolves to the alerts raised. */
   check(): Promise<AlertEvent[]>;
   /** Starts the check timer (does not keep the process alive). */
@@ -45,6 +52,9 @@ export function createAlerts(options: AlertsOptions): Alerts {
   const { config, clock } = options;
   const enabled = config.alerts.webhooks.length > 0;
   let timer: NodeJS.Timeout | undefined;
+  /** Gap alerts already queued by this replica today (bounded: config-made label sets, one day). */
+  const gapsToday = new Set<string>();
+  let gapDay = -1;
 
   async function partnerCaps(now: number): Promise<AlertEvent[]> {
     const rows = await sql<{
@@ -159,6 +169,31 @@ export function createAlerts(options: AlertsOptions): Alerts {
           limit_micros: alert.limitMicros.toString(),
         },
         at: clock(),
+      });
+    },
+    async gap(gap) {
+      if (!enabled) return;
+      const day = Math.floor(gap.at / DAY_MS);
+      if (day !== gapDay) {
+        gapDay = day;
+        gapsToday.clear();
+      }
+      const key = `agreement_gap:${gap.model}:${gap.partner}:${gap.api}:${gap.region ?? '-'}:${day}`;
+      if (gapsToday.has(key)) return;
+      gapsToday.add(key);
+      await options.send({
+        type: 'agreement.gap',
+        key,
+        tenantId: null,
+        text: `No agreement in force: ${gap.model} served through partner ${gap.partner} (${gap.deployment}) for ${gap.api} requests${gap.region ? ` in ${gap.region}` : ''}. Add a licence or set routing.coverageGuard: refuse.`,
+        data: {
+          model: gap.model,
+          partner: gap.partner,
+          deployment: gap.deployment,
+          api: gap.api,
+          region: gap.region,
+        },
+        at: gap.at,
       });
     },
     check,

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { registerAccessCommands } from './access-commands.js';
+import { registerAgreementsCommands } from './agreements-commands.js';
 import { registerBillingCommands } from './billing-commands.js';
 import { registerCommitmentsCommand } from './commitments-command.js';
 import { registerOperationsCommands } from './operations-commands.js';
@@ -62,6 +63,7 @@ export function buildCli(): Command {
   registerBillingCommands(program);
   registerCommitmentsCommand(program);
   registerWhatIfCommand(program);
+  registerAgreementsCommands(program);
 
   return program;
 }

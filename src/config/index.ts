@@ -1,6 +1,7 @@
 export { ConfigError, loadConfigFile, parseConfig, validateConfig } from './load.js';
-export { configSchema, crossCheck } from './schema.js';
+export { API_KINDS, configSchema, crossCheck } from './schema.js';
 export type {
+  ApiKind,
   Capability,
   Config,
   ConfigInput,

@@ -26,12 +26,23 @@ const instant = z.union([z.string(), z.date()]).transform((value, context) => {
   return ms;
 });
 
+/** API kinds a licence may cover, and a request is classed as (router/licence-scope.ts). */
+export const API_KINDS = ['chat', 'embeddings', 'responses', 'stateful', 'batch'] as const;
+
 const licenseSchema = z.strictObject({
   from: instant.optional(),
   until: instant.optional(),
   exclusive: z.boolean().default(false),
   /** Models the licence covers (patterns); default: all models served through the partner. */
   models: z.array(z.string()).optional(),
+  /**
+   * API kinds the licence covers (router/licence-scope.ts): `chat`, `embeddings`, `responses`
+   * (stateless Responses), `stateful` (stored responses, conversations, agent runs), `batch`.
+   * Default: every kind.
+   */
+  apis: z.array(z.enum(API_KINDS)).min(1).optional(),
+  /** Regions the licence covers (exact, or a prefix ending in `*` such as `eu-*`). Default: every region. */
+  regions: z.array(z.string().min(1)).min(1).optional(),
 });
 
 const revenueShareSchema = z.strictObject({
@@ -196,6 +207,11 @@ const deploymentSchema = z.strictObject({
   streamIdleTimeoutMs: z.number().int().positive().optional(),
   /** Longest stream from this deployment (from the attempt's start), ms. Default: the model's, else routing's. */
   streamTimeoutMs: z.number().int().positive().optional(),
+  /**
+   * Where this deployment runs (`eastus`, `eu-west-1`), for licence regions and tenant
+   * residency. Default: the provider's `region` (bedrock) or `location` (vertex), else unknown.
+   */
+  region: z.string().min(1).optional(),
 });
 
 const capability = z.enum(['tools', 'vision', 'json_schema', 'reasoning', 'logprobs']);
@@ -263,6 +279,18 @@ const routingSchema = z.strictObject({
    */
   drainOnDisconnectMs: z.number().int().nonnegative().default(30_000),
   rules: z.array(ruleSchema).default([]),
+  /**
+   * A request that would be served through a partner with no licence in force for the model
+   * (coverage guard): `refuse` it (`no_agreement`, 403) unless another deployment is covered,
+   * serve it and raise an `agreement.gap` `alert`, or `off`. Default `alert`.
+   */
+  coverageGuard: z.enum(['refuse', 'alert', 'off']).default('alert'),
+});
+
+/** `tenants.<id>`: per-tenant settings that live in config (data residency). */
+const tenantSchema = z.strictObject({
+  /** Regions the tenant's requests may be served in (exact, or a prefix ending in `*`). Default: any. */
+  regions: z.array(z.string().min(1)).min(1).optional(),
 });
 
 const keySeedSchema = z.strictObject({
@@ -347,6 +375,7 @@ export const ALERT_EVENT_TYPES = [
   'partner.share_cap',
   'licence.ending',
   'commitment.under_use',
+  'agreement.gap',
 ] as const;
 
 const percentList = z.array(z.number().int().min(1).max(100)).max(10);
@@ -480,6 +509,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   partners: z.record(z.string(), partnerSchema).default({}),
+  /** Per-tenant settings by tenant id (data residency `regions`). */
+  tenants: z.record(z.string(), tenantSchema).default({}),
   billing: billingSchema.prefault({}),
   providers: z.record(z.string(), providerSchema).default({}),
   models: z.record(z.string(), modelSchema).default({}),
@@ -578,6 +609,8 @@ export type RoutingConfig = Config['routing'];
 export type RoutingRule = RoutingConfig['rules'][number];
 export type TokenPrice = z.output<typeof tokenPriceSchema>;
 export type Capability = z.output<typeof capability>;
+/** An API kind (licence `apis`). */
+export type ApiKind = (typeof API_KINDS)[number];
 
 /** A plain object (not an array, not null), or undefined: what the reference checks can walk. */
 function record(value: unknown): Record<string, unknown> | undefined {
@@ -633,6 +666,17 @@ export function crossCheck(config: unknown): Array<[string, string]> {
         return;
       }
       const provider = record(providers[deployment['provider']]);
+      const partnerId = provider?.['partner'];
+      const licence =
+        typeof partnerId === 'string'
+          ? record(record(partners[partnerId])?.['license'])
+          : undefined;
+      const region = deployment['region'] ?? provider?.['region'] ?? provider?.['location'];
+      if (Array.isArray(licence?.['regions']) && typeof region !== 'string')
+        problems.push([
+          `${path}.region`,
+          `partner "${String(partnerId)}" is licensed in some regions only: give the deployment a region`,
+        ]);
       if (
         provider &&
         deployment['api'] !== undefined &&

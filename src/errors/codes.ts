@@ -30,6 +30,10 @@ export type ErrorCode =
   | 'upstream_unreachable'
   | 'upstream_bad_response'
   | 'no_deployment_available'
+  /** No partner agreement in force covers the model for this API kind and region (403). */
+  | 'no_agreement'
+  /** The tenant is pinned to regions where no deployment of the model may serve (403). */
+  | 'no_deployment_in_region'
   | 'tool_call_interrupted'
   /** The store (database) cannot answer now: 503 with retry-after, never a 500. */
   | 'store_unavailable'

@@ -1,5 +1,5 @@
 import type { Access, Admission } from '../access/index.js';
-import type { Config } from '../config/index.js';
+import type { ApiKind, Config } from '../config/index.js';
 import type { ChatRequest } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
@@ -20,6 +20,13 @@ import {
   netCostHeader,
 } from '../router/net-cost.js';
 import type { RoutingStrategy } from '../router/policy.js';
+import {
+  type AgreementGap,
+  hasAgreement,
+  type RouteScope,
+  type Skip,
+  skippedHeader,
+} from '../router/licence-scope.js';
 import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import { droppedControls } from '../providers/controls.js';
@@ -54,7 +61,15 @@ export interface GatewayDeps {
   onUsageError?: (error: unknown, event: UsageEvent | undefined) => void;
   /** Telemetry hooks (metrics, traces): told when each request starts and ends. */
   observer?: GatewayObserver;
+  /**
+   * Told when a request was served through a partner with no licence for the model while
+   * `routing.coverageGuard` is `alert` (metrics, log, the `agreement.gap` alert).
+   */
+  onAgreementGap?: (gap: AgreementGap) => void;
 }
+
+/** Header naming the deployments routing left out of a request, and why. */
+export const SKIPPED_HEADER = 'x-switchyard-skipped';
 
 /**
  * The gateway core every surface calls: resolve the principal and the model, run the executor,
@@ -76,6 +91,30 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** Admission headers plus the booked cost (a new object: admissions may share theirs). */
   const withCostHeader = (headers: Record<string, string>, cost: bigint | undefined) =>
     cost === undefined ? headers : { ...headers, [COST_HEADER]: costDecimal(cost) };
+
+  /** The request's API kind and its tenant's pinned regions, for the policy. */
+  const scopeOf = (principal: Principal, api: ApiKind): RouteScope & { skipped: Skip[] } => ({
+    api,
+    regions: deps.config.tenants[principal.tenantId]?.regions,
+    skipped: [],
+  });
+  /** Adds the skipped header to an answer's headers (a new object: admissions may share theirs). */
+  const withSkipped = (headers: Record<string, string>, skipped: Skip[]) => {
+    const value = skippedHeader(skipped);
+    return value === undefined ? headers : { ...headers, [SKIPPED_HEADER]: value };
+  };
+  /** Coverage guard `alert`: a partner deployment with no licence for the model served the request. */
+  const checkAgreement = (deployment: Deployment, api: ApiKind) => {
+    if (deps.config.routing.coverageGuard !== 'alert' || hasAgreement(deployment)) return;
+    deps.onAgreementGap?.({
+      model: deployment.model,
+      partner: deployment.partner ?? '',
+      deployment: deployment.provider,
+      api,
+      region: deployment.region ?? null,
+      at: clock(),
+    });
+  };
 
   const resolveModel = (
     name: unknown,
@@ -180,14 +219,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
     started: number,
     signal: AbortSignal,
     scope?: RequestScope,
+    skipped: Skip[] = [],
   ): Promise<never> => {
     const error = toGatewayError(thrown);
+    const skippedValue = skippedHeader(skipped);
     event.status = signal.aborted ? 'aborted' : 'error';
     event.httpStatus = signal.aborted ? 499 : error.status;
     event.errorCode = error.code;
     // Every surface renders error.headers: the error answer names the route like a success does.
     // A fresh object, since an error's headers may be shared with other requests.
     (error as { headers: Record<string, string> }).headers = {
+      ...(skippedValue !== undefined && { [SKIPPED_HEADER]: skippedValue }),
       ...error.headers,
       ...failureHeaders(event),
     };
@@ -234,6 +276,9 @@ export function createGateway(deps: GatewayDeps): Gateway {
       const attempts: AttemptRecord[] = [];
       let deployment: Deployment | undefined;
       let admission: Admission | undefined;
+      const api: ApiKind =
+        invocation.apiKind ?? (invocation.surface === 'openai-responses' ? 'stateful' : 'chat');
+      const routeScope = scopeOf(principal, api);
       try {
         const features = featuresOf(body, invocation.tags ?? []);
         const chain = resolveChain({
@@ -261,7 +306,10 @@ export function createGateway(deps: GatewayDeps): Gateway {
           admission.maxOutputTokens === undefined
             ? body
             : { ...body, max_completion_tokens: admission.maxOutputTokens };
-        const hints = planHints(chain, features, routed, deps.config.routing.strategy);
+        const hints: PlanHints = {
+          ...planHints(chain, features, routed, deps.config.routing.strategy),
+          ...routeScope,
+        };
         const execution = await runChain(
           chain,
           {
@@ -278,6 +326,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
         );
         const model = execution.model;
         deployment = execution.deployment;
+        checkAgreement(deployment, api);
+        const answerHeaders = withSkipped(admission.headers, routeScope.skipped);
         served(event, deployment, attempts);
         const meta = metaOf(model.name, deployment, attempts.length, {
           served: model,
@@ -306,7 +356,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
             rawBody: meta.openAIFamily && !shown ? execution.rawBody : undefined,
             usage,
             meta,
-            headers: withCostHeader(admission.headers, cost),
+            headers: withCostHeader(answerHeaders, cost),
             ...(cost !== undefined && { cost }),
           };
         }
@@ -333,12 +383,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
             book: (row) => (invocation.internal ? Promise.resolve(undefined) : write(row)),
           }),
           meta,
-          headers: admission.headers,
+          headers: answerHeaders,
         };
       } catch (error) {
         served(event, deployment, attempts);
         await settle(admission, undefined);
-        return fail(event, error, started, signal, scope);
+        return fail(event, error, started, signal, scope, routeScope.skipped);
       }
     },
 
@@ -364,6 +414,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       });
       const attempts: AttemptRecord[] = [];
       let admission: Admission | undefined;
+      const routeScope = scopeOf(invocation.principal, 'embeddings');
       try {
         const model = resolveModel(invocation.body.model, invocation.principal, 'embedding');
         admission = await deps.access.admit({
@@ -385,6 +436,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
             ...(scope?.headers && { propagateHeaders: scope.headers }),
           },
           attempts,
+          routeScope,
         );
         if (execution.kind !== 'embeddings')
           throw new GatewayError('Unexpected execution kind', {
@@ -392,6 +444,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
             status: 500,
           });
         served(event, execution.deployment, attempts);
+        checkAgreement(execution.deployment, 'embeddings');
         event.inputTokens = execution.response.usage?.prompt_tokens ?? 0;
         event.latencyMs = clock() - started;
         event.ttfbMs = event.latencyMs;
@@ -401,12 +454,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
         return {
           response: execution.response,
           meta: metaOf(model.name, execution.deployment, attempts.length),
-          headers: withCostHeader(admission.headers, cost),
+          headers: withCostHeader(withSkipped(admission.headers, routeScope.skipped), cost),
         };
       } catch (error) {
         served(event, undefined, attempts);
         await settle(admission, undefined);
-        return fail(event, error, started, invocation.signal, scope);
+        return fail(event, error, started, invocation.signal, scope, routeScope.skipped);
       }
     },
 

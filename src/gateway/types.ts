@@ -8,6 +8,7 @@ import type { Usage } from '../core/usage.js';
 import type { StreamItem } from '../providers/adapter.js';
 import type { DroppedControl } from '../providers/controls.js';
 
+import type { ApiKind } from '../config/index.js';
 import type { SurfaceName } from '../core/surface.js';
 
 export type { SurfaceName };
@@ -51,6 +52,11 @@ export interface ChatInvocation {
    * `safety_identifier`); else the body's `user` / `safety_identifier` is used.
    */
   endUser?: string | undefined;
+  /**
+   * The request's API kind, for licence `apis` (docs/routing.md#api-kinds). Default: `stateful`
+   * on the Responses surface (the runtime says `responses` for a stateless call), else `chat`.
+   */
+  apiKind?: ApiKind | undefined;
 }
 
 /** Where a request went, for response headers and the usage record. */

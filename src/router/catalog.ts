@@ -21,6 +21,8 @@ export interface Deployment {
   partner: string | null;
   partnerConfig: PartnerConfig | undefined;
   config: DeploymentConfig;
+  /** Where it runs: the deployment's `region`, else the provider's region or location; undefined when unknown. */
+  region: string | undefined;
   sandbox: boolean;
   /** Sum of the deployment's input and output cost per 1M tokens (lowest-cost ordering); Infinity when unknown. */
   costRank: number;
@@ -67,6 +69,7 @@ export function createCatalog(config: Config): Catalog {
         partner,
         partnerConfig: partner === null ? undefined : config.partners[partner],
         config: deployment,
+        region: deployment.region ?? providerRegion(providerConfig),
         sandbox: providerConfig.sandbox,
         costRank: deployment.cost
           ? Number(deployment.cost.input) + Number(deployment.cost.output)
@@ -87,4 +90,11 @@ export function createCatalog(config: Config): Catalog {
     all: () => [...models.values()],
     primaryPartner: primary,
   };
+}
+
+/** The region a provider's config names (Bedrock `region`, Vertex `location`), if any. */
+function providerRegion(provider: ProviderConfig): string | undefined {
+  if (provider.type === 'bedrock') return provider.region;
+  if (provider.type === 'vertex') return provider.location;
+  return undefined;
 }

@@ -14,6 +14,7 @@ import type { Transport, UpstreamResponse } from '../transport/http.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import { isReservedSpill, type ReservedCapacity } from './commitments.js';
 import type { HealthTracker } from './health.js';
+import { type Skip, skippedHeader } from './licence-scope.js';
 import type { PlanInput, Policy } from './policy.js';
 import { watchStream } from './stream-watch.js';
 
@@ -51,7 +52,10 @@ export interface ExecutorDeps {
 }
 
 /** What the request adds to its plan: a rule's strategy, its expected tokens, a place for the figures. */
-export type PlanHints = Pick<PlanInput, 'strategy' | 'estimate' | 'figures'>;
+export type PlanHints = Pick<
+  PlanInput,
+  'strategy' | 'estimate' | 'figures' | 'api' | 'regions' | 'skipped'
+>;
 
 /** A call to execute; the executor adds the deployment. */
 export type ExecutionCall = Omit<GatewayCall, 'deployment'>;
@@ -93,25 +97,17 @@ export function createExecutor(deps: ExecutorDeps) {
   ): Promise<Execution> {
     const started = deps.clock();
     const deadline = started + deps.routing.totalTimeoutMs;
-    const plan = deps.policy.plan({ ...hints, model, now: started });
-    if (plan.length === 0) {
-      throw new GatewayError(
-        `No deployment of model "${model.name}" may serve now (licence windows)`,
-        {
-          code: 'no_deployment_available',
-          status: 503,
-          errorClass: 'overloaded',
-          retryable: false,
-        },
-      );
-    }
+    const skipped: Skip[] = [];
+    const plan = deps.policy.plan({ ...hints, model, now: started, skipped });
+    hints?.skipped?.push(...skipped);
+    if (plan.length === 0) throw nothingMayServe(model, hints, skipped);
     const maxAttempts = 1 + deps.routing.retries;
-    const skipped = new Set<string>();
+    const failed = new Set<string>();
     let lastError: GatewayError | undefined;
     let lastKey: string | undefined;
     let cursor = 0;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const candidates = plan.filter((deployment) => !skipped.has(deployment.key));
+      const candidates = plan.filter((deployment) => !failed.has(deployment.key));
       if (candidates.length === 0) break;
       let deployment = candidates[cursor % candidates.length]!;
       // A half-open breaker lets one trial through; others skip to the next deployment.
@@ -139,7 +135,7 @@ export function createExecutor(deps: ExecutorDeps) {
         !(await deps.capacity.take(deployment, call)) &&
         candidates.length > 1
       ) {
-        skipped.add(deployment.key);
+        failed.add(deployment.key);
         attempt -= 1;
         continue;
       }
@@ -191,14 +187,14 @@ export function createExecutor(deps: ExecutorDeps) {
         if (isReservedSpill(deployment, upstreamStatus, error.code)) {
           deps.capacity?.exhausted(deployment.key, deps.clock() + (error.retryAfterMs ?? 1_000));
           if (candidates.length > 1) {
-            skipped.add(deployment.key);
+            failed.add(deployment.key);
             attempt -= 1;
             continue;
           }
         } else if (!BUILD_FAILED.has(error)) deps.health.recordFailure(deployment.key, error);
         if (!error.failover && !error.retryable) throw error;
         if (!error.retryable)
-          skipped.add(deployment.key); // the same index now points at the next one
+          failed.add(deployment.key); // the same index now points at the next one
         else if (error.failover) cursor += 1; // retryable anywhere: move on while others remain
         // retryable but not failover: stay on this deployment
       }
@@ -505,4 +501,57 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
+}
+
+/**
+ * The error when the policy left no deployment: 403 `no_deployment_in_region` when the tenant's
+ * regions left some out, 403 `no_agreement` when licence scope or the coverage guard did, else
+ * 503 `no_deployment_available` (licence windows, exclusivity). The message and the
+ * `x-switchyard-skipped` header say why each deployment was left out.
+ */
+function nothingMayServe(
+  model: CatalogModel,
+  scope: PlanHints | undefined,
+  skipped: Skip[],
+): GatewayError {
+  const why = skipped.map((skip) => `${skip.deployment.provider}: ${skip.reason}`).join('; ');
+  const header = skippedHeader(skipped);
+  const headers: Record<string, string> = header ? { 'x-switchyard-skipped': header } : {};
+  const api = scope?.api === undefined ? '' : ` for ${scope.api} requests`;
+  if (skipped.some((skip) => skip.cause === 'region'))
+    return new GatewayError(
+      `No deployment of model "${model.name}" in your regions (${scope?.regions?.join(', ')}) may serve${api} (${why})`,
+      {
+        code: 'no_deployment_in_region',
+        status: 403,
+        errorClass: 'invalid_request',
+        retryable: false,
+        // Another model of the chain (fallbacks) may be covered.
+        failover: true,
+        headers,
+      },
+    );
+  if (skipped.some((skip) => skip.cause === 'licence' || skip.cause === 'agreement'))
+    return new GatewayError(
+      `No agreement in force covers model "${model.name}"${api} on any of its deployments (${why})`,
+      {
+        code: 'no_agreement',
+        status: 403,
+        errorClass: 'invalid_request',
+        retryable: false,
+        // Another model of the chain (fallbacks) may be covered.
+        failover: true,
+        headers,
+      },
+    );
+  return new GatewayError(
+    `No deployment of model "${model.name}" may serve now (licence windows)${why ? ` (${why})` : ''}`,
+    {
+      code: 'no_deployment_available',
+      status: 503,
+      errorClass: 'overloaded',
+      retryable: false,
+      headers,
+    },
+  );
 }

@@ -10,6 +10,17 @@ import {
   REFERENCE_ESTIMATE,
   type TokenEstimate,
 } from './net-cost.js';
+import {
+  type Exclusive,
+  exclusiveApplies,
+  exclusiveOf,
+  exclusiveReason,
+  LICENCE_ENDED,
+  NOT_YET_IN_FORCE,
+  type RouteScope,
+  type Skip,
+  scopeExclusion,
+} from './licence-scope.js';
 
 /** Inputs to ordering a model's deployments. */
 export interface PlanInput {
@@ -22,6 +33,12 @@ export interface PlanInput {
   estimate?: TokenEstimate | undefined;
   /** Filled with the figures behind a `lowest-net-cost` order, per deployment key. */
   figures?: Map<string, NetCostFigure> | undefined;
+  /** The request's API kind (licence `apis`); undefined: not checked. */
+  api?: RouteScope['api'];
+  /** The tenant's pinned regions; undefined: any region. */
+  regions?: RouteScope['regions'];
+  /** When given, every deployment left out is pushed here with its cause and reason. */
+  skipped?: Skip[];
 }
 
 /** A routing strategy (`routing.strategy`, or a rule's `strategy`). */
@@ -30,8 +47,13 @@ export type RoutingStrategy = RoutingConfig['strategy'];
 /** Orders deployments by policy: allowed by agreements, healthy first, then the strategy. */
 export interface Policy {
   plan(input: PlanInput): Deployment[];
-  /** Why a deployment is excluded now (licence), or undefined when allowed. */
-  excluded(deployment: Deployment, now: number, all: Deployment[]): string | undefined;
+  /** Why a deployment is excluded now (licence, scope, residency), or undefined when allowed. */
+  excluded(
+    deployment: Deployment,
+    now: number,
+    all: Deployment[],
+    scope?: RouteScope,
+  ): string | undefined;
   /** The net-cost figures of every deployment of `model` (the routing view shows them). */
   netCosts(model: CatalogModel, now: number, estimate?: TokenEstimate): Map<string, NetCostFigure>;
 }
@@ -53,22 +75,31 @@ export interface PolicyDeps {
 /** Creates the routing policy. */
 export function createPolicy(deps: PolicyDeps): Policy {
   const random = deps.random ?? Math.random;
-  const excluded = (deployment: Deployment, now: number, all: Deployment[]): string | undefined => {
+  const guard = deps.routing.coverageGuard;
+  const exclusion = (
+    deployment: Deployment,
+    now: number,
+    all: Deployment[],
+    scope: RouteScope | undefined,
+  ): Omit<Skip, 'deployment'> | undefined => {
     const license = deployment.partnerConfig?.license;
     if (license) {
-      if (license.from !== undefined && now < license.from) return 'licence not yet in force';
-      if (license.until !== undefined && now >= license.until) return 'licence ended';
+      if (license.from !== undefined && now < license.from) return NOT_YET_IN_FORCE;
+      if (license.until !== undefined && now >= license.until) return LICENCE_ENDED;
     }
-    // Another partner's exclusive licence in force keeps everyone else out.
+    // Another partner's exclusive licence in force (for this API kind and region) keeps everyone else out.
     for (const other of exclusives(all)) {
       if (other.partner === deployment.partner) continue;
-      const inForce =
-        (other.from === undefined || now >= other.from) &&
-        (other.until === undefined || now < other.until);
-      if (inForce) return `exclusive licence of ${other.partner}`;
+      if (exclusiveApplies(other, deployment, now, scope)) return exclusiveReason(other.partner);
     }
-    return undefined;
+    return scopeExclusion(deployment, scope, guard);
   };
+  const excluded = (
+    deployment: Deployment,
+    now: number,
+    all: Deployment[],
+    scope?: RouteScope,
+  ): string | undefined => exclusion(deployment, now, all, scope)?.reason;
 
   /** Orders in place (callers pass fresh arrays). */
   const order = (deployments: Deployment[], input: PlanInput): Deployment[] => {
@@ -99,11 +130,15 @@ export function createPolicy(deps: PolicyDeps): Policy {
     netCosts: (model, now, estimate = REFERENCE_ESTIMATE) =>
       netCostFigures(deps.netCost, model.deployments, estimate, now),
     plan(input) {
-      const { model, now } = input;
+      const { model, now, skipped } = input;
       const healthy: Deployment[] = [];
       const unhealthy: Deployment[] = [];
       for (const deployment of model.deployments) {
-        if (excluded(deployment, now, model.deployments) !== undefined) continue;
+        const why = exclusion(deployment, now, model.deployments, input);
+        if (why !== undefined) {
+          skipped?.push({ deployment, ...why });
+          continue;
+        }
         (deps.health.isAvailable(deployment.key) ? healthy : unhealthy).push(deployment);
       }
       // Commitments first: reserved capacity, then committed spend, then pay-as-you-go.
@@ -114,12 +149,6 @@ export function createPolicy(deps: PolicyDeps): Policy {
   };
 }
 
-interface Exclusive {
-  partner: string | null;
-  from: number | undefined;
-  until: number | undefined;
-}
-
 /** Exclusive licences among a model's deployments, computed once per deployment list. */
 const exclusiveCache = new WeakMap<Deployment[], Exclusive[]>();
 function exclusives(all: Deployment[]): Exclusive[] {
@@ -127,9 +156,9 @@ function exclusives(all: Deployment[]): Exclusive[] {
   if (!found) {
     found = [];
     for (const deployment of all) {
-      const license = deployment.partnerConfig?.license;
-      if (license?.exclusive && !found.some((item) => item.partner === deployment.partner))
-        found.push({ partner: deployment.partner, from: license.from, until: license.until });
+      const exclusive = exclusiveOf(deployment.partner, deployment.partnerConfig);
+      if (exclusive && !found.some((item) => item.partner === deployment.partner))
+        found.push(exclusive);
     }
     exclusiveCache.set(all, found);
   }

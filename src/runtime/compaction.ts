@@ -39,6 +39,7 @@ export async function compact(
   const outcome = await gateway.chat({
     requestId,
     surface: 'openai-responses',
+    apiKind: context.apiKind,
     principal: context.principal,
     signal: context.signal,
     tags: context.tags,

@@ -1,3 +1,4 @@
+import type { ApiKind } from '../config/index.js';
 import type { ChatCompletion, ChatUsage, FinishReason } from '../core/chat.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
 import type { RouteMeta } from '../gateway/types.js';
@@ -47,6 +48,7 @@ export async function createResponse(
   call: CallContext,
 ): Promise<CreateOutcome> {
   const started = deps.clock();
+  call = { ...call, apiKind: apiKindOf(params) };
   const body = toChatRequest(params, [], params.stream);
   const prepared = await prepare(deps, params, call, body.tools ?? [], started);
   body.messages = prepared.messages;
@@ -60,6 +62,7 @@ export async function createResponse(
     tags: call.tags,
     ...(call.includeCost && { includeCost: true }),
     endUser: endUserOf(params),
+    apiKind: call.apiKind,
   });
   const builder = (sink?: (event: Record<string, unknown>) => void) => {
     const output = new OutputBuilder({
@@ -241,4 +244,23 @@ async function persist(
 
 function newItem(item: Item, kind: 'input' | 'output'): NewItem {
   return { id: String(item.id), type: item.type, kind, body: item };
+}
+
+/**
+ * The API kind of a Responses call, for licence `apis`: `responses` when nothing is stored or
+ * read back (`store: false`, no `previous_response_id`, no conversation, not in the background),
+ * else `stateful`.
+ */
+export function apiKindOf(
+  params: Pick<
+    CreateResponseParams,
+    'store' | 'previousResponseId' | 'conversationId' | 'background'
+  >,
+): ApiKind {
+  const stateless =
+    !params.store &&
+    params.previousResponseId === null &&
+    params.conversationId === null &&
+    params.background !== true;
+  return stateless ? 'responses' : 'stateful';
 }

@@ -1,3 +1,4 @@
+import type { ApiKind } from '../config/index.js';
 import type { Principal } from '../gateway/types.js';
 
 /**
@@ -92,6 +93,8 @@ export interface CallContext {
   tags?: string[] | undefined;
   /** The caller asked for `usage.cost` (header `x-switchyard-include-cost`). */
   includeCost?: boolean | undefined;
+  /** API kind of the model calls made for this request (licence `apis`); default `stateful`. */
+  apiKind?: ApiKind | undefined;
 }
 
 /** `ResponseUsage`. */

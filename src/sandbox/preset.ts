@@ -9,7 +9,7 @@ import { startBedrockEmulator } from './bedrock-emulator.js';
 import { type Emulator, startOpenAIEmulator } from './openai-emulator.js';
 
 /** Credentials the emulated Bedrock verifies SigV4 signatures against. */
-const SANDBOX_AWS = {
+export const SANDBOX_AWS = {
   accessKeyId: 'AKIASANDBOXEXAMPLE',
   secretAccessKey: 'sandbox-secret-access-key',
 };

@@ -83,6 +83,7 @@ export function wireRoutes(deps: RouteDeps): Route[] {
       policy,
       clock,
       strategy: config.routing.strategy,
+      config,
     }),
     ...createAnthropicMessagesRoutes({ gateway }),
     ...createBedrockConverseRoutes({ gateway }),

@@ -168,6 +168,12 @@ describe.skipIf(missing !== undefined)('dashboard at /ui in headless Chromium', 
     expect(file.suggestedFilename()).toMatch(/^statement-azure-.+\.csv$/);
     const statement = readFileSync((await file.path())!, 'utf8');
     expect(statement.split('\n').length).toBeGreaterThan(1);
+    // Agreement coverage: the sandbox's OpenAI and Anthropic partners have no licence (gaps).
+    const coverage = page.locator('[data-coverage]');
+    await coverage.waitFor();
+    const rows = await coverage.locator('tbody tr').allTextContents();
+    expect(rows.some((row) => row.includes('azure') && row.includes('covered'))).toBe(true);
+    expect(rows.some((row) => row.includes('anthropic') && row.includes('gap'))).toBe(true);
     await shot('07-partners');
   });
 

@@ -9,7 +9,12 @@ import type { WebhookDelivery } from '../../store/webhooks/deliveries.js';
 
 /** One alert, as raised. */
 export interface AlertEvent {
-  type: 'budget.threshold' | 'partner.share_cap' | 'licence.ending' | 'commitment.under_use';
+  type:
+    | 'budget.threshold'
+    | 'partner.share_cap'
+    | 'licence.ending'
+    | 'commitment.under_use'
+    | 'agreement.gap';
   /**
    * Identifies the occurrence (`budget:<scope>:<period start>:<percent>`): an alert raised again
    * by another replica, or again by this one, is queued once per endpoint.

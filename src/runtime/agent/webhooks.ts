@@ -122,6 +122,7 @@ const ALERT_TYPES: AlertEvent['type'][] = [
   'partner.share_cap',
   'licence.ending',
   'commitment.under_use',
+  'agreement.gap',
 ];
 /** A delivery whose run has not ended this long after it was queued is given up. */
 const MAX_WAIT_FOR_RUN_MS = 86_400_000;

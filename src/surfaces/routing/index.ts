@@ -2,7 +2,11 @@ import type { Clock } from '../../core/clock.js';
 import { scaledToDecimal } from '../../core/money.js';
 import { GatewayError, toGatewayError } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
+import type { ApiKind, Config } from '../../config/index.js';
+import { API_KINDS } from '../../config/index.js';
 import type { Catalog } from '../../router/catalog.js';
+import { apiKindsOf, coverageReport } from '../../router/coverage.js';
+import type { RouteScope } from '../../router/licence-scope.js';
 import type { HealthTracker } from '../../router/health.js';
 import {
   microsToUsd,
@@ -24,22 +28,41 @@ export interface RoutingViewDeps {
   clock: Clock;
   /** `routing.strategy`, shown at the top of the view. */
   strategy?: string;
+  /** For tenants' pinned regions (`?tenant=`). */
+  config?: Pick<Config, 'tenants'>;
+}
+
+/** The scope `?api=&tenant=` asks the view for; undefined parts are not checked. */
+export interface RoutingViewScope {
+  api?: ApiKind | undefined;
+  tenant?: string | undefined;
 }
 
 /**
- * The routing state of every model: deployments, partner, breaker, latency, licence, current
- * order, and the net cost of a reference request (`estimate`, default 1,000 tokens in and out)
- * with the revenue-share figures behind it.
+ * The routing state of every model: deployments, partner, region, breaker, latency, licence
+ * (and why it is excluded, per API kind), current order for `asked` (API kind, tenant), and the
+ * net cost of a reference request (`estimate`, default 1,000 tokens in and out) with the
+ * revenue-share figures behind it.
  */
-export function routingView(deps: RoutingViewDeps, estimate: TokenEstimate = REFERENCE_ESTIMATE) {
+export function routingView(
+  deps: RoutingViewDeps,
+  estimate: TokenEstimate = REFERENCE_ESTIMATE,
+  asked: RoutingViewScope = {},
+) {
   const now = deps.clock();
+  const regions =
+    asked.tenant === undefined ? undefined : deps.config?.tenants[asked.tenant]?.regions;
+  const scope: RouteScope = { api: asked.api, regions };
   return {
     object: 'list',
     at: new Date(now).toISOString(),
     strategy: deps.strategy ?? null,
     estimate: { input_tokens: estimate.inputTokens, output_tokens: estimate.outputTokens },
+    scope: { api: asked.api ?? null, tenant: asked.tenant ?? null, regions: regions ?? null },
     data: deps.catalog.all().map((model) => {
-      const order = deps.policy.plan({ model, now, estimate }).map((deployment) => deployment.key);
+      const order = deps.policy
+        .plan({ model, now, estimate, ...scope })
+        .map((deployment) => deployment.key);
       const figures = deps.policy.netCosts(model, now, estimate);
       return {
         model: model.name,
@@ -54,6 +77,7 @@ export function routingView(deps: RoutingViewDeps, estimate: TokenEstimate = REF
             type: deployment.providerConfig.type,
             upstream_model: deployment.upstreamModel,
             partner: deployment.partner,
+            region: deployment.region ?? null,
             primary: deployment.partnerConfig?.primary === true,
             weight: deployment.weight,
             sandbox: deployment.sandbox,
@@ -72,7 +96,17 @@ export function routingView(deps: RoutingViewDeps, estimate: TokenEstimate = REF
               from: licence?.from === undefined ? null : new Date(licence.from).toISOString(),
               until: licence?.until === undefined ? null : new Date(licence.until).toISOString(),
               exclusive: licence?.exclusive ?? false,
-              excluded: deps.policy.excluded(deployment, now, model.deployments) ?? null,
+              apis: licence?.apis ?? null,
+              regions: licence?.regions ?? null,
+              excluded: deps.policy.excluded(deployment, now, model.deployments, scope) ?? null,
+              // Why it would be skipped for each API kind the model serves (null: it may serve).
+              excluded_by_api: Object.fromEntries(
+                apiKindsOf(model.config.kind).map((api) => [
+                  api,
+                  deps.policy.excluded(deployment, now, model.deployments, { api, regions }) ??
+                    null,
+                ]),
+              ),
             },
             position: order.indexOf(deployment.key),
             net_cost: netCostView(figures.get(deployment.key)),
@@ -142,7 +176,41 @@ export function createRoutingRoutes(deps: RoutingViewDeps): Route[] {
           errorClass: 'auth',
           retryable: false,
         });
-      sendJson(context.response, 200, routingView(deps, estimateFrom(context.url.searchParams)));
+      const query = context.url.searchParams;
+      const api = query.get('api');
+      if (api !== null && !(API_KINDS as readonly string[]).includes(api))
+        throw new GatewayError(`api must be one of ${API_KINDS.join(', ')}`, {
+          code: 'invalid_request',
+          status: 400,
+          param: 'api',
+          retryable: false,
+        });
+      sendJson(
+        context.response,
+        200,
+        routingView(deps, estimateFrom(query), {
+          api: (api ?? undefined) as ApiKind | undefined,
+          tenant: query.get('tenant') ?? undefined,
+        }),
+      );
+    } catch (error) {
+      sendOpenAIError(context.response, toGatewayError(error));
+    }
+  };
+  const coverage: Route['handler'] = async (context) => {
+    try {
+      const principal = await deps.gateway.authenticate(
+        credentialFrom(context.request),
+        context.remoteAddress,
+      );
+      if (!principal.isMaster)
+        throw new GatewayError('Agreement coverage needs the master key', {
+          code: 'forbidden',
+          status: 403,
+          errorClass: 'auth',
+          retryable: false,
+        });
+      sendJson(context.response, 200, coverageReport(deps.catalog, deps.clock()));
     } catch (error) {
       sendOpenAIError(context.response, toGatewayError(error));
     }
@@ -150,5 +218,6 @@ export function createRoutingRoutes(deps: RoutingViewDeps): Route[] {
   return [
     { method: 'GET', path: '/v1/routing', handler },
     { method: 'GET', path: '/admin/v1/routing', handler },
+    { method: 'GET', path: '/admin/v1/agreements/coverage', handler: coverage },
   ];
 }

@@ -1,7 +1,7 @@
 // @ts-check
 /** Partners: health now, revenue share accrued against its cap, agreement and licence windows on a timeline, commitment burn-down, statements. */
 import { ApiError, api, download } from './api.js';
-import { badge, h, mount, usd } from './dom.js';
+import { badge, h, mount, table, usd } from './dom.js';
 
 const YEAR = 365.25 * 86_400_000;
 
@@ -155,14 +155,90 @@ function commitment(row) {
   );
 }
 
+/** Tone of a coverage status. @param {string} status @param {boolean} ending */
+function coverageTone(status, ending) {
+  if (status === 'gap' || status === 'ended') return 'bad';
+  if (ending || status === 'not_yet') return 'warn';
+  if (status === 'covered' || status === 'direct') return 'ok';
+  return 'info';
+}
+
+/**
+ * Agreement coverage (GET /admin/v1/agreements/coverage, as `switchyard agreements coverage`):
+ * every model × partner × API kind × region, gaps and licences ending within 90 days flagged.
+ * @param {any} report
+ */
+function coverage(report) {
+  if (report === null)
+    return h(
+      'div',
+      { class: 'notice', 'data-unavailable': 'coverage' },
+      'Agreement coverage is not available in this build.',
+    );
+  const gaps = report.gaps.map((/** @type {any} */ gap) => `${gap.model} (${gap.api})`);
+  const ending = report.rows.filter((/** @type {any} */ row) => row.ending).length;
+  return h(
+    'section',
+    { class: 'panel', 'data-coverage': '' },
+    h('h2', null, 'Agreement coverage'),
+    h(
+      'div',
+      { class: 'row' },
+      gaps.length
+        ? [
+            badge(`${gaps.length} uncovered`, 'bad'),
+            h('span', { class: 'sub', 'data-gaps': '' }, gaps.join(', ')),
+          ]
+        : badge('every model and API kind covered', 'ok'),
+      ending ? badge(`${ending} ending within 90 days`, 'warn') : null,
+    ),
+    table(
+      [
+        ['Model', (/** @type {any} */ row) => row.model],
+        ['Partner', (/** @type {any} */ row) => row.partner ?? '(direct)'],
+        ['API', (/** @type {any} */ row) => row.api],
+        ['Region', (/** @type {any} */ row) => row.region ?? '—'],
+        [
+          'Status',
+          (/** @type {any} */ row) =>
+            badge(row.ending ? 'ending' : row.status, coverageTone(row.status, row.ending)),
+        ],
+        [
+          'Licence',
+          (/** @type {any} */ row) =>
+            row.licence
+              ? `${row.licence.exclusive ? 'exclusive, ' : ''}${row.licence.from?.slice(0, 10) ?? '…'} → ${row.licence.until?.slice(0, 10) ?? '…'}`
+              : '—',
+        ],
+        [
+          'Share',
+          (/** @type {any} */ row) =>
+            row.share
+              ? `${(Number(row.share.rate) * 100).toFixed(1)}%${row.share.cap ? `, cap ${usd(Number(row.share.cap))}` : ''}`
+              : '—',
+        ],
+        [
+          'Ends',
+          (/** @type {any} */ row) =>
+            row.endsAt ? `${row.endsAt.slice(0, 10)} (${row.endsInDays} d)` : '—',
+        ],
+        ['Why', (/** @type {any} */ row) => row.reason ?? ''],
+      ],
+      report.rows,
+      'No models configured.',
+    ),
+  );
+}
+
 /** @type {import('./app.js').Page} */
 export async function partnersPage(main) {
-  const [partners, agreements, periods, commitments, health] = await Promise.all([
+  const [partners, agreements, periods, commitments, health, covered] = await Promise.all([
     api('/admin/v1/dashboard/partners'),
     optional('/admin/v1/billing/agreements'),
     optional('/admin/v1/billing/periods'),
     optional('/admin/v1/billing/commitments'),
     optional('/admin/v1/dashboard/health'),
+    optional('/admin/v1/agreements/coverage'),
   ]);
   /** @type {Map<string, any>} */
   const states = new Map((health?.data ?? []).map((/** @type {any} */ item) => [item.id, item]));
@@ -323,5 +399,6 @@ export async function partnersPage(main) {
       ),
     ),
     cards.length ? cards : h('div', { class: 'notice' }, 'No partners configured.'),
+    coverage(covered),
   );
 }

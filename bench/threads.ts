@@ -9,7 +9,9 @@ import { streamLoad } from './streams.js';
  * (main JS thread, libuv thread pool, V8 GC and compiler threads), under the compare bench's
  * load (20 connections, non-streaming; BENCH_MODE=stream for 200-event streams). Reads each
  * thread's utime + stime from /proc before and after BENCH_SECONDS (default 6) of load and
- * prints µs per request per thread name. Threads are grouped by name (`comm`).
+ * prints µs per request per thread. BENCH_PROFILE=file.cpuprofile also profiles the main thread
+ * over the measured load (bench/profile-categories.ts summarises it). BENCH_BY_THREAD=1 lists
+ * the other threads one by one instead of summed.
  */
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 6);
@@ -25,7 +27,12 @@ function threads(pid: number): Map<string, number> {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const cpu = (Number(fields[11]) + Number(fields[12])) * TICK_US;
       // Node 20 names few of its threads: the main thread is the one whose id is the pid.
-      const key = task === String(pid) ? 'main (JS)' : `${name.replace(/\d+$/, '')} (other)`;
+      const key =
+        task === String(pid)
+          ? 'main (JS)'
+          : process.env['BENCH_BY_THREAD'] === '1'
+            ? `${name} #${task}`
+            : `${name.replace(/\d+$/, '')} (other)`;
       out.set(key, (out.get(key) ?? 0) + cpu);
     } catch {
       // gone
@@ -53,9 +60,12 @@ const hit = async (duration: number): Promise<number> => {
 };
 await hit(4);
 const pid = gateway.process.pid!;
+const profile = process.env['BENCH_PROFILE'];
+if (profile) await gateway.call('profile-start');
 const before = threads(pid);
 const ok = await hit(seconds);
 const after = threads(pid);
+if (profile) await gateway.call('profile-stop', { path: profile });
 let total = 0;
 const rows: string[] = [];
 for (const [name, cpu] of after) {

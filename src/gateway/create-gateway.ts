@@ -135,7 +135,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
     partner: null,
     attempts: 0,
     attemptLog: [],
-    ...ZERO_USAGE,
+    // ZERO_USAGE's fields written out: a spread in the middle of a literal takes V8's slow path
+    // (about 2% of a request's busy time in a profile at 20 connections).
+    inputTokens: 0,
+    cachedInputTokens: 0,
+    outputTokens: 0,
+    reasoningTokens: 0,
     latencyMs: 0,
     ttfbMs: null,
     status: 'ok',

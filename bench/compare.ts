@@ -4,7 +4,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { ensureBuilt } from './built.js';
 import { type Child, startChild } from './ipc.js';
@@ -25,7 +25,9 @@ import { streamLoad } from './streams.js';
  * BENCH_MODE (`json` non-streaming, default, or `stream`: 200-event streams, read by a
  * closed-loop undici client that also notes the time to first byte), BENCH_STREAM_CHUNKS
  * (default 200), BENCH_PROFILE (a directory: V8 CPU profile of Switchyard ×1 over its measured
- * rounds, `switchyard-<mode>.cpuprofile`; summarise with bench/profile-categories.ts).
+ * rounds, `switchyard-<mode>.cpuprofile`; summarise with bench/profile-categories.ts),
+ * BENCH_BASELINE (the root of another checkout, built: its gateway joins the rounds as
+ * `Switchyard ×1 (baseline)`, for before/after figures under the same load).
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -247,6 +249,24 @@ async function main() {
     } else targets.push(await startWorkers(fake.url, directory, n));
   }
   if (profileDir) mkdirSync(profileDir, { recursive: true });
+  // Another checkout's gateway (its bench/gateway-process.ts and dist/), same config, in the
+  // same interleaved rounds: before/after figures that share the machine's load of the moment.
+  const baseline = process.env['BENCH_BASELINE'];
+  if (baseline) {
+    const before = await startChild(
+      pathToFileURL(join(baseline, 'bench/gateway-process.ts')).href,
+      {
+        env: {
+          BENCH_UPSTREAM_URL: fake.url,
+          BENCH_MASTER_KEY: MASTER_KEY,
+          BENCH_LOG_LEVEL: 'info',
+          BENCH_UPSTREAM_CONNECTIONS: '',
+        },
+        stdout: 'ignore',
+      },
+    );
+    targets.push(fromChild('Switchyard ×1 (baseline)', before));
+  }
   const load0 = loadavg()[0]!;
   log(
     `${stream ? `${chunks}-event streams` : 'non-streaming'}, ${connections} connections, ${rounds} rounds × ${seconds} s per target, load average ${load0.toFixed(1)}`,

@@ -1,14 +1,15 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import { ensureBuilt } from './built.js';
 import { type Child, startChild } from './ipc.js';
-import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY, STREAM_BODY } from './load.js';
+import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY } from './load.js';
+import { streamLoad } from './streams.js';
 
 /**
  * `npx tsx bench/compare.ts`: one run, side by side and interleaved in rounds, of the same load
@@ -21,8 +22,12 @@ import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY, STREAM_BODY } from './load.j
  *
  * Environment: BENCH_SECONDS (per measurement, default 8), BENCH_ROUNDS (default 3),
  * BENCH_CONNECTIONS (default 20), BENCH_WORKERS (comma list of worker counts, default `1,2`),
- * BENCH_MODE (`json` non-streaming, default, or `stream`: 200-event streams),
- * BENCH_STREAM_CHUNKS (default 200).
+ * BENCH_MODE (`json` non-streaming, default, or `stream`: 200-event streams, read by a
+ * closed-loop undici client that also notes the time to first byte), BENCH_STREAM_CHUNKS
+ * (default 200), BENCH_PROFILE (a directory: V8 CPU profile of Switchyard ×1 over its measured
+ * rounds, `switchyard-<mode>.cpuprofile`; summarise with bench/profile-categories.ts),
+ * BENCH_BASELINE (the root of another checkout, built: its gateway joins the rounds as
+ * `Switchyard ×1 (baseline)`, for before/after figures under the same load).
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -32,6 +37,7 @@ const connections = Number(process.env['BENCH_CONNECTIONS'] ?? 20);
 const workerCounts = (process.env['BENCH_WORKERS'] ?? '1,2').split(',').map(Number);
 const stream = process.env['BENCH_MODE'] === 'stream';
 const chunks = Number(process.env['BENCH_STREAM_CHUNKS'] ?? 200);
+const profileDir = process.env['BENCH_PROFILE'];
 const log = (message: string) => process.stderr.write(`[compare] ${message}\n`);
 
 /** A target under load: its origin and the pids whose CPU counts as its own. */
@@ -187,11 +193,15 @@ async function waitListening(port: number): Promise<void> {
 }
 
 async function hit(origin: string, duration: number) {
+  if (stream) {
+    const result = await streamLoad(origin, { connections, seconds: duration });
+    return { ...result, p50: result.latencyP50 };
+  }
   const result = await autocannon({
     url: origin + CHAT_PATH,
     method: 'POST',
     headers: HEADERS,
-    body: stream ? STREAM_BODY : CHAT_BODY,
+    body: CHAT_BODY,
     connections,
     duration,
   });
@@ -200,6 +210,7 @@ async function hit(origin: string, duration: number) {
     bad: result.non2xx + result.errors,
     rps: result['2xx'] / result.duration,
     p50: result.latency.p50,
+    ttfbP50: Number.NaN,
   };
 }
 
@@ -237,11 +248,33 @@ async function main() {
       targets.push(fromChild('Switchyard ×1', single));
     } else targets.push(await startWorkers(fake.url, directory, n));
   }
+  if (profileDir) mkdirSync(profileDir, { recursive: true });
+  // Another checkout's gateway (its bench/gateway-process.ts and dist/), same config, in the
+  // same interleaved rounds: before/after figures that share the machine's load of the moment.
+  const baseline = process.env['BENCH_BASELINE'];
+  if (baseline) {
+    const before = await startChild(
+      pathToFileURL(join(baseline, 'bench/gateway-process.ts')).href,
+      {
+        env: {
+          BENCH_UPSTREAM_URL: fake.url,
+          BENCH_MASTER_KEY: MASTER_KEY,
+          BENCH_LOG_LEVEL: 'info',
+          BENCH_UPSTREAM_CONNECTIONS: '',
+        },
+        stdout: 'ignore',
+      },
+    );
+    targets.push(fromChild('Switchyard ×1 (baseline)', before));
+  }
   const load0 = loadavg()[0]!;
   log(
     `${stream ? `${chunks}-event streams` : 'non-streaming'}, ${connections} connections, ${rounds} rounds × ${seconds} s per target, load average ${load0.toFixed(1)}`,
   );
-  const figures = new Map<string, { rps: number[]; cpu: number[]; p50: number[]; bad: number }>();
+  const figures = new Map<
+    string,
+    { rps: number[]; cpu: number[]; p50: number[]; ttfb: number[]; bad: number }
+  >();
   const commitsBefore = single
     ? await single.call<{ events: number; commits: number }>('commits')
     : undefined;
@@ -251,17 +284,28 @@ async function main() {
     for (const target of targets) {
       await hit(target.origin, 1); // warm-up
       const pids = target.pids();
+      const profiled =
+        profileDir !== undefined && single !== undefined && target.name === 'Switchyard ×1';
+      if (profiled) await single!.call('profile-start');
       const cpu0 = pids.reduce((sum, pid) => sum + cpuOf(pid), 0);
       const result = await hit(target.origin, seconds);
       const cpu = pids.reduce((sum, pid) => sum + cpuOf(pid), 0) - cpu0;
-      const entry = figures.get(target.name) ?? { rps: [], cpu: [], p50: [], bad: 0 };
+      if (profiled)
+        await single!.call('profile-stop', {
+          path: join(
+            profileDir!,
+            `switchyard-${stream ? 'stream' : 'json'}-${round + 1}.cpuprofile`,
+          ),
+        });
+      const entry = figures.get(target.name) ?? { rps: [], cpu: [], p50: [], ttfb: [], bad: 0 };
       entry.rps.push(result.rps);
       entry.cpu.push(result.ok > 0 ? cpu / result.ok : Number.NaN);
       entry.p50.push(result.p50);
+      entry.ttfb.push(result.ttfbP50);
       entry.bad += result.bad;
       figures.set(target.name, entry);
       log(
-        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)}/s, ${(cpu / result.ok).toFixed(0)} µs CPU each`,
+        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)}/s, ${(cpu / result.ok).toFixed(0)} µs CPU each${stream ? `, TTFB p50 ${result.ttfbP50.toFixed(1)} ms` : ''}`,
       );
     }
   }
@@ -273,15 +317,21 @@ async function main() {
   const direct = median(figures.get('direct')!.rps);
   const naive = figures.get('naive proxy')!;
   const unit = stream ? 'streams/s' : 'req/s';
+  const ttfbColumns = stream ? ' TTFB p50 (ms) | TTFB × naive |' : '';
   const rows = [
-    `| Target | ${unit} (median) | × direct | × naive proxy | CPU per ${stream ? 'stream' : 'request'} (µs) | CPU × naive | latency p50 (ms) | failures |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    `| Target | ${unit} (median) | × direct | × naive proxy | CPU per ${stream ? 'stream' : 'request'} (µs) | CPU × naive | latency p50 (ms) |${ttfbColumns} failures |`,
+    `|---|---:|---:|---:|---:|---:|---:|${stream ? '---:|---:|' : ''}---:|`,
   ];
+  const naiveTtfb = median(naive.ttfb);
   for (const [name, entry] of figures) {
     const rps = median(entry.rps);
     const cpu = median(entry.cpu);
+    const ttfb = median(entry.ttfb);
+    const ttfbCells = stream
+      ? ` ${ttfb.toFixed(1)} | ${name === 'naive proxy' ? '—' : (ttfb / naiveTtfb).toFixed(2)} |`
+      : '';
     rows.push(
-      `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${name === 'direct' ? '—' : (rps / median(naive.rps)).toFixed(2)} | ${name === 'direct' ? '—' : cpu.toFixed(0)} | ${name === 'direct' ? '—' : (cpu / median(naive.cpu)).toFixed(2)} | ${median(entry.p50).toFixed(1)} | ${entry.bad} |`,
+      `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${name === 'direct' ? '—' : (rps / median(naive.rps)).toFixed(2)} | ${name === 'direct' ? '—' : cpu.toFixed(0)} | ${name === 'direct' ? '—' : (cpu / median(naive.cpu)).toFixed(2)} | ${median(entry.p50).toFixed(1)} |${ttfbCells} ${entry.bad} |`,
     );
   }
   process.stdout.write(`${rows.join('\n')}\n`);

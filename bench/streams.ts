@@ -1,6 +1,6 @@
 import { Agent, Client, request } from 'undici';
 import { CHAT_PATH, HEADERS, STREAM_BODY } from './load.js';
-import { msSince } from './stats.js';
+import { msSince, percentile } from './stats.js';
 
 /** Streaming measurements: time to first byte, event inter-arrival gaps, many open streams. */
 
@@ -117,4 +117,72 @@ export async function concurrentStreams(
   const ms = msSince(start);
   await dispatcher.close();
   return { ok, failed, ms };
+}
+
+/** Outcome of {@link streamLoad}: streams per second and time to first byte under load. */
+export interface StreamLoadResult {
+  /** Streams read to `[DONE]` with status 200. */
+  ok: number;
+  /** Streams that failed, ended early or answered another status. */
+  bad: number;
+  /** Complete streams per second over the run. */
+  rps: number;
+  /** Request start → first body byte, ms, median over the complete streams. */
+  ttfbP50: number;
+  /** Request start → end of the stream, ms, median. */
+  latencyP50: number;
+}
+
+/**
+ * Closed-loop streaming load: `connections` clients, each on its own keep-alive connection,
+ * send streaming chat requests back to back for `seconds` and read each answer to its end,
+ * noting the time to the first body byte (autocannon only reports whole-response latency). An
+ * answer counts when it is a 200 ending with `data: [DONE]`.
+ */
+export async function streamLoad(
+  origin: string,
+  options: { connections: number; seconds: number },
+): Promise<StreamLoadResult> {
+  const dispatcher = new Agent({ connections: options.connections, pipelining: 1 });
+  const ttfb: number[] = [];
+  const latency: number[] = [];
+  let bad = 0;
+  const started = process.hrtime.bigint();
+  const until = Date.now() + options.seconds * 1000;
+  const loop = async () => {
+    while (Date.now() < until) {
+      const start = process.hrtime.bigint();
+      try {
+        const response = await request(origin + CHAT_PATH, {
+          method: 'POST',
+          headers: HEADERS,
+          body: STREAM_BODY,
+          dispatcher,
+        });
+        let first = -1;
+        let tail = '';
+        for await (const piece of response.body as AsyncIterable<Buffer>) {
+          if (first < 0) first = msSince(start);
+          // Only the end matters: keep the last bytes, never the whole answer.
+          tail = (tail + piece.toString('latin1', Math.max(0, piece.length - 32))).slice(-32);
+        }
+        if (response.statusCode === 200 && tail.endsWith('data: [DONE]\n\n')) {
+          ttfb.push(first);
+          latency.push(msSince(start));
+        } else bad += 1;
+      } catch {
+        bad += 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.connections }, loop));
+  const seconds = msSince(started) / 1000;
+  await dispatcher.close();
+  return {
+    ok: ttfb.length,
+    bad,
+    rps: ttfb.length / seconds,
+    ttfbP50: percentile(ttfb, 50),
+    latencyP50: percentile(latency, 50),
+  };
 }

@@ -1,5 +1,5 @@
 import type { RoutingConfig } from '../config/index.js';
-import type { ChatCompletion, EmbeddingsResponse } from '../core/chat.js';
+import type { ChatCompletion, ChatUsage, EmbeddingsResponse } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
 import type {
@@ -16,6 +16,8 @@ import { isReservedSpill, type ReservedCapacity } from './commitments.js';
 import type { HealthTracker } from './health.js';
 import { type Skip, skippedHeader } from './licence-scope.js';
 import type { PlanInput, Policy } from './policy.js';
+import type { ValueSpan } from '../core/json-scan.js';
+import { forwardedCompletion } from './fast-completion.js';
 import { watchStream } from './stream-watch.js';
 
 /** One try against one deployment, as recorded in the usage event. */
@@ -62,7 +64,18 @@ export type ExecutionCall = Omit<GatewayCall, 'deployment'>;
 
 /** The outcome of a successful execution. */
 export type Execution =
-  | { kind: 'json'; deployment: Deployment; completion: ChatCompletion; rawBody: string }
+  | {
+      kind: 'json';
+      deployment: Deployment;
+      /** The answer in the internal representation (on the fast path, parsed when first read). */
+      completion: ChatCompletion;
+      /** The upstream's bytes, as text. */
+      rawBody: string;
+      /** The answer's `usage`, read without parsing the rest on the fast path. */
+      usage: ChatUsage | null | undefined;
+      /** Where `usage` lies in `rawBody` (fast path only): `usage.cost` is added there in place. */
+      usageSpan?: ValueSpan | undefined;
+    }
   | { kind: 'embeddings'; deployment: Deployment; response: EmbeddingsResponse }
   | {
       kind: 'stream';
@@ -266,6 +279,27 @@ export function createExecutor(deps: ExecutorDeps) {
       }
       if (call.operation === 'embeddings' || !call.stream) {
         const text = await response.text(256 * 1024 * 1024);
+        // Same protocol on both sides: the bytes are forwarded, so only `usage` is read.
+        const forwarded =
+          call.operation === 'chat' && adapter.openAIFamily && call.surface === 'openai-chat'
+            ? forwardedCompletion(text, (json) => adapter.parseResponse(json, call))
+            : undefined;
+        if (forwarded) {
+          const ttfb = deps.clock() - start;
+          release();
+          deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb, latencyMs: ttfb });
+          attempts.push(success(deployment, response.status, ttfb, observed));
+          return {
+            kind: 'json',
+            deployment,
+            get completion() {
+              return forwarded.completion;
+            },
+            rawBody: text,
+            usage: forwarded.usage,
+            usageSpan: forwarded.usageSpan,
+          };
+        }
         const json = parseJson(text, deployment.provider);
         const ttfb = deps.clock() - start;
         release();
@@ -281,12 +315,8 @@ export function createExecutor(deps: ExecutorDeps) {
             });
           return { kind: 'embeddings', deployment, response: adapter.parseEmbeddings(json, call) };
         }
-        return {
-          kind: 'json',
-          deployment,
-          completion: adapter.parseResponse(json, call),
-          rawBody: text,
-        };
+        const completion = adapter.parseResponse(json, call);
+        return { kind: 'json', deployment, completion, rawBody: text, usage: completion.usage };
       }
       const format = adapter.streamFormatFor?.(call) ?? adapter.streamFormat;
       const decode = deps.decoders[format];
@@ -305,7 +335,8 @@ export function createExecutor(deps: ExecutorDeps) {
       });
       watchStop = watch.stop;
       const iterator = adapter
-        .mapStream(watch.frames(decode(response.body)), call)
+        // The watch stamps each upstream read, not each decoded event: one step per read.
+        .mapStream(decode(watch.frames(response.body)), call)
         [Symbol.asyncIterator]();
       const first = await iterator.next();
       // A 200 that ends without a single event (an HTML page, a JSON body, a bare [DONE]) is a bad answer; nothing is flushed yet, so fail over.

@@ -15,7 +15,7 @@ export interface StreamWatchOptions {
 
 /** Deadlines of one upstream stream after its first item. */
 export interface StreamWatch {
-  /** Passes frames through, noting when each arrived. */
+  /** Passes the upstream's reads (or frames) through, noting when each arrived. */
   frames<T>(source: AsyncIterable<T>): AsyncIterable<T>;
   /** Starts the timers (once the first item is in hand; before it, the attempt timeout rules). */
   start(): void;

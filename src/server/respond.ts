@@ -83,6 +83,62 @@ export async function write(response: ServerResponse, piece: string | Uint8Array
   }
 }
 
+/** A writer that gathers an answer's pieces and sends them as one socket write per tick. */
+export interface CoalescingWriter {
+  /**
+   * Queues a piece; it leaves with the others queued in the same tick. Returns a promise when
+   * the socket's buffer was full at the last send (await it: backpressure), else undefined.
+   * Throws once the client is gone.
+   */
+  push(piece: string): Promise<void> | undefined;
+  /** Ends the answer with what is queued plus `last`, in one write. */
+  end(last?: string): void;
+}
+
+/**
+ * Coalesces the pieces of a streamed answer (SSE events) into one `res.write` per upstream read.
+ * Everything a surface renders from one upstream read happens in one run of the microtask queue
+ * (the decoders and mappers are async generators over the bytes already in hand); the pieces
+ * are joined into one string and written from `process.nextTick`, which runs once that queue is
+ * empty. Written one by one, each piece was its own chunk of the chunked encoding (three buffers
+ * each for `writev`) and its own string to convert: for a 200-event burst, 600 buffers in one
+ * `writev`, about a fifth of a stream's CPU. A paced upstream (one event per read) still gets
+ * each event out at once, in its own tick.
+ */
+export function coalescingWriter(response: ServerResponse): CoalescingWriter {
+  let pending = '';
+  let scheduled = false;
+  let blocked: Promise<void> | undefined;
+  const send = () => {
+    scheduled = false;
+    if (pending === '' || gone(response)) return;
+    const piece = pending;
+    pending = '';
+    if (!response.write(piece)) {
+      blocked = Promise.race([once(response, 'drain'), once(response, 'close')]).then(() => {
+        blocked = undefined;
+      });
+    }
+  };
+  return {
+    push(piece) {
+      if (gone(response)) throw new Error('client went away');
+      pending += piece;
+      if (!scheduled) {
+        scheduled = true;
+        process.nextTick(send);
+      }
+      return blocked;
+    },
+    end(last = '') {
+      const piece = pending + last;
+      pending = '';
+      if (gone(response)) return;
+      response.end(piece);
+    },
+  };
+}
+
 /** True when the client can no longer be written to. */
 function gone(response: ServerResponse): boolean {
   if (response.destroyed) return true;

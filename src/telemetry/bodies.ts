@@ -93,10 +93,17 @@ export function createBodyStore(options: BodyStoreOptions) {
         headers: undefined,
         firstToken() {},
         end(event, response) {
+          // The gateway may hand a thunk: the fast path parses an answer only when asked to.
+          let value: unknown;
+          try {
+            value = typeof response === 'function' ? (response as () => unknown)() : response;
+          } catch {
+            value = undefined;
+          }
           pending.set(event.requestId, {
             created_at: event.createdAt,
             request,
-            response: response === undefined ? null : captureText(response, options.maxBytes),
+            response: value === undefined ? null : captureText(value, options.maxBytes),
           });
         },
       };

@@ -57,7 +57,11 @@ export interface RequestScope {
   headers: Record<string, string> | undefined;
   /** The first item of a streamed answer reached the client, `ms` after the request started. */
   firstToken(ms: number): void;
-  /** The request is over; `event` is its usage record (written or not), `response` the JSON answer when there was one. */
+  /**
+   * The request is over; `event` is its usage record (written or not), `response` the JSON
+   * answer when there was one, or a function returning it (the chat fast path parses an answer
+   * only if an observer calls it).
+   */
   end(event: UsageEvent, response?: unknown): void;
 }
 

@@ -32,28 +32,12 @@ export async function* passthroughStream(
     if (hasUsage) usage = true;
     // Filter-only chunks carry no delta (Azure's first chunk; OpenAI sends none of these).
     if (emptyChoices && !hasUsage) continue;
-    let parsed: ChatCompletionChunk | undefined;
-    const chunk = (): ChatCompletionChunk => {
-      if (parsed) return parsed;
-      try {
-        parsed = JSON.parse(raw) as ChatCompletionChunk;
-      } catch (error) {
-        throw new GatewayError(`Upstream ${provider} sent a malformed stream event`, {
-          code: 'upstream_bad_response',
-          status: 502,
-          errorClass: 'bad_response',
-          cause: error,
-        });
-      }
-      if (!Array.isArray(parsed.choices)) parsed.choices = [];
-      // Azure's asynchronous filter sends choices without a delta.
-      for (const choice of parsed.choices) choice.delta ??= {};
-      return parsed;
-    };
+    const item = new RawItem(raw, provider);
     if (hasUsage) {
-      chunk();
-      yield { chunk, raw, usageOnly: true };
-    } else yield { chunk, raw };
+      item.chunk();
+      item.usageOnly = true;
+    }
+    yield item;
   }
   // No [DONE]: complete only if the answer finished and its usage came (some compatible servers
   // omit [DONE]); otherwise the stream was cut and must not look complete.
@@ -66,6 +50,39 @@ export async function* passthroughStream(
 }
 
 const FINISHED = /"finish_reason"\s*:\s*"/;
+
+/**
+ * A forwarded event: its original text, parsed only if a translating surface (or the meter)
+ * asks. A class rather than an object with a closure: one allocation per event instead of three.
+ */
+class RawItem implements StreamItem {
+  usageOnly?: boolean;
+  private parsed: ChatCompletionChunk | undefined;
+  constructor(
+    readonly raw: string,
+    private readonly provider: string,
+  ) {}
+
+  chunk(): ChatCompletionChunk {
+    if (this.parsed) return this.parsed;
+    let parsed: ChatCompletionChunk;
+    try {
+      parsed = JSON.parse(this.raw) as ChatCompletionChunk;
+    } catch (error) {
+      throw new GatewayError(`Upstream ${this.provider} sent a malformed stream event`, {
+        code: 'upstream_bad_response',
+        status: 502,
+        errorClass: 'bad_response',
+        cause: error,
+      });
+    }
+    if (!Array.isArray(parsed.choices)) parsed.choices = [];
+    // Azure's asynchronous filter sends choices without a delta.
+    for (const choice of parsed.choices) choice.delta ??= {};
+    this.parsed = parsed;
+    return parsed;
+  }
+}
 
 /** Starts with `{` and ends with `}` (white space aside): cheap, and catches truncation. */
 function wholeObject(raw: string): boolean {

@@ -1,6 +1,13 @@
 import type { Gateway } from '../../gateway/types.js';
 import { renderOpenAIError, toGatewayError } from '../../errors/index.js';
-import { flush, sendJson, sendOpenAIError, startSse, write } from '../../server/respond.js';
+import {
+  coalescingWriter,
+  flush,
+  sendJson,
+  sendOpenAIError,
+  startSse,
+  write,
+} from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
@@ -50,24 +57,27 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
       // The gateway hands the stream back once its first item is in hand (failover stays possible
       // until then), so the headers can travel with that first event.
       startSse(response, headers, { flush: false });
+      // After the first event, the events of one upstream read leave in one socket write.
+      const out = coalescingWriter(response);
       try {
         let first = true;
         for await (const item of outcome.items) {
           if (item.usageOnly && !includeUsage) continue;
-          await write(response, `data: ${item.raw ?? JSON.stringify(item.chunk())}\n\n`);
+          const text = `data: ${item.raw ?? JSON.stringify(item.chunk())}\n\n`;
           if (first) {
             // Headers and first event leave now, not after the rest of a burst and the usage commit.
+            await write(response, text);
             flush(response);
             first = false;
+            continue;
           }
+          const blocked = out.push(text);
+          if (blocked !== undefined) await blocked;
         }
-        await write(response, 'data: [DONE]\n\n');
-        response.end();
+        out.end('data: [DONE]\n\n');
       } catch (thrown) {
         // After the first byte: an error event, then close. No [DONE], so clients see it as incomplete.
-        if (!response.destroyed) {
-          response.end(`data: ${JSON.stringify(renderOpenAIError(toGatewayError(thrown)))}\n\n`);
-        }
+        out.end(`data: ${JSON.stringify(renderOpenAIError(toGatewayError(thrown)))}\n\n`);
       }
     } catch (thrown) {
       const error = toGatewayError(thrown);

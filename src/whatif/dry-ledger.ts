@@ -1,4 +1,5 @@
 import { accrue, type ClauseTerms, counts, termsFromConfig } from '../billing/agreements.js';
+import type { ClauseStand } from '../billing/net-cost.js';
 import { billable, createRater } from '../billing/rating.js';
 import type { Config } from '../config/index.js';
 import type { UsageEvent } from '../store/index.js';
@@ -24,6 +25,8 @@ export interface DryLedger {
   post(event: UsageEvent): DryPosting;
   /** Running totals per clause (partner), µUSD. */
   totals(): Map<string, { basis: bigint; accrued: bigint }>;
+  /** Each clause's terms with its running totals now (what `lowest-net-cost` reads live). */
+  stands(): ClauseStand[];
 }
 
 interface ClauseState {
@@ -68,6 +71,13 @@ export function createDryLedger(config: Pick<Config, 'models' | 'partners'>): Dr
       }
       return { revenue: rating.revenue, cost: rating.cost, accruals };
     },
+    stands: () =>
+      clauses.map((clause) => ({
+        ...clause.terms,
+        id: clause.terms.partner,
+        basisTotal: clause.basis,
+        accruedTotal: clause.accrued,
+      })),
     totals: () =>
       new Map(
         clauses.map((clause) => [

@@ -94,7 +94,7 @@ export async function runWhatIf(options: WhatIfOptions): Promise<WhatIfReport> {
   const total = await countUsage(options.database, scan);
   const baseline = createDryLedger(options.current);
   const alternative = createDryLedger(options.alternative);
-  const choose = createChooser(options.alternative);
+  const choose = createChooser(options.alternative, alternative);
   const periods: WhatIfPeriod[] = [];
   let period: WhatIfPeriod | undefined;
   let done = 0;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/index.js';
-import { alternativeConfig, createChooser } from '../../src/whatif/index.js';
+import { alternativeConfig, createChooser, createDryLedger } from '../../src/whatif/index.js';
 import { testConfig, usageEvent } from '../billing/helpers.js';
 
 /** The alternative-agreements file and the replay's routing rule, on their own. */
@@ -89,5 +89,48 @@ describe('dry-run routing', () => {
     expect(choose(failed(['azure-east']))?.key).toBe('bedrock-west/unit-1:0');
     expect(choose(failed(['azure-east', 'bedrock-west', 'openai']))).toBeNull();
     expect(choose(usageEvent({ model: 'no-such-model' }))).toBeNull();
+  });
+
+  it('applies licence scope by the surface the request came on, and tenant residency', () => {
+    const config = testConfig({
+      partners: {
+        azure: { primary: true, license: { apis: ['chat', 'embeddings'] } },
+        aws: {},
+      },
+      tenants: { eu: { regions: ['us-west-*'] } },
+    });
+    const choose = createChooser(config);
+    expect(choose(usageEvent({ surface: 'openai-chat' }))?.key).toBe('azure-east/unit');
+    // A stored /v1/responses row counts as stateful: azure's licence does not cover it.
+    expect(choose(usageEvent({ surface: 'openai-responses' }))?.key).toBe('bedrock-west/unit-1:0');
+    // A tenant pinned to us-west-* is served only where a deployment is there.
+    expect(choose(usageEvent({ tenantId: 'eu' }))?.key).toBe('bedrock-west/unit-1:0');
+  });
+
+  it('orders lowest-net-cost by the shares the replay has accrued so far (a cap reached flips it)', () => {
+    const config = testConfig({
+      routing: { strategy: 'lowest-net-cost' },
+      partners: {
+        azure: { primary: true, revenueShare: { rate: '0.9', cap: '0.0003' } },
+        aws: { revenueShare: { rate: '0.1' } },
+      },
+      models: {
+        unit: {
+          price: { input: '1', output: '1' },
+          deployments: [
+            { provider: 'azure-east', model: 'unit', cost: { input: '0.5', output: '0.5' } },
+            { provider: 'bedrock-west', model: 'unit-1:0', cost: { input: '0.8', output: '0.8' } },
+          ],
+        },
+      },
+    });
+    const ledger = createDryLedger(config);
+    const choose = createChooser(config, ledger);
+    // 100 tokens: azure 50 + 90 share = 140 µUSD, bedrock 80 + 10 = 90: bedrock first.
+    expect(choose(usageEvent())?.key).toBe('bedrock-west/unit-1:0');
+    // 400 tokens served by azure reach its 300 µUSD cap; from then on its share is 0: 50 < 90.
+    ledger.post(usageEvent({ inputTokens: 400 }));
+    expect(ledger.totals().get('azure')?.accrued).toBe(300n);
+    expect(choose(usageEvent())?.key).toBe('azure-east/unit');
   });
 });

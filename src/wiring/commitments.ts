@@ -50,7 +50,25 @@ export interface CapacityPlane extends ReservedCapacity {
   meter(sink: UsageSink): UsageSink;
   /** This replica's view: deployment key → used up until (epoch ms). */
   fullUntil(): Map<string, number>;
+  /**
+   * This replica's view of a deployment's minute window: the reserved tokens it took, corrected
+   * by usage events, over the last 60 s (other replicas' tokens are counted in the shared
+   * counters, not here). Null for a deployment without `reservedTpm`.
+   */
+  usedTokens(key: string, now: number): number | null;
+  /** Why and until when a reserved deployment is put last (spilling), or undefined when it is not. */
+  spilling(key: string, now: number): Spilling | undefined;
 }
+
+/** A reserved deployment put last: its window is used (`window`) or its upstream answered 429. */
+export interface Spilling {
+  until: number;
+  reason: 'window' | 'upstream_429';
+}
+
+/** Length of the local tally's window and of its slots, ms (as the shared counters'). */
+const LOCAL_WINDOW_MS = 60_000;
+const LOCAL_SLOT_MS = 1_000;
 
 /** Builds the reserved-capacity counters for the catalog's `reservedTpm` deployments. */
 export function createCapacityPlane(deps: {
@@ -66,7 +84,25 @@ export function createCapacityPlane(deps: {
         limits.set(deployment.key, deployment.config.reservedTpm);
   const onError = (error: unknown) => logger.warn({ err: error }, 'reserved capacity counter');
   let rates: RateLimits = createRateLimits({ clock, onError });
-  const full = new Map<string, number>();
+  const full = new Map<string, Spilling>();
+  // This replica's tally per deployment: one-second slot → tokens (what it took and settled).
+  const tally = new Map<string, Map<number, number>>();
+  const count = (key: string, tokens: number, at: number) => {
+    if (tokens === 0 || !limits.has(key)) return;
+    const slot = Math.floor(at / LOCAL_SLOT_MS);
+    const first = Math.floor((clock() - LOCAL_WINDOW_MS) / LOCAL_SLOT_MS);
+    if (slot < first) return;
+    let slots = tally.get(key);
+    if (!slots) tally.set(key, (slots = new Map()));
+    slots.set(slot, (slots.get(slot) ?? 0) + tokens);
+    // Bounded without readers: at most a window and a few slots per deployment.
+    if (slots.size > LOCAL_WINDOW_MS / LOCAL_SLOT_MS + 2)
+      for (const old of slots.keys()) if (old < first) slots.delete(old);
+  };
+  const mark = (key: string, until: number, reason: Spilling['reason']) => {
+    const current = full.get(key);
+    if (current === undefined || until >= current.until) full.set(key, { until, reason });
+  };
   const pending = new Map<string, Reservation[]>();
   let sweptAt = 0;
 
@@ -88,14 +124,14 @@ export function createCapacityPlane(deps: {
 
   const plane: CapacityPlane = {
     full(key, now) {
-      const until = full.get(key);
-      if (until === undefined) return false;
-      if (until > now) return true;
+      const spilling = full.get(key);
+      if (spilling === undefined) return false;
+      if (spilling.until > now) return true;
       full.delete(key);
       return false;
     },
     exhausted(key, until) {
-      full.set(key, Math.max(until, full.get(key) ?? 0));
+      mark(key, until, 'upstream_429');
     },
     async take(deployment, call) {
       const limit = limits.get(deployment.key);
@@ -110,10 +146,11 @@ export function createCapacityPlane(deps: {
       try {
         const result = await rates.consume('tokens', scope, limit, Math.min(points, limit));
         if (!result.ok) {
-          plane.exhausted(deployment.key, now + result.retryAfterMs);
+          mark(deployment.key, now + result.retryAfterMs, 'window');
           return false;
         }
         full.delete(deployment.key);
+        count(deployment.key, Math.min(points, limit), result.at);
         const list = pending.get(call.requestId) ?? [];
         list.push({
           key: deployment.key,
@@ -148,13 +185,19 @@ export function createCapacityPlane(deps: {
       for (const item of (list ?? []).reverse()) {
         if (!settled && item.key === served) {
           settled = true;
+          count(item.key, used - item.points, item.at);
           await adjust(item.scope, item.limit, used - item.points, item.at);
-        } else await adjust(item.scope, item.limit, -item.points, item.at);
+        } else {
+          count(item.key, -item.points, item.at);
+          await adjust(item.scope, item.limit, -item.points, item.at);
+        }
       }
       // Served by reserved capacity without a reservation (tried as the last resort): count it.
       const limit = served === undefined ? undefined : limits.get(served);
-      if (!settled && limit !== undefined && used > 0)
+      if (!settled && limit !== undefined && served !== undefined && used > 0) {
+        count(served, used, clock());
         await adjust(`reserved:${served}`, limit, used);
+      }
     },
     meter(sink) {
       if (limits.size === 0) return sink;
@@ -165,7 +208,25 @@ export function createCapacityPlane(deps: {
         },
       };
     },
-    fullUntil: () => new Map(full),
+    fullUntil: () => new Map([...full].map(([key, spilling]) => [key, spilling.until])),
+    usedTokens(key, now) {
+      if (!limits.has(key)) return null;
+      const slots = tally.get(key);
+      if (!slots) return 0;
+      // Slots overlapping the last 60 s, the oldest counted whole (as the shared counters do).
+      const first = Math.floor((now - LOCAL_WINDOW_MS) / LOCAL_SLOT_MS);
+      let sum = 0;
+      for (const [slot, tokens] of slots) {
+        if (slot < first) slots.delete(slot);
+        else sum += tokens;
+      }
+      if (slots.size === 0) tally.delete(key);
+      return Math.max(0, sum);
+    },
+    spilling(key, now) {
+      const spilling = full.get(key);
+      return spilling !== undefined && spilling.until > now ? { ...spilling } : undefined;
+    },
   };
   return plane;
 }

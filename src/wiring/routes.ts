@@ -84,6 +84,7 @@ export function wireRoutes(deps: RouteDeps): Route[] {
       clock,
       strategy: config.routing.strategy,
       config,
+      capacity: deps.router.capacity,
     }),
     ...createAnthropicMessagesRoutes({ gateway }),
     ...createBedrockConverseRoutes({ gateway }),

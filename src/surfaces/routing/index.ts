@@ -30,6 +30,16 @@ export interface RoutingViewDeps {
   strategy?: string;
   /** For tenants' pinned regions (`?tenant=`). */
   config?: Pick<Config, 'tenants'>;
+  /** Reserved capacity (`reservedTpm`) as this replica sees it. */
+  capacity?: ReservedCapacityState | undefined;
+}
+
+/** What the view reads of the capacity plane (wiring/commitments.ts). */
+export interface ReservedCapacityState {
+  /** Reserved tokens this replica counted in the last minute; null without `reservedTpm`. */
+  usedTokens(key: string, now: number): number | null;
+  /** Until when (and why) a reserved deployment is put last, or undefined. */
+  spilling(key: string, now: number): { until: number; reason: string } | undefined;
 }
 
 /** The scope `?api=&tenant=` asks the view for; undefined parts are not checked. */
@@ -110,10 +120,38 @@ export function routingView(
             },
             position: order.indexOf(deployment.key),
             net_cost: netCostView(figures.get(deployment.key)),
+            ...reservedView(deps.capacity, deployment.key, deployment.config.reservedTpm, now),
           };
         }),
       };
     }),
+  };
+}
+
+/**
+ * A deployment's reserved capacity: `reserved_tpm`, the tokens this replica counted in the
+ * current minute window, and until when it is put last (`spilling_until`, with why: its
+ * window is used or its upstream answered 429). All null without `reservedTpm`.
+ */
+function reservedView(
+  capacity: ReservedCapacityState | undefined,
+  key: string,
+  reservedTpm: number | undefined,
+  now: number,
+) {
+  if (reservedTpm === undefined)
+    return {
+      reserved_tpm: null,
+      reserved_used_tokens: null,
+      spilling_until: null,
+      spilling_reason: null,
+    };
+  const spilling = capacity?.spilling(key, now);
+  return {
+    reserved_tpm: reservedTpm,
+    reserved_used_tokens: capacity?.usedTokens(key, now) ?? null,
+    spilling_until: spilling ? new Date(spilling.until).toISOString() : null,
+    spilling_reason: spilling?.reason ?? null,
   };
 }
 

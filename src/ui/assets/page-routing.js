@@ -1,7 +1,77 @@
 // @ts-check
-/** Routing: each model's deployments with partner, health, breaker, latency, licence window and current order. */
+/**
+ * Routing: each model's deployments with partner, health, breaker, latency, licence window,
+ * net cost (lowest-net-cost), reserved capacity and current order.
+ */
 import { api } from './api.js';
-import { badge, clock, h, mount, ms, table, when } from './dom.js';
+import { badge, clock, h, mount, ms, num, percent, table, usd, when } from './dom.js';
+
+/** A USD decimal string from the API → text. @param {string | null | undefined} value */
+function dollars(value) {
+  return value === null || value === undefined ? '–' : usd(Number(value));
+}
+
+/**
+ * The net cost of the reference request: net, then cloud plus each revenue-share clause at the
+ * margin (rate, cap reached, outside its window).
+ * @param {any} row
+ */
+function netCost(row) {
+  const cost = row.net_cost;
+  if (!cost) return '–';
+  return h(
+    'span',
+    { 'data-net-cost': row.key },
+    h('strong', { class: 'mono' }, dollars(cost.net_usd)),
+    h(
+      'div',
+      { class: 'sub' },
+      `cloud ${dollars(cost.cloud_usd)}`,
+      cost.shares.map((/** @type {any} */ share) => [
+        ' + ',
+        h(
+          'span',
+          {
+            'data-share': share.partner,
+            title: `cap ${dollars(share.cap_usd)}, accrued ${dollars(share.accrued_usd)}`,
+          },
+          `${share.partner} ${dollars(share.share_usd)} `,
+          badge(
+            share.state === 'rate' ? percent(Number(share.rate)) : share.state.replaceAll('-', ' '),
+            share.state === 'rate' ? 'info' : share.state === 'cap-reached' ? 'ok' : '',
+          ),
+        ),
+      ]),
+    ),
+  );
+}
+
+/**
+ * Reserved capacity: tokens this replica counted in the current minute of `reserved_tpm`, and
+ * until when it is put last (its window used, or its upstream answered 429).
+ * @param {any} row
+ */
+function reserved(row) {
+  if (row.reserved_tpm === null || row.reserved_tpm === undefined) return 'pay-as-you-go';
+  return h(
+    'span',
+    { 'data-reserved': row.key },
+    h(
+      'span',
+      { class: 'mono' },
+      `${num(row.reserved_used_tokens ?? 0)} / ${num(row.reserved_tpm)} TPM`,
+    ),
+    row.spilling_until
+      ? [
+          ' ',
+          badge(
+            `spilling until ${clock(row.spilling_until)} (${row.spilling_reason === 'upstream_429' ? 'upstream 429' : 'window used'})`,
+            'warn',
+          ),
+        ]
+      : null,
+  );
+}
 
 /** @param {string} state */
 function breaker(state) {
@@ -48,7 +118,10 @@ export function routingPage(main) {
   async function refresh() {
     const view = await api('/admin/v1/routing');
     if (stopped) return;
-    mount(stamp, `as of ${when(view.at)}`);
+    mount(
+      stamp,
+      view.strategy ? `${view.strategy} · as of ${when(view.at)}` : `as of ${when(view.at)}`,
+    );
     mount(
       body,
       view.data.map((/** @type {any} */ model) => {
@@ -122,6 +195,8 @@ export function routingPage(main) {
               ['TTFB (est.)', (/** @type {any} */ row) => ms(row.ttfb_ms), 'num'],
               ['Latency (est.)', (/** @type {any} */ row) => ms(row.latency_ms), 'num'],
               ['Licence', (/** @type {any} */ row) => licence(row.licence)],
+              ['Net cost', (/** @type {any} */ row) => netCost(row)],
+              ['Reserved', (/** @type {any} */ row) => reserved(row)],
               [
                 'Last error',
                 (/** @type {any} */ row) =>

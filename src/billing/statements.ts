@@ -40,7 +40,28 @@ export interface StatementLine {
   amount: string;
   /** Partner only: share accrued (clawbacks negative). */
   accrued?: string;
+  /**
+   * Token quantities of the line's usage transactions, summed from their usage rows (joined on
+   * the request id); refund, credit and reversal lines carry 0. Input includes the cache reads
+   * and writes, as on the usage rows; `cache_write_1h_tokens` is the one-hour part of
+   * `cache_write_tokens`. Absent from statements frozen before they were added (see
+   * docs/billing.md).
+   */
+  input_tokens?: number;
+  cached_input_tokens?: number;
+  cache_write_tokens?: number;
+  cache_write_1h_tokens?: number;
+  output_tokens?: number;
 }
+
+/** The token fields of a statement line, in CSV column order. */
+export const TOKEN_FIELDS = [
+  'input_tokens',
+  'cached_input_tokens',
+  'cache_write_tokens',
+  'cache_write_1h_tokens',
+  'output_tokens',
+] as const;
 
 /** A statement as served (JSON) and frozen. */
 export interface Statement {
@@ -167,6 +188,11 @@ export async function buildStatement(
     transactions: line.transactions,
     amount: usd(line.basis),
     ...(kind === 'partner' ? { accrued: usd(line.accrued) } : {}),
+    input_tokens: line.tokens.inputTokens,
+    cached_input_tokens: line.tokens.cachedInputTokens,
+    cache_write_tokens: line.tokens.cacheWriteTokens,
+    cache_write_1h_tokens: line.tokens.cacheWrite1hTokens,
+    output_tokens: line.tokens.outputTokens,
   }));
   const sum = (
     pick: (line: (typeof records)[number]) => bigint,
@@ -240,7 +266,9 @@ export async function buildStatement(
 
 /**
  * Renders a statement as CSV: one row per line and a `total` row; every row carries the
- * statement's identity and entry hash.
+ * statement's identity and entry hash. The token columns come last (after `hash`), so readers of
+ * the earlier columns by position are unaffected; they are empty on a statement frozen before
+ * lines carried tokens (unknown, not zero).
  */
 export function statementCsv(statement: Statement): string {
   const header = [
@@ -256,7 +284,16 @@ export function statementCsv(statement: Statement): string {
     'amount_usd',
     'accrued_usd',
     'hash',
+    ...TOKEN_FIELDS,
   ];
+  const tokenCells = (line: StatementLine) =>
+    TOKEN_FIELDS.map((field) => (line[field] === undefined ? '' : String(line[field])));
+  // The total row sums a token column only when every line has it.
+  const tokenTotals = TOKEN_FIELDS.map((field) =>
+    statement.lines.every((line) => line[field] !== undefined)
+      ? String(statement.lines.reduce((total, line) => total + (line[field] ?? 0), 0))
+      : '',
+  );
   const base = [statement.kind, statement.subject, statement.period, statement.status];
   const rows = statement.lines.map((line) => [
     ...base,
@@ -268,6 +305,7 @@ export function statementCsv(statement: Statement): string {
     line.amount,
     line.accrued ?? '',
     statement.entries.hash,
+    ...tokenCells(line),
   ]);
   const transactions = statement.lines.reduce((total, line) => total + line.transactions, 0);
   const amount =
@@ -282,6 +320,7 @@ export function statementCsv(statement: Statement): string {
     amount,
     statement.totals['accrued'] ?? '',
     statement.entries.hash,
+    ...tokenTotals,
   ]);
   return `${[header, ...rows].map((row) => row.map(csvField).join(',')).join('\r\n')}\r\n`;
 }

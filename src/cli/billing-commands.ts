@@ -207,6 +207,10 @@ export function registerBillingCommands(program: Command, output: BillingOutput 
                 'transactions',
                 partner ? 'basis' : 'amount',
                 ...(partner ? ['accrued'] : []),
+                'input',
+                'cache read',
+                'cache write',
+                'output',
               ],
               statement.lines.map((line) => [
                 line.kind,
@@ -216,6 +220,13 @@ export function registerBillingCommands(program: Command, output: BillingOutput 
                 String(line.transactions),
                 line.amount,
                 ...(partner ? [line.accrued ?? ''] : []),
+                // '-' on a statement frozen before lines carried tokens.
+                ...[
+                  line.input_tokens,
+                  line.cached_input_tokens,
+                  line.cache_write_tokens,
+                  line.output_tokens,
+                ].map((tokens) => (tokens === undefined ? '-' : String(tokens))),
               ]),
             ),
           );

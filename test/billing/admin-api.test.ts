@@ -172,7 +172,7 @@ describe('billing through the gateway and the admin API', () => {
     );
     expect(csv.headers['content-type']).toContain('text/csv');
     expect(csv.text.split('\r\n')[0]).toBe(
-      'statement,subject,period,status,line,model,cloud,adjusts_period,transactions,amount_usd,accrued_usd,hash',
+      'statement,subject,period,status,line,model,cloud,adjusts_period,transactions,amount_usd,accrued_usd,hash,input_tokens,cached_input_tokens,cache_write_tokens,cache_write_1h_tokens,output_tokens',
     );
     expect(csv.text).toContain(',total,');
     const early = await call(`${gateway.url}/admin/v1/billing/periods/${period}/close`, {

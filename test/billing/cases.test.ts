@@ -198,6 +198,12 @@ describe.each(targets)('billing cases on $name', (target) => {
         transactions: 1,
         amount: '0.0005',
         accrued: '0.0001',
+        // The late event's tokens, on the adjustment line that books it.
+        input_tokens: late.inputTokens,
+        cached_input_tokens: 0,
+        cache_write_tokens: 0,
+        cache_write_1h_tokens: 0,
+        output_tokens: 0,
       },
     ]);
     expect(november.totals['adjustments']).toBe('0.0001');

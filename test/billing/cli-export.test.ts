@@ -73,6 +73,10 @@ async function seed(name: string, store: string): Promise<string> {
       usageEvent({
         createdAt: Date.parse('2026-10-10T10:00:00Z'),
         inputTokens: 1_000_000,
+        // Cache reads and writes: priced as input here (no cache prices), carried as tokens.
+        cachedInputTokens: 200_000,
+        cacheWriteTokens: 300_000,
+        cacheWrite1hTokens: 100_000,
         tenantId: 'acme',
       }),
     );
@@ -202,7 +206,10 @@ for (const [name, storeUrl] of stores) {
         }
       }
       expect(readFileSync(join(out, '2026-10', 'customer-acme.csv'), 'utf8')).toMatch(
-        /\r\ncustomer,acme,2026-10,final,total,,,,1,1,,sha256:/,
+        /\r\ncustomer,acme,2026-10,final,total,,,,1,1,,sha256:[0-9a-f]{64},1000000,200000,300000,100000,0\r\n/,
+      );
+      expect(readFileSync(join(out, '2026-10', 'partner-aws.csv'), 'utf8')).toMatch(
+        /\r\npartner,aws,2026-10,final,usage,unit,bedrock-west,,1,0\.3,0\.03,sha256:[0-9a-f]{64},300000,0,0,0,0\r\n/,
       );
 
       const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8'));

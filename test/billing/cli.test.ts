@@ -43,6 +43,10 @@ beforeAll(async () => {
     usageEvent({
       createdAt: Date.parse('2026-11-10T10:00:00Z'),
       inputTokens: 1_500_000,
+      // Cache reads and writes (priced as input here: the model has no cache prices).
+      cachedInputTokens: 400_000,
+      cacheWriteTokens: 600_000,
+      cacheWrite1hTokens: 200_000,
       tenantId: 'acme',
     }),
   );
@@ -82,7 +86,10 @@ describe('billing CLI', () => {
       '2026-11',
     );
     expect(text).toContain('partner statement azure 2026-11 (final, USD)');
-    expect(text).toMatch(/usage\s+unit\s+azure-east\s+-\s+2\s+2\s+0\.4/);
+    // Both requests' tokens: input, cache read, cache write, output.
+    expect(text).toMatch(
+      /usage\s+unit\s+azure-east\s+-\s+2\s+2\s+0\.4\s+2000000\s+400000\s+600000\s+0\n/,
+    );
     expect(text).toContain('accrued: 0.4');
     const csv = await run(
       'statement',
@@ -95,7 +102,7 @@ describe('billing CLI', () => {
       '--csv',
     );
     expect(csv.split('\r\n')[1]).toMatch(
-      /^partner,azure,2026-11,final,usage,unit,azure-east,,2,2,0\.4,sha256:/,
+      /^partner,azure,2026-11,final,usage,unit,azure-east,,2,2,0\.4,sha256:[0-9a-f]{64},2000000,400000,600000,200000,0$/,
     );
     const json = JSON.parse(
       await run(
@@ -134,7 +141,7 @@ describe('billing CLI', () => {
       /^TENANT\s+PARTNER\s+REQUESTS\s+ERRORS\s+INPUT\s+CACHE READ\s+CACHE WRITE\s+OUTPUT\s+REVENUE\s+COST\s+SHARE\s+MARGIN$/,
     );
     expect(lines[1]).toMatch(
-      /^acme\s+azure\s+1\s+0\s+1500000\s+0\s+0\s+0\s+1\.5\s+0\s+0\.3\s+1\.2$/,
+      /^acme\s+azure\s+1\s+0\s+1500000\s+400000\s+600000\s+0\s+1\.5\s+0\s+0\.3\s+1\.2$/,
     );
     const json = JSON.parse(
       await run(

@@ -30,6 +30,50 @@ export interface StatementLineRecord {
   basis: bigint;
   /** Partner: share accrued (clawbacks negative). Customer: upstream-independent, always 0. */
   accrued: bigint;
+  /** Tokens of the line's usage transactions, from their usage rows (other kinds: 0). */
+  tokens: LineTokens;
+}
+
+/** Token quantities of a statement line, summed from `usage_events`. */
+export interface LineTokens {
+  inputTokens: number;
+  cachedInputTokens: number;
+  cacheWriteTokens: number;
+  cacheWrite1hTokens: number;
+  outputTokens: number;
+}
+
+const NO_TOKENS: LineTokens = {
+  inputTokens: 0,
+  cachedInputTokens: 0,
+  cacheWriteTokens: 0,
+  cacheWrite1hTokens: 0,
+  outputTokens: 0,
+};
+
+/** The token sums of a line query, as `sum_*` columns over `usage_events as u` (0 when none). */
+const tokenSums = [
+  sql<bigint>`cast(coalesce(sum(u.input_tokens), 0) as bigint)`.as('sum_input'),
+  sql<bigint>`cast(coalesce(sum(u.cached_input_tokens), 0) as bigint)`.as('sum_cached_input'),
+  sql<bigint>`cast(coalesce(sum(u.cache_write_tokens), 0) as bigint)`.as('sum_cache_write'),
+  sql<bigint>`cast(coalesce(sum(u.cache_write_1h_tokens), 0) as bigint)`.as('sum_cache_write_1h'),
+  sql<bigint>`cast(coalesce(sum(u.output_tokens), 0) as bigint)`.as('sum_output'),
+] as const;
+
+function tokensFromRow(row: {
+  sum_input: unknown;
+  sum_cached_input: unknown;
+  sum_cache_write: unknown;
+  sum_cache_write_1h: unknown;
+  sum_output: unknown;
+}): LineTokens {
+  return {
+    inputTokens: toNumber(row.sum_input),
+    cachedInputTokens: toNumber(row.sum_cached_input),
+    cacheWriteTokens: toNumber(row.sum_cache_write),
+    cacheWrite1hTokens: toNumber(row.sum_cache_write_1h),
+    outputTokens: toNumber(row.sum_output),
+  };
 }
 
 /** Every clause, active ones first, then by id. */
@@ -164,19 +208,25 @@ export async function customerLines(
   tenantId: string,
   period: string,
 ): Promise<StatementLineRecord[]> {
+  // Only usage transactions join their usage row (request_id is its primary key, so a
+  // transaction meets at most one): refunds and reversals of a request carry no tokens.
   const rows = await db
-    .selectFrom('ledger_transactions')
+    .selectFrom('ledger_transactions as t')
+    .leftJoin('usage_events as u', (join) =>
+      join.onRef('u.request_id', '=', 't.request_id').on('t.kind', '=', 'usage'),
+    )
     .select([
-      'kind',
-      'model',
-      'adjusts_period',
+      't.kind',
+      't.model',
+      't.adjusts_period',
       (eb) => eb.fn.countAll().as('transactions'),
-      sql<bigint>`cast(sum(revenue) as bigint)`.as('basis'),
+      sql<bigint>`cast(sum(t.revenue) as bigint)`.as('basis'),
+      ...tokenSums,
     ])
-    .where('tenant_id', '=', tenantId)
-    .where('period', '=', period)
-    .where('revenue', '!=', 0n)
-    .groupBy(['kind', 'model', 'adjusts_period'])
+    .where('t.tenant_id', '=', tenantId)
+    .where('t.period', '=', period)
+    .where('t.revenue', '!=', 0n)
+    .groupBy(['t.kind', 't.model', 't.adjusts_period'])
     .execute();
   return sortLines(
     rows.map((row) => ({
@@ -187,6 +237,7 @@ export async function customerLines(
       transactions: toNumber(row.transactions),
       basis: toBigInt(row.basis),
       accrued: 0n,
+      tokens: tokensFromRow(row),
     })),
   );
 }
@@ -213,6 +264,29 @@ export async function partnerLines(
     .where('line.period', '=', period)
     .groupBy(['t.kind', 't.model', 't.deployment', 't.adjusts_period'])
     .execute();
+  // Tokens per distinct usage transaction: a transaction with lines on several clauses of the
+  // partner is counted once (joining the lines would count its tokens once per clause).
+  const tokenRows = await db
+    .selectFrom('ledger_transactions as t')
+    .innerJoin('usage_events as u', 'u.request_id', 't.request_id')
+    .select(['t.kind', 't.model', 't.deployment', 't.adjusts_period', ...tokenSums])
+    .where('t.kind', '=', 'usage')
+    .where('t.id', 'in', (eb) =>
+      eb
+        .selectFrom('billing_share_lines as line')
+        .select('line.transaction_id')
+        .where('line.partner', '=', partner)
+        .where('line.period', '=', period),
+    )
+    .groupBy(['t.kind', 't.model', 't.deployment', 't.adjusts_period'])
+    .execute();
+  const key = (row: {
+    kind: string;
+    model: string;
+    deployment: string;
+    adjusts_period: string | null;
+  }) => [row.adjusts_period ?? '', row.kind, row.model, row.deployment].join('\u0000');
+  const tokens = new Map(tokenRows.map((row) => [key(row), tokensFromRow(row)]));
   return sortLines(
     rows.map((row) => ({
       kind: row.kind,
@@ -222,6 +296,7 @@ export async function partnerLines(
       transactions: toNumber(row.transactions),
       basis: toBigInt(row.basis),
       accrued: toBigInt(row.accrued),
+      tokens: tokens.get(key(row)) ?? { ...NO_TOKENS },
     })),
   );
 }

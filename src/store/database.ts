@@ -72,7 +72,7 @@ export async function createDatabase(
     const checkpointer = path === ':memory:' ? undefined : startCheckpointer(handle, path);
     const dialect = new SqliteDialect({ database: cachingStatements(handle, checkpointer) });
     const kysely = new Kysely<Schema>({ ...base, dialect });
-    return wrap(kysely, 'sqlite', handle);
+    return wrap(kysely, 'sqlite', handle, checkpointer);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const limits = {
@@ -169,7 +169,15 @@ const CHECKPOINT_INTERVAL_MS = 250;
 
 interface Checkpointer {
   stop(): void;
+  /**
+   * Settles once the thread has made its last checkpoint and closed its connection (or after
+   * {@link CHECKPOINTER_STOP_MS}): `close()` waits for it, so nothing touches the files after.
+   */
+  readonly stopped: Promise<void>;
 }
+
+/** Longest `close()` waits for the checkpoint thread's last checkpoint, ms. */
+const CHECKPOINTER_STOP_MS = 2_000;
 
 /**
  * Moves WAL checkpoints off the event loop. By default SQLite checkpoints inside the commit
@@ -207,9 +215,21 @@ function startCheckpointer(
       // Closing meanwhile: nothing left to checkpoint for.
     }
   });
+  let stopped: Promise<void> | undefined;
   return {
     stop() {
       worker.postMessage('stop');
+      stopped ??= new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, CHECKPOINTER_STOP_MS);
+        timer.unref();
+        worker.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    },
+    get stopped() {
+      return stopped ?? Promise.resolve();
     },
   };
 }
@@ -237,14 +257,21 @@ async function ping(kysely: Kysely<Schema>): Promise<void> {
   await kysely.connection().execute(async () => undefined);
 }
 
-function wrap(db: Kysely<Schema>, dialect: Dialect, sqlite?: SqliteDatabase.Database): Database {
+function wrap(
+  db: Kysely<Schema>,
+  dialect: Dialect,
+  sqlite?: SqliteDatabase.Database,
+  checkpointer?: Checkpointer,
+): Database {
   let closing: Promise<void> | undefined;
   return {
     db,
     dialect,
     ...(sqlite && { sqlite }),
     close() {
-      closing ??= db.destroy();
+      // The checkpoint thread's last checkpoint is part of closing: after this resolves, no
+      // thread of this database touches its files (a caller may delete them).
+      closing ??= db.destroy().then(() => checkpointer?.stopped);
       return closing;
     },
   };

@@ -171,8 +171,17 @@ function latency(health: HealthTracker, deployment: Deployment): number {
 
 /** Weighted random order without replacement (Efraimidis–Spirakis keys). */
 function weightedShuffle(deployments: Deployment[], random: () => number): Deployment[] {
-  const keys = new Map<Deployment, number>();
-  for (const deployment of deployments)
-    keys.set(deployment, Math.log(random()) / deployment.weight);
-  return deployments.sort((a, b) => keys.get(b)! - keys.get(a)!);
+  // Keys in a typed array and a sort of indices: a comparator reading a Map cost ~5x more at
+  // 50 deployments (bench/routing.ts).
+  const count = deployments.length;
+  const keys = new Float64Array(count);
+  const order: number[] = new Array(count);
+  for (let index = 0; index < count; index++) {
+    keys[index] = Math.log(random()) / deployments[index]!.weight;
+    order[index] = index;
+  }
+  order.sort((a, b) => keys[b]! - keys[a]!);
+  const before = deployments.slice();
+  for (let index = 0; index < count; index++) deployments[index] = before[order[index]!]!;
+  return deployments;
 }

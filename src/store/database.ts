@@ -218,10 +218,15 @@ function startCheckpointer(
   let stopped: Promise<void> | undefined;
   return {
     stop() {
+      // Held referenced while it stops: an unreferenced thread (and timer) would let the process
+      // exit under a pending `await close()` (exit code 13, unsettled top-level await).
+      worker.ref();
       worker.postMessage('stop');
       stopped ??= new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, CHECKPOINTER_STOP_MS);
-        timer.unref();
+        const timer = setTimeout(() => {
+          worker.unref();
+          resolve();
+        }, CHECKPOINTER_STOP_MS);
         worker.once('exit', () => {
           clearTimeout(timer);
           resolve();

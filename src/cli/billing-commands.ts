@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { type Config, loadConfigFile } from '../config/index.js';
-import { PERIOD_UNITS, type PeriodUnit } from '../billing/periods.js';
+import type { PeriodUnit } from '../billing/periods.js';
 import { createProgress } from './progress.js';
 import type { ExportFormat } from './statement-export.js';
 import { table } from './table.js';
+import { instant, periodUnit } from './arguments.js';
 
 /**
  * `switchyard usage` and `switchyard statement`: billing reports read from the store the config
@@ -386,19 +387,6 @@ async function withBilling(
   } finally {
     await database.close();
   }
-}
-
-function instant(value: string): number {
-  const parsed = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(parsed))
-    throw new InvalidArgumentError('expected an ISO date or date-time such as 2026-11-01');
-  return parsed;
-}
-
-function periodUnit(value: string): PeriodUnit {
-  const unit = PERIOD_UNITS.find((item) => item === value);
-  if (unit === undefined) throw new InvalidArgumentError(`expected ${PERIOD_UNITS.join(', ')}`);
-  return unit;
 }
 
 /** `all`, or a comma-separated list of ids. */

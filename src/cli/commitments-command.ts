@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
 import { loadConfigFile } from '../config/index.js';
 import { table } from './table.js';
+import { instant } from './arguments.js';
 
 /**
  * `switchyard commitments`: the burn-down of every partner commitment (`partners.<id>.commitment`)
@@ -120,11 +121,4 @@ export function registerCommitmentsCommand(
         }
       },
     );
-}
-
-function instant(value: string): number {
-  const parsed = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(parsed))
-    throw new InvalidArgumentError('expected an ISO date or date-time such as 2026-11-15');
-  return parsed;
 }

@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { PERIOD_UNITS, type PeriodUnit } from '../billing/periods.js';
+import type { PeriodUnit } from '../billing/periods.js';
 import { ConfigError, loadConfigFile } from '../config/index.js';
 import { createProgress } from './progress.js';
 import { table } from './table.js';
+import { instant, periodUnit } from './arguments.js';
 
 /**
  * `switchyard whatif --agreements alt.yaml --from 2026-10-01 --to 2026-12-01`: replays the
@@ -145,17 +146,4 @@ async function whatIf(options: WhatIfCommandOptions, output: WhatIfOutput): Prom
   } finally {
     await database.close();
   }
-}
-
-function instant(value: string): number {
-  const parsed = Date.parse(/^\d{4}-\d{2}-\d{2}$/.test(value) ? `${value}T00:00:00Z` : value);
-  if (Number.isNaN(parsed))
-    throw new InvalidArgumentError('expected an ISO date or date-time such as 2026-11-01');
-  return parsed;
-}
-
-function periodUnit(value: string): PeriodUnit {
-  const unit = PERIOD_UNITS.find((item) => item === value);
-  if (unit === undefined) throw new InvalidArgumentError(`expected ${PERIOD_UNITS.join(', ')}`);
-  return unit;
 }

@@ -64,7 +64,13 @@ export function wireRoutes(deps: RouteDeps): Route[] {
           );
           checks['store'] = 'ok';
         } catch (error) {
-          checks['store'] = (error as Error).message;
+          // One wording for a timeout, whichever timer fired first (ours, or the pool's
+          // connection timeout, which says "timeout expired").
+          const message = (error as Error).message;
+          checks['store'] =
+            /timeout/i.test(message) && !message.includes('timed out')
+              ? `store readiness check timed out (${message})`
+              : message;
         }
         const spool = deps.spool?.();
         if (spool) checks['usage_spool'] = `${spool.waiting} waiting`;

@@ -8,13 +8,13 @@ import type {
 import { burnDownJson, statementCsv, usd } from '../../billing/index.js';
 import type { Clock } from '../../core/clock.js';
 import { scaledToDecimal } from '../../core/money.js';
-import { GatewayError, invalidRequest, toGatewayError } from '../../errors/index.js';
+import { invalidRequest, toGatewayError } from '../../errors/index.js';
 import type { Gateway } from '../../gateway/types.js';
 import { sendJson, sendOpenAIError } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import type { ClauseRecord } from '../../store/billing/store.js';
 import { parseJsonBody } from '../openai/validate.js';
-import { credentialFrom } from '../shared/credentials.js';
+import { requireMaster } from '../shared/master.js';
 import {
   parseAgreement,
   parseCredit,
@@ -54,19 +54,7 @@ export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] 
     path: `/admin/v1/billing${path}`,
     async handler(context) {
       try {
-        const principal = await deps.gateway.authenticate(
-          credentialFrom(context.request),
-          context.remoteAddress,
-        );
-        if (!principal.isMaster) {
-          throw new GatewayError('The admin API needs the master key', {
-            code: 'forbidden',
-            status: 403,
-            errorClass: 'auth',
-            retryable: false,
-            failover: false,
-          });
-        }
+        await requireMaster(deps.gateway, context);
         const reply = await handler(context);
         if ('csv' in reply) {
           context.response.writeHead(reply.status ?? 200, {

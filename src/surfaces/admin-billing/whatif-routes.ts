@@ -8,7 +8,7 @@ import type { HttpContext, Route } from '../../server/types.js';
 import type { Database } from '../../store/index.js';
 import { alternativeConfig, runWhatIf, whatIfCsv, whatIfJson } from '../../whatif/index.js';
 import { parseJsonBody } from '../openai/validate.js';
-import { credentialFrom } from '../shared/credentials.js';
+import { requireMaster } from '../shared/master.js';
 
 /** What the what-if route needs. */
 export interface WhatIfRoutesDeps {
@@ -35,19 +35,7 @@ export function createWhatIfRoutes(deps: WhatIfRoutesDeps): Route[] {
       path: '/admin/v1/billing/whatif',
       async handler(context: HttpContext) {
         try {
-          const principal = await deps.gateway.authenticate(
-            credentialFrom(context.request),
-            context.remoteAddress,
-          );
-          if (!principal.isMaster) {
-            throw new GatewayError('The admin API needs the master key', {
-              code: 'forbidden',
-              status: 403,
-              errorClass: 'auth',
-              retryable: false,
-              failover: false,
-            });
-          }
+          await requireMaster(deps.gateway, context);
           const input = parseInput(parseJsonBody(await context.readBody()), deps.clock());
           let alternative: Config;
           try {

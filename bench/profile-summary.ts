@@ -57,7 +57,7 @@ for (const [id, us] of selfUs) {
   const seen = new Set<string>();
   for (let at: number | undefined = id; at !== undefined; at = parents.get(at)) {
     const frame = nodes.get(at)!.callFrame;
-    if (!/\/(src|bench)\//.test(frame.url) || frame.url.includes('node_modules')) continue;
+    if (!/\/(src|dist|bench)\//.test(frame.url) || frame.url.includes('node_modules')) continue;
     const key = label(frame);
     if (!seen.has(key)) inclusive.set(key, (inclusive.get(key) ?? 0) + us);
     seen.add(key);

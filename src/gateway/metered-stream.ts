@@ -75,9 +75,9 @@ export async function* meteredStream(stream: MeteredStream): AsyncGenerator<Stre
       held = item;
       return;
     }
-    // Passthrough items (raw) never carry usage outside the usage-only item; translated ones
-    // are already parsed, so looking costs nothing.
-    if (item.raw === undefined) {
+    // Passthrough items (raw, framed) never carry usage outside the usage-only item; translated
+    // ones are already parsed, so looking costs nothing.
+    if (item.raw === undefined && item.framed === undefined) {
       const found = usageFromOpenAI(item.chunk().usage);
       if (found) usage = found;
     }
@@ -142,13 +142,13 @@ export async function* meteredStream(stream: MeteredStream): AsyncGenerator<Stre
 function estimate(body: ChatRequest, seen: StreamItem[]): Usage {
   let output = 0;
   for (const item of seen) {
-    let chunk: ChatCompletionChunk;
+    let chunks: ChatCompletionChunk[];
     try {
-      chunk = item.chunk();
+      chunks = item.chunks ? item.chunks() : [item.chunk()];
     } catch {
       continue;
     }
-    for (const choice of chunk.choices) {
+    for (const choice of chunks.flatMap((chunk) => chunk.choices)) {
       const delta = choice.delta;
       if (!delta) continue;
       if (typeof delta.content === 'string') output += countTokens(delta.content);

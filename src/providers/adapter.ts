@@ -81,6 +81,14 @@ export interface StreamItem {
   raw?: string;
   /** True for the final usage-only chunk (`choices: []`, `usage` set). Surfaces drop it unless asked. */
   usageOnly?: boolean;
+  /**
+   * Several events of one upstream read, already framed as SSE, forwarded as these bytes. Only
+   * the OpenAI chat surface gets such items (the executor relays only for it); `chunk()` is not
+   * defined for them and `chunks()` parses their events.
+   */
+  framed?: Uint8Array;
+  /** The events of a `framed` item, parsed. */
+  chunks?(): ChatCompletionChunk[];
 }
 
 /** Wraps a chunk as a StreamItem (translating adapters). */

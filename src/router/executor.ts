@@ -19,6 +19,8 @@ import type { PlanInput, Policy } from './policy.js';
 import type { ValueSpan } from '../core/json-scan.js';
 import { forwardedCompletion } from './fast-completion.js';
 import { watchStream } from './stream-watch.js';
+import { isReadable } from 'node:stream';
+import { relaySse } from '../providers/openai/relay.js';
 
 /** One try against one deployment, as recorded in the usage event. */
 export interface AttemptRecord {
@@ -334,10 +336,14 @@ export function createExecutor(deps: ExecutorDeps) {
         abort: (error) => controller.abort(error),
       });
       watchStop = watch.stop;
-      const iterator = adapter
-        // The watch stamps each upstream read, not each decoded event: one step per read.
-        .mapStream(decode(watch.frames(response.body)), call)
-        [Symbol.asyncIterator]();
+      const upstreamBody = response.body;
+      // The watch stamps each upstream read, not each decoded event: one step per read. An
+      // OpenAI chat client in front of an OpenAI-family upstream gets the reads relayed as bytes.
+      const iterator = (
+        call.surface === 'openai-chat' && adapter.openAIFamily && format === 'sse'
+          ? relaySse(watch.frames(upstreamBody), deployment.provider, () => bodyEnded(upstreamBody))
+          : adapter.mapStream(decode(watch.frames(upstreamBody)), call)
+      )[Symbol.asyncIterator]();
       const first = await iterator.next();
       // A 200 that ends without a single event (an HTML page, a JSON body, a bare [DONE]) is a bad answer; nothing is flushed yet, so fail over.
       if (first.done)
@@ -585,4 +591,12 @@ function nothingMayServe(
       headers,
     },
   );
+}
+
+/**
+ * True when an upstream body already holds its end (received, not yet read): reading on then
+ * finishes it by itself. Bodies that are not Node streams (test doubles) are never known to.
+ */
+function bodyEnded(body: UpstreamResponse['body']): boolean {
+  return isReadable(body as unknown as NodeJS.ReadableStream) === false;
 }

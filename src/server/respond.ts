@@ -90,7 +90,7 @@ export interface CoalescingWriter {
    * the socket's buffer was full at the last send (await it: backpressure), else undefined.
    * Throws once the client is gone.
    */
-  push(piece: string): Promise<void> | undefined;
+  push(piece: string | Uint8Array): Promise<void> | undefined;
   /** Ends the answer with what is queued plus `last`, in one write. */
   end(last?: string): void;
 }
@@ -109,20 +109,28 @@ export function coalescingWriter(response: ServerResponse): CoalescingWriter {
   let pending = '';
   let scheduled = false;
   let blocked: Promise<void> | undefined;
+  const watch = () => {
+    blocked = Promise.race([once(response, 'drain'), once(response, 'close')]).then(() => {
+      blocked = undefined;
+    });
+  };
   const send = () => {
     scheduled = false;
     if (pending === '' || gone(response)) return;
     const piece = pending;
     pending = '';
-    if (!response.write(piece)) {
-      blocked = Promise.race([once(response, 'drain'), once(response, 'close')]).then(() => {
-        blocked = undefined;
-      });
-    }
+    if (!response.write(piece)) watch();
   };
   return {
     push(piece) {
       if (gone(response)) throw new Error('client went away');
+      if (typeof piece !== 'string') {
+        // Bytes (a relayed read) are already one piece per read: they leave now, after what
+        // was queued before them.
+        if (pending !== '') send();
+        if (!response.write(piece)) watch();
+        return blocked;
+      }
       pending += piece;
       if (!scheduled) {
         scheduled = true;

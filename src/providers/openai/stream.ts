@@ -39,8 +39,14 @@ export async function* passthroughStream(
     }
     yield item;
   }
-  // No [DONE]: complete only if the answer finished and its usage came (some compatible servers
-  // omit [DONE]); otherwise the stream was cut and must not look complete.
+  passthroughEnded(finished, usage, provider);
+}
+
+/**
+ * A stream that ended without [DONE] is complete only if the answer finished and its usage came
+ * (some compatible servers omit [DONE]); otherwise it was cut and must not look complete.
+ */
+export function passthroughEnded(finished: boolean, usage: boolean, provider: string): void {
   if (!(finished && usage))
     throw new GatewayError(`Upstream ${provider} ended its stream before [DONE]`, {
       code: 'upstream_bad_response',
@@ -55,7 +61,7 @@ const FINISHED = /"finish_reason"\s*:\s*"/;
  * A forwarded event: its original text, parsed only if a translating surface (or the meter)
  * asks. A class rather than an object with a closure: one allocation per event instead of three.
  */
-class RawItem implements StreamItem {
+export class RawItem implements StreamItem {
   usageOnly?: boolean;
   private parsed: ChatCompletionChunk | undefined;
   constructor(
@@ -85,13 +91,13 @@ class RawItem implements StreamItem {
 }
 
 /** Starts with `{` and ends with `}` (white space aside): cheap, and catches truncation. */
-function wholeObject(raw: string): boolean {
+export function wholeObject(raw: string): boolean {
   const first = raw[0] === '{' ? '{' : raw.trimStart()[0];
   const last = raw[raw.length - 1] === '}' ? '}' : raw.trimEnd().at(-1);
   return first === '{' && last === '}';
 }
 
-function badEvent(provider: string): GatewayError {
+export function badEvent(provider: string): GatewayError {
   return new GatewayError(`Upstream ${provider} sent a stream event that is not a JSON object`, {
     code: 'upstream_bad_response',
     status: 502,

@@ -63,7 +63,8 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
         let first = true;
         for await (const item of outcome.items) {
           if (item.usageOnly && !includeUsage) continue;
-          const text = `data: ${item.raw ?? JSON.stringify(item.chunk())}\n\n`;
+          // A relayed read (OpenAI-family upstream): its events leave as the upstream's bytes.
+          const text = item.framed ?? `data: ${item.raw ?? JSON.stringify(item.chunk())}\n\n`;
           if (first) {
             // Headers and first event leave now, not after the rest of a burst and the usage commit.
             await write(response, text);

@@ -45,6 +45,7 @@ const fake = await startChild('./fake-upstream.ts');
 await fake.call('configure', { chunks: stream ? 200 : 10, delayMs: 0 });
 const gateway = await startChild('./gateway-process.ts', {
   env: { BENCH_UPSTREAM_URL: fake.url, BENCH_MASTER_KEY: MASTER_KEY, BENCH_LOG_LEVEL: 'info' },
+  nodeFlags: (process.env['BENCH_GATEWAY_FLAGS'] ?? '').split(' ').filter(Boolean),
 });
 const hit = async (duration: number): Promise<number> => {
   if (stream) return (await streamLoad(gateway.url, { connections: 20, seconds: duration })).ok;

@@ -30,6 +30,7 @@ import { tooDeepAt } from './json-depth.js';
 import { failureOf, sendOpenAIError } from './respond.js';
 import { createRouteTable } from './router.js';
 import type { HttpContext, Route } from './types.js';
+import { readAll } from '../transport/read-all.js';
 
 export interface HttpServerOptions {
   routes: Route[];
@@ -333,18 +334,11 @@ export async function readBody(
     request.resume();
     throw tooLarge(limit);
   }
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) {
-      request.resume();
-      throw tooLarge(limit);
-    }
-    parts.push(buffer);
+  const { body, over } = await readAll(request, limit);
+  if (over) {
+    request.resume();
+    throw tooLarge(limit);
   }
-  const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   if (looksLikeJson(body)) {
     const at = tooDeepAt(body, maxDepth);
     if (at !== undefined)

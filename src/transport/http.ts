@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher, request } from 'undici';
 import { GatewayError } from '../errors/index.js';
+import { readAll } from './read-all.js';
 import type { UpstreamRequest } from '../providers/adapter.js';
 
 /** Options for the shared upstream HTTP client. */
@@ -82,18 +83,10 @@ export function createTransport(options: TransportOptions = {}): Transport {
           headers: response.headers as Record<string, string | string[] | undefined>,
           body,
           async text(limit = 64 * 1024) {
-            let size = 0;
-            const parts: Buffer[] = [];
-            for await (const chunk of body) {
-              const buffer = Buffer.from(chunk as Uint8Array);
-              parts.push(buffer);
-              size += buffer.length;
-              if (size >= limit) {
-                body.destroy();
-                break;
-              }
-            }
-            return Buffer.concat(parts).toString('utf8').slice(0, limit);
+            const read = await readAll(body, limit);
+            if (read.over) body.destroy();
+            const text = read.body.toString('utf8');
+            return read.over ? text.slice(0, limit) : text;
           },
         };
       } catch (error) {

@@ -2,7 +2,7 @@ import { createServer } from 'node:http';
 import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
-import { processStats, serveIpc } from './ipc.js';
+import { processStats, profilerHandlers, serveIpc } from './ipc.js';
 
 /**
  * The reference point for "gateway overhead": the least a metering OpenAI proxy on Node can do,
@@ -59,6 +59,8 @@ net.listen(0, '127.0.0.1', () => {
   const { port } = net.address() as AddressInfo;
   serveIpc(`http://127.0.0.1:${port}`, {
     stats: (message) => processStats(message['gc'] === true),
+    // The same profiler as the gateway's, so the two can be compared function by function.
+    ...profilerHandlers(),
     'loop-delay'() {
       const figures = {
         p50: loopDelay.percentile(50) / 1e6,

@@ -21,6 +21,7 @@ import { forwardedCompletion } from './fast-completion.js';
 import { watchStream } from './stream-watch.js';
 import { isReadable } from 'node:stream';
 import { relaySse } from '../providers/openai/relay.js';
+import { AttemptAbort } from '../transport/abort.js';
 
 /** One try against one deployment, as recorded in the usage event. */
 export interface AttemptRecord {
@@ -239,7 +240,7 @@ export function createExecutor(deps: ExecutorDeps) {
         status: 500,
         errorClass: 'internal',
       });
-    const controller = new AbortController();
+    const controller = new AttemptAbort();
     const onClientAbort = () => controller.abort(base.signal.reason);
     base.signal.addEventListener('abort', onClientAbort, { once: true });
     // The error is built only if the timer fires: constructing an Error captures a stack trace
@@ -260,7 +261,6 @@ export function createExecutor(deps: ExecutorDeps) {
     };
     const call: GatewayCall = {
       ...base,
-      signal: controller.signal,
       deployment: {
         provider: deployment.provider,
         model: deployment.upstreamModel,
@@ -271,7 +271,7 @@ export function createExecutor(deps: ExecutorDeps) {
     let watchStop: (() => void) | undefined;
     try {
       const upstream = await buildRequest(adapter, call, deployment);
-      response = await deps.transport.send(upstream, controller.signal, deployment.provider);
+      response = await deps.transport.send(upstream, controller, deployment.provider);
       if (response.status < 200 || response.status >= 300) {
         const body = await response.text(64 * 1024);
         throw adapter.classifyError(
@@ -377,13 +377,13 @@ export function createExecutor(deps: ExecutorDeps) {
         } catch (thrown) {
           // Stopped by its reader (the drain after a client left ended): not the upstream's fault.
           if (cancelled)
-            throw controller.signal.reason instanceof GatewayError
-              ? controller.signal.reason
+            throw controller.reason instanceof GatewayError
+              ? controller.reason
               : abortError(base.signal);
           if (base.signal.aborted) throw abortError(base.signal);
-          const reason = controller.signal.reason;
+          const reason = controller.reason;
           const error =
-            controller.signal.aborted && reason instanceof GatewayError
+            controller.aborted && reason instanceof GatewayError
               ? reason
               : thrown instanceof GatewayError
                 ? thrown
@@ -412,8 +412,7 @@ export function createExecutor(deps: ExecutorDeps) {
       watchStop?.();
       response?.body.destroy();
       if (error instanceof GatewayError) throw error;
-      if (controller.signal.aborted && controller.signal.reason instanceof GatewayError)
-        throw controller.signal.reason;
+      if (controller.aborted && controller.reason instanceof GatewayError) throw controller.reason;
       throw midStreamError(deployment, error);
     }
   }

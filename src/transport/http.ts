@@ -1,5 +1,6 @@
 import { Agent, type Dispatcher, request } from 'undici';
 import { GatewayError } from '../errors/index.js';
+import type { AbortLike } from './abort.js';
 import { readAll } from './read-all.js';
 import type { UpstreamRequest } from '../providers/adapter.js';
 
@@ -37,7 +38,7 @@ export interface UpstreamResponse {
 /** The upstream HTTP client: one undici Agent shared by every provider. */
 export interface Transport {
   /** Sends `upstream`; `pool` (a provider id) selects that provider's own connection limit, when it has one. */
-  send(upstream: UpstreamRequest, signal: AbortSignal, pool?: string): Promise<UpstreamResponse>;
+  send(upstream: UpstreamRequest, signal: AbortLike, pool?: string): Promise<UpstreamResponse>;
   close(): Promise<void>;
 }
 
@@ -101,7 +102,7 @@ export function createTransport(options: TransportOptions = {}): Transport {
 }
 
 /** Maps a socket-level failure to a retryable GatewayError (or rethrows an abort). */
-export function connectionError(error: unknown, url: string, signal?: AbortSignal): GatewayError {
+export function connectionError(error: unknown, url: string, signal?: AbortLike): GatewayError {
   if (error instanceof GatewayError) return error;
   const code = (error as { code?: string }).code ?? '';
   const origin = safeOrigin(url);

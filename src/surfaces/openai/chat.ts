@@ -15,8 +15,9 @@ import { includeCostAsked } from '../shared/cost.js';
 import { parseJsonBody, validateChatRequest } from './validate.js';
 
 /**
- * POST /v1/chat/completions: the OpenAI Chat Completions surface. Streams are written event by
- * event as they arrive; OpenAI-family upstreams' events are forwarded as their original text.
+ * POST /v1/chat/completions: the OpenAI Chat Completions surface. Streams are written as they
+ * arrive; from an OpenAI-family upstream each read's events come as the upstream's own bytes
+ * (one item per read), from others one chunk per event, rendered here.
  */
 export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
   const { gateway } = deps;

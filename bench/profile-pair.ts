@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { startChild } from './ipc.js';
 import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY } from './load.js';
@@ -18,6 +18,7 @@ import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY } from './load.js';
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 6);
 const top = Number(process.env['BENCH_TOP'] ?? 40);
 const keep = process.env['BENCH_PROFILE'];
+if (keep) mkdirSync(keep, { recursive: true });
 
 interface Profile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>;

@@ -72,10 +72,20 @@ export function isStoreUnavailable(error: unknown, depth = 0): boolean {
  */
 export function withStoreTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   if (!(ms > 0)) return work;
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreTimeoutError(what, ms)), ms);
+  // One promise and one reaction, not race + a timeout promise + finally: this wraps every
+  // usage commit, so it runs once per request.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreTimeoutError(what, ms)), ms);
     timer.unref?.();
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
   });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }

@@ -25,15 +25,16 @@ export function createRequestLog(deps: { logger: Logger; limiter: LogLimiter }):
   http: HttpObserver;
 } {
   const live = new Map<string, RequestLogFields>();
-  const fieldsOf = (event: UsageEvent): RequestLogFields => ({
-    ...(event.model !== null || event.modelRequested
-      ? { model: event.model ?? event.modelRequested }
-      : {}),
-    ...(event.deployment !== null && { deployment: event.deployment }),
-    ...(event.partner !== null && { partner: event.partner }),
-    ...(event.attempts > 0 && { attempts: event.attempts }),
-    ...(event.errorCode !== null && { errorCode: event.errorCode }),
-  });
+  // Assigned field by field into the request's fields (once per request; spreads of
+  // conditional literals allocated an object each).
+  const addFields = (fields: RequestLogFields, event: UsageEvent): void => {
+    const model = event.model ?? event.modelRequested;
+    if (model) fields.model = model;
+    if (event.deployment !== null) fields.deployment = event.deployment;
+    if (event.partner !== null) fields.partner = event.partner;
+    if (event.attempts > 0) fields.attempts = event.attempts;
+    if (event.errorCode !== null) fields.errorCode = event.errorCode;
+  };
 
   const http: HttpObserver = {
     requestStart(_request, requestId): HttpRequestScope {
@@ -54,7 +55,7 @@ export function createRequestLog(deps: { logger: Logger; limiter: LogLimiter }):
         firstToken() {},
         end(event) {
           const fields = live.get(start.requestId);
-          if (fields && !start.internal) Object.assign(fields, fieldsOf(event));
+          if (fields && !start.internal) addFields(fields, event);
           if (event.status === 'ok' && event.attempts > 1) {
             const failed = event.attemptLog.filter((attempt) => attempt.errorClass !== null);
             deps.limiter.run(`failover:${event.deployment}`, (suppressed) =>

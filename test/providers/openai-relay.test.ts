@@ -125,7 +125,7 @@ describe('relaySse', () => {
         fc.boolean(),
         fc.array(fc.nat(), { maxLength: 12 }),
         async (events, ending, crlf, cuts) => {
-          let text = events.join('') + `data: ${FINISH}\n\ndata: ${USAGE_CHUNK}\n\n`;
+          let text = `${events.join('')}data: ${FINISH}\n\ndata: ${USAGE_CHUNK}\n\n`;
           if (ending === 'done') text += 'data: [DONE]\n\n';
           if (ending === 'error')
             text += 'data: {"error":{"message":"boom","type":"server_error"}}\n\n';

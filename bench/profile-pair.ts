@@ -1,13 +1,13 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { startChild } from './ipc.js';
-import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY } from './load.js';
+import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY, STREAM_BODY } from './load.js';
 
 /**
  * `npx tsx bench/profile-pair.ts`: what Switchyard spends per request beyond the naive proxy,
  * function by function. Both run behind the same fake upstream under the same autocannon load
- * (20 connections, non-streaming, BENCH_SECONDS of profiled load after 3 s of warm-up, one after
- * the other); each is profiled with V8's sampling profiler, and the self time of every function
+ * (20 connections, non-streaming, or 200-event streams with BENCH_MODE=stream; BENCH_SECONDS of
+ * profiled load after 3 s of warm-up, one after the other); each is profiled with V8's sampling profiler, and the self time of every function
  * is divided by the requests answered during the profile. Prints the main thread's busy µs per
  * request of each, then the functions whose per-request time differs most (Switchyard minus the
  * naive proxy; native frames such as `run`, better-sqlite3's statement execution, and
@@ -16,6 +16,7 @@ import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY } from './load.js';
  */
 
 const seconds = Number(process.env['BENCH_SECONDS'] ?? 6);
+const stream = process.env['BENCH_MODE'] === 'stream';
 const top = Number(process.env['BENCH_TOP'] ?? 40);
 const keep = process.env['BENCH_PROFILE'];
 if (keep) mkdirSync(keep, { recursive: true });
@@ -27,7 +28,7 @@ interface Profile {
 }
 
 const fake = await startChild('./fake-upstream.ts');
-await fake.call('configure', { chunks: 10, delayMs: 0 });
+await fake.call('configure', { chunks: stream ? 200 : 10, delayMs: 0 });
 const naive = await startChild('./reference-proxy.ts', { env: { BENCH_UPSTREAM_URL: fake.url } });
 const gateway = await startChild('./gateway-process.ts', {
   env: { BENCH_UPSTREAM_URL: fake.url, BENCH_MASTER_KEY: MASTER_KEY, BENCH_LOG_LEVEL: 'info' },
@@ -43,7 +44,7 @@ for (const [name, child] of [
       url: child.url + CHAT_PATH,
       method: 'POST',
       headers: HEADERS,
-      body: CHAT_BODY,
+      body: stream ? STREAM_BODY : CHAT_BODY,
       connections: 20,
       duration,
     });

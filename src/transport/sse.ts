@@ -27,7 +27,8 @@ export async function* decodeSse(
   if (tail) yield tail;
 }
 
-function parseBlock(block: string): UpstreamFrame | undefined {
+/** Fields of one SSE event block (its lines, without the blank line that ends it). */
+export function parseBlock(block: string): UpstreamFrame | undefined {
   // Fast path: a single `data: ...` line, the shape of nearly every OpenAI event.
   if (block.startsWith('data: ') && block.indexOf('\n') === -1) return { data: block.slice(6) };
   let event: string | undefined;

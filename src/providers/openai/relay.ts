@@ -1,12 +1,20 @@
 import type { ChatCompletionChunk } from '../../core/chat.js';
 import { GatewayError } from '../../errors/index.js';
+import { parseBlock } from '../../transport/sse.js';
 import type { StreamItem } from '../adapter.js';
-import { streamError } from './errors.js';
-import { RawItem, badEvent, passthroughEnded, wholeObject } from './stream.js';
+import {
+  DONE,
+  EMPTY_CHOICES,
+  FINISHED,
+  type PassthroughState,
+  passthroughEnded,
+  passthroughEvent,
+  RawItem,
+  SKIP,
+} from './stream.js';
 
-const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/g;
-const USAGE = /"usage"\s*:\s*\{/;
-const FINISHED = /"finish_reason"\s*:\s*"/;
+/** {@link EMPTY_CHOICES}, searched through a whole read. */
+const EMPTY_CHOICES_ALL = new RegExp(EMPTY_CHOICES.source, 'g');
 const NL = 10;
 const CLOSE = 125; // }
 
@@ -33,8 +41,7 @@ export async function* relaySse(
   ended: () => boolean = () => false,
 ): AsyncGenerator<StreamItem> {
   let carry: Buffer | undefined;
-  let finished = false;
-  let usage = false;
+  const state: PassthroughState = { finished: false, usage: false };
   for await (const read of reads) {
     const bytes: Buffer = carry
       ? Buffer.concat([carry, read])
@@ -49,7 +56,7 @@ export async function* relaySse(
       text = text.replace(/\r\n?/g, '\n');
       source = Buffer.from(text, 'latin1');
     }
-    if (!finished && FINISHED.test(text)) finished = true;
+    if (!state.finished && FINISHED.test(text)) state.finished = true;
     // Events with `choices: []` (the usage chunk, Azure's filter-only chunks) are rare: find
     // them once per read instead of testing every event.
     let empty = nextEmpty(text, 0);
@@ -88,36 +95,32 @@ export async function* relaySse(
         at = next;
         continue;
       }
-      const frame = parseBlock(text, at, end, source);
+      // Anything else (the end, an error, a cut-short event, `choices: []`, multi-line data, an
+      // `event:` field) goes through the passthrough's own handling of one event.
+      const frame = parseBlock(source.toString('utf8', at, end));
       at = next;
       if (!frame) continue;
-      const data = frame.data;
-      if (data === '[DONE]') {
+      let outcome: ReturnType<typeof passthroughEvent>;
+      try {
+        outcome = passthroughEvent(frame, provider, state);
+      } catch (error) {
+        // A bad event fails the stream, after the good events before it (as event by event).
+        failure = error as GatewayError;
+        break;
+      }
+      if (outcome === DONE) {
         done = true;
         break;
       }
-      // A bad event fails the stream, after the good events before it (as event by event).
-      if (data.startsWith('{"error"') || frame.event === 'error') {
-        failure = streamError(data, provider);
-        break;
-      }
-      if (!wholeObject(data)) {
-        failure = badEvent(provider);
-        break;
-      }
-      if (emptyChoices) {
-        if (!USAGE.test(data)) continue; // filter-only chunk: no delta
-        usage = true;
-        const item = new RawItem(data, provider);
-        item.chunk();
-        item.usageOnly = true;
-        held = item;
+      if (outcome === SKIP) continue;
+      if (outcome.usageOnly) {
+        held = outcome;
         continue;
       }
-      // Valid but not in the one-line form (multi-line data, an `event:` field): re-framed.
+      // Valid but not in the one-line form: re-framed, as the passthrough's surface would.
       if (runStart !== -1) out.push(source.subarray(runStart, runEnd));
       runStart = -1;
-      out.push(Buffer.from(`data: ${data}\n\n`));
+      out.push(Buffer.from(`data: ${outcome.raw}\n\n`));
     }
     if (runStart !== -1) out.push(source.subarray(runStart, runEnd));
     if (!done && at < source.length) carry = Buffer.from(source.subarray(at));
@@ -136,64 +139,24 @@ export async function* relaySse(
       return;
     }
   }
-  const tail = carry?.toString('latin1').trim();
-  if (tail) {
-    const frame = parseBlock(tail, 0, tail.length, Buffer.from(tail, 'latin1'));
-    if (frame?.data === '[DONE]') return;
-    if (frame) {
-      // A last event without its blank line: handled like the passthrough's tail.
-      if (frame.data.startsWith('{"error"') || frame.event === 'error')
-        throw streamError(frame.data, provider);
-      if (!wholeObject(frame.data)) throw badEvent(provider);
-      if (FINISHED.test(frame.data)) finished = true;
-      if (/"choices"\s*:\s*\[\s*\]/.test(frame.data) && USAGE.test(frame.data)) {
-        usage = true;
-        const item = new RawItem(frame.data, provider);
-        item.chunk();
-        item.usageOnly = true;
-        yield item;
-      } else yield new FramedItem(Buffer.from(`data: ${frame.data}\n\n`), provider);
-    }
+  // A last event without its blank line, as the SSE decoder's tail.
+  const tail = carry?.toString('utf8');
+  const frame = tail?.trim() ? parseBlock(tail) : undefined;
+  if (frame) {
+    const outcome = passthroughEvent(frame, provider, state);
+    if (outcome === DONE) return;
+    if (outcome !== SKIP)
+      yield outcome.usageOnly
+        ? outcome
+        : new FramedItem(Buffer.from(`data: ${outcome.raw}\n\n`), provider);
   }
-  passthroughEnded(finished, usage, provider);
+  passthroughEnded(state, provider);
 }
 
 function nextEmpty(text: string, from: number): number {
-  EMPTY_CHOICES.lastIndex = from;
-  const match = EMPTY_CHOICES.exec(text);
+  EMPTY_CHOICES_ALL.lastIndex = from;
+  const match = EMPTY_CHOICES_ALL.exec(text);
   return match ? match.index : -1;
-}
-
-/**
- * Fields of one SSE event block `text[start, end)` (https://html.spec.whatwg.org/#event-stream-interpretation).
- * `data` is decoded from UTF-8 (`text` is a latin1 view of `source`).
- */
-function parseBlock(
-  text: string,
-  start: number,
-  end: number,
-  source: Buffer,
-): { event?: string; data: string } | undefined {
-  let event: string | undefined;
-  let data: string | undefined;
-  let at = start;
-  while (at < end) {
-    let lineEnd = text.indexOf('\n', at);
-    if (lineEnd === -1 || lineEnd > end) lineEnd = end;
-    if (lineEnd > at && source[at] !== 58 /* : comment */) {
-      const colon = text.indexOf(':', at);
-      const hasValue = colon !== -1 && colon < lineEnd;
-      const field = text.slice(at, hasValue ? colon : lineEnd);
-      let valueStart = hasValue ? colon + 1 : lineEnd;
-      if (source[valueStart] === 32 && valueStart < lineEnd) valueStart += 1;
-      const value = source.toString('utf8', valueStart, lineEnd);
-      if (field === 'data') data = data === undefined ? value : `${data}\n${value}`;
-      else if (field === 'event') event = value;
-    }
-    at = lineEnd + 1;
-  }
-  if (data === undefined) return undefined;
-  return event === undefined ? { data } : { event, data };
 }
 
 /**

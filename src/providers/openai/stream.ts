@@ -3,8 +3,53 @@ import { GatewayError } from '../../errors/index.js';
 import type { StreamItem, UpstreamFrame } from '../adapter.js';
 import { streamError } from './errors.js';
 
-const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
+/** `choices: []`: the usage chunk, or one of Azure's filter-only chunks. */
+export const EMPTY_CHOICES = /"choices"\s*:\s*\[\s*\]/;
 const USAGE = /"usage"\s*:\s*\{/;
+/** A non-null `finish_reason`: the answer finished. */
+export const FINISHED = /"finish_reason"\s*:\s*"/;
+
+/** What a passthrough stream has seen so far, for {@link passthroughEnded}. */
+export interface PassthroughState {
+  finished: boolean;
+  usage: boolean;
+}
+
+/** {@link passthroughEvent}: the stream's `[DONE]`, or an event with nothing to forward. */
+export const DONE = 'done';
+export const SKIP = 'skip';
+
+/**
+ * One event of an OpenAI-shaped stream: `DONE` at `[DONE]`, `SKIP` for a filter-only chunk, else
+ * the item to forward (the usage chunk parsed and marked `usageOnly`). Throws on an error event
+ * and on an event that cannot be a whole JSON object. Notes in `state` whether the answer
+ * finished and its usage came.
+ */
+export function passthroughEvent(
+  frame: UpstreamFrame,
+  provider: string,
+  state: PassthroughState,
+): RawItem | typeof DONE | typeof SKIP {
+  const raw = frame.data;
+  if (raw === '[DONE]') return DONE;
+  if (raw.startsWith('{"error"') || frame.event === 'error') throw streamError(raw, provider);
+  // Raw events are forwarded unparsed, so at least refuse what cannot be a whole JSON object:
+  // a chunk cut short (the usual corruption) never reaches the client. Before the first byte,
+  // the router fails over.
+  if (!wholeObject(raw)) throw badEvent(provider);
+  const emptyChoices = EMPTY_CHOICES.test(raw);
+  const hasUsage = emptyChoices && USAGE.test(raw);
+  if (!state.finished && FINISHED.test(raw)) state.finished = true;
+  if (hasUsage) state.usage = true;
+  // Filter-only chunks carry no delta (Azure's first chunk; OpenAI sends none of these).
+  if (emptyChoices && !hasUsage) return SKIP;
+  const item = new RawItem(raw, provider);
+  if (hasUsage) {
+    item.chunk();
+    item.usageOnly = true;
+  }
+  return item;
+}
 
 /**
  * Passthrough for OpenAI-shaped streams: every event keeps its original JSON text (`raw`) and
@@ -16,46 +61,27 @@ export async function* passthroughStream(
   frames: AsyncIterable<UpstreamFrame>,
   provider: string,
 ): AsyncGenerator<StreamItem> {
-  let finished = false;
-  let usage = false;
+  const state: PassthroughState = { finished: false, usage: false };
   for await (const frame of frames) {
-    const raw = frame.data;
-    if (raw === '[DONE]') return;
-    if (raw.startsWith('{"error"') || frame.event === 'error') throw streamError(raw, provider);
-    // Raw events are forwarded unparsed, so at least refuse what cannot be a whole JSON object:
-    // a chunk cut short (the usual corruption) never reaches the client. Before the first byte,
-    // the router fails over.
-    if (!wholeObject(raw)) throw badEvent(provider);
-    const emptyChoices = EMPTY_CHOICES.test(raw);
-    const hasUsage = emptyChoices && USAGE.test(raw);
-    if (!finished && FINISHED.test(raw)) finished = true;
-    if (hasUsage) usage = true;
-    // Filter-only chunks carry no delta (Azure's first chunk; OpenAI sends none of these).
-    if (emptyChoices && !hasUsage) continue;
-    const item = new RawItem(raw, provider);
-    if (hasUsage) {
-      item.chunk();
-      item.usageOnly = true;
-    }
-    yield item;
+    const outcome = passthroughEvent(frame, provider, state);
+    if (outcome === DONE) return;
+    if (outcome !== SKIP) yield outcome;
   }
-  passthroughEnded(finished, usage, provider);
+  passthroughEnded(state, provider);
 }
 
 /**
  * A stream that ended without [DONE] is complete only if the answer finished and its usage came
  * (some compatible servers omit [DONE]); otherwise it was cut and must not look complete.
  */
-export function passthroughEnded(finished: boolean, usage: boolean, provider: string): void {
-  if (!(finished && usage))
+export function passthroughEnded(state: PassthroughState, provider: string): void {
+  if (!(state.finished && state.usage))
     throw new GatewayError(`Upstream ${provider} ended its stream before [DONE]`, {
       code: 'upstream_bad_response',
       status: 502,
       errorClass: 'bad_response',
     });
 }
-
-const FINISHED = /"finish_reason"\s*:\s*"/;
 
 /**
  * A forwarded event: its original text, parsed only if a translating surface (or the meter)

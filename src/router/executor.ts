@@ -14,11 +14,12 @@ import type { Transport, UpstreamResponse } from '../transport/http.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import { isReservedSpill, type ReservedCapacity } from './commitments.js';
 import type { HealthTracker } from './health.js';
-import { type Skip, skippedHeader } from './licence-scope.js';
+import type { Skip } from './licence-scope.js';
 import type { PlanInput, Policy } from './policy.js';
 import type { ValueSpan } from '../core/json-scan.js';
 import { forwardedCompletion } from './fast-completion.js';
 import { watchStream } from './stream-watch.js';
+import { abortError, midStreamError, nothingMayServe, parseJson } from './attempt-errors.js';
 import { isReadable } from 'node:stream';
 import { relaySse } from '../providers/openai/relay.js';
 import { AttemptAbort } from '../transport/abort.js';
@@ -441,47 +442,6 @@ export function createExecutor(deps: ExecutorDeps) {
 
 export type Executor = ReturnType<typeof createExecutor>;
 
-function parseJson(text: string, provider: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new GatewayError(`Upstream ${provider} sent a body that is not JSON`, {
-      code: 'upstream_bad_response',
-      status: 502,
-      errorClass: 'bad_response',
-      cause: error,
-    });
-  }
-}
-
-function midStreamError(deployment: Deployment, error: unknown): GatewayError {
-  const code = (error as { code?: string }).code ?? (error as Error).message;
-  if (code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT')
-    return new GatewayError(`Upstream ${deployment.provider} timed out mid-answer`, {
-      code: 'upstream_timeout',
-      status: 504,
-      errorClass: 'timeout',
-      cause: error,
-    });
-  return new GatewayError(`Connection to ${deployment.provider} failed (${code})`, {
-    code: 'upstream_unreachable',
-    status: 502,
-    errorClass: 'connection',
-    cause: error,
-  });
-}
-
-function abortError(signal: AbortSignal): GatewayError {
-  if (signal.reason instanceof GatewayError) return signal.reason;
-  return new GatewayError('Client closed the request', {
-    code: 'client_closed_request',
-    status: 499,
-    errorClass: 'client_closed',
-    retryable: false,
-    failover: false,
-  });
-}
-
 /** Failures of the request itself (it could not be built): never retried, never the deployment's. */
 const REQUEST_SIDE = new WeakSet<GatewayError>();
 /** Errors an adapter raised while building the request: they keep their own failover flags (another provider may support what this one refused) but say nothing of the deployment's health. */
@@ -537,59 +497,6 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
       resolve();
     }
   });
-}
-
-/**
- * The error when the policy left no deployment: 403 `no_deployment_in_region` when the tenant's
- * regions left some out, 403 `no_agreement` when licence scope or the coverage guard did, else
- * 503 `no_deployment_available` (licence windows, exclusivity). The message and the
- * `x-switchyard-skipped` header say why each deployment was left out.
- */
-function nothingMayServe(
-  model: CatalogModel,
-  scope: PlanHints | undefined,
-  skipped: Skip[],
-): GatewayError {
-  const why = skipped.map((skip) => `${skip.deployment.provider}: ${skip.reason}`).join('; ');
-  const header = skippedHeader(skipped);
-  const headers: Record<string, string> = header ? { 'x-switchyard-skipped': header } : {};
-  const api = scope?.api === undefined ? '' : ` for ${scope.api} requests`;
-  if (skipped.some((skip) => skip.cause === 'region'))
-    return new GatewayError(
-      `No deployment of model "${model.name}" in your regions (${scope?.regions?.join(', ')}) may serve${api} (${why})`,
-      {
-        code: 'no_deployment_in_region',
-        status: 403,
-        errorClass: 'invalid_request',
-        retryable: false,
-        // Another model of the chain (fallbacks) may be covered.
-        failover: true,
-        headers,
-      },
-    );
-  if (skipped.some((skip) => skip.cause === 'licence' || skip.cause === 'agreement'))
-    return new GatewayError(
-      `No agreement in force covers model "${model.name}"${api} on any of its deployments (${why})`,
-      {
-        code: 'no_agreement',
-        status: 403,
-        errorClass: 'invalid_request',
-        retryable: false,
-        // Another model of the chain (fallbacks) may be covered.
-        failover: true,
-        headers,
-      },
-    );
-  return new GatewayError(
-    `No deployment of model "${model.name}" may serve now (licence windows)${why ? ` (${why})` : ''}`,
-    {
-      code: 'no_deployment_available',
-      status: 503,
-      errorClass: 'overloaded',
-      retryable: false,
-      headers,
-    },
-  );
 }
 
 /**

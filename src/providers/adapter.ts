@@ -34,6 +34,10 @@ export interface GatewayCall {
   /** Whether the client asked for a stream. */
   stream: boolean;
   deployment: DeploymentTarget;
+  /**
+   * The client's request: aborted when it leaves. An attempt's own deadline is not on it (the
+   * executor aborts the upstream request itself, through the transport).
+   */
   signal: AbortSignal;
   /** Headers to propagate upstream (W3C trace context). */
   propagateHeaders?: Record<string, string>;

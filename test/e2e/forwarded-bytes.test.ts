@@ -181,6 +181,15 @@ describe('streams on the same protocol', () => {
       // write; 200 events arrive in a few reads at most (one write each before this change).
       expect(gatewayWrites.length).toBeGreaterThanOrEqual(1);
       expect(gatewayWrites.length).toBeLessThanOrEqual(8);
+      // Relayed as the upstream's bytes (providers/openai/relay.ts), not events rendered back
+      // to strings: the first write is a byte array that starts with the upstream's first event.
+      const first = writes.mock.calls[writes.mock.contexts.indexOf(gatewayWrites[0]!)]![0];
+      expect(first).toBeInstanceOf(Uint8Array);
+      expect(
+        Buffer.from(first as Uint8Array)
+          .toString('utf8')
+          .startsWith(events[0]!),
+      ).toBe(true);
     } finally {
       writes.mockRestore();
     }

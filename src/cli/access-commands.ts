@@ -7,8 +7,9 @@ import {
   adminTarget,
   type AdminTarget,
 } from './admin-client.js';
-import { budgetRulesBody, budgetRulesText } from './budget-rules.js';
-import { budgetText, cell, details, limitsText, table, usd } from './table.js';
+import { budgetRulesBody } from './budget-rules.js';
+import { details, table } from './table.js';
+import { levelsTable, listTable, summary } from './access-tables.js';
 
 /**
  * `switchyard tenants|projects|keys|audit`: thin commands over the admin API (`/admin/v1`), sent
@@ -389,78 +390,6 @@ function budgetMicros(options: PolicyFlags): string | null | undefined {
     return decimalToScaled(options.budgetUsd, 6).toString();
   }
   return undefined;
-}
-
-function summary(entity: AdminJson): Record<string, unknown> {
-  const { levels: _levels, secret: _secret, limits, budget, budget_rules, ...rest } = entity;
-  return {
-    ...rest,
-    limits: limitsText(limits),
-    budget: budgetText(budget),
-    budget_rules: budgetRulesText(budget_rules),
-  };
-}
-
-function listTable(kind: 'tenants' | 'projects' | 'keys', items: AdminJson[]): string {
-  if (kind === 'keys') {
-    return table(
-      [
-        'id',
-        'project',
-        'name',
-        'prefix',
-        'status',
-        'models',
-        'expires',
-        'limits',
-        'budget',
-        'cost',
-      ],
-      items.map((key) => [
-        key.id,
-        key.project_id,
-        key.name,
-        key.prefix,
-        key.revoked_at ? 'revoked' : key.status,
-        key.allowed_models ? key.allowed_models.join(',') : 'all',
-        cell(key.expires_at),
-        limitsText(key.limits),
-        budgetText(key.budget),
-        key.include_cost === true ? 'in body' : '',
-      ]),
-    );
-  }
-  const columns =
-    kind === 'projects'
-      ? ['id', 'tenant', 'name', 'status', 'limits', 'budget']
-      : ['id', 'name', 'status', 'limits', 'budget'];
-  return table(
-    columns,
-    items.map((item) => [
-      item.id,
-      ...(kind === 'projects' ? [item.tenant_id] : []),
-      item.name,
-      item.status,
-      limitsText(item.limits),
-      budgetText(item.budget),
-    ]),
-  );
-}
-
-function levelsTable(levels: AdminJson[] | undefined): string {
-  if (!levels) return '';
-  return table(
-    ['level', 'id', 'limits', 'budget', 'spent', 'reserved', 'remaining'],
-    levels.map((level) => [
-      level.kind,
-      level.id,
-      limitsText(level.limits),
-      budgetText(level.budget),
-      usd(level.spend?.spent_micros),
-      usd(level.spend?.reserved_micros),
-      usd(level.spend?.remaining_micros),
-    ]),
-  );
 }
 
 function query(params: Record<string, string | number | undefined>): string {

@@ -1,7 +1,6 @@
 import { GatewayError } from '../errors/index.js';
 import type { CatalogModel, Deployment } from './catalog.js';
-import type { PlanHints } from './executor.js';
-import { type Skip, skippedHeader } from './licence-scope.js';
+import { type RouteScope, type Skip, skippedHeader } from './licence-scope.js';
 
 /**
  * The errors an execution raises of its own (as opposed to those its adapters classify): a body
@@ -58,7 +57,7 @@ export function abortError(signal: AbortSignal): GatewayError {
  */
 export function nothingMayServe(
   model: CatalogModel,
-  scope: PlanHints | undefined,
+  scope: RouteScope | undefined,
   skipped: Skip[],
 ): GatewayError {
   const why = skipped.map((skip) => `${skip.deployment.provider}: ${skip.reason}`).join('; ');

@@ -19,7 +19,18 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 6);
 const stream = process.env['BENCH_MODE'] === 'stream';
 const top = Number(process.env['BENCH_TOP'] ?? 40);
 const keep = process.env['BENCH_PROFILE'];
+const heap = process.env['BENCH_HEAP'] === '1';
+const unit = heap ? 'bytes' : 'µs';
 if (keep) mkdirSync(keep, { recursive: true });
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string };
+  selfSize: number;
+  children: HeapNode[];
+}
+interface HeapProfile {
+  head: HeapNode;
+}
 
 interface Profile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string } }>;
@@ -49,21 +60,27 @@ for (const [name, child] of [
       duration,
     });
   await load(3);
-  const path = `${keep ?? '/tmp'}/pair-${name.replace(/\W+/g, '-')}-${process.pid}.cpuprofile`;
-  await child.call('profile-start', {});
+  const path = `${keep ?? '/tmp'}/pair-${name.replace(/\W+/g, '-')}-${process.pid}${heap ? '.heapprofile' : '.cpuprofile'}`;
+  await child.call(heap ? 'heap-start' : 'profile-start', {});
   const result = await load(seconds);
-  await child.call('profile-stop', { path });
+  await child.call(heap ? 'heap-stop' : 'profile-stop', { path });
   if (result.non2xx > 0) throw new Error(`${name}: ${result.non2xx} answers were not 2xx`);
-  perRequest.set(name, summarise(JSON.parse(readFileSync(path, 'utf8')), result.requests.total));
+  const profile = JSON.parse(readFileSync(path, 'utf8'));
+  perRequest.set(
+    name,
+    heap
+      ? summariseHeap(profile as HeapProfile, result.requests.total)
+      : summarise(profile as Profile, result.requests.total),
+  );
 }
 for (const child of [gateway, naive, fake]) await child.stop();
 
 const base = perRequest.get('naive proxy')!;
 const ours = perRequest.get('Switchyard')!;
 process.stdout.write(
-  `main thread busy per request: naive proxy ${base.busy.toFixed(1)} µs, Switchyard ${ours.busy.toFixed(1)} µs\n\n`,
+  `${heap ? 'allocated' : 'main thread busy'} per request: naive proxy ${base.busy.toFixed(1)} ${unit}, Switchyard ${ours.busy.toFixed(1)} ${unit}\n\n`,
 );
-process.stdout.write('   extra    naive  Switchyard  function (µs per request)\n');
+process.stdout.write(`   extra    naive  Switchyard  function (${unit} per request)\n`);
 const names = new Set([...base.functions.keys(), ...ours.functions.keys()]);
 const rows = [...names]
   .map((name) => {
@@ -79,6 +96,32 @@ for (const row of rows)
   );
 process.exit(0);
 
+function frameName(frame: { functionName: string; url: string }): string {
+  const modules = frame.url.lastIndexOf('node_modules/');
+  const where =
+    modules !== -1
+      ? frame.url.slice(modules + 'node_modules/'.length)
+      : frame.url.replace(/^file:\/\/.*?\/(dist|src|bench)\//, '$1/');
+  return `${frame.functionName || '(anonymous)'} ${where}`.trim();
+}
+
+/** Bytes allocated per request by each function (sampled; collected objects included). */
+function summariseHeap(
+  profile: HeapProfile,
+  requests: number,
+): { busy: number; functions: Map<string, number> } {
+  const functions = new Map<string, number>();
+  let total = 0;
+  const visit = (node: HeapNode) => {
+    total += node.selfSize;
+    const name = frameName(node.callFrame);
+    functions.set(name, (functions.get(name) ?? 0) + node.selfSize / requests);
+    for (const child of node.children) visit(child);
+  };
+  visit(profile.head);
+  return { busy: total / requests, functions };
+}
+
 function summarise(
   profile: Profile,
   requests: number,
@@ -91,12 +134,7 @@ function summarise(
     if (frame.functionName === '(idle)') return;
     const us = profile.timeDeltas[index] ?? 0;
     busy += us;
-    const modules = frame.url.lastIndexOf('node_modules/');
-    const where =
-      modules !== -1
-        ? frame.url.slice(modules + 'node_modules/'.length)
-        : frame.url.replace(/^file:\/\/.*?\/(dist|src|bench)\//, '$1/');
-    const name = `${frame.functionName || '(anonymous)'} ${where}`.trim();
+    const name = frameName(frame);
     functions.set(name, (functions.get(name) ?? 0) + us);
   });
   for (const [name, us] of functions) functions.set(name, us / requests);

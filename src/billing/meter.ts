@@ -1,5 +1,5 @@
 import type { UsageEvent } from '../store/index.js';
-import { usageRow } from '../store/billing/rows.js';
+import { assertUsageRow } from '../store/billing/rows.js';
 import type { UsageOutcome } from './post-usage.js';
 
 /**
@@ -110,7 +110,7 @@ export function createMeter(options: MeterOptions): Meter {
     record(event) {
       try {
         // Fails fast on values the store would refuse (non-integer tokens and the like).
-        usageRow(event);
+        assertUsageRow(event);
       } catch (error) {
         return Promise.reject(error);
       }

@@ -86,7 +86,7 @@ export interface ClauseRecord {
 }
 
 /** Maps a usage event to its `usage_events` row: the usage repository's one mapping. */
-export { usageRow } from '../usage/repository.js';
+export { assertUsageRow, usageRow } from '../usage/repository.js';
 
 /** Reads back the fields of a stored usage row that billing needs (the usage repository's mapping). */
 export function usageFromRow(row: Selectable<UsageEventsTable>): UsageEvent {

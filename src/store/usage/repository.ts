@@ -245,6 +245,25 @@ function compareNullable(a: string | null, b: string | null): number {
   return a < b ? -1 : 1;
 }
 
+/**
+ * Throws what {@link usageRow} would throw on `event` (a count or time that is not an integer),
+ * without building the row: the meter checks every event as it is recorded, and the row is built
+ * once, by the insert.
+ */
+export function assertUsageRow(event: UsageEvent): void {
+  assertInteger(event.createdAt, 'createdAt');
+  assertInteger(event.attempts, 'attempts');
+  assertInteger(event.inputTokens, 'inputTokens');
+  assertInteger(event.cachedInputTokens, 'cachedInputTokens');
+  assertInteger(event.outputTokens, 'outputTokens');
+  assertInteger(event.reasoningTokens, 'reasoningTokens');
+  assertInteger(event.latencyMs, 'latencyMs');
+  if (event.ttfbMs !== null) assertInteger(event.ttfbMs, 'ttfbMs');
+  assertInteger(event.httpStatus, 'httpStatus');
+  assertInteger(event.cacheWriteTokens ?? 0, 'cacheWriteTokens');
+  assertInteger(event.cacheWrite1hTokens ?? 0, 'cacheWrite1hTokens');
+}
+
 /** Maps a usage event to its `usage_events` row (billing's usage insert uses it too). */
 export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
   return {

@@ -28,8 +28,10 @@ import {
 } from './client-limits.js';
 import { tooDeepAt } from './json-depth.js';
 import { failureOf, sendOpenAIError } from './respond.js';
+import { plainPathname } from '../core/plain-path.js';
 import { createRouteTable } from './router.js';
 import type { HttpContext, Route } from './types.js';
+import { ClientAbort } from '../transport/abort.js';
 import { readAll } from '../transport/read-all.js';
 
 export interface HttpServerOptions {
@@ -98,9 +100,9 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     const observed = options.observer?.requestStart(request, requestId);
     if (draining) response.setHeader('connection', 'close');
     guardBody(request, limits);
-    const controller = new AbortController();
+    const client = new ClientAbort();
     response.once('close', () => {
-      if (!response.writableFinished) controller.abort(clientClosed());
+      if (!response.writableFinished) client.abort(clientClosed());
       active -= 1;
       observed?.end(response.statusCode);
       // Every 5xx is logged with its cause: none should come from client input.
@@ -133,41 +135,47 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
             path: pathOf(request.url),
             status: response.statusCode,
             ms: Math.round((performance.now() - started) * 100) / 100,
-            aborted: controller.signal.aborted || undefined,
+            aborted: client.aborted || undefined,
             ...observed?.logFields?.(),
           },
           'request',
         );
       if (active === 0) for (const resolve of idle) resolve();
     });
-    void dispatch(request, response, requestId, controller.signal);
+    void dispatch(request, response, requestId, client);
   };
 
   const dispatch = async (
     request: IncomingMessage,
     response: ServerResponse,
     requestId: string,
-    signal: AbortSignal,
+    client: ClientAbort,
   ) => {
     if (http2HeadersTooLarge(request, limits)) {
       sendOpenAIError(response, headersTooLarge());
       return;
     }
-    let url: URL;
-    try {
-      url = new URL(request.url ?? '/', 'http://localhost');
-    } catch {
-      sendOpenAIError(
-        response,
-        new GatewayError('Malformed request URL', { code: 'invalid_request', status: 400 }),
-      );
-      return;
+    const target = request.url ?? '/';
+    // A plain target is routed on its path as it stands; the URL is built when a handler asks.
+    let pathname = plainPathname(target);
+    let url: URL | undefined;
+    if (pathname === undefined) {
+      try {
+        url = new URL(target, 'http://localhost');
+      } catch {
+        sendOpenAIError(
+          response,
+          new GatewayError('Malformed request URL', { code: 'invalid_request', status: 400 }),
+        );
+        return;
+      }
+      pathname = url.pathname;
     }
-    const matched = table.match(request.method ?? 'GET', url.pathname);
+    const matched = table.match(request.method ?? 'GET', pathname);
     if (!matched) {
       sendOpenAIError(
         response,
-        new GatewayError(`Unknown path ${url.pathname}`, {
+        new GatewayError(`Unknown path ${pathname}`, {
           code: 'not_found',
           status: 404,
           errorClass: 'not_found',
@@ -180,7 +188,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       response.setHeader('allow', matched.allowed.join(', '));
       sendOpenAIError(
         response,
-        new GatewayError(`Method ${request.method} not allowed on ${url.pathname}`, {
+        new GatewayError(`Method ${request.method} not allowed on ${pathname}`, {
           code: 'method_not_allowed',
           status: 405,
           retryable: false,
@@ -192,10 +200,15 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       request,
       response,
       requestId,
-      url,
+      get url() {
+        return (url ??= new URL(target, 'http://localhost'));
+      },
       params: matched.params,
       readBody: () => readBody(request, options.maxBodyBytes, maxJsonDepth),
-      signal,
+      client,
+      get signal() {
+        return client.signal;
+      },
       remoteAddress: clientAddress(request.socket?.remoteAddress, request.headers),
     };
     try {

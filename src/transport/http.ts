@@ -2,6 +2,7 @@ import { Agent, type Dispatcher, request } from 'undici';
 import { GatewayError } from '../errors/index.js';
 import type { AbortLike } from './abort.js';
 import { readAll } from './read-all.js';
+import { plainPathname } from '../core/plain-path.js';
 import type { UpstreamRequest } from '../providers/adapter.js';
 
 /** Options for the shared upstream HTTP client. */
@@ -71,13 +72,23 @@ export function createTransport(options: TransportOptions = {}): Transport {
     async send(upstream, signal, pool) {
       const dispatcher = dispatcherFor(pool);
       try {
-        const response = await request(upstream.url, {
-          method: upstream.method,
-          headers: upstream.headers,
-          body: upstream.body ?? null,
-          signal,
-          dispatcher,
-        });
+        const target = targetOf(upstream.url);
+        const response = await (target
+          ? dispatcher.request({
+              origin: target.origin,
+              path: target.path,
+              method: upstream.method,
+              headers: upstream.headers,
+              body: upstream.body ?? null,
+              signal,
+            })
+          : request(upstream.url, {
+              method: upstream.method,
+              headers: upstream.headers,
+              body: upstream.body ?? null,
+              signal,
+              dispatcher,
+            }));
         const body = response.body;
         return {
           status: response.statusCode,
@@ -99,6 +110,42 @@ export function createTransport(options: TransportOptions = {}): Transport {
         await Promise.all([dispatcher.close(), ...[...pools.values()].map((pool) => pool.close())]);
     },
   };
+}
+
+/** Origins of the upstream URLs seen, by the text before their path (a handful per process). */
+const origins = new Map<string, string>();
+const MAX_ORIGINS = 1000;
+const PLAIN_QUERY = /^[\w.~:@!$&()*+,;=/?%-]*$/;
+
+/**
+ * `url` as undici's `request(url)` would send it (the origin and the path with its query),
+ * without parsing it per request (`new URL` was about 2 µs of each proxied request): the origin
+ * is parsed once per distinct prefix, and the path is taken as it stands when the URL parser
+ * would leave it so. Undefined when only the parser can tell (then `request(url)` is used).
+ */
+export function targetOf(url: string): { origin: string; path: string } | undefined {
+  const scheme = url.indexOf('://');
+  if (scheme === -1) return undefined;
+  const slash = url.indexOf('/', scheme + 3);
+  if (slash === -1) return undefined;
+  const prefix = url.slice(0, slash);
+  let origin = origins.get(prefix);
+  if (origin === undefined) {
+    try {
+      origin = new URL(prefix).origin;
+    } catch {
+      return undefined;
+    }
+    if (origin === 'null' || /[?#\\]/.test(prefix)) return undefined;
+    if (origins.size < MAX_ORIGINS) origins.set(prefix, origin);
+  }
+  const path = url.slice(slash);
+  const query = path.indexOf('?');
+  if (plainPathname(path) === undefined) return undefined;
+  // An empty query is dropped by the parser; anything it would escape goes through it.
+  if (query !== -1 && (query === path.length - 1 || !PLAIN_QUERY.test(path.slice(query + 1))))
+    return undefined;
+  return { origin, path };
 }
 
 /** Maps a socket-level failure to a retryable GatewayError (or rethrows an abort). */

@@ -31,6 +31,7 @@ import { type ModelChain, resolveChain } from '../router/rules.js';
 import type { UsageEvent } from '../store/index.js';
 import { droppedControls } from '../providers/controls.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
+import type { ClientSignal } from '../transport/abort.js';
 import { failureHeaders } from './route-headers.js';
 import { bookedCost, COST_HEADER, costDecimal, usageWithCost } from './cost.js';
 import { meteredStream } from './metered-stream.js';
@@ -222,7 +223,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     event: UsageEvent,
     thrown: unknown,
     started: number,
-    signal: AbortSignal,
+    signal: ClientSignal,
     scope?: RequestScope,
     skipped: Skip[] = [],
   ): Promise<never> => {

@@ -4,6 +4,7 @@ import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
 import { toGatewayError } from '../errors/index.js';
 import type { StreamItem } from '../providers/index.js';
+import { type ClientSignal, onAbort } from '../transport/abort.js';
 import type { UsageEvent } from '../store/index.js';
 import type { RequestScope } from '../telemetry/observer.js';
 import { withCost } from './cost.js';
@@ -19,7 +20,7 @@ export interface MeteredStream {
   body: ChatRequest;
   started: number;
   /** The client's signal. */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /** How long a stream the client left is still read for its usage, ms (0 = stop at once). */
   drainMs: number;
   clock: Clock;
@@ -62,8 +63,8 @@ export async function* meteredStream(stream: MeteredStream): AsyncGenerator<Stre
     if (stream.drainMs <= 0) stop();
     else timer = setTimeout(stop, stream.drainMs);
   };
+  const unlisten = signal.aborted ? undefined : onAbort(signal, leave);
   if (signal.aborted) leave();
-  else signal.addEventListener('abort', leave, { once: true });
 
   const take = (item: StreamItem): void => {
     if (event.ttfbMs === null) {
@@ -88,7 +89,7 @@ export async function* meteredStream(stream: MeteredStream): AsyncGenerator<Stre
     if (done) return;
     done = true;
     if (timer !== undefined) clearTimeout(timer);
-    signal.removeEventListener('abort', leave);
+    unlisten?.();
     const real = usage;
     const counted = real ?? estimate(stream.body, seen);
     Object.assign(event, counted);

@@ -1,3 +1,4 @@
+import type { ClientSignal } from '../transport/abort.js';
 import type {
   ChatCompletion,
   ChatRequest,
@@ -36,7 +37,7 @@ export interface ChatInvocation {
   body: ChatRequest;
   principal: Principal;
   /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /** Routing hints from the client (header `x-switchyard-tags`, or metadata). */
   tags?: string[] | undefined;
   /** Skip recording usage (the runtime records its own per-response usage). Default false. */
@@ -109,7 +110,7 @@ export interface EmbeddingsInvocation {
   surface: SurfaceName;
   body: EmbeddingsRequest;
   principal: Principal;
-  signal: AbortSignal;
+  signal: ClientSignal;
 }
 
 export interface EmbeddingsOutcome {

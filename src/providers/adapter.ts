@@ -1,3 +1,4 @@
+import type { ClientSignal } from '../transport/abort.js';
 import type {
   ChatCompletion,
   ChatCompletionChunk,
@@ -38,7 +39,7 @@ export interface GatewayCall {
    * The client's request: aborted when it leaves. An attempt's own deadline is not on it (the
    * executor aborts the upstream request itself, through the transport).
    */
-  signal: AbortSignal;
+  signal: ClientSignal;
   /** Headers to propagate upstream (W3C trace context). */
   propagateHeaders?: Record<string, string>;
   /**

@@ -38,7 +38,7 @@ export function midStreamError(deployment: Deployment, error: unknown): GatewayE
   });
 }
 
-export function abortError(signal: AbortSignal): GatewayError {
+export function abortError(signal: { readonly reason: unknown }): GatewayError {
   if (signal.reason instanceof GatewayError) return signal.reason;
   return new GatewayError('Client closed the request', {
     code: 'client_closed_request',

@@ -22,7 +22,7 @@ import { watchStream } from './stream-watch.js';
 import { abortError, midStreamError, nothingMayServe, parseJson } from './attempt-errors.js';
 import { isReadable } from 'node:stream';
 import { relaySse } from '../providers/openai/relay.js';
-import { AttemptAbort } from '../transport/abort.js';
+import { abortSignalOf, AttemptAbort } from '../transport/abort.js';
 
 /** One try against one deployment, as recorded in the usage event. */
 export interface AttemptRecord {
@@ -141,7 +141,7 @@ export function createExecutor(deps: ExecutorDeps) {
           lastError.retryAfterMs ??
           Math.min(500 * 2 ** (attempt - 1), 8_000) * (1 - random() * 0.25);
         if (delay > MAX_HONOURED_DELAY_MS || deps.clock() + delay >= deadline) break;
-        await sleep(delay, call.signal);
+        await sleep(delay, abortSignalOf(call.signal));
       }
       if (call.signal.aborted) throw abortError(call.signal);
       // Reserved capacity whose minute is used up spills at once to the next deployment: no
@@ -242,8 +242,10 @@ export function createExecutor(deps: ExecutorDeps) {
         errorClass: 'internal',
       });
     const controller = new AttemptAbort();
-    const onClientAbort = () => controller.abort(base.signal.reason);
-    base.signal.addEventListener('abort', onClientAbort, { once: true });
+    const client = base.signal;
+    const onClientAbort = () => controller.abort(client.reason);
+    if (client instanceof AttemptAbort) client.once('abort', onClientAbort);
+    else client.addEventListener('abort', onClientAbort, { once: true });
     // The error is built only if the timer fires: constructing an Error captures a stack trace
     // (~6 µs of CPU), which was spent and thrown away on every successful attempt.
     const timer = setTimeout(
@@ -256,9 +258,13 @@ export function createExecutor(deps: ExecutorDeps) {
         ),
       Math.max(1, timeoutMs),
     );
+    const unlisten = () => {
+      if (client instanceof AttemptAbort) client.removeListener('abort', onClientAbort);
+      else client.removeEventListener('abort', onClientAbort);
+    };
     const release = () => {
       clearTimeout(timer);
-      base.signal.removeEventListener('abort', onClientAbort);
+      unlisten();
     };
     const call: GatewayCall = {
       ...base,
@@ -358,7 +364,7 @@ export function createExecutor(deps: ExecutorDeps) {
       // upstream before its usage arrives.
       clearTimeout(timer);
       watch.start();
-      base.signal.removeEventListener('abort', onClientAbort);
+      unlisten();
       let cancelled = false;
       const ttfb = deps.clock() - start;
       deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb });

@@ -48,7 +48,7 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
         surface: 'anthropic-messages',
         body,
         principal,
-        signal: context.signal,
+        signal: context.client,
         tags: tagsFrom(request.headers['x-switchyard-tags']),
         includeCost: includeCostAsked(request.headers),
       });

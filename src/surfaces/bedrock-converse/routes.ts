@@ -41,7 +41,7 @@ export function createBedrockConverseRoutes(deps: { gateway: Gateway }): Route[]
           surface: 'bedrock-converse',
           body,
           principal,
-          signal: context.signal,
+          signal: context.client,
           tags: tagsFrom(request.headers['x-switchyard-tags']),
           includeCost: includeCostAsked(request.headers),
         });

@@ -46,7 +46,7 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
         surface: 'openai-chat',
         body,
         principal,
-        signal: context.signal,
+        signal: context.client,
         tags: tagsFrom(request.headers['x-switchyard-tags']),
         includeCost,
       });

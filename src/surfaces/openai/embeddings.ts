@@ -26,7 +26,7 @@ export function createOpenAIEmbeddingsRoutes(deps: { gateway: Gateway }): Route[
         surface: 'openai-embeddings',
         body,
         principal,
-        signal: context.signal,
+        signal: context.client,
       });
       sendJson(context.response, 200, outcome.response, {
         ...outcome.headers,

@@ -19,9 +19,11 @@ const COLON = 0x3a;
  * reports it after.
  */
 export function tooDeepAt(bytes: Uint8Array, maxDepth: number): string | undefined {
-  // Per open container: true for an object. Keys and indexes only for the first levels.
+  // Per open container: true for an object. For the first levels, an object's current key as
+  // its offsets in `bytes` (decoded only for the error), an array's current index.
   const kinds: boolean[] = [];
-  const keys: Array<string | number> = [];
+  const keys: number[] = [];
+  const keyEnds: number[] = [];
   let depth = 0;
   let expectKey = false;
   let keyStart = -1;
@@ -37,7 +39,8 @@ export function tooDeepAt(bytes: Uint8Array, maxDepth: number): string | undefin
       }
       if (expectKey && depth <= PATH_SEGMENTS) keyStart = start;
       if (keyStart !== -1) {
-        keys[depth - 1] = Buffer.from(bytes.subarray(keyStart, i)).toString('utf8');
+        keys[depth - 1] = keyStart;
+        keyEnds[depth - 1] = i;
         keyStart = -1;
       }
       expectKey = false;
@@ -45,18 +48,17 @@ export function tooDeepAt(bytes: Uint8Array, maxDepth: number): string | undefin
     }
     if (byte === OPEN_OBJECT || byte === OPEN_ARRAY) {
       depth++;
-      if (depth > maxDepth) return pathOf(keys, kinds, depth - 1);
+      if (depth > maxDepth) return pathOf(bytes, keys, keyEnds, kinds, depth - 1);
       const isObject = byte === OPEN_OBJECT;
       kinds[depth - 1] = isObject;
-      if (depth <= PATH_SEGMENTS) keys[depth - 1] = isObject ? '' : 0;
+      if (depth <= PATH_SEGMENTS) keys[depth - 1] = isObject ? -1 : 0;
       expectKey = isObject;
     } else if (byte === CLOSE_OBJECT || byte === CLOSE_ARRAY) {
       if (depth > 0) depth--;
       expectKey = false;
     } else if (byte === COMMA) {
       if (depth > 0 && kinds[depth - 1] === true) expectKey = true;
-      else if (depth > 0 && depth <= PATH_SEGMENTS)
-        keys[depth - 1] = (keys[depth - 1] as number) + 1;
+      else if (depth > 0 && depth <= PATH_SEGMENTS) keys[depth - 1] = keys[depth - 1]! + 1;
     } else if (byte === COLON) {
       expectKey = false;
     }
@@ -64,13 +66,24 @@ export function tooDeepAt(bytes: Uint8Array, maxDepth: number): string | undefin
   return undefined;
 }
 
-function pathOf(keys: Array<string | number>, kinds: boolean[], depth: number): string {
+function pathOf(
+  bytes: Uint8Array,
+  keys: number[],
+  keyEnds: number[],
+  kinds: boolean[],
+  depth: number,
+): string {
   let path = '';
   const shown = Math.min(depth, PATH_SEGMENTS);
   for (let level = 0; level < shown; level++) {
-    const key = keys[level];
-    if (kinds[level]) path += path === '' ? String(key) : `.${String(key)}`;
-    else path += `[${String(key)}]`;
+    const at = keys[level]!;
+    if (kinds[level]) {
+      const key =
+        at === -1
+          ? ''
+          : Buffer.from(bytes.buffer, bytes.byteOffset + at, keyEnds[level]! - at).toString('utf8');
+      path += path === '' ? key : `.${key}`;
+    } else path += `[${at}]`;
   }
   return depth > PATH_SEGMENTS ? `${path}…` : path || '(body)';
 }

@@ -23,12 +23,21 @@ function take(length: number): number {
   return start;
 }
 
+const ALPHABET_CODES = Buffer.from(ALPHABET, 'latin1');
+const SORTED_CODES = Buffer.from(SORTED_ALPHABET, 'latin1');
+/** Where an id's characters are put together: one string made at the end, not one per character. */
+let scratch = Buffer.alloc(64);
+
+function randomInto(from: number, length: number): void {
+  const start = take(length);
+  for (let i = 0; i < length; i++) scratch[from + i] = ALPHABET_CODES[pool[start + i]! % 62]!;
+}
+
 /** A random id with a prefix, e.g. `req_3fK9...` (base62, 24 chars after the prefix). */
 export function randomId(prefix: string, length = 24): string {
-  const start = take(length);
-  let out = prefix;
-  for (let i = 0; i < length; i++) out += ALPHABET[pool[start + i]! % 62];
-  return out;
+  if (length > scratch.length) scratch = Buffer.alloc(length);
+  randomInto(0, length);
+  return prefix + scratch.toString('latin1', 0, length);
 }
 
 /**
@@ -39,13 +48,13 @@ export function randomId(prefix: string, length = 24): string {
  * page per insert.
  */
 export function timeOrderedId(prefix: string, now = Date.now()): string {
-  let time = '';
   let rest = Math.max(0, Math.floor(now));
-  for (let i = 0; i < 8; i++) {
-    time = SORTED_ALPHABET[rest % 62] + time;
+  for (let i = 7; i >= 0; i--) {
+    scratch[i] = SORTED_CODES[rest % 62]!;
     rest = Math.floor(rest / 62);
   }
-  return randomId(prefix + time, 16);
+  randomInto(8, 16);
+  return prefix + scratch.toString('latin1', 0, 24);
 }
 
 /** Injectable id source (tests pass a deterministic one). */

@@ -47,10 +47,28 @@ export function createLogger(options: LoggerOptions): Logger {
       level: options.level,
       base: { service: 'switchyard' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTime,
     },
     destination,
   );
+}
+
+let second = -1;
+let secondPrefix = '';
+
+/**
+ * pino's `isoTime` (`,"time":"2026-12-05T23:20:15.123Z"`) without a Date and `toISOString()` per
+ * line: the text up to the second is made once per second, and each line appends its
+ * milliseconds (about 1 µs of every request's line).
+ */
+export function isoTime(now = Date.now()): string {
+  const ms = now % 1000;
+  const at = now - ms;
+  if (at !== second) {
+    second = at;
+    secondPrefix = `,"time":"${new Date(at).toISOString().slice(0, 20)}`;
+  }
+  return `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z"`;
 }
 
 /**

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createLogger, plainLogger } from '../../src/telemetry/logger.js';
+import { createLogger, isoTime, plainLogger } from '../../src/telemetry/logger.js';
 
 /** The process logger: asynchronous stdout that still flushes at exit, redaction where it matters. */
 
@@ -70,5 +70,33 @@ describe('logger', () => {
     const written = child.stdout.trim().split('\n');
     expect(written).toHaveLength(2001);
     expect(JSON.parse(written.at(-1)!)).toMatchObject({ msg: 'fatal', token: '[redacted]' });
+  });
+});
+
+describe('isoTime (the time field, its text made once per second)', () => {
+  it('writes what pino.stdTimeFunctions.isoTime writes, for any millisecond', () => {
+    const start = Date.UTC(2026, 11, 5, 23, 59, 58, 990);
+    for (const now of [
+      0,
+      5,
+      99,
+      100,
+      999,
+      1000,
+      start,
+      ...Array.from({ length: 40 }, (_, i) => start + i * 7),
+    ]) {
+      expect(isoTime(now)).toBe(`,"time":"${new Date(now).toISOString()}"`);
+    }
+  });
+
+  it('is the time field of the lines', () => {
+    const stream = new PassThrough();
+    const before = Date.now();
+    createLogger({ level: 'info', destination: stream }).info('hello');
+    const [line] = lines(stream);
+    const at = Date.parse(String(line!['time']));
+    expect(at).toBeGreaterThanOrEqual(before);
+    expect(at).toBeLessThanOrEqual(Date.now());
   });
 });

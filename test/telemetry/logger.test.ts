@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createLogger, isoTime, plainLogger } from '../../src/telemetry/logger.js';
+import { createLogger, isoTime, LineBatcher, plainLogger } from '../../src/telemetry/logger.js';
 
 /** The process logger: asynchronous stdout that still flushes at exit, redaction where it matters. */
 
@@ -98,5 +98,29 @@ describe('isoTime (the time field, its text made once per second)', () => {
     const at = Date.parse(String(line!['time']));
     expect(at).toBeGreaterThanOrEqual(before);
     expect(at).toBeLessThanOrEqual(Date.now());
+  });
+});
+
+describe('LineBatcher (stdout lines handed to the writer in batches)', () => {
+  it('hands lines over once a batch is gathered, and the rest when asked, in order', () => {
+    const writes: string[] = [];
+    let synced = 0;
+    const writer = {
+      write: (text: string) => void writes.push(text),
+      flushSync: () => void (synced += 1),
+    } as unknown as ConstructorParameters<typeof LineBatcher>[0];
+    const batcher = new LineBatcher(writer, 100);
+    for (let i = 0; i < 9; i++) batcher.write(`${'x'.repeat(20)}${i}\n`);
+    expect(writes).toHaveLength(1);
+    expect(writes[0]!.split('\n').filter(Boolean)).toHaveLength(5);
+    batcher.hand();
+    batcher.hand();
+    expect(writes).toHaveLength(2);
+    batcher.write('last\n');
+    batcher.flushSync();
+    expect(synced).toBe(1);
+    expect(writes.join('')).toBe(
+      `${Array.from({ length: 9 }, (_, i) => `${'x'.repeat(20)}${i}\n`).join('')}last\n`,
+    );
   });
 });

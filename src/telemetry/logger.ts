@@ -90,10 +90,10 @@ let stdout: LineBatcher | undefined;
  * Each `fs.write` is a job for libuv's thread pool (a thread woken, a context switch), so lines
  * are written in batches. sonic-boom can batch by itself (`minLength`), but it appends each line
  * to one growing string and measures that string's UTF-8 length on every write, which flattens
- * it: with 4 KiB batches that cost 6.8–8.1 µs of process CPU per 750-byte line, against 1.1 µs
- * gathered here and written 16 KiB at a time (a paced loop of 200,000 lines to /dev/null,
- * 2026-12-05). A quiet process's lines are late by at most the interval; the exit handler
- * hands over what is gathered before pino's own exit flush of the writer runs, which
+ * it: a request line cost 3.8–4.4 µs of process CPU that way with 4 KiB batches, and 2.3 µs
+ * gathered here and handed over 16 KiB at a time (`npx tsx bench/log-lines.ts`, 2026-12-05).
+ * A quiet process's lines are late by at most the interval; the exit handler hands over what is
+ * gathered before pino's own exit flush of the writer runs, which
  * test/telemetry/logger.test.ts checks with a child that exits in the same tick as it logs.
  */
 function stdoutAsync(): DestinationStream {

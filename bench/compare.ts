@@ -335,6 +335,24 @@ async function main() {
     );
   }
   process.stdout.write(`${rows.join('\n')}\n`);
+  // The host moves every target's figures by up to ±25% between rounds; ratios taken within a
+  // round (the same moment of the host) are steadier than ratios of the medians above.
+  const perRound = (a: number[], b: number[]) => a.map((value, index) => value / b[index]!);
+  const spread = (ratios: number[]) =>
+    `${median(ratios).toFixed(2)} (rounds ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`;
+  const ours = figures.get('Switchyard ×1');
+  if (ours) {
+    process.stdout.write(
+      `Within each round, Switchyard ×1 against the naive proxy: CPU × ${spread(perRound(ours.cpu, naive.cpu))}${stream ? `, TTFB × ${spread(perRound(ours.ttfb, naive.ttfb))}` : ''}\n`,
+    );
+    const before = figures.get('Switchyard ×1 (baseline)');
+    if (before) {
+      const cpu = perRound(ours.cpu, before.cpu);
+      process.stdout.write(
+        `Within each round, against the baseline: CPU × ${spread(cpu)}, ${unit} × ${spread(perRound(ours.rps, before.rps))}${stream ? `, TTFB × ${spread(perRound(ours.ttfb, before.ttfb))}` : ''}; CPU lower in ${cpu.filter((ratio) => ratio < 1).length} of ${cpu.length} rounds\n`,
+      );
+    }
+  }
   if (commitsBefore && commitsAfter) {
     const events = commitsAfter.events - commitsBefore.events;
     const commits = commitsAfter.commits - commitsBefore.commits;

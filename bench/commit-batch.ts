@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBilling } from '../src/billing/index.js';
+import { validateConfig } from '../src/config/index.js';
+import { timeOrderedId } from '../src/core/ids.js';
+import { createDatabase, migrate, type UsageEvent } from '../src/store/index.js';
+
+/**
+ * `npx tsx bench/commit-batch.ts`: what metering one usage event costs on SQLite as a function
+ * of how many events share a group commit (BENCH_BATCHES, default 1,8,16,32), with the bench
+ * gateway's config (one model, no price, so no ledger legs: the usage row and the roll-ups).
+ * For each batch size, BENCH_COMMITS commits (default 2,000) of that many concurrent
+ * `billing.record()` calls, after a warm-up: process CPU per event (user + system, the
+ * checkpoint thread included). The gap between 1 and 8 events per commit is the fixed cost of a
+ * commit; the gateway gets about 8 per commit at 20 connections (bench/compare.ts).
+ * BENCH_PROFILE=dir writes a V8 CPU profile of each measured loop (`commit-<batch>.cpuprofile`).
+ */
+const profileDir = process.env['BENCH_PROFILE'];
+const batches = (process.env['BENCH_BATCHES'] ?? '1,8,16,32').split(',').map(Number);
+const commits = Number(process.env['BENCH_COMMITS'] ?? 2000);
+const config = validateConfig({
+  providers: { openai: { type: 'openai', apiKey: 'k', baseUrl: 'http://127.0.0.1:9' } },
+  models: { 'gpt-bench': { deployments: [{ provider: 'openai', model: 'gpt-bench' }] } },
+});
+const event = (): UsageEvent => ({
+  requestId: timeOrderedId('req_'),
+  createdAt: Date.now(),
+  tenantId: 'default',
+  projectId: 'default',
+  keyId: 'key_master',
+  surface: 'openai-chat',
+  modelRequested: 'gpt-bench',
+  model: 'gpt-bench',
+  deployment: 'openai',
+  upstreamModel: 'gpt-bench',
+  partner: null,
+  attempts: 1,
+  attemptLog: [],
+  inputTokens: 12,
+  cachedInputTokens: 0,
+  outputTokens: 9,
+  reasoningTokens: 0,
+  latencyMs: 2,
+  ttfbMs: 2,
+  status: 'ok',
+  httpStatus: 200,
+  errorCode: null,
+  stream: false,
+  sandbox: false,
+  metadata: null,
+});
+
+process.stdout.write('| events per commit | CPU per event (µs) | of which system |\n');
+process.stdout.write('|---:|---:|---:|\n');
+for (const batch of batches) {
+  const directory = mkdtempSync(join(tmpdir(), 'switchyard-commit-'));
+  const file = join(directory, 'bench.db');
+  const database = await createDatabase(`sqlite:${file}`);
+  await migrate(database);
+  const billing = createBilling({ config, database });
+  await billing.start();
+  const round = () => Promise.all(Array.from({ length: batch }, () => billing.record(event())));
+  for (let i = 0; i < 200; i++) await round();
+  const session = profileDir ? new Session() : undefined;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+  }
+  const start = process.cpuUsage();
+  for (let i = 0; i < commits; i++) await round();
+  const used = process.cpuUsage(start);
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(join(profileDir!, `commit-${batch}.cpuprofile`), JSON.stringify(profile));
+    session.disconnect();
+  }
+  const events = commits * batch;
+  process.stdout.write(
+    `| ${batch} | ${((used.user + used.system) / events).toFixed(1)} | ${(used.system / events).toFixed(1)} |\n`,
+  );
+  await database.close();
+  rmSync(directory, { recursive: true, force: true });
+}
+process.exit(0);

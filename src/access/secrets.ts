@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { randomId } from '../core/ids.js';
 
@@ -17,9 +18,19 @@ export function newSecret(): { secret: string; hash: string; prefix: string } {
   return { secret, hash: hashSecret(secret), prefix: displayPrefix(secret) };
 }
 
+/**
+ * SHA-256 of `text`: Node's one-shot `crypto.hash` (Node 20.12 and later) where it exists, which
+ * skips the Hash object `createHash` builds (about 2 µs of each request's key check), else
+ * `createHash`.
+ */
+const sha256: (text: string) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'buffer')
+    : (text) => createHash('sha256').update(text).digest();
+
 /** SHA-256 of the secret, hex. */
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret).digest('hex');
+  return sha256(secret).toString('hex');
 }
 
 /**
@@ -34,7 +45,7 @@ export function secretMatcher(
 ): (token: string) => { matches: boolean; hash: string } {
   const expected = secret === undefined ? undefined : createHash('sha256').update(secret).digest();
   return (token) => {
-    const digest = createHash('sha256').update(token).digest();
+    const digest = sha256(token);
     const matches = expected !== undefined && timingSafeEqual(digest, expected);
     return { matches, hash: matches ? '' : digest.toString('hex') };
   };

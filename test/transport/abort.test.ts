@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { abortSignalOf, ClientAbort, onAbort } from '../../src/transport/abort.js';
+import { abortSignalOf, AttemptAbort, ClientAbort, onAbort } from '../../src/transport/abort.js';
 
 describe('ClientAbort (the client leaving, without an AbortController per request)', () => {
   it('makes no AbortSignal until one is asked for, and that one follows the abort', () => {
@@ -45,6 +45,54 @@ describe('ClientAbort (the client leaving, without an AbortController per reques
       second.fire();
       expect(heard).toEqual(['a']);
       expect(abortSignalOf(second.signal).aborted).toBe(true);
+    }
+  });
+});
+
+describe('AttemptAbort (what undici needs of a signal, for an event that fires once)', () => {
+  it('fires each listener once, with aborted and reason set, and leaves none behind', () => {
+    const abort = new AttemptAbort();
+    const heard: unknown[] = [];
+    const first = () => heard.push(['first', abort.aborted, abort.reason]);
+    const second = () => heard.push('second');
+    const removed = () => heard.push('removed');
+    abort.once('abort', first);
+    abort.on('abort', second);
+    abort.addListener('abort', removed);
+    abort.removeListener('abort', removed);
+    expect(abort.listenerCount('abort')).toBe(2);
+    abort.abort('timeout');
+    abort.abort('again');
+    expect(heard).toEqual([['first', true, 'timeout'], 'second']);
+    expect(abort.reason).toBe('timeout');
+    expect(abort.listenerCount('abort')).toBe(0);
+    abort.on('abort', second);
+    expect(abort.listenerCount('abort')).toBe(0);
+  });
+
+  it('aborts an undici request in flight, and undici leaves no listener on it', async () => {
+    const { createServer } = await import('node:http');
+    const { request } = await import('undici');
+    const server = createServer((_request, response) => {
+      response.writeHead(200);
+      response.write('partial');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const done = new AttemptAbort();
+      const ok = await request(`http://127.0.0.1:${port}/`, { signal: done as never });
+      expect(ok.statusCode).toBe(200);
+      const abort = new AttemptAbort();
+      const answer = await request(`http://127.0.0.1:${port}/`, { signal: abort as never });
+      const reading = answer.body.text();
+      abort.abort(new Error('stop'));
+      await expect(reading).rejects.toThrow();
+      ok.body.destroy();
+      expect(abort.listenerCount('abort')).toBe(0);
+    } finally {
+      server.closeAllConnections();
+      server.close();
     }
   });
 });

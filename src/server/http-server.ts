@@ -18,6 +18,7 @@ import {
   dropLogger,
   firstBytesDeadline,
   guardBody,
+  releaseBody,
   guardSession,
   headersTooLarge,
   http1Options,
@@ -102,6 +103,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     guardBody(request, limits);
     const client = new ClientAbort();
     response.once('close', () => {
+      releaseBody(request);
       if (!response.writableFinished) client.abort(clientClosed());
       active -= 1;
       observed?.end(response.statusCode);
@@ -347,7 +349,14 @@ export async function readBody(
     request.resume();
     throw tooLarge(limit);
   }
-  const { body, over } = await readAll(request, limit);
+  let read: Awaited<ReturnType<typeof readAll>>;
+  try {
+    read = await readAll(request, limit);
+  } finally {
+    // Read whole or failed: the body's idle watch is over either way.
+    releaseBody(request);
+  }
+  const { body, over } = read;
   if (over) {
     request.resume();
     throw tooLarge(limit);

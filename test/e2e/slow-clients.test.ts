@@ -3,6 +3,7 @@ import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodiesWatched } from '../../src/server/client-limits.js';
 import { type RunningGateway, startGateway } from '../helpers/gateway.js';
 
 /**
@@ -120,6 +121,27 @@ describe('HTTP/1.1 clients', () => {
     expect(sent).toBe(body.length);
     await conversation.closed;
     expect(conversation.received()).toMatch(/^HTTP\/1\.1 404 /);
+  });
+
+  it('watches a body only while it is coming: none is left once bodies are read and answers sent', async () => {
+    const client = new OpenAI({ apiKey: MASTER, baseURL: `${gateway.url}/v1`, maxRetries: 0 });
+    // Bodies that are read (a 400 for an unknown model), and one that is never read (404).
+    for (let i = 0; i < 5; i++)
+      await expect(
+        client.chat.completions.create({ model: 'no-such-model', messages: [] }),
+      ).rejects.toThrow();
+    // Released as soon as each body was read (the watch samples only every 150 ms here).
+    expect(bodiesWatched()).toBe(0);
+    const conversation = await open();
+    conversation.socket.write(
+      `POST /admin/v1/nothing-here HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${MASTER}\r\n` +
+        'content-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}',
+    );
+    await conversation.closed;
+    expect(conversation.received()).toMatch(/^HTTP\/1\.1 404 /);
+    // Released when each answer closes, or at the latest by the next sample of the watch.
+    for (let i = 0; i < 20 && bodiesWatched() > 0; i++) await sleep(50);
+    expect(bodiesWatched()).toBe(0);
   });
 
   it('an idle kept-alive connection is closed after the keep-alive timeout', async () => {

@@ -6,6 +6,7 @@ import { createBilling } from '../src/billing/index.js';
 import { validateConfig } from '../src/config/index.js';
 import { timeOrderedId } from '../src/core/ids.js';
 import { createDatabase, migrate, type UsageEvent } from '../src/store/index.js';
+import { usageEvent } from '../test/billing/fixtures/events.js';
 
 /**
  * `npx tsx bench/commit-batch.ts`: what metering one usage event costs on SQLite as a function
@@ -24,33 +25,19 @@ const config = validateConfig({
   providers: { openai: { type: 'openai', apiKey: 'k', baseUrl: 'http://127.0.0.1:9' } },
   models: { 'gpt-bench': { deployments: [{ provider: 'openai', model: 'gpt-bench' }] } },
 });
-const event = (): UsageEvent => ({
-  requestId: timeOrderedId('req_'),
-  createdAt: Date.now(),
-  tenantId: 'default',
-  projectId: 'default',
-  keyId: 'key_master',
-  surface: 'openai-chat',
-  modelRequested: 'gpt-bench',
-  model: 'gpt-bench',
-  deployment: 'openai',
-  upstreamModel: 'gpt-bench',
-  partner: null,
-  attempts: 1,
-  attemptLog: [],
-  inputTokens: 12,
-  cachedInputTokens: 0,
-  outputTokens: 9,
-  reasoningTokens: 0,
-  latencyMs: 2,
-  ttfbMs: 2,
-  status: 'ok',
-  httpStatus: 200,
-  errorCode: null,
-  stream: false,
-  sandbox: false,
-  metadata: null,
-});
+const event = (): UsageEvent =>
+  usageEvent({
+    requestId: timeOrderedId('req_'),
+    createdAt: Date.now(),
+    tenantId: 'default',
+    projectId: 'default',
+    keyId: 'key_master',
+    modelRequested: 'gpt-bench',
+    model: 'gpt-bench',
+    deployment: 'openai',
+    upstreamModel: 'gpt-bench',
+    partner: null,
+  });
 
 process.stdout.write('| events per commit | CPU per event (µs) | of which system |\n');
 process.stdout.write('|---:|---:|---:|\n');

@@ -131,7 +131,8 @@ export function guardBody(request: IncomingMessage, limits: ClientLimits): void 
 
 /** Stops watching `request`'s body (read whole, or the answer is over). */
 export function releaseBody(request: IncomingMessage): void {
-  watchOf.get(request)?.release(request);
+  // One watch per idle limit: in practice one.
+  for (const watch of bodyWatches.values()) watch.release(request);
 }
 
 /** HTTP/1.1 request bodies being watched now, over every idle limit (tests: none left behind). */
@@ -142,7 +143,6 @@ export function bodiesWatched(): number {
 }
 
 const bodyWatches = new Map<number, BodyWatch>();
-const watchOf = new WeakMap<IncomingMessage, BodyWatch>();
 
 interface Watched {
   socket: Socket;
@@ -164,7 +164,6 @@ class BodyWatch {
   add(request: IncomingMessage): void {
     const socket = request.socket;
     this.#watched.set(request, { socket, seen: socket.bytesRead, quietSince: Date.now() });
-    watchOf.set(request, this);
     if (!this.#timer) {
       this.#timer = setInterval(() => this.sweep(), Math.max(10, Math.floor(this.idleMs / 4)));
       this.#timer.unref();

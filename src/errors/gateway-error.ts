@@ -121,6 +121,17 @@ export function toGatewayError(error: unknown): GatewayError {
   });
 }
 
+/** The abort reason of a request whose client went away: not an upstream failure (499). */
+export function clientClosed(): GatewayError {
+  return new GatewayError('Client closed the request', {
+    code: 'client_closed_request',
+    status: 499,
+    errorClass: 'client_closed',
+    retryable: false,
+    failover: false,
+  });
+}
+
 /** The client-facing error for a request that cannot be decided or served without the store. */
 export function storeUnavailable(cause?: unknown): GatewayError {
   return new GatewayError('The store is unavailable right now; try again shortly.', {

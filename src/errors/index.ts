@@ -1,6 +1,7 @@
 export type { ErrorClass, ErrorCode } from './codes.js';
 export { openAIErrorType } from './codes.js';
 export {
+  clientClosed,
   GatewayError,
   UpstreamError,
   invalidRequest,

@@ -1,4 +1,4 @@
-import { GatewayError } from '../errors/index.js';
+import { clientClosed, GatewayError } from '../errors/index.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import { type RouteScope, type Skip, skippedHeader } from './licence-scope.js';
 
@@ -40,13 +40,7 @@ export function midStreamError(deployment: Deployment, error: unknown): GatewayE
 
 export function abortError(signal: { readonly reason: unknown }): GatewayError {
   if (signal.reason instanceof GatewayError) return signal.reason;
-  return new GatewayError('Client closed the request', {
-    code: 'client_closed_request',
-    status: 499,
-    errorClass: 'client_closed',
-    retryable: false,
-    failover: false,
-  });
+  return clientClosed();
 }
 
 /**

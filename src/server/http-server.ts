@@ -7,7 +7,7 @@ import { createServer as createHttp2Server, type Http2ServerRequest } from 'node
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { timeOrderedId } from '../core/ids.js';
-import { GatewayError, toGatewayError, UpstreamError } from '../errors/index.js';
+import { clientClosed, GatewayError, toGatewayError, UpstreamError } from '../errors/index.js';
 import type { HttpObserver } from '../telemetry/observer.js';
 import { plainLogger } from '../telemetry/logger.js';
 import { createClientAddress } from './client-address.js';
@@ -323,17 +323,6 @@ const DEFAULT_LIMITS: ClientLimits = {
 const DEFAULT_JSON_DEPTH = 128;
 /** Most connections over the cap being answered 503 at once (more are closed unanswered). */
 const MAX_REFUSING = 1024;
-
-/** The abort reason of a request whose client went away: not an upstream failure. */
-export function clientClosed(): GatewayError {
-  return new GatewayError('Client closed the request', {
-    code: 'client_closed_request',
-    status: 499,
-    errorClass: 'client_closed',
-    retryable: false,
-    failover: false,
-  });
-}
 
 /**
  * Reads the whole body, refusing more than `limit` bytes with 413 and, when it is JSON (starts

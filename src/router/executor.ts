@@ -22,7 +22,7 @@ import { watchStream } from './stream-watch.js';
 import { abortError, midStreamError, nothingMayServe, parseJson } from './attempt-errors.js';
 import { isReadable } from 'node:stream';
 import { relaySse } from '../providers/openai/relay.js';
-import { abortSignalOf, AttemptAbort } from '../transport/abort.js';
+import { abortSignalOf, AttemptAbort, onAbort } from '../transport/abort.js';
 
 /** One try against one deployment, as recorded in the usage event. */
 export interface AttemptRecord {
@@ -242,10 +242,7 @@ export function createExecutor(deps: ExecutorDeps) {
         errorClass: 'internal',
       });
     const controller = new AttemptAbort();
-    const client = base.signal;
-    const onClientAbort = () => controller.abort(client.reason);
-    if (client instanceof AttemptAbort) client.once('abort', onClientAbort);
-    else client.addEventListener('abort', onClientAbort, { once: true });
+    const unlisten = onAbort(base.signal, () => controller.abort(base.signal.reason));
     // The error is built only if the timer fires: constructing an Error captures a stack trace
     // (~6 µs of CPU), which was spent and thrown away on every successful attempt.
     const timer = setTimeout(
@@ -258,10 +255,6 @@ export function createExecutor(deps: ExecutorDeps) {
         ),
       Math.max(1, timeoutMs),
     );
-    const unlisten = () => {
-      if (client instanceof AttemptAbort) client.removeListener('abort', onClientAbort);
-      else client.removeEventListener('abort', onClientAbort);
-    };
     const release = () => {
       clearTimeout(timer);
       unlisten();

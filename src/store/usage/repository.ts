@@ -246,9 +246,9 @@ function compareNullable(a: string | null, b: string | null): number {
 }
 
 /**
- * Throws what {@link usageRow} would throw on `event` (a count or time that is not an integer),
- * without building the row: the meter checks every event as it is recorded, and the row is built
- * once, by the insert.
+ * Throws when a count or time of `event` is not an integer (the store would refuse it). The
+ * meter checks every event with this as it is recorded, without building the row; {@link usageRow}
+ * checks with it too.
  */
 export function assertUsageRow(event: UsageEvent): void {
   assertInteger(event.createdAt, 'createdAt');
@@ -266,9 +266,10 @@ export function assertUsageRow(event: UsageEvent): void {
 
 /** Maps a usage event to its `usage_events` row (billing's usage insert uses it too). */
 export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
+  assertUsageRow(event);
   return {
     request_id: event.requestId,
-    created_at: assertInteger(event.createdAt, 'createdAt'),
+    created_at: event.createdAt,
     tenant_id: event.tenantId,
     project_id: event.projectId,
     key_id: event.keyId,
@@ -278,22 +279,22 @@ export function usageRow(event: UsageEvent): Insertable<UsageEventsTable> {
     deployment: event.deployment,
     upstream_model: event.upstreamModel,
     partner: event.partner,
-    attempts: assertInteger(event.attempts, 'attempts'),
+    attempts: event.attempts,
     attempt_log: JSON.stringify(event.attemptLog),
-    input_tokens: assertInteger(event.inputTokens, 'inputTokens'),
-    cached_input_tokens: assertInteger(event.cachedInputTokens, 'cachedInputTokens'),
-    output_tokens: assertInteger(event.outputTokens, 'outputTokens'),
-    reasoning_tokens: assertInteger(event.reasoningTokens, 'reasoningTokens'),
-    latency_ms: assertInteger(event.latencyMs, 'latencyMs'),
-    ttfb_ms: event.ttfbMs === null ? null : assertInteger(event.ttfbMs, 'ttfbMs'),
+    input_tokens: event.inputTokens,
+    cached_input_tokens: event.cachedInputTokens,
+    output_tokens: event.outputTokens,
+    reasoning_tokens: event.reasoningTokens,
+    latency_ms: event.latencyMs,
+    ttfb_ms: event.ttfbMs,
     status: event.status,
-    http_status: assertInteger(event.httpStatus, 'httpStatus'),
+    http_status: event.httpStatus,
     error_code: event.errorCode,
     stream: event.stream ? 1 : 0,
     sandbox: event.sandbox ? 1 : 0,
     metadata: event.metadata === null ? null : JSON.stringify(event.metadata),
-    cache_write_tokens: assertInteger(event.cacheWriteTokens ?? 0, 'cacheWriteTokens'),
-    cache_write_1h_tokens: assertInteger(event.cacheWrite1hTokens ?? 0, 'cacheWrite1hTokens'),
+    cache_write_tokens: event.cacheWriteTokens ?? 0,
+    cache_write_1h_tokens: event.cacheWrite1hTokens ?? 0,
     estimated: event.estimated ? 1 : 0,
   };
 }

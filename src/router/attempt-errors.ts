@@ -1,11 +1,13 @@
 import { clientClosed, GatewayError } from '../errors/index.js';
+import type { GatewayCall, ProviderAdapter, UpstreamRequest } from '../providers/adapter.js';
 import type { CatalogModel, Deployment } from './catalog.js';
 import { type RouteScope, type Skip, skippedHeader } from './licence-scope.js';
 
 /**
  * The errors an execution raises of its own (as opposed to those its adapters classify): a body
- * that is not JSON, a connection that failed mid-answer, a client that left, and a model no
- * deployment may serve.
+ * that is not JSON, a connection that failed mid-answer, a client that left, a model no
+ * deployment may serve, and a request that could not be built (whose failure is the request's,
+ * not the deployment's).
  */
 
 export function parseJson(text: string, provider: string): unknown {
@@ -94,4 +96,59 @@ export function nothingMayServe(
       headers,
     },
   );
+}
+
+/** Failures of the request itself (it could not be built): never retried, never the deployment's. */
+const REQUEST_SIDE = new WeakSet<GatewayError>();
+/** Errors an adapter raised while building the request: they keep their own failover flags (another provider may support what this one refused) but say nothing of the deployment's health. */
+const BUILD_FAILED = new WeakSet<GatewayError>();
+
+/**
+ * Builds the upstream request. Whatever goes wrong here is the request's doing, not the
+ * deployment's: a body nested too deeply to serialise (RangeError) is a 400; anything else
+ * unexpected is a 500 internal error (logged by the server), neither retried nor counted.
+ */
+export async function buildRequest(
+  adapter: ProviderAdapter,
+  call: GatewayCall,
+  deployment: Deployment,
+): Promise<UpstreamRequest> {
+  try {
+    return await adapter.buildRequest(call);
+  } catch (thrown) {
+    if (thrown instanceof GatewayError) {
+      BUILD_FAILED.add(thrown);
+      throw thrown;
+    }
+    const error =
+      thrown instanceof RangeError
+        ? new GatewayError(`The request cannot be serialised for ${deployment.provider}`, {
+            code: 'invalid_request',
+            status: 400,
+            errorClass: 'invalid_request',
+            retryable: false,
+            failover: false,
+            cause: thrown,
+          })
+        : new GatewayError(`Request for ${deployment.provider} could not be built`, {
+            code: 'internal_error',
+            status: 500,
+            errorClass: 'internal',
+            retryable: false,
+            failover: false,
+            cause: thrown,
+          });
+    REQUEST_SIDE.add(error);
+    throw error;
+  }
+}
+
+/** The request itself could not be built: never retried, never the deployment's fault. */
+export function isRequestSide(error: GatewayError): boolean {
+  return REQUEST_SIDE.has(error);
+}
+
+/** An adapter refused to build the request: it keeps its failover flags, but says nothing of health. */
+export function buildFailed(error: GatewayError): boolean {
+  return BUILD_FAILED.has(error);
 }

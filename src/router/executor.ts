@@ -7,7 +7,6 @@ import type {
   ProviderAdapter,
   StreamItem,
   UpstreamFrame,
-  UpstreamRequest,
 } from '../providers/index.js';
 import type { AttemptScope, GatewayObserver } from '../telemetry/observer.js';
 import type { Transport, UpstreamResponse } from '../transport/http.js';
@@ -19,7 +18,15 @@ import type { PlanInput, Policy } from './policy.js';
 import type { ValueSpan } from '../core/json-scan.js';
 import { forwardedCompletion } from './fast-completion.js';
 import { watchStream } from './stream-watch.js';
-import { abortError, midStreamError, nothingMayServe, parseJson } from './attempt-errors.js';
+import {
+  abortError,
+  buildFailed,
+  buildRequest,
+  isRequestSide,
+  midStreamError,
+  nothingMayServe,
+  parseJson,
+} from './attempt-errors.js';
 import { isReadable } from 'node:stream';
 import { relaySse } from '../providers/openai/relay.js';
 import { abortSignalOf, AttemptAbort, onAbort } from '../transport/abort.js';
@@ -198,7 +205,7 @@ export function createExecutor(deps: ExecutorDeps) {
         if (call.signal.aborted) throw abortError(call.signal);
         // A request that could not even be built (invalid, cannot be serialised) says nothing
         // about the deployment: no breaker, and no other deployment would fare better.
-        if (REQUEST_SIDE.has(error)) throw error;
+        if (isRequestSide(error)) throw error;
         // A 429 from reserved capacity is expected spill-over, not a failure of the deployment:
         // no breaker, and on to pay-as-you-go at once (no retry delay, no attempt spent).
         if (isReservedSpill(deployment, upstreamStatus, error.code)) {
@@ -208,7 +215,7 @@ export function createExecutor(deps: ExecutorDeps) {
             attempt -= 1;
             continue;
           }
-        } else if (!BUILD_FAILED.has(error)) deps.health.recordFailure(deployment.key, error);
+        } else if (!buildFailed(error)) deps.health.recordFailure(deployment.key, error);
         if (!error.failover && !error.retryable) throw error;
         if (!error.retryable)
           failed.add(deployment.key); // the same index now points at the next one
@@ -440,51 +447,6 @@ export function createExecutor(deps: ExecutorDeps) {
 }
 
 export type Executor = ReturnType<typeof createExecutor>;
-
-/** Failures of the request itself (it could not be built): never retried, never the deployment's. */
-const REQUEST_SIDE = new WeakSet<GatewayError>();
-/** Errors an adapter raised while building the request: they keep their own failover flags (another provider may support what this one refused) but say nothing of the deployment's health. */
-const BUILD_FAILED = new WeakSet<GatewayError>();
-
-/**
- * Builds the upstream request. Whatever goes wrong here is the request's doing, not the
- * deployment's: a body nested too deeply to serialise (RangeError) is a 400; anything else
- * unexpected is a 500 internal error (logged by the server), neither retried nor counted.
- */
-async function buildRequest(
-  adapter: ProviderAdapter,
-  call: GatewayCall,
-  deployment: Deployment,
-): Promise<UpstreamRequest> {
-  try {
-    return await adapter.buildRequest(call);
-  } catch (thrown) {
-    if (thrown instanceof GatewayError) {
-      BUILD_FAILED.add(thrown);
-      throw thrown;
-    }
-    const error =
-      thrown instanceof RangeError
-        ? new GatewayError(`The request cannot be serialised for ${deployment.provider}`, {
-            code: 'invalid_request',
-            status: 400,
-            errorClass: 'invalid_request',
-            retryable: false,
-            failover: false,
-            cause: thrown,
-          })
-        : new GatewayError(`Request for ${deployment.provider} could not be built`, {
-            code: 'internal_error',
-            status: 500,
-            errorClass: 'internal',
-            retryable: false,
-            failover: false,
-            cause: thrown,
-          });
-    REQUEST_SIDE.add(error);
-    throw error;
-  }
-}
 
 function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -27,7 +27,9 @@ import { streamLoad } from './streams.js';
  * (default 200), BENCH_PROFILE (a directory: V8 CPU profile of Switchyard ×1 over its measured
  * rounds, `switchyard-<mode>.cpuprofile`; summarise with bench/profile-categories.ts),
  * BENCH_BASELINE (the root of another checkout, built: its gateway joins the rounds as
- * `Switchyard ×1 (baseline)`, for before/after figures under the same load).
+ * `Switchyard ×1 (baseline)`, for before/after figures under the same load), BENCH_NODE_FLAGS
+ * (space-separated V8/Node flags for Switchyard ×1 only, e.g. `--max-semi-space-size=32`; with
+ * BENCH_BASELINE set to this checkout, the same code with and without the flags).
  */
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -244,6 +246,7 @@ async function main() {
           BENCH_UPSTREAM_CONNECTIONS: '',
         },
         stdout: 'ignore',
+        nodeFlags: (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean),
       });
       targets.push(fromChild('Switchyard ×1', single));
     } else targets.push(await startWorkers(fake.url, directory, n));

@@ -154,14 +154,16 @@ export function profilerHandlers(): Record<
   return {
     // Sampled allocations, collected or not (every 4 KiB allocated on average): what a request
     // allocates, for the GC's share of its CPU. `heap-stop { path }` writes a .heapprofile.
-    async 'heap-start'() {
+    // `{ survivors: true }` leaves out what a scavenge collected: what outlived the young
+    // generation (copied, then promoted to old space), the costly part of the GC's work.
+    async 'heap-start'(message) {
       heap = new Session();
       heap.connect();
       await heap.post('HeapProfiler.enable');
       await heap.post('HeapProfiler.startSampling', {
         samplingInterval: 4096,
         includeObjectsCollectedByMajorGC: true,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMinorGC: message['survivors'] !== true,
       } as never);
       return {};
     },

@@ -19,7 +19,8 @@ const seconds = Number(process.env['BENCH_SECONDS'] ?? 6);
 const stream = process.env['BENCH_MODE'] === 'stream';
 const top = Number(process.env['BENCH_TOP'] ?? 40);
 const keep = process.env['BENCH_PROFILE'];
-const heap = process.env['BENCH_HEAP'] === '1';
+const heap = process.env['BENCH_HEAP'] === '1' || process.env['BENCH_HEAP'] === 'survivors';
+const survivors = process.env['BENCH_HEAP'] === 'survivors';
 const unit = heap ? 'bytes' : 'µs';
 if (keep) mkdirSync(keep, { recursive: true });
 
@@ -61,7 +62,7 @@ for (const [name, child] of [
     });
   await load(3);
   const path = `${keep ?? '/tmp'}/pair-${name.replace(/\W+/g, '-')}-${process.pid}${heap ? '.heapprofile' : '.cpuprofile'}`;
-  await child.call(heap ? 'heap-start' : 'profile-start', {});
+  await child.call(heap ? 'heap-start' : 'profile-start', survivors ? { survivors } : {});
   const result = await load(seconds);
   await child.call(heap ? 'heap-stop' : 'profile-stop', { path });
   if (result.non2xx > 0) throw new Error(`${name}: ${result.non2xx} answers were not 2xx`);

@@ -13,7 +13,11 @@ import type { UsageOutcome } from './post-usage.js';
  * ever arrive meanwhile (1.00 events per commit at 20 concurrent requests). The first record of
  * a turn therefore schedules the commit with `setImmediate`: it runs after the poll phase has
  * delivered every upstream answer that was ready, so the synchronous work happens once per
- * batch. Under light load an event waits one loop turn (microseconds); no timer adds latency.
+ * batch. While the batch is still growing (the loop is busy: each turn delivers more answers) the
+ * commit waits up to `lingerTurns` more turns, so the answers of several turns share it: at 20
+ * connections, about 17 events per commit instead of 8, and the commit's fixed cost (about
+ * 250 µs of CPU on SQLite, bench/commit-batch.ts) spread over twice the requests. Under light
+ * load an event waits a turn or two of an idle loop (microseconds); no timer adds latency.
  */
 
 /** Options of {@link createMeter}. */
@@ -24,6 +28,11 @@ export interface MeterOptions {
   maxBatch?: number;
   /** Batches committed at once (Postgres gains from 2; SQLite has one writer). Default 1. */
   concurrency?: number;
+  /**
+   * Extra loop turns the commit waits while its batch is still growing. Default 1. See
+   * {@link createMeter}.
+   */
+  lingerTurns?: number;
   /** Told after each group commit (or failed one): its duration, ms, and how many events it carried. */
   onCommit?: (ms: number, events: number) => void;
 }
@@ -56,10 +65,13 @@ interface Waiter {
 export function createMeter(options: MeterOptions): Meter {
   const maxBatch = options.maxBatch ?? 500;
   const concurrency = options.concurrency ?? 1;
+  const lingerTurns = options.lingerTurns ?? 3;
   const queue: Waiter[] = [];
   let running = 0;
   let inFlight = 0;
   let scheduled = false;
+  let lingered = 0;
+  let seen = 0;
   let idle: Array<() => void> = [];
 
   const settle = (waiter: Waiter, outcome: UsageOutcome) => {
@@ -106,6 +118,23 @@ export function createMeter(options: MeterOptions): Meter {
     }
   };
 
+  // Runs in the check phase, after the poll phase delivered what was ready. While the batch grew
+  // during the turn just ended (the loop is busy answering), it waits one more turn, up to
+  // `lingerTurns`: another turn's answers join the same commit. An idle loop turns again at once
+  // (a pending immediate makes the poll return without waiting), so a lone event waits
+  // microseconds.
+  const due = () => {
+    if (lingered < lingerTurns && queue.length > seen && queue.length < maxBatch) {
+      lingered++;
+      seen = queue.length;
+      setImmediate(due);
+      return;
+    }
+    lingered = 0;
+    seen = 0;
+    void pump();
+  };
+
   return {
     record(event) {
       try {
@@ -119,7 +148,7 @@ export function createMeter(options: MeterOptions): Meter {
         inFlight++;
         if (running < concurrency && !scheduled) {
           scheduled = true;
-          setImmediate(() => void pump());
+          setImmediate(due);
         }
       });
     },

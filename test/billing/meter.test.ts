@@ -71,6 +71,57 @@ describe('meter', () => {
     expect(batches).toEqual([20]);
   });
 
+  it('lets a batch that grew in the turn just ended wait up to lingerTurns more turns', async () => {
+    const run = async (lingerTurns: number) => {
+      const batches: number[] = [];
+      const meter = createMeter({
+        lingerTurns,
+        post: async (events) => {
+          batches.push(events.length);
+          return events.map(() => ({ status: 'recorded' }) as const);
+        },
+      });
+      // Two answers in each of six consecutive loop turns, as under load.
+      const recorded: Array<Promise<UsageOutcome>> = [];
+      await new Promise<void>((done) => {
+        let turn = 0;
+        const next = () => {
+          recorded.push(meter.record(usageEvent()), meter.record(usageEvent()));
+          if (++turn < 6) setImmediate(next);
+          else done();
+        };
+        setImmediate(next);
+      });
+      await Promise.all(recorded);
+      return batches;
+    };
+    // Without lingering, each turn commits its own two; with three turns, four turns share one.
+    expect(await run(0)).toEqual([2, 2, 2, 2, 2, 2]);
+    expect(await run(3)).toEqual([8, 4]);
+  });
+
+  it('commits a lone event after one more turn of an idle loop, with no timer', async () => {
+    const batches: number[] = [];
+    const meter = createMeter({
+      post: async (events) => {
+        batches.push(events.length);
+        return events.map(() => ({ status: 'recorded' }) as const);
+      },
+    });
+    let turns = 0;
+    let counting = true;
+    const count = () => {
+      turns++;
+      if (counting) setImmediate(count);
+    };
+    setImmediate(count);
+    await meter.record(usageEvent());
+    counting = false;
+    expect(batches).toEqual([1]);
+    // The event's turn and the one it waits: a pending immediate keeps the poll from waiting.
+    expect(turns).toBeLessThanOrEqual(3);
+  });
+
   it('tells onCommit each group commit: its duration and its size, failed ones included', async () => {
     const commits: Array<{ ms: number; events: number }> = [];
     const { post } = recorder((events) =>

@@ -104,7 +104,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   const env = options.env ?? process.env;
   const clock = options.clock ?? systemClock;
   const logger = options.logger ?? createLogger({ level: config.logging.level });
-  const { database, usage, ownsDatabase } = await wireStore(config, options.database, logger);
+  // In a `server.workers` set the primary checkpoints the SQLite file for every process.
+  const { database, usage, ownsDatabase } = await wireStore(config, options.database, logger, {
+    checkpoint: options.cluster === undefined,
+  });
   const router = await wireRouterBase({
     config,
     clock,

@@ -1,5 +1,6 @@
 import type { UsageEvent } from '../store/index.js';
 import { assertUsageRow } from '../store/billing/rows.js';
+import { afterGrowingTurns } from '../core/turns.js';
 import type { UsageOutcome } from './post-usage.js';
 
 /**
@@ -70,8 +71,6 @@ export function createMeter(options: MeterOptions): Meter {
   let running = 0;
   let inFlight = 0;
   let scheduled = false;
-  let lingered = 0;
-  let seen = 0;
   let idle: Array<() => void> = [];
 
   const settle = (waiter: Waiter, outcome: UsageOutcome) => {
@@ -118,23 +117,6 @@ export function createMeter(options: MeterOptions): Meter {
     }
   };
 
-  // Runs in the check phase, after the poll phase delivered what was ready. While the batch grew
-  // during the turn just ended (the loop is busy answering), it waits one more turn, up to
-  // `lingerTurns`: another turn's answers join the same commit. An idle loop turns again at once
-  // (a pending immediate makes the poll return without waiting), so a lone event waits
-  // microseconds.
-  const due = () => {
-    if (lingered < lingerTurns && queue.length > seen && queue.length < maxBatch) {
-      lingered++;
-      seen = queue.length;
-      setImmediate(due);
-      return;
-    }
-    lingered = 0;
-    seen = 0;
-    void pump();
-  };
-
   return {
     record(event) {
       try {
@@ -148,7 +130,12 @@ export function createMeter(options: MeterOptions): Meter {
         inFlight++;
         if (running < concurrency && !scheduled) {
           scheduled = true;
-          setImmediate(due);
+          afterGrowingTurns(
+            () => queue.length,
+            lingerTurns,
+            () => void pump(),
+            maxBatch,
+          );
         }
       });
     },

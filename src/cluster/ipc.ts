@@ -81,8 +81,10 @@ export function createClusterClient(channel: Channel): ClusterClient {
       for (const listener of listeners.get(message.topic) ?? []) listener(message.payload);
     }
   });
-  // The primary is gone: nothing will answer the calls in flight.
+  // The primary is gone: nothing will answer the calls in flight, nor later ones.
+  let gone = false;
   channel.on('disconnect', () => {
+    gone = true;
     for (const [id, call] of waiting) {
       waiting.delete(id);
       clearTimeout(call.timer);
@@ -93,6 +95,7 @@ export function createClusterClient(channel: Channel): ClusterClient {
 
   return {
     call<T>(method: string, args: unknown[], timeoutMs = CALL_TIMEOUT_MS) {
+      if (gone) return Promise.reject(unavailable('the cluster primary is gone'));
       return new Promise<T>((resolve, reject) => {
         const id = next++;
         const timer = setTimeout(() => {

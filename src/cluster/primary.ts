@@ -13,9 +13,11 @@ import {
   createDatabase,
   type Database,
   migrate,
+  type UsageEvent,
 } from '../store/index.js';
 import type { Logger } from '../telemetry/logger.js';
 import { type Handlers, isMessage, type Message, serveWorker } from './ipc.js';
+import { recordMany } from './shared.js';
 
 /**
  * `server.workers: N` — the primary of a node:cluster set. It serves no HTTP itself; N workers
@@ -87,7 +89,8 @@ export async function runPrimary(options: PrimaryOptions): Promise<Primary> {
     serveWorker(worker, worker.id, {
       ...counters?.forWorker(holdings.get(worker.id)!),
       ...(billing && {
-        'usage.record': (_worker: number, event) => billing.record(event as never),
+        'usage.recordMany': (_worker: number, events: UsageEvent[]) =>
+          recordMany((event) => billing.record(event), events),
       }),
     } as Handlers);
     worker.on('message', (message: unknown) => {

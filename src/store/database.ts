@@ -41,6 +41,12 @@ export interface DatabaseOptions {
    * Default: `process.emitWarning`.
    */
   onError?: (error: Error) => void;
+  /**
+   * SQLite files only: run the checkpoint thread (see `startCheckpointer`). Default true. A
+   * `server.workers` worker passes false: the primary writes the usage and checkpoints the file;
+   * one more thread per worker only repeated its checkpoints.
+   */
+  checkpoint?: boolean;
 }
 
 /**
@@ -69,7 +75,14 @@ export async function createDatabase(
   if (url.startsWith('sqlite:')) {
     const path = sqlitePath(url);
     const handle = openSqlite(path);
-    const checkpointer = path === ':memory:' ? undefined : startCheckpointer(handle, path);
+    const checkpointer =
+      path === ':memory:' || options.checkpoint === false
+        ? undefined
+        : startCheckpointer(handle, path);
+    // Another process checkpoints this file: commits here never copy the WAL back themselves
+    // unless it falls far behind (the same backstop as with a thread of our own).
+    if (options.checkpoint === false && path !== ':memory:')
+      handle.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
     const dialect = new SqliteDialect({ database: cachingStatements(handle, checkpointer) });
     const kysely = new Kysely<Schema>({ ...base, dialect });
     return wrap(kysely, 'sqlite', handle, checkpointer);

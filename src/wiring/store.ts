@@ -21,16 +21,23 @@ export interface StorePlane {
  * Replicas starting together are safe: migrate() serialises them (see store/migrate.ts), and the
  * one that applied migrations says so in its log.
  * Pooled connections that fail are logged (`store connection error`); pg opens new ones.
+ * `checkpoint: false` (a `server.workers` worker on SQLite) leaves WAL checkpoints to the primary.
  */
 export async function wireStore(
   config: Config,
   database?: Database,
   logger?: Logger,
+  options: { checkpoint?: boolean } = {},
 ): Promise<StorePlane> {
   const ownsDatabase = database === undefined;
   // `store.pool` limits apply; a connection lost at any time is logged, never crashes.
   const onError = (error: Error) => logger?.warn({ err: error }, 'store connection error');
-  const db = database ?? (await createDatabase(config.store, { onError }));
+  const db =
+    database ??
+    (await createDatabase(config.store, {
+      onError,
+      ...(options.checkpoint === false && { checkpoint: false }),
+    }));
   if (ownsDatabase) {
     const applied = await migrate(db);
     if (applied.length > 0) logger?.info({ migrations: applied }, 'migrations applied');

@@ -47,4 +47,30 @@ describe('SQLite WAL checkpoints', () => {
       await database.close();
     }
   });
+
+  it('are left to another process with checkpoint: false (a server.workers worker)', async () => {
+    const file = join(directory, 'worker.db');
+    const writer = await createDatabase(`sqlite:${file}`);
+    const worker = await createDatabase(`sqlite:${file}`, { checkpoint: false });
+    try {
+      // No inline checkpoint at SQLite's 1,000 pages either: the other process's thread moves the WAL.
+      expect(worker.sqlite!.pragma('wal_autocheckpoint', { simple: true })).toBe(16_000n);
+      await sql`create table filler (id integer primary key, body text not null)`.execute(
+        worker.db,
+      );
+      const insert = worker.sqlite!.prepare('insert into filler (body) values (?)');
+      // ~6 MB through the worker's connection: past 1,000 pages, below the backstop.
+      for (let index = 0; index < 1500; index++) insert.run('x'.repeat(4000));
+      let size = statSync(file).size;
+      for (let waited = 0; size < 5_000_000 && waited < 10_000; waited += 100) {
+        await sleep(100);
+        size = statSync(file).size;
+      }
+      // Copied into the file by the writer's thread.
+      expect(size).toBeGreaterThan(5_000_000);
+    } finally {
+      await worker.close();
+      await writer.close();
+    }
+  });
 });

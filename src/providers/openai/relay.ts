@@ -56,7 +56,6 @@ export async function* relaySse(
       text = text.replace(/\r\n?/g, '\n');
       source = Buffer.from(text, 'latin1');
     }
-    if (!state.finished && FINISHED.test(text)) state.finished = true;
     // Events with `choices: []` (the usage chunk, Azure's filter-only chunks) are rare: find
     // them once per read instead of testing every event.
     let empty = nextEmpty(text, 0);
@@ -123,6 +122,9 @@ export async function* relaySse(
       out.push(Buffer.from(`data: ${outcome.raw}\n\n`));
     }
     if (runStart !== -1) out.push(source.subarray(runStart, runEnd));
+    // Whether the answer finished matters only to a stream that ends without [DONE]: a read
+    // that holds the [DONE] (a burst's only read) is not searched for it, a scan of every byte.
+    if (!done && !state.finished && FINISHED.test(text)) state.finished = true;
     if (!done && at < source.length) carry = Buffer.from(source.subarray(at));
     if (out.length > 0)
       yield new FramedItem(out.length === 1 ? out[0]! : Buffer.concat(out), provider);

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -9,6 +9,7 @@ import autocannon from 'autocannon';
 import { ensureBuilt } from './built.js';
 import { type Child, startChild } from './ipc.js';
 import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY } from './load.js';
+import { freePort, startServe } from './serve.js';
 import { streamLoad } from './streams.js';
 
 /**
@@ -76,14 +77,6 @@ function tree(pid: number): number[] {
   return all;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
-
 function fromChild(name: string, child: Child): Target {
   return {
     name,
@@ -143,33 +136,13 @@ http {
 
 /** Switchyard with `server.workers: n`, as `npm start` runs it (dist/cli/main.js serve). */
 async function startWorkers(upstream: string, directory: string, n: number): Promise<Target> {
-  const port = await freePort();
-  const config = join(directory, `switchyard-${n}.json`);
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: { host: '127.0.0.1', port, workers: n },
-      store: `sqlite:${join(directory, `workers-${n}.db`)}`,
-      auth: { masterKey: MASTER_KEY },
-      providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream' } },
-      models: { 'bench-model': { deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
-    }),
-  );
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [join(ROOT, 'dist/cli/main.js'), 'serve', '--config', config],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SWITCHYARD_MASTER_KEY: '' } },
-  );
-  let errors = '';
-  child.stderr!.on('data', (data: Buffer) => {
-    errors += data.toString();
+  const { port, child } = await startServe({
+    root: ROOT,
+    directory,
+    label: 'switchyard',
+    workers: n,
+    upstream,
   });
-  const deadline = Date.now() + 120_000;
-  while (!errors.includes('listening on')) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`switchyard workers=${n} did not start: ${errors}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
   return {
     name: `Switchyard ×${n}`,
     origin: `http://127.0.0.1:${port}`,

@@ -1,13 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
 import { ensureBuilt } from './built.js';
 import { startChild } from './ipc.js';
-import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY } from './load.js';
+import { CHAT_BODY, CHAT_PATH, HEADERS } from './load.js';
+import { startServe } from './serve.js';
 
 /**
  * `npx tsx bench/workers.ts`: `switchyard serve` with `server.workers: 1` and `2` (BENCH_WORKERS,
@@ -31,15 +31,6 @@ interface WorkerSet {
   child: ChildProcess;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
 function cpuMicros(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms
@@ -57,36 +48,15 @@ async function start(
   upstream: string,
   directory: string,
 ): Promise<WorkerSet> {
-  const port = await freePort();
-  const name = `${label} ×${n}`;
-  const config = join(directory, `${label}-${n}.json`);
-  writeFileSync(
-    config,
-    JSON.stringify({
-      server: { host: '127.0.0.1', port, workers: n },
-      store: `sqlite:${join(directory, `${label}-${n}.db`)}`,
-      auth: { masterKey: MASTER_KEY },
-      logging: { level: 'info' },
-      providers: { fake: { type: 'openai', baseUrl: `${upstream}/v1`, apiKey: 'sk-upstream' } },
-      models: { 'bench-model': { deployments: [{ provider: 'fake', model: 'gpt-bench' }] } },
-    }),
-  );
-  const child = spawn(
-    process.execPath,
-    [join(root, 'dist/cli/main.js'), 'serve', '--config', config],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SWITCHYARD_MASTER_KEY: '' } },
-  );
-  let errors = '';
-  child.stderr!.on('data', (data: Buffer) => {
-    errors += data.toString();
+  const { port, child } = await startServe({
+    root,
+    directory,
+    label,
+    workers: n,
+    upstream,
+    logLevel: 'info',
   });
-  const deadline = Date.now() + 120_000;
-  while (!errors.includes('listening on')) {
-    if (child.exitCode !== null || Date.now() > deadline)
-      throw new Error(`${name} did not start: ${errors}`);
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  return { name, port, child };
+  return { name: `${label} ×${n}`, port, child };
 }
 
 const load = (port: number, duration: number) =>

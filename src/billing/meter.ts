@@ -17,8 +17,9 @@ import type { UsageOutcome } from './post-usage.js';
  * batch. While the batch is still growing (the loop is busy: each turn delivers more answers) the
  * commit waits up to `lingerTurns` more turns, so the answers of several turns share it: at 20
  * connections, about 17 events per commit instead of 8, and the commit's fixed cost (about
- * 250 µs of CPU on SQLite, bench/commit-batch.ts) spread over twice the requests. Under light
- * load an event waits a turn or two of an idle loop (microseconds); no timer adds latency.
+ * 250 µs of CPU on SQLite, bench/commit-batch.ts) spread over twice the requests. Only while
+ * commits are frequent (the last began within 20 ms): a meter that was idle commits in the
+ * first turn, as before. No timer adds latency.
  */
 
 /** Options of {@link createMeter}. */
@@ -30,8 +31,8 @@ export interface MeterOptions {
   /** Batches committed at once (Postgres gains from 2; SQLite has one writer). Default 1. */
   concurrency?: number;
   /**
-   * Extra loop turns the commit waits while its batch is still growing. Default 1. See
-   * {@link createMeter}.
+   * Extra loop turns the commit waits while its batch is still growing, when the last commit
+   * began less than {@link BUSY_MS} ago. Default 3. See {@link createMeter}.
    */
   lingerTurns?: number;
   /** Told after each group commit (or failed one): its duration, ms, and how many events it carried. */
@@ -51,6 +52,12 @@ export interface Meter {
   readonly pending: number;
 }
 
+/**
+ * Extra turns (`lingerTurns`) are waited only when the last commit began less than this ago, ms:
+ * under load (commits every few ms) batches grow; a meter that was idle commits at once.
+ */
+export const BUSY_MS = 20;
+
 interface Waiter {
   event: UsageEvent;
   resolve(outcome: UsageOutcome): void;
@@ -67,6 +74,8 @@ export function createMeter(options: MeterOptions): Meter {
   const maxBatch = options.maxBatch ?? 500;
   const concurrency = options.concurrency ?? 1;
   const lingerTurns = options.lingerTurns ?? 3;
+  // When the last commit began: extra turns are waited only while commits are frequent.
+  let lastCommit = Number.NEGATIVE_INFINITY;
   const queue: Waiter[] = [];
   let running = 0;
   let inFlight = 0;
@@ -100,6 +109,7 @@ export function createMeter(options: MeterOptions): Meter {
 
   const pump = async () => {
     scheduled = false;
+    lastCommit = performance.now();
     running++;
     try {
       while (queue.length > 0) {
@@ -130,9 +140,12 @@ export function createMeter(options: MeterOptions): Meter {
         inFlight++;
         if (running < concurrency && !scheduled) {
           scheduled = true;
+          const since = performance.now() - lastCommit;
+          // An idle meter commits in this turn's check phase, as it always did: no extra turn.
+          const turns = since < BUSY_MS ? lingerTurns : 0;
           afterGrowingTurns(
             () => queue.length,
-            lingerTurns,
+            turns,
             () => void pump(),
             maxBatch,
           );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createMeter, type UsageOutcome } from '../../src/billing/index.js';
+import { createMeter, type MeterOptions, type UsageOutcome } from '../../src/billing/index.js';
 import { GatewayError } from '../../src/errors/index.js';
 import type { UsageEvent } from '../../src/store/index.js';
 import { usageEvent } from './fixtures/events.js';
@@ -31,6 +31,19 @@ function recorder(fail?: (events: UsageEvent[]) => unknown) {
   return { batches, post };
 }
 
+/** A meter whose post records every event at once (as a synchronous store would) and notes each batch's size. */
+function sizes(options: Partial<MeterOptions> = {}) {
+  const batches: number[] = [];
+  const meter = createMeter({
+    ...options,
+    post: async (events) => {
+      batches.push(events.length);
+      return events.map(() => ({ status: 'recorded' }) as const);
+    },
+  });
+  return { batches, meter };
+}
+
 describe('meter', () => {
   it('commits the events of one loop turn together, then everything that arrived meanwhile', async () => {
     const { batches, post } = recorder();
@@ -48,13 +61,7 @@ describe('meter', () => {
 
   it('groups events recorded in separate macrotasks of one loop turn, even when the post is synchronous', async () => {
     // better-sqlite3 is synchronous: a post that never yields used to commit each event alone.
-    const batches: number[] = [];
-    const meter = createMeter({
-      post: async (events) => {
-        batches.push(events.length);
-        return events.map(() => ({ status: 'recorded' }) as const);
-      },
-    });
+    const { batches, meter } = sizes();
     // Twenty immediates run one after another in the same check phase, as upstream answers that
     // are ready together run in one poll phase. (Twenty setTimeout(0)s are not due at once on
     // a loaded machine: creating them can span a millisecond, splitting them over two turns.)
@@ -73,14 +80,7 @@ describe('meter', () => {
 
   it('lets a batch that grew in the turn just ended wait up to lingerTurns more turns', async () => {
     const run = async (lingerTurns: number) => {
-      const batches: number[] = [];
-      const meter = createMeter({
-        lingerTurns,
-        post: async (events) => {
-          batches.push(events.length);
-          return events.map(() => ({ status: 'recorded' }) as const);
-        },
-      });
+      const { batches, meter } = sizes({ lingerTurns });
       // A commit a moment ago: the meter is busy.
       await meter.record(usageEvent());
       // Two answers in each of six consecutive loop turns, as under load.
@@ -103,13 +103,7 @@ describe('meter', () => {
   });
 
   it('commits a lone event of an idle meter in its first turn, with no timer', async () => {
-    const batches: number[] = [];
-    const meter = createMeter({
-      post: async (events) => {
-        batches.push(events.length);
-        return events.map(() => ({ status: 'recorded' }) as const);
-      },
-    });
+    const { batches, meter } = sizes();
     let turns = 0;
     let counting = true;
     const count = () => {

@@ -66,9 +66,10 @@ export type RecordedOutcome = { ok: true; value: UsageOutcome } | { ok: false; e
  * meter's does, so the answer's end still waits for its usage row.
  *
  * The events a worker records in one turn of its event loop (a few turns while they keep coming)
- * cross to the primary as one message (`usage.recordMany`) and come back as one reply. A message over node's IPC channel costs about
- * 45 µs of CPU on each side whatever it carries (bench/ipc-usage.ts): one per event doubled the
- * CPU of a request with `workers: 2`, while ten events in a message cost about 9 µs each.
+ * cross to the primary as one message (`usage.recordMany`) and come back as one reply. A message
+ * over node's IPC channel costs about 45 µs of CPU on each side whatever it carries
+ * (bench/ipc-usage.ts): with one message per event, that was most of what a second worker added
+ * to a request's CPU; with ten events in a message, an event costs about 6 µs on each side.
  */
 export function clusterUsageSink(client: ClusterClient): {
   record(event: UsageEvent): Promise<UsageOutcome>;

@@ -1,6 +1,6 @@
 import type { UsageEvent } from '../store/index.js';
 import { assertUsageRow } from '../store/billing/rows.js';
-import { afterGrowingTurns } from '../core/turns.js';
+import { turnBatcher } from '../core/turns.js';
 import type { UsageOutcome } from './post-usage.js';
 
 /**
@@ -32,7 +32,7 @@ export interface MeterOptions {
   concurrency?: number;
   /**
    * Extra loop turns the commit waits while its batch is still growing, when the last commit
-   * began less than {@link BUSY_MS} ago. Default 3. See {@link createMeter}.
+   * began less than `BUSY_MS` (core/turns.ts) ago. Default 3. See {@link createMeter}.
    */
   lingerTurns?: number;
   /** Told after each group commit (or failed one): its duration, ms, and how many events it carried. */
@@ -52,12 +52,6 @@ export interface Meter {
   readonly pending: number;
 }
 
-/**
- * Extra turns (`lingerTurns`) are waited only when the last commit began less than this ago, ms:
- * under load (commits every few ms) batches grow; a meter that was idle commits at once.
- */
-export const BUSY_MS = 20;
-
 interface Waiter {
   event: UsageEvent;
   resolve(outcome: UsageOutcome): void;
@@ -73,9 +67,8 @@ interface Waiter {
 export function createMeter(options: MeterOptions): Meter {
   const maxBatch = options.maxBatch ?? 500;
   const concurrency = options.concurrency ?? 1;
-  const lingerTurns = options.lingerTurns ?? 3;
-  // When the last commit began: extra turns are waited only while commits are frequent.
-  let lastCommit = Number.NEGATIVE_INFINITY;
+  // Extra turns only while commits are frequent: an idle meter commits in its first turn.
+  const schedule = turnBatcher({ maxTurns: options.lingerTurns ?? 3, cap: maxBatch });
   const queue: Waiter[] = [];
   let running = 0;
   let inFlight = 0;
@@ -109,7 +102,6 @@ export function createMeter(options: MeterOptions): Meter {
 
   const pump = async () => {
     scheduled = false;
-    lastCommit = performance.now();
     running++;
     try {
       while (queue.length > 0) {
@@ -140,14 +132,9 @@ export function createMeter(options: MeterOptions): Meter {
         inFlight++;
         if (running < concurrency && !scheduled) {
           scheduled = true;
-          const since = performance.now() - lastCommit;
-          // An idle meter commits in this turn's check phase, as it always did: no extra turn.
-          const turns = since < BUSY_MS ? lingerTurns : 0;
-          afterGrowingTurns(
+          schedule(
             () => queue.length,
-            turns,
             () => void pump(),
-            maxBatch,
           );
         }
       });

@@ -4,7 +4,7 @@ import type { ConcurrencyGate } from '../access/concurrency.js';
 import type { RateLimits } from '../access/rate-limits.js';
 import type { SpendWriter } from '../access/spend-writer.js';
 import type { UsageOutcome } from '../billing/index.js';
-import { afterGrowingTurns } from '../core/turns.js';
+import { turnBatcher } from '../core/turns.js';
 import type { HealthTracker, SharedHealthState } from '../router/health.js';
 import type { UsageEvent } from '../store/index.js';
 import { type ClusterClient, fromWire, toWire, type WireError } from './ipc.js';
@@ -16,7 +16,7 @@ import { type ClusterClient, fromWire, toWire, type WireError } from './ipc.js';
 
 /** How long a usage record may wait for the primary's group commit, ms. */
 export const USAGE_TIMEOUT_MS = 30_000;
-/** Extra loop turns a worker's usage message waits while it is still growing (see afterGrowingTurns). */
+/** Extra loop turns a busy worker's usage message waits while it is still growing (see turnBatcher). */
 const LINGER_TURNS = 3;
 /** Most usage events in one message to the primary. */
 const MAX_BATCH = 500;
@@ -75,6 +75,7 @@ export function clusterUsageSink(client: ClusterClient): {
   record(event: UsageEvent): Promise<UsageOutcome>;
   flush(): Promise<void>;
 } {
+  const schedule = turnBatcher({ maxTurns: LINGER_TURNS, cap: MAX_BATCH });
   let queue: Array<{
     event: UsageEvent;
     resolve(outcome: UsageOutcome): void;
@@ -118,7 +119,7 @@ export function clusterUsageSink(client: ClusterClient): {
           });
           // Sent once the poll phase has delivered the turn's other answers, and on a busy
           // worker a few turns later (the primary's commits grow with the messages).
-          afterGrowingTurns(() => queue.length, LINGER_TURNS, send, MAX_BATCH);
+          schedule(() => queue.length, send);
         }
         queue.push({ event, resolve, reject });
       }),

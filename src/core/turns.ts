@@ -29,3 +29,34 @@ export function afterGrowingTurns(
   };
   setImmediate(due);
 }
+
+/**
+ * Extra turns are waited only when the previous batch began less than this ago, ms: under load
+ * (a batch every few ms) batches grow over turns; after a quiet spell the first one goes at once.
+ */
+export const BUSY_MS = 20;
+
+/**
+ * A scheduler for one batching queue: each call runs `run` through {@link afterGrowingTurns},
+ * with `maxTurns` extra turns while batches are frequent (the previous one began within
+ * {@link BUSY_MS}) and none after a quiet spell, so a lone item on an idle loop goes in the first
+ * check phase. Call it when the first item of a batch is queued.
+ */
+export function turnBatcher(options: {
+  maxTurns: number;
+  cap?: number;
+}): (size: () => number, run: () => void) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  return (size, run) => {
+    const turns = performance.now() - last < BUSY_MS ? options.maxTurns : 0;
+    afterGrowingTurns(
+      size,
+      turns,
+      () => {
+        last = performance.now();
+        run();
+      },
+      options.cap,
+    );
+  };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { afterGrowingTurns } from '../../src/core/turns.js';
+import { afterGrowingTurns, BUSY_MS, turnBatcher } from '../../src/core/turns.js';
 
 /** The loop-turn batching behind the group commit and the workers' usage messages. */
 
@@ -38,5 +38,32 @@ describe('afterGrowingTurns', () => {
 
   it('stops waiting at the cap', async () => {
     expect(await grow(4, 10, 8, 6)).toBe(8);
+  });
+
+  it('turnBatcher waits extra turns only while batches are frequent', async () => {
+    const schedule = turnBatcher({ maxTurns: 3 });
+    /** Two items in each of six turns; the size the batch had when it ran. */
+    const batch = () =>
+      new Promise<number>((resolve) => {
+        let size = 0;
+        let turn = 0;
+        const add = () => {
+          if (size === 0)
+            schedule(
+              () => size,
+              () => resolve(size),
+            );
+          size += 2;
+          if (++turn < 6) setImmediate(add);
+        };
+        setImmediate(add);
+      });
+    // Quiet so far: the first batch goes in its first turn.
+    expect(await batch()).toBe(2);
+    // One just went: the next waits while it grows.
+    expect(await batch()).toBe(8);
+    // After a quiet spell, at once again.
+    await new Promise((resolve) => setTimeout(resolve, BUSY_MS + 10));
+    expect(await batch()).toBe(2);
   });
 });

@@ -1,5 +1,5 @@
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatContentPart, ChatMessage, ChatRequest, EmbeddingsRequest } from '../core/chat.js';
+import { o200kTokens } from '../core/tokens.js';
 
 /** Worst-case tokens of a request, known before the call. */
 export interface TokenEstimate {
@@ -24,8 +24,6 @@ export interface EstimateOptions {
   imageTokens?: number;
 }
 
-// User text is data, not control: special-token strings count as plain text.
-const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
 const DEFAULT_OVERHEAD = { perMessage: 4, perRequest: 3 };
 
 // System prompts, tool definitions and earlier turns repeat from request to request: their counts
@@ -39,7 +37,7 @@ export function countTokens(text: string): number {
   if (text.length === 0) return 0;
   const known = counted.get(text);
   if (known !== undefined) return known;
-  const tokens = encode(text, ENCODE_OPTIONS).length;
+  const tokens = o200kTokens(text);
   if (text.length <= CACHEABLE_CHARACTERS) {
     if (counted.size >= CACHE_LIMIT) counted.clear();
     counted.set(text, tokens);

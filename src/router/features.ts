@@ -1,6 +1,6 @@
-import { encode } from 'gpt-tokenizer/encoding/o200k_base';
 import type { Capability } from '../config/index.js';
 import type { ChatMessage, ChatRequest } from '../core/chat.js';
+import { o200kTokens } from '../core/tokens.js';
 
 /** What a request needs from a model, read once per request. */
 export interface RequestFeatures {
@@ -15,7 +15,6 @@ export interface RequestFeatures {
   metadata: Record<string, string>;
 }
 
-const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
 /** Per-message overhead of the chat format, in tokens (OpenAI's cookbook figure). */
 const MESSAGE_OVERHEAD = 4;
 
@@ -65,12 +64,11 @@ export function countInputTokens(body: ChatRequest): number {
   let total = 3;
   for (const message of body.messages) {
     total += MESSAGE_OVERHEAD;
-    for (const text of texts(message))
-      total += text.length === 0 ? 0 : encode(text, ENCODE_OPTIONS).length;
+    for (const text of texts(message)) total += o200kTokens(text);
     if (Array.isArray(message.content))
       total += 85 * message.content.filter((part) => part.type === 'image_url').length;
   }
-  if (body.tools) total += encode(JSON.stringify(body.tools), ENCODE_OPTIONS).length;
+  if (body.tools) total += o200kTokens(JSON.stringify(body.tools));
   return total;
 }
 

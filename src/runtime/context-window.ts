@@ -1,5 +1,5 @@
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatMessage, ChatTool } from '../core/chat.js';
+import { o200kTokens } from '../core/tokens.js';
 import { contextTooLong } from './errors.js';
 
 /**
@@ -12,12 +12,10 @@ import { contextTooLong } from './errors.js';
 const MESSAGE_OVERHEAD = 4;
 /** Flat cost of an image part (OpenAI's low-detail cost). */
 const IMAGE_TOKENS = 85;
-// Client text is data: special-token strings count as plain text.
-const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
 
 /** Tokens of one string. */
 export function tokensOf(text: string): number {
-  return text === '' ? 0 : countTokens(text, ENCODE_OPTIONS);
+  return o200kTokens(text);
 }
 
 /** Estimated tokens of one chat message. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { decodeGenerator, encode } from 'gpt-tokenizer/encoding/o200k_base';
+import { o200kPieces, o200kTokens } from '../core/tokens.js';
 import { valueForSchema } from './schema-value.js';
 
 /** A protocol-neutral conversation, built by each emulated cloud from its own wire format. */
@@ -45,12 +45,9 @@ export const IMAGE_TOKENS = 85;
 const CACHE_MIN_TOKENS = 1024;
 const CACHE_INCREMENT = 128;
 
-// User text is data, not control: special tokens such as `<|endoftext|>` are encoded as plain text.
-const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
-
 /** Number of o200k_base tokens in `text` (special-token strings count as plain text). */
 export function countTokens(text: string): number {
-  return text === '' ? 0 : encode(text, ENCODE_OPTIONS).length;
+  return o200kTokens(text);
 }
 
 /**
@@ -60,7 +57,7 @@ export function countTokens(text: string): number {
  * @example tokenize('Hello world') // → ['Hello', ' world']
  */
 export function tokenize(text: string): string[] {
-  return text === '' ? [] : [...decodeGenerator(encode(text, ENCODE_OPTIONS))];
+  return o200kPieces(text);
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Config } from '../config/index.js';
 import { validateConfig } from '../config/index.js';
 import { isLoopback } from '../access/index.js';
+import { loadTokenizer } from '../core/tokens.js';
 import { GatewayError } from '../errors/index.js';
 import { sendJson, sendOpenAIError } from '../server/respond.js';
 import type { Route } from '../server/types.js';
@@ -36,6 +37,8 @@ export interface SandboxOptions {
 
 /** Starts every emulated cloud on a loopback port. */
 export async function startSandboxClouds(options: SandboxOptions = {}): Promise<SandboxClouds> {
+  // Every emulated answer counts its tokens: load the tokenizer now, not on the first request.
+  loadTokenizer();
   const tokenDelayMs = options.tokenDelayMs ?? 0;
   const clouds = new Map<string, Emulator>();
   clouds.set(

@@ -1,11 +1,8 @@
-import { countTokens as countO200k } from 'gpt-tokenizer/encoding/o200k_base';
 import type { ChatRequest } from '../../core/chat.js';
+import { o200kTokens } from '../../core/tokens.js';
 
 /** Tokens charged per image in the estimate (Anthropic: about width·height/750; ~1600 for a large image). */
 const IMAGE_TOKENS = 1600;
-
-// Client text is data, not control: special-token strings count as plain text.
-const OPTIONS = { disallowedSpecial: new Set<string>() };
 
 /**
  * Estimates the input tokens of a request for `POST /v1/messages/count_tokens`: o200k_base over
@@ -16,7 +13,7 @@ const OPTIONS = { disallowedSpecial: new Set<string>() };
 export function estimateInputTokens(body: ChatRequest): number {
   let total = 0;
   const text = (value: string) => {
-    if (value !== '') total += countO200k(value, OPTIONS);
+    total += o200kTokens(value);
   };
   for (const message of body.messages) {
     if (typeof message.content === 'string') text(message.content);

@@ -1,6 +1,6 @@
 import type { Access, Admission } from '../access/index.js';
 import type { ApiKind, Config } from '../config/index.js';
-import type { ChatCompletion, ChatRequest } from '../core/chat.js';
+import type { ChatRequest } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { type Usage, usageFromOpenAI, ZERO_USAGE } from '../core/usage.js';
 import { GatewayError, toGatewayError } from '../errors/index.js';
@@ -33,7 +33,8 @@ import { droppedControls } from '../providers/controls.js';
 import type { GatewayObserver, RequestScope } from '../telemetry/observer.js';
 import type { ClientSignal } from '../transport/abort.js';
 import { failureHeaders } from './route-headers.js';
-import { bookedCost, COST_HEADER, costDecimal, usageWithCost } from './cost.js';
+import { bookedCost, COST_HEADER, costDecimal } from './cost.js';
+import { jsonAnswer } from './json-answer.js';
 import { meteredStream } from './metered-stream.js';
 import type {
   ChatInvocation,
@@ -350,13 +351,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
           // A thunk: on the fast path the answer is parsed only if an observer wants its body.
           scope?.end(event, () => execution.completion);
           const shown = includeCost && cost !== undefined && execution.usage;
-          // Assigned, not spread: spreading would read (and parse) a lazy `completion`.
-          return Object.assign(jsonAnswer(execution, meta.openAIFamily, shown ? cost : undefined), {
-            kind: 'json' as const,
+          return jsonAnswer(execution, meta.openAIFamily, shown ? cost : undefined, {
             usage,
             meta,
             headers: withCostHeader(answerHeaders, cost),
-            ...(cost !== undefined && { cost }),
+            cost,
           });
         }
         if (execution.kind !== 'stream')
@@ -577,58 +576,6 @@ function planHints(
   };
   hints.figures = new Map();
   return hints;
-}
-
-/**
- * The completion and the bytes a JSON answer is sent as. An OpenAI-family answer is forwarded as
- * the upstream's bytes; with the cost asked for, `"cost":…` is added inside its `usage` in place
- * (found by the fast path's scan), so the answer still is not parsed and re-serialised. Without
- * that position (a full parse happened, or `usage` already has a `cost`), the completion is
- * rebuilt with the cost and serialised.
- */
-function jsonAnswer(
-  execution: Extract<Execution, { kind: 'json' }>,
-  openAIFamily: boolean,
-  cost: bigint | undefined,
-): { completion: ChatCompletion; rawBody: string | undefined } {
-  if (cost === undefined)
-    return {
-      get completion() {
-        return execution.completion;
-      },
-      rawBody: openAIFamily ? execution.rawBody : undefined,
-    };
-  const span = execution.usageSpan;
-  const usage = execution.usage;
-  if (
-    openAIFamily &&
-    span !== undefined &&
-    usage &&
-    typeof usage === 'object' &&
-    !Object.hasOwn(usage, 'cost') &&
-    execution.rawBody.charCodeAt(span.end - 1) === 0x7d
-  ) {
-    const raw = execution.rawBody;
-    const separator = Object.keys(usage).length > 0 ? ',' : '';
-    // The same digits JSON.stringify gives `usageWithCost`'s number.
-    const member = `${separator}"cost":${JSON.stringify(Number(costDecimal(cost)))}`;
-    const rawBody = raw.slice(0, span.end - 1) + member + raw.slice(span.end - 1);
-    let completion: ChatCompletion | undefined;
-    return {
-      get completion() {
-        completion ??= JSON.parse(rawBody) as ChatCompletion;
-        return completion;
-      },
-      rawBody,
-    };
-  }
-  const completion = execution.completion;
-  return {
-    completion: completion.usage
-      ? { ...completion, usage: usageWithCost(completion.usage, cost) }
-      : completion,
-    rawBody: undefined,
-  };
 }
 
 function metaOf(

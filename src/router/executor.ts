@@ -16,8 +16,8 @@ import type { HealthTracker } from './health.js';
 import type { Skip } from './licence-scope.js';
 import type { PlanInput, Policy } from './policy.js';
 import type { ValueSpan } from '../core/json-scan.js';
-import { forwardedCompletion } from './fast-completion.js';
-import { watchStream } from './stream-watch.js';
+import { ForwardedExecution, forwardedCompletion } from './fast-completion.js';
+import { type StreamWatch, watchStream } from './stream-watch.js';
 import {
   abortError,
   buildFailed,
@@ -29,7 +29,7 @@ import {
 } from './attempt-errors.js';
 import { isReadable } from 'node:stream';
 import { relaySse } from '../providers/openai/relay.js';
-import { abortSignalOf, AttemptAbort, onAbort } from '../transport/abort.js';
+import { abortSignalOf, AttemptAbort, type ClientSignal, onAbort } from '../transport/abort.js';
 
 /** One try against one deployment, as recorded in the usage event. */
 export interface AttemptRecord {
@@ -298,16 +298,7 @@ export function createExecutor(deps: ExecutorDeps) {
           release();
           deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb, latencyMs: ttfb });
           attempts.push(success(deployment, response.status, ttfb, observed));
-          return {
-            kind: 'json',
-            deployment,
-            get completion() {
-              return forwarded.completion;
-            },
-            rawBody: text,
-            usage: forwarded.usage,
-            usageSpan: forwarded.usageSpan,
-          };
+          return new ForwardedExecution(deployment, forwarded, text);
         }
         const json = parseJson(text, deployment.provider);
         const ttfb = deps.clock() - start;
@@ -365,52 +356,30 @@ export function createExecutor(deps: ExecutorDeps) {
       clearTimeout(timer);
       watch.start();
       unlisten();
-      let cancelled = false;
       const ttfb = deps.clock() - start;
       deps.health.recordSuccess(deployment.key, { ttfbMs: ttfb });
       attempts.push(success(deployment, response.status, ttfb, observed));
-      const body = response.body;
-      const items = (async function* () {
-        try {
-          if (!first.done) yield first.value;
-          for (;;) {
-            watch.waiting(true);
-            const next = await iterator.next();
-            watch.waiting(false);
-            if (next.done) break;
-            yield next.value;
-          }
-          deps.health.recordLatency(deployment.key, deps.clock() - start);
-        } catch (thrown) {
-          // Stopped by its reader (the drain after a client left ended): not the upstream's fault.
-          if (cancelled)
-            throw controller.reason instanceof GatewayError
-              ? controller.reason
-              : abortError(base.signal);
-          if (base.signal.aborted) throw abortError(base.signal);
-          const reason = controller.reason;
-          const error =
-            controller.aborted && reason instanceof GatewayError
-              ? reason
-              : thrown instanceof GatewayError
-                ? thrown
-                : midStreamError(deployment, thrown);
-          // The answer is already the client's, so no failover; but a stream the upstream cut,
-          // stalled or garbled is the deployment's failure and counts toward its breaker.
-          deps.health.recordFailure(deployment.key, error);
-          throw error;
-        } finally {
-          watch.stop();
-          release();
-          body.destroy();
-        }
-      })();
+      const stream: RelayedStream = {
+        first: first.value,
+        iterator,
+        watch,
+        deployment,
+        health: deps.health,
+        clock: deps.clock,
+        start,
+        release,
+        body: response.body,
+        controller,
+        signal: base.signal,
+        cancelled: false,
+      };
+      const items = relayItems(stream);
       return {
         kind: 'stream',
         deployment,
         items,
         cancel: (reason?: unknown) => {
-          cancelled = true;
+          stream.cancelled = true;
           controller.abort(reason ?? abortError(base.signal));
         },
       };
@@ -466,4 +435,65 @@ function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
  */
 function bodyEnded(body: UpstreamResponse['body']): boolean {
   return isReadable(body as unknown as NodeJS.ReadableStream) === false;
+}
+
+/** What {@link relayItems} needs of a streaming attempt whose first item is in hand. */
+interface RelayedStream {
+  first: StreamItem;
+  iterator: AsyncIterator<StreamItem>;
+  watch: StreamWatch;
+  deployment: Deployment;
+  health: HealthTracker;
+  clock: Clock;
+  /** deps.clock() when the attempt started. */
+  start: number;
+  /** Clears the attempt's timer and its client listener. */
+  release(): void;
+  body: { destroy(): void };
+  controller: AttemptAbort;
+  signal: ClientSignal;
+  /** Set when the stream's reader stopped it (the drain after a client left ended). */
+  cancelled: boolean;
+}
+
+/**
+ * A streaming attempt's items after its first: the upstream's, with the stream's deadlines, its
+ * health record and its errors. A function of the module, not a generator expression inside the
+ * attempt: a generator function made per stream has a `prototype` of its own, so each stream's
+ * generator got a hidden class of its own in V8's old space, which kept the stream's objects
+ * alive through young-generation GCs until the next full one (see server/context.ts).
+ */
+async function* relayItems(stream: RelayedStream): AsyncGenerator<StreamItem> {
+  const { iterator, watch, deployment, controller, signal } = stream;
+  try {
+    yield stream.first;
+    for (;;) {
+      watch.waiting(true);
+      const next = await iterator.next();
+      watch.waiting(false);
+      if (next.done) break;
+      yield next.value;
+    }
+    stream.health.recordLatency(deployment.key, stream.clock() - stream.start);
+  } catch (thrown) {
+    // Stopped by its reader (the drain after a client left ended): not the upstream's fault.
+    if (stream.cancelled)
+      throw controller.reason instanceof GatewayError ? controller.reason : abortError(signal);
+    if (signal.aborted) throw abortError(signal);
+    const reason = controller.reason;
+    const error =
+      controller.aborted && reason instanceof GatewayError
+        ? reason
+        : thrown instanceof GatewayError
+          ? thrown
+          : midStreamError(deployment, thrown);
+    // The answer is already the client's, so no failover; but a stream the upstream cut,
+    // stalled or garbled is the deployment's failure and counts toward its breaker.
+    stream.health.recordFailure(deployment.key, error);
+    throw error;
+  } finally {
+    watch.stop();
+    stream.release();
+    stream.body.destroy();
+  }
 }

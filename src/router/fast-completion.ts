@@ -1,5 +1,6 @@
 import type { ChatCompletion, ChatUsage } from '../core/chat.js';
 import { scanCompletion, type ValueSpan } from '../core/json-scan.js';
+import type { Deployment } from './catalog.js';
 
 /** A non-streaming chat answer whose bytes are forwarded as they came. */
 export interface ForwardedCompletion {
@@ -31,13 +32,46 @@ export function forwardedCompletion(
       return undefined;
     }
   }
-  let completion: ChatCompletion | undefined;
-  return {
-    get completion() {
-      completion ??= parse(JSON.parse(text));
-      return completion;
-    },
-    usage,
-    usageSpan: scan.usage,
-  };
+  return new Forwarded(text, parse, usage, scan.usage);
+}
+
+/**
+ * {@link ForwardedCompletion} as a class: an object literal with `get completion()` would make a
+ * hidden class of its own per answer, in V8's old space, keeping the answer's text and closures
+ * alive through young-generation GCs (see server/context.ts).
+ */
+class Forwarded implements ForwardedCompletion {
+  #completion: ChatCompletion | undefined;
+
+  constructor(
+    private readonly text: string,
+    private readonly parse: (json: unknown) => ChatCompletion,
+    readonly usage: ChatUsage | null | undefined,
+    readonly usageSpan: ValueSpan | undefined,
+  ) {}
+
+  get completion(): ChatCompletion {
+    this.#completion ??= this.parse(JSON.parse(this.text));
+    return this.#completion;
+  }
+}
+
+/** A successful non-streaming execution whose bytes are forwarded: its completion parsed on first read. */
+export class ForwardedExecution {
+  readonly kind = 'json';
+  readonly usage: ChatUsage | null | undefined;
+  readonly usageSpan: ValueSpan | undefined;
+
+  constructor(
+    readonly deployment: Deployment,
+    private readonly forwarded: ForwardedCompletion,
+    readonly rawBody: string,
+  ) {
+    this.usage = forwarded.usage;
+    this.usageSpan = forwarded.usageSpan;
+  }
+
+  get completion(): ChatCompletion {
+    return this.forwarded.completion;
+  }
 }

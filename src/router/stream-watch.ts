@@ -31,59 +31,76 @@ export interface StreamWatch {
  * not count against the upstream.
  */
 export function watchStream(options: StreamWatchOptions): StreamWatch {
-  let last = Date.now();
-  let pulling = false;
-  let idleTimer: NodeJS.Timeout | undefined;
-  let totalTimer: NodeJS.Timeout | undefined;
-  let fired = false;
-  const fire = (error: GatewayError) => {
-    if (fired) return;
-    fired = true;
-    stop();
-    options.abort(error);
+  return new Watch(options);
+}
+
+/**
+ * A class, with `frames` a generator method on its prototype: an object literal holding a
+ * generator method got a hidden class of its own per stream (the method has its own
+ * `prototype`), in V8's old space, which kept each stream's objects alive through young-generation
+ * GCs until the next full one (see server/context.ts).
+ */
+class Watch implements StreamWatch {
+  #last = Date.now();
+  #pulling = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #totalTimer: NodeJS.Timeout | undefined;
+  #fired = false;
+
+  constructor(private readonly options: StreamWatchOptions) {}
+
+  async *frames<T>(source: AsyncIterable<T>): AsyncIterable<T> {
+    for await (const frame of source) {
+      this.#last = Date.now();
+      yield frame;
+    }
+  }
+
+  start(): void {
+    const { options } = this;
+    this.#last = Date.now();
+    this.#idleTimer = setTimeout(this.#checkIdle, options.idleMs);
+    const remaining = options.totalMs - (Date.now() - options.startedAt);
+    this.#totalTimer = setTimeout(
+      () =>
+        this.#fire(
+          streamTimeout(
+            `Upstream ${options.provider} stream did not finish within ${options.totalMs} ms`,
+          ),
+        ),
+      Math.max(1, remaining),
+    );
+  }
+
+  waiting(on: boolean): void {
+    if (on && !this.#pulling) this.#last = Date.now();
+    this.#pulling = on;
+  }
+
+  /** A bound function: callers keep it apart from the watch (`const stop = watch.stop`). */
+  readonly stop = (): void => {
+    clearTimeout(this.#idleTimer);
+    clearTimeout(this.#totalTimer);
   };
-  const checkIdle = () => {
+
+  #fire(error: GatewayError): void {
+    if (this.#fired) return;
+    this.#fired = true;
+    this.stop();
+    this.options.abort(error);
+  }
+
+  readonly #checkIdle = (): void => {
     const now = Date.now();
-    if (!pulling) last = now;
-    const quiet = now - last;
-    if (quiet >= options.idleMs)
-      fire(
+    if (!this.#pulling) this.#last = now;
+    const quiet = now - this.#last;
+    if (quiet >= this.options.idleMs)
+      this.#fire(
         streamTimeout(
-          `Upstream ${options.provider} sent nothing for ${options.idleMs} ms mid-stream`,
+          `Upstream ${this.options.provider} sent nothing for ${this.options.idleMs} ms mid-stream`,
         ),
       );
-    else idleTimer = setTimeout(checkIdle, options.idleMs - quiet);
-  };
-  const stop = () => {
-    clearTimeout(idleTimer);
-    clearTimeout(totalTimer);
-  };
-  return {
-    async *frames(source) {
-      for await (const frame of source) {
-        last = Date.now();
-        yield frame;
-      }
-    },
-    start() {
-      last = Date.now();
-      idleTimer = setTimeout(checkIdle, options.idleMs);
-      const remaining = options.totalMs - (Date.now() - options.startedAt);
-      totalTimer = setTimeout(
-        () =>
-          fire(
-            streamTimeout(
-              `Upstream ${options.provider} stream did not finish within ${options.totalMs} ms`,
-            ),
-          ),
-        Math.max(1, remaining),
-      );
-    },
-    waiting(on) {
-      if (on && !pulling) last = Date.now();
-      pulling = on;
-    },
-    stop,
+    else this.#idleTimer = setTimeout(this.#checkIdle, this.options.idleMs - quiet);
   };
 }
 

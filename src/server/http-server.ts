@@ -31,7 +31,8 @@ import { tooDeepAt } from './json-depth.js';
 import { failureOf, sendOpenAIError } from './respond.js';
 import { plainPathname } from '../core/plain-path.js';
 import { createRouteTable } from './router.js';
-import type { HttpContext, Route } from './types.js';
+import { RequestContext } from './context.js';
+import type { Route } from './types.js';
 import { ClientAbort } from '../transport/abort.js';
 import { readAll } from '../transport/read-all.js';
 
@@ -84,6 +85,8 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const idle = new Set<() => void>();
   const limits: ClientLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
+  const readRequestBody = (request: IncomingMessage) =>
+    readBody(request, options.maxBodyBytes, maxJsonDepth);
 
   const handle = (request: IncomingMessage, response: ServerResponse) => {
     if (request.httpVersionMajor < 2) {
@@ -198,21 +201,17 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
       );
       return;
     }
-    const context: HttpContext = {
+    const context = new RequestContext(
       request,
       response,
       requestId,
-      get url() {
-        return (url ??= new URL(target, 'http://localhost'));
-      },
-      params: matched.params,
-      readBody: () => readBody(request, options.maxBodyBytes, maxJsonDepth),
+      target,
+      url,
+      matched.params,
       client,
-      get signal() {
-        return client.signal;
-      },
-      remoteAddress: clientAddress(request.socket?.remoteAddress, request.headers),
-    };
+      clientAddress(request.socket?.remoteAddress, request.headers),
+      readRequestBody,
+    );
     try {
       await matched.handler(context);
     } catch (thrown) {

@@ -54,11 +54,13 @@ export async function* mapConverseStream(
   let tools = 0;
   let started = false;
   let finish: FinishReason | undefined;
-  function* start(): Generator<StreamItem> {
-    if (started) return;
+  // The role delta, once, before the first content. Returned as a list to `yield*`, not a
+  // generator made per stream (each would get a hidden class of its own: server/context.ts).
+  const start = (): StreamItem[] => {
+    if (started) return [];
     started = true;
-    yield delta({ role: 'assistant', content: '' });
-  }
+    return [delta({ role: 'assistant', content: '' })];
+  };
 
   for await (const frame of frames) {
     if (frame.messageType === 'exception' || frame.messageType === 'error')

@@ -602,10 +602,7 @@ export function createAgentRuntime(
     checkpoints: Checkpointer,
     signal: AbortSignal,
   ): Promise<AsyncGenerator<string>> {
-    const pending: string[] = [];
-    let wake: (() => void) | undefined;
-    let finished = false;
-    let failure: unknown;
+    const feed: FrameFeed = { pending: [], wake: undefined, finished: false, failure: undefined };
     let result: ResponseObject | undefined;
     let listed: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => {
@@ -620,8 +617,8 @@ export function createAgentRuntime(
       checkpoints,
       signal,
       (event) => {
-        pending.push(frame(event));
-        wake?.();
+        feed.pending.push(frame(event));
+        feed.wake?.();
       },
       signal,
       listed,
@@ -630,12 +627,12 @@ export function createAgentRuntime(
         result = response;
       })
       .catch((error: unknown) => {
-        failure = error;
+        feed.failure = error;
       })
       .finally(() => {
-        finished = true;
+        feed.finished = true;
         listed();
-        wake?.();
+        feed.wake?.();
       });
     await gate;
     const listing = result?.output.at(-1);
@@ -645,22 +642,7 @@ export function createAgentRuntime(
       typeof listing?.['error'] === 'string'
     )
       throw mcpListError(listing['error']);
-    return drain();
-
-    async function* drain(): AsyncGenerator<string> {
-      for (;;) {
-        if (pending.length > 0) {
-          yield pending.splice(0).join('');
-          continue;
-        }
-        if (finished) break;
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = undefined;
-      }
-      if (failure) throw failure;
-    }
+    return drainFrames(feed);
   }
 
   return {
@@ -737,4 +719,33 @@ function sleep(ms: number): Promise<void> {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The frames of an agent run streamed to its client, as the run produces them. */
+interface FrameFeed {
+  pending: string[];
+  /** Wakes the reader waiting for frames. */
+  wake: (() => void) | undefined;
+  finished: boolean;
+  failure: unknown;
+}
+
+/**
+ * Yields a run's frames as they come, then its failure if it failed. At module level: a generator
+ * function made per call would give each run's generator a hidden class of its own
+ * (server/context.ts).
+ */
+async function* drainFrames(feed: FrameFeed): AsyncGenerator<string> {
+  for (;;) {
+    if (feed.pending.length > 0) {
+      yield feed.pending.splice(0).join('');
+      continue;
+    }
+    if (feed.finished) break;
+    await new Promise<void>((resolve) => {
+      feed.wake = resolve;
+    });
+    feed.wake = undefined;
+  }
+  if (feed.failure) throw feed.failure;
 }

@@ -74,15 +74,20 @@ export interface ChildOptions {
   nodeFlags?: string[];
   /** Where the child's stdout goes: a file descriptor, or 'ignore'. stderr is inherited. */
   stdout?: number | 'ignore';
+  /** A program (and its arguments) that runs node: `['valgrind', '--tool=callgrind']`. */
+  wrapper?: string[];
 }
 
 /** Forks `bench/<file>` under tsx and waits for its `ready` message (building `dist/` first if stale: see built.ts). */
 export async function startChild(file: string, options: ChildOptions = {}): Promise<Child> {
   ensureBuilt();
   const path = fileURLToPath(new URL(file, import.meta.url));
+  const [wrapper, ...wrapperArgs] = options.wrapper ?? [];
+  const nodeArgs = ['--import', 'tsx', '--expose-gc', ...(options.nodeFlags ?? [])];
   const child = fork(path, [], {
     // Explicit, so the child does not inherit the runner's tsx CLI flags.
-    execArgv: ['--import', 'tsx', '--expose-gc', ...(options.nodeFlags ?? [])],
+    execArgv: wrapper ? [...wrapperArgs, process.execPath, ...nodeArgs] : nodeArgs,
+    ...(wrapper && { execPath: wrapper }),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', options.stdout ?? 'ignore', 'inherit', 'ipc'],
   });

@@ -1,9 +1,8 @@
 import { mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { type Child, startChild } from './ipc.js';
-import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY, STREAM_BODY } from './load.js';
+import { chatLoad, MASTER_KEY } from './load.js';
 
 /**
  * `npx tsx bench/gc-promotion.ts`: what the garbage collector does per request, for the naive
@@ -73,15 +72,7 @@ function gcSums(path: string, offset: number) {
 
 async function measure(label: string, child: Child, log: string) {
   const pid = child.process.pid!;
-  const run = (duration: number) =>
-    autocannon({
-      url: child.url + CHAT_PATH,
-      method: 'POST',
-      headers: HEADERS,
-      body: stream ? STREAM_BODY : CHAT_BODY,
-      connections: 20,
-      duration,
-    });
+  const run = (duration: number) => chatLoad(child.url, { stream, duration });
   await run(2);
   const offset = readFileSync(log, 'utf8').length;
   const before = threadCpu(pid);

@@ -2,9 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import { type Child, startChild } from './ipc.js';
-import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY, STREAM_BODY } from './load.js';
+import { chatLoad, MASTER_KEY } from './load.js';
 
 /**
  * `npx tsx bench/instructions.ts`: machine instructions per request, counted by valgrind's
@@ -61,16 +60,7 @@ function lastDump(label: string, pid: number): number {
 
 async function measure(label: string, child: Child): Promise<number> {
   const pid = child.process.pid!;
-  const run = (amount: number) =>
-    autocannon({
-      url: child.url + CHAT_PATH,
-      method: 'POST',
-      headers: HEADERS,
-      body: stream ? STREAM_BODY : CHAT_BODY,
-      connections: 20,
-      amount,
-      timeout: 120,
-    });
+  const run = (amount: number) => chatLoad(child.url, { stream, amount, timeout: 120 });
   await run(warm);
   execFileSync('callgrind_control', ['--dump=warm', String(pid)], { stdio: 'ignore' });
   const result = await run(requests);

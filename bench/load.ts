@@ -1,4 +1,4 @@
-import autocannon from 'autocannon';
+import autocannon, { type Result } from 'autocannon';
 import { Client } from 'undici';
 import { msSince } from './stats.js';
 
@@ -20,6 +20,29 @@ export const STREAM_BODY = JSON.stringify({
   stream: true,
   stream_options: { include_usage: true },
 });
+
+/**
+ * Chat completions from autocannon at 20 connections against `origin`: non-streaming, or
+ * 200-event streams (`stream`), for `duration` seconds or `amount` requests. The raw result.
+ */
+export function chatLoad(
+  origin: string,
+  options: { stream: boolean; duration?: number; amount?: number; timeout?: number },
+): Promise<Result> {
+  return Promise.resolve(
+    autocannon({
+      url: origin + CHAT_PATH,
+      method: 'POST',
+      headers: HEADERS,
+      body: options.stream ? STREAM_BODY : CHAT_BODY,
+      connections: 20,
+      ...(options.amount === undefined
+        ? { duration: options.duration ?? 10 }
+        : { amount: options.amount }),
+      ...(options.timeout !== undefined && { timeout: options.timeout }),
+    }),
+  );
+}
 
 /** Outcome of one autocannon run. */
 export interface LoadResult {

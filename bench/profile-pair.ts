@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import autocannon from 'autocannon';
 import { startChild } from './ipc.js';
-import { CHAT_BODY, CHAT_PATH, HEADERS, MASTER_KEY, STREAM_BODY } from './load.js';
+import { chatLoad, MASTER_KEY } from './load.js';
 
 /**
  * `npx tsx bench/profile-pair.ts`: what Switchyard spends per request beyond the naive proxy,
@@ -51,15 +50,7 @@ for (const [name, child] of [
   ['naive proxy', naive],
   ['Switchyard', gateway],
 ] as const) {
-  const load = (duration: number) =>
-    autocannon({
-      url: child.url + CHAT_PATH,
-      method: 'POST',
-      headers: HEADERS,
-      body: stream ? STREAM_BODY : CHAT_BODY,
-      connections: 20,
-      duration,
-    });
+  const load = (duration: number) => chatLoad(child.url, { stream, duration });
   await load(3);
   const path = `${keep ?? '/tmp'}/pair-${name.replace(/\W+/g, '-')}-${process.pid}${heap ? '.heapprofile' : '.cpuprofile'}`;
   await child.call(heap ? 'heap-start' : 'profile-start', survivors ? { survivors } : {});

@@ -107,6 +107,17 @@ const event = fc.oneof(
     ),
   },
   { weight: 1, arbitrary: fc.constant(`event: message\ndata: ${chunk({ content: 'x' })}\n\n`) },
+  // Empty choices spaced as a server might space them (the relay finds them without a regex),
+  // a `"choices"` text inside content, and a key that only starts like it.
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      `data: {"id":"","choices" :\t[ ],"prompt_filter_results":[]}\n\n`,
+      `data: {"id":"","choices":[\r\t],"prompt_filter_results":[]}\n\n`,
+      `data: ${chunk({ content: '"choices":[]' })}\n\n`,
+      `data: {"id":"c1","choices_x":[],"choices":[{"index":0,"delta":{"content":"z"}}]}\n\n`,
+    ),
+  },
   { weight: 1, arbitrary: fc.constant(`: keep-alive\n\n`) },
   {
     weight: 1,

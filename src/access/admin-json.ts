@@ -1,6 +1,7 @@
 import type { EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from '../store/index.js';
 import type { LevelStatus } from './types.js';
 import type { Budget, BudgetRule, Limits, Policy } from './policy.js';
+import { merged } from '../core/objects.js';
 
 /**
  * The admin API's JSON shapes (snake_case, money as decimal strings of µUSD, times as ISO
@@ -44,7 +45,7 @@ export function budgetJson(budget: Budget | null): BudgetJson | null {
 
 /** A budget rule as JSON: the budget's fields plus `models` and `per_user`. */
 export function budgetRuleJson(rule: BudgetRule) {
-  return { ...budgetJson(rule)!, models: rule.models, per_user: rule.perUser };
+  return merged(budgetJson(rule)!, { models: rule.models, per_user: rule.perUser });
 }
 
 function policyJson(policy: Policy) {
@@ -80,13 +81,12 @@ export function tenantJson(tenant: TenantRecord) {
 
 /** A project as JSON. */
 export function projectJson(project: ProjectRecord) {
-  return { ...entityJson(project, 'project'), tenant_id: project.tenantId };
+  return merged(entityJson(project, 'project'), { tenant_id: project.tenantId });
 }
 
 /** A key as JSON (never its secret or hash: only the display prefix). */
 export function keyJson(key: KeyRecord) {
-  return {
-    ...entityJson(key, 'key'),
+  return merged(entityJson(key, 'key'), {
     tenant_id: key.tenantId,
     project_id: key.projectId,
     prefix: key.prefix,
@@ -94,7 +94,7 @@ export function keyJson(key: KeyRecord) {
     expires_at: iso(key.expiresAt),
     revoked_at: iso(key.revokedAt),
     include_cost: key.includeCost,
-  };
+  });
 }
 
 /** A level's limits, budget and current-period spend as JSON ("limits in force"). */

@@ -31,6 +31,7 @@ import {
   periodOf,
 } from './policy.js';
 import { newSecret } from './secrets.js';
+import { merged } from '../core/objects.js';
 
 /** Who made a change, for the audit log. */
 export interface Actor {
@@ -134,13 +135,14 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
     const result = await db.transaction().execute(async (trx) => {
       const auditLedger: AccessLedger = createAccessLedger(trx as unknown as AccessDb);
       return work(createAccessRepository(trx as unknown as AccessDb), (entry) =>
-        auditLedger.appendAudit({
-          ...entry,
-          id: randomId('aud_'),
-          at,
-          actor: actor.actor,
-          requestId: actor.requestId,
-        }),
+        auditLedger.appendAudit(
+          merged(entry, {
+            id: randomId('aud_'),
+            at,
+            actor: actor.actor,
+            requestId: actor.requestId,
+          }),
+        ),
       );
     });
     await deps.changed();
@@ -177,8 +179,7 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
       if (value === null) delete limits[field];
       else if (value !== undefined) limits[field] = value;
     }
-    return {
-      ...record,
+    return merged(record, {
       name: patch.name ?? record.name,
       status: patch.status ?? record.status,
       metadata: patch.metadata === undefined ? record.metadata : patch.metadata,
@@ -192,7 +193,7 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
             : (patch.budgetRules ?? undefined),
       },
       updatedAt: now,
-    };
+    }) as unknown as R; // R's own fields stay: only these are replaced
   };
 
   const blank = (id: string, input: TenantInput, now: number): EntityRecord =>
@@ -256,10 +257,9 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
     createProject: (input, actor) =>
       change(async (repo, audit) => {
         found(await repo.getTenant(input.tenantId), 'tenant', input.tenantId);
-        const project: ProjectRecord = {
-          ...blank(newId(input.id, 'prj_'), input, deps.clock()),
+        const project: ProjectRecord = merged(blank(newId(input.id, 'prj_'), input, deps.clock()), {
           tenantId: input.tenantId,
-        };
+        });
         if (await repo.getProject(project.id)) throw conflict('project', project.id);
         await repo.insertProject(project);
         await audit({
@@ -293,16 +293,18 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
         const project = found(await repo.getProject(input.projectId), 'project', input.projectId);
         const now = deps.clock();
         const secret = newSecret();
-        const key: KeyRecord = {
-          ...blank(newId(undefined, 'key_'), { ...input, name: input.name ?? 'key' }, now),
-          tenantId: project.tenantId,
-          projectId: project.id,
-          allowedModels: input.allowedModels ?? null,
-          prefix: secret.prefix,
-          expiresAt: input.expiresAt ?? null,
-          revokedAt: null,
-          includeCost: input.includeCost ?? false,
-        };
+        const key: KeyRecord = merged(
+          blank(newId(undefined, 'key_'), merged(input, { name: input.name ?? 'key' }), now),
+          {
+            tenantId: project.tenantId,
+            projectId: project.id,
+            allowedModels: input.allowedModels ?? null,
+            prefix: secret.prefix,
+            expiresAt: input.expiresAt ?? null,
+            revokedAt: null,
+            includeCost: input.includeCost ?? false,
+          },
+        );
         await repo.insertKey(key, secret);
         await audit({
           action: 'key.create',
@@ -318,13 +320,12 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
     updateKey: (id, patch, actor) =>
       change(async (repo, audit) => {
         const before = found(await repo.getKey(id), 'key', id);
-        const after: KeyRecord = {
-          ...applied(before, patch, deps.clock()),
+        const after: KeyRecord = merged(applied(before, patch, deps.clock()), {
           allowedModels:
             patch.allowedModels === undefined ? before.allowedModels : patch.allowedModels,
           expiresAt: patch.expiresAt === undefined ? before.expiresAt : patch.expiresAt,
           includeCost: patch.includeCost ?? before.includeCost,
-        };
+        });
         await repo.updateKey(after);
         await audit({
           action: 'key.update',
@@ -344,17 +345,16 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
         const secret = newSecret();
         const previousValidUntil = now + Math.max(0, graceMs);
         await repo.addSecret(id, secret, now, previousValidUntil);
-        const after: KeyRecord = { ...before, prefix: secret.prefix, updatedAt: now };
+        const after: KeyRecord = merged(before, { prefix: secret.prefix, updatedAt: now });
         await repo.updateKey(after);
         await audit({
           action: 'key.rotate',
           targetType: 'key',
           targetId: id,
           before: keyJson(before),
-          after: {
-            ...keyJson(after),
+          after: merged(keyJson(after), {
             previous_valid_until: new Date(previousValidUntil).toISOString(),
-          },
+          }),
         });
         return { key: after, secret: secret.secret, previousValidUntil };
       }, actor),
@@ -362,7 +362,10 @@ export function createAccessAdmin(deps: AccessAdminDeps): AccessAdmin {
       change(async (repo, audit) => {
         const before = found(await repo.getKey(id), 'key', id);
         const now = deps.clock();
-        const after: KeyRecord = { ...before, revokedAt: before.revokedAt ?? now, updatedAt: now };
+        const after: KeyRecord = merged(before, {
+          revokedAt: before.revokedAt ?? now,
+          updatedAt: now,
+        });
         await repo.updateKey(after);
         await audit({
           action: 'key.revoke',

@@ -13,6 +13,7 @@ import type { ChatRequest } from '../core/chat.js';
 import { choicesOf, type EstimateOptions, estimateTokens, requestedMaxTokens } from './estimate.js';
 import { type BudgetPeriod, type Level, limitScope } from './policy.js';
 import type { RateKind, RateLimits, RateResult } from './rate-limits.js';
+import { merged } from '../core/objects.js';
 
 /** A budget alert: a level's spend crossed its alert threshold in this period. */
 export interface BudgetAlert {
@@ -114,10 +115,13 @@ export function createAdmitter(
     let estimate = { inputTokens: 0, outputTokens: 0 };
     if (needTokens || price) {
       const modelMax = deps.config.models[request.model]?.maxOutputTokens;
-      estimate = estimateTokens(request.body, request.operation, {
-        ...deps.estimate,
-        modelMaxOutputTokens: modelMax,
-      });
+      estimate = estimateTokens(
+        request.body,
+        request.operation,
+        merged(deps.estimate, {
+          modelMaxOutputTokens: modelMax,
+        }),
+      );
     }
     const tokens = estimate.inputTokens + estimate.outputTokens;
     for (const check of checks) {

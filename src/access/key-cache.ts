@@ -2,6 +2,7 @@ import { storeUnavailable, withStoreTimeout } from '../errors/index.js';
 import type { Principal } from '../gateway/types.js';
 import type { AccessRepository, KeyLookup } from '../store/index.js';
 import type { Level } from './policy.js';
+import { merged } from '../core/objects.js';
 
 /** A virtual key resolved for the hot path: who it is, and every level it must pass. */
 export interface ResolvedKey extends KeyLookup {
@@ -114,7 +115,7 @@ export function createKeyCache(
     byId: (keyId, now) =>
       read(byId, `id:${keyId}`, now, async () => {
         const found = await repository.findById(keyId);
-        return found && { ...found, secretExpiresAt: null };
+        return found && merged(found, { secretExpiresAt: null });
       }),
     clear() {
       byHash.clear();
@@ -125,8 +126,7 @@ export function createKeyCache(
 
 function resolve(lookup: KeyLookup): ResolvedKey {
   const { key, project, tenant } = lookup;
-  return {
-    ...lookup,
+  return merged(lookup, {
     principal: {
       keyId: key.id,
       tenantId: tenant.id,
@@ -140,5 +140,5 @@ function resolve(lookup: KeyLookup): ResolvedKey {
       { kind: 'project', id: project.id, policy: project.policy },
       { kind: 'key', id: key.id, policy: key.policy },
     ],
-  };
+  });
 }

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import { entityColumns } from '../store/access/records.js';
 import { accessDb, type Database } from '../store/index.js';
 import { displayPrefix, hashSecret } from './secrets.js';
+import { merged } from '../core/objects.js';
 
 const EMPTY = {
   status: 'active' as const,
@@ -31,7 +32,7 @@ export async function seedKeys(input: {
       .insertInto('tenants')
       .values({
         id: seed.tenant,
-        ...entityColumns({ ...EMPTY, name: seed.tenant }),
+        ...entityColumns(merged(EMPTY, { name: seed.tenant })),
         created_at: now,
         updated_at: now,
       })
@@ -42,7 +43,7 @@ export async function seedKeys(input: {
       .values({
         id: seed.project,
         tenant_id: seed.tenant,
-        ...entityColumns({ ...EMPTY, name: seed.project }),
+        ...entityColumns(merged(EMPTY, { name: seed.project })),
         created_at: now,
         updated_at: now,
       })
@@ -66,7 +67,7 @@ export async function seedKeys(input: {
         id: keyId,
         tenant_id: seed.tenant,
         project_id: seed.project,
-        ...entityColumns({ ...EMPTY, name: seed.name ?? keyId }),
+        ...entityColumns(merged(EMPTY, { name: seed.name ?? keyId })),
         allowed_models: seed.models === undefined ? null : JSON.stringify(seed.models),
         key_prefix: prefix,
         expires_at: null,

@@ -1,4 +1,5 @@
 import type { AccessLedger, SpendEntry } from '../store/index.js';
+import { merged } from '../core/objects.js';
 
 /**
  * Group commit of budget spend. Settles arriving in the same turn of the event loop are merged
@@ -27,10 +28,10 @@ export function createSpendWriter(ledger: Pick<AccessLedger, 'addSpend'>): Spend
       for (const entry of entries) {
         if (entry.amount <= 0n) continue;
         const key = `${entry.scope}@${entry.periodStart}`;
-        const merged = pending.get(key);
+        const held = pending.get(key);
         pending.set(
           key,
-          merged ? { ...merged, amount: merged.amount + entry.amount } : { ...entry },
+          held ? merged(held, { amount: held.amount + entry.amount }) : { ...entry },
         );
       }
       if (!batch) {

@@ -2,6 +2,7 @@ import type { Config } from '../config/index.js';
 import type { Database } from '../store/index.js';
 import { billingTransaction, type BillingTx, type ClauseRecord } from '../store/billing/store.js';
 import { type ClauseTerms, termsFromConfig, termsHash } from './agreements.js';
+import { merged } from '../core/objects.js';
 
 /**
  * Keeps stored revenue-share clauses in step with their definitions (config or admin API).
@@ -34,7 +35,7 @@ export async function syncAgreements(
   await billingTransaction(database, async (tx) => {
     for (const clause of await tx.activeClauses()) {
       if (clause.source === 'config' && !configured.has(clause.partner))
-        await tx.putClause({ ...clause, status: 'retired' }, now);
+        await tx.putClause(merged(clause, { status: 'retired' }), now);
     }
   });
   return changes;
@@ -60,11 +61,11 @@ export async function putClause(
   }
   const untouched = active.basisTotal === 0n && active.accruedTotal === 0n;
   if (active.termsHash !== hash && !untouched) {
-    await tx.putClause({ ...active, status: 'retired' }, now);
+    await tx.putClause(merged(active, { status: 'retired' }), now);
     await tx.putClause(fresh(terms, nextId(terms.partner, all), source, hash), now);
     return 'versioned';
   }
-  const next: ClauseRecord = { ...active, ...terms, source, termsHash: hash };
+  const next: ClauseRecord = merged(active, terms, { source, termsHash: hash });
   if (same(next, active)) return 'unchanged';
   await tx.putClause(next, now);
   return 'updated';
@@ -79,7 +80,7 @@ export async function retireClause(
 ): Promise<ClauseChange> {
   const active = (await tx.partnerClauses(partner)).find((clause) => clause.status === 'active');
   if (!active || (source !== null && active.source !== source)) return 'unchanged';
-  await tx.putClause({ ...active, status: 'retired' }, now);
+  await tx.putClause(merged(active, { status: 'retired' }), now);
   return 'updated';
 }
 
@@ -89,15 +90,14 @@ function fresh(
   source: 'config' | 'admin',
   hash: string,
 ): ClauseRecord {
-  return {
-    ...terms,
+  return merged(terms, {
     id,
     status: 'active',
     source,
     termsHash: hash,
     basisTotal: 0n,
     accruedTotal: 0n,
-  };
+  });
 }
 
 function nextId(partner: string, existing: readonly ClauseRecord[]): string {

@@ -21,6 +21,7 @@ import { type PostUsageDeps, postUsage, type UsageOutcome } from './post-usage.j
 import { createRater } from './rating.js';
 import { report, type ReportQuery, type ReportRow } from './reports.js';
 import { closePeriod, getStatement, type Statement, type StatementKind } from './statements.js';
+import { merged } from '../core/objects.js';
 
 /** Options of {@link createBilling}. */
 export interface BillingOptions {
@@ -112,14 +113,14 @@ export function createBilling(options: BillingOptions): Billing {
   const periodUnit = options.periodUnit ?? config.billing?.period ?? 'month';
   const rater = createRater(config);
   const deps = { database, now: clock, periodUnit };
-  const statementDeps = {
-    ...deps,
+  const statementDeps = merged(deps, {
     partners: Object.keys(config.partners).filter(
       (id) => config.partners[id]?.revenueShare !== undefined,
     ),
-  };
+  });
   const meter = createMeter({
-    post: (events) => postUsage({ ...deps, rater, onClauseTotals: options.onClauseTotals }, events),
+    post: (events) =>
+      postUsage(merged(deps, { rater, onClauseTotals: options.onClauseTotals }), events),
     maxBatch: options.maxBatch ?? 2000,
     concurrency: options.concurrency ?? 1,
     ...(options.onCommit && { onCommit: options.onCommit }),

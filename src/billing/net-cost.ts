@@ -7,6 +7,7 @@ import type { ClauseRecord } from '../store/billing/rows.js';
 import { billingDb } from '../store/billing/schema.js';
 import { type ClauseTerms, counts, type Sale, shareOf } from './agreements.js';
 import { costMicros, createPriceBook, type ModelPrice, parsePrice } from './prices.js';
+import { merged } from '../core/objects.js';
 
 /**
  * The money side of `lowest-net-cost` routing (src/router/net-cost.ts): the cloud's price and
@@ -51,7 +52,7 @@ export function marginalShare(
 ): MarginFigure | undefined {
   // Scope (partner, clouds, models) is judged at an instant inside the window; the window next.
   const inside = clause.startsAt ?? (clause.endsAt === null ? sale.at : clause.endsAt - 1);
-  if (!counts(clause, inside === sale.at ? sale : { ...sale, at: inside })) return undefined;
+  if (!counts(clause, inside === sale.at ? sale : merged(sale, { at: inside }))) return undefined;
   const figure: MarginFigure = {
     clause: clause.id,
     partner: clause.partner,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { UsageEvent } from '../store/index.js';
+import { merged } from '../core/objects.js';
 
 /**
  * The usage spool: a durable, local, append-only outbox for usage events the store could not
@@ -291,7 +292,7 @@ export function createSpool(options: SpoolOptions): UsageSpool {
         waiting += segment.count;
         if (oldestAt === null || segment.oldestAt < oldestAt) oldestAt = segment.oldestAt;
       }
-      return { ...totals, waiting, oldestAt };
+      return merged(totals, { waiting, oldestAt });
     },
     close: () =>
       exclusive(async () => {

@@ -10,6 +10,7 @@ import {
 import { budgetRulesBody } from './budget-rules.js';
 import { details, table } from './table.js';
 import { levelsTable, listTable, summary } from './access-tables.js';
+import { merged } from '../core/objects.js';
 
 /**
  * `switchyard tenants|projects|keys|audit`: thin commands over the admin API (`/admin/v1`), sent
@@ -106,12 +107,19 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
     create.action(
       run(
         (target, options) =>
-          adminRequest(target, 'POST', path, {
-            ...(kind === 'keys' ? keyBody(options) : entityBody(options, true)),
-            ...(options.id ? { id: options.id } : {}),
-            ...(options.tenant ? { tenant_id: options.tenant } : {}),
-            ...(options.project ? { project_id: options.project } : {}),
-          }),
+          adminRequest(
+            target,
+            'POST',
+            path,
+            merged(
+              kind === 'keys' ? keyBody(options) : entityBody(options, true),
+              options.id ? { id: options.id } : {},
+              merged(
+                options.tenant ? { tenant_id: options.tenant } : {},
+                options.project ? { project_id: options.project } : {},
+              ),
+            ),
+          ),
         (result) =>
           kind === 'keys'
             ? `${details(summary(result))}\nsecret:  ${result.secret}\n(shown once: store it now; only its hash is kept)\n`

@@ -1,18 +1,18 @@
 import type { AdminJson } from './admin-client.js';
 import { budgetRulesText } from './budget-rules.js';
 import { budgetText, cell, limitsText, table, usd } from './table.js';
+import { merged } from '../core/objects.js';
 
 /** How `switchyard tenants|projects|keys` print what the admin API answers. */
 
 /** One tenant, project or key as `key: value` lines: limits and budgets in words, no secret. */
 export function summary(entity: AdminJson): Record<string, unknown> {
   const { levels: _levels, secret: _secret, limits, budget, budget_rules, ...rest } = entity;
-  return {
-    ...rest,
+  return merged(rest, {
     limits: limitsText(limits),
     budget: budgetText(budget),
     budget_rules: budgetRulesText(budget_rules),
-  };
+  });
 }
 
 export function listTable(kind: 'tenants' | 'projects' | 'keys', items: AdminJson[]): string {

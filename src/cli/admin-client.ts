@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import { merged } from '../core/objects.js';
 
 /** Where the admin commands send requests, and with which key. */
 /**
@@ -46,10 +47,10 @@ export async function adminRequest(
 ): Promise<AdminJson> {
   const response = await request(`${target.url}/admin/v1${path}`, {
     method,
-    headers: {
-      ...(target.key ? { authorization: `Bearer ${target.key}` } : {}),
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
+    headers: merged(
+      target.key ? { authorization: `Bearer ${target.key}` } : {},
+      body === undefined ? {} : { 'content-type': 'application/json' },
+    ),
     body: body === undefined ? null : JSON.stringify(body),
   });
   const text = await response.body.text();

@@ -6,6 +6,7 @@ import { createProgress } from './progress.js';
 import type { ExportFormat } from './statement-export.js';
 import { table } from './table.js';
 import { instant, periodUnit } from './arguments.js';
+import { merged } from '../core/objects.js';
 
 /**
  * `switchyard usage` and `switchyard statement`: billing reports read from the store the config
@@ -104,17 +105,18 @@ export function registerBillingCommands(program: Command, output: BillingOutput 
           margin: usd(row.margin),
         });
         if (options.json) {
-          const data = rows.map((row) => ({
-            ...row.dimensions,
-            requests: row.requests,
-            errors: row.errors,
-            input_tokens: row.inputTokens,
-            cached_input_tokens: row.cachedInputTokens,
-            cache_write_tokens: row.cacheWriteTokens,
-            cache_write_1h_tokens: row.cacheWrite1hTokens,
-            output_tokens: row.outputTokens,
-            ...money(row),
-          }));
+          const data = rows.map((row) =>
+            merged(row.dimensions, {
+              requests: row.requests,
+              errors: row.errors,
+              input_tokens: row.inputTokens,
+              cached_input_tokens: row.cachedInputTokens,
+              cache_write_tokens: row.cacheWriteTokens,
+              cache_write_1h_tokens: row.cacheWrite1hTokens,
+              output_tokens: row.outputTokens,
+              ...money(row),
+            }),
+          );
           output.out(
             `${JSON.stringify({ from: new Date(from).toISOString(), to: new Date(to).toISOString(), currency: 'USD', data }, null, 2)}\n`,
           );

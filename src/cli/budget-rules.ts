@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import { decimalToScaled, isDecimalString } from '../core/money.js';
 import { budgetText } from './table.js';
+import { merged } from '../core/objects.js';
 
 /**
  * `--budget-rule` of the access commands: one budget per model pattern and/or per end user, as
@@ -43,7 +44,7 @@ function parseRule(spec: string): Record<string, unknown> {
   }
   if (amount === undefined)
     throw new InvalidArgumentError(`--budget-rule "${spec}" needs usd=N or micros=N`);
-  return { ...rule, amount_micros: amount };
+  return merged(rule, { amount_micros: amount });
 }
 
 /** Rules as `gpt-4o*: $25/day hard; per user: $1/month hard`, or `-`. */

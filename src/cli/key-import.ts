@@ -18,6 +18,7 @@ import {
 } from './key-import-rows.js';
 import { createProgress } from './progress.js';
 import { budgetText, limitsText, table } from './table.js';
+import { merged } from '../core/objects.js';
 
 /**
  * `switchyard keys import <file>`: creates many keys from a CSV or JSON Lines file over the admin
@@ -283,7 +284,7 @@ async function run(file: string, options: ImportOptions, io: ImportIo): Promise<
 
   if (options.json) {
     const listed = created.map((key) =>
-      secretsFile && !unsaved.includes(key) ? { ...key, secret: undefined } : key,
+      secretsFile && !unsaved.includes(key) ? merged(key, { secret: undefined }) : key,
     );
     io.out(
       `${JSON.stringify({ created: listed, failed, invalid: problems, not_attempted: skipped, ...(options.secretsOut === undefined ? {} : { secrets_out: options.secretsOut }) }, null, 2)}\n`,

@@ -18,6 +18,7 @@ import {
 import type { Logger } from '../telemetry/logger.js';
 import { type Handlers, isMessage, type Message, serveWorker } from './ipc.js';
 import { recordMany } from './shared.js';
+import { merged } from '../core/objects.js';
 
 /**
  * `server.workers: N` — the primary of a node:cluster set. It serves no HTTP itself; N workers
@@ -86,13 +87,17 @@ export async function runPrimary(options: PrimaryOptions): Promise<Primary> {
   const fork = (): Worker => {
     const worker = cluster.fork();
     holdings.set(worker.id, { slots: new Map(), reservations: new Map() });
-    serveWorker(worker, worker.id, {
-      ...counters?.forWorker(holdings.get(worker.id)!),
-      ...(billing && {
-        'usage.recordMany': (_worker: number, events: UsageEvent[]) =>
-          recordMany((event) => billing.record(event), events),
-      }),
-    } as Handlers);
+    serveWorker(
+      worker,
+      worker.id,
+      merged(
+        counters?.forWorker(holdings.get(worker.id)!),
+        billing && {
+          'usage.recordMany': (_worker: number, events: UsageEvent[]) =>
+            recordMany((event) => billing.record(event), events),
+        },
+      ) as Handlers,
+    );
     worker.on('message', (message: unknown) => {
       if (isMessage(message)) relay(worker, message);
     });

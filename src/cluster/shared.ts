@@ -8,6 +8,7 @@ import { turnBatcher } from '../core/turns.js';
 import type { HealthTracker, SharedHealthState } from '../router/health.js';
 import type { UsageEvent } from '../store/index.js';
 import { type ClusterClient, fromWire, toWire, type WireError } from './ipc.js';
+import { merged } from '../core/objects.js';
 
 /**
  * A worker's view of what the primary owns: each call is one IPC round trip, answered by the
@@ -47,7 +48,7 @@ export function clusterCounters(client: ClusterClient): SharedCounters {
         (item) =>
           item.scope === result.bucket.scope && item.periodStart === result.bucket.periodStart,
       );
-      return { ...result, bucket: bucket ?? result.bucket };
+      return merged(result, { bucket: bucket ?? result.bucket });
     },
     settle: (buckets, id, reserved, spent) =>
       client.call('budgets.settle', [buckets, id, reserved, spent]),

@@ -1,4 +1,5 @@
 import type { ChatUsage } from './chat.js';
+import { merged } from './objects.js';
 
 /**
  * Token usage in Switchyard's own terms. `inputTokens` includes `cachedInputTokens` (OpenAI's
@@ -47,10 +48,10 @@ function cacheWrites(
 ): Pick<Usage, 'cacheWriteTokens' | 'cacheWrite1hTokens'> {
   const written = num(details?.['cache_write_tokens']);
   const hour = num(details?.['cache_write_1h_tokens']);
-  return {
-    ...(written > 0 && { cacheWriteTokens: written }),
-    ...(hour > 0 && { cacheWrite1hTokens: hour }),
-  };
+  return merged(
+    written > 0 && { cacheWriteTokens: written },
+    hour > 0 && { cacheWrite1hTokens: hour },
+  );
 }
 
 /** Writes an OpenAI usage block. */

@@ -1,5 +1,6 @@
 import { openAIErrorType } from './codes.js';
 import type { GatewayError } from './gateway-error.js';
+import { copied } from '../core/objects.js';
 
 /** The OpenAI error body: `{"error":{"message","type","param","code"}}`. */
 export function renderOpenAIError(error: GatewayError): {
@@ -25,7 +26,7 @@ export function openAIStatus(error: GatewayError): number {
 
 /** Headers to send with an error: retry hints, and `x-should-retry: false` when retrying cannot help. */
 export function errorHeaders(error: GatewayError): Record<string, string> {
-  const headers: Record<string, string> = { ...error.headers };
+  const headers: Record<string, string> = copied(error.headers);
   if (error.retryAfterMs !== undefined && headers['retry-after'] === undefined) {
     headers['retry-after'] = String(Math.max(1, Math.ceil(error.retryAfterMs / 1000)));
     headers['retry-after-ms'] = String(Math.max(0, Math.round(error.retryAfterMs)));

@@ -1,6 +1,7 @@
 import type { ChatCompletionChunk, ChatUsage } from '../core/chat.js';
 import { scaledToDecimal } from '../core/money.js';
 import type { StreamItem } from '../providers/index.js';
+import { merged } from '../core/objects.js';
 
 /**
  * The cost a caller is shown: exactly what the ledger booked as revenue for the request
@@ -33,14 +34,15 @@ export function bookedCost(outcome: unknown): bigint | undefined {
  * places, so the number's shortest form prints the same digits.
  */
 export function usageWithCost<T extends ChatUsage>(usage: T, micros: bigint): T {
-  return { ...usage, cost: Number(costDecimal(micros)) };
+  // A subtype's own fields stay; `cost` is the one ChatUsage declares.
+  return merged(usage, { cost: Number(costDecimal(micros)) }) as unknown as T;
 }
 
 /** The final usage item with `usage.cost` added (its raw text rewritten for passthrough). */
 export function withCost(item: StreamItem, micros: bigint): StreamItem {
   const chunk = item.chunk();
   if (!chunk.usage) return item;
-  const next: ChatCompletionChunk = { ...chunk, usage: usageWithCost(chunk.usage, micros) };
+  const next: ChatCompletionChunk = merged(chunk, { usage: usageWithCost(chunk.usage, micros) });
   return {
     chunk: () => next,
     ...(item.raw !== undefined && { raw: JSON.stringify(next) }),

@@ -46,6 +46,7 @@ import type {
   RouteMeta,
   SurfaceName,
 } from './types.js';
+import { merged } from '../core/objects.js';
 
 /** Where usage events go (the store's usage repository, or billing on top of it). */
 export interface UsageSink {
@@ -92,7 +93,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
   /** Admission headers plus the booked cost (a new object: admissions may share theirs). */
   const withCostHeader = (headers: Record<string, string>, cost: bigint | undefined) =>
-    cost === undefined ? headers : { ...headers, [COST_HEADER]: costDecimal(cost) };
+    cost === undefined ? headers : merged(headers, { [COST_HEADER]: costDecimal(cost) });
 
   /** The request's API kind and its tenant's pinned regions, for the policy. */
   const scopeOf = (principal: Principal, api: ApiKind): RouteScope & { skipped: Skip[] } => ({
@@ -103,7 +104,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
   /** Adds the skipped header to an answer's headers (a new object: admissions may share theirs). */
   const withSkipped = (headers: Record<string, string>, skipped: Skip[]) => {
     const value = skippedHeader(skipped);
-    return value === undefined ? headers : { ...headers, [SKIPPED_HEADER]: value };
+    return value === undefined ? headers : merged(headers, { [SKIPPED_HEADER]: value });
   };
   /** Coverage guard `alert`: a partner deployment with no licence for the model served the request. */
   const checkAgreement = (deployment: Deployment, api: ApiKind) => {
@@ -235,11 +236,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
     event.errorCode = error.code;
     // Every surface renders error.headers: the error answer names the route like a success does.
     // A fresh object, since an error's headers may be shared with other requests.
-    (error as { headers: Record<string, string> }).headers = {
-      ...(skippedValue !== undefined && { [SKIPPED_HEADER]: skippedValue }),
-      ...error.headers,
-      ...failureHeaders(event),
-    };
+    (error as { headers: Record<string, string> }).headers = merged(
+      skippedValue !== undefined && { [SKIPPED_HEADER]: skippedValue },
+      error.headers,
+      failureHeaders(event),
+    );
     event.latencyMs = clock() - started;
     await write(event);
     scope?.end(event);
@@ -312,11 +313,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
         const routed =
           admission.maxOutputTokens === undefined
             ? body
-            : { ...body, max_completion_tokens: admission.maxOutputTokens };
-        const hints: PlanHints = {
-          ...planHints(chain, features, routed, deps.config.routing.strategy),
-          ...routeScope,
-        };
+            : merged(body, { max_completion_tokens: admission.maxOutputTokens });
+        const hints: PlanHints = merged(
+          planHints(chain, features, routed, deps.config.routing.strategy),
+          routeScope,
+        );
         const execution = await runChain(
           chain,
           {
@@ -446,7 +447,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         event.inputTokens = execution.response.usage?.prompt_tokens ?? 0;
         event.latencyMs = clock() - started;
         event.ttfbMs = event.latencyMs;
-        await settle(admission, { ...ZERO_USAGE, inputTokens: event.inputTokens });
+        await settle(admission, merged(ZERO_USAGE, { inputTokens: event.inputTokens }));
         const cost = await write(event);
         scope?.end(event);
         return {
@@ -478,7 +479,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
 
     async recordRejected(input) {
       const started = clock();
-      const event = baseEvent({ ...input, started });
+      const event = baseEvent(merged(input, { started }));
       event.status = 'error';
       event.httpStatus = input.status;
       event.errorCode = input.code;
@@ -623,13 +624,12 @@ function netCostMeta(
     .sort((a, b) =>
       a.net === b.net ? 0 : a.net === null ? 1 : b.net === null ? -1 : a.net < b.net ? -1 : 1,
     );
-  return {
-    ...(chosen && { netCost: chosen.net === null ? 'unknown' : microsToUsd(chosen.net) }),
+  return merged(chosen && { netCost: chosen.net === null ? 'unknown' : microsToUsd(chosen.net) }, {
     netCosts: netCostHeader(
       ranked.map((figure) => figure.deployment),
       figures,
     ),
-  };
+  });
 }
 
 function requireModelName(value: unknown): string {

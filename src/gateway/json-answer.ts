@@ -3,6 +3,7 @@ import type { Usage } from '../core/usage.js';
 import type { Execution } from '../router/executor.js';
 import { costDecimal, usageWithCost } from './cost.js';
 import type { ChatOutcome, RouteMeta } from './types.js';
+import { merged } from '../core/objects.js';
 
 type JsonOutcome = Extract<ChatOutcome, { kind: 'json' }>;
 
@@ -86,7 +87,7 @@ export function jsonAnswer(
   }
   const completion = execution.completion;
   const withCost = completion.usage
-    ? { ...completion, usage: usageWithCost(completion.usage, shownCost) }
+    ? merged(completion, { usage: usageWithCost(completion.usage, shownCost) })
     : completion;
   return new JsonAnswer(() => withCost, undefined, usage, meta, headers, cost);
 }

@@ -8,6 +8,7 @@ import { type ClientSignal, onAbort } from '../transport/abort.js';
 import type { UsageEvent } from '../store/index.js';
 import type { RequestScope } from '../telemetry/observer.js';
 import { withCost } from './cost.js';
+import { merged } from '../core/objects.js';
 
 /** What {@link meteredStream} needs from the gateway for one stream. */
 export interface MeteredStream {
@@ -162,6 +163,6 @@ function estimate(body: ChatRequest, seen: StreamItem[]): Usage {
     }
   }
   const input = estimateTokens(body, 'chat').inputTokens;
-  if (output === 0 && seen.length === 0) return { ...ZERO_USAGE, inputTokens: input };
-  return { ...ZERO_USAGE, inputTokens: input, outputTokens: output };
+  if (output === 0 && seen.length === 0) return merged(ZERO_USAGE, { inputTokens: input });
+  return merged(ZERO_USAGE, { inputTokens: input, outputTokens: output });
 }

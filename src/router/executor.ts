@@ -30,6 +30,7 @@ import {
 import { isReadable } from 'node:stream';
 import { relaySse } from '../providers/openai/relay.js';
 import { abortSignalOf, AttemptAbort, type ClientSignal, onAbort } from '../transport/abort.js';
+import { merged } from '../core/objects.js';
 
 /** One try against one deployment, as recorded in the usage event. */
 export interface AttemptRecord {
@@ -122,7 +123,7 @@ export function createExecutor(deps: ExecutorDeps) {
     const started = deps.clock();
     const deadline = started + deps.routing.totalTimeoutMs;
     const skipped: Skip[] = [];
-    const plan = deps.policy.plan({ ...hints, model, now: started, skipped });
+    const plan = deps.policy.plan(merged(hints, { model, now: started, skipped }));
     hints?.skipped?.push(...skipped);
     if (plan.length === 0) throw nothingMayServe(model, hints, skipped);
     const maxAttempts = 1 + deps.routing.retries;
@@ -177,7 +178,7 @@ export function createExecutor(deps: ExecutorDeps) {
       });
       try {
         const attemptCall = observed?.headers
-          ? { ...call, propagateHeaders: observed.headers }
+          ? merged(call, { propagateHeaders: observed.headers })
           : call;
         return await attemptOnce(
           deployment,
@@ -266,14 +267,13 @@ export function createExecutor(deps: ExecutorDeps) {
       clearTimeout(timer);
       unlisten();
     };
-    const call: GatewayCall = {
-      ...base,
+    const call: GatewayCall = merged(base, {
       deployment: {
         provider: deployment.provider,
         model: deployment.upstreamModel,
         api: deployment.api,
       },
-    };
+    });
     let response: UpstreamResponse | undefined;
     let watchStop: (() => void) | undefined;
     try {

@@ -5,6 +5,7 @@ import { conversationNotFound, duplicateItem, invalidParam, itemNotFound } from 
 import { normalizeInput } from './items.js';
 import { itemList } from './responses-read.js';
 import type { Item, ItemList, ListOptions } from './types.js';
+import { merged } from '../core/objects.js';
 
 /** `ConversationResource`. */
 export interface ConversationObject {
@@ -98,7 +99,7 @@ export function createConversationsService(deps: RuntimeDeps) {
       const record = await require(principal, id);
       if (!(await repository.updateConversationMetadata(principal.tenantId, id, metadata, clock())))
         throw conversationNotFound(id);
-      return render({ ...record, metadata });
+      return render(merged(record, { metadata }));
     },
 
     async delete(

@@ -1,6 +1,7 @@
 import type { ChatUsage } from '../core/chat.js';
 import type { GatewayError } from '../errors/index.js';
 import type { CreateResponseParams, Item, ResponseObject, ResponseUsage } from './types.js';
+import { copied, merged } from '../core/objects.js';
 
 /**
  * The Response object (spec `Response`): every request field it echoes, then status, output,
@@ -38,12 +39,13 @@ export function responseShell(
     temperature: params.temperature ?? 1,
     text: { format: params.text.format, verbosity: params.text.verbosity ?? 'medium' },
     tool_choice: params.toolChoice,
-    tools: params.tools.map((tool) => ({
-      ...tool,
-      description: tool.description ?? null,
-      parameters: tool.parameters ?? null,
-      strict: tool.strict ?? null,
-    })),
+    tools: params.tools.map((tool) =>
+      merged(tool, {
+        description: tool.description ?? null,
+        parameters: tool.parameters ?? null,
+        strict: tool.strict ?? null,
+      }),
+    ),
     top_logprobs: 0,
     top_p: params.topP ?? 1,
     truncation: params.truncation,
@@ -64,7 +66,7 @@ export function honouredShell(
   dropped: readonly { field: string }[] | undefined,
   usedTier?: unknown,
 ): ResponseObject {
-  const out: ResponseObject = { ...shell };
+  const out: ResponseObject = copied(shell);
   for (const { field } of dropped ?? []) out[field] = field === 'service_tier' ? 'default' : null;
   if (typeof usedTier === 'string' && usedTier !== '') out['service_tier'] = usedTier;
   return out;

@@ -17,6 +17,7 @@ import {
   responseUsage,
 } from './response-object.js';
 import type { CallContext, CreateResponseParams, Item, ResponseObject } from './types.js';
+import { merged } from '../core/objects.js';
 
 /** The answer to `POST /v1/responses`: a Response, or its event stream (SSE text pieces). */
 export type CreateOutcome =
@@ -48,7 +49,7 @@ export async function createResponse(
   call: CallContext,
 ): Promise<CreateOutcome> {
   const started = deps.clock();
-  call = { ...call, apiKind: apiKindOf(params) };
+  call = merged(call, { apiKind: apiKindOf(params) });
   const body = toChatRequest(params, [], params.stream);
   const prepared = await prepare(deps, params, call, body.tools ?? [], started);
   body.messages = prepared.messages;
@@ -178,21 +179,27 @@ function applyCompletion(output: OutputBuilder, completion: ChatCompletion): Fin
       errorClass: 'bad_response',
     });
   const { message } = choice;
-  output.delta({
-    ...(typeof message.reasoning_content === 'string'
-      ? { reasoning_content: message.reasoning_content }
-      : {}),
-    ...(typeof message.reasoning_signature === 'string'
-      ? { reasoning_signature: message.reasoning_signature }
-      : {}),
-    ...(typeof message.refusal === 'string' ? { refusal: message.refusal } : {}),
-    ...(typeof message.content === 'string' ? { content: message.content } : {}),
-    tool_calls: (message.tool_calls ?? []).map((toolCall, index) => ({
-      index,
-      id: toolCall.id,
-      function: toolCall.function,
-    })),
-  });
+  output.delta(
+    merged(
+      typeof message.reasoning_content === 'string'
+        ? { reasoning_content: message.reasoning_content }
+        : {},
+      typeof message.reasoning_signature === 'string'
+        ? { reasoning_signature: message.reasoning_signature }
+        : {},
+      merged(
+        typeof message.refusal === 'string' ? { refusal: message.refusal } : {},
+        typeof message.content === 'string' ? { content: message.content } : {},
+        {
+          tool_calls: (message.tool_calls ?? []).map((toolCall, index) => ({
+            index,
+            id: toolCall.id,
+            function: toolCall.function,
+          })),
+        },
+      ),
+    ),
+  );
   output.close(choice.finish_reason === 'length' ? 'incomplete' : 'completed');
   return choice.finish_reason;
 }

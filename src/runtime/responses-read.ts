@@ -15,6 +15,7 @@ import type {
   ResponseObject,
   ResponseUsage,
 } from './types.js';
+import { merged } from '../core/objects.js';
 
 /** A stored response of the principal's tenant, or 404. */
 export async function retrieveResponse(
@@ -52,15 +53,14 @@ export async function replayResponse(
 
 function rebuildEvents(response: ResponseObject): Array<Record<string, unknown>> {
   const log = new EventLog();
-  const shell: ResponseObject = {
-    ...response,
+  const shell: ResponseObject = merged(response, {
     status: 'in_progress',
     completed_at: null,
     incomplete_details: null,
     error: null,
     output: [],
     usage: null,
-  };
+  });
   log.emit({ type: 'response.created', response: shell });
   log.emit({ type: 'response.in_progress', response: shell });
   const builder = new OutputBuilder({ ids: () => 'unused', sink: (event) => log.emit(event) });

@@ -5,6 +5,7 @@ import { randomId } from '../core/ids.js';
 import { BodyTooLargeError, listen, readBody, sendJson, writeWithBackpressure } from './http.js';
 import { type EmulatedInput, type EmulatedOutput, emulate, tokenize } from './model.js';
 import type { Emulator } from './openai-emulator.js';
+import { merged } from '../core/objects.js';
 
 /** One request the emulator received. */
 export interface EmulatorRequest {
@@ -351,7 +352,7 @@ function buildMessage(params: Params, input: EmulatedInput, output: EmulatedOutp
 /** The stop sequence that cut the answer, if any (the model cuts before the earliest match). */
 function matchedStop(input: EmulatedInput, params: Params): string | null {
   if (params.stopSequences.length === 0) return null;
-  const full = emulate({ ...input, stop: [] }, { modelName: params.model }).text;
+  const full = emulate(merged(input, { stop: [] }), { modelName: params.model }).text;
   let best: { at: number; sequence: string } | null = null;
   for (const sequence of params.stopSequences) {
     const at = sequence === '' ? -1 : full.indexOf(sequence);
@@ -380,13 +381,12 @@ async function streamMessage(
       `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`,
     );
   };
-  const start = {
-    ...message,
+  const start = merged(message, {
     content: [],
     stop_reason: null,
     stop_sequence: null,
-    usage: { ...usage, output_tokens: 1 },
-  };
+    usage: merged(usage, { output_tokens: 1 }),
+  });
   if (!(await send({ type: 'message_start', message: start }))) return;
   if (!(await send({ type: 'ping' }))) return;
   for (const [index, block] of (message.content as Json[]).entries()) {

@@ -20,6 +20,7 @@ import {
   parseChatRequest,
   parseJsonBody,
 } from './openai-wire.js';
+import { merged } from '../core/objects.js';
 
 /** Options of {@link startBedrockEmulator}. */
 export interface BedrockEmulatorOptions {
@@ -166,7 +167,7 @@ export async function startBedrockEmulator(
     } catch (error) {
       if (response.headersSent) return void response.destroy();
       if (error instanceof HttpError)
-        return sendJson(response, error.status, error.body, { ...headers, ...error.headers });
+        return sendJson(response, error.status, error.body, merged(headers, error.headers));
       const failure =
         error instanceof BedrockHttpError
           ? error
@@ -179,7 +180,7 @@ export async function startBedrockEmulator(
         response,
         failure.status,
         { message: failure.message },
-        { ...headers, 'x-amzn-errortype': `${failure.type}${ERROR_SUFFIX}` },
+        merged(headers, { 'x-amzn-errortype': `${failure.type}${ERROR_SUFFIX}` }),
       );
     }
   }
@@ -189,14 +190,14 @@ export async function startBedrockEmulator(
     headers: Record<string, string>,
     response: ServerResponse,
   ): Promise<void> {
-    response.writeHead(200, { ...headers, 'content-type': EVENT_STREAM_CONTENT_TYPE });
+    response.writeHead(200, merged(headers, { 'content-type': EVENT_STREAM_CONTENT_TYPE }));
     response.flushHeaders();
     for (const [i, [event, payload]] of streamEvents(output).entries()) {
       if (i > 0 && tokenDelayMs > 0) await sleep(tokenDelayMs);
       if (
         !(await writeWithBackpressure(
           response,
-          encodeEventFrame(event, { ...payload, p: padding(i) }),
+          encodeEventFrame(event, merged(payload, { p: padding(i) })),
         ))
       )
         return;
@@ -218,11 +219,13 @@ export async function startBedrockEmulator(
     };
     if (request.stream !== true)
       return sendJson(response, 200, buildCompletion(meta, output), headers);
-    response.writeHead(200, {
-      ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-    });
+    response.writeHead(
+      200,
+      merged(headers, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+      }),
+    );
     response.flushHeaders();
     const includeUsage = request.stream_options?.include_usage === true;
     for (const [i, chunk] of [

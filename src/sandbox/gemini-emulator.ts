@@ -5,6 +5,7 @@ import { randomId } from '../core/ids.js';
 import { listen, readBody, sendJson, writeWithBackpressure } from './http.js';
 import { type EmulatedInput, type EmulatedOutput, emulate, tokenize } from './model.js';
 import type { Emulator } from './openai-emulator.js';
+import { merged } from '../core/objects.js';
 
 /** One request the emulator received. */
 export interface GeminiEmulatorRequest {
@@ -469,7 +470,7 @@ function build(
     const args = JSON.parse(call.arguments) as Record<string, unknown>;
     const part: Part = { functionCall: { name: call.name, args } };
     // Gemini 3 signs only the first call of a parallel set.
-    return k === 0 ? { ...part, thoughtSignature: sign(model, call.name, args) } : part;
+    return k === 0 ? merged(part, { thoughtSignature: sign(model, call.name, args) }) : part;
   });
   const text: Part[] =
     output.text === ''

@@ -1,6 +1,7 @@
 import { createServer } from 'node:http';
 import type { IncomingMessage, RequestListener, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { merged } from '../core/objects.js';
 
 /**
  * Small node:http helpers shared by the sandbox emulators (and the test fakes): body reading
@@ -35,11 +36,13 @@ export function sendJson(
   headers: Record<string, string> = {},
 ): void {
   const text = JSON.stringify(body);
-  response.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
+  response.writeHead(
+    status,
+    merged(headers, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    }),
+  );
   response.end(text);
 }
 

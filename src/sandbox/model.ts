@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { o200kPieces, o200kTokens } from '../core/tokens.js';
 import { valueForSchema } from './schema-value.js';
+import { merged } from '../core/objects.js';
 
 /** A protocol-neutral conversation, built by each emulated cloud from its own wire format. */
 export interface EmulatedInput {
@@ -231,7 +232,7 @@ function applyMaxTokens(answer: Answer, max: number): Answer & { truncated: bool
     if (truncated) break;
     const name = cut(call.name);
     if (truncated) break;
-    toolCalls.push({ ...call, name, arguments: cut(call.arguments) });
+    toolCalls.push(merged(call, { name, arguments: cut(call.arguments) }));
   }
   return { reasoning, text, toolCalls, truncated };
 }

@@ -26,6 +26,7 @@ import {
 } from './openai-wire.js';
 import type { CompletionMeta } from './openai-wire.js';
 import { createPtuWindow, type PtuWindow } from './ptu.js';
+import { merged } from '../core/objects.js';
 
 /** A running emulated cloud endpoint. */
 export interface Emulator {
@@ -203,7 +204,7 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
           : error instanceof BodyTooLargeError
             ? openAIError(413, error.message)
             : openAIError(500, `Sandbox emulator failure: ${String(error)}`);
-      sendJson(response, failure.status, failure.body, { ...headers, ...failure.headers });
+      sendJson(response, failure.status, failure.body, merged(headers, failure.headers));
     }
   }
 
@@ -250,12 +251,14 @@ export async function startOpenAIEmulator(options: OpenAIEmulatorOptions): Promi
       return;
     }
 
-    response.writeHead(200, {
-      ...headers,
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      connection: 'keep-alive',
-    });
+    response.writeHead(
+      200,
+      merged(headers, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      }),
+    );
     response.flushHeaders();
     const includeUsage = request.stream_options?.include_usage === true;
     const obfuscate = !azure && request.stream_options?.['include_obfuscation'] !== false;

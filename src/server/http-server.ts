@@ -35,6 +35,7 @@ import { RequestContext } from './context.js';
 import type { Route } from './types.js';
 import { ClientAbort } from '../transport/abort.js';
 import { readAll } from '../transport/read-all.js';
+import { merged } from '../core/objects.js';
 
 export interface HttpServerOptions {
   routes: Route[];
@@ -83,7 +84,7 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
   const firstHeaders = new WeakMap<object, () => void>();
   let nextSessionRefused = false;
   const idle = new Set<() => void>();
-  const limits: ClientLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const limits: ClientLimits = merged(DEFAULT_LIMITS, options.limits);
   const maxJsonDepth = options.maxJsonDepth ?? DEFAULT_JSON_DEPTH;
   const readRequestBody = (request: IncomingMessage) =>
     readBody(request, options.maxBodyBytes, maxJsonDepth);

@@ -6,6 +6,7 @@ import {
   openAIStatus,
   renderOpenAIError,
 } from '../errors/index.js';
+import { merged } from '../core/objects.js';
 
 /** Writes a JSON answer (already serialized or an object). */
 export function sendJson(
@@ -15,11 +16,13 @@ export function sendJson(
   headers: Record<string, string> = {},
 ): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
-  response.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
+  response.writeHead(
+    status,
+    merged(headers, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(text),
+    }),
+  );
   response.end(text);
 }
 
@@ -59,13 +62,15 @@ export function startSse(
   headers: Record<string, string> = {},
   options: { flush?: boolean } = {},
 ): void {
-  response.writeHead(200, {
-    ...headers,
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
+  response.writeHead(
+    200,
+    merged(headers, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    }),
+  );
   if (options.flush !== false) response.flushHeaders();
 }
 

@@ -8,6 +8,7 @@ import type { KyselyConfig, SqliteDatabase as KyselySqliteDatabase } from 'kysel
 import type { StorePoolConfig } from '../config/store-schema.js';
 import { createPgPool } from './internal/postgres-pool.js';
 import type { Schema } from './schema.js';
+import { merged } from '../core/objects.js';
 
 /** SQL dialect behind a {@link Database}. */
 export type Dialect = 'sqlite' | 'postgres';
@@ -84,18 +85,18 @@ export async function createDatabase(
     if (options.checkpoint === false && path !== ':memory:')
       handle.pragma(`wal_autocheckpoint = ${FALLBACK_AUTOCHECKPOINT_PAGES}`);
     const dialect = new SqliteDialect({ database: cachingStatements(handle, checkpointer) });
-    const kysely = new Kysely<Schema>({ ...base, dialect });
+    const kysely = new Kysely<Schema>(merged(base, { dialect }));
     return wrap(kysely, 'sqlite', handle, checkpointer);
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
-    const limits = {
-      ...(typeof store === 'string' ? {} : store.pool),
-      ...options.pool,
-      ...(options.poolSize !== undefined && { size: options.poolSize }),
-    };
+    const limits = merged(
+      typeof store === 'string' ? {} : store.pool,
+      options.pool,
+      options.poolSize !== undefined && { size: options.poolSize },
+    );
     const onError = options.onError ?? ((error: Error) => process.emitWarning(error));
     const pool = createPgPool(url, limits, onError);
-    const kysely = new Kysely<Schema>({ ...base, dialect: new PostgresDialect({ pool }) });
+    const kysely = new Kysely<Schema>(merged(base, { dialect: new PostgresDialect({ pool }) }));
     try {
       await ping(kysely);
     } catch (error) {

@@ -10,6 +10,7 @@ import {
   WEBHOOK_DELIVERY_STATUSES,
 } from '../store/webhooks/deliveries.js';
 import type { GatewayMetrics } from './metrics.js';
+import { merged } from '../core/objects.js';
 
 /** What the scrape-time gauges read. */
 export interface CollectDeps {
@@ -53,11 +54,11 @@ export function createCollector(deps: CollectDeps): () => Promise<void> {
           partner: deployment.partner ?? '',
         };
         for (const state of STATES)
-          metrics.breakerState.set({ ...labels, state }, health.state === state ? 1 : 0);
+          metrics.breakerState.set(merged(labels, { state }), health.state === state ? 1 : 0);
         if (health.ttfbMs !== undefined)
-          metrics.deploymentLatency.set({ ...labels, kind: 'ttfb' }, health.ttfbMs / 1000);
+          metrics.deploymentLatency.set(merged(labels, { kind: 'ttfb' }), health.ttfbMs / 1000);
         if (health.latencyMs !== undefined)
-          metrics.deploymentLatency.set({ ...labels, kind: 'total' }, health.latencyMs / 1000);
+          metrics.deploymentLatency.set(merged(labels, { kind: 'total' }), health.latencyMs / 1000);
       }
     }
     const pings: Array<Promise<void>> = [timeStore()];

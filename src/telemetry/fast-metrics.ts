@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import { merged } from '../core/objects.js';
 
 /**
  * Counters and histograms for the request path, bound once per label set: an update is a field
@@ -120,13 +121,13 @@ export class FastHistogram<L extends string> {
         cumulative += entry.counts[index]!;
         values.push({
           metricName: `${this.name}_bucket`,
-          labels: { ...entry.labels, le: bound },
+          labels: merged(entry.labels, { le: bound }),
           value: cumulative,
         });
       });
       values.push({
         metricName: `${this.name}_bucket`,
-        labels: { ...entry.labels, le: '+Inf' },
+        labels: merged(entry.labels, { le: '+Inf' }),
         value: entry.state.count,
       });
       values.push({ metricName: `${this.name}_sum`, labels: entry.labels, value: entry.state.sum });

@@ -9,6 +9,7 @@ import {
   type HistogramChild,
 } from './fast-metrics.js';
 import type { AttemptEnd, AttemptStart, GatewayObserver, RequestStart } from './observer.js';
+import { merged } from '../core/objects.js';
 
 /**
  * Prometheus metrics of the gateway. Names follow Prometheus conventions (base units, `_total`
@@ -300,18 +301,18 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
       gen_ai_response_model: responseModel,
     };
     return {
-      requests: requests.bind({ ...base, status: 'ok' }),
-      duration: duration.bind({ ...base, status: 'ok' }),
+      requests: requests.bind(merged(base, { status: 'ok' })),
+      duration: duration.bind(merged(base, { status: 'ok' })),
       ttft: ttft.bind(base),
-      input: tokens.bind({ ...base, type: 'input' }),
-      output: tokens.bind({ ...base, type: 'output' }),
-      cached: tokens.bind({ ...base, type: 'cached_input' }),
-      reasoning: tokens.bind({ ...base, type: 'reasoning' }),
+      input: tokens.bind(merged(base, { type: 'input' })),
+      output: tokens.bind(merged(base, { type: 'output' })),
+      cached: tokens.bind(merged(base, { type: 'cached_input' })),
+      reasoning: tokens.bind(merged(base, { type: 'reasoning' })),
       revenue: revenue.bind(base),
       cost: cost.bind(base),
-      genAiDuration: genAiDuration.bind({ ...genAi, error_type: '' }),
-      genAiInput: genAiTokens.bind({ ...genAi, gen_ai_token_type: 'input' }),
-      genAiOutput: genAiTokens.bind({ ...genAi, gen_ai_token_type: 'output' }),
+      genAiDuration: genAiDuration.bind(merged(genAi, { error_type: '' })),
+      genAiInput: genAiTokens.bind(merged(genAi, { gen_ai_token_type: 'input' })),
+      genAiOutput: genAiTokens.bind(merged(genAi, { gen_ai_token_type: 'output' })),
     };
   };
   const attemptChildren = new Map<string, { ok: CounterChild; duration: HistogramChild }>();
@@ -326,12 +327,12 @@ export function createGatewayMetrics(options: MetricsOptions): GatewayMetrics {
     const seconds = event.latencyMs / 1000;
     if (event.status !== 'ok') {
       const labels = { surface: event.surface, model, deployment, partner };
-      requests.bind({ ...labels, status: event.status }).value += 1;
-      duration.bind({ ...labels, status: event.status }).observe(seconds);
+      requests.bind(merged(labels, { status: event.status })).value += 1;
+      duration.bind(merged(labels, { status: event.status })).observe(seconds);
       if (event.status === 'error') {
         const code = event.errorCode ?? 'unknown';
         const errorClass = event.attemptLog.at(-1)?.errorClass ?? classOf(code);
-        errors.inc({ ...labels, error_code: code, error_class: errorClass });
+        errors.inc(merged(labels, { error_code: code, error_class: errorClass }));
         if (code === 'rate_limited' || code === 'budget_exceeded')
           rejections.inc({ surface: event.surface, reason: code });
         if (deployment !== '')

@@ -1,4 +1,5 @@
 import type { UsageEvent } from '../store/index.js';
+import { merged } from '../core/objects.js';
 
 /**
  * The hooks through which the gateway core and the executor report to telemetry. They are
@@ -114,7 +115,7 @@ export function combineObservers(observers: GatewayObserver[]): GatewayObserver 
       for (let index = 0; index < count; index++) {
         const scope = observers[index]!.requestStart(start);
         scopes[index] = scope;
-        if (scope.headers) headers = headers ? { ...headers, ...scope.headers } : scope.headers;
+        if (scope.headers) headers = headers ? merged(headers, scope.headers) : scope.headers;
       }
       return new CombinedRequestScope(scopes, headers);
     },
@@ -125,7 +126,7 @@ export function combineObservers(observers: GatewayObserver[]): GatewayObserver 
       for (let index = 0; index < count; index++) {
         const scope = observers[index]!.attemptStart(start);
         scopes[index] = scope;
-        if (scope.headers) headers = headers ? { ...headers, ...scope.headers } : scope.headers;
+        if (scope.headers) headers = headers ? merged(headers, scope.headers) : scope.headers;
       }
       return new CombinedAttemptScope(scopes, headers);
     },
@@ -174,7 +175,7 @@ export function combineHttpObservers(observers: HttpObserver[]): HttpObserver {
           let fields: Record<string, unknown> | undefined;
           for (const scope of scopes) {
             const more = scope.logFields?.();
-            if (more) fields = fields ? { ...fields, ...more } : more;
+            if (more) fields = fields ? merged(fields, more) : more;
           }
           return fields;
         },

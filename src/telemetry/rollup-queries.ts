@@ -8,6 +8,7 @@ import {
   type TelemetryDb,
   telemetryDb,
 } from './rollup-schema.js';
+import { merged } from '../core/objects.js';
 
 /** Filters shared by the dashboard's queries ('' or undefined = any). */
 export interface UsageFilter {
@@ -229,14 +230,14 @@ export function createRollupQueries(database: Database) {
       if (level.detail === 1 || level.minutes !== 60 || lastDay <= firstDay)
         return grouped(filter, level, limit);
       const pieces = await Promise.all([
-        filter.from < firstDay ? grouped({ ...filter, to: firstDay }, level) : [],
-        grouped({ ...filter, from: firstDay, to: lastDay }, { detail: 0, minutes: 1440 }),
-        lastDay < filter.to ? grouped({ ...filter, from: lastDay }, level) : [],
+        filter.from < firstDay ? grouped(merged(filter, { to: firstDay }), level) : [],
+        grouped(merged(filter, { from: firstDay, to: lastDay }), { detail: 0, minutes: 1440 }),
+        lastDay < filter.to ? grouped(merged(filter, { from: lastDay }), level) : [],
       ]);
-      const merged = new Map<string, GroupTotals>();
+      const totals = new Map<string, GroupTotals>();
       for (const row of pieces.flat()) {
-        const seen = merged.get(row.key);
-        if (!seen) merged.set(row.key, { ...row });
+        const seen = totals.get(row.key);
+        if (!seen) totals.set(row.key, { ...row });
         else
           for (const measure of [
             'requests',
@@ -248,7 +249,7 @@ export function createRollupQueries(database: Database) {
           ] as const)
             seen[measure] += row[measure];
       }
-      return [...merged.values()].sort((a, b) => b.requests - a.requests).slice(0, limit);
+      return [...totals.values()].sort((a, b) => b.requests - a.requests).slice(0, limit);
     },
 
     /**

@@ -11,6 +11,7 @@ import { createRunsView } from './runs-view.js';
 import type { Database } from '../store/index.js';
 import type { RollupQueries, UsageFilter } from './rollup-queries.js';
 import type { UsageQueries } from './usage-queries.js';
+import { merged } from '../core/objects.js';
 
 /** What the telemetry routes read. */
 export interface TelemetryRoutesDeps {
@@ -124,7 +125,7 @@ export function createTelemetryRoutes(deps: TelemetryRoutesDeps): Route[] {
         from: filter.from,
         to: filter.to,
         bucket_minutes: series.bucketMinutes,
-        totals: { ...totals, ...series.latency },
+        totals: merged(totals, series.latency),
         series: series.points,
         top: { models, tenants, deployments, partners },
       });

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { UpstreamRequest } from '../providers/adapter.js';
+import { merged } from '../core/objects.js';
 
 /**
  * AWS Signature Version 4 for Bedrock, both directions: signing upstream requests and verifying
@@ -102,7 +103,7 @@ export async function signRequest(
     },
     { signingDate: new Date((options.now ?? Date.now)()) },
   );
-  return { ...upstream, headers: signed.headers };
+  return merged(upstream, { headers: signed.headers });
 }
 
 /** A request as a SigV4-verifying server sees it. */

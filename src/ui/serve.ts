@@ -3,6 +3,7 @@ import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { HttpContext, Route } from '../server/types.js';
+import { merged } from '../core/objects.js';
 
 interface Asset {
   body: Buffer;
@@ -58,17 +59,16 @@ export function createUiRoutes(directory: string = assetsDirectory()): Route[] {
   const index = files.get('index.html')!;
   // Revalidated on every load (no-cache + ETag): a new release is picked up at once, an unchanged asset costs a 304.
   const send = (context: HttpContext, file: Asset) => {
-    const headers = {
-      ...SECURITY_HEADERS,
+    const headers = merged(SECURITY_HEADERS, {
       'content-type': file.type,
       'cache-control': 'no-cache',
       etag: file.etag,
-    };
+    });
     if (context.request.headers['if-none-match'] === file.etag) {
       context.response.writeHead(304, headers).end();
       return;
     }
-    context.response.writeHead(200, { ...headers, 'content-length': file.body.length });
+    context.response.writeHead(200, merged(headers, { 'content-length': file.body.length }));
     context.response.end(file.body);
   };
   return [

@@ -3,6 +3,7 @@ import type { ClauseStand } from '../billing/net-cost.js';
 import { billable, createRater } from '../billing/rating.js';
 import type { Config } from '../config/index.js';
 import type { UsageEvent } from '../store/index.js';
+import { merged } from '../core/objects.js';
 
 /**
  * The ledger's money rules run in memory: the same rater (`billing/rating.ts`) and the same
@@ -72,12 +73,13 @@ export function createDryLedger(config: Pick<Config, 'models' | 'partners'>): Dr
       return { revenue: rating.revenue, cost: rating.cost, accruals };
     },
     stands: () =>
-      clauses.map((clause) => ({
-        ...clause.terms,
-        id: clause.terms.partner,
-        basisTotal: clause.basis,
-        accruedTotal: clause.accrued,
-      })),
+      clauses.map((clause) =>
+        merged(clause.terms, {
+          id: clause.terms.partner,
+          basisTotal: clause.basis,
+          accruedTotal: clause.accrued,
+        }),
+      ),
     totals: () =>
       new Map(
         clauses.map((clause) => [

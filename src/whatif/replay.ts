@@ -5,6 +5,7 @@ import type { Database, UsageEvent } from '../store/index.js';
 import { createDryLedger, type DryPosting } from './dry-ledger.js';
 import { createChooser } from './routing.js';
 import { countUsage, usageInOrder } from './usage-rows.js';
+import { merged } from '../core/objects.js';
 
 /**
  * `switchyard whatif`: replays stored usage through alternative agreements. Each stored row is
@@ -153,12 +154,11 @@ function replayedOn(event: UsageEvent, choice: Deployment): UsageEvent {
     choice.partner === event.partner
   )
     return event;
-  return {
-    ...event,
+  return merged(event, {
     deployment: choice.provider,
     upstreamModel: choice.upstreamModel,
     partner: choice.partner,
-  };
+  });
 }
 
 function emptyFigures(): ScenarioFigures {

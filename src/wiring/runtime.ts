@@ -8,6 +8,7 @@ import { resolveSecretBox } from '../runtime/secrets.js';
 import type { Database } from '../store/index.js';
 import type { Telemetry } from '../telemetry/index.js';
 import type { Logger } from '../telemetry/logger.js';
+import { merged } from '../core/objects.js';
 
 /**
  * The stateful runtime: Responses and Conversations over the gateway, background runs, tools,
@@ -62,10 +63,9 @@ export function wireRuntime(deps: {
       secrets: sealed.box,
       memory: config.runtime.memory,
       webhooks: config.runtime.webhooks,
-      alertWebhooks: config.alerts.webhooks.map(({ events, ...endpoint }) => ({
-        ...endpoint,
-        ...(events ? { alertEvents: events } : {}),
-      })),
+      alertWebhooks: config.alerts.webhooks.map(({ events, ...endpoint }) =>
+        merged(endpoint, events ? { alertEvents: events } : {}),
+      ),
       logger,
       ...(telemetry.metrics && { onWebhookAttempt: telemetry.metrics.webhookAttempt }),
     },

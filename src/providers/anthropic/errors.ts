@@ -1,6 +1,7 @@
 import { type ErrorClass, type ErrorCode, UpstreamError } from '../../errors/index.js';
 import { first, retryAfterMs } from '../../transport/retry-after.js';
 import type { UpstreamErrorResponse } from '../adapter.js';
+import { merged } from '../../core/objects.js';
 
 /** Status Anthropic uses for each error type, for errors that arrive inside a 200 stream. */
 const STATUS_OF_TYPE: Readonly<Record<string, number>> = {
@@ -151,10 +152,10 @@ export function parseErrorBody(body: string): { type?: string; message?: string 
   try {
     const json = JSON.parse(body) as { error?: { type?: unknown; message?: unknown } };
     const error = json.error;
-    return {
-      ...(typeof error?.type === 'string' ? { type: error.type } : {}),
-      ...(typeof error?.message === 'string' ? { message: error.message } : {}),
-    };
+    return merged(
+      typeof error?.type === 'string' ? { type: error.type } : {},
+      typeof error?.message === 'string' ? { message: error.message } : {},
+    );
   } catch {
     return {};
   }
@@ -175,13 +176,14 @@ export function classifyAnthropicError(
   let delay = retryAfterMs(response.headers, now);
   if (delay === undefined && found.errorClass === 'rate_limited')
     delay = resetDelay(response.headers, now);
-  return new UpstreamError(text, {
-    ...found,
-    ...(delay !== undefined ? { retryAfterMs: delay } : {}),
-    upstreamStatus: response.status,
-    upstreamBody: response.body,
-    provider,
-  });
+  return new UpstreamError(
+    text,
+    merged(found, delay !== undefined ? { retryAfterMs: delay } : {}, {
+      upstreamStatus: response.status,
+      upstreamBody: response.body,
+      provider,
+    }),
+  );
 }
 
 /** Classifies an `event: error` that arrived inside a 200 stream (for example overloaded_error). */
@@ -189,12 +191,14 @@ export function classifyStreamError(data: string, provider: string): UpstreamErr
   const { type, message } = parseErrorBody(data);
   const status = (type !== undefined ? STATUS_OF_TYPE[type] : undefined) ?? 500;
   const text = message ?? 'Anthropic stream error';
-  return new UpstreamError(text, {
-    ...classify(status, type, text),
-    upstreamStatus: status,
-    upstreamBody: data,
-    provider,
-  });
+  return new UpstreamError(
+    text,
+    merged(classify(status, type, text), {
+      upstreamStatus: status,
+      upstreamBody: data,
+      provider,
+    }),
+  );
 }
 
 /** The reset time of the exhausted bucket (remaining 0), else the earliest reset of any bucket. */

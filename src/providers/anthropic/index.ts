@@ -5,6 +5,7 @@ import { classifyAnthropicError } from './errors.js';
 import { toAnthropicRequest } from './request.js';
 import { fromAnthropicMessage } from './response.js';
 import { mapAnthropicStream } from './stream.js';
+import { merged } from '../../core/objects.js';
 
 /** Default API origin. */
 const DEFAULT_BASE_URL = 'https://api.anthropic.com';
@@ -48,13 +49,11 @@ export const anthropicAdapter: AdapterFactory = (id, config, deps): ProviderAdap
         stream: call.stream,
         version,
       });
-      const headers: Record<string, string> = {
-        ...config.headers,
-        ...call.propagateHeaders,
+      const headers: Record<string, string> = merged(config.headers, call.propagateHeaders, {
         'content-type': 'application/json',
         accept: call.stream ? 'text/event-stream' : 'application/json',
         'anthropic-version': version,
-      };
+      });
       if (config.apiKey !== undefined) headers['x-api-key'] = config.apiKey;
       return { method: 'POST', url, headers, body: JSON.stringify(body) };
     },

@@ -4,6 +4,7 @@ import { type StreamItem, type UpstreamFrame, itemOf } from '../adapter.js';
 import { classifyStreamError } from './errors.js';
 import { finishReasonOf, stopSequenceOf, usageOf } from './response.js';
 import type { AnthropicStreamEvent, AnthropicUsage } from './types.js';
+import { merged } from '../../core/objects.js';
 
 /** Options for {@link mapAnthropicStream}. */
 export interface AnthropicStreamOptions {
@@ -157,6 +158,6 @@ function parse(frame: UpstreamFrame): AnthropicStreamEvent | undefined {
   const event = json as AnthropicStreamEvent;
   // `data.type` equals the event name; fall back to the SSE name when a host leaves it out.
   if (typeof event.type !== 'string' && frame.event !== undefined)
-    return { ...(json as object), type: frame.event } as AnthropicStreamEvent;
+    return merged(json as object, { type: frame.event }) as AnthropicStreamEvent;
   return event;
 }

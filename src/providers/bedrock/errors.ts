@@ -1,6 +1,7 @@
 import { type GatewayError, UpstreamError } from '../../errors/index.js';
 import { first } from '../../transport/retry-after.js';
 import type { UpstreamErrorResponse, UpstreamFrame } from '../adapter.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Bedrock error classification (../shared/protocols/bedrock.md §7,
@@ -73,61 +74,75 @@ function classify(name: string, message: string, status: number, base: Base): Ga
   const who = base.provider;
   switch (name) {
     case 'ThrottlingException':
-      return new UpstreamError(`Deployment ${who} is throttled: ${message}`, {
-        ...base,
-        code: 'upstream_rate_limited',
-        status: 429,
-        errorClass: 'rate_limited',
-      });
+      return new UpstreamError(
+        `Deployment ${who} is throttled: ${message}`,
+        merged(base, {
+          code: 'upstream_rate_limited',
+          status: 429,
+          errorClass: 'rate_limited',
+        }),
+      );
     case 'ModelNotReadyException':
     case 'ServiceUnavailableException':
-      return new UpstreamError(`Upstream ${who} is unavailable: ${message}`, {
-        ...base,
-        code: 'upstream_overloaded',
-        status: 503,
-        errorClass: 'overloaded',
-      });
+      return new UpstreamError(
+        `Upstream ${who} is unavailable: ${message}`,
+        merged(base, {
+          code: 'upstream_overloaded',
+          status: 503,
+          errorClass: 'overloaded',
+        }),
+      );
     case 'ServiceQuotaExceededException':
-      return new UpstreamError(`Deployment ${who} has exceeded its service quota: ${message}`, {
-        ...base,
-        code: 'quota_exhausted',
-        status: 429,
-        errorClass: 'quota_exhausted',
-        retryable: false,
-        failover: true,
-      });
+      return new UpstreamError(
+        `Deployment ${who} has exceeded its service quota: ${message}`,
+        merged(base, {
+          code: 'quota_exhausted',
+          status: 429,
+          errorClass: 'quota_exhausted',
+          retryable: false,
+          failover: true,
+        }),
+      );
     case 'ResourceNotFoundException':
-      return new UpstreamError(`Upstream ${who} does not know this model: ${message}`, {
-        ...base,
-        code: 'upstream_not_found',
-        status: 502,
-        errorClass: 'not_found',
-        retryable: false,
-        failover: true,
-      });
+      return new UpstreamError(
+        `Upstream ${who} does not know this model: ${message}`,
+        merged(base, {
+          code: 'upstream_not_found',
+          status: 502,
+          errorClass: 'not_found',
+          retryable: false,
+          failover: true,
+        }),
+      );
     case 'ModelTimeoutException':
-      return new UpstreamError(`Upstream ${who} timed out: ${message}`, {
-        ...base,
-        code: 'upstream_timeout',
-        status: 504,
-        errorClass: 'timeout',
-      });
+      return new UpstreamError(
+        `Upstream ${who} timed out: ${message}`,
+        merged(base, {
+          code: 'upstream_timeout',
+          status: 504,
+          errorClass: 'timeout',
+        }),
+      );
     case 'ModelErrorException':
     case 'ModelStreamErrorException':
     case 'InternalServerException':
-      return new UpstreamError(`Upstream ${who} failed: ${message}`, {
-        ...base,
-        code: 'upstream_error',
-        status: 502,
-        errorClass: 'server_error',
-      });
+      return new UpstreamError(
+        `Upstream ${who} failed: ${message}`,
+        merged(base, {
+          code: 'upstream_error',
+          status: 502,
+          errorClass: 'server_error',
+        }),
+      );
     case 'ConflictException':
-      return new UpstreamError(message, {
-        ...base,
-        code: 'upstream_error',
-        status: 409,
-        errorClass: 'conflict',
-      });
+      return new UpstreamError(
+        message,
+        merged(base, {
+          code: 'upstream_error',
+          status: 409,
+          errorClass: 'conflict',
+        }),
+      );
     case 'ValidationException':
       return validation(message, base);
   }
@@ -135,23 +150,24 @@ function classify(name: string, message: string, status: number, base: Base): Ga
     // Our credentials or model access are at fault, not the client. Don't echo upstream text.
     return new UpstreamError(
       `Upstream ${who} rejected Switchyard's credentials or model access (${name || status})`,
-      {
-        ...base,
+      merged(base, {
         code: 'upstream_auth',
         status: 502,
         errorClass: 'auth',
         retryable: false,
         failover: true,
-      },
+      }),
     );
   }
   if (status === 429)
-    return new UpstreamError(`Deployment ${who} is rate limited`, {
-      ...base,
-      code: 'upstream_rate_limited',
-      status: 429,
-      errorClass: 'rate_limited',
-    });
+    return new UpstreamError(
+      `Deployment ${who} is rate limited`,
+      merged(base, {
+        code: 'upstream_rate_limited',
+        status: 429,
+        errorClass: 'rate_limited',
+      }),
+    );
   if (status === 404) return classify('ResourceNotFoundException', message, status, base);
   if (status === 408) return classify('ModelTimeoutException', message, status, base);
   if (status === 503) return classify('ServiceUnavailableException', message, status, base);
@@ -162,23 +178,27 @@ function classify(name: string, message: string, status: number, base: Base): Ga
 
 function validation(message: string, base: Base): GatewayError {
   if (CONTEXT_OVERFLOW.test(message)) {
-    return new UpstreamError(message, {
-      ...base,
-      code: 'context_length_exceeded',
+    return new UpstreamError(
+      message,
+      merged(base, {
+        code: 'context_length_exceeded',
+        status: 400,
+        errorClass: 'context_overflow',
+        retryable: false,
+        failover: false,
+      }),
+    );
+  }
+  return new UpstreamError(
+    message,
+    merged(base, {
+      code: 'invalid_request',
       status: 400,
-      errorClass: 'context_overflow',
+      errorClass: 'invalid_request',
       retryable: false,
       failover: false,
-    });
-  }
-  return new UpstreamError(message, {
-    ...base,
-    code: 'invalid_request',
-    status: 400,
-    errorClass: 'invalid_request',
-    retryable: false,
-    failover: false,
-  });
+    }),
+  );
 }
 
 /** Parses JSON, or undefined. */

@@ -11,6 +11,7 @@ import { buildOpenAIChatRequest } from './openai-api.js';
 import { JSON_TOOL_NAME, toConverseRequest } from './request.js';
 import { parseConverseResponse } from './response.js';
 import { mapConverseStream } from './stream.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Adapter for Amazon Bedrock Runtime (../shared/protocols/bedrock.md).
@@ -49,10 +50,9 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
 
   async function authorize(upstream: UpstreamRequest): Promise<UpstreamRequest> {
     if (auth.kind === 'bearer')
-      return {
-        ...upstream,
-        headers: { ...upstream.headers, authorization: `Bearer ${auth.token}` },
-      };
+      return merged(upstream, {
+        headers: merged(upstream.headers, { authorization: `Bearer ${auth.token}` }),
+      });
     return signRequest(upstream, {
       region: config.region,
       credentials: auth.credentials,
@@ -92,11 +92,11 @@ export const bedrockAdapter: AdapterFactory = (id, providerConfig, deps) => {
         };
       }
       // Extra headers are signed too, so they go in before signing.
-      upstream.headers = {
-        ...upstream.headers,
-        ...lower(config.headers),
-        ...lower(call.propagateHeaders),
-      };
+      upstream.headers = merged(
+        upstream.headers,
+        lower(config.headers),
+        lower(call.propagateHeaders),
+      );
       return authorize(upstream);
     },
     parseResponse(json, call): ChatCompletion {

@@ -6,6 +6,7 @@ import { BEDROCK_OPENAI_TOOL_CALL_IDS, fitToolCallIds } from '../internal/tool-c
 import { toOpenAIShape } from '../openai/allow-list.js';
 import { sameProtocol } from '../openai/request.js';
 import { CONVERSE_PASSTHROUGH } from './request.js';
+import { copied, merged } from '../../core/objects.js';
 
 /** Fields only Switchyard reads; never forwarded upstream. */
 const GATEWAY_FIELDS = ['provider_options', 'models', 'fallback_models'] as const;
@@ -25,7 +26,7 @@ export function buildOpenAIChatRequest(call: GatewayCall, base: string): Upstrea
   const source = call.body as ChatRequest;
   // A body translated from another protocol keeps only members of OpenAI's chat request.
   const body: Record<string, unknown> = sameProtocol(call)
-    ? { ...source }
+    ? copied(source)
     : toOpenAIShape(source, { azure: false, maxCompletionTokens: true });
   for (const field of GATEWAY_FIELDS) delete body[field];
   // OpenAI account features this endpoint does not take: dropped with a warning header.
@@ -56,10 +57,9 @@ export function buildOpenAIChatRequest(call: GatewayCall, base: string): Upstrea
   body['stream'] = call.stream;
   if (call.stream) {
     const options = body['stream_options'];
-    body['stream_options'] = {
-      ...(options && typeof options === 'object' ? options : {}),
+    body['stream_options'] = merged(options && typeof options === 'object' ? options : {}, {
       include_usage: true,
-    };
+    });
   } else delete body['stream_options'];
   return {
     method: 'POST',

@@ -11,6 +11,7 @@ import type {
   ConverseTool,
   ConverseToolChoice,
 } from './types.js';
+import { copied, merged } from '../../core/objects.js';
 
 /**
  * ChatRequest → Converse request body. Every known field is mapped or rejected; unknown
@@ -187,12 +188,12 @@ export function toConverseRequest(
     inference.maxTokens = reasoning.maxTokens;
     converse.inferenceConfig = inference;
   }
-  const additional: Record<string, unknown> = { ...reasoning.fields };
+  const additional: Record<string, unknown> = copied(reasoning.fields);
   if (additionalModelRequestFields !== undefined)
     Object.assign(additional, additionalModelRequestFields);
   if (Object.keys(additional).length > 0) converse.additionalModelRequestFields = additional;
 
-  const requestMetadata: Record<string, string> = { ...metadata };
+  const requestMetadata: Record<string, string> = copied(metadata ?? {});
   if (user) requestMetadata['user'] = user;
   if (typeof safety_identifier === 'string' && safety_identifier !== '')
     requestMetadata['safety_identifier'] = safety_identifier;
@@ -339,7 +340,7 @@ function reasoningFields(
   if (/anthropic|claude/i.test(modelId)) {
     // `minimal` asks for as little reasoning as possible: Claude's equivalent is none.
     const effort = asked.effort === 'minimal' ? undefined : asked.effort;
-    const thinking = claudeThinking({ ...asked, effort, maxTokens });
+    const thinking = claudeThinking(merged(asked, { effort, maxTokens }));
     if (thinking === undefined) return { fields: {} };
     return { fields: { thinking: thinking.thinking }, maxTokens: thinking.maxTokens };
   }

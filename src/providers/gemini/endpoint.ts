@@ -1,5 +1,6 @@
 import type { ProviderConfig } from '../../config/index.js';
 import { GatewayError } from '../../errors/index.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Where Gemini calls go and how they authenticate (gemini-vertex.md §1):
@@ -40,7 +41,7 @@ export function resolveEndpoint(
     return {
       url: (model, stream) =>
         `${base}/v1beta/${/^(models|tunedModels)\//.test(model) ? model : `models/${model}`}:${method(stream)}`,
-      headers: { ...extra, ...(key ? { 'x-goog-api-key': key } : {}) },
+      headers: merged(extra, key ? { 'x-goog-api-key': key } : {}),
     };
   }
   if (config.accessToken === undefined) {
@@ -69,7 +70,7 @@ export function resolveEndpoint(
           : `${scope}/publishers/google/models/${model}`;
       return `${base}/v1/${path}:${method(stream)}`;
     },
-    headers: { ...extra, authorization: `Bearer ${config.accessToken}` },
+    headers: merged(extra, { authorization: `Bearer ${config.accessToken}` }),
   };
 }
 

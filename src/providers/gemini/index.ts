@@ -7,6 +7,7 @@ import { toGenerateContent } from './request.js';
 import { toChatCompletion } from './response.js';
 import type { ResponseContext } from './response.js';
 import { mapGeminiStream } from './stream.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Adapter for Google's `generateContent` API, on the Gemini Developer API (`gemini`: API key)
@@ -55,12 +56,10 @@ export const geminiAdapter: AdapterFactory = (id, config, deps) => {
       return {
         method: 'POST',
         url: endpoint.url(model, call.stream),
-        headers: {
-          ...call.propagateHeaders,
-          ...endpoint.headers,
+        headers: merged(call.propagateHeaders, endpoint.headers, {
           'content-type': 'application/json',
           accept: call.stream ? 'text/event-stream' : 'application/json',
-        },
+        }),
         body: JSON.stringify(body),
       };
     },

@@ -13,6 +13,7 @@ import type {
   GeminiUsageMetadata,
   GenerateContentResponse,
 } from './types.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Gemini `GenerateContentResponse` → OpenAI `chat.completion`:
@@ -149,7 +150,7 @@ export function toToolCall(
   const args = JSON.stringify(call.args ?? {});
   const id = encodeToolCallId(
     { signature: part.thoughtSignature, geminiId: call.id },
-    { ...where, name: call.name, args },
+    merged(where, { name: call.name, args }),
   );
   return { id, type: 'function', function: { name: call.name, arguments: args } };
 }

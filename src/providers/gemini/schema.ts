@@ -1,4 +1,5 @@
 import { invalidRequest } from '../../errors/index.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Converts a JSON Schema (OpenAI tool parameters, `response_format.json_schema.schema`) into
@@ -47,7 +48,7 @@ type Json = Record<string, unknown>;
 
 /** Returns the Gemini schema for `schema`; `param` names the request field for errors. */
 export function toGeminiSchema(schema: Json, param: string): Json {
-  const definitions = { ...asObject(schema['definitions']), ...asObject(schema['$defs']) };
+  const definitions = merged(asObject(schema['definitions']), asObject(schema['$defs']));
   return convert(schema, { definitions, param, stack: [], depth: 0 });
 }
 
@@ -110,7 +111,7 @@ function convertObject(node: Json, context: Context): Json {
   const concrete = types.filter((type) => type !== 'null');
   if (concrete.length === 1) out['type'] = concrete[0];
   else if (concrete.length > 1)
-    out['anyOf'] = concrete.map((type) => convert({ ...schema, type }, context));
+    out['anyOf'] = concrete.map((type) => convert(merged(schema, { type }), context));
   const format = schema['format'];
   if (
     typeof format === 'string' &&
@@ -175,7 +176,7 @@ function convertRef(schema: Json, ref: string, context: Context): Json {
   const { $ref: _ref, ...siblings } = schema;
   context.stack.push(name);
   try {
-    return convert({ ...asObject(target), ...siblings }, context);
+    return convert(merged(asObject(target), siblings), context);
   } finally {
     context.stack.pop();
   }
@@ -183,7 +184,7 @@ function convertRef(schema: Json, ref: string, context: Context): Json {
 
 function mergeInto(target: Json, source: Json): void {
   for (const [key, value] of Object.entries(source)) {
-    if (key === 'properties') target[key] = { ...asObject(target[key]), ...asObject(value) };
+    if (key === 'properties') target[key] = merged(asObject(target[key]), asObject(value));
     else if (key === 'required')
       target[key] = [...new Set([...((target[key] as string[]) ?? []), ...(value as string[])])];
     else target[key] ??= value;

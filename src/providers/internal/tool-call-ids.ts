@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChatMessage } from '../../core/chat.js';
+import { copied, merged } from '../../core/objects.js';
 
 /**
  * Tool-call ids travel through clients unchanged, so a conversation can bring back to one
@@ -67,13 +68,13 @@ export function fitToolCallIds(messages: ChatMessage[], rule: ToolCallIdRule): C
     return messages;
   return messages.map((message) => {
     if (!needsFit(message, rule)) return message;
-    const fitted: ChatMessage = { ...message };
+    const fitted: ChatMessage = copied(message);
     if (typeof message.tool_call_id === 'string')
       fitted.tool_call_id = fitToolCallId(message.tool_call_id, rule);
     if (Array.isArray(message.tool_calls)) {
       fitted.tool_calls = message.tool_calls.map((call) =>
         typeof call?.id === 'string' && !fits(call.id, rule)
-          ? { ...call, id: shortToolCallId(call.id) }
+          ? merged(call, { id: shortToolCallId(call.id) })
           : call,
       );
     }

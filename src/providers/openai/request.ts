@@ -3,6 +3,7 @@ import type { ProviderConfig } from '../../config/index.js';
 import type { GatewayCall, UpstreamRequest } from '../adapter.js';
 import { fitToolCallIds, OPENAI_TOOL_CALL_IDS } from '../internal/tool-call-ids.js';
 import { toOpenAIShape } from './allow-list.js';
+import { copied, merged } from '../../core/objects.js';
 
 type OpenAIFamilyConfig = Extract<
   ProviderConfig,
@@ -38,7 +39,7 @@ export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig
           azure: config.type === 'azure-openai',
           maxCompletionTokens: config.type !== 'openai-compatible',
         })
-      : { ...source };
+      : copied(source);
   for (const field of GATEWAY_FIELDS) delete body[field];
   const extra = (call.body as ChatRequest).provider_options?.[config.type];
   if (extra) Object.assign(body, extra);
@@ -50,10 +51,9 @@ export function buildOpenAIRequest(call: GatewayCall, config: OpenAIFamilyConfig
     );
   if (call.operation === 'chat' && call.stream) {
     const options = body['stream_options'];
-    body['stream_options'] = {
-      ...(options && typeof options === 'object' ? options : {}),
+    body['stream_options'] = merged(options && typeof options === 'object' ? options : {}, {
       include_usage: true,
-    };
+    });
   }
   const headers: Record<string, string> = {
     'content-type': 'application/json',

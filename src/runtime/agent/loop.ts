@@ -23,6 +23,7 @@ import { connectMcp, type McpSession, type McpToolInfo } from '../tools/mcp-clie
 import type { OutboundPolicy } from '../tools/ssrf.js';
 import { callHttpTool, type HttpTool } from '../tools/http-tools.js';
 import { mcpItemsForModel, type McpToolParam, needsApproval, toolAllowed } from './mcp-items.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * The server-run agent loop of one response: list the MCP servers' tools (`mcp_list_tools`,
@@ -138,16 +139,16 @@ export async function runAgent(
 ): Promise<ResponseObject> {
   const { params } = request;
   const emit = (event: Record<string, unknown>) => {
-    const numbered = { ...event, sequence_number: state.events.length };
+    const numbered = merged(event, { sequence_number: state.events.length });
     state.events.push(numbered);
     onEvent(numbered);
   };
-  const snapshot = (): ResponseObject => ({
-    ...shell,
-    status: 'in_progress',
-    output: clean(state.output),
-    usage: state.usage,
-  });
+  const snapshot = (): ResponseObject =>
+    merged(shell, {
+      status: 'in_progress',
+      output: clean(state.output),
+      usage: state.usage,
+    });
   const save = async () => {
     const { stop } = await checkpoints.save(state, snapshot());
     if (stop) throw new RunStopped(stop);
@@ -179,23 +180,22 @@ export async function runAgent(
   const clientTools: FunctionTool[] = params.tools.map((fn) => {
     const registered = httpByName.get(fn.name);
     if (!registered) return fn;
-    return {
-      ...fn,
+    return merged(fn, {
       description: fn.description ?? registered.description,
       parameters: fn.parameters ?? registered.parameters,
-    };
+    });
   });
   try {
     if (state.events.length === 0) {
-      emit({ type: 'response.created', response: { ...shell, status: 'in_progress' } });
-      emit({ type: 'response.in_progress', response: { ...shell, status: 'in_progress' } });
+      emit({ type: 'response.created', response: merged(shell, { status: 'in_progress' }) });
+      emit({ type: 'response.in_progress', response: merged(shell, { status: 'in_progress' }) });
       await save();
     } else if (
       shell.background === true &&
       !state.events.some((event) => event['type'] === 'response.in_progress')
     ) {
       // A background run leaves `queued` as soon as a worker starts it (GET shows in_progress during its first model call).
-      emit({ type: 'response.in_progress', response: { ...shell, status: 'in_progress' } });
+      emit({ type: 'response.in_progress', response: merged(shell, { status: 'in_progress' }) });
       await save();
     }
 
@@ -319,7 +319,7 @@ export async function runAgent(
         ...itemsToMessages(mcpItemsForModel(everything()), params.model),
       ];
       const body = toChatRequest(
-        { ...params, tools: [...clientTools, ...functions] },
+        merged(params, { tools: [...clientTools, ...functions] }),
         messages,
         false,
       );
@@ -391,12 +391,11 @@ export async function runAgent(
       for (const item of state.output)
         if (item['status'] === 'calling' || item['status'] === 'in_progress')
           item['status'] = 'incomplete';
-      const cancelled: ResponseObject = {
-        ...shell,
+      const cancelled: ResponseObject = merged(shell, {
         status: 'cancelled',
         output: clean(state.output),
         usage: null,
-      };
+      });
       state.done = true;
       return await finish(cancelled);
     }
@@ -526,7 +525,7 @@ export async function runAgent(
         item_id: id,
         output_index: index,
         content_index: 0,
-        part: { ...part, text },
+        part: merged(part, { text }),
       });
       emit({ type: 'response.output_item.done', output_index: index, item: strip(item) });
     }
@@ -550,7 +549,7 @@ export async function runAgent(
         emit({
           type: 'response.output_item.added',
           output_index: index,
-          item: { ...strip(item), arguments: '', status: 'in_progress' },
+          item: merged(strip(item), { arguments: '', status: 'in_progress' }),
         });
         emit({
           type: 'response.function_call_arguments.delta',
@@ -580,7 +579,7 @@ export async function runAgent(
         emit({
           type: 'response.output_item.added',
           output_index: index,
-          item: { ...strip(item), arguments: '', status: 'in_progress' },
+          item: merged(strip(item), { arguments: '', status: 'in_progress' }),
         });
         emit({
           type: 'response.function_call_arguments.delta',
@@ -631,7 +630,7 @@ export async function runAgent(
     emit({
       type: 'response.output_item.added',
       output_index: index,
-      item: { ...strip(call), arguments: '', status: 'in_progress' },
+      item: merged(strip(call), { arguments: '', status: 'in_progress' }),
     });
     emit({
       type: 'response.mcp_call_arguments.delta',

@@ -1,6 +1,7 @@
 import { invalidParam } from '../errors.js';
 import type { Item } from '../types.js';
 import type { McpToolParam } from './mcp-items.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * MCP items sent back as `input` by a client that keeps its own state (`store: false`, or no
@@ -120,14 +121,14 @@ export function normalizeMcpItem(
           );
       });
       optional('error', (entry) => typeof entry === 'string', 'a string');
-      return { ...value, type, id } as Item;
+      return merged(value, { type, id }) as Item;
     }
     case 'mcp_approval_request':
       string('id');
       string('server_label');
       string('name');
       arguments_();
-      return { ...value, type, id } as Item;
+      return merged(value, { type, id }) as Item;
     case 'mcp_approval_response':
       string('approval_request_id');
       if (value['approve'] == null)
@@ -143,7 +144,7 @@ export function normalizeMcpItem(
           'invalid_type',
         );
       optional('reason', (entry) => typeof entry === 'string', 'a string');
-      return { ...value, type, id } as Item;
+      return merged(value, { type, id }) as Item;
     case 'mcp_call': {
       string('id');
       string('server_label');
@@ -163,7 +164,7 @@ export function normalizeMcpItem(
           `${at}.status`,
         );
       }
-      return { ...value, type, id } as Item;
+      return merged(value, { type, id }) as Item;
     }
     default:
       throw invalidParam(`Invalid '${at}.type': '${type}' is not an MCP item.`, `${at}.type`);

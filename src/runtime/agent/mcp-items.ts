@@ -1,17 +1,17 @@
 import type { Item, McpToolParam } from '../types.js';
+import { merged } from '../../core/objects.js';
 
 export type { McpToolParam } from '../types.js';
 
 /** The tool as the Response echoes it: no headers. */
 export function echoMcpTool(tool: McpToolParam): Record<string, unknown> {
   const { headers: _headers, authorization: _authorization, ...rest } = tool;
-  return {
-    ...rest,
+  return merged(rest, {
     headers: null,
     allowed_tools: tool.allowed_tools ?? null,
     require_approval: tool.require_approval ?? 'always',
     server_description: tool.server_description ?? null,
-  };
+  });
 }
 
 /** Whether a tool name passes the server's `allowed_tools`. */

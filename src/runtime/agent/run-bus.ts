@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { merged } from '../../core/objects.js';
 
 /**
  * Messages about background runs between the replicas that share one store: a cancel sent to
@@ -89,8 +90,8 @@ function redisBus(url: string, options: RunBusOptions): RunBus {
     maxRetriesPerRequest: 1,
   } as const;
   // A publish while Redis is down fails at once instead of queueing: polling covers it.
-  const publisher = new Redis(url, { ...common, enableOfflineQueue: false });
-  const subscriber = new Redis(url, { ...common, commandTimeout: undefined });
+  const publisher = new Redis(url, merged(common, { enableOfflineQueue: false }));
+  const subscriber = new Redis(url, merged(common, { commandTimeout: undefined }));
   publisher.on('error', (error) => options.onError(error, 'run bus (redis publisher)'));
   subscriber.on('error', (error) => options.onError(error, 'run bus (redis subscriber)'));
   return {

@@ -38,6 +38,7 @@ import {
   type WebhookEndpoint,
   type WebhookLogger,
 } from './webhooks.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Responses with server-run tools and background mode, layered over the plain Responses
@@ -135,12 +136,11 @@ export function createAgentRuntime(
   const secrets = options.secrets ?? createSecretBox(randomBytes(32), 'ephemeral');
   const registry = createHttpToolRegistry(database, secrets);
   const { enabled: memoryEnabled = true, ...memoryLimits } = options.memory ?? {};
-  const memory = createMemoryStore(database, { ...DEFAULT_MEMORY_LIMITS, ...memoryLimits });
-  const policy: OutboundPolicy = {
-    ...DEFAULT_POLICY,
+  const memory = createMemoryStore(database, merged(DEFAULT_MEMORY_LIMITS, memoryLimits));
+  const policy: OutboundPolicy = merged(DEFAULT_POLICY, {
     allowPrivateNetworks: options.allowPrivateNetworks ?? false,
     allowHosts: (options.allowHosts ?? []).map((host) => host.toLowerCase()),
-  };
+  });
   const limits: AgentLimits = {
     policy,
     toolTimeoutMs: options.toolTimeoutMs ?? 60_000,
@@ -173,7 +173,7 @@ export function createAgentRuntime(
   const webhooks = createWebhookDispatcher(database, {
     endpoints: [
       ...(options.webhooks ?? []),
-      ...(options.alertWebhooks ?? []).map((endpoint) => ({ ...endpoint, alerts: true })),
+      ...(options.alertWebhooks ?? []).map((endpoint) => merged(endpoint, { alerts: true })),
     ],
     policy,
     clock: deps.clock,
@@ -212,11 +212,12 @@ export function createAgentRuntime(
             'input',
           );
         }
-        approvals.push({
-          ...item,
-          type: 'mcp_approval_response',
-          id: typeof item['id'] === 'string' ? item['id'] : deps.ids('mcpa_'),
-        } as Item);
+        approvals.push(
+          merged(item, {
+            type: 'mcp_approval_response',
+            id: typeof item['id'] === 'string' ? item['id'] : deps.ids('mcpa_'),
+          }) as Item,
+        );
       } else rest.push(item);
     }
     const loaded = await loadContext(
@@ -250,11 +251,10 @@ export function createAgentRuntime(
     createdAt: number,
   ): ResponseObject {
     const shell = responseShell(params, id, createdAt);
-    return {
-      ...shell,
+    return merged(shell, {
       background: params.background === true,
       tools: [...(shell['tools'] as unknown[]), ...mcpTools.map(echoMcpTool)],
-    };
+    });
   }
 
   /** Runs a background run this process holds the lease of, renewing it; resolves when it ends or is lost. */
@@ -283,7 +283,7 @@ export function createAgentRuntime(
     const request = row.request as unknown as AgentRequest;
     request.httpTools = attachBuiltins(request.httpTools, memory, deps.clock);
     const state = row.state as unknown as AgentState;
-    const shell = { ...(row.response as ResponseObject), status: 'in_progress' as const };
+    const shell = merged(row.response as ResponseObject, { status: 'in_progress' as const });
     const controller = new AbortController();
     const tools = new AbortController();
     let ended!: () => void;
@@ -442,8 +442,8 @@ export function createAgentRuntime(
     }
   }
 
-  const responses: AgentRuntime['responses'] = {
-    ...base,
+  // The base service's methods, with these in place of (or beside) its own.
+  const extensions = {
     async create(params: CreateResponseParams, call: CallContext): Promise<CreateOutcome> {
       const httpTools = withBuiltinTools(
         [...(await registry.find(params.tools.map((tool) => tool.name))).values()],
@@ -478,7 +478,7 @@ export function createAgentRuntime(
       if (params.background === true) {
         if (!params.store)
           throw invalidParam('Background responses need store=true.', 'background');
-        const queued: ResponseObject = { ...shell, status: 'queued' };
+        const queued: ResponseObject = merged(shell, { status: 'queued' });
         state.events.push(
           { type: 'response.created', response: queued, sequence_number: 0 },
           { type: 'response.queued', response: queued, sequence_number: 1 },
@@ -588,7 +588,8 @@ export function createAgentRuntime(
       if (!row) return undefined;
       return followRun(principal, id, startingAfter, signal);
     },
-  };
+  } satisfies Partial<AgentRuntime['responses']>;
+  const responses: AgentRuntime['responses'] = merged(base, extensions);
 
   /**
    * Starts a streamed (foreground) run and resolves with its frames once every MCP server was

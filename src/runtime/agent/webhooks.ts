@@ -13,6 +13,7 @@ import {
   type OutboundPolicy,
 } from '../tools/ssrf.js';
 import { type AlertEvent, alertBody, alertPayload } from './alert-body.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Webhooks for background responses (config `runtime.webhooks`), sent the way OpenAI sends
@@ -352,7 +353,10 @@ export function createWebhookDispatcher(
       const next = done + backoff(endpoint, row.attempts);
       options.onAttempt?.('retry');
       await deliveries.retry(row.id, owner, next, { now: done, lastStatus, lastError });
-      logger?.info({ ...fields, retryInMs: next - done }, 'webhook delivery failed; will retry');
+      logger?.info(
+        merged(fields, { retryInMs: next - done }),
+        'webhook delivery failed; will retry',
+      );
     }
   }
 
@@ -362,7 +366,7 @@ export function createWebhookDispatcher(
     // Longer than one attempt (its timeout) plus the writes around it; a dead sender's lease runs out soon after.
     const lease = now + (endpoint?.timeoutMs ?? 10_000) * 2 + 1_000;
     if (!(await deliveries.claim(row.id, owner, lease, now))) return;
-    await attempt({ ...row, attempts: row.attempts + 1 });
+    await attempt(merged(row, { attempts: row.attempts + 1 }));
   }
 
   /**

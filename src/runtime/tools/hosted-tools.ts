@@ -1,4 +1,5 @@
 import { invalidParam } from '../errors.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Tool types of the Responses API that OpenAI's servers run (or that need item types Switchyard
@@ -87,7 +88,7 @@ function flattenNamespace(
     const flat = `${namespace}${NAMESPACE_SEPARATOR}${member['name']}`;
     namespaced.set(flat, { namespace, name: member['name'] });
     const description = typeof member['description'] === 'string' ? member['description'] : '';
-    return { ...member, name: flat, description: prefix + description };
+    return merged(member, { name: flat, description: prefix + description });
   });
 }
 

@@ -1,6 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP } from 'node:net';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { merged } from '../../core/objects.js';
 
 /**
  * SSRF policy for outbound tool calls (MCP servers, HTTP tools). Every address actually
@@ -104,7 +105,7 @@ type LookupCallback = (
 /** A `connect.lookup` that resolves, then refuses private addresses unless the host is allowed. */
 export function guardedLookup(policy: OutboundPolicy) {
   return (hostname: string, options: Record<string, unknown>, callback: LookupCallback): void => {
-    dnsLookup(hostname, { ...options, all: true } as { all: true }, (error, addresses) => {
+    dnsLookup(hostname, merged(options, { all: true }) as { all: true }, (error, addresses) => {
       if (error) {
         callback(error, []);
         return;
@@ -149,11 +150,13 @@ export function guardedFetch(
     );
     let request = init ?? {};
     for (let hop = 0; ; hop++) {
-      const answer = (await undiciFetch(url, {
-        ...(request as object),
-        redirect: 'manual',
-        dispatcher,
-      } as never)) as unknown as Response;
+      const answer = (await undiciFetch(
+        url,
+        merged(request as object, {
+          redirect: 'manual',
+          dispatcher,
+        }) as never,
+      )) as unknown as Response;
       const location = answer.headers.get('location');
       if (answer.status < 300 || answer.status >= 400 || location === null) return answer;
       if (hop >= MAX_REDIRECTS) throw new OutboundBlockedError('Too many redirects');
@@ -164,7 +167,7 @@ export function guardedFetch(
         const headers = new Headers(request.headers);
         for (const name of ['authorization', 'cookie', 'proxy-authorization', 'x-api-key'])
           headers.delete(name);
-        request = { ...request, headers };
+        request = merged(request, { headers });
       }
       url = target;
       if (
@@ -172,7 +175,7 @@ export function guardedFetch(
         ((answer.status === 301 || answer.status === 302) &&
           (request.method ?? 'GET').toUpperCase() === 'POST')
       ) {
-        request = { ...request, method: 'GET', body: null };
+        request = merged(request, { method: 'GET', body: null });
       }
     }
   };

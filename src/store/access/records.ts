@@ -9,6 +9,7 @@ import type {
 import type { Database } from '../database.js';
 import { parseJson, toBigInt, toNumber, toNumberOrNull } from '../internal/convert.js';
 import type { Schema } from '../schema.js';
+import { merged } from '../../core/objects.js';
 
 /** The query builder over the shared schema plus the access tables. */
 export type AccessDb = Kysely<Schema & AccessSchema>;
@@ -199,13 +200,12 @@ export function entityFrom(row: Selectable<EntityColumns>): EntityRecord {
 
 /** Row → project. */
 export function projectFrom(row: Selectable<ProjectsTable>): ProjectRecord {
-  return { ...entityFrom(row), tenantId: row.tenant_id };
+  return merged(entityFrom(row), { tenantId: row.tenant_id });
 }
 
 /** Row → key. */
 export function keyFrom(row: Selectable<ApiKeysTable>): KeyRecord {
-  return {
-    ...entityFrom(row),
+  return merged(entityFrom(row), {
     tenantId: row.tenant_id,
     projectId: row.project_id,
     allowedModels: parseJson<string[]>(row.allowed_models, 'allowed_models'),
@@ -213,5 +213,5 @@ export function keyFrom(row: Selectable<ApiKeysTable>): KeyRecord {
     expiresAt: toNumberOrNull(row.expires_at),
     revokedAt: toNumberOrNull(row.revoked_at),
     includeCost: Number(row.include_cost) === 1,
-  };
+  });
 }

@@ -1,6 +1,7 @@
 import type { AccessDb, EntityRecord, KeyRecord, ProjectRecord, TenantRecord } from './records.js';
 import { entityColumns, entityFrom, keyFrom, projectFrom } from './records.js';
 import { toNumberOrNull } from '../internal/convert.js';
+import { merged } from '../../core/objects.js';
 
 /** Paging of admin lists: ascending ids after a cursor. */
 export interface Page {
@@ -56,10 +57,10 @@ const MAX_LIMIT = 1000;
 export function createAccessRepository(db: AccessDb): AccessRepository {
   const limitOf = (page: Page | undefined) =>
     Math.min(Math.max(Math.trunc(page?.limit ?? DEFAULT_LIMIT), 1), MAX_LIMIT);
-  const entityRow = (record: EntityRecord) => ({
-    ...entityColumns(record),
-    updated_at: record.updatedAt,
-  });
+  const entityRow = (record: EntityRecord) =>
+    merged(entityColumns(record), {
+      updated_at: record.updatedAt,
+    });
 
   const lookup = async (keyId: string) => {
     const key = await db
@@ -184,7 +185,7 @@ export function createAccessRepository(db: AccessDb): AccessRepository {
     async updateKey(key) {
       await db
         .updateTable('api_keys')
-        .set({ ...keyColumns(key), ...entityRow(key) })
+        .set(merged(keyColumns(key), entityRow(key)))
         .where('id', '=', key.id)
         .execute();
     },
@@ -216,7 +217,7 @@ export function createAccessRepository(db: AccessDb): AccessRepository {
         .executeTakeFirst();
       if (!secret) return undefined;
       const found = await lookup(secret.key_id);
-      return found && { ...found, secretExpiresAt: toNumberOrNull(secret.expires_at) };
+      return found && merged(found, { secretExpiresAt: toNumberOrNull(secret.expires_at) });
     },
     findById: lookup,
   };

@@ -19,6 +19,7 @@ import { bulkInsert } from './bulk.js';
 import type { BillingTx, StoredTransaction } from './tx.js';
 import { toBigInt, toNumber } from '../internal/convert.js';
 import type { UsageEvent } from '../usage/repository.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * The billing store's write side: one database transaction at a time, with the locks the
@@ -61,10 +62,9 @@ export async function billingTransaction<T>(
             const control = sqliteTransactionControl(handle);
             control.begin();
             try {
-              const result = await work({
-                ...createTx(db, 'sqlite'),
-                ...sqliteFastOperations(handle),
-              });
+              const result = await work(
+                merged(createTx(db, 'sqlite'), sqliteFastOperations(handle)),
+              );
               control.commit();
               return result;
             } catch (error) {
@@ -265,8 +265,10 @@ function createTx(db: BillingDb, dialect: Dialect): BillingTx {
       const row = clauseToRow(clause);
       await db
         .insertInto('billing_clauses')
-        .values({ ...row, created_at: now, updated_at: now })
-        .onConflict((conflict) => conflict.column('id').doUpdateSet({ ...row, updated_at: now }))
+        .values(merged(row, { created_at: now, updated_at: now }))
+        .onConflict((conflict) =>
+          conflict.column('id').doUpdateSet(merged(row, { updated_at: now })),
+        )
         .execute();
     },
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { StorePoolConfig } from '../../config/store-schema.js';
+import { merged } from '../../core/objects.js';
 
 /** int8 — the type of `bigint` columns, `count(*)` and `sum(int4)` in Postgres. */
 const PG_INT8_OID = 20;
@@ -41,23 +42,24 @@ export function createPgPool(
   limits: Partial<StorePoolConfig>,
   onError: (error: Error) => void,
 ): pg.Pool {
-  const settings = { ...POOL_DEFAULTS, ...limits };
+  const settings = merged(POOL_DEFAULTS, limits);
   const positive = (value: number) => (value > 0 ? value : undefined);
   class GuardedClient extends pg.Client {
     constructor(config: pg.ClientConfig) {
-      super({
-        ...config,
-        connectionTimeoutMillis: settings.connectTimeoutMs,
-        keepAlive: settings.keepAlive,
-        keepAliveInitialDelayMillis: settings.keepAliveInitialDelayMs,
-        ...(positive(settings.statementTimeoutMs) && {
-          statement_timeout: settings.statementTimeoutMs,
+      super(
+        merged(config, {
+          connectionTimeoutMillis: settings.connectTimeoutMs,
+          keepAlive: settings.keepAlive,
+          keepAliveInitialDelayMillis: settings.keepAliveInitialDelayMs,
+          ...(positive(settings.statementTimeoutMs) && {
+            statement_timeout: settings.statementTimeoutMs,
+          }),
+          ...(positive(settings.queryTimeoutMs) && { query_timeout: settings.queryTimeoutMs }),
+          ...(positive(settings.idleInTransactionTimeoutMs) && {
+            idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
+          }),
         }),
-        ...(positive(settings.queryTimeoutMs) && { query_timeout: settings.queryTimeoutMs }),
-        ...(positive(settings.idleInTransactionTimeoutMs) && {
-          idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs,
-        }),
-      });
+      );
       this.on('error', onError);
     }
   }

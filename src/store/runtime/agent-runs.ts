@@ -2,6 +2,7 @@ import { type Kysely, sql } from 'kysely';
 import type { Database } from '../database.js';
 import { toNumberOrNull } from '../internal/convert.js';
 import type { Int32, Int64, Int64Nullable, Schema } from '../schema.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * `agent_runs`: the checkpointed state of a server-run agent loop (a Responses request with
@@ -155,7 +156,7 @@ function leanState(state: unknown, events: unknown[]): unknown {
   )
     return state;
   const { events: _events, ...rest } = state as Record<string, unknown>;
-  return { ...rest, [EVENTS_IN_COLUMN]: true };
+  return merged(rest, { [EVENTS_IN_COLUMN]: true });
 }
 
 /** `state` and `events` of a row, with the events put back into a state stored lean. */
@@ -165,7 +166,7 @@ function withEvents(
 ): { state: Record<string, unknown>; events: Array<Record<string, unknown>> } {
   if (state[EVENTS_IN_COLUMN] !== true) return { state, events };
   const { [EVENTS_IN_COLUMN]: _marker, ...rest } = state;
-  return { state: { ...rest, events }, events };
+  return { state: merged(rest, { events }), events };
 }
 
 /** Seals and opens secrets (runtime/secrets.ts `SecretBox`); `context` binds a value to its row. */
@@ -194,10 +195,9 @@ function mapSecrets(request: unknown, transform: (value: unknown) => unknown): u
   if ('mcpTools' in out) out['mcpTools'] = tools(out['mcpTools'], MCP_SECRET_FIELDS);
   if ('httpTools' in out) out['httpTools'] = tools(out['httpTools'], HTTP_SECRET_FIELDS);
   if (isRecord(out['params']) && 'mcpTools' in out['params'])
-    out['params'] = {
-      ...out['params'],
+    out['params'] = merged(out['params'], {
       mcpTools: tools(out['params']['mcpTools'], MCP_SECRET_FIELDS),
-    };
+    });
   return out;
 }
 
@@ -345,17 +345,15 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
         .executeTakeFirst();
       if (!row) return;
       const events = JSON.parse(row.events) as Array<Record<string, unknown>>;
-      const response = {
-        ...(JSON.parse(row.response) as Record<string, unknown>),
+      const response = merged(JSON.parse(row.response) as Record<string, unknown>, {
         status: 'failed',
         error,
-      };
+      });
       const event = { type: 'response.failed', response, sequence_number: events.length };
-      const state = {
-        ...(JSON.parse(row.state) as Record<string, unknown>),
+      const state = merged(JSON.parse(row.state) as Record<string, unknown>, {
         done: true,
         events: [...events, event],
-      };
+      });
       await db
         .updateTable('agent_runs')
         .set({

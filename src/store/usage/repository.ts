@@ -4,6 +4,7 @@ import { invalidRequest } from '../../errors/index.js';
 import type { Database } from '../database.js';
 import { assertInteger, parseJson, toNumber, toNumberOrNull } from '../internal/convert.js';
 import type { UsageEventsTable } from '../schema.js';
+import { merged } from '../../core/objects.js';
 
 /** Client protocol a request arrived on. Known values listed; others are allowed. */
 export type UsageSurface =
@@ -341,9 +342,9 @@ function cacheAndEstimate(
 ): Pick<UsageEvent, 'cacheWriteTokens' | 'cacheWrite1hTokens' | 'estimated'> {
   const written = toNumber(row.cache_write_tokens ?? 0);
   const hour = toNumber(row.cache_write_1h_tokens ?? 0);
-  return {
-    ...(written > 0 && { cacheWriteTokens: written }),
-    ...(hour > 0 && { cacheWrite1hTokens: hour }),
-    ...(toNumber(row.estimated ?? 0) !== 0 && { estimated: true }),
-  };
+  return merged(
+    written > 0 && { cacheWriteTokens: written },
+    hour > 0 && { cacheWrite1hTokens: hour },
+    toNumber(row.estimated ?? 0) !== 0 && { estimated: true },
+  );
 }

@@ -22,6 +22,7 @@ import {
   parseReportQuery,
   parseReverse,
 } from './parse.js';
+import { merged } from '../../core/objects.js';
 
 /** What the billing admin routes need. */
 export interface AdminBillingRoutesDeps {
@@ -57,11 +58,13 @@ export function createAdminBillingRoutes(deps: AdminBillingRoutesDeps): Route[] 
         await requireMaster(deps.gateway, context);
         const reply = await handler(context);
         if ('csv' in reply) {
-          context.response.writeHead(reply.status ?? 200, {
-            ...reply.headers,
-            'content-type': 'text/csv; charset=utf-8',
-            'content-length': Buffer.byteLength(reply.csv),
-          });
+          context.response.writeHead(
+            reply.status ?? 200,
+            merged(reply.headers, {
+              'content-type': 'text/csv; charset=utf-8',
+              'content-length': Buffer.byteLength(reply.csv),
+            }),
+          );
           context.response.end(reply.csv);
         } else {
           sendJson(context.response, reply.status ?? 200, reply.body);
@@ -262,8 +265,7 @@ function adjustment(result: Awaited<ReturnType<Billing['refund']>>): Reply {
 }
 
 function reportJson(row: ReportRow) {
-  return {
-    ...row.dimensions,
+  return merged(row.dimensions, {
     requests: row.requests,
     errors: row.errors,
     input_tokens: row.inputTokens,
@@ -276,7 +278,7 @@ function reportJson(row: ReportRow) {
     cost: usd(row.cost),
     share: usd(row.share),
     margin: usd(row.margin),
-  };
+  });
 }
 
 function clauseJson(clause: ClauseRecord) {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { EntityPatch, KeyPatch } from '../../access/index.js';
 import { MAX_BUDGET_MICROS } from '../../access/index.js';
 import { invalidRequest } from '../../errors/index.js';
+import { merged } from '../../core/objects.js';
 
 /** Admin request bodies: snake_case JSON, validated with zod, turned into access inputs. */
 
@@ -80,12 +81,11 @@ const entityFields = {
     .optional(),
 };
 
-const keyFields = {
-  ...entityFields,
+const keyFields = merged(entityFields, {
   allowed_models: z.array(modelPattern).min(1).nullable().optional(),
   expires_at: instant.nullable().optional(),
   include_cost: z.boolean().optional(),
-};
+});
 
 const tenantCreate = z.strictObject({
   id: z.string().optional(),
@@ -99,14 +99,16 @@ const projectCreate = z.strictObject({
   name: z.string().min(1).max(200),
 });
 const keyCreate = z.strictObject({ project_id: z.string().min(1), ...keyFields });
-const entityUpdate = z.strictObject({
-  ...entityFields,
-  status: z.enum(['active', 'disabled']).optional(),
-});
-const keyUpdate = z.strictObject({
-  ...keyFields,
-  status: z.enum(['active', 'disabled']).optional(),
-});
+const entityUpdate = z.strictObject(
+  merged(entityFields, {
+    status: z.enum(['active', 'disabled']).optional(),
+  }),
+);
+const keyUpdate = z.strictObject(
+  merged(keyFields, {
+    status: z.enum(['active', 'disabled']).optional(),
+  }),
+);
 const rotate = z.strictObject({
   grace_seconds: z
     .number()
@@ -171,19 +173,19 @@ function keyPatchOf(body: z.output<typeof keyUpdate>): KeyPatch {
 /** POST /admin/v1/tenants body. */
 export function parseTenantCreate(value: unknown) {
   const body = parse(tenantCreate, value);
-  return { ...patchOf(body), id: body.id, name: body.name };
+  return merged(patchOf(body), { id: body.id, name: body.name });
 }
 
 /** POST /admin/v1/projects body. */
 export function parseProjectCreate(value: unknown) {
   const body = parse(projectCreate, value);
-  return { ...patchOf(body), id: body.id, name: body.name, tenantId: body.tenant_id };
+  return merged(patchOf(body), { id: body.id, name: body.name, tenantId: body.tenant_id });
 }
 
 /** POST /admin/v1/keys body. */
 export function parseKeyCreate(value: unknown) {
   const body = parse(keyCreate, value);
-  return { ...keyPatchOf(body), projectId: body.project_id };
+  return merged(keyPatchOf(body), { projectId: body.project_id });
 }
 
 /** PATCH body of a tenant or project. */

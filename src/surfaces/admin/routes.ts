@@ -14,6 +14,7 @@ import {
   parseRotate,
   parseTenantCreate,
 } from './parse.js';
+import { merged } from '../../core/objects.js';
 
 /** What the admin routes need. */
 export interface AdminRoutesDeps {
@@ -86,10 +87,10 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
     kind: 'tenant' | 'project' | 'key',
     entityId: string,
     rendered: object,
-  ) => ({
-    ...rendered,
-    levels: (await admin.status(kind, entityId)).map(levelStatusJson),
-  });
+  ) =>
+    merged(rendered, {
+      levels: (await admin.status(kind, entityId)).map(levelStatusJson),
+    });
 
   return [
     route('POST', '/tenants', async (context, actor) => ({
@@ -123,7 +124,7 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
       const paging = page(context);
       return {
         body: list(
-          await admin.listProjects({ ...paging, tenantId: query(context, 'tenant_id') }),
+          await admin.listProjects(merged(paging, { tenantId: query(context, 'tenant_id') })),
           projectJson,
           paging.limit,
         ),
@@ -150,17 +151,18 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
 
     route('POST', '/keys', async (context, actor) => {
       const created = await admin.createKey(parseKeyCreate(await body(context)), actor);
-      return { status: 201, body: { ...keyJson(created.key), secret: created.secret } };
+      return { status: 201, body: merged(keyJson(created.key), { secret: created.secret }) };
     }),
     route('GET', '/keys', async (context) => {
       const paging = page(context);
       return {
         body: list(
-          await admin.listKeys({
-            ...paging,
-            tenantId: query(context, 'tenant_id'),
-            projectId: query(context, 'project_id'),
-          }),
+          await admin.listKeys(
+            merged(paging, {
+              tenantId: query(context, 'tenant_id'),
+              projectId: query(context, 'project_id'),
+            }),
+          ),
           keyJson,
           paging.limit,
         ),
@@ -179,11 +181,10 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
         actor,
       );
       return {
-        body: {
-          ...keyJson(rotated.key),
+        body: merged(keyJson(rotated.key), {
           secret: rotated.secret,
           previous_valid_until: new Date(rotated.previousValidUntil).toISOString(),
-        },
+        }),
       };
     }),
     route('POST', '/keys/:id/revoke', async (context, actor) => ({
@@ -192,11 +193,12 @@ export function createAdminRoutes(deps: AdminRoutesDeps): Route[] {
 
     route('GET', '/audit', async (context) => {
       const paging = page(context);
-      const entries = await admin.listAudit({
-        ...paging,
-        targetType: query(context, 'target_type'),
-        targetId: query(context, 'target_id'),
-      });
+      const entries = await admin.listAudit(
+        merged(paging, {
+          targetType: query(context, 'target_type'),
+          targetId: query(context, 'target_id'),
+        }),
+      );
       const render = (entry: (typeof entries)[number]) => ({
         id: entry.id,
         object: 'audit_entry',

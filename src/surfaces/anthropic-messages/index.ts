@@ -16,6 +16,7 @@ import {
   toAnthropicMessage,
 } from './render.js';
 import { createAnthropicStreamRenderer, sseError, sseEvent } from './stream.js';
+import { merged } from '../../core/objects.js';
 
 /** How often an idle stream gets a `ping` event, ms (keeps proxies from closing quiet connections). */
 const PING_INTERVAL_MS = 10_000;
@@ -52,7 +53,7 @@ export function createAnthropicMessagesRoutes(deps: { gateway: Gateway }): Route
         tags: tagsFrom(request.headers['x-switchyard-tags']),
         includeCost: includeCostAsked(request.headers),
       });
-      const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
+      const headers = merged(outcome.headers, routeHeaders(outcome.meta));
       if (outcome.kind === 'json') {
         sendJson(response, 200, toAnthropicMessage(outcome.completion, body.model), headers);
         return;

@@ -8,6 +8,7 @@ import type {
   AnthropicStopReason,
   AnthropicUsage,
 } from '../../providers/anthropic/index.js';
+import { merged } from '../../core/objects.js';
 
 /** `finish_reason` → Anthropic `stop_reason` (a known stop sequence turns `stop` into `stop_sequence`). */
 export function stopReasonOf(
@@ -182,5 +183,5 @@ export function anthropicErrorHeaders(
   error: GatewayError,
   requestId: string,
 ): Record<string, string> {
-  return { ...errorHeaders(error), 'request-id': requestId };
+  return merged(errorHeaders(error), { 'request-id': requestId });
 }

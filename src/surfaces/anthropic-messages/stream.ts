@@ -2,6 +2,7 @@ import type { ChatCompletionChunk, ChatUsage, FinishReason } from '../../core/ch
 import { randomId } from '../../core/ids.js';
 import type { GatewayError } from '../../errors/index.js';
 import { anthropicErrorOf, anthropicUsageOf, messageIdOf, stopReasonOf } from './render.js';
+import { merged } from '../../core/objects.js';
 
 /** One SSE event in Anthropic's framing: `event: <type>` and `data: <json>` with `data.type` equal. */
 export function sseEvent(data: { type: string; [key: string]: unknown }): string {
@@ -55,7 +56,7 @@ export function createAnthropicStreamRenderer(options: {
   };
   const begin = (block: Block, contentBlock: Record<string, unknown>): string => {
     const text = close();
-    open = { ...block, index: next++ };
+    open = merged(block, { index: next++ });
     return (
       text +
       sseEvent({ type: 'content_block_start', index: open.index, content_block: contentBlock })

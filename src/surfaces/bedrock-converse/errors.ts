@@ -2,6 +2,7 @@ import { noteFailure } from '../../server/respond.js';
 import type { ServerResponse } from 'node:http';
 import { errorHeaders, type GatewayError } from '../../errors/index.js';
 import { ERROR_TYPE_SUFFIX } from '../../providers/bedrock/types.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * Gateway errors in Bedrock's restJson1 shape: `{"message"}` + `x-amzn-errortype`, with the
@@ -90,12 +91,14 @@ export function sendBedrockError(
     return;
   }
   const text = JSON.stringify({ message });
-  response.writeHead(status, {
-    ...headers,
-    'content-type': 'application/json',
-    'content-length': String(Buffer.byteLength(text)),
-    'x-amzn-errortype': `${type}${ERROR_TYPE_SUFFIX}`,
-  });
+  response.writeHead(
+    status,
+    merged(headers, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(text)),
+      'x-amzn-errortype': `${type}${ERROR_TYPE_SUFFIX}`,
+    }),
+  );
   response.end(text);
 }
 
@@ -107,8 +110,11 @@ export function sendGatewayErrorAsBedrock(
 ): void {
   noteFailure(response, error);
   const exception = bedrockExceptionOf(error);
-  sendBedrockError(response, exception.status, exception.type, error.message, {
-    ...errorHeaders(error),
-    ...headers,
-  });
+  sendBedrockError(
+    response,
+    exception.status,
+    exception.type,
+    error.message,
+    merged(errorHeaders(error), headers),
+  );
 }

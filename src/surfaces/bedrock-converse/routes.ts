@@ -8,6 +8,7 @@ import { BedrockAuthError, sendBedrockError, sendGatewayErrorAsBedrock } from '.
 import { converseToChat } from './request.js';
 import { converseResponseOf } from './response.js';
 import { writeConverseStream } from './stream.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * The Bedrock Converse surface: `POST /model/{modelId}/converse` and `/converse-stream`, as
@@ -45,17 +46,19 @@ export function createBedrockConverseRoutes(deps: { gateway: Gateway }): Route[]
           tags: tagsFrom(request.headers['x-switchyard-tags']),
           includeCost: includeCostAsked(request.headers),
         });
-        const headers = { ...baseHeaders, ...outcome.headers, ...routeHeaders(outcome.meta) };
+        const headers = merged(baseHeaders, outcome.headers, routeHeaders(outcome.meta));
         if (outcome.kind === 'stream') {
           await writeConverseStream(outcome.items, response, { headers, startedAt, requestId });
           return;
         }
         const text = JSON.stringify(converseResponseOf(outcome.completion, Date.now() - startedAt));
-        response.writeHead(200, {
-          ...headers,
-          'content-type': 'application/json',
-          'content-length': String(Buffer.byteLength(text)),
-        });
+        response.writeHead(
+          200,
+          merged(headers, {
+            'content-type': 'application/json',
+            'content-length': String(Buffer.byteLength(text)),
+          }),
+        );
         response.end(text);
       } catch (thrown) {
         if (thrown instanceof BedrockAuthError) {

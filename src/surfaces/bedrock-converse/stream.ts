@@ -10,6 +10,7 @@ import {
 import { write } from '../../server/respond.js';
 import { bedrockExceptionOf, sendGatewayErrorAsBedrock } from './errors.js';
 import { converseUsageOf, stopReasonOf } from './response.js';
+import { merged } from '../../core/objects.js';
 
 type Block = { kind: 'text' | 'reasoning' } | { kind: 'tool'; openAIIndex: number; id: string };
 
@@ -35,11 +36,13 @@ export async function writeConverseStream(
   const send = async (event: string, payload: object): Promise<void> => {
     if (!started) {
       started = true;
-      response.writeHead(200, {
-        ...options.headers,
-        'content-type': EVENT_STREAM_CONTENT_TYPE,
-        'x-amzn-requestid': options.requestId,
-      });
+      response.writeHead(
+        200,
+        merged(options.headers, {
+          'content-type': EVENT_STREAM_CONTENT_TYPE,
+          'x-amzn-requestid': options.requestId,
+        }),
+      );
       response.flushHeaders();
       await write(response, encodeEventFrame('messageStart', { role: 'assistant' }));
     }

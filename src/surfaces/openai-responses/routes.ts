@@ -14,6 +14,7 @@ import { routeHeaders, WARNINGS_HEADER } from '../../gateway/route-headers.js';
 import { includeCostAsked } from '../shared/cost.js';
 import { authenticate, jsonHandler, listOptions, readJson, sendResponsesError } from './http.js';
 import { parseCreateResponse, parseInput } from './validate.js';
+import { merged } from '../../core/objects.js';
 
 /** What the Responses routes need. */
 export interface ResponsesRoutesDeps {
@@ -41,10 +42,7 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
       ({ model, stream } = params);
       parsed = true;
       const outcome = await responses.create(params, callContext(context, principal));
-      const headers: Record<string, string> = {
-        ...outcome.headers,
-        ...routeHeaders(outcome.meta),
-      };
+      const headers: Record<string, string> = merged(outcome.headers, routeHeaders(outcome.meta));
       // Dropped hosted tools (runtime/tools/hosted-tools.ts) and controls (validate.ts, and the
       // serving deployment's: providers/controls.ts): said, not silent.
       const warnings = [...(params.warnings ?? []), headers[WARNINGS_HEADER]].filter(Boolean);
@@ -158,10 +156,9 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
     const body = await readJson(context);
     if (!isObject(body))
       throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
-    const params = parseCreateResponse(
-      { ...body, input: parseInput(body['input']) },
-      { requireModel: false },
-    );
+    const params = parseCreateResponse(merged(body, { input: parseInput(body['input']) }), {
+      requireModel: false,
+    });
     return responses.countInputTokens(params, callContext(context, principal));
   });
 

@@ -8,6 +8,7 @@ import type { McpToolParam } from '../../runtime/agent/mcp-items.js';
 import { checkKey } from '../../runtime/tools/memory-store.js';
 import { isObject } from '../openai/validate.js';
 import { optionalString } from './fields.js';
+import { merged } from '../../core/objects.js';
 
 /** The `tools` and `tool_choice` of a `CreateResponse`: function tools, MCP servers, the memory tool. */
 
@@ -61,13 +62,14 @@ export function parseMcpTools(value: unknown): McpToolParam[] {
       typeof tool['authorization'] === 'string'
         ? { authorization: `Bearer ${tool['authorization']}` }
         : {};
-    out.push({
-      ...(tool as McpToolParam),
-      headers: {
-        ...authorization,
-        ...((headers as Record<string, string> | null | undefined) ?? {}),
-      },
-    });
+    out.push(
+      merged(tool as McpToolParam, {
+        headers: merged(
+          authorization,
+          (headers as Record<string, string> | null | undefined) ?? {},
+        ),
+      }),
+    );
   });
   return out;
 }

@@ -9,6 +9,7 @@ import { MEMORY_FUNCTION, MEMORY_TOOL_NAME } from '../../runtime/tools/memory-to
 import { isObject } from '../openai/validate.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalString } from './fields.js';
 import { parseMcpTools, parseMemoryTool, parseToolChoice, parseTools } from './tools-param.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * `CreateResponse` (../shared/specs/openai-openapi.yaml) → {@link CreateResponseParams}.
@@ -96,7 +97,7 @@ export function parseCreateResponse(
     );
   const prepared = prepareTools(value['tools']);
   const mcpTools = parseMcpTools(prepared.tools);
-  const memory = parseMemoryTool({ ...value, tools: prepared.tools });
+  const memory = parseMemoryTool(merged(value, { tools: prepared.tools }));
   const tools = parseTools(
     Array.isArray(prepared.tools)
       ? prepared.tools.filter(
@@ -255,7 +256,7 @@ function parseText(value: unknown): { format: TextFormat; verbosity?: string | n
       'missing_required_parameter',
     );
   return {
-    format: { ...format, type: 'json_schema', name, schema: format['schema'] } as TextFormat,
+    format: merged(format, { type: 'json_schema', name, schema: format['schema'] }) as TextFormat,
     verbosity,
   };
 }

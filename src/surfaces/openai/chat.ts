@@ -13,6 +13,7 @@ import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
 import { includeCostAsked } from '../shared/cost.js';
 import { parseJsonBody, validateChatRequest } from './validate.js';
+import { merged } from '../../core/objects.js';
 
 /**
  * POST /v1/chat/completions: the OpenAI Chat Completions surface. Streams are written as they
@@ -50,7 +51,7 @@ export function createOpenAIChatRoutes(deps: { gateway: Gateway }): Route[] {
         tags: tagsFrom(request.headers['x-switchyard-tags']),
         includeCost,
       });
-      const headers = { ...outcome.headers, ...routeHeaders(outcome.meta) };
+      const headers = merged(outcome.headers, routeHeaders(outcome.meta));
       if (outcome.kind === 'json') {
         sendJson(response, 200, outcome.rawBody ?? outcome.completion, headers);
         return;

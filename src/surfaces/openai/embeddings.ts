@@ -5,6 +5,7 @@ import type { HttpContext, Route } from '../../server/types.js';
 import { credentialFrom } from '../shared/credentials.js';
 import { routeHeaders } from '../../gateway/route-headers.js';
 import { parseJsonBody, validateEmbeddingsRequest } from './validate.js';
+import { merged } from '../../core/objects.js';
 
 /** POST /v1/embeddings. */
 export function createOpenAIEmbeddingsRoutes(deps: { gateway: Gateway }): Route[] {
@@ -28,10 +29,12 @@ export function createOpenAIEmbeddingsRoutes(deps: { gateway: Gateway }): Route[
         principal,
         signal: context.client,
       });
-      sendJson(context.response, 200, outcome.response, {
-        ...outcome.headers,
-        ...routeHeaders(outcome.meta),
-      });
+      sendJson(
+        context.response,
+        200,
+        outcome.response,
+        merged(outcome.headers, routeHeaders(outcome.meta)),
+      );
     } catch (thrown) {
       const error = toGatewayError(thrown);
       if (!reached)

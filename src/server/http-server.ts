@@ -36,6 +36,7 @@ import type { Route } from './types.js';
 import { ClientAbort } from '../transport/abort.js';
 import { readAll } from '../transport/read-all.js';
 import { merged } from '../core/objects.js';
+import { GatewayResponse } from './response.js';
 
 export interface HttpServerOptions {
   routes: Route[];
@@ -101,7 +102,9 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     active += 1;
     const started = performance.now();
     const requestId = timeOrderedId('req_');
-    response.setHeader('x-request-id', requestId);
+    // HTTP/1.1 answers carry it with their headers (./response.ts); HTTP/2 ones set it now.
+    if (response instanceof GatewayResponse) response.carryRequestId(requestId);
+    else response.setHeader('x-request-id', requestId);
     const observed = options.observer?.requestStart(request, requestId);
     if (draining) response.setHeader('connection', 'close');
     guardBody(request, limits);
@@ -221,7 +224,10 @@ export function createHttpServer1And2(options: HttpServerOptions): HttpServer {
     }
   };
 
-  const http1 = createHttpServer(http1Options(limits), handle);
+  const http1 = createHttpServer(
+    merged(http1Options(limits), { ServerResponse: GatewayResponse }),
+    handle,
+  );
   const http2 = createHttp2Server({ settings: http2Settings(limits) }, handle as never);
   http1.on('clientError', answerClientError);
   startHeaderDeadlines(http1);

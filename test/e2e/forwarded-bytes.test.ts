@@ -1,4 +1,5 @@
 import { ServerResponse } from 'node:http';
+import { GatewayResponse } from '../../src/server/response.js';
 import OpenAI from 'openai';
 import { request } from 'undici';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
@@ -173,9 +174,9 @@ describe('streams on the same protocol', () => {
         .map((chunk) => chunk.choices[0]!.delta.content);
       expect(deltas).toEqual(Array.from({ length: 200 }, (_, index) => `t${index} `));
       expect(answer.text.endsWith('data: [DONE]\n\n')).toBe(true);
-      // Only the gateway's answers carry x-request-id (the fake upstream's do not).
+      // Only the gateway's answers are GatewayResponses (the fake upstream's are node:http's own).
       const gatewayWrites = writes.mock.contexts.filter(
-        (context) => (context as ServerResponse).getHeader('x-request-id') !== undefined,
+        (context) => context instanceof GatewayResponse,
       );
       // The first event alone (so it leaves at once), then the rest of each upstream read in one
       // write; 200 events arrive in a few reads at most (one write each before this change).

@@ -82,8 +82,8 @@ export async function* relaySse(
         oneLine &&
         !emptyChoices &&
         source[end - 1] === CLOSE &&
-        text.startsWith('data: {', at) &&
-        !text.startsWith('{"error"', at + 6)
+        dataObject(source, at) &&
+        !errorObject(source, at + 6)
       ) {
         if (runStart === -1) runStart = at;
         else if (runEnd !== at) {
@@ -153,6 +153,26 @@ export async function* relaySse(
         : new FramedItem(Buffer.from(`data: ${outcome.raw}\n\n`), provider);
   }
   passthroughEnded(state, provider);
+}
+
+const DATA_OBJECT = Buffer.from('data: {', 'latin1');
+const ERROR_OBJECT = Buffer.from('{"error"', 'latin1');
+
+/**
+ * `text.startsWith('data: {', at)`, read from the bytes (the text is their latin1 view): seven
+ * byte comparisons the compiler inlines, where the string method was a call per event.
+ */
+function dataObject(source: Buffer, at: number): boolean {
+  for (let index = 0; index < 7; index++)
+    if (source[at + index] !== DATA_OBJECT[index]) return false;
+  return true;
+}
+
+/** `text.startsWith('{"error"', at)`, read from the bytes (usually settled by the third one). */
+function errorObject(source: Buffer, at: number): boolean {
+  for (let index = 0; index < 8; index++)
+    if (source[at + index] !== ERROR_OBJECT[index]) return false;
+  return true;
 }
 
 function nextEmpty(text: string, from: number): number {

@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { ROOT, sourceFiles } from '../helpers/source-files.js';
 
 /**
  * On Node 20 (V8 11), an object literal that starts with a spread and goes on (`{ ...a, b: 1 }`,
@@ -12,16 +12,6 @@ import { describe, expect, it } from 'vitest';
  * chat request. No such literal is left in src/; a spread alone (`{ ...a }`, a copy) or a spread
  * after a first member (`{ kind, ...rest }`) is built the fast way and stays.
  */
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function sourceFiles(directory: string): string[] {
-  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(directory, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
-    return path.endsWith('.ts') ? [path] : [];
-  });
-}
 
 /** `name:line` of each literal in `text` that starts with a spread and has more members. */
 function spreadFirst(name: string, text: string): string[] {

@@ -1,8 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
+import { ROOT, sourceFiles } from '../helpers/source-files.js';
 
 /**
  * Two shapes of code give every object they make a hidden class of its own, allocated in V8's
@@ -28,16 +28,6 @@ const ONCE_PER_PROCESS = new Set([
   'src/telemetry/usage-queries.ts: generator csv',
   'src/runtime/agent/service.ts: generator followRun',
 ]);
-
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-
-function sourceFiles(directory: string): string[] {
-  return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
-    const path = join(directory, entry.name);
-    if (entry.isDirectory()) return sourceFiles(path);
-    return path.endsWith('.ts') ? [path] : [];
-  });
-}
 
 function shapesOf(path: string): string[] {
   const file = ts.createSourceFile(path, readFileSync(path, 'utf8'), ts.ScriptTarget.Latest, true);

@@ -17,8 +17,9 @@ import { streamLoad } from './streams.js';
  * against the fake upstream directly, the naive Node proxy (bench/reference-proxy.ts), nginx
  * (Debian's nginx-light, when installed; skipped with a message otherwise), Switchyard in one
  * process and Switchyard with `server.workers: N`. Prints req/s (or streams/s), the CPU each
- * proxy spent per request (its whole process tree, from /proc), and every ratio: to direct and to
- * the naive proxy. Switchyard runs as built (`dist/`), with the default config plus a master key:
+ * proxy spent per request (its whole process tree, from /proc) and the kernel's part of it
+ * (stime), and every ratio: to direct and to the naive proxy, and within each round, outside the
+ * kernel too. Switchyard runs as built (`dist/`), with the default config plus a master key:
  * SQLite, telemetry and logs at their defaults (logs at `info` to a file).
  *
  * Environment: BENCH_SECONDS (per measurement, default 8), BENCH_ROUNDS (default 3),
@@ -55,13 +56,20 @@ const TICK_US = 1e6 / Number(spawnSync('getconf', ['CLK_TCK']).stdout.toString()
 
 /** utime + stime of a process, µs (0 once it is gone). */
 function cpuOf(pid: number): number {
+  return kernelAndUser(pid).reduce((sum, value) => sum + value, 0);
+}
+
+/** stime (the kernel's time on the process's behalf: sockets, files) and utime, µs. */
+function kernelAndUser(pid: number): [number, number] {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+    return [Number(fields[12]) * TICK_US, Number(fields[11]) * TICK_US];
   } catch {
-    return 0;
+    return [0, 0];
   }
 }
+
+const kernelOf = (pids: number[]) => pids.reduce((sum, pid) => sum + kernelAndUser(pid)[0], 0);
 
 /** A process and its descendants. */
 function tree(pid: number): number[] {
@@ -249,7 +257,14 @@ async function main() {
   );
   const figures = new Map<
     string,
-    { rps: number[]; cpu: number[]; p50: number[]; ttfb: number[]; bad: number }
+    {
+      rps: number[];
+      cpu: number[];
+      kernel: number[];
+      p50: number[];
+      ttfb: number[];
+      bad: number;
+    }
   >();
   const commitsBefore = single
     ? await single.call<{ events: number; commits: number }>('commits')
@@ -264,8 +279,10 @@ async function main() {
         profileDir !== undefined && single !== undefined && target.name === 'Switchyard ×1';
       if (profiled) await single!.call('profile-start');
       const cpu0 = pids.reduce((sum, pid) => sum + cpuOf(pid), 0);
+      const kernel0 = kernelOf(pids);
       const result = await hit(target.origin, seconds);
       const cpu = pids.reduce((sum, pid) => sum + cpuOf(pid), 0) - cpu0;
+      const kernel = kernelOf(pids) - kernel0;
       if (profiled)
         await single!.call('profile-stop', {
           path: join(
@@ -273,15 +290,23 @@ async function main() {
             `switchyard-${stream ? 'stream' : 'json'}-${round + 1}.cpuprofile`,
           ),
         });
-      const entry = figures.get(target.name) ?? { rps: [], cpu: [], p50: [], ttfb: [], bad: 0 };
+      const entry = figures.get(target.name) ?? {
+        rps: [],
+        cpu: [],
+        kernel: [],
+        p50: [],
+        ttfb: [],
+        bad: 0,
+      };
       entry.rps.push(result.rps);
       entry.cpu.push(result.ok > 0 ? cpu / result.ok : Number.NaN);
+      entry.kernel.push(result.ok > 0 ? kernel / result.ok : Number.NaN);
       entry.p50.push(result.p50);
       entry.ttfb.push(result.ttfbP50);
       entry.bad += result.bad;
       figures.set(target.name, entry);
       log(
-        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)}/s, ${(cpu / result.ok).toFixed(0)} µs CPU each${stream ? `, TTFB p50 ${result.ttfbP50.toFixed(1)} ms` : ''}`,
+        `round ${round + 1} ${target.name}: ${result.rps.toFixed(0)}/s, ${(cpu / result.ok).toFixed(0)} µs CPU each (kernel ${(kernel / result.ok).toFixed(0)})${stream ? `, TTFB p50 ${result.ttfbP50.toFixed(1)} ms` : ''}`,
       );
     }
   }
@@ -295,8 +320,8 @@ async function main() {
   const unit = stream ? 'streams/s' : 'req/s';
   const ttfbColumns = stream ? ' TTFB p50 (ms) | TTFB × naive |' : '';
   const rows = [
-    `| Target | ${unit} (median) | × direct | × naive proxy | CPU per ${stream ? 'stream' : 'request'} (µs) | CPU × naive | latency p50 (ms) |${ttfbColumns} failures |`,
-    `|---|---:|---:|---:|---:|---:|---:|${stream ? '---:|---:|' : ''}---:|`,
+    `| Target | ${unit} (median) | × direct | × naive proxy | CPU per ${stream ? 'stream' : 'request'} (µs) | of which kernel | CPU × naive | latency p50 (ms) |${ttfbColumns} failures |`,
+    `|---|---:|---:|---:|---:|---:|---:|---:|${stream ? '---:|---:|' : ''}---:|`,
   ];
   const naiveTtfb = median(naive.ttfb);
   for (const [name, entry] of figures) {
@@ -307,7 +332,7 @@ async function main() {
       ? ` ${ttfb.toFixed(1)} | ${name === 'naive proxy' ? '—' : (ttfb / naiveTtfb).toFixed(2)} |`
       : '';
     rows.push(
-      `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${name === 'direct' ? '—' : (rps / median(naive.rps)).toFixed(2)} | ${name === 'direct' ? '—' : cpu.toFixed(0)} | ${name === 'direct' ? '—' : (cpu / median(naive.cpu)).toFixed(2)} | ${median(entry.p50).toFixed(1)} |${ttfbCells} ${entry.bad} |`,
+      `| ${name} | ${rps.toFixed(0)} | ${(rps / direct).toFixed(2)} | ${name === 'direct' ? '—' : (rps / median(naive.rps)).toFixed(2)} | ${name === 'direct' ? '—' : cpu.toFixed(0)} | ${name === 'direct' ? '—' : median(entry.kernel).toFixed(0)} | ${name === 'direct' ? '—' : (cpu / median(naive.cpu)).toFixed(2)} | ${median(entry.p50).toFixed(1)} |${ttfbCells} ${entry.bad} |`,
     );
   }
   process.stdout.write(`${rows.join('\n')}\n`);
@@ -320,6 +345,13 @@ async function main() {
   if (ours) {
     process.stdout.write(
       `Within each round, Switchyard ×1 against the naive proxy: CPU × ${spread(perRound(ours.cpu, naive.cpu))}${stream ? `, TTFB × ${spread(perRound(ours.ttfb, naive.ttfb))}` : ''}\n`,
+    );
+    // What the kernel does for both (loopback TCP) costs more on some hosts than on others;
+    // the process's own time alone says what Switchyard adds in a way that moves less by host.
+    const user = (entry: { cpu: number[]; kernel: number[] }) =>
+      entry.cpu.map((value, index) => value - entry.kernel[index]!);
+    process.stdout.write(
+      `Within each round, outside the kernel (utime): Switchyard ×1 against the naive proxy × ${spread(perRound(user(ours), user(naive)))}; the kernel's time × ${spread(perRound(ours.kernel, naive.kernel))}\n`,
     );
     const before = figures.get('Switchyard ×1 (baseline)');
     if (before) {

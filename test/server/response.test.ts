@@ -4,10 +4,14 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayResponse } from '../../src/server/response.js';
 
+/** Headers node:http stored one by one for the last `/headers-object` answer (none, if taken whole). */
+let storedOneByOne: string[] | undefined;
+
 /** Each path answers in one of the ways the surfaces do. */
 const ways: Record<string, (response: ServerResponse) => void> = {
   '/headers-object': (response) => {
     response.writeHead(200, { 'content-type': 'application/json', 'x-other': 'a' });
+    storedOneByOne = response.getHeaderNames();
     response.end('{}');
   },
   '/reason-and-headers': (response) => {
@@ -79,6 +83,15 @@ describe('GatewayResponse: the request id travels with the headers', () => {
       if (path === '/write-then-end') expect(body).toBe('ab');
     },
   );
+
+  it('hands a headers object to node:http whole, the id inside it (nothing stored one by one)', async () => {
+    const answer = await request(`${origin}/headers-object`);
+    await answer.body.text();
+    expect(answer.headers['x-request-id']).toBe('req_test');
+    // With the id set up front, node:http stored every header through setHeader: this was
+    // ['x-request-id', 'content-type', 'x-other'].
+    expect(storedOneByOne).toEqual([]);
+  });
 
   it('keeps an id the handler set itself', async () => {
     const answer = await request(`${origin}/own-id`);

@@ -6,7 +6,7 @@ import type { Config } from '../config/index.js';
 import type { ChatRequest } from '../core/chat.js';
 import type { Clock } from '../core/clock.js';
 import { withStoreTimeout } from '../errors/index.js';
-import type { UsageSink } from '../gateway/create-gateway.js';
+import type { UsageSink } from '../gateway/gateway-deps.js';
 import type { Catalog } from '../router/catalog.js';
 import type { CommitmentView, ReservedCapacity } from '../router/commitments.js';
 import type { Database, UsageEvent } from '../store/index.js';

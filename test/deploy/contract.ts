@@ -5,7 +5,8 @@ import { type Config, parseConfig } from '../../src/config/index.js';
 
 /**
  * What the deployment artefacts (deploy/, Dockerfile) must agree with: the config contract
- * (src/config/schema.ts, load.ts) and the environment variables the code reads.
+ * (src/config/schema.ts and its sections under src/config/schema/, load.ts) and the environment
+ * variables the code reads.
  */
 
 export const ROOT = resolve(import.meta.dirname, '../..');

@@ -1,5 +1,4 @@
 import { type Command, InvalidArgumentError } from 'commander';
-import { decimalToScaled, isDecimalString } from '../core/money.js';
 import {
   AdminError,
   type AdminJson,
@@ -7,9 +6,11 @@ import {
   adminTarget,
   type AdminTarget,
 } from './admin-client.js';
-import { budgetRulesBody } from './budget-rules.js';
+import { entityBody, keyBody, query } from './access-bodies.js';
+import { integer, keyFlags, policy } from './access-flags.js';
 import { details, table } from './table.js';
 import { levelsTable, listTable, summary } from './access-tables.js';
+import { concurrency, format, IMPORT_HELP } from './key-import-flags.js';
 import { merged } from '../core/objects.js';
 
 /**
@@ -37,21 +38,6 @@ interface Common {
   url?: string;
   key?: string;
   json?: boolean;
-}
-
-interface PolicyFlags {
-  name?: string;
-  rpm?: number;
-  tpm?: number;
-  maxConcurrent?: number;
-  budget?: string;
-  budgetUsd?: string;
-  period?: string;
-  soft?: boolean;
-  alert?: number;
-  metadata?: string[];
-  tag?: string[];
-  budgetRule?: string[];
 }
 
 /** A command's parsed flags (commander types them loosely). */
@@ -290,176 +276,4 @@ export function registerAccessCommands(program: Command, output: Output = STDIO)
           ),
       ),
     );
-}
-
-function policy(command: Command): Command {
-  return command
-    .option('--rpm <n>', 'requests per minute ("none" to clear)', limit)
-    .option('--tpm <n>', 'tokens per minute ("none" to clear)', limit)
-    .option('--max-concurrent <n>', 'requests in flight ("none" to clear)', limit)
-    .option('--budget <micros>', 'budget in µUSD ("none" removes it)')
-    .option('--budget-usd <usd>', 'budget in USD, e.g. 25.50')
-    .option('--period <period>', 'budget period: day | week | month | total (default month)')
-    .option('--soft', 'soft budget: alert, never refuse')
-    .option('--alert <percent>', 'alert when spend reaches this percent of the budget', integer)
-    .option(
-      '--budget-rule <spec...>',
-      'budget per model and/or end user, e.g. "models=gpt-4o*+o3,usd=25,period=day,per-user,alert=80"; replaces all rules ("none" removes them)',
-    )
-    .option('--metadata <key=value...>', 'metadata entries')
-    .option('--tag <tag...>', 'tags');
-}
-
-function keyFlags(command: Command): Command {
-  return command
-    .option(
-      '--models <patterns>',
-      'allowed models, comma-separated ("gpt-4o*"; "all" for every model)',
-    )
-    .option('--expires <instant>', 'expiry (ISO date-time; "never" to clear)')
-    .option(
-      '--include-cost <on|off>',
-      'answer usage.cost (the booked cost, USD) in the body of every call made with the key',
-      onOff,
-    );
-}
-
-/** `on` / `off` (also true/false, yes/no, 1/0) → boolean. */
-function onOff(value: string): boolean {
-  if (/^(on|true|yes|1)$/i.test(value)) return true;
-  if (/^(off|false|no|0)$/i.test(value)) return false;
-  throw new InvalidArgumentError('expected on or off');
-}
-
-function entityBody(
-  options: PolicyFlags & { disable?: boolean; enable?: boolean },
-  creating: boolean,
-): Record<string, unknown> {
-  const body: Record<string, unknown> = {};
-  if (options.name !== undefined) body['name'] = options.name;
-  if (options.disable) body['status'] = 'disabled';
-  if (options.enable) body['status'] = 'active';
-  const limits: Record<string, number | null> = {};
-  const set = (field: string, value: number | undefined) => {
-    if (value !== undefined) limits[field] = value === CLEAR ? null : value;
-  };
-  set('rpm', options.rpm);
-  set('tpm', options.tpm);
-  set('max_concurrent', options.maxConcurrent);
-  if (Object.keys(limits).length > 0) body['limits'] = limits;
-  const amount = budgetMicros(options);
-  if (amount === null) body['budget'] = null;
-  else if (amount !== undefined) {
-    body['budget'] = {
-      amount_micros: amount,
-      period: options.period ?? 'month',
-      mode: options.soft ? 'soft' : 'hard',
-      ...(options.alert === undefined ? {} : { alert_percent: options.alert }),
-    };
-  } else if (options.period !== undefined || options.soft || options.alert !== undefined) {
-    throw new InvalidArgumentError('--period, --soft and --alert need --budget or --budget-usd');
-  }
-  const rules = budgetRulesBody(options.budgetRule);
-  if (rules !== undefined) body['budget_rules'] = rules;
-  if (options.metadata) body['metadata'] = Object.fromEntries(options.metadata.map(pair));
-  if (options.tag) body['tags'] = options.tag;
-  if (creating && body['status'] !== undefined) delete body['status'];
-  return body;
-}
-
-function keyBody(
-  options: PolicyFlags & { models?: string; expires?: string; includeCost?: boolean },
-): Record<string, unknown> {
-  const body = entityBody(options, false);
-  if (options.models !== undefined)
-    body['allowed_models'] =
-      options.models === 'all'
-        ? null
-        : options.models
-            .split(',')
-            .map((item) => item.trim())
-            .filter(Boolean);
-  if (options.expires !== undefined)
-    body['expires_at'] = options.expires === 'never' ? null : options.expires;
-  if (options.includeCost !== undefined) body['include_cost'] = options.includeCost;
-  return body;
-}
-
-function budgetMicros(options: PolicyFlags): string | null | undefined {
-  if (options.budget === 'none') return null;
-  if (options.budget !== undefined) {
-    if (!/^\d+$/.test(options.budget))
-      throw new InvalidArgumentError('--budget is a whole number of µUSD (or "none")');
-    return options.budget;
-  }
-  if (options.budgetUsd !== undefined) {
-    if (!isDecimalString(options.budgetUsd))
-      throw new InvalidArgumentError('--budget-usd is a decimal amount such as 25.50');
-    return decimalToScaled(options.budgetUsd, 6).toString();
-  }
-  return undefined;
-}
-
-function query(params: Record<string, string | number | undefined>): string {
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params))
-    if (value !== undefined) search.set(name, String(value));
-  const text = search.toString();
-  return text ? `?${text}` : '';
-}
-
-function pair(text: string): [string, string] {
-  const at = text.indexOf('=');
-  if (at <= 0) throw new InvalidArgumentError(`--metadata expects key=value, got "${text}"`);
-  return [text.slice(0, at), text.slice(at + 1)];
-}
-
-function integer(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0)
-    throw new InvalidArgumentError('expected a non-negative integer');
-  return parsed;
-}
-
-/** Commander keeps null as "not given", so "none" travels as -1 and becomes null in the body. */
-const CLEAR = -1;
-
-function limit(value: string): number {
-  if (value === 'none') return CLEAR;
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1)
-    throw new InvalidArgumentError('expected a positive integer or "none"');
-  return parsed;
-}
-
-const IMPORT_HELP = `
-Columns of a CSV file (header row; any order; only project is required):
-  project, name, models (comma- or semicolon-separated, "all"), rpm, tpm, max_concurrent,
-  budget (µUSD) or budget_usd, period (day|week|month|total), soft (true|false), alert (percent),
-  metadata (key=value;key=value), tags (comma- or semicolon-separated), expires (ISO date-time)
-A JSON Lines file holds one POST /admin/v1/keys body per line (project_id, name, allowed_models,
-limits, budget, metadata, tags, expires_at).
-
-Every row is checked before any key is created; bad rows are listed with their line numbers.
-Secrets are shown once: without --secrets-out they are printed on stdout.
-
-Example:
-  $ cat keys.csv
-  project,name,models,rpm,budget_usd,period,metadata,tags
-  acme-web,ci,"gpt-4o*,claude-*",600,25,month,team=infra;owner=ana,ci
-  acme-api,batch,gpt-4o-mini,,100,week,,batch
-  $ switchyard keys import keys.csv --secrets-out keys-secrets.csv
-`;
-
-function format(value: string): 'csv' | 'jsonl' {
-  if (value === 'csv' || value === 'jsonl') return value;
-  if (value === 'ndjson') return 'jsonl';
-  throw new InvalidArgumentError('expected csv or jsonl');
-}
-
-function concurrency(value: string): number {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 1 || parsed > 64)
-    throw new InvalidArgumentError('expected an integer from 1 to 64');
-  return parsed;
 }

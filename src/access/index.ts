@@ -9,16 +9,15 @@ export type {
   ChangeRelay,
   SharedCounters,
 } from './access.js';
+export type { AccessAdmin, LevelStatus } from './admin.js';
 export type {
-  AccessAdmin,
   Actor,
   EntityPatch,
   KeyInput,
   KeyPatch,
-  LevelStatus,
   ProjectInput,
   TenantInput,
-} from './admin.js';
+} from './admin-inputs.js';
 export {
   budgetJson,
   keyJson,

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../src/core/ids.js';
-import {
-  type AgentState,
-  type Checkpointer,
-  runAgent,
-  RunStopped,
-} from '../../src/runtime/agent/loop.js';
+import { RunStopped } from '../../src/runtime/agent/loop/errors.js';
+import { runAgent } from '../../src/runtime/agent/loop/run-agent.js';
+import type { AgentState, Checkpointer } from '../../src/runtime/agent/loop/types.js';
 import type { RuntimeDeps } from '../../src/runtime/deps.js';
 import { responseShell } from '../../src/runtime/response-object.js';
 import { DEFAULT_POLICY } from '../../src/runtime/tools/ssrf.js';

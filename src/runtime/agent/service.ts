@@ -19,15 +19,9 @@ import {
 } from '../tools/memory-store.js';
 import { attachBuiltins, type MemoryOptions, withBuiltinTools } from '../tools/memory-tool.js';
 import { createSecretBox, type SecretBox } from '../secrets.js';
-import {
-  type AgentLimits,
-  type AgentRequest,
-  type AgentState,
-  type Checkpointer,
-  mcpListError,
-  runAgent,
-  RunStopped,
-} from './loop.js';
+import { mcpListError, RunStopped } from './loop/errors.js';
+import { runAgent } from './loop/run-agent.js';
+import type { AgentLimits, AgentRequest, AgentState, Checkpointer } from './loop/types.js';
 import type { AlertEvent } from './alert-body.js';
 import { localBus, type RunBus, type RunMessage } from './run-bus.js';
 import { checkApprovals } from './mcp-input.js';
@@ -43,7 +37,7 @@ import { merged } from '../../core/objects.js';
 /**
  * Responses with server-run tools and background mode, layered over the plain Responses
  * service: a request with `mcp` tools, an `mcp_approval_response` input or `background: true`
- * runs through the agent loop (loop.ts); anything else goes to the plain service unchanged.
+ * runs through the agent loop (loop/run-agent.ts); anything else goes to the plain service unchanged.
  *
  * Background runs live in `agent_runs` (store/runtime/agent-runs.ts) under a lease: the process that
  * creates one runs it at once; a worker in every process takes over runs whose lease expired

@@ -17,7 +17,8 @@ import {
   retrieveResponse,
 } from './responses-read.js';
 import { createRetentionSweeper, type RetentionSweeper } from './retention.js';
-import { type AgentOptions, type AgentRuntime, createAgentRuntime } from './agent/service.js';
+import type { AgentOptions, AgentRuntime } from './agent/agent-types.js';
+import { createAgentRuntime } from './agent/service.js';
 import type { ResponsesService } from './responses-service.js';
 
 export type { ResponsesService } from './responses-service.js';

@@ -9,11 +9,9 @@ import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type App, createApp } from '../../src/app.js';
 import { validateConfig } from '../../src/config/index.js';
-import {
-  createWebhookDispatcher,
-  endpointKey,
-  signWebhook,
-} from '../../src/runtime/agent/webhooks.js';
+import { endpointKey } from '../../src/runtime/agent/webhook-endpoints.js';
+import { signWebhook } from '../../src/runtime/agent/webhook-format.js';
+import { createWebhookDispatcher } from '../../src/runtime/agent/webhooks.js';
 import { createDatabase, type Database, migrate } from '../../src/store/index.js';
 import {
   createWebhookDeliveryStore,

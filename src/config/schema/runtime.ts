@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-/** A webhook endpoint for background responses (runtime/agent/webhooks.ts; docs/configuration.md). */
+/**
+ * A webhook endpoint for background responses (runtime/agent/webhook-endpoints.ts;
+ * docs/configuration.md).
+ */
 export const webhookSchema = z.strictObject({
   /** Where events are POSTed (http or https; must pass the `runtime.tools` SSRF policy). */
   url: z.url({ protocol: /^https?$/ }),

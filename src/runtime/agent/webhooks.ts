@@ -1,18 +1,13 @@
-import { createHash, createHmac } from 'node:crypto';
-import { type Agent, fetch as undiciFetch } from 'undici';
 import type { Database } from '../../store/database.js';
 import {
   createWebhookDeliveryStore,
   type WebhookDelivery,
-  type WebhookDeliveryStore,
 } from '../../store/webhooks/deliveries.js';
-import {
-  checkUrl,
-  guardedAgent,
-  OutboundBlockedError,
-  type OutboundPolicy,
-} from '../tools/ssrf.js';
-import { type AlertEvent, alertBody, alertPayload } from './alert-body.js';
+import { alertPayload } from './alert-body.js';
+import { ALERT_TYPES, type Endpoint, endpointKey } from './webhook-endpoints.js';
+import { WEBHOOK_EVENT_TYPES, webhookTypeOf } from './webhook-format.js';
+import { createWebhookSender } from './webhook-sender.js';
+import type { WebhookDispatcher, WebhookDispatcherOptions } from './webhook-types.js';
 import { merged } from '../../core/objects.js';
 
 /**
@@ -33,153 +28,18 @@ import { merged } from '../../core/objects.js';
  *   receiver that drops repeated ids sees each event once.
  * - the secret is used to sign only: it is never stored, logged or sent; logs name the endpoint
  *   by host.
+ *
+ * Here: the outbox (queueing, claiming, polling, pruning). Beside it: webhook-format.ts (event
+ * types, body, signature), webhook-endpoints.ts (endpoint config and keys), webhook-types.ts
+ * (options and interface) and webhook-sender.ts (one POST and its outcome).
  */
 
-export const WEBHOOK_EVENT_TYPES = [
-  'response.completed',
-  'response.failed',
-  'response.cancelled',
-  'response.incomplete',
-] as const;
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
-
-/** One configured endpoint (config `runtime.webhooks[]`). */
-export interface WebhookEndpoint {
-  url: string;
-  /** Signing secret: `whsec_<base64>` (the bytes after the prefix, base64-decoded) or any other string (its UTF-8 bytes), as the openai SDKs read it. */
-  secret: string;
-  /** Event types sent to this endpoint. Default: all four. */
-  events?: WebhookEventType[];
-  /** Only runs of these tenants. Default: every tenant. */
-  tenants?: string[];
-  /** Per attempt, ms. Default 10 000. */
-  timeoutMs?: number;
-  /** Attempts before giving up. Default 12. */
-  maxAttempts?: number;
-  /** Wait before the first retry, ms (doubled each time). Default 5 000. */
-  backoffMs?: number;
-  /** Longest wait between attempts, ms. Default 3 600 000. */
-  maxBackoffMs?: number;
-  /** An endpoint of config `alerts.webhooks`: it takes alert events (all three by default), never response events. */
-  alerts?: boolean;
-  /** Body of alert events: `standard` (signed event) or `slack` (`{text}`). Default standard. */
-  format?: 'standard' | 'slack';
-  /** Alert event types sent (alert endpoints). Default: all. */
-  alertEvents?: AlertEvent['type'][];
-}
-
-/** Where the dispatcher reports (pino-compatible). */
-export interface WebhookLogger {
-  warn(fields: Record<string, unknown>, message: string): void;
-  info(fields: Record<string, unknown>, message: string): void;
-}
-
-export interface WebhookDispatcherOptions {
-  endpoints: WebhookEndpoint[];
-  policy: OutboundPolicy;
-  clock: () => number;
-  ids: (prefix: string) => string;
-  /** Lease owner id of this process. */
-  owner: string;
-  /** The run's current status (`agent_runs`), or null when it no longer exists. */
-  runStatus(responseId: string): Promise<string | null>;
-  /** How often the store is polled for deliveries due (other processes' rows, retries), ms. */
-  pollMs: number;
-  logger?: WebhookLogger;
-  /** Told how each delivery attempt ended (metrics): delivered, retry (will try again), failed (gave up) or interrupted (shutdown). */
-  onAttempt?: (outcome: WebhookAttemptOutcome) => void;
-}
-
-/** How one delivery attempt ended. */
-export type WebhookAttemptOutcome = 'delivered' | 'retry' | 'failed' | 'interrupted';
-
-/** A run that reached (or is about to write) its terminal status. */
-export interface TerminalRun {
-  responseId: string;
-  tenantId: string;
-  status: string;
-  /** Epoch ms it ended. */
-  at: number;
-}
-
-export interface WebhookDispatcher {
-  readonly enabled: boolean;
-  /** Queues the run's webhooks (idempotent per response and endpoint). */
-  enqueue(run: TerminalRun): Promise<void>;
-  /** Queues an alert for the alert endpoints that take it (idempotent per alert key and endpoint). */
-  enqueueAlert(alert: AlertEvent): Promise<void>;
-  /** Looks for due deliveries now (after a terminal checkpoint). */
-  kick(): void;
-  start(): void;
-  /** Stops polling and aborts attempts in flight (they are retried by the next dispatcher). */
-  stop(): Promise<void>;
-  /** The store (inspection, tests). */
-  store(): WebhookDeliveryStore;
-}
-
-const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);
-const ALERT_TYPES: AlertEvent['type'][] = [
-  'budget.threshold',
-  'partner.share_cap',
-  'licence.ending',
-  'commitment.under_use',
-  'agreement.gap',
-];
 /** A delivery whose run has not ended this long after it was queued is given up. */
 const MAX_WAIT_FOR_RUN_MS = 86_400_000;
 const MAX_IN_FLIGHT = 16;
 /** Finished deliveries are kept this long (inspection), then deleted. */
 const KEEP_FINISHED_MS = 7 * 86_400_000;
 const PRUNE_EVERY_MS = 3_600_000;
-
-/** The webhook type of a terminal status (null for a status that is not terminal). */
-export function webhookTypeOf(status: string): WebhookEventType | null {
-  return TERMINAL.has(status) ? (`response.${status}` as WebhookEventType) : null;
-}
-
-/** The HMAC key of a secret, as the openai SDKs derive it. */
-export function webhookKey(secret: string): Buffer {
-  return secret.startsWith('whsec_')
-    ? Buffer.from(secret.slice('whsec_'.length), 'base64')
-    : Buffer.from(secret, 'utf8');
-}
-
-/** `v1,<base64 HMAC-SHA256 of "id.timestamp.body">`. */
-export function signWebhook(secret: string, id: string, timestamp: number, body: string): string {
-  return `v1,${createHmac('sha256', webhookKey(secret)).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
-}
-
-/** The stored key of an endpoint: a hash of its URL (the URL itself may carry a token). */
-export function endpointKey(url: string): string {
-  return createHash('sha256').update(url).digest('hex').slice(0, 24);
-}
-
-/** The body of an event. */
-export function webhookBody(
-  delivery: Pick<WebhookDelivery, 'id' | 'type' | 'responseId' | 'eventCreatedAt'>,
-): string {
-  return JSON.stringify({
-    id: delivery.id,
-    object: 'event',
-    created_at: Math.floor(delivery.eventCreatedAt / 1000),
-    type: delivery.type,
-    data: { id: delivery.responseId },
-  });
-}
-
-interface Endpoint {
-  key: string;
-  url: string;
-  host: string;
-  secret: string;
-  events: Set<string>;
-  tenants: Set<string> | null;
-  timeoutMs: number;
-  maxAttempts: number;
-  backoffMs: number;
-  maxBackoffMs: number;
-  format: 'standard' | 'slack';
-}
 
 export function createWebhookDispatcher(
   database: Database,
@@ -216,8 +76,6 @@ export function createWebhookDispatcher(
   const enabled = endpoints.size > 0;
   const deliveries = createWebhookDeliveryStore(database);
   const { clock, owner, logger } = options;
-  let dispatcher: Agent | undefined;
-  let abort = new AbortController();
   /** Attempts running in this process, by delivery id. */
   const inFlight = new Map<string, Promise<unknown>>();
   let timer: NodeJS.Timeout | undefined;
@@ -226,14 +84,8 @@ export function createWebhookDispatcher(
   let pumping = false;
   let again = false;
   let prunedAt = 0;
-
-  const backoff = (endpoint: Endpoint, attempts: number) => {
-    const base = Math.min(
-      endpoint.maxBackoffMs,
-      endpoint.backoffMs * 2 ** Math.max(0, attempts - 1),
-    );
-    return Math.round(base * (0.8 + Math.random() * 0.4));
-  };
+  const sender = createWebhookSender(deliveries, options);
+  const { send } = sender;
 
   /** One attempt at one delivery this process has claimed. */
   async function attempt(row: WebhookDelivery): Promise<void> {
@@ -288,76 +140,6 @@ export function createWebhookDispatcher(
       return false;
     }
     return true;
-  }
-
-  /** One attempt at sending a claimed delivery, and its outcome recorded. */
-  async function send(row: WebhookDelivery, endpoint: Endpoint): Promise<void> {
-    const body = row.payload === null ? webhookBody(row) : alertBody(row, endpoint.format);
-    const timestamp = Math.floor(clock() / 1000);
-    const timeout = AbortSignal.timeout(endpoint.timeoutMs);
-    let lastStatus: number | null = null;
-    let lastError: string | null = null;
-    let permanent = false;
-    try {
-      const url = checkUrl(options.policy, endpoint.url);
-      dispatcher ??= guardedAgent(options.policy);
-      const answer = await undiciFetch(url, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'Switchyard-Webhooks/1.0',
-          'webhook-id': row.id,
-          'webhook-timestamp': String(timestamp),
-          'webhook-signature': signWebhook(endpoint.secret, row.id, timestamp, body),
-        },
-        body,
-        redirect: 'manual',
-        dispatcher,
-        signal: AbortSignal.any([timeout, abort.signal]),
-      });
-      lastStatus = answer.status;
-      await answer.body?.cancel().catch(() => undefined);
-      if (answer.status < 200 || answer.status >= 300) lastError = `HTTP ${answer.status}`;
-    } catch (thrown) {
-      const blocked = refusal(thrown);
-      if (blocked) {
-        permanent = true;
-        lastError = blocked.message;
-      } else if (timeout.aborted) lastError = `Timed out after ${endpoint.timeoutMs} ms`;
-      else if (abort.signal.aborted) lastError = 'Interrupted (the gateway was shutting down)';
-      else lastError = describe(thrown);
-    }
-    const done = clock();
-    if (lastError === null) {
-      options.onAttempt?.('delivered');
-      await deliveries.delivered(row.id, owner, { now: done, lastStatus, lastError: null });
-      return;
-    }
-    const fields = {
-      webhook: endpoint.host,
-      event: row.id,
-      type: row.type,
-      responseId: row.responseId,
-      attempt: row.attempts,
-      status: lastStatus ?? undefined,
-      error: lastError,
-    };
-    if (abort.signal.aborted && !permanent) {
-      options.onAttempt?.('interrupted');
-      await deliveries.retry(row.id, owner, done, { now: done, lastStatus, lastError });
-    } else if (permanent || row.attempts >= endpoint.maxAttempts) {
-      options.onAttempt?.('failed');
-      await deliveries.finish(row.id, owner, 'failed', { now: done, lastStatus, lastError });
-      logger?.warn(fields, 'webhook delivery failed; giving up');
-    } else {
-      const next = done + backoff(endpoint, row.attempts);
-      options.onAttempt?.('retry');
-      await deliveries.retry(row.id, owner, next, { now: done, lastStatus, lastError });
-      logger?.info(
-        merged(fields, { retryInMs: next - done }),
-        'webhook delivery failed; will retry',
-      );
-    }
   }
 
   async function claimAndSend(row: WebhookDelivery): Promise<void> {
@@ -485,44 +267,17 @@ export function createWebhookDispatcher(
       if (!enabled) return;
       started = true;
       stopped = false;
-      if (abort.signal.aborted) abort = new AbortController();
+      sender.resume();
       void tick();
     },
     async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      abort.abort();
+      sender.interrupt();
       await Promise.allSettled([...inFlight.values()]);
-      await dispatcher?.close().catch(() => undefined);
-      dispatcher = undefined;
+      await sender.close();
     },
     store: () => deliveries,
   };
-}
-
-/** The SSRF refusal behind an error (thrown by checkUrl, or by the guarded DNS lookup inside fetch). */
-function refusal(thrown: unknown): Error | undefined {
-  for (
-    let error = thrown, depth = 0;
-    error instanceof Error && depth < 4;
-    error = (error as { cause?: unknown }).cause, depth++
-  ) {
-    if (
-      error instanceof OutboundBlockedError ||
-      (error as NodeJS.ErrnoException).code === 'ESWITCHYARD_SSRF'
-    )
-      return error;
-  }
-  return undefined;
-}
-
-function describe(thrown: unknown): string {
-  if (!(thrown instanceof Error)) return String(thrown);
-  const cause = (thrown as { cause?: unknown }).cause;
-  if (cause instanceof Error) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    return code ? `${cause.message} (${code})` : cause.message;
-  }
-  return thrown.message;
 }

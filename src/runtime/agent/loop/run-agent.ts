@@ -158,7 +158,7 @@ export async function runAgent(
       }
       await save();
     }
-    // Every server is listed: a streamed request may commit its SSE headers now (service.ts).
+    // Every server is listed: a streamed request may commit its SSE headers now (stream-run.ts).
     onListed?.();
     for (const tool of request.mcpTools) {
       for (const info of listed.get(tool.server_label) ?? []) {

@@ -21,7 +21,8 @@ import { chatLoad, MASTER_KEY } from './load.js';
  * Each target runs under `valgrind --tool=callgrind` (about 50× slower), takes BENCH_WARM
  * requests (default 600) to warm its JIT, then BENCH_REQUESTS (default 1,500) at 20
  * connections, counted alone (callgrind_control dumps before and after). BENCH_MODE=stream
- * sends 200-event streams. BENCH_BASELINE=<checkout> adds that checkout's gateway (built).
+ * sends 200-event streams. BENCH_BASELINE=<checkout> adds that checkout's gateway (built);
+ * BENCH_NODE_FLAGS=--single-threaded keeps V8's compiler and GC on the main thread (below).
  * BENCH_KEEP=<dir> keeps callgrind's files there (`<label>.<pid>.<n>-<thread>`, the highest n is
  * the measured part), for `callgrind_annotate --inclusive=no <file>`: instructions by native function, with
  * V8's generated code under `???`. Needs valgrind (Debian's package).
@@ -102,6 +103,13 @@ async function measure(label: string, child: Child): Promise<Counted> {
   return perRequest;
 }
 
+/**
+ * BENCH_NODE_FLAGS: node flags for the measured processes. `--single-threaded` makes V8 compile
+ * and collect on the main thread, when it decides to: the count no longer depends on how far
+ * the background compiler got before the measured part, which moved it by ±10–25% between runs.
+ */
+const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
+
 const fake = await startChild('./fake-upstream.ts');
 await fake.call('configure', { chunks: stream ? 200 : 10, delayMs: 0 });
 const targets: Array<[string, () => Promise<Child>]> = [
@@ -111,6 +119,7 @@ const targets: Array<[string, () => Promise<Child>]> = [
       startChild('./reference-proxy.ts', {
         env: { BENCH_UPSTREAM_URL: fake.url },
         wrapper: callgrind('naive'),
+        nodeFlags,
       }),
   ],
   [
@@ -123,6 +132,7 @@ const targets: Array<[string, () => Promise<Child>]> = [
           BENCH_LOG_LEVEL: 'info',
         },
         wrapper: callgrind('switchyard'),
+        nodeFlags,
       }),
   ],
 ];
@@ -137,6 +147,7 @@ if (baseline)
           BENCH_LOG_LEVEL: 'info',
         },
         wrapper: callgrind('baseline'),
+        nodeFlags,
       }),
   ]);
 const figures = new Map<string, Counted>();

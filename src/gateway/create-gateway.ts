@@ -19,7 +19,7 @@ import { bookedCost } from './cost.js';
 import { SKIPPED_HEADER, withCostHeader, withSkipped } from './answer-headers.js';
 import { createChat } from './chat.js';
 import type { GatewayDeps } from './gateway-deps.js';
-import { allowed } from './model-names.js';
+import { allowed, requireModelName } from './model-names.js';
 import { metaOf } from './route-meta.js';
 import type { EmbeddingsInvocation, Gateway, ModelInfo, Principal } from './types.js';
 import { baseEvent, served } from './usage-event.js';
@@ -61,19 +61,11 @@ export function createGateway(deps: GatewayDeps): Gateway {
   };
 
   const resolveModel = (
-    name: unknown,
+    value: unknown,
     principal: Principal,
     kind: 'chat' | 'embedding',
   ): CatalogModel => {
-    if (typeof name !== 'string' || name.length === 0) {
-      throw new GatewayError('`model` is required', {
-        code: 'invalid_request',
-        status: 400,
-        param: 'model',
-        retryable: false,
-        failover: false,
-      });
-    }
+    const name = requireModelName(value);
     const model = catalog.get(name);
     if (!model || !allowed(principal, name)) {
       throw new GatewayError(

@@ -35,6 +35,7 @@ function usageOf(output: EmulatedOutput): Record<string, number> {
   return usage;
 }
 
+/** The Converse answer (`output.message`, `stopReason`, `usage`, `metrics`) for the emulated output. */
 export function converseResponse(output: EmulatedOutput): Record<string, unknown> {
   const content: ConverseContentBlock[] = [];
   if (output.reasoning !== undefined)

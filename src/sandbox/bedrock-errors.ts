@@ -3,6 +3,7 @@
  * (../shared/protocols/bedrock.md): status, `x-amzn-errortype` and `{"message"}`.
  */
 
+/** What Bedrock appends to the `x-amzn-errortype` name. */
 export const ERROR_SUFFIX = ':http://internal.amazon.com/coral/com.amazon.bedrock/';
 
 /** A Bedrock restJson1 error: status, `x-amzn-errortype` name and `{"message"}`. */
@@ -16,5 +17,6 @@ export class BedrockHttpError extends Error {
   }
 }
 
+/** A 400 `ValidationException`, as Bedrock answers a malformed request. */
 export const validation = (message: string) =>
   new BedrockHttpError(400, 'ValidationException', message);

@@ -3,6 +3,7 @@
  * `{"error":{"code","message","status","details"}}`, including the 429 RESOURCE_EXHAUSTED body.
  */
 
+/** A Google API error: HTTP code, `status` name, message and `details`. */
 export class GoogleHttpError extends Error {
   constructor(
     readonly code: number,
@@ -14,8 +15,10 @@ export class GoogleHttpError extends Error {
   }
 }
 
+/** A 400 `INVALID_ARGUMENT`, as Gemini answers a malformed request. */
 export const invalid = (message: string) => new GoogleHttpError(400, 'INVALID_ARGUMENT', message);
 
+/** The 429 `RESOURCE_EXHAUSTED` answer of each flavour, with its quota failure and retry delay. */
 export function rateLimited(
   flavor: 'gemini' | 'vertex',
   model: string,

@@ -43,6 +43,7 @@ const BODY_KEYS = new Set([
   'labels',
 ]);
 
+/** One part of a Gemini `Content`: text, a thought, or another kind kept as sent. */
 export type Part = Record<string, unknown> & {
   text?: string;
   thought?: boolean;

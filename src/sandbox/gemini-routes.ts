@@ -11,6 +11,7 @@ export type Route = {
   method: 'generateContent' | 'streamGenerateContent' | 'countTokens';
 };
 
+/** The model and method of a Gemini (`/v1beta/models/…`) or Vertex path; undefined for any other path. */
 export function parseRoute(path: string, flavor: 'gemini' | 'vertex'): Route | undefined {
   const pattern =
     flavor === 'gemini'
@@ -22,6 +23,10 @@ export function parseRoute(path: string, flavor: 'gemini' | 'vertex'): Route | u
     : undefined;
 }
 
+/**
+ * Checks the caller as each flavour does (Vertex: a bearer token; Gemini: `x-goog-api-key` or
+ * `?key=`), throwing Google's own 401, 403 or 400 answer. No expected secret: anyone may call.
+ */
 export function checkAuth(
   headers: IncomingHttpHeaders,
   url: URL,

@@ -13,6 +13,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'response.cancelled',
   'response.incomplete',
 ] as const;
+/** A run's webhook event type (`response.completed`, …). */
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled', 'incomplete']);

@@ -11,6 +11,7 @@ export interface WebhookLogger {
   info(fields: Record<string, unknown>, message: string): void;
 }
 
+/** What `createWebhookDispatcher` needs: the endpoints, the outbound policy, the clock, ids and the lease owner. */
 export interface WebhookDispatcherOptions {
   endpoints: WebhookEndpoint[];
   policy: OutboundPolicy;
@@ -39,6 +40,7 @@ export interface TerminalRun {
   at: number;
 }
 
+/** The outbox of run and alert webhooks: queued in the store, delivered and retried by a poller. */
 export interface WebhookDispatcher {
   readonly enabled: boolean;
   /** Queues the run's webhooks (idempotent per response and endpoint). */

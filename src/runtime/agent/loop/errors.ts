@@ -7,6 +7,7 @@ import { RuntimeError } from '../../errors.js';
  */
 export type StopReason = 'cancel' | 'lost' | 'handover';
 
+/** Thrown inside a run that must stop now: cancelled, its lease lost, or handed over at shutdown. */
 export class RunStopped extends Error {
   constructor(readonly reason: StopReason) {
     super(reason === 'cancel' ? 'cancelled' : reason === 'lost' ? 'lease lost' : 'handed over');

@@ -271,4 +271,51 @@ describe('mcp tools', () => {
     expect(types).toContain('response.mcp_list_tools.completed');
     expect(types.at(-1)).toBe('response.completed');
   });
+
+  it('streams a client function call among MCP tools as added, arguments delta and done, then done', async () => {
+    const stream = await client.responses.create({
+      model: 'fake',
+      input: 'CALL lookup {"q":"rome"}',
+      tools: [
+        tool(),
+        { type: 'function', name: 'lookup', parameters: { type: 'object' }, strict: false },
+      ],
+      stream: true,
+    });
+    const events: Array<Record<string, unknown>> = [];
+    for await (const event of stream) events.push(event as unknown as Record<string, unknown>);
+    const call = events.filter((event) => {
+      const type = String(event['type']);
+      return (
+        type.startsWith('response.function_call') ||
+        (type.startsWith('response.output_item.') &&
+          (event['item'] as { type?: string }).type === 'function_call')
+      );
+    });
+    expect(call.map((event) => event['type'])).toEqual([
+      'response.output_item.added',
+      'response.function_call_arguments.delta',
+      'response.function_call_arguments.done',
+      'response.output_item.done',
+    ]);
+    const index = call[0]!['output_index'];
+    expect(call.every((event) => event['output_index'] === index)).toBe(true);
+    expect(call[0]!['item']).toMatchObject({
+      type: 'function_call',
+      name: 'lookup',
+      arguments: '',
+      status: 'in_progress',
+    });
+    const id = (call[0]!['item'] as { id: string }).id;
+    expect(call[1]).toMatchObject({ item_id: id, delta: '{"q":"rome"}' });
+    expect(call[2]).toMatchObject({ item_id: id, name: 'lookup', arguments: '{"q":"rome"}' });
+    expect(call[3]!['item']).toMatchObject({
+      id,
+      type: 'function_call',
+      name: 'lookup',
+      arguments: '{"q":"rome"}',
+      status: 'completed',
+    });
+    expect(mcp.calls).toHaveLength(0);
+  });
 });

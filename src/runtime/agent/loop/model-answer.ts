@@ -74,9 +74,8 @@ export function applyModelAnswer(run: AgentRun, completion: ChatCompletion): str
     const args = call.function.arguments || '{}';
     const tool = byName.get(name);
     if (httpByName.has(name)) {
-      const id = deps.ids('fc_');
       const item: Item = {
-        id,
+        id: deps.ids('fc_'),
         type: 'function_call',
         status: 'calling',
         arguments: args,
@@ -85,29 +84,10 @@ export function applyModelAnswer(run: AgentRun, completion: ChatCompletion): str
         _step: state.steps,
         _http: true,
       };
-      const index = place(item);
-      emit({
-        type: 'response.output_item.added',
-        output_index: index,
-        item: merged(strip(item), { arguments: '', status: 'in_progress' }),
-      });
-      emit({
-        type: 'response.function_call_arguments.delta',
-        item_id: id,
-        output_index: index,
-        delta: args,
-      });
-      emit({
-        type: 'response.function_call_arguments.done',
-        item_id: id,
-        output_index: index,
-        name,
-        arguments: args,
-      });
+      announceFunctionCall(run, item);
     } else if (!tool) {
-      const id = deps.ids('fc_');
       const item: Item = {
-        id,
+        id: deps.ids('fc_'),
         type: 'function_call',
         status: 'completed',
         arguments: args,
@@ -115,25 +95,7 @@ export function applyModelAnswer(run: AgentRun, completion: ChatCompletion): str
         name,
         _step: state.steps,
       };
-      const index = place(item);
-      emit({
-        type: 'response.output_item.added',
-        output_index: index,
-        item: merged(strip(item), { arguments: '', status: 'in_progress' }),
-      });
-      emit({
-        type: 'response.function_call_arguments.delta',
-        item_id: id,
-        output_index: index,
-        delta: args,
-      });
-      emit({
-        type: 'response.function_call_arguments.done',
-        item_id: id,
-        output_index: index,
-        name,
-        arguments: args,
-      });
+      const index = announceFunctionCall(run, item);
       emit({ type: 'response.output_item.done', output_index: index, item: strip(item) });
     } else if (needsApproval(tool, name)) {
       const item: Item = {
@@ -162,6 +124,37 @@ export function applyModelAnswer(run: AgentRun, completion: ChatCompletion): str
     }
   }
   return choice.finish_reason;
+}
+
+/**
+ * Records a `function_call` in the output and emits its arguments (added, one delta, done);
+ * returns its output index. A client function call is then done at once; a server-run HTTP
+ * tool's is done when the tool answers.
+ */
+function announceFunctionCall(run: AgentRun, item: Item): number {
+  const { emit, place } = run;
+  const index = place(item);
+  const id = String(item.id);
+  const args = item['arguments'];
+  emit({
+    type: 'response.output_item.added',
+    output_index: index,
+    item: merged(strip(item), { arguments: '', status: 'in_progress' }),
+  });
+  emit({
+    type: 'response.function_call_arguments.delta',
+    item_id: id,
+    output_index: index,
+    delta: args,
+  });
+  emit({
+    type: 'response.function_call_arguments.done',
+    item_id: id,
+    output_index: index,
+    name: item['name'],
+    arguments: args,
+  });
+  return index;
 }
 
 /** Records an `mcp_call` (status `calling`) in the output and emits its arguments. */

@@ -8,11 +8,7 @@ import { RunStopped } from './errors.js';
  * Ends the run with `response`: emits its terminal event, checkpoints the end (fenced: an owner
  * that lost the lease stops here) and stores the response and its items.
  */
-export async function finish(
-  run: AgentRun,
-  response: ResponseObject,
-  _reason?: string,
-): Promise<ResponseObject> {
+export async function finish(run: AgentRun, response: ResponseObject): Promise<ResponseObject> {
   const { state, checkpoints, emit } = run;
   // The Responses stream has no event of its own for a cancelled response (`response.cancelled`
   // is a webhook event only, and openai-node's stream helper throws on event types it does not

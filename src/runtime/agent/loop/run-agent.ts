@@ -110,6 +110,15 @@ export async function runAgent(
     byName,
     httpByName,
   };
+  /** The Response as the model's answer ends the run (incomplete for `length`, a filter). */
+  const answered = (finishReason: string | null): ResponseObject =>
+    finishedResponse(
+      shell,
+      clean(state.output),
+      state.usage ?? responseUsage(undefined),
+      finishReason,
+      seconds(deps.clock()),
+    );
   try {
     if (state.events.length === 0) {
       emit({ type: 'response.created', response: merged(shell, { status: 'in_progress' }) });
@@ -226,17 +235,7 @@ export async function runAgent(
     while (!state.done) {
       if (state.steps >= limits.maxSteps) {
         state.done = true;
-        return await finish(
-          run,
-          finishedResponse(
-            shell,
-            clean(state.output),
-            state.usage ?? responseUsage(undefined),
-            null,
-            seconds(deps.clock()),
-          ),
-          'max_steps',
-        );
+        return await finish(run, answered(null));
       }
       if (signal.aborted)
         throw signal.reason instanceof RunStopped ? signal.reason : new RunStopped('cancel');
@@ -286,28 +285,10 @@ export async function runAgent(
       );
       if (waiting || clientCalls || !mcpCalls) {
         state.done = true;
-        return await finish(
-          run,
-          finishedResponse(
-            shell,
-            clean(state.output),
-            state.usage ?? responseUsage(undefined),
-            finishReason,
-            seconds(deps.clock()),
-          ),
-        );
+        return await finish(run, answered(finishReason));
       }
     }
-    return await finish(
-      run,
-      finishedResponse(
-        shell,
-        clean(state.output),
-        state.usage ?? responseUsage(undefined),
-        null,
-        seconds(deps.clock()),
-      ),
-    );
+    return await finish(run, answered(null));
   } catch (thrown) {
     if (thrown instanceof RunStopped && thrown.reason !== 'cancel') throw thrown;
     if (

@@ -318,4 +318,28 @@ describe('mcp tools', () => {
     });
     expect(mcp.calls).toHaveLength(0);
   });
+
+  it('ends a run that reaches maxSteps (4 here) as completed, with the calls made so far', async () => {
+    const script = [1, 2, 3, 4, 5].map((n) => `CALL add {"a":${n},"b":${n}}`).join('; ');
+    const response = await client.responses.create({
+      model: 'fake',
+      input: script,
+      tools: [tool()],
+    });
+    expect(model.requests).toHaveLength(4);
+    expect(response.status).toBe('completed');
+    expect(response.incomplete_details).toBeNull();
+    expect(response.output.map((item) => item.type)).toEqual([
+      'mcp_list_tools',
+      'mcp_call',
+      'mcp_call',
+      'mcp_call',
+      'mcp_call',
+    ]);
+    expect(
+      response.output
+        .slice(1)
+        .map((item) => (item as OpenAI.Responses.ResponseOutputItem.McpCall).output),
+    ).toEqual(['2', '4', '6', '8']);
+  });
 });

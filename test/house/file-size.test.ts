@@ -13,12 +13,25 @@ import { ROOT, sourceFiles } from '../helpers/source-files.js';
  */
 const MAX_LINES = 500;
 
+/** Lines as `wc -l` and an editor count them: a final newline ends the last line, it starts none. */
+function lineCount(text: string): number {
+  const breaks = text.split('\n').length - 1;
+  return text.endsWith('\n') || text === '' ? breaks : breaks + 1;
+}
+
 describe('source file size (test/house)', () => {
+  it('counts lines as wc -l does, so a file of 500 lines passes and one of 501 fails', () => {
+    expect([lineCount(''), lineCount('a'), lineCount('a\nb'), lineCount('a\nb\n')]).toEqual([
+      0, 1, 2, 2,
+    ]);
+    expect(lineCount('x\n'.repeat(MAX_LINES))).toBe(MAX_LINES);
+  });
+
   it(`no file in src/ is longer than ${MAX_LINES} lines`, () => {
     const long = sourceFiles(join(ROOT, 'src'))
       .map((path) => ({
         file: relative(ROOT, path),
-        lines: readFileSync(path, 'utf8').split('\n').length,
+        lines: lineCount(readFileSync(path, 'utf8')),
       }))
       .filter(({ lines }) => lines > MAX_LINES)
       .map(({ file, lines }) => `${file}: ${lines} lines`);

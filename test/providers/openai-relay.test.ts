@@ -116,6 +116,9 @@ const event = fc.oneof(
       `data: {"id":"","choices":[\r\t],"prompt_filter_results":[]}\n\n`,
       `data: ${chunk({ content: '"choices":[]' })}\n\n`,
       `data: {"id":"c1","choices_x":[],"choices":[{"index":0,"delta":{"content":"z"}}]}\n\n`,
+      // Other empty arrays (the search's candidates that are not `choices`), and a spaced usage chunk.
+      `data: {"id":"c1","choices":[{"index":0,"delta":{"content":"w","tool_calls":[]}}],"x": [ ],"y":[\t]}\n\n`,
+      `data: {"id":"c1","choices": [\t],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}\n\n`,
     ),
   },
   { weight: 1, arbitrary: fc.constant(`: keep-alive\n\n`) },

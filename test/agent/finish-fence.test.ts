@@ -77,14 +77,15 @@ async function runToTheEnd(
     maxToolOutputChars: 1_000,
   };
   const outcome = runAgent(
-    deps,
-    limits,
-    { params, mcpTools: [], principal, requestId: randomId('req_', 12) },
-    { ...responseShell(params, id, 1), background: true },
-    state,
-    checkpoints,
-    new AbortController().signal,
-    () => undefined,
+    {
+      deps,
+      limits,
+      request: { params, mcpTools: [], principal, requestId: randomId('req_', 12) },
+      shell: { ...responseShell(params, id, 1), background: true },
+      state,
+      checkpoints,
+    },
+    { signal: new AbortController().signal },
   ).then(
     (response) => ({ response, saves }),
     (error: unknown) => ({ error, saves }),

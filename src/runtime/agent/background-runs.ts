@@ -150,15 +150,8 @@ export function createBackgroundRuns(context: BackgroundRunsContext): Background
       if (row.cancelRequested) local.stop('cancel');
       else if (handingOver) local.stop('handover');
       await runAgent(
-        deps,
-        limits,
-        request,
-        shell,
-        state,
-        checkpoints,
-        controller.signal,
-        () => undefined,
-        tools.signal,
+        { deps, limits, request, shell, state, checkpoints },
+        { signal: controller.signal, toolSignal: tools.signal },
       );
       webhooks.kick();
     } catch (error) {

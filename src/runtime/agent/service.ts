@@ -13,9 +13,9 @@ import { createHttpToolRegistry } from '../tools/http-tools.js';
 import { createMemoryStore, DEFAULT_MEMORY_LIMITS } from '../tools/memory-store.js';
 import { withBuiltinTools } from '../tools/memory-tool.js';
 import { createSecretBox } from '../secrets.js';
-import { mcpListError } from './loop/errors.js';
+import { listingFailure } from './loop/errors.js';
 import { runAgent } from './loop/run-agent.js';
-import type { AgentLimits, AgentRequest, Checkpointer } from './loop/types.js';
+import type { AgentLimits, AgentRequest, Checkpointer, RunInputs } from './loop/types.js';
 import { initialState, isAgentRequest, shellFor } from './agent-request.js';
 import type { AgentOptions, AgentRuntime } from './agent-types.js';
 import { createBackgroundRuns, TERMINAL } from './background-runs.js';
@@ -192,32 +192,19 @@ export function createAgentRuntime(
       }
 
       const checkpoints: Checkpointer = { save: async () => ({ stop: null }) };
+      const inputs: RunInputs = { deps, limits, request, shell, state, checkpoints };
       if (!params.stream) {
-        const response = await runAgent(
-          deps,
-          limits,
-          request,
-          shell,
-          state,
-          checkpoints,
-          call.signal,
-          () => undefined,
-        );
-        // An unreadable MCP tool list fails the request itself with OpenAI's 424 (the output
-        // holds nothing but listings, the last one failed), so SDK users' error handling sees it.
-        const listing = response.output.at(-1);
-        if (
-          response.status === 'failed' &&
-          response.output.every((item) => item.type === 'mcp_list_tools') &&
-          typeof listing?.['error'] === 'string'
-        )
-          throw mcpListError(listing['error']);
+        const response = await runAgent(inputs, { signal: call.signal });
+        // An unreadable MCP tool list fails the request itself with OpenAI's 424, so SDK users'
+        // error handling sees it.
+        const failure = listingFailure(response);
+        if (failure) throw failure;
         return { kind: 'json', response, meta };
       }
       return {
         kind: 'stream',
         meta,
-        frames: await streamRun(deps, limits, request, shell, state, checkpoints, call.signal),
+        frames: await streamRun(inputs, call.signal),
       };
     },
     async retrieve(principal, id) {

@@ -1,9 +1,8 @@
-import type { RuntimeDeps } from '../deps.js';
 import { frame } from '../event-log.js';
 import type { ResponseObject } from '../types.js';
-import { mcpListError } from './loop/errors.js';
+import { listingFailure } from './loop/errors.js';
 import { runAgent } from './loop/run-agent.js';
-import type { AgentLimits, AgentRequest, AgentState, Checkpointer } from './loop/types.js';
+import type { RunInputs } from './loop/types.js';
 
 /**
  * Starts a streamed (foreground) run and resolves with its frames once every MCP server was
@@ -11,12 +10,7 @@ import type { AgentLimits, AgentRequest, AgentState, Checkpointer } from './loop
  * of a 200 stream ending in an error event (the events so far are then not sent).
  */
 export async function streamRun(
-  deps: RuntimeDeps,
-  limits: AgentLimits,
-  request: AgentRequest,
-  shell: ResponseObject,
-  state: AgentState,
-  checkpoints: Checkpointer,
+  inputs: RunInputs,
   signal: AbortSignal,
 ): Promise<AsyncGenerator<string>> {
   const feed: FrameFeed = { pending: [], wake: undefined, finished: false, failure: undefined };
@@ -25,21 +19,14 @@ export async function streamRun(
   const gate = new Promise<void>((resolve) => {
     listed = resolve;
   });
-  runAgent(
-    deps,
-    limits,
-    request,
-    shell,
-    state,
-    checkpoints,
+  runAgent(inputs, {
     signal,
-    (event) => {
+    onEvent: (event) => {
       feed.pending.push(frame(event));
       feed.wake?.();
     },
-    signal,
-    listed,
-  )
+    onListed: listed,
+  })
     .then((response) => {
       result = response;
     })
@@ -52,13 +39,8 @@ export async function streamRun(
       feed.wake?.();
     });
   await gate;
-  const listing = result?.output.at(-1);
-  if (
-    result?.status === 'failed' &&
-    result.output.every((item) => item.type === 'mcp_list_tools') &&
-    typeof listing?.['error'] === 'string'
-  )
-    throw mcpListError(listing['error']);
+  const failure = listingFailure(result);
+  if (failure) throw failure;
   return drainFrames(feed);
 }
 

@@ -1,4 +1,5 @@
 import { RuntimeError } from '../../errors.js';
+import type { ResponseObject } from '../../types.js';
 
 /**
  * Why a run stops before its end: `cancel` (it ends cancelled), `lost` (another owner holds
@@ -27,4 +28,20 @@ export function mcpListError(message: string): RuntimeError {
     apiCode: 'http_error',
     code: 'upstream_bad_response',
   });
+}
+
+/**
+ * The 424 a run that could not list an MCP server's tools answers with instead of a response:
+ * it failed, and its output holds nothing but listings, the last one failed. Undefined for any
+ * other outcome.
+ */
+export function listingFailure(response: ResponseObject | undefined): RuntimeError | undefined {
+  const listing = response?.output.at(-1);
+  if (
+    response?.status === 'failed' &&
+    response.output.every((item) => item.type === 'mcp_list_tools') &&
+    typeof listing?.['error'] === 'string'
+  )
+    return mcpListError(listing['error']);
+  return undefined;
 }

@@ -1,7 +1,7 @@
 import { GatewayError, toGatewayError } from '../../../errors/index.js';
 import { merged } from '../../../core/objects.js';
 import { endUserOf, toChatRequest } from '../../chat-request.js';
-import { type RuntimeDeps, seconds } from '../../deps.js';
+import { seconds } from '../../deps.js';
 import { failedResponse, finishedResponse, responseUsage } from '../../response-object.js';
 import { itemsToMessages } from '../../to-chat.js';
 import type { FunctionTool, Item, ResponseObject } from '../../types.js';
@@ -13,7 +13,7 @@ import { finish } from './finish.js';
 import { announceCall, applyModelAnswer } from './model-answer.js';
 import { clean } from './output-items.js';
 import { runPendingCalls, toolError } from './tool-calls.js';
-import type { AgentLimits, AgentRequest, AgentState, Checkpointer } from './types.js';
+import type { RunControl, RunInputs } from './types.js';
 
 /**
  * The server-run agent loop of one response: list the MCP servers' tools (`mcp_list_tools`,
@@ -22,7 +22,7 @@ import type { AgentLimits, AgentRequest, AgentState, Checkpointer } from './type
  * call the model again with the results, until it answers without tool calls, asks for a
  * client-side function call, or the step cap is reached.
  *
- * Every step is checkpointed through {@link Checkpointer} before the next begins: the model's
+ * Every step is checkpointed through the inputs' `checkpoints` before the next begins: the model's
  * answer (with its MCP calls marked `calling`), the start of each tool call, each tool result.
  * A run resumed from a checkpoint never repeats a recorded step; a tool call that had started
  * but has no recorded result is not repeated either — it is recorded as failed ("interrupted").
@@ -30,27 +30,16 @@ import type { AgentLimits, AgentRequest, AgentState, Checkpointer } from './type
 
 /**
  * Runs (or resumes) the loop; resolves with the final Response (completed, incomplete, failed
- * or cancelled). `toolSignal` aborts tool calls; it is `signal` unless the caller lets a tool
- * call in flight finish (and its result be recorded) after `signal` stopped the run (handover).
- * `onListed` is called once every MCP server's tool list was read (before any model call).
+ * or cancelled). See {@link RunControl} for how the caller follows and stops it.
  */
-export async function runAgent(
-  deps: RuntimeDeps,
-  limits: AgentLimits,
-  request: AgentRequest,
-  shell: ResponseObject,
-  state: AgentState,
-  checkpoints: Checkpointer,
-  signal: AbortSignal,
-  onEvent: (event: Record<string, unknown>) => void,
-  toolSignal: AbortSignal = signal,
-  onListed?: () => void,
-): Promise<ResponseObject> {
+export async function runAgent(inputs: RunInputs, control: RunControl): Promise<ResponseObject> {
+  const { deps, limits, request, shell, state, checkpoints } = inputs;
+  const { signal, onEvent, toolSignal = signal, onListed } = control;
   const { params } = request;
   const emit = (event: Record<string, unknown>) => {
     const numbered = merged(event, { sequence_number: state.events.length });
     state.events.push(numbered);
-    onEvent(numbered);
+    onEvent?.(numbered);
   };
   const snapshot = (): ResponseObject =>
     merged(shell, {

@@ -1,4 +1,5 @@
 import type { Principal } from '../../../gateway/types.js';
+import type { RuntimeDeps } from '../../deps.js';
 import type { HttpTool } from '../../tools/http-tools.js';
 import type { OutboundPolicy } from '../../tools/ssrf.js';
 import type { CreateResponseParams, Item, ResponseObject, ResponseUsage } from '../../types.js';
@@ -53,4 +54,29 @@ export interface Checkpointer {
    * gone) removes what was just stored, so a DELETE racing the end of a run still wins.
    */
   persisted?(): Promise<void>;
+}
+
+/** What one run works on, the same for every caller (a JSON answer, a stream, a background run). */
+export interface RunInputs {
+  deps: RuntimeDeps;
+  limits: AgentLimits;
+  request: AgentRequest;
+  shell: ResponseObject;
+  state: AgentState;
+  checkpoints: Checkpointer;
+}
+
+/** How a caller follows and stops one run. */
+export interface RunControl {
+  /** Stops the run at its next step. */
+  signal: AbortSignal;
+  /** Each event, numbered, as the run emits it. */
+  onEvent?: (event: Record<string, unknown>) => void;
+  /**
+   * Aborts tool calls: `signal` unless the caller lets a tool call in flight finish (and its
+   * result be recorded) after `signal` stopped the run (handover).
+   */
+  toolSignal?: AbortSignal;
+  /** Called once every MCP server's tool list was read (before any model call). */
+  onListed?: () => void;
 }

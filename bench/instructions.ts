@@ -107,6 +107,8 @@ async function measure(label: string, child: Child): Promise<Counted> {
  * BENCH_NODE_FLAGS: node flags for the measured processes. `--single-threaded` makes V8 compile
  * and collect on the main thread, when it decides to: the count no longer depends on how far
  * the background compiler got before the measured part, which moved it by ±10–25% between runs.
+ * Most runs of one build then agree within 1% (887 k and 888 k in the main thread), but not all:
+ * one of three runs of the same build came out 26% higher (1,119 k). Take each figure twice.
  */
 const nodeFlags = (process.env['BENCH_NODE_FLAGS'] ?? '').split(' ').filter(Boolean);
 

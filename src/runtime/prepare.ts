@@ -36,24 +36,8 @@ export async function prepare(
   tools: ChatTool[],
   now: number,
 ): Promise<Prepared> {
-  const loaded = await loadContext(
-    deps.repository,
-    {
-      tenantId: call.principal.tenantId,
-      previousResponseId: params.previousResponseId,
-      conversationId: params.conversationId,
-      input: params.input,
-    },
-    now,
-    deps.ids,
-  );
-  const instructions: ChatMessage[] = params.instructions
-    ? [{ role: 'system', content: params.instructions }]
-    : [];
-  let messages = [
-    ...instructions,
-    ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model),
-  ];
+  const { loaded, instructions, messages: whole } = await contextOf(deps, params, call, now);
+  let messages = whole;
   const window = contextWindowOf(deps.catalog, params.model);
 
   let compaction: Compaction | undefined;
@@ -89,6 +73,19 @@ export async function countInputTokens(
   tools: ChatTool[],
   now: number,
 ): Promise<number> {
+  return contextTokens((await contextOf(deps, params, call, now)).messages, tools);
+}
+
+/**
+ * The request's history and input loaded, and as messages: this request's `instructions` first
+ * (never those of earlier responses), then the context with stored compaction applied.
+ */
+async function contextOf(
+  deps: RuntimeDeps,
+  params: CreateResponseParams,
+  call: CallContext,
+  now: number,
+): Promise<{ loaded: LoadedContext; instructions: ChatMessage[]; messages: ChatMessage[] }> {
   const loaded = await loadContext(
     deps.repository,
     {
@@ -103,11 +100,9 @@ export async function countInputTokens(
   const instructions: ChatMessage[] = params.instructions
     ? [{ role: 'system', content: params.instructions }]
     : [];
-  return contextTokens(
-    [
-      ...instructions,
-      ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model),
-    ],
-    tools,
-  );
+  const messages = [
+    ...instructions,
+    ...itemsToMessages(applyCompaction([...loaded.history, ...loaded.input]), params.model),
+  ];
+  return { loaded, instructions, messages };
 }

@@ -23,11 +23,8 @@ import {
   httpToolJson,
 } from '../../src/runtime/tools/http-tools.js';
 import { createMemoryStore } from '../../src/runtime/tools/memory-store.js';
-import {
-  createAgentRunStore,
-  openRunRequest,
-  sealRunRequest,
-} from '../../src/store/runtime/agent-runs.js';
+import { createAgentRunStore } from '../../src/store/runtime/agent-runs.js';
+import { openRunRequest, sealRunRequest } from '../../src/store/runtime/run-secrets.js';
 import { createDatabase, type Database, MIGRATIONS, migrate } from '../../src/store/index.js';
 import { parseCreateResponse } from '../../src/surfaces/openai-responses/validate.js';
 import { closedPort } from '../fakes/upstream.js';

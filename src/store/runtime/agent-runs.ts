@@ -3,6 +3,7 @@ import type { Database } from '../database.js';
 import { toNumberOrNull } from '../internal/convert.js';
 import type { Int32, Int64, Int64Nullable, Schema } from '../schema.js';
 import { merged } from '../../core/objects.js';
+import { openRunRequest, type SecretCodec, sealRunRequest } from './run-secrets.js';
 
 /**
  * `agent_runs`: the checkpointed state of a server-run agent loop (a Responses request with
@@ -167,69 +168,6 @@ function withEvents(
   if (state[EVENTS_IN_COLUMN] !== true) return { state, events };
   const { [EVENTS_IN_COLUMN]: _marker, ...rest } = state;
   return { state: merged(rest, { events }), events };
-}
-
-/** Seals and opens secrets (runtime/secrets.ts `SecretBox`); `context` binds a value to its row. */
-export interface SecretCodec {
-  seal(plaintext: string, context: string): string;
-  open(value: string, context: string): string;
-}
-
-/** The fields of a run request that hold tool secrets: per MCP tool list, and per HTTP tool. */
-const MCP_SECRET_FIELDS = ['headers', 'authorization'] as const;
-const HTTP_SECRET_FIELDS = ['authHeader'] as const;
-
-/** Applies `transform` to every secret field of a run request (a copy; other fields shared). */
-function mapSecrets(request: unknown, transform: (value: unknown) => unknown): unknown {
-  if (!isRecord(request)) return request;
-  const tools = (list: unknown, fields: readonly string[]) =>
-    Array.isArray(list)
-      ? list.map((tool) => {
-          if (!isRecord(tool)) return tool;
-          const copy: Record<string, unknown> = { ...tool };
-          for (const field of fields) if (!empty(copy[field])) copy[field] = transform(copy[field]);
-          return copy;
-        })
-      : list;
-  const out: Record<string, unknown> = { ...request };
-  if ('mcpTools' in out) out['mcpTools'] = tools(out['mcpTools'], MCP_SECRET_FIELDS);
-  if ('httpTools' in out) out['httpTools'] = tools(out['httpTools'], HTTP_SECRET_FIELDS);
-  if (isRecord(out['params']) && 'mcpTools' in out['params'])
-    out['params'] = merged(out['params'], {
-      mcpTools: tools(out['params']['mcpTools'], MCP_SECRET_FIELDS),
-    });
-  return out;
-}
-
-/** The request with its tool secrets sealed as `{"$sealed": "enc:v1:…"}`. */
-export function sealRunRequest(codec: SecretCodec, id: string, request: unknown): unknown {
-  return mapSecrets(request, (value) =>
-    isRecord(value) && typeof value['$sealed'] === 'string'
-      ? value
-      : { $sealed: codec.seal(JSON.stringify(value), `agent_runs:${id}`) },
-  );
-}
-
-/**
- * The request with its tool secrets opened (legacy plaintext values pass through). A secret
- * that cannot be opened (another key) becomes null and `error` says why.
- */
-export function openRunRequest(
-  codec: SecretCodec,
-  id: string,
-  request: unknown,
-): { request: unknown; error?: string } {
-  let error: string | undefined;
-  const opened = mapSecrets(request, (value) => {
-    if (!isRecord(value) || typeof value['$sealed'] !== 'string') return value;
-    try {
-      return JSON.parse(codec.open(value['$sealed'], `agent_runs:${id}`)) as unknown;
-    } catch (thrown) {
-      error ??= thrown instanceof Error ? thrown.message : String(thrown);
-      return null;
-    }
-  });
-  return error === undefined ? { request: opened } : { request: opened, error };
 }
 
 /** The agent-run store over an open (migrated) database; `secrets` seals the tool secrets of run requests. */
@@ -431,13 +369,4 @@ export function createAgentRunStore(database: Database, secrets: SecretCodec): A
       return rows.map((row) => row.id);
     },
   };
-}
-
-/** Nothing to keep secret: null, '' or {}. */
-function empty(value: unknown): boolean {
-  return value == null || value === '' || (isRecord(value) && Object.keys(value).length === 0);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { randomId } from '../core/ids.js';
-import { BodyTooLargeError, listen, readBody, sendJson, writeWithBackpressure } from './http.js';
-import { type EmulatedInput, type EmulatedOutput, emulate, tokenize } from './model.js';
+import { buildMessage, streamMessage } from './anthropic-answer.js';
+import { AnthropicHttpError, invalid, parseRequest } from './anthropic-request.js';
+import { BodyTooLargeError, listen, readBody, sendJson } from './http.js';
+import { emulate } from './model.js';
 import type { Emulator } from './openai-emulator.js';
-import { merged } from '../core/objects.js';
+
+export { thinkingSignature } from './anthropic-request.js';
 
 /** One request the emulator received. */
 export interface EmulatorRequest {
@@ -32,18 +33,6 @@ export interface AnthropicEmulatorOptions {
   /** Context window in tokens: longer prompts get "prompt is too long". Default 200000. */
   contextWindow?: number;
 }
-
-class AnthropicHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly type: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-const invalid = (message: string) => new AnthropicHttpError(400, 'invalid_request_error', message);
 
 /**
  * Starts a loopback server that speaks the Anthropic Messages API (`POST /v1/messages`, with
@@ -143,11 +132,6 @@ export async function startAnthropicEmulator(
   return emulator;
 }
 
-/** The signature the emulator puts on (and expects back with) a thinking block. */
-export function thinkingSignature(thinking: string): string {
-  return createHash('sha256').update(`switchyard-sandbox\n${thinking}`).digest('base64');
-}
-
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
@@ -167,266 +151,4 @@ function checkAuth(headers: IncomingHttpHeaders, apiKey: string | undefined): vo
   const given = header(headers, 'x-api-key') ?? bearer;
   if (given !== apiKey)
     throw new AnthropicHttpError(401, 'authentication_error', 'invalid x-api-key');
-}
-
-interface Params {
-  model: string;
-  stream: boolean;
-  thinking: boolean;
-  stopSequences: string[];
-}
-
-type Json = Record<string, unknown>;
-const isRecord = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-/** Validates a Messages body and builds the emulated model's input. */
-function parseRequest(
-  body: unknown,
-  version: string,
-  counting: boolean,
-): { input: EmulatedInput; params: Params } {
-  if (!isRecord(body)) throw invalid('body: Input should be an object');
-  const {
-    model,
-    max_tokens,
-    messages,
-    system,
-    tools,
-    tool_choice,
-    stop_sequences,
-    thinking,
-    output_config,
-  } = body;
-  if (typeof model !== 'string' || model === '') throw invalid('model: Field required');
-  const validMax =
-    typeof max_tokens === 'number' && Number.isInteger(max_tokens) && max_tokens >= 1;
-  if (!validMax && !counting) throw invalid('max_tokens: Field required');
-  if (!Array.isArray(messages) || messages.length === 0)
-    throw invalid('messages: at least one message is required');
-  if (version >= '2026-10-21') {
-    for (const key of ['temperature', 'top_p', 'top_k'])
-      if (key in body) throw invalid(`${key}: is not supported on this API version`);
-  }
-  const input: EmulatedInput = { messages: [], tools: [], images: 0 };
-  if (validMax) input.maxTokens = max_tokens as number;
-  const systemText =
-    typeof system === 'string' ? system : Array.isArray(system) ? blocksText(system) : '';
-  if (systemText !== '') input.messages.push({ role: 'system', text: systemText });
-  messages.forEach((message, i) => {
-    parseMessage(message, i, input);
-  });
-  if (Array.isArray(tools)) {
-    input.tools = tools.filter(isRecord).map((tool) => ({
-      name: String(tool.name),
-      ...(typeof tool.description === 'string' ? { description: tool.description } : {}),
-      ...(isRecord(tool.input_schema) ? { parameters: tool.input_schema } : {}),
-    }));
-  }
-  if (isRecord(tool_choice)) {
-    const type = tool_choice.type;
-    input.toolChoice =
-      type === 'any'
-        ? 'required'
-        : type === 'none'
-          ? 'none'
-          : type === 'tool'
-            ? { name: String(tool_choice.name) }
-            : 'auto';
-    if (tool_choice.disable_parallel_tool_use === true) input.parallelToolCalls = false;
-  }
-  const stops = Array.isArray(stop_sequences)
-    ? stop_sequences.filter((s): s is string => typeof s === 'string')
-    : [];
-  if (stops.length > 0) input.stop = stops;
-  const format = isRecord(output_config) ? output_config.format : undefined;
-  if (isRecord(format) && isRecord(format.schema)) input.jsonSchema = format.schema;
-  const disabled = isRecord(thinking) && thinking.type === 'disabled';
-  return {
-    input,
-    params: { model, stream: body.stream === true, thinking: !disabled, stopSequences: stops },
-  };
-}
-
-function parseMessage(message: unknown, i: number, input: EmulatedInput): void {
-  if (!isRecord(message) || (message.role !== 'user' && message.role !== 'assistant')) {
-    throw invalid(`messages.${i}.role: Input should be 'user' or 'assistant'`);
-  }
-  const content = message.content;
-  if (typeof content === 'string')
-    return void input.messages.push({ role: message.role, text: content });
-  if (!Array.isArray(content)) throw invalid(`messages.${i}.content: Input should be a valid list`);
-  const texts: string[] = [];
-  const toolCalls: Array<{ id: string; name: string; arguments: string }> = [];
-  for (const block of content.filter(isRecord)) {
-    if (block.type === 'text') texts.push(String(block.text ?? ''));
-    else if (block.type === 'image') input.images = (input.images ?? 0) + 1;
-    else if (block.type === 'tool_use')
-      toolCalls.push({
-        id: String(block.id),
-        name: String(block.name),
-        arguments: JSON.stringify(block.input ?? {}),
-      });
-    else if (block.type === 'tool_result') {
-      const result =
-        typeof block.content === 'string'
-          ? block.content
-          : Array.isArray(block.content)
-            ? blocksText(block.content)
-            : '';
-      input.messages.push({ role: 'tool', text: result, toolCallId: String(block.tool_use_id) });
-    } else if (
-      block.type === 'thinking' &&
-      block.signature !== thinkingSignature(String(block.thinking))
-    ) {
-      throw invalid(`messages.${i}.content: Invalid \`signature\` in \`thinking\` block`);
-    }
-  }
-  if (texts.length > 0 || toolCalls.length > 0) {
-    input.messages.push({
-      role: message.role,
-      text: texts.join('\n'),
-      ...(toolCalls.length > 0 ? { toolCalls } : {}),
-    });
-  }
-}
-
-function blocksText(blocks: unknown[]): string {
-  return blocks
-    .filter(isRecord)
-    .filter((b) => b.type === 'text')
-    .map((b) => String(b.text ?? ''))
-    .join('\n');
-}
-
-function buildMessage(params: Params, input: EmulatedInput, output: EmulatedOutput): Json {
-  const content: Json[] = [];
-  if (output.reasoning !== undefined && params.thinking) {
-    content.push({
-      type: 'thinking',
-      thinking: output.reasoning,
-      signature: thinkingSignature(output.reasoning),
-    });
-  }
-  if (output.text !== '' || output.toolCalls.length === 0)
-    content.push({ type: 'text', text: output.text });
-  for (const call of output.toolCalls) {
-    content.push({
-      type: 'tool_use',
-      id: `toolu_${call.id.replace(/^call_/, '')}`,
-      name: call.name,
-      input: JSON.parse(call.arguments || '{}'),
-    });
-  }
-  const stopSequence = output.finishReason === 'stop' ? matchedStop(input, params) : null;
-  const stopReason =
-    output.finishReason === 'length'
-      ? 'max_tokens'
-      : output.finishReason === 'tool_calls'
-        ? 'tool_use'
-        : stopSequence !== null
-          ? 'stop_sequence'
-          : 'end_turn';
-  // Anthropic's input_tokens excludes cache reads; the shared model caches OpenAI-style.
-  const cached = output.usage.cachedInputTokens;
-  const usage: Json = {
-    input_tokens: output.usage.inputTokens - cached,
-    cache_creation_input_tokens: 0,
-    cache_read_input_tokens: cached,
-    output_tokens: output.usage.outputTokens,
-  };
-  if (output.usage.reasoningTokens > 0)
-    usage.output_tokens_details = { thinking_tokens: output.usage.reasoningTokens };
-  return {
-    id: randomId('msg_'),
-    type: 'message',
-    role: 'assistant',
-    model: params.model,
-    content,
-    stop_reason: stopReason,
-    stop_sequence: stopSequence,
-    usage,
-  };
-}
-
-/** The stop sequence that cut the answer, if any (the model cuts before the earliest match). */
-function matchedStop(input: EmulatedInput, params: Params): string | null {
-  if (params.stopSequences.length === 0) return null;
-  const full = emulate(merged(input, { stop: [] }), { modelName: params.model }).text;
-  let best: { at: number; sequence: string } | null = null;
-  for (const sequence of params.stopSequences) {
-    const at = sequence === '' ? -1 : full.indexOf(sequence);
-    if (at !== -1 && (best === null || at < best.at)) best = { at, sequence };
-  }
-  return best?.sequence ?? null;
-}
-
-/** Streams a built message as Anthropic SSE events, one delta per token, with backpressure. */
-async function streamMessage(
-  response: ServerResponse,
-  message: Json,
-  requestId: string,
-  delay: () => number,
-): Promise<void> {
-  response.writeHead(200, {
-    'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache',
-    'request-id': requestId,
-  });
-  const usage = message.usage as Json;
-  const send = async (event: Json, pause = false): Promise<boolean> => {
-    if (pause && delay() > 0) await sleep(delay());
-    return writeWithBackpressure(
-      response,
-      `event: ${String(event.type)}\ndata: ${JSON.stringify(event)}\n\n`,
-    );
-  };
-  const start = merged(message, {
-    content: [],
-    stop_reason: null,
-    stop_sequence: null,
-    usage: merged(usage, { output_tokens: 1 }),
-  });
-  if (!(await send({ type: 'message_start', message: start }))) return;
-  if (!(await send({ type: 'ping' }))) return;
-  for (const [index, block] of (message.content as Json[]).entries()) {
-    if (!(await streamBlock(block, index, send))) return;
-  }
-  const delta = { stop_reason: message.stop_reason, stop_sequence: message.stop_sequence };
-  const final: Json = { output_tokens: usage.output_tokens };
-  if (usage.output_tokens_details !== undefined)
-    final.output_tokens_details = usage.output_tokens_details;
-  if (!(await send({ type: 'message_delta', delta, usage: final }))) return;
-  if (await send({ type: 'message_stop' })) response.end();
-}
-
-async function streamBlock(
-  block: Json,
-  index: number,
-  send: (event: Json, pause?: boolean) => Promise<boolean>,
-): Promise<boolean> {
-  const deltas: Json[] = [];
-  let start: Json;
-  if (block.type === 'thinking') {
-    start = { type: 'thinking', thinking: '', signature: '' };
-    for (const piece of tokenize(String(block.thinking)))
-      deltas.push({ type: 'thinking_delta', thinking: piece });
-    deltas.push({ type: 'signature_delta', signature: block.signature });
-  } else if (block.type === 'tool_use') {
-    start = { type: 'tool_use', id: block.id, name: block.name, input: {} };
-    // Like the real API: an empty first fragment, then the JSON in small uneven pieces.
-    const json = JSON.stringify(block.input);
-    deltas.push({ type: 'input_json_delta', partial_json: '' });
-    for (let at = 0, size = 3; at < json.length; at += size, size = (size % 7) + 3) {
-      deltas.push({ type: 'input_json_delta', partial_json: json.slice(at, at + size) });
-    }
-  } else {
-    start = { type: 'text', text: '' };
-    for (const piece of tokenize(String(block.text)))
-      deltas.push({ type: 'text_delta', text: piece });
-  }
-  if (!(await send({ type: 'content_block_start', index, content_block: start }))) return false;
-  for (const delta of deltas)
-    if (!(await send({ type: 'content_block_delta', index, delta }, true))) return false;
-  return send({ type: 'content_block_stop', index });
 }

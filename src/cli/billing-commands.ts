@@ -1,12 +1,15 @@
-import { existsSync } from 'node:fs';
 import { type Command, InvalidArgumentError } from 'commander';
-import { type Config, loadConfigFile } from '../config/index.js';
-import type { PeriodUnit } from '../billing/periods.js';
-import { createProgress } from './progress.js';
-import type { ExportFormat } from './statement-export.js';
-import { table } from './table.js';
-import { instant, periodUnit } from './arguments.js';
 import { merged } from '../core/objects.js';
+import { instant } from './arguments.js';
+import {
+  type BillingOutput,
+  STDIO,
+  type StoreOptions,
+  storeOptions,
+  withBilling,
+} from './billing-store.js';
+import { registerStatementsCommand } from './statements-command.js';
+import { table } from './table.js';
 
 /**
  * `switchyard usage` and `switchyard statement`: billing reports read from the store the config
@@ -19,41 +22,10 @@ import { merged } from '../core/objects.js';
  *   switchyard statements export --period 2026-09 --to-period 2026-11 --out ./statements
  */
 
-/** Where output goes (tests capture it). */
-export interface BillingOutput {
-  out(text: string): void;
-  err(text: string): void;
-  /** Progress bars go here. Default process.stderr. */
-  progress?: NodeJS.WritableStream & { isTTY?: boolean };
-}
-
-const STDIO: BillingOutput = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
 const DIMENSIONS = ['tenant', 'project', 'key', 'model', 'partner', 'cloud'] as const;
-
-interface StoreOptions {
-  config?: string;
-  store?: string;
-  periodUnit?: PeriodUnit;
-}
 
 /** Registers `usage`, `statement` and `statements export` on `program`. */
 export function registerBillingCommands(program: Command, output: BillingOutput = STDIO): void {
-  const storeOptions = (command: Command) =>
-    command
-      .option(
-        '-c, --config <file>',
-        'config file (default ./switchyard.yaml or $SWITCHYARD_CONFIG)',
-      )
-      .option('--store <url>', "store URL (default: the config's `store`)")
-      .option(
-        '--period-unit <unit>',
-        "accounting period length: month, week or day (default: the config's billing.period, else month)",
-        periodUnit,
-      );
-
   const usage = storeOptions(
     program
       .command('usage')
@@ -241,174 +213,5 @@ export function registerBillingCommands(program: Command, output: BillingOutput 
         });
       },
     );
-
-  // A group of its own rather than `statement export`: `statement`'s required --period would be
-  // demanded of a subcommand too, and its options would swallow the subcommand's.
-  const statements = program.command('statements').description('work with many statements at once');
-  storeOptions(
-    statements
-      .command('export')
-      .description(
-        'write every statement of one or more periods as files, with a manifest of their hashes',
-      ),
-  )
-    .requiredOption(
-      '--period <id>',
-      'first period (YYYY-MM, YYYY-Www or YYYY-MM-DD, as for `statement`)',
-    )
-    .option('--to-period <id>', 'last period, inclusive (default: --period)')
-    .option(
-      '--partners <ids>',
-      '`all` (every partner of the config) or a comma-separated list',
-      subjects,
-    )
-    .option(
-      '--customers <tenants>',
-      '`all` (every tenant with ledger activity in the period) or a comma-separated list',
-      subjects,
-    )
-    .requiredOption(
-      '--out <dir>',
-      'directory to write <period>/partner-<id>.csv, customer-<tenant>.csv and manifest.json into (created if missing)',
-    )
-    .option('--format <format>', 'csv, json or both (default: csv)', format)
-    .option('--overwrite', 'write into a directory that is not empty')
-    .option('--quiet', 'no progress bar')
-    .option('--json', 'print the manifest as JSON instead of a table')
-    .action(
-      async (
-        options: StoreOptions & {
-          period: string;
-          toPeriod?: string;
-          partners?: 'all' | string[];
-          customers?: 'all' | string[];
-          out: string;
-          format?: ExportFormat[];
-          overwrite?: boolean;
-          quiet?: boolean;
-          json?: boolean;
-        },
-      ) => {
-        const { exportStatements, ExportError } = await import('./statement-export.js');
-        await withBilling(options, async (billing, { config }) => {
-          const progress = createProgress({
-            label: 'export',
-            stream: output.progress ?? process.stderr,
-            quiet: options.quiet === true || options.json === true,
-          });
-          try {
-            const request = {
-              period: options.period,
-              toPeriod: options.toPeriod,
-              unit: billing.periodUnit,
-              partners: options.partners,
-              customers: options.customers,
-              out: options.out,
-              formats: options.format ?? ['csv'],
-              overwrite: options.overwrite,
-            };
-            const manifest = await exportStatements(
-              billing,
-              Object.keys(config.partners),
-              request,
-              (done, total) => progress.update(done, total),
-            );
-            progress.done();
-            if (options.json)
-              return output.out(`${JSON.stringify({ out: options.out, ...manifest }, null, 2)}\n`);
-            output.out(
-              table(
-                [
-                  'file',
-                  'period',
-                  'statement',
-                  'subject',
-                  'status',
-                  'amount',
-                  'accrued',
-                  'entries',
-                ],
-                manifest.files.map((file) => [
-                  file.file,
-                  file.period,
-                  file.kind,
-                  file.subject,
-                  file.status,
-                  file.totals['net'] ?? file.totals['basis'] ?? '',
-                  file.totals['accrued'] ?? '',
-                  String(file.entries_count),
-                ]),
-              ),
-            );
-            output.out(
-              `\nWrote ${manifest.files.length} file(s) for ${manifest.periods.join(', ')} and ${options.out}/manifest.json\n`,
-            );
-          } catch (error) {
-            if (!(error instanceof ExportError)) throw error;
-            output.err(`error: ${error.message}\n`);
-            process.exitCode = 1;
-          }
-        });
-      },
-    );
-}
-
-async function withBilling(
-  options: StoreOptions,
-  work: (
-    billing: import('../billing/index.js').Billing,
-    helpers: {
-      usd: (micros: bigint) => string;
-      csv: typeof import('../billing/index.js').statementCsv;
-      config: Pick<Config, 'partners'>;
-    },
-  ) => Promise<unknown>,
-): Promise<void> {
-  const path =
-    options.config ??
-    process.env['SWITCHYARD_CONFIG'] ??
-    (existsSync('switchyard.yaml') ? 'switchyard.yaml' : undefined);
-  if (path === undefined && options.store === undefined)
-    throw new InvalidArgumentError('no config file: pass --config or --store');
-  const config =
-    path === undefined ? { models: {}, partners: {}, store: options.store! } : loadConfigFile(path);
-  // Loaded on demand, so `switchyard --help` stays fast.
-  const [{ createDatabase, migrate }, { createBilling, statementCsv, usd }] = await Promise.all([
-    import('../store/index.js'),
-    import('../billing/index.js'),
-  ]);
-  const database = await createDatabase(options.store ?? config.store);
-  try {
-    await migrate(database);
-    const billing = createBilling({
-      config,
-      database,
-      ...(options.periodUnit === undefined ? {} : { periodUnit: options.periodUnit }),
-    });
-    await work(billing, { usd, csv: statementCsv, config });
-  } finally {
-    await database.close();
-  }
-}
-
-/** `all`, or a comma-separated list of ids. */
-function subjects(value: string): 'all' | string[] {
-  if (value.trim() === 'all') return 'all';
-  const ids = [
-    ...new Set(
-      value
-        .split(',')
-        .map((part) => part.trim())
-        .filter(Boolean),
-    ),
-  ];
-  if (ids.length === 0)
-    throw new InvalidArgumentError('expected `all` or a comma-separated list of ids');
-  return ids;
-}
-
-function format(value: string): ExportFormat[] {
-  if (value === 'both') return ['csv', 'json'];
-  if (value === 'csv' || value === 'json') return [value];
-  throw new InvalidArgumentError('expected csv, json or both');
+  registerStatementsCommand(program, output);
 }

@@ -62,3 +62,8 @@ export function merged(a: Part, b: Part, c?: Part): object {
 export function copied<T extends object>(a: T): T {
   return { __proto__: OBJECT_PROTOTYPE, ...a } as unknown as T;
 }
+
+/** A plain JSON-style object: not null, not an array. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

@@ -2,9 +2,9 @@ import type { IdSource } from '../core/ids.js';
 import { GatewayError } from '../errors/index.js';
 import type { Gateway } from '../gateway/types.js';
 import { decodeCompaction, encodeCompaction } from './envelope.js';
-import { isRecord } from './items.js';
 import { responseUsage } from './response-object.js';
 import type { CallContext, Item, ResponseUsage } from './types.js';
+import { isRecord } from '../core/objects.js';
 
 /**
  * Compaction: older items are summarised by a model call (through the gateway, so any cloud

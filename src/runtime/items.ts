@@ -2,6 +2,7 @@ import type { IdSource } from '../core/ids.js';
 import { normalizeMcpItem } from './agent/mcp-input.js';
 import { invalidParam, unsupportedParam } from './errors.js';
 import type { Item } from './types.js';
+import { isRecord } from '../core/objects.js';
 
 /**
  * Input items → the canonical stored form: every item gets an id (the client's, or a fresh
@@ -200,11 +201,6 @@ function requireString(value: Record<string, unknown>, field: string, at: string
       'missing_required_parameter',
     );
   }
-}
-
-/** A plain object (not an array, not null). */
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** True for a `message` item with role `user`. */

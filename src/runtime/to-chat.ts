@@ -2,8 +2,9 @@ import { flatToolName } from './tools/hosted-tools.js';
 import type { ChatContentPart, ChatMessage, ChatToolCall } from '../core/chat.js';
 import { decodeCompaction, decodeReasoning } from './envelope.js';
 import { invalidParam } from './errors.js';
-import { isRecord, isUserMessage } from './items.js';
+import { isUserMessage } from './items.js';
 import type { Item } from './types.js';
+import { isRecord } from '../core/objects.js';
 
 /**
  * Items → chat messages (the internal representation), the way every provider can take them.

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EmulatedInput } from './model.js';
+import { isRecord } from '../core/objects.js';
 
 /**
  * The Anthropic emulator's reading of a Messages request (anthropic-emulator.ts): validation in
@@ -37,9 +38,6 @@ export interface Params {
 
 /** A JSON object. */
 export type Json = Record<string, unknown>;
-/** A JSON object, not null or an array. */
-export const isRecord = (value: unknown): value is Json =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** Validates a Messages body and builds the emulated model's input. */
 export function parseRequest(

@@ -2,6 +2,7 @@ import type { ConverseContentBlock, ConverseRequest } from '../providers/bedrock
 import { reasoningSignature } from './bedrock-converse-answer.js';
 import { validation } from './bedrock-errors.js';
 import type { EmulatedInput } from './model.js';
+import { isRecord } from '../core/objects.js';
 
 /**
  * Converse request → {@link EmulatedInput} for the sandbox Bedrock emulator, validating the way
@@ -128,8 +129,4 @@ function checkBlock(block: ConverseContentBlock, role: string, index: number): v
   if (reasoning && reasoning.signature !== reasoningSignature(reasoning.text)) {
     throw validation(`messages.${index}: the signature of the reasoning block is invalid.`);
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -8,6 +8,7 @@ import type {
   ChatUsage,
 } from '../core/chat.js';
 import type { EmulatedInput, EmulatedOutput } from './model.js';
+import { isRecord } from '../core/objects.js';
 
 /**
  * OpenAI Chat Completions wire format for the sandbox emulators: request validation (answering
@@ -326,8 +327,4 @@ function invalidType(param: string, expected: string, got: unknown): HttpError {
     `Invalid type for '${param}': expected ${expected}, but got ${kind} instead.`,
     { param, code: 'invalid_type' },
   );
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { copied, merged } from '../../src/core/objects.js';
+import { copied, isRecord, merged } from '../../src/core/objects.js';
 
 describe('merged (the fast form of an object spread)', () => {
   it('makes what `{ ...a, ...b, ...c }` makes: later parts win, in their key order', () => {
@@ -74,5 +74,15 @@ describe('copied (a copy that gets more properties)', () => {
     const copy = copied(body);
     expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
     expect(Object.hasOwn(copy, '__proto__')).toBe(true);
+  });
+});
+
+describe('isRecord', () => {
+  it('is true for objects, false for null, arrays and primitives', () => {
+    expect(isRecord({})).toBe(true);
+    expect(isRecord(JSON.parse('{"a":1}'))).toBe(true);
+    expect(isRecord(Object.create(null))).toBe(true);
+    for (const value of [null, undefined, [], [1], 'x', 1, true, 1n])
+      expect(isRecord(value)).toBe(false);
   });
 });

@@ -7,7 +7,7 @@ import type { CreateResponseParams, Item, ResponseObject } from '../types.js';
 import type { AgentState } from './loop/types.js';
 import { checkApprovals } from './mcp-input.js';
 import { echoMcpTool, type McpToolParam } from './mcp-items.js';
-import { merged } from '../../core/objects.js';
+import { merged, isRecord } from '../../core/objects.js';
 
 /**
  * A request as the agent runtime (service.ts) takes it in: whether it is an agent request at all,
@@ -83,8 +83,4 @@ export function shellFor(
     background: params.background === true,
     tools: [...(shell['tools'] as unknown[]), ...mcpTools.map(echoMcpTool)],
   });
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

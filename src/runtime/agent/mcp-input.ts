@@ -1,7 +1,7 @@
 import { invalidParam } from '../errors.js';
 import type { Item } from '../types.js';
 import type { McpToolParam } from './mcp-items.js';
-import { merged } from '../../core/objects.js';
+import { merged, isRecord } from '../../core/objects.js';
 
 /**
  * MCP items sent back as `input` by a client that keeps its own state (`store: false`, or no
@@ -201,8 +201,4 @@ export function checkApprovals(history: Item[], input: Item[], mcpTools: McpTool
       );
     }
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,5 +1,5 @@
 import { invalidParam } from '../errors.js';
-import { merged } from '../../core/objects.js';
+import { merged, isRecord } from '../../core/objects.js';
 
 /**
  * Tool types of the Responses API that OpenAI's servers run (or that need item types Switchyard
@@ -53,10 +53,10 @@ export function prepareTools(value: unknown): PreparedTools {
   if (!Array.isArray(value)) return { tools: value, warnings, namespaced };
   const tools: unknown[] = [];
   for (const [index, tool] of value.entries()) {
-    const type = isObject(tool) ? tool['type'] : undefined;
-    if (isObject(tool) && type === 'namespace')
+    const type = isRecord(tool) ? tool['type'] : undefined;
+    if (isRecord(tool) && type === 'namespace')
       tools.push(...flattenNamespace(tool, `tools[${index}]`, namespaced));
-    else if (isObject(tool) && typeof type === 'string' && HOSTED_TOOL_TYPES.has(type)) {
+    else if (isRecord(tool) && typeof type === 'string' && HOSTED_TOOL_TYPES.has(type)) {
       const name = typeof tool['name'] === 'string' ? ` '${tool['name']}'` : '';
       warnings.push(`tool ${type}${name} dropped: not run by Switchyard`);
     } else tools.push(tool);
@@ -80,7 +80,7 @@ function flattenNamespace(
       : '';
   return tool['tools'].map((member, j) => {
     const where = `${at}.tools[${j}]`;
-    if (!isObject(member) || member['type'] !== 'function' || typeof member['name'] !== 'string')
+    if (!isRecord(member) || member['type'] !== 'function' || typeof member['name'] !== 'string')
       throw invalidParam(
         `Invalid '${where}': a namespace may hold function tools only here.`,
         where,
@@ -97,8 +97,4 @@ export function flatToolName(name: string, namespace: unknown): string {
   return typeof namespace === 'string' && namespace !== ''
     ? `${namespace}${NAMESPACE_SEPARATOR}${name}`
     : name;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,4 +1,4 @@
-import { merged } from '../../core/objects.js';
+import { merged, isRecord } from '../../core/objects.js';
 
 /**
  * The tool secrets of an agent run's request, sealed before its `agent_runs` row is written and
@@ -72,8 +72,4 @@ export function openRunRequest(
 /** Nothing to keep secret: null, '' or {}. */
 function empty(value: unknown): boolean {
   return value == null || value === '' || (isRecord(value) && Object.keys(value).length === 0);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

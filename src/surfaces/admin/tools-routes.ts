@@ -7,8 +7,9 @@ import {
 } from '../../runtime/tools/http-tools.js';
 import { checkUrl, type OutboundPolicy } from '../../runtime/tools/ssrf.js';
 import type { Route } from '../../server/types.js';
-import { isObject, parseJsonBody } from '../openai/validate.js';
+import { parseJsonBody } from '../openai/validate.js';
 import { type MasterRouteHandler, masterRoute } from './master-route.js';
+import { isRecord } from '../../core/objects.js';
 
 /**
  * Server-registered HTTP tools under `/admin/v1/tools` (master key only): create or replace
@@ -55,12 +56,12 @@ export function createToolAdminRoutes(deps: {
 }
 
 function parseTool(body: unknown, now: number, policy: OutboundPolicy): HttpTool {
-  if (!isObject(body)) throw invalidRequest('Request body must be a JSON object', null);
+  if (!isRecord(body)) throw invalidRequest('Request body must be a JSON object', null);
   const name = body['name'];
   if (typeof name !== 'string' || !/^[a-zA-Z0-9_-]{1,64}$/.test(name))
     throw invalidRequest("'name' must be 1-64 characters of a-z, A-Z, 0-9, _ and -", 'name');
   const parameters = body['parameters'] ?? body['schema'];
-  if (!isObject(parameters))
+  if (!isRecord(parameters))
     throw invalidRequest("'parameters' must be a JSON schema object", 'parameters');
   const url = body['url'];
   if (typeof url !== 'string') throw invalidRequest("'url' is required", 'url');

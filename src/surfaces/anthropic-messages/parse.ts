@@ -7,6 +7,7 @@ import type {
   ChatToolChoice,
 } from '../../core/chat.js';
 import { GatewayError } from '../../errors/index.js';
+import { isRecord } from '../../core/objects.js';
 
 /**
  * Parses and validates an Anthropic Messages body (https://docs.anthropic.com/en/api/messages)
@@ -345,10 +346,6 @@ function mapOutputConfig(config: unknown, out: ChatRequest, anthropic: Json): vo
     };
   }
   if (Object.keys(config).some((key) => key !== 'format')) anthropic.output_config = config;
-}
-
-function isRecord(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function bool(value: unknown, at: string): boolean {

@@ -7,6 +7,7 @@ import type {
   ConverseRequest,
   ConverseTool,
 } from '../../providers/bedrock/types.js';
+import { isRecord } from '../../core/objects.js';
 
 const KNOWN = new Set([
   'modelId',
@@ -298,8 +299,4 @@ function toTool(tool: ConverseTool, index: number): ChatTool[] {
   if (isRecord(inputSchema?.json)) fn.parameters = inputSchema.json;
   if (strict !== undefined) fn.strict = strict;
   return [{ type: 'function', function: fn }];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

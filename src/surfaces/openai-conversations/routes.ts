@@ -1,8 +1,9 @@
 import type { Gateway } from '../../gateway/types.js';
 import { type ConversationsService, invalidParam } from '../../runtime/index.js';
 import type { HttpContext, Route } from '../../server/types.js';
-import { isObject, parseJsonBody } from '../openai/validate.js';
+import { parseJsonBody } from '../openai/validate.js';
 import { jsonHandler, listOptions, parseMetadata } from '../openai-responses/index.js';
+import { isRecord } from '../../core/objects.js';
 
 /** What the Conversations routes need. */
 export interface ConversationsRoutesDeps {
@@ -100,7 +101,7 @@ async function optionalBody(context: HttpContext): Promise<Record<string, unknow
   const bytes = await context.readBody();
   if (bytes.length === 0) return undefined;
   const body = parseJsonBody(bytes);
-  if (!isObject(body))
+  if (!isRecord(body))
     throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
   return body;
 }

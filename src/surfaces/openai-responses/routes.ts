@@ -9,12 +9,11 @@ import {
 import { sendJson, startSse, write } from '../../server/respond.js';
 import type { HttpContext, Route } from '../../server/types.js';
 import { tagsFrom } from '../openai/chat.js';
-import { isObject } from '../openai/validate.js';
 import { routeHeaders, WARNINGS_HEADER } from '../../gateway/route-headers.js';
 import { includeCostAsked } from '../shared/cost.js';
 import { authenticate, jsonHandler, listOptions, readJson, sendResponsesError } from './http.js';
 import { parseCreateResponse, parseInput } from './validate.js';
-import { merged } from '../../core/objects.js';
+import { merged, isRecord } from '../../core/objects.js';
 
 /** What the Responses routes need. */
 export interface ResponsesRoutesDeps {
@@ -154,7 +153,7 @@ export function createResponsesRoutes(deps: ResponsesRoutesDeps): Route[] {
 
   const inputTokens = jsonHandler(gateway, async (context, principal) => {
     const body = await readJson(context);
-    if (!isObject(body))
+    if (!isRecord(body))
       throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
     const params = parseCreateResponse(merged(body, { input: parseInput(body['input']) }), {
       requireModel: false,

@@ -6,9 +6,8 @@ import {
 } from '../../runtime/index.js';
 import type { McpToolParam } from '../../runtime/agent/mcp-items.js';
 import { checkKey } from '../../runtime/tools/memory-store.js';
-import { isObject } from '../openai/validate.js';
 import { optionalString } from './fields.js';
-import { merged } from '../../core/objects.js';
+import { merged, isRecord } from '../../core/objects.js';
 
 /** The `tools` and `tool_choice` of a `CreateResponse`: function tools, MCP servers, the memory tool. */
 
@@ -17,7 +16,7 @@ export function parseMcpTools(value: unknown): McpToolParam[] {
   if (!Array.isArray(value)) return [];
   const out: McpToolParam[] = [];
   value.forEach((tool, index) => {
-    if (!isObject(tool) || tool['type'] !== 'mcp') return;
+    if (!isRecord(tool) || tool['type'] !== 'mcp') return;
     const at = `tools[${index}]`;
     for (const field of ['server_label', 'server_url']) {
       if (typeof tool[field] !== 'string' || tool[field] === '') {
@@ -36,7 +35,7 @@ export function parseMcpTools(value: unknown): McpToolParam[] {
     const headers = tool['headers'];
     if (
       headers != null &&
-      (!isObject(headers) || !Object.values(headers).every((entry) => typeof entry === 'string'))
+      (!isRecord(headers) || !Object.values(headers).every((entry) => typeof entry === 'string'))
     )
       throw invalidParam(
         `Invalid type for '${at}.headers': expected an object of strings.`,
@@ -44,10 +43,10 @@ export function parseMcpTools(value: unknown): McpToolParam[] {
         'invalid_type',
       );
     const approval = tool['require_approval'];
-    if (approval != null && approval !== 'always' && approval !== 'never' && !isObject(approval))
+    if (approval != null && approval !== 'always' && approval !== 'never' && !isRecord(approval))
       throw invalidParam(`Invalid value for '${at}.require_approval'.`, `${at}.require_approval`);
     const allowed = tool['allowed_tools'];
-    if (allowed != null && !Array.isArray(allowed) && !isObject(allowed))
+    if (allowed != null && !Array.isArray(allowed) && !isRecord(allowed))
       throw invalidParam(
         `Invalid type for '${at}.allowed_tools'.`,
         `${at}.allowed_tools`,
@@ -80,13 +79,13 @@ export function parseMcpTools(value: unknown): McpToolParam[] {
  */
 export function parseMemoryTool(value: Record<string, unknown>): { user: string } | undefined {
   if (!Array.isArray(value['tools'])) return undefined;
-  const index = value['tools'].findIndex((tool) => isObject(tool) && tool['type'] === 'memory');
+  const index = value['tools'].findIndex((tool) => isRecord(tool) && tool['type'] === 'memory');
   if (index < 0) return undefined;
   const at = `tools[${index}]`;
   for (const key of Object.keys(value['tools'][index] as object))
     if (key !== 'type')
       throw invalidParam(`Unknown parameter: '${at}.${key}'.`, `${at}.${key}`, 'unknown_parameter');
-  if (value['tools'].filter((tool) => isObject(tool) && tool['type'] === 'memory').length > 1)
+  if (value['tools'].filter((tool) => isRecord(tool) && tool['type'] === 'memory').length > 1)
     throw invalidParam('The memory tool may be listed once.', at);
   const user = optionalString(value, 'safety_identifier') ?? optionalString(value, 'user');
   if (user === null || user === '')
@@ -112,7 +111,7 @@ export function parseTools(value: unknown): FunctionTool[] {
     throw invalidParam("Invalid type for 'tools': expected an array.", 'tools', 'invalid_type');
   return value.map((tool, index): FunctionTool => {
     const at = `tools[${index}]`;
-    if (!isObject(tool))
+    if (!isRecord(tool))
       throw invalidParam(`Invalid type for '${at}': expected an object.`, at, 'invalid_type');
     if (tool['type'] !== 'function')
       throw unsupportedParam(
@@ -125,7 +124,7 @@ export function parseTools(value: unknown): FunctionTool[] {
         `${at}.name`,
         'missing_required_parameter',
       );
-    if (tool['parameters'] != null && !isObject(tool['parameters']))
+    if (tool['parameters'] != null && !isRecord(tool['parameters']))
       throw invalidParam(
         `Invalid type for '${at}.parameters': expected an object.`,
         `${at}.parameters`,
@@ -139,7 +138,7 @@ export function parseToolChoice(value: unknown, tools: FunctionTool[]): ToolChoi
   if (value == null) return 'auto';
   if (value === 'none' || value === 'auto' || value === 'required') return value;
   const names = new Set(tools.map((tool) => tool.name));
-  if (isObject(value) && value['type'] === 'function' && typeof value['name'] === 'string') {
+  if (isRecord(value) && value['type'] === 'function' && typeof value['name'] === 'string') {
     if (!names.has(value['name']))
       throw invalidParam(
         `Invalid 'tool_choice': function '${value['name']}' is not in 'tools'.`,
@@ -147,10 +146,10 @@ export function parseToolChoice(value: unknown, tools: FunctionTool[]): ToolChoi
       );
     return { type: 'function', name: value['name'] };
   }
-  if (isObject(value) && value['type'] === 'allowed_tools' && Array.isArray(value['tools'])) {
+  if (isRecord(value) && value['type'] === 'allowed_tools' && Array.isArray(value['tools'])) {
     const mode = value['mode'] === 'required' ? 'required' : 'auto';
     const allowed = value['tools'].map((tool, index) => {
-      if (!isObject(tool) || tool['type'] !== 'function' || typeof tool['name'] !== 'string')
+      if (!isRecord(tool) || tool['type'] !== 'function' || typeof tool['name'] !== 'string')
         throw unsupportedParam(
           'allowed_tools may list function tools only.',
           `tool_choice.tools[${index}]`,

@@ -6,10 +6,9 @@ import {
 } from '../../runtime/index.js';
 import { prepareTools } from '../../runtime/tools/hosted-tools.js';
 import { MEMORY_FUNCTION, MEMORY_TOOL_NAME } from '../../runtime/tools/memory-tool.js';
-import { isObject } from '../openai/validate.js';
 import { optionalBoolean, optionalInteger, optionalNumber, optionalString } from './fields.js';
 import { parseMcpTools, parseMemoryTool, parseToolChoice, parseTools } from './tools-param.js';
-import { merged } from '../../core/objects.js';
+import { merged, isRecord } from '../../core/objects.js';
 
 /**
  * `CreateResponse` (../shared/specs/openai-openapi.yaml) → {@link CreateResponseParams}.
@@ -65,7 +64,7 @@ export function parseCreateResponse(
   value: unknown,
   options: { requireModel?: boolean } = {},
 ): CreateResponseParams {
-  if (!isObject(value))
+  if (!isRecord(value))
     throw invalidParam('Request body must be a JSON object.', null, 'invalid_type');
   for (const key of Object.keys(value)) {
     if (!KNOWN.has(key))
@@ -89,7 +88,7 @@ export function parseCreateResponse(
     if (value[key] != null && key !== 'stream_options' && key !== 'personality')
       echo[key] = value[key];
   const dropped = surfaceDrops(value, echo);
-  if (value['client_metadata'] != null && !isObject(value['client_metadata']))
+  if (value['client_metadata'] != null && !isRecord(value['client_metadata']))
     throw invalidParam(
       "Invalid type for 'client_metadata': expected an object.",
       'client_metadata',
@@ -101,7 +100,7 @@ export function parseCreateResponse(
   const tools = parseTools(
     Array.isArray(prepared.tools)
       ? prepared.tools.filter(
-          (tool) => !(isObject(tool) && (tool['type'] === 'mcp' || tool['type'] === 'memory')),
+          (tool) => !(isRecord(tool) && (tool['type'] === 'mcp' || tool['type'] === 'memory')),
         )
       : prepared.tools,
   );
@@ -158,7 +157,7 @@ function surfaceDrops(value: Record<string, unknown>, echo: Record<string, unkno
     warnings.push('top_logprobs dropped: /v1/responses returns no logprobs');
   delete echo['top_logprobs'];
   const reasoning = value['reasoning'];
-  if (isObject(reasoning) && (reasoning['summary'] ?? reasoning['generate_summary']) != null)
+  if (isRecord(reasoning) && (reasoning['summary'] ?? reasoning['generate_summary']) != null)
     warnings.push('reasoning.summary dropped: no upstream is asked for a reasoning summary');
   return warnings;
 }
@@ -178,7 +177,7 @@ export function parseInput(input: unknown, param = 'input'): unknown[] {
 /** `metadata`: ≤ 16 string values, keys ≤ 64 and values ≤ 512 characters. */
 export function parseMetadata(value: unknown, param = 'metadata'): Record<string, string> {
   if (value == null) return {};
-  if (!isObject(value))
+  if (!isRecord(value))
     throw invalidParam(`Invalid type for '${param}': expected an object.`, param, 'invalid_type');
   const entries = Object.entries(value);
   if (entries.length > 16)
@@ -215,7 +214,7 @@ export function parseMetadata(value: unknown, param = 'metadata'): Record<string
 function parseConversation(value: unknown): string | null {
   if (value == null) return null;
   if (typeof value === 'string' && value !== '') return value;
-  if (isObject(value) && typeof value['id'] === 'string' && value['id'] !== '') return value['id'];
+  if (isRecord(value) && typeof value['id'] === 'string' && value['id'] !== '') return value['id'];
   throw invalidParam(
     "Invalid 'conversation': expected a conversation id or {id}.",
     'conversation',
@@ -225,12 +224,12 @@ function parseConversation(value: unknown): string | null {
 
 function parseText(value: unknown): { format: TextFormat; verbosity?: string | null } {
   if (value == null) return { format: { type: 'text' } };
-  if (!isObject(value))
+  if (!isRecord(value))
     throw invalidParam("Invalid type for 'text': expected an object.", 'text', 'invalid_type');
   const verbosity = typeof value['verbosity'] === 'string' ? value['verbosity'] : null;
   const format = value['format'];
   if (format == null) return { format: { type: 'text' }, verbosity };
-  if (!isObject(format))
+  if (!isRecord(format))
     throw invalidParam(
       "Invalid type for 'text.format': expected an object.",
       'text.format',
@@ -249,7 +248,7 @@ function parseText(value: unknown): { format: TextFormat; verbosity?: string | n
       "Invalid 'text.format.name': expected 1-64 characters of a-z, A-Z, 0-9, _ and -.",
       'text.format.name',
     );
-  if (!isObject(format['schema']))
+  if (!isRecord(format['schema']))
     throw invalidParam(
       "Missing required parameter: 'text.format.schema'.",
       'text.format.schema',
@@ -263,7 +262,7 @@ function parseText(value: unknown): { format: TextFormat; verbosity?: string | n
 
 function parseReasoning(value: unknown): CreateResponseParams['reasoning'] {
   if (value == null) return null;
-  if (!isObject(value))
+  if (!isRecord(value))
     throw invalidParam(
       "Invalid type for 'reasoning': expected an object.",
       'reasoning',
@@ -297,7 +296,7 @@ function parseContextManagement(value: unknown): {
   let threshold: number | null = null;
   value.forEach((entry, index) => {
     const at = `context_management[${index}]`;
-    if (!isObject(entry) || entry['type'] !== 'compaction')
+    if (!isRecord(entry) || entry['type'] !== 'compaction')
       throw invalidParam(`Invalid '${at}.type': only 'compaction' is supported.`, `${at}.type`);
     const limit = entry['compact_threshold'];
     if (limit == null) return;

@@ -1,5 +1,6 @@
 import type { ChatRequest, EmbeddingsRequest } from '../../core/chat.js';
 import { GatewayError, invalidRequest } from '../../errors/index.js';
+import { isRecord } from '../../core/objects.js';
 
 const ROLES = new Set(['system', 'developer', 'user', 'assistant', 'tool', 'function']);
 
@@ -29,14 +30,14 @@ export function parseJsonBody(bytes: Buffer): unknown {
  * Everything else is left for the upstream to judge (unknown fields pass through).
  */
 export function validateChatRequest(value: unknown): ChatRequest {
-  if (!isObject(value)) throw invalidRequest('Request body must be a JSON object', null);
+  if (!isRecord(value)) throw invalidRequest('Request body must be a JSON object', null);
   if (typeof value['model'] !== 'string' || value['model'] === '')
     throw invalidRequest("'model' is required and must be a string", 'model');
   const messages = value['messages'];
   if (!Array.isArray(messages) || messages.length === 0)
     throw invalidRequest("'messages' must be a non-empty array", 'messages');
   messages.forEach((message, index) => {
-    if (!isObject(message))
+    if (!isRecord(message))
       throw invalidRequest(`messages[${index}] must be an object`, `messages[${index}]`);
     if (typeof message['role'] !== 'string' || !ROLES.has(message['role'])) {
       throw invalidRequest(
@@ -81,8 +82,8 @@ export function validateChatRequest(value: unknown): ChatRequest {
     if (!Array.isArray(value['tools'])) throw invalidRequest("'tools' must be an array", 'tools');
     value['tools'].forEach((tool, index) => {
       if (
-        !isObject(tool) ||
-        !isObject(tool['function']) ||
+        !isRecord(tool) ||
+        !isRecord(tool['function']) ||
         typeof tool['function']['name'] !== 'string'
       ) {
         throw invalidRequest(
@@ -95,7 +96,7 @@ export function validateChatRequest(value: unknown): ChatRequest {
   if (
     value['stream_options'] !== undefined &&
     value['stream_options'] !== null &&
-    !isObject(value['stream_options'])
+    !isRecord(value['stream_options'])
   ) {
     throw invalidRequest("'stream_options' must be an object", 'stream_options');
   }
@@ -104,7 +105,7 @@ export function validateChatRequest(value: unknown): ChatRequest {
 
 /** Validates an embeddings body. */
 export function validateEmbeddingsRequest(value: unknown): EmbeddingsRequest {
-  if (!isObject(value)) throw invalidRequest('Request body must be a JSON object', null);
+  if (!isRecord(value)) throw invalidRequest('Request body must be a JSON object', null);
   if (typeof value['model'] !== 'string' || value['model'] === '')
     throw invalidRequest("'model' is required and must be a string", 'model');
   const input = value['input'];
@@ -117,8 +118,4 @@ function optional(value: Record<string, unknown>, field: string, type: 'boolean'
   const item = value[field];
   if (item !== undefined && item !== null && typeof item !== type)
     throw invalidRequest(`'${field}' must be a ${type}`, field);
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
